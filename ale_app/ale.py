@@ -1,0 +1,214 @@
+"""Fit ALE, pick the display threshold, find the peak and the descriptive clusters.
+
+No file IO here. Every number is computed from the float ALE values: the map NiMARE
+returns carries an integer on-disk dtype in its header, so ale-app builds its own float32
+image from the values (see :func:`fit_ale`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from ale_app.spec import ALESpec
+
+
+@dataclass
+class ALEFit:
+    """The outcome of an ALE fit.
+
+    Attributes
+    ----------
+    stat_img : nibabel.Nifti1Image
+        The raw ALE statistic as float32, header dtype float32.
+    stat_values : numpy.ndarray
+        The ALE values inside the brain mask (1-D float32, masker order).
+    masker : nilearn.maskers.NiftiMasker
+        The masker the values are expressed in.
+    ids : list of str
+        Analysis ids in the order NiMARE fitted them.
+    kernel : dict
+        The kernel parameters used.
+    """
+
+    stat_img: nib.Nifti1Image
+    stat_values: np.ndarray
+    masker: Any
+    ids: list[str]
+    kernel: dict[str, Any]
+
+
+@dataclass
+class Peak:
+    """The largest ALE value and where it is."""
+
+    value: float
+    ijk: tuple[int, int, int]
+    xyz: tuple[float, float, float]
+
+
+@dataclass
+class Clusters:
+    """Descriptive clusters of the display-thresholded map.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per cluster peak and sub-peak: ``cluster_id, peak, x, y, z, ale, size_mm3``.
+    label_img : nibabel.Nifti1Image
+        Integer labels 1..K (0 outside clusters), numbered by descending peak value.
+    labels : list of int
+        The cluster labels, 1..K.
+    min_voxels : int
+        The cluster-size filter in voxels that ``cluster_threshold_mm3`` became.
+    """
+
+    table: pd.DataFrame
+    label_img: nib.Nifti1Image
+    labels: list[int]
+    min_voxels: int
+
+
+def make_estimator(ale_spec: ALESpec):
+    """Return NiMARE's ``ALE`` estimator configured as the spec says."""
+    from nimare.meta.cbma.ale import ALE
+
+    kwargs = {}
+    if ale_spec.kernel_fwhm is not None:
+        kwargs["kernel__fwhm"] = ale_spec.kernel_fwhm
+    if ale_spec.sample_size is not None:
+        kwargs["kernel__sample_size"] = ale_spec.sample_size
+    return ALE(**kwargs)
+
+
+def fit_stat_values(studyset, ale_spec: ALESpec):
+    """Fit ALE on ``studyset``; return the in-mask ALE values and NiMARE's result."""
+    estimator = make_estimator(ale_spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = estimator.fit(studyset)
+    values = np.asarray(result.get_map("stat", return_type="array"), dtype=np.float32)
+    return values, result
+
+
+def fit_ale(studyset, ale_spec: ALESpec) -> ALEFit:
+    """Fit ALE with NiMARE and return the raw statistic as a float32 image.
+
+    Parameters
+    ----------
+    studyset : nimare.studyset.Studyset
+        The analyses to fit.
+    ale_spec : ALESpec
+        Kernel options.
+
+    Returns
+    -------
+    ALEFit
+    """
+    values, result = fit_stat_values(studyset, ale_spec)
+    masker = result.estimator.masker
+    stat_img = values_to_image(values, masker)
+    kernel = {
+        "name": "ALEKernel",
+        "fwhm_mm": ale_spec.kernel_fwhm,
+        "sample_size": ale_spec.sample_size,
+        "fwhm_from": (
+            "ale.kernel_fwhm"
+            if ale_spec.kernel_fwhm is not None
+            else "ale.sample_size"
+            if ale_spec.sample_size is not None
+            else "each experiment's sample size (Eickhoff et al. 2009)"
+        ),
+    }
+    ids = [str(i) for i in result.estimator.inputs_["id"]]
+    return ALEFit(stat_img=stat_img, stat_values=values, masker=masker, ids=ids, kernel=kernel)
+
+
+def values_to_image(values: np.ndarray, masker) -> nib.Nifti1Image:
+    """Unmask in-mask ``values`` into a float32 image whose header says float32."""
+    img = masker.inverse_transform(np.asarray(values, dtype=np.float32))
+    data = np.asarray(img.get_fdata(dtype=np.float32), dtype=np.float32)
+    out = nib.Nifti1Image(data, img.affine)
+    out.header.set_data_dtype(np.float32)
+    out.header.set_xyzt_units("mm")
+    return out
+
+
+def display_threshold(stat_values: np.ndarray, percentile: float) -> float:
+    """Return the display threshold: ``percentile`` of the nonzero in-mask ALE values.
+
+    This is for drawing only; it is not a statistical threshold.
+    """
+    nonzero = stat_values[stat_values > 0]
+    if nonzero.size == 0:
+        raise ValueError("the ALE map has no nonzero value")
+    return float(np.percentile(nonzero, percentile))
+
+
+def find_peak(stat_img: nib.Nifti1Image) -> Peak:
+    """Return the largest ALE value and its voxel and mm coordinates (first in C order on ties)."""
+    data = np.asanyarray(stat_img.dataobj)
+    flat = int(np.nanargmax(data))
+    ijk = tuple(int(v) for v in np.unravel_index(flat, data.shape))
+    xyz = tuple(float(v) for v in nib.affines.apply_affine(stat_img.affine, ijk))
+    return Peak(value=float(data[ijk]), ijk=ijk, xyz=xyz)
+
+
+def cluster_min_voxels(cluster_threshold_mm3: float, img: nib.Nifti1Image) -> int:
+    """Convert a cluster-size filter in mm3 to the smallest cluster size kept, in voxels."""
+    voxel_mm3 = float(np.prod(img.header.get_zooms()[:3]))
+    return int(math.ceil(cluster_threshold_mm3 / voxel_mm3 - 1e-9))
+
+
+def find_clusters(stat_img: nib.Nifti1Image, threshold: float, cluster_threshold_mm3: float) -> Clusters:
+    """Label the connected voxels above ``threshold`` (faces connectivity), drop small ones.
+
+    Uses nilearn's ``get_clusters_table`` exactly as NiMARE's diagnostics do, so the
+    clusters, their numbering (descending peak) and their peaks match NiMARE's.
+    """
+    from nilearn.reporting import get_clusters_table
+
+    min_voxels = cluster_min_voxels(cluster_threshold_mm3, stat_img)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table, label_maps = get_clusters_table(
+            stat_img, threshold, min_voxels, two_sided=False, return_label_maps=True
+        )
+    shape = stat_img.shape
+    if table.empty or not label_maps:
+        label_data = np.zeros(shape, dtype=np.int16)
+        labels: list[int] = []
+        out = pd.DataFrame(columns=["cluster_id", "peak", "x", "y", "z", "ale", "size_mm3"])
+    else:
+        label_data = np.asarray(label_maps[0].dataobj).astype(np.int16)
+        labels = sorted(int(v) for v in np.unique(label_data) if v > 0)
+        rows = []
+        cluster = 0
+        for _, row in table.iterrows():
+            cid = str(row["Cluster ID"])
+            is_peak = cid.isdigit()
+            if is_peak:
+                cluster = int(cid)
+            rows.append(
+                {
+                    "cluster_id": cluster,
+                    "peak": "main" if is_peak else f"sub-{cid[len(str(cluster)):]}",
+                    "x": float(row["X"]),
+                    "y": float(row["Y"]),
+                    "z": float(row["Z"]),
+                    "ale": float(row["Peak Stat"]),
+                    "size_mm3": int(row["Cluster Size (mm3)"]) if is_peak else None,
+                }
+            )
+        out = pd.DataFrame(rows)
+        out["size_mm3"] = out["size_mm3"].astype("Int64")
+    label_img = nib.Nifti1Image(label_data, stat_img.affine)
+    label_img.header.set_data_dtype(np.int16)
+    label_img.header.set_xyzt_units("mm")
+    return Clusters(table=out, label_img=label_img, labels=labels, min_voxels=min_voxels)

@@ -1,0 +1,170 @@
+"""The ``ale-app`` command line: parse arguments, run, and map errors to exit codes.
+
+This is the only module that ends the process. ``build_parser`` is pure; ``main`` hands one
+validated spec to :mod:`ale_app.workflow`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from ale_app import __version__
+from ale_app.errors import AleAppError, InterruptedRun, UsageError
+
+LGR = logging.getLogger("ale_app")
+
+EXIT_USAGE = 64
+
+
+def default_n_jobs() -> int:
+    """The CPUs this process may use (its affinity set), not the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+        return max(1, os.cpu_count() or 1)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors become :class:`UsageError` (exit 64)."""
+
+    def error(self, message):  # noqa: D102
+        raise UsageError(f"{message}.", hint=f"See '{self.prog} --help'.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser (pure: no side effects)."""
+    parser = _Parser(
+        prog="ale-app",
+        description=(
+            "Descriptive ALE meta-analysis: plot every coordinate, fit ALE, show the raw ALE map "
+            "with a display-only threshold, and run a leave-one-out jackknife. Writes "
+            "BIDS-derivatives-style outputs to OUTPUT_DIR."
+        ),
+        epilog="Exit codes: 0 success, 64 usage, 65 invalid spec or input data, 66 missing input, "
+        "73 output folder not writable, 75 interrupted (safe to re-run), 1 unexpected.",
+    )
+    parser.add_argument("spec", nargs="?", metavar="SPEC",
+                        help="YAML or JSON analysis spec, or example:NAME for a bundled one.")
+    parser.add_argument("output_dir", nargs="?", metavar="OUTPUT_DIR",
+                        help="Derivatives folder; created if absent.")
+    parser.add_argument("analysis_level", nargs="?", choices=["group"], metavar="group",
+                        help="Analysis level, accepted for BIDS-App compatibility (the only level).")
+    parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                        help="Worker processes for the jackknife (default: the CPUs this process may "
+                        "use). Results never depend on it.")
+    parser.add_argument("--parallel-backend", choices=["loky", "threading"], default="loky",
+                        help="Where the leave-one-out refits run (default: loky). Results never depend on it.")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Replace the outputs of an earlier ale-app run in OUTPUT_DIR.")
+    parser.add_argument("--validate-only", action="store_true",
+                        help="Check the spec and the input data, print a summary, write nothing.")
+    parser.add_argument("--print-schema", action="store_true", help="Print the spec's JSON Schema.")
+    parser.add_argument("--list-examples", action="store_true", help="List the bundled example specs.")
+    parser.add_argument("--version", action="version", version=f"ale-app {__version__}")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true",
+                           help="Debug logging, and a traceback on unexpected errors.")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="Only warnings and errors.")
+    return parser
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s ale-app %(levelname)s: %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    LGR.setLevel(level)
+    # NiMARE configures its own logger at import; keep its chatter below ours.
+    logging.getLogger("nimare").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def _raise_interrupted(signum, frame):
+    raise InterruptedRun(
+        f"ale-app was stopped by signal {signal.Signals(signum).name}.",
+        hint="Finished files are complete; re-run the same command to complete the folder.",
+    )
+
+
+def _print_error(exc: AleAppError) -> None:
+    print(f"ale-app: error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    from ale_app import spec as S
+
+    if args.print_schema:
+        sys.stdout.write(S.schema_text())
+        return 0
+    if args.list_examples:
+        for name in S.list_examples():
+            print(f"example:{name}")
+        return 0
+    if args.spec is None:
+        raise UsageError("SPEC is required.", hint="Try 'ale-app example:pain-qualitative out/'.")
+    if args.n_jobs is not None and args.n_jobs < 1:
+        raise UsageError("--n-jobs must be at least 1.", hint="Leave it out to use every CPU this process may use.")
+
+    spec, spec_dir, text = S.load_spec(args.spec)
+
+    from ale_app import workflow
+
+    if args.validate_only:
+        evidence = workflow.validate(spec, spec_dir)
+        coords = evidence.coordinates
+        print(f"spec: {args.spec} (valid)")
+        print(f"input: {evidence.source['path']} ({evidence.source['format']}, sha256 {evidence.source['sha256']})")
+        print(f"analyses: {len(evidence.ids)}; studies: {len(evidence.study_ids)}; foci: {len(coords)}")
+        return 0
+    if args.output_dir is None:
+        raise UsageError("OUTPUT_DIR is required.", hint="Give the folder to write the derivatives to.")
+
+    n_jobs = args.n_jobs or default_n_jobs()
+    options = workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend, overwrite=args.overwrite,
+                                  argv=["ale-app", *argv])
+    workflow.run(spec, spec_dir, text, Path(args.output_dir), options)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ale-app`` command; returns (and, as a script, exits with) the code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    verbose = "-v" in argv or "--verbose" in argv
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        _print_error(exc)
+        return exc.exit_code
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0)
+    _configure_logging(args.verbose, args.quiet)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        return _run(args, argv)
+    except AleAppError as exc:
+        if verbose:
+            LGR.exception("details")
+        _print_error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        exc = InterruptedRun("ale-app was interrupted (SIGINT).",
+                             hint="Finished files are complete; re-run the same command to complete the folder.")
+        _print_error(exc)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - the edge that turns surprises into one message
+        if verbose:
+            LGR.exception("unexpected error")
+        print(f"ale-app: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("hint: re-run with --verbose for the traceback, and report it if it persists.", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,422 @@
+"""The analysis spec (version 1): pydantic models, loading from YAML/JSON, JSON Schema.
+
+Everything that can change a number lives in the spec; execution options (jobs, backend)
+live on the command line. Unknown keys are errors. ``schemas/ale-app-spec.schema.json`` is
+generated from these models by ``ale-app --print-schema`` and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ale_app.errors import MissingInputError, SpecError, UsageError
+
+SCHEMA_ID = "https://github.com/ale-app/ale-app/schemas/ale-app-spec.schema.json"
+SCHEMA_FILENAME = "ale-app-spec.schema.json"
+EXAMPLE_PREFIX = "example:"
+
+
+class _StrictModel(BaseModel):
+    """Base for every spec model: unknown keys are refused, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SelectSpec(_StrictModel):
+    """Which analyses of the input enter the meta-analysis (at most one of ``first``/``ids``).
+
+    Attributes
+    ----------
+    first : int or None, default=None
+        The first N analyses in file order (N >= 2).
+    ids : list of str or None, default=None
+        Analyses by id, as the input names them (at least 2).
+    """
+
+    first: int | None = Field(
+        default=None,
+        ge=2,
+        description="Keep the first N analyses in file order (at least 2).",
+    )
+    ids: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        description="Keep the analyses with these ids, in file order (at least 2).",
+    )
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> SelectSpec:
+        if self.first is not None and self.ids is not None:
+            raise ValueError("give at most one of 'first' and 'ids'")
+        if self.ids is not None and len(set(self.ids)) != len(self.ids):
+            raise ValueError("'ids' lists an id more than once")
+        return self
+
+
+class InputSpec(_StrictModel):
+    """Where the coordinates come from.
+
+    Attributes
+    ----------
+    path : str
+        The studyset file, relative to the spec's folder; ``nimare:NAME`` names a resource
+        bundled with NiMARE (``nimare.utils.get_resource_path()``).
+    format : {"auto", "nimads", "nimare-json"}, default="auto"
+        The file's format; ``auto`` decides from the file's content.
+    select : SelectSpec or None, default=None
+        Which analyses to keep; None keeps all of them.
+    """
+
+    path: str = Field(
+        min_length=1,
+        description=(
+            "Studyset file, relative to the spec's folder. 'nimare:NAME' names a resource "
+            "bundled with NiMARE, e.g. 'nimare:nidm_pain_studyset.json'."
+        ),
+    )
+    format: Literal["auto", "nimads", "nimare-json"] = Field(
+        default="auto",
+        description="Input format: 'auto' decides from the file's content.",
+    )
+    select: SelectSpec | None = Field(
+        default=None,
+        description="Which analyses to keep (at most one of 'first' and 'ids'); null keeps all.",
+    )
+
+
+class ALESpec(_StrictModel):
+    """How ALE is fitted.
+
+    Attributes
+    ----------
+    kernel_fwhm : float or None, default=None
+        One kernel FWHM in mm for every experiment; None derives it from each experiment's
+        sample size (Eickhoff et al. 2009).
+    sample_size : int or None, default=None
+        One sample size for every experiment, overriding the data.
+    template : {"mni152_2mm"}, default="mni152_2mm"
+        Target space, grid and mask.
+    """
+
+    kernel_fwhm: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Kernel FWHM in mm for every experiment; null derives it from each experiment's "
+            "sample size (Eickhoff et al. 2009)."
+        ),
+    )
+    sample_size: int | None = Field(
+        default=None,
+        gt=0,
+        description="One sample size for every experiment, overriding the data; null uses the data.",
+    )
+    template: Literal["mni152_2mm"] = Field(
+        default="mni152_2mm",
+        description="Target space, grid and brain mask (MNI152 at 2 mm, as shipped with NiMARE).",
+    )
+
+    @model_validator(mode="after")
+    def _one_kernel_source(self) -> ALESpec:
+        if self.kernel_fwhm is not None and self.sample_size is not None:
+            raise ValueError("give at most one of 'kernel_fwhm' and 'sample_size'")
+        return self
+
+
+class DisplaySpec(_StrictModel):
+    """How maps are drawn. Nothing here is statistical.
+
+    Attributes
+    ----------
+    threshold_percentile : float, default=95
+        Display threshold: this percentile of the nonzero in-mask ALE values.
+    glass_brain_threshold : float, default=0.0001
+        Values below this are not drawn on the unthresholded glass brain.
+    cmap : str, default="viridis"
+        A matplotlib colormap name for ALE maps.
+    """
+
+    threshold_percentile: float = Field(
+        default=95,
+        gt=0,
+        lt=100,
+        description=(
+            "Display-only threshold: this percentile of the nonzero in-mask ALE values. "
+            "It is not a statistical threshold."
+        ),
+    )
+    glass_brain_threshold: float = Field(
+        default=0.0001,
+        ge=0,
+        description="Smallest ALE value drawn on the unthresholded glass brain (display only).",
+    )
+    cmap: str = Field(default="viridis", description="Matplotlib colormap name for ALE maps.")
+
+    @field_validator("cmap")
+    @classmethod
+    def _known_cmap(cls, value: str) -> str:
+        from matplotlib import colormaps
+
+        if value not in colormaps:
+            raise ValueError(f"unknown matplotlib colormap {value!r}")
+        return value
+
+
+class JackknifeSpec(_StrictModel):
+    """The leave-one-out jackknife over the descriptive clusters.
+
+    Attributes
+    ----------
+    enabled : bool, default=True
+        Run the jackknife.
+    method : {"refit"}, default="refit"
+        ``refit`` fits ALE once per left-out experiment, as NiMARE's ``Jackknife`` does.
+    cluster_threshold_mm3 : float, default=500
+        Descriptive clusters smaller than this volume (mm3) are dropped.
+    """
+
+    enabled: bool = Field(default=True, description="Run the leave-one-out jackknife.")
+    method: Literal["refit"] = Field(
+        default="refit",
+        description="'refit': one ALE fit per left-out experiment, as NiMARE's Jackknife.",
+    )
+    cluster_threshold_mm3: float = Field(
+        default=500,
+        ge=0,
+        description=(
+            "Descriptive cluster-size filter in mm3: clusters of the display-thresholded map "
+            "smaller than this are dropped (NiMARE's cluster_threshold counts voxels; "
+            "500 voxels of 2 mm are 4000 mm3)."
+        ),
+    )
+
+
+class FiguresSpec(_StrictModel):
+    """Figure files.
+
+    Attributes
+    ----------
+    formats : list of {"png", "svg"}, default=["png", "svg"]
+        File formats written for every figure.
+    dpi : int, default=150
+        Resolution of raster figures.
+    """
+
+    formats: list[Literal["png", "svg"]] = Field(
+        default_factory=lambda: ["png", "svg"],
+        min_length=1,
+        description="File formats written for every figure.",
+    )
+    dpi: int = Field(default=150, ge=50, le=1200, description="Resolution of PNG figures.")
+
+    @field_validator("formats")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a format is listed more than once")
+        return value
+
+
+class ReportSpec(_StrictModel):
+    """How the report words its jackknife summary.
+
+    Attributes
+    ----------
+    dominance_ratio : float, default=2
+        An analysis "dominates" when its mean contribution is at least this many times the
+        median of all analyses' means ...
+    dominance_min : float, default=0.25
+        ... and at least this large.
+    """
+
+    dominance_ratio: float = Field(
+        default=2,
+        ge=1,
+        description="An analysis dominates when its mean contribution is at least this many times the median ...",
+    )
+    dominance_min: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="... and at least this large.",
+    )
+
+
+class AnalysisSpec(_StrictModel):
+    """An ale-app analysis spec, version 1.
+
+    Attributes
+    ----------
+    spec_version : 1
+        The spec format's version.
+    title : str, default=""
+        Free text for the report.
+    input : InputSpec
+        Where the coordinates come from.
+    ale, display, jackknife, figures, report
+        See their models; every field has a default.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_assignment=True,
+        json_schema_extra={"$id": SCHEMA_ID},
+        title="ale-app analysis spec",
+    )
+
+    spec_version: Literal[1] = Field(description="Version of the spec format; must be 1.")
+    title: str = Field(default="", description="Free text shown in the report.")
+    input: InputSpec = Field(description="Where the coordinates come from.")
+    ale: ALESpec = Field(default_factory=ALESpec, description="How ALE is fitted.")
+    display: DisplaySpec = Field(default_factory=DisplaySpec, description="How maps are drawn (display only).")
+    jackknife: JackknifeSpec = Field(default_factory=JackknifeSpec, description="Leave-one-out jackknife.")
+    figures: FiguresSpec = Field(default_factory=FiguresSpec, description="Figure files.")
+    report: ReportSpec = Field(default_factory=ReportSpec, description="Wording of the report.")
+
+
+def build_json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of :class:`AnalysisSpec` (what ``schemas/`` holds)."""
+    schema = AnalysisSpec.model_json_schema()
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return schema
+
+
+def schema_text() -> str:
+    """Return the JSON Schema as the exact text committed in ``schemas/``."""
+    return json.dumps(build_json_schema(), indent=2, sort_keys=False) + "\n"
+
+
+# --------------------------------------------------------------------------- examples
+
+
+def list_examples() -> list[str]:
+    """Return the names of the specs bundled in the package (``example:NAME``)."""
+    folder = resources.files("ale_app") / "examples"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def example_path(name: str) -> Path:
+    """Return the path of the bundled example spec ``name``."""
+    if name not in list_examples():
+        raise UsageError(
+            f"There is no bundled example called {name!r}.",
+            hint="List them with 'ale-app --list-examples'.",
+        )
+    return Path(str(resources.files("ale_app") / "examples" / f"{name}.yaml"))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _NoTagsLoader(yaml.SafeLoader):
+    """SafeLoader; it refuses every Python tag (``!!python/...``) with a ConstructorError."""
+
+
+def _locate_yaml(text: str, loc: tuple) -> int | None:
+    """Return the 1-based line of the YAML/JSON node at ``loc`` (keys and list indices)."""
+    try:
+        node = yaml.compose(text, Loader=_NoTagsLoader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            for k_node, v_node in node.value:
+                if k_node.value == key:
+                    line = k_node.start_mark.line + 1
+                    node = v_node
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _format_validation_error(exc: ValidationError, text: str, origin: str) -> SpecError:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        line = _locate_yaml(text, loc)
+        where = f"{origin}, line {line}" if line else origin
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"  {field}: {msg} ({where})")
+    return SpecError(
+        "The spec is not valid:\n" + "\n".join(lines),
+        hint="Fix the fields named above; 'ale-app --print-schema' shows every field and its bounds.",
+    )
+
+
+def parse_spec(text: str, origin: str) -> AnalysisSpec:
+    """Parse and validate spec ``text`` (YAML or JSON); ``origin`` names it in messages."""
+    try:
+        data = yaml.load(text, Loader=_NoTagsLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        where = f"{origin}, line {mark.line + 1}" if mark else origin
+        raise SpecError(
+            f"The spec uses a YAML tag that ale-app does not accept ({where}): {exc.problem}.",
+            hint="Specs are plain YAML or JSON: remove the '!!' tag.",
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin}, line {mark.line + 1}, column {mark.column + 1}" if mark else origin
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(
+            f"The spec is not valid YAML or JSON ({where}): {problem}.",
+            hint="Check the indentation and quoting around that line.",
+        ) from None
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"The spec must be a mapping of keys to values ({origin}), not {type(data).__name__}.",
+            hint="Start from 'ale-app --print-schema' or examples/pain-qualitative.yaml.",
+        )
+    try:
+        return AnalysisSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _format_validation_error(exc, text, origin) from None
+
+
+def load_spec(source: str) -> tuple[AnalysisSpec, Path, str]:
+    """Load a spec from a path or ``example:NAME``.
+
+    Returns
+    -------
+    spec : AnalysisSpec
+        The validated spec with defaults filled in.
+    spec_dir : Path
+        The folder relative input paths are resolved against.
+    text : str
+        The spec's text as read.
+    """
+    if source.startswith(EXAMPLE_PREFIX):
+        path = example_path(source[len(EXAMPLE_PREFIX) :])
+    else:
+        path = Path(source)
+    if not path.is_file():
+        raise MissingInputError(
+            f"The spec file {str(path)!r} does not exist.",
+            hint="Give the path of a YAML or JSON spec, or 'example:pain-qualitative'.",
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MissingInputError(
+            f"The spec file {str(path)!r} cannot be read: {exc}.",
+            hint="Check the file's permissions and that it is UTF-8 text.",
+        ) from None
+    return parse_spec(text, str(path)), path.resolve().parent, text
