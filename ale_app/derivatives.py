@@ -204,12 +204,15 @@ def _is_ale_app_output(path: Path) -> bool:
 
 
 def container_info() -> dict[str, Any] | None:
-    """What the process knows about the image it runs in (None outside one)."""
-    if os.environ.get("ALE_APP_CONTAINER"):
-        return {"Type": os.environ["ALE_APP_CONTAINER"], "Tag": os.environ.get("ALE_APP_IMAGE", "")}
-    if os.path.exists("/.dockerenv") or os.environ.get("APPTAINER_CONTAINER"):
-        return {"Type": "apptainer" if os.environ.get("APPTAINER_CONTAINER") else "docker"}
-    return None
+    """The ale-app image this process runs in, from the variables the image sets; else None.
+
+    Only ale-app's own images set ``ALE_APP_CONTAINER``; a run elsewhere (even inside some
+    other container) records None rather than a guess.
+    """
+    kind = os.environ.get("ALE_APP_CONTAINER")
+    if not kind:
+        return None
+    return {"Type": kind, "Tag": os.environ.get("ALE_APP_IMAGE", "")}
 
 
 def dataset_description(title: str, source: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,184 @@
+"""The command line: outputs of a run, and every bad input answered with one clear
+message, the right exit code, no traceback and nothing written."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ale_app import derivatives as D
+from ale_app import spec as S
+from ale_app.cli import main
+
+from conftest import ale_app_command
+
+EXPECTED_FILES = {
+    "dataset_description.json", "spec.json", "provenance.json", "report.html", "CITATION.md",
+    "coordinates.tsv", "coordinates.json",
+    D.STATMAP, D.sidecar_name(D.STATMAP), D.CLUSTER_MAP, D.sidecar_name(D.CLUSTER_MAP),
+    D.CLUSTER_TABLE, D.sidecar_name(D.CLUSTER_TABLE), D.JACKKNIFE_TABLE, D.sidecar_name(D.JACKKNIFE_TABLE),
+    *(f"{stem}.{ext}" for stem in (D.FIG_COORDINATES, D.FIG_OVERLAY, D.FIG_PEAK, D.FIG_JACKKNIFE)
+      for ext in ("png", "svg")),
+}
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_run_writes_every_derivative_with_digests(run_jobs1):
+    assert _files(run_jobs1) == EXPECTED_FILES
+    provenance = json.loads((run_jobs1 / "provenance.json").read_text())
+    assert set(provenance["Outputs"]) == EXPECTED_FILES - {"provenance.json"}
+    for name, digest in provenance["Outputs"].items():
+        assert D.sha256_bytes((run_jobs1 / name).read_bytes()) == digest, name
+    for name in (D.STATMAP, D.CLUSTER_MAP, D.CLUSTER_TABLE, D.JACKKNIFE_TABLE, D.COORDINATES):
+        sidecar = json.loads((run_jobs1 / D.sidecar_name(name)).read_text())
+        assert sidecar["Digest"]["SHA-256"] == provenance["Outputs"][name]
+        assert sidecar["Description"] and sidecar["Sources"] and "Parameters" in sidecar
+    for name in (D.STATMAP, D.CLUSTER_MAP, D.CLUSTER_TABLE, D.JACKKNIFE_TABLE):
+        sidecar = json.loads((run_jobs1 / D.sidecar_name(name)).read_text())
+        assert sidecar["Inferential"] is False and sidecar["ThresholdIsStatistical"] is False
+        assert sidecar["DisplayThreshold"] > 0
+    desc = json.loads((run_jobs1 / "dataset_description.json").read_text())
+    assert desc["DatasetType"] == "derivative" and desc["GeneratedBy"][0]["Name"] == "ale-app"
+    spec = json.loads((run_jobs1 / "spec.json").read_text())
+    assert spec["input"]["sha256"] == provenance["Inputs"]["nimare:nidm_pain_studyset.json"]
+    assert spec["display"]["threshold_percentile"] == 95
+    assert provenance["Software"]["nimare"] == "0.22.1"
+
+
+def test_jackknife_table_shape(run_jobs1):
+    import pandas as pd
+
+    table = pd.read_csv(run_jobs1 / D.JACKKNIFE_TABLE, sep="\t")
+    assert table.columns[0] == "id" and table.columns[-1] == "mean"
+    assert len(table) == 8
+    clusters = [c for c in table.columns if c.startswith("cluster_")]
+    assert (table["mean"] - table[clusters].mean(axis=1)).abs().max() < 1e-9
+
+
+def test_report_has_no_inferential_language(run_jobs1):
+    from ale_app.report import FORBIDDEN_PHRASES
+
+    for name in ("report.html", "CITATION.md"):
+        # Embedded figures are base64 data, not words: leave them out of the scan.
+        text = re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", (run_jobs1 / name).read_text()).lower()
+        found = [p for p in FORBIDDEN_PHRASES if p in text]
+        assert not found, (name, found)
+    citation = (run_jobs1 / "CITATION.md").read_text()
+    assert "not statistical" in citation and "8 experiments" in citation
+
+
+def test_console_script_logs_step_timings(run_jobs2):
+    _, stderr = run_jobs2
+    for step in ("Fitting ALE done in", "Jackknife: 8 leave-one-out refits on 2 job(s) done in",
+                 "Drawing figures done in"):
+        assert step in stderr
+    assert "Traceback" not in stderr
+
+
+def test_existing_run_needs_overwrite(run_jobs1, capsys):
+    assert main([S.EXAMPLE_PREFIX + "pain-qualitative", str(run_jobs1), "-q", "--validate-only"]) == 0
+    code = main([S.EXAMPLE_PREFIX + "pain-qualitative", str(run_jobs1), "-q"])
+    assert code == 73
+    assert "--overwrite" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _write_spec(tmp_path: Path, change=None, text: str | None = None) -> Path:
+    data = yaml.safe_load(S.example_path("pain-qualitative").read_text())
+    if change:
+        change(data)
+    path = tmp_path / "spec.yaml"
+    path.write_text(text if text is not None else yaml.safe_dump(data))
+    return path
+
+
+def _run_bad(args, capsys):
+    code = main(args)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert ("\n" + err).count("\nale-app: error: ") == 1
+    assert "\nhint: " in err
+    return code, err
+
+
+BAD_SPECS = {
+    "unknown key": (lambda d: d.update(colour="blue"), None, 65, "colour: unknown key"),
+    "wrong type": (lambda d: d["figures"].update(dpi="many"), None, 65, "figures.dpi"),
+    "select.first 1": (lambda d: d["input"].update(select={"first": 1}), None, 65, "input.select.first"),
+    "invalid YAML": (None, "spec_version: 1\ninput: {path: [\n", 65, "not valid YAML"),
+    "python tag": (None, "spec_version: 1\ninput: !!python/object/apply:os.getcwd []\n", 65, "tag"),
+    "unknown id": (lambda d: d["input"].update(select={"ids": ["pain_01.nidm-1", "nope-1"]}), None, 65,
+                   "'nope-1'"),
+    "missing input": (lambda d: d["input"].update(path="absent.json"), None, 66, "absent.json"),
+    "not a studyset": (lambda d: d["input"].update(path="spec.yaml", format="nimads"), None, 65,
+                       "not valid JSON"),
+    "too many first": (lambda d: d["input"].update(select={"first": 500}), None, 65, "only 21 analyses"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SPECS))
+def test_bad_spec_or_input(case, tmp_path, capsys):
+    change, text, expected_code, expected_text = BAD_SPECS[case]
+    spec = _write_spec(tmp_path, change, text)
+    out = tmp_path / "out"
+    code, err = _run_bad([str(spec), str(out)], capsys)
+    assert code == expected_code, err
+    assert expected_text in err
+    assert not out.exists()
+
+
+def test_missing_spec_file(tmp_path, capsys):
+    code, err = _run_bad([str(tmp_path / "nope.yaml"), str(tmp_path / "out")], capsys)
+    assert code == 66 and "nope.yaml" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, err = _run_bad(["example:pain-qualitative", str(blocker / "out")], capsys)
+    assert code == 73 and "Cannot create the output folder" in err
+
+
+def test_foreign_output_folder_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "thesis.docx").write_text("precious")
+    code, err = _run_bad(["example:pain-qualitative", str(out)], capsys)
+    assert code == 73 and "does not hold an ale-app run" in err
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.docx"]
+
+
+def test_usage_errors(capsys):
+    code, err = _run_bad(["--n-jobs", "0", "example:pain-qualitative", "x"], capsys)
+    assert code == 64
+    code, err = _run_bad(["example:pain-qualitative", "x", "subject"], capsys)
+    assert code == 64
+    code, err = _run_bad(["example:nope", "x"], capsys)
+    assert code == 64 and "--list-examples" in err
+
+
+def test_print_schema_list_examples_version():
+    proc = subprocess.run([*ale_app_command(), "--print-schema"], capture_output=True, text=True, check=True)
+    assert json.loads(proc.stdout) == S.build_json_schema()
+    proc = subprocess.run([*ale_app_command(), "--list-examples"], capture_output=True, text=True, check=True)
+    assert "example:pain-qualitative" in proc.stdout.split()
+    proc = subprocess.run([*ale_app_command(), "--version"], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().startswith("ale-app ")
+
+
+def test_validate_only_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["example:pain-qualitative", str(out), "--validate-only", "-q"]) == 0
+    assert "analyses: 8; studies: 8; foci: 107" in capsys.readouterr().out
+    assert not out.exists()

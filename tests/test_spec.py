@@ -1,0 +1,99 @@
+"""The spec: schema kept in sync with the models, examples valid, bad specs refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from ale_app import spec as S
+from ale_app.errors import SpecError
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA_FILE = REPO / "schemas" / S.SCHEMA_FILENAME
+
+
+def test_schema_file_matches_models():
+    committed = SCHEMA_FILE.read_text()
+    assert committed == S.schema_text(), (
+        "schemas/ is out of date; update it with: ale-app --print-schema > schemas/ale-app-spec.schema.json"
+    )
+
+
+def test_bundled_examples_are_copied_to_examples_folder():
+    for name in S.list_examples():
+        assert (REPO / "examples" / f"{name}.yaml").read_text() == S.example_path(name).read_text()
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_examples_valid_in_pydantic_and_jsonschema(path):
+    data = yaml.safe_load(path.read_text())
+    jsonschema.validate(data, json.loads(SCHEMA_FILE.read_text()))
+    S.parse_spec(path.read_text(), str(path))
+
+
+def _example_data():
+    return yaml.safe_load(S.example_path("pain-qualitative").read_text())
+
+
+def _mutate(change):
+    data = _example_data()
+    change(data)
+    return data
+
+
+INVALID = {
+    "unknown-top-key": lambda d: d.update(colour="blue"),
+    "unknown-nested-key": lambda d: d["ale"].update(kernel="gauss"),
+    "wrong-type": lambda d: d["display"].update(threshold_percentile="high"),
+    "percentile-100": lambda d: d["display"].update(threshold_percentile=100),
+    "percentile-0": lambda d: d["display"].update(threshold_percentile=0),
+    "select-first-1": lambda d: d["input"].update(select={"first": 1}),
+    "select-both": lambda d: d["input"].update(select={"first": 3, "ids": ["a", "b"]}),
+    "negative-cluster-size": lambda d: d["jackknife"].update(cluster_threshold_mm3=-1),
+    "sample-size-zero": lambda d: d["ale"].update(sample_size=0, kernel_fwhm=None),
+    "bad-format": lambda d: d["input"].update(format="excel"),
+    "spec-version-2": lambda d: d.update(spec_version=2),
+    "missing-input": lambda d: d.pop("input"),
+    "bad-figure-format": lambda d: d["figures"].update(formats=["jpg"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_invalid_specs_refused_by_both_validators(name):
+    data = _mutate(INVALID[name])
+    schema = json.loads(SCHEMA_FILE.read_text())
+    if name != "select-both":  # a cross-field rule the JSON Schema cannot express
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(data, schema)
+    with pytest.raises(SpecError) as info:
+        S.parse_spec(yaml.safe_dump(data), "test.yaml")
+    assert "The spec is not valid" in info.value.message
+
+
+def test_error_names_field_and_line():
+    text = S.example_path("pain-qualitative").read_text().replace("dpi: 150", "dpi: 150\n  colour: red")
+    with pytest.raises(SpecError) as info:
+        S.parse_spec(text, "my.yaml")
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if "colour" in ln)
+    assert "figures.colour: unknown key" in info.value.message
+    assert f"my.yaml, line {line}" in info.value.message
+
+
+def test_defaults_are_filled():
+    spec = S.parse_spec("spec_version: 1\ninput: {path: x.json}\n", "min.yaml")
+    assert spec.display.threshold_percentile == 95
+    assert spec.jackknife.cluster_threshold_mm3 == 500
+    assert spec.figures.formats == ["png", "svg"]
+
+
+def test_python_tag_is_refused_not_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    text = f"spec_version: 1\ninput: !!python/object/apply:os.system ['touch {marker}']\n"
+    with pytest.raises(SpecError) as info:
+        S.parse_spec(text, "evil.yaml")
+    assert "tag" in info.value.message
+    assert not marker.exists()
