@@ -57,8 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
                         help="Worker processes for the jackknife (default: the CPUs this process may "
                         "use). Results never depend on it.")
-    parser.add_argument("--parallel-backend", choices=["loky", "threading"], default="loky",
-                        help="Where the leave-one-out refits run (default: loky). Results never depend on it.")
+    parser.add_argument("--parallel-backend", choices=["loky", "threading", "dask"], default="loky",
+                        help="Where the leave-one-out refits of 'jackknife.method: refit' run (default: "
+                        "loky); 'dask' uses an existing dask.distributed scheduler (pip install "
+                        "'ale-app[dask]'). Results never depend on it.")
+    parser.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
+                        help="Address of the dask.distributed scheduler for --parallel-backend dask, "
+                        "e.g. tcp://10.0.0.5:8786.")
     parser.add_argument("--overwrite", action="store_true",
                         help="Replace the outputs of an earlier ale-app run in OUTPUT_DIR.")
     parser.add_argument("--validate-only", action="store_true",
@@ -128,7 +133,15 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         raise UsageError("OUTPUT_DIR is required.", hint="Give the folder to write the derivatives to.")
 
     n_jobs = args.n_jobs or default_n_jobs()
-    options = workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend, overwrite=args.overwrite,
+    if args.parallel_backend == "dask":
+        from ale_app.jackknife import connect_dask
+
+        connect_dask(args.dask_scheduler).close()  # fail early, before any output is written
+    elif args.dask_scheduler:
+        raise UsageError("--dask-scheduler goes with --parallel-backend dask.",
+                         hint="Add '--parallel-backend dask', or drop --dask-scheduler.")
+    options = workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend,
+                                  dask_scheduler=args.dask_scheduler, overwrite=args.overwrite,
                                   argv=["ale-app", *argv])
     workflow.run(spec, spec_dir, text, Path(args.output_dir), options)
     return 0

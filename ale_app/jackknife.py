@@ -1,9 +1,22 @@
 """Leave-one-out jackknife: how much each experiment drives each descriptive cluster.
 
-For every experiment j, ALE is refitted without j, and its contribution to cluster c is the
-mean over c's voxels of ``1 - ALE_without_j / ALE`` (NiMARE's ``Jackknife`` definition,
-with 0/0 taken as 0). The refits run in parallel with joblib; each is independent and
-deterministic, so the table never depends on the number of jobs.
+An experiment j's contribution to cluster c is the mean over c's voxels of
+``1 - ALE_without_j / ALE`` (NiMARE's ``Jackknife`` definition, 0/0 taken as 0).
+
+Two exact ways to get ``ALE_without_j``:
+
+``closed-form`` (default)
+    ALE is a probabilistic union, ``ALE = 1 - prod_i (1 - MA_i)``, so without j it is
+    ``1 - exp(L - log1p(-MA_j))`` with ``L = sum_i log1p(-MA_i)``; where ``MA_j = 1`` the
+    other experiments' terms are summed directly. Only cluster voxels inside j's kernel
+    support can change, so the whole table costs one pass over the MA maps' nonzeros in
+    the clusters, and memory is bounded by N x (cluster voxels).
+``refit``
+    NiMARE's procedure: ``ALE().fit`` once per left-out experiment, in parallel with joblib
+    (loky, threading, or dask on an existing dask.distributed scheduler).
+
+Both give the same table (tests check them against NiMARE's ``Jackknife``), and neither
+depends on the number of jobs or the backend.
 """
 
 from __future__ import annotations
@@ -13,9 +26,9 @@ import time
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
 from ale_app.ale import fit_stat_values
+from ale_app.errors import UsageError
 from ale_app.spec import ALESpec
 
 LGR = logging.getLogger(__name__)
@@ -26,70 +39,156 @@ def cluster_columns(labels: list[int]) -> list[str]:
     return [f"cluster_{label}" for label in labels]
 
 
-def _leave_one_out(studyset, keep_ids: list[str], ale_spec: ALESpec) -> np.ndarray:
-    """Fit ALE on ``keep_ids`` and return the in-mask ALE values."""
-    values, _ = fit_stat_values(studyset.slice(keep_ids), ale_spec)
-    return values
+def _table(ids: list[str], values: np.ndarray, labels: list[int]) -> pd.DataFrame:
+    columns = cluster_columns(labels)
+    table = pd.DataFrame(values.reshape(len(ids), len(labels)), columns=columns)
+    table.insert(0, "id", list(ids))
+    table["mean"] = table[columns].mean(axis=1) if columns else np.nan
+    return table
 
 
-def contributions_from_values(
-    loo_values: np.ndarray, stat_values: np.ndarray, cluster_index: list[np.ndarray]
-) -> np.ndarray:
-    """Mean proportional reduction of ALE in each cluster when one experiment is left out."""
+def _reductions(loo_values: np.ndarray, stat_values: np.ndarray) -> np.ndarray:
+    """``1 - loo / stat`` in float32 with 0/0 -> 0, as NiMARE's Jackknife computes it."""
+    loo = np.asarray(loo_values, dtype=np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
-        prop = np.nan_to_num(np.true_divide(loo_values, stat_values))
-    reduction = (1 - prop).astype(np.float32)
-    return np.array([np.mean(reduction[idx], dtype=np.float64) for idx in cluster_index])
+        prop = np.nan_to_num(np.true_divide(loo, np.asarray(stat_values, dtype=np.float32)))
+    return (1 - prop).astype(np.float32)
 
 
-def run_jackknife(
-    studyset,
-    ids: list[str],
-    ale_spec: ALESpec,
-    stat_values: np.ndarray,
-    label_values: np.ndarray,
-    labels: list[int],
-    n_jobs: int = 1,
-    backend: str = "loky",
+# --------------------------------------------------------------------------- closed form
+
+
+def closed_form_contributions(
+    ma, ma_ids: list[str], stat_values: np.ndarray, label_values: np.ndarray, labels: list[int],
+    ids: list[str], progress=None,
 ) -> pd.DataFrame:
-    """Run the leave-one-out jackknife by refitting ALE without each experiment.
+    """The jackknife table from the MA maps, without refitting.
 
     Parameters
     ----------
-    studyset : nimare.studyset.Studyset
-        All analyses that entered the fit.
-    ids : list of str
-        Analysis ids, in the order the table's rows should have.
-    ale_spec : ALESpec
-        The kernel options of the original fit.
+    ma : scipy.sparse.csr_matrix
+        MA maps, experiments x in-mask voxels (float32), rows named by ``ma_ids``.
+    ma_ids : list of str
+        The experiment of each row of ``ma``.
     stat_values : numpy.ndarray
-        In-mask ALE values of the full fit.
+        In-mask ALE values of the full fit (float32).
     label_values : numpy.ndarray
-        In-mask cluster labels (0 outside clusters), same order as ``stat_values``.
+        In-mask cluster labels (0 outside clusters).
     labels : list of int
-        The cluster labels, one table column each.
-    n_jobs : int
-        Worker processes (or threads) for the refits.
-    backend : str
-        joblib backend.
+        Cluster labels, one column each.
+    ids : list of str
+        Row order of the returned table.
+    progress : callable, optional
+        Called with the number of experiments done.
 
     Returns
     -------
     pandas.DataFrame
-        ``id``, one ``cluster_<label>`` column per cluster, and ``mean`` over clusters.
+        ``id``, ``cluster_<label>`` per cluster, ``mean``.
     """
+    label_values = np.asarray(label_values)
+    cols = np.flatnonzero(label_values > 0)
+    n_rows = ma.shape[0]
+    if not labels or n_rows == 0:
+        return _table(ids, np.zeros((len(ids), len(labels))), labels)
+
+    sub = ma[:, cols].tocsr()
+    sub.sort_indices()
+    data = sub.data.astype(np.float32, copy=False)
+    is_one = data >= 1
+    # log1p in float32 as NiMARE's ALE takes it, accumulated in float64 as its bincount does.
+    logs = np.where(is_one, 0.0, np.log1p(-np.where(is_one, 0, data))).astype(np.float64)
+    n_cols = len(cols)
+    log_sum = np.bincount(sub.indices, weights=logs, minlength=n_cols)
+    n_ones = np.bincount(sub.indices[is_one], minlength=n_cols)
+
+    # Per nonzero entry (row j, voxel v): ALE without j at v.
+    other_ones = n_ones[sub.indices] - is_one
+    loo = np.where(other_ones > 0, 1.0, -np.expm1(log_sum[sub.indices] - logs))
+    reduction = _reductions(loo, stat_values[cols][sub.indices]).astype(np.float64)
+
+    # Sum reductions per (row, cluster); voxels outside j's support reduce nothing.
+    col_label = label_values[cols]
+    label_pos = {label: i for i, label in enumerate(labels)}
+    entry_cluster = np.array([label_pos[v] for v in col_label], dtype=np.int64)[sub.indices]
+    entry_row = np.repeat(np.arange(n_rows), np.diff(sub.indptr))
+    sums = np.bincount(entry_row * len(labels) + entry_cluster, weights=reduction,
+                       minlength=n_rows * len(labels)).reshape(n_rows, len(labels))
+    sizes = np.array([np.count_nonzero(col_label == label) for label in labels], dtype=np.float64)
+    contributions = sums / sizes
+    if progress is not None:
+        progress(n_rows)
+
+    row_of = {rid: i for i, rid in enumerate(ma_ids)}
+    return _table(ids, contributions[[row_of[i] for i in ids]], labels)
+
+
+# --------------------------------------------------------------------------- refit
+
+
+def _leave_one_out(studyset, keep_ids: list[str], ale_spec: ALESpec) -> np.ndarray:
+    """Fit ALE (NiMARE's ALE.fit) on ``keep_ids`` and return the in-mask ALE values."""
+    values, _ = fit_stat_values(studyset.slice(keep_ids), ale_spec)
+    return values
+
+
+def connect_dask(scheduler: str | None):
+    """Connect to an existing dask.distributed scheduler (``ale-app[dask]`` installs it)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError(
+            "--parallel-backend dask needs dask.distributed, which is not installed.",
+            hint="Install it with: pip install 'ale-app[dask]'.",
+        ) from None
+    if not scheduler:
+        raise UsageError(
+            "--parallel-backend dask needs --dask-scheduler ADDRESS.",
+            hint="Start a scheduler (dask-scheduler, or dask-jobqueue on SLURM) and pass its address.",
+        )
+    try:
+        return Client(scheduler, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(
+            f"Cannot reach the dask scheduler at {scheduler!r}: {exc}.",
+            hint="Check the address (e.g. tcp://host:8786) and that the scheduler is running.",
+        ) from None
+
+
+def refit_contributions(
+    studyset, ids: list[str], ale_spec: ALESpec, stat_values: np.ndarray, label_values: np.ndarray,
+    labels: list[int], n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None, progress=None,
+) -> pd.DataFrame:
+    """The jackknife table by refitting ALE without each experiment (NiMARE's procedure).
+
+    Parameters are those of :func:`closed_form_contributions`, plus ``studyset`` (all
+    analyses), ``ale_spec`` (the kernel options), ``n_jobs``, ``backend`` (loky, threading
+    or dask) and ``scheduler`` (the dask scheduler's address).
+    """
+    from joblib import Parallel, delayed, parallel_config
+
+    label_values = np.asarray(label_values)
     cluster_index = [np.flatnonzero(label_values == label) for label in labels]
     start = time.perf_counter()
     jobs = (delayed(_leave_one_out)(studyset, [i for i in ids if i != left], ale_spec) for left in ids)
     rows = []
-    parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
-    for i_done, (left, loo_values) in enumerate(zip(ids, parallel(jobs)), start=1):
-        rows.append(contributions_from_values(loo_values, stat_values, cluster_index))
-        LGR.info(
-            "jackknife: left out %s (%d/%d, %.1f s)", left, i_done, len(ids), time.perf_counter() - start
-        )
-    columns = cluster_columns(labels)
-    table = pd.DataFrame(np.vstack(rows) if rows else np.empty((0, len(labels))), columns=columns)
-    table.insert(0, "id", ids)
-    table["mean"] = table[columns].mean(axis=1) if columns else np.nan
-    return table
+
+    def collect(results):
+        for i_done, (left, loo_values) in enumerate(zip(ids, results), start=1):
+            reduction = _reductions(loo_values, stat_values)
+            rows.append([np.mean(reduction[idx], dtype=np.float64) for idx in cluster_index])
+            LGR.debug("jackknife: left out %s (%d/%d, %.1f s)", left, i_done, len(ids),
+                      time.perf_counter() - start)
+            if progress is not None:
+                progress(1)
+
+    if backend == "dask":
+        client = connect_dask(scheduler)
+        try:
+            with parallel_config(backend="dask", client=client):
+                collect(Parallel(n_jobs=n_jobs, return_as="generator")(jobs))
+        finally:
+            client.close()
+    else:
+        collect(Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")(jobs))
+    return _table(ids, np.array(rows, dtype=np.float64), labels)

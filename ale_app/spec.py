@@ -175,16 +175,20 @@ class JackknifeSpec(_StrictModel):
     ----------
     enabled : bool, default=True
         Run the jackknife.
-    method : {"refit"}, default="refit"
+    method : {"closed-form", "refit"}, default="closed-form"
+        Both exact: ``closed-form`` removes each experiment from the ALE union analytically;
         ``refit`` fits ALE once per left-out experiment, as NiMARE's ``Jackknife`` does.
     cluster_threshold_mm3 : float, default=500
         Descriptive clusters smaller than this volume (mm3) are dropped.
     """
 
     enabled: bool = Field(default=True, description="Run the leave-one-out jackknife.")
-    method: Literal["refit"] = Field(
-        default="refit",
-        description="'refit': one ALE fit per left-out experiment, as NiMARE's Jackknife.",
+    method: Literal["closed-form", "refit"] = Field(
+        default="closed-form",
+        description=(
+            "Both exact. 'closed-form': each experiment is removed from the ALE union "
+            "analytically; 'refit': one ALE fit per left-out experiment, as NiMARE's Jackknife."
+        ),
     )
     cluster_threshold_mm3: float = Field(
         default=500,

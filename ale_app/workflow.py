@@ -6,6 +6,7 @@ Knows nothing of argparse: :func:`run` takes one validated spec and the executio
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class RunOptions:
 
     n_jobs: int = 1
     backend: str = "loky"
+    dask_scheduler: str | None = None
     overwrite: bool = False
     argv: list[str] = field(default_factory=list)
 
@@ -42,6 +44,18 @@ class _Timer:
         took = time.perf_counter() - start
         self.seconds[name] = took
         LGR.info("%s done in %.1f s", what, took)
+
+
+@contextmanager
+def progress_bar(total: int, desc: str):
+    """Yield a callable that advances a tqdm bar on a terminal, and does nothing otherwise."""
+    if not sys.stderr.isatty() or not LGR.isEnabledFor(logging.INFO):
+        yield lambda n=1: None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=desc, unit="exp", leave=False) as bar:
+        yield bar.update
 
 
 def validate(spec: AnalysisSpec, spec_dir: Path):
@@ -79,7 +93,7 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
     from ale_app import ale as A
     from ale_app import figures as F
     from ale_app import report as R
-    from ale_app.jackknife import run_jackknife
+    from ale_app.jackknife import closed_form_contributions, refit_contributions
 
     started = datetime.now(timezone.utc)
     timer = _Timer()
@@ -92,8 +106,9 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
     out_root = D.prepare_output_dir(output_dir, options.overwrite)
     out = D.OutputFolder(out_root)
 
-    with timer.step("ale", "Fitting ALE"):
-        fit = A.fit_ale(evidence.studyset, spec.ale)
+    with timer.step("ale", f"Fitting ALE on {len(evidence.ids)} experiments"), \
+            progress_bar(len(evidence.ids), "ALE") as advance:
+        fit = A.fit_ale(evidence.studyset, spec.ale, progress=advance)
         threshold = A.display_threshold(fit.stat_values, spec.display.threshold_percentile)
         peak = A.find_peak(fit.stat_img)
     LGR.info("peak ALE %.5f at (%g, %g, %g) mm; display threshold %.6f", peak.value, *peak.xyz, threshold)
@@ -104,12 +119,23 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
 
     jk_table = None
     if spec.jackknife.enabled and clusters.labels:
-        with timer.step("jackknife", f"Jackknife: {len(fit.ids)} leave-one-out refits on {options.n_jobs} job(s)"):
+        method = spec.jackknife.method
+        n = len(fit.ids)
+        what = (f"Jackknife ({method}): {n} leave-one-out refits on {options.n_jobs} job(s), "
+                f"{options.backend} backend" if method == "refit" else f"Jackknife ({method}): {n} experiments")
+        with timer.step("jackknife", what), progress_bar(n, "jackknife") as advance:
             label_values = np.rint(fit.masker.transform(clusters.label_img)).astype(np.int32).ravel()
-            jk_table = run_jackknife(
-                evidence.studyset, evidence.ids, spec.ale, fit.stat_values, label_values, clusters.labels,
-                n_jobs=options.n_jobs, backend=options.backend,
-            )
+            if method == "closed-form":
+                jk_table = closed_form_contributions(
+                    fit.ma, fit.ids, fit.stat_values, label_values, clusters.labels, evidence.ids, progress=advance,
+                )
+            else:
+                jk_table = refit_contributions(
+                    evidence.studyset, evidence.ids, spec.ale, fit.stat_values, label_values, clusters.labels,
+                    n_jobs=options.n_jobs, backend=options.backend, scheduler=options.dask_scheduler,
+                    progress=advance,
+                )
+    fit.ma = None  # free the MA maps before drawing
 
     threshold_info = {
         "DisplayThreshold": threshold,
