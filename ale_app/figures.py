@@ -33,7 +33,7 @@ def _legend_layout(n: int) -> tuple[int, float]:
     ncol = max(1, min(6, math.ceil(n / 6)))
     if n <= 8:
         ncol = 4
-    fontsize = 9 if n <= 24 else 7 if n <= 60 else 5.5
+    fontsize = 9 if n <= 24 else 7.5 if n <= 60 else 6.5
     return ncol, fontsize
 
 
@@ -50,9 +50,10 @@ def _add_study_legend(fig, study_ids: list[str], colors: dict[str, str]) -> None
                bbox_to_anchor=(0.5, 0.0))
 
 
-def _figure_for_legend(n_studies: int, width: float = 9.0, brain_height: float = 3.6):
+def _figure_for_legend(n_studies: int, brain_height: float = 3.6):
     import matplotlib.pyplot as plt
 
+    width = 9.0 if n_studies <= 40 else 11.0
     ncol, fontsize = _legend_layout(n_studies)
     rows = math.ceil(n_studies / ncol)
     legend_h = 0.3 + rows * fontsize / 72 * 1.7

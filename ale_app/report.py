@@ -1,14 +1,16 @@
-"""HTML report and methods text, written from what the run produced.
+"""HTML report, interpretation paragraph and methods text, written from the run's results.
 
 The words here describe; they never infer. ``FORBIDDEN_PHRASES`` lists the inferential
-phrases that must not appear in descriptive output, and the tests scan for them.
+phrases that must not appear in descriptive output; the tests scan the report and
+CITATION.md for them. The HTML page is self-contained: figures are embedded as data URIs,
+styles are inline, and nothing is fetched when it opens.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -31,27 +33,33 @@ MIN_EXPERIMENTS_FOR_INFERENCE = 17
 
 @dataclass
 class ReportInputs:
-    """The numbers and files the report is written from."""
+    """The numbers the report is written from. Optional parts are None when not computed."""
 
     title: str
     n_experiments: int
     n_studies: int
     n_foci: int
-    peak_value: float
-    peak_xyz: tuple[float, float, float]
-    threshold: float
     threshold_percentile: float
-    cluster_table: pd.DataFrame
-    jackknife: pd.DataFrame | None
+    cluster_threshold_mm3: float
     dominance_ratio: float
     dominance_min: float
     kernel_text: str
     versions: dict[str, str]
-    cluster_threshold_mm3: float
+    peak_value: float | None = None
+    peak_xyz: tuple[float, float, float] | None = None
+    peak_label: str | None = None
+    threshold: float | None = None
+    cluster_table: pd.DataFrame | None = None
+    jackknife: pd.DataFrame | None = None
+    jackknife_method: str = "closed-form"
+    evidence: dict[str, str] = field(default_factory=dict)
+    spec_summary: dict[str, str] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+    failed_step: str | None = None
 
 
 def dominant_analyses(jackknife: pd.DataFrame, ratio: float, minimum: float) -> list[str]:
-    """Ids whose mean contribution is >= ``ratio`` x the median and >= ``minimum``."""
+    """Ids whose mean contribution is >= ``ratio`` x the median of all means and >= ``minimum``."""
     means = jackknife["mean"].astype(float)
     median = float(means.median())
     keep = (means >= ratio * median) & (means >= minimum)
@@ -62,8 +70,14 @@ def _fmt_xyz(xyz) -> str:
     return f"x={xyz[0]:.0f}, y={xyz[1]:.0f}, z={xyz[2]:.0f} mm (MNI)"
 
 
+def _n_clusters(r: ReportInputs) -> int:
+    if r.cluster_table is None or not len(r.cluster_table):
+        return 0
+    return int(r.cluster_table["cluster_id"].nunique())
+
+
 def interpretation(r: ReportInputs) -> str:
-    """The interpretation paragraph, written from the results."""
+    """The interpretation paragraph, written from the results (PRODUCT.md's contract)."""
     parts = [
         f"The raw ALE statistic map of {r.n_experiments} experiments from {r.n_studies} studies "
         f"({r.n_foci} reported foci) was inspected descriptively.",
@@ -71,36 +85,42 @@ def interpretation(r: ReportInputs) -> str:
     if r.n_experiments < MIN_EXPERIMENTS_FOR_INFERENCE:
         parts.append(
             f"With fewer than {MIN_EXPERIMENTS_FOR_INFERENCE} experiments, voxelwise inference would not "
-            "be reliable at this size, so no z or p maps were interpreted."
+            "be reliable at this size, so no z or p maps were computed or interpreted."
         )
-    parts.append(
-        f"The largest ALE value, {r.peak_value:.4f}, lies at {_fmt_xyz(r.peak_xyz)}. "
-        f"The map was drawn above {r.threshold:.5f}, the {r.threshold_percentile:g}th percentile of "
-        "the nonzero in-brain ALE values; this threshold only makes the picture readable and is "
-        "not statistical."
-    )
-    n_clusters = int(r.cluster_table["cluster_id"].nunique()) if len(r.cluster_table) else 0
-    parts.append(
-        f"Above it, {n_clusters} descriptive cluster{'s' if n_clusters != 1 else ''} of at least "
-        f"{r.cluster_threshold_mm3:g} mm3 remained."
-    )
-    if r.jackknife is not None and len(r.jackknife) and n_clusters:
+    if r.peak_value is not None:
+        where = f", {r.peak_label}" if r.peak_label else ""
+        parts.append(f"The largest ALE value, {r.peak_value:.4f}, lies at {_fmt_xyz(r.peak_xyz)}{where}.")
+    if r.threshold is not None:
+        parts.append(
+            f"The map was drawn above {r.threshold:.5f}, the {r.threshold_percentile:g}th percentile of "
+            "the nonzero in-brain ALE values; this threshold only makes the picture readable and is "
+            "not statistical."
+        )
+        n_clusters = _n_clusters(r)
+        parts.append(
+            f"Above it, {n_clusters} descriptive cluster{'s' if n_clusters != 1 else ''} of at least "
+            f"{r.cluster_threshold_mm3:g} mm3 remained."
+        )
+    if r.jackknife is not None and len(r.jackknife) and _n_clusters(r):
         means = r.jackknife.set_index("id")["mean"].astype(float)
         parts.append(
-            "A leave-one-out jackknife refitted ALE without each experiment in turn; the mean drop "
-            f"in ALE across clusters ranged from {means.min():.2f} to {means.max():.2f} "
-            f"(median {means.median():.2f})."
+            "A leave-one-out jackknife removed each experiment in turn; the mean drop in ALE across "
+            f"clusters ranged from {means.min():.2f} to {means.max():.2f} (median {means.median():.2f})."
         )
         dominant = dominant_analyses(r.jackknife, r.dominance_ratio, r.dominance_min)
         if dominant:
             named = ", ".join(f"{d} (mean {means[d]:.2f})" for d in dominant)
+            subject = f"on {named}: leaving it out" if len(dominant) == 1 else (
+                f"on each of {named}: leaving any one of them out")
             parts.append(
-                f"The pattern leans on {named}: leaving it out lowers the ALE values in the clusters "
-                "far more than leaving out any typical experiment, so the pattern should not be "
-                "described as stable without it."
+                f"The pattern leans {subject} lowers the ALE values in the clusters at least "
+                f"{r.dominance_ratio:g} times as much as leaving out the median experiment, so the pattern "
+                "should not be described as stable without it."
             )
         else:
             parts.append("No single experiment dominates the descriptive clusters.")
+    if r.failed_step:
+        parts.append(f"The run stopped during the {r.failed_step} step, so later results are missing.")
     parts.append(
         "These results summarise where the included coordinates tended to be reported; they are a "
         "description, not a test."
@@ -111,69 +131,183 @@ def interpretation(r: ReportInputs) -> str:
 def methods_text(r: ReportInputs) -> str:
     """A methods paragraph for the analysis as run."""
     v = r.versions
+    jk = (
+        "removed each experiment from the ALE union analytically (exact: ALE without experiment j "
+        "is 1 - (1 - ALE) / (1 - MA_j))"
+        if r.jackknife_method == "closed-form"
+        else "refitted ALE without each experiment in turn"
+    )
+    threshold = f" ({r.threshold:.5f})" if r.threshold is not None else ""
     return (
-        f"Activation likelihood estimation (ALE; Eickhoff et al., 2009, 2012; Turkeltaub et al., 2012) "
-        f"was computed on {r.n_experiments} experiments ({r.n_foci} foci) in MNI152 space at 2 mm with "
-        f"NiMARE {v.get('nimare', '?')}, run by ale-app {__version__}. Modelled activation maps used "
-        f"Gaussian kernels whose width came from {r.kernel_text}. The raw ALE statistic was inspected "
-        f"descriptively and drawn above the {r.threshold_percentile:g}th percentile of its nonzero in-brain "
-        f"values ({r.threshold:.5f}), a display-only threshold. Descriptive clusters were the connected "
-        f"(face-adjacent) voxels above that value spanning at least {r.cluster_threshold_mm3:g} mm3. A "
-        "leave-one-out jackknife refitted ALE without each experiment in turn; an experiment's "
-        "contribution to a cluster is the mean over its voxels of 1 - ALE(without it) / ALE(all). "
-        f"Figures were made with nilearn {v.get('nilearn', '?')}."
+        "Activation likelihood estimation (ALE; Turkeltaub et al., 2002; Eickhoff et al., 2009, 2012) "
+        "with the modified procedure of Turkeltaub et al. (2012), in which each experiment's modelled "
+        f"activation map takes the maximum over its foci, was computed on {r.n_experiments} experiments "
+        f"({r.n_foci} foci) in MNI152 space (FSL's MNI152NLin6Asym template and brain mask at 2 mm) with "
+        f"NiMARE {v.get('nimare', '?')} (Salo et al., 2023), run by ale-app {__version__}. Gaussian kernel "
+        f"widths came from {r.kernel_text}. The raw ALE statistic was inspected descriptively and drawn "
+        f"above the {r.threshold_percentile:g}th percentile of its nonzero in-brain values{threshold}, a "
+        "display-only threshold. Descriptive clusters were the face-connected voxels above that value "
+        f"spanning at least {r.cluster_threshold_mm3:g} mm3. A leave-one-out jackknife {jk}; an "
+        "experiment's contribution to a cluster is the mean over the cluster's voxels of "
+        "1 - ALE(without it) / ALE(all). Figures were made with nilearn "
+        f"{v.get('nilearn', '?')}."
     )
 
 
-REFERENCES = (
-    "Eickhoff, S. B., Laird, A. R., Grefkes, C., Wang, L. E., Zilles, K., & Fox, P. T. (2009). "
-    "Coordinate-based activation likelihood estimation meta-analysis of neuroimaging data: a random-effects "
-    "approach based on empirical estimates of spatial uncertainty. Human Brain Mapping, 30(9), 2907-2926.",
-    "Eickhoff, S. B., Bzdok, D., Laird, A. R., Kurth, F., & Fox, P. T. (2012). Activation likelihood "
-    "estimation meta-analysis revisited. NeuroImage, 59(3), 2349-2361.",
-    "Turkeltaub, P. E., Eickhoff, S. B., Laird, A. R., Fox, M., Wiener, M., & Fox, P. (2012). Minimizing "
-    "within-experiment and within-group effects in activation likelihood estimation meta-analyses. "
-    "Human Brain Mapping, 33(1), 1-13.",
-    "Salo, T., Yarkoni, T., Nichols, T. E., Poline, J.-B., Bilgel, M., Bottenhorn, K. L., et al. (2023). "
-    "NiMARE: Neuroimaging Meta-Analysis Research Environment. Aperture Neuro, 3, 1-32.",
-)
+REFERENCES = {
+    "turkeltaub2002": (
+        "Turkeltaub, P. E., Eden, G. F., Jones, K. M., & Zeffiro, T. A. (2002). Meta-analysis of the "
+        "functional neuroanatomy of single-word reading: method and validation. NeuroImage, 16(3), 765-780. "
+        "doi:10.1006/nimg.2002.1131",
+        "@article{turkeltaub2002,\n  author = {Turkeltaub, Peter E. and Eden, Guinevere F. and Jones, Karen M. "
+        "and Zeffiro, Thomas A.},\n  title = {Meta-analysis of the functional neuroanatomy of single-word "
+        "reading: method and validation},\n  journal = {NeuroImage},\n  volume = {16},\n  number = {3},\n"
+        "  pages = {765--780},\n  year = {2002},\n  doi = {10.1006/nimg.2002.1131}\n}",
+    ),
+    "eickhoff2009": (
+        "Eickhoff, S. B., Laird, A. R., Grefkes, C., Wang, L. E., Zilles, K., & Fox, P. T. (2009). "
+        "Coordinate-based activation likelihood estimation meta-analysis of neuroimaging data: a random-effects "
+        "approach based on empirical estimates of spatial uncertainty. Human Brain Mapping, 30(9), 2907-2926. "
+        "doi:10.1002/hbm.20718",
+        "@article{eickhoff2009,\n  author = {Eickhoff, Simon B. and Laird, Angela R. and Grefkes, Christian "
+        "and Wang, Ling E. and Zilles, Karl and Fox, Peter T.},\n  title = {Coordinate-based activation "
+        "likelihood estimation meta-analysis of neuroimaging data: a random-effects approach based on "
+        "empirical estimates of spatial uncertainty},\n  journal = {Human Brain Mapping},\n  volume = {30},\n"
+        "  number = {9},\n  pages = {2907--2926},\n  year = {2009},\n  doi = {10.1002/hbm.20718}\n}",
+    ),
+    "eickhoff2012": (
+        "Eickhoff, S. B., Bzdok, D., Laird, A. R., Kurth, F., & Fox, P. T. (2012). Activation likelihood "
+        "estimation meta-analysis revisited. NeuroImage, 59(3), 2349-2361. doi:10.1016/j.neuroimage.2011.09.017",
+        "@article{eickhoff2012,\n  author = {Eickhoff, Simon B. and Bzdok, Danilo and Laird, Angela R. and "
+        "Kurth, Florian and Fox, Peter T.},\n  title = {Activation likelihood estimation meta-analysis "
+        "revisited},\n  journal = {NeuroImage},\n  volume = {59},\n  number = {3},\n  pages = {2349--2361},\n"
+        "  year = {2012},\n  doi = {10.1016/j.neuroimage.2011.09.017}\n}",
+    ),
+    "turkeltaub2012": (
+        "Turkeltaub, P. E., Eickhoff, S. B., Laird, A. R., Fox, M., Wiener, M., & Fox, P. (2012). Minimizing "
+        "within-experiment and within-group effects in activation likelihood estimation meta-analyses. "
+        "Human Brain Mapping, 33(1), 1-13. doi:10.1002/hbm.21186",
+        "@article{turkeltaub2012,\n  author = {Turkeltaub, Peter E. and Eickhoff, Simon B. and Laird, Angela R. "
+        "and Fox, Mick and Wiener, Martin and Fox, Peter},\n  title = {Minimizing within-experiment and "
+        "within-group effects in activation likelihood estimation meta-analyses},\n  journal = {Human Brain "
+        "Mapping},\n  volume = {33},\n  number = {1},\n  pages = {1--13},\n  year = {2012},\n"
+        "  doi = {10.1002/hbm.21186}\n}",
+    ),
+    "salo2023": (
+        "Salo, T., Yarkoni, T., Nichols, T. E., Poline, J.-B., Bilgel, M., Bottenhorn, K. L., et al. (2023). "
+        "NiMARE: Neuroimaging Meta-Analysis Research Environment. Aperture Neuro, 3, 1-32. "
+        "doi:10.52294/001c.87681",
+        "@article{salo2023,\n  author = {Salo, Taylor and Yarkoni, Tal and Nichols, Thomas E. and Poline, "
+        "Jean-Baptiste and Bilgel, Murat and Bottenhorn, Katherine L. and others},\n  title = {NiMARE: "
+        "Neuroimaging Meta-Analysis Research Environment},\n  journal = {Aperture Neuro},\n  volume = {3},\n"
+        "  pages = {1--32},\n  year = {2023},\n  doi = {10.52294/001c.87681}\n}",
+    ),
+}
 
 
 def citation_markdown(r: ReportInputs) -> str:
-    """``CITATION.md``: methods, interpretation and references."""
-    refs = "\n".join(f"- {ref}" for ref in REFERENCES)
+    """``CITATION.md``: methods, interpretation, software, references and BibTeX."""
+    refs = "\n".join(f"- {text}" for text, _ in REFERENCES.values())
+    bib = "\n\n".join(b for _, b in REFERENCES.values())
+    software = ", ".join(f"{k} {v}" for k, v in r.versions.items() if k in ("ale-app", "nimare", "nilearn",
+                                                                              "nibabel", "numpy", "python"))
     return (
         f"# {r.title or 'ale-app analysis'}\n\n## Methods\n\n{methods_text(r)}\n\n"
-        f"## Interpretation\n\n{interpretation(r)}\n\n## References\n\n{refs}\n"
+        f"## Interpretation\n\n{interpretation(r)}\n\n## Software\n\n{software}.\n\n"
+        f"## References\n\n{refs}\n\n## BibTeX\n\n```bibtex\n{bib}\n```\n"
     )
 
 
-def _img_tag(path: Path, alt: str) -> str:
+# --------------------------------------------------------------------------- HTML
+
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;max-width:64em;
+margin:auto;padding:1em 2em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+img{max-width:100%;height:auto}figure{margin:1em 0}figcaption{font-size:.9em;color:#555}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;
+text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+.note{background:#fff7e0;border-left:4px solid #e0a800;padding:.5em 1em}
+.fail{background:#fde8e8;border-left:4px solid #c00;padding:.5em 1em}
+dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}
+code{font-size:.85em;word-break:break-all}
+"""
+
+
+def _img_tag(path: Path, caption: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"/><figcaption>{html.escape(alt)}</figcaption></figure>'
+    mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+    cap = html.escape(caption)
+    return f'<figure><img alt="{cap}" src="data:{mime};base64,{data}"/><figcaption>{cap}</figcaption></figure>'
+
+
+def _dl(items: dict[str, str]) -> str:
+    rows = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in items.items())
+    return f"<dl>{rows}</dl>"
+
+
+def _jackknife_html(table: pd.DataFrame) -> str:
+    cols = [c for c in table.columns if c != "id"]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["id", *cols])
+    body = []
+    for _, row in table.iterrows():
+        cells = [f"<td>{html.escape(str(row['id']))}</td>"]
+        for c in cols:
+            v = float(row[c])
+            shade = max(0.0, min(1.0, v))
+            cells.append(f'<td style="background:rgba(245,133,24,{shade:.2f})">{v:.3f}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def report_html(r: ReportInputs, figures: dict[str, Path]) -> str:
-    """A self-contained HTML page: figures embedded, tables, interpretation, methods."""
-    figs = "\n".join(_img_tag(p, alt) for alt, p in figures.items() if p.exists())
-    clusters = r.cluster_table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.5g}")
-    jk = (
-        r.jackknife.to_html(index=False, float_format=lambda v: f"{v:.3f}")
-        if r.jackknife is not None
-        else "<p>The jackknife was not run.</p>"
-    )
-    versions = "".join(f"<li>{html.escape(k)} {html.escape(v)}</li>" for k, v in r.versions.items())
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(r.title or 'ale-app report')}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:auto;padding:1em}}img{{max-width:100%}}
-table{{border-collapse:collapse;font-size:90%}}td,th{{border:1px solid #ccc;padding:2px 6px}}</style></head>
-<body><h1>{html.escape(r.title or 'ale-app report')}</h1>
-<p>A descriptive ALE analysis by ale-app {__version__}. Thresholds here are for display only.</p>
-<h2>Interpretation</h2><p>{html.escape(interpretation(r))}</p>
-<h2>Figures</h2>{figs}
-<h2>Descriptive clusters</h2>{clusters}
-<h2>Jackknife contributions</h2>{jk}
-<h2>Methods</h2><p>{html.escape(methods_text(r))}</p>
-<h2>Software</h2><ul>{versions}</ul>
-</body></html>
-"""
+    """The self-contained report page."""
+    title = html.escape(r.title or "ale-app report")
+    figs = {cap: p for cap, p in figures.items() if p.exists()}
+    coord_fig = [cap for cap in figs if "coordinates" in cap.lower() and "ALE" not in cap]
+    map_figs = [cap for cap in figs if "ALE" in cap]
+    jk_figs = [cap for cap in figs if "ackknife" in cap]
+    parts = [f"<h1>{title}</h1>",
+             f"<p>A descriptive ALE analysis made by ale-app {html.escape(__version__)}. Every threshold in "
+             "this report is for display only; nothing here is a statistical test.</p>"]
+    if r.failed_step:
+        parts.append(f'<p class="fail">The run stopped during the <b>{html.escape(r.failed_step)}</b> step; '
+                     "the results below are those finished before it.</p>")
+    parts.append("<h2>Interpretation</h2>")
+    parts.append(f"<p>{html.escape(interpretation(r))}</p>")
+    if r.spec_summary:
+        parts.append("<h2>Analysis</h2>" + _dl(r.spec_summary))
+    parts.append("<h2>Evidence base</h2>" + _dl({
+        "Experiments": r.n_experiments, "Studies": r.n_studies, "Foci": r.n_foci, **r.evidence}))
+    parts.extend(_img_tag(figs[c], c) for c in coord_fig)
+    if r.peak_value is not None:
+        parts.append("<h2>ALE statistic</h2>")
+        peak = {"Peak ALE value": f"{r.peak_value:.5f}", "Peak location": _fmt_xyz(r.peak_xyz)}
+        if r.peak_label:
+            peak["Peak region"] = r.peak_label
+        if r.threshold is not None:
+            peak["Display threshold (not statistical)"] = (
+                f"{r.threshold:.5f} = {r.threshold_percentile:g}th percentile of nonzero in-brain ALE values")
+        parts.append(_dl(peak))
+        parts.extend(_img_tag(figs[c], c) for c in map_figs)
+    if r.cluster_table is not None:
+        parts.append("<h2>Descriptive clusters</h2>")
+        table = r.cluster_table.astype(object).where(r.cluster_table.notna(), "")
+        parts.append(table.to_html(index=False, float_format=lambda v: f"{v:.5g}", border=0))
+    if r.jackknife is not None:
+        parts.append("<h2>Jackknife contributions</h2><p>Rows: the experiment left out. Columns: clusters. "
+                     "Each cell is the mean drop in ALE over the cluster's voxels when that experiment is "
+                     "removed (0 = none, 1 = the cluster disappears); darker cells are larger.</p>")
+        parts.append(_jackknife_html(r.jackknife))
+        parts.extend(_img_tag(figs[c], c) for c in jk_figs)
+    parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(r))}</p>")
+    parts.append("<h2>Software</h2>" + _dl(r.versions))
+    if r.digests:
+        parts.append("<h2>File digests (SHA-256)</h2>"
+                     + _dl({k: v for k, v in sorted(r.digests.items())}).replace("<dd>", "<dd><code>")
+                     .replace("</dd>", "</code></dd>"))
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{title}</title><style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")

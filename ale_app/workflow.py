@@ -35,15 +35,38 @@ class RunOptions:
 class _Timer:
     def __init__(self):
         self.seconds: dict[str, float] = {}
+        self.current: str | None = None
 
     @contextmanager
     def step(self, name: str, what: str):
         LGR.info("%s ...", what)
+        self.current = name
         start = time.perf_counter()
         yield
         took = time.perf_counter() - start
         self.seconds[name] = took
+        self.current = None
         LGR.info("%s done in %.1f s", what, took)
+
+
+STEP_NAMES = {
+    "ale": "ALE fit", "clusters": "cluster", "jackknife": "jackknife", "write": "writing",
+    "figures": "figure", "report": "report",
+}
+
+
+@dataclass
+class _State:
+    """What a run has produced so far, so a report can be written if a later step fails."""
+
+    evidence: object = None
+    out: object = None
+    fit: object = None
+    threshold: float | None = None
+    peak: object = None
+    peak_label: str | None = None
+    clusters: object = None
+    jackknife: object = None
 
 
 @contextmanager
@@ -84,37 +107,66 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
     Returns
     -------
     dict
-        A summary: peak, threshold, clusters, jackknife means, output digests.
+        A summary: peak, threshold, clusters, jackknife table, output digests, step timings.
+
+    Notes
+    -----
+    If a step after the output folder is prepared fails (other than by an interruption),
+    ``report.html`` is still written from the results finished before it, naming the step.
     """
+    from ale_app.errors import InterruptedRun
+
+    timer = _Timer()
+    state = _State()
+    try:
+        return _run_steps(spec, spec_dir, spec_text, output_dir, options, timer, state)
+    except (InterruptedRun, KeyboardInterrupt):
+        raise
+    except Exception:
+        failed = timer.current
+        if state.out is not None and failed is not None:
+            try:
+                _write_report(spec, state, failed_step=STEP_NAMES.get(failed, failed))
+                LGR.warning("The %s step failed; report.html describes what was finished.", failed)
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                LGR.debug("could not write the failure report", exc_info=True)
+        raise
+
+
+def _run_steps(spec, spec_dir, spec_text, output_dir, options, timer, state) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")
 
     from ale_app import ale as A
     from ale_app import figures as F
-    from ale_app import report as R
+    from ale_app.anatomy import nearest_label
     from ale_app.jackknife import closed_form_contributions, refit_contributions
 
     started = datetime.now(timezone.utc)
-    timer = _Timer()
 
     with timer.step("inputs", "Reading and checking the input"):
         evidence = validate(spec, spec_dir)
+    state.evidence = evidence
     coords = evidence.coordinates
     LGR.info("%d analyses, %d studies, %d foci", len(evidence.ids), len(evidence.study_ids), len(coords))
 
     out_root = D.prepare_output_dir(output_dir, options.overwrite)
     out = D.OutputFolder(out_root)
+    state.out = out
 
     with timer.step("ale", f"Fitting ALE on {len(evidence.ids)} experiments"), \
             progress_bar(len(evidence.ids), "ALE") as advance:
         fit = A.fit_ale(evidence.studyset, spec.ale, progress=advance)
         threshold = A.display_threshold(fit.stat_values, spec.display.threshold_percentile)
         peak = A.find_peak(fit.stat_img)
+        state.fit, state.threshold, state.peak = fit, threshold, peak
+        state.peak_label = nearest_label(peak.xyz).describe()
     LGR.info("peak ALE %.5f at (%g, %g, %g) mm; display threshold %.6f", peak.value, *peak.xyz, threshold)
 
     with timer.step("clusters", "Finding descriptive clusters"):
         clusters = A.find_clusters(fit.stat_img, threshold, spec.jackknife.cluster_threshold_mm3)
+        state.clusters = clusters
     LGR.info("%d descriptive clusters of at least %d voxels", len(clusters.labels), clusters.min_voxels)
 
     jk_table = None
@@ -135,6 +187,7 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
                     n_jobs=options.n_jobs, backend=options.backend, scheduler=options.dask_scheduler,
                     progress=advance,
                 )
+    state.jackknife = jk_table
     fit.ma = None  # free the MA maps before drawing
 
     threshold_info = {
@@ -209,24 +262,8 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
         if jk_table is not None:
             out.write_figure(D.FIG_JACKKNIFE, F.plot_jackknife_means(jk_table), fmts, dpi)
 
-    versions = D.software_versions()
-    rep = R.ReportInputs(
-        title=spec.title, n_experiments=len(evidence.ids), n_studies=len(evidence.study_ids),
-        n_foci=len(coords), peak_value=peak.value, peak_xyz=peak.xyz, threshold=threshold,
-        threshold_percentile=spec.display.threshold_percentile, cluster_table=clusters.table,
-        jackknife=jk_table, dominance_ratio=spec.report.dominance_ratio,
-        dominance_min=spec.report.dominance_min, kernel_text=fit.kernel["fwhm_from"], versions=versions,
-        cluster_threshold_mm3=spec.jackknife.cluster_threshold_mm3,
-    )
     with timer.step("report", "Writing the report"):
-        figure_paths = {
-            "All reported coordinates, by study": out_root / f"{D.FIG_COORDINATES}.png",
-            "Unthresholded ALE map with the coordinates": out_root / f"{D.FIG_OVERLAY}.png",
-            "ALE map above the display-only threshold, cut at the peak": out_root / f"{D.FIG_PEAK}.png",
-            "Jackknife mean contributions": out_root / f"{D.FIG_JACKKNIFE}.png",
-        }
-        out.write_text(D.REPORT, R.report_html(rep, figure_paths))
-        out.write_text(D.CITATION, R.citation_markdown(rep))
+        _write_report(spec, state)
         spec_record = spec.model_dump(mode="json")
         spec_record["input"]["sha256"] = evidence.source["sha256"]
         spec_record["input"]["format_used"] = evidence.source["format"]
@@ -250,6 +287,62 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
         "outputs": outputs,
         "timings": timer.seconds,
     }
+
+
+def _figure_file(root: Path, stem: str) -> Path:
+    png = root / f"{stem}.png"
+    return png if png.exists() else root / f"{stem}.svg"
+
+
+def _write_report(spec: AnalysisSpec, state: _State, failed_step: str | None = None) -> None:
+    """Write report.html and CITATION.md from whatever ``state`` holds."""
+    from ale_app import report as R
+
+    evidence, out, fit = state.evidence, state.out, state.fit
+    coords = evidence.coordinates
+    root = out.root
+    figures = {
+        "All reported coordinates, by study": _figure_file(root, D.FIG_COORDINATES),
+        "Unthresholded ALE map with the coordinates (ALE statistic, not z or p)": _figure_file(root, D.FIG_OVERLAY),
+        "ALE map above the display-only threshold, cut at the peak": _figure_file(root, D.FIG_PEAK),
+        "Jackknife: mean contribution of each experiment": _figure_file(root, D.FIG_JACKKNIFE),
+    }
+    sel = _selection(spec)
+    rep = R.ReportInputs(
+        title=spec.title, n_experiments=len(evidence.ids), n_studies=len(evidence.study_ids), n_foci=len(coords),
+        threshold_percentile=spec.display.threshold_percentile,
+        cluster_threshold_mm3=spec.jackknife.cluster_threshold_mm3, dominance_ratio=spec.report.dominance_ratio,
+        dominance_min=spec.report.dominance_min,
+        kernel_text=fit.kernel["fwhm_from"] if fit is not None else "",
+        versions=D.software_versions(),
+        peak_value=state.peak.value if state.peak else None, peak_xyz=state.peak.xyz if state.peak else None,
+        peak_label=state.peak_label, threshold=state.threshold,
+        cluster_table=state.clusters.table if state.clusters is not None else None,
+        jackknife=state.jackknife, jackknife_method=spec.jackknife.method,
+        evidence=evidence_summary(evidence),
+        spec_summary={"Input": f"{evidence.source['path']} ({evidence.source['format']})",
+                      "Input SHA-256": evidence.source["sha256"],
+                      "Selection": ", ".join(f"{k}: {v}" for k, v in sel.items()) if sel else "all analyses",
+                      "Kernel": fit.kernel["fwhm_from"] if fit is not None else "",
+                      "Jackknife": f"{spec.jackknife.method}" if spec.jackknife.enabled else "off"},
+        digests=dict(out.digests),
+        failed_step=failed_step,
+    )
+    out.write_text(D.REPORT, R.report_html(rep, figures))
+    out.write_text(D.CITATION, R.citation_markdown(rep))
+
+
+def evidence_summary(evidence) -> dict[str, str]:
+    """The evidence base in words for the report (subjects, spaces, warnings when known)."""
+    sizes = [n for n in evidence.sample_sizes.values() if n is not None]
+    summary = {}
+    if sizes:
+        summary["Subjects (sum of sample sizes)"] = f"{sum(sizes):g}"
+    spaces = sorted(set(evidence.coordinates["space"]))
+    summary["Coordinate space"] = ", ".join(str(s) for s in spaces)
+    for i, warning in enumerate(getattr(evidence, "warnings", []) or [], start=1):
+        summary[f"Warning {i}"] = warning
+    return summary
 
 
 def _selection(spec: AnalysisSpec):

@@ -1,0 +1,149 @@
+"""The interpretation paragraph, the methods text, figures that scale, and the report in a
+real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ale_app import figures as F
+from ale_app import report as R
+
+BASELINES = Path(__file__).parent / "baseline"
+
+
+def _inputs(jackknife: pd.DataFrame | None, n_experiments: int = 8) -> R.ReportInputs:
+    clusters = pd.DataFrame({"cluster_id": [1, 1, 2], "peak": ["main", "sub-a", "main"], "x": [0, 2, 4],
+                             "y": [0, 2, 4], "z": [0, 2, 4], "ale": [0.02, 0.01, 0.015],
+                             "size_mm3": [4000, None, 5000]})
+    return R.ReportInputs(
+        title="t", n_experiments=n_experiments, n_studies=n_experiments, n_foci=10 * n_experiments,
+        threshold_percentile=95, cluster_threshold_mm3=4000, dominance_ratio=2, dominance_min=0.25,
+        kernel_text="each experiment's sample size", versions={"nimare": "0.22.1", "nilearn": "0.13.1"},
+        peak_value=0.02, peak_xyz=(0.0, 0.0, 0.0), peak_label="in the right Precentral Gyrus",
+        threshold=0.004, cluster_table=clusters, jackknife=jackknife,
+    )
+
+
+def _jackknife(means: list[float]) -> pd.DataFrame:
+    ids = [f"study-{i}" for i in range(len(means))]
+    return pd.DataFrame({"id": ids, "cluster_1": means, "cluster_2": means, "mean": means})
+
+
+def _assert_descriptive(text: str):
+    lowered = text.lower()
+    found = [p for p in R.FORBIDDEN_PHRASES if p in lowered]
+    assert not found, found
+
+
+def test_paragraph_names_the_dominant_analysis_and_no_other():
+    table = _jackknife([0.05, 0.06, 0.40, 0.07, 0.30 * 0.5, 0.05, 0.08, 0.04])
+    text = R.interpretation(_inputs(table))
+    assert "The pattern leans on study-2 (mean 0.40)" in text
+    for other in ["study-0", "study-1", "study-3", "study-4", "study-5", "study-6", "study-7"]:
+        assert other not in text
+    assert "No single experiment dominates" not in text
+    assert "would not be reliable at this size" in text
+    _assert_descriptive(text)
+
+
+def test_paragraph_without_a_dominant_analysis():
+    # 0.2 is >= 2 x the median but below dominance_min; 0.3 would pass the minimum but not the ratio.
+    for means in ([0.05, 0.06, 0.20, 0.07, 0.05, 0.05, 0.08, 0.04], [0.3, 0.2, 0.25, 0.22, 0.3, 0.28]):
+        text = R.interpretation(_inputs(_jackknife(means)))
+        assert "No single experiment dominates the descriptive clusters." in text
+        assert "leans on" not in text
+        _assert_descriptive(text)
+
+
+def test_paragraph_at_twenty_experiments_omits_the_size_warning():
+    text = R.interpretation(_inputs(_jackknife([0.05] * 20), n_experiments=20))
+    assert "would not be reliable" not in text
+    assert "20 experiments" in text
+
+
+def test_methods_and_citation_are_descriptive_and_complete():
+    r = _inputs(_jackknife([0.05, 0.06, 0.40]))
+    text = R.citation_markdown(r)
+    _assert_descriptive(text)
+    for needle in ("Eickhoff", "Turkeltaub", "NiMARE 0.22.1", "nilearn 0.13.1", "@article{eickhoff2009",
+                   "@article{turkeltaub2012", "display-only threshold", "```bibtex"):
+        assert needle in text, needle
+
+
+def test_study_colors_distinct_and_not_cycling():
+    for n in (8, 21, 100, 300):
+        colors = F.study_colors(n)
+        assert len(set(colors)) == n
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in F.study_colors(21)], dtype=float)
+    # neighbours in study order differ clearly (no smooth ramp, no repeats)
+    assert np.min(np.linalg.norm(np.diff(rgb, axis=0), axis=1)) > 40
+
+
+def _synthetic_coordinates(n_studies: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_studies):
+        for _ in range(int(rng.integers(3, 12))):
+            rows.append((f"study-{s:03d}", *rng.uniform([-60, -95, -35], [60, 60, 70])))
+    return pd.DataFrame(rows, columns=["study_id", "x", "y", "z"])
+
+
+@pytest.mark.parametrize("n_studies", [8, 100])
+def test_coordinate_figure_matches_baseline(n_studies, tmp_path):
+    from matplotlib.testing.compare import compare_images
+
+    coords = _synthetic_coordinates(n_studies)
+    ids = list(dict.fromkeys(coords["study_id"]))
+    fig = F.plot_coordinates(coords, ids, dict(zip(ids, F.study_colors(len(ids)))), "Coordinates by study")
+    actual = tmp_path / f"coordinates_{n_studies}.png"
+    fig.savefig(actual, dpi=80, metadata={"Software": None})
+    baseline = BASELINES / actual.name
+    if os.environ.get("ALE_APP_UPDATE_BASELINES"):
+        shutil.copy(actual, baseline)
+    assert baseline.exists(), f"no baseline; create it with ALE_APP_UPDATE_BASELINES=1 pytest {__file__}"
+    result = compare_images(str(baseline), str(actual), tol=2)
+    assert result is None, result
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_report_in_a_real_browser(run_jobs1, tmp_path):
+    """Headless Chromium loads report.html with no external request and decodes every image."""
+    exe = _chromium()
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    report = (run_jobs1 / "report.html").resolve()
+    requests = []
+    with sync_playwright() as p:
+        # A fresh profile folder per run: nothing cached from an earlier page.
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=exe, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+            viewport={"width": 1200, "height": 900},
+        )
+        page = context.new_page()
+        page.on("request", lambda req: requests.append(req.url))
+        page.goto(report.as_uri(), wait_until="load")
+        images = page.evaluate(
+            "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+        title = page.title()
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        context.close()
+    external = [u for u in requests if not (u.startswith("file:") or u.startswith("data:"))]
+    assert not external, external
+    assert len(images) == 4
+    assert all(done and w > 0 and h > 0 for done, w, h in images), images
+    assert title.startswith("Pain")
+    assert (tmp_path / "report.png").stat().st_size > 10_000
