@@ -147,3 +147,20 @@ def test_report_in_a_real_browser(run_jobs1, tmp_path):
     assert all(done and w > 0 and h > 0 for done, w, h in images), images
     assert title.startswith("Pain")
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_report_written_when_a_later_step_fails(tmp_path, monkeypatch, capsys):
+    from ale_app.cli import main
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("figure engine exploded")
+
+    monkeypatch.setattr(F, "plot_peak_orthoview", broken)
+    out = tmp_path / "out"
+    assert main(["example:pain-qualitative", str(out), "-q", "--n-jobs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "figure engine exploded" in err and "Traceback" not in err
+    html = (out / "report.html").read_text()
+    assert "The run stopped during the <b>figure</b> step" in html
+    assert "pain_04.nidm-1" in html  # the jackknife finished before the failure
+    assert not (out / "provenance.json").exists()  # the run is not complete
