@@ -37,8 +37,17 @@ def _legend_layout(n: int) -> tuple[int, float]:
     return ncol, fontsize
 
 
+MAX_LEGEND_STUDIES = 120
+
+
 def _add_study_legend(fig, study_ids: list[str], colors: dict[str, str]) -> None:
+    """A multi-column legend below the brains; above 120 studies, a note that the key is in the report."""
     from matplotlib.lines import Line2D
+
+    if len(study_ids) > MAX_LEGEND_STUDIES:
+        fig.text(0.5, 0.02, f"{len(study_ids)} studies, one colour each: the colour key is in report.html",
+                 ha="center", va="bottom", fontsize=9)
+        return
 
     handles = [
         Line2D([0], [0], marker="o", color="none", markerfacecolor=colors[s], markeredgecolor="black",
@@ -54,9 +63,12 @@ def _figure_for_legend(n_studies: int, brain_height: float = 3.6):
     import matplotlib.pyplot as plt
 
     width = 9.0 if n_studies <= 40 else 11.0
-    ncol, fontsize = _legend_layout(n_studies)
-    rows = math.ceil(n_studies / ncol)
-    legend_h = 0.3 + rows * fontsize / 72 * 1.7
+    if n_studies > MAX_LEGEND_STUDIES:
+        legend_h = 0.4
+    else:
+        ncol, fontsize = _legend_layout(n_studies)
+        rows = math.ceil(n_studies / ncol)
+        legend_h = 0.3 + rows * fontsize / 72 * 1.7
     fig = plt.figure(figsize=(width, brain_height + legend_h))
     bottom = legend_h / (brain_height + legend_h)
     return fig, bottom
@@ -113,17 +125,28 @@ def plot_peak_orthoview(stat_img, peak_xyz, threshold: float, cmap: str, title: 
 
 
 def plot_jackknife_means(table: pd.DataFrame):
-    """Bar plot of each left-out analysis's mean contribution, on a 0..1 axis."""
+    """Bar plot of each left-out analysis's mean contribution, on a 0..1 axis.
+
+    Up to 60 analyses every bar is labelled; beyond that the three largest are named.
+    """
     import matplotlib.pyplot as plt
 
     n = len(table)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * n + 2), 4), constrained_layout=True)
+    means = table["mean"].to_numpy(dtype=float)
+    fig, ax = plt.subplots(figsize=(min(max(6.0, 0.35 * n + 2), 14.0), 4), constrained_layout=True)
     x = np.arange(n)
-    ax.bar(x, table["mean"].to_numpy(dtype=float), color="#f58518")
-    ax.set_xticks(x, table["id"].tolist(), rotation=45 if n <= 30 else 90, ha="right" if n <= 30 else "center",
-                  fontsize=9 if n <= 30 else 6)
+    ax.bar(x, means, color="#f58518", width=0.8 if n <= 60 else 1.0)
+    if n <= 60:
+        ax.set_xticks(x, table["id"].tolist(), rotation=45 if n <= 30 else 90,
+                      ha="right" if n <= 30 else "center", fontsize=9 if n <= 30 else 7)
+    else:
+        ax.set_xticks([])
+        for i in np.argsort(-means, kind="stable")[:3]:
+            ax.annotate(str(table["id"].iloc[i]), (i, means[i]), xytext=(0, 3), textcoords="offset points",
+                        ha="center", fontsize=7, rotation=90)
+    ax.set_xlim(-0.5, n - 0.5)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("Analysis left out")
+    ax.set_xlabel("Analysis left out" + ("" if n <= 60 else f" ({n}, in file order)"))
     ax.set_ylabel("Mean contribution across clusters")
     ax.set_title("Jackknife: mean descriptive-cluster contribution")
     return fig

@@ -54,6 +54,7 @@ class ReportInputs:
     jackknife_method: str = "closed-form"
     evidence: dict[str, str] = field(default_factory=dict)
     spec_summary: dict[str, str] = field(default_factory=dict)
+    study_colors: dict[str, str] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
     failed_step: str | None = None
 
@@ -281,6 +282,14 @@ def report_html(r: ReportInputs, figures: dict[str, Path]) -> str:
     parts.append("<h2>Evidence base</h2>" + _dl({
         "Experiments": r.n_experiments, "Studies": r.n_studies, "Foci": r.n_foci, **r.evidence}))
     parts.extend(_img_tag(figs[c], c) for c in coord_fig)
+    if r.study_colors:
+        swatches = "".join(
+            f'<span style="display:inline-block;margin:0 .8em .2em 0;white-space:nowrap">'
+            f'<span style="display:inline-block;width:.8em;height:.8em;border-radius:50%;background:{c};'
+            f'border:1px solid #333;vertical-align:middle"></span> {html.escape(sid)}</span>'
+            for sid, c in r.study_colors.items())
+        parts.append(f'<details><summary>Colour key ({len(r.study_colors)} studies)</summary>'
+                     f'<p style="font-size:.8em">{swatches}</p></details>')
     if r.peak_value is not None:
         parts.append("<h2>ALE statistic</h2>")
         peak = {"Peak ALE value": f"{r.peak_value:.5f}", "Peak location": _fmt_xyz(r.peak_xyz)}

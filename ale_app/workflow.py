@@ -250,7 +250,7 @@ def _run_steps(spec, spec_dir, spec_text, output_dir, options, timer, state) -> 
 
     with timer.step("figures", "Drawing figures"):
         study_ids = evidence.study_ids
-        colors = dict(zip(study_ids, F.study_colors(len(study_ids))))
+        colors = study_color_map(study_ids)
         fmts, dpi = spec.figures.formats, spec.figures.dpi
         out.write_figure(D.FIG_COORDINATES, F.plot_coordinates(coords, study_ids, colors,
                          "All reported coordinates, by study"), fmts, dpi)
@@ -327,9 +327,17 @@ def _write_report(spec: AnalysisSpec, state: _State, failed_step: str | None = N
                       "Jackknife": f"{spec.jackknife.method}" if spec.jackknife.enabled else "off"},
         digests=dict(out.digests),
         failed_step=failed_step,
+        study_colors=study_color_map(evidence.study_ids),
     )
     out.write_text(D.REPORT, R.report_html(rep, figures))
     out.write_text(D.CITATION, R.citation_markdown(rep))
+
+
+def study_color_map(study_ids: list[str]) -> dict[str, str]:
+    """Each study's colour, the same in every figure and in the report's key."""
+    from ale_app.figures import study_colors
+
+    return dict(zip(study_ids, study_colors(len(study_ids))))
 
 
 def evidence_summary(evidence) -> dict[str, str]:
