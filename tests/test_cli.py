@@ -182,3 +182,12 @@ def test_validate_only_writes_nothing(tmp_path, capsys):
     assert main(["example:pain-qualitative", str(out), "--validate-only", "-q"]) == 0
     assert "analyses: 8; studies: 8; foci: 107" in capsys.readouterr().out
     assert not out.exists()
+
+
+def test_readme_quotes_the_example_paragraph(run_jobs1):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    quoted = readme.split("On the example it reads:", 1)[1].split("\n\n", 2)[1]
+    quoted = " ".join(line.lstrip("> ").strip() for line in quoted.splitlines())
+    citation = (run_jobs1 / "CITATION.md").read_text()
+    paragraph = citation.split("## Interpretation\n\n", 1)[1].split("\n\n", 1)[0]
+    assert quoted == paragraph
