@@ -74,43 +74,37 @@ def _figure_for_legend(n_studies: int, brain_height: float = 3.6):
     return fig, bottom
 
 
-def plot_coordinates(coordinates: pd.DataFrame, study_ids: list[str], colors: dict[str, str], title: str):
-    """All foci on a glass brain, coloured by study, with a legend."""
+def _glass_brain_with_foci(stat_img, coordinates: pd.DataFrame, study_ids: list[str], colors: dict[str, str],
+                           marker_size: float, **kwargs):
+    """A glass brain (with ``stat_img`` when given), every focus coloured by study, and the legend."""
     from nilearn.plotting import plot_glass_brain
 
     fig, bottom = _figure_for_legend(len(study_ids))
-    display = plot_glass_brain(None, display_mode="ortho", figure=fig, axes=[0, bottom, 1, 1 - bottom],
-                               title=title)
+    display = plot_glass_brain(stat_img, display_mode="ortho", figure=fig, axes=[0, bottom, 1, 1 - bottom],
+                               **kwargs)
     display.add_markers(
         coordinates[["x", "y", "z"]].to_numpy(),
         marker_color=[colors[s] for s in coordinates["study_id"]],
-        marker_size=22,
+        marker_size=marker_size,
         edgecolors="black",
         linewidths=0.4,
     )
     _add_study_legend(fig, study_ids, colors)
     return fig
+
+
+def plot_coordinates(coordinates: pd.DataFrame, study_ids: list[str], colors: dict[str, str], title: str):
+    """All foci on a glass brain, coloured by study, with a legend."""
+    return _glass_brain_with_foci(None, coordinates, study_ids, colors, 22, title=title)
 
 
 def plot_overlay(stat_img, coordinates: pd.DataFrame, study_ids: list[str], colors: dict[str, str],
                  glass_threshold: float, cmap: str, title: str):
     """The unthresholded ALE map on a glass brain, with every focus on top."""
-    from nilearn.plotting import plot_glass_brain
-
-    fig, bottom = _figure_for_legend(len(study_ids))
-    display = plot_glass_brain(
-        stat_img, display_mode="ortho", cmap=cmap, colorbar=True, plot_abs=False, symmetric_cbar=False,
-        threshold=glass_threshold, figure=fig, axes=[0, bottom, 1, 1 - bottom], title=title,
+    return _glass_brain_with_foci(
+        stat_img, coordinates, study_ids, colors, 14, cmap=cmap, colorbar=True, plot_abs=False,
+        symmetric_cbar=False, threshold=glass_threshold, title=title,
     )
-    display.add_markers(
-        coordinates[["x", "y", "z"]].to_numpy(),
-        marker_color=[colors[s] for s in coordinates["study_id"]],
-        marker_size=14,
-        edgecolors="black",
-        linewidths=0.4,
-    )
-    _add_study_legend(fig, study_ids, colors)
-    return fig
 
 
 def plot_peak_orthoview(stat_img, peak_xyz, threshold: float, cmap: str, title: str):
