@@ -102,7 +102,8 @@ def test_coordinate_figure_matches_baseline(n_studies, tmp_path):
     ids = list(dict.fromkeys(coords["study_id"]))
     fig = F.plot_coordinates(coords, ids, dict(zip(ids, F.study_colors(len(ids)))), "Coordinates by study")
     actual = tmp_path / f"coordinates_{n_studies}.png"
-    fig.savefig(actual, dpi=80, metadata={"Software": None})
+    # Explicit: some imported libraries change the savefig rcParams (bbox, dpi) globally.
+    fig.savefig(actual, dpi=80, bbox_inches="tight", metadata={"Software": None})
     baseline = BASELINES / actual.name
     if os.environ.get("ALE_APP_UPDATE_BASELINES"):
         shutil.copy(actual, baseline)
