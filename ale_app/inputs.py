@@ -256,3 +256,30 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
         conversions=conversions,
         outside_mask=outside_mask,
     )
+
+
+def summary_lines(evidence: Evidence) -> list[str]:
+    """The ``--validate-only`` summary: experiments, foci, subjects, spaces, conversions,
+    foci outside the mask, warnings."""
+    src = evidence.source
+    sizes = [n for n in evidence.sample_sizes.values() if n is not None]
+    unknown = len(evidence.sample_sizes) - len(sizes)
+    subjects = f"{int(sum(sizes))}" + (f" ({unknown} experiments without a sample size)" if unknown else "")
+    lines = [
+        f"input: {src['path']} (format {src['format']}, sha256 {src['sha256']})",
+        f"experiments: {len(evidence.ids)}; studies: {len(evidence.study_ids)}; "
+        f"foci: {len(evidence.coordinates)}",
+        f"subjects: {subjects}",
+        "spaces: " + ", ".join(f"{k} {v} foci" for k, v in evidence.spaces.items()),
+    ]
+    if evidence.conversions:
+        lines += [f"conversion: {c['Foci']} foci in {len(c['Analyses'])} experiments {c['From']} -> "
+                  f"{c['To']} with {c['Transform']} ({c['Method']})" for c in evidence.conversions]
+    else:
+        lines.append("conversions: none")
+    lines.append(f"foci outside the brain mask (kept): {len(evidence.outside_mask)}")
+    for row in evidence.outside_mask.itertuples():
+        lines.append(f"  {row.analysis_id}: ({row.x:g}, {row.y:g}, {row.z:g})")
+    lines.append(f"warnings: {len(evidence.warnings)}")
+    lines += [f"  - {w}" for w in evidence.warnings]
+    return lines

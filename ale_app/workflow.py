@@ -131,7 +131,10 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
             D.COORDINATES, "Every focus that entered the analysis, in the target space (mm).",
             [evidence.source["path"]],
             {"InputFormat": evidence.source["format"], "Selection": _selection(spec),
-             "SampleSizes": evidence.sample_sizes},
+             "SampleSizes": evidence.sample_sizes, "InputSpaces": evidence.spaces,
+             "SpaceConversions": evidence.conversions,
+             "FociOutsideBrainMask": evidence.outside_mask.to_dict(orient="records"),
+             "InputWarnings": evidence.warnings},
             Columns={"analysis_id": "Analysis id '<study id>-<analysis id>'", "study_id": "Study id",
                      "x": "mm", "y": "mm", "z": "mm", "space": "Coordinate space"},
         )
@@ -204,6 +207,7 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
         spec_record = spec.model_dump(mode="json")
         spec_record["input"]["sha256"] = evidence.source["sha256"]
         spec_record["input"]["format_used"] = evidence.source["format"]
+        spec_record["input"]["space_conversions"] = evidence.conversions
         out.write_json(D.SPEC_JSON, spec_record)
         out.write_json(D.DATASET_DESCRIPTION, D.dataset_description(spec.title, evidence.source))
 
@@ -213,6 +217,8 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
         {evidence.source["path"]: evidence.source["sha256"]}, outputs, options.n_jobs, options.backend,
         timer.seconds,
     )
+    provenance["InputFormat"] = evidence.source["format"]
+    provenance["InputSpaceConversions"] = evidence.conversions
     out.write_json(D.PROVENANCE, provenance)
     LGR.info("Wrote %d files to %s", len(outputs) + 1, out_root)
 

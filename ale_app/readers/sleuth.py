@@ -60,8 +60,9 @@ def _parse_focus(path: Path, lineno: int, line: str) -> tuple[float, float, floa
         try:
             value = float(token)
         except ValueError:
-            raise _error(path, lineno, f"{token!r} is not a number (in {line!r}).",
-                         "Coordinates are numbers in mm, e.g. '-42 18 6' or '-41.5 18.0 6.2'.") from None
+            hint = ("Use a point as the decimal separator (12.5, not 12,5)." if "," in token
+                    else "Coordinates are numbers in mm, e.g. '-42 18 6' or '-41.5 18.0 6.2'.")
+            raise _error(path, lineno, f"{token!r} is not a number (in {line!r}).", hint) from None
         if not math.isfinite(value):
             raise _error(path, lineno, f"{token!r} is not a finite number (in {line!r}).",
                          "Coordinates are finite numbers in mm.")
@@ -156,6 +157,12 @@ def parse_sleuth(text_lines: list[str], path: Path) -> list[Experiment]:
 def read_sleuth(path: Path) -> ReadResult:
     """Read a Sleuth text file into a NIMADS studyset."""
     _, lines = read_text(path, "Sleuth")
+    first = next(((n, ln.strip()) for n, ln in enumerate(lines, 1) if ln.strip()), (1, ""))
+    if not first[1].startswith("//"):
+        raise _error(path, first[0], f"this is not a Sleuth file: its first line {first[1][:60]!r} "
+                     "does not start with '//'.",
+                     "A Sleuth file begins with '// Reference=MNI' or '// Reference=Talairach'; "
+                     "check input.path and input.format.")
     experiments = parse_sleuth(lines, path)
     if not experiments:
         raise InputDataError(f"{str(path)!r} has a reference line but no experiments.",
