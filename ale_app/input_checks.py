@@ -71,13 +71,19 @@ def classify_spaces(raw_spaces: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in raw_spaces.astype(str).value_counts(sort=False).items()}
 
 
-def check_field_of_view(coords: pd.DataFrame, template, where: dict, label: str) -> pd.DataFrame:
-    """Raise for foci outside the template's grid; return the foci outside its brain mask."""
+def check_field_of_view(coords: pd.DataFrame, template, label: str,
+                        keep_outside: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check foci against the template's grid and brain mask.
+
+    Raises for foci outside the grid unless ``keep_outside``; returns the foci outside the
+    grid (kept) and those inside the grid but outside the brain mask (kept).
+    """
     xyz = coords[["x", "y", "z"]].to_numpy(dtype=float)
     ijk = np.rint(np.c_[xyz, np.ones(len(xyz))] @ np.linalg.inv(template.affine).T)[:, :3].astype(int)
     shape = np.array(template.shape[:3])
     inside = ((ijk >= 0) & (ijk < shape)).all(axis=1)
-    if not inside.all():
+    columns = ["analysis_id", "study_id", "x", "y", "z"]
+    if not inside.all() and not keep_outside:
         rows = coords.loc[~inside]
         shown = "; ".join(
             f"{r.analysis_id!r} ({r.x:g}, {r.y:g}, {r.z:g})" for r in rows.head(MAX_NAMED).itertuples()
@@ -90,10 +96,14 @@ def check_field_of_view(coords: pd.DataFrame, template, where: dict, label: str)
             f"{len(rows)} focus/foci in {label} lie outside the template's field of view "
             f"(x, y, z within {box} mm): {shown}{more}.",
             hint="Check for a typing error, swapped or missing signs, or a coordinate in voxels "
-            "instead of mm; Talairach foci need '// Reference=Talairach' or space TAL.",
+            "instead of mm; Talairach foci need '// Reference=Talairach' or space TAL. To keep "
+            "such foci as NiMARE does, set input.outside_field_of_view: keep.",
         )
-    mask = np.asarray(template.dataobj)[ijk[:, 0], ijk[:, 1], ijk[:, 2]] > 0
-    return coords.loc[~mask, ["analysis_id", "study_id", "x", "y", "z"]].reset_index(drop=True)
+    outside_fov = coords.loc[~inside, columns].reset_index(drop=True)
+    ijk_in = np.clip(ijk, 0, shape - 1)
+    in_mask = np.asarray(template.dataobj)[ijk_in[:, 0], ijk_in[:, 1], ijk_in[:, 2]] > 0
+    outside_mask = coords.loc[inside & ~in_mask, columns].reset_index(drop=True)
+    return outside_fov, outside_mask
 
 
 def check_sample_sizes(sample_sizes: dict, needed: bool, where: dict, label: str) -> None:
@@ -116,7 +126,7 @@ def check_sample_sizes(sample_sizes: dict, needed: bool, where: dict, label: str
 
 
 def find_warnings(ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFrame,
-                  unconverted: dict[str, int]) -> list[str]:
+                  unconverted: dict[str, int], outside_fov: pd.DataFrame | None = None) -> list[str]:
     """Warnings that do not stop the analysis, in words for the log and the record."""
     found = []
     if len(ids) < MIN_RECOMMENDED_EXPERIMENTS:
@@ -128,23 +138,34 @@ def find_warnings(ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFra
     for aid, foci in coords.groupby("analysis_id", sort=False):
         key = tuple(sorted(map(tuple, np.round(foci[["x", "y", "z"]].to_numpy(dtype=float), 6))))
         groups.setdefault(key, []).append(aid)
-    for same in groups.values():
-        if len(same) > 1:
-            found.append(
-                f"experiments {name_list(same)} have identical coordinate sets: a likely double entry."
-            )
+    doubles = [same for same in groups.values() if len(same) > 1]
+    if doubles:
+        shown = "; ".join(" = ".join(repr(i) for i in same) for same in doubles[:MAX_NAMED])
+        more = f"; and {len(doubles) - MAX_NAMED} more" if len(doubles) > MAX_NAMED else ""
+        found.append(
+            f"{len(doubles)} group(s) of experiments have identical coordinate sets, a likely double "
+            f"entry: {shown}{more}."
+        )
     per_study = coords.drop_duplicates("analysis_id").groupby("study_id", sort=False)["analysis_id"].agg(list)
-    for study, analyses in per_study.items():
-        if len(analyses) > 1:
-            found.append(
-                f"study {study!r} contributes {len(analyses)} contrasts ({name_list(analyses)}); if "
-                "they come from one subject group, pool them into one experiment (Turkeltaub et al. 2012)."
-            )
+    several = {study: len(analyses) for study, analyses in per_study.items() if len(analyses) > 1}
+    if several:
+        shown = ", ".join(f"{study!r} ({n})" for study, n in list(several.items())[:MAX_NAMED])
+        more = f" and {len(several) - MAX_NAMED} more" if len(several) > MAX_NAMED else ""
+        found.append(
+            f"{len(several)} studies contribute several contrasts: {shown}{more}; contrasts from one "
+            "subject group should be pooled into one experiment (Turkeltaub et al. 2012)."
+        )
     if len(outside_mask):
         found.append(
             f"{len(outside_mask)} focus/foci lie inside the template's field of view but outside its "
             f"brain mask (in {name_list(dict.fromkeys(outside_mask['analysis_id']))}); they are kept "
             "and listed in coordinates.json."
+        )
+    if outside_fov is not None and len(outside_fov):
+        found.append(
+            f"{len(outside_fov)} focus/foci lie outside the template's field of view (in "
+            f"{name_list(dict.fromkeys(outside_fov['analysis_id']))}); input.outside_field_of_view "
+            "is 'keep', so they are kept as NiMARE keeps them and listed in coordinates.json."
         )
     for label, count in unconverted.items():
         found.append(

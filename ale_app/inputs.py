@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import contextmanager
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,9 @@ class Evidence:
         Space conversions applied (Talairach to MNI with NiMARE's ``tal2mni``).
     outside_mask : pandas.DataFrame
         Foci inside the template's field of view but outside its brain mask (kept).
+    outside_fov : pandas.DataFrame
+        Foci outside the template's field of view, kept when ``input.outside_field_of_view``
+        is ``keep`` (otherwise they are an error and this is empty).
     """
 
     studyset: Any
@@ -62,6 +66,8 @@ class Evidence:
     spaces: dict[str, int] = field(default_factory=dict)
     conversions: list[dict] = field(default_factory=list)
     outside_mask: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["analysis_id", "study_id", "x", "y", "z"]))
+    outside_fov: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["analysis_id", "study_id", "x", "y", "z"]))
 
     @property
@@ -153,6 +159,16 @@ def _raw_studyset(read, label: str):
         ) from None
 
 
+@contextmanager
+def _quiet(logger: logging.Logger):
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> Evidence:
     """Read, select and check the input studyset.
 
@@ -190,7 +206,9 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
             hint="Add experiments to the input, or select more with input.select.",
         )
     raw = _raw_studyset(read, label).slice(ids)
-    with warnings.catch_warnings():
+    # NiMARE logs foci it cannot convert; ale-app counts them in its own warning below.
+    layout_log = logging.getLogger("nimare.studyset.layout")
+    with warnings.catch_warnings(), _quiet(layout_log):
         warnings.simplefilter("ignore")
         studyset = raw.with_context(space=ale_spec.template)
         raw_coords = raw.coordinates
@@ -229,14 +247,15 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         template = get_template(ale_spec.template, mask="brain")
-    outside_mask = C.check_field_of_view(coords, template, read.where, label)
+    outside_fov, outside_mask = C.check_field_of_view(
+        coords, template, label, keep_outside=input_spec.outside_field_of_view == "keep")
 
     sizes = pd.Series(studyset.sample_sizes(), index=[str(i) for i in studyset.ids], dtype=float)
     sample_sizes = {i: (None if np.isnan(sizes[i]) else float(sizes[i])) for i in ids}
     needed = ale_spec.sample_size is None and ale_spec.kernel_fwhm is None
     C.check_sample_sizes(sample_sizes, needed, read.where, label)
 
-    found_warnings = C.find_warnings(ids, coords, outside_mask, unconverted)
+    found_warnings = C.find_warnings(ids, coords, outside_mask, unconverted, outside_fov)
     for text in found_warnings:
         LGR.warning(text)
     source = {
@@ -255,7 +274,15 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
         spaces=spaces,
         conversions=conversions,
         outside_mask=outside_mask,
+        outside_fov=outside_fov,
     )
+
+
+def _focus_lines(foci: pd.DataFrame, limit: int = 20) -> list[str]:
+    lines = [f"  {r.analysis_id}: ({r.x:g}, {r.y:g}, {r.z:g})" for r in foci.head(limit).itertuples()]
+    if len(foci) > limit:
+        lines.append(f"  ... and {len(foci) - limit} more (all are listed in coordinates.json)")
+    return lines
 
 
 def summary_lines(evidence: Evidence) -> list[str]:
@@ -277,9 +304,11 @@ def summary_lines(evidence: Evidence) -> list[str]:
                   f"{c['To']} with {c['Transform']} ({c['Method']})" for c in evidence.conversions]
     else:
         lines.append("conversions: none")
+    if len(evidence.outside_fov):
+        lines.append(f"foci outside the field of view (kept): {len(evidence.outside_fov)}")
+        lines += _focus_lines(evidence.outside_fov)
     lines.append(f"foci outside the brain mask (kept): {len(evidence.outside_mask)}")
-    for row in evidence.outside_mask.itertuples():
-        lines.append(f"  {row.analysis_id}: ({row.x:g}, {row.y:g}, {row.z:g})")
+    lines += _focus_lines(evidence.outside_mask)
     lines.append(f"warnings: {len(evidence.warnings)}")
     lines += [f"  - {w}" for w in evidence.warnings]
     return lines

@@ -73,6 +73,9 @@ class InputSpec(_StrictModel):
         shape; a text file whose first line starts with ``//`` Sleuth).
     select : SelectSpec or None, default=None
         Which analyses to keep; None keeps all of them.
+    outside_field_of_view : {"error", "keep"}, default="error"
+        Foci outside the template's field of view stop the run (``error``), or are kept as
+        NiMARE keeps them, listed and warned about (``keep``).
     """
 
     path: str = Field(
@@ -95,6 +98,14 @@ class InputSpec(_StrictModel):
     select: SelectSpec | None = Field(
         default=None,
         description="Which analyses to keep (at most one of 'first' and 'ids'); null keeps all.",
+    )
+    outside_field_of_view: Literal["error", "keep"] = Field(
+        default="error",
+        description=(
+            "Foci outside the template's field of view: 'error' stops before any computation "
+            "and names them; 'keep' keeps them as NiMARE does (their kernels may still reach "
+            "the brain), counted, listed in coordinates.json and warned about."
+        ),
     )
 
 

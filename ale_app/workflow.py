@@ -134,6 +134,7 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
              "SampleSizes": evidence.sample_sizes, "InputSpaces": evidence.spaces,
              "SpaceConversions": evidence.conversions,
              "FociOutsideBrainMask": evidence.outside_mask.to_dict(orient="records"),
+             "FociOutsideFieldOfView": evidence.outside_fov.to_dict(orient="records"),
              "InputWarnings": evidence.warnings},
             Columns={"analysis_id": "Analysis id '<study id>-<analysis id>'", "study_id": "Study id",
                      "x": "mm", "y": "mm", "z": "mm", "space": "Coordinate space"},
