@@ -38,6 +38,12 @@ def read_table(path: Path) -> ReadResult:
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     header = [h.strip().lower() for h in rows[0]] if rows else []
     missing = [c for c in REQUIRED if c not in header]
+    if missing and header_line.lstrip().startswith("//"):
+        raise InputDataError(
+            f"{str(path)!r}, line 1: this is not a TSV/CSV table; it looks like a Sleuth file "
+            f"(first line {header_line.strip()[:60]!r}).",
+            hint="Set input.format to 'sleuth' (or 'auto'), or check input.path.",
+        )
     if missing:
         sep = "tab" if delimiter == "\t" else "comma"
         raise InputDataError(
