@@ -123,11 +123,13 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     from ale_app import workflow
 
     if args.validate_only:
+        from ale_app.inputs import summary_lines
+
         evidence = workflow.validate(spec, spec_dir)
-        coords = evidence.coordinates
         print(f"spec: {args.spec} (valid)")
-        print(f"input: {evidence.source['path']} ({evidence.source['format']}, sha256 {evidence.source['sha256']})")
-        print(f"analyses: {len(evidence.ids)}; studies: {len(evidence.study_ids)}; foci: {len(coords)}")
+        for line in summary_lines(evidence):
+            print(line)
+        print("nothing written (--validate-only)")
         return 0
     if args.output_dir is None:
         raise UsageError("OUTPUT_DIR is required.", hint="Give the folder to write the derivatives to.")

@@ -1,20 +1,21 @@
 """Read an input studyset into one :class:`Evidence` object and check it.
 
-One entry point, :func:`load_evidence`, reads every supported format into a NIMADS
-studyset in the target space, applies ``input.select`` in file order, and checks that the
-result can be analysed. New formats join by adding a reader to ``_READERS`` that returns a
-NIMADS dictionary and the analysis ids in file order.
+One entry point, :func:`load_evidence`, reads every supported format (see
+:mod:`ale_app.readers`) into a NiMARE studyset in the target space, applies
+``input.select`` in file order, and runs the checks of :mod:`ale_app.input_checks`
+before any computation. New formats join as a reader in :mod:`ale_app.readers` that
+returns a NIMADS dictionary and the analysis ids in file order.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+from contextlib import contextmanager
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,17 @@ class Evidence:
         Analysis id -> sample size from the data (None where the data has none).
     source : dict
         ``path`` as the spec gave it, ``resolved`` absolute path, ``sha256``, ``format``.
+    warnings : list of str
+        Things that do not stop the analysis (few experiments, double entries, ...).
+    spaces : dict
+        Foci per space label as recorded in the input.
+    conversions : list of dict
+        Space conversions applied (Talairach to MNI with NiMARE's ``tal2mni``).
+    outside_mask : pandas.DataFrame
+        Foci inside the template's field of view but outside its brain mask (kept).
+    outside_fov : pandas.DataFrame
+        Foci outside the template's field of view, kept when ``input.outside_field_of_view``
+        is ``keep`` (otherwise they are an error and this is empty).
     """
 
     studyset: Any
@@ -51,6 +63,12 @@ class Evidence:
     sample_sizes: dict[str, float | None]
     source: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    spaces: dict[str, int] = field(default_factory=dict)
+    conversions: list[dict] = field(default_factory=list)
+    outside_mask: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["analysis_id", "study_id", "x", "y", "z"]))
+    outside_fov: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["analysis_id", "study_id", "x", "y", "z"]))
 
     @property
     def study_ids(self) -> list[str]:
@@ -86,99 +104,6 @@ def resolve_input_path(path: str, spec_dir: Path) -> Path:
     return resolved
 
 
-# --------------------------------------------------------------------------- readers
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            return json.load(fh)
-    except OSError as exc:
-        raise MissingInputError(
-            f"The input file {str(path)!r} cannot be read: {exc.strerror}.",
-            hint="Check the file's permissions.",
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        where = f", line {line}" if line else ""
-        raise InputDataError(
-            f"The input file {str(path)!r} is not valid JSON{where}: {exc}.",
-            hint="Check input.format, and that the file is a NIMADS or NiMARE JSON studyset.",
-        ) from None
-
-
-def _detect_json_format(data: Any) -> str | None:
-    if isinstance(data, dict) and isinstance(data.get("studies"), list):
-        return "nimads"
-    if isinstance(data, dict) and data and all(
-        isinstance(v, dict) and isinstance(v.get("contrasts"), dict) for v in data.values()
-    ):
-        return "nimare-json"
-    return None
-
-
-def _read_nimads(path: Path, data: Any) -> tuple[dict, list[str]]:
-    if _detect_json_format(data) != "nimads":
-        raise InputDataError(
-            f"The input file {str(path)!r} is not a NIMADS studyset: it has no 'studies' list.",
-            hint="Set input.format to the file's format, or to 'auto'.",
-        )
-    ids = []
-    for i_study, study in enumerate(data["studies"]):
-        if not isinstance(study, dict) or "id" not in study:
-            raise InputDataError(
-                f"Study number {i_study + 1} in {str(path)!r} has no 'id'.",
-                hint="Every NIMADS study needs an 'id'.",
-            )
-        for analysis in study.get("analyses") or []:
-            ids.append(f"{study['id']}-{analysis.get('id')}")
-    return data, ids
-
-
-def _read_nimare_json(path: Path, data: Any) -> tuple[dict, list[str]]:
-    if _detect_json_format(data) != "nimare-json":
-        raise InputDataError(
-            f"The input file {str(path)!r} is not a NiMARE JSON dataset: its top level must "
-            "map study ids to objects with 'contrasts'.",
-            hint="Set input.format to the file's format, or to 'auto'.",
-        )
-    from nimare.dataset import Dataset
-    from nimare.io import convert_dataset_to_nimads_dict
-
-    ids = [f"{sid}-{cid}" for sid, study in data.items() for cid in study["contrasts"]]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dataset = Dataset(data, target="mni152_2mm")
-        nimads = convert_dataset_to_nimads_dict(dataset)
-    return nimads, ids
-
-
-_READERS: dict[str, Callable[[Path, Any], tuple[dict, list[str]]]] = {
-    "nimads": _read_nimads,
-    "nimare-json": _read_nimare_json,
-}
-
-
-def _read_any(path: Path, fmt: str) -> tuple[dict, list[str], str]:
-    if path.is_dir():
-        raise InputDataError(
-            f"The input path {str(path)!r} is a folder; ale-app reads NIMADS or NiMARE JSON files.",
-            hint="Point input.path at a .json studyset file.",
-        )
-    data = _read_json(path)
-    if fmt == "auto":
-        fmt = _detect_json_format(data)
-        if fmt is None:
-            raise InputDataError(
-                f"The input file {str(path)!r} is JSON but neither a NIMADS studyset "
-                "(top-level 'studies' list) nor a NiMARE JSON dataset (study ids mapping to "
-                "'contrasts').",
-                hint="Check that input.path names the studyset file.",
-            )
-    nimads, ids = _READERS[fmt](path, data)
-    return nimads, ids, fmt
-
-
 # --------------------------------------------------------------------------- selection
 
 
@@ -208,8 +133,47 @@ def _select_ids(all_ids: list[str], input_spec: InputSpec) -> list[str]:
     return [i for i in all_ids if i in wanted]
 
 
+def sha256_path(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (sorted names and their digests)."""
+    if not path.is_dir():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for child in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{child.relative_to(path).as_posix()}\0{sha256_file(child)}\n".encode())
+    return digest.hexdigest()
+
+
+def _raw_studyset(read, label: str):
+    from nimare.studyset import Studyset
+
+    if read.format == "parquet":
+        return read.source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Studyset(read.source, target=None)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputDataError(
+            f"NiMARE could not read {label} as a {read.format} studyset: {exc}",
+            hint="Check the file against its format (NIMADS or NiMARE JSON).",
+        ) from None
+
+
+@contextmanager
+def _quiet(logger: logging.Logger):
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> Evidence:
     """Read, select and check the input studyset.
+
+    Every format is read by :func:`ale_app.readers.read_input` into the same studyset; then
+    the selection and the checks of :mod:`ale_app.input_checks` run before any computation.
 
     Parameters
     ----------
@@ -224,37 +188,35 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
     -------
     Evidence
     """
-    from nimare.studyset import Studyset
+    from nimare.utils import get_template
+
+    from ale_app import input_checks as C
+    from ale_app.readers import normalize_space, read_input
 
     path = resolve_input_path(input_spec.path, spec_dir)
-    nimads, all_ids, fmt = _read_any(path, input_spec.format)
-    LGR.info("Read %s as %s: %d analyses", input_spec.path, fmt, len(all_ids))
+    label = repr(input_spec.path)
+    read = read_input(path, input_spec.format)
+    LGR.info("Read %s as %s: %d analyses", input_spec.path, read.format, len(read.ids))
 
-    duplicates = sorted({i for i in all_ids if all_ids.count(i) > 1})
-    if duplicates:
-        raise InputDataError(
-            f"The input {input_spec.path!r} has duplicate analysis ids: {', '.join(duplicates)}.",
-            hint="Give every analysis of a study its own id.",
-        )
-    ids = _select_ids(all_ids, input_spec)
+    C.check_duplicates(read.ids, label)
+    ids = _select_ids(read.ids, input_spec)
     if len(ids) < 2:
         raise InputDataError(
-            f"The selection from {input_spec.path!r} has {len(ids)} analysis; ALE needs at least 2.",
-            hint="Select more analyses with input.select.",
+            f"The selection from {label} has {len(ids)} experiment(s); ALE needs at least 2.",
+            hint="Add experiments to the input, or select more with input.select.",
         )
+    raw = _raw_studyset(read, label).slice(ids)
+    # NiMARE logs foci it cannot convert; ale-app counts them in its own warning below.
+    layout_log = logging.getLogger("nimare.studyset.layout")
+    with warnings.catch_warnings(), _quiet(layout_log):
+        warnings.simplefilter("ignore")
+        studyset = raw.with_context(space=ale_spec.template)
+        raw_coords = raw.coordinates
+        coords = studyset.coordinates
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            studyset = Studyset(nimads, target=ale_spec.template).slice(ids)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputDataError(
-            f"NiMARE could not read {input_spec.path!r} as a {fmt} studyset: {exc}",
-            hint="Check the file against the NIMADS or NiMARE JSON format.",
-        ) from None
-
-    coords = studyset.coordinates.rename(columns={"id": "analysis_id"})
-    coords = coords[["analysis_id", "study_id", "x", "y", "z", "space"]].astype(
+    coords = coords.rename(columns={"id": "analysis_id"})
+    coords = coords.assign(raw_space=raw_coords["space"].astype(str).to_numpy())
+    coords = coords[["analysis_id", "study_id", "x", "y", "z", "space", "raw_space"]].astype(
         {"analysis_id": object, "study_id": object, "space": object}
     )
     # File order of analyses, then the order NiMARE keeps foci in within one analysis.
@@ -262,41 +224,45 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
     coords = coords.assign(_o=coords["analysis_id"].map(order)).sort_values("_o", kind="stable")
     coords = coords.drop(columns="_o").reset_index(drop=True)
 
-    no_foci = [i for i in ids if i not in set(coords["analysis_id"])]
-    if no_foci:
-        raise InputDataError(
-            f"These analyses in {input_spec.path!r} have no coordinates: {', '.join(no_foci)}.",
-            hint="Remove them from the input or from input.select.",
-        )
-    bad = ~np.isfinite(coords[["x", "y", "z"]].to_numpy(dtype=float)).all(axis=1)
-    if bad.any():
-        names = sorted(set(coords.loc[bad, "analysis_id"]))
-        raise InputDataError(
-            f"Non-finite coordinates in analyses {', '.join(names)} of {input_spec.path!r}.",
-            hint="Every focus needs numeric x, y and z in mm.",
-        )
+    C.check_foci_present(ids, coords, read.where, label)
+    C.check_finite(coords, read.where, label)
 
-    sizes = pd.Series(studyset.sample_sizes(), index=list(studyset.ids), dtype=float)
+    spaces = C.classify_spaces(coords["raw_space"])
+    kinds = {s: normalize_space(s) for s in spaces}
+    unconverted = {s: n for s, n in spaces.items() if kinds[s] is None}
+    if unconverted and read.format in ("sleuth", "tsv"):  # the text readers refuse these already
+        raise InputDataError(f"Unknown space(s) {', '.join(map(repr, unconverted))} in {label}.",
+                             hint="Use MNI or TAL.")
+    converted = coords.loc[coords["raw_space"].map(kinds) == "TAL"]
+    conversions = []
+    if len(converted):
+        conversions.append({
+            "From": "Talairach", "To": "MNI", "Transform": "nimare.utils.tal2mni",
+            "Method": "Lancaster et al. (2007) tal2icbm (icbm_other)",
+            "Foci": int(len(converted)),
+            "Analyses": list(dict.fromkeys(converted["analysis_id"])),
+        })
+    coords = coords.drop(columns="raw_space")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        template = get_template(ale_spec.template, mask="brain")
+    outside_fov, outside_mask = C.check_field_of_view(
+        coords, template, label, keep_outside=input_spec.outside_field_of_view == "keep")
+
+    sizes = pd.Series(studyset.sample_sizes(), index=[str(i) for i in studyset.ids], dtype=float)
     sample_sizes = {i: (None if np.isnan(sizes[i]) else float(sizes[i])) for i in ids}
-    if ale_spec.sample_size is None and ale_spec.kernel_fwhm is None:
-        missing = [i for i, n in sample_sizes.items() if n is None]
-        if missing:
-            raise InputDataError(
-                f"These analyses have no sample size: {', '.join(missing)}.",
-                hint="Add sample sizes to the input, or set ale.sample_size or ale.kernel_fwhm.",
-            )
-        nonpositive = [i for i, n in sample_sizes.items() if n is not None and n <= 0]
-        if nonpositive:
-            raise InputDataError(
-                f"These analyses have a sample size that is not positive: {', '.join(nonpositive)}.",
-                hint="Correct the sample sizes in the input.",
-            )
+    needed = ale_spec.sample_size is None and ale_spec.kernel_fwhm is None
+    C.check_sample_sizes(sample_sizes, needed, read.where, label)
 
+    found_warnings = C.find_warnings(ids, coords, outside_mask, unconverted, outside_fov)
+    for text in found_warnings:
+        LGR.warning(text)
     source = {
         "path": input_spec.path,
         "resolved": str(path.resolve()),
-        "sha256": sha256_file(path),
-        "format": fmt,
+        "sha256": sha256_path(path),
+        "format": read.format,
     }
     return Evidence(
         studyset=studyset,
@@ -304,4 +270,45 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
         coordinates=coords,
         sample_sizes=sample_sizes,
         source=source,
+        warnings=found_warnings,
+        spaces=spaces,
+        conversions=conversions,
+        outside_mask=outside_mask,
+        outside_fov=outside_fov,
     )
+
+
+def _focus_lines(foci: pd.DataFrame, limit: int = 20) -> list[str]:
+    lines = [f"  {r.analysis_id}: ({r.x:g}, {r.y:g}, {r.z:g})" for r in foci.head(limit).itertuples()]
+    if len(foci) > limit:
+        lines.append(f"  ... and {len(foci) - limit} more (all are listed in coordinates.json)")
+    return lines
+
+
+def summary_lines(evidence: Evidence) -> list[str]:
+    """The ``--validate-only`` summary: experiments, foci, subjects, spaces, conversions,
+    foci outside the mask, warnings."""
+    src = evidence.source
+    sizes = [n for n in evidence.sample_sizes.values() if n is not None]
+    unknown = len(evidence.sample_sizes) - len(sizes)
+    subjects = f"{int(sum(sizes))}" + (f" ({unknown} experiments without a sample size)" if unknown else "")
+    lines = [
+        f"input: {src['path']} (format {src['format']}, sha256 {src['sha256']})",
+        f"experiments: {len(evidence.ids)}; studies: {len(evidence.study_ids)}; "
+        f"foci: {len(evidence.coordinates)}",
+        f"subjects: {subjects}",
+        "spaces: " + ", ".join(f"{k} {v} foci" for k, v in evidence.spaces.items()),
+    ]
+    if evidence.conversions:
+        lines += [f"conversion: {c['Foci']} foci in {len(c['Analyses'])} experiments {c['From']} -> "
+                  f"{c['To']} with {c['Transform']} ({c['Method']})" for c in evidence.conversions]
+    else:
+        lines.append("conversions: none")
+    if len(evidence.outside_fov):
+        lines.append(f"foci outside the field of view (kept): {len(evidence.outside_fov)}")
+        lines += _focus_lines(evidence.outside_fov)
+    lines.append(f"foci outside the brain mask (kept): {len(evidence.outside_mask)}")
+    lines += _focus_lines(evidence.outside_mask)
+    lines.append(f"warnings: {len(evidence.warnings)}")
+    lines += [f"  - {w}" for w in evidence.warnings]
+    return lines

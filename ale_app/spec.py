@@ -65,28 +65,47 @@ class InputSpec(_StrictModel):
     Attributes
     ----------
     path : str
-        The studyset file, relative to the spec's folder; ``nimare:NAME`` names a resource
-        bundled with NiMARE (``nimare.utils.get_resource_path()``).
-    format : {"auto", "nimads", "nimare-json"}, default="auto"
-        The file's format; ``auto`` decides from the file's content.
+        The studyset file (or parquet studyset folder), relative to the spec's folder;
+        ``nimare:NAME`` names a resource bundled with NiMARE (``nimare.utils.get_resource_path()``).
+    format : {"auto", "nimads", "nimare-json", "sleuth", "tsv", "parquet"}, default="auto"
+        The input's format; ``auto`` decides from the extension and the content (a folder is
+        a parquet studyset; ``.tsv``/``.csv`` a table; ``.json`` NIMADS or NiMARE JSON by
+        shape; a text file whose first line starts with ``//`` Sleuth).
     select : SelectSpec or None, default=None
         Which analyses to keep; None keeps all of them.
+    outside_field_of_view : {"error", "keep"}, default="error"
+        Foci outside the template's field of view stop the run (``error``), or are kept as
+        NiMARE keeps them, listed and warned about (``keep``).
     """
 
     path: str = Field(
         min_length=1,
         description=(
-            "Studyset file, relative to the spec's folder. 'nimare:NAME' names a resource "
-            "bundled with NiMARE, e.g. 'nimare:nidm_pain_studyset.json'."
+            "Studyset file or parquet studyset folder, relative to the spec's folder. "
+            "'nimare:NAME' names a resource bundled with NiMARE, e.g. "
+            "'nimare:nidm_pain_studyset.json'."
         ),
     )
-    format: Literal["auto", "nimads", "nimare-json"] = Field(
+    format: Literal["auto", "nimads", "nimare-json", "sleuth", "tsv", "parquet"] = Field(
         default="auto",
-        description="Input format: 'auto' decides from the file's content.",
+        description=(
+            "Input format: 'sleuth' (GingerALE text), 'tsv' (a .tsv or .csv table with columns "
+            "study_id, analysis_id, x, y, z, space, sample_size), 'nimads' (NIMADS studyset "
+            "JSON), 'nimare-json' (NiMARE dataset JSON), 'parquet' (NiMARE parquet studyset "
+            "folder). 'auto' decides from the extension and the content."
+        ),
     )
     select: SelectSpec | None = Field(
         default=None,
         description="Which analyses to keep (at most one of 'first' and 'ids'); null keeps all.",
+    )
+    outside_field_of_view: Literal["error", "keep"] = Field(
+        default="error",
+        description=(
+            "Foci outside the template's field of view: 'error' stops before any computation "
+            "and names them; 'keep' keeps them as NiMARE does (their kernels may still reach "
+            "the brain), counted, listed in coordinates.json and warned about."
+        ),
     )
 
 

@@ -210,7 +210,11 @@ def _run_steps(spec, spec_dir, spec_text, output_dir, options, timer, state) -> 
             D.COORDINATES, "Every focus that entered the analysis, in the target space (mm).",
             [evidence.source["path"]],
             {"InputFormat": evidence.source["format"], "Selection": _selection(spec),
-             "SampleSizes": evidence.sample_sizes},
+             "SampleSizes": evidence.sample_sizes, "InputSpaces": evidence.spaces,
+             "SpaceConversions": evidence.conversions,
+             "FociOutsideBrainMask": evidence.outside_mask.to_dict(orient="records"),
+             "FociOutsideFieldOfView": evidence.outside_fov.to_dict(orient="records"),
+             "InputWarnings": evidence.warnings},
             Columns={"analysis_id": "Analysis id '<study id>-<analysis id>'", "study_id": "Study id",
                      "x": "mm", "y": "mm", "z": "mm", "space": "Coordinate space"},
         )
@@ -267,6 +271,7 @@ def _run_steps(spec, spec_dir, spec_text, output_dir, options, timer, state) -> 
         spec_record = spec.model_dump(mode="json")
         spec_record["input"]["sha256"] = evidence.source["sha256"]
         spec_record["input"]["format_used"] = evidence.source["format"]
+        spec_record["input"]["space_conversions"] = evidence.conversions
         out.write_json(D.SPEC_JSON, spec_record)
         out.write_json(D.DATASET_DESCRIPTION, D.dataset_description(spec.title, evidence.source))
 
@@ -276,6 +281,8 @@ def _run_steps(spec, spec_dir, spec_text, output_dir, options, timer, state) -> 
         {evidence.source["path"]: evidence.source["sha256"]}, outputs, options.n_jobs, options.backend,
         timer.seconds,
     )
+    provenance["InputFormat"] = evidence.source["format"]
+    provenance["InputSpaceConversions"] = evidence.conversions
     out.write_json(D.PROVENANCE, provenance)
     LGR.info("Wrote %d files to %s", len(outputs) + 1, out_root)
 
@@ -341,14 +348,21 @@ def study_color_map(study_ids: list[str]) -> dict[str, str]:
 
 
 def evidence_summary(evidence) -> dict[str, str]:
-    """The evidence base in words for the report (subjects, spaces, warnings when known)."""
+    """The evidence base in words for the report: subjects, spaces, conversions, foci
+    outside the mask or field of view, warnings."""
     sizes = [n for n in evidence.sample_sizes.values() if n is not None]
     summary = {}
     if sizes:
-        summary["Subjects (sum of sample sizes)"] = f"{sum(sizes):g}"
-    spaces = sorted(set(evidence.coordinates["space"]))
-    summary["Coordinate space"] = ", ".join(str(s) for s in spaces)
-    for i, warning in enumerate(getattr(evidence, "warnings", []) or [], start=1):
+        missing = len(evidence.sample_sizes) - len(sizes)
+        summary["Subjects (sum of sample sizes)"] = f"{sum(sizes):g}" + (
+            f" ({missing} experiments without one)" if missing else "")
+    summary["Spaces in the input"] = ", ".join(f"{k}: {v} foci" for k, v in evidence.spaces.items()) or "n/a"
+    summary["Space conversions"] = "; ".join(
+        f"{c['Foci']} foci {c['From']} to {c['To']} ({c['Transform']})" for c in evidence.conversions) or "none"
+    summary["Foci outside the brain mask (kept)"] = str(len(evidence.outside_mask))
+    if len(evidence.outside_fov):
+        summary["Foci outside the field of view (kept)"] = str(len(evidence.outside_fov))
+    for i, warning in enumerate(evidence.warnings, start=1):
         summary[f"Warning {i}"] = warning
     return summary
 

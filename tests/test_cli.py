@@ -180,7 +180,7 @@ def test_print_schema_list_examples_version():
 def test_validate_only_writes_nothing(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["example:pain-qualitative", str(out), "--validate-only", "-q"]) == 0
-    assert "analyses: 8; studies: 8; foci: 107" in capsys.readouterr().out
+    assert "experiments: 8; studies: 8; foci: 107" in capsys.readouterr().out
     assert not out.exists()
 
 

@@ -1,0 +1,172 @@
+"""GingerALE's Sleuth text format, as GingerALE writes it and as people edit it.
+
+``// Reference=MNI`` (or ``Talairach``, ``TAL``, ``MNI152``, ...), then experiments: one or
+more ``//`` name lines, ``// Subjects=N``, and one focus ``x y z`` per line, separated by
+tabs or spaces. Blank lines separate experiments; ``#`` lines are comments; CRLF line ends,
+a UTF-8 byte order mark and trailing whitespace are accepted. A name line is split into
+study and analysis names exactly as NiMARE's ``convert_sleuth_to_dict`` does, so the ids
+equal NiMARE's. Talairach foci keep their space here; NiMARE's Studyset converts them to
+MNI with ``tal2mni`` (Lancaster et al. 2007).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from ale_app.errors import InputDataError
+from ale_app.readers import Experiment, ReadResult, nimads_from_experiments, normalize_space, read_text
+
+_REFERENCE = re.compile(r"^reference\s*=\s*(.*)$", re.IGNORECASE)
+_SUBJECTS = re.compile(r"^subjects\s*=\s*(.*)$", re.IGNORECASE)
+
+
+def split_study_info(study_info: str) -> tuple[str, str]:
+    """Split a Sleuth name into (study, analysis) as NiMARE 0.22.1's reader does."""
+    study_info = study_info.strip()
+    if not study_info:
+        return "", "analysis_1"
+    year_match = re.search(r"(19|20)\d{2}", study_info)
+    if year_match is not None:
+        candidates = [i for i in (study_info.find(s, year_match.end()) for s in ";:") if i != -1]
+        if candidates:
+            cut = min(candidates)
+            left, right = study_info[:cut].strip(), study_info[cut + 1 :].strip()
+            return left or study_info, right or "analysis_1"
+    for sep in (";", ":"):
+        if sep in study_info:
+            left, _, right = study_info.partition(sep)
+            return left.strip() or study_info, right.strip() or "analysis_1"
+    return study_info, "analysis_1"
+
+
+def _error(path: Path, lineno: int, message: str, hint: str) -> InputDataError:
+    return InputDataError(f"{str(path)!r}, line {lineno}: {message}", hint=hint)
+
+
+def _parse_focus(path: Path, lineno: int, line: str) -> tuple[float, float, float]:
+    tokens = line.split()
+    if len(tokens) != 3:
+        if "," in line:
+            hint = ("Separate x, y and z with tabs or spaces, and use a point as the decimal "
+                    "separator (12.5, not 12,5).")
+        else:
+            hint = "Each focus line holds three numbers, x y z in mm, separated by tabs or spaces."
+        raise _error(path, lineno, f"expected three numbers x y z, found {len(tokens)} field(s): "
+                     f"{line!r}.", hint)
+    values = []
+    for token in tokens:
+        try:
+            value = float(token)
+        except ValueError:
+            hint = ("Use a point as the decimal separator (12.5, not 12,5)." if "," in token
+                    else "Coordinates are numbers in mm, e.g. '-42 18 6' or '-41.5 18.0 6.2'.")
+            raise _error(path, lineno, f"{token!r} is not a number (in {line!r}).", hint) from None
+        if not math.isfinite(value):
+            raise _error(path, lineno, f"{token!r} is not a finite number (in {line!r}).",
+                         "Coordinates are finite numbers in mm.")
+        values.append(value)
+    return values[0], values[1], values[2]
+
+
+def parse_sleuth(text_lines: list[str], path: Path) -> list[Experiment]:
+    """Parse Sleuth lines into experiments (raises InputDataError naming the line)."""
+    space: str | None = None
+    space_line = 0
+    experiments: list[Experiment] = []
+    names: list[str] = []
+    names_line = 0
+    subjects: int | None = None
+    subjects_seen = False
+    current: Experiment | None = None
+
+    def start_experiment(lineno: int) -> Experiment:
+        if space is None:
+            raise _error(path, lineno, "an experiment starts before any '// Reference=' line.",
+                         "Begin the file with '// Reference=MNI' or '// Reference=Talairach'.")
+        study, analysis = split_study_info(" ".join(names))
+        return Experiment(study=study, analysis=analysis, sample_size=subjects, space=space,
+                          line=names_line or lineno)
+
+    for lineno, raw in enumerate(text_lines, start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            if not line and current is not None and current.points:
+                current = None
+            continue
+        if line.startswith("//"):
+            body = line[2:].strip()
+            ref = _REFERENCE.match(body)
+            if ref:
+                label = ref.group(1).strip()
+                found = normalize_space(label)
+                if found is None:
+                    raise _error(path, lineno, f"unknown reference space {label!r}.",
+                                 "Use '// Reference=MNI' or '// Reference=Talairach' (also TAL, MNI152).")
+                if space is not None and found != space:
+                    raise _error(path, lineno, f"mixed spaces: this line says {label!r} ({found}), "
+                                 f"line {space_line} says {space}.",
+                                 "Keep one reference space per file: convert the foci, or split the file "
+                                 "and run one analysis per space.")
+                space, space_line = found, lineno
+                continue
+            if current is not None:  # a header line after foci begins the next experiment
+                current = None
+                names, subjects, subjects_seen, names_line = [], None, False, 0
+            sub = _SUBJECTS.match(body)
+            if sub:
+                value = sub.group(1).strip()
+                try:
+                    subjects = int(value)
+                except ValueError:
+                    raise _error(path, lineno, f"'Subjects={value}' is not a whole number.",
+                                 "Write the experiment's sample size as '// Subjects=N', N a whole number.") from None
+                subjects_seen = True
+                continue
+            if not body:
+                continue
+            if subjects_seen and names:  # a name after a Subjects line: that header had no foci
+                exp = start_experiment(lineno)
+                experiments.append(exp)
+                names, subjects, subjects_seen, names_line = [], None, False, 0
+            if not names:
+                names_line = lineno
+            names.append(body)
+            continue
+        # a focus line
+        if current is None:
+            if not names:
+                raise _error(path, lineno, f"a focus ({line!r}) before any experiment name line.",
+                             "Each experiment starts with a '// Study name: contrast' line and "
+                             "'// Subjects=N', then its foci.")
+            current = start_experiment(lineno)
+            experiments.append(current)
+            names, subjects, subjects_seen, names_line = [], None, False, 0
+        current.points.append(_parse_focus(path, lineno, line))
+    if names:
+        experiments.append(start_experiment(len(text_lines)))
+    if space is None:
+        raise InputDataError(
+            f"{str(path)!r} has no '// Reference=' line, so its space is unknown.",
+            hint="Begin a Sleuth file with '// Reference=MNI' or '// Reference=Talairach'.",
+        )
+    return experiments
+
+
+def read_sleuth(path: Path) -> ReadResult:
+    """Read a Sleuth text file into a NIMADS studyset."""
+    _, lines = read_text(path, "Sleuth")
+    first = next(((n, ln.strip()) for n, ln in enumerate(lines, 1) if ln.strip()), (1, ""))
+    if not first[1].startswith("//"):
+        raise _error(path, first[0], f"this is not a Sleuth file: its first line {first[1][:60]!r} "
+                     "does not start with '//'.",
+                     "A Sleuth file begins with '// Reference=MNI' or '// Reference=Talairach'; "
+                     "check input.path and input.format.")
+    experiments = parse_sleuth(lines, path)
+    if not experiments:
+        raise InputDataError(f"{str(path)!r} has a reference line but no experiments.",
+                             hint="Add experiments: '// name', '// Subjects=N', then 'x y z' lines.")
+    nimads = nimads_from_experiments(experiments, path.stem)
+    return ReadResult(source=nimads, ids=[e.id for e in experiments], format="sleuth",
+                      where={e.id: f"line {e.line}" for e in experiments})

@@ -1,0 +1,38 @@
+"""Print the bad-input corpus, one line per case: name, exit code, the message it gets.
+
+Run from the repository root: ``python tests/list_bad_cases.py`` (no files are written
+outside a temporary folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from test_bad_inputs import CASES, write_case_spec  # noqa: E402
+
+from ale_app.cli import main  # noqa: E402
+
+
+def run_case(case: dict) -> tuple[int, str]:
+    with tempfile.TemporaryDirectory() as folder:
+        spec = write_case_spec(case, Path(folder))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main([str(spec), str(Path(folder) / "out"), "-q"])
+    lines = [ln for ln in err.getvalue().splitlines() if ln.startswith("ale-app: error: ")]
+    message = lines[0][len("ale-app: error: "):] if lines else err.getvalue().strip()
+    return code, message.replace(folder, "<tmp>")
+
+
+if __name__ == "__main__":
+    logging.disable(logging.WARNING)
+    for i, case in enumerate(CASES, start=1):
+        code, message = run_case(case)
+        print(f"{i:2d}. [{code}] {case['name']}: {message}")

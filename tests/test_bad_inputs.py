@@ -1,0 +1,53 @@
+"""The bad-input corpus (tests/data/bad/cases.yaml), each case through the real command
+line: its exit code, a fragment of its one message, a hint, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ale_app.cli import main
+
+BAD = Path(__file__).parent / "data" / "bad"
+CASES = yaml.safe_load((BAD / "cases.yaml").read_text())
+
+
+def write_case_spec(case: dict, folder: Path) -> Path:
+    """Write the case's spec into ``folder``, next to a copy of its data file."""
+    spec = {"spec_version": 1, "title": case["name"], "jackknife": {"enabled": False},
+            "figures": {"formats": ["png"]}}
+    spec.update({k: v for k, v in case.items() if k not in ("name", "code", "message")})
+    source = BAD / spec["input"]["path"]
+    if source.is_dir():
+        shutil.copytree(source, folder / source.name)
+    elif source.is_file():
+        shutil.copy(source, folder / source.name)
+    out = folder / "spec.yaml"
+    out.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return out
+
+
+def test_corpus_is_large_and_every_data_file_is_used():
+    assert len(CASES) >= 30
+    assert len({c["name"] for c in CASES}) == len(CASES)
+    used = {Path(c["input"]["path"]).name for c in CASES}
+    data = {p.name for p in BAD.iterdir() if p.name != "cases.yaml"} - {"valid_two.txt"}
+    assert data <= used, sorted(data - used)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_bad_input(case, tmp_path, capsys):
+    spec = write_case_spec(case, tmp_path)
+    out = tmp_path / "out"
+    code = main([str(spec), str(out)])
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "Traceback" not in err + captured.out
+    assert ("\n" + err).count("\nale-app: error: ") == 1, err
+    assert "\nhint: " in err, err
+    assert code == case["code"], err
+    assert case["message"] in err, err
+    assert not out.exists() or not any(out.iterdir())
