@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ale_app import derivatives as D
+from ale_app import provenance as P
 from ale_app.spec import AnalysisSpec
 
 LGR = logging.getLogger("ale_app")
@@ -76,11 +77,6 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
 
     matplotlib.use("Agg")
 
-    from ale_app import ale as A
-    from ale_app import figures as F
-    from ale_app import report as R
-    from ale_app.jackknife import run_jackknife
-
     started = datetime.now(timezone.utc)
     timer = _Timer()
 
@@ -89,8 +85,26 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
     coords = evidence.coordinates
     LGR.info("%d analyses, %d studies, %d foci", len(evidence.ids), len(evidence.study_ids), len(coords))
 
-    out_root = D.prepare_output_dir(output_dir, options.overwrite)
-    out = D.OutputFolder(out_root)
+    out_root = D.prepare_output_dir(output_dir)
+    with D.lock_output_dir(out_root):
+        state = D.inspect_output_dir(out_root, options.overwrite)
+        out = D.OutputFolder(out_root)
+        D.start_writing(out, state)
+        # First, so that an interrupted run is recognisable as ale-app's and can be completed.
+        out.write_json(D.DATASET_DESCRIPTION, P.dataset_description(spec.title, evidence.source))
+        out.write_text(D.BIDSIGNORE, D.bidsignore_text())
+        return _compute_and_write(spec, spec_dir, spec_text, evidence, out, state, options, started, timer)
+
+
+def _compute_and_write(spec, spec_dir, spec_text, evidence, out, state, options, started, timer) -> dict:
+    """Fit, find clusters, run the jackknife and write every file into the locked ``out``."""
+    from ale_app import ale as A
+    from ale_app import figures as F
+    from ale_app import report as R
+    from ale_app.jackknife import run_jackknife
+
+    coords = evidence.coordinates
+    out_root = out.root
 
     with timer.step("ale", "Fitting ALE"):
         fit = A.fit_ale(evidence.studyset, spec.ale)
@@ -183,7 +197,7 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
         if jk_table is not None:
             out.write_figure(D.FIG_JACKKNIFE, F.plot_jackknife_means(jk_table), fmts, dpi)
 
-    versions = D.software_versions()
+    versions = P.software_versions()
     rep = R.ReportInputs(
         title=spec.title, n_experiments=len(evidence.ids), n_studies=len(evidence.study_ids),
         n_foci=len(coords), peak_value=peak.value, peak_xyz=peak.xyz, threshold=threshold,
@@ -205,13 +219,15 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
         spec_record["input"]["sha256"] = evidence.source["sha256"]
         spec_record["input"]["format_used"] = evidence.source["format"]
         out.write_json(D.SPEC_JSON, spec_record)
-        out.write_json(D.DATASET_DESCRIPTION, D.dataset_description(spec.title, evidence.source))
 
+    stale = D.remove_stale_outputs(out, state)
+    if stale:
+        LGR.info("Removed %d file(s) of the earlier run that this run does not write: %s",
+                 len(stale), ", ".join(stale))
     outputs = dict(out.digests)
-    provenance = D.provenance_record(
-        options.argv, started, D.sha256_bytes(spec_text.encode("utf-8")),
-        {evidence.source["path"]: evidence.source["sha256"]}, outputs, options.n_jobs, options.backend,
-        timer.seconds,
+    provenance = P.provenance_record(
+        options.argv, started, D.sha256_bytes(spec_text.encode("utf-8")), [evidence.source], outputs,
+        options.n_jobs, options.backend, timer.seconds, spec_folder=spec_dir,
     )
     out.write_json(D.PROVENANCE, provenance)
     LGR.info("Wrote %d files to %s", len(outputs) + 1, out_root)
