@@ -144,6 +144,7 @@ def provenance_record(
     backend: str,
     timings: dict[str, float],
     spec_folder: Path | None = None,
+    output_dir: Path | None = None,
 ) -> dict[str, Any]:
     """The content of ``provenance.json`` (written last, once every other file is in place).
 
@@ -166,6 +167,9 @@ def provenance_record(
         Seconds per step.
     spec_folder : Path, optional
         The folder relative input paths were resolved against (``--verify`` uses it).
+    output_dir : Path, optional
+        The output folder; the spec folder is also recorded relative to it, so that
+        ``--verify`` finds the inputs of an archive that was moved as a whole.
     """
     ended = datetime.now(timezone.utc)
     return {
@@ -196,7 +200,10 @@ def provenance_record(
         "RandomSeed": None,
         "Randomness": "No step draws random numbers (ALE, clusters, jackknife and figures are "
                       "deterministic), so there is no seed to record.",
-        "Spec": {"Folder": str(spec_folder) if spec_folder is not None else None, "SHA256": spec_sha256},
+        "Spec": {"Folder": str(spec_folder) if spec_folder is not None else None,
+                 "FolderFromOutput": (os.path.relpath(Path(spec_folder).resolve(), Path(output_dir).resolve())
+                                      if spec_folder is not None and output_dir is not None else None),
+                 "SHA256": spec_sha256},
         "SpecSHA256": spec_sha256,
         "Inputs": {i["path"]: i["sha256"] for i in inputs},
         "InputFiles": [{"Path": i["path"], "Resolved": i.get("resolved"), "SHA256": i["sha256"],

@@ -76,6 +76,26 @@ def rebuild_spec(spec_record: dict):
     return parse_spec(text, "spec.json"), text
 
 
+def _spec_folder(spec_record: dict, output_dir: Path, paths: list[str]) -> Path:
+    """The folder relative inputs are read from: the recorded one, else the one at the same
+    place relative to OUTPUT_DIR (an archive moved as a whole), whichever has every input."""
+    from ale_app.inputs import resolve_input_path
+
+    candidates = []
+    if spec_record.get("Folder"):
+        candidates.append(Path(spec_record["Folder"]))
+    if spec_record.get("FolderFromOutput"):
+        candidates.append(output_dir / spec_record["FolderFromOutput"])
+    for folder in candidates:
+        try:
+            for path in paths:
+                resolve_input_path(path, folder)
+        except MissingInputError:
+            continue
+        return folder
+    return candidates[0] if candidates else output_dir
+
+
 def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str]) -> Verification:
     """Check the recorded inputs, re-run the analysis in a scratch folder and compare."""
     from ale_app.inputs import resolve_input_path, sha256_file
@@ -92,9 +112,8 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str]) -> Veri
         if recorded.get(name) != current.get(name):
             result.software.append((name, recorded.get(name) or "-", current.get(name) or "-"))
 
-    folder = (provenance.get("Spec") or {}).get("Folder")
-    spec_dir = Path(folder) if folder else output_dir
     files = provenance.get("InputFiles") or [{"Path": p, "SHA256": h} for p, h in provenance["Inputs"].items()]
+    spec_dir = _spec_folder(provenance.get("Spec") or {}, output_dir, [e["Path"] for e in files])
     for entry in files:
         try:
             path = resolve_input_path(entry["Path"], spec_dir)

@@ -227,7 +227,7 @@ def _compute_and_write(spec, spec_dir, spec_text, evidence, out, state, options,
     outputs = dict(out.digests)
     provenance = P.provenance_record(
         options.argv, started, D.sha256_bytes(spec_text.encode("utf-8")), [evidence.source], outputs,
-        options.n_jobs, options.backend, timer.seconds, spec_folder=spec_dir,
+        options.n_jobs, options.backend, timer.seconds, spec_folder=spec_dir, output_dir=out.root,
     )
     out.write_json(D.PROVENANCE, provenance)
     LGR.info("Wrote %d files to %s", len(outputs) + 1, out_root)

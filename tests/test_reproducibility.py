@@ -117,6 +117,10 @@ def test_verify_names_a_flipped_byte_and_a_changed_input(tmp_path, capsys):
     spec = write_small_spec(tmp_path / "archive")
     out = tmp_path / "archive" / "out"
     assert main([str(spec), str(out), "--n-jobs", "1", "-q"]) == 0
+    # The archive moves as a whole (years later, another machine): inputs are found relative
+    # to OUTPUT_DIR where the recorded absolute folder is gone.
+    shutil.move(tmp_path / "archive", tmp_path / "moved")
+    out = tmp_path / "moved" / "out"
     table = out / D.CLUSTER_TABLE
     data = bytearray(table.read_bytes())
     data[-3] = ord("7") if data[-3] != ord("7") else ord("8")
@@ -129,7 +133,7 @@ def test_verify_names_a_flipped_byte_and_a_changed_input(tmp_path, capsys):
     assert f"identical: {D.STATMAP}\n" in captured.out
     assert D.CLUSTER_TABLE in captured.err and "1 of " in captured.err and "Traceback" not in captured.err
 
-    studyset = tmp_path / "archive" / "studyset.json"
+    studyset = tmp_path / "moved" / "studyset.json"
     studyset.write_bytes(studyset.read_bytes() + b"\n")
     assert main(["--verify", str(out), "-q"]) == 1
     captured = capsys.readouterr()
