@@ -114,6 +114,7 @@ class OutputFolder:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.digests: dict[str, str] = {}
+        self.n_writes = 0
         self._kill_at = _read_kill_hook()
 
     def write_bytes(self, name: str, data: bytes) -> str:
@@ -123,7 +124,8 @@ class OutputFolder:
         into place; if anything fails or the run is interrupted, the temporary file is removed.
         """
         target = self.root / name
-        n_write = len(self.digests) + 1
+        self.n_writes += 1
+        n_write = self.n_writes
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
