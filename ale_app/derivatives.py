@@ -263,8 +263,9 @@ def lock_output_dir(path: Path):
                     f"Another ale-app run is writing to {str(path)!r} (it holds {LOCK}).",
                     hint="Wait for that run to finish, or choose another output folder.",
                 ) from None
-            raise OutputError(f"Cannot lock {lock_path}: {exc.strerror or exc}.",
-                              hint="Use a local file system that supports file locks.") from None
+            # Some cluster file systems do not support flock at all: run unlocked, and say so.
+            LGR.warning("Cannot lock %s (%s); this run is not protected against a second run "
+                        "into the same folder.", lock_path, exc.strerror or exc)
         try:
             yield Path(path)
         except OutputError:
