@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--validate-only", action="store_true",
                         help="Check the spec and the input data, print a summary, write nothing.")
     parser.add_argument("--print-schema", action="store_true", help="Print the spec's JSON Schema.")
+    parser.add_argument("--verify", metavar="OUTPUT_DIR", default=None,
+                        help="Re-run the analysis archived in OUTPUT_DIR (from its spec.json and "
+                        "provenance.json) in a scratch folder and report, file by file, whether every "
+                        "derivative is identical; exit 0 only if all are. Takes no SPEC.")
     parser.add_argument("--list-examples", action="store_true", help="List the bundled example specs.")
     parser.add_argument("--version", action="version", version=f"ale-app {__version__}")
     verbosity = parser.add_mutually_exclusive_group()
@@ -113,6 +117,8 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         for name in S.list_examples():
             print(f"example:{name}")
         return 0
+    if args.verify is not None:
+        return _verify(args, argv)
     if args.spec is None:
         raise UsageError("SPEC is required.", hint="Try 'ale-app example:pain-qualitative out/'.")
     if args.n_jobs is not None and args.n_jobs < 1:
@@ -147,6 +153,41 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
                                   argv=["ale-app", *argv])
     workflow.run(spec, spec_dir, text, Path(args.output_dir), options)
     return 0
+
+
+def _verify(args: argparse.Namespace, argv: list[str]) -> int:
+    from ale_app.errors import VerificationFailed
+    from ale_app.verify import verify
+
+    if args.spec is not None or args.output_dir is not None:
+        raise UsageError("--verify takes the folder to check and no SPEC or OUTPUT_DIR.",
+                         hint="Run 'ale-app --verify OUTPUT_DIR'; the spec is read from OUTPUT_DIR/spec.json.")
+    if args.n_jobs is not None and args.n_jobs < 1:
+        raise UsageError("--n-jobs must be at least 1.", hint="Leave it out to use every CPU this process may use.")
+    result = verify(Path(args.verify), args.n_jobs or default_n_jobs(), args.parallel_backend, ["ale-app", *argv])
+    for path, status in result.inputs:
+        print(f"input {path}: {status}")
+    if result.software:
+        print("software: differs from the recorded versions:")
+        for name, then, now in result.software:
+            print(f"  {name}: recorded {then}, now {now}")
+    else:
+        print("software: the same versions as recorded")
+    for name, status in result.files:
+        print(f"{status}: {name}")
+    if result.ok:
+        print(f"verified: all {len(result.files)} files are identical")
+        return 0
+    if not result.rerun:
+        bad = [f"{p} ({s})" for p, s in result.inputs if s != "unchanged"]
+        raise VerificationFailed(
+            f"The recorded inputs are not as they were: {', '.join(bad)}; the analysis was not re-run.",
+            hint="Restore the inputs the run recorded (provenance.json, InputFiles) and verify again.")
+    bad = [n for n, s in result.files if s != "identical"]
+    raise VerificationFailed(
+        f"{len(bad)} of {len(result.files)} files are not identical to the re-run: {', '.join(bad)}.",
+        hint="Compare them with a fresh run; a file edited after the run, or different software "
+        "versions (listed above), can explain a difference.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,27 +3,37 @@
 Each file is written to a temporary name in its folder and renamed into place, so it
 appears complete or not at all. NIfTI files are float32 (labels int16), gzipped with no
 timestamp or file name in the header; figures carry no date or software stamp.
+
+One run at a time writes a folder: :func:`lock_output_dir` holds an exclusive ``flock`` on
+``OUTPUT_DIR/.ale-app.lock`` for the whole run. :func:`inspect_output_dir` decides whether a
+folder may be written, and ale-app only ever replaces or removes files it wrote itself.
+The provenance records themselves are built in :mod:`ale_app.provenance`.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import gzip
 import hashlib
 import io
 import json
+import logging
 import os
-import platform
-import sys
+import re
+import signal
 import tempfile
-from datetime import datetime, timezone
-from importlib import metadata
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ale_app import CODE_URL, __version__
+from ale_app import __version__
 from ale_app.errors import OutputError
+
+LGR = logging.getLogger("ale_app")
 
 SPACE = "space-MNI152NLin6Asym_res-2"
 STATMAP = f"{SPACE}_stat-ale_statmap.nii.gz"
@@ -40,12 +50,43 @@ SPEC_JSON = "spec.json"
 PROVENANCE = "provenance.json"
 REPORT = "report.html"
 CITATION = "CITATION.md"
+BIDSIGNORE = ".bidsignore"
+LOCK = ".ale-app.lock"
+FIGURE_FORMATS = ("png", "svg")
 
-BIDS_VERSION = "1.10.0"
-RUNTIME_DISTRIBUTIONS = (
-    "ale-app", "nimare", "nilearn", "nibabel", "numpy", "scipy", "pandas", "matplotlib",
-    "pydantic", "joblib", "PyYAML", "scikit-learn", "numba",
-)
+#: Test hook, read in one place (:class:`OutputFolder`): ``N:SIGNAL`` makes the process send
+#: itself SIGNAL (TERM, INT or KILL) right after its N-th file is renamed into place, and
+#: ``N:SIGNAL:before-rename`` once the N-th file's temporary copy is complete but not yet
+#: renamed. The kill tests use it to interrupt a run at exact points; never set it otherwise.
+TEST_KILL_HOOK = "ALE_APP_TEST_KILL_AT"
+
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def known_output_names() -> set[str]:
+    """Every file name an ale-app run can write (relative to OUTPUT_DIR, ``/``-separated)."""
+    data = (COORDINATES, STATMAP, CLUSTER_MAP, CLUSTER_TABLE, JACKKNIFE_TABLE)
+    names = {*data, *(sidecar_name(n) for n in data)}
+    names |= {f"{stem}.{fmt}" for stem in (FIG_COORDINATES, FIG_OVERLAY, FIG_PEAK, FIG_JACKKNIFE)
+              for fmt in FIGURE_FORMATS}
+    names |= {DATASET_DESCRIPTION, SPEC_JSON, PROVENANCE, REPORT, CITATION, BIDSIGNORE}
+    return names
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is a temporary file an ale-app write leaves if it is killed."""
+    folder, _, base = name.rpartition("/")
+    match = _TEMP_RE.match(base)
+    return bool(match) and f"{folder}/{match['name']}".lstrip("/") in known_output_names()
+
+
+def bidsignore_text() -> str:
+    """``.bidsignore``: the files whose entities or suffixes BIDS has no name for yet."""
+    return "\n".join([
+        "# Written by ale-app: derivatives whose entities or suffixes BIDS does not define yet.",
+        "coordinates.*", "desc-*_table.*", "figures/", "report.html", "CITATION.md", "spec.json",
+        "provenance.json", LOCK, "",
+    ])
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -73,10 +114,18 @@ class OutputFolder:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.digests: dict[str, str] = {}
+        self.n_writes = 0
+        self._kill_at = _read_kill_hook()
 
     def write_bytes(self, name: str, data: bytes) -> str:
-        """Write ``data`` to ``name`` atomically; return its SHA-256."""
+        """Write ``data`` to ``name`` atomically; return its SHA-256.
+
+        The bytes go to a temporary file in the same folder, are flushed to disk and renamed
+        into place; if anything fails or the run is interrupted, the temporary file is removed.
+        """
         target = self.root / name
+        self.n_writes += 1
+        n_write = self.n_writes
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -86,6 +135,7 @@ class OutputFolder:
                     fh.flush()
                     os.fsync(fh.fileno())
                 os.chmod(tmp, 0o644)
+                self._test_hook(n_write, "before-rename")
                 os.replace(tmp, target)
             except BaseException:
                 if os.path.exists(tmp):
@@ -94,11 +144,27 @@ class OutputFolder:
         except OSError as exc:
             raise OutputError(
                 f"Cannot write {target}: {exc.strerror or exc}.",
-                hint="Check that the output folder is writable and the disk is not full.",
+                hint="Check that the output folder is writable and the disk is not full; finished "
+                "files are complete, and re-running the same command completes the folder.",
             ) from None
         digest = sha256_bytes(data)
         self.digests[name] = digest
+        self._test_hook(n_write, "after-rename")
         return digest
+
+    def _test_hook(self, n_write: int, phase: str) -> None:
+        if self._kill_at and self._kill_at[0] == n_write and self._kill_at[2] == phase:
+            os.kill(os.getpid(), self._kill_at[1])
+
+    def remove(self, name: str) -> None:
+        """Remove ``name``, a file an earlier ale-app run wrote, if it is there."""
+        try:
+            (self.root / name).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise OutputError(f"Cannot remove {self.root / name}: {exc.strerror or exc}.",
+                              hint="Check that the output folder is writable.") from None
 
     def write_json(self, name: str, obj: Any) -> str:
         """Write ``obj`` as indented UTF-8 JSON."""
@@ -156,12 +222,8 @@ class OutputFolder:
 # --------------------------------------------------------------------------- output folder
 
 
-def prepare_output_dir(path: Path, overwrite: bool) -> Path:
-    """Create the output folder, or check that an existing one may be written.
-
-    An empty folder is used as it is. A folder holding an earlier ale-app run is refused
-    unless ``overwrite``. A folder holding anything else is refused.
-    """
+def prepare_output_dir(path: Path) -> Path:
+    """Create the output folder if needed and check that it is a writable folder."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -175,20 +237,145 @@ def prepare_output_dir(path: Path, overwrite: bool) -> Path:
             f"The output folder {str(path)!r} is not writable.",
             hint="Choose a folder you can write to.",
         )
-    entries = [p.name for p in path.iterdir()]
-    if not entries:
-        return path
-    if not _is_ale_app_output(path):
+    return path
+
+
+@contextmanager
+def lock_output_dir(path: Path):
+    """Hold an exclusive lock on ``path/.ale-app.lock`` for the duration of the block.
+
+    A second run into the same folder is refused at once (exit 73) rather than waiting.
+    The lock file stays in the folder (removing it would let two runs lock different files).
+    """
+    lock_path = Path(path) / LOCK
+    existed = lock_path.exists()
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"Cannot create the lock file {lock_path}: {exc.strerror or exc}.",
+                          hint="Choose a folder you can write to.") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise OutputError(
+                    f"Another ale-app run is writing to {str(path)!r} (it holds {LOCK}).",
+                    hint="Wait for that run to finish, or choose another output folder.",
+                ) from None
+            # Some cluster file systems do not support flock at all: run unlocked, and say so.
+            LGR.warning("Cannot lock %s (%s); this run is not protected against a second run "
+                        "into the same folder.", lock_path, exc.strerror or exc)
+        try:
+            yield Path(path)
+        except OutputError:
+            # A folder refused before anything was written keeps no trace of ale-app.
+            if not existed and not _is_ale_app_output(Path(path)):
+                lock_path.unlink(missing_ok=True)
+            raise
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class FolderState:
+    """What an output folder holds before a run writes it.
+
+    Attributes
+    ----------
+    own : list of str
+        Files an earlier ale-app run wrote (names relative to the folder).
+    temporary : list of str
+        Temporary files a killed ale-app write left behind.
+    others : list of str
+        Everything else; ale-app never touches these.
+    complete : bool
+        Whether the earlier run finished (its ``provenance.json`` is there).
+    """
+
+    own: list[str] = field(default_factory=list)
+    temporary: list[str] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
+    complete: bool = False
+
+
+def inspect_output_dir(path: Path, overwrite: bool) -> FolderState:
+    """Decide whether a run may write ``path``; return what is in it.
+
+    - An empty folder (or one with only ale-app's lock and temporary files) is used as it is.
+    - A folder whose ``dataset_description.json`` was not written by ale-app but that holds
+      other files is refused: ale-app never mixes its outputs into another program's folder.
+    - An unfinished ale-app run (no ``provenance.json``) is completed without ``--overwrite``.
+    - A finished ale-app run, or one with files ale-app did not write, needs ``overwrite``;
+      then only ale-app's own files are replaced or removed and every other file is kept.
+    """
+    path = Path(path)
+    files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() or p.is_symlink())
+    files = [f for f in files if f != LOCK]
+    ours = _is_ale_app_output(path)
+    known = known_output_names() | set(_earlier_outputs(path)) if ours else set()
+    state = FolderState(complete=ours and (path / PROVENANCE).is_file())
+    for name in files:
+        if is_temp_name(name):
+            state.temporary.append(name)
+        elif name in known:
+            state.own.append(name)
+        else:
+            state.others.append(name)
+    if not ours and state.others:
         raise OutputError(
             f"The output folder {str(path)!r} is not empty and does not hold an ale-app run.",
             hint="Choose an empty or new folder; ale-app never mixes its outputs with other files.",
         )
-    if not overwrite:
+    if state.complete and not overwrite:
         raise OutputError(
             f"The output folder {str(path)!r} already holds an ale-app run.",
             hint="Pass --overwrite to replace it, or choose another folder.",
         )
-    return path
+    if state.others and not overwrite:
+        shown = ", ".join(state.others[:5]) + (", ..." if len(state.others) > 5 else "")
+        raise OutputError(
+            f"The output folder {str(path)!r} holds an ale-app run and other files: {shown}.",
+            hint="Pass --overwrite to replace ale-app's own files (the others are kept), or move them.",
+        )
+    return state
+
+
+def start_writing(out: OutputFolder, state: FolderState) -> None:
+    """Make the folder look unfinished before the first write: remove the earlier
+    ``provenance.json`` and any temporary files a killed run left."""
+    if state.complete:
+        LGR.info("Replacing the earlier ale-app run in %s (other files are kept)", out.root)
+        out.remove(PROVENANCE)
+    elif state.own:
+        LGR.info("Completing the unfinished ale-app run in %s", out.root)
+    for name in state.temporary:
+        out.remove(name)
+
+
+def remove_stale_outputs(out: OutputFolder, state: FolderState) -> list[str]:
+    """Remove the earlier run's files that this run did not write again (before provenance)."""
+    stale = [n for n in state.own if n not in out.digests and n != PROVENANCE]
+    for name in stale:
+        out.remove(name)
+    return stale
+
+
+def _earlier_outputs(path: Path) -> list[str]:
+    try:
+        record = json.loads((path / PROVENANCE).read_text(encoding="utf-8"))
+        return [str(n) for n in record.get("Outputs", {})]
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def _read_kill_hook() -> tuple[int, int, str] | None:
+    value = os.environ.get(TEST_KILL_HOOK)
+    if not value:
+        return None
+    parts = value.split(":")
+    phase = parts[2] if len(parts) > 2 else "after-rename"
+    return int(parts[0]), int(getattr(signal, "SIG" + parts[1])), phase
 
 
 def _is_ale_app_output(path: Path) -> bool:
@@ -198,89 +385,3 @@ def _is_ale_app_output(path: Path) -> bool:
         return False
     generated = desc.get("GeneratedBy") or []
     return any(isinstance(g, dict) and g.get("Name") == "ale-app" for g in generated)
-
-
-# --------------------------------------------------------------------------- records
-
-
-def container_info() -> dict[str, Any] | None:
-    """The ale-app image this process runs in, from the variables the image sets; else None.
-
-    Only ale-app's own images set ``ALE_APP_CONTAINER``; a run elsewhere (even inside some
-    other container) records None rather than a guess.
-    """
-    kind = os.environ.get("ALE_APP_CONTAINER")
-    if not kind:
-        return None
-    return {"Type": kind, "Tag": os.environ.get("ALE_APP_IMAGE", "")}
-
-
-def dataset_description(title: str, source: dict[str, str]) -> dict[str, Any]:
-    """``dataset_description.json`` of a BIDS derivative."""
-    generated = {"Name": "ale-app", "Version": __version__, "CodeURL": CODE_URL}
-    container = container_info()
-    if container:
-        generated["Container"] = container
-    return {
-        "Name": title or "ale-app descriptive ALE meta-analysis",
-        "BIDSVersion": BIDS_VERSION,
-        "DatasetType": "derivative",
-        "GeneratedBy": [generated],
-        "SourceDatasets": [{"URL": source["path"], "Digest": {"SHA-256": source["sha256"]}}],
-    }
-
-
-def software_versions() -> dict[str, str]:
-    """Versions of Python and of the distributions that can change a result."""
-    versions = {"python": platform.python_version()}
-    for dist in RUNTIME_DISTRIBUTIONS:
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
-def installed_distributions() -> dict[str, str]:
-    """Every installed distribution and its version, sorted by name."""
-    found = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            found[name] = dist.version
-    return dict(sorted(found.items(), key=lambda kv: kv[0].lower()))
-
-
-def provenance_record(
-    argv: list[str],
-    started: datetime,
-    spec_sha256: str,
-    inputs: dict[str, str],
-    outputs: dict[str, str],
-    n_jobs: int,
-    backend: str,
-    timings: dict[str, float],
-) -> dict[str, Any]:
-    """The content of ``provenance.json`` (written last, once every other file is in place)."""
-    ended = datetime.now(timezone.utc)
-    return {
-        "Command": argv,
-        "StartTime": started.isoformat(timespec="seconds"),
-        "EndTime": ended.isoformat(timespec="seconds"),
-        "DurationSeconds": round((ended - started).total_seconds(), 3),
-        "StepSeconds": {k: round(v, 3) for k, v in timings.items()},
-        "Software": software_versions(),
-        "InstalledDistributions": installed_distributions(),
-        "Platform": {
-            "System": platform.system(),
-            "Release": platform.release(),
-            "Machine": platform.machine(),
-            "Python": sys.version.split()[0],
-        },
-        "Container": container_info(),
-        "Execution": {"NJobs": n_jobs, "ParallelBackend": backend},
-        "RandomSeed": None,
-        "SpecSHA256": spec_sha256,
-        "Inputs": inputs,
-        "Outputs": dict(sorted(outputs.items())),
-    }

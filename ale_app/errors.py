@@ -63,3 +63,9 @@ class InterruptedRun(AleAppError):
     """The run was stopped by SIGTERM or SIGINT (exit 75); a re-run is safe."""
 
     exit_code = 75
+
+
+class VerificationFailed(AleAppError):
+    """``--verify`` found a changed input or a derivative that is not identical (exit 1)."""
+
+    exit_code = 1

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ale_app import derivatives as D
+from ale_app import provenance as P
 from ale_app.spec import AnalysisSpec
 
 LGR = logging.getLogger("ale_app")
@@ -114,34 +115,15 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
     If a step after the output folder is prepared fails (other than by an interruption),
     ``report.html`` is still written from the results finished before it, naming the step.
     """
-    from ale_app.errors import InterruptedRun
-
-    timer = _Timer()
-    state = _State()
-    try:
-        return _run_steps(spec, spec_dir, spec_text, output_dir, options, timer, state)
-    except (InterruptedRun, KeyboardInterrupt):
-        raise
-    except Exception:
-        failed = timer.current
-        if state.out is not None and failed is not None:
-            try:
-                _write_report(spec, state, failed_step=STEP_NAMES.get(failed, failed))
-                LGR.warning("The %s step failed; report.html describes what was finished.", failed)
-            except Exception:  # noqa: BLE001 - the original error is the one to report
-                LGR.debug("could not write the failure report", exc_info=True)
-        raise
+    return _run_steps(spec, spec_dir, spec_text, output_dir, options, _Timer(), _State())
 
 
 def _run_steps(spec, spec_dir, spec_text, output_dir, options, timer, state) -> dict:
     import matplotlib
 
-    matplotlib.use("Agg")
+    from ale_app.errors import InterruptedRun
 
-    from ale_app import ale as A
-    from ale_app import figures as F
-    from ale_app.anatomy import nearest_label
-    from ale_app.jackknife import closed_form_contributions, refit_contributions
+    matplotlib.use("Agg")
 
     started = datetime.now(timezone.utc)
 
@@ -151,9 +133,41 @@ def _run_steps(spec, spec_dir, spec_text, output_dir, options, timer, state) -> 
     coords = evidence.coordinates
     LGR.info("%d analyses, %d studies, %d foci", len(evidence.ids), len(evidence.study_ids), len(coords))
 
-    out_root = D.prepare_output_dir(output_dir, options.overwrite)
-    out = D.OutputFolder(out_root)
-    state.out = out
+    out_root = D.prepare_output_dir(output_dir)
+    with D.lock_output_dir(out_root):
+        folder = D.inspect_output_dir(out_root, options.overwrite)
+        out = D.OutputFolder(out_root)
+        state.out = out
+        D.start_writing(out, folder)
+        # First, so that an interrupted run is recognisable as ale-app's and can be completed.
+        out.write_json(D.DATASET_DESCRIPTION, P.dataset_description(spec.title, evidence.source))
+        out.write_text(D.BIDSIGNORE, D.bidsignore_text())
+        try:
+            return _compute_and_write(spec, spec_dir, spec_text, evidence, out, folder, options, started,
+                                      timer, state)
+        except (InterruptedRun, KeyboardInterrupt):
+            raise
+        except Exception:
+            # Still inside the lock: the report names the step that failed.
+            failed = timer.current
+            if failed is not None:
+                try:
+                    _write_report(spec, state, failed_step=STEP_NAMES.get(failed, failed))
+                    LGR.warning("The %s step failed; report.html describes what was finished.", failed)
+                except Exception:  # noqa: BLE001 - the original error is the one to report
+                    LGR.debug("could not write the failure report", exc_info=True)
+            raise
+
+
+def _compute_and_write(spec, spec_dir, spec_text, evidence, out, folder, options, started, timer, state) -> dict:
+    """Fit, find clusters, run the jackknife and write every file into the locked ``out``."""
+    from ale_app import ale as A
+    from ale_app import figures as F
+    from ale_app.anatomy import nearest_label
+    from ale_app.jackknife import closed_form_contributions, refit_contributions
+
+    coords = evidence.coordinates
+    out_root = out.root
 
     with timer.step("ale", f"Fitting ALE on {len(evidence.ids)} experiments"), \
             progress_bar(len(evidence.ids), "ALE") as advance:
@@ -273,13 +287,15 @@ def _run_steps(spec, spec_dir, spec_text, output_dir, options, timer, state) -> 
         spec_record["input"]["format_used"] = evidence.source["format"]
         spec_record["input"]["space_conversions"] = evidence.conversions
         out.write_json(D.SPEC_JSON, spec_record)
-        out.write_json(D.DATASET_DESCRIPTION, D.dataset_description(spec.title, evidence.source))
 
+    stale = D.remove_stale_outputs(out, folder)
+    if stale:
+        LGR.info("Removed %d file(s) of the earlier run that this run does not write: %s",
+                 len(stale), ", ".join(stale))
     outputs = dict(out.digests)
-    provenance = D.provenance_record(
-        options.argv, started, D.sha256_bytes(spec_text.encode("utf-8")),
-        {evidence.source["path"]: evidence.source["sha256"]}, outputs, options.n_jobs, options.backend,
-        timer.seconds,
+    provenance = P.provenance_record(
+        options.argv, started, D.sha256_bytes(spec_text.encode("utf-8")), [evidence.source], outputs,
+        options.n_jobs, options.backend, timer.seconds, spec_folder=spec_dir, output_dir=out.root,
     )
     provenance["InputFormat"] = evidence.source["format"]
     provenance["InputSpaceConversions"] = evidence.conversions
@@ -321,7 +337,7 @@ def _write_report(spec: AnalysisSpec, state: _State, failed_step: str | None = N
         cluster_threshold_mm3=spec.jackknife.cluster_threshold_mm3, dominance_ratio=spec.report.dominance_ratio,
         dominance_min=spec.report.dominance_min,
         kernel_text=fit.kernel["fwhm_from"] if fit is not None else "",
-        versions=D.software_versions(),
+        versions=P.software_versions(),
         peak_value=state.peak.value if state.peak else None, peak_xyz=state.peak.xyz if state.peak else None,
         peak_label=state.peak_label, threshold=state.threshold,
         cluster_table=state.clusters.table if state.clusters is not None else None,

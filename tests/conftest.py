@@ -27,23 +27,63 @@ def _close_figures():
     plt.close("all")
 
 
-class _NetworkBlocked(RuntimeError):
-    pass
+OFFLINE_SITE = Path(__file__).resolve().parent / "offline"
+LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost", "")
+
+
+class NetworkBlocked(OSError):
+    """Raised instead of opening an internet connection during the tests."""
 
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
-    """Any attempt to open an internet socket fails the test (local sockets stay allowed)."""
-    real_connect = socket.socket.connect
+    """Any attempt to reach a non-loopback address fails the test (connect, connect_ex,
+    create_connection and name lookups); subprocesses are covered by :func:`offline`."""
+    real_connect, real_connect_ex, real_getaddrinfo = (
+        socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo)
 
-    def guarded(self, address):
+    def check(host):
+        host = host.decode() if isinstance(host, bytes) else host
+        if host not in LOCAL_HOSTS and not str(host).startswith("/"):
+            raise NetworkBlocked(f"test tried to reach the network: {host!r}")
+
+    def connect(self, address):
         if self.family in (socket.AF_INET, socket.AF_INET6):
-            host = address[0]
-            if host not in ("127.0.0.1", "::1", "localhost"):
-                raise _NetworkBlocked(f"test tried to reach the network: {address!r}")
+            check(address[0])
         return real_connect(self, address)
 
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+    def connect_ex(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            check(address[0])
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host, *args, **kwargs):
+        check(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def _unshare_prefix() -> list[str]:
+    """``unshare -rn`` (a new, empty network namespace) where the system allows it."""
+    exe = shutil.which("unshare")
+    if exe and subprocess.run([exe, "-rn", "true"], capture_output=True).returncode == 0:
+        return [exe, "-rn"]
+    return []
+
+
+UNSHARE = _unshare_prefix()
+
+
+def offline(cmd: list[str], env: dict | None = None) -> tuple[list[str], dict]:
+    """A subprocess command and environment with no network: its Python loads
+    ``tests/offline/sitecustomize.py`` (sockets to non-loopback addresses raise), and the
+    process runs in an empty network namespace when ``unshare -rn`` works."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(OFFLINE_SITE), env.get("PYTHONPATH")) if p)
+    return [*UNSHARE, *cmd], env
 
 
 def ale_app_command() -> list[str]:
@@ -67,10 +107,54 @@ def run_jobs1(tmp_path_factory):
 def run_jobs2(tmp_path_factory):
     """The example run as a subprocess through the console script with two jobs."""
     out = tmp_path_factory.mktemp("run") / "jobs2"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run(
-        [*ale_app_command(), EXAMPLE, str(out), "--n-jobs", "2"],
-        capture_output=True, text=True, env=env, timeout=900,
-    )
+    cmd, env = offline([*ale_app_command(), EXAMPLE, str(out), "--n-jobs", "2"],
+                       {**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr
     return out, proc.stderr
+
+
+SMALL_SPEC = """\
+spec_version: 1
+title: Small example for the reproducibility tests
+input:
+  path: studyset.json
+  select:
+    first: 3
+ale:
+  kernel_fwhm: 10
+jackknife:
+  method: refit
+  cluster_threshold_mm3: 200
+figures:
+  formats: [png]
+  dpi: 50
+"""
+
+
+def write_small_spec(folder: Path) -> Path:
+    """A small, quick analysis (3 analyses of NiMARE's pain studyset, PNG figures at 50 dpi)
+    whose input is a copy of the studyset next to the spec; returns the spec's path."""
+    from nimare.utils import get_resource_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(get_resource_path()) / "nidm_pain_studyset.json", folder / "studyset.json")
+    spec = folder / "small.yaml"
+    spec.write_text(SMALL_SPEC)
+    return spec
+
+
+@pytest.fixture(scope="session")
+def small_spec(tmp_path_factory):
+    """The small spec in a session folder (tests must not change its input)."""
+    return write_small_spec(tmp_path_factory.mktemp("small-spec"))
+
+
+@pytest.fixture(scope="session")
+def small_reference(tmp_path_factory, small_spec):
+    """One uninterrupted run of the small spec: the folder every other small run must equal."""
+    from ale_app.cli import main
+
+    out = tmp_path_factory.mktemp("small") / "reference"
+    assert main([str(small_spec), str(out), "--n-jobs", "1", "-q"]) == 0
+    return out

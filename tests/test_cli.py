@@ -18,7 +18,7 @@ from ale_app.cli import main
 from conftest import ale_app_command
 
 EXPECTED_FILES = {
-    "dataset_description.json", "spec.json", "provenance.json", "report.html", "CITATION.md",
+    "dataset_description.json", "spec.json", "provenance.json", "report.html", "CITATION.md", ".bidsignore",
     "coordinates.tsv", "coordinates.json",
     D.STATMAP, D.sidecar_name(D.STATMAP), D.CLUSTER_MAP, D.sidecar_name(D.CLUSTER_MAP),
     D.CLUSTER_TABLE, D.sidecar_name(D.CLUSTER_TABLE), D.JACKKNIFE_TABLE, D.sidecar_name(D.JACKKNIFE_TABLE),
@@ -28,7 +28,7 @@ EXPECTED_FILES = {
 
 
 def _files(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {D.LOCK}
 
 
 def test_run_writes_every_derivative_with_digests(run_jobs1):

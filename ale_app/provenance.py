@@ -1,0 +1,212 @@
+"""Provenance records: ``provenance.json`` and ``dataset_description.json``.
+
+``provenance.json`` says how a folder was made: the command line, when, with which software
+(ale-app's version and git revision, Python, every installed distribution, the lock file's
+hash when the source tree has one), on which platform and container, with how many CPUs,
+the seed of anything random, and the SHA-256 of the spec, every input and every output.
+It is the only file with times and durations in it (:data:`VOLATILE_FIELDS`), so every
+other file of a run is byte-identical on every re-run. It is written last: its presence
+means the run completed.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ale_app import CODE_URL, __version__
+
+BIDS_VERSION = "1.10.0"
+PROVENANCE_VERSION = 1
+RUNTIME_DISTRIBUTIONS = (
+    "ale-app", "nimare", "nilearn", "nibabel", "numpy", "scipy", "pandas", "matplotlib",
+    "pydantic", "joblib", "PyYAML", "scikit-learn", "numba",
+)
+#: Top-level fields of ``provenance.json`` that change from one run to the next by design
+#: (when and where the run happened, and how it was executed); everything else is a
+#: function of the spec, the inputs and the software.
+VOLATILE_FIELDS = ("Command", "CommandLine", "WorkingDirectory", "StartTime", "EndTime",
+                   "DurationSeconds", "StepSeconds", "Execution", "Spec")
+
+
+def container_info() -> dict[str, Any] | None:
+    """The ale-app image this process runs in, from the variables the image sets; else None.
+
+    Only ale-app's own images set ``ALE_APP_CONTAINER``; a run elsewhere (even inside some
+    other container) records None rather than a guess.
+    """
+    kind = os.environ.get("ALE_APP_CONTAINER")
+    if not kind:
+        return None
+    return {"Type": kind, "Tag": os.environ.get("ALE_APP_IMAGE", "")}
+
+
+def dataset_description(title: str, source: dict[str, str]) -> dict[str, Any]:
+    """``dataset_description.json`` of a BIDS derivative.
+
+    ``SourceDatasets`` names the input as the spec gave it, with its SHA-256 (no absolute
+    path: the file must be identical wherever the analysis is re-run).
+    """
+    generated = {"Name": "ale-app", "Version": __version__, "CodeURL": CODE_URL}
+    container = container_info()
+    if container:
+        generated["Container"] = container
+    return {
+        "Name": title or "ale-app descriptive ALE meta-analysis",
+        "BIDSVersion": BIDS_VERSION,
+        "DatasetType": "derivative",
+        "GeneratedBy": [generated],
+        "SourceDatasets": [{"URL": source["path"], "Digest": {"SHA-256": source["sha256"]}}],
+    }
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of Python and of the distributions that can change a result."""
+    versions = {"python": platform.python_version()}
+    for dist in RUNTIME_DISTRIBUTIONS:
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def installed_distributions() -> dict[str, str]:
+    """Every installed distribution and its version, sorted by name."""
+    found = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found[name] = dist.version
+    return dict(sorted(found.items(), key=lambda kv: kv[0].lower()))
+
+
+def source_tree() -> Path | None:
+    """The source checkout ale-app runs from (an editable install), else None."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "ale_app").is_dir() else None
+
+
+def git_revision() -> dict[str, Any] | None:
+    """The git commit of the source checkout, and whether it has uncommitted changes.
+
+    ``ALE_APP_GIT_REVISION`` (set by the container build) wins; a wheel install outside a
+    checkout records None.
+    """
+    env = os.environ.get("ALE_APP_GIT_REVISION")
+    if env:
+        return {"Commit": env, "Dirty": None}
+    root = source_tree()
+    if root is None:
+        return None
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"Commit": commit, "Dirty": bool(status.strip())}
+
+
+def lock_file_digests() -> dict[str, str]:
+    """SHA-256 of ``requirements*.lock`` in the source checkout, when there is one."""
+    from ale_app.derivatives import sha256_bytes
+
+    root = source_tree()
+    if root is None:
+        return {}
+    return {p.name: sha256_bytes(p.read_bytes()) for p in sorted(root.glob("requirements*.lock"))}
+
+
+def cpus_available() -> int:
+    """The CPUs this process may use (its affinity set)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+        return os.cpu_count() or 1
+
+
+def provenance_record(
+    argv: list[str],
+    started: datetime,
+    spec_sha256: str,
+    inputs: list[dict[str, str]],
+    outputs: dict[str, str],
+    n_jobs: int,
+    backend: str,
+    timings: dict[str, float],
+    spec_folder: Path | None = None,
+    output_dir: Path | None = None,
+) -> dict[str, Any]:
+    """The content of ``provenance.json`` (written last, once every other file is in place).
+
+    Parameters
+    ----------
+    argv : list of str
+        The command line, program name first.
+    started : datetime
+        When the run started (UTC).
+    spec_sha256 : str
+        SHA-256 of the spec's text as read.
+    inputs : list of dict
+        One entry per input file: ``path`` as the spec gave it, ``resolved`` absolute path,
+        ``sha256`` and ``format``.
+    outputs : dict
+        Output name -> SHA-256, for every file but ``provenance.json``.
+    n_jobs, backend : int, str
+        How the jackknife was executed.
+    timings : dict
+        Seconds per step.
+    spec_folder : Path, optional
+        The folder relative input paths were resolved against (``--verify`` uses it).
+    output_dir : Path, optional
+        The output folder; the spec folder is also recorded relative to it, so that
+        ``--verify`` finds the inputs of an archive that was moved as a whole.
+    """
+    ended = datetime.now(timezone.utc)
+    return {
+        "ProvenanceVersion": PROVENANCE_VERSION,
+        "Command": argv,
+        "CommandLine": shlex.join(argv),
+        "WorkingDirectory": os.getcwd(),
+        "StartTime": started.isoformat(timespec="seconds"),
+        "EndTime": ended.isoformat(timespec="seconds"),
+        "DurationSeconds": round((ended - started).total_seconds(), 3),
+        "StepSeconds": {k: round(v, 3) for k, v in timings.items()},
+        "GeneratedBy": {"Name": "ale-app", "Version": __version__, "CodeURL": CODE_URL,
+                        "GitRevision": git_revision()},
+        "Software": software_versions(),
+        "InstalledDistributions": installed_distributions(),
+        "LockFiles": lock_file_digests(),
+        "Platform": {
+            "System": platform.system(),
+            "Release": platform.release(),
+            "Machine": platform.machine(),
+            "Python": sys.version.split()[0],
+            "PythonImplementation": platform.python_implementation(),
+            "Libc": "-".join(platform.libc_ver()).strip("-") or None,
+        },
+        "Container": container_info(),
+        "Execution": {"NJobs": n_jobs, "ParallelBackend": backend, "CPUsAvailable": cpus_available(),
+                      "CPUCount": os.cpu_count()},
+        "RandomSeed": None,
+        "Randomness": "No step draws random numbers (ALE, clusters, jackknife and figures are "
+                      "deterministic), so there is no seed to record.",
+        "Spec": {"Folder": str(spec_folder) if spec_folder is not None else None,
+                 "FolderFromOutput": (os.path.relpath(Path(spec_folder).resolve(), Path(output_dir).resolve())
+                                      if spec_folder is not None and output_dir is not None else None),
+                 "SHA256": spec_sha256},
+        "SpecSHA256": spec_sha256,
+        "Inputs": {i["path"]: i["sha256"] for i in inputs},
+        "InputFiles": [{"Path": i["path"], "Resolved": i.get("resolved"), "SHA256": i["sha256"],
+                        "Format": i.get("format")} for i in inputs],
+        "Outputs": dict(sorted(outputs.items())),
+    }

@@ -1,0 +1,147 @@
+"""``ale-app --verify OUTPUT_DIR``: re-run an archived analysis and compare, file by file.
+
+The spec is rebuilt from ``spec.json`` (the validated spec as run); the inputs are looked
+up where the recorded spec folder says and checked against their recorded SHA-256. The
+analysis is re-run into a scratch folder and every derivative is compared byte for byte
+with the archived one (``provenance.json`` apart: it records times and places).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ale_app import derivatives as D
+from ale_app import provenance as P
+from ale_app.errors import MissingInputError, OutputError
+
+#: Keys that a run adds to ``spec.json``'s ``input`` section next to the spec's own fields.
+RECORDED_INPUT_KEYS = ("sha256", "format_used")
+
+
+@dataclass
+class Verification:
+    """The outcome of a verification.
+
+    Attributes
+    ----------
+    inputs : list of (str, str)
+        Input path and ``"unchanged"``, ``"changed"`` or ``"missing"``.
+    files : list of (str, str)
+        Output name and ``"identical"``, ``"differs"``, ``"missing"`` (not in the archived
+        folder) or ``"not produced"`` (the re-run did not write it).
+    software : list of (str, str, str)
+        Distribution, recorded version, current version, for every one that differs.
+    rerun : bool
+        Whether the analysis was re-run (not when an input is missing or changed).
+    """
+
+    inputs: list[tuple[str, str]] = field(default_factory=list)
+    files: list[tuple[str, str]] = field(default_factory=list)
+    software: list[tuple[str, str, str]] = field(default_factory=list)
+    rerun: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True only when every input is unchanged and every file identical."""
+        return (self.rerun and all(s == "unchanged" for _, s in self.inputs)
+                and all(s == "identical" for _, s in self.files))
+
+
+def _read_record(folder: Path, name: str) -> dict:
+    path = folder / name
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MissingInputError(
+            f"{str(folder)!r} has no {name}, so it does not hold a completed ale-app run.",
+            hint="Give the OUTPUT_DIR of a finished ale-app run (provenance.json is written last).",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise MissingInputError(f"Cannot read {path}: {exc}.",
+                                hint="The archived run is damaged; restore it from the archive.") from None
+
+
+def rebuild_spec(spec_record: dict):
+    """The :class:`~ale_app.spec.AnalysisSpec` a run recorded in ``spec.json``."""
+    from ale_app.spec import parse_spec
+
+    data = json.loads(json.dumps(spec_record))
+    for key in RECORDED_INPUT_KEYS:
+        data.get("input", {}).pop(key, None)
+    text = json.dumps(data, indent=2)
+    return parse_spec(text, "spec.json"), text
+
+
+def _spec_folder(spec_record: dict, output_dir: Path, paths: list[str]) -> Path:
+    """The folder relative inputs are read from: the recorded one, else the one at the same
+    place relative to OUTPUT_DIR (an archive moved as a whole), whichever has every input."""
+    from ale_app.inputs import resolve_input_path
+
+    candidates = []
+    if spec_record.get("Folder"):
+        candidates.append(Path(spec_record["Folder"]))
+    if spec_record.get("FolderFromOutput"):
+        candidates.append(output_dir / spec_record["FolderFromOutput"])
+    for folder in candidates:
+        try:
+            for path in paths:
+                resolve_input_path(path, folder)
+        except MissingInputError:
+            continue
+        return folder
+    return candidates[0] if candidates else output_dir
+
+
+def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str]) -> Verification:
+    """Check the recorded inputs, re-run the analysis in a scratch folder and compare."""
+    from ale_app.inputs import resolve_input_path, sha256_file
+    from ale_app.workflow import RunOptions, run
+
+    output_dir = Path(output_dir)
+    provenance = _read_record(output_dir, D.PROVENANCE)
+    spec, spec_text = rebuild_spec(_read_record(output_dir, D.SPEC_JSON))
+    result = Verification()
+
+    recorded = provenance.get("Software", {})
+    current = P.software_versions()
+    for name in sorted(set(recorded) | set(current), key=str.lower):
+        if recorded.get(name) != current.get(name):
+            result.software.append((name, recorded.get(name) or "-", current.get(name) or "-"))
+
+    files = provenance.get("InputFiles") or [{"Path": p, "SHA256": h} for p, h in provenance["Inputs"].items()]
+    spec_dir = _spec_folder(provenance.get("Spec") or {}, output_dir, [e["Path"] for e in files])
+    for entry in files:
+        try:
+            path = resolve_input_path(entry["Path"], spec_dir)
+        except MissingInputError:
+            result.inputs.append((entry["Path"], "missing"))
+            continue
+        result.inputs.append((entry["Path"], "unchanged" if sha256_file(path) == entry["SHA256"] else "changed"))
+    if any(status != "unchanged" for _, status in result.inputs):
+        return result
+
+    scratch = Path(tempfile.mkdtemp(prefix="ale-app-verify-"))
+    try:
+        rerun_dir = scratch / "out"
+        run(spec, spec_dir, spec_text, rerun_dir, RunOptions(n_jobs=n_jobs, backend=backend, argv=argv))
+        result.rerun = True
+        rerun = json.loads((rerun_dir / D.PROVENANCE).read_text(encoding="utf-8"))["Outputs"]
+        for name in sorted(set(provenance["Outputs"]) | set(rerun)):
+            archived = output_dir / name
+            if name not in rerun:
+                status = "not produced"
+            elif not archived.is_file():
+                status = "missing"
+            else:
+                status = "identical" if archived.read_bytes() == (rerun_dir / name).read_bytes() else "differs"
+            result.files.append((name, status))
+    except OSError as exc:
+        raise OutputError(f"Cannot use the scratch folder {scratch}: {exc}.",
+                          hint="Set TMPDIR to a writable folder with room for one run.") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result
