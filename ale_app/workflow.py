@@ -297,6 +297,7 @@ def _compute_and_write(spec, spec_dir, spec_text, evidence, out, folder, options
         options.argv, started, D.sha256_bytes(spec_text.encode("utf-8")), [evidence.source], outputs,
         options.n_jobs, options.backend, timer.seconds, spec_folder=spec_dir, output_dir=out.root,
     )
+    provenance["JackknifeMethod"] = spec.jackknife.method if spec.jackknife.enabled else None
     provenance["InputFormat"] = evidence.source["format"]
     provenance["InputSpaceConversions"] = evidence.conversions
     out.write_json(D.PROVENANCE, provenance)
