@@ -159,8 +159,9 @@ class OutputFolder:
 def prepare_output_dir(path: Path, overwrite: bool) -> Path:
     """Create the output folder, or check that an existing one may be written.
 
-    An empty folder is used as it is. A folder holding an earlier ale-app run is refused
-    unless ``overwrite``. A folder holding anything else is refused.
+    An empty folder is used as it is. A folder holding an earlier, finished ale-app run
+    (its ``provenance.json`` written) is refused unless ``overwrite``; an unfinished one (an
+    interrupted run) is completed. A folder holding anything else is refused.
     """
     path = Path(path)
     try:
@@ -183,7 +184,7 @@ def prepare_output_dir(path: Path, overwrite: bool) -> Path:
             f"The output folder {str(path)!r} is not empty and does not hold an ale-app run.",
             hint="Choose an empty or new folder; ale-app never mixes its outputs with other files.",
         )
-    if not overwrite:
+    if not overwrite and (path / PROVENANCE).exists():
         raise OutputError(
             f"The output folder {str(path)!r} already holds an ale-app run.",
             hint="Pass --overwrite to replace it, or choose another folder.",
@@ -206,13 +207,23 @@ def _is_ale_app_output(path: Path) -> bool:
 def container_info() -> dict[str, Any] | None:
     """The ale-app image this process runs in, from the variables the image sets; else None.
 
-    Only ale-app's own images set ``ALE_APP_CONTAINER``; a run elsewhere (even inside some
-    other container) records None rather than a guess.
+    Only ale-app's own images set ``ALE_APP_CONTAINER`` (``docker`` or ``apptainer``) and the
+    ``ALE_APP_IMAGE_VERSION``/``_REVISION``/``_SOURCE`` values of their labels; a run elsewhere
+    (even inside some other container) records None rather than a guess.
     """
     kind = os.environ.get("ALE_APP_CONTAINER")
     if not kind:
         return None
-    return {"Type": kind, "Tag": os.environ.get("ALE_APP_IMAGE", "")}
+    # The tag or digest the user ran (ALE_APP_IMAGE), else the .sif Apptainer reports.
+    tag = next((os.environ[v] for v in ("ALE_APP_IMAGE", "APPTAINER_CONTAINER", "SINGULARITY_CONTAINER")
+                if os.environ.get(v)), "")
+    info = {"Type": kind, "Tag": tag}
+    # The label values baked in when the image was built.
+    for key in ("Version", "Revision", "Source"):
+        value = os.environ.get(f"ALE_APP_IMAGE_{key.upper()}")
+        if value:
+            info[key] = value
+    return info
 
 
 def dataset_description(title: str, source: dict[str, str]) -> dict[str, Any]:

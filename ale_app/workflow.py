@@ -91,6 +91,9 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
 
     out_root = D.prepare_output_dir(output_dir, options.overwrite)
     out = D.OutputFolder(out_root)
+    # First, so that a folder left by an interrupted run is recognised as ale-app's and the
+    # re-run completes it (provenance.json, written last, marks a finished run).
+    out.write_json(D.DATASET_DESCRIPTION, D.dataset_description(spec.title, evidence.source))
 
     with timer.step("ale", "Fitting ALE"):
         fit = A.fit_ale(evidence.studyset, spec.ale)
@@ -205,7 +208,6 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
         spec_record["input"]["sha256"] = evidence.source["sha256"]
         spec_record["input"]["format_used"] = evidence.source["format"]
         out.write_json(D.SPEC_JSON, spec_record)
-        out.write_json(D.DATASET_DESCRIPTION, D.dataset_description(spec.title, evidence.source))
 
     outputs = dict(out.digests)
     provenance = D.provenance_record(
