@@ -28,9 +28,11 @@ COPY docker/install.sh /opt/ale-app-src/docker/install.sh
 RUN sh /opt/ale-app-src/docker/install.sh system
 
 # The locked dependency set (with hashes), then the project itself with --no-deps.
-COPY requirements.lock pyproject.toml README.md /opt/ale-app-src/
+COPY requirements.lock /opt/ale-app-src/
+RUN sh /opt/ale-app-src/docker/install.sh deps /opt/ale-app-src
+COPY pyproject.toml README.md /opt/ale-app-src/
 COPY ale_app /opt/ale-app-src/ale_app
-RUN sh /opt/ale-app-src/docker/install.sh python /opt/ale-app-src \
+RUN sh /opt/ale-app-src/docker/install.sh project /opt/ale-app-src \
     && rm -rf /opt/ale-app-src \
     && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
                --shell /usr/sbin/nologin ale \

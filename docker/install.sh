@@ -4,9 +4,10 @@
 # and the same layout.
 #
 #   install.sh system          Debian packages: python3, python3-venv, ca-certificates
-#   install.sh python SRC      venv in $ALE_APP_VENV, requirements.lock --require-hashes,
-#                              then SRC with --no-deps; bytecode compiled
-#   install.sh all SRC         both, in that order
+#   install.sh deps SRC        venv in $ALE_APP_VENV; SRC/requirements.lock with --require-hashes
+#   install.sh project SRC     SRC itself with --no-deps; bytecode compiled
+#   install.sh all SRC         all three, in that order
+# (The Dockerfile runs them as separate layers, so a code change reuses the dependency layer.)
 #
 # SRC is a folder holding pyproject.toml, README.md, requirements.lock and ale_app/.
 set -eu
@@ -21,9 +22,7 @@ install_system() {
     rm -rf /var/lib/apt/lists/*
 }
 
-install_python() {
-    src="$1"
-    python3 -m venv "$ALE_APP_VENV"
+pip_setup() {
     pip="$ALE_APP_VENV/bin/pip"
     # A pip cache only when a build mounts one (ALE_APP_PIP_CACHE); never left in the image.
     if [ -n "${ALE_APP_PIP_CACHE:-}" ]; then
@@ -31,9 +30,20 @@ install_python() {
     else
         export PIP_NO_CACHE_DIR=1
     fi
+}
+
+install_deps() {
+    src="$1"
+    python3 -m venv "$ALE_APP_VENV"
+    pip_setup
     # No pip self-upgrade: the venv's pip comes from Debian's python3-venv and the lock
     # file alone decides what is installed.
     "$pip" install --no-input --disable-pip-version-check --require-hashes -r "$src/requirements.lock"
+}
+
+install_project() {
+    src="$1"
+    pip_setup
     "$pip" install --no-input --disable-pip-version-check --no-deps "$src"
     # Compile bytecode now: the image is read-only at run time and PYTHONDONTWRITEBYTECODE=1.
     "$ALE_APP_VENV/bin/python" -m compileall -q -j 0 "$ALE_APP_VENV/lib"
@@ -42,7 +52,8 @@ install_python() {
 
 case "${1:-}" in
     system) install_system ;;
-    python) install_python "${2:?install.sh python SRC}" ;;
-    all) install_system; install_python "${2:?install.sh all SRC}" ;;
-    *) echo "usage: install.sh system | python SRC | all SRC" >&2; exit 64 ;;
+    deps) install_deps "${2:?install.sh deps SRC}" ;;
+    project) install_project "${2:?install.sh project SRC}" ;;
+    all) install_system; install_deps "${2:?install.sh all SRC}"; install_project "$2" ;;
+    *) echo "usage: install.sh system | deps SRC | project SRC | all SRC" >&2; exit 64 ;;
 esac

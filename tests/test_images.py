@@ -55,7 +55,8 @@ def test_apptainer_def_installs_with_the_shared_script(recipe):
         assert (REPO / source).exists(), source
     assert any("docker/install.sh all /opt/ale-app-src" in line for line in recipe.install)
     assert "docker/install.sh system" in _dockerfile()
-    assert "docker/install.sh python /opt/ale-app-src" in _dockerfile()
+    assert "docker/install.sh deps /opt/ale-app-src" in _dockerfile()
+    assert "docker/install.sh project /opt/ale-app-src" in _dockerfile()
     install = (REPO / "docker" / "install.sh").read_text()
     assert "--require-hashes -r \"$src/requirements.lock\"" in install
     assert "--no-deps" in install
