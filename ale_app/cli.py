@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
@@ -22,11 +21,10 @@ EXIT_USAGE = 64
 
 
 def default_n_jobs() -> int:
-    """The CPUs this process may use (its affinity set), not the machine's count."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
-        return max(1, os.cpu_count() or 1)
+    """The CPUs this process may use (its affinity set, capped by any cgroup CPU quota)."""
+    from ale_app.cpus import available_cpus
+
+    return available_cpus()
 
 
 class _Parser(argparse.ArgumentParser):

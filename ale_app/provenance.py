@@ -39,13 +39,23 @@ VOLATILE_FIELDS = ("Command", "CommandLine", "WorkingDirectory", "StartTime", "E
 def container_info() -> dict[str, Any] | None:
     """The ale-app image this process runs in, from the variables the image sets; else None.
 
-    Only ale-app's own images set ``ALE_APP_CONTAINER``; a run elsewhere (even inside some
-    other container) records None rather than a guess.
+    Only ale-app's own images set ``ALE_APP_CONTAINER`` (``docker`` or ``apptainer``) and the
+    ``ALE_APP_IMAGE_VERSION``/``_REVISION``/``_SOURCE`` values of their labels; a run elsewhere
+    (even inside some other container) records None rather than a guess.
     """
     kind = os.environ.get("ALE_APP_CONTAINER")
     if not kind:
         return None
-    return {"Type": kind, "Tag": os.environ.get("ALE_APP_IMAGE", "")}
+    # The tag or digest the user ran (ALE_APP_IMAGE), else the .sif Apptainer reports.
+    tag = next((os.environ[v] for v in ("ALE_APP_IMAGE", "APPTAINER_CONTAINER", "SINGULARITY_CONTAINER")
+                if os.environ.get(v)), "")
+    info = {"Type": kind, "Tag": tag}
+    # The label values baked in when the image was built.
+    for key in ("Version", "Revision", "Source"):
+        value = os.environ.get(f"ALE_APP_IMAGE_{key.upper()}")
+        if value:
+            info[key] = value
+    return info
 
 
 def dataset_description(title: str, source: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# CI container test (see ../CONTAINERS notes in the README, "Container images"):
+#   1. build the Dockerfile with buildah (chroot isolation) on a Debian bookworm base made
+#      with debootstrap, no image registry needed;
+#   2. run the image's ENTRYPOINT on the example as UID 4242 (no passwd entry, no writable
+#      home), with no network (unshare -n), the spec mounted read-only and /tmp a tmpfs;
+#   3. check its NIfTI and TSV outputs are byte-identical to the same run on the host;
+#   4. execute apptainer.def's %files and %post in a fresh container of the same base, then
+#      its %test and %runscript (as UID 4242, no network), and compare those outputs too.
+# Fails on any build, run or comparison failure. Skips, saying why, only where buildah
+# cannot be installed. Caches (base rootfs tarball, base image, pip downloads, build layers)
+# live in $ALE_APP_CI_CACHE (default /var/cache/ale-app-ci).
+#
+# Usage: .ci/container-test.sh [HOST_VENV]   (default: .venv, made by .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO="$PWD"
+HOST_VENV="$(cd "${1:-.venv}" && pwd)"
+CACHE="${ALE_APP_CI_CACHE:-/var/cache/ale-app-ci}"
+BASE="localhost/ale-app-ci-base:bookworm"
+IMAGE="localhost/ale-app:ci"
+UIDGID="4242:4242"
+T0=$SECONDS
+
+log() { echo "[container-test +$((SECONDS - T0))s] $*"; }
+fail() { log "FAILED: $*"; exit 1; }
+
+# --- tools --------------------------------------------------------------------------------
+if ! command -v buildah >/dev/null || ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
+    log "installing buildah, podman and debootstrap with apt-get"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah podman debootstrap; } \
+        >/tmp/ale-app-container-test-apt.log 2>&1; then
+        tail -n 5 /tmp/ale-app-container-test-apt.log || true
+        log "SKIPPED: buildah cannot be installed on this machine (apt-get install buildah podman debootstrap failed, log above)"
+        exit 0
+    fi
+fi
+log "$(buildah --version); $(podman --version)"
+
+mkdir -p "$CACHE/pip"
+WORK="$(mktemp -d /tmp/ale-app-container-test.XXXXXX)"
+CONTAINERS=()
+cleanup() {
+    for c in "${CONTAINERS[@]}"; do buildah rm "$c" >/dev/null 2>&1 || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+# pip inside the build trusts this machine's CA bundle through mounts that stay out of the image.
+printf '[global]\ncert = /run/host-ca.crt\n' >"$WORK/pip.conf"
+BUILD_MOUNTS=(-v "$WORK/pip.conf:/etc/pip.conf:ro" -v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro
+              -v "$CACHE/pip:/var/cache/ale-app-pip")
+
+# --- base image: debootstrap bookworm minbase from the machine's Debian mirror -------------
+if ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
+    if [ ! -s "$CACHE/bookworm-minbase.tar.gz" ]; then
+        mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+        mirror="${mirror:-http://deb.debian.org/debian}"
+        log "debootstrap --variant=minbase bookworm from $mirror"
+        rm -rf "$CACHE/rootfs.tmp"
+        debootstrap --variant=minbase bookworm "$CACHE/rootfs.tmp" "$mirror" >"$WORK/debootstrap.log" 2>&1 \
+            || { tail -n 20 "$WORK/debootstrap.log"; fail "debootstrap"; }
+        rm -rf "$CACHE"/rootfs.tmp/var/cache/apt/archives/*.deb "$CACHE"/rootfs.tmp/var/lib/apt/lists/*
+        tar --numeric-owner -C "$CACHE/rootfs.tmp" -c . | gzip -1 >"$CACHE/bookworm-minbase.tar.gz.tmp"
+        mv "$CACHE/bookworm-minbase.tar.gz.tmp" "$CACHE/bookworm-minbase.tar.gz"
+        rm -rf "$CACHE/rootfs.tmp"
+    fi
+    log "podman import $CACHE/bookworm-minbase.tar.gz $BASE"
+    podman import --quiet "$CACHE/bookworm-minbase.tar.gz" "$BASE" >/dev/null
+else
+    log "base image $BASE (cached)"
+fi
+
+# --- 1. build the Dockerfile ---------------------------------------------------------------
+REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+log "build: buildah bud --isolation chroot --layers --build-arg BASE_IMAGE=$BASE --build-arg REVISION=$REVISION -t $IMAGE ."
+t=$SECONDS
+if ! buildah bud --isolation chroot --layers "${BUILD_MOUNTS[@]}" \
+        --build-arg ALE_APP_PIP_CACHE=/var/cache/ale-app-pip --build-arg BASE_IMAGE="$BASE" \
+        --build-arg REVISION="$REVISION" -t "$IMAGE" . >"$WORK/build.log" 2>&1; then
+    tail -n 60 "$WORK/build.log"
+    fail "buildah bud (Dockerfile)"
+fi
+grep -E '^(STEP [0-9]+/[0-9]+: (FROM|RUN|COPY|ENTRYPOINT|USER)|--> Using cache|COMMIT|Successfully tagged|ale-app [0-9])' \
+    "$WORK/build.log" | cut -c1-150 | sed 's/^/[build] /'
+log "build: done in $((SECONDS - t)) s"
+buildah rmi --prune >/dev/null 2>&1 || true  # earlier builds' untagged images; current layers stay
+size="$(podman image inspect --format '{{.Size}}' "$IMAGE")"
+log "image: $IMAGE $(buildah images --noheading --format '{{.ID}} {{.Size}}' "$IMAGE") ($size bytes)"
+inspect() { buildah inspect --type image "$IMAGE" | "$HOST_VENV/bin/python" -c "import json, sys; c = json.load(sys.stdin)['OCIv1']['config']; $1"; }
+log "image labels: $(inspect 'print(json.dumps(c.get("Labels"), sort_keys=True))')"
+log "image user: $(inspect 'print(c.get("User"))'); entrypoint: $(inspect 'print(json.dumps(c["Entrypoint"]))')"
+mapfile -t ENTRYPOINT < <(inspect 'print("\n".join(c["Entrypoint"]))')
+[ "${#ENTRYPOINT[@]}" -gt 0 ] || fail "the image has no ENTRYPOINT"
+
+# --- inputs and the host run -----------------------------------------------------------------
+mkdir -p "$WORK/in" "$WORK/out" "$WORK/host"
+cp ale_app/examples/pain-qualitative.yaml "$WORK/in/spec.yaml"  # = example:pain-qualitative
+chmod -R a+rX "$WORK/in"
+chown 4242:4242 "$WORK/out"
+log "host run: $HOST_VENV/bin/ale-app $WORK/in/spec.yaml $WORK/host/deriv"
+t=$SECONDS
+"$HOST_VENV/bin/ale-app" "$WORK/in/spec.yaml" "$WORK/host/deriv" --quiet || fail "host run"
+log "host run: done in $((SECONDS - t)) s"
+
+# run_in CONTAINER ARGS...: as UID 4242, no network, /tmp a fresh tmpfs, spec read-only.
+run_in() {
+    local c="$1"; shift
+    unshare -n buildah run --isolation chroot --user "$UIDGID" --mount type=tmpfs,destination=/tmp \
+        -v "$WORK/in:/in:ro" -v "$WORK/out:/out" "$c" -- "$@"
+}
+
+# compare NAME DIR: NIfTI and TSV files byte-identical to the host run (the check), others reported.
+compare() {
+    local name="$1" dir="$2" bad=0 n=0 f
+    while IFS= read -r f; do
+        n=$((n + 1))
+        if [ ! -f "$dir/$f" ]; then log "$name: MISSING $f"; bad=1
+        elif ! cmp -s "$WORK/host/deriv/$f" "$dir/$f"; then log "$name: DIFFERS $f"; bad=1; fi
+    done < <(cd "$WORK/host/deriv" && find . -type f \( -name '*.nii.gz' -o -name '*.tsv' \) | sort)
+    [ "$n" -ge 5 ] || fail "$name: the host run wrote only $n NIfTI/TSV files"
+    [ "$bad" -eq 0 ] || fail "$name: NIfTI/TSV outputs differ from the host run"
+    log "$name: all $n NIfTI and TSV files byte-identical to the host run: $(cd "$dir" && find . -type f \( -name '*.nii.gz' -o -name '*.tsv' \) | sort | xargs sha256sum | sha256sum | cut -c1-16) (sha256 of the sha256 list)"
+    local same=0 other=0
+    while IFS= read -r f; do
+        if cmp -s "$WORK/host/deriv/$f" "$dir/$f"; then same=$((same + 1)); else other=$((other + 1)); log "$name: (info) differs from host: $f"; fi
+    done < <(cd "$WORK/host/deriv" && find . -type f ! -name '*.nii.gz' ! -name '*.tsv' | sort)
+    log "$name: (info) other files identical to the host run: $same, different: $other"
+}
+
+# --- 2. run the Docker image -----------------------------------------------------------------
+c="$(buildah from --quiet --pull=never "containers-storage:$IMAGE")"
+CONTAINERS+=("$c")
+log "in-image checks (same flags as the run):"
+run_in "$c" /bin/sh -c '
+    echo "  id: $(id)"; echo "  passwd entry for $(id -u): $(getent passwd "$(id -u)" || echo none)"
+    echo "  HOME=${HOME:-unset}; writable: $([ -w "${HOME:-/}" ] && echo yes || echo no)"
+    echo "  network interfaces: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | tr "\n" " ")"
+    echo "  write to /in: $(touch /in/x 2>/dev/null && echo allowed || echo refused)"
+    echo "  write to /opt/ale-app: $(touch /opt/ale-app/x 2>/dev/null && echo allowed || echo refused)"
+    python3 -c "
+import socket
+for address in ((\"deb.debian.org\", 80), (\"1.1.1.1\", 443)):
+    try:
+        socket.create_connection(address, timeout=5).close(); print(\"  network:\", address, \"REACHABLE\")
+    except OSError as e:
+        print(\"  network:\", address, \"unreachable (\" + type(e).__name__ + \": \" + str(e) + \")\")"' \
+    | tee "$WORK/checks.txt"
+grep -q "uid=4242" "$WORK/checks.txt" || fail "the container did not run as UID 4242"
+grep -q "writable: no" "$WORK/checks.txt" || fail "the container has a writable home"
+if grep -q "REACHABLE" "$WORK/checks.txt" || [ "$(grep -c "unreachable" "$WORK/checks.txt")" -ne 2 ]; then
+    fail "the container reached the network"
+fi
+grep -q "write to /in: refused" "$WORK/checks.txt" || fail "the input mount is writable"
+mnt="$(buildah mount "$c")"
+touch "$WORK/marker"; sleep 1
+log "in-image run: ${ENTRYPOINT[*]} /in/spec.yaml /out/deriv (UID 4242, no network, read-only /in, tmpfs /tmp)"
+t=$SECONDS
+set +e
+run_in "$c" "${ENTRYPOINT[@]}" /in/spec.yaml /out/deriv 2>&1 | sed 's/^/[image] /'
+code="${PIPESTATUS[0]}"
+set -e
+log "in-image run: exit $code in $((SECONDS - t)) s"
+[ "$code" -eq 0 ] || fail "in-image run exited $code"
+written="$(cd "$mnt" && find . -xdev -newer "$WORK/marker" ! -path './tmp*' ! -path './in*' ! -path './out*' \
+          ! -path './dev*' ! -path './proc*' ! -path './sys*' ! -path './run*' ! -path './etc/hosts' \
+          ! -path './etc/resolv.conf' ! -path './etc/hostname' ! -path '.' -print | head -n 20)"
+buildah umount "$c" >/dev/null
+[ -z "$written" ] || { echo "$written"; fail "the run wrote into the image's file system (outside /tmp)"; }
+log "in-image run wrote nothing into the image outside /tmp and /out"
+"$HOST_VENV/bin/python" -c "import json, sys; d = json.load(open(sys.argv[1])); print('[container-test] provenance Container:', json.dumps(d['Container']))" \
+    "$WORK/out/deriv/provenance.json"
+compare "docker image" "$WORK/out/deriv"
+
+# --- 3. apptainer.def: %files + %post in the same base, then %test and %runscript ------------
+"$HOST_VENV/bin/python" .ci/apptainer_sections.py apptainer.def "$WORK/apptainer" "REVISION=$REVISION" \
+    || fail "apptainer.def could not be split into sections"
+log "apptainer.def: From $(cat "$WORK/apptainer/from.txt") -> executed on $BASE"
+a="$(buildah from --quiet --pull=never "containers-storage:$BASE")"
+CONTAINERS+=("$a")
+while read -r src dst; do
+    [ -n "$src" ] || continue
+    buildah copy "$a" "$src" "$dst" >/dev/null || fail "apptainer.def %files: $src $dst"
+done <"$WORK/apptainer/files.txt"
+log "apptainer.def %post"
+t=$SECONDS
+if ! buildah run --isolation chroot "${BUILD_MOUNTS[@]}" -v "$WORK/apptainer:/.ale-app-ci:ro" \
+        --env ALE_APP_PIP_CACHE=/var/cache/ale-app-pip "$a" -- /bin/sh -e /.ale-app-ci/post.sh \
+        >"$WORK/post.log" 2>&1; then
+    tail -n 40 "$WORK/post.log"
+    fail "apptainer.def %post"
+fi
+grep -E '^(Successfully installed|ale-app [0-9])' "$WORK/post.log" | cut -c1-150 | sed 's/^/[%post] /'
+log "apptainer.def %post: done in $((SECONDS - t)) s"
+app_run() {  # as Apptainer runs a section: %environment sourced, then the script with arguments
+    local section="$1"; shift
+    unshare -n buildah run --isolation chroot --user "$UIDGID" --mount type=tmpfs,destination=/tmp \
+        -v "$WORK/in:/in:ro" -v "$WORK/out:/out" -v "$WORK/apptainer:/.ale-app-ci:ro" "$a" -- \
+        /bin/sh -c '. /.ale-app-ci/environment.sh && exec /bin/sh "/.ale-app-ci/$0.sh" "$@"' "$section" "$@"
+}
+log "apptainer.def %test"
+t=$SECONDS
+set +e
+app_run test 2>&1 | sed 's/^/[%test] /'
+code="${PIPESTATUS[0]}"
+set -e
+log "apptainer.def %test: exit $code in $((SECONDS - t)) s"
+[ "$code" -eq 0 ] || fail "apptainer.def %test exited $code"
+log "apptainer.def %runscript /in/spec.yaml /out/apptainer --quiet"
+t=$SECONDS
+set +e
+app_run runscript /in/spec.yaml /out/apptainer --quiet 2>&1 | sed 's/^/[%runscript] /'
+code="${PIPESTATUS[0]}"
+set -e
+log "apptainer.def %runscript: exit $code in $((SECONDS - t)) s"
+[ "$code" -eq 0 ] || fail "apptainer.def %runscript exited $code"
+"$HOST_VENV/bin/python" -c "import json, sys; d = json.load(open(sys.argv[1])); print('[container-test] provenance Container:', json.dumps(d['Container']))" \
+    "$WORK/out/apptainer/provenance.json"
+compare "apptainer recipe" "$WORK/out/apptainer"
+
+log "PASSED in $((SECONDS - T0)) s"
