@@ -19,7 +19,7 @@ from ale_app import provenance as P
 from ale_app.errors import MissingInputError, OutputError
 
 #: Keys that a run adds to ``spec.json``'s ``input`` section next to the spec's own fields.
-RECORDED_INPUT_KEYS = ("sha256", "format_used")
+RECORDED_INPUT_KEYS = ("sha256", "format_used", "space_conversions")
 
 
 @dataclass

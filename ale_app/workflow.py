@@ -283,6 +283,7 @@ def _compute_and_write(spec, spec_dir, spec_text, evidence, out, folder, options
     with timer.step("report", "Writing the report"):
         _write_report(spec, state)
         spec_record = spec.model_dump(mode="json")
+        # What is recorded beside the spec here, --verify strips again (verify.RECORDED_INPUT_KEYS).
         spec_record["input"]["sha256"] = evidence.source["sha256"]
         spec_record["input"]["format_used"] = evidence.source["format"]
         spec_record["input"]["space_conversions"] = evidence.conversions
