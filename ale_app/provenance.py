@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ale_app import CODE_URL, __version__
+from ale_app.cpus import available_cpus
 
 BIDS_VERSION = "1.10.0"
 PROVENANCE_VERSION = 1
@@ -136,14 +137,6 @@ def lock_file_digests() -> dict[str, str]:
     return {p.name: sha256_bytes(p.read_bytes()) for p in sorted(root.glob("requirements*.lock"))}
 
 
-def cpus_available() -> int:
-    """The CPUs this process may use (its affinity set)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
-        return os.cpu_count() or 1
-
-
 def provenance_record(
     argv: list[str],
     started: datetime,
@@ -205,7 +198,7 @@ def provenance_record(
             "Libc": "-".join(platform.libc_ver()).strip("-") or None,
         },
         "Container": container_info(),
-        "Execution": {"NJobs": n_jobs, "ParallelBackend": backend, "CPUsAvailable": cpus_available(),
+        "Execution": {"NJobs": n_jobs, "ParallelBackend": backend, "CPUsAvailable": available_cpus(),
                       "CPUCount": os.cpu_count()},
         "RandomSeed": None,
         "Randomness": "No step draws random numbers (ALE, clusters, jackknife and figures are "

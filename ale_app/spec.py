@@ -23,9 +23,11 @@ EXAMPLE_PREFIX = "example:"
 
 
 class _StrictModel(BaseModel):
-    """Base for every spec model: unknown keys are refused, values are checked on assignment."""
+    """Base for every spec model: unknown keys are refused, values are checked on assignment,
+    and defaults are validated too, so a default and the same value written out (e.g. 500 and
+    500.0 for a float field) give the same spec and byte-identical outputs."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
 
 
 class SelectSpec(_StrictModel):
@@ -289,6 +291,7 @@ class AnalysisSpec(_StrictModel):
     model_config = ConfigDict(
         extra="forbid",
         validate_assignment=True,
+        validate_default=True,
         json_schema_extra={"$id": SCHEMA_ID},
         title="ale-app analysis spec",
     )

@@ -98,7 +98,7 @@ def _spec_folder(spec_record: dict, output_dir: Path, paths: list[str]) -> Path:
 
 def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str]) -> Verification:
     """Check the recorded inputs, re-run the analysis in a scratch folder and compare."""
-    from ale_app.inputs import resolve_input_path, sha256_file
+    from ale_app.inputs import resolve_input_path, sha256_path
     from ale_app.workflow import RunOptions, run
 
     output_dir = Path(output_dir)
@@ -120,7 +120,7 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str]) -> Veri
         except MissingInputError:
             result.inputs.append((entry["Path"], "missing"))
             continue
-        result.inputs.append((entry["Path"], "unchanged" if sha256_file(path) == entry["SHA256"] else "changed"))
+        result.inputs.append((entry["Path"], "unchanged" if sha256_path(path) == entry["SHA256"] else "changed"))
     if any(status != "unchanged" for _, status in result.inputs):
         return result
 

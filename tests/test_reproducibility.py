@@ -332,3 +332,22 @@ def test_network_is_blocked_in_subprocesses():
     assert proc.returncode == 0, proc.stderr
     assert "CONNECTED" not in proc.stdout
     assert "NetworkBlocked" in proc.stdout, proc.stdout
+
+
+def test_verify_a_run_whose_input_is_a_parquet_folder(tmp_path, capsys):
+    """A folder input is digested file by file, and --verify checks it the same way."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "spec_version: 1\n"
+        "input: {path: 'nimare:nback_vs_flanker_studyset_2026-07', select: {first: 4}}\n"
+        "ale: {sample_size: 20}\n"
+        "jackknife: {enabled: false}\n"
+        "figures: {formats: [png], dpi: 50}\n"
+    )
+    out = tmp_path / "out"
+    assert main([str(spec), str(out), "--n-jobs", "1", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["--verify", str(out), "--n-jobs", "1", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "input nimare:nback_vs_flanker_studyset_2026-07: unchanged" in printed
+    assert "verified: all" in printed

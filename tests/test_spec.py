@@ -97,3 +97,12 @@ def test_python_tag_is_refused_not_executed(tmp_path):
         S.parse_spec(text, "evil.yaml")
     assert "tag" in info.value.message
     assert not marker.exists()
+
+
+def test_defaults_equal_their_written_out_values():
+    """A default and the same value written out must be the same spec (--verify relies on it)."""
+    implicit = S.parse_spec("spec_version: 1\ninput: {path: x.json}\n", "min.yaml")
+    explicit = S.AnalysisSpec.model_validate(implicit.model_dump(mode="json"))
+    assert implicit == explicit
+    assert repr(implicit.jackknife.cluster_threshold_mm3) == repr(explicit.jackknife.cluster_threshold_mm3)
+    assert repr(implicit.display.threshold_percentile) == repr(explicit.display.threshold_percentile)

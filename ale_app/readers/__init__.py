@@ -58,16 +58,19 @@ def read_text(path: Path, what: str) -> tuple[str, list[str]]:
     which is what GingerALE on Windows writes.
     """
     data = read_bytes(path)
-    if b"\x00" in data[:8192]:
-        raise InputDataError(
-            f"The input file {str(path)!r} is a binary file, not {what} text.",
-            hint="Export the coordinates as text (Sleuth .txt, .tsv or .csv), or check input.path.",
-        )
+    refuse_binary(path, data, f"{what} text",
+                  "Export the coordinates as text (Sleuth .txt, .tsv or .csv), or check input.path.")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("cp1252", errors="replace")
     return text, text.splitlines()
+
+
+def refuse_binary(path: Path, data: bytes, what: str, hint: str) -> None:
+    """Exit 65 when ``data`` looks binary (a NUL byte near the start)."""
+    if b"\x00" in data[:8192]:
+        raise InputDataError(f"The input file {str(path)!r} is a binary file, not {what}.", hint=hint)
 
 
 def read_bytes(path: Path) -> bytes:

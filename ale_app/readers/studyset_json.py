@@ -8,17 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from ale_app.errors import InputDataError
-from ale_app.readers import ReadResult, read_bytes
+from ale_app.readers import ReadResult, read_bytes, refuse_binary
 
 
 def load_json(path: Path) -> Any:
     """Parse a JSON file; a file that is not JSON is exit 65 with its line."""
     data = read_bytes(path)
-    if b"\x00" in data[:8192]:
-        raise InputDataError(
-            f"The input file {str(path)!r} is a binary file, not JSON.",
-            hint="Check input.path and input.format.",
-        )
+    refuse_binary(path, data, "JSON", "Check input.path and input.format.")
     try:
         return json.loads(data.decode("utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
