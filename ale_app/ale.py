@@ -78,16 +78,11 @@ class Clusters:
     min_voxels: int
 
 
-def make_estimator(ale_spec: ALESpec):
+def make_estimator(ale_spec: ALESpec, **kwargs):
     """Return NiMARE's ``ALE`` estimator configured as the spec says."""
-    from nimare.meta.cbma.ale import ALE
+    from ale_app.nimare_adapter import make_ale_estimator
 
-    kwargs = {}
-    if ale_spec.kernel_fwhm is not None:
-        kwargs["kernel__fwhm"] = ale_spec.kernel_fwhm
-    if ale_spec.sample_size is not None:
-        kwargs["kernel__sample_size"] = ale_spec.sample_size
-    return ALE(**kwargs)
+    return make_ale_estimator(ale_spec.kernel_fwhm, ale_spec.sample_size, **kwargs)
 
 
 def fit_stat_values(studyset, ale_spec: ALESpec):
@@ -97,9 +92,7 @@ def fit_stat_values(studyset, ale_spec: ALESpec):
     the tests use this; :func:`fit_ale` computes the same statistic without NiMARE's null.
     """
     estimator = make_estimator(ale_spec)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = estimator.fit(studyset)
+    result = estimator.fit(studyset)
     values = np.asarray(result.get_map("stat", return_type="array"), dtype=np.float32)
     return values, result
 
@@ -121,24 +114,17 @@ def compute_ma_maps(studyset, ale_spec: ALESpec, chunk_size: int = 64, progress=
         The brain mask's masker.
     """
     import scipy.sparse as sp
-    from nimare.studyset import normalize_collection
+
+    from ale_app.nimare_adapter import prepare_ale_inputs, sparse_ma_maps
 
     estimator = make_estimator(ale_spec)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dataset = normalize_collection(studyset)
-        # NiMARE's own preparation, as ALE.fit runs it before its _fit.
-        estimator._collect_inputs(dataset, drop_invalid=True)
-        estimator._preprocess_input(dataset)
-    coords = estimator.inputs_["coordinates"]
-    ids = [str(i) for i in estimator.inputs_["id"]]
+    # NiMARE's own preparation, as ALE.fit runs it before its _fit.
+    coords, ids = prepare_ale_inputs(estimator, studyset)
     blocks = []
     for start in range(0, len(ids), chunk_size):
         chunk_ids = ids[start : start + chunk_size]
         chunk = coords[coords["id"].isin(chunk_ids)]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            block = estimator.kernel_transformer.transform(chunk, masker=estimator.masker, return_type="sparse")
+        block = sparse_ma_maps(estimator, chunk)
         block = sp.csr_matrix(block, dtype=np.float32)
         if block.shape[0] != len(chunk_ids):
             raise RuntimeError("NiMARE's kernel returned an unexpected number of MA maps")

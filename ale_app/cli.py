@@ -13,11 +13,9 @@ import sys
 from pathlib import Path
 
 from ale_app import __version__
-from ale_app.errors import AleAppError, InterruptedRun, UsageError
+from ale_app.errors import AleAppError, ExitCode, InterruptedRun, UsageError, exit_code_summary
 
 LGR = logging.getLogger("ale_app")
-
-EXIT_USAGE = 64
 
 
 def default_n_jobs() -> int:
@@ -43,8 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
             "with a display-only threshold, and run a leave-one-out jackknife. Writes "
             "BIDS-derivatives-style outputs to OUTPUT_DIR."
         ),
-        epilog="Exit codes: 0 success, 64 usage, 65 invalid spec or input data, 66 missing input, "
-        "73 output folder not writable, 75 interrupted (safe to re-run), 1 unexpected.",
+        epilog=exit_code_summary(),
     )
     parser.add_argument("spec", nargs="?", metavar="SPEC",
                         help="YAML or JSON analysis spec, or example:NAME for a bundled one.")
@@ -146,6 +143,9 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     elif args.dask_scheduler:
         raise UsageError("--dask-scheduler goes with --parallel-backend dask.",
                          hint="Add '--parallel-backend dask', or drop --dask-scheduler.")
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures are files: no display, the same pixels everywhere
     options = workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend,
                                   dask_scheduler=args.dask_scheduler, overwrite=args.overwrite,
                                   argv=["ale-app", *argv])
@@ -163,6 +163,9 @@ def _verify(args: argparse.Namespace, argv: list[str]) -> int:
     if args.n_jobs is not None and args.n_jobs < 1:
         raise UsageError("--n-jobs must be at least 1.", hint="Leave it out to use every CPU this process may use.")
     result = verify(Path(args.verify), args.n_jobs or default_n_jobs(), args.parallel_backend, ["ale-app", *argv])
+    for name, status in result.records:
+        if status != "as recorded":
+            print(f"record: {name}: {status}")
     for path, status in result.inputs:
         print(f"input {path}: {status}")
     if result.software:
@@ -176,16 +179,22 @@ def _verify(args: argparse.Namespace, argv: list[str]) -> int:
     if result.ok:
         print(f"verified: all {len(result.files)} files are identical")
         return 0
+    problems = []
+    if result.tampered:
+        problems.append(f"{len(result.tampered)} archived file(s) do not match the digests provenance.json "
+                        f"recorded: {', '.join(result.tampered)}")
     if not result.rerun:
         bad = [f"{p} ({s})" for p, s in result.inputs if s != "unchanged"]
-        raise VerificationFailed(
-            f"The recorded inputs are not as they were: {', '.join(bad)}; the analysis was not re-run.",
-            hint="Restore the inputs the run recorded (provenance.json, InputFiles) and verify again.")
-    bad = [n for n, s in result.files if s != "identical"]
+        problems.append(f"the recorded inputs are not as they were: {', '.join(bad)}; the analysis was not re-run")
+    else:
+        bad = [n for n, s in result.files if s != "identical"]
+        if bad:
+            problems.append(f"{len(bad)} of {len(result.files)} files are not identical to the re-run: "
+                            f"{', '.join(bad)}")
     raise VerificationFailed(
-        f"{len(bad)} of {len(result.files)} files are not identical to the re-run: {', '.join(bad)}.",
-        hint="Compare them with a fresh run; a file edited after the run, or different software "
-        "versions (listed above), can explain a difference.")
+        "; ".join(problems)[:1].upper() + "; ".join(problems)[1:] + ".",
+        hint="A file edited after the run, a changed input, or different software versions (listed above) "
+        "can explain a difference; restore the archive, or compare with a fresh run.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except UsageError as exc:
         _print_error(exc)
-        return exc.exit_code
+        return int(exc.exit_code)
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)
     _configure_logging(args.verbose, args.quiet)
@@ -208,17 +217,17 @@ def main(argv: list[str] | None = None) -> int:
         if verbose:
             LGR.exception("details")
         _print_error(exc)
-        return exc.exit_code
+        return int(exc.exit_code)
     except KeyboardInterrupt:
         exc = InterruptedRun("ale-app was interrupted (SIGINT).",
                              hint="Finished files are complete; re-run the same command to complete the folder.")
         _print_error(exc)
-        return exc.exit_code
+        return int(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the edge that turns surprises into one message
         if verbose:
             LGR.exception("unexpected error")
         print(f"ale-app: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("hint: re-run with --verbose for the traceback, and report it if it persists.", file=sys.stderr)
-        return 1
+        return int(ExitCode.UNEXPECTED)
     finally:
         signal.signal(signal.SIGTERM, previous)

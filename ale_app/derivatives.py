@@ -1,4 +1,7 @@
-"""Every output name, sidecar and provenance record; atomic, deterministic writes.
+"""The output folder: atomic, deterministic writes, the lock, and the overwrite rules.
+
+This module knows paths and bytes, never output names: :mod:`ale_app.outputs` owns those
+and hands the folder the few it needs (:class:`OwnedNames`).
 
 Each file is written to a temporary name in its folder and renamed into place, so it
 appears complete or not at all. NIfTI files are float32 (labels int16), gzipped with no
@@ -7,7 +10,6 @@ timestamp or file name in the header; figures carry no date or software stamp.
 One run at a time writes a folder: :func:`lock_output_dir` holds an exclusive ``flock`` on
 ``OUTPUT_DIR/.ale-app.lock`` for the whole run. :func:`inspect_output_dir` decides whether a
 folder may be written, and ale-app only ever replaces or removes files it wrote itself.
-The provenance records themselves are built in :mod:`ale_app.provenance`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import json
 import logging
 import os
 import re
-import signal
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,63 +31,39 @@ from typing import Any
 
 import pandas as pd
 
-from ale_app import __version__
 from ale_app.errors import OutputError
 
 LGR = logging.getLogger("ale_app")
 
-SPACE = "space-MNI152NLin6Asym_res-2"
-STATMAP = f"{SPACE}_stat-ale_statmap.nii.gz"
-CLUSTER_MAP = f"{SPACE}_desc-clusters_dseg.nii.gz"
-CLUSTER_TABLE = "desc-clusters_table.tsv"
-JACKKNIFE_TABLE = "desc-jackknife_table.tsv"
-COORDINATES = "coordinates.tsv"
-FIG_COORDINATES = "figures/desc-coordinates_glassbrain"
-FIG_OVERLAY = "figures/stat-ale_desc-overlay_glassbrain"
-FIG_PEAK = "figures/stat-ale_desc-peak_orthoview"
-FIG_JACKKNIFE = "figures/desc-jackknife_barplot"
-DATASET_DESCRIPTION = "dataset_description.json"
-SPEC_JSON = "spec.json"
-PROVENANCE = "provenance.json"
-REPORT = "report.html"
-CITATION = "CITATION.md"
-BIDSIGNORE = ".bidsignore"
 LOCK = ".ale-app.lock"
-FIGURE_FORMATS = ("png", "svg")
-
-#: Test hook, read in one place (:class:`OutputFolder`): ``N:SIGNAL`` makes the process send
-#: itself SIGNAL (TERM, INT or KILL) right after its N-th file is renamed into place, and
-#: ``N:SIGNAL:before-rename`` once the N-th file's temporary copy is complete but not yet
-#: renamed. The kill tests use it to interrupt a run at exact points; never set it otherwise.
-TEST_KILL_HOOK = "ALE_APP_TEST_KILL_AT"
 
 _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
 
 
-def known_output_names() -> set[str]:
-    """Every file name an ale-app run can write (relative to OUTPUT_DIR, ``/``-separated)."""
-    data = (COORDINATES, STATMAP, CLUSTER_MAP, CLUSTER_TABLE, JACKKNIFE_TABLE)
-    names = {*data, *(sidecar_name(n) for n in data)}
-    names |= {f"{stem}.{fmt}" for stem in (FIG_COORDINATES, FIG_OVERLAY, FIG_PEAK, FIG_JACKKNIFE)
-              for fmt in FIGURE_FORMATS}
-    names |= {DATASET_DESCRIPTION, SPEC_JSON, PROVENANCE, REPORT, CITATION, BIDSIGNORE}
-    return names
+@dataclass(frozen=True)
+class OwnedNames:
+    """What the folder is told of the names of the files ale-app owns in it.
+
+    Attributes
+    ----------
+    known : frozenset of str
+        Every file name a run can write (relative, ``/``-separated).
+    marker : str
+        The file whose ``GeneratedBy`` says the folder holds an ale-app run.
+    completion : str
+        The file written last: its presence means the run finished.
+    """
+
+    known: frozenset
+    marker: str
+    completion: str
 
 
-def is_temp_name(name: str) -> bool:
-    """Whether ``name`` is a temporary file an ale-app write leaves if it is killed."""
+def is_temp_name(name: str, known) -> bool:
+    """Whether ``name`` is a temporary file an ale-app write of one of ``known`` leaves if killed."""
     folder, _, base = name.rpartition("/")
     match = _TEMP_RE.match(base)
-    return bool(match) and f"{folder}/{match['name']}".lstrip("/") in known_output_names()
-
-
-def bidsignore_text() -> str:
-    """``.bidsignore``: the files whose entities or suffixes BIDS has no name for yet."""
-    return "\n".join([
-        "# Written by ale-app: derivatives whose entities or suffixes BIDS does not define yet.",
-        "coordinates.*", "desc-*_table.*", "figures/", "report.html", "CITATION.md", "spec.json",
-        "provenance.json", LOCK, "",
-    ])
+    return bool(match) and f"{folder}/{match['name']}".lstrip("/") in known
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -111,11 +88,15 @@ class OutputFolder:
         The derivatives folder; it must exist.
     """
 
+    #: Called as ``event_hook(n_write, phase)`` with phase ``"before-rename"`` (the N-th
+    #: file's temporary copy is complete) and ``"after-rename"``; None in production. The
+    #: tests set it to interrupt a run at exact points.
+    event_hook = None
+
     def __init__(self, root: Path):
         self.root = Path(root)
         self.digests: dict[str, str] = {}
         self.n_writes = 0
-        self._kill_at = _read_kill_hook()
 
     def write_bytes(self, name: str, data: bytes) -> str:
         """Write ``data`` to ``name`` atomically; return its SHA-256.
@@ -153,8 +134,8 @@ class OutputFolder:
         return digest
 
     def _test_hook(self, n_write: int, phase: str) -> None:
-        if self._kill_at and self._kill_at[0] == n_write and self._kill_at[2] == phase:
-            os.kill(os.getpid(), self._kill_at[1])
+        if self.event_hook is not None:
+            type(self).event_hook(n_write, phase)
 
     def remove(self, name: str) -> None:
         """Remove ``name``, a file an earlier ale-app run wrote, if it is there."""
@@ -205,18 +186,6 @@ class OutputFolder:
             plt.close(fig)
         return out
 
-    def write_sidecar(self, name: str, description: str, sources: list[str], parameters: dict[str, Any],
-                      **extra: Any) -> str:
-        """Write the JSON sidecar of data file ``name`` (which must be written already)."""
-        sidecar = {
-            "Description": description,
-            "Sources": sources,
-            "Parameters": parameters,
-            **extra,
-            "Digest": {"SHA-256": self.digests[name]},
-            "GeneratedBy": {"Name": "ale-app", "Version": __version__},
-        }
-        return self.write_json(sidecar_name(name), sidecar)
 
 
 # --------------------------------------------------------------------------- output folder
@@ -241,7 +210,7 @@ def prepare_output_dir(path: Path) -> Path:
 
 
 @contextmanager
-def lock_output_dir(path: Path):
+def lock_output_dir(path: Path, marker: str):
     """Hold an exclusive lock on ``path/.ale-app.lock`` for the duration of the block.
 
     A second run into the same folder is refused at once (exit 73) rather than waiting.
@@ -270,7 +239,7 @@ def lock_output_dir(path: Path):
             yield Path(path)
         except OutputError:
             # A folder refused before anything was written keeps no trace of ale-app.
-            if not existed and not _is_ale_app_output(Path(path)):
+            if not existed and not _is_ale_app_output(Path(path), marker):
                 lock_path.unlink(missing_ok=True)
             raise
     finally:
@@ -299,7 +268,7 @@ class FolderState:
     complete: bool = False
 
 
-def inspect_output_dir(path: Path, overwrite: bool) -> FolderState:
+def inspect_output_dir(path: Path, overwrite: bool, names: OwnedNames) -> FolderState:
     """Decide whether a run may write ``path``; return what is in it.
 
     - An empty folder (or one with only ale-app's lock and temporary files) is used as it is.
@@ -312,11 +281,11 @@ def inspect_output_dir(path: Path, overwrite: bool) -> FolderState:
     path = Path(path)
     files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() or p.is_symlink())
     files = [f for f in files if f != LOCK]
-    ours = _is_ale_app_output(path)
-    known = known_output_names() | set(_earlier_outputs(path)) if ours else set()
-    state = FolderState(complete=ours and (path / PROVENANCE).is_file())
+    ours = _is_ale_app_output(path, names.marker)
+    known = names.known | set(_earlier_outputs(path, names.completion)) if ours else set()
+    state = FolderState(complete=ours and (path / names.completion).is_file())
     for name in files:
-        if is_temp_name(name):
+        if is_temp_name(name, names.known):
             state.temporary.append(name)
         elif name in known:
             state.own.append(name)
@@ -341,46 +310,37 @@ def inspect_output_dir(path: Path, overwrite: bool) -> FolderState:
     return state
 
 
-def start_writing(out: OutputFolder, state: FolderState) -> None:
-    """Make the folder look unfinished before the first write: remove the earlier
-    ``provenance.json`` and any temporary files a killed run left."""
+def start_writing(out: OutputFolder, state: FolderState, names: OwnedNames) -> None:
+    """Make the folder look unfinished before the first write: remove the earlier run's
+    completion file and any temporary files a killed run left."""
     if state.complete:
         LGR.info("Replacing the earlier ale-app run in %s (other files are kept)", out.root)
-        out.remove(PROVENANCE)
+        out.remove(names.completion)
     elif state.own:
         LGR.info("Completing the unfinished ale-app run in %s", out.root)
     for name in state.temporary:
         out.remove(name)
 
 
-def remove_stale_outputs(out: OutputFolder, state: FolderState) -> list[str]:
-    """Remove the earlier run's files that this run did not write again (before provenance)."""
-    stale = [n for n in state.own if n not in out.digests and n != PROVENANCE]
+def remove_stale_outputs(out: OutputFolder, state: FolderState, names: OwnedNames) -> list[str]:
+    """Remove the earlier run's files that this run did not write again (before the completion file)."""
+    stale = [n for n in state.own if n not in out.digests and n != names.completion]
     for name in stale:
         out.remove(name)
     return stale
 
 
-def _earlier_outputs(path: Path) -> list[str]:
+def _earlier_outputs(path: Path, completion: str) -> list[str]:
     try:
-        record = json.loads((path / PROVENANCE).read_text(encoding="utf-8"))
+        record = json.loads((path / completion).read_text(encoding="utf-8"))
         return [str(n) for n in record.get("Outputs", {})]
     except (OSError, ValueError, AttributeError):
         return []
 
 
-def _read_kill_hook() -> tuple[int, int, str] | None:
-    value = os.environ.get(TEST_KILL_HOOK)
-    if not value:
-        return None
-    parts = value.split(":")
-    phase = parts[2] if len(parts) > 2 else "after-rename"
-    return int(parts[0]), int(getattr(signal, "SIG" + parts[1])), phase
-
-
-def _is_ale_app_output(path: Path) -> bool:
+def _is_ale_app_output(path: Path, marker: str) -> bool:
     try:
-        desc = json.loads((path / DATASET_DESCRIPTION).read_text(encoding="utf-8"))
+        desc = json.loads((path / marker).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     generated = desc.get("GeneratedBy") or []

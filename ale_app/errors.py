@@ -6,6 +6,48 @@ what the user can change. :mod:`ale_app.cli` turns them into one message at the 
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit code of ``ale-app`` (the BIDS-App execution spec's, from sysexits.h).
+
+    The command line's ``--help``, the README's table and the errors below all read this
+    one list (a test keeps the README equal to it).
+    """
+
+    SUCCESS = 0
+    UNEXPECTED = 1
+    VERIFY_DIFFERS = 3
+    USAGE = 64
+    INVALID_DATA = 65
+    MISSING_INPUT = 66
+    OUTPUT_NOT_WRITABLE = 73
+    INTERRUPTED = 75
+
+    @property
+    def meaning(self) -> str:
+        """What the code means, in the words of the README's table."""
+        return EXIT_CODE_MEANINGS[self]
+
+
+EXIT_CODE_MEANINGS = {
+    ExitCode.SUCCESS: "success",
+    ExitCode.UNEXPECTED: "anything unexpected (a bug: re-run with --verbose and report it)",
+    ExitCode.VERIFY_DIFFERS: "--verify found a changed input, a tampered record or a derivative that differs",
+    ExitCode.USAGE: "usage error",
+    ExitCode.INVALID_DATA: "invalid spec or input data",
+    ExitCode.MISSING_INPUT: "an input file is missing or unreadable",
+    ExitCode.OUTPUT_NOT_WRITABLE: "the output folder cannot be created or written (or holds other files, an "
+    "earlier run without --overwrite, or another run is writing it)",
+    ExitCode.INTERRUPTED: "interrupted (SIGTERM/SIGINT); safe to re-run",
+}
+
+
+def exit_code_summary() -> str:
+    """One line naming every exit code, for ``--help``."""
+    return "Exit codes: " + "; ".join(f"{int(c)} {c.meaning}" for c in ExitCode) + "."
+
 
 class AleAppError(Exception):
     """Base of every error ale-app reports to a user.
@@ -18,7 +60,7 @@ class AleAppError(Exception):
         What to do about it.
     """
 
-    exit_code = 1
+    exit_code = ExitCode.UNEXPECTED
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -32,40 +74,41 @@ class AleAppError(Exception):
 class UsageError(AleAppError):
     """The command line is wrong (exit 64)."""
 
-    exit_code = 64
+    exit_code = ExitCode.USAGE
 
 
 class SpecError(AleAppError):
     """The analysis spec is not valid (exit 65)."""
 
-    exit_code = 65
+    exit_code = ExitCode.INVALID_DATA
 
 
 class InputDataError(AleAppError):
     """The input data cannot be used as it is (exit 65)."""
 
-    exit_code = 65
+    exit_code = ExitCode.INVALID_DATA
 
 
 class MissingInputError(AleAppError):
     """A file the analysis needs does not exist or cannot be read (exit 66)."""
 
-    exit_code = 66
+    exit_code = ExitCode.MISSING_INPUT
 
 
 class OutputError(AleAppError):
     """The output folder cannot be created or written (exit 73)."""
 
-    exit_code = 73
+    exit_code = ExitCode.OUTPUT_NOT_WRITABLE
 
 
 class InterruptedRun(AleAppError):
     """The run was stopped by SIGTERM or SIGINT (exit 75); a re-run is safe."""
 
-    exit_code = 75
+    exit_code = ExitCode.INTERRUPTED
 
 
 class VerificationFailed(AleAppError):
-    """``--verify`` found a changed input or a derivative that is not identical (exit 1)."""
+    """``--verify`` found a changed input, a tampered record or a derivative that is not
+    identical (exit 3, distinct from an unexpected error's 1)."""
 
-    exit_code = 1
+    exit_code = ExitCode.VERIFY_DIFFERS

@@ -129,7 +129,7 @@ def git_revision() -> dict[str, Any] | None:
 
 def lock_file_digests() -> dict[str, str]:
     """SHA-256 of ``requirements*.lock`` in the source checkout, when there is one."""
-    from ale_app.derivatives import sha256_bytes
+    from ale_app.derivatives import sha256_bytes  # noqa: PLC0415 - keeps provenance import-light
 
     root = source_tree()
     if root is None:
@@ -148,6 +148,7 @@ def provenance_record(
     timings: dict[str, float],
     spec_folder: Path | None = None,
     output_dir: Path | None = None,
+    random_seed: int | None = None,
 ) -> dict[str, Any]:
     """The content of ``provenance.json`` (written last, once every other file is in place).
 
@@ -173,6 +174,8 @@ def provenance_record(
     output_dir : Path, optional
         The output folder; the spec folder is also recorded relative to it, so that
         ``--verify`` finds the inputs of an archive that was moved as a whole.
+    random_seed : int, optional
+        The one seed of every random draw of the run; None when no step draws any.
     """
     ended = datetime.now(timezone.utc)
     return {
@@ -200,9 +203,10 @@ def provenance_record(
         "Container": container_info(),
         "Execution": {"NJobs": n_jobs, "ParallelBackend": backend, "CPUsAvailable": available_cpus(),
                       "CPUCount": os.cpu_count()},
-        "RandomSeed": None,
-        "Randomness": "No step draws random numbers (ALE, clusters, jackknife and figures are "
-                      "deterministic), so there is no seed to record.",
+        "RandomSeed": random_seed,
+        "Randomness": ("No step draws random numbers (ALE, clusters, jackknife and figures are "
+                       "deterministic), so there is no seed to record." if random_seed is None else
+                       "Every random draw of the run comes from one generator seeded with RandomSeed."),
         "Spec": {"Folder": str(spec_folder) if spec_folder is not None else None,
                  "FolderFromOutput": (os.path.relpath(Path(spec_folder).resolve(), Path(output_dir).resolve())
                                       if spec_folder is not None and output_dir is not None else None),

@@ -28,7 +28,7 @@ FORBIDDEN_PHRASES = (
     "corrected",
 )
 
-MIN_EXPERIMENTS_FOR_INFERENCE = 17
+from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE
 
 
 @dataclass
@@ -50,8 +50,10 @@ class ReportInputs:
     peak_label: str | None = None
     threshold: float | None = None
     cluster_table: pd.DataFrame | None = None
+    n_clusters: int = 0
     jackknife: pd.DataFrame | None = None
     jackknife_method: str = "closed-form"
+    jackknife_status: str = "ran"
     evidence: dict[str, str] = field(default_factory=dict)
     spec_summary: dict[str, str] = field(default_factory=dict)
     study_colors: dict[str, str] = field(default_factory=dict)
@@ -71,10 +73,62 @@ def _fmt_xyz(xyz) -> str:
     return f"x={xyz[0]:.0f}, y={xyz[1]:.0f}, z={xyz[2]:.0f} mm (MNI)"
 
 
-def _n_clusters(r: ReportInputs) -> int:
-    if r.cluster_table is None or not len(r.cluster_table):
-        return 0
-    return int(r.cluster_table["cluster_id"].nunique())
+def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs:
+    """The report's view of an :class:`~ale_app.result.AnalysisResult`: every number is read
+    from the objects the tables and maps are written from, never recounted."""
+    from ale_app import provenance as P
+
+    spec, ev, fit = result.spec, result.evidence, result.fit
+    sel = spec.input.select
+    sel = None if sel is None else sel.model_dump(exclude_none=True)
+    kernel_text = fit.kernel["fwhm_from"] if fit is not None else ""
+    jackknife = {"ran": spec.jackknife.method, "disabled": "off (jackknife.enabled: false)",
+                 "no clusters": f"{spec.jackknife.method}, not run: no cluster to attribute",
+                 "not reached": f"{spec.jackknife.method}, not reached"}[result.jackknife_status]
+    return ReportInputs(
+        title=spec.title, n_experiments=len(ev.ids), n_studies=len(ev.study_ids), n_foci=len(ev.coordinates),
+        threshold_percentile=spec.display.threshold_percentile,
+        cluster_threshold_mm3=spec.jackknife.cluster_threshold_mm3, dominance_ratio=spec.report.dominance_ratio,
+        dominance_min=spec.report.dominance_min, kernel_text=kernel_text, versions=P.software_versions(),
+        peak_value=result.peak.value if result.peak else None, peak_xyz=result.peak.xyz if result.peak else None,
+        peak_label=result.peak_label, threshold=result.threshold,
+        cluster_table=result.clusters.table if result.clusters is not None else None,
+        n_clusters=result.n_clusters,
+        jackknife=result.jackknife, jackknife_method=spec.jackknife.method,
+        jackknife_status=result.jackknife_status,
+        evidence=evidence_summary(ev),
+        spec_summary={"Input": f"{ev.source['path']} ({ev.source['format']})",
+                      "Input SHA-256": ev.source["sha256"],
+                      "Selection": ", ".join(f"{k}: {v}" for k, v in sel.items()) if sel else "all analyses",
+                      "Kernel": kernel_text, "Jackknife": jackknife},
+        digests=dict(digests or {}), failed_step=result.failed_step, study_colors=result.study_colors,
+    )
+
+
+def evidence_summary(evidence) -> dict[str, str]:
+    """The evidence base in words for the report: subjects, spaces, conversions, foci
+    outside the mask or field of view, warnings."""
+    sizes = [n for n in evidence.sample_sizes.values() if n is not None]
+    summary = {}
+    if sizes:
+        missing = len(evidence.sample_sizes) - len(sizes)
+        summary["Subjects (sum of sample sizes)"] = f"{sum(sizes):g}" + (
+            f" ({missing} {_plural(missing, 'experiment')} without one)" if missing else "")
+    summary["Spaces in the input"] = ", ".join(
+        f"{k}: {v} {_plural(v, 'focus', 'foci')}" for k, v in evidence.spaces.items()) or "n/a"
+    summary["Space conversions"] = "; ".join(
+        f"{c['Foci']} {_plural(c['Foci'], 'focus', 'foci')} {c['From']} to {c['To']} ({c['Transform']})"
+        for c in evidence.conversions) or "none"
+    summary["Foci outside the brain mask (kept)"] = str(len(evidence.outside_mask))
+    if len(evidence.outside_fov):
+        summary["Foci outside the field of view (kept)"] = str(len(evidence.outside_fov))
+    for i, warning in enumerate(evidence.warnings, start=1):
+        summary[f"Warning {i}"] = warning
+    return summary
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return one if n == 1 else (many or one + "s")
 
 
 def interpretation(r: ReportInputs) -> str:
@@ -97,12 +151,18 @@ def interpretation(r: ReportInputs) -> str:
             "the nonzero in-brain ALE values; this threshold only makes the picture readable and is "
             "not statistical."
         )
-        n_clusters = _n_clusters(r)
+        n_clusters = r.n_clusters
         parts.append(
             f"Above it, {n_clusters} descriptive cluster{'s' if n_clusters != 1 else ''} of at least "
             f"{r.cluster_threshold_mm3:g} mm3 remained."
         )
-    if r.jackknife is not None and len(r.jackknife) and _n_clusters(r):
+    if r.jackknife_status == "disabled":
+        parts.append("No leave-one-out jackknife was run (jackknife.enabled: false), so this report does not "
+                     "say how much each experiment drives the pattern.")
+    elif r.jackknife_status == "no clusters":
+        parts.append("No descriptive cluster remained, so the leave-one-out jackknife had nothing to attribute "
+                     "and was not run.")
+    if r.jackknife is not None and len(r.jackknife) and r.n_clusters:
         means = r.jackknife.set_index("id")["mean"].astype(float)
         parts.append(
             "A leave-one-out jackknife removed each experiment in turn; the mean drop in ALE across "
@@ -132,12 +192,20 @@ def interpretation(r: ReportInputs) -> str:
 def methods_text(r: ReportInputs) -> str:
     """A methods paragraph for the analysis as run."""
     v = r.versions
-    jk = (
+    how = (
         "removed each experiment from the ALE union analytically (exact: ALE without experiment j "
         "is 1 - (1 - ALE) / (1 - MA_j))"
         if r.jackknife_method == "closed-form"
         else "refitted ALE without each experiment in turn"
     )
+    jk = {
+        "ran": f"A leave-one-out jackknife {how}; an experiment's contribution to a cluster is the mean over "
+               "the cluster's voxels of 1 - ALE(without it) / ALE(all).",
+        "disabled": "No leave-one-out jackknife was run (it was disabled in the spec).",
+        "no clusters": "No descriptive cluster remained above the display threshold and size filter, so no "
+                       "leave-one-out jackknife was run.",
+        "not reached": "The run stopped before the leave-one-out jackknife.",
+    }[r.jackknife_status]
     threshold = f" ({r.threshold:.5f})" if r.threshold is not None else ""
     return (
         "Activation likelihood estimation (ALE; Turkeltaub et al., 2002; Eickhoff et al., 2009, 2012) "
@@ -148,9 +216,7 @@ def methods_text(r: ReportInputs) -> str:
         f"widths came from {r.kernel_text}. The raw ALE statistic was inspected descriptively and drawn "
         f"above the {r.threshold_percentile:g}th percentile of its nonzero in-brain values{threshold}, a "
         "display-only threshold. Descriptive clusters were the face-connected voxels above that value "
-        f"spanning at least {r.cluster_threshold_mm3:g} mm3. A leave-one-out jackknife {jk}; an "
-        "experiment's contribution to a cluster is the mean over the cluster's voxels of "
-        "1 - ALE(without it) / ALE(all). Figures were made with nilearn "
+        f"spanning at least {r.cluster_threshold_mm3:g} mm3. {jk} Figures were made with nilearn "
         f"{v.get('nilearn', '?')}."
     )
 
@@ -206,6 +272,12 @@ REFERENCES = {
 }
 
 
+def markdown_escape(text: str) -> str:
+    """``text`` as literal Markdown: HTML is escaped and Markdown's punctuation backslashed."""
+    text = html.escape(" ".join(str(text).split()), quote=False)
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|~>" else ch for ch in text)
+
+
 def citation_markdown(r: ReportInputs) -> str:
     """``CITATION.md``: methods, interpretation, software, references and BibTeX."""
     refs = "\n".join(f"- {text}" for text, _ in REFERENCES.values())
@@ -213,7 +285,7 @@ def citation_markdown(r: ReportInputs) -> str:
     software = ", ".join(f"{k} {v}" for k, v in r.versions.items() if k in ("ale-app", "nimare", "nilearn",
                                                                               "nibabel", "numpy", "python"))
     return (
-        f"# {r.title or 'ale-app analysis'}\n\n## Methods\n\n{methods_text(r)}\n\n"
+        f"# {markdown_escape(r.title or 'ale-app analysis')}\n\n## Methods\n\n{methods_text(r)}\n\n"
         f"## Interpretation\n\n{interpretation(r)}\n\n## Software\n\n{software}.\n\n"
         f"## References\n\n{refs}\n\n## BibTeX\n\n```bibtex\n{bib}\n```\n"
     )
@@ -262,13 +334,10 @@ def _jackknife_html(table: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def report_html(r: ReportInputs, figures: dict[str, Path]) -> str:
-    """The self-contained report page."""
+def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]]) -> str:
+    """The self-contained report page; ``figures`` maps a report section (``evidence``,
+    ``ale``, ``jackknife``) to the (caption, file) of its figures, in order."""
     title = html.escape(r.title or "ale-app report")
-    figs = {cap: p for cap, p in figures.items() if p.exists()}
-    coord_fig = [cap for cap in figs if "coordinates" in cap.lower() and "ALE" not in cap]
-    map_figs = [cap for cap in figs if "ALE" in cap]
-    jk_figs = [cap for cap in figs if "ackknife" in cap]
     parts = [f"<h1>{title}</h1>",
              f"<p>A descriptive ALE analysis made by ale-app {html.escape(__version__)}. Every threshold in "
              "this report is for display only; nothing here is a statistical test.</p>"]
@@ -281,7 +350,7 @@ def report_html(r: ReportInputs, figures: dict[str, Path]) -> str:
         parts.append("<h2>Analysis</h2>" + _dl(r.spec_summary))
     parts.append("<h2>Evidence base</h2>" + _dl({
         "Experiments": r.n_experiments, "Studies": r.n_studies, "Foci": r.n_foci, **r.evidence}))
-    parts.extend(_img_tag(figs[c], c) for c in coord_fig)
+    parts.extend(_img_tag(path, cap) for cap, path in figures.get("evidence", []))
     if r.study_colors:
         swatches = "".join(
             f'<span style="display:inline-block;margin:0 .8em .2em 0;white-space:nowrap">'
@@ -299,7 +368,7 @@ def report_html(r: ReportInputs, figures: dict[str, Path]) -> str:
             peak["Display threshold (not statistical)"] = (
                 f"{r.threshold:.5f} = {r.threshold_percentile:g}th percentile of nonzero in-brain ALE values")
         parts.append(_dl(peak))
-        parts.extend(_img_tag(figs[c], c) for c in map_figs)
+        parts.extend(_img_tag(path, cap) for cap, path in figures.get("ale", []))
     if r.cluster_table is not None:
         parts.append("<h2>Descriptive clusters</h2>")
         table = r.cluster_table.astype(object).where(r.cluster_table.notna(), "")
@@ -309,7 +378,7 @@ def report_html(r: ReportInputs, figures: dict[str, Path]) -> str:
                      "Each cell is the mean drop in ALE over the cluster's voxels when that experiment is "
                      "removed (0 = none, 1 = the cluster disappears); darker cells are larger.</p>")
         parts.append(_jackknife_html(r.jackknife))
-        parts.extend(_img_tag(figs[c], c) for c in jk_figs)
+        parts.extend(_img_tag(path, cap) for cap, path in figures.get("jackknife", []))
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(r))}</p>")
     parts.append("<h2>Software</h2>" + _dl(r.versions))
     if r.digests:

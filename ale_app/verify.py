@@ -1,9 +1,16 @@
-"""``ale-app --verify OUTPUT_DIR``: re-run an archived analysis and compare, file by file.
+"""``ale-app --verify OUTPUT_DIR``: check an archived analysis against its own records,
+then re-run it and compare, file by file.
 
-The spec is rebuilt from ``spec.json`` (the validated spec as run); the inputs are looked
-up where the recorded spec folder says and checked against their recorded SHA-256. The
-analysis is re-run into a scratch folder and every derivative is compared byte for byte
-with the archived one (``provenance.json`` apart: it records times and places).
+1. Every file ``provenance.json`` lists is checked against the SHA-256 recorded there
+   (``spec.json`` included, so an edited spec is caught before it is re-run); a file of
+   ale-app's that the record does not list is reported as extra.
+2. The inputs are looked up where the recorded spec folder says and checked against their
+   recorded SHA-256.
+3. The analysis is re-run from ``spec.json`` into a scratch folder and every derivative is
+   compared byte for byte with the archived one (``provenance.json`` apart: it records
+   times and places).
+
+Any difference, in the records or in the re-run, is a failure: never "identical".
 """
 
 from __future__ import annotations
@@ -15,11 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ale_app import derivatives as D
+from ale_app import outputs as O
 from ale_app import provenance as P
 from ale_app.errors import MissingInputError, OutputError
-
-#: Keys that a run adds to ``spec.json``'s ``input`` section next to the spec's own fields.
-RECORDED_INPUT_KEYS = ("sha256", "format_used", "space_conversions")
 
 
 @dataclass
@@ -30,6 +35,9 @@ class Verification:
     ----------
     inputs : list of (str, str)
         Input path and ``"unchanged"``, ``"changed"`` or ``"missing"``.
+    records : list of (str, str)
+        Output name and ``"as recorded"``, ``"differs from its recorded digest"``,
+        ``"missing"`` or ``"extra (not recorded)"``: the archive against ``provenance.json``.
     files : list of (str, str)
         Output name and ``"identical"``, ``"differs"``, ``"missing"`` (not in the archived
         folder) or ``"not produced"`` (the re-run did not write it).
@@ -40,15 +48,22 @@ class Verification:
     """
 
     inputs: list[tuple[str, str]] = field(default_factory=list)
+    records: list[tuple[str, str]] = field(default_factory=list)
     files: list[tuple[str, str]] = field(default_factory=list)
     software: list[tuple[str, str, str]] = field(default_factory=list)
     rerun: bool = False
 
     @property
     def ok(self) -> bool:
-        """True only when every input is unchanged and every file identical."""
+        """True only when every record holds, every input is unchanged and every file identical."""
         return (self.rerun and all(s == "unchanged" for _, s in self.inputs)
+                and all(s == "as recorded" for _, s in self.records)
                 and all(s == "identical" for _, s in self.files))
+
+    @property
+    def tampered(self) -> list[str]:
+        """The archived files that do not match what ``provenance.json`` recorded."""
+        return [f"{n} ({s})" for n, s in self.records if s != "as recorded"]
 
 
 def _read_record(folder: Path, name: str) -> dict:
@@ -70,7 +85,7 @@ def rebuild_spec(spec_record: dict):
     from ale_app.spec import parse_spec
 
     data = json.loads(json.dumps(spec_record))
-    for key in RECORDED_INPUT_KEYS:
+    for key in O.RECORDED_INPUT_KEYS:
         data.get("input", {}).pop(key, None)
     text = json.dumps(data, indent=2)
     return parse_spec(text, "spec.json"), text
@@ -96,15 +111,37 @@ def _spec_folder(spec_record: dict, output_dir: Path, paths: list[str]) -> Path:
     return candidates[0] if candidates else output_dir
 
 
+def check_records(output_dir: Path, provenance: dict) -> list[tuple[str, str]]:
+    """Each archived file against the SHA-256 ``provenance.json`` recorded for it, and the
+    ale-app files in the folder that the record does not list."""
+    recorded = provenance.get("Outputs")
+    if not isinstance(recorded, dict):
+        return [(O.PROVENANCE, "has no Outputs record")]
+    found = []
+    for name, digest in sorted(recorded.items()):
+        path = output_dir / name
+        if not path.is_file() or path.is_symlink():
+            found.append((name, "missing"))
+        elif D.sha256_bytes(path.read_bytes()) != digest:
+            found.append((name, "differs from its recorded digest"))
+        else:
+            found.append((name, "as recorded"))
+    for name in sorted(O.known_output_names() - set(recorded) - {O.PROVENANCE}):
+        if (output_dir / name).exists():
+            found.append((name, "extra (not recorded)"))
+    return found
+
+
 def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str]) -> Verification:
     """Check the recorded inputs, re-run the analysis in a scratch folder and compare."""
     from ale_app.inputs import resolve_input_path, sha256_path
     from ale_app.workflow import RunOptions, run
 
     output_dir = Path(output_dir)
-    provenance = _read_record(output_dir, D.PROVENANCE)
-    spec, spec_text = rebuild_spec(_read_record(output_dir, D.SPEC_JSON))
+    provenance = _read_record(output_dir, O.PROVENANCE)
+    spec, spec_text = rebuild_spec(_read_record(output_dir, O.SPEC_JSON))
     result = Verification()
+    result.records = check_records(output_dir, provenance)
 
     recorded = provenance.get("Software", {})
     current = P.software_versions()
@@ -129,7 +166,7 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str]) -> Veri
         rerun_dir = scratch / "out"
         run(spec, spec_dir, spec_text, rerun_dir, RunOptions(n_jobs=n_jobs, backend=backend, argv=argv))
         result.rerun = True
-        rerun = json.loads((rerun_dir / D.PROVENANCE).read_text(encoding="utf-8"))["Outputs"]
+        rerun = json.loads((rerun_dir / O.PROVENANCE).read_text(encoding="utf-8"))["Outputs"]
         for name in sorted(set(provenance["Outputs"]) | set(rerun)):
             archived = output_dir / name
             if name not in rerun:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from ale_app import derivatives as D
+from ale_app import outputs as O
 from ale_app import spec as S
 from ale_app.cli import main
 
@@ -20,9 +21,9 @@ from conftest import ale_app_command
 EXPECTED_FILES = {
     "dataset_description.json", "spec.json", "provenance.json", "report.html", "CITATION.md", ".bidsignore",
     "coordinates.tsv", "coordinates.json",
-    D.STATMAP, D.sidecar_name(D.STATMAP), D.CLUSTER_MAP, D.sidecar_name(D.CLUSTER_MAP),
-    D.CLUSTER_TABLE, D.sidecar_name(D.CLUSTER_TABLE), D.JACKKNIFE_TABLE, D.sidecar_name(D.JACKKNIFE_TABLE),
-    *(f"{stem}.{ext}" for stem in (D.FIG_COORDINATES, D.FIG_OVERLAY, D.FIG_PEAK, D.FIG_JACKKNIFE)
+    O.STATMAP, D.sidecar_name(O.STATMAP), O.CLUSTER_MAP, D.sidecar_name(O.CLUSTER_MAP),
+    O.CLUSTER_TABLE, D.sidecar_name(O.CLUSTER_TABLE), O.JACKKNIFE_TABLE, D.sidecar_name(O.JACKKNIFE_TABLE),
+    *(f"{stem}.{ext}" for stem in (O.FIG_COORDINATES, O.FIG_OVERLAY, O.FIG_PEAK, O.FIG_JACKKNIFE)
       for ext in ("png", "svg")),
 }
 
@@ -37,11 +38,11 @@ def test_run_writes_every_derivative_with_digests(run_jobs1):
     assert set(provenance["Outputs"]) == EXPECTED_FILES - {"provenance.json"}
     for name, digest in provenance["Outputs"].items():
         assert D.sha256_bytes((run_jobs1 / name).read_bytes()) == digest, name
-    for name in (D.STATMAP, D.CLUSTER_MAP, D.CLUSTER_TABLE, D.JACKKNIFE_TABLE, D.COORDINATES):
+    for name in (O.STATMAP, O.CLUSTER_MAP, O.CLUSTER_TABLE, O.JACKKNIFE_TABLE, O.COORDINATES):
         sidecar = json.loads((run_jobs1 / D.sidecar_name(name)).read_text())
         assert sidecar["Digest"]["SHA-256"] == provenance["Outputs"][name]
         assert sidecar["Description"] and sidecar["Sources"] and "Parameters" in sidecar
-    for name in (D.STATMAP, D.CLUSTER_MAP, D.CLUSTER_TABLE, D.JACKKNIFE_TABLE):
+    for name in (O.STATMAP, O.CLUSTER_MAP, O.CLUSTER_TABLE, O.JACKKNIFE_TABLE):
         sidecar = json.loads((run_jobs1 / D.sidecar_name(name)).read_text())
         assert sidecar["Inferential"] is False and sidecar["ThresholdIsStatistical"] is False
         assert sidecar["DisplayThreshold"] > 0
@@ -56,7 +57,7 @@ def test_run_writes_every_derivative_with_digests(run_jobs1):
 def test_jackknife_table_shape(run_jobs1):
     import pandas as pd
 
-    table = pd.read_csv(run_jobs1 / D.JACKKNIFE_TABLE, sep="\t")
+    table = pd.read_csv(run_jobs1 / O.JACKKNIFE_TABLE, sep="\t")
     assert table.columns[0] == "id" and table.columns[-1] == "mean"
     assert len(table) == 8
     clusters = [c for c in table.columns if c.startswith("cluster_")]

@@ -13,6 +13,7 @@ from pathlib import Path
 from conftest import EXAMPLE, ale_app_command
 
 from ale_app import derivatives as D
+from ale_app import outputs as O
 
 
 def _sha256(path: Path) -> str:
@@ -31,7 +32,7 @@ def test_sigterm_mid_run_leaves_only_complete_files_and_rerun_completes(tmp_path
     try:
         # Mid-run: once the ALE map is in place, the other derivatives and figures are still to come.
         give_up = time.monotonic() + 900  # a guard against a hang, not a timing check
-        while not (out / D.STATMAP).exists():
+        while not (out / O.STATMAP).exists():
             assert proc.poll() is None, f"ale-app ended before the signal:\n{proc.communicate()[1]}"
             assert time.monotonic() < give_up, "ale-app never wrote the ALE map"
             time.sleep(0.02)
@@ -49,8 +50,8 @@ def test_sigterm_mid_run_leaves_only_complete_files_and_rerun_completes(tmp_path
 
     present = _files(out)
     assert not [n for n in present if Path(n).name.startswith(".") and n.endswith(".tmp")], present
-    assert D.PROVENANCE not in present, "provenance.json marks a finished run and is written last"
-    assert D.STATMAP in present and D.DATASET_DESCRIPTION in present
+    assert O.PROVENANCE not in present, "provenance.json marks a finished run and is written last"
+    assert O.STATMAP in present and O.DATASET_DESCRIPTION in present
     reference = _files(run_jobs1)
     assert set(present) < set(reference), "the run was stopped before it finished"
     for name, path in present.items():  # every file present is complete: the same bytes as a full run
@@ -61,5 +62,5 @@ def test_sigterm_mid_run_leaves_only_complete_files_and_rerun_completes(tmp_path
     completed = _files(out)
     assert set(completed) == set(reference)
     for name in completed:
-        if name != D.PROVENANCE:  # the only file with times in it
+        if name != O.PROVENANCE:  # the only file with times in it
             assert _sha256(completed[name]) == _sha256(reference[name]), name

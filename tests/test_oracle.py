@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from ale_app import derivatives as D
+from ale_app import outputs as O
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +49,7 @@ def nimare_reference():
 
 
 def test_written_map_equals_nimare(run_jobs1, nimare_reference):
-    img = nib.load(run_jobs1 / D.STATMAP)
+    img = nib.load(run_jobs1 / O.STATMAP)
     assert img.header.get_data_dtype() == np.float32
     written = np.asarray(img.dataobj, dtype=np.float64)
     diff = np.max(np.abs(written - nimare_reference["data"]))
@@ -57,7 +58,7 @@ def test_written_map_equals_nimare(run_jobs1, nimare_reference):
 
 
 def test_threshold_and_peak_equal_nimare(run_jobs1, nimare_reference):
-    sidecar = json.loads((run_jobs1 / D.sidecar_name(D.STATMAP)).read_text())
+    sidecar = json.loads((run_jobs1 / D.sidecar_name(O.STATMAP)).read_text())
     assert sidecar["DisplayThreshold"] == pytest.approx(nimare_reference["threshold"], rel=0, abs=1e-12)
     assert sidecar["ThresholdIsStatistical"] is False
     assert sidecar["Inferential"] is False
@@ -66,7 +67,7 @@ def test_threshold_and_peak_equal_nimare(run_jobs1, nimare_reference):
 
 
 def test_clusters_equal_nimare(run_jobs1, nimare_reference):
-    ours = pd.read_csv(run_jobs1 / D.CLUSTER_TABLE, sep="\t")
+    ours = pd.read_csv(run_jobs1 / O.CLUSTER_TABLE, sep="\t")
     ref = nimare_reference["clusters"]
     assert len(ours) == len(ref)
     np.testing.assert_allclose(ours[["x", "y", "z"]].to_numpy(float), ref[["X", "Y", "Z"]].to_numpy(float))
@@ -76,12 +77,12 @@ def test_clusters_equal_nimare(run_jobs1, nimare_reference):
     assert main_ours["size_mm3"].astype(int).tolist() == main_ref["Cluster Size (mm3)"].astype(int).tolist()
     assert [f"PositiveTail {c}" for c in main_ours["cluster_id"]] == main_ref["Cluster ID"].tolist()
 
-    labels = nimare_reference["masker"].transform(nib.load(run_jobs1 / D.CLUSTER_MAP)).ravel()
+    labels = nimare_reference["masker"].transform(nib.load(run_jobs1 / O.CLUSTER_MAP)).ravel()
     np.testing.assert_array_equal(np.rint(labels), np.rint(nimare_reference["labels"]))
 
 
 def test_jackknife_equals_nimare(run_jobs1, nimare_reference):
-    ours = pd.read_csv(run_jobs1 / D.JACKKNIFE_TABLE, sep="\t")
+    ours = pd.read_csv(run_jobs1 / O.JACKKNIFE_TABLE, sep="\t")
     ref = nimare_reference["jackknife"]
     ref_cols = [c for c in ref.columns if c != "id"]
     assert list(ours.columns) == ["id"] + [f"cluster_{c.split()[-1]}" for c in ref_cols] + ["mean"]
@@ -96,5 +97,5 @@ def test_jackknife_equals_nimare(run_jobs1, nimare_reference):
 
 def test_jobs_do_not_change_results(run_jobs1, run_jobs2):
     out2, _ = run_jobs2
-    for name in (D.STATMAP, D.CLUSTER_MAP, D.CLUSTER_TABLE, D.JACKKNIFE_TABLE, D.COORDINATES):
+    for name in (O.STATMAP, O.CLUSTER_MAP, O.CLUSTER_TABLE, O.JACKKNIFE_TABLE, O.COORDINATES):
         assert (run_jobs1 / name).read_bytes() == (out2 / name).read_bytes(), name

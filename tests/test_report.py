@@ -26,7 +26,7 @@ def _inputs(jackknife: pd.DataFrame | None, n_experiments: int = 8) -> R.ReportI
         threshold_percentile=95, cluster_threshold_mm3=4000, dominance_ratio=2, dominance_min=0.25,
         kernel_text="each experiment's sample size", versions={"nimare": "0.22.1", "nilearn": "0.13.1"},
         peak_value=0.02, peak_xyz=(0.0, 0.0, 0.0), peak_label="in the right Precentral Gyrus",
-        threshold=0.004, cluster_table=clusters, jackknife=jackknife,
+        threshold=0.004, cluster_table=clusters, n_clusters=2, jackknife=jackknife,
     )
 
 

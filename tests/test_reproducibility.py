@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from ale_app import derivatives as D
+from ale_app import outputs as O
 from ale_app import provenance as P
 from ale_app.cli import main
 
@@ -43,7 +44,7 @@ def differences(folder: Path, reference: Path, allow_missing: bool = False) -> l
     for name, path in ours.items():
         if name not in theirs:
             found.append(f"extra {name}")
-        elif name == D.PROVENANCE:
+        elif name == O.PROVENANCE:
             if stable_provenance(path) != stable_provenance(theirs[name]):
                 found.append(name)
         elif path.read_bytes() != theirs[name].read_bytes():
@@ -60,7 +61,7 @@ def test_two_runs_and_n_jobs_1_vs_2_are_byte_identical(run_jobs1, run_jobs2):
     assert len(files) == 24 and set(files) == set(folder_files(jobs2))
     assert differences(run_jobs1, jobs2) == []
     # Only provenance.json may differ, and only in its volatile fields.
-    p1, p2 = (json.loads((f / D.PROVENANCE).read_text()) for f in (run_jobs1, jobs2))
+    p1, p2 = (json.loads((f / O.PROVENANCE).read_text()) for f in (run_jobs1, jobs2))
     assert p1["Execution"]["NJobs"] == 1 and p2["Execution"]["NJobs"] == 2
     assert {k for k in p1 if p1[k] != p2[k]} <= set(P.VOLATILE_FIELDS)
     # The report embeds the PNGs and names versions; it too is identical, and so is every SVG.
@@ -68,7 +69,7 @@ def test_two_runs_and_n_jobs_1_vs_2_are_byte_identical(run_jobs1, run_jobs2):
 
 
 def test_provenance_and_dataset_description(run_jobs1):
-    record = json.loads((run_jobs1 / D.PROVENANCE).read_text())
+    record = json.loads((run_jobs1 / O.PROVENANCE).read_text())
     for key in ("Command", "CommandLine", "StartTime", "EndTime", "GeneratedBy", "Software",
                 "InstalledDistributions", "Platform", "Container", "Execution", "RandomSeed", "Randomness",
                 "SpecSHA256", "Inputs", "InputFiles", "Outputs"):
@@ -85,16 +86,16 @@ def test_provenance_and_dataset_description(run_jobs1):
     resolved = resolve_input_path("nimare:nidm_pain_studyset.json", Path("."))
     assert entry["Resolved"] == str(resolved.resolve()) and entry["SHA256"] == sha256_file(resolved)
     files = folder_files(run_jobs1)
-    assert set(record["Outputs"]) == set(files) - {D.PROVENANCE}
+    assert set(record["Outputs"]) == set(files) - {O.PROVENANCE}
     for name, digest in record["Outputs"].items():
         assert D.sha256_bytes(files[name].read_bytes()) == digest
-    desc = json.loads((run_jobs1 / D.DATASET_DESCRIPTION).read_text())
+    desc = json.loads((run_jobs1 / O.DATASET_DESCRIPTION).read_text())
     assert desc["DatasetType"] == "derivative" and desc["BIDSVersion"]
     generated = desc["GeneratedBy"][0]
     assert generated["Name"] == "ale-app" and generated["Version"] and generated["CodeURL"]
     assert desc["SourceDatasets"] == [{"URL": "nimare:nidm_pain_studyset.json",
                                        "Digest": {"SHA-256": entry["SHA256"]}}]
-    assert "figures/" in (run_jobs1 / D.BIDSIGNORE).read_text().splitlines()
+    assert "figures/" in (run_jobs1 / O.BIDSIGNORE).read_text().splitlines()
 
 
 # --------------------------------------------------------------------------- --verify
@@ -107,7 +108,7 @@ def test_verify_passes_on_a_fresh_output(run_jobs1, capsys):
     assert "input nimare:nidm_pain_studyset.json: unchanged" in out
     assert "software: the same versions as recorded" in out
     for name in before:
-        if name != D.PROVENANCE:
+        if name != O.PROVENANCE:
             assert f"identical: {name}\n" in out
     assert f"verified: all {len(before) - 1} files are identical" in out
     assert {n: p.read_bytes() for n, p in folder_files(run_jobs1).items()} == before
@@ -121,26 +122,26 @@ def test_verify_names_a_flipped_byte_and_a_changed_input(tmp_path, capsys):
     # to OUTPUT_DIR where the recorded absolute folder is gone.
     shutil.move(tmp_path / "archive", tmp_path / "moved")
     out = tmp_path / "moved" / "out"
-    table = out / D.CLUSTER_TABLE
+    table = out / O.CLUSTER_TABLE
     data = bytearray(table.read_bytes())
     data[-3] = ord("7") if data[-3] != ord("7") else ord("8")
     table.write_bytes(bytes(data))
     capsys.readouterr()
 
-    assert main(["--verify", str(out), "--n-jobs", "1", "-q"]) == 1
+    assert main(["--verify", str(out), "--n-jobs", "1", "-q"]) == 3
     captured = capsys.readouterr()
-    assert f"differs: {D.CLUSTER_TABLE}\n" in captured.out
-    assert f"identical: {D.STATMAP}\n" in captured.out
-    assert D.CLUSTER_TABLE in captured.err and "1 of " in captured.err and "Traceback" not in captured.err
+    assert f"differs: {O.CLUSTER_TABLE}\n" in captured.out
+    assert f"identical: {O.STATMAP}\n" in captured.out
+    assert O.CLUSTER_TABLE in captured.err and "1 of " in captured.err and "Traceback" not in captured.err
 
     studyset = tmp_path / "moved" / "studyset.json"
     studyset.write_bytes(studyset.read_bytes() + b"\n")
-    assert main(["--verify", str(out), "-q"]) == 1
+    assert main(["--verify", str(out), "-q"]) == 3
     captured = capsys.readouterr()
     assert "input studyset.json: changed" in captured.out
     assert "studyset.json (changed)" in captured.err
     studyset.unlink()
-    assert main(["--verify", str(out), "-q"]) == 1
+    assert main(["--verify", str(out), "-q"]) == 3
     assert "input studyset.json: missing" in capsys.readouterr().out
 
 
@@ -154,11 +155,11 @@ def test_verify_usage_and_missing_run(tmp_path, capsys):
 def test_verify_reports_different_software(run_jobs1, tmp_path, capsys):
     archived = tmp_path / "archived"
     shutil.copytree(run_jobs1, archived)
-    record = json.loads((archived / D.PROVENANCE).read_text())
+    record = json.loads((archived / O.PROVENANCE).read_text())
     record["Software"]["nimare"] = "0.0.1"
     record["InputFiles"][0]["SHA256"] = "0" * 64  # so that verify stops before re-running
-    (archived / D.PROVENANCE).write_text(json.dumps(record))
-    assert main(["--verify", str(archived), "-q"]) == 1
+    (archived / O.PROVENANCE).write_text(json.dumps(record))
+    assert main(["--verify", str(archived), "-q"]) == 3
     out = capsys.readouterr().out
     assert "nimare: recorded 0.0.1, now 0.22.1" in out
 
@@ -187,7 +188,7 @@ def test_overwrite_keeps_other_files_and_removes_only_stale_own(small_spec, smal
 def test_unfinished_run_with_other_files_needs_overwrite(small_spec, small_reference, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
-    shutil.copy(small_reference / D.DATASET_DESCRIPTION, out)
+    shutil.copy(small_reference / O.DATASET_DESCRIPTION, out)
     (out / "notes.txt").write_text("mine")
     assert main([str(small_spec), str(out), "-q"]) == 73
     err = capsys.readouterr().err
@@ -203,13 +204,26 @@ def test_foreign_folder_keeps_no_lock_file(small_spec, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["report.html"]
 
 
-def _fork_main(args: list[str], env: dict[str, str] | None = None) -> int:
-    """Run ``main(args)`` in a forked child (no re-import); return its pid."""
+def kill_hook(k: int, sig: str, phase: str):
+    """An :attr:`OutputFolder.event_hook` that sends this process ``SIG<sig>`` at the
+    ``phase`` (``before-rename`` or ``after-rename``) of its ``k``-th file write."""
+    signum = int(getattr(signal, "SIG" + sig))
+
+    def hook(n_write: int, at: str) -> None:
+        if n_write == k and at == phase:
+            os.kill(os.getpid(), signum)
+
+    return hook
+
+
+def _fork_main(args: list[str], hook=None) -> int:
+    """Run ``main(args)`` in a forked child (no re-import), with ``hook`` as the output
+    folder's event hook; return its pid."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         code = 1
         try:
-            os.environ.update(env or {})
+            D.OutputFolder.event_hook = hook
             code = main(args)
         finally:
             os._exit(code)
@@ -221,7 +235,7 @@ def test_two_concurrent_runs_one_refused(small_spec, small_reference, tmp_path, 
     pid = _fork_main([str(small_spec), str(out), "--n-jobs", "1", "-q"])
     # The first file is written under the lock, which the run then holds until it ends.
     deadline = time.monotonic() + 600
-    while not (out / D.DATASET_DESCRIPTION).exists():
+    while not (out / O.DATASET_DESCRIPTION).exists():
         assert time.monotonic() < deadline, "the first run never started writing"
         time.sleep(0.02)
     code = main([str(small_spec), str(out), "--overwrite", "-q"])
@@ -249,8 +263,8 @@ def test_full_disk_ends_with_73_and_leaves_complete_files(small_spec, small_refe
     err = capsys.readouterr().err
     assert code == 73 and "Cannot write" in err and "Traceback" not in err
     written = folder_files(out)
-    assert D.DATASET_DESCRIPTION in written and D.PROVENANCE not in written
-    assert not [n for n in written if D.is_temp_name(n)]
+    assert O.DATASET_DESCRIPTION in written and O.PROVENANCE not in written
+    assert not [n for n in written if D.is_temp_name(n, O.known_output_names())]
     assert differences(out, small_reference, allow_missing=True) == []
 
 
@@ -280,20 +294,20 @@ def test_killed_runs_leave_complete_files_and_a_rerun_completes(small_spec, smal
     reference = folder_files(small_reference)
     for k, sig, phase in points:
         args = [str(small_spec), str(out), "--n-jobs", "1", "-q"]
-        if (out / D.PROVENANCE).exists():
+        if (out / O.PROVENANCE).exists():
             args.append("--overwrite")
         hook = f"{k}:{sig}:{phase}"
         if sig == "KILL":
-            pid = _fork_main(args, {D.TEST_KILL_HOOK: hook})
+            pid = _fork_main(args, kill_hook(k, sig, phase))
             _, status = os.waitpid(pid, 0)
             assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, hook
         else:
-            monkeypatch.setenv(D.TEST_KILL_HOOK, hook)
+            monkeypatch.setattr(D.OutputFolder, "event_hook", kill_hook(k, sig, phase))
             assert main(args) == 75, hook
-            monkeypatch.delenv(D.TEST_KILL_HOOK)
+            monkeypatch.setattr(D.OutputFolder, "event_hook", None)
             assert "re-run the same command" in capsys.readouterr().err
         files = folder_files(out)
-        temps = [n for n in files if D.is_temp_name(n)]
+        temps = [n for n in files if D.is_temp_name(n, O.known_output_names())]
         if sig == "KILL" and phase == "before-rename":
             assert len(temps) == 1, (hook, temps)  # a SIGKILL cannot clean up; the re-run does
         else:
@@ -302,13 +316,13 @@ def test_killed_runs_leave_complete_files_and_a_rerun_completes(small_spec, smal
         assert set(present) <= set(reference), hook
         diffs = differences(out, small_reference, allow_missing=True)
         assert [d for d in diffs if d.removeprefix("extra ") not in temps] == [], (hook, diffs)
-        assert (D.PROVENANCE in present) == (k == n_writes and phase == "after-rename"), hook
+        assert (O.PROVENANCE in present) == (k == n_writes and phase == "after-rename"), hook
     args = [str(small_spec), str(out), "--n-jobs", "1", "-q"]
-    if (out / D.PROVENANCE).exists():
+    if (out / O.PROVENANCE).exists():
         args.append("--overwrite")
     assert main(args) == 0
     assert differences(out, small_reference) == []
-    assert not [n for n in folder_files(out) if D.is_temp_name(n)]
+    assert not [n for n in folder_files(out) if D.is_temp_name(n, O.known_output_names())]
 
 
 # --------------------------------------------------------------------------- no network

@@ -1,0 +1,382 @@
+"""The registry of every file a run writes: its name, how it is made from the result, its
+sidecar, and the step that writes it.
+
+Adding an output, or a mode, is one new :class:`Output` entry here (and the compute step
+that fills the result); the writer, ``known_output_names`` (which files in an output
+folder are ale-app's), the report's figures, provenance and ``--verify`` all read this
+registry. The folder itself (:mod:`ale_app.derivatives`) only knows paths and bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from ale_app import __version__
+from ale_app import derivatives as D
+from ale_app.result import AnalysisResult
+
+LGR = logging.getLogger("ale_app")
+
+SPACE = "space-MNI152NLin6Asym_res-2"
+STATMAP = f"{SPACE}_stat-ale_statmap.nii.gz"
+CLUSTER_MAP = f"{SPACE}_desc-clusters_dseg.nii.gz"
+CLUSTER_TABLE = "desc-clusters_table.tsv"
+JACKKNIFE_TABLE = "desc-jackknife_table.tsv"
+COORDINATES = "coordinates.tsv"
+FIG_COORDINATES = "figures/desc-coordinates_glassbrain"
+FIG_OVERLAY = "figures/stat-ale_desc-overlay_glassbrain"
+FIG_PEAK = "figures/stat-ale_desc-peak_orthoview"
+FIG_JACKKNIFE = "figures/desc-jackknife_barplot"
+DATASET_DESCRIPTION = "dataset_description.json"
+SPEC_JSON = "spec.json"
+PROVENANCE = "provenance.json"
+REPORT = "report.html"
+CITATION = "CITATION.md"
+BIDSIGNORE = ".bidsignore"
+FIGURE_FORMATS = ("png", "svg")
+
+#: Keys a run adds to ``spec.json``'s ``input`` section beside the spec's own fields
+#: (:func:`spec_record` writes them; ``--verify`` strips them to rebuild the spec).
+RECORDED_INPUT_KEYS = ("sha256", "format_used", "space_conversions")
+
+#: The steps that write files, in the order a run takes them.
+STEPS = ("start", "data", "figures", "report")
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """The content of a data file's JSON sidecar (its digest is added when it is written)."""
+
+    description: str
+    sources: list[str]
+    parameters: dict[str, Any]
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file (or, for figures, one stem written in each of ``figures.formats``).
+
+    Attributes
+    ----------
+    name : str
+        The file's name relative to OUTPUT_DIR (for a figure, its name without extension).
+    kind : {"tsv", "nifti", "json", "text", "figure"}
+        How the content is written.
+    step : str
+        The step that writes it (one of :data:`STEPS`).
+    build : callable
+        ``build(result, folder)`` returns the content (a DataFrame, an image, a dict, a string or a
+        matplotlib Figure), or None when this run does not produce the file.
+    sidecar : callable, optional
+        ``sidecar(result)`` returns its :class:`Sidecar`; data files only.
+    caption : str, optional
+        A figure's caption in the report.
+    section : str, optional
+        The report section a figure belongs to.
+    """
+
+    name: str
+    kind: str
+    step: str
+    build: Callable[[AnalysisResult, Any], Any]
+    sidecar: Callable[[AnalysisResult], Sidecar] | None = None
+    caption: str | None = None
+    section: str | None = None
+
+    def file_names(self) -> list[str]:
+        """Every file name this entry can write (figures in each format, the sidecar)."""
+        if self.kind == "figure":
+            return [f"{self.name}.{fmt}" for fmt in FIGURE_FORMATS]
+        return [self.name] + ([D.sidecar_name(self.name)] if self.sidecar else [])
+
+
+# --------------------------------------------------------------------------- sidecar parts
+
+
+def threshold_info(result: AnalysisResult) -> dict[str, Any]:
+    """What every thresholded (or thresholdable) output says about its threshold."""
+    spec = result.spec
+    return {
+        "DisplayThreshold": result.threshold,
+        "DisplayThresholdMethod": (
+            f"{spec.display.threshold_percentile:g}th percentile of the nonzero in-mask ALE values"
+        ),
+        "ThresholdIsStatistical": False,
+        "Inferential": result.inferential,
+    }
+
+
+def ale_parameters(result: AnalysisResult) -> dict[str, Any]:
+    """How the ALE map was made."""
+    return {"Estimator": "nimare.meta.cbma.ale.ALE", "Kernel": result.fit.kernel,
+            "Template": result.spec.ale.template}
+
+
+def cluster_parameters(result: AnalysisResult) -> dict[str, Any]:
+    """How the descriptive clusters were formed."""
+    return {"ClusterThresholdMM3": result.spec.jackknife.cluster_threshold_mm3,
+            "ClusterMinVoxels": result.clusters.min_voxels, "Connectivity": "faces (6-neighbour)",
+            "Numbering": "by descending peak ALE value"}
+
+
+def selection(result: AnalysisResult) -> dict | None:
+    """The spec's ``input.select`` as given, or None for all analyses."""
+    sel = result.spec.input.select
+    return None if sel is None else sel.model_dump(exclude_none=True)
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def _coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    table = result.evidence.coordinates.copy()
+    table["space"] = "MNI152NLin6Asym"
+    return table
+
+
+def _coordinates_sidecar(result: AnalysisResult) -> Sidecar:
+    ev = result.evidence
+    return Sidecar(
+        "Every focus that entered the analysis, in the target space (mm).", [ev.source["path"]],
+        {"InputFormat": ev.source["format"], "Selection": selection(result), "SampleSizes": ev.sample_sizes,
+         "InputSpaces": ev.spaces, "SpaceConversions": ev.conversions,
+         "FociOutsideBrainMask": ev.outside_mask.to_dict(orient="records"),
+         "FociOutsideFieldOfView": ev.outside_fov.to_dict(orient="records"),
+         "InputWarnings": ev.warnings},
+        {"Columns": {"analysis_id": "Analysis id '<study id>-<analysis id>'", "study_id": "Study id",
+                     "x": "mm", "y": "mm", "z": "mm", "space": "Coordinate space"}},
+    )
+
+
+def _statmap_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "Raw ALE statistic (convergence value; not z, not p). Unthresholded.", [f"bids::{COORDINATES}"],
+        ale_parameters(result),
+        {**threshold_info(result), "PeakValue": result.peak.value, "PeakMNI": list(result.peak.xyz),
+         "DataType": "float32"},
+    )
+
+
+def _cluster_map_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "Descriptive cluster labels of the display-thresholded ALE map (0 = none).", [f"bids::{STATMAP}"],
+        cluster_parameters(result), threshold_info(result),
+    )
+
+
+def _cluster_table_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "Peak, up to three sub-peaks (8 mm apart) and size of each descriptive cluster.",
+        [f"bids::{STATMAP}", f"bids::{CLUSTER_MAP}"], cluster_parameters(result),
+        {**threshold_info(result),
+         "Columns": {"cluster_id": "Label in the cluster map", "peak": "main peak or sub-peak",
+                     "x": "mm", "y": "mm", "z": "mm", "ale": "ALE value", "size_mm3": "Cluster volume, mm3"}},
+    )
+
+
+def _jackknife_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "Leave-one-out jackknife: per left-out analysis, the mean over each cluster's voxels of "
+        "1 - ALE(without it) / ALE(all); 'mean' averages the clusters.",
+        [f"bids::{STATMAP}", f"bids::{CLUSTER_MAP}", f"bids::{COORDINATES}"],
+        {"Method": result.spec.jackknife.method, **cluster_parameters(result), "ALE": ale_parameters(result)},
+        threshold_info(result),
+    )
+
+
+def _fig_coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    from ale_app import figures as F
+
+    ev = result.evidence
+    return F.plot_coordinates(ev.coordinates, ev.study_ids, result.study_colors, "All reported coordinates, by study")
+
+
+def _fig_overlay(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    from ale_app import figures as F
+
+    ev, display = result.evidence, result.spec.display
+    return F.plot_overlay(result.fit.stat_img, ev.coordinates, ev.study_ids, result.study_colors,
+                          display.glass_brain_threshold, display.cmap,
+                          "Raw ALE statistic (unthresholded) with reported coordinates")
+
+
+def _fig_peak(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    from ale_app import figures as F
+
+    return F.plot_peak_orthoview(result.fit.stat_img, result.peak.xyz, result.threshold, result.spec.display.cmap,
+                                 f"ALE statistic above the display-only threshold {result.threshold:.4f}")
+
+
+def _fig_jackknife(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    from ale_app import figures as F
+
+    return None if result.jackknife is None else F.plot_jackknife_means(result.jackknife)
+
+
+def _dataset_description(result: AnalysisResult, _out: D.OutputFolder | None = None) -> dict:
+    from ale_app import provenance as P
+
+    return P.dataset_description(result.spec.title, result.evidence.source)
+
+
+def bidsignore_text(_result: AnalysisResult | None = None, _out: D.OutputFolder | None = None) -> str:
+    """``.bidsignore``: the files whose entities or suffixes BIDS has no name for yet."""
+    return "\n".join([
+        "# Written by ale-app: derivatives whose entities or suffixes BIDS does not define yet.",
+        "coordinates.*", "desc-*_table.*", "figures/", REPORT, CITATION, SPEC_JSON, PROVENANCE, D.LOCK, "",
+    ])
+
+
+def spec_record(result: AnalysisResult, _out: D.OutputFolder | None = None) -> dict:
+    """``spec.json``: the validated spec as run, defaults filled in, and (under ``input``) the
+    keys of :data:`RECORDED_INPUT_KEYS`."""
+    record = result.spec.model_dump(mode="json")
+    ev = result.evidence
+    recorded = dict(zip(RECORDED_INPUT_KEYS, (ev.source["sha256"], ev.source["format"], ev.conversions)))
+    record["input"].update(recorded)
+    return record
+
+
+def _report(result: AnalysisResult, out: D.OutputFolder) -> str:
+    from ale_app import report as R
+
+    figures = {section: _figure_files(out.root, section) for section in ("evidence", "ale", "jackknife")}
+    return R.report_html(R.report_inputs(result, out.digests), figures)
+
+
+def _citation(result: AnalysisResult, out: D.OutputFolder) -> str:
+    from ale_app import report as R
+
+    return R.citation_markdown(R.report_inputs(result, out.digests))
+
+
+REGISTRY: tuple[Output, ...] = (
+    Output(DATASET_DESCRIPTION, "json", "start", _dataset_description),
+    Output(BIDSIGNORE, "text", "start", bidsignore_text),
+    Output(COORDINATES, "tsv", "data", _coordinates, _coordinates_sidecar),
+    Output(STATMAP, "nifti", "data", lambda r, _o: r.fit.stat_img, _statmap_sidecar),
+    Output(CLUSTER_MAP, "nifti", "data", lambda r, _o: r.clusters.label_img, _cluster_map_sidecar),
+    Output(CLUSTER_TABLE, "tsv", "data", lambda r, _o: r.clusters.table, _cluster_table_sidecar),
+    Output(JACKKNIFE_TABLE, "tsv", "data", lambda r, _o: r.jackknife, _jackknife_sidecar),
+    Output(FIG_COORDINATES, "figure", "figures", _fig_coordinates,
+           caption="All reported coordinates, by study", section="evidence"),
+    Output(FIG_OVERLAY, "figure", "figures", _fig_overlay,
+           caption="Unthresholded ALE map with the coordinates (ALE statistic, not z or p)", section="ale"),
+    Output(FIG_PEAK, "figure", "figures", _fig_peak,
+           caption="ALE map above the display-only threshold, cut at the peak", section="ale"),
+    Output(FIG_JACKKNIFE, "figure", "figures", _fig_jackknife,
+           caption="Jackknife: mean contribution of each experiment", section="jackknife"),
+    Output(REPORT, "text", "report", _report),
+    Output(CITATION, "text", "report", _citation),
+    Output(SPEC_JSON, "json", "report", spec_record),
+)
+
+#: What each entry needs from the result before it can be built (a failure report builds
+#: only the entries whose inputs exist).
+_NEEDS = {
+    STATMAP: ("fit", "peak", "threshold"), CLUSTER_MAP: ("clusters",), CLUSTER_TABLE: ("clusters",),
+    JACKKNIFE_TABLE: ("jackknife",), FIG_OVERLAY: ("fit",), FIG_PEAK: ("fit", "peak", "threshold"),
+    FIG_JACKKNIFE: ("jackknife",),
+}
+
+
+def known_output_names() -> set[str]:
+    """Every file name an ale-app run can write (relative to OUTPUT_DIR, ``/``-separated)."""
+    names = {n for entry in REGISTRY for n in entry.file_names()}
+    return names | {PROVENANCE}
+
+
+def owned_names() -> D.OwnedNames:
+    """What the output folder needs to know of ale-app's names to tell its files from others'."""
+    return D.OwnedNames(known=frozenset(known_output_names()), marker=DATASET_DESCRIPTION, completion=PROVENANCE)
+
+
+def figure_entries(section: str | None = None) -> list[Output]:
+    """The figure entries, in registry order, optionally of one report section."""
+    return [e for e in REGISTRY if e.kind == "figure" and (section is None or e.section == section)]
+
+
+def _figure_files(root: Path, section: str) -> list[tuple[str, Path]]:
+    """(caption, file) of each figure of ``section`` that is in ``root`` (PNG preferred)."""
+    found = []
+    for entry in figure_entries(section):
+        for fmt in FIGURE_FORMATS:
+            path = root / f"{entry.name}.{fmt}"
+            if path.is_file():
+                found.append((entry.caption, path))
+                break
+    return found
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _ready(entry: Output, result: AnalysisResult) -> bool:
+    return all(getattr(result, attr) is not None for attr in _NEEDS.get(entry.name, ()))
+
+
+def write_entry(entry: Output, result: AnalysisResult, out: D.OutputFolder) -> bool:
+    """Build one entry from ``result`` and write it (and its sidecar); False if not produced."""
+    if not _ready(entry, result):
+        return False
+    content = entry.build(result, out)
+    if content is None:
+        return False
+    if entry.kind == "figure":
+        out.write_figure(entry.name, content, result.spec.figures.formats, result.spec.figures.dpi)
+        return True
+    writer = {"tsv": out.write_tsv, "nifti": out.write_nifti, "json": out.write_json, "text": out.write_text}
+    writer[entry.kind](entry.name, content)
+    if entry.sidecar is not None:
+        side = entry.sidecar(result)
+        out.write_json(D.sidecar_name(entry.name), {
+            "Description": side.description,
+            "Sources": side.sources,
+            "Parameters": side.parameters,
+            **side.extra,
+            "Digest": {"SHA-256": out.digests[entry.name]},
+            "GeneratedBy": {"Name": "ale-app", "Version": __version__},
+        })
+    return True
+
+
+def write_step(step: str, result: AnalysisResult, out: D.OutputFolder) -> None:
+    """Write every registry entry of ``step`` that this result produces."""
+    for entry in REGISTRY:
+        if entry.step == step:
+            write_entry(entry, result, out)
+
+
+def write_failure_report(result: AnalysisResult, out: D.OutputFolder) -> None:
+    """``report.html`` and ``CITATION.md`` from whatever ``result`` holds (a step failed)."""
+    for entry in REGISTRY:
+        if entry.name in (REPORT, CITATION):
+            write_entry(entry, result, out)
+
+
+def write_provenance(result: AnalysisResult, out: D.OutputFolder) -> dict[str, str]:
+    """Write ``provenance.json`` last, from the digests of every file written; return them."""
+    from ale_app import provenance as P
+
+    rec, ev = result.record, result.evidence
+    outputs = dict(out.digests)
+    record = P.provenance_record(
+        rec.argv, rec.started, D.sha256_bytes(rec.spec_text.encode("utf-8")), [ev.source], outputs,
+        rec.n_jobs, rec.backend, result.timings, spec_folder=rec.spec_dir, output_dir=out.root,
+        random_seed=result.random_seed,
+    )
+    record["JackknifeMethod"] = result.spec.jackknife.method if result.spec.jackknife.enabled else None
+    record["InputFormat"] = ev.source["format"]
+    record["InputSpaceConversions"] = ev.conversions
+    out.write_json(PROVENANCE, record)
+    return outputs
+
+
+def started_now() -> datetime:
+    """The current time (UTC), for :class:`~ale_app.result.RunRecord`."""
+    return datetime.now(timezone.utc)

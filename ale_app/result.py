@@ -1,0 +1,116 @@
+"""The one object a run computes: everything the writers, the report and provenance need.
+
+:func:`ale_app.workflow.compute` fills an :class:`AnalysisResult` step by step; the writers
+in :mod:`ale_app.outputs` read it and nothing else. When a step fails, the fields of the
+steps finished before it are set and the later ones are None, so a report can still say
+what was finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ale_app.spec import AnalysisSpec
+
+
+@dataclass
+class RunRecord:
+    """How and from what the run was made (for provenance and ``spec.json``).
+
+    Attributes
+    ----------
+    spec_dir : Path
+        The folder relative inputs were resolved against.
+    spec_text : str
+        The spec as read (its digest goes into provenance).
+    argv : list of str
+        The command line, program name first.
+    n_jobs, backend : int, str
+        How the parallel steps were executed (never changes a number).
+    started : datetime
+        When the run started (UTC).
+    """
+
+    spec_dir: Path
+    spec_text: str
+    argv: list[str]
+    n_jobs: int
+    backend: str
+    started: Any
+
+
+@dataclass
+class AnalysisResult:
+    """What a run computed.
+
+    Attributes
+    ----------
+    spec : AnalysisSpec
+        The validated spec.
+    evidence : ale_app.inputs.Evidence
+        The analyses that entered the meta-analysis.
+    record : RunRecord
+        The command, the spec's text and folder, the execution options.
+    fit : ale_app.ale.ALEFit or None
+        The ALE fit (its MA maps are released once the jackknife has run).
+    threshold : float or None
+        The display-only threshold.
+    peak : ale_app.ale.Peak or None
+        The largest ALE value and where it is.
+    peak_label : str or None
+        The peak's anatomical label, in words.
+    clusters : ale_app.ale.Clusters or None
+        The descriptive clusters of the display-thresholded map.
+    jackknife : pandas.DataFrame or None
+        One row per left-out analysis; None when the jackknife was off or had no cluster.
+    study_colors : dict
+        Each study's colour, the same in every figure and in the report's key.
+    timings : dict
+        Seconds per step.
+    failed_step : str or None
+        The step that failed, when the report describes an unfinished run.
+    """
+
+    spec: AnalysisSpec
+    evidence: Any
+    record: RunRecord
+    fit: Any = None
+    threshold: float | None = None
+    peak: Any = None
+    peak_label: str | None = None
+    clusters: Any = None
+    jackknife: pd.DataFrame | None = None
+    study_colors: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    failed_step: str | None = None
+
+    @property
+    def n_clusters(self) -> int:
+        """How many descriptive clusters the cluster map and tables hold (0 before that step)."""
+        return 0 if self.clusters is None else len(self.clusters.labels)
+
+    @property
+    def jackknife_status(self) -> str:
+        """``"ran"``, ``"disabled"`` (jackknife.enabled is false), ``"no clusters"`` (nothing
+        to attribute) or ``"not reached"`` (an earlier step failed)."""
+        if not self.spec.jackknife.enabled:
+            return "disabled"
+        if self.jackknife is not None:
+            return "ran"
+        if self.clusters is not None and not self.clusters.labels:
+            return "no clusters"
+        return "not reached"
+
+    @property
+    def inferential(self) -> bool:
+        """Whether any output of this run is a statistical inference (not in descriptive mode)."""
+        return False
+
+    @property
+    def random_seed(self) -> int | None:
+        """The one seed of every random draw of the run; None when nothing is random."""
+        return None

@@ -1,0 +1,41 @@
+"""The NiMARE adapter: the one module touching NiMARE internals fails loudly when NiMARE
+announces a change (any DeprecationWarning or FutureWarning is an error here)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ale_app import nimare_adapter as NA
+
+
+@pytest.fixture(scope="module")
+def pain_studyset():
+    from nimare.studyset import Studyset
+    from nimare.utils import get_resource_path
+
+    data = json.loads((Path(get_resource_path()) / "nidm_pain_studyset.json").read_text())
+    return Studyset(data)
+
+
+@pytest.mark.parametrize("kernel", [{}, {"kernel_fwhm": 10.0}, {"sample_size": 20}])
+def test_adapter_raises_no_deprecation_and_matches_nimare_fit(pain_studyset, kernel):
+    from nimare.meta.cbma.ale import ALE
+
+    from ale_app.ale import ale_from_ma
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        warnings.simplefilter("error", FutureWarning)
+        estimator = NA.make_ale_estimator(**kernel)
+        coords, ids = NA.prepare_ale_inputs(estimator, pain_studyset)
+        ma = NA.sparse_ma_maps(estimator, coords)
+    assert ma.shape[0] == len(ids) == len(set(coords["id"])) == 21
+    kwargs = {f"kernel__{'fwhm' if k == 'kernel_fwhm' else k}": v for k, v in kernel.items()}
+    reference = ALE(**kwargs).fit(pain_studyset).get_map("stat", return_type="array")
+    ours = ale_from_ma(ma.tocsr().astype(np.float32))
+    assert np.max(np.abs(ours - reference)) < 1e-6

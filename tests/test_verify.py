@@ -1,0 +1,85 @@
+"""--verify cannot be fooled: the archive is checked against the digests provenance.json
+recorded before the re-run, and every difference is a failure with its own exit code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ale_app.cli import main
+from ale_app.errors import ExitCode
+from ale_app import outputs as O
+
+from conftest import write_small_spec
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    spec = write_small_spec(tmp_path_factory.mktemp("verify") / "archive")
+    out = spec.parent / "out"
+    assert main([str(spec), str(out), "--n-jobs", "1", "-q"]) == 0
+    return out
+
+
+def _copy(archive, tmp_path):
+    import shutil
+
+    # The input sits next to the spec, one folder up: move both so the inputs are found.
+    target = tmp_path / "archive"
+    shutil.copytree(archive.parent, target)
+    return target / "out"
+
+
+def _edit_spec(out, change):
+    record = json.loads((out / O.SPEC_JSON).read_text())
+    change(record)
+    (out / O.SPEC_JSON).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def test_an_edited_spec_json_is_caught_even_when_the_rerun_agrees(archive, tmp_path, capsys):
+    out = _copy(archive, tmp_path)
+    _edit_spec(out, lambda r: r["report"].update(dominance_min=0.3))
+    capsys.readouterr()
+    assert main(["--verify", str(out), "--n-jobs", "1", "-q"]) == ExitCode.VERIFY_DIFFERS == 3
+    captured = capsys.readouterr()
+    assert f"record: {O.SPEC_JSON}: differs from its recorded digest" in captured.out
+    assert "verified" not in captured.out
+    assert O.SPEC_JSON in captured.err and "Traceback" not in captured.err
+
+
+def test_an_edited_title_flags_spec_json_itself(archive, tmp_path, capsys):
+    out = _copy(archive, tmp_path)
+    _edit_spec(out, lambda r: r.update(title="Another title"))
+    capsys.readouterr()
+    assert main(["--verify", str(out), "--n-jobs", "1", "-q"]) == 3
+    captured = capsys.readouterr().out
+    assert f"record: {O.SPEC_JSON}: differs from its recorded digest" in captured
+    assert f"differs: {O.DATASET_DESCRIPTION}" in captured
+
+
+def test_a_changed_digest_in_provenance_is_a_failure(archive, tmp_path, capsys):
+    out = _copy(archive, tmp_path)
+    record = json.loads((out / O.PROVENANCE).read_text())
+    record["Outputs"][O.STATMAP] = "0" * 64
+    (out / O.PROVENANCE).write_text(json.dumps(record, indent=2))
+    capsys.readouterr()
+    assert main(["--verify", str(out), "--n-jobs", "1", "-q"]) == 3
+    captured = capsys.readouterr()
+    assert f"record: {O.STATMAP}: differs from its recorded digest" in captured.out
+    assert f"identical: {O.STATMAP}" in captured.out  # the file itself re-runs the same: the record lies
+
+
+def test_missing_and_extra_files_are_named(archive, tmp_path, capsys):
+    out = _copy(archive, tmp_path)
+    (out / O.CITATION).unlink()
+    (out / O.JACKKNIFE_TABLE).write_text("id\tmean\n")  # not written by this spec's run? then it is extra
+    record = json.loads((out / O.PROVENANCE).read_text())
+    capsys.readouterr()
+    assert main(["--verify", str(out), "--n-jobs", "1", "-q"]) == 3
+    captured = capsys.readouterr().out
+    assert f"record: {O.CITATION}: missing" in captured
+    if O.JACKKNIFE_TABLE in record["Outputs"]:
+        assert f"record: {O.JACKKNIFE_TABLE}: differs from its recorded digest" in captured
+    else:
+        assert f"record: {O.JACKKNIFE_TABLE}: extra (not recorded)" in captured
