@@ -192,3 +192,18 @@ def test_readme_quotes_the_example_paragraph(run_jobs1):
     citation = (run_jobs1 / "CITATION.md").read_text()
     paragraph = citation.split("## Interpretation\n\n", 1)[1].split("\n\n", 1)[0]
     assert quoted == paragraph
+
+
+def test_readme_exit_code_table_is_the_enum():
+    """The README's table, the --help epilog and the errors all come from one ExitCode enum."""
+    import re
+
+    from ale_app.cli import build_parser
+    from ale_app.errors import ExitCode, exit_code_summary
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("<!-- exit-codes:")[1].split("<!-- /exit-codes -->")[0]
+    rows = dict(re.findall(r"^\| (\d+) \| (.+) \|$", block, flags=re.M))
+    assert rows == {str(int(c)): c.meaning for c in ExitCode}
+    assert build_parser().epilog == exit_code_summary()
+    assert all(f"{int(c)} {c.meaning}" in exit_code_summary() for c in ExitCode)
