@@ -235,7 +235,7 @@ def bidsignore_text(_result: AnalysisResult | None = None, _out: D.OutputFolder 
 def spec_record(result: AnalysisResult, _out: D.OutputFolder | None = None) -> dict:
     """``spec.json``: the validated spec as run, defaults filled in, and (under ``input``) the
     keys of :data:`RECORDED_INPUT_KEYS`."""
-    record = result.spec.model_dump(mode="json")
+    record = result.spec.record()
     ev = result.evidence
     recorded = dict(zip(RECORDED_INPUT_KEYS, (ev.source["sha256"], ev.source["format"], ev.conversions)))
     record["input"].update(recorded)

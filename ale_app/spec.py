@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE
 from ale_app.errors import MissingInputError, SpecError, UsageError
 
 SCHEMA_ID = "https://github.com/ale-app/ale-app/schemas/ale-app-spec.schema.json"
@@ -273,6 +274,48 @@ class ReportSpec(_StrictModel):
     )
 
 
+class InferenceSpec(_StrictModel):
+    """ALE's standard inference, read only when ``mode`` is ``inferential``.
+
+    Attributes
+    ----------
+    min_experiments : int, default=17
+        Below this many experiments the inferential mode refuses to run (Eickhoff et al. 2016).
+    voxel_p : float, default=0.001
+        Cluster-forming threshold: uncorrected voxel-level p (NiMARE's analytic null).
+    fwe_alpha : float, default=0.05
+        Cluster-level family-wise error level a cluster must pass.
+    n_iterations : int, default=10000
+        Monte Carlo iterations of the FWE null distributions.
+    seed : int, default=0
+        The one seed of every random draw; recorded in every inferential output.
+    """
+
+    min_experiments: int = Field(
+        default=MIN_EXPERIMENTS_FOR_INFERENCE, ge=2, le=100_000,
+        description="Below this many experiments the inferential mode refuses to run (Eickhoff et al. 2016: "
+        "about 17-20 experiments are needed).",
+    )
+    voxel_p: float = Field(
+        default=0.001, gt=0, le=0.05,
+        description="Cluster-forming threshold: uncorrected voxel-level p from NiMARE's analytic null "
+        "(0 < p <= 0.05).",
+    )
+    fwe_alpha: float = Field(
+        default=0.05, gt=0, le=0.5,
+        description="Cluster-level family-wise error level a cluster must pass (0 < alpha <= 0.5).",
+    )
+    n_iterations: int = Field(
+        default=10_000, ge=10, le=1_000_000,
+        description="Monte Carlo iterations of the FWE null distributions (10 to 1,000,000).",
+    )
+    seed: int = Field(
+        default=0, ge=0, le=2**32 - 1,
+        description="The one seed of every random draw (0 to 2**32-1); with the same seed the null "
+        "distributions equal NiMARE's ALE(random_state=seed) + FWECorrector(method='montecarlo').",
+    )
+
+
 class AnalysisSpec(_StrictModel):
     """An ale-app analysis spec, version 1.
 
@@ -282,9 +325,12 @@ class AnalysisSpec(_StrictModel):
         The spec format's version.
     title : str, default=""
         Free text for the report.
+    mode : {"descriptive", "inferential"}, default="descriptive"
+        Declared before the run: ``inferential`` adds ALE's cluster-level FWE inference for an
+        evidence base of at least ``inference.min_experiments`` experiments.
     input : InputSpec
         Where the coordinates come from.
-    ale, display, jackknife, figures, report
+    ale, display, jackknife, figures, report, inference
         See their models; every field has a default.
     """
 
@@ -298,12 +344,27 @@ class AnalysisSpec(_StrictModel):
 
     spec_version: Literal[1] = Field(description="Version of the spec format; must be 1.")
     title: str = Field(default="", description="Free text shown in the report.")
+    mode: Literal["descriptive", "inferential"] = Field(
+        default="descriptive",
+        description="Declared before the run, from the review protocol: 'descriptive' (raw ALE map, display-only "
+        "threshold, jackknife; no inference) or 'inferential' (adds ALE's cluster-level FWE inference; refused "
+        "below inference.min_experiments experiments).",
+    )
     input: InputSpec = Field(description="Where the coordinates come from.")
     ale: ALESpec = Field(default_factory=ALESpec, description="How ALE is fitted.")
     display: DisplaySpec = Field(default_factory=DisplaySpec, description="How maps are drawn (display only).")
     jackknife: JackknifeSpec = Field(default_factory=JackknifeSpec, description="Leave-one-out jackknife.")
     figures: FiguresSpec = Field(default_factory=FiguresSpec, description="Figure files.")
     report: ReportSpec = Field(default_factory=ReportSpec, description="Wording of the report.")
+    inference: InferenceSpec = Field(
+        default_factory=InferenceSpec, description="ALE's standard inference; read only in inferential mode.")
+
+    def record(self) -> dict[str, Any]:
+        """The spec as run, defaults filled in, for ``spec.json``. In descriptive mode the unread
+        ``mode`` and ``inference`` sections are left out, so a spec that does not name a mode and
+        one that says ``mode: descriptive`` record (and produce) identical files."""
+        exclude = {"mode", "inference"} if self.mode == "descriptive" else set()
+        return self.model_dump(mode="json", exclude=exclude)
 
 
 def build_json_schema() -> dict[str, Any]:

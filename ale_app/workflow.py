@@ -19,7 +19,7 @@ import numpy as np
 
 from ale_app import derivatives as D
 from ale_app import outputs as O
-from ale_app.errors import InterruptedRun
+from ale_app.errors import InputDataError, InterruptedRun
 from ale_app.result import AnalysisResult, RunRecord
 from ale_app.spec import AnalysisSpec
 
@@ -73,10 +73,25 @@ def progress_bar(total: int, desc: str):
 
 
 def validate(spec: AnalysisSpec, spec_dir: Path):
-    """Read and check the input data; return the :class:`~ale_app.inputs.Evidence`."""
+    """Read and check the input data, and that the declared mode may run on it; return the
+    :class:`~ale_app.inputs.Evidence`."""
     from ale_app.inputs import load_evidence
 
-    return load_evidence(spec.input, spec_dir, spec.ale)
+    evidence = load_evidence(spec.input, spec_dir, spec.ale)
+    check_mode(spec, len(evidence.ids))
+    return evidence
+
+
+def check_mode(spec: AnalysisSpec, n_experiments: int) -> None:
+    """Refuse ``mode: inferential`` below ``inference.min_experiments`` (before computing anything)."""
+    minimum = spec.inference.min_experiments
+    if spec.mode == "inferential" and n_experiments < minimum:
+        raise InputDataError(
+            f"mode: inferential needs at least {minimum} experiments (inference.min_experiments); the input "
+            f"has {n_experiments}.",
+            hint="ALE's voxelwise inference is not reliable on so few experiments (Eickhoff et al. 2016). "
+            "Declare 'mode: descriptive' in the spec for a descriptive analysis of this evidence base.",
+        )
 
 
 def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, options: RunOptions) -> AnalysisResult:

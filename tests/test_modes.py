@@ -1,0 +1,50 @@
+"""The analysis mode is declared in the spec before the run."""
+
+from __future__ import annotations
+
+import json
+
+from ale_app.cli import main
+from ale_app import outputs as O
+
+INFERENTIAL_SMALL = """\
+spec_version: 1
+title: Too few experiments for inference
+mode: inferential
+input:
+  path: nimare:nidm_pain_studyset.json
+  select:
+    first: 8
+"""
+
+
+def test_inferential_mode_refused_below_min_experiments(tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(INFERENTIAL_SMALL)
+    out = tmp_path / "out"
+    assert main([str(spec), str(out), "-q"]) == 65
+    err = capsys.readouterr().err
+    assert "mode: inferential needs at least 17 experiments" in err and "has 8" in err
+    assert "mode: descriptive" in err and "Traceback" not in err
+    assert not out.exists()
+    assert main([str(spec), "--validate-only", "-q"]) == 65
+    assert "needs at least 17" in capsys.readouterr().err
+
+
+def test_spec_without_mode_records_as_descriptive(run_jobs1):
+    record = json.loads((run_jobs1 / O.SPEC_JSON).read_text())
+    assert "mode" not in record and "inference" not in record
+
+
+def test_explicit_descriptive_mode_records_the_same_spec():
+    import yaml
+
+    from ale_app.spec import AnalysisSpec
+
+    base = yaml.safe_load(INFERENTIAL_SMALL)
+    base.pop("mode")
+    implicit = AnalysisSpec.model_validate(base)
+    explicit = AnalysisSpec.model_validate({**base, "mode": "descriptive", "inference": {"seed": 7}})
+    assert implicit.record() == explicit.record()
+    inferential = AnalysisSpec.model_validate({**base, "mode": "inferential"})
+    assert inferential.record()["mode"] == "inferential" and inferential.record()["inference"]["seed"] == 0
