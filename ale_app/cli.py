@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -143,9 +144,9 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     elif args.dask_scheduler:
         raise UsageError("--dask-scheduler goes with --parallel-backend dask.",
                          hint="Add '--parallel-backend dask', or drop --dask-scheduler.")
-    import matplotlib
-
-    matplotlib.use("Agg")  # figures are files: no display, the same pixels everywhere
+    # Figures are files: no display, the same pixels everywhere. Set before matplotlib is
+    # imported (by the figure step), so that a refused folder or bad input never imports it.
+    os.environ["MPLBACKEND"] = "Agg"
     options = workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend,
                                   dask_scheduler=args.dask_scheduler, overwrite=args.overwrite,
                                   argv=["ale-app", *argv])

@@ -27,11 +27,13 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 
 from ale_app.errors import OutputError
+
+if TYPE_CHECKING:  # pandas is imported by the steps that make tables, not at start-up
+    import pandas as pd
 
 LGR = logging.getLogger("ale_app")
 
@@ -237,8 +239,9 @@ def lock_output_dir(path: Path, marker: str):
                         "into the same folder.", lock_path, exc.strerror or exc)
         try:
             yield Path(path)
-        except OutputError:
-            # A folder refused before anything was written keeps no trace of ale-app.
+        except BaseException:
+            # A run that stops before writing anything (a refused folder, bad input, an
+            # interruption) leaves no trace of ale-app in the folder.
             if not existed and not _is_ale_app_output(Path(path), marker):
                 lock_path.unlink(missing_ok=True)
             raise

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ale_app.spec import AnalysisSpec
+
+if TYPE_CHECKING:  # pandas is imported by the steps that make tables, not at start-up
+    import pandas as pd
 
 
 @dataclass

@@ -124,16 +124,22 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
     timer = _Timer()
     record = RunRecord(spec_dir=spec_dir, spec_text=spec_text, argv=list(options.argv), n_jobs=options.n_jobs,
                        backend=options.backend, started=O.started_now())
-    with timer.step("inputs", "Reading and checking the input"):
-        evidence = validate(spec, spec_dir)
-    LGR.info("%d analyses, %d studies, %d foci", len(evidence.ids), len(evidence.study_ids),
-             len(evidence.coordinates))
-    result = AnalysisResult(spec=spec, evidence=evidence, record=record, timings=timer.seconds)
-
     names = O.owned_names()
+    created = not Path(output_dir).exists()
+    # The output folder is checked (and locked) first, so a refused folder costs no input reading.
     out_root = D.prepare_output_dir(output_dir)
     with D.lock_output_dir(out_root, names.marker):
-        folder = D.inspect_output_dir(out_root, options.overwrite, names)
+        try:
+            folder = D.inspect_output_dir(out_root, options.overwrite, names)
+            with timer.step("inputs", "Reading and checking the input"):
+                evidence = validate(spec, spec_dir)
+        except BaseException:
+            if created:
+                _remove_if_empty(out_root, keep=D.LOCK)
+            raise
+        LGR.info("%d analyses, %d studies, %d foci", len(evidence.ids), len(evidence.study_ids),
+                 len(evidence.coordinates))
+        result = AnalysisResult(spec=spec, evidence=evidence, record=record, timings=timer.seconds)
         out = D.OutputFolder(out_root)
         D.start_writing(out, folder, names)
         # First, so that an interrupted run is recognisable as ale-app's and can be completed.
@@ -161,6 +167,16 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
         outputs = O.write_provenance(result, out)
     LGR.info("Wrote %d files to %s", len(outputs) + 1, out_root)
     return result
+
+
+def _remove_if_empty(folder: Path, keep: str) -> None:
+    """Remove a folder this run created when nothing but ``keep`` (the lock) is in it."""
+    try:
+        if {p.name for p in folder.iterdir()} <= {keep}:
+            (folder / keep).unlink(missing_ok=True)
+            folder.rmdir()
+    except OSError:
+        pass
 
 
 def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = None) -> AnalysisResult:
