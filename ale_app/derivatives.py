@@ -170,25 +170,6 @@ class OutputFolder:
         data = gzip.compress(raw, compresslevel=6, mtime=0)
         return self.write_bytes(name, data)
 
-    def write_figure(self, stem: str, fig, formats: list[str], dpi: int) -> dict[str, str]:
-        """Save a matplotlib figure in each format with no date or software stamp; close it."""
-        import matplotlib
-        import matplotlib.pyplot as plt
-
-        out = {}
-        try:
-            for fmt in formats:
-                buf = io.BytesIO()
-                meta = {"Date": None} if fmt == "svg" else {"Software": None}
-                with matplotlib.rc_context({"svg.hashsalt": "ale-app", "svg.fonttype": "path"}):
-                    fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta, bbox_inches="tight",
-                                facecolor="white")
-                out[fmt] = self.write_bytes(f"{stem}.{fmt}", buf.getvalue())
-        finally:
-            plt.close(fig)
-        return out
-
-
 
 # --------------------------------------------------------------------------- output folder
 

@@ -328,7 +328,8 @@ def write_entry(entry: Output, result: AnalysisResult, out: D.OutputFolder) -> b
     if content is None:
         return False
     if entry.kind == "figure":
-        out.write_figure(entry.name, content, result.spec.figures.formats, result.spec.figures.dpi)
+        for fmt, data in render_figure(content, result.spec.figures.formats, result.spec.figures.dpi).items():
+            out.write_bytes(f"{entry.name}.{fmt}", data)
         return True
     writer = {"tsv": out.write_tsv, "nifti": out.write_nifti, "json": out.write_json, "text": out.write_text}
     writer[entry.kind](entry.name, content)
@@ -350,6 +351,56 @@ def write_step(step: str, result: AnalysisResult, out: D.OutputFolder) -> None:
     for entry in REGISTRY:
         if entry.step == step:
             write_entry(entry, result, out)
+
+
+def render_figure(fig, formats: list[str], dpi: int) -> dict[str, bytes]:
+    """A matplotlib figure's bytes in each format, with no date or software stamp; closes it."""
+    import io
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    rendered = {}
+    try:
+        for fmt in formats:
+            buf = io.BytesIO()
+            meta = {"Date": None} if fmt == "svg" else {"Software": None}
+            with matplotlib.rc_context({"svg.hashsalt": "ale-app", "svg.fonttype": "path"}):
+                fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta, bbox_inches="tight", facecolor="white")
+            rendered[fmt] = buf.getvalue()
+    finally:
+        plt.close(fig)
+    return rendered
+
+
+def _draw(name: str, result: AnalysisResult) -> dict[str, bytes] | None:
+    """Build and render the figure entry ``name`` (in a worker process, or here)."""
+    entry = next(e for e in REGISTRY if e.name == name)
+    if not _ready(entry, result):
+        return None
+    fig = entry.build(result, None)
+    return None if fig is None else render_figure(fig, result.spec.figures.formats, result.spec.figures.dpi)
+
+
+def write_figures(result: AnalysisResult, out: D.OutputFolder, n_jobs: int = 1) -> None:
+    """Draw every figure entry, on up to ``n_jobs`` worker processes, and write them in registry
+    order. The figures are independent and each is drawn the same way in any process, so the
+    files are byte-identical for any ``n_jobs``."""
+    import dataclasses
+
+    names = [e.name for e in figure_entries()]
+    if n_jobs > 1 and len(names) > 1:
+        from joblib import Parallel, delayed
+
+        # The workers need the maps and coordinates, not NiMARE's studyset.
+        slim = dataclasses.replace(result, evidence=dataclasses.replace(result.evidence, studyset=None))
+        drawn = Parallel(n_jobs=min(n_jobs, len(names)), backend="loky")(
+            delayed(_draw)(name, slim) for name in names)
+    else:
+        drawn = [_draw(name, result) for name in names]
+    for name, rendered in zip(names, drawn):
+        for fmt, data in (rendered or {}).items():
+            out.write_bytes(f"{name}.{fmt}", data)
 
 
 def write_failure_report(result: AnalysisResult, out: D.OutputFolder) -> None:

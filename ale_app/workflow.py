@@ -237,7 +237,8 @@ def write(result: AnalysisResult, out: D.OutputFolder, timer: _Timer | None = No
     timer = timer or _Timer()
     with timer.step("write", "Writing derivatives"):
         O.write_step("data", result, out)
-    with timer.step("figures", "Drawing figures"):
-        O.write_step("figures", result, out)
+    n_jobs = result.record.n_jobs
+    with timer.step("figures", f"Drawing figures on {n_jobs} job{'s' if n_jobs != 1 else ''}"):
+        O.write_figures(result, out, n_jobs)
     with timer.step("report", "Writing the report"):
         O.write_step("report", result, out)
