@@ -4,6 +4,7 @@ ALE map NiMARE fits to the same hand-written Sleuth file."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -55,3 +56,27 @@ def test_clusters_without_sub_peaks_keep_integer_ids():
         i, j, k = np.rint(nib.affines.apply_affine(inverse, [row.x, row.y, row.z])).astype(int)
         assert labels[i, j, k] == row.cluster_id
         assert row.ale == float(np.asarray(stat.dataobj)[i, j, k])
+
+
+def test_sub_peaks_belong_to_their_cluster_and_are_lettered():
+    from nilearn.reporting import get_clusters_table
+
+    data = np.zeros((30, 20, 20), dtype=np.float32)
+    data[2:22, 8:11, 8:11] = 1.0          # one elongated cluster with two maxima 24 mm apart
+    data[4, 9, 9], data[16, 9, 9] = 5.0, 4.0
+    data[26:29, 2:5, 2:5] = 2.0           # a second, smaller cluster with one peak
+    data[27, 3, 3] = 6.0
+    img = nib.Nifti1Image(data, np.diag([2.0, 2.0, 2.0, 1.0]))
+    clusters = find_clusters(img, 0.5, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = get_clusters_table(img, 0.5, clusters.min_voxels, two_sided=False)
+    names = ref["Cluster ID"].astype(str).tolist()
+    assert names[:3] == ["1", "2", "2a"]
+    table = clusters.table
+    assert table["cluster_id"].tolist() == [int(re.match(r"\d+", n).group()) for n in names]
+    assert table["peak"].tolist() == ["main" if n.isdigit() else "sub-" + n.lstrip("0123456789")
+                                      for n in names]
+    assert table["size_mm3"].tolist()[:2] == [27 * 8, 180 * 8]
+    assert table["size_mm3"].iloc[2:].isna().all()
+    np.testing.assert_array_equal(table[["x", "y", "z"]].to_numpy(), ref[["X", "Y", "Z"]].to_numpy(dtype=float))
