@@ -23,7 +23,7 @@ DATA = Path(__file__).parent / "data"
 
 def _spec(folder: Path, path: str, **extra) -> Path:
     spec = {"spec_version": 1, "title": "rules", "input": {"path": path},
-            "jackknife": {"enabled": False}, "figures": {"formats": ["png"], "dpi": 40}, **extra}
+            "jackknife": {"enabled": False}, "figures": {"formats": ["png"], "dpi": 50}, **extra}
     out = folder / "spec.yaml"
     out.write_text(yaml.safe_dump(spec))
     return out
