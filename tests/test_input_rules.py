@@ -212,3 +212,27 @@ def test_at_most_fifty_problems_are_listed(tmp_path, capsys):
     assert "ale-app: error: 60 problems in 't.tsv':" in err
     assert "  50. line 51: y = 'bad49' is not a number (study 'S49')." in err
     assert "  51." not in err and "... and 10 more, not listed" in err
+
+
+# ------------------------------------------------------------------ unrelated files
+
+
+@pytest.mark.parametrize("fmt", ["auto", "sleuth", "tsv", "nimads"])
+def test_unrelated_file_is_refused_without_quoting_it(fmt, tmp_path, capsys):
+    secret = "root:x:0:0:root:/root:/bin/bash"
+    (tmp_path / "passwd").write_text(secret + "\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    spec = _spec(tmp_path, "passwd")
+    data = yaml.safe_load(spec.read_text())
+    data["input"]["format"] = fmt
+    spec.write_text(yaml.safe_dump(data))
+    assert main([str(spec), str(tmp_path / "out"), "--validate-only", "-q"]) == 65
+    err = capsys.readouterr().err
+    assert "ale-app: error: " in err and "root" not in err and "daemon" not in err, err
+
+
+def test_device_or_pipe_is_refused(tmp_path, capsys):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.txt")
+    assert main([str(_spec(tmp_path, "pipe.txt")), str(tmp_path / "out"), "--validate-only", "-q"]) == 65
+    assert "is not a regular file (a device, pipe or socket)" in capsys.readouterr().err

@@ -69,10 +69,12 @@ def read_table(path: Path) -> ReadResult:
             hint="Columns are study_id, analysis_id, x, y, z, space, sample_size.",
         )
     col = {name: header.index(name) for name in header if name}
-    experiments: dict[str, Experiment] = {}
+    # Keyed by (study, analysis), not by the composite id, so that colliding ids (study 'A-b'
+    # analysis 'c', study 'A' analysis 'b-c') stay two experiments and are reported.
+    experiments: dict[tuple[str, str], Experiment] = {}
     problems: list[Problem] = []
 
-    def problem(lineno: int, text: str, hint: str, key: str | None = None) -> None:
+    def problem(lineno: int, text: str, hint: str, key: tuple[str, str] | None = None) -> None:
         problems.append(Problem(f"line {lineno}", text, hint))
         if key in experiments:
             experiments[key].broken = True
@@ -95,7 +97,7 @@ def read_table(path: Path) -> ReadResult:
             problem(lineno, "study_id is empty.", "Every row names its study.")
             continue
         analysis = cell.get("analysis_id") or DEFAULT_ANALYSIS
-        key = f"{study}-{analysis}"
+        key = (study, analysis)
         xyz = []
         for axis in ("x", "y", "z"):
             value = cell[axis]
@@ -134,7 +136,7 @@ def read_table(path: Path) -> ReadResult:
             exp = experiments[key] = Experiment(study=study, analysis=analysis, sample_size=size,
                                                 space=space, line=lineno)
         elif size_ok and exp.sample_size != size and not exp.broken:
-            problem(lineno, f"analysis {key!r} has sample_size {size_text or 'empty'} here but "
+            problem(lineno, f"analysis {exp.id!r} has sample_size {size_text or 'empty'} here but "
                     f"{exp.sample_size} on line {exp.line}.",
                     "Give every row of one analysis the same sample_size.", key)
         if len(xyz) < 3 or space is None or not size_ok:
