@@ -219,15 +219,15 @@ def test_at_most_fifty_problems_are_listed(tmp_path, capsys):
 
 @pytest.mark.parametrize("fmt", ["auto", "sleuth", "tsv", "nimads"])
 def test_unrelated_file_is_refused_without_quoting_it(fmt, tmp_path, capsys):
-    secret = "root:x:0:0:root:/root:/bin/bash"
-    (tmp_path / "passwd").write_text(secret + "\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    (tmp_path / "passwd").write_text("alice:$6$s3cr3tSALT$hashhash:19000:0:99999:7:::\n"
+                                     "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
     spec = _spec(tmp_path, "passwd")
     data = yaml.safe_load(spec.read_text())
     data["input"]["format"] = fmt
     spec.write_text(yaml.safe_dump(data))
     assert main([str(spec), str(tmp_path / "out"), "--validate-only", "-q"]) == 65
     err = capsys.readouterr().err
-    assert "ale-app: error: " in err and "root" not in err and "daemon" not in err, err
+    assert "ale-app: error: " in err and "alice" not in err and "s3cr3t" not in err and "daemon" not in err, err
 
 
 def test_device_or_pipe_is_refused(tmp_path, capsys):
