@@ -228,7 +228,8 @@ def check_field_of_view(coords: pd.DataFrame, template, label: str, problems: Pr
         problems.add(
             f"{plural(len(rows), 'focus', 'foci')} in {label} {'lies' if len(rows) == 1 else 'lie'} "
             f"outside the template's box ({box_text(box)} mm): {shown}{more}. Foci up to "
-            f"{FOV_MARGIN_MM:g} mm out are kept with a warning; these are farther out, or in an "
+            f"{FOV_MARGIN_MM:g} mm out are kept with a warning; "
+            f"{'this one is' if len(rows) == 1 else 'these are'} farther out, or in an "
             "experiment whose foci are all non-negative whole numbers, as voxel indices are.",
             "Check for a typing error, swapped or missing signs, or a coordinate in voxels "
             "instead of mm; Talairach foci need '// Reference=Talairach' or space TAL. To keep "
@@ -240,7 +241,7 @@ def check_field_of_view(coords: pd.DataFrame, template, label: str, problems: Pr
         warnings_found.append(
             f"{plural(len(rows), 'focus', 'foci')} {'lies' if len(rows) == 1 else 'lie'} outside the "
             f"template's box ({box_text(box)} mm) by at most {FOV_MARGIN_MM:g} mm and "
-            f"{'is' if len(rows) == 1 else 'are'} kept, as NiMARE keeps them: {shown}{more}.")
+            f"{'is' if len(rows) == 1 else 'are'} kept, as NiMARE keeps such foci: {shown}{more}.")
     kept = ~inside if keep_outside else near
     outside_fov = coords.loc[kept, columns].reset_index(drop=True)
     shape = np.array(template.shape[:3])

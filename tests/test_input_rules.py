@@ -122,7 +122,7 @@ def test_latin1_sleuth_is_read_recorded_and_equal_to_nimare_on_utf8(tmp_path, ca
     assert any("not UTF-8; it was read as Windows-1252" in w for w in sidecar["InputWarnings"])
     near = [w for w in sidecar["InputWarnings"] if "by at most 10 mm" in w]
     assert near == ["1 focus lies outside the template's box (x -91..91, y -127..91, z -73..109 mm) by at "
-                    "most 10 mm and is kept, as NiMARE keeps them: 'Ibáñez 2014-émotion' (-95, -20, 10) on "
+                    "most 10 mm and is kept, as NiMARE keeps such foci: 'Ibáñez 2014-émotion' (-95, -20, 10) on "
                     "line 10."]
     assert sidecar["FociOutsideFieldOfView"] == [
         {"analysis_id": "Ibáñez 2014-émotion", "study_id": "Ibáñez 2014", "x": -95.0, "y": -20.0, "z": 10.0}]
