@@ -236,27 +236,50 @@ def find_clusters(stat_img: nib.Nifti1Image, threshold: float, cluster_threshold
     else:
         label_data = np.asarray(label_maps[0].dataobj).astype(np.int16)
         labels = sorted(int(v) for v in np.unique(label_data) if v > 0)
-        rows = []
-        cluster = 0
-        for _, row in table.iterrows():
-            cid = str(row["Cluster ID"])
-            is_peak = cid.isdigit()
-            if is_peak:
-                cluster = int(cid)
-            rows.append(
-                {
-                    "cluster_id": cluster,
-                    "peak": "main" if is_peak else f"sub-{cid[len(str(cluster)):]}",
-                    "x": float(row["X"]),
-                    "y": float(row["Y"]),
-                    "z": float(row["Z"]),
-                    "ale": float(row["Peak Stat"]),
-                    "size_mm3": int(row["Cluster Size (mm3)"]) if is_peak else None,
-                }
-            )
-        out = pd.DataFrame(rows)
-        out["size_mm3"] = out["size_mm3"].astype("Int64")
+        out = _cluster_rows(table, label_data, stat_img)
     label_img = nib.Nifti1Image(label_data, stat_img.affine)
     label_img.header.set_data_dtype(np.int16)
     label_img.header.set_xyzt_units("mm")
     return Clusters(table=out, label_img=label_img, labels=labels, min_voxels=min_voxels)
+
+
+def _cluster_rows(table: pd.DataFrame, label_data: np.ndarray, stat_img: nib.Nifti1Image) -> pd.DataFrame:
+    """One row per peak of nilearn's table, its cluster id and size read from the label map.
+
+    The cluster id of a peak is the integer label of the voxel it sits in, so ids stay
+    integers from the labelling to the table (nilearn's "Cluster ID" column is an integer
+    column, or strings such as "1a" when there are sub-peaks, and is not parsed here).
+    The first peak of a cluster is its main peak; later ones are sub-peaks a, b, c, ...
+    """
+    inverse = np.linalg.inv(stat_img.affine)
+    voxel_mm3 = float(np.prod(stat_img.header.get_zooms()[:3]))
+    xyz = table[["X", "Y", "Z"]].to_numpy(dtype=float)
+    ijk = np.rint(nib.affines.apply_affine(inverse, xyz)).astype(int)
+    rows = []
+    seen: dict[int, int] = {}
+    for (x, y, z), (i, j, k), ale in zip(xyz, ijk, table["Peak Stat"].to_numpy(dtype=float)):
+        cluster = int(label_data[i, j, k])
+        if cluster <= 0:
+            raise RuntimeError(f"the peak at ({x:g}, {y:g}, {z:g}) is not inside a labelled cluster")
+        n_before = seen.get(cluster, 0)
+        seen[cluster] = n_before + 1
+        is_main = n_before == 0
+        rows.append({
+            "cluster_id": cluster,
+            "peak": "main" if is_main else f"sub-{_sub_peak_letter(n_before)}",
+            "x": float(x), "y": float(y), "z": float(z), "ale": float(ale),
+            "size_mm3": int(round(np.count_nonzero(label_data == cluster) * voxel_mm3)) if is_main else None,
+        })
+    out = pd.DataFrame(rows, columns=["cluster_id", "peak", "x", "y", "z", "ale", "size_mm3"])
+    out["cluster_id"] = out["cluster_id"].astype(int)
+    out["size_mm3"] = out["size_mm3"].astype("Int64")
+    return out
+
+
+def _sub_peak_letter(n: int) -> str:
+    """a, b, ..., z, aa, ab, ... for the n-th sub-peak (n from 1), as nilearn names them."""
+    letters = ""
+    while n > 0:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(ord("a") + rest) + letters
+    return letters

@@ -1,20 +1,84 @@
 """Checks on the coordinates read from an input, before any computation.
 
-Each ``check_*`` function raises :class:`~ale_app.errors.InputDataError` (exit 65) with a
-message naming the analyses and where they are in the file, or returns what it found for
-the warnings and the record. No IO apart from loading the template from NiMARE.
+Every problem is collected in a :class:`Problems` list instead of stopping at the first;
+:func:`ale_app.inputs.load_evidence` raises one :class:`~ale_app.errors.InputDataError`
+(exit 65) that lists them all, each with its file line (or study and analysis). The
+``find_warnings`` function returns what does not stop the analysis. No IO.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 import numpy as np
 import pandas as pd
 
 from ale_app.errors import InputDataError
+from ale_app.readers import Problem, plural
 
 #: Eickhoff et al. (2016): ALE's inference needs about 17-20 experiments.
 MIN_RECOMMENDED_EXPERIMENTS = 17
 MAX_NAMED = 10
+#: At most this many problems are listed in one message.
+MAX_PROBLEMS = 50
+
+#: A focus at most this far (mm) outside the template's box is kept with a warning, as
+#: NiMARE keeps it. 10 mm is about one ALE kernel FWHM (Eickhoff et al. 2009: 8.8 mm at
+#: 50 subjects, 10.0 mm at 10, 11.4 mm at 5): such a focus still puts a sizeable part of
+#: its kernel inside the box, and it is what a border coordinate from another template
+#: (a larger MNI box, a Talairach atlas page) looks like. Farther out is almost always a
+#: typing error, a lost sign or voxel indices, and stops the run.
+FOV_MARGIN_MM = 10.0
+
+#: First characters that make a spreadsheet run a cell as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+class Problems:
+    """The problems of one input, in the order they were found."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.items: list[Problem] = []
+
+    def add(self, text: str, hint: str, where: str = "") -> None:
+        """Add a problem (``where`` is e.g. ``"line 9"``; empty when ``text`` says it)."""
+        problem = Problem(where, text, hint)
+        if problem not in self.items:
+            self.items.append(problem)
+
+    def extend(self, problems) -> None:
+        """Add problems found by a reader."""
+        for p in problems:
+            self.add(p.text, p.hint, p.where)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def error(self) -> InputDataError:
+        """One error for all problems: the problem itself when there is one, else a list."""
+        if len(self.items) == 1:
+            p = self.items[0]
+            return self._mark(InputDataError(f"{self.label}, {p.where}: {p.text}" if p.where else p.text,
+                                             hint=p.hint))
+        shown = self.items[:MAX_PROBLEMS]
+        lines = [f"{len(self.items)} problems in {self.label}:"]
+        lines += [f"  {i}. " + (f"{p.where}: {p.text}" if p.where else p.text) for i, p in enumerate(shown, 1)]
+        if len(self.items) > MAX_PROBLEMS:
+            lines.append(f"  ... and {len(self.items) - MAX_PROBLEMS} more, not listed; fix these "
+                         "and run the check again.")
+        hints = list(dict.fromkeys(p.hint for p in shown if p.hint))
+        return self._mark(InputDataError("\n".join(lines), hint="\n      ".join(hints)))
+
+    @staticmethod
+    def _mark(error: InputDataError) -> InputDataError:
+        error.collected = True  # already lists every problem found
+        return error
+
+    def raise_if_any(self) -> None:
+        """Raise the one error when there is any problem."""
+        if self.items:
+            raise self.error()
 
 
 def name_list(ids, where: dict[str, str] | None = None, limit: int = MAX_NAMED) -> str:
@@ -27,43 +91,83 @@ def name_list(ids, where: dict[str, str] | None = None, limit: int = MAX_NAMED) 
     return ", ".join(shown) + more
 
 
-def check_duplicates(ids: list[str], label: str) -> None:
-    """Raise if any analysis id occurs twice."""
-    seen, dups = set(), []
-    for i in ids:
-        if i in seen and i not in dups:
-            dups.append(i)
-        seen.add(i)
-    if dups:
-        raise InputDataError(
-            f"{label} has duplicate analysis ids: {name_list(dups)}.",
-            hint="Give every experiment its own name (Sleuth: '// Study 2010: contrast'); "
-            "ids are '<study id>-<analysis id>'.",
-        )
+def _control_characters(text: str) -> list[str]:
+    return [unicodedata.name(c, f"U+{ord(c):04X}").lower() if c not in "\t\n\r" else
+            {"\t": "tab", "\n": "newline", "\r": "carriage return"}[c]
+            for c in dict.fromkeys(text) if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
 
 
-def check_foci_present(ids: list[str], coords: pd.DataFrame, where: dict, label: str) -> None:
-    """Raise if a selected analysis has no foci."""
+def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: Problems) -> set[str]:
+    """Duplicate experiments, colliding composite ids, and ids that would break a table.
+
+    ``entries`` holds every experiment as found: ``(id, study, analysis, where)``. Returns
+    the ids with a problem.
+    """
+    bad: set[str] = set()
+    first: dict[str, tuple[str | None, str | None, str]] = {}
+    for aid, study, analysis, where in entries:
+        parts = [("study", study), ("analysis", analysis)] if study is not None else [("id", aid)]
+        for what, value in parts:
+            controls = _control_characters(value or "")
+            if controls:
+                bad.add(aid)
+                problems.add(f"the {what} name {value!r} of experiment {aid!r} contains a control "
+                             f"character ({', '.join(controls)}).",
+                             "Names may not contain tabs, line breaks or other control characters, "
+                             "which break the TSV outputs; retype the name.", where)
+            elif value and value.startswith(FORMULA_STARTS):
+                bad.add(aid)
+                problems.add(f"the {what} name {value!r} of experiment {aid!r} starts with "
+                             f"{value[0]!r}, which a spreadsheet runs as a formula.",
+                             "Names may not start with =, +, - or @ (a spreadsheet opening the TSV "
+                             "outputs would run them); rename it, e.g. without the leading sign.", where)
+        if aid in first:
+            bad.add(aid)
+            other_study, other_analysis, other_where = first[aid]
+            if (other_study, other_analysis) == (study, analysis):
+                problems.add(f"two experiments are both named {aid!r} ({_both(other_where, where)}); "
+                             "NiMARE would silently keep only one of them.",
+                             "Give every experiment its own name (Sleuth: '// Study 2010: contrast'); "
+                             "if they are one experiment, merge their foci.")
+            else:
+                problems.add(f"study {other_study!r} analysis {other_analysis!r} ({other_where}) and "
+                             f"study {study!r} analysis {analysis!r} ({where}) both give the "
+                             f"experiment id {aid!r}, and would be merged.",
+                             "Ids are '<study>-<analysis>'; rename one study or analysis so the "
+                             "two ids differ.")
+        else:
+            first[aid] = (study, analysis, where)
+    return bad
+
+
+def _both(first: str, second: str) -> str:
+    """``lines 2 and 12`` or ``study 's1', analysis number 1 and study 's1', analysis number 2``."""
+    if first.startswith("line ") and second.startswith("line "):
+        return f"lines {first[5:]} and {second[5:]}"
+    return f"{first} and {second}"
+
+
+def check_foci_present(ids: list[str], coords: pd.DataFrame, where: dict, problems: Problems,
+                       label: str, skip: set[str] = frozenset()) -> None:
+    """A selected analysis without foci (not counting analyses whose rows were unreadable)."""
     present = set(coords["analysis_id"])
-    empty = [i for i in ids if i not in present]
+    empty = [i for i in ids if i not in present and i not in skip]
     if empty:
-        raise InputDataError(
-            f"These experiments in {label} have no foci: {name_list(empty, where)}.",
-            hint="Add their coordinates, or remove them from the input or from input.select.",
-        )
+        problems.add(
+            f"{plural(len(empty), 'experiment')} in {label} {'has' if len(empty) == 1 else 'have'} "
+            f"no foci: {name_list(empty, where)}.",
+            "Add their coordinates, or remove them from the input or from input.select.")
 
 
-def check_finite(coords: pd.DataFrame, where: dict, label: str) -> None:
-    """Raise if a focus has a missing or non-finite coordinate."""
-    xyz = pd.to_numeric(coords["x"], errors="coerce"), pd.to_numeric(coords["y"], errors="coerce"), \
-        pd.to_numeric(coords["z"], errors="coerce")
-    bad = ~np.isfinite(np.column_stack(xyz).astype(float)).all(axis=1)
-    if bad.any():
-        names = list(dict.fromkeys(coords.loc[bad, "analysis_id"]))
-        raise InputDataError(
-            f"Missing or non-finite coordinates in {label}: {name_list(names, where)}.",
-            hint="Every focus needs numeric x, y and z in mm.",
-        )
+def check_finite(coords: pd.DataFrame, where: dict, problems: Problems, label: str) -> pd.Series:
+    """A focus with a missing or non-finite coordinate; returns the mask of good foci."""
+    xyz = np.column_stack([pd.to_numeric(coords[a], errors="coerce") for a in "xyz"]).astype(float)
+    good = np.isfinite(xyz).all(axis=1) if len(xyz) else np.ones(0, dtype=bool)
+    if not good.all():
+        names = list(dict.fromkeys(coords.loc[~good, "analysis_id"]))
+        problems.add(f"missing or non-finite coordinates in {label}: {name_list(names, where)}.",
+                     "Every focus needs numeric x, y and z in mm.")
+    return pd.Series(good, index=coords.index)
 
 
 def classify_spaces(raw_spaces: pd.Series) -> dict[str, int]:
@@ -71,58 +175,101 @@ def classify_spaces(raw_spaces: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in raw_spaces.astype(str).value_counts(sort=False).items()}
 
 
-def check_field_of_view(coords: pd.DataFrame, template, label: str,
-                        keep_outside: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Check foci against the template's grid and brain mask.
-
-    Raises for foci outside the grid unless ``keep_outside``; returns the foci outside the
-    grid (kept) and those inside the grid but outside the brain mask (kept).
-    """
-    xyz = coords[["x", "y", "z"]].to_numpy(dtype=float)
-    ijk = np.rint(np.c_[xyz, np.ones(len(xyz))] @ np.linalg.inv(template.affine).T)[:, :3].astype(int)
+def template_box(template) -> np.ndarray:
+    """The template's box in mm: per axis (low, high) at the outer edges of its voxels."""
     shape = np.array(template.shape[:3])
-    inside = ((ijk >= 0) & (ijk < shape)).all(axis=1)
+    corners = np.array([[i, j, k] for i in (-0.5, shape[0] - 0.5) for j in (-0.5, shape[1] - 0.5)
+                        for k in (-0.5, shape[2] - 0.5)])
+    mm = corners @ template.affine[:3, :3].T + template.affine[:3, 3]
+    return np.c_[mm.min(axis=0), mm.max(axis=0)]
+
+
+def box_text(box: np.ndarray) -> str:
+    """``x -91..91, y -127..91, z -73..109``."""
+    return ", ".join(f"{a} {lo:g}..{hi:g}" for a, (lo, hi) in zip("xyz", box))
+
+
+def _focus_place(row, lines: dict) -> str:
+    line = lines.get(row.Index)
+    return f"{row.analysis_id!r} ({row.x:g}, {row.y:g}, {row.z:g})" + (f" on line {line}" if line else "")
+
+
+def check_field_of_view(coords: pd.DataFrame, template, label: str, problems: Problems,
+                        keep_outside: bool = False, focus_lines: dict | None = None
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Check foci against the template's box (its voxels' outer edges) and brain mask.
+
+    A focus at most :data:`FOV_MARGIN_MM` outside the box is kept with a warning, as NiMARE
+    keeps it, unless its experiment looks like voxel indices (every focus a non-negative
+    whole number). Foci farther out, and voxel-like ones, are problems unless
+    ``keep_outside``. Returns the foci outside the box (kept), those inside the box but
+    outside the brain mask (kept), and warnings. ``focus_lines`` maps a row of ``coords``
+    to its file line.
+    """
+    focus_lines = focus_lines or {}
+    xyz = coords[["x", "y", "z"]].to_numpy(dtype=float)
+    box = template_box(template)
+    distance = np.maximum(np.maximum(box[:, 0] - xyz, xyz - box[:, 1]), 0).max(axis=1) if len(xyz) \
+        else np.zeros(0)
+    inside = distance == 0
+    whole = (xyz >= 0).all(axis=1) & (xyz == np.round(xyz)).all(axis=1)
+    voxel_like = pd.Series(whole, index=coords.index).groupby(coords["analysis_id"]).transform("all").to_numpy()
+    near = ~inside & (distance <= FOV_MARGIN_MM) & ~voxel_like
+    far = ~inside & ~near
     columns = ["analysis_id", "study_id", "x", "y", "z"]
-    if not inside.all() and not keep_outside:
-        rows = coords.loc[~inside]
+    warnings_found = []
+    if far.any() and not keep_outside:
+        rows = coords.loc[far]
+        far_distance, far_voxel = distance[far], voxel_like[far]
         shown = "; ".join(
-            f"{r.analysis_id!r} ({r.x:g}, {r.y:g}, {r.z:g})" for r in rows.head(MAX_NAMED).itertuples()
-        )
+            _focus_place(r, focus_lines) + f", {d:.3g} mm out" + (", like voxel indices" if v else "")
+            for r, d, v in zip(rows.head(MAX_NAMED).itertuples(), far_distance, far_voxel))
         more = f"; and {len(rows) - MAX_NAMED} more" if len(rows) > MAX_NAMED else ""
-        lo = template.affine[:3, :3] @ np.zeros(3) + template.affine[:3, 3]
-        hi = template.affine[:3, :3] @ (shape - 1) + template.affine[:3, 3]
-        box = ", ".join(f"{min(a, b):g}..{max(a, b):g}" for a, b in zip(lo, hi))
-        raise InputDataError(
-            f"{len(rows)} focus/foci in {label} lie outside the template's field of view "
-            f"(x, y, z within {box} mm): {shown}{more}.",
-            hint="Check for a typing error, swapped or missing signs, or a coordinate in voxels "
+        problems.add(
+            f"{plural(len(rows), 'focus', 'foci')} in {label} {'lies' if len(rows) == 1 else 'lie'} "
+            f"outside the template's box ({box_text(box)} mm): {shown}{more}. Foci up to "
+            f"{FOV_MARGIN_MM:g} mm out are kept with a warning; "
+            f"{'this one is' if len(rows) == 1 else 'these are'} farther out, or in an "
+            "experiment whose foci are all non-negative whole numbers, as voxel indices are.",
+            "Check for a typing error, swapped or missing signs, or a coordinate in voxels "
             "instead of mm; Talairach foci need '// Reference=Talairach' or space TAL. To keep "
-            "such foci as NiMARE does, set input.outside_field_of_view: keep.",
-        )
-    outside_fov = coords.loc[~inside, columns].reset_index(drop=True)
+            "such foci as NiMARE does, set input.outside_field_of_view: keep.")
+    if near.any():
+        rows = coords.loc[near]
+        shown = "; ".join(_focus_place(r, focus_lines) for r in rows.head(MAX_NAMED).itertuples())
+        more = f"; and {len(rows) - MAX_NAMED} more" if len(rows) > MAX_NAMED else ""
+        warnings_found.append(
+            f"{plural(len(rows), 'focus', 'foci')} {'lies' if len(rows) == 1 else 'lie'} outside the "
+            f"template's box ({box_text(box)} mm) by at most {FOV_MARGIN_MM:g} mm and "
+            f"{'is' if len(rows) == 1 else 'are'} kept, as NiMARE keeps such foci: {shown}{more}.")
+    kept = ~inside if keep_outside else near
+    outside_fov = coords.loc[kept, columns].reset_index(drop=True)
+    shape = np.array(template.shape[:3])
+    ijk = np.rint(np.c_[xyz, np.ones(len(xyz))] @ np.linalg.inv(template.affine).T)[:, :3].astype(int)
     ijk_in = np.clip(ijk, 0, shape - 1)
     in_mask = np.asarray(template.dataobj)[ijk_in[:, 0], ijk_in[:, 1], ijk_in[:, 2]] > 0
     outside_mask = coords.loc[inside & ~in_mask, columns].reset_index(drop=True)
-    return outside_fov, outside_mask
+    return outside_fov, outside_mask, warnings_found
 
 
-def check_sample_sizes(sample_sizes: dict, needed: bool, where: dict, label: str) -> None:
-    """Raise for non-positive sample sizes, and for missing ones when they are needed."""
+def check_sample_sizes(sample_sizes: dict, needed: bool, where: dict, problems: Problems, label: str,
+                       skip: set[str] = frozenset()) -> None:
+    """Non-positive sample sizes, and missing ones when they are needed (``skip``: analyses
+    whose sample size could not be read, already a problem)."""
     nonpositive = [i for i, n in sample_sizes.items() if n is not None and not n > 0]
     if nonpositive:
-        raise InputDataError(
-            f"These experiments in {label} have a sample size that is not positive: "
+        problems.add(
+            f"{plural(len(nonpositive), 'experiment')} in {label} "
+            f"{'has' if len(nonpositive) == 1 else 'have'} a sample size that is not positive: "
             f"{name_list(nonpositive, where)}.",
-            hint="Correct the sample sizes (Sleuth: '// Subjects=N' with N at least 1).",
-        )
-    missing = [i for i, n in sample_sizes.items() if n is None]
+            "Correct the sample sizes (Sleuth: '// Subjects=N' with N at least 1).")
+    missing = [i for i, n in sample_sizes.items() if n is None and i not in skip]
     if needed and missing:
-        raise InputDataError(
-            f"{len(missing)} of {len(sample_sizes)} experiments in {label} have no sample size: "
-            f"{name_list(missing, where)}.",
-            hint="Add sample sizes to the input (Sleuth: '// Subjects=N'), or set ale.sample_size "
-            "(one size for all) or ale.kernel_fwhm (one kernel for all) in the spec.",
-        )
+        problems.add(
+            f"{len(missing)} of {plural(len(sample_sizes), 'experiment')} in {label} "
+            f"{'has' if len(missing) == 1 else 'have'} no sample size: {name_list(missing, where)}.",
+            "Add sample sizes to the input (Sleuth: '// Subjects=N'), or set ale.sample_size "
+            "(one size for all) or ale.kernel_fwhm (one kernel for all) in the spec.")
 
 
 def find_warnings(ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFrame,
@@ -131,7 +278,7 @@ def find_warnings(ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFra
     found = []
     if len(ids) < MIN_RECOMMENDED_EXPERIMENTS:
         found.append(
-            f"{len(ids)} experiments: fewer than {MIN_RECOMMENDED_EXPERIMENTS}, the number ALE's "
+            f"{plural(len(ids), 'experiment')}: fewer than {MIN_RECOMMENDED_EXPERIMENTS}, the number ALE's "
             "inference needs (about 17-20, Eickhoff et al. 2016); read the results descriptively."
         )
     groups: dict[tuple, list[str]] = {}
@@ -143,7 +290,8 @@ def find_warnings(ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFra
         shown = "; ".join(" = ".join(repr(i) for i in same) for same in doubles[:MAX_NAMED])
         more = f"; and {len(doubles) - MAX_NAMED} more" if len(doubles) > MAX_NAMED else ""
         found.append(
-            f"{len(doubles)} group(s) of experiments have identical coordinate sets, a likely double "
+            f"{plural(len(doubles), 'group')} of experiments "
+            f"{'has' if len(doubles) == 1 else 'have'} identical coordinate sets, a likely double "
             f"entry: {shown}{more}."
         )
     per_study = coords.drop_duplicates("analysis_id").groupby("study_id", sort=False)["analysis_id"].agg(list)
@@ -152,24 +300,27 @@ def find_warnings(ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFra
         shown = ", ".join(f"{study!r} ({n})" for study, n in list(several.items())[:MAX_NAMED])
         more = f" and {len(several) - MAX_NAMED} more" if len(several) > MAX_NAMED else ""
         found.append(
-            f"{len(several)} studies contribute several contrasts: {shown}{more}; contrasts from one "
+            f"{plural(len(several), 'study', 'studies')} "
+            f"{'contributes' if len(several) == 1 else 'contribute'} several contrasts: {shown}{more}; contrasts from one "
             "subject group should be pooled into one experiment (Turkeltaub et al. 2012)."
         )
     if len(outside_mask):
         found.append(
-            f"{len(outside_mask)} focus/foci lie inside the template's field of view but outside its "
-            f"brain mask (in {name_list(dict.fromkeys(outside_mask['analysis_id']))}); they are kept "
-            "and listed in coordinates.json."
+            f"{plural(len(outside_mask), 'focus', 'foci')} "
+            f"{'lies' if len(outside_mask) == 1 else 'lie'} inside the template's box but outside its "
+            f"brain mask (in {name_list(dict.fromkeys(outside_mask['analysis_id']))}); "
+            f"{'it is' if len(outside_mask) == 1 else 'they are'} kept and listed in coordinates.json."
         )
     if outside_fov is not None and len(outside_fov):
         found.append(
-            f"{len(outside_fov)} focus/foci lie outside the template's field of view (in "
+            f"{plural(len(outside_fov), 'focus', 'foci')} {'lies' if len(outside_fov) == 1 else 'lie'} "
+            "outside the template's box (in "
             f"{name_list(dict.fromkeys(outside_fov['analysis_id']))}); input.outside_field_of_view "
             "is 'keep', so they are kept as NiMARE keeps them and listed in coordinates.json."
         )
     for label, count in unconverted.items():
         found.append(
-            f"{count} focus/foci have space {label!r}, which NiMARE cannot convert; they are used "
-            "as MNI coordinates without conversion."
+            f"{plural(count, 'focus', 'foci')} {'has' if count == 1 else 'have'} space {label!r}, "
+            "which NiMARE cannot convert; used as MNI coordinates without conversion."
         )
     return found

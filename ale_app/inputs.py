@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ale_app.errors import InputDataError, MissingInputError
+from ale_app.readers import plural
 from ale_app.spec import ALESpec, InputSpec
 
 LGR = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class Evidence:
     sample_sizes : dict
         Analysis id -> sample size from the data (None where the data has none).
     source : dict
-        ``path`` as the spec gave it, ``resolved`` absolute path, ``sha256``, ``format``.
+        ``path`` as the spec gave it, ``resolved`` absolute path, ``sha256``, ``format``,
+        and for text and JSON inputs the ``encoding`` they were read with.
     warnings : list of str
         Things that do not stop the analysis (few experiments, double entries, ...).
     spaces : dict
@@ -53,8 +55,9 @@ class Evidence:
     outside_mask : pandas.DataFrame
         Foci inside the template's field of view but outside its brain mask (kept).
     outside_fov : pandas.DataFrame
-        Foci outside the template's field of view, kept when ``input.outside_field_of_view``
-        is ``keep`` (otherwise they are an error and this is empty).
+        Foci outside the template's box: those at most
+        :data:`~ale_app.input_checks.FOV_MARGIN_MM` outside (always kept, with a warning),
+        and, when ``input.outside_field_of_view`` is ``keep``, all others.
     """
 
     studyset: Any
@@ -174,6 +177,9 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
 
     Every format is read by :func:`ale_app.readers.read_input` into the same studyset; then
     the selection and the checks of :mod:`ale_app.input_checks` run before any computation.
+    The problems of the input are collected, not raised one by one: one
+    :class:`~ale_app.errors.InputDataError` lists them all (at most
+    :data:`~ale_app.input_checks.MAX_PROBLEMS`).
 
     Parameters
     ----------
@@ -188,21 +194,44 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
     -------
     Evidence
     """
+    from ale_app import input_checks as C
+
+    path = resolve_input_path(input_spec.path, spec_dir)
+    problems = C.Problems(repr(input_spec.path))
+    try:
+        return _load_checked(input_spec, spec_dir, ale_spec, path, problems)
+    except InputDataError as exc:
+        if getattr(exc, "collected", False) or not len(problems):
+            raise
+        problems.add(exc.message, exc.hint or "")
+        raise problems.error() from None
+
+
+def _load_checked(input_spec, spec_dir, ale_spec, path, problems) -> Evidence:
     from nimare.utils import get_template
 
     from ale_app import input_checks as C
     from ale_app.readers import normalize_space, read_input
 
-    path = resolve_input_path(input_spec.path, spec_dir)
     label = repr(input_spec.path)
     read = read_input(path, input_spec.format)
     LGR.info("Read %s as %s: %d analyses", input_spec.path, read.format, len(read.ids))
+    if read.encoding not in (None, "utf-8"):
+        LGR.warning("%s is not UTF-8; read as %s", input_spec.path, read.encoding)
+    problems.extend(read.problems)
+    if read.structural:
+        problems.raise_if_any()
 
-    C.check_duplicates(read.ids, label)
+    entries = read.entries or [(i, None, None, read.where.get(i, "")) for i in read.ids]
+    bad_ids = C.check_ids(entries, problems)
+    if bad_ids and read.format not in ("sleuth", "tsv"):
+        problems.raise_if_any()  # NiMARE cannot build a studyset with colliding ids
     ids = _select_ids(read.ids, input_spec)
     if len(ids) < 2:
+        if len(problems):
+            problems.raise_if_any()
         raise InputDataError(
-            f"The selection from {label} has {len(ids)} experiment(s); ALE needs at least 2.",
+            f"The selection from {label} has {plural(len(ids), 'experiment')}; ALE needs at least 2.",
             hint="Add experiments to the input, or select more with input.select.",
         )
     raw = _raw_studyset(read, label).slice(ids)
@@ -223,16 +252,14 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
     order = {aid: i for i, aid in enumerate(ids)}
     coords = coords.assign(_o=coords["analysis_id"].map(order)).sort_values("_o", kind="stable")
     coords = coords.drop(columns="_o").reset_index(drop=True)
+    focus_lines = _focus_lines_of(coords, read.focus_lines)
 
-    C.check_foci_present(ids, coords, read.where, label)
-    C.check_finite(coords, read.where, label)
+    C.check_foci_present(ids, coords, read.where, problems, label, skip=read.broken)
+    finite = C.check_finite(coords, read.where, problems, label)
 
     spaces = C.classify_spaces(coords["raw_space"])
     kinds = {s: normalize_space(s) for s in spaces}
     unconverted = {s: n for s, n in spaces.items() if kinds[s] is None}
-    if unconverted and read.format in ("sleuth", "tsv"):  # the text readers refuse these already
-        raise InputDataError(f"Unknown space(s) {', '.join(map(repr, unconverted))} in {label}.",
-                             hint="Use MNI or TAL.")
     converted = coords.loc[coords["raw_space"].map(kinds) == "TAL"]
     conversions = []
     if len(converted):
@@ -247,15 +274,18 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         template = get_template(ale_spec.template, mask="brain")
-    outside_fov, outside_mask = C.check_field_of_view(
-        coords, template, label, keep_outside=input_spec.outside_field_of_view == "keep")
+    keep = input_spec.outside_field_of_view == "keep"
+    outside_fov, outside_mask, fov_warnings = C.check_field_of_view(
+        coords.loc[finite], template, label, problems, keep_outside=keep, focus_lines=focus_lines)
 
     sizes = pd.Series(studyset.sample_sizes(), index=[str(i) for i in studyset.ids], dtype=float)
     sample_sizes = {i: (None if np.isnan(sizes[i]) else float(sizes[i])) for i in ids}
     needed = ale_spec.sample_size is None and ale_spec.kernel_fwhm is None
-    C.check_sample_sizes(sample_sizes, needed, read.where, label)
+    C.check_sample_sizes(sample_sizes, needed, read.where, problems, label, skip=read.broken)
+    problems.raise_if_any()
 
-    found_warnings = C.find_warnings(ids, coords, outside_mask, unconverted, outside_fov)
+    found_warnings = list(read.notes) + fov_warnings + C.find_warnings(
+        ids, coords, outside_mask, unconverted, outside_fov if keep else None)
     for text in found_warnings:
         LGR.warning(text)
     source = {
@@ -264,6 +294,8 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
         "sha256": sha256_path(path),
         "format": read.format,
     }
+    if read.encoding is not None:
+        source["encoding"] = read.encoding
     return Evidence(
         studyset=studyset,
         ids=ids,
@@ -276,6 +308,16 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
         outside_mask=outside_mask,
         outside_fov=outside_fov,
     )
+
+
+def _focus_lines_of(coords: pd.DataFrame, lines: dict[str, list[int]]) -> dict[int, int]:
+    """Row of ``coords`` -> file line, where the reader knows it and NiMARE kept every focus."""
+    found: dict[int, int] = {}
+    for aid, rows in coords.groupby("analysis_id", sort=False).groups.items():
+        known = lines.get(aid)
+        if known is not None and len(known) == len(rows):
+            found.update(zip(rows, known))
+    return found
 
 
 def _focus_lines(foci: pd.DataFrame, limit: int = 20) -> list[str]:
@@ -291,16 +333,18 @@ def summary_lines(evidence: Evidence) -> list[str]:
     src = evidence.source
     sizes = [n for n in evidence.sample_sizes.values() if n is not None]
     unknown = len(evidence.sample_sizes) - len(sizes)
-    subjects = f"{int(sum(sizes))}" + (f" ({unknown} experiments without a sample size)" if unknown else "")
+    subjects = f"{int(sum(sizes))}" + (f" ({plural(unknown, 'experiment')} without a sample size)"
+                                       if unknown else "")
     lines = [
         f"input: {src['path']} (format {src['format']}, sha256 {src['sha256']})",
         f"experiments: {len(evidence.ids)}; studies: {len(evidence.study_ids)}; "
         f"foci: {len(evidence.coordinates)}",
         f"subjects: {subjects}",
-        "spaces: " + ", ".join(f"{k} {v} foci" for k, v in evidence.spaces.items()),
+        "spaces: " + ", ".join(f"{k} {plural(v, 'focus', 'foci')}" for k, v in evidence.spaces.items()),
     ]
     if evidence.conversions:
-        lines += [f"conversion: {c['Foci']} foci in {len(c['Analyses'])} experiments {c['From']} -> "
+        lines += [f"conversion: {plural(c['Foci'], 'focus', 'foci')} in "
+                  f"{plural(len(c['Analyses']), 'experiment')} {c['From']} -> "
                   f"{c['To']} with {c['Transform']} ({c['Method']})" for c in evidence.conversions]
     else:
         lines.append("conversions: none")

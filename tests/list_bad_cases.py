@@ -26,8 +26,12 @@ def run_case(case: dict) -> tuple[int, str]:
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
             code = main([str(spec), str(Path(folder) / "out"), "-q"])
-    lines = [ln for ln in err.getvalue().splitlines() if ln.startswith("ale-app: error: ")]
-    message = lines[0][len("ale-app: error: "):] if lines else err.getvalue().strip()
+    text = err.getvalue()
+    start = text.find("ale-app: error: ")
+    if start < 0:
+        return code, text.strip().replace(folder, "<tmp>")
+    # The message, with the numbered lines of a multi-problem message, up to its hint.
+    message = text[start + len("ale-app: error: "):].split("\nhint: ")[0].rstrip()
     return code, message.replace(folder, "<tmp>")
 
 

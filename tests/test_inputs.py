@@ -72,7 +72,7 @@ def test_warnings_and_foci_outside_mask(tmp_path):
     assert "'Smith 2010-faces' = 'Lee 2014-faces'" in text
     assert "'Smith 2010' (2)" in text
     assert ev.outside_mask[["x", "y", "z"]].to_numpy().tolist() == [[0, -100, -60]]
-    assert "1 focus/foci lie inside the template's field of view but outside its brain mask" in text
+    assert "1 focus lies inside the template's box but outside its brain mask" in text
 
 
 def test_outside_field_of_view_kept_on_request(tmp_path):

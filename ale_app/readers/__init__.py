@@ -8,6 +8,8 @@ analysis is in the file, so that the shared checks in :mod:`ale_app.inputs` can 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,24 @@ SPACE_ALIASES = {
 }
 
 
+def plural(n: int, singular: str, plural_form: str | None = None) -> str:
+    """``"1 focus"``, ``"11 foci"``: the count and the word in the right number."""
+    return f"{n} {singular if n == 1 else (plural_form or singular + 's')}"
+
+
 def normalize_space(label: str) -> str | None:
     """Return ``MNI`` or ``TAL`` for a space label GingerALE or NiMARE accepts, else None."""
     key = "".join(str(label).split()).lower()
     return SPACE_ALIASES.get(key)
+
+
+@dataclass
+class Problem:
+    """One problem found in the input: where it is (``"line 9"``), what, and a hint."""
+
+    where: str
+    text: str
+    hint: str
 
 
 @dataclass
@@ -38,33 +54,75 @@ class ReadResult:
     source : dict or Path
         A NIMADS studyset dictionary, or a parquet studyset folder.
     ids : list of str
-        Analysis ids ``<study id>-<analysis id>`` in file order.
+        Analysis ids ``<study id>-<analysis id>`` in file order, each once.
     format : str
         The format that was read.
     where : dict
         Analysis id -> where it is in the file (e.g. ``"line 12"``), for messages.
+    entries : list of tuple
+        Every experiment as found, duplicates included: ``(id, study, analysis, where)``.
+    focus_lines : dict
+        Analysis id -> the file line of each focus, in the order of its points.
+    broken : set of str
+        Analyses with a row or header that could not be read (already a problem).
+    problems : list of Problem
+        Problems found while reading (the reader carries on after each).
+    structural : bool
+        A problem makes the rest of the file unusable (no or unknown reference space).
+    encoding : str or None
+        The text encoding used (``utf-8``, or the fallback ``cp1252``/``latin-1``).
+    notes : list of str
+        Warnings about the reading itself (e.g. the fallback encoding).
     """
 
     source: Any
     ids: list[str]
     format: str
     where: dict[str, str] = field(default_factory=dict)
+    entries: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
+    focus_lines: dict[str, list[int]] = field(default_factory=dict)
+    broken: set[str] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+    structural: bool = False
+    encoding: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
-def read_text(path: Path, what: str) -> tuple[str, list[str]]:
-    """Read a text file; refuse empty and binary files; return (text, lines).
+#: NiMARE's ``convert_sleuth_to_dict`` splits lines on exactly these (not on form feeds etc.).
+LINE_BREAKS = re.compile("\n\r|\r\n|\n|\r")
 
-    A UTF-8 byte order mark is dropped; files that are not UTF-8 are read as Windows-1252,
-    which is what GingerALE on Windows writes.
+#: Tried in order; the first that decodes the whole file is used and recorded.
+ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+
+
+def read_text(path: Path, what: str) -> tuple[str, list[str], str]:
+    """Read a text file; refuse empty and binary files; return (text, lines, encoding).
+
+    A UTF-8 byte order mark is dropped. A file that is not UTF-8 is read as Windows-1252
+    (what GingerALE on Windows writes; its printable characters include all of Latin-1's),
+    or, if it has a byte Windows-1252 leaves undefined, as Latin-1; the encoding used is
+    returned so that it can be logged and recorded. Lines are split as NiMARE splits them
+    (LF, CRLF, CR-only and LF-CR line ends).
     """
     data = read_bytes(path)
-    refuse_binary(path, data, f"{what} text",
-                  "Export the coordinates as text (Sleuth .txt, .tsv or .csv), or check input.path.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-    return text, text.splitlines()
+    hint = "Export the coordinates as text (Sleuth .txt, .tsv or .csv), or check input.path."
+    refuse_binary(path, data, f"{what} text", hint)
+    for encoding in ENCODINGS:
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    if _looks_binary(text):
+        raise InputDataError(f"The input file {str(path)!r} is a binary file, not {what} text.", hint=hint)
+    return text, LINE_BREAKS.split(text), "utf-8" if encoding == "utf-8-sig" else encoding
+
+
+def _looks_binary(text: str) -> bool:
+    """More than 1 % control characters (other than tab and line ends) in the first 8 kB."""
+    head = text[:8192]
+    controls = sum(1 for c in head if unicodedata.category(c) == "Cc" and c not in "\t\n\r")
+    return controls > 0.01 * max(len(head), 1)
 
 
 def refuse_binary(path: Path, data: bytes, what: str, hint: str) -> None:
@@ -75,6 +133,11 @@ def refuse_binary(path: Path, data: bytes, what: str, hint: str) -> None:
 
 def read_bytes(path: Path) -> bytes:
     """Read a file's bytes; unreadable is exit 66, empty is exit 65."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise InputDataError(
+            f"The input file {str(path)!r} is not a regular file (a device, pipe or socket).",
+            hint="Point input.path at the studyset file.",
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -109,7 +172,7 @@ def detect_format(path: Path) -> str:
                 hint="Check that input.path names the studyset file.",
             )
         return fmt
-    text, lines = read_text(path, "studyset")
+    text, lines, _ = read_text(path, "studyset")
     first = next((ln.strip() for ln in lines if ln.strip()), "")
     if first.startswith("//"):
         return "sleuth"
@@ -122,8 +185,8 @@ def detect_format(path: Path) -> str:
     if "study_id" in first:
         return "tsv"
     raise InputDataError(
-        f"Cannot tell the format of {str(path)!r}: it is not a Sleuth file (first line "
-        f"{first[:40]!r} does not start with '//'), a table with a 'study_id' column, or JSON.",
+        f"Cannot tell the format of {str(path)!r}: it is not a Sleuth file (its first line "
+        "does not start with '//'), a table with a 'study_id' column, or JSON.",
         hint="Set input.format (nimads, nimare-json, sleuth, tsv, parquet), or check input.path.",
     )
 
@@ -162,26 +225,68 @@ class Experiment:
     study: str
     analysis: str
     sample_size: int | None
-    space: str
+    space: str | None
     line: int
     points: list[tuple[float, float, float]] = field(default_factory=list)
+    point_spaces: list[str] = field(default_factory=list)
+    point_lines: list[int] = field(default_factory=list)
+    broken: bool = False
 
     @property
     def id(self) -> str:
         """``<study id>-<analysis id>``, as NiMARE names analyses."""
         return f"{self.study}-{self.analysis}"
 
+    def add_point(self, xyz: tuple[float, float, float], line: int, space: str | None = None) -> None:
+        """Add one focus, its file line and (for tables) its own space."""
+        self.points.append(xyz)
+        self.point_lines.append(line)
+        self.point_spaces.append(space or self.space)
+
 
 def nimads_from_experiments(experiments: list[Experiment], name: str) -> dict:
-    """A NIMADS studyset dictionary; studies in order of their first experiment."""
+    """A NIMADS studyset dictionary; studies in order of their first experiment.
+
+    Only the first experiment with a given id enters (a second one is reported by the id
+    checks of :mod:`ale_app.input_checks`; NiMARE would keep only one of them).
+    """
     studies: dict[str, dict] = {}
+    seen: set[str] = set()
     for exp in experiments:
+        if exp.id in seen:
+            continue
+        seen.add(exp.id)
         study = studies.setdefault(exp.study, {"id": exp.study, "name": exp.study, "analyses": []})
         metadata = {} if exp.sample_size is None else {"sample_sizes": [exp.sample_size]}
         study["analyses"].append({
             "id": exp.analysis,
             "name": exp.analysis,
-            "points": [{"space": exp.space, "coordinates": list(p)} for p in exp.points],
+            "points": [{"space": s, "coordinates": list(p)} for p, s in zip(exp.points, exp.point_spaces)],
             "metadata": metadata,
         })
     return {"id": name, "name": name, "studies": list(studies.values())}
+
+
+def result_from_experiments(experiments: list[Experiment], fmt: str, name: str,
+                            problems: list[Problem], structural: bool, encoding: str) -> ReadResult:
+    """The :class:`ReadResult` of a text reader."""
+    ids = list(dict.fromkeys(e.id for e in experiments))
+    first: dict[str, Experiment] = {}
+    for exp in experiments:
+        first.setdefault(exp.id, exp)
+    notes = []
+    if encoding != "utf-8":
+        notes.append(f"The input is not UTF-8; it was read as {ENCODING_NAMES[encoding]}. Check "
+                     "that names with accents read as intended (they are in coordinates.tsv).")
+    return ReadResult(
+        source=nimads_from_experiments(experiments, name), ids=ids, format=fmt,
+        where={i: f"line {e.line}" for i, e in first.items()},
+        entries=[(e.id, e.study, e.analysis, f"line {e.line}") for e in experiments],
+        focus_lines={i: e.point_lines for i, e in first.items()},
+        broken={e.id for e in experiments if e.broken},
+        problems=problems, structural=structural, encoding=encoding, notes=notes,
+    )
+
+
+ENCODING_NAMES = {"cp1252": "Windows-1252 (cp1252, a superset of Latin-1's printable characters)",
+                  "latin-1": "Latin-1 (ISO-8859-1)"}

@@ -2,8 +2,9 @@
 
 ``// Reference=MNI`` (or ``Talairach``, ``TAL``, ``MNI152``, ...), then experiments: one or
 more ``//`` name lines, ``// Subjects=N``, and one focus ``x y z`` per line, separated by
-tabs or spaces. Blank lines separate experiments; ``#`` lines are comments; CRLF line ends,
-a UTF-8 byte order mark and trailing whitespace are accepted. A name line is split into
+tabs or spaces. Blank lines are ignored, as NiMARE ignores them; ``#`` lines are comments;
+CRLF, CR-only and LF-CR line ends, a UTF-8 byte order mark, non-UTF-8 text (read as
+Windows-1252 and recorded) and trailing whitespace are accepted. A name line is split into
 study and analysis names exactly as NiMARE's ``convert_sleuth_to_dict`` does, so the ids
 equal NiMARE's. Talairach foci keep their space here; NiMARE's Studyset converts them to
 MNI with ``tal2mni`` (Lancaster et al. 2007).
@@ -16,7 +17,8 @@ import re
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.readers import Experiment, ReadResult, nimads_from_experiments, normalize_space, read_text
+from ale_app.readers import (Experiment, Problem, ReadResult, normalize_space, plural, read_text,
+                             result_from_experiments)
 
 _REFERENCE = re.compile(r"^reference\s*=\s*(.*)$", re.IGNORECASE)
 _SUBJECTS = re.compile(r"^subjects\s*=\s*(.*)$", re.IGNORECASE)
@@ -41,11 +43,19 @@ def split_study_info(study_info: str) -> tuple[str, str]:
     return study_info, "analysis_1"
 
 
-def _error(path: Path, lineno: int, message: str, hint: str) -> InputDataError:
-    return InputDataError(f"{str(path)!r}, line {lineno}: {message}", hint=hint)
+class _Reader:
+    """Collects the problems of one Sleuth file while parsing goes on."""
+
+    def __init__(self):
+        self.problems: list[Problem] = []
+        self.structural = False
+
+    def add(self, lineno: int, text: str, hint: str, structural: bool = False) -> None:
+        self.problems.append(Problem(f"line {lineno}", text, hint))
+        self.structural = self.structural or structural
 
 
-def _parse_focus(path: Path, lineno: int, line: str) -> tuple[float, float, float]:
+def _parse_focus(reader: _Reader, lineno: int, line: str) -> tuple[float, float, float] | None:
     tokens = line.split()
     if len(tokens) != 3:
         if "," in line:
@@ -53,8 +63,9 @@ def _parse_focus(path: Path, lineno: int, line: str) -> tuple[float, float, floa
                     "separator (12.5, not 12,5).")
         else:
             hint = "Each focus line holds three numbers, x y z in mm, separated by tabs or spaces."
-        raise _error(path, lineno, f"expected three numbers x y z, found {len(tokens)} field(s): "
-                     f"{line!r}.", hint)
+        reader.add(lineno, f"expected three numbers x y z, found {plural(len(tokens), 'field')}: "
+                   f"{line[:80]!r}.", hint)
+        return None
     values = []
     for token in tokens:
         try:
@@ -62,16 +73,23 @@ def _parse_focus(path: Path, lineno: int, line: str) -> tuple[float, float, floa
         except ValueError:
             hint = ("Use a point as the decimal separator (12.5, not 12,5)." if "," in token
                     else "Coordinates are numbers in mm, e.g. '-42 18 6' or '-41.5 18.0 6.2'.")
-            raise _error(path, lineno, f"{token!r} is not a number (in {line!r}).", hint) from None
+            reader.add(lineno, f"{token[:40]!r} is not a number (in {line[:80]!r}).", hint)
+            return None
         if not math.isfinite(value):
-            raise _error(path, lineno, f"{token!r} is not a finite number (in {line!r}).",
-                         "Coordinates are finite numbers in mm.")
+            reader.add(lineno, f"{token!r} is not a finite number (in {line!r}).",
+                       "Coordinates are finite numbers in mm.")
+            return None
         values.append(value)
     return values[0], values[1], values[2]
 
 
-def parse_sleuth(text_lines: list[str], path: Path) -> list[Experiment]:
-    """Parse Sleuth lines into experiments (raises InputDataError naming the line)."""
+def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
+    """Parse Sleuth lines into experiments, collecting problems in ``reader``.
+
+    As NiMARE does, blank lines are ignored (an experiment ends at the next ``//`` line, not
+    at a blank line), several name lines are joined with a space, and ``// Reference=`` is
+    read once per file (repeating the same reference, as in concatenated files, is fine).
+    """
     space: str | None = None
     space_line = 0
     experiments: list[Experiment] = []
@@ -79,21 +97,20 @@ def parse_sleuth(text_lines: list[str], path: Path) -> list[Experiment]:
     names_line = 0
     subjects: int | None = None
     subjects_seen = False
+    subjects_bad = False
     current: Experiment | None = None
 
     def start_experiment(lineno: int) -> Experiment:
-        if space is None:
-            raise _error(path, lineno, "an experiment starts before any '// Reference=' line.",
-                         "Begin the file with '// Reference=MNI' or '// Reference=Talairach'.")
+        if space is None and not reader.structural:
+            reader.add(lineno, "an experiment starts before any '// Reference=' line.",
+                       "Begin the file with '// Reference=MNI' or '// Reference=Talairach'.", structural=True)
         study, analysis = split_study_info(" ".join(names))
         return Experiment(study=study, analysis=analysis, sample_size=subjects, space=space,
-                          line=names_line or lineno)
+                          line=names_line or lineno, broken=subjects_bad)
 
     for lineno, raw in enumerate(text_lines, start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
-            if not line and current is not None and current.points:
-                current = None
             continue
         if line.startswith("//"):
             body = line[2:].strip()
@@ -102,34 +119,36 @@ def parse_sleuth(text_lines: list[str], path: Path) -> list[Experiment]:
                 label = ref.group(1).strip()
                 found = normalize_space(label)
                 if found is None:
-                    raise _error(path, lineno, f"unknown reference space {label!r}.",
-                                 "Use '// Reference=MNI' or '// Reference=Talairach' (also TAL, MNI152).")
-                if space is not None and found != space:
-                    raise _error(path, lineno, f"mixed spaces: this line says {label!r} ({found}), "
-                                 f"line {space_line} says {space}.",
-                                 "Keep one reference space per file: convert the foci, or split the file "
-                                 "and run one analysis per space.")
-                space, space_line = found, lineno
+                    reader.add(lineno, f"unknown reference space {label[:40]!r}.",
+                               "Use '// Reference=MNI' or '// Reference=Talairach' (also TAL, MNI152).",
+                               structural=True)
+                elif space is not None and found != space:
+                    reader.add(lineno, f"mixed spaces: this line says {label!r} ({found}), "
+                               f"line {space_line} says {space}.",
+                               "Keep one reference space per file: convert the foci, or split the file "
+                               "and run one analysis per space.", structural=True)
+                elif space is None:
+                    space, space_line = found, lineno
                 continue
             if current is not None:  # a header line after foci begins the next experiment
                 current = None
-                names, subjects, subjects_seen, names_line = [], None, False, 0
+                names, subjects, subjects_seen, subjects_bad, names_line = [], None, False, False, 0
             sub = _SUBJECTS.match(body)
             if sub:
                 value = sub.group(1).strip()
                 try:
                     subjects = int(value)
                 except ValueError:
-                    raise _error(path, lineno, f"'Subjects={value}' is not a whole number.",
-                                 "Write the experiment's sample size as '// Subjects=N', N a whole number.") from None
+                    reader.add(lineno, f"'Subjects={value[:40]}' is not a whole number.",
+                               "Write the experiment's sample size as '// Subjects=N', N a whole number.")
+                    subjects_bad = True
                 subjects_seen = True
                 continue
             if not body:
                 continue
             if subjects_seen and names:  # a name after a Subjects line: that header had no foci
-                exp = start_experiment(lineno)
-                experiments.append(exp)
-                names, subjects, subjects_seen, names_line = [], None, False, 0
+                experiments.append(start_experiment(lineno))
+                names, subjects, subjects_seen, subjects_bad, names_line = [], None, False, False, 0
             if not names:
                 names_line = lineno
             names.append(body)
@@ -137,36 +156,43 @@ def parse_sleuth(text_lines: list[str], path: Path) -> list[Experiment]:
         # a focus line
         if current is None:
             if not names:
-                raise _error(path, lineno, f"a focus ({line!r}) before any experiment name line.",
-                             "Each experiment starts with a '// Study name: contrast' line and "
-                             "'// Subjects=N', then its foci.")
+                reader.add(lineno, f"a focus ({line[:80]!r}) before any experiment name line.",
+                           "Each experiment starts with a '// Study name: contrast' line and "
+                           "'// Subjects=N', then its foci.")
+                continue
             current = start_experiment(lineno)
             experiments.append(current)
-            names, subjects, subjects_seen, names_line = [], None, False, 0
-        current.points.append(_parse_focus(path, lineno, line))
+            names, subjects, subjects_seen, subjects_bad, names_line = [], None, False, False, 0
+        xyz = _parse_focus(reader, lineno, line)
+        if xyz is None:
+            current.broken = True
+        else:
+            current.add_point(xyz, lineno)
     if names:
         experiments.append(start_experiment(len(text_lines)))
-    if space is None:
-        raise InputDataError(
-            f"{str(path)!r} has no '// Reference=' line, so its space is unknown.",
-            hint="Begin a Sleuth file with '// Reference=MNI' or '// Reference=Talairach'.",
-        )
     return experiments
 
 
 def read_sleuth(path: Path) -> ReadResult:
-    """Read a Sleuth text file into a NIMADS studyset."""
-    _, lines = read_text(path, "Sleuth")
+    """Read a Sleuth text file into a NIMADS studyset (problems are collected, not raised)."""
+    _, lines, encoding = read_text(path, "Sleuth")
     first = next(((n, ln.strip()) for n, ln in enumerate(lines, 1) if ln.strip()), (1, ""))
     if not first[1].startswith("//"):
-        raise _error(path, first[0], f"this is not a Sleuth file: its first line {first[1][:60]!r} "
-                     "does not start with '//'.",
-                     "A Sleuth file begins with '// Reference=MNI' or '// Reference=Talairach'; "
-                     "check input.path and input.format.")
-    experiments = parse_sleuth(lines, path)
-    if not experiments:
+        raise InputDataError(
+            f"{str(path)!r}, line {first[0]}: this is not a Sleuth file: its first line does not "
+            "start with '//'.",
+            hint="A Sleuth file begins with '// Reference=MNI' or '// Reference=Talairach'; "
+            "check input.path and input.format.")
+    reader = _Reader()
+    experiments = parse_sleuth(lines, reader)
+    if not any(ln.strip().startswith("//") and _REFERENCE.match(ln.strip()[2:].strip()) for ln in lines):
+        if not reader.structural:
+            reader.problems.append(Problem(
+                "", f"{str(path)!r} has no '// Reference=' line, so its space is unknown.",
+                "Begin a Sleuth file with '// Reference=MNI' or '// Reference=Talairach'."))
+        reader.structural = True
+    if not experiments and not reader.problems:
         raise InputDataError(f"{str(path)!r} has a reference line but no experiments.",
                              hint="Add experiments: '// name', '// Subjects=N', then 'x y z' lines.")
-    nimads = nimads_from_experiments(experiments, path.stem)
-    return ReadResult(source=nimads, ids=[e.id for e in experiments], format="sleuth",
-                      where={e.id: f"line {e.line}" for e in experiments})
+    return result_from_experiments(experiments, "sleuth", path.stem, reader.problems,
+                                   reader.structural, encoding)

@@ -58,6 +58,7 @@ def read_json_studyset(path: Path, fmt: str) -> ReadResult:
 def _read_nimads(path: Path, data: dict) -> ReadResult:
     ids: list[str] = []
     where: dict[str, str] = {}
+    entries = []
     for i_study, study in enumerate(data["studies"]):
         if not isinstance(study, dict) or "id" not in study:
             raise InputDataError(
@@ -72,16 +73,20 @@ def _read_nimads(path: Path, data: dict) -> ReadResult:
                     hint="Every NIMADS analysis needs an 'id'.",
                 )
             aid = f"{study['id']}-{analysis['id']}"
-            ids.append(aid)
-            where[aid] = f"study {study['id']!r}"
-    return ReadResult(source=data, ids=ids, format="nimads", where=where)
+            place = f"study {study['id']!r}, analysis number {i_analysis + 1}"
+            entries.append((aid, str(study["id"]), str(analysis["id"]), place))
+            if aid not in where:
+                ids.append(aid)
+                where[aid] = f"study {study['id']!r}"
+    return ReadResult(source=data, ids=ids, format="nimads", where=where, entries=entries,
+                      encoding="utf-8")
 
 
 def _read_nimare_json(path: Path, data: dict) -> ReadResult:
     from nimare.dataset import Dataset
     from nimare.io import convert_dataset_to_nimads_dict
 
-    ids = [f"{sid}-{cid}" for sid, study in data.items() for cid in study["contrasts"]]
+    ids = list(dict.fromkeys(f"{sid}-{cid}" for sid, study in data.items() for cid in study["contrasts"]))
     where = {f"{sid}-{cid}": f"study {sid!r}" for sid, study in data.items() for cid in study["contrasts"]}
     try:
         with warnings.catch_warnings():
@@ -94,4 +99,7 @@ def _read_nimare_json(path: Path, data: dict) -> ReadResult:
             f"NiMARE could not read {str(path)!r} as a NiMARE JSON dataset: {exc}",
             hint="Every contrast needs 'coords' with 'space', 'x', 'y' and 'z' lists.",
         ) from None
-    return ReadResult(source=nimads, ids=ids, format="nimare-json", where=where)
+    entries = [(f"{sid}-{cid}", str(sid), str(cid), f"study {sid!r}")
+               for sid, study in data.items() for cid in study["contrasts"]]
+    return ReadResult(source=nimads, ids=ids, format="nimare-json", where=where, entries=entries,
+                      encoding="utf-8")

@@ -2,8 +2,10 @@
 
 Columns: ``study_id, analysis_id, x, y, z, space, sample_size``. ``analysis_id`` is optional
 (each study is then one analysis, ``analysis_1``); ``space`` is ``MNI`` or ``TAL`` (also
-``Talairach``, ``MNI152``); ``sample_size`` may be left empty where it is unknown, and must be
-the same on every row of one analysis. Rows of one analysis need not be adjacent; analyses
+``Talairach``, ``MNI152``) on every row, and rows may differ: TAL rows are converted to MNI
+focus by focus and the conversion recorded, as for NIMADS; ``sample_size`` may be left
+empty where it is unknown, and must be the same on every row of one analysis. A row that
+repeats the header (tables pasted together) is skipped. Rows of one analysis need not be adjacent; analyses
 keep the order of their first row.
 """
 
@@ -15,7 +17,7 @@ import math
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.readers import Experiment, ReadResult, nimads_from_experiments, normalize_space, read_text
+from ale_app.readers import Experiment, Problem, ReadResult, normalize_space, plural, read_text, result_from_experiments
 
 REQUIRED = ("study_id", "x", "y", "z", "space")
 OPTIONAL = ("analysis_id", "sample_size")
@@ -31,24 +33,32 @@ def _delimiter(path: Path, header: str) -> str:
 
 
 def read_table(path: Path) -> ReadResult:
-    """Read a TSV/CSV coordinate table into a NIMADS studyset."""
-    text, lines = read_text(path, "TSV/CSV")
+    """Read a TSV/CSV coordinate table into a NIMADS studyset.
+
+    Header problems stop at once; a row that cannot be read is reported (with its line)
+    and the reading goes on, so that every bad row is named in one message.
+    """
+    text, lines, encoding = read_text(path, "TSV/CSV")
     header_line = next((ln for ln in lines if ln.strip()), "")
     delimiter = _delimiter(path, header_line)
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     header = [h.strip().lower() for h in rows[0]] if rows else []
     missing = [c for c in REQUIRED if c not in header]
     if missing and header_line.lstrip().startswith("//"):
         raise InputDataError(
             f"{str(path)!r}, line 1: this is not a TSV/CSV table; it looks like a Sleuth file "
-            f"(first line {header_line.strip()[:60]!r}).",
+            "(its first line starts with '//').",
             hint="Set input.format to 'sleuth' (or 'auto'), or check input.path.",
         )
     if missing:
         sep = "tab" if delimiter == "\t" else "comma"
+        # Name the columns found only when the header looks like a coordinate table, so that
+        # an unrelated file named by mistake is not quoted.
+        found = (f"; found {', '.join(repr(h[:40]) for h in header)}"
+                 if len(missing) < len(REQUIRED) else "")
         raise InputDataError(
             f"{str(path)!r}, line 1: the table has no column(s) {', '.join(missing)} "
-            f"(read as {sep}-separated; found {', '.join(repr(h) for h in header) or 'nothing'}).",
+            f"(read as {sep}-separated{found}).",
             hint="The header needs study_id, x, y, z, space and optionally analysis_id and "
             "sample_size; a .tsv file is tab-separated and a .csv file comma-separated.",
         )
@@ -59,86 +69,81 @@ def read_table(path: Path) -> ReadResult:
             hint="Columns are study_id, analysis_id, x, y, z, space, sample_size.",
         )
     col = {name: header.index(name) for name in header if name}
-    experiments: dict[str, Experiment] = {}
-    spaces: dict[str, int] = {}
+    # Keyed by (study, analysis), not by the composite id, so that colliding ids (study 'A-b'
+    # analysis 'c', study 'A' analysis 'b-c') stay two experiments and are reported.
+    experiments: dict[tuple[str, str], Experiment] = {}
+    problems: list[Problem] = []
+
+    def problem(lineno: int, text: str, hint: str, key: tuple[str, str] | None = None) -> None:
+        problems.append(Problem(f"line {lineno}", text, hint))
+        if key in experiments:
+            experiments[key].broken = True
+
     for lineno, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
         if row[0].lstrip().startswith("#"):
             continue
+        if [c.strip().lower() for c in row] == header:  # a repeated header (concatenated tables)
+            continue
         if len(row) != len(header):
-            raise InputDataError(
-                f"{str(path)!r}, line {lineno}: {len(row)} field(s), but the header has {len(header)}.",
-                hint="Every row needs one value per column; a decimal comma in a .csv file splits "
-                "a number in two (write 12.5, not 12,5).",
-            )
+            problem(lineno, f"{plural(len(row), 'field')}, but the header has {len(header)}.",
+                    "Every row needs one value per column; a decimal comma in a .csv file splits "
+                    "a number in two (write 12.5, not 12,5).")
+            continue
         cell = {name: row[i].strip() for name, i in col.items()}
         study = cell["study_id"]
         if not study:
-            raise InputDataError(f"{str(path)!r}, line {lineno}: study_id is empty.",
-                                 hint="Every row names its study.")
+            problem(lineno, "study_id is empty.", "Every row names its study.")
+            continue
         analysis = cell.get("analysis_id") or DEFAULT_ANALYSIS
+        key = (study, analysis)
         xyz = []
         for axis in ("x", "y", "z"):
             value = cell[axis]
             try:
                 number = float(value)
             except ValueError:
-                comma = "," in value
-                raise InputDataError(
-                    f"{str(path)!r}, line {lineno}: {axis} = {value!r} is not a number (study {study!r}).",
-                    hint="Use a point as the decimal separator (12.5, not 12,5)." if comma
-                    else "Coordinates are numbers in mm.",
-                ) from None
+                problem(lineno, f"{axis} = {value[:40]!r} is not a number (study {study!r}).",
+                        "Use a point as the decimal separator (12.5, not 12,5)." if "," in value
+                        else "Coordinates are numbers in mm.", key)
+                break
             if not math.isfinite(number):
-                raise InputDataError(
-                    f"{str(path)!r}, line {lineno}: {axis} = {value!r} is not finite (study {study!r}).",
-                    hint="Coordinates are finite numbers in mm.",
-                )
+                problem(lineno, f"{axis} = {value!r} is not finite (study {study!r}).",
+                        "Coordinates are finite numbers in mm.", key)
+                break
             xyz.append(number)
         space = normalize_space(cell["space"])
         if space is None:
-            raise InputDataError(
-                f"{str(path)!r}, line {lineno}: unknown space {cell['space']!r} (study {study!r}).",
-                hint="space is MNI or TAL (Talairach).",
-            )
-        spaces.setdefault(space, lineno)
+            what = "no space" if not cell["space"] else f"unknown space {cell['space'][:40]!r}"
+            problem(lineno, f"{what} (study {study!r}).",
+                    "Each row's space is MNI or TAL (Talairach); rows may differ, and TAL rows "
+                    "are converted to MNI.", key)
         size_text = cell.get("sample_size", "")
         size = None
+        size_ok = True
         if size_text:
             try:
                 size = int(float(size_text))
                 if size != float(size_text):
                     raise ValueError
             except ValueError:
-                raise InputDataError(
-                    f"{str(path)!r}, line {lineno}: sample_size {size_text!r} is not a whole number "
-                    f"(study {study!r}).",
-                    hint="sample_size is the number of subjects, or empty where unknown.",
-                ) from None
-        key = f"{study}-{analysis}"
+                size, size_ok = None, False
+                problem(lineno, f"sample_size {size_text[:40]!r} is not a whole number (study {study!r}).",
+                        "sample_size is the number of subjects, or empty where unknown.", key)
         exp = experiments.get(key)
         if exp is None:
             exp = experiments[key] = Experiment(study=study, analysis=analysis, sample_size=size,
                                                 space=space, line=lineno)
-        elif exp.sample_size != size:
-            raise InputDataError(
-                f"{str(path)!r}, line {lineno}: analysis {key!r} has sample_size {size_text or 'empty'} "
-                f"here but {exp.sample_size} on line {exp.line}.",
-                hint="Give every row of one analysis the same sample_size.",
-            )
-        exp.points.append((xyz[0], xyz[1], xyz[2]))
-    if len(spaces) > 1:
-        found = ", ".join(f"{s} (first on line {n})" for s, n in spaces.items())
-        raise InputDataError(
-            f"{str(path)!r} mixes spaces: {found}.",
-            hint="Use one space for the whole table: convert the foci, or split the table and run "
-            "one analysis per space.",
-        )
-    if not experiments:
+        elif size_ok and exp.sample_size != size and not exp.broken:
+            problem(lineno, f"analysis {exp.id!r} has sample_size {size_text or 'empty'} here but "
+                    f"{exp.sample_size} on line {exp.line}.",
+                    "Give every row of one analysis the same sample_size.", key)
+        if len(xyz) < 3 or space is None or not size_ok:
+            exp.broken = True
+            continue
+        exp.add_point((xyz[0], xyz[1], xyz[2]), lineno, space)
+    if not experiments and not problems:
         raise InputDataError(f"{str(path)!r} has a header but no coordinate rows.",
                              hint="Add one row per focus.")
-    ordered = list(experiments.values())
-    nimads = nimads_from_experiments(ordered, path.stem)
-    return ReadResult(source=nimads, ids=list(experiments), format="tsv",
-                      where={e.id: f"line {e.line}" for e in ordered})
+    return result_from_experiments(list(experiments.values()), "tsv", path.stem, problems, False, encoding)
