@@ -13,11 +13,10 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
+from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE as MIN_RECOMMENDED_EXPERIMENTS
 from ale_app.errors import InputDataError
 from ale_app.readers import Problem, plural
 
-#: Eickhoff et al. (2016): ALE's inference needs about 17-20 experiments.
-MIN_RECOMMENDED_EXPERIMENTS = 17
 MAX_NAMED = 10
 #: At most this many problems are listed in one message.
 MAX_PROBLEMS = 50

@@ -327,25 +327,40 @@ def _focus_lines(foci: pd.DataFrame, limit: int = 20) -> list[str]:
     return lines
 
 
+def subjects_text(evidence: Evidence) -> str | None:
+    """The sum of the sample sizes, and how many experiments have none; None when none has one."""
+    sizes = [n for n in evidence.sample_sizes.values() if n is not None]
+    if not sizes:
+        return None
+    unknown = len(evidence.sample_sizes) - len(sizes)
+    return f"{sum(sizes):g}" + (f" ({plural(unknown, 'experiment')} without a sample size)" if unknown else "")
+
+
+def spaces_text(evidence: Evidence) -> str:
+    """Foci per space as recorded in the input."""
+    return ", ".join(f"{k} {plural(v, 'focus', 'foci')}" for k, v in evidence.spaces.items()) or "n/a"
+
+
+def conversion_text(conversion: dict) -> str:
+    """One recorded space conversion in words."""
+    c = conversion
+    return (f"{plural(c['Foci'], 'focus', 'foci')} in {plural(len(c['Analyses']), 'experiment')} {c['From']} -> "
+            f"{c['To']} with {c['Transform']} ({c['Method']})")
+
+
 def summary_lines(evidence: Evidence) -> list[str]:
     """The ``--validate-only`` summary: experiments, foci, subjects, spaces, conversions,
-    foci outside the mask, warnings."""
+    foci outside the mask, warnings (the report's evidence section says the same)."""
     src = evidence.source
-    sizes = [n for n in evidence.sample_sizes.values() if n is not None]
-    unknown = len(evidence.sample_sizes) - len(sizes)
-    subjects = f"{int(sum(sizes))}" + (f" ({plural(unknown, 'experiment')} without a sample size)"
-                                       if unknown else "")
     lines = [
         f"input: {src['path']} (format {src['format']}, sha256 {src['sha256']})",
         f"experiments: {len(evidence.ids)}; studies: {len(evidence.study_ids)}; "
         f"foci: {len(evidence.coordinates)}",
-        f"subjects: {subjects}",
-        "spaces: " + ", ".join(f"{k} {plural(v, 'focus', 'foci')}" for k, v in evidence.spaces.items()),
+        f"subjects: {subjects_text(evidence) or 'unknown (no sample sizes)'}",
+        f"spaces: {spaces_text(evidence)}",
     ]
     if evidence.conversions:
-        lines += [f"conversion: {plural(c['Foci'], 'focus', 'foci')} in "
-                  f"{plural(len(c['Analyses']), 'experiment')} {c['From']} -> "
-                  f"{c['To']} with {c['Transform']} ({c['Method']})" for c in evidence.conversions]
+        lines += [f"conversion: {conversion_text(c)}" for c in evidence.conversions]
     else:
         lines.append("conversions: none")
     if len(evidence.outside_fov):

@@ -106,29 +106,22 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
 
 
 def evidence_summary(evidence) -> dict[str, str]:
-    """The evidence base in words for the report: subjects, spaces, conversions, foci
-    outside the mask or field of view, warnings."""
-    sizes = [n for n in evidence.sample_sizes.values() if n is not None]
+    """The evidence base in words for the report (the ``--validate-only`` summary's facts):
+    subjects, spaces, conversions, foci outside the mask or field of view, warnings."""
+    from ale_app.inputs import conversion_text, spaces_text, subjects_text
+
     summary = {}
-    if sizes:
-        missing = len(evidence.sample_sizes) - len(sizes)
-        summary["Subjects (sum of sample sizes)"] = f"{sum(sizes):g}" + (
-            f" ({missing} {_plural(missing, 'experiment')} without one)" if missing else "")
-    summary["Spaces in the input"] = ", ".join(
-        f"{k}: {v} {_plural(v, 'focus', 'foci')}" for k, v in evidence.spaces.items()) or "n/a"
-    summary["Space conversions"] = "; ".join(
-        f"{c['Foci']} {_plural(c['Foci'], 'focus', 'foci')} {c['From']} to {c['To']} ({c['Transform']})"
-        for c in evidence.conversions) or "none"
+    subjects = subjects_text(evidence)
+    if subjects is not None:
+        summary["Subjects (sum of sample sizes)"] = subjects
+    summary["Spaces in the input"] = spaces_text(evidence)
+    summary["Space conversions"] = "; ".join(conversion_text(c) for c in evidence.conversions) or "none"
     summary["Foci outside the brain mask (kept)"] = str(len(evidence.outside_mask))
     if len(evidence.outside_fov):
         summary["Foci outside the field of view (kept)"] = str(len(evidence.outside_fov))
     for i, warning in enumerate(evidence.warnings, start=1):
         summary[f"Warning {i}"] = warning
     return summary
-
-
-def _plural(n: int, one: str, many: str | None = None) -> str:
-    return one if n == 1 else (many or one + "s")
 
 
 def interpretation(r: ReportInputs) -> str:
