@@ -42,7 +42,9 @@ MAX_LEGEND_STUDIES = 120
 #: translucent points; beyond, smaller and fainter points.
 FEW_FOCI = 400
 MANY_FOCI = 2500
-#: The overlay colours foci by study only up to this many studies (and FEW_FOCI foci).
+#: The overlay colours foci by study (as outlined dots) only up to this many foci and
+#: studies; beyond, its foci are small dark points, so the map stays readable under them.
+OVERLAY_FEW_FOCI = 150
 MAX_OVERLAY_STUDY_COLOURS = 40
 #: Inches above the brains kept for the title and its note.
 TITLE_HEIGHT = 0.5
@@ -105,8 +107,12 @@ def foci_style(n_foci: int, over_map: bool) -> dict:
 
     The tiers depend only on the number of foci, so a figure's design follows from its data.
     """
+    if over_map and n_foci <= OVERLAY_FEW_FOCI:
+        return {"s": 14, "alpha": 1.0, "linewidths": 0.4, "edgecolors": "black"}
+    if over_map and n_foci <= FEW_FOCI:
+        return {"s": 7, "alpha": 0.75, "linewidths": 0.3, "edgecolors": "white"}
     if n_foci <= FEW_FOCI:
-        return {"s": 14 if over_map else 22, "alpha": 1.0, "linewidths": 0.4, "edgecolors": "black"}
+        return {"s": 22, "alpha": 1.0, "linewidths": 0.4, "edgecolors": "black"}
     if n_foci <= MANY_FOCI:
         return {"s": 5 if over_map else 9, "alpha": 0.6 if over_map else 0.8, "linewidths": 0.0,
                 "edgecolors": "none"}
@@ -117,7 +123,7 @@ def foci_style(n_foci: int, over_map: bool) -> dict:
 def foci_coloured_by_study_over_map(n_foci: int, n_studies: int) -> bool:
     """Whether the overlay colours its foci by study (a few foci of a few studies) or draws
     them in one neutral colour (the ALE map's colours must stay readable under many)."""
-    return n_foci <= FEW_FOCI and n_studies <= MAX_OVERLAY_STUDY_COLOURS
+    return n_foci <= OVERLAY_FEW_FOCI and n_studies <= MAX_OVERLAY_STUDY_COLOURS
 
 
 def _add_foci(display, coordinates: pd.DataFrame, colors, style: dict) -> None:
@@ -210,8 +216,6 @@ def plot_overlay(stat_img, coordinates: pd.DataFrame, study_ids: list[str], colo
     coloured = foci_coloured_by_study_over_map(n_foci, n_studies)
     style = foci_style(n_foci, over_map=True)
     marker_colors = [colors[s] for s in coordinates["study_id"]] if coloured else "#1a1a1a"
-    if not coloured and n_foci <= FEW_FOCI:
-        style = {**style, "s": 8, "alpha": 0.7, "edgecolors": "white", "linewidths": 0.3}
     _add_foci(display, coordinates, marker_colors, style)
     h = top - bottom
     _colorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], cmap, vmax)
@@ -315,7 +319,7 @@ def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, domi
     y = np.arange(k)
     ax.barh(y, shown, height=0.75, color=np.where(dominant[:k], "#c0392b", "#f58518"))
     ax.set_yticks(y, labels, fontsize=fontsize, parse_math=False)
-    ax.set_ylim(k - 0.4 + (0.8 if len(rest) else 0.0), -0.6)
+    ax.set_ylim(k - 0.4 + (1.3 if len(rest) else 0.0), -0.6)
 
     top = float(means.max()) if n else 0.0
     limit = _nice_limit(max(top, 1e-6) * 1.12)
@@ -335,8 +339,8 @@ def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, domi
         ax.text(1.0, 1.0, f"{rule}: beyond this axis \u2192", transform=ax.transAxes, ha="right", va="bottom",
                 fontsize=8, color="#c0392b", parse_math=False)
     if len(rest):
-        ax.text(0.0, k + 0.2, f"  \u2026 and {len(rest)} more experiments, each below {_fmt_value(rest.max())} "
-                f"(median {_fmt_value(float(np.median(rest)))}); all {n} in desc-jackknife_table.tsv",
+        ax.text(0.0, k + 0.35, f"  \u2026 and {len(rest)} more experiments, each below {_fmt_value(rest.max())} "
+                f"(median {_fmt_value(float(np.median(rest)))});\n  all {n} in desc-jackknife_table.tsv",
                 fontsize=8, va="center", ha="left", color="#444444", parse_math=False)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
