@@ -300,6 +300,7 @@ def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, domi
     table gives them in full.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     ranked = sort_jackknife(table)
     n = len(ranked)
@@ -339,12 +340,14 @@ def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, domi
         ax.text(1.0, 1.0, f"{rule}: beyond this axis \u2192", transform=ax.transAxes, ha="right", va="bottom",
                 fontsize=8, color="#c0392b", parse_math=False)
     if len(rest):
-        ax.text(0.0, k + 0.35, f"  \u2026 and {len(rest)} more experiments, each below {_fmt_value(rest.max())} "
+        ax.text(0.0, k + 0.35, f"  \u2026 and {len(rest)} more experiments, each at most {_fmt_value(rest.max())} "
                 f"(median {_fmt_value(float(np.median(rest)))});\n  all {n} in desc-jackknife_table.tsv",
                 fontsize=8, va="center", ha="left", color="#444444", parse_math=False)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
     ax.tick_params(axis="x", labelsize=8)
+    ticks = [t for t in MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(0.0, limit) if 0 <= t <= limit]
+    ax.set_xticks(ticks, _tick_labels(ticks))
     scale = ("full scale, 0 to 1" if limit >= 1 else
              f"axis scaled to the data: 0 to {_fmt_value(limit)} of a possible 1")
     ax.set_xlabel(f"Mean drop in cluster ALE without the experiment ({scale})", fontsize=9)

@@ -13,6 +13,7 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ale_app import __version__
@@ -305,7 +306,7 @@ text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:
 .fail{background:#fde8e8;border-left:4px solid #c00;padding:.5em 1em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}
 code{font-size:.85em;word-break:break-all}
-.wide{overflow-x:auto}tr.dominant td{color:#a01010;font-weight:600}tr.rest td{text-align:left;color:#555}
+.wide{overflow-x:auto}table.jackknife td:nth-child(2),table.jackknife th:nth-child(2){text-align:left}tr.dominant td{color:#a01010;font-weight:600}tr.rest td{text-align:left;color:#555}
 """
 
 
@@ -368,15 +369,18 @@ def _jackknife_html(r: ReportInputs, table_href: str) -> str:
     cols = [c for c in table.columns if c != "id"]
     heads = ["Rank", "Experiment left out", *(_cluster_heading(c) if c != "mean" else "Mean" for c in cols)]
     head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
+    values = ranked[cols].to_numpy(dtype=float)
+    top = float(np.nanmax(values)) if values.size and np.isfinite(values).any() else 0.0
+    digits = 3 if top >= 0.1 else 4  # small contributions keep their differences visible
     body = []
     for _, row in ranked.iloc[:k].iterrows():
         mark = ' class="dominant"' if row["id"] in dominant else ""
         cells = [f"<td>{int(row['rank'])}</td>", f"<td>{html.escape(str(row['id']))}</td>"]
         for c in cols:
             v = float(row[c])
-            shade = max(0.0, min(1.0, v))
+            shade = max(0.0, min(1.0, v / top)) if top > 0 else 0.0
             weight = ";font-weight:600" if c == "mean" else ""
-            cells.append(f'<td style="background:rgba(245,133,24,{shade:.2f}){weight}">{v:.3f}</td>')
+            cells.append(f'<td style="background:rgba(245,133,24,{0.85 * shade:.2f}){weight}">{v:.{digits}f}</td>')
         body.append(f"<tr{mark}>" + "".join(cells) + "</tr>")
     rest = ranked.iloc[k:]
     link = f'<a href="{html.escape(table_href)}">{html.escape(table_href)}</a>'
@@ -384,13 +388,13 @@ def _jackknife_html(r: ReportInputs, table_href: str) -> str:
         rest_means = rest["mean"].to_numpy(dtype=float)
         body.append(
             f'<tr class="rest"><td colspan="{len(heads)}">&hellip; and {len(rest)} more experiments, each with a '
-            f"mean below {rest_means.max():.3f} (median {float(pd.Series(rest_means).median()):.4f}); every "
+            f"mean of at most {rest_means.max():.3g} (median {float(np.median(rest_means)):.3g}); every "
             f"row is in {link}</td></tr>")
     note = (f"<p>Sorted by the mean contribution, largest first. Rows in red meet the dominance rule "
             f"(mean at least {r.dominance_ratio:g} \u00d7 the median and at least {r.dominance_min:g}; "
             f"cut-off {cutoff:.3f}). The plot below uses the same ranks; it shortens long ids, which this table "
             f"gives in full. Full table, in file order: {link}.</p>")
-    return (note + f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+    return (note + f'<div class="wide"><table class="jackknife"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
             "</table></div>")
 
 
@@ -445,7 +449,8 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
     if r.jackknife is not None:
         parts.append("<h2>Jackknife contributions</h2><p>Rows: the experiment left out. Columns: clusters. "
                      "Each cell is the mean drop in ALE over the cluster's voxels when that experiment is "
-                     "removed (0 = none, 1 = the cluster disappears); darker cells are larger.</p>")
+                     "removed (0 = none, 1 = the cluster disappears); darker cells are larger (shaded relative to the "
+                     "largest value in the table).</p>")
         parts.append(_jackknife_html(r, jackknife_href))
         parts.extend(_img_tag(path, cap) for cap, path in figures.get("jackknife", []))
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(r))}</p>")
