@@ -3,6 +3,24 @@
 Study colours come from :func:`study_colors`, which spaces hues by the golden angle and
 alternates lightness, so they stay distinct for any number of studies (no 10- or
 20-colour cycle that repeats).
+
+Each figure's design follows from its data, not one design for every size:
+
+- foci (:func:`foci_style`): up to :data:`FEW_FOCI` large outlined dots; beyond, small
+  translucent points, smaller and fainter again beyond :data:`MANY_FOCI` (rasterised in
+  SVG), so the brain and the pattern stay visible;
+- the overlay keeps study colours only for a few foci of a few studies
+  (:func:`foci_coloured_by_study_over_map`); otherwise its foci are small dark points and
+  the ALE map stays readable under them; its colour bar runs from 0 with distinct ticks
+  and the label "ALE";
+- the study legend sits under the coordinate figure up to :data:`MAX_LEGEND_STUDIES`
+  studies; beyond, the figure says the key is in the report;
+- titles sit in their own strip above the brains, where no marker can cover them;
+- the jackknife plot is sorted, horizontal, on an axis scaled to the data, with the
+  dominance cut-off marked; beyond :data:`JACKKNIFE_ALL_UP_TO` experiments it shows the
+  largest :data:`JACKKNIFE_TOP` and summarises the rest.
+
+Text that comes from the data (study ids, experiment ids) is never parsed as mathtext.
 """
 
 from __future__ import annotations
@@ -128,7 +146,8 @@ def foci_coloured_by_study_over_map(n_foci: int, n_studies: int) -> bool:
 
 def _add_foci(display, coordinates: pd.DataFrame, colors, style: dict) -> None:
     display.add_markers(coordinates[["x", "y", "z"]].to_numpy(), marker_color=colors, marker_size=style["s"],
-                        edgecolors=style["edgecolors"], linewidths=style["linewidths"], alpha=style["alpha"])
+                        edgecolors=style["edgecolors"], linewidths=style["linewidths"], alpha=style["alpha"],
+                        rasterized=len(coordinates) > FEW_FOCI)  # thousands of SVG circles help no one
 
 
 def _foci_note(n_foci: int, n_studies: int, style: dict, coloured: bool) -> str:
