@@ -430,8 +430,9 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
     parts.extend(_img_tag(path, cap) for cap, path in figures.get("evidence", []))
     from ale_app.figures import MAX_LEGEND_STUDIES
 
-    if r.study_colors and len(r.study_colors) > MAX_LEGEND_STUDIES:
-        # Up to MAX_LEGEND_STUDIES studies the coordinate figure's legend is the key; beyond, it is here.
+    if r.study_colors and (len(r.study_colors) > MAX_LEGEND_STUDIES or not figures.get("evidence")):
+        # Up to MAX_LEGEND_STUDIES studies the coordinate figure's legend is the key; beyond it
+        # (or when that figure was not drawn), the key is here.
         parts.append(_colour_key_html(r.study_colors))
     if r.peak_value is not None:
         parts.append("<h2>ALE statistic</h2>")

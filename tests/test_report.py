@@ -227,10 +227,14 @@ def test_report_tables_have_readable_headings_and_a_bounded_jackknife(tmp_path):
     assert ranks == list(range(1, F.JACKKNIFE_TOP + 1))
 
 
-def test_report_shows_one_colour_key():
+def test_report_shows_one_colour_key(tmp_path):
     small = _inputs(_jackknife([0.1] * 8))
     small.study_colors = dict(zip([f"s{i}" for i in range(8)], F.study_colors(8)))
-    assert "Colour key" not in R.report_html(small, {})  # the coordinate figure's legend is the key
+    figure = tmp_path / "coordinates.png"
+    figure.write_bytes(b"\x89PNG not really")
+    # The coordinate figure's legend is the key; without that figure, the report has it.
+    assert "Colour key" not in R.report_html(small, {"evidence": [("Coordinates", figure)]})
+    assert R.report_html(small, {}).count("Colour key") == 1
     big = _inputs(_jackknife([0.1] * 300), n_experiments=300)
     big.study_colors = dict(zip([f"s{i}" for i in range(300)], F.study_colors(300)))
     assert R.report_html(big, {}).count("Colour key") == 1
