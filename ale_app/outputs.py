@@ -215,7 +215,9 @@ def _fig_peak(result: AnalysisResult, _out: D.OutputFolder | None = None):
 def _fig_jackknife(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app import figures as F
 
-    return None if result.jackknife is None else F.plot_jackknife_means(result.jackknife)
+    report = result.spec.report
+    return None if result.jackknife is None else F.plot_jackknife_means(
+        result.jackknife, report.dominance_ratio, report.dominance_min)
 
 
 def _dataset_description(result: AnalysisResult, _out: D.OutputFolder | None = None) -> dict:

@@ -13,6 +13,7 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ale_app import __version__
@@ -298,6 +299,7 @@ text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:
 .fail{background:#fde8e8;border-left:4px solid #c00;padding:.5em 1em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}
 code{font-size:.85em;word-break:break-all}
+.wide{overflow-x:auto}table.jackknife td:nth-child(2),table.jackknife th:nth-child(2){text-align:left}tr.dominant td{color:#a01010;font-weight:600}tr.rest td{text-align:left;color:#555}
 """
 
 
@@ -313,23 +315,98 @@ def _dl(items: dict[str, str]) -> str:
     return f"<dl>{rows}</dl>"
 
 
-def _jackknife_html(table: pd.DataFrame) -> str:
-    cols = [c for c in table.columns if c != "id"]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["id", *cols])
+#: The cluster table's columns as the report shows them (name, with units).
+CLUSTER_COLUMNS = {"cluster_id": "Cluster", "peak": "Peak", "x": "x (mm)", "y": "y (mm)", "z": "z (mm)",
+                   "ale": "ALE value", "size_mm3": "Volume (mm\u00b3)"}
+
+
+def _cluster_html(table: pd.DataFrame) -> str:
+    """The cluster table with readable headings; sub-peak rows leave the volume empty."""
+    shown = table.rename(columns=CLUSTER_COLUMNS)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
     body = []
-    for _, row in table.iterrows():
-        cells = [f"<td>{html.escape(str(row['id']))}</td>"]
+    for _, row in shown.iterrows():
+        cells = []
+        for c in shown.columns:
+            v = row[c]
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                text = ""
+            elif c == "ALE value":
+                text = f"{float(v):.5f}"
+            elif c in ("x (mm)", "y (mm)", "z (mm)"):
+                text = f"{float(v):.0f}"
+            else:
+                text = str(v)
+            cells.append(f"<td>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            "</div>")
+
+
+def _cluster_heading(column: str) -> str:
+    return "Cluster " + column.split("_", 1)[1] if column.startswith("cluster_") else column
+
+
+def _jackknife_html(r: ReportInputs, table_href: str) -> str:
+    """The jackknife table sorted by mean contribution, largest first, with the ranks the
+    plot uses; beyond :data:`ale_app.figures.JACKKNIFE_ALL_UP_TO` experiments only the
+    largest, and a line that summarises the rest and links the full table."""
+    from ale_app.figures import dominance_cutoff, jackknife_rows_shown, sort_jackknife
+
+    table = r.jackknife
+    ranked = sort_jackknife(table)
+    means = ranked["mean"].to_numpy(dtype=float)
+    cutoff = dominance_cutoff(means, r.dominance_ratio, r.dominance_min)
+    dominant = set(dominant_analyses(table, r.dominance_ratio, r.dominance_min))
+    k = jackknife_rows_shown(len(ranked), len(dominant))
+    cols = [c for c in table.columns if c != "id"]
+    heads = ["Rank", "Experiment left out", *(_cluster_heading(c) if c != "mean" else "Mean" for c in cols)]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
+    values = ranked[cols].to_numpy(dtype=float)
+    top = float(np.nanmax(values)) if values.size and np.isfinite(values).any() else 0.0
+    digits = 3 if top >= 0.1 else 4  # small contributions keep their differences visible
+    body = []
+    for _, row in ranked.iloc[:k].iterrows():
+        mark = ' class="dominant"' if row["id"] in dominant else ""
+        cells = [f"<td>{int(row['rank'])}</td>", f"<td>{html.escape(str(row['id']))}</td>"]
         for c in cols:
             v = float(row[c])
-            shade = max(0.0, min(1.0, v))
-            cells.append(f'<td style="background:rgba(245,133,24,{shade:.2f})">{v:.3f}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            shade = max(0.0, min(1.0, v / top)) if top > 0 else 0.0
+            weight = ";font-weight:600" if c == "mean" else ""
+            cells.append(f'<td style="background:rgba(245,133,24,{0.85 * shade:.2f}){weight}">{v:.{digits}f}</td>')
+        body.append(f"<tr{mark}>" + "".join(cells) + "</tr>")
+    rest = ranked.iloc[k:]
+    link = f'<a href="{html.escape(table_href)}">{html.escape(table_href)}</a>'
+    if len(rest):
+        rest_means = rest["mean"].to_numpy(dtype=float)
+        body.append(
+            f'<tr class="rest"><td colspan="{len(heads)}">&hellip; and {len(rest)} more experiments, each with a '
+            f"mean of at most {rest_means.max():.3g} (median {float(np.median(rest_means)):.3g}); every "
+            f"row is in {link}</td></tr>")
+    note = (f"<p>Sorted by the mean contribution, largest first. Rows in red meet the dominance rule "
+            f"(mean at least {r.dominance_ratio:g} \u00d7 the median and at least {r.dominance_min:g}; "
+            f"cut-off {cutoff:.3f}). The plot below uses the same ranks; it shortens long ids, which this table "
+            f"gives in full. Full table, in file order: {link}.</p>")
+    return (note + f'<div class="wide"><table class="jackknife"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+            "</table></div>")
 
 
-def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]]) -> str:
+def _colour_key_html(study_colors: dict[str, str]) -> str:
+    swatches = "".join(
+        f'<span style="display:inline-block;margin:0 .8em .2em 0;white-space:nowrap">'
+        f'<span style="display:inline-block;width:.8em;height:.8em;border-radius:50%;background:{c};'
+        f'border:1px solid #333;vertical-align:middle"></span> {html.escape(sid)}</span>'
+        for sid, c in study_colors.items())
+    return (f'<details><summary>Colour key of the coordinate figure ({len(study_colors)} studies)</summary>'
+            f'<p style="font-size:.8em">{swatches}</p></details>')
+
+
+def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
+                jackknife_href: str = "desc-jackknife_table.tsv") -> str:
     """The self-contained report page; ``figures`` maps a report section (``evidence``,
-    ``ale``, ``jackknife``) to the (caption, file) of its figures, in order."""
+    ``ale``, ``jackknife``) to the (caption, file) of its figures, in order.
+    ``jackknife_href`` is the full jackknife table's path relative to the report (a link,
+    never fetched when the page opens)."""
     title = html.escape(r.title or "ale-app report")
     parts = [f"<h1>{title}</h1>",
              f"<p>A descriptive ALE analysis made by ale-app {html.escape(__version__)}. Every threshold in "
@@ -344,14 +421,12 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]]) -> 
     parts.append("<h2>Evidence base</h2>" + _dl({
         "Experiments": r.n_experiments, "Studies": r.n_studies, "Foci": r.n_foci, **r.evidence}))
     parts.extend(_img_tag(path, cap) for cap, path in figures.get("evidence", []))
-    if r.study_colors:
-        swatches = "".join(
-            f'<span style="display:inline-block;margin:0 .8em .2em 0;white-space:nowrap">'
-            f'<span style="display:inline-block;width:.8em;height:.8em;border-radius:50%;background:{c};'
-            f'border:1px solid #333;vertical-align:middle"></span> {html.escape(sid)}</span>'
-            for sid, c in r.study_colors.items())
-        parts.append(f'<details><summary>Colour key ({len(r.study_colors)} studies)</summary>'
-                     f'<p style="font-size:.8em">{swatches}</p></details>')
+    from ale_app.figures import MAX_LEGEND_STUDIES
+
+    if r.study_colors and (len(r.study_colors) > MAX_LEGEND_STUDIES or not figures.get("evidence")):
+        # Up to MAX_LEGEND_STUDIES studies the coordinate figure's legend is the key; beyond it
+        # (or when that figure was not drawn), the key is here.
+        parts.append(_colour_key_html(r.study_colors))
     if r.peak_value is not None:
         parts.append("<h2>ALE statistic</h2>")
         peak = {"Peak ALE value": f"{r.peak_value:.5f}", "Peak location": _fmt_xyz(r.peak_xyz)}
@@ -364,13 +439,13 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]]) -> 
         parts.extend(_img_tag(path, cap) for cap, path in figures.get("ale", []))
     if r.cluster_table is not None:
         parts.append("<h2>Descriptive clusters</h2>")
-        table = r.cluster_table.astype(object).where(r.cluster_table.notna(), "")
-        parts.append(table.to_html(index=False, float_format=lambda v: f"{v:.5g}", border=0))
+        parts.append(_cluster_html(r.cluster_table))
     if r.jackknife is not None:
         parts.append("<h2>Jackknife contributions</h2><p>Rows: the experiment left out. Columns: clusters. "
                      "Each cell is the mean drop in ALE over the cluster's voxels when that experiment is "
-                     "removed (0 = none, 1 = the cluster disappears); darker cells are larger.</p>")
-        parts.append(_jackknife_html(r.jackknife))
+                     "removed (0 = none, 1 = the cluster disappears); darker cells are larger (shaded relative to the "
+                     "largest value in the table).</p>")
+        parts.append(_jackknife_html(r, jackknife_href))
         parts.extend(_img_tag(path, cap) for cap, path in figures.get("jackknife", []))
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(r))}</p>")
     parts.append("<h2>Software</h2>" + _dl(r.versions))

@@ -94,14 +94,10 @@ def _synthetic_coordinates(n_studies: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["study_id", "x", "y", "z"])
 
 
-@pytest.mark.parametrize("n_studies", [8, 100])
-def test_coordinate_figure_matches_baseline(n_studies, tmp_path):
+def _compare_to_baseline(fig, name: str, tmp_path):
     from matplotlib.testing.compare import compare_images
 
-    coords = _synthetic_coordinates(n_studies)
-    ids = list(dict.fromkeys(coords["study_id"]))
-    fig = F.plot_coordinates(coords, ids, dict(zip(ids, F.study_colors(len(ids)))), "Coordinates by study")
-    actual = tmp_path / f"coordinates_{n_studies}.png"
+    actual = tmp_path / name
     # Explicit: some imported libraries change the savefig rcParams (bbox, dpi) globally.
     fig.savefig(actual, dpi=80, bbox_inches="tight", metadata={"Software": None})
     baseline = BASELINES / actual.name
@@ -110,6 +106,138 @@ def test_coordinate_figure_matches_baseline(n_studies, tmp_path):
     assert baseline.exists(), f"no baseline; create it with ALE_APP_UPDATE_BASELINES=1 pytest {__file__}"
     result = compare_images(str(baseline), str(actual), tol=2)
     assert result is None, result
+
+
+@pytest.mark.parametrize("n_studies", [8, 100])
+def test_coordinate_figure_matches_baseline(n_studies, tmp_path):
+    coords = _synthetic_coordinates(n_studies)
+    ids = list(dict.fromkeys(coords["study_id"]))
+    fig = F.plot_coordinates(coords, ids, dict(zip(ids, F.study_colors(len(ids)))), "Coordinates by study")
+    _compare_to_baseline(fig, f"coordinates_{n_studies}.png", tmp_path)
+
+
+def _synthetic_ale_image():
+    """A small ALE-like map in MNI space: two Gaussian blobs, peak 0.02."""
+    import nibabel as nib
+
+    affine = np.array([[-4.0, 0, 0, 90], [0, 4, 0, -126], [0, 0, 4, -72], [0, 0, 0, 1]])
+    ijk = np.indices((46, 55, 46)).reshape(3, -1).T
+    xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
+    data = np.zeros(len(xyz))
+    for centre, height in (((40, -20, 50), 0.02), ((-30, 20, 0), 0.012)):
+        data += height * np.exp(-np.sum((xyz - centre) ** 2, axis=1) / (2 * 8.0 ** 2))
+    return nib.Nifti1Image(data.reshape(46, 55, 46).astype(np.float32), affine)
+
+
+@pytest.mark.parametrize("n_studies", [8, 300])
+def test_overlay_figure_matches_baseline(n_studies, tmp_path):
+    """A few foci keep their study colours; many become small translucent points over the map."""
+    coords = _synthetic_coordinates(n_studies)
+    ids = list(dict.fromkeys(coords["study_id"]))
+    fig = F.plot_overlay(_synthetic_ale_image(), coords, ids, dict(zip(ids, F.study_colors(len(ids)))), 0.0001,
+                         "viridis", "ALE with coordinates")
+    _compare_to_baseline(fig, f"overlay_{n_studies}.png", tmp_path)
+
+
+def test_overlay_colour_bar_is_labelled_with_distinct_ticks():
+    fig = F.plot_overlay(_synthetic_ale_image(), _synthetic_coordinates(3), ["study-000", "study-001", "study-002"],
+                         dict(zip(["study-000", "study-001", "study-002"], F.study_colors(3))), 0.0001, "viridis",
+                         "t")
+    (cbar_ax,) = [ax for ax in fig.axes if ax.get_ylabel() == "ALE"]
+    labels = [t.get_text() for t in cbar_ax.get_yticklabels()]
+    assert labels[0] == "0" and len(set(labels)) == len(labels) >= 3, labels
+    assert "0.0001" not in labels
+
+
+def test_tick_labels_use_the_fewest_decimals_that_tell_ticks_apart():
+    assert F._tick_labels([0.0, 0.01, 0.02]) == ["0", "0.01", "0.02"]
+    assert F._tick_labels([0.0, 0.005, 0.01, 0.015]) == ["0", "0.005", "0.010", "0.015"]
+    assert F._tick_labels([0.0, 0.5, 1.0]) == ["0", "0.5", "1.0"]
+
+
+def test_foci_are_drawn_smaller_and_fainter_as_they_grow():
+    few, some, many = (F.foci_style(n, over_map=False) for n in (100, 1000, 9000))
+    assert few["s"] > some["s"] > many["s"] and few["alpha"] > some["alpha"] > many["alpha"]
+    assert F.foci_coloured_by_study_over_map(100, 8)
+    assert not F.foci_coloured_by_study_over_map(9000, 300)
+
+
+def _bars(fig):
+    ax = fig.axes[0]
+    return ax, [p for p in ax.patches if p.get_width() > 0]
+
+
+def test_jackknife_plot_sorted_scaled_to_the_data_with_the_dominance_line():
+    means = [0.01, 0.02, 0.015, 0.012, 0.011, 0.009, 0.013, 0.014]
+    fig = F.plot_jackknife_means(_jackknife(means), dominance_ratio=2, dominance_min=0.25)
+    ax, bars = _bars(fig)
+    widths = [b.get_width() for b in sorted(bars, key=lambda b: b.get_y())]
+    assert widths == sorted(means, reverse=True)
+    assert ax.get_xlim()[1] < 0.05  # scaled to the largest bar (0.02), not 0..1
+    assert "0 to 0.025" in ax.get_xlabel()
+    # The cut-off (0.25) lies far beyond this axis: it is named, not drawn.
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "dominance cut-off 0.25" in texts and "beyond this axis" in texts
+
+
+def test_jackknife_plot_marks_a_dominant_experiment():
+    means = [0.05, 0.06, 0.40, 0.07, 0.15, 0.05, 0.08, 0.04]
+    fig = F.plot_jackknife_means(_jackknife(means), dominance_ratio=2, dominance_min=0.25)
+    ax, bars = _bars(fig)
+    cutoff = max(2 * float(np.median(means)), 0.25)
+    assert any(abs(line.get_xdata()[0] - cutoff) < 1e-12 for line in ax.lines)
+    red = [b for b in bars if b.get_facecolor()[:3] != bars[-1].get_facecolor()[:3]]
+    assert [b.get_width() for b in red] == [0.40]
+    assert ax.get_yticklabels()[0].get_text() == "study-2"
+
+
+def test_jackknife_plot_at_906_experiments_shows_the_largest_and_summarises_the_rest():
+    rng = np.random.default_rng(1)
+    means = list(rng.uniform(0, 0.02, 906))
+    table = _jackknife(means)
+    table["id"] = [f"a-very-long-study-name-{i:04d}-with-analysis-$x_{{{i}}}$-contrast" for i in range(906)]
+    fig = F.plot_jackknife_means(table, 2, 0.25)
+    ax, bars = _bars(fig)
+    assert len(bars) == F.JACKKNIFE_TOP
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0].startswith("1. ") and all(len(lab) <= F.MAX_LABEL_CHARS + 5 for lab in labels)
+    assert any("876 more experiments" in t.get_text() for t in ax.texts)
+    fig.canvas.draw()  # ids with "$" are not parsed as mathtext
+    assert fig.get_layout_engine() is not None
+
+
+def test_jackknife_plot_matches_baseline(tmp_path):
+    fig = F.plot_jackknife_means(_jackknife([0.05, 0.06, 0.40, 0.07, 0.15, 0.05, 0.08, 0.04]), 2, 0.25)
+    _compare_to_baseline(fig, "jackknife_8.png", tmp_path)
+
+
+def test_report_tables_have_readable_headings_and_a_bounded_jackknife(tmp_path):
+    rng = np.random.default_rng(2)
+    r = _inputs(_jackknife(list(rng.uniform(0, 0.02, 906))), n_experiments=906)
+    page = R.report_html(r, {})
+    for raw in ("cluster_id", "size_mm3", "<th>ale</th>", "cluster_1"):
+        assert raw not in page, raw
+    for heading in ("Volume (mm\u00b3)", "ALE value", "x (mm)", "Experiment left out", "Cluster 1", "Mean"):
+        assert heading in page, heading
+    jk = page[page.index("Jackknife contributions"):]
+    assert jk.count("<tr><td>") + jk.count('<tr class="dominant"><td>') == F.JACKKNIFE_TOP
+    assert "876 more experiments" in jk
+    assert '<a href="desc-jackknife_table.tsv">' in jk
+    ranks = [int(x.split("</td>")[0]) for x in jk.split("<tr><td>")[1:]]
+    assert ranks == list(range(1, F.JACKKNIFE_TOP + 1))
+
+
+def test_report_shows_one_colour_key(tmp_path):
+    small = _inputs(_jackknife([0.1] * 8))
+    small.study_colors = dict(zip([f"s{i}" for i in range(8)], F.study_colors(8)))
+    figure = tmp_path / "coordinates.png"
+    figure.write_bytes(b"\x89PNG not really")
+    # The coordinate figure's legend is the key; without that figure, the report has it.
+    assert "Colour key" not in R.report_html(small, {"evidence": [("Coordinates", figure)]})
+    assert R.report_html(small, {}).count("Colour key") == 1
+    big = _inputs(_jackknife([0.1] * 300), n_experiments=300)
+    big.study_colors = dict(zip([f"s{i}" for i in range(300)], F.study_colors(300)))
+    assert R.report_html(big, {}).count("Colour key") == 1
 
 
 def _chromium() -> str | None:
