@@ -81,8 +81,6 @@ _PROBABILISTIC = {"harvard_oxford", "juelich"}
 PROBABILITY_THRESHOLD = 25
 #: How far (mm) a point outside every region may be from the region it is said to be near.
 MAX_DISTANCE_MM = 6.0
-#: Offset added to AAL label values in the combined default atlas, so they never collide.
-_AAL_OFFSET = 100_000
 
 
 @dataclass(frozen=True)
@@ -120,8 +118,59 @@ class _LabelVolume:
     affine: np.ndarray
     names: dict[int, str]
     sources: dict[int, str]
-    title: str
+
+    def values_at(self, world: np.ndarray) -> np.ndarray:
+        """Label value at each world point (n, 3) (nearest voxel; 0 outside the image)."""
+        import nibabel as nib
+
+        ijk = np.rint(nib.affines.apply_affine(np.linalg.inv(self.affine), world)).astype(int)
+        inside = np.all((ijk >= 0) & (ijk < np.array(self.data.shape)), axis=1)
+        values = np.zeros(len(world), dtype=np.int64)
+        values[inside] = self.data[tuple(ijk[inside].T)]
+        return values
+
+    def nearest(self, xyz: np.ndarray, max_distance_mm: float) -> tuple[int, float]:
+        """Nearest labelled voxel to ``xyz`` within ``max_distance_mm``: (value, distance), or (0, inf)."""
+        import nibabel as nib
+
+        ijk = np.rint(nib.affines.apply_affine(np.linalg.inv(self.affine), xyz)).astype(int)
+        shape = np.array(self.data.shape)
+        zooms = np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0))
+        reach = np.ceil(max_distance_mm / zooms).astype(int) + 1
+        lo = np.maximum(ijk - reach, 0)
+        hi = np.minimum(ijk + reach + 1, shape)
+        if np.any(hi <= lo):
+            return 0, np.inf
+        box = self.data[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+        found = np.argwhere(box > 0)
+        if found.size == 0:
+            return 0, np.inf
+        dist = np.sqrt(((nib.affines.apply_affine(self.affine, found + lo) - xyz) ** 2).sum(axis=1))
+        best = int(np.argmin(dist))  # first of equally near voxels, in C order
+        if dist[best] > max_distance_mm:
+            return 0, np.inf
+        return int(box[tuple(found[best])]), float(dist[best])
+
+
+@dataclass(frozen=True)
+class _Atlas:
+    """One or more label volumes, consulted in order: a later one only where earlier ones have no region."""
+
+    layers: tuple[_LabelVolume, ...]
     short: str
+
+    def region_at(self, world: np.ndarray) -> list[tuple[_LabelVolume, int]]:
+        """(layer, value) at each point, the first layer with a region; (None, 0) where none has one."""
+        out: list = [(None, 0)] * len(world)
+        todo = np.arange(len(world))
+        for layer in self.layers:
+            if not len(todo):
+                break
+            values = layer.values_at(world[todo])
+            for i, v in zip(todo[values > 0], values[values > 0]):
+                out[i] = (layer, int(v))
+            todo = todo[values == 0]
+        return out
 
 
 def check_atlas(atlas: str) -> str:
@@ -177,38 +226,16 @@ def _maxprob(path: Path, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         for k in range(shape[3]):
             vol = np.frombuffer(handle.read(n_vox * dtype.itemsize), dtype=dtype)
             better = vol > best  # strict: the first region wins ties, deterministically
-            best[better] = vol[better]
-            label[better] = k + 1
+            np.putmask(label, better, k + 1)
+            np.maximum(best, vol, out=best)
     label[best < threshold] = 0
     return label.reshape(shape[:3], order="F"), img.affine
 
 
-@functools.lru_cache(maxsize=4)
-def _load(atlas: str) -> _LabelVolume:
+@functools.lru_cache(maxsize=8)
+def _load_volume(atlas: str) -> _LabelVolume:
     import nibabel as nib
 
-    check_atlas(atlas)
-    if atlas == DEFAULT_ATLAS:
-        ho = _load("harvard_oxford")
-        aal = _load("aal")
-        data = ho.data.astype(np.int32, copy=True)
-        names = dict(ho.names)
-        sources = dict(ho.sources)
-        cerebellar = {v for v, n in aal.names.items() if "Cerebellum" in n or "Vermis" in n}
-        # AAL cerebellar label at each Harvard-Oxford voxel (nearest AAL voxel).
-        ijk = np.indices(data.shape).reshape(3, -1).T
-        aal_ijk = np.rint(nib.affines.apply_affine(np.linalg.inv(aal.affine) @ ho.affine, ijk)).astype(int)
-        inside = np.all((aal_ijk >= 0) & (aal_ijk < np.array(aal.data.shape)), axis=1)
-        aal_values = np.zeros(len(ijk), dtype=np.int32)
-        aal_values[inside] = aal.data[tuple(aal_ijk[inside].T)]
-        aal_values[~np.isin(aal_values, list(cerebellar))] = 0
-        aal_values = aal_values.reshape(data.shape)
-        fill = (data == 0) & (aal_values > 0)
-        data[fill] = aal_values[fill] + _AAL_OFFSET
-        for v in cerebellar:
-            names[v + _AAL_OFFSET] = aal.names[v]
-            sources[v + _AAL_OFFSET] = aal.sources[v]
-        return _LabelVolume(data, ho.affine, names, sources, ATLAS_TITLES[atlas], _SOURCE_SHORT[atlas])
     path = atlas_data_dir() / f"atlas_{atlas}.nii.gz"
     raw_names = _read_names(atlas)
     if atlas in _PROBABILISTIC:
@@ -220,39 +247,36 @@ def _load(atlas: str) -> _LabelVolume:
         affine = img.affine
         names = {k: _pretty(n) for k, n in raw_names.items() if k != 0 and not _is_background(n)}
         data[~np.isin(data, list(names))] = 0
-    sources = dict.fromkeys(names, _SOURCE_SHORT[atlas])
-    return _LabelVolume(data, affine, names, sources, ATLAS_TITLES[atlas], _SOURCE_SHORT[atlas])
+    return _LabelVolume(data, affine, names, dict.fromkeys(names, _SOURCE_SHORT[atlas]))
 
 
-def _locate(volume: _LabelVolume, xyz, max_distance_mm: float) -> PointLabel:
-    import nibabel as nib
+@functools.lru_cache(maxsize=8)
+def _load(atlas: str) -> _Atlas:
+    check_atlas(atlas)
+    if atlas == DEFAULT_ATLAS:
+        aal = _load_volume("aal")
+        keep = [v for v, n in aal.names.items() if n.startswith(("Cerebellum", "Vermis"))]
+        data = np.where(np.isin(aal.data, keep), aal.data, 0).astype(np.int32)
+        cerebellum = _LabelVolume(data, aal.affine, {v: aal.names[v] for v in keep},
+                                  {v: aal.sources[v] for v in keep})
+        return _Atlas((_load_volume("harvard_oxford"), cerebellum), _SOURCE_SHORT[atlas])
+    return _Atlas((_load_volume(atlas),), _SOURCE_SHORT[atlas])
 
+
+def _locate(atlas: _Atlas, xyz, max_distance_mm: float) -> PointLabel:
     xyz = np.asarray(xyz, dtype=float)
-    inv = np.linalg.inv(volume.affine)
-    ijk = np.rint(nib.affines.apply_affine(inv, xyz)).astype(int)
-    shape = np.array(volume.data.shape)
-    if np.all((ijk >= 0) & (ijk < shape)):
-        value = int(volume.data[tuple(ijk)])
-        if value:
-            return PointLabel(volume.names[value], volume.sources[value], 0.0)
-    # Nearest labelled voxel within reach: search the box around the point.
-    zooms = np.sqrt((volume.affine[:3, :3] ** 2).sum(axis=0))
-    reach = np.ceil(max_distance_mm / zooms).astype(int) + 1
-    lo = np.maximum(ijk - reach, 0)
-    hi = np.minimum(ijk + reach + 1, shape)
-    if np.any(hi <= lo):
-        return PointLabel(None, volume.short)
-    box = volume.data[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-    found = np.argwhere(box > 0)
-    if found.size == 0:
-        return PointLabel(None, volume.short)
-    world = nib.affines.apply_affine(volume.affine, found + lo)
-    dist = np.sqrt(((world - xyz) ** 2).sum(axis=1))
-    best = int(np.argmin(dist))  # first of equally near voxels, in C order
-    if dist[best] > max_distance_mm:
-        return PointLabel(None, volume.short)
-    value = int(box[tuple(found[best])])
-    return PointLabel(volume.names[value], volume.sources[value], round(float(dist[best]), 1))
+    ((layer, value),) = atlas.region_at(xyz[None, :])
+    if value:
+        return PointLabel(layer.names[value], layer.sources[value], 0.0)
+    best = (None, 0, np.inf)
+    for layer in atlas.layers:  # the nearest region of any layer; the earlier layer on ties
+        value, dist = layer.nearest(xyz, max_distance_mm)
+        if value and dist < best[2]:
+            best = (layer, value, dist)
+    layer, value, dist = best
+    if layer is None:
+        return PointLabel(None, atlas.short)
+    return PointLabel(layer.names[value], layer.sources[value], round(dist, 1))
 
 
 def locate_points(xyz_list, atlas: str = DEFAULT_ATLAS, max_distance_mm: float = MAX_DISTANCE_MM) -> list[PointLabel]:
@@ -271,9 +295,9 @@ def locate_points(xyz_list, atlas: str = DEFAULT_ATLAS, max_distance_mm: float =
     -------
     list of PointLabel
     """
-    volume = _load(check_atlas(atlas))
+    found = _load(check_atlas(atlas))
     points = np.asarray(xyz_list, dtype=float).reshape(-1, 3)
-    return [_locate(volume, p, max_distance_mm) for p in points]
+    return [_locate(found, p, max_distance_mm) for p in points]
 
 
 def label_points(xyz_list, atlas: str = DEFAULT_ATLAS, max_distance_mm: float = MAX_DISTANCE_MM) -> list[str]:
@@ -299,17 +323,16 @@ def cluster_composition(label_img, cluster_id: int, atlas: str = DEFAULT_ATLAS) 
     """
     import nibabel as nib
 
-    volume = _load(check_atlas(atlas))
+    found = _load(check_atlas(atlas))
     data = np.asanyarray(label_img.dataobj)
     voxels = np.argwhere(data == cluster_id)
     if voxels.size == 0:
         return []
     world = nib.affines.apply_affine(label_img.affine, voxels)
-    ijk = np.rint(nib.affines.apply_affine(np.linalg.inv(volume.affine), world)).astype(int)
-    inside = np.all((ijk >= 0) & (ijk < np.array(volume.data.shape)), axis=1)
-    values = np.zeros(len(voxels), dtype=np.int64)
-    values[inside] = volume.data[tuple(ijk[inside].T)]
-    regions, counts = np.unique(values[values > 0], return_counts=True)
+    counts: dict[str, int] = {}
+    for layer, value in found.region_at(world):
+        if value:
+            name = f"{layer.names[value]} ({layer.sources[value]})"
+            counts[name] = counts.get(name, 0) + 1
     total = float(len(voxels))
-    shares = [(f"{volume.names[int(r)]} ({volume.sources[int(r)]})", c / total) for r, c in zip(regions, counts)]
-    return sorted(shares, key=lambda item: (-item[1], item[0]))
+    return sorted(((name, n / total) for name, n in counts.items()), key=lambda item: (-item[1], item[0]))
