@@ -112,6 +112,10 @@ def make_case(index: int, mask: np.ndarray, affine: np.ndarray, slow: bool = Fal
     mask_ijk = np.argwhere(mask)
     # Keep cluster centres away from the mask's edge so a Talairach shift stays in the box.
     core_ijk = np.argwhere(_erode(mask, 4))
+    if space == "TAL":
+        # Talairach foci move by up to ~10 mm on conversion: draw them away from the edge,
+        # so none leaves the template's box (a focus far outside stops the run).
+        mask_ijk = core_ijk
 
     n_centres = int(rng.integers(1, 4))
     centres = _in_mask_points(rng, core_ijk, affine, n_centres)
