@@ -191,7 +191,7 @@ mkdir -p "$WORK/testsrc" "$WORK/testsite"
 cp -r tests "$WORK/testsrc/tests"
 cp pyproject.toml "$WORK/testsrc/"
 host_site="$("$HOST_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-for name in pytest _pytest pluggy iniconfig py.py; do
+for name in pytest _pytest pluggy iniconfig pygments py.py; do
     cp -r "$host_site/$name" "$WORK/testsite/" 2>/dev/null || true
 done
 chmod -R a+rX "$WORK/testsrc" "$WORK/testsite"
