@@ -107,3 +107,18 @@ def test_image_revision_reaches_provenance(monkeypatch):
     assert re.search(r"^ARG REVISION=", final_stage, re.M)
     assert f"{P.IMAGE_REVISION_VARIABLE}=${{REVISION}}" in final_stage
     assert f"export {P.IMAGE_REVISION_VARIABLE}={{{{ REVISION }}}}" in (REPO / "apptainer.def").read_text()
+
+
+def test_image_final_stage_has_the_venv_and_no_build_tools():
+    """Two stages: the final one gets Debian's python3 and the slimmed venv, no pip; the
+    Apptainer recipe runs the same script's steps in one %post and purges the build tools."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    stages = re.split(r"^FROM ", dockerfile, flags=re.M)[1:]
+    assert len(stages) == 2 and stages[0].startswith("${BASE_IMAGE} AS build")
+    build, final = stages
+    assert "install.sh slim" in build
+    assert "install.sh runtime-system" in final and "COPY --from=build /opt/ale-app /opt/ale-app" in final
+    assert "install.sh deps" not in final and "pip" not in final.replace("pipeline", "")
+    install = (REPO / "docker" / "install.sh").read_text()
+    assert re.search(r'uninstall .* -y pip\n', install)
+    assert "all) install_system; install_deps" in install and "slim; remove_build_system" in install
