@@ -75,6 +75,7 @@ def test_report_has_no_inferential_language(run_jobs1):
     assert "not statistical" in citation and "8 experiments" in citation
 
 
+@pytest.mark.slow
 def test_console_script_logs_step_timings(run_jobs2):
     _, stderr = run_jobs2
     for step in ("Fitting ALE on 8 experiments done in", "Jackknife (closed-form): 8 experiments done in",

@@ -59,6 +59,7 @@ def _written(folder: Path) -> set[str]:
     return set(json.loads((folder / D.PROVENANCE).read_text())["Outputs"]) | {D.PROVENANCE}
 
 
+@pytest.mark.slow
 def test_two_runs_are_byte_identical(run_jobs1, run_jobs2):
     """The example in-process and through the console script (closed form, which never
     reads --n-jobs: the parallel test is the refit one below)."""
