@@ -6,14 +6,31 @@
 # Pin the base by digest for an archivable build, e.g.
 #   --build-arg BASE_IMAGE=debian:bookworm-slim@sha256:<digest>
 # The install steps live in docker/install.sh, shared with apptainer.def.
+#
+# Two stages: "build" makes the virtual environment (pip, CA certificates, the venv module);
+# the final stage is the base with Debian's python3 and that environment copied in, with no
+# pip, no package test suites and only what a run imports.
 ARG BASE_IMAGE=debian:bookworm-slim
+
+FROM ${BASE_IMAGE} AS build
+# pip keeps no cache in the image unless a build mounts one and names it here (CI does).
+ARG ALE_APP_PIP_CACHE=
+# Debian packages first (their own layer, reused while install.sh is unchanged).
+COPY docker/install.sh /opt/ale-app-src/docker/install.sh
+RUN sh /opt/ale-app-src/docker/install.sh system
+# The locked dependency set (with hashes), then the project itself with --no-deps.
+COPY requirements.lock /opt/ale-app-src/
+RUN sh /opt/ale-app-src/docker/install.sh deps /opt/ale-app-src
+COPY pyproject.toml README.md /opt/ale-app-src/
+COPY ale_app /opt/ale-app-src/ale_app
+RUN sh /opt/ale-app-src/docker/install.sh project /opt/ale-app-src \
+    && sh /opt/ale-app-src/docker/install.sh slim
+
 FROM ${BASE_IMAGE}
 
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG SOURCE=https://github.com/ale-app/ale-app
-# pip keeps no cache in the image unless a build mounts one and names it here (CI does).
-ARG ALE_APP_PIP_CACHE=
 
 LABEL org.opencontainers.image.title="ale-app" \
       org.opencontainers.image.description="Descriptive ALE meta-analysis (NiMARE): coordinates, raw ALE map, leave-one-out jackknife, BIDS-derivatives outputs" \
@@ -23,20 +40,13 @@ LABEL org.opencontainers.image.title="ale-app" \
       org.opencontainers.image.url="${SOURCE}" \
       org.opencontainers.image.licenses="MIT"
 
-# Debian packages first (their own layer, reused while install.sh is unchanged).
-COPY docker/install.sh /opt/ale-app-src/docker/install.sh
-RUN sh /opt/ale-app-src/docker/install.sh system
-
-# The locked dependency set (with hashes), then the project itself with --no-deps.
-COPY requirements.lock /opt/ale-app-src/
-RUN sh /opt/ale-app-src/docker/install.sh deps /opt/ale-app-src
-COPY pyproject.toml README.md /opt/ale-app-src/
-COPY ale_app /opt/ale-app-src/ale_app
-RUN sh /opt/ale-app-src/docker/install.sh project /opt/ale-app-src \
-    && rm -rf /opt/ale-app-src \
+COPY docker/install.sh /tmp/install.sh
+RUN sh /tmp/install.sh runtime-system \
+    && rm /tmp/install.sh \
     && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
                --shell /usr/sbin/nologin ale \
     && mkdir -p /data
+COPY --from=build /opt/ale-app /opt/ale-app
 
 # Everything written at run time goes to /tmp (or a folder the user mounts there); the
 # image itself can be read-only and the user need not exist or have a home.

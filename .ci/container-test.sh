@@ -5,10 +5,13 @@
 #   2. run the image's ENTRYPOINT on the example as UID 4242 (no passwd entry, no writable
 #      home), with no network (unshare -n), the spec mounted read-only and /tmp a tmpfs;
 #   3. check its NIfTI and TSV outputs are byte-identical to the same run on the host;
-#   4. execute apptainer.def's %files and %post in a fresh container of the same base, then
+#   4. run the oracle tests (ale-app against NiMARE) inside the image, with pytest mounted
+#      from the host, so that what the image leaves out is shown never to be needed;
+#   5. execute apptainer.def's %files and %post in a fresh container of the same base, then
 #      its %test and %runscript (as UID 4242, no network), and compare those outputs too.
+# Prints the image's size and fails when it exceeds ALE_APP_IMAGE_MAX_MB (default 900).
 # Fails on any build, run or comparison failure. Skips, saying why, only where buildah
-# cannot be installed. Caches (base rootfs tarball, base image, pip downloads, build layers)
+# cannot be installed, and never in CI (CI=true): there that is a failure. Caches (base rootfs tarball, base image, pip downloads, build layers)
 # live in $ALE_APP_CI_CACHE (default /var/cache/ale-app-ci).
 #
 # Usage: .ci/container-test.sh [HOST_VENV]   (default: .venv, made by .ci/run)
@@ -17,9 +20,10 @@ cd "$(dirname "$0")/.."
 REPO="$PWD"
 HOST_VENV="$(cd "${1:-.venv}" && pwd)"
 CACHE="${ALE_APP_CI_CACHE:-/var/cache/ale-app-ci}"
-BASE="localhost/ale-app-ci-base:bookworm"
+BASE="localhost/ale-app-ci-base:bookworm-slim"
 IMAGE="localhost/ale-app:ci"
 UIDGID="4242:4242"
+MAX_MB="${ALE_APP_IMAGE_MAX_MB:-900}"
 T0=$SECONDS
 
 log() { echo "[container-test +$((SECONDS - T0))s] $*"; }
@@ -31,7 +35,9 @@ if ! command -v buildah >/dev/null || ! command -v podman >/dev/null || ! comman
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah podman debootstrap; } \
         >/tmp/ale-app-container-test-apt.log 2>&1; then
         tail -n 5 /tmp/ale-app-container-test-apt.log || true
-        log "SKIPPED: buildah cannot be installed on this machine (apt-get install buildah podman debootstrap failed, log above)"
+        why="buildah cannot be installed on this machine (apt-get install buildah podman debootstrap failed, log above)"
+        [ "${CI:-}" != "true" ] || fail "$why; CI must build and run the images (CI=true)"
+        log "SKIPPED: $why"
         exit 0
     fi
 fi
@@ -50,7 +56,9 @@ printf '[global]\ncert = /run/host-ca.crt\n' >"$WORK/pip.conf"
 BUILD_MOUNTS=(-v "$WORK/pip.conf:/etc/pip.conf:ro" -v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro
               -v "$CACHE/pip:/var/cache/ale-app-pip")
 
-# --- base image: debootstrap bookworm minbase from the machine's Debian mirror -------------
+# --- base image: debootstrap bookworm minbase from the machine's Debian mirror, made slim as
+# the debian:bookworm-slim image is (no docs, man pages or translations, now or on apt-get
+# install), so that the image size measured here is the size users get ----------------------
 if ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
     if [ ! -s "$CACHE/bookworm-minbase.tar.gz" ]; then
         mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
@@ -64,8 +72,20 @@ if ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
         mv "$CACHE/bookworm-minbase.tar.gz.tmp" "$CACHE/bookworm-minbase.tar.gz"
         rm -rf "$CACHE/rootfs.tmp"
     fi
-    log "podman import $CACHE/bookworm-minbase.tar.gz $BASE"
-    podman import --quiet "$CACHE/bookworm-minbase.tar.gz" "$BASE" >/dev/null
+    log "podman import $CACHE/bookworm-minbase.tar.gz, made slim as debian:bookworm-slim -> $BASE"
+    podman import --quiet "$CACHE/bookworm-minbase.tar.gz" "$BASE-full" >/dev/null
+    b="$(buildah from --quiet --pull=never "containers-storage:$BASE-full")"
+    buildah run --isolation chroot "$b" -- /bin/sh -ec '
+        printf "%s\n" "path-exclude /usr/share/doc/*" "path-include /usr/share/doc/*/copyright" \
+            "path-exclude /usr/share/man/*" "path-exclude /usr/share/groff/*" "path-exclude /usr/share/info/*" \
+            "path-exclude /usr/share/lintian/*" "path-exclude /usr/share/linda/*" "path-exclude /usr/share/locale/*" \
+            >/etc/dpkg/dpkg.cfg.d/docker-slim
+        find /usr/share/doc -mindepth 1 -not -name copyright -not -type d -delete
+        find /usr/share/doc -mindepth 1 -type d -empty -delete
+        rm -rf /usr/share/man/* /usr/share/groff/* /usr/share/info/* /usr/share/lintian/* /usr/share/locale/*'
+    buildah commit --quiet --squash "$b" "$BASE" >/dev/null
+    buildah rm "$b" >/dev/null
+    buildah rmi "$BASE-full" >/dev/null 2>&1 || true
 else
     log "base image $BASE (cached)"
 fi
@@ -85,7 +105,8 @@ grep -E '^(STEP [0-9]+/[0-9]+: (FROM|RUN|COPY|ENTRYPOINT|USER)|--> Using cache|C
 log "build: done in $((SECONDS - t)) s"
 buildah rmi --prune >/dev/null 2>&1 || true  # earlier builds' untagged images; current layers stay
 size="$(podman image inspect --format '{{.Size}}' "$IMAGE")"
-log "image: $IMAGE $(buildah images --noheading --format '{{.ID}} {{.Size}}' "$IMAGE") ($size bytes)"
+log "image: $IMAGE $(buildah images --noheading --format '{{.ID}}' "$IMAGE")"
+log "image size: $((size / 1000000)) MB ($size bytes; budget $MAX_MB MB, checked at the end)"
 inspect() { buildah inspect --type image "$IMAGE" | "$HOST_VENV/bin/python" -c "import json, sys; c = json.load(sys.stdin)['OCIv1']['config']; $1"; }
 log "image labels: $(inspect 'print(json.dumps(c.get("Labels"), sort_keys=True))')"
 log "image user: $(inspect 'print(c.get("User"))'); entrypoint: $(inspect 'print(json.dumps(c["Entrypoint"]))')"
@@ -169,9 +190,38 @@ buildah umount "$c" >/dev/null
 log "in-image run wrote nothing into the image outside /tmp and /out"
 "$HOST_VENV/bin/python" -c "import json, sys; d = json.load(open(sys.argv[1])); print('[container-test] provenance Container:', json.dumps(d['Container']))" \
     "$WORK/out/deriv/provenance.json"
+"$HOST_VENV/bin/python" - "$WORK/out/deriv/provenance.json" "$REVISION" <<'PY' || fail "provenance does not record the image's revision"
+import json, sys
+d = json.load(open(sys.argv[1]))
+got = (d["GeneratedBy"]["GitRevision"] or {}).get("Commit")
+print("[container-test] provenance GeneratedBy.GitRevision:", json.dumps(d["GeneratedBy"]["GitRevision"]))
+sys.exit(0 if got == sys.argv[2] == d["Container"]["Revision"] else 1)
+PY
 compare "docker image" "$WORK/out/deriv"
 
-# --- 3. apptainer.def: %files + %post in the same base, then %test and %runscript ------------
+# --- 3. the oracle tests inside the image: pytest (pure Python) comes from the host venv ----
+mkdir -p "$WORK/testsrc" "$WORK/testsite"
+cp -r tests "$WORK/testsrc/tests"
+cp pyproject.toml "$WORK/testsrc/"
+host_site="$("$HOST_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+for name in pytest _pytest pluggy iniconfig pygments py.py; do
+    cp -r "$host_site/$name" "$WORK/testsite/" 2>/dev/null || true
+done
+chmod -R a+rX "$WORK/testsrc" "$WORK/testsite"
+ORACLE_TESTS=(/src/tests/test_oracle.py /src/tests/test_jackknife.py -k "not dask")
+log "in-image oracle tests: python -m pytest ${ORACLE_TESTS[*]} (UID 4242, no network)"
+t=$SECONDS
+set +e
+unshare -n buildah run --isolation chroot --user "$UIDGID" --mount type=tmpfs,destination=/tmp \
+    -v "$WORK/testsrc:/src:ro" -v "$WORK/testsite:/testsite:ro" --env PYTHONPATH=/testsite "$c" -- \
+    /bin/sh -c 'cd /tmp && exec python -m pytest -p no:cacheprovider --rootdir /src -c /src/pyproject.toml -q "$@"' \
+    sh "${ORACLE_TESTS[@]}" 2>&1 | tail -n 15 | sed 's/^/[image pytest] /'
+code="${PIPESTATUS[0]}"
+set -e
+log "in-image oracle tests: exit $code in $((SECONDS - t)) s"
+[ "$code" -eq 0 ] || fail "the oracle tests failed inside the image"
+
+# --- 4. apptainer.def: %files + %post in the same base, then %test and %runscript ------------
 "$HOST_VENV/bin/python" .ci/apptainer_sections.py apptainer.def "$WORK/apptainer" "REVISION=$REVISION" \
     || fail "apptainer.def could not be split into sections"
 log "apptainer.def: From $(cat "$WORK/apptainer/from.txt") -> executed on $BASE"
@@ -217,4 +267,6 @@ log "apptainer.def %runscript: exit $code in $((SECONDS - t)) s"
     "$WORK/out/apptainer/provenance.json"
 compare "apptainer recipe" "$WORK/out/apptainer"
 
+log "image size: $((size / 1000000)) MB ($size bytes), base $BASE $(($(podman image inspect --format '{{.Size}}' "$BASE") / 1000000)) MB"
+[ "$size" -le "$((MAX_MB * 1000000))" ] || fail "the image is $((size / 1000000)) MB, over the budget of $MAX_MB MB"
 log "PASSED in $((SECONDS - T0)) s"

@@ -37,6 +37,10 @@ VOLATILE_FIELDS = ("Command", "CommandLine", "WorkingDirectory", "StartTime", "E
                    "DurationSeconds", "StepSeconds", "Execution", "Spec")
 
 
+#: The variable ale-app's images set to the git commit they were built from.
+IMAGE_REVISION_VARIABLE = "ALE_APP_IMAGE_REVISION"
+
+
 def container_info() -> dict[str, Any] | None:
     """The ale-app image this process runs in, from the variables the image sets; else None.
 
@@ -108,11 +112,12 @@ def source_tree() -> Path | None:
 def git_revision() -> dict[str, Any] | None:
     """The git commit of the source checkout, and whether it has uncommitted changes.
 
-    ``ALE_APP_GIT_REVISION`` (set by the container build) wins; a wheel install outside a
-    checkout records None.
+    In ale-app's images, ``ALE_APP_IMAGE_REVISION`` (the ``REVISION`` build argument, also
+    the image's ``org.opencontainers.image.revision`` label) wins, unless the build left it
+    at its default ``unknown``; a wheel install outside a checkout records None.
     """
-    env = os.environ.get("ALE_APP_GIT_REVISION")
-    if env:
+    env = os.environ.get(IMAGE_REVISION_VARIABLE, "").strip()
+    if env and env != "unknown":
         return {"Commit": env, "Dirty": None}
     root = source_tree()
     if root is None:

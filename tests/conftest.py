@@ -1,8 +1,14 @@
-"""Shared fixtures: the Agg backend, figures closed after each test, no network, and the
-example analysis run once per session through the real command line."""
+"""Shared fixtures: the Agg backend, figures closed after each test, no network, the
+example analysis run once per session through the real command line, and its refit
+variant run with one and two jobs.
+
+``pytest -m "not slow"`` leaves out the tests marked ``slow`` (each takes a minute or more
+on a 2-core machine); plain ``pytest``, which CI runs, runs them all. In CI (``CI=true``)
+a test whose optional tool is missing fails instead of skipping (:func:`require`)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import socket
@@ -19,6 +25,19 @@ import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = "example:pain-qualitative"
+#: CI sets CI=true: there a missing optional tool is a failure, never a skip.
+IN_CI = os.environ.get("CI", "").strip().lower() == "true"
+
+
+def require(module: str, why: str):
+    """Import ``module`` for a test; skip where it is not installed, but fail in CI."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        message = f"{module} is not installed ({why}): {exc}"
+        if IN_CI:
+            pytest.fail(f"{message}; CI=true runs every test, install requirements-test.lock")
+        pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)
@@ -157,4 +176,43 @@ def small_reference(tmp_path_factory, small_spec):
 
     out = tmp_path_factory.mktemp("small") / "reference"
     assert main([str(small_spec), str(out), "--n-jobs", "1", "-q"]) == 0
+    return out
+
+
+def refit_spec_text() -> str:
+    """The bundled example with ``jackknife.method: refit``: the path that reads ``--n-jobs``."""
+    from ale_app.spec import example_path
+
+    text = example_path("pain-qualitative").read_text()
+    assert "method: closed-form" in text
+    return text.replace("method: closed-form", "method: refit", 1)
+
+
+@pytest.fixture(scope="session")
+def refit_spec(tmp_path_factory):
+    spec = tmp_path_factory.mktemp("refit-spec") / "pain-qualitative-refit.yaml"
+    spec.write_text(refit_spec_text())
+    return spec
+
+
+def _run_console_script(args: list[str]) -> subprocess.CompletedProcess:
+    cmd, env = offline([*ale_app_command(), *args], {**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="session")
+def refit_jobs1(tmp_path_factory, refit_spec):
+    """The refit example through the console script with one job (loky)."""
+    out = tmp_path_factory.mktemp("refit") / "jobs1"
+    _run_console_script([str(refit_spec), str(out), "--n-jobs", "1", "-q"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def refit_jobs2(tmp_path_factory, refit_spec):
+    """The refit example through the console script with two jobs (loky)."""
+    out = tmp_path_factory.mktemp("refit") / "jobs2"
+    _run_console_script([str(refit_spec), str(out), "--n-jobs", "2", "-q"])
     return out

@@ -107,3 +107,19 @@ def test_default_n_jobs_uses_the_cgroup_limit(tmp_path, affinity, monkeypatch):
     monkeypatch.setattr(cpus, "CGROUP_ROOT", root)
     monkeypatch.setattr(cpus, "PROC_SELF_CGROUP", proc)
     assert cli.default_n_jobs() == 4
+
+
+def test_provenance_records_the_cgroup_limited_count(tmp_path, affinity, monkeypatch):
+    """Under a cgroup CPU quota (docker run --cpus 1.5 on an 8-CPU affinity set) provenance
+    records the CPUs --n-jobs would use, not the affinity set or the machine."""
+    from datetime import datetime, timezone
+
+    from ale_app import provenance as P
+
+    affinity(8)
+    root, proc = _tree(tmp_path, "0::/docker/ctr\n", {"docker/ctr/cpu.max": "150000 100000\n"})
+    monkeypatch.setattr(cpus, "CGROUP_ROOT", root)
+    monkeypatch.setattr(cpus, "PROC_SELF_CGROUP", proc)
+    record = P.provenance_record(["ale-app"], datetime.now(timezone.utc), "0" * 64, [], {}, n_jobs=2,
+                                 backend="loky", timings={})
+    assert record["Execution"]["CPUsAvailable"] == 2 == cli.default_n_jobs()

@@ -75,6 +75,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_every_format_gives_identical_derivatives(tmp_path):
     outputs = {}
     for name, writer in WRITERS.items():

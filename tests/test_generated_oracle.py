@@ -201,7 +201,7 @@ def test_generated_case_equals_nimare(index, slow, mask, tmp_path):
             problems.append(text)
 
     # Foci that entered the analysis, in MNI (Talairach converted by NiMARE).
-    coords = pd.read_csv(out / D.COORDINATES, sep="\t")
+    coords = pd.read_csv(out / O.COORDINATES, sep="\t")
     ref_coords = ref["coords"]
     check(len(coords) == case.n_foci == len(ref_coords), f"foci: {len(coords)} vs {case.n_foci}")
     if len(coords) == len(ref_coords):
@@ -212,14 +212,14 @@ def test_generated_case_equals_nimare(index, slow, mask, tmp_path):
         check(diff <= 1e-6, f"coordinates differ by {diff:.3g} mm")
 
     # ALE map.
-    img = nib.load(out / D.STATMAP)
+    img = nib.load(out / O.STATMAP)
     written = np.asarray(img.dataobj, dtype=np.float64)
     diff = float(np.max(np.abs(written - ref["data"])))
     _seen("ALE map", diff)
     check(diff <= ALE_TOL, f"ALE map differs by {diff:.3g}")
 
     # Display threshold and peak.
-    sidecar = json.loads((out / D.sidecar_name(D.STATMAP)).read_text())
+    sidecar = json.loads((out / D.sidecar_name(O.STATMAP)).read_text())
     diff = abs(sidecar["DisplayThreshold"] - ref["threshold"])
     _seen("display threshold", diff)
     check(diff <= 1e-9, f"display threshold {sidecar['DisplayThreshold']} vs {ref['threshold']}")
@@ -231,13 +231,13 @@ def test_generated_case_equals_nimare(index, slow, mask, tmp_path):
     check(diff == 0, f"peak at {sidecar['PeakMNI']} vs {ref['peak_xyz']}")
 
     # Cluster map.
-    labels = np.rint(np.asarray(nib.load(out / D.CLUSTER_MAP).dataobj)).astype(int)
+    labels = np.rint(np.asarray(nib.load(out / O.CLUSTER_MAP).dataobj)).astype(int)
     n_diff = int(np.sum(labels != ref["labels"]))
     _seen("cluster map (voxels)", n_diff)
     check(n_diff == 0, f"cluster map differs in {n_diff} voxels")
 
     # Cluster table.
-    table = pd.read_csv(out / D.CLUSTER_TABLE, sep="\t")
+    table = pd.read_csv(out / O.CLUSTER_TABLE, sep="\t")
     rc = ref["clusters"]
     n_clusters = int(rc["main"].sum())
     check(len(table) == len(rc), f"cluster table has {len(table)} rows, nilearn {len(rc)}")
@@ -263,7 +263,7 @@ def test_generated_case_equals_nimare(index, slow, mask, tmp_path):
           f"cluster map labels {sorted(set(np.unique(labels)) - {0})} vs 1..{n_clusters}")
 
     # Jackknife table.
-    jk_path = out / D.JACKKNIFE_TABLE
+    jk_path = out / O.JACKKNIFE_TABLE
     if ref["jackknife"] is None:
         if jk_path.exists():
             jk = pd.read_csv(jk_path, sep="\t")

@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import EXAMPLE, ale_app_command
 
 from ale_app import derivatives as D
@@ -24,6 +26,7 @@ def _files(root: Path) -> dict[str, Path]:
     return {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 def test_sigterm_mid_run_leaves_only_complete_files_and_rerun_completes(tmp_path, run_jobs1):
     out = tmp_path / "deriv"
     command = [*ale_app_command(), EXAMPLE, str(out), "--n-jobs", "1"]

@@ -12,6 +12,7 @@ import pytest
 from ale_app import ale as A
 from ale_app.jackknife import closed_form_contributions, refit_contributions
 from ale_app.spec import ALESpec
+from conftest import require
 
 
 def _studyset(name, n, target="mni152_2mm"):
@@ -63,6 +64,7 @@ def nback50():
     return studyset, ale_spec, _ours(studyset, ale_spec, 100)
 
 
+@pytest.mark.slow
 def test_closed_form_equals_nimare_on_50_nback_analyses(nback50):
     studyset, ale_spec, (fit, threshold, clusters, labels) = nback50
     assert len(clusters.labels) >= 2
@@ -74,6 +76,7 @@ def test_closed_form_equals_nimare_on_50_nback_analyses(nback50):
     print(f"closed form vs NiMARE, 50 n-back analyses, {len(clusters.labels)} clusters: max diff {diff:.3g}")
 
 
+@pytest.mark.slow
 def test_refit_equals_closed_form_and_jobs_do_not_matter():
     studyset = _studyset("nidm_pain_studyset.json", 8)
     ale_spec = ALESpec()
@@ -106,8 +109,9 @@ def test_closed_form_handles_ma_of_one():
         np.testing.assert_allclose(table.loc[j, ["cluster_1", "cluster_2"]].to_numpy(float), expected, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_dask_cluster_equals_loky():
-    distributed = pytest.importorskip("distributed")
+    distributed = require("distributed", "the dask backend; pip install 'ale-app[dask]'")
     studyset = _studyset("nidm_pain_studyset.json", 5)
     ale_spec = ALESpec()
     fit, threshold, clusters, labels = _ours(studyset, ale_spec, 60)

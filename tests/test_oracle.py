@@ -81,8 +81,8 @@ def test_clusters_equal_nimare(run_jobs1, nimare_reference):
     np.testing.assert_array_equal(np.rint(labels), np.rint(nimare_reference["labels"]))
 
 
-def test_jackknife_equals_nimare(run_jobs1, nimare_reference):
-    ours = pd.read_csv(run_jobs1 / O.JACKKNIFE_TABLE, sep="\t")
+def _assert_jackknife_equals_nimare(folder, nimare_reference):
+    ours = pd.read_csv(folder / O.JACKKNIFE_TABLE, sep="\t")
     ref = nimare_reference["jackknife"]
     ref_cols = [c for c in ref.columns if c != "id"]
     assert list(ours.columns) == ["id"] + [f"cluster_{c.split()[-1]}" for c in ref_cols] + ["mean"]
@@ -95,7 +95,17 @@ def test_jackknife_equals_nimare(run_jobs1, nimare_reference):
     np.testing.assert_allclose(ours["mean"].to_numpy(float), ref_values.mean(axis=1), rtol=0, atol=1e-6)
 
 
-def test_jobs_do_not_change_results(run_jobs1, run_jobs2):
-    out2, _ = run_jobs2
+def test_jackknife_equals_nimare(run_jobs1, nimare_reference):
+    _assert_jackknife_equals_nimare(run_jobs1, nimare_reference)
+
+
+@pytest.mark.slow
+def test_refit_jackknife_with_1_and_2_jobs_equals_nimare(refit_jobs1, refit_jobs2, run_jobs1, nimare_reference):
+    """The refit path end to end (the one that runs on --n-jobs workers): the same bytes
+    with one and two jobs, NiMARE's table, and the closed form's map and clusters."""
+    for folder in (refit_jobs1, refit_jobs2):
+        _assert_jackknife_equals_nimare(folder, nimare_reference)
     for name in (O.STATMAP, O.CLUSTER_MAP, O.CLUSTER_TABLE, O.JACKKNIFE_TABLE, O.COORDINATES):
-        assert (run_jobs1 / name).read_bytes() == (out2 / name).read_bytes(), name
+        assert (refit_jobs1 / name).read_bytes() == (refit_jobs2 / name).read_bytes(), name
+    for name in (O.STATMAP, O.CLUSTER_MAP, O.CLUSTER_TABLE, O.COORDINATES):
+        assert (refit_jobs1 / name).read_bytes() == (run_jobs1 / name).read_bytes(), name

@@ -55,10 +55,18 @@ def differences(folder: Path, reference: Path, allow_missing: bool = False) -> l
 # --------------------------------------------------------------------------- byte identity
 
 
-def test_two_runs_and_n_jobs_1_vs_2_are_byte_identical(run_jobs1, run_jobs2):
+def _written(folder: Path) -> set[str]:
+    """The files a run says it wrote: its provenance's outputs, and provenance.json itself."""
+    return set(json.loads((folder / O.PROVENANCE).read_text())["Outputs"]) | {O.PROVENANCE}
+
+
+@pytest.mark.slow
+def test_two_runs_are_byte_identical(run_jobs1, run_jobs2):
+    """The example in-process and through the console script (closed form, which never
+    reads --n-jobs: the parallel test is the refit one below)."""
     jobs2, _ = run_jobs2
     files = folder_files(run_jobs1)
-    assert len(files) == 24 and set(files) == set(folder_files(jobs2))
+    assert set(files) == _written(run_jobs1) == set(folder_files(jobs2))
     assert differences(run_jobs1, jobs2) == []
     # Only provenance.json may differ, and only in its volatile fields.
     p1, p2 = (json.loads((f / O.PROVENANCE).read_text()) for f in (run_jobs1, jobs2))
@@ -68,6 +76,21 @@ def test_two_runs_and_n_jobs_1_vs_2_are_byte_identical(run_jobs1, run_jobs2):
     assert any(n.endswith(".svg") for n in files) and "report.html" in files
 
 
+@pytest.mark.slow
+def test_refit_with_1_and_2_jobs_is_byte_identical(refit_jobs1, refit_jobs2):
+    """Parallel equals serial, end to end through the command line, on the path that uses
+    the workers: ``jackknife.method: refit`` fits ALE once per left-out experiment on
+    --n-jobs loky workers."""
+    files = folder_files(refit_jobs1)
+    assert set(files) == _written(refit_jobs1) == set(folder_files(refit_jobs2))
+    assert differences(refit_jobs1, refit_jobs2) == []
+    p1, p2 = (json.loads((f / O.PROVENANCE).read_text()) for f in (refit_jobs1, refit_jobs2))
+    assert (p1["Execution"]["NJobs"], p2["Execution"]["NJobs"]) == (1, 2)
+    assert {k for k in p1 if p1[k] != p2[k]} <= set(P.VOLATILE_FIELDS)
+    for folder in (refit_jobs1, refit_jobs2):
+        assert json.loads((folder / "spec.json").read_text())["jackknife"]["method"] == "refit"
+
+
 def test_provenance_and_dataset_description(run_jobs1):
     record = json.loads((run_jobs1 / O.PROVENANCE).read_text())
     for key in ("Command", "CommandLine", "StartTime", "EndTime", "GeneratedBy", "Software",
@@ -75,7 +98,11 @@ def test_provenance_and_dataset_description(run_jobs1):
                 "SpecSHA256", "Inputs", "InputFiles", "Outputs"):
         assert key in record, key
     assert record["Command"][0] == "ale-app" and record["Command"][1] == "example:pain-qualitative"
-    assert record["Execution"]["CPUsAvailable"] == len(os.sched_getaffinity(0))
+    # The count --n-jobs defaults to (affinity capped by cgroup quotas; tests/test_cpus.py
+    # checks that accounting against fake cgroup trees), not the machine's.
+    from ale_app.cpus import available_cpus
+
+    assert record["Execution"]["CPUsAvailable"] == available_cpus()
     assert record["InstalledDistributions"]["nimare"] == "0.22.1"
     assert record["RandomSeed"] is None
     from ale_app.spec import example_path
@@ -101,6 +128,7 @@ def test_provenance_and_dataset_description(run_jobs1):
 # --------------------------------------------------------------------------- --verify
 
 
+@pytest.mark.slow
 def test_verify_passes_on_a_fresh_output(run_jobs1, capsys):
     before = {n: p.read_bytes() for n, p in folder_files(run_jobs1).items()}
     assert main(["--verify", str(run_jobs1), "--n-jobs", "1", "-q"]) == 0
@@ -114,6 +142,7 @@ def test_verify_passes_on_a_fresh_output(run_jobs1, capsys):
     assert {n: p.read_bytes() for n, p in folder_files(run_jobs1).items()} == before
 
 
+@pytest.mark.slow
 def test_verify_names_a_flipped_byte_and_a_changed_input(tmp_path, capsys):
     spec = write_small_spec(tmp_path / "archive")
     out = tmp_path / "archive" / "out"
@@ -282,6 +311,7 @@ def kill_points(n_writes: int) -> list[tuple[int, str, str]]:
     return points
 
 
+@pytest.mark.slow
 def test_killed_runs_leave_complete_files_and_a_rerun_completes(small_spec, small_reference, tmp_path,
                                                                  monkeypatch, capsys):
     """Interrupt the small run at every file write (SIGTERM, SIGINT in-process; SIGKILL in a
@@ -348,6 +378,7 @@ def test_network_is_blocked_in_subprocesses():
     assert "NetworkBlocked" in proc.stdout, proc.stdout
 
 
+@pytest.mark.slow
 def test_verify_a_run_whose_input_is_a_parquet_folder(tmp_path, capsys):
     """A folder input is digested file by file, and --verify checks it the same way."""
     spec = tmp_path / "spec.yaml"
