@@ -159,8 +159,8 @@ def _min_log_kernel(klog, kstart, kshape, kmin, scratch, pi, pj, pk, nx, ny, nz)
                     scratch[base + c] = v
 
 
-def _flush_box(kshape, kmin, scratch, log_sums, pi, pj, pk, nx, ny, nz):
-    """log_sums += scratch; scratch = 0 over one focus's kernel box."""
+def _flush_box(kshape, kmin, scratch, log_sums, pi, pj, pk, nx, ny, nz, cut, cand, n_cand):
+    """log_sums += scratch; scratch = 0 over one focus's kernel box; record cut crossings."""
     sx, sy, sz = kshape[0], kshape[1], kshape[2]
     i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
     c0 = max(0, -k0)
@@ -175,8 +175,40 @@ def _flush_box(kshape, kmin, scratch, log_sums, pi, pj, pk, nx, ny, nz):
                 continue
             base = (i * ny + j) * nz + k0
             for c in range(c0, c1):
-                log_sums[base + c] += scratch[base + c]
+                old = log_sums[base + c]
+                x = old + scratch[base + c]
+                log_sums[base + c] = x
                 scratch[base + c] = 0.0
+                if x < cut and not old < cut:
+                    cand[n_cand] = base + c
+                    n_cand += 1
+    return n_cand
+
+
+def _add_kernel(klog, kstart, kshape, kmin, log_sums, pi, pj, pk, nx, ny, nz, cut, cand, n_cand):
+    """log_sums += log1p(-kernel) over one focus's box (an experiment's only focus there)."""
+    sx, sy, sz = kshape[0], kshape[1], kshape[2]
+    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
+    c0 = max(0, -k0)
+    c1 = min(sz, nz - k0)
+    for a in range(sx):
+        i = i0 + a
+        if i < 0 or i >= nx:
+            continue
+        for b in range(sy):
+            j = j0 + b
+            if j < 0 or j >= ny:
+                continue
+            base = (i * ny + j) * nz + k0
+            kb = kstart + (a * sy + b) * sz
+            for c in range(c0, c1):
+                old = log_sums[base + c]
+                x = old + klog[kb + c]
+                log_sums[base + c] = x
+                if x < cut and not old < cut:
+                    cand[n_cand] = base + c
+                    n_cand += 1
+    return n_cand
 
 
 def _log1p_neg(values):
@@ -206,22 +238,25 @@ def _run_iterations(
     ``idx`` is (n_foci, n_iter): indices into ``null_ijk`` of every focus, one column per
     iteration. ``mask`` is the flat boolean brain mask; ``threshold`` the cluster-forming ALE
     value; ``cut`` a log-sum above which a voxel's ALE cannot exceed ``threshold``.
+
+    Log-sums only decrease, so a voxel crosses ``cut`` at most once per iteration: the
+    crossings are the only voxels whose ALE can exceed the threshold, and, when one of them
+    is in the mask, the maximum ALE is among them too.
     """
     n_foci = idx.shape[0]
     n_iter = idx.shape[1]
+    n_groups = offsets.shape[0] - 1
     nx, ny, nz = shape[0], shape[1], shape[2]
     n_vox = nx * ny * nz
     log_sums = np.zeros(n_vox, dtype=np.float64)
     scratch = np.zeros(n_vox, dtype=np.float64)
     label = np.zeros(n_vox, dtype=np.int64)
     ijk = np.empty((n_foci, 3), dtype=np.int64)
-    kernel_of = np.empty(n_foci, dtype=np.int64)
-    for g in range(offsets.shape[0] - 1):
-        for f in range(offsets[g], offsets[g + 1]):
-            kernel_of[f] = group_kernel[g]
-    cap = 1024
-    supra = np.empty(cap, dtype=np.int64)
-    supra_val = np.empty(cap, dtype=np.float32)
+    shared = np.zeros(n_foci, dtype=np.bool_)
+    max_box = 0
+    for k in range(kshapes.shape[0]):
+        max_box = max(max_box, kshapes[k, 0] * kshapes[k, 1] * kshapes[k, 2])
+    cand = np.empty(n_foci * max_box, dtype=np.int64)
     out_max = np.zeros(n_iter, dtype=np.float32)
     out_size = np.zeros(n_iter, dtype=np.float32)
     out_mass = np.zeros(n_iter, dtype=np.float32)
@@ -232,120 +267,120 @@ def _run_iterations(
             ijk[f, 0] = null_ijk[r, 0]
             ijk[f, 1] = null_ijk[r, 1]
             ijk[f, 2] = null_ijk[r, 2]
-        # MA of each experiment = max of its foci's kernels; sum log1p(-MA) in experiment order.
-        for g in range(offsets.shape[0] - 1):
+        n_cand = 0
+        # MA of each experiment = max of its foci's kernels; sum log1p(-MA) in experiment
+        # order. A focus whose box meets no other box of its experiment is added directly.
+        for g in range(n_groups):
             k = group_kernel[g]
-            for f in range(offsets[g], offsets[g + 1]):
-                _min_log_kernel(klog, kstarts[k], kshapes[k], kmins[k], scratch,
-                                ijk[f, 0], ijk[f, 1], ijk[f, 2], nx, ny, nz)
-            for f in range(offsets[g], offsets[g + 1]):
-                _flush_box(kshapes[k], kmins[k], scratch, log_sums,
-                           ijk[f, 0], ijk[f, 1], ijk[f, 2], nx, ny, nz)
-        # One pass over the reached voxels: the maximum, the suprathreshold voxels, a reset.
+            sx, sy, sz = kshapes[k, 0], kshapes[k, 1], kshapes[k, 2]
+            lo, hi = offsets[g], offsets[g + 1]
+            any_shared = False
+            for f in range(lo, hi):
+                shared[f] = False
+            for f in range(lo, hi):
+                for f2 in range(f + 1, hi):
+                    if (abs(ijk[f, 0] - ijk[f2, 0]) < sx and abs(ijk[f, 1] - ijk[f2, 1]) < sy
+                            and abs(ijk[f, 2] - ijk[f2, 2]) < sz):
+                        shared[f] = True
+                        shared[f2] = True
+                        any_shared = True
+            for f in range(lo, hi):
+                if shared[f]:
+                    _min_log_kernel(klog, kstarts[k], kshapes[k], kmins[k], scratch,
+                                    ijk[f, 0], ijk[f, 1], ijk[f, 2], nx, ny, nz)
+                else:
+                    n_cand = _add_kernel(klog, kstarts[k], kshapes[k], kmins[k], log_sums,
+                                         ijk[f, 0], ijk[f, 1], ijk[f, 2], nx, ny, nz, cut,
+                                         cand, n_cand)
+            if any_shared:
+                for f in range(lo, hi):
+                    if shared[f]:
+                        n_cand = _flush_box(kshapes[k], kmins[k], scratch, log_sums,
+                                            ijk[f, 0], ijk[f, 1], ijk[f, 2], nx, ny, nz, cut,
+                                            cand, n_cand)
+        # The maximum and the suprathreshold voxels, from the crossings.
         xmin = 0.0
         n_sup = 0
-        for f in range(n_foci):
-            k = kernel_of[f]
-            sx, sy, sz = kshapes[k, 0], kshapes[k, 1], kshapes[k, 2]
-            i0 = ijk[f, 0] + kmins[k, 0]
-            j0 = ijk[f, 1] + kmins[k, 1]
-            k0 = ijk[f, 2] + kmins[k, 2]
-            c0 = max(0, -k0)
-            c1 = min(sz, nz - k0)
-            for a in range(sx):
-                i = i0 + a
-                if i < 0 or i >= nx:
-                    continue
-                for b in range(sy):
-                    j = j0 + b
-                    if j < 0 or j >= ny:
-                        continue
-                    base = (i * ny + j) * nz + k0
-                    for c in range(c0, c1):
-                        v = base + c
-                        x = log_sums[v]
-                        if x < cut or x < xmin:
-                            if mask[v]:
-                                if x < xmin:
-                                    xmin = x
-                                if x < cut:
-                                    val = np.float32(1.0 - np.exp(x))
-                                    if np.float64(val) > threshold:
-                                        if n_sup == cap:
-                                            cap *= 2
-                                            grown = np.empty(cap, dtype=np.int64)
-                                            grown[:n_sup] = supra[:n_sup]
-                                            supra = grown
-                                            grown_val = np.empty(cap, dtype=np.float32)
-                                            grown_val[:n_sup] = supra_val[:n_sup]
-                                            supra_val = grown_val
-                                        supra[n_sup] = v
-                                        supra_val[n_sup] = val
-                                        n_sup += 1
-                        log_sums[v] = 0.0
+        found = False
+        for q in range(n_cand):
+            v = cand[q]
+            if mask[v]:
+                x = log_sums[v]
+                found = True
+                if x < xmin:
+                    xmin = x
+                val = np.float32(1.0 - np.exp(x))
+                if np.float64(val) > threshold:
+                    cand[n_sup] = v
+                    n_sup += 1
+        if not found:
+            for v in range(n_vox):
+                if mask[v] and log_sums[v] < xmin:
+                    xmin = log_sums[v]
         out_max[t] = np.float32(1.0 - np.exp(xmin))
-        if n_sup == 0:
-            continue
-        # Label the suprathreshold voxels (faces connectivity) by union-find in C order.
-        order = np.argsort(supra[:n_sup])
-        vox = supra[:n_sup][order]
-        vals = supra_val[:n_sup][order]
-        parent = np.arange(n_sup)
-        for p in range(n_sup):
-            label[vox[p]] = p + 1
-        stride_i = ny * nz
-        for p in range(n_sup):
-            v = vox[p]
-            kk = v % nz
-            jj = (v // nz) % ny
-            ii = v // stride_i
-            for q in range(3):
-                if q == 0:
-                    if kk == 0:
-                        continue
-                    nb = v - 1
-                elif q == 1:
-                    if jj == 0:
-                        continue
-                    nb = v - nz
-                else:
-                    if ii == 0:
-                        continue
-                    nb = v - stride_i
-                lq = label[nb]
-                if lq == 0:
-                    continue
-                ra = p
-                while parent[ra] != ra:
-                    ra = parent[ra]
-                rb = lq - 1
-                while parent[rb] != rb:
-                    rb = parent[rb]
-                if ra != rb:
-                    if ra < rb:
-                        parent[rb] = ra
+        if n_sup > 0:
+            # Label the suprathreshold voxels (faces connectivity) by union-find in C order.
+            vox = np.sort(cand[:n_sup])
+            vals = np.empty(n_sup, dtype=np.float32)
+            for p in range(n_sup):
+                vals[p] = np.float32(1.0 - np.exp(log_sums[vox[p]]))
+            parent = np.arange(n_sup)
+            for p in range(n_sup):
+                label[vox[p]] = p + 1
+            stride_i = ny * nz
+            for p in range(n_sup):
+                v = vox[p]
+                kk = v % nz
+                jj = (v // nz) % ny
+                ii = v // stride_i
+                for q in range(3):
+                    if q == 0:
+                        if kk == 0:
+                            continue
+                        nb = v - 1
+                    elif q == 1:
+                        if jj == 0:
+                            continue
+                        nb = v - nz
                     else:
-                        parent[ra] = rb
-        sizes = np.zeros(n_sup, dtype=np.int64)
-        masses = np.zeros(n_sup, dtype=np.float64)
-        for p in range(n_sup):
-            r = p
-            while parent[r] != r:
-                r = parent[r]
-            parent[p] = r
-            sizes[r] += 1
-            masses[r] += np.float64(vals[p]) - threshold
-            label[vox[p]] = 0
-        best_size = 0
-        best_mass = 0.0
-        for p in range(n_sup):
-            if parent[p] == p:
-                if sizes[p] > best_size:
-                    best_size = sizes[p]
-                if masses[p] > best_mass:
-                    best_mass = masses[p]
-        out_size[t] = np.float32(best_size)
-        out_mass[t] = np.float32(best_mass)
+                        if ii == 0:
+                            continue
+                        nb = v - stride_i
+                    lq = label[nb]
+                    if lq == 0:
+                        continue
+                    ra = p
+                    while parent[ra] != ra:
+                        ra = parent[ra]
+                    rb = lq - 1
+                    while parent[rb] != rb:
+                        rb = parent[rb]
+                    if ra != rb:
+                        if ra < rb:
+                            parent[rb] = ra
+                        else:
+                            parent[ra] = rb
+            sizes = np.zeros(n_sup, dtype=np.int64)
+            masses = np.zeros(n_sup, dtype=np.float64)
+            for p in range(n_sup):
+                r = p
+                while parent[r] != r:
+                    r = parent[r]
+                parent[p] = r
+                sizes[r] += 1
+                masses[r] += np.float64(vals[p]) - threshold
+                label[vox[p]] = 0
+            best_size = 0
+            best_mass = 0.0
+            for p in range(n_sup):
+                if parent[p] == p:
+                    if sizes[p] > best_size:
+                        best_size = sizes[p]
+                    if masses[p] > best_mass:
+                        best_mass = masses[p]
+            out_size[t] = np.float32(best_size)
+            out_mass[t] = np.float32(best_mass)
+        log_sums[:] = 0.0
     return out_max, out_size, out_mass
 
 
@@ -375,11 +410,9 @@ def _compiled():
             except RuntimeError:  # no usable cache locator after all
                 return njit(cache=False, nogil=True)(fn)
 
-        min_log = jit(_min_log_kernel)
-        flush = jit(_flush_box)
         g = dict(globals())
-        g["_min_log_kernel"] = min_log
-        g["_flush_box"] = flush
+        for name in ("_min_log_kernel", "_flush_box", "_add_kernel"):
+            g[name] = jit(globals()[name])
         run = type(_run_iterations)(_run_iterations.__code__, g, "_run_iterations")
         _COMPILED["run"] = jit(run)
         _COMPILED["log1p_neg"] = jit(_log1p_neg)
