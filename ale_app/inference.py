@@ -384,6 +384,272 @@ def _run_iterations(
     return out_max, out_size, out_mass
 
 
+def _tile_add(klog, kstart, kshape, kmin, log_sums, pi, pj, pk, ny, nz, lo, hi):
+    """log_sums += log1p(-kernel) over one focus's box clipped to [lo, hi) (a tile)."""
+    sy, sz = kshape[1], kshape[2]
+    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
+    ia, ib = max(lo[0], i0), min(hi[0], i0 + kshape[0])
+    ja, jb = max(lo[1], j0), min(hi[1], j0 + sy)
+    ka, kb_ = max(lo[2], k0), min(hi[2], k0 + sz)
+    n = kb_ - ka
+    if n <= 0:
+        return
+    for i in range(ia, ib):
+        for j in range(ja, jb):
+            base = (i * ny + j) * nz + ka
+            kb = kstart + ((i - i0) * sy + (j - j0)) * sz + (ka - k0)
+            for c in range(n):
+                log_sums[base + c] += klog[kb + c]
+
+
+def _tile_min(klog, kstart, kshape, kmin, scratch, pi, pj, pk, lo, hi, tj, tk):
+    """scratch = min(scratch, log1p(-kernel)) over one focus's box clipped to a tile."""
+    sy, sz = kshape[1], kshape[2]
+    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
+    ia, ib = max(lo[0], i0), min(hi[0], i0 + kshape[0])
+    ja, jb = max(lo[1], j0), min(hi[1], j0 + sy)
+    ka, kb_ = max(lo[2], k0), min(hi[2], k0 + sz)
+    n = kb_ - ka
+    if n <= 0:
+        return
+    for i in range(ia, ib):
+        for j in range(ja, jb):
+            base = ((i - lo[0]) * tj + (j - lo[1])) * tk + (ka - lo[2])
+            kb = kstart + ((i - i0) * sy + (j - j0)) * sz + (ka - k0)
+            for c in range(n):
+                v = klog[kb + c]
+                if v < scratch[base + c]:
+                    scratch[base + c] = v
+
+
+def _tile_flush(kshape, kmin, scratch, log_sums, pi, pj, pk, ny, nz, lo, hi, tj, tk):
+    """log_sums += scratch; scratch = 0 over one focus's box clipped to a tile."""
+    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
+    ia, ib = max(lo[0], i0), min(hi[0], i0 + kshape[0])
+    ja, jb = max(lo[1], j0), min(hi[1], j0 + kshape[1])
+    ka, kb_ = max(lo[2], k0), min(hi[2], k0 + kshape[2])
+    n = kb_ - ka
+    if n <= 0:
+        return
+    for i in range(ia, ib):
+        for j in range(ja, jb):
+            base = (i * ny + j) * nz + ka
+            sb = ((i - lo[0]) * tj + (j - lo[1])) * tk + (ka - lo[2])
+            for c in range(n):
+                log_sums[base + c] += scratch[sb + c]
+                scratch[sb + c] = 0.0
+
+
+def _run_iterations_tiled(
+    idx, null_ijk, offsets, group_kernel, klog, kstarts, kshapes, kmins, mask, shape,
+    threshold, cut,
+):
+    """As :func:`_run_iterations`, tile by tile so that the working set stays in cache.
+
+    The volume is cut into 16^3 tiles; each tile receives, in experiment order, the foci
+    whose kernel box meets it, so every voxel still sums its experiments' ``log1p(-MA)`` in
+    experiment order. A finished tile is scanned (maximum, suprathreshold voxels) and
+    cleared while it is still in cache.
+    """
+    T = 16
+    n_foci = idx.shape[0]
+    n_iter = idx.shape[1]
+    n_groups = offsets.shape[0] - 1
+    nx, ny, nz = shape[0], shape[1], shape[2]
+    n_vox = nx * ny * nz
+    nti, ntj, ntk = (nx + T - 1) // T, (ny + T - 1) // T, (nz + T - 1) // T
+    n_tiles = nti * ntj * ntk
+    log_sums = np.zeros(n_vox, dtype=np.float64)
+    scratch = np.zeros(T * T * T, dtype=np.float64)
+    label = np.zeros(n_vox, dtype=np.int64)
+    ijk = np.empty((n_foci, 3), dtype=np.int64)
+    fgroup = np.empty(n_foci, dtype=np.int64)
+    for g in range(n_groups):
+        for f in range(offsets[g], offsets[g + 1]):
+            fgroup[f] = g
+    trange = np.empty((n_foci, 6), dtype=np.int64)
+    count = np.zeros(n_tiles + 1, dtype=np.int64)
+    fill = np.zeros(n_tiles, dtype=np.int64)
+    lst = np.empty(n_foci * 64, dtype=np.int64)
+    lo = np.empty(3, dtype=np.int64)
+    hi = np.empty(3, dtype=np.int64)
+    cap = 1024
+    supra = np.empty(cap, dtype=np.int64)
+    supra_val = np.empty(cap, dtype=np.float32)
+    out_max = np.zeros(n_iter, dtype=np.float32)
+    out_size = np.zeros(n_iter, dtype=np.float32)
+    out_mass = np.zeros(n_iter, dtype=np.float32)
+
+    for t in range(n_iter):
+        count[:] = 0
+        n_pairs = 0
+        for f in range(n_foci):
+            r = idx[f, t]
+            ijk[f, 0] = null_ijk[r, 0]
+            ijk[f, 1] = null_ijk[r, 1]
+            ijk[f, 2] = null_ijk[r, 2]
+            k = group_kernel[fgroup[f]]
+            for d in range(3):
+                a0 = max(0, ijk[f, d] + kmins[k, d])
+                a1 = min(shape[d], ijk[f, d] + kmins[k, d] + kshapes[k, d]) - 1
+                trange[f, 2 * d] = a0 // T
+                trange[f, 2 * d + 1] = a1 // T
+            for ti in range(trange[f, 0], trange[f, 1] + 1):
+                for tj in range(trange[f, 2], trange[f, 3] + 1):
+                    for tk in range(trange[f, 4], trange[f, 5] + 1):
+                        count[(ti * ntj + tj) * ntk + tk + 1] += 1
+                        n_pairs += 1
+        for q in range(n_tiles):
+            count[q + 1] += count[q]
+            fill[q] = count[q]
+        if n_pairs > lst.shape[0]:
+            lst = np.empty(2 * n_pairs, dtype=np.int64)
+        for f in range(n_foci):
+            for ti in range(trange[f, 0], trange[f, 1] + 1):
+                for tj in range(trange[f, 2], trange[f, 3] + 1):
+                    for tk in range(trange[f, 4], trange[f, 5] + 1):
+                        q = (ti * ntj + tj) * ntk + tk
+                        lst[fill[q]] = f
+                        fill[q] += 1
+        xmin = 0.0
+        n_sup = 0
+        found = False
+        for q in range(n_tiles):
+            start, end = count[q], count[q + 1]
+            if start == end:
+                continue
+            tk_ = q % ntk
+            tj_ = (q // ntk) % ntj
+            ti_ = q // (ntk * ntj)
+            lo[0], lo[1], lo[2] = ti_ * T, tj_ * T, tk_ * T
+            hi[0], hi[1], hi[2] = min(nx, lo[0] + T), min(ny, lo[1] + T), min(nz, lo[2] + T)
+            p = start
+            while p < end:
+                g = fgroup[lst[p]]
+                e = p + 1
+                while e < end and fgroup[lst[e]] == g:
+                    e += 1
+                k = group_kernel[g]
+                if e - p == 1:
+                    f = lst[p]
+                    _tile_add(klog, kstarts[k], kshapes[k], kmins[k], log_sums,
+                              ijk[f, 0], ijk[f, 1], ijk[f, 2], ny, nz, lo, hi)
+                else:
+                    for u in range(p, e):
+                        f = lst[u]
+                        _tile_min(klog, kstarts[k], kshapes[k], kmins[k], scratch,
+                                  ijk[f, 0], ijk[f, 1], ijk[f, 2], lo, hi, T, T)
+                    for u in range(p, e):
+                        f = lst[u]
+                        _tile_flush(kshapes[k], kmins[k], scratch, log_sums,
+                                    ijk[f, 0], ijk[f, 1], ijk[f, 2], ny, nz, lo, hi, T, T)
+                p = e
+            # The tile is final: its maximum and suprathreshold voxels, then clear it.
+            for i in range(lo[0], hi[0]):
+                for j in range(lo[1], hi[1]):
+                    base = (i * ny + j) * nz
+                    m = 0.0
+                    for c in range(lo[2], hi[2]):
+                        m = min(m, log_sums[base + c])
+                    if m < cut or m < xmin:
+                        for c in range(lo[2], hi[2]):
+                            v = base + c
+                            x = log_sums[v]
+                            if (x < cut or x < xmin) and mask[v]:
+                                found = True
+                                if x < xmin:
+                                    xmin = x
+                                if x < cut:
+                                    val = np.float32(1.0 - np.exp(x))
+                                    if np.float64(val) > threshold:
+                                        if n_sup == cap:
+                                            cap *= 2
+                                            grown = np.empty(cap, dtype=np.int64)
+                                            grown[:n_sup] = supra[:n_sup]
+                                            supra = grown
+                                            grown_val = np.empty(cap, dtype=np.float32)
+                                            grown_val[:n_sup] = supra_val[:n_sup]
+                                            supra_val = grown_val
+                                        supra[n_sup] = v
+                                        supra_val[n_sup] = val
+                                        n_sup += 1
+                    for c in range(lo[2], hi[2]):
+                        log_sums[base + c] = 0.0
+        out_max[t] = np.float32(1.0 - np.exp(xmin))
+        if n_sup > 0:
+            order = np.argsort(supra[:n_sup])
+            vox = supra[:n_sup][order]
+            vals = supra_val[:n_sup][order]
+            size, mass = _largest_cluster(vox, vals, label, ny, nz, threshold)
+            out_size[t] = np.float32(size)
+            out_mass[t] = np.float32(mass)
+    return out_max, out_size, out_mass
+
+
+def _largest_cluster(vox, vals, label, ny, nz, threshold):
+    """Largest size and mass of the face-connected clusters of ``vox`` (sorted, C order).
+
+    Union-find over the voxels in C order; masses are summed in C order, as ``ndimage.sum``
+    does. ``label`` is an all-zero scratch volume and is left all zero.
+    """
+    n_sup = vox.shape[0]
+    parent = np.arange(n_sup)
+    for p in range(n_sup):
+        label[vox[p]] = p + 1
+    stride_i = ny * nz
+    for p in range(n_sup):
+        v = vox[p]
+        kk = v % nz
+        jj = (v // nz) % ny
+        ii = v // stride_i
+        for q in range(3):
+            if q == 0:
+                if kk == 0:
+                    continue
+                nb = v - 1
+            elif q == 1:
+                if jj == 0:
+                    continue
+                nb = v - nz
+            else:
+                if ii == 0:
+                    continue
+                nb = v - stride_i
+            lq = label[nb]
+            if lq == 0:
+                continue
+            ra = p
+            while parent[ra] != ra:
+                ra = parent[ra]
+            rb = lq - 1
+            while parent[rb] != rb:
+                rb = parent[rb]
+            if ra != rb:
+                if ra < rb:
+                    parent[rb] = ra
+                else:
+                    parent[ra] = rb
+    sizes = np.zeros(n_sup, dtype=np.int64)
+    masses = np.zeros(n_sup, dtype=np.float64)
+    for p in range(n_sup):
+        r = p
+        while parent[r] != r:
+            r = parent[r]
+        parent[p] = r
+        sizes[r] += 1
+        masses[r] += np.float64(vals[p]) - threshold
+        label[vox[p]] = 0
+    best_size = 0
+    best_mass = 0.0
+    for p in range(n_sup):
+        if parent[p] == p:
+            if sizes[p] > best_size:
+                best_size = sizes[p]
+            if masses[p] > best_mass:
+                best_mass = masses[p]
+    return best_size, best_mass
+
+
 _COMPILED: dict = {}
 
 
@@ -411,10 +677,13 @@ def _compiled():
                 return njit(cache=False, nogil=True)(fn)
 
         g = dict(globals())
-        for name in ("_min_log_kernel", "_flush_box", "_add_kernel"):
+        for name in ("_min_log_kernel", "_flush_box", "_add_kernel", "_tile_add", "_tile_min",
+                     "_tile_flush", "_largest_cluster"):
             g[name] = jit(globals()[name])
-        run = type(_run_iterations)(_run_iterations.__code__, g, "_run_iterations")
-        _COMPILED["run"] = jit(run)
+        for name in ("_run_iterations", "_run_iterations_tiled"):
+            fn = globals()[name]
+            _COMPILED[name] = jit(type(fn)(fn.__code__, g, name))
+        _COMPILED["run"] = _COMPILED["_run_iterations_tiled"]
         _COMPILED["log1p_neg"] = jit(_log1p_neg)
     return _COMPILED
 
