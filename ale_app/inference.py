@@ -1,0 +1,1009 @@
+"""Inferential ALE: cluster-level (and voxel-level) FWE from a Monte Carlo null.
+
+No file IO here. The numbers equal NiMARE 0.22.1's::
+
+    result = ALE(random_state=seed, **kernel).fit(studyset)
+    FWECorrector(method="montecarlo", voxel_thresh=voxel_p, n_iters=n_iterations,
+                 n_cores=1).transform(result)
+
+draw for draw. The observed side (ALE, uncorrected p and z from NiMARE's analytic null,
+the cluster-forming threshold) is NiMARE's own ``ALE.fit``; only the Monte Carlo loop is
+replaced, by a compiled pass that consumes exactly NiMARE's random draws:
+
+- NiMARE draws every iteration's foci at once, ``rng.choice(n_null, size=(n_foci,
+  n_iterations))`` from the ``"correct_fwe_montecarlo"`` stream of ``random_state``; column
+  ``t`` holds iteration ``t``'s foci, in the order of the fitted coordinates. The same draws
+  are taken here one focus (row) at a time, which gives the same numbers with a quarter of
+  the memory (int32 indices), and each iteration's column is handed to the workers, so the
+  results never depend on ``n_jobs`` or the backend.
+- Each experiment's MA map is the maximum of its foci's kernels; ALE = 1 - prod(1 - MA) is
+  summed as ``log1p(-MA)`` in float64 per experiment, in experiment order, and cast to
+  float32, as NiMARE's fused permutation pass does, so every ALE value is bit-identical.
+- Only voxels reached by a kernel are visited, ``exp`` is evaluated only where a voxel can
+  exceed the cluster-forming threshold (and at the maximum), and only suprathreshold voxels
+  are labelled (faces connectivity, as NiMARE's ``ndimage.generate_binary_structure(3, 1)``),
+  with sizes and masses summed in C order as ``ndimage.sum`` does.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+#: NiMARE's name for the random stream of ``correct_fwe_montecarlo``.
+RNG_STREAM = "correct_fwe_montecarlo"
+#: The keys of NiMARE's ``null_distributions_`` that :attr:`InferenceResult.null` reproduces.
+NIMARE_NULL_KEYS = {
+    "max_ale": "values_level-voxel_corr-fwe_method-montecarlo",
+    "max_cluster_size_voxels": "values_desc-size_level-cluster_corr-fwe_method-montecarlo",
+    "max_cluster_mass": "values_desc-mass_level-cluster_corr-fwe_method-montecarlo",
+}
+#: NiMARE's names (in ``MetaResult.maps``) of the maps :class:`InferenceResult` holds.
+NIMARE_MAP_NAMES = {
+    "z": "z",
+    "p": "p",
+    "logp_cluster_size_fwe": "logp_desc-size_level-cluster_corr-FWE_method-montecarlo",
+    "logp_cluster_mass_fwe": "logp_desc-mass_level-cluster_corr-FWE_method-montecarlo",
+    "logp_voxel_fwe": "logp_level-voxel_corr-FWE_method-montecarlo",
+}
+
+
+@dataclass
+class InferenceResult:
+    """Monte Carlo FWE inference for one ALE analysis.
+
+    Images are float32 (labels int16) on the template grid; ``*_values`` are the same maps
+    as 1-D in-mask arrays in masker order.
+
+    Attributes
+    ----------
+    null : pandas.DataFrame
+        One row per Monte Carlo iteration: ``iteration, max_ale, max_cluster_size_voxels,
+        max_cluster_mass`` (float32, as NiMARE stores them).
+    stat_values, z_values, p_values : numpy.ndarray
+        ALE, and uncorrected z and p from NiMARE's analytic (approximate) null.
+    logp_cluster_size_fwe_values, logp_cluster_mass_fwe_values, logp_voxel_fwe_values :
+        numpy.ndarray
+        ``-log10`` cluster-level FWE p (cluster size, cluster mass) and voxel-level FWE p,
+        as NiMARE's ``logp_desc-size_level-cluster_corr-FWE_method-montecarlo``,
+        ``logp_desc-mass_level-cluster_corr-FWE_method-montecarlo`` and
+        ``logp_level-voxel_corr-FWE_method-montecarlo``.
+    stat_img, z_img, p_img, logp_cluster_size_fwe_img, logp_cluster_mass_fwe_img,
+    logp_voxel_fwe_img : nibabel.Nifti1Image
+        The maps above as images.
+    cluster_forming_threshold : float
+        The ALE value that ``voxel_p`` became under NiMARE's analytic null; clusters are
+        voxels with ALE strictly above it.
+    label_img : nibabel.Nifti1Image
+        Clusters whose cluster-size FWE p is below ``alpha``, labelled 1..K by descending
+        size (ties: first voxel in C order); 0 elsewhere.
+    clusters : pandas.DataFrame
+        One row per labelled cluster: ``cluster_id, size_voxels, size_mm3, mass,
+        p_fwe_size, p_fwe_size_se, p_fwe_mass, p_fwe_mass_se, peak_ale, peak_i, peak_j,
+        peak_k, peak_x, peak_y, peak_z``. ``p_fwe_*_se`` is the Monte Carlo standard error
+        ``sqrt(p (1 - p) / n_iterations)``.
+    all_clusters : pandas.DataFrame
+        The same columns for every suprathreshold cluster, passing or not (``cluster_id`` 0
+        for those that did not pass).
+    masker : nilearn.maskers.NiftiMasker
+        The brain mask's masker.
+    ids : list of str
+        Analysis ids in the order NiMARE fitted them.
+    voxel_p, alpha : float
+        The cluster-forming (uncorrected) p and the FWE level.
+    n_iterations, seed : int
+        Monte Carlo iterations and the ``random_state`` they were drawn from.
+    n_foci : int
+        Foci drawn per iteration.
+    """
+
+    null: pd.DataFrame
+    stat_values: np.ndarray
+    z_values: np.ndarray
+    p_values: np.ndarray
+    logp_cluster_size_fwe_values: np.ndarray
+    logp_cluster_mass_fwe_values: np.ndarray
+    logp_voxel_fwe_values: np.ndarray
+    cluster_forming_threshold: float
+    label_img: nib.Nifti1Image
+    clusters: pd.DataFrame
+    all_clusters: pd.DataFrame
+    masker: Any
+    ids: list
+    voxel_p: float
+    alpha: float
+    n_iterations: int
+    seed: int
+    n_foci: int
+    images: dict = field(default_factory=dict, repr=False)
+
+    def __getattr__(self, name):
+        # stat_img, z_img, p_img, logp_*_img: built on first use from the values.
+        if name.endswith("_img") and name[: -len("_img")] + "_values" in type(self).__dataclass_fields__:
+            images = self.__dict__["images"]
+            if name not in images:
+                images[name] = _values_to_image(getattr(self, name[: -len("_img")] + "_values"), self.masker)
+            return images[name]
+        raise AttributeError(name)
+
+
+# --------------------------------------------------------------------------- compiled core
+
+
+def _min_log_kernel(klog, kstart, kshape, kmin, scratch, pi, pj, pk, nx, ny, nz):
+    """scratch = min(scratch, log1p(-kernel)) over one focus's kernel box."""
+    sx, sy, sz = kshape[0], kshape[1], kshape[2]
+    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
+    c0 = max(0, -k0)
+    c1 = min(sz, nz - k0)
+    for a in range(sx):
+        i = i0 + a
+        if i < 0 or i >= nx:
+            continue
+        for b in range(sy):
+            j = j0 + b
+            if j < 0 or j >= ny:
+                continue
+            base = (i * ny + j) * nz + k0
+            kb = kstart + (a * sy + b) * sz
+            for c in range(c0, c1):
+                v = klog[kb + c]
+                if v < scratch[base + c]:
+                    scratch[base + c] = v
+
+
+def _flush_box(kshape, kmin, scratch, log_sums, pi, pj, pk, nx, ny, nz, cut, cand, n_cand):
+    """log_sums += scratch; scratch = 0 over one focus's kernel box; record cut crossings."""
+    sx, sy, sz = kshape[0], kshape[1], kshape[2]
+    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
+    c0 = max(0, -k0)
+    c1 = min(sz, nz - k0)
+    for a in range(sx):
+        i = i0 + a
+        if i < 0 or i >= nx:
+            continue
+        for b in range(sy):
+            j = j0 + b
+            if j < 0 or j >= ny:
+                continue
+            base = (i * ny + j) * nz + k0
+            for c in range(c0, c1):
+                old = log_sums[base + c]
+                x = old + scratch[base + c]
+                log_sums[base + c] = x
+                scratch[base + c] = 0.0
+                if x < cut and not old < cut:
+                    cand[n_cand] = base + c
+                    n_cand += 1
+    return n_cand
+
+
+def _add_kernel(klog, kstart, kshape, kmin, log_sums, pi, pj, pk, nx, ny, nz, cut, cand, n_cand):
+    """log_sums += log1p(-kernel) over one focus's box (an experiment's only focus there)."""
+    sx, sy, sz = kshape[0], kshape[1], kshape[2]
+    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
+    c0 = max(0, -k0)
+    c1 = min(sz, nz - k0)
+    for a in range(sx):
+        i = i0 + a
+        if i < 0 or i >= nx:
+            continue
+        for b in range(sy):
+            j = j0 + b
+            if j < 0 or j >= ny:
+                continue
+            base = (i * ny + j) * nz + k0
+            kb = kstart + (a * sy + b) * sz
+            for c in range(c0, c1):
+                old = log_sums[base + c]
+                x = old + klog[kb + c]
+                log_sums[base + c] = x
+                if x < cut and not old < cut:
+                    cand[n_cand] = base + c
+                    n_cand += 1
+    return n_cand
+
+
+def _log1p_neg(values):
+    """``log1p(-float64(v))`` for float32 ``v``, compiled as NiMARE's fused pass computes it."""
+    out = np.empty(values.shape[0], dtype=np.float64)
+    for m in range(values.shape[0]):
+        out[m] = np.log1p(-np.float64(values[m]))
+    return out
+
+
+def _run_iterations(
+    idx,
+    null_ijk,
+    offsets,
+    group_kernel,
+    klog,
+    kstarts,
+    kshapes,
+    kmins,
+    mask,
+    shape,
+    threshold,
+    cut,
+):
+    """Max ALE, max cluster size and max cluster mass of each column of ``idx``.
+
+    ``idx`` is (n_foci, n_iter): indices into ``null_ijk`` of every focus, one column per
+    iteration. ``mask`` is the flat boolean brain mask; ``threshold`` the cluster-forming ALE
+    value; ``cut`` a log-sum above which a voxel's ALE cannot exceed ``threshold``.
+
+    Log-sums only decrease, so a voxel crosses ``cut`` at most once per iteration: the
+    crossings are the only voxels whose ALE can exceed the threshold, and, when one of them
+    is in the mask, the maximum ALE is among them too.
+    """
+    n_foci = idx.shape[0]
+    n_iter = idx.shape[1]
+    n_groups = offsets.shape[0] - 1
+    nx, ny, nz = shape[0], shape[1], shape[2]
+    n_vox = nx * ny * nz
+    log_sums = np.zeros(n_vox, dtype=np.float64)
+    scratch = np.zeros(n_vox, dtype=np.float64)
+    label = np.zeros(n_vox, dtype=np.int64)
+    ijk = np.empty((n_foci, 3), dtype=np.int64)
+    shared = np.zeros(n_foci, dtype=np.bool_)
+    max_box = 0
+    for k in range(kshapes.shape[0]):
+        max_box = max(max_box, kshapes[k, 0] * kshapes[k, 1] * kshapes[k, 2])
+    cand = np.empty(n_foci * max_box, dtype=np.int64)
+    out_max = np.zeros(n_iter, dtype=np.float32)
+    out_size = np.zeros(n_iter, dtype=np.float32)
+    out_mass = np.zeros(n_iter, dtype=np.float32)
+
+    for t in range(n_iter):
+        for f in range(n_foci):
+            r = idx[f, t]
+            ijk[f, 0] = null_ijk[r, 0]
+            ijk[f, 1] = null_ijk[r, 1]
+            ijk[f, 2] = null_ijk[r, 2]
+        n_cand = 0
+        # MA of each experiment = max of its foci's kernels; sum log1p(-MA) in experiment
+        # order. A focus whose box meets no other box of its experiment is added directly.
+        for g in range(n_groups):
+            k = group_kernel[g]
+            sx, sy, sz = kshapes[k, 0], kshapes[k, 1], kshapes[k, 2]
+            lo, hi = offsets[g], offsets[g + 1]
+            any_shared = False
+            for f in range(lo, hi):
+                shared[f] = False
+            for f in range(lo, hi):
+                for f2 in range(f + 1, hi):
+                    if (abs(ijk[f, 0] - ijk[f2, 0]) < sx and abs(ijk[f, 1] - ijk[f2, 1]) < sy
+                            and abs(ijk[f, 2] - ijk[f2, 2]) < sz):
+                        shared[f] = True
+                        shared[f2] = True
+                        any_shared = True
+            for f in range(lo, hi):
+                if shared[f]:
+                    _min_log_kernel(klog, kstarts[k], kshapes[k], kmins[k], scratch,
+                                    ijk[f, 0], ijk[f, 1], ijk[f, 2], nx, ny, nz)
+                else:
+                    n_cand = _add_kernel(klog, kstarts[k], kshapes[k], kmins[k], log_sums,
+                                         ijk[f, 0], ijk[f, 1], ijk[f, 2], nx, ny, nz, cut,
+                                         cand, n_cand)
+            if any_shared:
+                for f in range(lo, hi):
+                    if shared[f]:
+                        n_cand = _flush_box(kshapes[k], kmins[k], scratch, log_sums,
+                                            ijk[f, 0], ijk[f, 1], ijk[f, 2], nx, ny, nz, cut,
+                                            cand, n_cand)
+        # The maximum and the suprathreshold voxels, from the crossings.
+        xmin = 0.0
+        n_sup = 0
+        found = False
+        for q in range(n_cand):
+            v = cand[q]
+            if mask[v]:
+                x = log_sums[v]
+                found = True
+                if x < xmin:
+                    xmin = x
+                val = np.float32(1.0 - np.exp(x))
+                if np.float64(val) > threshold:
+                    cand[n_sup] = v
+                    n_sup += 1
+        if not found:
+            for v in range(n_vox):
+                if mask[v] and log_sums[v] < xmin:
+                    xmin = log_sums[v]
+        out_max[t] = np.float32(1.0 - np.exp(xmin))
+        if n_sup > 0:
+            # Label the suprathreshold voxels (faces connectivity) by union-find in C order.
+            vox = np.sort(cand[:n_sup])
+            vals = np.empty(n_sup, dtype=np.float32)
+            for p in range(n_sup):
+                vals[p] = np.float32(1.0 - np.exp(log_sums[vox[p]]))
+            parent = np.arange(n_sup)
+            for p in range(n_sup):
+                label[vox[p]] = p + 1
+            stride_i = ny * nz
+            for p in range(n_sup):
+                v = vox[p]
+                kk = v % nz
+                jj = (v // nz) % ny
+                ii = v // stride_i
+                for q in range(3):
+                    if q == 0:
+                        if kk == 0:
+                            continue
+                        nb = v - 1
+                    elif q == 1:
+                        if jj == 0:
+                            continue
+                        nb = v - nz
+                    else:
+                        if ii == 0:
+                            continue
+                        nb = v - stride_i
+                    lq = label[nb]
+                    if lq == 0:
+                        continue
+                    ra = p
+                    while parent[ra] != ra:
+                        ra = parent[ra]
+                    rb = lq - 1
+                    while parent[rb] != rb:
+                        rb = parent[rb]
+                    if ra != rb:
+                        if ra < rb:
+                            parent[rb] = ra
+                        else:
+                            parent[ra] = rb
+            sizes = np.zeros(n_sup, dtype=np.int64)
+            masses = np.zeros(n_sup, dtype=np.float64)
+            for p in range(n_sup):
+                r = p
+                while parent[r] != r:
+                    r = parent[r]
+                parent[p] = r
+                sizes[r] += 1
+                masses[r] += np.float64(vals[p]) - threshold
+                label[vox[p]] = 0
+            best_size = 0
+            best_mass = 0.0
+            for p in range(n_sup):
+                if parent[p] == p:
+                    if sizes[p] > best_size:
+                        best_size = sizes[p]
+                    if masses[p] > best_mass:
+                        best_mass = masses[p]
+            out_size[t] = np.float32(best_size)
+            out_mass[t] = np.float32(best_mass)
+        log_sums[:] = 0.0
+    return out_max, out_size, out_mass
+
+
+def _tile_add(klog, kstart, kshape, kmin, log_sums, pi, pj, pk, ny, nz, lo, hi):
+    """log_sums += log1p(-kernel) over one focus's box clipped to [lo, hi) (a tile)."""
+    sy, sz = kshape[1], kshape[2]
+    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
+    ia, ib = max(lo[0], i0), min(hi[0], i0 + kshape[0])
+    ja, jb = max(lo[1], j0), min(hi[1], j0 + sy)
+    ka, kb_ = max(lo[2], k0), min(hi[2], k0 + sz)
+    n = kb_ - ka
+    if n <= 0:
+        return
+    for i in range(ia, ib):
+        for j in range(ja, jb):
+            base = (i * ny + j) * nz + ka
+            kb = kstart + ((i - i0) * sy + (j - j0)) * sz + (ka - k0)
+            for c in range(n):
+                log_sums[base + c] += klog[kb + c]
+
+
+def _tile_min(klog, kstart, kshape, kmin, scratch, pi, pj, pk, lo, hi, tj, tk):
+    """scratch = min(scratch, log1p(-kernel)) over one focus's box clipped to a tile."""
+    sy, sz = kshape[1], kshape[2]
+    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
+    ia, ib = max(lo[0], i0), min(hi[0], i0 + kshape[0])
+    ja, jb = max(lo[1], j0), min(hi[1], j0 + sy)
+    ka, kb_ = max(lo[2], k0), min(hi[2], k0 + sz)
+    n = kb_ - ka
+    if n <= 0:
+        return
+    for i in range(ia, ib):
+        for j in range(ja, jb):
+            base = ((i - lo[0]) * tj + (j - lo[1])) * tk + (ka - lo[2])
+            kb = kstart + ((i - i0) * sy + (j - j0)) * sz + (ka - k0)
+            for c in range(n):
+                v = klog[kb + c]
+                if v < scratch[base + c]:
+                    scratch[base + c] = v
+
+
+def _tile_flush(kshape, kmin, scratch, log_sums, pi, pj, pk, ny, nz, lo, hi, tj, tk):
+    """log_sums += scratch; scratch = 0 over one focus's box clipped to a tile."""
+    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
+    ia, ib = max(lo[0], i0), min(hi[0], i0 + kshape[0])
+    ja, jb = max(lo[1], j0), min(hi[1], j0 + kshape[1])
+    ka, kb_ = max(lo[2], k0), min(hi[2], k0 + kshape[2])
+    n = kb_ - ka
+    if n <= 0:
+        return
+    for i in range(ia, ib):
+        for j in range(ja, jb):
+            base = (i * ny + j) * nz + ka
+            sb = ((i - lo[0]) * tj + (j - lo[1])) * tk + (ka - lo[2])
+            for c in range(n):
+                log_sums[base + c] += scratch[sb + c]
+                scratch[sb + c] = 0.0
+
+
+def _run_iterations_tiled(
+    idx, null_ijk, offsets, group_kernel, klog, kstarts, kshapes, kmins, mask, shape,
+    threshold, cut,
+):
+    """As :func:`_run_iterations`, tile by tile so that the working set stays in cache.
+
+    The volume is cut into 16^3 tiles; each tile receives, in experiment order, the foci
+    whose kernel box meets it, so every voxel still sums its experiments' ``log1p(-MA)`` in
+    experiment order. A finished tile is scanned (maximum, suprathreshold voxels) and
+    cleared while it is still in cache.
+    """
+    T = 16
+    n_foci = idx.shape[0]
+    n_iter = idx.shape[1]
+    n_groups = offsets.shape[0] - 1
+    nx, ny, nz = shape[0], shape[1], shape[2]
+    n_vox = nx * ny * nz
+    nti, ntj, ntk = (nx + T - 1) // T, (ny + T - 1) // T, (nz + T - 1) // T
+    n_tiles = nti * ntj * ntk
+    log_sums = np.zeros(n_vox, dtype=np.float64)
+    scratch = np.zeros(T * T * T, dtype=np.float64)
+    label = np.zeros(n_vox, dtype=np.int64)
+    ijk = np.empty((n_foci, 3), dtype=np.int64)
+    fgroup = np.empty(n_foci, dtype=np.int64)
+    for g in range(n_groups):
+        for f in range(offsets[g], offsets[g + 1]):
+            fgroup[f] = g
+    trange = np.empty((n_foci, 6), dtype=np.int64)
+    count = np.zeros(n_tiles + 1, dtype=np.int64)
+    fill = np.zeros(n_tiles, dtype=np.int64)
+    lst = np.empty(n_foci * 64, dtype=np.int64)
+    lo = np.empty(3, dtype=np.int64)
+    hi = np.empty(3, dtype=np.int64)
+    cap = 1024
+    supra = np.empty(cap, dtype=np.int64)
+    supra_val = np.empty(cap, dtype=np.float32)
+    out_max = np.zeros(n_iter, dtype=np.float32)
+    out_size = np.zeros(n_iter, dtype=np.float32)
+    out_mass = np.zeros(n_iter, dtype=np.float32)
+
+    for t in range(n_iter):
+        count[:] = 0
+        n_pairs = 0
+        for f in range(n_foci):
+            r = idx[f, t]
+            ijk[f, 0] = null_ijk[r, 0]
+            ijk[f, 1] = null_ijk[r, 1]
+            ijk[f, 2] = null_ijk[r, 2]
+            k = group_kernel[fgroup[f]]
+            for d in range(3):
+                a0 = max(0, ijk[f, d] + kmins[k, d])
+                a1 = min(shape[d], ijk[f, d] + kmins[k, d] + kshapes[k, d]) - 1
+                trange[f, 2 * d] = a0 // T
+                trange[f, 2 * d + 1] = a1 // T
+            for ti in range(trange[f, 0], trange[f, 1] + 1):
+                for tj in range(trange[f, 2], trange[f, 3] + 1):
+                    for tk in range(trange[f, 4], trange[f, 5] + 1):
+                        count[(ti * ntj + tj) * ntk + tk + 1] += 1
+                        n_pairs += 1
+        for q in range(n_tiles):
+            count[q + 1] += count[q]
+            fill[q] = count[q]
+        if n_pairs > lst.shape[0]:
+            lst = np.empty(2 * n_pairs, dtype=np.int64)
+        for f in range(n_foci):
+            for ti in range(trange[f, 0], trange[f, 1] + 1):
+                for tj in range(trange[f, 2], trange[f, 3] + 1):
+                    for tk in range(trange[f, 4], trange[f, 5] + 1):
+                        q = (ti * ntj + tj) * ntk + tk
+                        lst[fill[q]] = f
+                        fill[q] += 1
+        xmin = 0.0
+        n_sup = 0
+        found = False
+        for q in range(n_tiles):
+            start, end = count[q], count[q + 1]
+            if start == end:
+                continue
+            tk_ = q % ntk
+            tj_ = (q // ntk) % ntj
+            ti_ = q // (ntk * ntj)
+            lo[0], lo[1], lo[2] = ti_ * T, tj_ * T, tk_ * T
+            hi[0], hi[1], hi[2] = min(nx, lo[0] + T), min(ny, lo[1] + T), min(nz, lo[2] + T)
+            p = start
+            while p < end:
+                g = fgroup[lst[p]]
+                e = p + 1
+                while e < end and fgroup[lst[e]] == g:
+                    e += 1
+                k = group_kernel[g]
+                if e - p == 1:
+                    f = lst[p]
+                    _tile_add(klog, kstarts[k], kshapes[k], kmins[k], log_sums,
+                              ijk[f, 0], ijk[f, 1], ijk[f, 2], ny, nz, lo, hi)
+                else:
+                    for u in range(p, e):
+                        f = lst[u]
+                        _tile_min(klog, kstarts[k], kshapes[k], kmins[k], scratch,
+                                  ijk[f, 0], ijk[f, 1], ijk[f, 2], lo, hi, T, T)
+                    for u in range(p, e):
+                        f = lst[u]
+                        _tile_flush(kshapes[k], kmins[k], scratch, log_sums,
+                                    ijk[f, 0], ijk[f, 1], ijk[f, 2], ny, nz, lo, hi, T, T)
+                p = e
+            # The tile is final: its maximum and suprathreshold voxels, then clear it.
+            for i in range(lo[0], hi[0]):
+                for j in range(lo[1], hi[1]):
+                    base = (i * ny + j) * nz
+                    m = 0.0
+                    for c in range(lo[2], hi[2]):
+                        m = min(m, log_sums[base + c])
+                    if m < cut or m < xmin:
+                        for c in range(lo[2], hi[2]):
+                            v = base + c
+                            x = log_sums[v]
+                            if (x < cut or x < xmin) and mask[v]:
+                                found = True
+                                if x < xmin:
+                                    xmin = x
+                                if x < cut:
+                                    val = np.float32(1.0 - np.exp(x))
+                                    if np.float64(val) > threshold:
+                                        if n_sup == cap:
+                                            cap *= 2
+                                            grown = np.empty(cap, dtype=np.int64)
+                                            grown[:n_sup] = supra[:n_sup]
+                                            supra = grown
+                                            grown_val = np.empty(cap, dtype=np.float32)
+                                            grown_val[:n_sup] = supra_val[:n_sup]
+                                            supra_val = grown_val
+                                        supra[n_sup] = v
+                                        supra_val[n_sup] = val
+                                        n_sup += 1
+                    for c in range(lo[2], hi[2]):
+                        log_sums[base + c] = 0.0
+        out_max[t] = np.float32(1.0 - np.exp(xmin))
+        if n_sup > 0:
+            order = np.argsort(supra[:n_sup])
+            vox = supra[:n_sup][order]
+            vals = supra_val[:n_sup][order]
+            size, mass = _largest_cluster(vox, vals, label, ny, nz, threshold)
+            out_size[t] = np.float32(size)
+            out_mass[t] = np.float32(mass)
+    return out_max, out_size, out_mass
+
+
+def _largest_cluster(vox, vals, label, ny, nz, threshold):
+    """Largest size and mass of the face-connected clusters of ``vox`` (sorted, C order).
+
+    Union-find over the voxels in C order; masses are summed in C order, as ``ndimage.sum``
+    does. ``label`` is an all-zero scratch volume and is left all zero.
+    """
+    n_sup = vox.shape[0]
+    parent = np.arange(n_sup)
+    for p in range(n_sup):
+        label[vox[p]] = p + 1
+    stride_i = ny * nz
+    for p in range(n_sup):
+        v = vox[p]
+        kk = v % nz
+        jj = (v // nz) % ny
+        ii = v // stride_i
+        for q in range(3):
+            if q == 0:
+                if kk == 0:
+                    continue
+                nb = v - 1
+            elif q == 1:
+                if jj == 0:
+                    continue
+                nb = v - nz
+            else:
+                if ii == 0:
+                    continue
+                nb = v - stride_i
+            lq = label[nb]
+            if lq == 0:
+                continue
+            ra = p
+            while parent[ra] != ra:
+                ra = parent[ra]
+            rb = lq - 1
+            while parent[rb] != rb:
+                rb = parent[rb]
+            if ra != rb:
+                if ra < rb:
+                    parent[rb] = ra
+                else:
+                    parent[ra] = rb
+    sizes = np.zeros(n_sup, dtype=np.int64)
+    masses = np.zeros(n_sup, dtype=np.float64)
+    for p in range(n_sup):
+        r = p
+        while parent[r] != r:
+            r = parent[r]
+        parent[p] = r
+        sizes[r] += 1
+        masses[r] += np.float64(vals[p]) - threshold
+        label[vox[p]] = 0
+    best_size = 0
+    best_mass = 0.0
+    for p in range(n_sup):
+        if parent[p] == p:
+            if sizes[p] > best_size:
+                best_size = sizes[p]
+            if masses[p] > best_mass:
+                best_mass = masses[p]
+    return best_size, best_mass
+
+
+_COMPILED: dict = {}
+
+
+def _numba_cache_usable() -> bool:
+    """Whether numba can write its cache (``NUMBA_CACHE_DIR`` or next to this file)."""
+    target = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(os.path.dirname(__file__), "__pycache__")
+    try:
+        os.makedirs(target, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(target, os.W_OK)
+
+
+def _compiled():
+    """The compiled kernels, built on first use (cached on disk where that is writable)."""
+    if not _COMPILED:
+        from numba import njit
+
+        cache = _numba_cache_usable()
+
+        def jit(fn):
+            try:
+                return njit(cache=cache, nogil=True)(fn)
+            except RuntimeError:  # no usable cache locator after all
+                return njit(cache=False, nogil=True)(fn)
+
+        g = dict(globals())
+        for name in ("_min_log_kernel", "_flush_box", "_add_kernel", "_tile_add", "_tile_min",
+                     "_tile_flush", "_largest_cluster"):
+            g[name] = jit(globals()[name])
+        for name in ("_run_iterations", "_run_iterations_tiled"):
+            fn = globals()[name]
+            _COMPILED[name] = jit(type(fn)(fn.__code__, g, name))
+        _COMPILED["run"] = _COMPILED["_run_iterations_tiled"]
+        _COMPILED["log1p_neg"] = jit(_log1p_neg)
+    return _COMPILED
+
+
+def _run_block(idx_block, plan_arrays):
+    """One worker's share: the null maxima of the iterations in ``idx_block``'s columns."""
+    return _compiled()["run"](np.ascontiguousarray(idx_block), *plan_arrays)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass
+class MonteCarloPlan:
+    """Everything one Monte Carlo iteration needs, fixed for the run (plain arrays)."""
+
+    null_ijk: np.ndarray  # (n_null, 3) int32: voxels random foci are drawn from
+    offsets: np.ndarray  # (n_experiments + 1,) int64: foci of each experiment
+    group_kernel: np.ndarray  # (n_experiments,) int64: kernel of each experiment
+    klog: np.ndarray  # float64: log1p(-kernel) of every kernel box, concatenated
+    kstarts: np.ndarray  # (n_kernels,) int64
+    kshapes: np.ndarray  # (n_kernels, 3) int64
+    kmins: np.ndarray  # (n_kernels, 3) int64: offset of each box's first voxel
+    mask: np.ndarray  # flat bool brain mask, C order
+    shape: np.ndarray  # (3,) int64
+    threshold: float  # cluster-forming ALE value
+    cut: float  # log-sum above which ALE <= threshold
+
+    @property
+    def n_foci(self) -> int:
+        return int(self.offsets[-1])
+
+    def arrays(self) -> tuple:
+        return (self.null_ijk, self.offsets, self.group_kernel, self.klog, self.kstarts,
+                self.kshapes, self.kmins, self.mask, self.shape, float(self.threshold),
+                float(self.cut))
+
+
+def build_plan(estimator, threshold: float) -> MonteCarloPlan:
+    """The Monte Carlo plan of a fitted NiMARE ``ALE`` (NiMARE's own kernels and grouping)."""
+    from nimare.utils import _mask_coverage_to_null_ijk, _mask_img_to_bool
+
+    iter_df = estimator.inputs_["coordinates"].drop(columns=["x", "y", "z"], errors="ignore").copy()
+    nimare_plan = estimator._permutation_plan(iter_df)
+    if nimare_plan is None or not hasattr(nimare_plan, "kernel_values"):
+        raise NotImplementedError("ale-app's Monte Carlo FWE needs NiMARE's ALE kernel permutation plan")
+    log_values = _compiled()["log1p_neg"](np.ascontiguousarray(nimare_plan.kernel_values, dtype=np.float32))
+    klog, kstarts, kshapes, kmins = [], [], [], []
+    start = 0
+    for k in range(len(nimare_plan.kernel_starts) - 1):
+        lo, hi = nimare_plan.kernel_starts[k], nimare_plan.kernel_starts[k + 1]
+        offs = nimare_plan.kernel_offsets[lo:hi].astype(np.int64)
+        kmin = offs.min(axis=0)
+        kshape = offs.max(axis=0) - kmin + 1
+        box = np.zeros(tuple(kshape), dtype=np.float64)
+        pos = offs - kmin
+        # Where two support entries share a voxel (never for NiMARE's kernels) keep the max.
+        np.minimum.at(box, (pos[:, 0], pos[:, 1], pos[:, 2]), log_values[lo:hi])
+        klog.append(box.ravel())
+        kstarts.append(start)
+        kshapes.append(kshape)
+        kmins.append(kmin)
+        start += box.size
+    mask_img = estimator.masker.mask_img
+    null_ijk = _mask_coverage_to_null_ijk(estimator.masker, mask_coverage=estimator.mask_coverage)
+    mask = _mask_img_to_bool(mask_img)
+    return MonteCarloPlan(
+        null_ijk=np.ascontiguousarray(null_ijk, dtype=np.int32),
+        offsets=np.ascontiguousarray(nimare_plan.offsets, dtype=np.int64),
+        group_kernel=np.ascontiguousarray(nimare_plan.group_kernel, dtype=np.int64),
+        klog=np.ascontiguousarray(np.concatenate(klog)),
+        kstarts=np.asarray(kstarts, dtype=np.int64),
+        kshapes=np.asarray(kshapes, dtype=np.int64),
+        kmins=np.asarray(kmins, dtype=np.int64),
+        mask=np.ascontiguousarray(mask.ravel()),
+        shape=np.asarray(mask.shape, dtype=np.int64),
+        threshold=float(threshold),
+        cut=float(math.log1p(-float(threshold)) + 1e-6),
+    )
+
+
+def draw_null_indices(estimator, n_foci: int, n_null: int, n_iterations: int) -> np.ndarray:
+    """NiMARE's draws, ``rng.choice(n_null, size=(n_foci, n_iterations))``, as int32.
+
+    Drawn one focus (row) at a time from the same generator, which consumes the stream in
+    the same order as NiMARE's single call (checked by the tests).
+    """
+    rng = estimator._get_rng(RNG_STREAM)
+    out = np.empty((n_foci, n_iterations), dtype=np.int32)
+    for f in range(n_foci):
+        out[f] = rng.choice(n_null, size=n_iterations)
+    return out
+
+
+def run_null(plan: MonteCarloPlan, idx: np.ndarray, n_jobs: int = 1, backend: str = "loky",
+             block_size: int | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """The Monte Carlo null table of the iterations in ``idx``'s columns.
+
+    Blocks of consecutive iterations go to ``n_jobs`` workers; every iteration's numbers
+    depend only on its own column, so the table is the same for any ``n_jobs`` or backend.
+    """
+    n_iterations = idx.shape[1]
+    if block_size is None:
+        # Enough blocks to balance the workers and report progress, few enough to be cheap.
+        block_size = max(1, min(500, -(-n_iterations // max(1, 4 * n_jobs))))
+    starts = list(range(0, n_iterations, block_size))
+    arrays = plan.arrays()
+    results: list = []
+    if n_jobs == 1:
+        for s in starts:
+            results.append(_run_block(idx[:, s : s + block_size], arrays))
+            if progress is not None:
+                progress(results[-1][0].shape[0])
+    else:
+        from joblib import Parallel, delayed
+
+        parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
+        for res in parallel(delayed(_run_block)(np.ascontiguousarray(idx[:, s : s + block_size]), arrays)
+                            for s in starts):
+            results.append(res)
+            if progress is not None:
+                progress(res[0].shape[0])
+    if results:
+        max_ale, max_size, max_mass = (np.concatenate(parts) for parts in zip(*results))
+    else:
+        max_ale = max_size = max_mass = np.zeros(0, dtype=np.float32)
+    return pd.DataFrame({
+        "iteration": np.arange(n_iterations, dtype=np.int64),
+        "max_ale": max_ale,
+        "max_cluster_size_voxels": max_size,
+        "max_cluster_mass": max_mass,
+    })
+
+
+# --------------------------------------------------------------------------- observed side
+
+
+def _values_to_image(values, masker) -> nib.Nifti1Image:
+    values = np.asarray(values)
+    dtype = np.int16 if np.issubdtype(values.dtype, np.integer) else np.float32
+    mask = np.asanyarray(masker.mask_img.dataobj).astype(bool)
+    data = np.zeros(mask.shape, dtype=dtype)
+    data[mask] = values.astype(dtype)
+    img = nib.Nifti1Image(data, masker.mask_img.affine)
+    img.header.set_data_dtype(dtype)
+    img.header.set_xyzt_units("mm")
+    return img
+
+
+def _fwe_maps(stat_values, null: pd.DataFrame, threshold: float, mask: np.ndarray, affine, alpha: float):
+    """NiMARE's cluster- and voxel-level FWE maps, and ale-app's cluster table.
+
+    Follows ``CBMAEstimator.correct_fwe_montecarlo`` step for step (float32 maps, the
+    ``ss_thresh`` comparison, faces connectivity, ``null_to_p`` upper tail).
+    """
+    from nimare.stats import null_to_p
+    from nimare.utils import _p_to_logp_values
+    from scipy import ndimage
+
+    f32 = np.float32
+    max_ale = null["max_ale"].to_numpy(dtype=f32)
+    max_size = null["max_cluster_size_voxels"].to_numpy(dtype=f32)
+    max_mass = null["max_cluster_mass"].to_numpy(dtype=f32)
+    ss_thresh = np.float64(threshold)
+    conn = ndimage.generate_binary_structure(rank=3, connectivity=1)
+
+    thresh = np.zeros(mask.shape, dtype=f32)
+    thresh[mask] = stat_values
+    thresh[thresh <= ss_thresh] = 0
+    labeled, n_clusters = ndimage.label(thresh, conn)
+    cluster_labels, idx, cluster_sizes = np.unique(labeled, return_inverse=True, return_counts=True)
+    idx = np.reshape(idx, labeled.shape)
+    cluster_masses = np.zeros(cluster_labels.shape)
+    for i_val in cluster_labels:
+        cluster_masses[i_val] = np.sum(thresh[labeled == i_val] - ss_thresh)
+
+    p_mass = null_to_p(cluster_masses, max_mass, "upper")
+    logp_mass = _p_to_logp_values(p_mass[idx][mask], dtype=f32)
+    cluster_sizes[0] = 0
+    p_size = null_to_p(cluster_sizes, max_size, "upper")
+    logp_size = _p_to_logp_values(p_size[idx][mask], dtype=f32)
+    p_voxel = null_to_p(stat_values, max_ale, tail="upper")
+    logp_voxel = _p_to_logp_values(p_voxel, dtype=f32)
+
+    # The cluster table and the label image of the clusters that pass (size-based FWE).
+    n = max(len(max_size), 1)
+    voxel_mm3 = float(abs(np.linalg.det(affine[:3, :3])))
+    rows = []
+    for lab in range(1, n_clusters + 1):
+        where = np.flatnonzero((labeled == lab).ravel())
+        values = thresh.ravel()[where]
+        peak = where[int(np.argmax(values))]
+        pijk = np.unravel_index(peak, labeled.shape)
+        pxyz = nib.affines.apply_affine(affine, pijk)
+        ps, pm = float(p_size[lab]), float(p_mass[lab])
+        rows.append({
+            "label": lab, "first_voxel": int(where[0]),
+            "size_voxels": int(cluster_sizes[lab]), "size_mm3": float(cluster_sizes[lab]) * voxel_mm3,
+            "mass": float(cluster_masses[lab]),
+            "p_fwe_size": ps, "p_fwe_size_se": math.sqrt(ps * (1 - ps) / n),
+            "p_fwe_mass": pm, "p_fwe_mass_se": math.sqrt(pm * (1 - pm) / n),
+            "peak_ale": float(thresh.ravel()[peak]),
+            "peak_i": int(pijk[0]), "peak_j": int(pijk[1]), "peak_k": int(pijk[2]),
+            "peak_x": float(pxyz[0]), "peak_y": float(pxyz[1]), "peak_z": float(pxyz[2]),
+        })
+    columns = ["cluster_id", "size_voxels", "size_mm3", "mass", "p_fwe_size", "p_fwe_size_se",
+               "p_fwe_mass", "p_fwe_mass_se", "peak_ale", "peak_i", "peak_j", "peak_k",
+               "peak_x", "peak_y", "peak_z"]
+    table = pd.DataFrame(rows, columns=["label", "first_voxel", *columns[1:]])
+    table = table.sort_values(["size_voxels", "first_voxel"], ascending=[False, True], kind="stable")
+    passing = table["p_fwe_size"] < alpha
+    table["cluster_id"] = 0
+    table.loc[passing, "cluster_id"] = np.arange(1, int(passing.sum()) + 1)
+    relabel = np.zeros(n_clusters + 1, dtype=np.int16)
+    relabel[table["label"].to_numpy(dtype=int)] = table["cluster_id"].to_numpy(dtype=np.int16)
+    label_data = relabel[labeled].astype(np.int16)
+    label_img = nib.Nifti1Image(label_data, affine)
+    label_img.header.set_data_dtype(np.int16)
+    label_img.header.set_xyzt_units("mm")
+    all_clusters = table[columns].reset_index(drop=True)
+    clusters = all_clusters[all_clusters["cluster_id"] > 0].reset_index(drop=True)
+    return logp_size, logp_mass, logp_voxel, label_img, clusters, all_clusters
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def fit_ale_estimator(studyset, kernel_fwhm: float | None = None, sample_size: int | None = None,
+                      seed: int = 0):
+    """NiMARE's ``ALE(random_state=seed)`` fitted to ``studyset``; returns (estimator, result)."""
+    from nimare.meta.cbma.ale import ALE
+
+    kwargs = {}
+    if kernel_fwhm is not None:
+        kwargs["kernel__fwhm"] = kernel_fwhm
+    if sample_size is not None:
+        kwargs["kernel__sample_size"] = sample_size
+    estimator = ALE(random_state=int(seed), **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = estimator.fit(studyset)
+    return estimator, result
+
+
+def montecarlo_fwe(
+    studyset,
+    kernel_fwhm: float | None = None,
+    sample_size: int | None = None,
+    *,
+    voxel_p: float = 0.001,
+    n_iterations: int = 10000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    n_jobs: int = 1,
+    backend: str = "loky",
+    progress: Callable[[int], None] | None = None,
+) -> InferenceResult:
+    """Cluster-level and voxel-level FWE for ALE from a Monte Carlo null, as NiMARE does it.
+
+    Equals ``FWECorrector(method="montecarlo", voxel_thresh=voxel_p, n_iters=n_iterations,
+    n_cores=1).transform(ALE(random_state=seed, ...).fit(studyset))`` draw for draw, for any
+    ``n_jobs`` and ``backend``.
+
+    Parameters
+    ----------
+    studyset : nimare.nimads.Studyset or nimare.dataset.Dataset
+        The analyses (with the target space's masker), as :func:`ale_app.ale.fit_ale` takes.
+    kernel_fwhm, sample_size : float or int, optional
+        ALE kernel options, as ``ale.kernel_fwhm`` and ``ale.sample_size`` in the spec
+        (both None: FWHM from each experiment's sample size).
+    voxel_p : float
+        Cluster-forming threshold, uncorrected p under NiMARE's analytic null. Default 0.001.
+    n_iterations : int
+        Monte Carlo iterations. Default 10000.
+    seed : int
+        NiMARE's ``random_state``. Default 0.
+    alpha : float
+        Cluster-level FWE level for :attr:`InferenceResult.label_img`. Default 0.05.
+    n_jobs : int
+        Worker processes (or threads). Results never depend on it. Default 1.
+    backend : str
+        joblib backend for ``n_jobs > 1`` (``loky``, ``threading``, ``dask``). Default loky.
+    progress : callable, optional
+        Called with the number of iterations done after each block.
+
+    Returns
+    -------
+    InferenceResult
+    """
+    if n_iterations < 1:
+        raise ValueError("n_iterations must be at least 1")
+    if not 0 < voxel_p < 1:
+        raise ValueError("voxel_p must be between 0 and 1")
+    estimator, result = fit_ale_estimator(studyset, kernel_fwhm, sample_size, seed)
+    stat_values = np.asarray(result.get_map("stat", return_type="array"))
+    threshold = float(estimator._p_to_summarystat(voxel_p))
+    plan = build_plan(estimator, threshold)
+    idx = draw_null_indices(estimator, plan.n_foci, plan.null_ijk.shape[0], n_iterations)
+    null = run_null(plan, idx, n_jobs=n_jobs, backend=backend, progress=progress)
+    del idx
+    mask = plan.mask.reshape(tuple(plan.shape))
+    logp_size, logp_mass, logp_voxel, label_img, clusters, all_clusters = _fwe_maps(
+        stat_values, null, threshold, mask, estimator.masker.mask_img.affine, alpha)
+    return InferenceResult(
+        null=null,
+        stat_values=stat_values.astype(np.float32),
+        z_values=np.asarray(result.get_map("z", return_type="array"), dtype=np.float32),
+        p_values=np.asarray(result.get_map("p", return_type="array"), dtype=np.float32),
+        logp_cluster_size_fwe_values=logp_size,
+        logp_cluster_mass_fwe_values=logp_mass,
+        logp_voxel_fwe_values=logp_voxel,
+        cluster_forming_threshold=threshold,
+        label_img=label_img,
+        clusters=clusters,
+        all_clusters=all_clusters,
+        masker=estimator.masker,
+        ids=[str(i) for i in estimator.inputs_["id"]],
+        voxel_p=float(voxel_p),
+        alpha=float(alpha),
+        n_iterations=int(n_iterations),
+        seed=int(seed),
+        n_foci=plan.n_foci,
+    )

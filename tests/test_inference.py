@@ -1,0 +1,160 @@
+"""Oracle tests: ale-app's Monte Carlo FWE equals NiMARE's ALE + FWECorrector(montecarlo).
+
+NiMARE runs inside the tests, on the same input, seed and iterations; the null values and
+every map must agree within 1e-6, and the results must not depend on ``n_jobs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from ale_app import inference as I
+
+TOL = 1e-6
+
+
+def _pain_studyset():
+    from nimare.nimads import Studyset
+    from nimare.utils import get_resource_path
+
+    return Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"), target="mni152_2mm")
+
+
+def _generated_dataset(n_experiments=30, seed=12345):
+    """A seeded random dataset: foci on in-mask voxels, 3 to 15 foci and 8 to 40 subjects."""
+    from nimare.dataset import Dataset
+    from nimare.utils import get_template
+
+    rng = np.random.default_rng(seed)
+    mask = get_template("mni152_2mm", mask="brain")
+    ijk = np.argwhere(np.asanyarray(mask.dataobj) > 0)
+    data = {}
+    for e in range(n_experiments):
+        n_foci = int(rng.integers(3, 16))
+        xyz = ijk[rng.integers(0, len(ijk), n_foci)] @ mask.affine[:3, :3].T + mask.affine[:3, 3]
+        data[f"study{e:02d}"] = {"contrasts": {"1": {
+            "coords": {"space": "MNI", "x": xyz[:, 0].tolist(), "y": xyz[:, 1].tolist(),
+                       "z": xyz[:, 2].tolist()},
+            "metadata": {"sample_sizes": [int(rng.integers(8, 41))]},
+        }}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Dataset(data, target="mni152_2mm")
+
+
+def _nimare(studyset, n_iterations, seed, voxel_p=0.001, **kernel):
+    from nimare.correct import FWECorrector
+
+    _, result = I.fit_ale_estimator(studyset, seed=seed, **kernel)
+    logging.disable(logging.INFO)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            corrected = FWECorrector(method="montecarlo", voxel_thresh=voxel_p, n_iters=n_iterations,
+                                     n_cores=1).transform(result)
+    finally:
+        logging.disable(logging.NOTSET)
+    return corrected
+
+
+def _assert_equal_to_nimare(ours: I.InferenceResult, corrected):
+    nulls = corrected.estimator.null_distributions_
+    for column, key in I.NIMARE_NULL_KEYS.items():
+        diff = np.abs(ours.null[column].to_numpy(dtype=float) - np.asarray(nulls[key], dtype=float))
+        assert diff.max() <= TOL, (column, diff.max(), np.flatnonzero(diff > TOL)[:10])
+    for name, key in I.NIMARE_MAP_NAMES.items():
+        theirs = np.asarray(corrected.get_map(key, return_type="array"), dtype=float)
+        mine = np.asarray(getattr(ours, name + "_values"), dtype=float)
+        assert mine.shape == theirs.shape
+        assert np.abs(mine - theirs).max() <= TOL, (name, np.abs(mine - theirs).max())
+    assert ours.cluster_forming_threshold == pytest.approx(
+        corrected.estimator._p_to_summarystat(ours.voxel_p), abs=0)
+
+
+def _assert_consistent(ours: I.InferenceResult):
+    """The cluster table, label image and logp map tell the same story."""
+    labels = np.asanyarray(ours.label_img.dataobj)
+    assert sorted(np.unique(labels[labels > 0]).tolist()) == ours.clusters["cluster_id"].tolist()
+    for _, row in ours.clusters.iterrows():
+        assert (labels == row["cluster_id"]).sum() == row["size_voxels"]
+        assert row["p_fwe_size"] < ours.alpha
+        p = row["p_fwe_size"]
+        assert row["p_fwe_size_se"] == pytest.approx(np.sqrt(p * (1 - p) / ours.n_iterations))
+    logp = np.asanyarray(ours.logp_cluster_size_fwe_img.dataobj)
+    if len(ours.clusters):
+        assert (logp[labels > 0] > -np.log10(ours.alpha)).all()
+    assert list(ours.null.columns) == ["iteration", "max_ale", "max_cluster_size_voxels", "max_cluster_mass"]
+    assert len(ours.null) == ours.n_iterations
+
+
+def test_draws_match_nimare_single_call():
+    """Drawing NiMARE's (n_foci, n_iterations) index matrix row by row consumes the same stream."""
+    from nimare.meta.cbma.ale import ALE
+
+    estimator = ALE(random_state=7)
+    whole = estimator._get_rng(I.RNG_STREAM).choice(228483, size=(57, 211))
+    assert np.array_equal(I.draw_null_indices(estimator, 57, 228483, 211), whole)
+
+
+def test_pain_21_equals_nimare():
+    """All 21 pain analyses, 200 iterations: nulls and maps equal NiMARE's; n_jobs 1 == 2."""
+    studyset = _pain_studyset()
+    ours = I.montecarlo_fwe(studyset, n_iterations=200, seed=11, n_jobs=1)
+    _assert_equal_to_nimare(ours, _nimare(studyset, 200, 11))
+    _assert_consistent(ours)
+    assert len(ours.clusters) > 0
+    parallel = I.montecarlo_fwe(studyset, n_iterations=200, seed=11, n_jobs=2)
+    assert ours.null.equals(parallel.null)
+    assert np.array_equal(ours.logp_cluster_size_fwe_values, parallel.logp_cluster_size_fwe_values)
+
+
+def test_generated_30_equals_nimare():
+    """A seeded 30-experiment dataset with varied sample sizes: equal to NiMARE; jobs agree."""
+    dataset = _generated_dataset()
+    ours = I.montecarlo_fwe(dataset, n_iterations=150, seed=5, n_jobs=2, backend="threading")
+    _assert_equal_to_nimare(ours, _nimare(dataset, 150, 5))
+    _assert_consistent(ours)
+    serial = I.montecarlo_fwe(dataset, n_iterations=150, seed=5, n_jobs=1)
+    assert ours.null.equals(serial.null)
+
+
+@pytest.mark.slow
+def test_pain_fixed_kernel_and_other_threshold_equal_nimare():
+    """A fixed FWHM kernel and a p < 0.01 cluster-forming threshold, 300 iterations."""
+    studyset = _pain_studyset()
+    ours = I.montecarlo_fwe(studyset, kernel_fwhm=10.0, voxel_p=0.01, n_iterations=300, seed=2,
+                            n_jobs=2)
+    _assert_equal_to_nimare(ours, _nimare(studyset, 300, 2, voxel_p=0.01, kernel_fwhm=10.0))
+    _assert_consistent(ours)
+
+
+@pytest.mark.slow
+def test_generated_30_sample_size_override_equals_nimare():
+    dataset = _generated_dataset(seed=99)
+    ours = I.montecarlo_fwe(dataset, sample_size=20, n_iterations=300, seed=0, n_jobs=2)
+    _assert_equal_to_nimare(ours, _nimare(dataset, 300, 0, sample_size=20))
+    _assert_consistent(ours)
+
+
+def test_numba_cache_dir_unwritable(tmp_path):
+    """An unusable NUMBA_CACHE_DIR does not stop the compiled kernels (fresh process)."""
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code = (
+        "import numpy as np\n"
+        "from ale_app import inference as I\n"
+        "assert not I._numba_cache_usable()\n"
+        "out = I._compiled()['log1p_neg'](np.array([0.5], dtype=np.float32))\n"
+        "assert abs(out[0] - np.log(0.5)) < 1e-12\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(blocker / "cache")}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
