@@ -31,6 +31,16 @@ FIG_COORDINATES = "figures/desc-coordinates_glassbrain"
 FIG_OVERLAY = "figures/stat-ale_desc-overlay_glassbrain"
 FIG_PEAK = "figures/stat-ale_desc-peak_orthoview"
 FIG_JACKKNIFE = "figures/desc-jackknife_barplot"
+# Inferential mode only.
+STAT_Z = f"{SPACE}_stat-z_statmap.nii.gz"
+STAT_P = f"{SPACE}_stat-p_statmap.nii.gz"
+LOGP_CLUSTER_FWE = f"{SPACE}_stat-logp_desc-clusterFWE_statmap.nii.gz"
+LOGP_VOXEL_FWE = f"{SPACE}_stat-logp_desc-voxelFWE_statmap.nii.gz"
+FWE_CLUSTER_MAP = f"{SPACE}_desc-fweclusters_dseg.nii.gz"
+FWE_CLUSTER_TABLE = "desc-fweclusters_table.tsv"
+FWE_JACKKNIFE_TABLE = "desc-fwejackknife_table.tsv"
+FWE_FOCUS_COUNTS = "desc-fwefocuscounts_table.tsv"
+MCNULL_TABLE = "desc-mcnull_table.tsv"
 DATASET_DESCRIPTION = "dataset_description.json"
 SPEC_JSON = "spec.json"
 PROVENANCE = "provenance.json"
@@ -99,7 +109,8 @@ class Output:
 
 
 def threshold_info(result: AnalysisResult) -> dict[str, Any]:
-    """What every thresholded (or thresholdable) output says about its threshold."""
+    """What every descriptive thresholded (or thresholdable) output says about its threshold.
+    These outputs are descriptive in either mode; the inferential ones carry :func:`inference_info`."""
     spec = result.spec
     return {
         "DisplayThreshold": result.threshold,
@@ -107,7 +118,7 @@ def threshold_info(result: AnalysisResult) -> dict[str, Any]:
             f"{spec.display.threshold_percentile:g}th percentile of the nonzero in-mask ALE values"
         ),
         "ThresholdIsStatistical": False,
-        "Inferential": result.inferential,
+        "Inferential": False,
     }
 
 
@@ -202,6 +213,71 @@ def _jackknife_sidecar(result: AnalysisResult) -> Sidecar:
     )
 
 
+def inference_info(result: AnalysisResult) -> dict[str, Any]:
+    """What every inferential output says about the test that made it."""
+    inf, spec = result.inference, result.spec.inference
+    return {
+        "Inferential": True,
+        "Method": "ALE cluster-level family-wise error from a Monte Carlo null (NiMARE's "
+                  "FWECorrector(method='montecarlo') procedure); voxel-level p and z from NiMARE's analytic null",
+        "ClusterFormingP": spec.voxel_p,
+        "ClusterFormingALE": inf.cluster_forming_threshold,
+        "FWEAlpha": spec.fwe_alpha,
+        "Iterations": spec.n_iterations,
+        "RandomSeed": spec.seed,
+        "FociPerIteration": inf.n_foci,
+        "Connectivity": "faces (6-neighbour)",
+    }
+
+
+def _inferential_sidecar(description: str, sources: list[str]):
+    def make(result: AnalysisResult) -> Sidecar:
+        return Sidecar(description, sources, ale_parameters(result), inference_info(result))
+    return make
+
+
+def _fwe_cluster_table_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "The clusters that passed cluster-level FWE: peak, up to three sub-peaks (8 mm apart), size, mass, "
+        "cluster-size FWE p and its Monte Carlo standard error, anatomical labels.",
+        [f"bids::{STATMAP}", f"bids::{FWE_CLUSTER_MAP}", f"bids::{MCNULL_TABLE}"],
+        {**ale_parameters(result), "Labels": atlas_info(result), "Numbering": "by descending peak ALE value"},
+        {**inference_info(result),
+         "Columns": {"cluster_id": "Label in the FWE cluster map", "peak": "main peak or sub-peak",
+                     "x": "mm", "y": "mm", "z": "mm", "ale": "ALE value", "size_mm3": "Cluster volume, mm3",
+                     "size_voxels": "Cluster size, voxels", "mass": "Sum of ALE above the cluster-forming value",
+                     "p_fwe": "Cluster-level (size) FWE p", "p_fwe_se": "Monte Carlo standard error of p_fwe, "
+                     "sqrt(p (1 - p) / iterations)", "region": "Atlas region at the peak",
+                     "composition": "Main-peak rows: regions holding most of the cluster's volume"}},
+    )
+
+
+def _fwe_jackknife_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "Leave-one-out jackknife over the clusters that passed cluster-level FWE: per left-out analysis, the "
+        "mean over each cluster's voxels of 1 - ALE(without it) / ALE(all); 'mean' averages the clusters.",
+        [f"bids::{STATMAP}", f"bids::{FWE_CLUSTER_MAP}", f"bids::{COORDINATES}"],
+        {"Method": "closed-form", "ALE": ale_parameters(result)}, inference_info(result),
+    )
+
+
+def _fwe_focus_counts_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "Foci of each experiment inside each cluster that passed cluster-level FWE (a focus counts for the "
+        "cluster of its nearest voxel); 'total' sums the clusters.",
+        [f"bids::{COORDINATES}", f"bids::{FWE_CLUSTER_MAP}"], {}, inference_info(result),
+    )
+
+
+def _mcnull_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "The Monte Carlo null: per iteration, the largest ALE value, the largest cluster (voxels) and the "
+        "largest cluster mass of random foci (NiMARE's values_level-voxel_corr-fwe_method-montecarlo, "
+        "values_desc-size_level-cluster_corr-fwe_method-montecarlo and values_desc-mass_...).",
+        [f"bids::{COORDINATES}"], ale_parameters(result), inference_info(result),
+    )
+
+
 def _fig_coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app import figures as F
 
@@ -278,6 +354,24 @@ REGISTRY: tuple[Output, ...] = (
     Output(CLUSTER_MAP, "nifti", "data", lambda r, _o: r.clusters.label_img, _cluster_map_sidecar),
     Output(CLUSTER_TABLE, "tsv", "data", lambda r, _o: r.clusters.table, _cluster_table_sidecar),
     Output(JACKKNIFE_TABLE, "tsv", "data", lambda r, _o: r.jackknife, _jackknife_sidecar),
+    Output(STAT_Z, "nifti", "data", lambda r, _o: r.inference.z_img, _inferential_sidecar(
+        "Uncorrected voxel-level z from NiMARE's analytic ALE null.", [f"bids::{STATMAP}"])),
+    Output(STAT_P, "nifti", "data", lambda r, _o: r.inference.p_img, _inferential_sidecar(
+        "Uncorrected voxel-level p from NiMARE's analytic ALE null.", [f"bids::{STATMAP}"])),
+    Output(LOGP_CLUSTER_FWE, "nifti", "data", lambda r, _o: r.inference.logp_cluster_size_fwe_img,
+           _inferential_sidecar("-log10 of the cluster-level (size) FWE p of each voxel's cluster (0 outside "
+                                "clusters above the cluster-forming threshold).", [f"bids::{STATMAP}",
+                                                                                   f"bids::{MCNULL_TABLE}"])),
+    Output(LOGP_VOXEL_FWE, "nifti", "data", lambda r, _o: r.inference.logp_voxel_fwe_img, _inferential_sidecar(
+        "-log10 of each voxel's voxel-level FWE p (from the null of the largest ALE value).",
+        [f"bids::{STATMAP}", f"bids::{MCNULL_TABLE}"])),
+    Output(FWE_CLUSTER_MAP, "nifti", "data", lambda r, _o: r.fwe_clusters.label_img, _inferential_sidecar(
+        "Labels of the clusters that passed cluster-level FWE (0 = none), numbered by descending peak ALE.",
+        [f"bids::{STATMAP}", f"bids::{LOGP_CLUSTER_FWE}"])),
+    Output(FWE_CLUSTER_TABLE, "tsv", "data", lambda r, _o: r.fwe_clusters.table, _fwe_cluster_table_sidecar),
+    Output(FWE_JACKKNIFE_TABLE, "tsv", "data", lambda r, _o: r.fwe_jackknife, _fwe_jackknife_sidecar),
+    Output(FWE_FOCUS_COUNTS, "tsv", "data", lambda r, _o: r.fwe_focus_counts, _fwe_focus_counts_sidecar),
+    Output(MCNULL_TABLE, "tsv", "data", lambda r, _o: r.inference.null, _mcnull_sidecar),
     Output(FIG_COORDINATES, "figure", "figures", _fig_coordinates,
            caption="All reported coordinates, by study", section="evidence"),
     Output(FIG_OVERLAY, "figure", "figures", _fig_overlay,
@@ -296,7 +390,10 @@ REGISTRY: tuple[Output, ...] = (
 _NEEDS = {
     STATMAP: ("fit", "peak", "threshold"), CLUSTER_MAP: ("clusters",), CLUSTER_TABLE: ("clusters",),
     JACKKNIFE_TABLE: ("jackknife",), FIG_OVERLAY: ("fit",), FIG_PEAK: ("fit", "peak", "threshold"),
-    FIG_JACKKNIFE: ("jackknife",),
+    FIG_JACKKNIFE: ("jackknife",), STAT_Z: ("inference",), STAT_P: ("inference",),
+    LOGP_CLUSTER_FWE: ("inference",), LOGP_VOXEL_FWE: ("inference",), MCNULL_TABLE: ("inference",),
+    FWE_CLUSTER_MAP: ("fwe_clusters",), FWE_CLUSTER_TABLE: ("fwe_clusters",), FWE_JACKKNIFE_TABLE: ("fwe_jackknife",),
+    FWE_FOCUS_COUNTS: ("fwe_focus_counts",),
 }
 
 
@@ -436,6 +533,7 @@ def write_provenance(result: AnalysisResult, out: D.OutputFolder) -> dict[str, s
         rec.n_jobs, rec.backend, result.timings, spec_folder=rec.spec_dir, output_dir=out.root,
         random_seed=result.random_seed,
     )
+    record["Mode"] = result.spec.mode
     record["JackknifeMethod"] = result.spec.jackknife.method if result.spec.jackknife.enabled else None
     record["InputFormat"] = ev.source["format"]
     record["InputSpaceConversions"] = ev.conversions

@@ -61,6 +61,10 @@ class ReportInputs:
     study_colors: dict[str, str] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
     failed_step: str | None = None
+    mode: str = "descriptive"
+    inference: dict | None = None
+    fwe_table: pd.DataFrame | None = None
+    fwe_jackknife: pd.DataFrame | None = None
 
 
 def dominant_analyses(jackknife: pd.DataFrame, ratio: float, minimum: float) -> list[str]:
@@ -105,7 +109,21 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
                       "Selection": ", ".join(f"{k}: {v}" for k, v in sel.items()) if sel else "all analyses",
                       "Kernel": kernel_text, "Jackknife": jackknife},
         digests=dict(digests or {}), failed_step=result.failed_step, study_colors=result.study_colors,
+        mode=spec.mode, inference=_inference_facts(result),
+        fwe_table=result.fwe_clusters.table if result.fwe_clusters is not None else None,
+        fwe_jackknife=result.fwe_jackknife,
     )
+
+
+def _inference_facts(result) -> dict | None:
+    """The numbers the inferential paragraph states, read from the result (None if not run)."""
+    inf = result.inference
+    if inf is None or result.fwe_clusters is None:
+        return None
+    spec = result.spec.inference
+    return {"voxel_p": spec.voxel_p, "alpha": spec.fwe_alpha, "n_iterations": spec.n_iterations,
+            "seed": spec.seed, "cluster_forming_ale": inf.cluster_forming_threshold,
+            "n_clusters": result.n_fwe_clusters}
 
 
 def _atlas_title(atlas: str) -> str:
@@ -139,7 +157,7 @@ def interpretation(r: ReportInputs) -> str:
         f"The raw ALE statistic map of {r.n_experiments} experiments from {r.n_studies} studies "
         f"({r.n_foci} reported foci) was inspected descriptively.",
     ]
-    if r.n_experiments < MIN_EXPERIMENTS_FOR_INFERENCE:
+    if r.mode == "descriptive" and r.n_experiments < MIN_EXPERIMENTS_FOR_INFERENCE:
         parts.append(
             f"With fewer than {MIN_EXPERIMENTS_FOR_INFERENCE} experiments, voxelwise inference would not "
             "be reliable at this size, so no z or p maps were computed or interpreted."
@@ -184,11 +202,68 @@ def interpretation(r: ReportInputs) -> str:
             parts.append("No single experiment dominates the descriptive clusters.")
     if r.failed_step:
         parts.append(f"The run stopped during the {r.failed_step} step, so later results are missing.")
+    if r.mode == "inferential":
+        parts.append(
+            "The descriptive results above summarise where the included coordinates tended to be reported; "
+            "the inference below is the only test in this report."
+        )
+        return " ".join(parts) + (" " + inference_text(r) if r.inference is not None else "")
     parts.append(
         "These results summarise where the included coordinates tended to be reported; they are a "
         "description, not a test."
     )
     return " ".join(parts)
+
+
+def inference_text(r: ReportInputs) -> str:
+    """The inferential paragraph (inferential mode): what was tested, at which level, what
+    passed, and which experiments drive it. Inferential words are used only for clusters that
+    passed."""
+    f = r.inference
+    parts = [
+        "Inference was declared in the spec before the run (mode: inferential). Voxels were thresholded at "
+        f"an uncorrected p < {f['voxel_p']:g} under NiMARE's analytic null (ALE > {f['cluster_forming_ale']:.5f}), "
+        "and each resulting cluster's size was compared with the largest cluster sizes of "
+        f"{f['n_iterations']:,} Monte Carlo iterations of randomly placed foci (seed {f['seed']}), at a "
+        f"cluster-level family-wise error rate of {f['alpha']:g}."
+    ]
+    table = r.fwe_table
+    if not f["n_clusters"] or table is None or not len(table):
+        parts.append(f"No cluster passed cluster-level FWE at {f['alpha']:g}, so no location is claimed to show "
+                     "convergence beyond chance.")
+        return " ".join(parts)
+    mains = table[table["peak"] == "main"]
+    described = []
+    for row in mains.itertuples():
+        region = f", {row.region}" if "region" in mains.columns and isinstance(row.region, str) else ""
+        described.append(f"cluster {row.cluster_id} at {_fmt_xyz((row.x, row.y, row.z))}{region}, "
+                         f"{row.size_mm3} mm3, FWE-corrected p = {row.p_fwe:.4f} (Monte Carlo standard error "
+                         f"{row.p_fwe_se:.4f})")
+    n = len(mains)
+    parts.append(f"{n} cluster{'s' if n != 1 else ''} showed significant convergence at the cluster level: "
+                 + "; ".join(described) + ".")
+    if r.fwe_jackknife is not None and len(r.fwe_jackknife):
+        means = r.fwe_jackknife.set_index("id")["mean"].astype(float)
+        dominant = dominant_analyses(r.fwe_jackknife, r.dominance_ratio, r.dominance_min)
+        if dominant:
+            named = ", ".join(f"{d} (mean {means[d]:.2f})" for d in dominant)
+            parts.append(f"A leave-one-out jackknife over these clusters shows that they lean on {named}: "
+                         "leaving it out lowers their ALE values the most, so the finding depends on it.")
+        else:
+            parts.append("A leave-one-out jackknife over these clusters finds no single experiment that dominates "
+                         f"them (mean contributions {means.min():.2f} to {means.max():.2f}).")
+    return " ".join(parts)
+
+
+def _inference_methods(r: ReportInputs) -> str:
+    if r.inference is None:
+        return ""
+    f = r.inference
+    return (f" As declared in the spec before the run, cluster-level family-wise error (FWE) inference "
+            f"followed Eickhoff et al. (2012): a cluster-forming threshold of uncorrected p < {f['voxel_p']:g} "
+            f"from the analytic null, and a null distribution of maximum cluster sizes from {f['n_iterations']:,} "
+            f"Monte Carlo iterations (random seed {f['seed']}), with clusters kept at FWE alpha {f['alpha']:g}; "
+            "the null equals NiMARE's FWECorrector(method='montecarlo') draw for draw.")
 
 
 def _labels_sentence(r: ReportInputs) -> str:
@@ -225,7 +300,8 @@ def methods_text(r: ReportInputs) -> str:
         f"widths came from {r.kernel_text}. The raw ALE statistic was inspected descriptively and drawn "
         f"above the {r.threshold_percentile:g}th percentile of its nonzero in-brain values{threshold}, a "
         "display-only threshold. Descriptive clusters were the face-connected voxels above that value "
-        f"spanning at least {r.cluster_threshold_mm3:g} mm3. {jk}{_labels_sentence(r)} Figures were made with nilearn "
+        f"spanning at least {r.cluster_threshold_mm3:g} mm3. {jk}{_labels_sentence(r)}{_inference_methods(r)} "
+        "Figures were made with nilearn "
         f"{v.get('nilearn', '?')}."
     )
 
@@ -343,7 +419,8 @@ def _dl(items: dict[str, str]) -> str:
 #: The cluster table's columns as the report shows them (name, with units).
 CLUSTER_COLUMNS = {"cluster_id": "Cluster", "peak": "Peak", "x": "x (mm)", "y": "y (mm)", "z": "z (mm)",
                    "ale": "ALE value", "size_mm3": "Volume (mm\u00b3)", "region": "Region",
-                   "composition": "Cluster volume by region"}
+                   "composition": "Cluster volume by region", "size_voxels": "Size (voxels)", "mass": "Mass",
+                   "p_fwe": "FWE p (cluster size)", "p_fwe_se": "Monte Carlo SE"}
 
 
 def _cluster_html(table: pd.DataFrame) -> str:
@@ -361,6 +438,8 @@ def _cluster_html(table: pd.DataFrame) -> str:
                 text = f"{float(v):.5f}"
             elif c in ("x (mm)", "y (mm)", "z (mm)"):
                 text = f"{float(v):.0f}"
+            elif c in ("FWE p (cluster size)", "Monte Carlo SE", "Mass"):
+                text = f"{float(v):.4g}"
             else:
                 text = str(v)
             cells.append(f"<td>{html.escape(text)}</td>")
@@ -434,9 +513,14 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
     ``jackknife_href`` is the full jackknife table's path relative to the report (a link,
     never fetched when the page opens)."""
     title = html.escape(r.title or "ale-app report")
-    parts = [f"<h1>{title}</h1>",
-             f"<p>A descriptive ALE analysis made by ale-app {html.escape(__version__)}. Every threshold in "
-             "this report is for display only; nothing here is a statistical test.</p>"]
+    if r.mode == "inferential":
+        intro = (f"<p>An ALE analysis made by ale-app {html.escape(__version__)}, in the inferential mode the spec "
+                 "declared before the run. The display thresholds are for display only; the only statistical test "
+                 "is the cluster-level FWE inference in its own section.</p>")
+    else:
+        intro = (f"<p>A descriptive ALE analysis made by ale-app {html.escape(__version__)}. Every threshold in "
+                 "this report is for display only; nothing here is a statistical test.</p>")
+    parts = [f"<h1>{title}</h1>", intro]
     if r.failed_step:
         parts.append(f'<p class="fail">The run stopped during the <b>{html.escape(r.failed_step)}</b> step; '
                      "the results below are those finished before it.</p>")
@@ -473,6 +557,11 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
                      "largest value in the table).</p>")
         parts.append(_jackknife_html(r, jackknife_href))
         parts.extend(_img_tag(path, cap) for cap, path in figures.get("jackknife", []))
+    if r.inference is not None:
+        parts.append("<h2>Inference: cluster-level FWE</h2>")
+        parts.append(f"<p>{html.escape(inference_text(r))}</p>")
+        if r.fwe_table is not None and len(r.fwe_table):
+            parts.append(_cluster_html(r.fwe_table))
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(r))}</p>")
     parts.append("<h2>Software</h2>" + _dl(r.versions))
     if r.digests:

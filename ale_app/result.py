@@ -68,6 +68,14 @@ class AnalysisResult:
         The descriptive clusters of the display-thresholded map.
     jackknife : pandas.DataFrame or None
         One row per left-out analysis; None when the jackknife was off or had no cluster.
+    inference : ale_app.inference.InferenceResult or None
+        The Monte Carlo FWE inference (inferential mode only).
+    fwe_clusters : ale_app.ale.Clusters or None
+        The clusters that passed cluster-level FWE, with peaks, sub-peaks and FWE p.
+    fwe_jackknife : pandas.DataFrame or None
+        The leave-one-out jackknife over the FWE clusters (None when none passed).
+    fwe_focus_counts : pandas.DataFrame or None
+        How many foci of each experiment lie in each FWE cluster.
     study_colors : dict
         Each study's colour, the same in every figure and in the report's key.
     timings : dict
@@ -85,6 +93,10 @@ class AnalysisResult:
     peak_label: str | None = None
     clusters: Any = None
     jackknife: pd.DataFrame | None = None
+    inference: Any = None
+    fwe_clusters: Any = None
+    fwe_jackknife: pd.DataFrame | None = None
+    fwe_focus_counts: pd.DataFrame | None = None
     study_colors: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     failed_step: str | None = None
@@ -108,10 +120,16 @@ class AnalysisResult:
 
     @property
     def inferential(self) -> bool:
-        """Whether any output of this run is a statistical inference (not in descriptive mode)."""
-        return False
+        """Whether the spec declared the inferential mode (before the run)."""
+        return self.spec.mode == "inferential"
 
     @property
     def random_seed(self) -> int | None:
-        """The one seed of every random draw of the run; None when nothing is random."""
-        return None
+        """The one seed of every random draw of the run; None when nothing is random
+        (descriptive mode draws nothing)."""
+        return self.spec.inference.seed if self.inferential else None
+
+    @property
+    def n_fwe_clusters(self) -> int:
+        """How many clusters passed cluster-level FWE (0 before that step)."""
+        return 0 if self.fwe_clusters is None else len(self.fwe_clusters.labels)

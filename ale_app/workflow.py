@@ -56,7 +56,8 @@ class _Timer:
 
 STEP_NAMES = {
     "ale": "ALE fit", "clusters": "cluster", "labels": "anatomical labelling", "jackknife": "jackknife", "write": "writing",
-    "figures": "figure", "report": "report",
+    "figures": "figure", "report": "report", "inference": "Monte Carlo inference",
+    "fwe-clusters": "FWE cluster",
 }
 
 
@@ -229,7 +230,42 @@ def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = 
                     n_jobs=options.n_jobs, backend=options.backend, scheduler=options.dask_scheduler,
                     progress=advance,
                 )
+    if result.inferential:
+        infer(result, options, timer)
     fit.ma = None  # free the MA maps before drawing
+    return result
+
+
+def infer(result: AnalysisResult, options: RunOptions, timer: _Timer | None = None) -> AnalysisResult:
+    """ALE's cluster-level FWE inference (inferential mode): the Monte Carlo null, the clusters
+    that pass, their labels, the jackknife over them and the foci each experiment puts in them."""
+    from ale_app import labels as L
+    from ale_app.fwe_clusters import focus_counts, fwe_clusters
+    from ale_app.inference import montecarlo_fwe
+    from ale_app.jackknife import closed_form_contributions
+
+    timer = timer or _Timer()
+    spec, evidence, fit = result.spec, result.evidence, result.fit
+    inf = spec.inference
+    with timer.step("inference", f"Monte Carlo FWE: {inf.n_iterations} iterations, seed {inf.seed}, on "
+                    f"{options.n_jobs} job(s)"), progress_bar(inf.n_iterations, "FWE") as advance:
+        result.inference = montecarlo_fwe(
+            evidence.studyset, spec.ale.kernel_fwhm, spec.ale.sample_size, voxel_p=inf.voxel_p,
+            n_iterations=inf.n_iterations, seed=inf.seed, alpha=inf.fwe_alpha, n_jobs=options.n_jobs,
+            backend=options.backend, progress=advance,
+        )
+    with timer.step("fwe-clusters", "Describing the clusters that passed cluster-level FWE"):
+        clusters = fwe_clusters(result.inference, fit.stat_img)
+        clusters.table = L.label_cluster_table(clusters.table, clusters.label_img, spec.labels.atlas)
+        result.fwe_clusters = clusters
+        result.fwe_focus_counts = focus_counts(evidence.coordinates, clusters.label_img, clusters.labels,
+                                               evidence.ids)
+        if clusters.labels:
+            label_values = np.rint(fit.masker.transform(clusters.label_img)).astype(np.int32).ravel()
+            result.fwe_jackknife = closed_form_contributions(
+                fit.ma, fit.ids, fit.stat_values, label_values, clusters.labels, evidence.ids)
+    LGR.info("%d cluster%s passed cluster-level FWE at alpha %g (cluster-forming p < %g)", len(clusters.labels),
+             "" if len(clusters.labels) == 1 else "s", inf.fwe_alpha, inf.voxel_p)
     return result
 
 
