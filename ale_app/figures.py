@@ -28,6 +28,15 @@ def study_colors(n: int) -> list[str]:
     return colors
 
 
+def plain_text(text) -> str:
+    """``text`` from the data (a study or analysis id) as matplotlib must show it: literally.
+
+    An unescaped ``$`` would start mathtext (``Smith $\\foo$ 2010`` fails to draw); escaped
+    as ``\\$`` it is drawn as a plain dollar sign and nothing else is parsed.
+    """
+    return str(text).replace("$", r"\$")
+
+
 def _legend_layout(n: int) -> tuple[int, float]:
     """Columns and font size for a legend of ``n`` studies."""
     ncol = max(1, min(6, math.ceil(n / 6)))
@@ -51,7 +60,7 @@ def _add_study_legend(fig, study_ids: list[str], colors: dict[str, str]) -> None
 
     handles = [
         Line2D([0], [0], marker="o", color="none", markerfacecolor=colors[s], markeredgecolor="black",
-               markeredgewidth=0.4, markersize=7, label=s)
+               markeredgewidth=0.4, markersize=7, label=plain_text(s))
         for s in study_ids
     ]
     ncol, fontsize = _legend_layout(len(study_ids))
@@ -131,12 +140,12 @@ def plot_jackknife_means(table: pd.DataFrame):
     x = np.arange(n)
     ax.bar(x, means, color="#f58518", width=0.8 if n <= 60 else 1.0)
     if n <= 60:
-        ax.set_xticks(x, table["id"].tolist(), rotation=45 if n <= 30 else 90,
+        ax.set_xticks(x, [plain_text(i) for i in table["id"]], rotation=45 if n <= 30 else 90,
                       ha="right" if n <= 30 else "center", fontsize=9 if n <= 30 else 7)
     else:
         ax.set_xticks([])
         for i in np.argsort(-means, kind="stable")[:3]:
-            ax.annotate(str(table["id"].iloc[i]), (i, means[i]), xytext=(0, 3), textcoords="offset points",
+            ax.annotate(plain_text(table["id"].iloc[i]), (i, means[i]), xytext=(0, 3), textcoords="offset points",
                         ha="center", fontsize=7, rotation=90)
     ax.set_xlim(-0.5, n - 0.5)
     ax.set_ylim(0, 1)
