@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import stat
+import sys
 import tempfile
 import warnings
 from contextlib import contextmanager
@@ -65,10 +66,22 @@ def install_signal_handlers() -> dict:
     handlers for :func:`restore_signal_handlers`."""
     _STATE.reset()
     _STATE.active = True
-    previous = {}
+    previous = {"unraisablehook": sys.unraisablehook}
+    sys.unraisablehook = _unraisable_hook
     for signum in HANDLED_SIGNALS:
         previous[signum] = signal.signal(signum, _handle_signal)
     return previous
+
+
+def _unraisable_hook(unraisable) -> None:
+    """Python cannot raise an exception from a ``__del__`` or a callback and prints it as
+    "Exception ignored". The interrupt is recorded and acted on at the next write (or when
+    ``main`` returns), so it is not printed; anything else is reported as before."""
+    if isinstance(unraisable.exc_value, InterruptedRun):
+        logging.getLogger("ale_app").debug("an interrupt arrived inside %r; acted on at the next step",
+                                          unraisable.object)
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def finish_signal_handling(previous: dict | None) -> None:
@@ -77,6 +90,8 @@ def finish_signal_handling(previous: dict | None) -> None:
     come back."""
     _STATE.finished = True
     if previous is not None:
+        previous = dict(previous)
+        sys.unraisablehook = previous.pop("unraisablehook", sys.__unraisablehook__)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _STATE.active = False
