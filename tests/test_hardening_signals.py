@@ -130,7 +130,7 @@ def test_signals_at_random_moments_end_with_75_or_a_complete_run(tmp_path):
     summary = "\n".join(f"{r['event']}+{r['delay']}s {r['signal']}: exit {r['code']}" for r in results)
     interrupted = []
     for r in results:
-        where = f"{r['event']}+{r['delay']}s {r['signal']}\n{r['stderr'][-3000:]}"
+        where = f"{r['event']}+{r['delay']}s {r['signal']}\n{r['stderr'][-3000:]}\nall runs:\n{summary}"
         assert r["code"] in (0, 75), where
         assert "Traceback" not in r["stderr"] and "Exception ignored" not in r["stderr"], where
         assert not _temporary_files(r["out"]), where
