@@ -89,7 +89,13 @@ def finish_signal_handling(previous: dict | None) -> None:
     down) or, when ``previous`` is given (``main`` called in-process), the previous handlers
     come back."""
     _STATE.finished = True
-    if previous is not None:
+    if previous is None:
+        # As a script: ignore them outright. Python resets its own handlers to the default
+        # while it shuts down (a late SIGINT would then kill the process with -2 after the
+        # run succeeded); an ignored signal stays ignored.
+        for signum in HANDLED_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+    else:
         previous = dict(previous)
         sys.unraisablehook = previous.pop("unraisablehook", sys.__unraisablehook__)
         for signum, handler in previous.items():
