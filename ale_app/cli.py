@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
-from ale_app import __version__
+from ale_app import __version__, runtime
 from ale_app.errors import AleAppError, ExitCode, InterruptedRun, UsageError, exit_code_summary
 
 LGR = logging.getLogger("ale_app")
@@ -87,14 +86,9 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     root.setLevel(logging.WARNING)
     LGR.setLevel(level)
     # NiMARE configures its own logger at import; keep its chatter below ours.
-    logging.getLogger("nimare").setLevel(logging.DEBUG if verbose else logging.WARNING)
-
-
-def _raise_interrupted(signum, frame):
-    raise InterruptedRun(
-        f"ale-app was stopped by signal {signal.Signals(signum).name}.",
-        hint="Finished files are complete; re-run the same command to complete the folder.",
-    )
+    logging.getLogger("nimare").setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING)
+    # Library warnings (warnings.warn, routed by runtime.warnings_to_logging): -q hides them.
+    logging.getLogger(runtime.LIBRARY_WARNINGS).setLevel(logging.ERROR if quiet else logging.WARNING)
 
 
 def _print_error(exc: AleAppError) -> None:
@@ -135,6 +129,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     if args.output_dir is None:
         raise UsageError("OUTPUT_DIR is required.", hint="Give the folder to write the derivatives to.")
+    _check_not_nested(args, spec, spec_dir)
 
     n_jobs = args.n_jobs or default_n_jobs()
     if args.parallel_backend == "dask":
@@ -152,6 +147,18 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
                                   argv=["ale-app", *argv])
     workflow.run(spec, spec_dir, text, Path(args.output_dir), options)
     return 0
+
+
+def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
+    """Refuse OUTPUT_DIR inside an input folder, or an input (or the spec) inside OUTPUT_DIR."""
+    from ale_app.derivatives import check_not_nested
+    from ale_app.inputs import resolve_input_path
+    from ale_app.spec import EXAMPLE_PREFIX
+
+    inputs = [resolve_input_path(spec.input.path, spec_dir)]
+    if not args.spec.startswith(EXAMPLE_PREFIX):
+        inputs.append(Path(args.spec))
+    check_not_nested(Path(args.output_dir), inputs)
 
 
 def _verify(args: argparse.Namespace, argv: list[str]) -> int:
@@ -199,8 +206,35 @@ def _verify(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ale-app`` command; returns (and, as a script, exits with) the code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Entry point of the ``ale-app`` command; returns (and, as a script, exits with) the code.
+
+    SIGINT and SIGTERM end the run with 75 at any moment before its last file
+    (``provenance.json``) is in place, and are ignored after it (exit 0). Library warnings
+    are logged once each, in words. When HOME is not writable, the libraries' caches go to
+    a private temporary folder (only variables the user has not set).
+    """
+    as_script = argv is None
+    previous = runtime.install_signal_handlers()
+    try:
+        runtime.configure_cache_dirs()
+        code = _main(list(sys.argv[1:] if argv is None else argv))
+        if code == 0 and runtime.signal_received() and not runtime.run_completed():
+            # The exception the handler raised was swallowed somewhere: the signal still wins.
+            code = _report_interrupt()
+        return code
+    except InterruptedRun:  # raised outside _main's own handling (e.g. while it returned)
+        return 0 if runtime.run_completed() else _report_interrupt()
+    finally:
+        runtime.finish_signal_handling(None if as_script else previous)
+
+
+def _report_interrupt() -> int:
+    exc = runtime.interrupted_error()
+    _print_error(exc)
+    return exc.exit_code
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     verbose = "-v" in argv or "--verbose" in argv
     try:
@@ -211,24 +245,26 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)
     _configure_logging(args.verbose, args.quiet)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
-        return _run(args, argv)
-    except AleAppError as exc:
-        if verbose:
-            LGR.exception("details")
-        _print_error(exc)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        exc = InterruptedRun("ale-app was interrupted (SIGINT).",
-                             hint="Finished files are complete; re-run the same command to complete the folder.")
-        _print_error(exc)
-        return int(exc.exit_code)
-    except Exception as exc:  # noqa: BLE001 - the edge that turns surprises into one message
+        with runtime.warnings_to_logging():
+            return _run(args, argv)
+    except BaseException as exc:  # noqa: BLE001 - the edge that turns everything into one message
+        if runtime.signal_received() is not None and not runtime.run_completed():
+            # Whatever the interrupt became on its way up (a library may wrap or replace it).
+            if verbose and not isinstance(exc, InterruptedRun):
+                LGR.debug("interrupted while handling", exc_info=True)
+            return _report_interrupt()
+        if isinstance(exc, AleAppError):
+            if verbose:
+                LGR.exception("details")
+            _print_error(exc)
+            return int(exc.exit_code)
+        if isinstance(exc, KeyboardInterrupt):
+            return _report_interrupt()
+        if not isinstance(exc, Exception):
+            raise
         if verbose:
             LGR.exception("unexpected error")
         print(f"ale-app: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("hint: re-run with --verbose for the traceback, and report it if it persists.", file=sys.stderr)
         return int(ExitCode.UNEXPECTED)
-    finally:
-        signal.signal(signal.SIGTERM, previous)

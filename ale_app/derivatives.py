@@ -23,7 +23,8 @@ import json
 import logging
 import os
 import re
-import tempfile
+import secrets
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,9 @@ class OutputFolder:
     ----------
     root : Path
         The derivatives folder; it must exist.
+    completion : str, optional
+        The file a run writes last: a signal that arrives while it is renamed into place lets
+        the run complete instead of interrupting it.
     """
 
     #: Called as ``event_hook(n_write, phase)`` with phase ``"before-rename"`` (the N-th
@@ -95,8 +99,9 @@ class OutputFolder:
     #: tests set it to interrupt a run at exact points.
     event_hook = None
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, completion: str | None = None):
         self.root = Path(root)
+        self.completion = completion
         self.digests: dict[str, str] = {}
         self.n_writes = 0
 
@@ -105,25 +110,44 @@ class OutputFolder:
 
         The bytes go to a temporary file in the same folder, are flushed to disk and renamed
         into place; if anything fails or the run is interrupted, the temporary file is removed.
+        No symbolic link is followed: every folder below the root is opened with
+        ``O_NOFOLLOW`` and the file is created and renamed relative to that folder, so a link
+        planted at the file or at any folder on its path is refused (exit 73), never written
+        through. A signal that arrived earlier (even one whose exception a library swallowed)
+        stops the write before it starts.
         """
+        from ale_app import runtime
+
+        runtime.raise_if_interrupted()
         target = self.root / name
         self.n_writes += 1
         n_write = self.n_writes
+        *folders, base = _split_output_name(name)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            dir_fd = open_output_subdir(self.root, folders, create=True)
             try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.chmod(tmp, 0o644)
-                self._test_hook(n_write, "before-rename")
-                os.replace(tmp, target)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+                refuse_link_at(dir_fd, base, target)
+                tmp = f".{base}.{secrets.token_hex(6)}.tmp"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                             dir_fd=dir_fd)
+                try:
+                    with os.fdopen(fd, "wb") as fh:
+                        fh.write(data)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                        os.fchmod(fh.fileno(), 0o644)
+                    self._test_hook(n_write, "before-rename")
+                    with runtime.deferred_signals(completes_run=name == self.completion):
+                        refuse_link_at(dir_fd, base, target)
+                        os.replace(tmp, base, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                except BaseException:
+                    try:
+                        os.unlink(tmp, dir_fd=dir_fd)
+                    except FileNotFoundError:
+                        pass
+                    raise
+            finally:
+                os.close(dir_fd)
         except OSError as exc:
             raise OutputError(
                 f"Cannot write {target}: {exc.strerror or exc}.",
@@ -140,11 +164,28 @@ class OutputFolder:
             type(self).event_hook(n_write, phase)
 
     def remove(self, name: str) -> None:
-        """Remove ``name``, a file an earlier ale-app run wrote, if it is there."""
+        """Remove ``name``, a file an earlier ale-app run wrote, if it is there.
+
+        Like :meth:`write_bytes`, it follows no link: a link at ``name`` or at a folder on its
+        path is refused (exit 73).
+        """
+        from ale_app import runtime
+
+        runtime.raise_if_interrupted()
+        *folders, base = _split_output_name(name)
         try:
-            (self.root / name).unlink()
-        except FileNotFoundError:
-            pass
+            try:
+                dir_fd = open_output_subdir(self.root, folders, create=False)
+            except FileNotFoundError:
+                return
+            try:
+                try:
+                    refuse_link_at(dir_fd, base, self.root / name)
+                    os.unlink(base, dir_fd=dir_fd)
+                except FileNotFoundError:
+                    pass
+            finally:
+                os.close(dir_fd)
         except OSError as exc:
             raise OutputError(f"Cannot remove {self.root / name}: {exc.strerror or exc}.",
                               hint="Check that the output folder is writable.") from None
@@ -200,12 +241,18 @@ def lock_output_dir(path: Path, marker: str):
     The lock file stays in the folder (removing it would let two runs lock different files).
     """
     lock_path = Path(path) / LOCK
-    existed = lock_path.exists()
+    existed = os.path.lexists(lock_path)
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
     except OSError as exc:
+        if exc.errno == errno.ELOOP or os.path.islink(lock_path):
+            raise _link_error(lock_path) from None
         raise OutputError(f"Cannot create the lock file {lock_path}: {exc.strerror or exc}.",
                           hint="Choose a folder you can write to.") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OutputError(f"The lock file {lock_path} is not a regular file.",
+                          hint=f"Remove {lock_path} (ale-app creates it) and run again.")
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -224,7 +271,10 @@ def lock_output_dir(path: Path, marker: str):
             # A run that stops before writing anything (a refused folder, bad input, an
             # interruption) leaves no trace of ale-app in the folder.
             if not existed and not _is_ale_app_output(Path(path), marker):
-                lock_path.unlink(missing_ok=True)
+                try:
+                    os.unlink(lock_path)  # unlink never follows a link
+                except FileNotFoundError:
+                    pass
             raise
     finally:
         os.close(fd)
@@ -263,10 +313,15 @@ def inspect_output_dir(path: Path, overwrite: bool, names: OwnedNames) -> Folder
       then only ale-app's own files are replaced or removed and every other file is kept.
     """
     path = Path(path)
-    files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() or p.is_symlink())
+    files, links = _list_folder(path)
     files = [f for f in files if f != LOCK]
     ours = _is_ale_app_output(path, names.marker)
     known = names.known | set(_earlier_outputs(path, names.completion)) if ours else set()
+    # A link where ale-app would write, rename or remove is refused, never followed.
+    folders = {"/".join(n.split("/")[:i]) for n in names.known | known for i in range(1, n.count("/") + 1)}
+    for name in links:
+        if name in known or name in folders or is_temp_name(name, names.known) or name in names.known:
+            raise _link_error(path / name)
     state = FolderState(complete=ours and (path / names.completion).is_file())
     for name in files:
         if is_temp_name(name, names.known):
@@ -312,6 +367,101 @@ def remove_stale_outputs(out: OutputFolder, state: FolderState, names: OwnedName
     for name in stale:
         out.remove(name)
     return stale
+
+
+def _split_output_name(name: str) -> list[str]:
+    parts = name.split("/")
+    if not name or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"not a relative output name: {name!r}")
+    return parts
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _link_error(path: Path) -> OutputError:
+    return OutputError(
+        f"{path} is a symbolic link; ale-app never writes, renames or removes through a link.",
+        hint="Remove the link (ale-app recreates what it needs) or choose another output folder.",
+    )
+
+
+def open_output_subdir(root: Path, folders: list[str], create: bool) -> int:
+    """Open ``root/folders...`` and return its file descriptor, following no link below
+    ``root`` (``root`` itself is the folder the user named). Missing folders are created when
+    ``create``, else :class:`FileNotFoundError` is raised. A link on the path is an
+    :class:`OutputError` naming it."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    current = Path(root)
+    try:
+        for part in folders:
+            current = current / part
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                try:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    refuse_link_at(fd, part, current)
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def refuse_link_at(dir_fd: int, name: str, shown: Path) -> None:
+    """Raise :class:`OutputError` if ``name`` in the folder ``dir_fd`` is a symbolic link
+    (``shown`` is its path for the message); a missing name is fine."""
+    try:
+        info = os.lstat(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise _link_error(shown)
+
+
+def _list_folder(path: Path) -> tuple[list[str], list[str]]:
+    """Every file and every symbolic link below ``path`` (links are listed, not followed)."""
+    files, links = [], []
+    for folder, dirnames, filenames in os.walk(path, followlinks=False):
+        rel = Path(folder).relative_to(path)
+        for name in dirnames + filenames:
+            full = Path(folder) / name
+            entry = (rel / name).as_posix()
+            if full.is_symlink():
+                links.append(entry)
+                files.append(entry)
+            elif name in filenames:
+                files.append(entry)
+    return sorted(files), sorted(links)
+
+
+def check_not_nested(output_dir: Path, input_paths: list[Path]) -> None:
+    """Refuse an output folder inside (or equal to) an input folder, and an input inside
+    the output folder (exit 73), before anything is written. Paths are compared after
+    resolving links."""
+    out = Path(os.path.realpath(output_dir))
+    for given in input_paths:
+        inp = Path(os.path.realpath(given))
+        if inp.is_dir() and (out == inp or inp in out.parents):
+            raise OutputError(
+                f"The output folder {str(output_dir)!r} is inside the input folder {str(given)!r}.",
+                hint="Choose an output folder outside the input data, which ale-app never changes.",
+            )
+        if out == inp or out in inp.parents:
+            raise OutputError(
+                f"The input {str(given)!r} is inside the output folder {str(output_dir)!r}.",
+                hint="Choose an output folder that holds none of the inputs (the spec and its data).",
+            )
 
 
 def _earlier_outputs(path: Path, completion: str) -> list[str]:

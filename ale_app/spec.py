@@ -8,6 +8,7 @@ generated from these models by ``ale-app --print-schema`` and a test keeps the t
 from __future__ import annotations
 
 import json
+import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -23,13 +24,25 @@ SCHEMA_ID = "https://github.com/ale-app/ale-app/schemas/ale-app-spec.schema.json
 SCHEMA_FILENAME = "ale-app-spec.schema.json"
 EXAMPLE_PREFIX = "example:"
 
+# Bounds of the spec's numbers: generous for any real analysis, and finite, so that no value
+# can overflow a computation or make a figure impossible to draw.
+MAX_ANALYSES = 1_000_000
+MAX_KERNEL_FWHM_MM = 100.0  # ALE kernels are about 8-15 mm; 100 mm already blurs the whole brain
+MAX_SAMPLE_SIZE = 1_000_000
+MAX_CLUSTER_MM3 = 10_000_000.0
+MAX_DOMINANCE_RATIO = 1000.0
+MAX_TITLE_LENGTH = 1000
+#: Deepest nesting of lists and mappings a spec may have (the real spec needs 3).
+MAX_SPEC_DEPTH = 32
+
 
 class _StrictModel(BaseModel):
     """Base for every spec model: unknown keys are refused, values are checked on assignment,
     and defaults are validated too, so a default and the same value written out (e.g. 500 and
     500.0 for a float field) give the same spec and byte-identical outputs."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True,
+                              allow_inf_nan=False)
 
 
 class SelectSpec(_StrictModel):
@@ -46,12 +59,14 @@ class SelectSpec(_StrictModel):
     first: int | None = Field(
         default=None,
         ge=2,
-        description="Keep the first N analyses in file order (at least 2).",
+        le=MAX_ANALYSES,
+        description=f"Keep the first N analyses in file order (at least 2, at most {MAX_ANALYSES:,}).",
     )
     ids: list[str] | None = Field(
         default=None,
         min_length=2,
-        description="Keep the analyses with these ids, in file order (at least 2).",
+        max_length=MAX_ANALYSES,
+        description=f"Keep the analyses with these ids, in file order (at least 2, at most {MAX_ANALYSES:,}).",
     )
 
     @model_validator(mode="after")
@@ -78,8 +93,10 @@ class InputSpec(_StrictModel):
     select : SelectSpec or None, default=None
         Which analyses to keep; None keeps all of them.
     outside_field_of_view : {"error", "keep"}, default="error"
-        Foci outside the template's field of view stop the run (``error``), or are kept as
-        NiMARE keeps them, listed and warned about (``keep``).
+        Foci up to 10 mm outside the template's box are always kept with a warning, as NiMARE
+        keeps them. Foci farther out, or in an experiment whose foci look like voxel indices,
+        stop the run (``error``), or are kept as NiMARE keeps them, listed and warned about
+        (``keep``).
     """
 
     path: str = Field(
@@ -106,9 +123,10 @@ class InputSpec(_StrictModel):
     outside_field_of_view: Literal["error", "keep"] = Field(
         default="error",
         description=(
-            "Foci outside the template's field of view: 'error' stops before any computation "
-            "and names them; 'keep' keeps them as NiMARE does (their kernels may still reach "
-            "the brain), counted, listed in coordinates.json and warned about."
+            "Foci up to 10 mm outside the template's box are always kept with a warning. Foci farther "
+            "out, or in an experiment whose foci look like voxel indices: 'error' stops before any "
+            "computation and names them; 'keep' keeps them as NiMARE does (their kernels may still "
+            "reach the brain), counted, listed in coordinates.json and warned about."
         ),
     )
 
@@ -130,15 +148,21 @@ class ALESpec(_StrictModel):
     kernel_fwhm: float | None = Field(
         default=None,
         gt=0,
+        le=MAX_KERNEL_FWHM_MM,
         description=(
-            "Kernel FWHM in mm for every experiment; null derives it from each experiment's "
+            "Kernel FWHM in mm for every experiment (more than 0, at most "
+            f"{MAX_KERNEL_FWHM_MM:g} mm); null derives it from each experiment's "
             "sample size (Eickhoff et al. 2009)."
         ),
     )
     sample_size: int | None = Field(
         default=None,
         gt=0,
-        description="One sample size for every experiment, overriding the data; null uses the data.",
+        le=MAX_SAMPLE_SIZE,
+        description=(
+            f"One sample size for every experiment (1 to {MAX_SAMPLE_SIZE:,}), overriding the data; "
+            "null uses the data."
+        ),
     )
     template: Literal["mni152_2mm"] = Field(
         default="mni152_2mm",
@@ -170,14 +194,18 @@ class DisplaySpec(_StrictModel):
         gt=0,
         lt=100,
         description=(
-            "Display-only threshold: this percentile of the nonzero in-mask ALE values. "
-            "It is not a statistical threshold."
+            "Display-only threshold: this percentile of the nonzero in-mask ALE values "
+            "(more than 0, less than 100). It is not a statistical threshold."
         ),
     )
     glass_brain_threshold: float = Field(
         default=0.0001,
         ge=0,
-        description="Smallest ALE value drawn on the unthresholded glass brain (display only).",
+        le=1,
+        description=(
+            "Smallest ALE value drawn on the unthresholded glass brain (display only); ALE values "
+            "are probabilities, so 0 to 1."
+        ),
     )
     cmap: str = Field(default="viridis", description="Matplotlib colormap name for ALE maps.")
 
@@ -216,10 +244,12 @@ class JackknifeSpec(_StrictModel):
     cluster_threshold_mm3: float = Field(
         default=500,
         ge=0,
+        le=MAX_CLUSTER_MM3,
         description=(
             "Descriptive cluster-size filter in mm3: clusters of the display-thresholded map "
             "smaller than this are dropped (NiMARE's cluster_threshold counts voxels; "
-            "500 voxels of 2 mm are 4000 mm3)."
+            f"500 voxels of 2 mm are 4000 mm3). 0 to {MAX_CLUSTER_MM3:,} (the whole template box "
+            "is about 7.2 million mm3)."
         ),
     )
 
@@ -240,7 +270,7 @@ class FiguresSpec(_StrictModel):
         min_length=1,
         description="File formats written for every figure.",
     )
-    dpi: int = Field(default=150, ge=50, le=1200, description="Resolution of PNG figures.")
+    dpi: int = Field(default=150, ge=50, le=1200, description="Resolution of PNG figures (50 to 1200 dpi).")
 
     @field_validator("formats")
     @classmethod
@@ -265,13 +295,17 @@ class ReportSpec(_StrictModel):
     dominance_ratio: float = Field(
         default=2,
         ge=1,
-        description="An analysis dominates when its mean contribution is at least this many times the median ...",
+        le=MAX_DOMINANCE_RATIO,
+        description=(
+            "An analysis dominates when its mean contribution is at least this many times the median "
+            f"(1 to {MAX_DOMINANCE_RATIO:g}) ..."
+        ),
     )
     dominance_min: float = Field(
         default=0.25,
         ge=0,
         le=1,
-        description="... and at least this large.",
+        description="... and at least this large (0 to 1).",
     )
 
 
@@ -357,12 +391,14 @@ class AnalysisSpec(_StrictModel):
         extra="forbid",
         validate_assignment=True,
         validate_default=True,
+        allow_inf_nan=False,
         json_schema_extra={"$id": SCHEMA_ID},
         title="ale-app analysis spec",
     )
 
     spec_version: Literal[1] = Field(description="Version of the spec format; must be 1.")
-    title: str = Field(default="", description="Free text shown in the report.")
+    title: str = Field(default="", max_length=MAX_TITLE_LENGTH,
+                       description=f"Free text shown in the report (at most {MAX_TITLE_LENGTH:,} characters).")
     mode: Literal["descriptive", "inferential"] = Field(
         default="descriptive",
         description="Declared before the run, from the review protocol: 'descriptive' (raw ALE map, display-only "
@@ -421,8 +457,46 @@ def example_path(name: str) -> Path:
 # --------------------------------------------------------------------------- loading
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, first_line: int, second_line: int):
+        super().__init__(key)
+        self.key, self.first_line, self.second_line = key, first_line, second_line
+
+
+class _TooDeep(Exception):
+    pass
+
+
 class _NoTagsLoader(yaml.SafeLoader):
-    """SafeLoader; it refuses every Python tag (``!!python/...``) with a ConstructorError."""
+    """SafeLoader; it refuses every Python tag (``!!python/...``) with a ConstructorError,
+    a key given twice in one mapping (naming both lines), and nesting deeper than
+    :data:`MAX_SPEC_DEPTH`."""
+
+    def compose_node(self, parent, index):  # noqa: D102 - bounds the recursion of the composer
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_SPEC_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):  # noqa: D102
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                try:
+                    hash(key)
+                except TypeError:
+                    continue
+                if key in seen:
+                    raise _DuplicateKey(str(key), seen[key], line)
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def _locate_yaml(text: str, loc: tuple) -> int | None:
@@ -449,6 +523,32 @@ def _locate_yaml(text: str, loc: tuple) -> int | None:
     return line
 
 
+def _field_bounds(loc: tuple) -> str | None:
+    """The numeric bounds of the field at ``loc`` in words, e.g. 'more than 0 and at most 100'."""
+    model: Any = AnalysisSpec
+    info = None
+    for key in loc:
+        if not isinstance(key, str) or model is None:
+            return None
+        info = model.model_fields.get(key)
+        if info is None:
+            return None
+        candidates = [info.annotation, *typing.get_args(info.annotation)]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    if info is None:
+        return None
+    words = {"gt": "more than", "ge": "at least", "lt": "less than", "le": "at most"}
+    parts = []
+    for meta in info.metadata:
+        for attr, word in words.items():
+            value = getattr(meta, attr, None)
+            if value is not None:
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                parts.append(f"{word} {value:,}")
+    return " and ".join(parts) or None
+
+
 def _format_validation_error(exc: ValidationError, text: str, origin: str) -> SpecError:
     lines = []
     for err in exc.errors():
@@ -461,6 +561,10 @@ def _format_validation_error(exc: ValidationError, text: str, origin: str) -> Sp
             msg = "unknown key"
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] not in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+            bounds = _field_bounds(loc)
+            if bounds:
+                msg = f"{msg}; allowed: {bounds}"
         lines.append(f"  {field}: {msg} ({where})")
     return SpecError(
         "The spec is not valid:\n" + "\n".join(lines),
@@ -468,10 +572,93 @@ def _format_validation_error(exc: ValidationError, text: str, origin: str) -> Sp
     )
 
 
-def parse_spec(text: str, origin: str) -> AnalysisSpec:
-    """Parse and validate spec ``text`` (YAML or JSON); ``origin`` names it in messages."""
+def _where(origin: str, line: int | None, column: int | None = None) -> str:
+    if line is None:
+        return origin
+    return f"{origin}, line {line}" + (f", column {column}" if column is not None else "")
+
+
+def _too_deep(origin: str, line: int | None = None) -> SpecError:
+    return SpecError(
+        f"The spec is nested more than {MAX_SPEC_DEPTH} levels deep ({_where(origin, line)}).",
+        hint="A spec is a mapping of sections of plain values; see 'ale-app --print-schema'.",
+    )
+
+
+def _duplicate_key(origin: str, key: str, first: int, second: int) -> SpecError:
+    return SpecError(
+        f"The key {key!r} is given twice in one mapping ({origin}, lines {first} and {second}).",
+        hint="Keep one of them; a later key would silently replace the earlier one.",
+    )
+
+
+def _load_json(text: str, origin: str) -> Any:
+    """Strict JSON: no trailing commas, comments, NaN/Infinity or duplicate keys."""
+
+    def pairs(items):
+        obj = {}
+        for key, value in items:
+            if key in obj:
+                raise _DuplicateKey(key, 0, 0)
+            obj[key] = value
+        return obj
+
+    def constant(name):
+        raise ValueError(f"{name} is not a JSON number")
+
+    if _json_depth(text) > MAX_SPEC_DEPTH:
+        raise _too_deep(origin)
     try:
-        data = yaml.load(text, Loader=_NoTagsLoader)  # noqa: S506 - a SafeLoader subclass
+        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    except _DuplicateKey as exc:
+        _load_yaml(text, origin)  # JSON is YAML: the YAML reader names both lines
+        raise SpecError(
+            f"The key {exc.key!r} is given twice in one object ({origin}).",
+            hint="Keep one of them; a later key would silently replace the earlier one.",
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            f"The spec is not valid JSON ({_where(origin, exc.lineno, exc.colno)}): {exc.msg}.",
+            hint="A .json spec is read as strict JSON (no trailing commas or comments); "
+            "YAML is accepted in a .yaml file.",
+        ) from None
+    except ValueError as exc:
+        raise SpecError(f"The spec is not valid JSON ({origin}): {exc}.",
+                        hint="Write numbers as plain finite numbers.") from None
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` outside strings (checked before parsing, so that
+    no input can exhaust the parser's recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _load_yaml(text: str, origin: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_NoTagsLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise _duplicate_key(origin, exc.key, exc.first_line, exc.second_line) from None
+    except _TooDeep as exc:
+        raise _too_deep(origin, exc.args[0]) from None
+    except RecursionError:
+        raise _too_deep(origin) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f"{origin}, line {mark.line + 1}" if mark else origin
@@ -487,6 +674,18 @@ def parse_spec(text: str, origin: str) -> AnalysisSpec:
             f"The spec is not valid YAML or JSON ({where}): {problem}.",
             hint="Check the indentation and quoting around that line.",
         ) from None
+
+
+def parse_spec(text: str, origin: str) -> AnalysisSpec:
+    """Parse and validate spec ``text``; ``origin`` names it in messages.
+
+    A ``.json`` origin is read as strict JSON, anything else as YAML (which JSON also is).
+    Keys given twice and nesting deeper than :data:`MAX_SPEC_DEPTH` are refused.
+    """
+    if origin.lower().endswith(".json"):
+        data = _load_json(text, origin)
+    else:
+        data = _load_yaml(text, origin)
     if not isinstance(data, dict):
         raise SpecError(
             f"The spec must be a mapping of keys to values ({origin}), not {type(data).__name__}.",

@@ -141,7 +141,7 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
         LGR.info("%d analyses, %d studies, %d foci", len(evidence.ids), len(evidence.study_ids),
                  len(evidence.coordinates))
         result = AnalysisResult(spec=spec, evidence=evidence, record=record, timings=timer.seconds)
-        out = D.OutputFolder(out_root)
+        out = D.OutputFolder(out_root, completion=names.completion)
         D.start_writing(out, folder, names)
         # First, so that an interrupted run is recognisable as ale-app's and can be completed.
         O.write_step("start", result, out)
