@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ale_app import derivatives as D
+from ale_app import outputs as O
 from ale_app.cli import main
 from ale_app.errors import OutputError
 
@@ -83,13 +84,13 @@ def finished(tmp_path_factory):
 
 def test_ids_with_dollar_signs_are_drawn_literally(finished):
     _, out = finished
-    assert (out / D.PROVENANCE).is_file()
-    svg = (out / f"{D.FIG_JACKKNIFE}.svg").read_text()
+    assert (out / O.PROVENANCE).is_file()
+    svg = (out / f"{O.FIG_JACKKNIFE}.svg").read_text()
     # svg.fonttype is 'path', so the tick label is drawn as glyph paths; its text is kept in a comment.
     assert "Smith $\\foo$ 2010" in svg or "Smith" in svg
-    table = (out / D.JACKKNIFE_TABLE).read_text()
+    table = (out / O.JACKKNIFE_TABLE).read_text()
     assert "$\\foo$" in table
-    for stem in (D.FIG_COORDINATES, D.FIG_OVERLAY, D.FIG_JACKKNIFE):
+    for stem in (O.FIG_COORDINATES, O.FIG_OVERLAY, O.FIG_JACKKNIFE):
         assert (out / f"{stem}.png").stat().st_size > 0
 
 
@@ -132,14 +133,14 @@ def test_output_file_replaced_by_a_link_is_refused(copy_of_run, capsys):
     spec, out, elsewhere = copy_of_run
     victim = elsewhere / "victim.html"
     victim.write_text("not ale-app's\n")
-    (out / D.REPORT).unlink()
-    (out / D.REPORT).symlink_to(victim)
+    (out / O.REPORT).unlink()
+    (out / O.REPORT).symlink_to(victim)
     before_out, before_elsewhere = snapshot(out), snapshot(elsewhere)
 
     code, err = _rerun(spec, out, capsys)
 
     assert code == 73, err
-    assert f"{out / D.REPORT} is a symbolic link" in err
+    assert f"{out / O.REPORT} is a symbolic link" in err
     assert victim.read_text() == "not ale-app's\n"
     assert snapshot(elsewhere) == before_elsewhere and snapshot(out) == before_out
 

@@ -25,6 +25,7 @@ import pytest
 from conftest import ale_app_command, offline, write_small_spec
 
 from ale_app import derivatives as D
+from ale_app import outputs as O
 
 FAST_SPEC = """\
 spec_version: 1
@@ -46,9 +47,9 @@ figures:
 #: (event the delay counts from, largest delay in seconds, how many runs)
 MOMENTS = [
     ("handlers", 6.0, 6),  # start-up, imports, reading the input
-    (D.DATASET_DESCRIPTION, 4.0, 4),  # ALE fit, clusters, jackknife
+    (O.DATASET_DESCRIPTION, 4.0, 4),  # ALE fit, clusters, jackknife
     ("figures", 2.0, 6),  # inside figure drawing
-    (D.REPORT, 0.5, 4),  # the last writes: spec.json, provenance.json, and after
+    (O.REPORT, 0.5, 4),  # the last writes: spec.json, provenance.json, and after
 ]
 SEED = 20260413
 
@@ -102,7 +103,7 @@ def _interrupt_once(spec: Path, out: Path, event: str, delay: float, signum: int
 
 
 def _check_complete(out: Path) -> None:
-    record = json.loads((out / D.PROVENANCE).read_text())
+    record = json.loads((out / O.PROVENANCE).read_text())
     for name, digest in record["Outputs"].items():
         assert _sha256(out / name) == digest, name
 
@@ -137,7 +138,7 @@ def test_signals_at_random_moments_end_with_75_or_a_complete_run(tmp_path):
         if r["code"] == 75:
             assert f"ale-app was stopped by signal {r['signal']}." in r["stderr"], where
             assert "re-run the same command" in r["stderr"], where
-            assert not (r["out"] / D.PROVENANCE).exists(), where
+            assert not (r["out"] / O.PROVENANCE).exists(), where
             interrupted.append(r)
         else:
             _check_complete(r["out"])
