@@ -50,6 +50,7 @@ class ReportInputs:
     peak_xyz: tuple[float, float, float] | None = None
     peak_label: str | None = None
     atlas_title: str = ""
+    peak_in_cluster: bool | None = None
     threshold: float | None = None
     cluster_table: pd.DataFrame | None = None
     n_clusters: int = 0
@@ -98,7 +99,7 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
         dominance_min=spec.report.dominance_min, kernel_text=kernel_text, versions=P.software_versions(),
         peak_value=result.peak.value if result.peak else None, peak_xyz=result.peak.xyz if result.peak else None,
         peak_label=result.peak_label, threshold=result.threshold,
-        atlas_title=_atlas_title(spec.labels.atlas),
+        atlas_title=_atlas_title(spec.labels.atlas), peak_in_cluster=_peak_in_cluster(result),
         cluster_table=result.clusters.table if result.clusters is not None else None,
         n_clusters=result.n_clusters,
         jackknife=result.jackknife, jackknife_method=spec.jackknife.method,
@@ -124,6 +125,15 @@ def _inference_facts(result) -> dict | None:
     return {"voxel_p": spec.voxel_p, "alpha": spec.fwe_alpha, "n_iterations": spec.n_iterations,
             "seed": spec.seed, "cluster_forming_ale": inf.cluster_forming_threshold,
             "n_clusters": result.n_fwe_clusters}
+
+
+def _peak_in_cluster(result) -> bool | None:
+    """Whether the peak voxel belongs to a descriptive cluster (None before clusters exist)."""
+    import numpy as np
+
+    if result.peak is None or result.clusters is None:
+        return None
+    return bool(np.asarray(result.clusters.label_img.dataobj)[tuple(result.peak.ijk)] > 0)
 
 
 def _atlas_title(atlas: str) -> str:
@@ -176,6 +186,11 @@ def interpretation(r: ReportInputs) -> str:
             f"Above it, {n_clusters} descriptive cluster{'s' if n_clusters != 1 else ''} of at least "
             f"{r.cluster_threshold_mm3:g} mm3 remained."
         )
+        if r.peak_in_cluster is False:
+            parts.append(
+                f"The peak itself lies in a patch smaller than {r.cluster_threshold_mm3:g} mm3, so it belongs to "
+                "none of them."
+            )
     if r.jackknife_status == "disabled":
         parts.append("No leave-one-out jackknife was run (jackknife.enabled: false), so this report does not "
                      "say how much each experiment drives the pattern.")
