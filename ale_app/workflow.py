@@ -276,7 +276,8 @@ def write(result: AnalysisResult, out: D.OutputFolder, timer: _Timer | None = No
     with timer.step("write", "Writing derivatives"):
         O.write_step("data", result, out)
     n_jobs = result.record.n_jobs
-    with timer.step("figures", f"Drawing figures on {n_jobs} job{'s' if n_jobs != 1 else ''}"):
+    with timer.step("figures", "Drawing figures"):
+        LGR.info("%d figure(s) on %d worker process(es)", len(O.figure_entries()), min(n_jobs, len(O.figure_entries())))
         O.write_figures(result, out, n_jobs)
     with timer.step("report", "Writing the report"):
         O.write_step("report", result, out)
