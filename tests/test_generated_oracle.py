@@ -146,8 +146,11 @@ def reference(case: generate.Case, spec: dict) -> dict:
         studyset = Studyset(_nimads(case), target="mni152_2mm")
         result = ALE(**ale_kwargs).fit(studyset)
         masker = result.estimator.masker
-        values = np.asarray(result.get_map("stat", return_type="array"), dtype=np.float64)
-        threshold = float(np.percentile(values[values > 0], percentile))
+        raw = result.get_map("stat", return_type="array")
+        # The walkthrough's threshold: the percentile of NiMARE's own array, in its own dtype
+        # (float32), as tests/test_oracle.py takes it.
+        threshold = float(np.percentile(raw[raw > 0], percentile))
+        values = np.asarray(raw, dtype=np.float64)
         stat_img = _float_image(values, masker)
         data = np.asarray(stat_img.dataobj)
         peak_ijk = np.unravel_index(int(np.nanargmax(data)), data.shape)
