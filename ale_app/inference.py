@@ -137,251 +137,12 @@ class InferenceResult:
 # --------------------------------------------------------------------------- compiled core
 
 
-def _min_log_kernel(klog, kstart, kshape, kmin, scratch, pi, pj, pk, nx, ny, nz):
-    """scratch = min(scratch, log1p(-kernel)) over one focus's kernel box."""
-    sx, sy, sz = kshape[0], kshape[1], kshape[2]
-    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
-    c0 = max(0, -k0)
-    c1 = min(sz, nz - k0)
-    for a in range(sx):
-        i = i0 + a
-        if i < 0 or i >= nx:
-            continue
-        for b in range(sy):
-            j = j0 + b
-            if j < 0 or j >= ny:
-                continue
-            base = (i * ny + j) * nz + k0
-            kb = kstart + (a * sy + b) * sz
-            for c in range(c0, c1):
-                v = klog[kb + c]
-                if v < scratch[base + c]:
-                    scratch[base + c] = v
-
-
-def _flush_box(kshape, kmin, scratch, log_sums, pi, pj, pk, nx, ny, nz, cut, cand, n_cand):
-    """log_sums += scratch; scratch = 0 over one focus's kernel box; record cut crossings."""
-    sx, sy, sz = kshape[0], kshape[1], kshape[2]
-    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
-    c0 = max(0, -k0)
-    c1 = min(sz, nz - k0)
-    for a in range(sx):
-        i = i0 + a
-        if i < 0 or i >= nx:
-            continue
-        for b in range(sy):
-            j = j0 + b
-            if j < 0 or j >= ny:
-                continue
-            base = (i * ny + j) * nz + k0
-            for c in range(c0, c1):
-                old = log_sums[base + c]
-                x = old + scratch[base + c]
-                log_sums[base + c] = x
-                scratch[base + c] = 0.0
-                if x < cut and not old < cut:
-                    cand[n_cand] = base + c
-                    n_cand += 1
-    return n_cand
-
-
-def _add_kernel(klog, kstart, kshape, kmin, log_sums, pi, pj, pk, nx, ny, nz, cut, cand, n_cand):
-    """log_sums += log1p(-kernel) over one focus's box (an experiment's only focus there)."""
-    sx, sy, sz = kshape[0], kshape[1], kshape[2]
-    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
-    c0 = max(0, -k0)
-    c1 = min(sz, nz - k0)
-    for a in range(sx):
-        i = i0 + a
-        if i < 0 or i >= nx:
-            continue
-        for b in range(sy):
-            j = j0 + b
-            if j < 0 or j >= ny:
-                continue
-            base = (i * ny + j) * nz + k0
-            kb = kstart + (a * sy + b) * sz
-            for c in range(c0, c1):
-                old = log_sums[base + c]
-                x = old + klog[kb + c]
-                log_sums[base + c] = x
-                if x < cut and not old < cut:
-                    cand[n_cand] = base + c
-                    n_cand += 1
-    return n_cand
-
-
 def _log1p_neg(values):
     """``log1p(-float64(v))`` for float32 ``v``, compiled as NiMARE's fused pass computes it."""
     out = np.empty(values.shape[0], dtype=np.float64)
     for m in range(values.shape[0]):
         out[m] = np.log1p(-np.float64(values[m]))
     return out
-
-
-def _run_iterations(
-    idx,
-    null_ijk,
-    offsets,
-    group_kernel,
-    klog,
-    kstarts,
-    kshapes,
-    kmins,
-    mask,
-    shape,
-    threshold,
-    cut,
-):
-    """Max ALE, max cluster size and max cluster mass of each column of ``idx``.
-
-    ``idx`` is (n_foci, n_iter): indices into ``null_ijk`` of every focus, one column per
-    iteration. ``mask`` is the flat boolean brain mask; ``threshold`` the cluster-forming ALE
-    value; ``cut`` a log-sum above which a voxel's ALE cannot exceed ``threshold``.
-
-    Log-sums only decrease, so a voxel crosses ``cut`` at most once per iteration: the
-    crossings are the only voxels whose ALE can exceed the threshold, and, when one of them
-    is in the mask, the maximum ALE is among them too.
-    """
-    n_foci = idx.shape[0]
-    n_iter = idx.shape[1]
-    n_groups = offsets.shape[0] - 1
-    nx, ny, nz = shape[0], shape[1], shape[2]
-    n_vox = nx * ny * nz
-    log_sums = np.zeros(n_vox, dtype=np.float64)
-    scratch = np.zeros(n_vox, dtype=np.float64)
-    label = np.zeros(n_vox, dtype=np.int64)
-    ijk = np.empty((n_foci, 3), dtype=np.int64)
-    shared = np.zeros(n_foci, dtype=np.bool_)
-    max_box = 0
-    for k in range(kshapes.shape[0]):
-        max_box = max(max_box, kshapes[k, 0] * kshapes[k, 1] * kshapes[k, 2])
-    cand = np.empty(n_foci * max_box, dtype=np.int64)
-    out_max = np.zeros(n_iter, dtype=np.float32)
-    out_size = np.zeros(n_iter, dtype=np.float32)
-    out_mass = np.zeros(n_iter, dtype=np.float32)
-
-    for t in range(n_iter):
-        for f in range(n_foci):
-            r = idx[f, t]
-            ijk[f, 0] = null_ijk[r, 0]
-            ijk[f, 1] = null_ijk[r, 1]
-            ijk[f, 2] = null_ijk[r, 2]
-        n_cand = 0
-        # MA of each experiment = max of its foci's kernels; sum log1p(-MA) in experiment
-        # order. A focus whose box meets no other box of its experiment is added directly.
-        for g in range(n_groups):
-            k = group_kernel[g]
-            sx, sy, sz = kshapes[k, 0], kshapes[k, 1], kshapes[k, 2]
-            lo, hi = offsets[g], offsets[g + 1]
-            any_shared = False
-            for f in range(lo, hi):
-                shared[f] = False
-            for f in range(lo, hi):
-                for f2 in range(f + 1, hi):
-                    if (abs(ijk[f, 0] - ijk[f2, 0]) < sx and abs(ijk[f, 1] - ijk[f2, 1]) < sy
-                            and abs(ijk[f, 2] - ijk[f2, 2]) < sz):
-                        shared[f] = True
-                        shared[f2] = True
-                        any_shared = True
-            for f in range(lo, hi):
-                if shared[f]:
-                    _min_log_kernel(klog, kstarts[k], kshapes[k], kmins[k], scratch,
-                                    ijk[f, 0], ijk[f, 1], ijk[f, 2], nx, ny, nz)
-                else:
-                    n_cand = _add_kernel(klog, kstarts[k], kshapes[k], kmins[k], log_sums,
-                                         ijk[f, 0], ijk[f, 1], ijk[f, 2], nx, ny, nz, cut,
-                                         cand, n_cand)
-            if any_shared:
-                for f in range(lo, hi):
-                    if shared[f]:
-                        n_cand = _flush_box(kshapes[k], kmins[k], scratch, log_sums,
-                                            ijk[f, 0], ijk[f, 1], ijk[f, 2], nx, ny, nz, cut,
-                                            cand, n_cand)
-        # The maximum and the suprathreshold voxels, from the crossings.
-        xmin = 0.0
-        n_sup = 0
-        found = False
-        for q in range(n_cand):
-            v = cand[q]
-            if mask[v]:
-                x = log_sums[v]
-                found = True
-                if x < xmin:
-                    xmin = x
-                val = np.float32(1.0 - np.exp(x))
-                if np.float64(val) > threshold:
-                    cand[n_sup] = v
-                    n_sup += 1
-        if not found:
-            for v in range(n_vox):
-                if mask[v] and log_sums[v] < xmin:
-                    xmin = log_sums[v]
-        out_max[t] = np.float32(1.0 - np.exp(xmin))
-        if n_sup > 0:
-            # Label the suprathreshold voxels (faces connectivity) by union-find in C order.
-            vox = np.sort(cand[:n_sup])
-            vals = np.empty(n_sup, dtype=np.float32)
-            for p in range(n_sup):
-                vals[p] = np.float32(1.0 - np.exp(log_sums[vox[p]]))
-            parent = np.arange(n_sup)
-            for p in range(n_sup):
-                label[vox[p]] = p + 1
-            stride_i = ny * nz
-            for p in range(n_sup):
-                v = vox[p]
-                kk = v % nz
-                jj = (v // nz) % ny
-                ii = v // stride_i
-                for q in range(3):
-                    if q == 0:
-                        if kk == 0:
-                            continue
-                        nb = v - 1
-                    elif q == 1:
-                        if jj == 0:
-                            continue
-                        nb = v - nz
-                    else:
-                        if ii == 0:
-                            continue
-                        nb = v - stride_i
-                    lq = label[nb]
-                    if lq == 0:
-                        continue
-                    ra = p
-                    while parent[ra] != ra:
-                        ra = parent[ra]
-                    rb = lq - 1
-                    while parent[rb] != rb:
-                        rb = parent[rb]
-                    if ra != rb:
-                        if ra < rb:
-                            parent[rb] = ra
-                        else:
-                            parent[ra] = rb
-            sizes = np.zeros(n_sup, dtype=np.int64)
-            masses = np.zeros(n_sup, dtype=np.float64)
-            for p in range(n_sup):
-                r = p
-                while parent[r] != r:
-                    r = parent[r]
-                parent[p] = r
-                sizes[r] += 1
-                masses[r] += np.float64(vals[p]) - threshold
-                label[vox[p]] = 0
-            best_size = 0
-            best_mass = 0.0
-            for p in range(n_sup):
-                if parent[p] == p:
-                    if sizes[p] > best_size:
-                        best_size = sizes[p]
-                    if masses[p] > best_mass:
-                        best_mass = masses[p]
-            out_size[t] = np.float32(best_size)
-            out_mass[t] = np.float32(best_mass)
-        log_sums[:] = 0.0
-    return out_max, out_size, out_mass
 
 
 def _tile_add(klog, kstart, kshape, kmin, log_sums, pi, pj, pk, ny, nz, lo, hi):
@@ -444,7 +205,8 @@ def _run_iterations_tiled(
     idx, null_ijk, offsets, group_kernel, klog, kstarts, kshapes, kmins, mask, shape,
     threshold, cut,
 ):
-    """As :func:`_run_iterations`, tile by tile so that the working set stays in cache.
+    """The null maxima (largest ALE, largest cluster size and mass) of the iterations in the
+    columns of ``idx``, tile by tile so that the working set stays in cache.
 
     The volume is cut into 16^3 tiles; each tile receives, in experiment order, the foci
     whose kernel box meets it, so every voxel still sums its experiments' ``log1p(-MA)`` in
@@ -677,13 +439,10 @@ def _compiled():
                 return njit(cache=False, nogil=True)(fn)
 
         g = dict(globals())
-        for name in ("_min_log_kernel", "_flush_box", "_add_kernel", "_tile_add", "_tile_min",
-                     "_tile_flush", "_largest_cluster"):
+        for name in ("_tile_add", "_tile_min", "_tile_flush", "_largest_cluster"):
             g[name] = jit(globals()[name])
-        for name in ("_run_iterations", "_run_iterations_tiled"):
-            fn = globals()[name]
-            _COMPILED[name] = jit(type(fn)(fn.__code__, g, name))
-        _COMPILED["run"] = _COMPILED["_run_iterations_tiled"]
+        fn = _run_iterations_tiled
+        _COMPILED["run"] = jit(type(fn)(fn.__code__, g, fn.__name__))
         _COMPILED["log1p_neg"] = jit(_log1p_neg)
     return _COMPILED
 
