@@ -145,73 +145,161 @@ def _log1p_neg(values):
     return out
 
 
-def _tile_add(klog, kstart, kshape, kmin, log_sums, pi, pj, pk, ny, nz, lo, hi):
-    """log_sums += log1p(-kernel) over one focus's box clipped to [lo, hi) (a tile)."""
-    sy, sz = kshape[1], kshape[2]
-    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
-    ia, ib = max(lo[0], i0), min(hi[0], i0 + kshape[0])
-    ja, jb = max(lo[1], j0), min(hi[1], j0 + sy)
-    ka, kb_ = max(lo[2], k0), min(hi[2], k0 + sz)
-    n = kb_ - ka
-    if n <= 0:
-        return
+def _tile_add(tlog, tstart, tshape, tmin, rlo, rhi, rstart, buf, pi, pj, pk, l0, l1, l2, h0, h1, h2, T):
+    """buf += log1p(-kernel) over one focus's truncated kernel inside the tile [l, h).
+
+    ``buf`` holds the tile's T^3 voxels, C order; voxel (i, j, k) is at
+    ``((i - l0) * T + (j - l1)) * T + (k - l2)``.
+    """
+    sy, sz = tshape[1], tshape[2]
+    i0, j0, k0 = pi + tmin[0], pj + tmin[1], pk + tmin[2]
+    ia, ib = max(l0, i0), min(h0, i0 + tshape[0])
+    ja, jb = max(l1, j0), min(h1, j0 + sy)
     for i in range(ia, ib):
         for j in range(ja, jb):
-            base = (i * ny + j) * nz + ka
-            kb = kstart + ((i - i0) * sy + (j - j0)) * sz + (ka - k0)
-            for c in range(n):
-                log_sums[base + c] += klog[kb + c]
+            r = rstart + (i - i0) * sy + (j - j0)
+            ka = max(l2, k0 + rlo[r])
+            kb_ = min(h2, k0 + rhi[r])
+            base = ((i - l0) * T + (j - l1)) * T - l2
+            kb = tstart + ((i - i0) * sy + (j - j0)) * sz - k0
+            for c in range(ka, kb_):
+                buf[base + c] += tlog[kb + c]
 
 
-def _tile_min(klog, kstart, kshape, kmin, scratch, pi, pj, pk, lo, hi, tj, tk):
-    """scratch = min(scratch, log1p(-kernel)) over one focus's box clipped to a tile."""
-    sy, sz = kshape[1], kshape[2]
-    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
-    ia, ib = max(lo[0], i0), min(hi[0], i0 + kshape[0])
-    ja, jb = max(lo[1], j0), min(hi[1], j0 + sy)
-    ka, kb_ = max(lo[2], k0), min(hi[2], k0 + sz)
-    n = kb_ - ka
-    if n <= 0:
-        return
+def _tile_min(tlog, tstart, tshape, tmin, rlo, rhi, rstart, scratch, pi, pj, pk, l0, l1, l2, h0, h1, h2, T):
+    """scratch = min(scratch, log1p(-kernel)) over one focus's truncated kernel in the tile."""
+    sy, sz = tshape[1], tshape[2]
+    i0, j0, k0 = pi + tmin[0], pj + tmin[1], pk + tmin[2]
+    ia, ib = max(l0, i0), min(h0, i0 + tshape[0])
+    ja, jb = max(l1, j0), min(h1, j0 + sy)
     for i in range(ia, ib):
         for j in range(ja, jb):
-            base = ((i - lo[0]) * tj + (j - lo[1])) * tk + (ka - lo[2])
-            kb = kstart + ((i - i0) * sy + (j - j0)) * sz + (ka - k0)
-            for c in range(n):
-                v = klog[kb + c]
+            r = rstart + (i - i0) * sy + (j - j0)
+            ka = max(l2, k0 + rlo[r])
+            kb_ = min(h2, k0 + rhi[r])
+            base = ((i - l0) * T + (j - l1)) * T - l2
+            kb = tstart + ((i - i0) * sy + (j - j0)) * sz - k0
+            for c in range(ka, kb_):
+                v = tlog[kb + c]
                 if v < scratch[base + c]:
                     scratch[base + c] = v
 
 
-def _tile_flush(kshape, kmin, scratch, log_sums, pi, pj, pk, ny, nz, lo, hi, tj, tk):
-    """log_sums += scratch; scratch = 0 over one focus's box clipped to a tile."""
-    i0, j0, k0 = pi + kmin[0], pj + kmin[1], pk + kmin[2]
-    ia, ib = max(lo[0], i0), min(hi[0], i0 + kshape[0])
-    ja, jb = max(lo[1], j0), min(hi[1], j0 + kshape[1])
-    ka, kb_ = max(lo[2], k0), min(hi[2], k0 + kshape[2])
-    n = kb_ - ka
-    if n <= 0:
-        return
+def _tile_flush(tshape, tmin, rlo, rhi, rstart, scratch, buf, pi, pj, pk, l0, l1, l2, h0, h1, h2, T):
+    """buf += scratch; scratch = 0 over one focus's truncated kernel in the tile."""
+    sy = tshape[1]
+    i0, j0, k0 = pi + tmin[0], pj + tmin[1], pk + tmin[2]
+    ia, ib = max(l0, i0), min(h0, i0 + tshape[0])
+    ja, jb = max(l1, j0), min(h1, j0 + sy)
     for i in range(ia, ib):
         for j in range(ja, jb):
-            base = (i * ny + j) * nz + ka
-            sb = ((i - lo[0]) * tj + (j - lo[1])) * tk + (ka - lo[2])
-            for c in range(n):
-                log_sums[base + c] += scratch[sb + c]
-                scratch[sb + c] = 0.0
+            r = rstart + (i - i0) * sy + (j - j0)
+            ka = max(l2, k0 + rlo[r])
+            kb_ = min(h2, k0 + rhi[r])
+            base = ((i - l0) * T + (j - l1)) * T - l2
+            for c in range(ka, kb_):
+                buf[base + c] += scratch[base + c]
+                scratch[base + c] = 0.0
 
 
-def _run_iterations_tiled(
-    idx, null_ijk, offsets, group_kernel, klog, kstarts, kshapes, kmins, mask, shape,
-    threshold, cut,
+def _tile_lists(ijk, fgroup, group_kernel, bmins, bshapes, shape, T, ntj, ntk, count, fill, lst):
+    """Counting sort of the foci into the T^3 tiles their boxes meet, in focus order.
+
+    ``count`` (n_tiles + 1) becomes the prefix sums; returns ``lst`` (grown if needed).
+    """
+    n_foci = ijk.shape[0]
+    n_tiles = count.shape[0] - 1
+    count[:] = 0
+    n_pairs = 0
+    for f in range(n_foci):
+        k = group_kernel[fgroup[f]]
+        a0 = max(0, ijk[f, 0] + bmins[k, 0]) // T
+        a1 = (min(shape[0], ijk[f, 0] + bmins[k, 0] + bshapes[k, 0]) - 1) // T
+        b0 = max(0, ijk[f, 1] + bmins[k, 1]) // T
+        b1 = (min(shape[1], ijk[f, 1] + bmins[k, 1] + bshapes[k, 1]) - 1) // T
+        c0 = max(0, ijk[f, 2] + bmins[k, 2]) // T
+        c1 = (min(shape[2], ijk[f, 2] + bmins[k, 2] + bshapes[k, 2]) - 1) // T
+        for ti in range(a0, a1 + 1):
+            for tj in range(b0, b1 + 1):
+                for tk in range(c0, c1 + 1):
+                    count[(ti * ntj + tj) * ntk + tk + 1] += 1
+                    n_pairs += 1
+    for q in range(n_tiles):
+        count[q + 1] += count[q]
+        fill[q] = count[q]
+    if n_pairs > lst.shape[0]:
+        lst = np.empty(2 * n_pairs, dtype=np.int64)
+    for f in range(n_foci):
+        k = group_kernel[fgroup[f]]
+        a0 = max(0, ijk[f, 0] + bmins[k, 0]) // T
+        a1 = (min(shape[0], ijk[f, 0] + bmins[k, 0] + bshapes[k, 0]) - 1) // T
+        b0 = max(0, ijk[f, 1] + bmins[k, 1]) // T
+        b1 = (min(shape[1], ijk[f, 1] + bmins[k, 1] + bshapes[k, 1]) - 1) // T
+        c0 = max(0, ijk[f, 2] + bmins[k, 2]) // T
+        c1 = (min(shape[2], ijk[f, 2] + bmins[k, 2] + bshapes[k, 2]) - 1) // T
+        for ti in range(a0, a1 + 1):
+            for tj in range(b0, b1 + 1):
+                for tk in range(c0, c1 + 1):
+                    q = (ti * ntj + tj) * ntk + tk
+                    lst[fill[q]] = f
+                    fill[q] += 1
+    return lst
+
+
+def _exact_logsum(v, start, end, lst, ijk, fgroup, group_kernel, klog, kstarts, kshapes, kmins, ny, nz):
+    """The exact sum over experiments of log1p(-MA) at voxel ``v`` from the full kernels.
+
+    ``lst[start:end]`` are the foci (in focus, hence experiment, order) whose full kernel
+    box meets ``v``'s tile; each experiment's MA is the maximum over its foci, and the
+    experiments are added in order, as the volume pass and NiMARE's fused pass add them.
+    """
+    i = v // (ny * nz)
+    j = (v // nz) % ny
+    k = v % nz
+    s = 0.0
+    p = start
+    while p < end:
+        g = fgroup[lst[p]]
+        kk = group_kernel[g]
+        sy, sz = kshapes[kk, 1], kshapes[kk, 2]
+        m = 0.0
+        hit = False
+        while p < end and fgroup[lst[p]] == g:
+            f = lst[p]
+            p += 1
+            di = i - ijk[f, 0] - kmins[kk, 0]
+            dj = j - ijk[f, 1] - kmins[kk, 1]
+            dk = k - ijk[f, 2] - kmins[kk, 2]
+            if di < 0 or dj < 0 or dk < 0 or di >= kshapes[kk, 0] or dj >= sy or dk >= sz:
+                continue
+            val = klog[kstarts[kk] + (di * sy + dj) * sz + dk]
+            if not hit or val < m:
+                m = val
+                hit = True
+        if hit:
+            s += m
+    return s
+
+
+def _run_iterations(
+    idx, null_ijk, offsets, group_kernel, klog, kstarts, kshapes, kmins, tlog, tstarts, tshapes,
+    tmins, rlo, rhi, rstarts, mask, shape, threshold, cut, delta,
 ):
     """The null maxima (largest ALE, largest cluster size and mass) of the iterations in the
-    columns of ``idx``, tile by tile so that the working set stays in cache.
+    columns of ``idx``.
 
-    The volume is cut into 16^3 tiles; each tile receives, in experiment order, the foci
-    whose kernel box meets it, so every voxel still sums its experiments' ``log1p(-MA)`` in
-    experiment order. A finished tile is scanned (maximum, suprathreshold voxels) and
-    cleared while it is still in cache.
+    Two passes per iteration, both exact where it matters:
+
+    1. The volume pass adds, tile by tile (16^3 voxels, so the working set stays in cache),
+       each experiment's ``log1p(-MA)`` from *truncated* kernels: only the kernel values
+       above a small cut-off ``eps`` are kept. Every voxel's truncated sum ``S'`` bounds the
+       exact sum ``S``: ``S' + delta <= S <= S'``, with ``delta`` the sum over experiments
+       of ``log1p(-eps)`` (minus a rounding margin).
+    2. Only the voxels the bound cannot decide are recomputed exactly from the full kernels
+       (in experiment order, so bit-identical to the full pass): those that may be
+       suprathreshold (``S' + delta < cut``) and those that may be the maximum
+       (``S' + delta <= min S'``). The maximum, the suprathreshold voxels and their
+       clusters are then exactly those of the full kernels.
     """
     T = 16
     n_foci = idx.shape[0]
@@ -221,7 +309,7 @@ def _run_iterations_tiled(
     n_vox = nx * ny * nz
     nti, ntj, ntk = (nx + T - 1) // T, (ny + T - 1) // T, (nz + T - 1) // T
     n_tiles = nti * ntj * ntk
-    log_sums = np.zeros(n_vox, dtype=np.float64)
+    buf = np.zeros(T * T * T, dtype=np.float64)
     scratch = np.zeros(T * T * T, dtype=np.float64)
     label = np.zeros(n_vox, dtype=np.int64)
     ijk = np.empty((n_foci, 3), dtype=np.int64)
@@ -229,53 +317,31 @@ def _run_iterations_tiled(
     for g in range(n_groups):
         for f in range(offsets[g], offsets[g + 1]):
             fgroup[f] = g
-    trange = np.empty((n_foci, 6), dtype=np.int64)
     count = np.zeros(n_tiles + 1, dtype=np.int64)
+    count_full = np.zeros(n_tiles + 1, dtype=np.int64)
     fill = np.zeros(n_tiles, dtype=np.int64)
-    lst = np.empty(n_foci * 64, dtype=np.int64)
-    lo = np.empty(3, dtype=np.int64)
-    hi = np.empty(3, dtype=np.int64)
+    lst = np.empty(n_foci * 8, dtype=np.int64)
+    lst_full = np.empty(n_foci * 8, dtype=np.int64)
     cap = 1024
     supra = np.empty(cap, dtype=np.int64)
     supra_val = np.empty(cap, dtype=np.float32)
+    ccap = 1024
+    cand_v = np.empty(ccap, dtype=np.int64)
+    cand_s = np.empty(ccap, dtype=np.float64)
+    cand_q = np.empty(ccap, dtype=np.int64)
     out_max = np.zeros(n_iter, dtype=np.float32)
     out_size = np.zeros(n_iter, dtype=np.float32)
     out_mass = np.zeros(n_iter, dtype=np.float32)
 
     for t in range(n_iter):
-        count[:] = 0
-        n_pairs = 0
         for f in range(n_foci):
             r = idx[f, t]
             ijk[f, 0] = null_ijk[r, 0]
             ijk[f, 1] = null_ijk[r, 1]
             ijk[f, 2] = null_ijk[r, 2]
-            k = group_kernel[fgroup[f]]
-            for d in range(3):
-                a0 = max(0, ijk[f, d] + kmins[k, d])
-                a1 = min(shape[d], ijk[f, d] + kmins[k, d] + kshapes[k, d]) - 1
-                trange[f, 2 * d] = a0 // T
-                trange[f, 2 * d + 1] = a1 // T
-            for ti in range(trange[f, 0], trange[f, 1] + 1):
-                for tj in range(trange[f, 2], trange[f, 3] + 1):
-                    for tk in range(trange[f, 4], trange[f, 5] + 1):
-                        count[(ti * ntj + tj) * ntk + tk + 1] += 1
-                        n_pairs += 1
-        for q in range(n_tiles):
-            count[q + 1] += count[q]
-            fill[q] = count[q]
-        if n_pairs > lst.shape[0]:
-            lst = np.empty(2 * n_pairs, dtype=np.int64)
-        for f in range(n_foci):
-            for ti in range(trange[f, 0], trange[f, 1] + 1):
-                for tj in range(trange[f, 2], trange[f, 3] + 1):
-                    for tk in range(trange[f, 4], trange[f, 5] + 1):
-                        q = (ti * ntj + tj) * ntk + tk
-                        lst[fill[q]] = f
-                        fill[q] += 1
-        xmin = 0.0
-        n_sup = 0
-        found = False
+        lst = _tile_lists(ijk, fgroup, group_kernel, tmins, tshapes, shape, T, ntj, ntk, count, fill, lst)
+        run_min = 0.0
+        n_cand = 0
         for q in range(n_tiles):
             start, end = count[q], count[q + 1]
             if start == end:
@@ -283,8 +349,8 @@ def _run_iterations_tiled(
             tk_ = q % ntk
             tj_ = (q // ntk) % ntj
             ti_ = q // (ntk * ntj)
-            lo[0], lo[1], lo[2] = ti_ * T, tj_ * T, tk_ * T
-            hi[0], hi[1], hi[2] = min(nx, lo[0] + T), min(ny, lo[1] + T), min(nz, lo[2] + T)
+            l0, l1, l2 = ti_ * T, tj_ * T, tk_ * T
+            h0, h1, h2 = min(nx, l0 + T), min(ny, l1 + T), min(nz, l2 + T)
             p = start
             while p < end:
                 g = fgroup[lst[p]]
@@ -294,49 +360,84 @@ def _run_iterations_tiled(
                 k = group_kernel[g]
                 if e - p == 1:
                     f = lst[p]
-                    _tile_add(klog, kstarts[k], kshapes[k], kmins[k], log_sums,
-                              ijk[f, 0], ijk[f, 1], ijk[f, 2], ny, nz, lo, hi)
+                    _tile_add(tlog, tstarts[k], tshapes[k], tmins[k], rlo, rhi, rstarts[k], buf,
+                              ijk[f, 0], ijk[f, 1], ijk[f, 2], l0, l1, l2, h0, h1, h2, T)
                 else:
                     for u in range(p, e):
                         f = lst[u]
-                        _tile_min(klog, kstarts[k], kshapes[k], kmins[k], scratch,
-                                  ijk[f, 0], ijk[f, 1], ijk[f, 2], lo, hi, T, T)
+                        _tile_min(tlog, tstarts[k], tshapes[k], tmins[k], rlo, rhi, rstarts[k], scratch,
+                                  ijk[f, 0], ijk[f, 1], ijk[f, 2], l0, l1, l2, h0, h1, h2, T)
                     for u in range(p, e):
                         f = lst[u]
-                        _tile_flush(kshapes[k], kmins[k], scratch, log_sums,
-                                    ijk[f, 0], ijk[f, 1], ijk[f, 2], ny, nz, lo, hi, T, T)
+                        _tile_flush(tshapes[k], tmins[k], rlo, rhi, rstarts[k], scratch, buf,
+                                    ijk[f, 0], ijk[f, 1], ijk[f, 2], l0, l1, l2, h0, h1, h2, T)
                 p = e
-            # The tile is final: its maximum and suprathreshold voxels, then clear it.
-            for i in range(lo[0], hi[0]):
-                for j in range(lo[1], hi[1]):
-                    base = (i * ny + j) * nz
+            # The tile's truncated sums are final: keep the undecided voxels, then clear it.
+            for i in range(l0, h0):
+                for j in range(l1, h1):
+                    tb = ((i - l0) * T + (j - l1)) * T - l2
                     m = 0.0
-                    for c in range(lo[2], hi[2]):
-                        m = min(m, log_sums[base + c])
-                    if m < cut or m < xmin:
-                        for c in range(lo[2], hi[2]):
+                    for c in range(l2, h2):
+                        x = buf[tb + c]
+                        if x < m:
+                            m = x
+                    if m + delta < cut or m + delta <= run_min:
+                        base = (i * ny + j) * nz
+                        for c in range(l2, h2):
+                            x = buf[tb + c]
+                            if not (x + delta < cut or x + delta <= run_min):
+                                continue
                             v = base + c
-                            x = log_sums[v]
-                            if (x < cut or x < xmin) and mask[v]:
-                                found = True
-                                if x < xmin:
-                                    xmin = x
-                                if x < cut:
-                                    val = np.float32(1.0 - np.exp(x))
-                                    if np.float64(val) > threshold:
-                                        if n_sup == cap:
-                                            cap *= 2
-                                            grown = np.empty(cap, dtype=np.int64)
-                                            grown[:n_sup] = supra[:n_sup]
-                                            supra = grown
-                                            grown_val = np.empty(cap, dtype=np.float32)
-                                            grown_val[:n_sup] = supra_val[:n_sup]
-                                            supra_val = grown_val
-                                        supra[n_sup] = v
-                                        supra_val[n_sup] = val
-                                        n_sup += 1
-                    for c in range(lo[2], hi[2]):
-                        log_sums[base + c] = 0.0
+                            if not mask[v]:
+                                continue
+                            if x < run_min:
+                                run_min = x
+                            if n_cand == ccap:
+                                ccap *= 2
+                                grown_v = np.empty(ccap, dtype=np.int64)
+                                grown_v[:n_cand] = cand_v[:n_cand]
+                                cand_v = grown_v
+                                grown_s = np.empty(ccap, dtype=np.float64)
+                                grown_s[:n_cand] = cand_s[:n_cand]
+                                cand_s = grown_s
+                                grown_q = np.empty(ccap, dtype=np.int64)
+                                grown_q[:n_cand] = cand_q[:n_cand]
+                                cand_q = grown_q
+                            cand_v[n_cand] = v
+                            cand_s[n_cand] = x
+                            cand_q[n_cand] = q
+                            n_cand += 1
+            buf[:] = 0.0
+        # Exact values where the bound cannot decide.
+        xmin = 0.0
+        n_sup = 0
+        if n_cand > 0:
+            lst_full = _tile_lists(ijk, fgroup, group_kernel, kmins, kshapes, shape, T, ntj, ntk,
+                                   count_full, fill, lst_full)
+        for c in range(n_cand):
+            s = cand_s[c]
+            if not (s + delta < cut or s + delta <= run_min):
+                continue
+            v = cand_v[c]
+            q = cand_q[c]
+            x = _exact_logsum(v, count_full[q], count_full[q + 1], lst_full, ijk, fgroup, group_kernel,
+                              klog, kstarts, kshapes, kmins, ny, nz)
+            if x < xmin:
+                xmin = x
+            if x < cut:
+                val = np.float32(1.0 - np.exp(x))
+                if np.float64(val) > threshold:
+                    if n_sup == cap:
+                        cap *= 2
+                        grown = np.empty(cap, dtype=np.int64)
+                        grown[:n_sup] = supra[:n_sup]
+                        supra = grown
+                        grown_val = np.empty(cap, dtype=np.float32)
+                        grown_val[:n_sup] = supra_val[:n_sup]
+                        supra_val = grown_val
+                    supra[n_sup] = v
+                    supra_val[n_sup] = val
+                    n_sup += 1
         out_max[t] = np.float32(1.0 - np.exp(xmin))
         if n_sup > 0:
             order = np.argsort(supra[:n_sup])
@@ -439,9 +540,10 @@ def _compiled():
                 return njit(cache=False, nogil=True)(fn)
 
         g = dict(globals())
-        for name in ("_tile_add", "_tile_min", "_tile_flush", "_largest_cluster"):
+        for name in ("_tile_add", "_tile_min", "_tile_flush", "_tile_lists", "_exact_logsum",
+                     "_largest_cluster"):
             g[name] = jit(globals()[name])
-        fn = _run_iterations_tiled
+        fn = _run_iterations
         _COMPILED["run"] = jit(type(fn)(fn.__code__, g, fn.__name__))
         _COMPILED["log1p_neg"] = jit(_log1p_neg)
     return _COMPILED
@@ -454,6 +556,11 @@ def _run_block(idx_block, plan_arrays):
 
 # --------------------------------------------------------------------------- plan
 
+#: The truncation cut-off of the volume pass is ``TRUNCATION_BAND / n_experiments`` times
+#: the smaller of the cluster-forming threshold and the smallest kernel peak, so the bound
+#: ``delta`` stays a small fraction of both and few voxels need their exact value.
+TRUNCATION_BAND = 0.1
+
 
 @dataclass
 class MonteCarloPlan:
@@ -462,14 +569,22 @@ class MonteCarloPlan:
     null_ijk: np.ndarray  # (n_null, 3) int32: voxels random foci are drawn from
     offsets: np.ndarray  # (n_experiments + 1,) int64: foci of each experiment
     group_kernel: np.ndarray  # (n_experiments,) int64: kernel of each experiment
-    klog: np.ndarray  # float64: log1p(-kernel) of every kernel box, concatenated
+    klog: np.ndarray  # float64: log1p(-kernel) of every full kernel box, concatenated
     kstarts: np.ndarray  # (n_kernels,) int64
     kshapes: np.ndarray  # (n_kernels, 3) int64
     kmins: np.ndarray  # (n_kernels, 3) int64: offset of each box's first voxel
+    tlog: np.ndarray  # float64: the truncated kernels' boxes, concatenated
+    tstarts: np.ndarray  # (n_kernels,) int64
+    tshapes: np.ndarray  # (n_kernels, 3) int64
+    tmins: np.ndarray  # (n_kernels, 3) int64
+    rlo: np.ndarray  # int64: per row (i, j) of each truncated box, its first kept k ...
+    rhi: np.ndarray  # int64: ... and one past its last (rlo == rhi: an empty row)
+    rstarts: np.ndarray  # (n_kernels,) int64: each truncated box's first row
     mask: np.ndarray  # flat bool brain mask, C order
     shape: np.ndarray  # (3,) int64
     threshold: float  # cluster-forming ALE value
     cut: float  # log-sum above which ALE <= threshold
+    delta: float  # lower bound of (exact - truncated) log-sum, <= 0
 
     @property
     def n_foci(self) -> int:
@@ -477,50 +592,98 @@ class MonteCarloPlan:
 
     def arrays(self) -> tuple:
         return (self.null_ijk, self.offsets, self.group_kernel, self.klog, self.kstarts,
-                self.kshapes, self.kmins, self.mask, self.shape, float(self.threshold),
-                float(self.cut))
+                self.kshapes, self.kmins, self.tlog, self.tstarts, self.tshapes, self.tmins,
+                self.rlo, self.rhi, self.rstarts, self.mask, self.shape, float(self.threshold),
+                float(self.cut), float(self.delta))
 
 
-def build_plan(estimator, threshold: float) -> MonteCarloPlan:
+def _truncate(box: np.ndarray, keep_below: float):
+    """The part of a full ``log1p(-kernel)`` box the volume pass adds.
+
+    Keeps, row by row, the run from the first to the last value below ``keep_below`` (MA
+    above the cut-off), inside the bounding box of those values. Returns the truncated box,
+    its offset in the full box, the row runs, and the smallest dropped value (0 if none).
+    """
+    keep = box < keep_below
+    if not keep.any():
+        keep = box <= box.min()
+    where = np.argwhere(keep)
+    b0, b1 = where.min(axis=0), where.max(axis=0) + 1
+    sub = box[b0[0]:b1[0], b0[1]:b1[1], b0[2]:b1[2]]
+    ksub = keep[b0[0]:b1[0], b0[1]:b1[1], b0[2]:b1[2]]
+    rows = ksub.reshape(-1, ksub.shape[2])
+    has = rows.any(axis=1)
+    rlo = np.where(has, rows.argmax(axis=1), 0)
+    rhi = np.where(has, rows.shape[1] - rows[:, ::-1].argmax(axis=1), 0)
+    kept = np.zeros(box.shape, dtype=bool)
+    kept_sub = kept[b0[0]:b1[0], b0[1]:b1[1], b0[2]:b1[2]].reshape(-1, ksub.shape[2])
+    cols = np.arange(ksub.shape[2])
+    kept_sub[:] = (cols >= rlo[:, None]) & (cols < rhi[:, None])
+    kept[b0[0]:b1[0], b0[1]:b1[1], b0[2]:b1[2]] = kept_sub.reshape(ksub.shape)
+    dropped = box[~kept]
+    dmin = float(dropped.min()) if dropped.size else 0.0
+    return np.ascontiguousarray(sub), b0, rlo.astype(np.int64), rhi.astype(np.int64), min(dmin, 0.0)
+
+
+def build_plan(estimator, threshold: float, band: float = TRUNCATION_BAND) -> MonteCarloPlan:
     """The Monte Carlo plan of a fitted NiMARE ``ALE`` (NiMARE's own kernels and grouping)."""
-    from nimare.utils import _mask_coverage_to_null_ijk, _mask_img_to_bool
+    from ale_app.nimare_adapter import mask_bool, null_voxels, permutation_plan
 
-    iter_df = estimator.inputs_["coordinates"].drop(columns=["x", "y", "z"], errors="ignore").copy()
-    nimare_plan = estimator._permutation_plan(iter_df)
-    if nimare_plan is None or not hasattr(nimare_plan, "kernel_values"):
-        raise NotImplementedError("ale-app's Monte Carlo FWE needs NiMARE's ALE kernel permutation plan")
+    nimare_plan = permutation_plan(estimator)
     log_values = _compiled()["log1p_neg"](np.ascontiguousarray(nimare_plan.kernel_values, dtype=np.float32))
-    klog, kstarts, kshapes, kmins = [], [], [], []
-    start = 0
+    boxes, kmins = [], []
     for k in range(len(nimare_plan.kernel_starts) - 1):
         lo, hi = nimare_plan.kernel_starts[k], nimare_plan.kernel_starts[k + 1]
         offs = nimare_plan.kernel_offsets[lo:hi].astype(np.int64)
         kmin = offs.min(axis=0)
-        kshape = offs.max(axis=0) - kmin + 1
-        box = np.zeros(tuple(kshape), dtype=np.float64)
+        box = np.zeros(tuple(offs.max(axis=0) - kmin + 1), dtype=np.float64)
         pos = offs - kmin
         # Where two support entries share a voxel (never for NiMARE's kernels) keep the max.
         np.minimum.at(box, (pos[:, 0], pos[:, 1], pos[:, 2]), log_values[lo:hi])
-        klog.append(box.ravel())
-        kstarts.append(start)
-        kshapes.append(kshape)
+        boxes.append(box)
         kmins.append(kmin)
-        start += box.size
-    mask_img = estimator.masker.mask_img
-    null_ijk = _mask_coverage_to_null_ijk(estimator.masker, mask_coverage=estimator.mask_coverage)
-    mask = _mask_img_to_bool(mask_img)
+    group_kernel = np.ascontiguousarray(nimare_plan.group_kernel, dtype=np.int64)
+    n_experiments = max(1, len(group_kernel))
+    smallest_peak = min(-math.expm1(float(b.min())) for b in boxes)
+    eps = band * min(float(threshold), smallest_peak) / n_experiments
+    keep_below = math.log1p(-eps)
+    truncated = [_truncate(b, keep_below) for b in boxes]
+    # Per experiment, the exact term is at least the truncated one plus its kernel's
+    # smallest dropped value; the margin covers the rounding of two float64 sums.
+    delta = float(sum(truncated[k][4] for k in group_kernel)) - 1e-9
+
+    def concat(parts):
+        starts, total = [], 0
+        for part in parts:
+            starts.append(total)
+            total += part.size
+        return np.ascontiguousarray(np.concatenate([p.ravel() for p in parts])), np.asarray(starts, dtype=np.int64)
+
+    klog, kstarts = concat(boxes)
+    tlog, tstarts = concat([t[0] for t in truncated])
+    rlo, rstarts = concat([t[2] for t in truncated])
+    rhi, _ = concat([t[3] for t in truncated])
+    mask = mask_bool(estimator)
     return MonteCarloPlan(
-        null_ijk=np.ascontiguousarray(null_ijk, dtype=np.int32),
+        null_ijk=np.ascontiguousarray(null_voxels(estimator), dtype=np.int32),
         offsets=np.ascontiguousarray(nimare_plan.offsets, dtype=np.int64),
-        group_kernel=np.ascontiguousarray(nimare_plan.group_kernel, dtype=np.int64),
-        klog=np.ascontiguousarray(np.concatenate(klog)),
-        kstarts=np.asarray(kstarts, dtype=np.int64),
-        kshapes=np.asarray(kshapes, dtype=np.int64),
+        group_kernel=group_kernel,
+        klog=klog,
+        kstarts=kstarts,
+        kshapes=np.asarray([b.shape for b in boxes], dtype=np.int64),
         kmins=np.asarray(kmins, dtype=np.int64),
+        tlog=tlog,
+        tstarts=tstarts,
+        tshapes=np.asarray([t[0].shape for t in truncated], dtype=np.int64),
+        tmins=np.asarray([kmins[k] + t[1] for k, t in enumerate(truncated)], dtype=np.int64),
+        rlo=rlo.astype(np.int64),
+        rhi=rhi.astype(np.int64),
+        rstarts=rstarts,
         mask=np.ascontiguousarray(mask.ravel()),
         shape=np.asarray(mask.shape, dtype=np.int64),
         threshold=float(threshold),
         cut=float(math.log1p(-float(threshold)) + 1e-6),
+        delta=delta,
     )
 
 
@@ -530,7 +693,9 @@ def draw_null_indices(estimator, n_foci: int, n_null: int, n_iterations: int) ->
     Drawn one focus (row) at a time from the same generator, which consumes the stream in
     the same order as NiMARE's single call (checked by the tests).
     """
-    rng = estimator._get_rng(RNG_STREAM)
+    from ale_app.nimare_adapter import montecarlo_rng
+
+    rng = montecarlo_rng(estimator)
     out = np.empty((n_foci, n_iterations), dtype=np.int32)
     for f in range(n_foci):
         out[f] = rng.choice(n_null, size=n_iterations)
@@ -599,8 +764,9 @@ def _fwe_maps(stat_values, null: pd.DataFrame, threshold: float, mask: np.ndarra
     ``ss_thresh`` comparison, faces connectivity, ``null_to_p`` upper tail).
     """
     from nimare.stats import null_to_p
-    from nimare.utils import _p_to_logp_values
     from scipy import ndimage
+
+    from ale_app.nimare_adapter import p_to_logp_values
 
     f32 = np.float32
     max_ale = null["max_ale"].to_numpy(dtype=f32)
@@ -620,12 +786,12 @@ def _fwe_maps(stat_values, null: pd.DataFrame, threshold: float, mask: np.ndarra
         cluster_masses[i_val] = np.sum(thresh[labeled == i_val] - ss_thresh)
 
     p_mass = null_to_p(cluster_masses, max_mass, "upper")
-    logp_mass = _p_to_logp_values(p_mass[idx][mask], dtype=f32)
+    logp_mass = p_to_logp_values(p_mass[idx][mask], dtype=f32)
     cluster_sizes[0] = 0
     p_size = null_to_p(cluster_sizes, max_size, "upper")
-    logp_size = _p_to_logp_values(p_size[idx][mask], dtype=f32)
+    logp_size = p_to_logp_values(p_size[idx][mask], dtype=f32)
     p_voxel = null_to_p(stat_values, max_ale, tail="upper")
-    logp_voxel = _p_to_logp_values(p_voxel, dtype=f32)
+    logp_voxel = p_to_logp_values(p_voxel, dtype=f32)
 
     # The cluster table and the label image of the clusters that pass (size-based FWE).
     n = max(len(max_size), 1)
@@ -687,6 +853,13 @@ def fit_ale_estimator(studyset, kernel_fwhm: float | None = None, sample_size: i
     return estimator, result
 
 
+def cluster_forming_threshold(estimator, voxel_p: float) -> float:
+    """The ALE value that ``voxel_p`` becomes under NiMARE's analytic null of ``estimator``."""
+    from ale_app.nimare_adapter import p_to_summarystat
+
+    return float(p_to_summarystat(estimator, voxel_p))
+
+
 def montecarlo_fwe(
     studyset,
     kernel_fwhm: float | None = None,
@@ -738,7 +911,7 @@ def montecarlo_fwe(
         raise ValueError("voxel_p must be between 0 and 1")
     estimator, result = fit_ale_estimator(studyset, kernel_fwhm, sample_size, seed)
     stat_values = np.asarray(result.get_map("stat", return_type="array"))
-    threshold = float(estimator._p_to_summarystat(voxel_p))
+    threshold = cluster_forming_threshold(estimator, voxel_p)
     plan = build_plan(estimator, threshold)
     idx = draw_null_indices(estimator, plan.n_foci, plan.null_ijk.shape[0], n_iterations)
     null = run_null(plan, idx, n_jobs=n_jobs, backend=backend, progress=progress)
