@@ -145,11 +145,11 @@ def _log1p_neg(values):
     return out
 
 
-def _tile_add(tlog, tstart, tshape, tmin, rlo, rhi, rstart, buf, pi, pj, pk, l0, l1, l2, h0, h1, h2, T):
+def _tile_add(tlog, tstart, tshape, tmin, rlo, rhi, rstart, buf, pi, pj, pk, l0, l1, l2, h0, h1, h2, TJ, TK):
     """buf += log1p(-kernel) over one focus's truncated kernel inside the tile [l, h).
 
-    ``buf`` holds the tile's T^3 voxels, C order; voxel (i, j, k) is at
-    ``((i - l0) * T + (j - l1)) * T + (k - l2)``.
+    ``buf`` holds the tile's voxels, C order; voxel (i, j, k) is at
+    ``((i - l0) * TJ + (j - l1)) * TK + (k - l2)``.
     """
     sy, sz = tshape[1], tshape[2]
     i0, j0, k0 = pi + tmin[0], pj + tmin[1], pk + tmin[2]
@@ -160,50 +160,23 @@ def _tile_add(tlog, tstart, tshape, tmin, rlo, rhi, rstart, buf, pi, pj, pk, l0,
             r = rstart + (i - i0) * sy + (j - j0)
             ka = max(l2, k0 + rlo[r])
             kb_ = min(h2, k0 + rhi[r])
-            base = ((i - l0) * T + (j - l1)) * T - l2
+            base = ((i - l0) * TJ + (j - l1)) * TK - l2
             kb = tstart + ((i - i0) * sy + (j - j0)) * sz - k0
             for c in range(ka, kb_):
                 buf[base + c] += tlog[kb + c]
 
 
-def _tile_min(tlog, tstart, tshape, tmin, rlo, rhi, rstart, scratch, pi, pj, pk, l0, l1, l2, h0, h1, h2, T):
-    """scratch = min(scratch, log1p(-kernel)) over one focus's truncated kernel in the tile."""
-    sy, sz = tshape[1], tshape[2]
-    i0, j0, k0 = pi + tmin[0], pj + tmin[1], pk + tmin[2]
-    ia, ib = max(l0, i0), min(h0, i0 + tshape[0])
-    ja, jb = max(l1, j0), min(h1, j0 + sy)
-    for i in range(ia, ib):
-        for j in range(ja, jb):
-            r = rstart + (i - i0) * sy + (j - j0)
-            ka = max(l2, k0 + rlo[r])
-            kb_ = min(h2, k0 + rhi[r])
-            base = ((i - l0) * T + (j - l1)) * T - l2
-            kb = tstart + ((i - i0) * sy + (j - j0)) * sz - k0
-            for c in range(ka, kb_):
-                v = tlog[kb + c]
-                if v < scratch[base + c]:
-                    scratch[base + c] = v
+def _row_min(buf, a, b):
+    """min(0, buf[a:b]); compiled with fast-math (no NaN) so that it vectorises (a minimum
+    does not depend on the order it is taken in)."""
+    m = 0.0
+    for c in range(a, b):
+        m = min(m, buf[c])
+    return m
 
 
-def _tile_flush(tshape, tmin, rlo, rhi, rstart, scratch, buf, pi, pj, pk, l0, l1, l2, h0, h1, h2, T):
-    """buf += scratch; scratch = 0 over one focus's truncated kernel in the tile."""
-    sy = tshape[1]
-    i0, j0, k0 = pi + tmin[0], pj + tmin[1], pk + tmin[2]
-    ia, ib = max(l0, i0), min(h0, i0 + tshape[0])
-    ja, jb = max(l1, j0), min(h1, j0 + sy)
-    for i in range(ia, ib):
-        for j in range(ja, jb):
-            r = rstart + (i - i0) * sy + (j - j0)
-            ka = max(l2, k0 + rlo[r])
-            kb_ = min(h2, k0 + rhi[r])
-            base = ((i - l0) * T + (j - l1)) * T - l2
-            for c in range(ka, kb_):
-                buf[base + c] += scratch[base + c]
-                scratch[base + c] = 0.0
-
-
-def _tile_lists(ijk, fgroup, group_kernel, bmins, bshapes, shape, T, ntj, ntk, count, fill, lst):
-    """Counting sort of the foci into the T^3 tiles their boxes meet, in focus order.
+def _tile_lists(ijk, fgroup, group_kernel, bmins, bshapes, shape, TI, TJ, TK, ntj, ntk, count, fill, lst):
+    """Counting sort of the foci into the TI x TJ x TK tiles their boxes meet, in focus order.
 
     ``count`` (n_tiles + 1) becomes the prefix sums; returns ``lst`` (grown if needed).
     """
@@ -213,12 +186,12 @@ def _tile_lists(ijk, fgroup, group_kernel, bmins, bshapes, shape, T, ntj, ntk, c
     n_pairs = 0
     for f in range(n_foci):
         k = group_kernel[fgroup[f]]
-        a0 = max(0, ijk[f, 0] + bmins[k, 0]) // T
-        a1 = (min(shape[0], ijk[f, 0] + bmins[k, 0] + bshapes[k, 0]) - 1) // T
-        b0 = max(0, ijk[f, 1] + bmins[k, 1]) // T
-        b1 = (min(shape[1], ijk[f, 1] + bmins[k, 1] + bshapes[k, 1]) - 1) // T
-        c0 = max(0, ijk[f, 2] + bmins[k, 2]) // T
-        c1 = (min(shape[2], ijk[f, 2] + bmins[k, 2] + bshapes[k, 2]) - 1) // T
+        a0 = max(0, ijk[f, 0] + bmins[k, 0]) // TI
+        a1 = (min(shape[0], ijk[f, 0] + bmins[k, 0] + bshapes[k, 0]) - 1) // TI
+        b0 = max(0, ijk[f, 1] + bmins[k, 1]) // TJ
+        b1 = (min(shape[1], ijk[f, 1] + bmins[k, 1] + bshapes[k, 1]) - 1) // TJ
+        c0 = max(0, ijk[f, 2] + bmins[k, 2]) // TK
+        c1 = (min(shape[2], ijk[f, 2] + bmins[k, 2] + bshapes[k, 2]) - 1) // TK
         for ti in range(a0, a1 + 1):
             for tj in range(b0, b1 + 1):
                 for tk in range(c0, c1 + 1):
@@ -231,12 +204,12 @@ def _tile_lists(ijk, fgroup, group_kernel, bmins, bshapes, shape, T, ntj, ntk, c
         lst = np.empty(2 * n_pairs, dtype=np.int64)
     for f in range(n_foci):
         k = group_kernel[fgroup[f]]
-        a0 = max(0, ijk[f, 0] + bmins[k, 0]) // T
-        a1 = (min(shape[0], ijk[f, 0] + bmins[k, 0] + bshapes[k, 0]) - 1) // T
-        b0 = max(0, ijk[f, 1] + bmins[k, 1]) // T
-        b1 = (min(shape[1], ijk[f, 1] + bmins[k, 1] + bshapes[k, 1]) - 1) // T
-        c0 = max(0, ijk[f, 2] + bmins[k, 2]) // T
-        c1 = (min(shape[2], ijk[f, 2] + bmins[k, 2] + bshapes[k, 2]) - 1) // T
+        a0 = max(0, ijk[f, 0] + bmins[k, 0]) // TI
+        a1 = (min(shape[0], ijk[f, 0] + bmins[k, 0] + bshapes[k, 0]) - 1) // TI
+        b0 = max(0, ijk[f, 1] + bmins[k, 1]) // TJ
+        b1 = (min(shape[1], ijk[f, 1] + bmins[k, 1] + bshapes[k, 1]) - 1) // TJ
+        c0 = max(0, ijk[f, 2] + bmins[k, 2]) // TK
+        c1 = (min(shape[2], ijk[f, 2] + bmins[k, 2] + bshapes[k, 2]) - 1) // TK
         for ti in range(a0, a1 + 1):
             for tj in range(b0, b1 + 1):
                 for tk in range(c0, c1 + 1):
@@ -281,6 +254,22 @@ def _exact_logsum(v, start, end, lst, ijk, fgroup, group_kernel, klog, kstarts, 
     return s
 
 
+def _append(cand_v, cand_s, cand_q, n_cand, v, x, q):
+    """Append (v, x, q) to the candidate arrays, doubling them when full; returns them."""
+    if n_cand == cand_v.shape[0]:
+        grown_v = np.empty(2 * n_cand, dtype=np.int64)
+        grown_v[:n_cand] = cand_v
+        grown_s = np.empty(2 * n_cand, dtype=np.float64)
+        grown_s[:n_cand] = cand_s
+        grown_q = np.empty(2 * n_cand, dtype=np.int64)
+        grown_q[:n_cand] = cand_q
+        cand_v, cand_s, cand_q = grown_v, grown_s, grown_q
+    cand_v[n_cand] = v
+    cand_s[n_cand] = x
+    cand_q[n_cand] = q
+    return cand_v, cand_s, cand_q
+
+
 def _run_iterations(
     idx, null_ijk, offsets, group_kernel, klog, kstarts, kshapes, kmins, tlog, tstarts, tshapes,
     tmins, rlo, rhi, rstarts, mask, shape, threshold, cut, delta,
@@ -288,29 +277,31 @@ def _run_iterations(
     """The null maxima (largest ALE, largest cluster size and mass) of the iterations in the
     columns of ``idx``.
 
-    Two passes per iteration, both exact where it matters:
+    Per iteration, with ``S(v)`` the exact sum over experiments of ``log1p(-MA)`` (ALE =
+    1 - exp(S)):
 
-    1. The volume pass adds, tile by tile (16^3 voxels, so the working set stays in cache),
-       each experiment's ``log1p(-MA)`` from *truncated* kernels: only the kernel values
-       above a small cut-off ``eps`` are kept. Every voxel's truncated sum ``S'`` bounds the
-       exact sum ``S``: ``S' + delta <= S <= S'``, with ``delta`` the sum over experiments
-       of ``log1p(-eps)`` (minus a rounding margin).
-    2. Only the voxels the bound cannot decide are recomputed exactly from the full kernels
-       (in experiment order, so bit-identical to the full pass): those that may be
-       suprathreshold (``S' + delta < cut``) and those that may be the maximum
-       (``S' + delta <= min S'``). The maximum, the suprathreshold voxels and their
-       clusters are then exactly those of the full kernels.
+    1. A bound. Every focus adds its *truncated* kernel (only values above a small cut-off
+       ``eps``) into ``L(v)``, tile by tile (16^3 voxels in a buffer that stays in cache).
+       Then ``L(v) + delta <= S(v)`` where ``delta`` sums ``log1p(-eps)`` over experiments:
+       an experiment's term is its foci's maximum, which is at least the sum of their kept
+       values plus the largest dropped one. ``U``, the smallest exact ``S`` at the foci
+       themselves, bounds the maximum's ``S`` from above.
+    2. Exact values, from the full kernels in experiment order (so bit-identical to NiMARE's
+       fused pass), only where the bound cannot decide: voxels that may be suprathreshold
+       (``L + delta < cut``) or may be the maximum (``L + delta <= U``). The maximum, the
+       suprathreshold voxels and their clusters are then exactly those of the full kernels.
     """
-    T = 16
+    # Tiles of TI x TJ rows of the whole k extent: a kernel row is never split, and the
+    # tile's buffer (8 x 8 x 91 float64 on the 2 mm grid) stays in cache.
     n_foci = idx.shape[0]
     n_iter = idx.shape[1]
     n_groups = offsets.shape[0] - 1
     nx, ny, nz = shape[0], shape[1], shape[2]
     n_vox = nx * ny * nz
-    nti, ntj, ntk = (nx + T - 1) // T, (ny + T - 1) // T, (nz + T - 1) // T
+    TI, TJ, TK = 8, 8, nz
+    nti, ntj, ntk = (nx + TI - 1) // TI, (ny + TJ - 1) // TJ, 1
     n_tiles = nti * ntj * ntk
-    buf = np.zeros(T * T * T, dtype=np.float64)
-    scratch = np.zeros(T * T * T, dtype=np.float64)
+    buf = np.zeros(TI * TJ * TK, dtype=np.float64)
     label = np.zeros(n_vox, dtype=np.int64)
     ijk = np.empty((n_foci, 3), dtype=np.int64)
     fgroup = np.empty(n_foci, dtype=np.int64)
@@ -325,10 +316,9 @@ def _run_iterations(
     cap = 1024
     supra = np.empty(cap, dtype=np.int64)
     supra_val = np.empty(cap, dtype=np.float32)
-    ccap = 1024
-    cand_v = np.empty(ccap, dtype=np.int64)
-    cand_s = np.empty(ccap, dtype=np.float64)
-    cand_q = np.empty(ccap, dtype=np.int64)
+    cand_v = np.empty(1024, dtype=np.int64)
+    cand_s = np.empty(1024, dtype=np.float64)
+    cand_q = np.empty(1024, dtype=np.int64)
     out_max = np.zeros(n_iter, dtype=np.float32)
     out_size = np.zeros(n_iter, dtype=np.float32)
     out_mass = np.zeros(n_iter, dtype=np.float32)
@@ -339,8 +329,21 @@ def _run_iterations(
             ijk[f, 0] = null_ijk[r, 0]
             ijk[f, 1] = null_ijk[r, 1]
             ijk[f, 2] = null_ijk[r, 2]
-        lst = _tile_lists(ijk, fgroup, group_kernel, tmins, tshapes, shape, T, ntj, ntk, count, fill, lst)
-        run_min = 0.0
+        lst = _tile_lists(ijk, fgroup, group_kernel, tmins, tshapes, shape, TI, TJ, TK, ntj, ntk, count, fill, lst)
+        lst_full = _tile_lists(ijk, fgroup, group_kernel, kmins, kshapes, shape, TI, TJ, TK, ntj, ntk, count_full,
+                               fill, lst_full)
+        # U: the smallest exact S at the foci (in the mask), an upper bound of the maximum's.
+        xmin = 0.0
+        for f in range(n_foci):
+            v = (ijk[f, 0] * ny + ijk[f, 1]) * nz + ijk[f, 2]
+            if not mask[v]:
+                continue
+            q = ((ijk[f, 0] // TI) * ntj + ijk[f, 1] // TJ) * ntk + ijk[f, 2] // TK
+            x = _exact_logsum(v, count_full[q], count_full[q + 1], lst_full, ijk, fgroup, group_kernel,
+                              klog, kstarts, kshapes, kmins, ny, nz)
+            if x < xmin:
+                xmin = x
+        upper = xmin
         n_cand = 0
         for q in range(n_tiles):
             start, end = count[q], count[q + 1]
@@ -349,75 +352,38 @@ def _run_iterations(
             tk_ = q % ntk
             tj_ = (q // ntk) % ntj
             ti_ = q // (ntk * ntj)
-            l0, l1, l2 = ti_ * T, tj_ * T, tk_ * T
-            h0, h1, h2 = min(nx, l0 + T), min(ny, l1 + T), min(nz, l2 + T)
-            p = start
-            while p < end:
-                g = fgroup[lst[p]]
-                e = p + 1
-                while e < end and fgroup[lst[e]] == g:
-                    e += 1
-                k = group_kernel[g]
-                if e - p == 1:
-                    f = lst[p]
-                    _tile_add(tlog, tstarts[k], tshapes[k], tmins[k], rlo, rhi, rstarts[k], buf,
-                              ijk[f, 0], ijk[f, 1], ijk[f, 2], l0, l1, l2, h0, h1, h2, T)
-                else:
-                    for u in range(p, e):
-                        f = lst[u]
-                        _tile_min(tlog, tstarts[k], tshapes[k], tmins[k], rlo, rhi, rstarts[k], scratch,
-                                  ijk[f, 0], ijk[f, 1], ijk[f, 2], l0, l1, l2, h0, h1, h2, T)
-                    for u in range(p, e):
-                        f = lst[u]
-                        _tile_flush(tshapes[k], tmins[k], rlo, rhi, rstarts[k], scratch, buf,
-                                    ijk[f, 0], ijk[f, 1], ijk[f, 2], l0, l1, l2, h0, h1, h2, T)
-                p = e
-            # The tile's truncated sums are final: keep the undecided voxels, then clear it.
-            for i in range(l0, h0):
-                for j in range(l1, h1):
-                    tb = ((i - l0) * T + (j - l1)) * T - l2
-                    m = 0.0
-                    for c in range(l2, h2):
-                        x = buf[tb + c]
-                        if x < m:
-                            m = x
-                    if m + delta < cut or m + delta <= run_min:
+            l0, l1, l2 = ti_ * TI, tj_ * TJ, tk_ * TK
+            h0, h1, h2 = min(nx, l0 + TI), min(ny, l1 + TJ), min(nz, l2 + TK)
+            # The part of the tile any truncated kernel reaches: only it is scanned and cleared.
+            b0, b1, c0, c1, d0, d1 = h0, l0, h1, l1, h2, l2
+            for u in range(start, end):
+                f = lst[u]
+                k = group_kernel[fgroup[f]]
+                _tile_add(tlog, tstarts[k], tshapes[k], tmins[k], rlo, rhi, rstarts[k], buf,
+                          ijk[f, 0], ijk[f, 1], ijk[f, 2], l0, l1, l2, h0, h1, h2, TJ, TK)
+                b0 = min(b0, max(l0, ijk[f, 0] + tmins[k, 0]))
+                b1 = max(b1, min(h0, ijk[f, 0] + tmins[k, 0] + tshapes[k, 0]))
+                c0 = min(c0, max(l1, ijk[f, 1] + tmins[k, 1]))
+                c1 = max(c1, min(h1, ijk[f, 1] + tmins[k, 1] + tshapes[k, 1]))
+                d0 = min(d0, max(l2, ijk[f, 2] + tmins[k, 2]))
+                d1 = max(d1, min(h2, ijk[f, 2] + tmins[k, 2] + tshapes[k, 2]))
+            # L is final in this tile: keep the voxels the bound cannot decide, then clear.
+            for i in range(b0, b1):
+                for j in range(c0, c1):
+                    tb = ((i - l0) * TJ + (j - l1)) * TK - l2
+                    m = _row_min(buf, tb + d0, tb + d1)
+                    if m + delta < cut or m + delta <= upper:
                         base = (i * ny + j) * nz
-                        for c in range(l2, h2):
+                        for c in range(d0, d1):
                             x = buf[tb + c]
-                            if not (x + delta < cut or x + delta <= run_min):
-                                continue
-                            v = base + c
-                            if not mask[v]:
-                                continue
-                            if x < run_min:
-                                run_min = x
-                            if n_cand == ccap:
-                                ccap *= 2
-                                grown_v = np.empty(ccap, dtype=np.int64)
-                                grown_v[:n_cand] = cand_v[:n_cand]
-                                cand_v = grown_v
-                                grown_s = np.empty(ccap, dtype=np.float64)
-                                grown_s[:n_cand] = cand_s[:n_cand]
-                                cand_s = grown_s
-                                grown_q = np.empty(ccap, dtype=np.int64)
-                                grown_q[:n_cand] = cand_q[:n_cand]
-                                cand_q = grown_q
-                            cand_v[n_cand] = v
-                            cand_s[n_cand] = x
-                            cand_q[n_cand] = q
-                            n_cand += 1
-            buf[:] = 0.0
+                            if (x + delta < cut or x + delta <= upper) and mask[base + c]:
+                                cand_v, cand_s, cand_q = _append(cand_v, cand_s, cand_q, n_cand, base + c, x, q)
+                                n_cand += 1
+                    for c in range(d0, d1):
+                        buf[tb + c] = 0.0
         # Exact values where the bound cannot decide.
-        xmin = 0.0
         n_sup = 0
-        if n_cand > 0:
-            lst_full = _tile_lists(ijk, fgroup, group_kernel, kmins, kshapes, shape, T, ntj, ntk,
-                                   count_full, fill, lst_full)
         for c in range(n_cand):
-            s = cand_s[c]
-            if not (s + delta < cut or s + delta <= run_min):
-                continue
             v = cand_v[c]
             q = cand_q[c]
             x = _exact_logsum(v, count_full[q], count_full[q + 1], lst_full, ijk, fgroup, group_kernel,
@@ -533,16 +499,16 @@ def _compiled():
 
         cache = _numba_cache_usable()
 
-        def jit(fn):
+        def jit(fn, **options):
             try:
-                return njit(cache=cache, nogil=True)(fn)
+                return njit(cache=cache, nogil=True, **options)(fn)
             except RuntimeError:  # no usable cache locator after all
-                return njit(cache=False, nogil=True)(fn)
+                return njit(cache=False, nogil=True, **options)(fn)
 
         g = dict(globals())
-        for name in ("_tile_add", "_tile_min", "_tile_flush", "_tile_lists", "_exact_logsum",
-                     "_largest_cluster"):
+        for name in ("_tile_add", "_tile_lists", "_exact_logsum", "_append", "_largest_cluster"):
             g[name] = jit(globals()[name])
+        g["_row_min"] = jit(globals()["_row_min"], fastmath={"nnan", "nsz", "reassoc"})
         fn = _run_iterations
         _COMPILED["run"] = jit(type(fn)(fn.__code__, g, fn.__name__))
         _COMPILED["log1p_neg"] = jit(_log1p_neg)
