@@ -145,11 +145,13 @@ def _log1p_neg(values):
     return out
 
 
-def _tile_add(tlog, tstart, tshape, tmin, rlo, rhi, rstart, buf, pi, pj, pk, l0, l1, l2, h0, h1, h2, TJ, TK):
+def _tile_add(tlog, tstart, tshape, tmin, rlo, rhi, rstart, buf, rows_n, rows_lo, rows_hi,
+              pi, pj, pk, l0, l1, l2, h0, h1, h2, TJ, TK):
     """buf += log1p(-kernel) over one focus's truncated kernel inside the tile [l, h).
 
     ``buf`` holds the tile's voxels, C order; voxel (i, j, k) is at
-    ``((i - l0) * TJ + (j - l1)) * TK + (k - l2)``.
+    ``((i - l0) * TJ + (j - l1)) * TK + (k - l2)``. Each of the tile's rows (i, j) counts
+    the kernels that reached it (``rows_n``) and the k range they reached.
     """
     sy, sz = tshape[1], tshape[2]
     i0, j0, k0 = pi + tmin[0], pj + tmin[1], pk + tmin[2]
@@ -160,18 +162,25 @@ def _tile_add(tlog, tstart, tshape, tmin, rlo, rhi, rstart, buf, pi, pj, pk, l0,
             r = rstart + (i - i0) * sy + (j - j0)
             ka = max(l2, k0 + rlo[r])
             kb_ = min(h2, k0 + rhi[r])
-            base = ((i - l0) * TJ + (j - l1)) * TK - l2
-            kb = tstart + ((i - i0) * sy + (j - j0)) * sz - k0
-            for c in range(ka, kb_):
-                buf[base + c] += tlog[kb + c]
+            if ka >= kb_:
+                continue
+            row = (i - l0) * TJ + (j - l1)
+            rows_n[row] += 1
+            rows_lo[row] = min(rows_lo[row], ka)
+            rows_hi[row] = max(rows_hi[row], kb_)
+            n = kb_ - ka
+            dst = buf[row * TK - l2 + ka:]
+            src = tlog[tstart + ((i - i0) * sy + (j - j0)) * sz - k0 + ka:]
+            for c in range(n):
+                dst[c] += src[c]
 
 
-def _row_min(buf, a, b):
-    """min(0, buf[a:b]); compiled with fast-math (no NaN) so that it vectorises (a minimum
+def _row_min(seg, n):
+    """min(0, seg[:n]); compiled with fast-math (no NaN) so that it vectorises (a minimum
     does not depend on the order it is taken in)."""
     m = 0.0
-    for c in range(a, b):
-        m = min(m, buf[c])
+    for c in range(n):
+        m = min(m, seg[c])
     return m
 
 
@@ -302,6 +311,14 @@ def _run_iterations(
     nti, ntj, ntk = (nx + TI - 1) // TI, (ny + TJ - 1) // TJ, 1
     n_tiles = nti * ntj * ntk
     buf = np.zeros(TI * TJ * TK, dtype=np.float64)
+    rows_n = np.zeros(TI * TJ, dtype=np.int64)
+    rows_lo = np.full(TI * TJ, nz, dtype=np.int64)
+    rows_hi = np.zeros(TI * TJ, dtype=np.int64)
+    # The lowest value one truncated kernel alone gives (its peak): a row that one kernel
+    # reached holds no candidate unless this could be one.
+    lone = 0.0
+    for m in range(tlog.shape[0]):
+        lone = min(lone, tlog[m])
     label = np.zeros(n_vox, dtype=np.int64)
     ijk = np.empty((n_foci, 3), dtype=np.int64)
     fgroup = np.empty(n_foci, dtype=np.int64)
@@ -354,33 +371,35 @@ def _run_iterations(
             ti_ = q // (ntk * ntj)
             l0, l1, l2 = ti_ * TI, tj_ * TJ, tk_ * TK
             h0, h1, h2 = min(nx, l0 + TI), min(ny, l1 + TJ), min(nz, l2 + TK)
-            # The part of the tile any truncated kernel reaches: only it is scanned and cleared.
-            b0, b1, c0, c1, d0, d1 = h0, l0, h1, l1, h2, l2
             for u in range(start, end):
                 f = lst[u]
                 k = group_kernel[fgroup[f]]
-                _tile_add(tlog, tstarts[k], tshapes[k], tmins[k], rlo, rhi, rstarts[k], buf,
-                          ijk[f, 0], ijk[f, 1], ijk[f, 2], l0, l1, l2, h0, h1, h2, TJ, TK)
-                b0 = min(b0, max(l0, ijk[f, 0] + tmins[k, 0]))
-                b1 = max(b1, min(h0, ijk[f, 0] + tmins[k, 0] + tshapes[k, 0]))
-                c0 = min(c0, max(l1, ijk[f, 1] + tmins[k, 1]))
-                c1 = max(c1, min(h1, ijk[f, 1] + tmins[k, 1] + tshapes[k, 1]))
-                d0 = min(d0, max(l2, ijk[f, 2] + tmins[k, 2]))
-                d1 = max(d1, min(h2, ijk[f, 2] + tmins[k, 2] + tshapes[k, 2]))
-            # L is final in this tile: keep the voxels the bound cannot decide, then clear.
-            for i in range(b0, b1):
-                for j in range(c0, c1):
-                    tb = ((i - l0) * TJ + (j - l1)) * TK - l2
-                    m = _row_min(buf, tb + d0, tb + d1)
+                _tile_add(tlog, tstarts[k], tshapes[k], tmins[k], rlo, rhi, rstarts[k], buf, rows_n,
+                          rows_lo, rows_hi, ijk[f, 0], ijk[f, 1], ijk[f, 2], l0, l1, l2, h0, h1, h2, TJ, TK)
+            # L is final in this tile: keep the voxels the bound cannot decide, then clear the
+            # rows that were reached. A row one kernel reached is skipped unless its peak
+            # alone could be a candidate.
+            lone_may = lone + delta < cut or lone + delta <= upper
+            for row in range(TI * TJ):
+                if rows_n[row] == 0:
+                    continue
+                d0 = rows_lo[row]
+                n = rows_hi[row] - d0
+                seg = buf[row * TK - l2 + d0:]
+                if rows_n[row] > 1 or lone_may:
+                    m = _row_min(seg, n)
                     if m + delta < cut or m + delta <= upper:
-                        base = (i * ny + j) * nz
-                        for c in range(d0, d1):
-                            x = buf[tb + c]
+                        base = ((l0 + row // TJ) * ny + l1 + row % TJ) * nz + d0
+                        for c in range(n):
+                            x = seg[c]
                             if (x + delta < cut or x + delta <= upper) and mask[base + c]:
                                 cand_v, cand_s, cand_q = _append(cand_v, cand_s, cand_q, n_cand, base + c, x, q)
                                 n_cand += 1
-                    for c in range(d0, d1):
-                        buf[tb + c] = 0.0
+                for c in range(n):
+                    seg[c] = 0.0
+                rows_n[row] = 0
+                rows_lo[row] = nz
+                rows_hi[row] = 0
         # Exact values where the bound cannot decide.
         n_sup = 0
         for c in range(n_cand):
