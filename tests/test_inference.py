@@ -101,6 +101,7 @@ def test_draws_match_nimare_single_call():
     assert np.array_equal(I.draw_null_indices(estimator, 57, 228483, 211), whole)
 
 
+@pytest.mark.slow
 def test_pain_21_equals_nimare():
     """All 21 pain analyses, 200 iterations: nulls and maps equal NiMARE's; n_jobs 1 == 2."""
     studyset = _pain_studyset()
@@ -113,6 +114,7 @@ def test_pain_21_equals_nimare():
     assert np.array_equal(ours.logp_cluster_size_fwe_values, parallel.logp_cluster_size_fwe_values)
 
 
+@pytest.mark.slow
 def test_generated_30_equals_nimare():
     """A seeded 30-experiment dataset with varied sample sizes: equal to NiMARE; jobs agree."""
     dataset = _generated_dataset()
@@ -141,6 +143,7 @@ def test_generated_30_sample_size_override_equals_nimare():
     _assert_consistent(ours)
 
 
+@pytest.mark.slow
 def test_numba_cache_dir_unwritable(tmp_path):
     """An unusable NUMBA_CACHE_DIR does not stop the compiled kernels (fresh process)."""
     import subprocess

@@ -259,6 +259,7 @@ def _fork_main(args: list[str], hook=None) -> int:
     return pid
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_one_refused(small_spec, small_reference, tmp_path, capsys):
     out = tmp_path / "out"
     pid = _fork_main([str(small_spec), str(out), "--n-jobs", "1", "-q"])

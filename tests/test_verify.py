@@ -37,6 +37,7 @@ def _edit_spec(out, change):
     (out / O.SPEC_JSON).write_text(json.dumps(record, indent=2) + "\n")
 
 
+@pytest.mark.slow
 def test_an_edited_spec_json_is_caught_even_when_the_rerun_agrees(archive, tmp_path, capsys):
     out = _copy(archive, tmp_path)
     _edit_spec(out, lambda r: r["report"].update(dominance_min=0.3))
@@ -48,6 +49,7 @@ def test_an_edited_spec_json_is_caught_even_when_the_rerun_agrees(archive, tmp_p
     assert O.SPEC_JSON in captured.err and "Traceback" not in captured.err
 
 
+@pytest.mark.slow
 def test_an_edited_title_flags_spec_json_itself(archive, tmp_path, capsys):
     out = _copy(archive, tmp_path)
     _edit_spec(out, lambda r: r.update(title="Another title"))
@@ -58,6 +60,7 @@ def test_an_edited_title_flags_spec_json_itself(archive, tmp_path, capsys):
     assert f"differs: {O.DATASET_DESCRIPTION}" in captured
 
 
+@pytest.mark.slow
 def test_a_changed_digest_in_provenance_is_a_failure(archive, tmp_path, capsys):
     out = _copy(archive, tmp_path)
     record = json.loads((out / O.PROVENANCE).read_text())
