@@ -263,20 +263,28 @@ def _exact_logsum(v, start, end, lst, ijk, fgroup, group_kernel, klog, kstarts, 
     return s
 
 
-def _append(cand_v, cand_s, cand_q, n_cand, v, x, q):
-    """Append (v, x, q) to the candidate arrays, doubling them when full; returns them."""
+def _append(cand_v, cand_s, n_cand, v, x):
+    """Append (v, x) to the candidate arrays, doubling them when full; returns them."""
     if n_cand == cand_v.shape[0]:
         grown_v = np.empty(2 * n_cand, dtype=np.int64)
         grown_v[:n_cand] = cand_v
         grown_s = np.empty(2 * n_cand, dtype=np.float64)
         grown_s[:n_cand] = cand_s
-        grown_q = np.empty(2 * n_cand, dtype=np.int64)
-        grown_q[:n_cand] = cand_q
-        cand_v, cand_s, cand_q = grown_v, grown_s, grown_q
+        cand_v, cand_s = grown_v, grown_s
     cand_v[n_cand] = v
     cand_s[n_cand] = x
-    cand_q[n_cand] = q
-    return cand_v, cand_s, cand_q
+    return cand_v, cand_s
+
+
+def _exact_at(v, count_full, lst_full, ntj_f, ntk_f, F, ijk, fgroup, group_kernel, klog, kstarts, kshapes,
+              kmins, ny, nz):
+    """:func:`_exact_logsum` at voxel ``v``, from the foci listed for its F^3 tile."""
+    i = v // (ny * nz)
+    j = (v // nz) % ny
+    k = v % nz
+    q = ((i // F) * ntj_f + j // F) * ntk_f + k // F
+    return _exact_logsum(v, count_full[q], count_full[q + 1], lst_full, ijk, fgroup, group_kernel, klog,
+                         kstarts, kshapes, kmins, ny, nz)
 
 
 def _run_iterations(
@@ -326,8 +334,14 @@ def _run_iterations(
         for f in range(offsets[g], offsets[g + 1]):
             fgroup[f] = g
     count = np.zeros(n_tiles + 1, dtype=np.int64)
-    count_full = np.zeros(n_tiles + 1, dtype=np.int64)
-    fill = np.zeros(n_tiles, dtype=np.int64)
+    # The foci whose full kernel reaches each F^3 tile, for the exact values.
+    F = 8
+    ntj_f, ntk_f = (ny + F - 1) // F, (nz + F - 1) // F
+    n_tiles_f = ((nx + F - 1) // F) * ntj_f * ntk_f
+    count_full = np.zeros(n_tiles_f + 1, dtype=np.int64)
+    fill = np.zeros(max(n_tiles, n_tiles_f), dtype=np.int64)
+    # U starts as the smallest exact S at up to this many foci, spread over the experiments.
+    n_seeds = min(n_foci, 256)
     lst = np.empty(n_foci * 8, dtype=np.int64)
     lst_full = np.empty(n_foci * 8, dtype=np.int64)
     cap = 1024
@@ -335,7 +349,6 @@ def _run_iterations(
     supra_val = np.empty(cap, dtype=np.float32)
     cand_v = np.empty(1024, dtype=np.int64)
     cand_s = np.empty(1024, dtype=np.float64)
-    cand_q = np.empty(1024, dtype=np.int64)
     out_max = np.zeros(n_iter, dtype=np.float32)
     out_size = np.zeros(n_iter, dtype=np.float32)
     out_mass = np.zeros(n_iter, dtype=np.float32)
@@ -347,20 +360,19 @@ def _run_iterations(
             ijk[f, 1] = null_ijk[r, 1]
             ijk[f, 2] = null_ijk[r, 2]
         lst = _tile_lists(ijk, fgroup, group_kernel, tmins, tshapes, shape, TI, TJ, TK, ntj, ntk, count, fill, lst)
-        lst_full = _tile_lists(ijk, fgroup, group_kernel, kmins, kshapes, shape, TI, TJ, TK, ntj, ntk, count_full,
-                               fill, lst_full)
-        # U: the smallest exact S at the foci (in the mask), an upper bound of the maximum's.
+        lst_full = _tile_lists(ijk, fgroup, group_kernel, kmins, kshapes, shape, F, F, F, ntj_f, ntk_f,
+                               count_full, fill, lst_full)
+        # U: an upper bound of the maximum's S, the smallest exact S found so far (in the
+        # mask): first at some foci, then wherever the scan meets a new lowest L.
         xmin = 0.0
-        for f in range(n_foci):
+        for s_ in range(n_seeds):
+            f = s_ * n_foci // n_seeds
             v = (ijk[f, 0] * ny + ijk[f, 1]) * nz + ijk[f, 2]
-            if not mask[v]:
-                continue
-            q = ((ijk[f, 0] // TI) * ntj + ijk[f, 1] // TJ) * ntk + ijk[f, 2] // TK
-            x = _exact_logsum(v, count_full[q], count_full[q + 1], lst_full, ijk, fgroup, group_kernel,
-                              klog, kstarts, kshapes, kmins, ny, nz)
-            if x < xmin:
-                xmin = x
+            if mask[v]:
+                xmin = min(xmin, _exact_at(v, count_full, lst_full, ntj_f, ntk_f, F, ijk, fgroup, group_kernel,
+                                           klog, kstarts, kshapes, kmins, ny, nz))
         upper = xmin
+        lowest = 0.0
         n_cand = 0
         for q in range(n_tiles):
             start, end = count[q], count[q + 1]
@@ -393,8 +405,13 @@ def _run_iterations(
                         for c in range(n):
                             x = seg[c]
                             if (x + delta < cut or x + delta <= upper) and mask[base + c]:
-                                cand_v, cand_s, cand_q = _append(cand_v, cand_s, cand_q, n_cand, base + c, x, q)
+                                cand_v, cand_s = _append(cand_v, cand_s, n_cand, base + c, x)
                                 n_cand += 1
+                                if x < lowest:
+                                    lowest = x
+                                    e = _exact_at(base + c, count_full, lst_full, ntj_f, ntk_f, F, ijk, fgroup,
+                                                  group_kernel, klog, kstarts, kshapes, kmins, ny, nz)
+                                    upper = min(upper, e)
                 for c in range(n):
                     seg[c] = 0.0
                 rows_n[row] = 0
@@ -402,11 +419,14 @@ def _run_iterations(
                 rows_hi[row] = 0
         # Exact values where the bound cannot decide.
         n_sup = 0
+        xmin = min(xmin, upper)
         for c in range(n_cand):
+            s_ = cand_s[c]
+            if not (s_ + delta < cut or s_ + delta <= upper):
+                continue
             v = cand_v[c]
-            q = cand_q[c]
-            x = _exact_logsum(v, count_full[q], count_full[q + 1], lst_full, ijk, fgroup, group_kernel,
-                              klog, kstarts, kshapes, kmins, ny, nz)
+            x = _exact_at(v, count_full, lst_full, ntj_f, ntk_f, F, ijk, fgroup, group_kernel, klog, kstarts,
+                          kshapes, kmins, ny, nz)
             if x < xmin:
                 xmin = x
             if x < cut:
@@ -524,12 +544,16 @@ def _compiled():
             except RuntimeError:  # no usable cache locator after all
                 return njit(cache=False, nogil=True, **options)(fn)
 
+        # Each compiled function calls the compiled versions of the ones it names (``g``).
         g = dict(globals())
-        for name in ("_tile_add", "_tile_lists", "_exact_logsum", "_append", "_largest_cluster"):
-            g[name] = jit(globals()[name])
-        g["_row_min"] = jit(globals()["_row_min"], fastmath={"nnan", "nsz", "reassoc"})
-        fn = _run_iterations
-        _COMPILED["run"] = jit(type(fn)(fn.__code__, g, fn.__name__))
+
+        def jit_here(fn, **options):
+            return jit(type(fn)(fn.__code__, g, fn.__name__), **options)
+
+        for fn in (_tile_add, _tile_lists, _exact_logsum, _append, _largest_cluster, _exact_at):
+            g[fn.__name__] = jit_here(fn)
+        g["_row_min"] = jit_here(_row_min, fastmath={"nnan", "nsz", "reassoc"})
+        _COMPILED["run"] = jit_here(_run_iterations)
         _COMPILED["log1p_neg"] = jit(_log1p_neg)
     return _COMPILED
 
