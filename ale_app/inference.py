@@ -19,10 +19,16 @@ replaced, by a compiled pass that consumes exactly NiMARE's random draws:
 - Each experiment's MA map is the maximum of its foci's kernels; ALE = 1 - prod(1 - MA) is
   summed as ``log1p(-MA)`` in float64 per experiment, in experiment order, and cast to
   float32, as NiMARE's fused permutation pass does, so every ALE value is bit-identical.
-- Only voxels reached by a kernel are visited, ``exp`` is evaluated only where a voxel can
-  exceed the cluster-forming threshold (and at the maximum), and only suprathreshold voxels
-  are labelled (faces connectivity, as NiMARE's ``ndimage.generate_binary_structure(3, 1)``),
-  with sizes and masses summed in C order as ``ndimage.sum`` does.
+- Each iteration first bounds every voxel from below with *truncated* kernels (only kernel
+  values above a small cut-off, summed over foci in a small cache-resident buffer), then
+  computes the exact value, from the full kernels and in experiment order, only at the
+  voxels the bound cannot rule out: those that may exceed the cluster-forming threshold or
+  may be the maximum. The maximum and the suprathreshold voxels are therefore exactly
+  NiMARE's, and only they are labelled (faces connectivity, as NiMARE's
+  ``ndimage.generate_binary_structure(3, 1)``), with sizes and masses summed in C order as
+  ``ndimage.sum`` does.
+- NiMARE's private pieces (its kernel plan, random stream, null voxels, p-to-ALE) are
+  reached through :mod:`ale_app.nimare_adapter` only.
 """
 
 from __future__ import annotations
@@ -712,10 +718,12 @@ def draw_null_indices(estimator, n_foci: int, n_null: int, n_iterations: int) ->
 
 
 def run_null(plan: MonteCarloPlan, idx: np.ndarray, n_jobs: int = 1, backend: str = "loky",
-             block_size: int | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+             block_size: int | None = None, progress: Callable[[int], None] | None = None,
+             scheduler: str | None = None) -> pd.DataFrame:
     """The Monte Carlo null table of the iterations in ``idx``'s columns.
 
-    Blocks of consecutive iterations go to ``n_jobs`` workers; every iteration's numbers
+    Blocks of consecutive iterations go to ``n_jobs`` workers (joblib's ``backend``; for
+    ``dask``, the dask.distributed scheduler at ``scheduler``); every iteration's numbers
     depend only on its own column, so the table is the same for any ``n_jobs`` or backend.
     """
     n_iterations = idx.shape[1]
@@ -731,14 +739,26 @@ def run_null(plan: MonteCarloPlan, idx: np.ndarray, n_jobs: int = 1, backend: st
             if progress is not None:
                 progress(results[-1][0].shape[0])
     else:
-        from joblib import Parallel, delayed
+        from joblib import Parallel, delayed, parallel_config
 
-        parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
-        for res in parallel(delayed(_run_block)(np.ascontiguousarray(idx[:, s : s + block_size]), arrays)
-                            for s in starts):
-            results.append(res)
-            if progress is not None:
-                progress(res[0].shape[0])
+        def collect(parallel):
+            for res in parallel(delayed(_run_block)(np.ascontiguousarray(idx[:, s : s + block_size]), arrays)
+                                for s in starts):
+                results.append(res)
+                if progress is not None:
+                    progress(res[0].shape[0])
+
+        if backend == "dask":
+            from ale_app.jackknife import connect_dask
+
+            client = connect_dask(scheduler)
+            try:
+                with parallel_config(backend="dask", client=client):
+                    collect(Parallel(n_jobs=n_jobs, return_as="generator"))
+            finally:
+                client.close()
+        else:
+            collect(Parallel(n_jobs=n_jobs, backend=backend, return_as="generator"))
     if results:
         max_ale, max_size, max_mass = (np.concatenate(parts) for parts in zip(*results))
     else:
@@ -880,6 +900,7 @@ def montecarlo_fwe(
     alpha: float = 0.05,
     n_jobs: int = 1,
     backend: str = "loky",
+    scheduler: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> InferenceResult:
     """Cluster-level and voxel-level FWE for ALE from a Monte Carlo null, as NiMARE does it.
@@ -907,6 +928,8 @@ def montecarlo_fwe(
         Worker processes (or threads). Results never depend on it. Default 1.
     backend : str
         joblib backend for ``n_jobs > 1`` (``loky``, ``threading``, ``dask``). Default loky.
+    scheduler : str, optional
+        The dask.distributed scheduler's address, for ``backend="dask"``.
     progress : callable, optional
         Called with the number of iterations done after each block.
 
@@ -923,7 +946,7 @@ def montecarlo_fwe(
     threshold = cluster_forming_threshold(estimator, voxel_p)
     plan = build_plan(estimator, threshold)
     idx = draw_null_indices(estimator, plan.n_foci, plan.null_ijk.shape[0], n_iterations)
-    null = run_null(plan, idx, n_jobs=n_jobs, backend=backend, progress=progress)
+    null = run_null(plan, idx, n_jobs=n_jobs, backend=backend, progress=progress, scheduler=scheduler)
     del idx
     mask = plan.mask.reshape(tuple(plan.shape))
     logp_size, logp_mass, logp_voxel, label_img, clusters, all_clusters = _fwe_maps(

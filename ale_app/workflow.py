@@ -252,7 +252,7 @@ def infer(result: AnalysisResult, options: RunOptions, timer: _Timer | None = No
         result.inference = montecarlo_fwe(
             evidence.studyset, spec.ale.kernel_fwhm, spec.ale.sample_size, voxel_p=inf.voxel_p,
             n_iterations=inf.n_iterations, seed=inf.seed, alpha=inf.fwe_alpha, n_jobs=options.n_jobs,
-            backend=options.backend, progress=advance,
+            backend=options.backend, scheduler=options.dask_scheduler, progress=advance,
         )
     with timer.step("fwe-clusters", "Describing the clusters that passed cluster-level FWE"):
         clusters = fwe_clusters(result.inference, fit.stat_img)

@@ -39,3 +39,24 @@ def test_adapter_raises_no_deprecation_and_matches_nimare_fit(pain_studyset, ker
     reference = ALE(**kwargs).fit(pain_studyset).get_map("stat", return_type="array")
     ours = ale_from_ma(ma.tocsr().astype(np.float32))
     assert np.max(np.abs(ours - reference)) < 1e-6
+
+
+def test_inferential_adapter_raises_no_deprecation(pain_studyset):
+    """The private pieces the Monte Carlo FWE reaches through the adapter, warnings as errors."""
+    from ale_app.inference import fit_ale_estimator
+
+    estimator, _ = fit_ale_estimator(pain_studyset, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        warnings.simplefilter("error", FutureWarning)
+        plan = NA.permutation_plan(estimator)
+        rng = NA.montecarlo_rng(estimator)
+        null_ijk = NA.null_voxels(estimator)
+        mask = NA.mask_bool(estimator)
+        threshold = NA.p_to_summarystat(estimator, 0.001)
+        logp = NA.p_to_logp_values(np.array([0.5, 0.01, 0.0]), dtype=np.float32)
+    assert int(plan.offsets[-1]) == len(estimator.inputs_["coordinates"])
+    assert mask[tuple(null_ijk.T)].all()  # random foci are drawn inside the mask
+    assert 0 < threshold < 1
+    assert rng.integers(10) in range(10)
+    assert np.allclose(logp[:2], -np.log10([0.5, 0.01]))
