@@ -641,8 +641,16 @@ def _truncate(box: np.ndarray, keep_below: float):
 
 
 def build_plan(estimator, threshold: float, band: float = TRUNCATION_BAND) -> MonteCarloPlan:
-    """The Monte Carlo plan of a fitted NiMARE ``ALE`` (NiMARE's own kernels and grouping)."""
+    """The Monte Carlo plan of a fitted NiMARE ``ALE`` (NiMARE's own kernels and grouping).
+
+    ``band`` (between 0 and 1) sets the truncation cut-off (see :data:`TRUNCATION_BAND`);
+    it changes the speed, never the numbers.
+    """
     from ale_app.nimare_adapter import mask_bool, null_voxels, permutation_plan
+
+    if not 0 < band < 1:
+        # Below 1 the bound can never make an untouched voxel a candidate (see _run_iterations).
+        raise ValueError("band must be between 0 and 1")
 
     nimare_plan = permutation_plan(estimator)
     log_values = _compiled()["log1p_neg"](np.ascontiguousarray(nimare_plan.kernel_values, dtype=np.float32))
