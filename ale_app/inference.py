@@ -199,38 +199,31 @@ def _tile_lists(ijk, fgroup, group_kernel, bmins, bshapes, shape, TI, TJ, TK, nt
     n_tiles = count.shape[0] - 1
     count[:] = 0
     n_pairs = 0
-    for f in range(n_foci):
-        k = group_kernel[fgroup[f]]
-        a0 = max(0, ijk[f, 0] + bmins[k, 0]) // TI
-        a1 = (min(shape[0], ijk[f, 0] + bmins[k, 0] + bshapes[k, 0]) - 1) // TI
-        b0 = max(0, ijk[f, 1] + bmins[k, 1]) // TJ
-        b1 = (min(shape[1], ijk[f, 1] + bmins[k, 1] + bshapes[k, 1]) - 1) // TJ
-        c0 = max(0, ijk[f, 2] + bmins[k, 2]) // TK
-        c1 = (min(shape[2], ijk[f, 2] + bmins[k, 2] + bshapes[k, 2]) - 1) // TK
-        for ti in range(a0, a1 + 1):
-            for tj in range(b0, b1 + 1):
-                for tk in range(c0, c1 + 1):
-                    count[(ti * ntj + tj) * ntk + tk + 1] += 1
-                    n_pairs += 1
-    for q in range(n_tiles):
-        count[q + 1] += count[q]
-        fill[q] = count[q]
-    if n_pairs > lst.shape[0]:
-        lst = np.empty(2 * n_pairs, dtype=np.int64)
-    for f in range(n_foci):
-        k = group_kernel[fgroup[f]]
-        a0 = max(0, ijk[f, 0] + bmins[k, 0]) // TI
-        a1 = (min(shape[0], ijk[f, 0] + bmins[k, 0] + bshapes[k, 0]) - 1) // TI
-        b0 = max(0, ijk[f, 1] + bmins[k, 1]) // TJ
-        b1 = (min(shape[1], ijk[f, 1] + bmins[k, 1] + bshapes[k, 1]) - 1) // TJ
-        c0 = max(0, ijk[f, 2] + bmins[k, 2]) // TK
-        c1 = (min(shape[2], ijk[f, 2] + bmins[k, 2] + bshapes[k, 2]) - 1) // TK
-        for ti in range(a0, a1 + 1):
-            for tj in range(b0, b1 + 1):
-                for tk in range(c0, c1 + 1):
-                    q = (ti * ntj + tj) * ntk + tk
-                    lst[fill[q]] = f
-                    fill[q] += 1
+    for phase in range(2):  # 0: count the pairs per tile; 1: list them
+        if phase == 1:
+            for q in range(n_tiles):
+                count[q + 1] += count[q]
+                fill[q] = count[q]
+            if n_pairs > lst.shape[0]:
+                lst = np.empty(2 * n_pairs, dtype=np.int64)
+        for f in range(n_foci):
+            k = group_kernel[fgroup[f]]
+            a0 = max(0, ijk[f, 0] + bmins[k, 0]) // TI
+            a1 = (min(shape[0], ijk[f, 0] + bmins[k, 0] + bshapes[k, 0]) - 1) // TI
+            b0 = max(0, ijk[f, 1] + bmins[k, 1]) // TJ
+            b1 = (min(shape[1], ijk[f, 1] + bmins[k, 1] + bshapes[k, 1]) - 1) // TJ
+            c0 = max(0, ijk[f, 2] + bmins[k, 2]) // TK
+            c1 = (min(shape[2], ijk[f, 2] + bmins[k, 2] + bshapes[k, 2]) - 1) // TK
+            for ti in range(a0, a1 + 1):
+                for tj in range(b0, b1 + 1):
+                    for tk in range(c0, c1 + 1):
+                        q = (ti * ntj + tj) * ntk + tk
+                        if phase == 0:
+                            count[q + 1] += 1
+                            n_pairs += 1
+                        else:
+                            lst[fill[q]] = f
+                            fill[q] += 1
     return lst
 
 
