@@ -723,10 +723,15 @@ def run_null(plan: MonteCarloPlan, idx: np.ndarray, n_jobs: int = 1, backend: st
              scheduler: str | None = None) -> pd.DataFrame:
     """The Monte Carlo null table of the iterations in ``idx``'s columns.
 
-    Blocks of consecutive iterations go to ``n_jobs`` workers (joblib's ``backend``; for
-    ``dask``, the dask.distributed scheduler at ``scheduler``); every iteration's numbers
-    depend only on its own column, so the table is the same for any ``n_jobs`` or backend.
+    Blocks of consecutive iterations go to ``n_jobs`` workers: on this machine, threads
+    (the compiled loop releases the GIL, so threads run truly in parallel and no process
+    has to start and import anything; ``loky`` is taken to mean this too); with ``dask``,
+    the workers of the dask.distributed scheduler at ``scheduler``. Every iteration's
+    numbers depend only on its own column, so the table is the same for any ``n_jobs`` or
+    backend.
     """
+    if backend == "loky":
+        backend = "threading"
     n_iterations = idx.shape[1]
     if block_size is None:
         # Enough blocks to balance the workers and report progress, few enough to be cheap.
