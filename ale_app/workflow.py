@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from ale_app import derivatives as D
 from ale_app import outputs as O
 from ale_app.errors import InputDataError, InterruptedRun
@@ -186,6 +184,8 @@ def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = 
     Fills ``result`` step by step (so that, if a step fails, the earlier ones are there)
     and returns it. No file is read or written here.
     """
+    import numpy as np
+
     from ale_app import ale as A
     from ale_app import labels as L
     from ale_app.figures import study_colors
@@ -239,6 +239,8 @@ def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = 
 def infer(result: AnalysisResult, options: RunOptions, timer: _Timer | None = None) -> AnalysisResult:
     """ALE's cluster-level FWE inference (inferential mode): the Monte Carlo null, the clusters
     that pass, their labels, the jackknife over them and the foci each experiment puts in them."""
+    import numpy as np
+
     from ale_app import labels as L
     from ale_app.fwe_clusters import focus_counts, fwe_clusters
     from ale_app.inference import montecarlo_fwe
