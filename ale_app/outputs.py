@@ -487,9 +487,17 @@ def render_figure(fig, formats: list[str], dpi: int) -> dict[str, bytes]:
 
 def _draw(name: str, result: AnalysisResult) -> dict[str, bytes] | None:
     """Build and render the figure entry ``name`` (in a worker process, or here)."""
+    import gc
+
+    import matplotlib.pyplot  # noqa: F401
+    import nilearn.plotting  # noqa: F401
+
     entry = next(e for e in REGISTRY if e.name == name)
     if not _ready(entry, result):
         return None
+    # nilearn runs gc.collect() for every image it reads: keep the libraries just imported
+    # out of its way (ale_app.workflow.freeze_gc; run() unfreezes in this process).
+    gc.freeze()
     fig = entry.build(result, None)
     return None if fig is None else render_figure(fig, result.spec.figures.formats, result.spec.figures.dpi)
 
