@@ -224,7 +224,6 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
 def _load_checked(input_spec, spec_dir, ale_spec, path, problems) -> Evidence:
     import numpy as np
     import pandas as pd
-    from nimare.utils import get_template
 
     from ale_app import input_checks as C
     from ale_app.readers import normalize_space, read_input
@@ -286,6 +285,8 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems) -> Evidence:
             "Analyses": list(dict.fromkeys(converted["analysis_id"])),
         })
     coords = coords.drop(columns="raw_space")
+
+    from nimare.utils import get_template
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

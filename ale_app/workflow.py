@@ -299,9 +299,7 @@ def write(result: AnalysisResult, out: D.OutputFolder, timer: _Timer | None = No
     timer = timer or _Timer()
     with timer.step("write", "Writing derivatives"):
         O.write_step("data", result, out)
-    n_jobs = result.record.n_jobs
-    with timer.step("figures", "Drawing figures"):
-        LGR.info("%d figure(s) on %d worker process(es)", len(O.figure_entries()), min(n_jobs, len(O.figure_entries())))
-        O.write_figures(result, out, n_jobs)
+    with timer.step("figures", f"Drawing {len(O.figure_entries())} figures"):
+        O.write_figures(result, out)
     with timer.step("report", "Writing the report"):
         O.write_step("report", result, out)
