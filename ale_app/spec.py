@@ -18,10 +18,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ale_app.atlases import ATLAS_NAMES, DEFAULT_ATLAS
 from ale_app.colormap_names import BUILTIN_COLORMAPS, MATPLOTLIB_VERSION
 from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE
 from ale_app.errors import MissingInputError, SpecError, UsageError
-from ale_app.atlases import ATLAS_NAMES, DEFAULT_ATLAS
 
 SCHEMA_ID = "https://github.com/ale-app/ale-app/schemas/ale-app-spec.schema.json"
 SCHEMA_FILENAME = "ale-app-spec.schema.json"
