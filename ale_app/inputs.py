@@ -222,9 +222,6 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
 
 
 def _load_checked(input_spec, spec_dir, ale_spec, path, problems) -> Evidence:
-    import numpy as np
-    import pandas as pd
-
     from ale_app import input_checks as C
     from ale_app.readers import normalize_space, read_input
 
@@ -249,6 +246,10 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems) -> Evidence:
             f"The selection from {label} has {plural(len(ids), 'experiment')}; ALE needs at least 2.",
             hint="Add experiments to the input, or select more with input.select.",
         )
+    # Everything above needs no heavy library; from here on, NiMARE builds the studyset.
+    import numpy as np
+    import pandas as pd
+
     raw = _raw_studyset(read, label).slice(ids)
     # NiMARE logs foci it cannot convert; ale-app counts them in its own warning below.
     layout_log = logging.getLogger("nimare.studyset.layout")

@@ -53,6 +53,25 @@ CASES = {
 }
 
 
+#: Input problems found by ale-app's own readers, before NiMARE builds a studyset (cases of
+#: tests/data/bad/cases.yaml).
+READER_CASES = ["sleuth unknown reference", "sleuth one experiment", "select.first beyond the input",
+                "binary file", "format not recognised", "declared tsv but Sleuth", "table without a space column"]
+
+
+@pytest.mark.parametrize("name", READER_CASES)
+def test_reader_problems_before_heavy_imports(name, tmp_path):
+    from test_bad_inputs import CASES as BAD_CASES
+    from test_bad_inputs import write_case_spec
+
+    case = next(c for c in BAD_CASES if c["name"] == name)
+    spec = write_case_spec(case, tmp_path)
+    code, heavy, err = _run(spec, tmp_path / "out", "-q")
+    assert code == case["code"], err
+    assert case["message"] in " ".join(err.split())
+    assert heavy == [], f"imported before the error was reported: {heavy}"
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_spec_and_input_errors_before_heavy_imports(case, tmp_path):
     make, expected_code, expected_text = CASES[case]
