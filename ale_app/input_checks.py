@@ -9,13 +9,15 @@ Every problem is collected in a :class:`Problems` list instead of stopping at th
 from __future__ import annotations
 
 import unicodedata
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE as MIN_RECOMMENDED_EXPERIMENTS
 from ale_app.errors import InputDataError
 from ale_app.readers import Problem, plural
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 MAX_NAMED = 10
 #: At most this many problems are listed in one message.
@@ -160,6 +162,9 @@ def check_foci_present(ids: list[str], coords: pd.DataFrame, where: dict, proble
 
 def check_finite(coords: pd.DataFrame, where: dict, problems: Problems, label: str) -> pd.Series:
     """A focus with a missing or non-finite coordinate; returns the mask of good foci."""
+    import numpy as np
+    import pandas as pd
+
     xyz = np.column_stack([pd.to_numeric(coords[a], errors="coerce") for a in "xyz"]).astype(float)
     good = np.isfinite(xyz).all(axis=1) if len(xyz) else np.ones(0, dtype=bool)
     if not good.all():
@@ -176,6 +181,8 @@ def classify_spaces(raw_spaces: pd.Series) -> dict[str, int]:
 
 def template_box(template) -> np.ndarray:
     """The template's box in mm: per axis (low, high) at the outer edges of its voxels."""
+    import numpy as np
+
     shape = np.array(template.shape[:3])
     corners = np.array([[i, j, k] for i in (-0.5, shape[0] - 0.5) for j in (-0.5, shape[1] - 0.5)
                         for k in (-0.5, shape[2] - 0.5)])
@@ -205,6 +212,9 @@ def check_field_of_view(coords: pd.DataFrame, template, label: str, problems: Pr
     outside the brain mask (kept), and warnings. ``focus_lines`` maps a row of ``coords``
     to its file line.
     """
+    import numpy as np
+    import pandas as pd
+
     focus_lines = focus_lines or {}
     xyz = coords[["x", "y", "z"]].to_numpy(dtype=float)
     box = template_box(template)
@@ -274,6 +284,8 @@ def check_sample_sizes(sample_sizes: dict, needed: bool, where: dict, problems: 
 def find_warnings(ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFrame,
                   unconverted: dict[str, int], outside_fov: pd.DataFrame | None = None) -> list[str]:
     """Warnings that do not stop the analysis, in words for the log and the record."""
+    import numpy as np
+
     found = []
     if len(ids) < MIN_RECOMMENDED_EXPERIMENTS:
         found.append(

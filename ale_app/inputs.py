@@ -10,19 +10,20 @@ returns a NIMADS dictionary and the analysis ids in file order.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 from contextlib import contextmanager
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ale_app.errors import InputDataError, MissingInputError
 from ale_app.readers import plural
 from ale_app.spec import ALESpec, InputSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LGR = logging.getLogger(__name__)
 
@@ -68,15 +69,19 @@ class Evidence:
     warnings: list[str] = field(default_factory=list)
     spaces: dict[str, int] = field(default_factory=dict)
     conversions: list[dict] = field(default_factory=list)
-    outside_mask: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        columns=["analysis_id", "study_id", "x", "y", "z"]))
-    outside_fov: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        columns=["analysis_id", "study_id", "x", "y", "z"]))
+    outside_mask: pd.DataFrame = field(default_factory=lambda: _no_foci())
+    outside_fov: pd.DataFrame = field(default_factory=lambda: _no_foci())
 
     @property
     def study_ids(self) -> list[str]:
         """Study ids in file order of their first analysis."""
         return list(dict.fromkeys(self.coordinates["study_id"]))
+
+
+def _no_foci() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(columns=["analysis_id", "study_id", "x", "y", "z"])
 
 
 def sha256_file(path: Path) -> str:
@@ -88,12 +93,21 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def nimare_resource_dir() -> Path:
+    """NiMARE's resource folder, as ``nimare.utils.get_resource_path()`` gives it, found
+    without importing NiMARE (its import takes seconds, and a missing input or a refused
+    output folder should be reported before that)."""
+    found = importlib.util.find_spec("nimare")
+    if found is None or found.origin is None:
+        raise MissingInputError("NiMARE is not installed, so 'nimare:' inputs cannot be found.",
+                                hint="Install ale-app with its dependencies (pip install ale-app).")
+    return Path(found.origin).parent / "resources"
+
+
 def resolve_input_path(path: str, spec_dir: Path) -> Path:
     """Resolve ``input.path``: ``nimare:NAME`` from NiMARE's resources, else spec-relative."""
     if path.startswith(NIMARE_PREFIX):
-        from nimare.utils import get_resource_path
-
-        resolved = Path(get_resource_path()) / path[len(NIMARE_PREFIX) :]
+        resolved = nimare_resource_dir() / path[len(NIMARE_PREFIX) :]
     else:
         resolved = Path(path)
         if not resolved.is_absolute():
@@ -208,8 +222,6 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
 
 
 def _load_checked(input_spec, spec_dir, ale_spec, path, problems) -> Evidence:
-    from nimare.utils import get_template
-
     from ale_app import input_checks as C
     from ale_app.readers import normalize_space, read_input
 
@@ -234,6 +246,10 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems) -> Evidence:
             f"The selection from {label} has {plural(len(ids), 'experiment')}; ALE needs at least 2.",
             hint="Add experiments to the input, or select more with input.select.",
         )
+    # Everything above needs no heavy library; from here on, NiMARE builds the studyset.
+    import numpy as np
+    import pandas as pd
+
     raw = _raw_studyset(read, label).slice(ids)
     # NiMARE logs foci it cannot convert; ale-app counts them in its own warning below.
     layout_log = logging.getLogger("nimare.studyset.layout")
@@ -270,6 +286,8 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems) -> Evidence:
             "Analyses": list(dict.fromkeys(converted["analysis_id"])),
         })
     coords = coords.drop(columns="raw_space")
+
+    from nimare.utils import get_template
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

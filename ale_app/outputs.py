@@ -486,33 +486,32 @@ def render_figure(fig, formats: list[str], dpi: int) -> dict[str, bytes]:
 
 
 def _draw(name: str, result: AnalysisResult) -> dict[str, bytes] | None:
-    """Build and render the figure entry ``name`` (in a worker process, or here)."""
+    """Build and render the figure entry ``name``."""
+    import gc
+
+    import matplotlib.pyplot  # noqa: F401
+    import nilearn.plotting  # noqa: F401
+
     entry = next(e for e in REGISTRY if e.name == name)
     if not _ready(entry, result):
         return None
+    # nilearn runs gc.collect() for every image it reads: keep the libraries just imported
+    # out of its way (see ale_app.workflow.freeze_gc; run() unfreezes).
+    gc.freeze()
     fig = entry.build(result, None)
     return None if fig is None else render_figure(fig, result.spec.figures.formats, result.spec.figures.dpi)
 
 
-def write_figures(result: AnalysisResult, out: D.OutputFolder, n_jobs: int = 1) -> None:
-    """Draw every figure entry, on up to ``n_jobs`` worker processes, and write them in registry
-    order. The figures are independent and each is drawn the same way in any process, so the
-    files are byte-identical for any ``n_jobs``."""
-    import dataclasses
+def write_figures(result: AnalysisResult, out: D.OutputFolder) -> None:
+    """Draw every figure entry and write them in registry order.
 
-    names = [e.name for e in figure_entries()]
-    if n_jobs > 1 and len(names) > 1:
-        from joblib import Parallel, delayed
-
-        # The workers need the maps and coordinates, not NiMARE's studyset.
-        slim = dataclasses.replace(result, evidence=dataclasses.replace(result.evidence, studyset=None))
-        drawn = Parallel(n_jobs=min(n_jobs, len(names)), backend="loky")(
-            delayed(_draw)(name, slim) for name in names)
-    else:
-        drawn = [_draw(name, result) for name in names]
-    for name, rendered in zip(names, drawn):
+    In this process: a worker process would first import NiMARE, nilearn and matplotlib
+    again (seconds each, more than drawing the four figures takes) to unpickle the result.
+    """
+    for entry in figure_entries():
+        rendered = _draw(entry.name, result)
         for fmt, data in (rendered or {}).items():
-            out.write_bytes(f"{name}.{fmt}", data)
+            out.write_bytes(f"{entry.name}.{fmt}", data)
 
 
 def write_failure_report(result: AnalysisResult, out: D.OutputFolder) -> None:

@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import typing
 from importlib import resources
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _package_version
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ale_app.atlases import ATLAS_NAMES, DEFAULT_ATLAS
+from ale_app.colormap_names import BUILTIN_COLORMAPS, MATPLOTLIB_VERSION
 from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE
 from ale_app.errors import MissingInputError, SpecError, UsageError
-from ale_app.labels import ATLAS_NAMES, DEFAULT_ATLAS
 
 SCHEMA_ID = "https://github.com/ale-app/ale-app/schemas/ale-app-spec.schema.json"
 SCHEMA_FILENAME = "ale-app-spec.schema.json"
@@ -34,6 +37,13 @@ MAX_DOMINANCE_RATIO = 1000.0
 MAX_TITLE_LENGTH = 1000
 #: Deepest nesting of lists and mappings a spec may have (the real spec needs 3).
 MAX_SPEC_DEPTH = 32
+
+
+def _installed_version(name: str) -> str | None:
+    try:
+        return _package_version(name)
+    except PackageNotFoundError:
+        return None
 
 
 class _StrictModel(BaseModel):
@@ -212,9 +222,17 @@ class DisplaySpec(_StrictModel):
     @field_validator("cmap")
     @classmethod
     def _known_cmap(cls, value: str) -> str:
-        from matplotlib import colormaps
+        # The built-in names are known without importing matplotlib (a spec error must not
+        # wait for it); under another matplotlib version, matplotlib itself is asked.
+        if value in BUILTIN_COLORMAPS:
+            return value
+        if _installed_version("matplotlib") == MATPLOTLIB_VERSION:
+            known = False
+        else:
+            from matplotlib import colormaps
 
-        if value not in colormaps:
+            known = value in colormaps
+        if not known:
             raise ValueError(f"unknown matplotlib colormap {value!r}")
         return value
 

@@ -84,3 +84,36 @@ def test_cluster_composition():
     assert sum(s for _, s in cerebellum) <= 1 + 1e-12
     assert labels.cluster_composition(img, 3) == []  # outside the brain: nothing labelled
     assert labels.cluster_composition(img, 4) == []  # no such cluster
+
+
+@pytest.mark.parametrize("atlas", ["harvard_oxford", "juelich"])
+def test_shipped_maxprob_equals_computed(atlas):
+    """The most probable volume shipped with ale-app is the one computed from the installed
+    atlas, voxel for voxel (else: python -c 'from ale_app.labels import write_maxprob_files;
+    write_maxprob_files()')."""
+    path = labels.atlas_data_dir() / f"atlas_{atlas}.nii.gz"
+    shipped = labels._shipped_maxprob(atlas, path)
+    assert shipped is not None, "the shipped volume does not match the installed atlas image"
+    data, affine = labels._maxprob(path, labels.PROBABILITY_THRESHOLD)
+    assert shipped[0].dtype == data.dtype and np.array_equal(shipped[0], data)
+    assert np.array_equal(shipped[1], affine)
+
+
+def test_labels_use_the_shipped_maxprob(monkeypatch):
+    def refuse(*args):
+        raise AssertionError("the 4D atlas was read")
+
+    monkeypatch.setattr(labels, "_maxprob", refuse)
+    labels._load_volume.cache_clear()
+    labels._load.cache_clear()
+    try:
+        assert labels.label_points([LEFT_AMYGDALA]) == ["Left Amygdala (Harvard-Oxford)"]
+    finally:
+        labels._load_volume.cache_clear()
+        labels._load.cache_clear()
+
+
+def test_changed_atlas_image_is_not_matched_to_the_shipped_maxprob(tmp_path):
+    path = tmp_path / "atlas_harvard_oxford.nii.gz"
+    path.write_bytes(b"not the atlas")
+    assert labels._shipped_maxprob("harvard_oxford", path) is None

@@ -106,3 +106,31 @@ def test_defaults_equal_their_written_out_values():
     assert implicit == explicit
     assert repr(implicit.jackknife.cluster_threshold_mm3) == repr(explicit.jackknife.cluster_threshold_mm3)
     assert repr(implicit.display.threshold_percentile) == repr(explicit.display.threshold_percentile)
+
+
+def test_builtin_colormap_names_match_matplotlib():
+    """The list the spec checks ``display.cmap`` against (without importing matplotlib) is
+    matplotlib's own, in a process that imported nothing else."""
+    import subprocess
+    import sys
+
+    import matplotlib
+
+    from ale_app.colormap_names import BUILTIN_COLORMAPS, MATPLOTLIB_VERSION
+
+    names = subprocess.run([sys.executable, "-c", "import matplotlib; print('\\n'.join(sorted(matplotlib.colormaps)))"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert matplotlib.__version__ == MATPLOTLIB_VERSION, "regenerate ale_app/colormap_names.py"
+    assert sorted(BUILTIN_COLORMAPS) == names, "regenerate ale_app/colormap_names.py"
+
+
+@pytest.mark.parametrize("cmap, ok", [("viridis", True), ("magma_r", True), ("virdis", False)])
+def test_cmap_checked_without_matplotlib(cmap, ok):
+    import subprocess
+    import sys
+
+    code = ("import sys; from ale_app.spec import DisplaySpec\n"
+            f"try:\n    DisplaySpec(cmap={cmap!r}); print('ok')\nexcept ValueError: print('refused')\n"
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["ok" if ok else "refused", "False"]
