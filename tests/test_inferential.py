@@ -71,6 +71,7 @@ def _values(folder, name, masker):
     return masker.transform(nib.load(folder / name)).ravel()
 
 
+@pytest.mark.slow
 def test_maps_and_null_equal_nimare(run_1, nimare_fwe):
     masker = nimare_fwe.estimator.masker
     pairs = {O.STAT_Z: "z", O.STAT_P: "p",
@@ -89,6 +90,7 @@ def test_maps_and_null_equal_nimare(run_1, nimare_fwe):
         assert np.max(np.abs(null[column].to_numpy(float) - np.asarray(dists[key], dtype=float))) < 1e-6, column
 
 
+@pytest.mark.slow
 def test_fwe_clusters_agree_with_the_cluster_fwe_map(run_1, nimare_fwe):
     """The FWE cluster map holds exactly the voxels whose cluster passed at alpha 0.05 in
     NiMARE's cluster-level FWE map, and the table's p values are those of that map."""
