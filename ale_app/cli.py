@@ -50,12 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("analysis_level", nargs="?", choices=["group"], metavar="group",
                         help="Analysis level, accepted for BIDS-App compatibility (the only level).")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
-                        help="Worker processes for the jackknife (default: the CPUs this process may "
-                        "use). Results never depend on it.")
+                        help="Workers for the refit jackknife and the inferential Monte Carlo "
+                        "iterations (default: the CPUs this process may use). Results never depend on it.")
     parser.add_argument("--parallel-backend", choices=["loky", "threading", "dask"], default="loky",
                         help="Where the leave-one-out refits of 'jackknife.method: refit' run (default: "
-                        "loky); 'dask' uses an existing dask.distributed scheduler (pip install "
-                        "'ale-app[dask]'). Results never depend on it.")
+                        "loky; the Monte Carlo iterations of the inferential mode run on threads for "
+                        "loky and threading); 'dask' uses an existing dask.distributed scheduler (pip "
+                        "install 'ale-app[dask]') for both. Results never depend on it.")
     parser.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
                         help="Address of the dask.distributed scheduler for --parallel-backend dask, "
                         "e.g. tcp://10.0.0.5:8786.")
