@@ -299,7 +299,7 @@ def write(result: AnalysisResult, out: D.OutputFolder, timer: _Timer | None = No
     timer = timer or _Timer()
     with timer.step("write", "Writing derivatives"):
         O.write_step("data", result, out)
-    with timer.step("figures", f"Drawing {len(O.figure_entries())} figures"):
+    with timer.step("figures", "Drawing figures"):
         O.write_figures(result, out)
     with timer.step("report", "Writing the report"):
         O.write_step("report", result, out)
