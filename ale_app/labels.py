@@ -192,12 +192,6 @@ def _maxprob_file(atlas: str) -> Path:
     return MAXPROB_DIR / f"maxprob-thr{PROBABILITY_THRESHOLD}_{atlas}.npy.gz"
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _shipped_maxprob(atlas: str, path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """The most probable volume :func:`_maxprob` computes, as shipped with ale-app: used only
     when it was computed from exactly this atlas image (same SHA-256) with the same threshold.
@@ -209,9 +203,11 @@ def _shipped_maxprob(atlas: str, path: Path) -> tuple[np.ndarray, np.ndarray] | 
 
     import nibabel as nib
 
+    from ale_app.inputs import sha256_file
+
     try:
         index = json.loads((MAXPROB_DIR / MAXPROB_INDEX).read_text())[atlas]
-        if index["threshold"] != PROBABILITY_THRESHOLD or index["source_sha256"] != _sha256(path):
+        if index["threshold"] != PROBABILITY_THRESHOLD or index["source_sha256"] != sha256_file(path):
             return None
         data = np.load(io.BytesIO(gzip.decompress(_maxprob_file(atlas).read_bytes())), allow_pickle=False)
     except (OSError, KeyError, ValueError):
@@ -228,6 +224,8 @@ def write_maxprob_files(folder: Path = MAXPROB_DIR) -> None:
     import io
     import json
 
+    from ale_app.inputs import sha256_file
+
     index = {}
     for atlas in sorted(_PROBABILISTIC):
         path = atlas_data_dir() / f"atlas_{atlas}.nii.gz"
@@ -235,7 +233,7 @@ def write_maxprob_files(folder: Path = MAXPROB_DIR) -> None:
         buffer = io.BytesIO()
         np.save(buffer, data.astype(np.uint8 if data.max() < 256 else np.int32), allow_pickle=False)
         (folder / _maxprob_file(atlas).name).write_bytes(gzip.compress(buffer.getvalue(), 9, mtime=0))
-        index[atlas] = {"source": path.name, "source_sha256": _sha256(path), "threshold": PROBABILITY_THRESHOLD}
+        index[atlas] = {"source": path.name, "source_sha256": sha256_file(path), "threshold": PROBABILITY_THRESHOLD}
     (folder / MAXPROB_INDEX).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
