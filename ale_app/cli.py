@@ -229,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         runtime.finish_signal_handling(None if as_script else previous)
 
 
+def script() -> None:
+    """The console script ``ale-app`` (and ``python -m ale_app``): :func:`main`, then exit
+    with its code, skipping the interpreter's module teardown (:func:`runtime.exit_process`)."""
+    runtime.exit_process(main())
+
+
 def _report_interrupt() -> int:
     exc = runtime.interrupted_error()
     _print_error(exc)
