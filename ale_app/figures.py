@@ -360,7 +360,7 @@ def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, domi
                 fontsize=8, color="#c0392b", parse_math=False)
     if len(rest):
         ax.text(0.0, k + 0.35, f"  \u2026 and {len(rest)} more experiments, each at most {_fmt_value(rest.max())} "
-                f"(median {_fmt_value(float(np.median(rest)))});\n  all {n} in desc-jackknife_table.tsv",
+                f"(their median {_fmt_value(float(np.median(rest)))});\n  all {n} in desc-jackknife_table.tsv",
                 fontsize=8, va="center", ha="left", color="#444444", parse_math=False)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,13 +200,16 @@ def interpretation(r: ReportInputs) -> str:
                      "and was not run.")
     if r.jackknife is not None and len(r.jackknife) and r.n_clusters:
         means = r.jackknife.set_index("id")["mean"].astype(float)
+        # Two decimals, or as many as the median needs to show a digit (0.0004 at 906 experiments).
+        median = float(means.median())
+        places = max(2, -math.floor(math.log10(median))) if median > 0 else 2
         parts.append(
             "A leave-one-out jackknife removed each experiment in turn; the mean drop in ALE across "
-            f"clusters ranged from {means.min():.2f} to {means.max():.2f} (median {means.median():.2f})."
+            f"clusters ranged from {means.min():.{places}f} to {means.max():.{places}f} (median {median:.{places}f})."
         )
         dominant = dominant_analyses(r.jackknife, r.dominance_ratio, r.dominance_min)
         if dominant:
-            named = ", ".join(f"{d} (mean {means[d]:.2f})" for d in dominant)
+            named = ", ".join(f"{d} (mean {means[d]:.{places}f})" for d in dominant)
             subject = f"on {named}: leaving it out" if len(dominant) == 1 else (
                 f"on each of {named}: leaving any one of them out")
             parts.append(
@@ -416,6 +420,7 @@ text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}
 code{font-size:.85em;word-break:break-all}
 .wide{overflow-x:auto}table.jackknife td:nth-child(2),table.jackknife th:nth-child(2){text-align:left}tr.dominant td{color:#a01010;font-weight:600}tr.rest td{text-align:left;color:#555}
+td.text,th.text{text-align:left}td.nowrap{white-space:nowrap}
 """
 
 
@@ -441,7 +446,8 @@ CLUSTER_COLUMNS = {"cluster_id": "Cluster", "peak": "Peak", "x": "x (mm)", "y": 
 def _cluster_html(table: pd.DataFrame) -> str:
     """The cluster table with readable headings; sub-peak rows leave the volume empty."""
     shown = table.rename(columns=CLUSTER_COLUMNS)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
+    head = "".join(f'<th class="text">{html.escape(str(c))}</th>' if c in _TEXT_COLUMNS
+                   else f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
     body = []
     for _, row in shown.iterrows():
         cells = []
@@ -457,10 +463,15 @@ def _cluster_html(table: pd.DataFrame) -> str:
                 text = f"{float(v):.4g}"
             else:
                 text = str(v)
-            cells.append(f"<td>{html.escape(text)}</td>")
+            css = _TEXT_COLUMNS.get(c)
+            cells.append(f'<td class="{css}">{html.escape(text)}</td>' if css else f"<td>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             "</div>")
+
+
+#: Cluster-table columns of words, not numbers: read left-aligned ("sub-a" on one line).
+_TEXT_COLUMNS = {"Peak": "text nowrap", "Region": "text", "Cluster volume by region": "text"}
 
 
 def _cluster_heading(column: str) -> str:
@@ -501,7 +512,7 @@ def _jackknife_html(r: ReportInputs, table_href: str) -> str:
         rest_means = rest["mean"].to_numpy(dtype=float)
         body.append(
             f'<tr class="rest"><td colspan="{len(heads)}">&hellip; and {len(rest)} more experiments, each with a '
-            f"mean of at most {rest_means.max():.3g} (median {float(np.median(rest_means)):.3g}); every "
+            f"mean of at most {rest_means.max():.3g} (their median {float(np.median(rest_means)):.3g}); every "
             f"row is in {link}</td></tr>")
     note = (f"<p>Sorted by the mean contribution, largest first. Rows in red meet the dominance rule "
             f"(mean at least {r.dominance_ratio:g} \u00d7 the median and at least {r.dominance_min:g}; "

@@ -67,6 +67,15 @@ def test_paragraph_at_twenty_experiments_omits_the_size_warning():
     assert "20 experiments" in text
 
 
+def test_paragraph_states_small_contributions_with_a_digit_that_tells():
+    # At hundreds of experiments each one's contribution is a few ten-thousandths: "0.00" says nothing.
+    means = [0.0004] * 5 + [0.0002, 0.0003, 0.0155]
+    text = R.interpretation(_inputs(_jackknife(means)))
+    assert "ranged from 0.0002 to 0.0155 (median 0.0004)." in text
+    text = R.interpretation(_inputs(_jackknife([0.05, 0.06, 0.07, 0.35])))
+    assert "ranged from 0.05 to 0.35 (median 0.07)." in text  # two decimals where they tell
+
+
 def test_methods_and_citation_are_descriptive_and_complete():
     r = _inputs(_jackknife([0.05, 0.06, 0.40]))
     text = R.citation_markdown(r)
