@@ -492,17 +492,9 @@ def render_figure(fig, formats: list[str], dpi: int) -> dict[str, bytes]:
 
 def _draw(name: str, result: AnalysisResult) -> dict[str, bytes] | None:
     """Build and render the figure entry ``name``."""
-    import gc
-
-    import matplotlib.pyplot  # noqa: F401
-    import nilearn.plotting  # noqa: F401
-
     entry = next(e for e in REGISTRY if e.name == name)
     if not _ready(entry, result):
         return None
-    # nilearn runs gc.collect() for every image it reads: keep the libraries just imported
-    # out of its way (see ale_app.workflow.freeze_gc; run() unfreezes).
-    gc.freeze()
     fig = entry.build(result, None)
     return None if fig is None else render_figure(fig, result.spec.figures.formats, result.spec.figures.dpi)
 
@@ -516,10 +508,16 @@ def write_figures(result: AnalysisResult, out: D.OutputFolder) -> None:
     each, more than drawing the four figures takes). Each figure's bytes are the same
     wherever it is drawn; a figure whose worker failed is drawn again here.
     """
+    import gc
+
     import matplotlib.pyplot  # noqa: F401 - loaded once, here, for every worker
     import nilearn.plotting  # noqa: F401
 
     from ale_app import runtime
+
+    # nilearn runs gc.collect() for every image it reads: keep the libraries just imported
+    # out of its way (as ale_app.workflow.freeze_gc does at each step; run() unfreezes).
+    gc.freeze()
 
     entries = [e for e in figure_entries() if _ready(e, result)]
     n_workers = min(result.record.n_jobs, len(entries))

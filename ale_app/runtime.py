@@ -144,14 +144,20 @@ def exit_process(code: int) -> None:
 
     Python's own shutdown deallocates every imported module (NiMARE brings about 3,000,
     sympy and scikit-learn among them): about a second of a run that is already complete.
-    Everything that must happen at exit still happens: the ``atexit`` handlers (joblib's and
-    dask's worker shutdown, temporary folders' finalizers, logging's flush) run, and the
-    standard streams are flushed; then the process exits with ``os._exit``. Only the console
-    script and ``python -m ale_app`` call this; ``main`` called in-process returns as usual.
+    Everything that must happen at exit still happens, in the interpreter's own order: the
+    threads' exit callbacks and the joins of non-daemon threads (``threading._shutdown``:
+    thread pools, loky's executor), then the ``atexit`` handlers (dask's and multiprocessing's
+    worker shutdown, temporary folders' finalizers, logging's flush), then the flush of the
+    standard streams; then the process exits with ``os._exit``. Only the console script and
+    ``python -m ale_app`` call this; ``main`` called in-process returns as usual.
     """
     import atexit
+    import threading
 
     try:
+        shutdown_threads = getattr(threading, "_shutdown", None)
+        if shutdown_threads is not None:
+            shutdown_threads()
         atexit._run_exitfuncs()
     finally:
         for stream in (sys.stdout, sys.stderr):

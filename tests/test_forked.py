@@ -145,15 +145,17 @@ def test_a_figure_whose_worker_failed_is_drawn_in_the_run(tmp_path, closed_form_
 
 
 def test_exit_process_runs_atexit_handlers_and_flushes_before_exiting():
-    code = ("import atexit, sys\n"
+    code = ("import atexit, sys, threading, time\n"
             "from ale_app.runtime import exit_process\n"
             "atexit.register(lambda: print('atexit ran'))\n"
+            "threading.Thread(target=lambda: (time.sleep(0.5), print('thread joined'))).start()\n"
             "sys.stdout.write('x' * 200000)\n"
             "exit_process(3)\n"
             "print('never')\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3
-    assert proc.stdout == "x" * 200000 + "atexit ran\n"
+    # The interpreter's order: non-daemon threads joined, then atexit handlers, then exit.
+    assert proc.stdout == "x" * 200000 + "thread joined\natexit ran\n"
 
 
 def test_console_script_prints_everything_and_keeps_its_exit_code(tmp_path):
