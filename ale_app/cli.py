@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("analysis_level", nargs="?", choices=["group"], metavar="group",
                         help="Analysis level, accepted for BIDS-App compatibility (the only level).")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
-                        help="Workers for the refit jackknife and the inferential Monte Carlo "
-                        "iterations (default: the CPUs this process may use). Results never depend on it.")
+                        help="Workers for the refit jackknife, the inferential Monte Carlo iterations "
+                        "and the figures (drawn at the same time in forked processes, on Linux) "
+                        "(default: the CPUs this process may use). Results never depend on it.")
     parser.add_argument("--parallel-backend", choices=["loky", "threading", "dask"], default="loky",
                         help="Where the leave-one-out refits of 'jackknife.method: refit' run (default: "
                         "loky; the Monte Carlo iterations of the inferential mode run on threads for "

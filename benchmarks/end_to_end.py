@@ -91,6 +91,21 @@ def ale_app_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "ale_app"]
 
 
+def bytecode_state() -> str:
+    """Whether the installed NiMARE and ale-app have bytecode files (``pip install`` writes
+    them; ``uv pip install`` only with ``--compile-bytecode``): without them every run
+    compiles about 3,000 modules first, which this benchmark then measures."""
+    import importlib.util
+
+    found = []
+    for name in ("nimare", "ale_app"):
+        origin = importlib.util.find_spec(name).origin
+        has = Path(importlib.util.cache_from_source(origin)).exists()
+        found.append(f"{name} {'compiled' if has else 'NOT compiled'}")
+    writes = "off" if sys.dont_write_bytecode else "on"
+    return ", ".join(found) + f" (writing bytecode at import: {writes})"
+
+
 def timed(cmd: list[str], expect: int = 0) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one child process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -119,6 +134,7 @@ def main() -> None:
     script.write_text(WALKTHROUGH)
     print(f"machine: {platform.machine()}, {len(os.sched_getaffinity(0))} CPUs usable, "
           f"Python {platform.python_version()}, {platform.platform()}")
+    print(f"bytecode: {bytecode_state()}")
 
     ours, theirs = [], []
     for i in range(args.pairs):
