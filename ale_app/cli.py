@@ -135,9 +135,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
     n_jobs = args.n_jobs or default_n_jobs()
     if args.parallel_backend == "dask":
-        from ale_app.jackknife import connect_dask
-
-        connect_dask(args.dask_scheduler).close()  # fail early, before any output is written
+        runtime.connect_dask(args.dask_scheduler).close()  # fail early, before any output is written
     elif args.dask_scheduler:
         raise UsageError("--dask-scheduler goes with --parallel-backend dask.",
                          hint="Add '--parallel-backend dask', or drop --dask-scheduler.")

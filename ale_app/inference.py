@@ -755,7 +755,7 @@ def run_null(plan: MonteCarloPlan, idx: np.ndarray, n_jobs: int = 1, backend: st
                     progress(res[0].shape[0])
 
         if backend == "dask":
-            from ale_app.jackknife import connect_dask
+            from ale_app.runtime import connect_dask
 
             client = connect_dask(scheduler)
             try:

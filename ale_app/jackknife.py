@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ale_app.ale import fit_stat_values
-from ale_app.errors import UsageError
+from ale_app import runtime
 from ale_app.spec import ALESpec
 
 LGR = logging.getLogger(__name__)
@@ -132,29 +132,6 @@ def _leave_one_out(studyset, keep_ids: list[str], ale_spec: ALESpec) -> np.ndarr
     return values
 
 
-def connect_dask(scheduler: str | None):
-    """Connect to an existing dask.distributed scheduler (``ale-app[dask]`` installs it)."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise UsageError(
-            "--parallel-backend dask needs dask.distributed, which is not installed.",
-            hint="Install it with: pip install 'ale-app[dask]'.",
-        ) from None
-    if not scheduler:
-        raise UsageError(
-            "--parallel-backend dask needs --dask-scheduler ADDRESS.",
-            hint="Start a scheduler (dask-scheduler, or dask-jobqueue on SLURM) and pass its address.",
-        )
-    try:
-        return Client(scheduler, timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise UsageError(
-            f"Cannot reach the dask scheduler at {scheduler!r}: {exc}.",
-            hint="Check the address (e.g. tcp://host:8786) and that the scheduler is running.",
-        ) from None
-
-
 def refit_contributions(
     studyset, ids: list[str], ale_spec: ALESpec, stat_values: np.ndarray, label_values: np.ndarray,
     labels: list[int], n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None, progress=None,
@@ -183,7 +160,7 @@ def refit_contributions(
                 progress(1)
 
     if backend == "dask":
-        client = connect_dask(scheduler)
+        client = runtime.connect_dask(scheduler)
         try:
             with parallel_config(backend="dask", client=client):
                 collect(Parallel(n_jobs=n_jobs, return_as="generator")(jobs))

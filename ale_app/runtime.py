@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ale_app.errors import InterruptedRun
+from ale_app.errors import InterruptedRun, UsageError
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RERUN_HINT = "Finished files are complete; re-run the same command to complete the folder."
@@ -255,6 +255,33 @@ def _forked_worker(func, item, write_fd: int, inherited: list[int]) -> None:
         pass
     finally:
         os._exit(code)
+
+
+# --------------------------------------------------------------------------- dask
+
+
+def connect_dask(scheduler: str | None):
+    """Connect to an existing dask.distributed scheduler (``ale-app[dask]`` installs it); the
+    refit jackknife and the Monte Carlo iterations both use it."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError(
+            "--parallel-backend dask needs dask.distributed, which is not installed.",
+            hint="Install it with: pip install 'ale-app[dask]'.",
+        ) from None
+    if not scheduler:
+        raise UsageError(
+            "--parallel-backend dask needs --dask-scheduler ADDRESS.",
+            hint="Start a scheduler (dask-scheduler, or dask-jobqueue on SLURM) and pass its address.",
+        )
+    try:
+        return Client(scheduler, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(
+            f"Cannot reach the dask scheduler at {scheduler!r}: {exc}.",
+            hint="Check the address (e.g. tcp://host:8786) and that the scheduler is running.",
+        ) from None
 
 
 # --------------------------------------------------------------------------- caches
