@@ -204,11 +204,12 @@ def map_forked(func, items: list, n_workers: int) -> dict:
             while queue and len(running) < max(1, n_workers):
                 item = queue.pop(0)
                 read_fd, write_fd = os.pipe()
-                pid = os.fork()
-                if pid == 0:  # the worker: never returns
-                    _forked_worker(func, item, write_fd, [read_fd, *running])
-                os.close(write_fd)
-                running[read_fd] = (pid, item, [])
+                with deferred_signals():  # a worker is recorded (to be killed) before any interrupt
+                    pid = os.fork()
+                    if pid == 0:  # the worker: never returns
+                        _forked_worker(func, item, write_fd, [read_fd, *running])
+                    os.close(write_fd)
+                    running[read_fd] = (pid, item, [])
                 selector.register(read_fd, selectors.EVENT_READ)
             for key, _ in selector.select():
                 fd = key.fd

@@ -55,7 +55,7 @@ def test_a_failed_or_killed_worker_maps_to_failed_and_the_others_finish():
 def test_at_most_n_workers_run_at_once(tmp_path):
     def work(x):
         (tmp_path / f"{x}.start").write_text(repr(time.monotonic()))
-        time.sleep(0.3)
+        time.sleep(0.5)
         (tmp_path / f"{x}.end").write_text(repr(time.monotonic()))
         return x
 
@@ -68,7 +68,8 @@ def test_at_most_n_workers_run_at_once(tmp_path):
 
 def test_an_interrupted_parent_leaves_no_worker_behind(tmp_path):
     def work(x):
-        (tmp_path / f"{x}.pid").write_text(str(os.getpid()))
+        (tmp_path / f"{x}.tmp").write_text(str(os.getpid()))
+        (tmp_path / f"{x}.tmp").rename(tmp_path / f"{x}.pid")  # whole, or not there
         time.sleep(60)
         return x
 
@@ -76,10 +77,13 @@ def test_an_interrupted_parent_leaves_no_worker_behind(tmp_path):
         pass
 
     def on_alarm(signum, frame):
+        if len(list(tmp_path.glob("*.pid"))) < 2:  # interrupt once both workers run
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
+            return
         raise Alarm
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
     try:
         with pytest.raises(Alarm):
             runtime.map_forked(work, [1, 2, 3], 2)
