@@ -62,8 +62,9 @@ def _written(folder: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_two_runs_are_byte_identical(run_jobs1, run_jobs2):
-    """The example in-process and through the console script (closed form, which never
-    reads --n-jobs: the parallel test is the refit one below)."""
+    """The example in-process with one job and through the console script with two (closed
+    form: --n-jobs reaches only the figures, drawn in-process with one job and on forked
+    workers with two; the refit jackknife's workers are the test below)."""
     jobs2, _ = run_jobs2
     files = folder_files(run_jobs1)
     assert set(files) == _written(run_jobs1) == set(folder_files(jobs2))
