@@ -1,7 +1,7 @@
 """The ``ale-app`` command line: parse arguments, run, and map errors to exit codes.
 
 This is the only module that ends the process. ``build_parser`` is pure; ``main`` hands one
-validated spec to :mod:`ale_app.workflow`.
+validated spec to :mod:`ale_app.run.workflow`.
 """
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ import os
 import sys
 from pathlib import Path
 
-from ale_app import __version__, runtime
+from ale_app import __version__
 from ale_app.errors import AleAppError, ExitCode, InterruptedRun, UsageError, exit_code_summary
+from ale_app.process import runtime
 
 LGR = logging.getLogger("ale_app")
 
 
 def default_n_jobs() -> int:
     """The CPUs this process may use (its affinity set, capped by any cgroup CPU quota)."""
-    from ale_app.cpus import available_cpus
+    from ale_app.process.cpus import available_cpus
 
     return available_cpus()
 
@@ -100,7 +101,7 @@ def _print_error(exc: AleAppError) -> None:
 
 
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
-    from ale_app import spec as S
+    from ale_app.spec import models as S
 
     if args.print_schema:
         sys.stdout.write(S.schema_text())
@@ -118,10 +119,10 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
     spec, spec_dir, text = S.load_spec(args.spec)
 
-    from ale_app import workflow
+    from ale_app.run import workflow
 
     if args.validate_only:
-        from ale_app.inputs import summary_lines
+        from ale_app.inputs.evidence import summary_lines
 
         evidence = workflow.validate(spec, spec_dir)
         print(f"spec: {args.spec} (valid)")
@@ -151,9 +152,9 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
     """Refuse OUTPUT_DIR inside an input folder, or an input (or the spec) inside OUTPUT_DIR."""
-    from ale_app.derivatives import check_not_nested
-    from ale_app.inputs import resolve_input_path
-    from ale_app.spec import EXAMPLE_PREFIX
+    from ale_app.outputs.folder import check_not_nested
+    from ale_app.inputs.evidence import resolve_input_path
+    from ale_app.spec.models import EXAMPLE_PREFIX
 
     inputs = [resolve_input_path(spec.input.path, spec_dir)]
     if not args.spec.startswith(EXAMPLE_PREFIX):
@@ -163,7 +164,7 @@ def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
 
 def _verify(args: argparse.Namespace, argv: list[str]) -> int:
     from ale_app.errors import VerificationFailed
-    from ale_app.verify import verify
+    from ale_app.run.verify import verify
 
     if args.spec is not None or args.output_dir is not None:
         raise UsageError("--verify takes the folder to check and no SPEC or OUTPUT_DIR.",

@@ -1,7 +1,7 @@
 """The one object a run computes: everything the writers, the report and provenance need.
 
-:func:`ale_app.workflow.compute` fills an :class:`AnalysisResult` step by step; the writers
-in :mod:`ale_app.outputs` read it and nothing else. When a step fails, the fields of the
+:func:`ale_app.run.workflow.compute` fills an :class:`AnalysisResult` step by step; the writers
+in :mod:`ale_app.outputs.registry` read it and nothing else. When a step fails, the fields of the
 steps finished before it are set and the later ones are None, so a report can still say
 what was finished.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ale_app.spec import AnalysisSpec
+from ale_app.spec.models import AnalysisSpec
 
 if TYPE_CHECKING:  # pandas is imported by the steps that make tables, not at start-up
     import pandas as pd
@@ -52,25 +52,25 @@ class AnalysisResult:
     ----------
     spec : AnalysisSpec
         The validated spec.
-    evidence : ale_app.inputs.Evidence
+    evidence : ale_app.inputs.evidence.Evidence
         The analyses that entered the meta-analysis.
     record : RunRecord
         The command, the spec's text and folder, the execution options.
-    fit : ale_app.ale.ALEFit or None
+    fit : ale_app.stats.ale.ALEFit or None
         The ALE fit (its MA maps are released once the jackknife has run).
     threshold : float or None
         The display-only threshold.
-    peak : ale_app.ale.Peak or None
+    peak : ale_app.stats.ale.Peak or None
         The largest ALE value and where it is.
     peak_label : str or None
         The peak's anatomical label, in words.
-    clusters : ale_app.ale.Clusters or None
+    clusters : ale_app.stats.ale.Clusters or None
         The descriptive clusters of the display-thresholded map.
     jackknife : pandas.DataFrame or None
         One row per left-out analysis; None when the jackknife was off or had no cluster.
-    inference : ale_app.inference.InferenceResult or None
+    inference : ale_app.stats.montecarlo.InferenceResult or None
         The Monte Carlo FWE inference (inferential mode only).
-    fwe_clusters : ale_app.ale.Clusters or None
+    fwe_clusters : ale_app.stats.ale.Clusters or None
         The clusters that passed cluster-level FWE, with peaks, sub-peaks and FWE p.
     fwe_jackknife : pandas.DataFrame or None
         The leave-one-out jackknife over the FWE clusters (None when none passed).

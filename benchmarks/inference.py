@@ -59,7 +59,7 @@ def _quiet():
 
 def run_ours(n: int, iterations: int, n_jobs: int) -> dict:
     _quiet()
-    from ale_app.inference import montecarlo_fwe
+    from ale_app.stats.montecarlo import montecarlo_fwe
 
     studyset, _ = _studyset(n)
     start = time.perf_counter()
@@ -75,7 +75,7 @@ def run_nimare(n: int, iterations: int) -> dict:
     import numpy as np
     from nimare.correct import FWECorrector
 
-    from ale_app.inference import NIMARE_NULL_KEYS, fit_ale_estimator, montecarlo_fwe
+    from ale_app.stats.montecarlo import NIMARE_NULL_KEYS, fit_ale_estimator, montecarlo_fwe
 
     studyset, _ = _studyset(n)
     start = time.perf_counter()

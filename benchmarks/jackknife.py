@@ -45,9 +45,9 @@ def run_one(n: int, extrapolate_above: int, n_refits: int) -> dict:
     from nimare.diagnostics import Jackknife
     from nimare.meta.cbma.ale import ALE
 
-    from ale_app import ale as A
-    from ale_app.jackknife import closed_form_contributions
-    from ale_app.spec import ALESpec
+    from ale_app.stats import ale as A
+    from ale_app.stats.jackknife import closed_form_contributions
+    from ale_app.spec.models import ALESpec
 
     warnings.simplefilter("ignore")
     studyset, source = _studyset(n)

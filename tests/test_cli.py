@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ale_app import derivatives as D
-from ale_app import outputs as O
-from ale_app import spec as S
+from ale_app.outputs import folder as D
+from ale_app.outputs import registry as O
+from ale_app.spec import models as S
 from ale_app.cli import main
 
 from conftest import ale_app_command
@@ -65,7 +65,7 @@ def test_jackknife_table_shape(run_jobs1):
 
 
 def test_report_has_no_inferential_language(run_jobs1):
-    from ale_app.report import FORBIDDEN_PHRASES
+    from ale_app.present.report import FORBIDDEN_PHRASES
 
     for name in ("report.html", "CITATION.md"):
         # Embedded figures are base64 data, not words: leave them out of the scan.

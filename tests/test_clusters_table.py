@@ -11,7 +11,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from ale_app.ale import display_threshold, find_clusters
+from ale_app.stats.ale import display_threshold, find_clusters
 
 DATA = Path(__file__).parent / "data" / "clusters_no_subpeaks.txt"
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ale_app import cli, cpus
+from ale_app import cli
+
+from ale_app.process import cpus
 
 
 def _tree(tmp_path: Path, proc_cgroup: str, files: dict[str, str]) -> tuple[Path, Path]:
@@ -114,7 +116,7 @@ def test_provenance_records_the_cgroup_limited_count(tmp_path, affinity, monkeyp
     records the CPUs --n-jobs would use, not the affinity set or the machine."""
     from datetime import datetime, timezone
 
-    from ale_app import provenance as P
+    from ale_app.outputs import provenance as P
 
     affinity(8)
     root, proc = _tree(tmp_path, "0::/docker/ctr\n", {"docker/ctr/cpu.max": "150000 100000\n"})

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ale_app import runtime
+from ale_app.process import runtime
 from conftest import ale_app_command, offline, write_small_spec
 
 pytestmark = pytest.mark.skipif(not runtime.can_fork(), reason="forked workers are used on Linux only")
@@ -126,7 +126,7 @@ def test_figures_drawn_on_forked_workers_are_the_in_process_bytes(tmp_path, clos
 
 
 def test_a_figure_whose_worker_failed_is_drawn_in_the_run(tmp_path, closed_form_small, monkeypatch):
-    from ale_app import outputs as O
+    from ale_app.outputs import registry as O
     from ale_app.cli import main
 
     run_pid, real_draw, drawn_here = os.getpid(), O._draw, []
@@ -150,7 +150,7 @@ def test_a_figure_whose_worker_failed_is_drawn_in_the_run(tmp_path, closed_form_
 
 def test_exit_process_runs_atexit_handlers_and_flushes_before_exiting():
     code = ("import atexit, sys, threading, time\n"
-            "from ale_app.runtime import exit_process\n"
+            "from ale_app.process.runtime import exit_process\n"
             "atexit.register(lambda: print('atexit ran'))\n"
             "threading.Thread(target=lambda: (time.sleep(0.5), print('thread joined'))).start()\n"
             "sys.stdout.write('x' * 200000)\n"
@@ -163,7 +163,7 @@ def test_exit_process_runs_atexit_handlers_and_flushes_before_exiting():
 
 
 def test_console_script_prints_everything_and_keeps_its_exit_code(tmp_path):
-    from ale_app.spec import schema_text
+    from ale_app.spec.models import schema_text
 
     cmd, env = offline([*ale_app_command(), "--print-schema"])
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)

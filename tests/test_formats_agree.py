@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from ale_app.cli import main
-from ale_app.inputs import load_evidence
-from ale_app.spec import ALESpec, InputSpec
+from ale_app.inputs.evidence import load_evidence
+from ale_app.spec.models import ALESpec, InputSpec
 
 #: (study, analysis, sample size, foci) in file order.
 EXPERIMENTS = [

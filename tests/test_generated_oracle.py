@@ -31,8 +31,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate  # noqa: E402
 
-from ale_app import derivatives as D  # noqa: E402
-from ale_app import outputs as O  # noqa: E402
+from ale_app.outputs import folder as D  # noqa: E402
+from ale_app.outputs import registry as O  # noqa: E402
 
 N_CASES = int(os.environ.get("ALE_APP_ORACLE_CASES", "40"))
 N_SLOW = int(os.environ.get("ALE_APP_ORACLE_SLOW_CASES", "3"))

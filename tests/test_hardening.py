@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ale_app import derivatives as D
-from ale_app import outputs as O
+from ale_app.outputs import folder as D
+from ale_app.outputs import registry as O
 from ale_app.cli import main
 from ale_app.errors import OutputError
 
@@ -279,7 +279,7 @@ def test_output_folder_holding_the_input_is_refused(tmp_path, capsys):
 
 
 def test_output_folder_next_to_the_input_is_fine(tmp_path):
-    from ale_app.derivatives import check_not_nested
+    from ale_app.outputs.folder import check_not_nested
 
     data = tmp_path / "data"
     spec = write_input(data)
@@ -295,7 +295,7 @@ def _spec_for_validation(tmp_path) -> Path:
 
 def _noisy_summary(monkeypatch):
     """Make the summary step emit a library-style warning twice, as nilearn or NiMARE would."""
-    from ale_app import inputs
+    from ale_app.inputs import evidence as inputs
 
     real = inputs.summary_lines
 

@@ -21,7 +21,7 @@ from conftest import OFFLINE_SITE
 from test_hardening_signals import fast_spec
 
 import ale_app
-from ale_app import runtime
+from ale_app.process import runtime
 
 UID = 4242
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),

@@ -24,8 +24,8 @@ import pytest
 
 from conftest import ale_app_command, offline, write_small_spec
 
-from ale_app import derivatives as D
-from ale_app import outputs as O
+from ale_app.outputs import folder as D
+from ale_app.outputs import registry as O
 
 FAST_SPEC = """\
 spec_version: 1

@@ -10,7 +10,7 @@ import pytest
 from spython.main.parse.parsers import SingularityParser
 
 from ale_app import __version__
-from ale_app import provenance as P
+from ale_app.outputs import provenance as P
 
 REPO = Path(__file__).resolve().parents[1]
 RUNTIME_VARIABLES = {

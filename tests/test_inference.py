@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
-from ale_app import inference as I
+from ale_app.stats import montecarlo as I
 
 TOL = 1e-6
 

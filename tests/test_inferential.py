@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ale_app import outputs as O
+from ale_app.outputs import registry as O
 from ale_app.cli import main
 
 SEED = 1

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from ale_app.cli import main
-from ale_app.inputs import load_evidence
-from ale_app.spec import ALESpec, InputSpec
+from ale_app.inputs.evidence import load_evidence
+from ale_app.spec.models import ALESpec, InputSpec
 
 DATA = Path(__file__).parent / "data"
 

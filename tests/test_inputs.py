@@ -13,8 +13,8 @@ import yaml
 
 from ale_app.cli import main
 from ale_app.errors import InputDataError
-from ale_app.inputs import load_evidence
-from ale_app.spec import ALESpec, InputSpec
+from ale_app.inputs.evidence import load_evidence
+from ale_app.spec.models import ALESpec, InputSpec
 
 NBACK = "nimare:nback_vs_flanker_studyset_2026-07"
 

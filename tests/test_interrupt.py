@@ -14,8 +14,8 @@ import pytest
 
 from conftest import EXAMPLE, ale_app_command
 
-from ale_app import derivatives as D
-from ale_app import outputs as O
+from ale_app.outputs import folder as D
+from ale_app.outputs import registry as O
 
 
 def _sha256(path: Path) -> str:

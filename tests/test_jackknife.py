@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ale_app import ale as A
-from ale_app.jackknife import closed_form_contributions, refit_contributions
-from ale_app.spec import ALESpec
+from ale_app.stats import ale as A
+from ale_app.stats.jackknife import closed_form_contributions, refit_contributions
+from ale_app.spec.models import ALESpec
 from conftest import require
 
 

@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from ale_app import labels
+from ale_app.stats import labels
 
 LEFT_AMYGDALA = (-22, -4, -18)
 RIGHT_CEREBELLUM = (20, -60, -30)
@@ -89,7 +89,7 @@ def test_cluster_composition():
 @pytest.mark.parametrize("atlas", ["harvard_oxford", "juelich"])
 def test_shipped_maxprob_equals_computed(atlas):
     """The most probable volume shipped with ale-app is the one computed from the installed
-    atlas, voxel for voxel (else: python -c 'from ale_app.labels import write_maxprob_files;
+    atlas, voxel for voxel (else: python -c 'from ale_app.stats.labels import write_maxprob_files;
     write_maxprob_files()')."""
     path = labels.atlas_data_dir() / f"atlas_{atlas}.nii.gz"
     shipped = labels._shipped_maxprob(atlas, path)

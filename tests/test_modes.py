@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ale_app.cli import main
-from ale_app import outputs as O
+from ale_app.outputs import registry as O
 
 INFERENTIAL_SMALL = """\
 spec_version: 1
@@ -39,7 +39,7 @@ def test_spec_without_mode_records_as_descriptive(run_jobs1):
 def test_explicit_descriptive_mode_records_the_same_spec():
     import yaml
 
-    from ale_app.spec import AnalysisSpec
+    from ale_app.spec.models import AnalysisSpec
 
     base = yaml.safe_load(INFERENTIAL_SMALL)
     base.pop("mode")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ale_app import nimare_adapter as NA
+from ale_app.stats import nimare_adapter as NA
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def pain_studyset():
 def test_adapter_raises_no_deprecation_and_matches_nimare_fit(pain_studyset, kernel):
     from nimare.meta.cbma.ale import ALE
 
-    from ale_app.ale import ale_from_ma
+    from ale_app.stats.ale import ale_from_ma
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
@@ -43,7 +43,7 @@ def test_adapter_raises_no_deprecation_and_matches_nimare_fit(pain_studyset, ker
 
 def test_inferential_adapter_raises_no_deprecation(pain_studyset):
     """The private pieces the Monte Carlo FWE reaches through the adapter, warnings as errors."""
-    from ale_app.inference import fit_ale_estimator
+    from ale_app.stats.montecarlo import fit_ale_estimator
 
     estimator, _ = fit_ale_estimator(pain_studyset, seed=0)
     with warnings.catch_warnings():

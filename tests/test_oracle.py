@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ale_app import derivatives as D
-from ale_app import outputs as O
+from ale_app.outputs import folder as D
+from ale_app.outputs import registry as O
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ale_app import figures as F
-from ale_app import report as R
+from ale_app.present import figures as F
+from ale_app.present import report as R
 
 BASELINES = Path(__file__).parent / "baseline"
 

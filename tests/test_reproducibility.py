@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from ale_app import derivatives as D
-from ale_app import outputs as O
-from ale_app import provenance as P
+from ale_app.outputs import folder as D
+from ale_app.outputs import registry as O
+from ale_app.outputs import provenance as P
 from ale_app.cli import main
 
 from conftest import NetworkBlocked, offline, write_small_spec
@@ -101,13 +101,13 @@ def test_provenance_and_dataset_description(run_jobs1):
     assert record["Command"][0] == "ale-app" and record["Command"][1] == "example:pain-qualitative"
     # The count --n-jobs defaults to (affinity capped by cgroup quotas; tests/test_cpus.py
     # checks that accounting against fake cgroup trees), not the machine's.
-    from ale_app.cpus import available_cpus
+    from ale_app.process.cpus import available_cpus
 
     assert record["Execution"]["CPUsAvailable"] == available_cpus()
     assert record["InstalledDistributions"]["nimare"] == "0.22.1"
     assert record["RandomSeed"] is None
-    from ale_app.spec import example_path
-    from ale_app.inputs import resolve_input_path, sha256_file
+    from ale_app.spec.models import example_path
+    from ale_app.inputs.evidence import resolve_input_path, sha256_file
 
     assert record["SpecSHA256"] == D.sha256_bytes(example_path("pain-qualitative").read_bytes())
     (entry,) = record["InputFiles"]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from ale_app.errors import InputDataError
-from ale_app.inputs import load_evidence
-from ale_app.spec import ALESpec, InputSpec
+from ale_app.inputs.evidence import load_evidence
+from ale_app.spec.models import ALESpec, InputSpec
 
 
 def _nimare_file(*parts: str) -> Path:
@@ -67,7 +67,7 @@ def test_same_dataset_as_nimare(name):
 def test_same_ale_map_as_nimare(name):
     from nimare.meta.cbma.ale import ALE
 
-    from ale_app.ale import fit_ale
+    from ale_app.stats.ale import fit_ale
 
     path = _nimare_file(*GOOD[name])
     ours = fit_ale(_ours(path).studyset, ALESpec())

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ale_app.readers.sleuth import read_sleuth
+from ale_app.inputs.readers.sleuth import read_sleuth
 
 NAME_CHARS = st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.,()&'")
 name_text = st.text(NAME_CHARS, min_size=1, max_size=20).map(str.strip).filter(

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ale_app import spec as S
+from ale_app.spec import models as S
 from ale_app.errors import SpecError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,7 +116,7 @@ def test_builtin_colormap_names_match_matplotlib():
 
     import matplotlib
 
-    from ale_app.colormap_names import BUILTIN_COLORMAPS, MATPLOTLIB_VERSION
+    from ale_app.spec.colormap_names import BUILTIN_COLORMAPS, MATPLOTLIB_VERSION
 
     names = subprocess.run([sys.executable, "-c", "import matplotlib; print('\\n'.join(sorted(matplotlib.colormaps)))"],
                            capture_output=True, text=True, check=True).stdout.split()
@@ -129,7 +129,7 @@ def test_cmap_checked_without_matplotlib(cmap, ok):
     import subprocess
     import sys
 
-    code = ("import sys; from ale_app.spec import DisplaySpec\n"
+    code = ("import sys; from ale_app.spec.models import DisplaySpec\n"
             f"try:\n    DisplaySpec(cmap={cmap!r}); print('ok')\nexcept ValueError: print('refused')\n"
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

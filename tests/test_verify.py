@@ -9,7 +9,7 @@ import pytest
 
 from ale_app.cli import main
 from ale_app.errors import ExitCode
-from ale_app import outputs as O
+from ale_app.outputs import registry as O
 
 from conftest import write_small_spec
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ale_app.atlases import (  # noqa: F401 - the names and titles are re-exported
+from ale_app.spec.atlases import (  # noqa: F401 - the names and titles are re-exported
     ATLAS_NAMES, ATLAS_SHORT_NAMES, ATLAS_TITLES, DEFAULT_ATLAS, check_atlas)
 
 _PROBABILISTIC = {"harvard_oxford", "juelich"}
@@ -183,7 +183,7 @@ def _maxprob(path: Path, threshold: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 #: Where the precomputed most-probable volumes of the probabilistic atlases are shipped.
-MAXPROB_DIR = Path(__file__).parent / "data"
+MAXPROB_DIR = Path(__file__).parents[1] / "data"
 #: Their index: per atlas, the SHA-256 of the atlas image they were computed from and the threshold.
 MAXPROB_INDEX = "maxprob.json"
 
@@ -203,7 +203,7 @@ def _shipped_maxprob(atlas: str, path: Path) -> tuple[np.ndarray, np.ndarray] | 
 
     import nibabel as nib
 
-    from ale_app.inputs import sha256_file
+    from ale_app.inputs.evidence import sha256_file
 
     try:
         index = json.loads((MAXPROB_DIR / MAXPROB_INDEX).read_text())[atlas]
@@ -224,7 +224,7 @@ def write_maxprob_files(folder: Path = MAXPROB_DIR) -> None:
     import io
     import json
 
-    from ale_app.inputs import sha256_file
+    from ale_app.inputs.evidence import sha256_file
 
     index = {}
     for atlas in sorted(_PROBABILISTIC):
@@ -348,7 +348,7 @@ def label_cluster_table(table, label_img, atlas: str = DEFAULT_ATLAS, top: int =
     on each cluster's main-peak row, ``composition``: the ``top`` regions that hold the most
     of the cluster's volume, with their shares (``"Left Amygdala (Harvard-Oxford) 62%; ..."``).
 
-    ``table`` has ``cluster_id, peak, x, y, z`` columns (as :func:`ale_app.ale.find_clusters`
+    ``table`` has ``cluster_id, peak, x, y, z`` columns (as :func:`ale_app.stats.ale.find_clusters`
     writes them); ``label_img`` is the cluster map its ids refer to. Returns a new table.
     """
     out = table.copy()

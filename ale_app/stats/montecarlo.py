@@ -28,7 +28,7 @@ replaced, by a compiled pass that consumes exactly NiMARE's random draws:
   ``ndimage.generate_binary_structure(3, 1)``), with sizes and masses summed in C order as
   ``ndimage.sum`` does.
 - NiMARE's private pieces (its kernel plan, random stream, null voxels, p-to-ALE) are
-  reached through :mod:`ale_app.nimare_adapter` only.
+  reached through :mod:`ale_app.stats.nimare_adapter` only.
 """
 
 from __future__ import annotations
@@ -639,7 +639,7 @@ def build_plan(estimator, threshold: float, band: float = TRUNCATION_BAND) -> Mo
     ``band`` (between 0 and 1) sets the truncation cut-off (see :data:`TRUNCATION_BAND`);
     it changes the speed, never the numbers.
     """
-    from ale_app.nimare_adapter import mask_bool, null_voxels, permutation_plan
+    from ale_app.stats.nimare_adapter import mask_bool, null_voxels, permutation_plan
 
     if not 0 < band < 1:
         # Below 1 the bound can never make an untouched voxel a candidate (see _run_iterations).
@@ -709,7 +709,7 @@ def draw_null_indices(estimator, n_foci: int, n_null: int, n_iterations: int) ->
     Drawn one focus (row) at a time from the same generator, which consumes the stream in
     the same order as NiMARE's single call (checked by the tests).
     """
-    from ale_app.nimare_adapter import montecarlo_rng
+    from ale_app.stats.nimare_adapter import montecarlo_rng
 
     rng = montecarlo_rng(estimator)
     out = np.empty((n_foci, n_iterations), dtype=np.int32)
@@ -755,7 +755,7 @@ def run_null(plan: MonteCarloPlan, idx: np.ndarray, n_jobs: int = 1, backend: st
                     progress(res[0].shape[0])
 
         if backend == "dask":
-            from ale_app.runtime import connect_dask
+            from ale_app.process.runtime import connect_dask
 
             client = connect_dask(scheduler)
             try:
@@ -801,7 +801,7 @@ def _fwe_maps(stat_values, null: pd.DataFrame, threshold: float, mask: np.ndarra
     from nimare.stats import null_to_p
     from scipy import ndimage
 
-    from ale_app.nimare_adapter import p_to_logp_values
+    from ale_app.stats.nimare_adapter import p_to_logp_values
 
     f32 = np.float32
     max_ale = null["max_ale"].to_numpy(dtype=f32)
@@ -890,7 +890,7 @@ def fit_ale_estimator(studyset, kernel_fwhm: float | None = None, sample_size: i
 
 def cluster_forming_threshold(estimator, voxel_p: float) -> float:
     """The ALE value that ``voxel_p`` becomes under NiMARE's analytic null of ``estimator``."""
-    from ale_app.nimare_adapter import p_to_summarystat
+    from ale_app.stats.nimare_adapter import p_to_summarystat
 
     return float(p_to_summarystat(estimator, voxel_p))
 
@@ -918,7 +918,7 @@ def montecarlo_fwe(
     Parameters
     ----------
     studyset : nimare.nimads.Studyset or nimare.dataset.Dataset
-        The analyses (with the target space's masker), as :func:`ale_app.ale.fit_ale` takes.
+        The analyses (with the target space's masker), as :func:`ale_app.stats.ale.fit_ale` takes.
     kernel_fwhm, sample_size : float or int, optional
         ALE kernel options, as ``ale.kernel_fwhm`` and ``ale.sample_size`` in the spec
         (both None: FWHM from each experiment's sample size).

@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.readers import ReadResult
+from ale_app.inputs.readers import ReadResult
 
 REQUIRED_TABLES = ("studies.parquet", "analyses.parquet", "coordinates.parquet")
 

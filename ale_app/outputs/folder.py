@@ -1,6 +1,6 @@
 """The output folder: atomic, deterministic writes, the lock, and the overwrite rules.
 
-This module knows paths and bytes, never output names: :mod:`ale_app.outputs` owns those
+This module knows paths and bytes, never output names: :mod:`ale_app.outputs.registry` owns those
 and hands the folder the few it needs (:class:`OwnedNames`).
 
 Each file is written to a temporary name in its folder and renamed into place, so it
@@ -116,7 +116,7 @@ class OutputFolder:
         through. A signal that arrived earlier (even one whose exception a library swallowed)
         stops the write before it starts.
         """
-        from ale_app import runtime
+        from ale_app.process import runtime
 
         runtime.raise_if_interrupted()
         target = self.root / name
@@ -169,7 +169,7 @@ class OutputFolder:
         Like :meth:`write_bytes`, it follows no link: a link at ``name`` or at a folder on its
         path is refused (exit 73).
         """
-        from ale_app import runtime
+        from ale_app.process import runtime
 
         runtime.raise_if_interrupted()
         *folders, base = _split_output_name(name)

@@ -21,9 +21,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ale_app import derivatives as D
-from ale_app import outputs as O
-from ale_app import provenance as P
+from ale_app.outputs import folder as D
+from ale_app.outputs import registry as O
+from ale_app.outputs import provenance as P
 from ale_app.errors import MissingInputError, OutputError
 
 
@@ -81,8 +81,8 @@ def _read_record(folder: Path, name: str) -> dict:
 
 
 def rebuild_spec(spec_record: dict):
-    """The :class:`~ale_app.spec.AnalysisSpec` a run recorded in ``spec.json``."""
-    from ale_app.spec import parse_spec
+    """The :class:`~ale_app.spec.models.AnalysisSpec` a run recorded in ``spec.json``."""
+    from ale_app.spec.models import parse_spec
 
     data = json.loads(json.dumps(spec_record))
     for key in O.RECORDED_INPUT_KEYS:
@@ -94,7 +94,7 @@ def rebuild_spec(spec_record: dict):
 def _spec_folder(spec_record: dict, output_dir: Path, paths: list[str]) -> Path:
     """The folder relative inputs are read from: the recorded one, else the one at the same
     place relative to OUTPUT_DIR (an archive moved as a whole), whichever has every input."""
-    from ale_app.inputs import resolve_input_path
+    from ale_app.inputs.evidence import resolve_input_path
 
     candidates = []
     if spec_record.get("Folder"):
@@ -134,8 +134,8 @@ def check_records(output_dir: Path, provenance: dict) -> list[tuple[str, str]]:
 
 def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str]) -> Verification:
     """Check the recorded inputs, re-run the analysis in a scratch folder and compare."""
-    from ale_app.inputs import resolve_input_path, sha256_path
-    from ale_app.workflow import RunOptions, run
+    from ale_app.inputs.evidence import resolve_input_path, sha256_path
+    from ale_app.run.workflow import RunOptions, run
 
     output_dir = Path(output_dir)
     provenance = _read_record(output_dir, O.PROVENANCE)

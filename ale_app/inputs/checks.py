@@ -1,7 +1,7 @@
 """Checks on the coordinates read from an input, before any computation.
 
 Every problem is collected in a :class:`Problems` list instead of stopping at the first;
-:func:`ale_app.inputs.load_evidence` raises one :class:`~ale_app.errors.InputDataError`
+:func:`ale_app.inputs.evidence.load_evidence` raises one :class:`~ale_app.errors.InputDataError`
 (exit 65) that lists them all, each with its file line (or study and analysis). The
 ``find_warnings`` function returns what does not stop the analysis. No IO.
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE as MIN_RECOMMENDED_EXPERIMENTS
 from ale_app.errors import InputDataError
-from ale_app.readers import Problem, plural
+from ale_app.inputs.readers import Problem, plural
 
 if TYPE_CHECKING:
     import numpy as np

@@ -2,7 +2,7 @@
 with its Monte Carlo standard error, and how many foci of each experiment fall in each.
 
 Inferential mode only; no file IO. The clusters are those of
-:attr:`ale_app.inference.InferenceResult.label_img`; they are numbered here by descending
+:attr:`ale_app.stats.montecarlo.InferenceResult.label_img`; they are numbered here by descending
 peak ALE value, as the descriptive clusters are.
 """
 
@@ -12,7 +12,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from ale_app.ale import Clusters, find_clusters
+from ale_app.stats.ale import Clusters, find_clusters
 
 #: Columns of the FWE cluster table (the region columns are added by the labels step).
 FWE_COLUMNS = ["cluster_id", "peak", "x", "y", "z", "ale", "size_mm3", "size_voxels", "mass", "p_fwe",
@@ -24,7 +24,7 @@ def fwe_clusters(inference, stat_img: nib.Nifti1Image) -> Clusters:
 
     Parameters
     ----------
-    inference : ale_app.inference.InferenceResult
+    inference : ale_app.stats.montecarlo.InferenceResult
         The Monte Carlo inference (its ``label_img`` holds the passing clusters).
     stat_img : nibabel.Nifti1Image
         The ALE map.

@@ -2,7 +2,7 @@
 
 ``result = compute(...)`` fills one :class:`~ale_app.result.AnalysisResult` from pure
 compute steps; ``write(result, folder)`` hands it to the registry of outputs
-(:mod:`ale_app.outputs`). Knows nothing of argparse: :func:`run` takes one validated spec
+(:mod:`ale_app.outputs.registry`). Knows nothing of argparse: :func:`run` takes one validated spec
 and the execution options.
 """
 
@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ale_app import derivatives as D
-from ale_app import outputs as O
+from ale_app.outputs import folder as D
+from ale_app.outputs import registry as O
 from ale_app.errors import InputDataError, InterruptedRun
 from ale_app.result import AnalysisResult, RunRecord
-from ale_app.spec import AnalysisSpec
+from ale_app.spec.models import AnalysisSpec
 
 LGR = logging.getLogger("ale_app")
 
@@ -95,8 +95,8 @@ def progress_bar(total: int, desc: str):
 
 def validate(spec: AnalysisSpec, spec_dir: Path):
     """Read and check the input data, and that the declared mode may run on it; return the
-    :class:`~ale_app.inputs.Evidence`."""
-    from ale_app.inputs import load_evidence
+    :class:`~ale_app.inputs.evidence.Evidence`."""
+    from ale_app.inputs.evidence import load_evidence
 
     evidence = load_evidence(spec.input, spec_dir, spec.ale)
     check_mode(spec, len(evidence.ids))
@@ -208,10 +208,10 @@ def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = 
     """
     import numpy as np
 
-    from ale_app import ale as A
-    from ale_app import labels as L
-    from ale_app.figures import study_colors
-    from ale_app.jackknife import closed_form_contributions, refit_contributions
+    from ale_app.stats import ale as A
+    from ale_app.stats import labels as L
+    from ale_app.present.figures import study_colors
+    from ale_app.stats.jackknife import closed_form_contributions, refit_contributions
 
     timer = timer or _Timer()
     spec, evidence = result.spec, result.evidence
@@ -263,10 +263,10 @@ def infer(result: AnalysisResult, options: RunOptions, timer: _Timer | None = No
     that pass, their labels, the jackknife over them and the foci each experiment puts in them."""
     import numpy as np
 
-    from ale_app import labels as L
-    from ale_app.fwe_clusters import focus_counts, fwe_clusters
-    from ale_app.inference import montecarlo_fwe
-    from ale_app.jackknife import closed_form_contributions
+    from ale_app.stats import labels as L
+    from ale_app.stats.fwe_clusters import focus_counts, fwe_clusters
+    from ale_app.stats.montecarlo import montecarlo_fwe
+    from ale_app.stats.jackknife import closed_form_contributions
 
     timer = timer or _Timer()
     spec, evidence, fit = result.spec, result.evidence, result.fit

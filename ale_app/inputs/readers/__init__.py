@@ -2,7 +2,7 @@
 
 Every reader returns a :class:`ReadResult`: a NIMADS dictionary (or, for parquet folders,
 the folder NiMARE's ``Studyset`` reads), the analysis ids in file order, and where each
-analysis is in the file, so that the shared checks in :mod:`ale_app.inputs` can name it.
+analysis is in the file, so that the shared checks in :mod:`ale_app.inputs.evidence` can name it.
 :func:`read_input` picks the reader (``format: auto`` decides by extension and content).
 """
 
@@ -161,7 +161,7 @@ def detect_format(path: Path) -> str:
     if suffix in (".tsv", ".csv"):
         return "tsv"
     if suffix == ".json":
-        from ale_app.readers.studyset_json import detect_json_format, load_json
+        from ale_app.inputs.readers.studyset_json import detect_json_format, load_json
 
         fmt = detect_json_format(load_json(path))
         if fmt is None:
@@ -177,7 +177,7 @@ def detect_format(path: Path) -> str:
     if first.startswith("//"):
         return "sleuth"
     if first.startswith(("{", "[")):
-        from ale_app.readers.studyset_json import detect_json_format, load_json
+        from ale_app.inputs.readers.studyset_json import detect_json_format, load_json
 
         fmt = detect_json_format(load_json(path))
         if fmt is not None:
@@ -196,7 +196,7 @@ def read_input(path: Path, fmt: str) -> ReadResult:
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt == "parquet":
-        from ale_app.readers.parquet import read_parquet_folder
+        from ale_app.inputs.readers.parquet import read_parquet_folder
 
         return read_parquet_folder(path)
     if path.is_dir():
@@ -206,14 +206,14 @@ def read_input(path: Path, fmt: str) -> ReadResult:
             "a parquet studyset folder.",
         )
     if fmt == "sleuth":
-        from ale_app.readers.sleuth import read_sleuth
+        from ale_app.inputs.readers.sleuth import read_sleuth
 
         return read_sleuth(path)
     if fmt == "tsv":
-        from ale_app.readers.table import read_table
+        from ale_app.inputs.readers.table import read_table
 
         return read_table(path)
-    from ale_app.readers.studyset_json import read_json_studyset
+    from ale_app.inputs.readers.studyset_json import read_json_studyset
 
     return read_json_studyset(path, fmt)
 
@@ -248,7 +248,7 @@ def nimads_from_experiments(experiments: list[Experiment], name: str) -> dict:
     """A NIMADS studyset dictionary; studies in order of their first experiment.
 
     Only the first experiment with a given id enters (a second one is reported by the id
-    checks of :mod:`ale_app.input_checks`; NiMARE would keep only one of them).
+    checks of :mod:`ale_app.inputs.checks`; NiMARE would keep only one of them).
     """
     studies: dict[str, dict] = {}
     seen: set[str] = set()

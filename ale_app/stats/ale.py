@@ -16,7 +16,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from ale_app.spec import ALESpec
+from ale_app.spec.models import ALESpec
 
 
 @dataclass
@@ -80,7 +80,7 @@ class Clusters:
 
 def make_estimator(ale_spec: ALESpec, **kwargs):
     """Return NiMARE's ``ALE`` estimator configured as the spec says."""
-    from ale_app.nimare_adapter import make_ale_estimator
+    from ale_app.stats.nimare_adapter import make_ale_estimator
 
     return make_ale_estimator(ale_spec.kernel_fwhm, ale_spec.sample_size, **kwargs)
 
@@ -115,7 +115,7 @@ def compute_ma_maps(studyset, ale_spec: ALESpec, chunk_size: int = 64, progress=
     """
     import scipy.sparse as sp
 
-    from ale_app.nimare_adapter import prepare_ale_inputs, sparse_ma_maps
+    from ale_app.stats.nimare_adapter import prepare_ale_inputs, sparse_ma_maps
 
     estimator = make_estimator(ale_spec)
     # NiMARE's own preparation, as ALE.fit runs it before its _fit.

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ale_app.errors import InputDataError
-from ale_app.readers import ReadResult, read_bytes, refuse_binary
+from ale_app.inputs.readers import ReadResult, read_bytes, refuse_binary
 
 
 def load_json(path: Path) -> Any:

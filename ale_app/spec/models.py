@@ -18,8 +18,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ale_app.atlases import ATLAS_NAMES, DEFAULT_ATLAS
-from ale_app.colormap_names import BUILTIN_COLORMAPS, MATPLOTLIB_VERSION
+from ale_app.spec.atlases import ATLAS_NAMES, DEFAULT_ATLAS
+from ale_app.spec.colormap_names import BUILTIN_COLORMAPS, MATPLOTLIB_VERSION
 from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE
 from ale_app.errors import MissingInputError, SpecError, UsageError
 

@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.readers import Experiment, Problem, ReadResult, normalize_space, plural, read_text, result_from_experiments
+from ale_app.inputs.readers import Experiment, Problem, ReadResult, normalize_space, plural, read_text, result_from_experiments
 
 REQUIRED = ("study_id", "x", "y", "z", "space")
 OPTIONAL = ("analysis_id", "sample_size")

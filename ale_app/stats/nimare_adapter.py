@@ -48,7 +48,7 @@ def sparse_ma_maps(estimator, coordinates: pd.DataFrame):
 
 # --------------------------------------------------------------------------- inferential mode
 # The private pieces of ``CBMAEstimator.correct_fwe_montecarlo`` that ale-app's Monte Carlo
-# loop (ale_app.inference) reproduces draw for draw.
+# loop (ale_app.stats.montecarlo) reproduces draw for draw.
 
 
 def permutation_plan(estimator):

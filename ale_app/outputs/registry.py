@@ -4,7 +4,7 @@ sidecar, and the step that writes it.
 Adding an output, or a mode, is one new :class:`Output` entry here (and the compute step
 that fills the result); the writer, ``known_output_names`` (which files in an output
 folder are ale-app's), the report's figures, provenance and ``--verify`` all read this
-registry. The folder itself (:mod:`ale_app.derivatives`) only knows paths and bytes.
+registry. The folder itself (:mod:`ale_app.outputs.folder`) only knows paths and bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ale_app import __version__
-from ale_app import derivatives as D
+from ale_app.outputs import folder as D
 from ale_app.result import AnalysisResult
 
 LGR = logging.getLogger("ale_app")
@@ -186,7 +186,7 @@ def _cluster_map_sidecar(result: AnalysisResult) -> Sidecar:
 
 def atlas_info(result: AnalysisResult) -> dict[str, Any]:
     """Which atlas named the regions, for the sidecars."""
-    from ale_app import labels as L
+    from ale_app.stats import labels as L
 
     atlas = result.spec.labels.atlas
     return {"Atlas": atlas, "AtlasDescription": L.ATLAS_TITLES[atlas],
@@ -283,14 +283,14 @@ def _mcnull_sidecar(result: AnalysisResult) -> Sidecar:
 
 
 def _fig_coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None):
-    from ale_app import figures as F
+    from ale_app.present import figures as F
 
     ev = result.evidence
     return F.plot_coordinates(ev.coordinates, ev.study_ids, result.study_colors, "All reported coordinates, by study")
 
 
 def _fig_overlay(result: AnalysisResult, _out: D.OutputFolder | None = None):
-    from ale_app import figures as F
+    from ale_app.present import figures as F
 
     ev, display = result.evidence, result.spec.display
     return F.plot_overlay(result.fit.stat_img, ev.coordinates, ev.study_ids, result.study_colors,
@@ -299,14 +299,14 @@ def _fig_overlay(result: AnalysisResult, _out: D.OutputFolder | None = None):
 
 
 def _fig_peak(result: AnalysisResult, _out: D.OutputFolder | None = None):
-    from ale_app import figures as F
+    from ale_app.present import figures as F
 
     return F.plot_peak_orthoview(result.fit.stat_img, result.peak.xyz, result.threshold, result.spec.display.cmap,
                                  f"ALE statistic above the display-only threshold {result.threshold:.4f}")
 
 
 def _fig_jackknife(result: AnalysisResult, _out: D.OutputFolder | None = None):
-    from ale_app import figures as F
+    from ale_app.present import figures as F
 
     report = result.spec.report
     return None if result.jackknife is None else F.plot_jackknife_means(
@@ -314,7 +314,7 @@ def _fig_jackknife(result: AnalysisResult, _out: D.OutputFolder | None = None):
 
 
 def _dataset_description(result: AnalysisResult, _out: D.OutputFolder | None = None) -> dict:
-    from ale_app import provenance as P
+    from ale_app.outputs import provenance as P
 
     return P.dataset_description(result.spec.title, result.evidence.source)
 
@@ -338,14 +338,14 @@ def spec_record(result: AnalysisResult, _out: D.OutputFolder | None = None) -> d
 
 
 def _report(result: AnalysisResult, out: D.OutputFolder) -> str:
-    from ale_app import report as R
+    from ale_app.present import report as R
 
     figures = {section: _figure_files(out.root, section) for section in ("evidence", "ale", "jackknife")}
     return R.report_html(R.report_inputs(result, out.digests), figures)
 
 
 def _citation(result: AnalysisResult, out: D.OutputFolder) -> str:
-    from ale_app import report as R
+    from ale_app.present import report as R
 
     return R.citation_markdown(R.report_inputs(result, out.digests))
 
@@ -513,10 +513,10 @@ def write_figures(result: AnalysisResult, out: D.OutputFolder) -> None:
     import matplotlib.pyplot  # noqa: F401 - loaded once, here, for every worker
     import nilearn.plotting  # noqa: F401
 
-    from ale_app import runtime
+    from ale_app.process import runtime
 
     # nilearn runs gc.collect() for every image it reads: keep the libraries just imported
-    # out of its way (as ale_app.workflow.freeze_gc does at each step; run() unfreezes).
+    # out of its way (as ale_app.run.workflow.freeze_gc does at each step; run() unfreezes).
     gc.freeze()
 
     entries = [e for e in figure_entries() if _ready(e, result)]
@@ -542,7 +542,7 @@ def write_failure_report(result: AnalysisResult, out: D.OutputFolder) -> None:
 
 def write_provenance(result: AnalysisResult, out: D.OutputFolder) -> dict[str, str]:
     """Write ``provenance.json`` last, from the digests of every file written; return them."""
-    from ale_app import provenance as P
+    from ale_app.outputs import provenance as P
 
     rec, ev = result.record, result.evidence
     outputs = dict(out.digests)

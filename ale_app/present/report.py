@@ -84,7 +84,7 @@ def _fmt_xyz(xyz) -> str:
 def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs:
     """The report's view of an :class:`~ale_app.result.AnalysisResult`: every number is read
     from the objects the tables and maps are written from, never recounted."""
-    from ale_app import provenance as P
+    from ale_app.outputs import provenance as P
 
     spec, ev, fit = result.spec, result.evidence, result.fit
     sel = spec.input.select
@@ -138,7 +138,7 @@ def _peak_in_cluster(result) -> bool | None:
 
 
 def _atlas_title(atlas: str) -> str:
-    from ale_app.labels import ATLAS_TITLES
+    from ale_app.stats.labels import ATLAS_TITLES
 
     return ATLAS_TITLES[atlas]
 
@@ -146,7 +146,7 @@ def _atlas_title(atlas: str) -> str:
 def evidence_summary(evidence) -> dict[str, str]:
     """The evidence base in words for the report (the ``--validate-only`` summary's facts):
     subjects, spaces, conversions, foci outside the mask or field of view, warnings."""
-    from ale_app.inputs import conversion_text, spaces_text, subjects_text
+    from ale_app.inputs.evidence import conversion_text, spaces_text, subjects_text
 
     summary = {}
     subjects = subjects_text(evidence)
@@ -480,9 +480,9 @@ def _cluster_heading(column: str) -> str:
 
 def _jackknife_html(r: ReportInputs, table_href: str) -> str:
     """The jackknife table sorted by mean contribution, largest first, with the ranks the
-    plot uses; beyond :data:`ale_app.figures.JACKKNIFE_ALL_UP_TO` experiments only the
+    plot uses; beyond :data:`ale_app.present.figures.JACKKNIFE_ALL_UP_TO` experiments only the
     largest, and a line that summarises the rest and links the full table."""
-    from ale_app.figures import dominance_cutoff, jackknife_rows_shown, sort_jackknife
+    from ale_app.present.figures import dominance_cutoff, jackknife_rows_shown, sort_jackknife
 
     table = r.jackknife
     ranked = sort_jackknife(table)
@@ -557,7 +557,7 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
     parts.append("<h2>Evidence base</h2>" + _dl({
         "Experiments": r.n_experiments, "Studies": r.n_studies, "Foci": r.n_foci, **r.evidence}))
     parts.extend(_img_tag(path, cap) for cap, path in figures.get("evidence", []))
-    from ale_app.figures import MAX_LEGEND_STUDIES
+    from ale_app.present.figures import MAX_LEGEND_STUDIES
 
     if r.study_colors and (len(r.study_colors) > MAX_LEGEND_STUDIES or not figures.get("evidence")):
         # Up to MAX_LEGEND_STUDIES studies the coordinate figure's legend is the key; beyond it

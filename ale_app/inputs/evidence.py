@@ -1,9 +1,9 @@
 """Read an input studyset into one :class:`Evidence` object and check it.
 
 One entry point, :func:`load_evidence`, reads every supported format (see
-:mod:`ale_app.readers`) into a NiMARE studyset in the target space, applies
-``input.select`` in file order, and runs the checks of :mod:`ale_app.input_checks`
-before any computation. New formats join as a reader in :mod:`ale_app.readers` that
+:mod:`ale_app.inputs.readers`) into a NiMARE studyset in the target space, applies
+``input.select`` in file order, and runs the checks of :mod:`ale_app.inputs.checks`
+before any computation. New formats join as a reader in :mod:`ale_app.inputs.readers` that
 returns a NIMADS dictionary and the analysis ids in file order.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ale_app.errors import InputDataError, MissingInputError
-from ale_app.readers import plural
-from ale_app.spec import ALESpec, InputSpec
+from ale_app.inputs.readers import plural
+from ale_app.spec.models import ALESpec, InputSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +57,7 @@ class Evidence:
         Foci inside the template's field of view but outside its brain mask (kept).
     outside_fov : pandas.DataFrame
         Foci outside the template's box: those at most
-        :data:`~ale_app.input_checks.FOV_MARGIN_MM` outside (always kept, with a warning),
+        :data:`~ale_app.inputs.checks.FOV_MARGIN_MM` outside (always kept, with a warning),
         and, when ``input.outside_field_of_view`` is ``keep``, all others.
     """
 
@@ -189,11 +189,11 @@ def _quiet(logger: logging.Logger):
 def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> Evidence:
     """Read, select and check the input studyset.
 
-    Every format is read by :func:`ale_app.readers.read_input` into the same studyset; then
-    the selection and the checks of :mod:`ale_app.input_checks` run before any computation.
+    Every format is read by :func:`ale_app.inputs.readers.read_input` into the same studyset; then
+    the selection and the checks of :mod:`ale_app.inputs.checks` run before any computation.
     The problems of the input are collected, not raised one by one: one
     :class:`~ale_app.errors.InputDataError` lists them all (at most
-    :data:`~ale_app.input_checks.MAX_PROBLEMS`).
+    :data:`~ale_app.inputs.checks.MAX_PROBLEMS`).
 
     Parameters
     ----------
@@ -208,7 +208,7 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
     -------
     Evidence
     """
-    from ale_app import input_checks as C
+    from ale_app.inputs import checks as C
 
     path = resolve_input_path(input_spec.path, spec_dir)
     problems = C.Problems(repr(input_spec.path))
@@ -222,8 +222,8 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
 
 
 def _load_checked(input_spec, spec_dir, ale_spec, path, problems) -> Evidence:
-    from ale_app import input_checks as C
-    from ale_app.readers import normalize_space, read_input
+    from ale_app.inputs import checks as C
+    from ale_app.inputs.readers import normalize_space, read_input
 
     label = repr(input_spec.path)
     read = read_input(path, input_spec.format)

@@ -27,9 +27,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from ale_app.ale import fit_stat_values
-from ale_app import runtime
-from ale_app.spec import ALESpec
+from ale_app.stats.ale import fit_stat_values
+from ale_app.process import runtime
+from ale_app.spec.models import ALESpec
 
 LGR = logging.getLogger(__name__)
 

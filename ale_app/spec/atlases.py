@@ -1,6 +1,6 @@
 """The atlases a spec may name for anatomical labels: their names and titles.
 
-Kept apart from :mod:`ale_app.labels` (which reads the atlas images) so that the spec can
+Kept apart from :mod:`ale_app.stats.labels` (which reads the atlas images) so that the spec can
 check ``labels.atlas`` without importing numpy.
 """
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ale_app import CODE_URL, __version__
-from ale_app.cpus import available_cpus
+from ale_app.process.cpus import available_cpus
 
 BIDS_VERSION = "1.10.0"
 PROVENANCE_VERSION = 1
@@ -105,7 +105,7 @@ def installed_distributions() -> dict[str, str]:
 
 def source_tree() -> Path | None:
     """The source checkout ale-app runs from (an editable install), else None."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     return root if (root / "pyproject.toml").is_file() and (root / "ale_app").is_dir() else None
 
 
@@ -134,7 +134,7 @@ def git_revision() -> dict[str, Any] | None:
 
 def lock_file_digests() -> dict[str, str]:
     """SHA-256 of ``requirements*.lock`` in the source checkout, when there is one."""
-    from ale_app.derivatives import sha256_bytes  # noqa: PLC0415 - keeps provenance import-light
+    from ale_app.outputs.folder import sha256_bytes  # noqa: PLC0415 - keeps provenance import-light
 
     root = source_tree()
     if root is None:
