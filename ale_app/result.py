@@ -34,6 +34,9 @@ class RunRecord:
         How the parallel steps were executed (never changes a number).
     started : datetime
         When the run started (UTC).
+    versions : dict
+        The versions of ale-app, Python and the libraries that made the numbers (the report
+        and provenance state them).
     """
 
     spec_dir: Path
@@ -42,6 +45,7 @@ class RunRecord:
     n_jobs: int
     backend: str
     started: Any
+    versions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,8 +80,6 @@ class AnalysisResult:
         The leave-one-out jackknife over the FWE clusters (None when none passed).
     fwe_focus_counts : pandas.DataFrame or None
         How many foci of each experiment lie in each FWE cluster.
-    study_colors : dict
-        Each study's colour, the same in every figure and in the report's key.
     timings : dict
         Seconds per step.
     failed_step : str or None
@@ -97,7 +99,6 @@ class AnalysisResult:
     fwe_clusters: Any = None
     fwe_jackknife: pd.DataFrame | None = None
     fwe_focus_counts: pd.DataFrame | None = None
-    study_colors: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     failed_step: str | None = None
 

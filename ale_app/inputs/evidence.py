@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ale_app.digests import sha256_file
 from ale_app.errors import InputDataError, MissingInputError
 from ale_app.inputs.readers import plural
 from ale_app.spec.models import ALESpec, InputSpec
@@ -83,14 +84,6 @@ def _no_foci() -> pd.DataFrame:
 
     return pd.DataFrame(columns=["analysis_id", "study_id", "x", "y", "z"])
 
-
-def sha256_file(path: Path) -> str:
-    """Return the hex SHA-256 digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def nimare_resource_dir() -> Path:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import gzip
-import hashlib
 import io
 import json
 import logging
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 
+from ale_app.digests import sha256_bytes
 from ale_app.errors import OutputError
 
 if TYPE_CHECKING:  # pandas is imported by the steps that make tables, not at start-up
@@ -67,11 +67,6 @@ def is_temp_name(name: str, known) -> bool:
     folder, _, base = name.rpartition("/")
     match = _TEMP_RE.match(base)
     return bool(match) and f"{folder}/{match['name']}".lstrip("/") in known
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def sidecar_name(name: str) -> str:

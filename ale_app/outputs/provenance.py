@@ -134,7 +134,7 @@ def git_revision() -> dict[str, Any] | None:
 
 def lock_file_digests() -> dict[str, str]:
     """SHA-256 of ``requirements*.lock`` in the source checkout, when there is one."""
-    from ale_app.outputs.folder import sha256_bytes  # noqa: PLC0415 - keeps provenance import-light
+    from ale_app.digests import sha256_bytes
 
     root = source_tree()
     if root is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ale_app import __version__
+from ale_app.digests import sha256_bytes
 from ale_app.outputs import folder as D
 from ale_app.result import AnalysisResult
 
@@ -286,14 +287,14 @@ def _fig_coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None)
     from ale_app.present import figures as F
 
     ev = result.evidence
-    return F.plot_coordinates(ev.coordinates, ev.study_ids, result.study_colors, "All reported coordinates, by study")
+    return F.plot_coordinates(ev.coordinates, ev.study_ids, F.study_color_map(ev.study_ids), "All reported coordinates, by study")
 
 
 def _fig_overlay(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import figures as F
 
     ev, display = result.evidence, result.spec.display
-    return F.plot_overlay(result.fit.stat_img, ev.coordinates, ev.study_ids, result.study_colors,
+    return F.plot_overlay(result.fit.stat_img, ev.coordinates, ev.study_ids, F.study_color_map(ev.study_ids),
                           display.glass_brain_threshold, display.cmap,
                           "Raw ALE statistic (unthresholded) with reported coordinates")
 
@@ -547,7 +548,7 @@ def write_provenance(result: AnalysisResult, out: D.OutputFolder) -> dict[str, s
     rec, ev = result.record, result.evidence
     outputs = dict(out.digests)
     record = P.provenance_record(
-        rec.argv, rec.started, D.sha256_bytes(rec.spec_text.encode("utf-8")), [ev.source], outputs,
+        rec.argv, rec.started, sha256_bytes(rec.spec_text.encode("utf-8")), [ev.source], outputs,
         rec.n_jobs, rec.backend, result.timings, spec_folder=rec.spec_dir, output_dir=out.root,
         random_seed=result.random_seed,
     )

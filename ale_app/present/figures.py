@@ -46,6 +46,11 @@ def study_colors(n: int) -> list[str]:
     return colors
 
 
+def study_color_map(study_ids: list[str]) -> dict[str, str]:
+    """Each study's colour, the same in every figure and in the report's key."""
+    return dict(zip(study_ids, study_colors(len(study_ids))))
+
+
 def _legend_layout(n: int) -> tuple[int, float]:
     """Columns and font size for a legend of ``n`` studies."""
     ncol = max(1, min(6, math.ceil(n / 6)))

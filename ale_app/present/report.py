@@ -84,7 +84,7 @@ def _fmt_xyz(xyz) -> str:
 def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs:
     """The report's view of an :class:`~ale_app.result.AnalysisResult`: every number is read
     from the objects the tables and maps are written from, never recounted."""
-    from ale_app.outputs import provenance as P
+    from ale_app.present.figures import study_color_map
 
     spec, ev, fit = result.spec, result.evidence, result.fit
     sel = spec.input.select
@@ -97,7 +97,7 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
         title=spec.title, n_experiments=len(ev.ids), n_studies=len(ev.study_ids), n_foci=len(ev.coordinates),
         threshold_percentile=spec.display.threshold_percentile,
         cluster_threshold_mm3=spec.jackknife.cluster_threshold_mm3, dominance_ratio=spec.report.dominance_ratio,
-        dominance_min=spec.report.dominance_min, kernel_text=kernel_text, versions=P.software_versions(),
+        dominance_min=spec.report.dominance_min, kernel_text=kernel_text, versions=dict(result.record.versions),
         peak_value=result.peak.value if result.peak else None, peak_xyz=result.peak.xyz if result.peak else None,
         peak_label=result.peak_label, threshold=result.threshold,
         atlas_title=_atlas_title(spec.labels.atlas), peak_in_cluster=_peak_in_cluster(result),
@@ -110,7 +110,7 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
                       "Input SHA-256": ev.source["sha256"],
                       "Selection": ", ".join(f"{k}: {v}" for k, v in sel.items()) if sel else "all analyses",
                       "Kernel": kernel_text, "Jackknife": jackknife},
-        digests=dict(digests or {}), failed_step=result.failed_step, study_colors=result.study_colors,
+        digests=dict(digests or {}), failed_step=result.failed_step, study_colors=study_color_map(ev.study_ids),
         mode=spec.mode, inference=_inference_facts(result),
         fwe_table=result.fwe_clusters.table if result.fwe_clusters is not None else None,
         fwe_jackknife=result.fwe_jackknife,
@@ -138,7 +138,7 @@ def _peak_in_cluster(result) -> bool | None:
 
 
 def _atlas_title(atlas: str) -> str:
-    from ale_app.stats.labels import ATLAS_TITLES
+    from ale_app.spec.atlases import ATLAS_TITLES
 
     return ATLAS_TITLES[atlas]
 

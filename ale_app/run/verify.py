@@ -24,6 +24,7 @@ from pathlib import Path
 from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
 from ale_app.outputs import provenance as P
+from ale_app.digests import sha256_bytes
 from ale_app.errors import MissingInputError, OutputError
 
 
@@ -122,7 +123,7 @@ def check_records(output_dir: Path, provenance: dict) -> list[tuple[str, str]]:
         path = output_dir / name
         if not path.is_file() or path.is_symlink():
             found.append((name, "missing"))
-        elif D.sha256_bytes(path.read_bytes()) != digest:
+        elif sha256_bytes(path.read_bytes()) != digest:
             found.append((name, "differs from its recorded digest"))
         else:
             found.append((name, "as recorded"))

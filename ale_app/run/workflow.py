@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ale_app.outputs import folder as D
+from ale_app.outputs import provenance as P
 from ale_app.outputs import registry as O
 from ale_app.errors import InputDataError, InterruptedRun
 from ale_app.result import AnalysisResult, RunRecord
@@ -144,7 +145,7 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
     """
     timer = _Timer()
     record = RunRecord(spec_dir=spec_dir, spec_text=spec_text, argv=list(options.argv), n_jobs=options.n_jobs,
-                       backend=options.backend, started=O.started_now())
+                       backend=options.backend, started=O.started_now(), versions=P.software_versions())
     names = O.owned_names()
     created = not Path(output_dir).exists()
     # The output folder is checked (and locked) first, so a refused folder costs no input reading.
@@ -210,12 +211,10 @@ def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = 
 
     from ale_app.stats import ale as A
     from ale_app.stats import labels as L
-    from ale_app.present.figures import study_colors
     from ale_app.stats.jackknife import closed_form_contributions, refit_contributions
 
     timer = timer or _Timer()
     spec, evidence = result.spec, result.evidence
-    result.study_colors = dict(zip(evidence.study_ids, study_colors(len(evidence.study_ids))))
 
     with timer.step("ale", f"Fitting ALE on {len(evidence.ids)} experiments"), \
             progress_bar(len(evidence.ids), "ALE") as advance:

@@ -1,4 +1,4 @@
 """The spec: pydantic models (versioned), YAML/JSON loading with line numbers, the JSON Schema.
 
-May import: ale_app.errors, ale_app.constants and this wing.
+May import: the base modules (errors, constants, digests) and this wing.
 """

@@ -203,7 +203,7 @@ def _shipped_maxprob(atlas: str, path: Path) -> tuple[np.ndarray, np.ndarray] | 
 
     import nibabel as nib
 
-    from ale_app.inputs.evidence import sha256_file
+    from ale_app.digests import sha256_file
 
     try:
         index = json.loads((MAXPROB_DIR / MAXPROB_INDEX).read_text())[atlas]
@@ -224,7 +224,7 @@ def write_maxprob_files(folder: Path = MAXPROB_DIR) -> None:
     import io
     import json
 
-    from ale_app.inputs.evidence import sha256_file
+    from ale_app.digests import sha256_file
 
     index = {}
     for atlas in sorted(_PROBABILISTIC):

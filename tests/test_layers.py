@@ -1,0 +1,118 @@
+"""The wings stay in their floors: no ale-app module imports one from a floor above its own.
+
+Each wing's ``__init__`` docstring says what it may import; this test holds the code to it,
+reading every ``import`` (at module level and inside functions) from the source.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import ale_app
+
+PACKAGE = Path(ale_app.__file__).parent
+
+#: From the top floor down. A module may import its own wing and any wing on a lower floor.
+FLOORS = [
+    ("cli", {"ale_app.cli", "ale_app.__main__"}),
+    ("run", {"ale_app.run"}),
+    ("outputs", {"ale_app.outputs"}),
+    ("present", {"ale_app.present"}),
+    ("result", {"ale_app.result"}),
+    ("stats", {"ale_app.stats"}),
+    ("inputs", {"ale_app.inputs"}),
+    ("spec", {"ale_app.spec"}),
+    ("process", {"ale_app.process"}),
+    ("base", {"ale_app", "ale_app.errors", "ale_app.constants", "ale_app.digests"}),
+]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def floor_of(module: str) -> int:
+    """The floor index (0 = top) of ``module``: the longest wing prefix that holds it."""
+    best, best_len = None, -1
+    for index, (_name, prefixes) in enumerate(FLOORS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best_len:
+                best, best_len = index, len(prefix)
+    if best is None:
+        raise AssertionError(f"{module} is in no wing; add it to FLOORS")
+    # The package itself holds only the version: it is the base, whatever prefix matched.
+    return len(FLOORS) - 1 if module == "ale_app" else best
+
+
+def imported_modules(path: Path, module: str) -> list[tuple[int, str]]:
+    """(line, module) of every ale-app module ``path`` imports."""
+    found = []
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "ale_app"]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            if base.split(".")[0] != "ale_app":
+                continue
+            for alias in node.names:  # "from ale_app.outputs import folder" imports a module
+                sub = f"{base}.{alias.name}"
+                found.append((node.lineno, sub if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists()
+                              or (PACKAGE.parent / sub.replace(".", "/")).is_dir() else base))
+    return found
+
+
+def all_modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_module_is_in_a_wing():
+    for path in all_modules():
+        floor_of(module_name(path))
+
+
+#: Lower wings a wing still may not import (its ``__init__`` docstring says why).
+FORBIDDEN_BELOW = {("stats", "inputs"), ("spec", "process")}
+
+
+def upward_imports(path: Path, module: str) -> list[str]:
+    """Every import in ``path`` (the source of ``module``) of a module on a higher floor, or
+    of a lower wing that :data:`FORBIDDEN_BELOW` keeps it from."""
+    here = floor_of(module)
+    upward = []
+    for line, target in imported_modules(path, module):
+        there = floor_of(target)
+        if there < here or (FLOORS[here][0], FLOORS[there][0]) in FORBIDDEN_BELOW:
+            upward.append(f"{module}:{line} ({FLOORS[here][0]}) imports {target} ({FLOORS[there][0]})")
+    return upward
+
+
+def test_no_import_runs_up_a_floor():
+    upward = [u for path in all_modules() for u in upward_imports(path, module_name(path))]
+    assert upward == [], "imports that run up a floor:\n" + "\n".join(upward)
+
+
+def test_the_check_sees_an_upward_import(tmp_path):
+    """The check above fails on an upward import, even one inside a function."""
+    path = tmp_path / "fake.py"
+    path.write_text("import numpy\nfrom ale_app.stats import ale\n\n\ndef _f():\n"
+                    "    from ale_app.present import figures\n    from ..run import workflow\n", encoding="utf-8")
+    assert upward_imports(path, "ale_app.stats.fake") == [
+        "ale_app.stats.fake:6 (stats) imports ale_app.present.figures (present)",
+        "ale_app.stats.fake:7 (stats) imports ale_app.run.workflow (run)",
+    ]
+    path.write_text("def _g():\n    from ale_app.inputs.evidence import load_evidence\n", encoding="utf-8")
+    assert upward_imports(path, "ale_app.stats.fake") == [
+        "ale_app.stats.fake:2 (stats) imports ale_app.inputs.evidence (inputs)"]
+
+
+@pytest.mark.parametrize("wing", ["spec", "inputs", "stats", "run", "outputs", "present", "process"])
+def test_each_wing_says_what_it_may_import(wing):
+    doc = ast.get_docstring(ast.parse((PACKAGE / wing / "__init__.py").read_text(encoding="utf-8")))
+    assert doc and "import" in doc, f"ale_app/{wing}/__init__.py needs a docstring saying what it may import"
