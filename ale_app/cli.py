@@ -10,11 +10,13 @@ import argparse
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from ale_app import __version__
 from ale_app.errors import AleAppError, ExitCode, InterruptedRun, UsageError, exit_code_summary
 from ale_app.process import runtime
+from ale_app.process.executor import connect_dask
 
 LGR = logging.getLogger("ale_app")
 
@@ -80,18 +82,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: bool, quiet: bool) -> None:
+@contextmanager
+def _logging_to_stderr(verbose: bool, quiet: bool):
+    """Log to stderr at the level of ``-v``/``-q`` while the block runs; then put the root
+    handlers and the levels back as they were (``main`` called from Python leaves logging
+    as it found it)."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s ale-app %(levelname)s: %(message)s", "%H:%M:%S"))
     root = logging.getLogger()
+    loggers = [LGR, logging.getLogger("nimare"), logging.getLogger(runtime.LIBRARY_WARNINGS)]
+    before = (root.handlers[:], root.level, [lg.level for lg in loggers])
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     LGR.setLevel(level)
     # NiMARE configures its own logger at import; keep its chatter below ours.
-    logging.getLogger("nimare").setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING)
+    loggers[1].setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING)
     # Library warnings (warnings.warn, routed by runtime.warnings_to_logging): -q hides them.
-    logging.getLogger(runtime.LIBRARY_WARNINGS).setLevel(logging.ERROR if quiet else logging.WARNING)
+    loggers[2].setLevel(logging.ERROR if quiet else logging.WARNING)
+    try:
+        yield
+    finally:
+        handler.flush()
+        root.handlers[:], _, levels = before
+        root.setLevel(before[1])
+        for logger, lvl in zip(loggers, levels):
+            logger.setLevel(lvl)
 
 
 def _print_error(exc: AleAppError) -> None:
@@ -136,17 +152,18 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
     n_jobs = args.n_jobs or default_n_jobs()
     if args.parallel_backend == "dask":
-        runtime.connect_dask(args.dask_scheduler).close()  # fail early, before any output is written
+        connect_dask(args.dask_scheduler).close()  # fail early, before any output is written
     elif args.dask_scheduler:
         raise UsageError("--dask-scheduler goes with --parallel-backend dask.",
                          hint="Add '--parallel-backend dask', or drop --dask-scheduler.")
     # Figures are files: no display, the same pixels everywhere. Set before matplotlib is
     # imported (by the figure step), so that a refused folder or bad input never imports it.
     os.environ["MPLBACKEND"] = "Agg"
-    options = workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend,
-                                  dask_scheduler=args.dask_scheduler, overwrite=args.overwrite,
-                                  argv=["ale-app", *argv])
-    workflow.run(spec, spec_dir, text, Path(args.output_dir), options)
+    with runtime.frozen_gc() as freeze:
+        options = workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend,
+                                      dask_scheduler=args.dask_scheduler, overwrite=args.overwrite,
+                                      argv=["ale-app", *argv], on_step=freeze)
+        workflow.run(spec, spec_dir, text, Path(args.output_dir), options)
     return 0
 
 
@@ -171,7 +188,9 @@ def _verify(args: argparse.Namespace, argv: list[str]) -> int:
                          hint="Run 'ale-app --verify OUTPUT_DIR'; the spec is read from OUTPUT_DIR/spec.json.")
     if args.n_jobs is not None and args.n_jobs < 1:
         raise UsageError("--n-jobs must be at least 1.", hint="Leave it out to use every CPU this process may use.")
-    result = verify(Path(args.verify), args.n_jobs or default_n_jobs(), args.parallel_backend, ["ale-app", *argv])
+    with runtime.frozen_gc() as freeze:
+        result = verify(Path(args.verify), args.n_jobs or default_n_jobs(), args.parallel_backend,
+                        ["ale-app", *argv], on_step=freeze)
     for name, status in result.records:
         if status != "as recorded":
             print(f"record: {name}: {status}")
@@ -251,7 +270,12 @@ def _main(argv: list[str]) -> int:
         return int(exc.exit_code)
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)
-    _configure_logging(args.verbose, args.quiet)
+    with _logging_to_stderr(args.verbose, args.quiet):
+        return _handled(args, argv, verbose)
+
+
+def _handled(args: argparse.Namespace, argv: list[str], verbose: bool) -> int:
+    """Run, and turn every error into one message and an exit code."""
     try:
         with runtime.warnings_to_logging():
             return _run(args, argv)

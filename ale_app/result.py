@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from ale_app.spec.models import AnalysisSpec
 
-if TYPE_CHECKING:  # pandas is imported by the steps that make tables, not at start-up
+if TYPE_CHECKING:  # the steps import these when they run, not at start-up
     import pandas as pd
+
+    from ale_app.inputs.evidence import Evidence
+    from ale_app.stats.ale import ALEFit, Clusters, Peak
+    from ale_app.stats.montecarlo import InferenceResult
 
 
 @dataclass
@@ -82,24 +86,28 @@ class AnalysisResult:
         How many foci of each experiment lie in each FWE cluster.
     timings : dict
         Seconds per step.
+    step_status : dict
+        Each declared step's status (:mod:`ale_app.run.steps`): ``"ran"``, ``"running"`` (it
+        failed), or ``"skipped: <reason>"``; a step not listed was not reached.
     failed_step : str or None
         The step that failed, when the report describes an unfinished run.
     """
 
     spec: AnalysisSpec
-    evidence: Any
+    evidence: Evidence
     record: RunRecord
-    fit: Any = None
+    fit: ALEFit | None = None
     threshold: float | None = None
-    peak: Any = None
+    peak: Peak | None = None
     peak_label: str | None = None
-    clusters: Any = None
+    clusters: Clusters | None = None
     jackknife: pd.DataFrame | None = None
-    inference: Any = None
-    fwe_clusters: Any = None
+    inference: InferenceResult | None = None
+    fwe_clusters: Clusters | None = None
     fwe_jackknife: pd.DataFrame | None = None
     fwe_focus_counts: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    step_status: dict[str, str] = field(default_factory=dict)
     failed_step: str | None = None
 
     @property
@@ -110,14 +118,14 @@ class AnalysisResult:
     @property
     def jackknife_status(self) -> str:
         """``"ran"``, ``"disabled"`` (jackknife.enabled is false), ``"no clusters"`` (nothing
-        to attribute) or ``"not reached"`` (an earlier step failed)."""
+        to attribute) or ``"not reached"`` (an earlier step failed), as the jackknife step
+        recorded it."""
         if not self.spec.jackknife.enabled:
             return "disabled"
-        if self.jackknife is not None:
-            return "ran"
-        if self.clusters is not None and not self.clusters.labels:
-            return "no clusters"
-        return "not reached"
+        status = self.step_status.get("jackknife", "not reached")
+        if status.startswith("skipped: "):
+            return status.removeprefix("skipped: ")
+        return "ran" if status == "ran" else "not reached"
 
     @property
     def inferential(self) -> bool:

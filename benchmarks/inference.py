@@ -59,11 +59,13 @@ def _quiet():
 
 def run_ours(n: int, iterations: int, n_jobs: int) -> dict:
     _quiet()
+    from ale_app.process.executor import Executor
     from ale_app.stats.montecarlo import montecarlo_fwe
 
     studyset, _ = _studyset(n)
     start = time.perf_counter()
-    result = montecarlo_fwe(studyset, **_kernel(n), n_iterations=iterations, seed=SEED, n_jobs=n_jobs)
+    result = montecarlo_fwe(studyset, **_kernel(n), n_iterations=iterations, seed=SEED,
+                           executor=Executor.from_options(n_jobs))
     seconds = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     return {"seconds": seconds, "rss_gib": rss, "n_foci": result.n_foci,
@@ -85,7 +87,7 @@ def run_nimare(n: int, iterations: int) -> dict:
     corrected = FWECorrector(method="montecarlo", voxel_thresh=0.001, n_iters=iterations,
                              n_cores=1).transform(result)
     fwe_seconds = time.perf_counter() - start
-    ours = montecarlo_fwe(studyset, **_kernel(n), n_iterations=iterations, seed=SEED, n_jobs=1)
+    ours = montecarlo_fwe(studyset, **_kernel(n), n_iterations=iterations, seed=SEED)
     nulls = corrected.estimator.null_distributions_
     diff = max(float(np.max(np.abs(ours.null[col].to_numpy(float) - np.asarray(nulls[key], float))))
                for col, key in NIMARE_NULL_KEYS.items())

@@ -1,4 +1,4 @@
-"""Forked figure workers (``runtime.map_forked``) and the console script's fast exit
+"""Forked figure workers (``executor.map_forked``) and the console script's fast exit
 (``runtime.exit_process``).
 
 The figures of a run with ``--n-jobs`` above 1 are drawn in processes forked from the run:
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from ale_app.process import runtime
+from ale_app.process import executor, runtime
 from conftest import ale_app_command, offline, write_small_spec
 
-pytestmark = pytest.mark.skipif(not runtime.can_fork(), reason="forked workers are used on Linux only")
+pytestmark = pytest.mark.skipif(not executor.can_fork(), reason="forked workers are used on Linux only")
 
 
 def _item_result(x: int) -> dict:
@@ -31,7 +31,7 @@ def _item_result(x: int) -> dict:
 
 def test_map_forked_returns_every_items_result_from_other_processes():
     items = [3, 1, 2, 5, 4]
-    got = runtime.map_forked(_item_result, items, 2)
+    got = executor.map_forked(_item_result, items, 2)
     assert sorted(got) == sorted(items)
     for x in items:
         assert got[x]["x"] == x
@@ -48,8 +48,8 @@ def test_a_failed_or_killed_worker_maps_to_failed_and_the_others_finish():
             os.kill(os.getpid(), signal.SIGKILL)
         return x.upper()
 
-    got = runtime.map_forked(work, ["a", "raise", "b", "killed", "c"], 2)
-    assert got == {"a": "A", "raise": runtime.FAILED, "b": "B", "killed": runtime.FAILED, "c": "C"}
+    got = executor.map_forked(work, ["a", "raise", "b", "killed", "c"], 2)
+    assert got == {"a": "A", "raise": executor.FAILED, "b": "B", "killed": executor.FAILED, "c": "C"}
 
 
 def test_at_most_n_workers_run_at_once(tmp_path):
@@ -59,7 +59,7 @@ def test_at_most_n_workers_run_at_once(tmp_path):
         (tmp_path / f"{x}.end").write_text(repr(time.monotonic()))
         return x
 
-    assert runtime.map_forked(work, list(range(5)), 2) == {i: i for i in range(5)}
+    assert executor.map_forked(work, list(range(5)), 2) == {i: i for i in range(5)}
     spans = [(float((tmp_path / f"{i}.start").read_text()), float((tmp_path / f"{i}.end").read_text()))
              for i in range(5)]
     most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
@@ -86,7 +86,7 @@ def test_an_interrupted_parent_leaves_no_worker_behind(tmp_path):
     signal.setitimer(signal.ITIMER_REAL, 0.2)
     try:
         with pytest.raises(Alarm):
-            runtime.map_forked(work, [1, 2, 3], 2)
+            executor.map_forked(work, [1, 2, 3], 2)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
+from ale_app.process.executor import Executor
 from ale_app.stats import montecarlo as I
 
 TOL = 1e-6
@@ -105,11 +106,11 @@ def test_draws_match_nimare_single_call():
 def test_pain_21_equals_nimare():
     """All 21 pain analyses, 200 iterations: nulls and maps equal NiMARE's; n_jobs 1 == 2."""
     studyset = _pain_studyset()
-    ours = I.montecarlo_fwe(studyset, n_iterations=200, seed=11, n_jobs=1)
+    ours = I.montecarlo_fwe(studyset, n_iterations=200, seed=11)
     _assert_equal_to_nimare(ours, _nimare(studyset, 200, 11))
     _assert_consistent(ours)
     assert len(ours.clusters) > 0
-    parallel = I.montecarlo_fwe(studyset, n_iterations=200, seed=11, n_jobs=2)
+    parallel = I.montecarlo_fwe(studyset, n_iterations=200, seed=11, executor=Executor.from_options(2))
     assert ours.null.equals(parallel.null)
     assert np.array_equal(ours.logp_cluster_size_fwe_values, parallel.logp_cluster_size_fwe_values)
 
@@ -118,10 +119,10 @@ def test_pain_21_equals_nimare():
 def test_generated_30_equals_nimare():
     """A seeded 30-experiment dataset with varied sample sizes: equal to NiMARE; jobs agree."""
     dataset = _generated_dataset()
-    ours = I.montecarlo_fwe(dataset, n_iterations=150, seed=5, n_jobs=2, backend="threading")
+    ours = I.montecarlo_fwe(dataset, n_iterations=150, seed=5, executor=Executor("threads", 2))
     _assert_equal_to_nimare(ours, _nimare(dataset, 150, 5))
     _assert_consistent(ours)
-    serial = I.montecarlo_fwe(dataset, n_iterations=150, seed=5, n_jobs=1)
+    serial = I.montecarlo_fwe(dataset, n_iterations=150, seed=5)
     assert ours.null.equals(serial.null)
 
 
@@ -130,7 +131,7 @@ def test_pain_fixed_kernel_and_other_threshold_equal_nimare():
     """A fixed FWHM kernel and a p < 0.01 cluster-forming threshold, 300 iterations."""
     studyset = _pain_studyset()
     ours = I.montecarlo_fwe(studyset, kernel_fwhm=10.0, voxel_p=0.01, n_iterations=300, seed=2,
-                            n_jobs=2)
+                            executor=Executor.from_options(2))
     _assert_equal_to_nimare(ours, _nimare(studyset, 300, 2, voxel_p=0.01, kernel_fwhm=10.0))
     _assert_consistent(ours)
 
@@ -138,7 +139,7 @@ def test_pain_fixed_kernel_and_other_threshold_equal_nimare():
 @pytest.mark.slow
 def test_generated_30_sample_size_override_equals_nimare():
     dataset = _generated_dataset(seed=99)
-    ours = I.montecarlo_fwe(dataset, sample_size=20, n_iterations=300, seed=0, n_jobs=2)
+    ours = I.montecarlo_fwe(dataset, sample_size=20, n_iterations=300, seed=0, executor=Executor.from_options(2))
     _assert_equal_to_nimare(ours, _nimare(dataset, 300, 0, sample_size=20))
     _assert_consistent(ours)
 
@@ -221,5 +222,5 @@ def test_dask_scheduler_gives_the_same_null():
     plan, idx = _plan_and_draws(_pain_studyset(), 60, 2, I.TRUNCATION_BAND)
     serial = I.run_null(plan, idx)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
-        on_dask = I.run_null(plan, idx, n_jobs=2, backend="dask", block_size=15, scheduler=lc.scheduler_address)
+        on_dask = I.run_null(plan, idx, Executor("dask", 2, lc.scheduler_address), block_size=15)
     pd.testing.assert_frame_equal(serial, on_dask, check_exact=True)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ale_app.stats import ale as A
+from ale_app.process.executor import Executor
 from ale_app.stats.jackknife import closed_form_contributions, refit_contributions
 from ale_app.spec.models import ALESpec
 from conftest import require
@@ -83,11 +84,11 @@ def test_refit_equals_closed_form_and_jobs_do_not_matter():
     fit, threshold, clusters, labels = _ours(studyset, ale_spec, 500)
     ids = list(studyset.ids)
     closed = closed_form_contributions(fit.ma, fit.ids, fit.stat_values, labels, clusters.labels, ids)
-    refit1 = refit_contributions(studyset, ids, ale_spec, fit.stat_values, labels, clusters.labels, n_jobs=1)
-    refit2 = refit_contributions(studyset, ids, ale_spec, fit.stat_values, labels, clusters.labels, n_jobs=2,
-                                 backend="loky")
-    threads = refit_contributions(studyset, ids, ale_spec, fit.stat_values, labels, clusters.labels, n_jobs=2,
-                                  backend="threading")
+    refit1 = refit_contributions(studyset, ids, ale_spec, fit.stat_values, labels, clusters.labels, executor=Executor())
+    refit2 = refit_contributions(studyset, ids, ale_spec, fit.stat_values, labels, clusters.labels,
+                                 executor=Executor("processes", 2))
+    threads = refit_contributions(studyset, ids, ale_spec, fit.stat_values, labels, clusters.labels,
+                                  executor=Executor("threads", 2))
     pd.testing.assert_frame_equal(refit1, refit2, check_exact=True)
     pd.testing.assert_frame_equal(refit1, threads, check_exact=True)
     _assert_tables_close(closed, refit1)
@@ -116,10 +117,11 @@ def test_dask_cluster_equals_loky():
     ale_spec = ALESpec()
     fit, threshold, clusters, labels = _ours(studyset, ale_spec, 60)
     ids = list(studyset.ids)
-    loky = refit_contributions(studyset, ids, ale_spec, fit.stat_values, labels, clusters.labels, n_jobs=2)
+    loky = refit_contributions(studyset, ids, ale_spec, fit.stat_values, labels, clusters.labels,
+                               executor=Executor("processes", 2))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
         on_dask = refit_contributions(studyset, ids, ale_spec, fit.stat_values, labels, clusters.labels,
-                                      n_jobs=2, backend="dask", scheduler=lc.scheduler_address)
+                                      executor=Executor("dask", 2, lc.scheduler_address))
     pd.testing.assert_frame_equal(loky, on_dask, check_exact=True)
 
 

@@ -13,12 +13,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ale_app import __version__
 from ale_app.digests import sha256_bytes
 from ale_app.outputs import folder as D
 from ale_app.result import AnalysisResult
+
+if TYPE_CHECKING:
+    from ale_app.process.executor import Executor
 
 LGR = logging.getLogger("ale_app")
 
@@ -92,6 +95,10 @@ class Output:
     draw_cost : float
         A figure's drawing time relative to the others: on several workers the slowest
         start first (the order never changes the files).
+    needs : tuple of str
+        The result fields it is built from (the steps of :mod:`ale_app.run.steps` compute
+        them); it is written only when they are all set, so a failure report writes what
+        the finished steps made.
     """
 
     name: str
@@ -102,6 +109,7 @@ class Output:
     caption: str | None = None
     section: str | None = None
     draw_cost: float = 1.0
+    needs: tuple[str, ...] = ()
 
     def file_names(self) -> list[str]:
         """Every file name this entry can write (figures in each format, the sidecar)."""
@@ -354,54 +362,50 @@ def _citation(result: AnalysisResult, out: D.OutputFolder) -> str:
 REGISTRY: tuple[Output, ...] = (
     Output(DATASET_DESCRIPTION, "json", "start", _dataset_description),
     Output(BIDSIGNORE, "text", "start", bidsignore_text),
-    Output(COORDINATES, "tsv", "data", _coordinates, _coordinates_sidecar),
-    Output(STATMAP, "nifti", "data", lambda r, _o: r.fit.stat_img, _statmap_sidecar),
-    Output(CLUSTER_MAP, "nifti", "data", lambda r, _o: r.clusters.label_img, _cluster_map_sidecar),
-    Output(CLUSTER_TABLE, "tsv", "data", lambda r, _o: r.clusters.table, _cluster_table_sidecar),
-    Output(JACKKNIFE_TABLE, "tsv", "data", lambda r, _o: r.jackknife, _jackknife_sidecar),
+    Output(COORDINATES, "tsv", "data", _coordinates, _coordinates_sidecar, needs=("evidence",)),
+    Output(STATMAP, "nifti", "data", lambda r, _o: r.fit.stat_img, _statmap_sidecar,
+           needs=("fit", "peak", "threshold")),
+    Output(CLUSTER_MAP, "nifti", "data", lambda r, _o: r.clusters.label_img, _cluster_map_sidecar,
+           needs=("clusters",)),
+    Output(CLUSTER_TABLE, "tsv", "data", lambda r, _o: r.clusters.table, _cluster_table_sidecar,
+           needs=("clusters",)),
+    Output(JACKKNIFE_TABLE, "tsv", "data", lambda r, _o: r.jackknife, _jackknife_sidecar, needs=("jackknife",)),
     Output(STAT_Z, "nifti", "data", lambda r, _o: r.inference.z_img, _inferential_sidecar(
-        "Uncorrected voxel-level z from NiMARE's analytic ALE null.", [f"bids::{STATMAP}"])),
+        "Uncorrected voxel-level z from NiMARE's analytic ALE null.", [f"bids::{STATMAP}"]), needs=("inference",)),
     Output(STAT_P, "nifti", "data", lambda r, _o: r.inference.p_img, _inferential_sidecar(
-        "Uncorrected voxel-level p from NiMARE's analytic ALE null.", [f"bids::{STATMAP}"])),
+        "Uncorrected voxel-level p from NiMARE's analytic ALE null.", [f"bids::{STATMAP}"]), needs=("inference",)),
     Output(LOGP_CLUSTER_FWE, "nifti", "data", lambda r, _o: r.inference.logp_cluster_size_fwe_img,
            _inferential_sidecar("-log10 of the cluster-level (size) FWE p of each voxel's cluster (0 outside "
                                 "clusters above the cluster-forming threshold).", [f"bids::{STATMAP}",
-                                                                                   f"bids::{MCNULL_TABLE}"])),
+                                                                                   f"bids::{MCNULL_TABLE}"]), needs=("inference",)),
     Output(LOGP_VOXEL_FWE, "nifti", "data", lambda r, _o: r.inference.logp_voxel_fwe_img, _inferential_sidecar(
         "-log10 of each voxel's voxel-level FWE p (from the null of the largest ALE value).",
-        [f"bids::{STATMAP}", f"bids::{MCNULL_TABLE}"])),
+        [f"bids::{STATMAP}", f"bids::{MCNULL_TABLE}"]), needs=("inference",)),
     Output(FWE_CLUSTER_MAP, "nifti", "data", lambda r, _o: r.fwe_clusters.label_img, _inferential_sidecar(
         "Labels of the clusters that passed cluster-level FWE (0 = none), numbered by descending peak ALE.",
-        [f"bids::{STATMAP}", f"bids::{LOGP_CLUSTER_FWE}"])),
-    Output(FWE_CLUSTER_TABLE, "tsv", "data", lambda r, _o: r.fwe_clusters.table, _fwe_cluster_table_sidecar),
-    Output(FWE_JACKKNIFE_TABLE, "tsv", "data", lambda r, _o: r.fwe_jackknife, _fwe_jackknife_sidecar),
-    Output(FWE_FOCUS_COUNTS, "tsv", "data", lambda r, _o: r.fwe_focus_counts, _fwe_focus_counts_sidecar),
-    Output(MCNULL_TABLE, "tsv", "data", lambda r, _o: r.inference.null, _mcnull_sidecar),
+        [f"bids::{STATMAP}", f"bids::{LOGP_CLUSTER_FWE}"]), needs=("fwe_clusters",)),
+    Output(FWE_CLUSTER_TABLE, "tsv", "data", lambda r, _o: r.fwe_clusters.table, _fwe_cluster_table_sidecar,
+           needs=("fwe_clusters",)),
+    Output(FWE_JACKKNIFE_TABLE, "tsv", "data", lambda r, _o: r.fwe_jackknife, _fwe_jackknife_sidecar,
+           needs=("fwe_jackknife",)),
+    Output(FWE_FOCUS_COUNTS, "tsv", "data", lambda r, _o: r.fwe_focus_counts, _fwe_focus_counts_sidecar,
+           needs=("fwe_focus_counts",)),
+    Output(MCNULL_TABLE, "tsv", "data", lambda r, _o: r.inference.null, _mcnull_sidecar, needs=("inference",)),
     Output(FIG_COORDINATES, "figure", "figures", _fig_coordinates,
-           caption="All reported coordinates, by study", section="evidence"),
+           caption="All reported coordinates, by study", section="evidence", needs=("evidence",)),
     Output(FIG_OVERLAY, "figure", "figures", _fig_overlay,
-           caption="Unthresholded ALE map with the coordinates (ALE statistic, not z or p)", section="ale"),
+           caption="Unthresholded ALE map with the coordinates (ALE statistic, not z or p)", section="ale",
+           needs=("fit",)),
     Output(FIG_PEAK, "figure", "figures", _fig_peak,
            caption="ALE map above the display-only threshold, cut at the peak", section="ale",
-           draw_cost=2.5),  # nilearn loads and resamples the MNI152 template for it
+           draw_cost=2.5, needs=("fit", "peak", "threshold")),  # nilearn loads and resamples the MNI152 template for it
     Output(FIG_JACKKNIFE, "figure", "figures", _fig_jackknife,
-           caption="Jackknife: mean contribution of each experiment", section="jackknife"),
+           caption="Jackknife: mean contribution of each experiment", section="jackknife",
+           needs=("jackknife",)),
     Output(REPORT, "text", "report", _report),
     Output(CITATION, "text", "report", _citation),
     Output(SPEC_JSON, "json", "report", spec_record),
 )
-
-#: What each entry needs from the result before it can be built (a failure report builds
-#: only the entries whose inputs exist).
-_NEEDS = {
-    STATMAP: ("fit", "peak", "threshold"), CLUSTER_MAP: ("clusters",), CLUSTER_TABLE: ("clusters",),
-    JACKKNIFE_TABLE: ("jackknife",), FIG_OVERLAY: ("fit",), FIG_PEAK: ("fit", "peak", "threshold"),
-    FIG_JACKKNIFE: ("jackknife",), STAT_Z: ("inference",), STAT_P: ("inference",),
-    LOGP_CLUSTER_FWE: ("inference",), LOGP_VOXEL_FWE: ("inference",), MCNULL_TABLE: ("inference",),
-    FWE_CLUSTER_MAP: ("fwe_clusters",), FWE_CLUSTER_TABLE: ("fwe_clusters",), FWE_JACKKNIFE_TABLE: ("fwe_jackknife",),
-    FWE_FOCUS_COUNTS: ("fwe_focus_counts",),
-}
-
 
 def known_output_names() -> set[str]:
     """Every file name an ale-app run can write (relative to OUTPUT_DIR, ``/``-separated)."""
@@ -435,7 +439,7 @@ def _figure_files(root: Path, section: str) -> list[tuple[str, Path]]:
 
 
 def _ready(entry: Output, result: AnalysisResult) -> bool:
-    return all(getattr(result, attr) is not None for attr in _NEEDS.get(entry.name, ()))
+    return all(getattr(result, attr) is not None for attr in entry.needs)
 
 
 def write_entry(entry: Output, result: AnalysisResult, out: D.OutputFolder) -> bool:
@@ -500,35 +504,34 @@ def _draw(name: str, result: AnalysisResult) -> dict[str, bytes] | None:
     return None if fig is None else render_figure(fig, result.spec.figures.formats, result.spec.figures.dpi)
 
 
-def write_figures(result: AnalysisResult, out: D.OutputFolder) -> None:
+def write_figures(result: AnalysisResult, out: D.OutputFolder, executor: Executor | None = None,
+                  settle: Callable[[], None] | None = None) -> None:
     """Draw every figure entry and write them in registry order.
 
-    With ``--n-jobs`` above 1 (on Linux), the figures are drawn at the same time in processes
-    forked from this one, the slowest first: a fork starts with NiMARE, nilearn, matplotlib
-    and the result already loaded, where a spawned worker would import them again (seconds
-    each, more than drawing the four figures takes). Each figure's bytes are the same
-    wherever it is drawn; a figure whose worker failed is drawn again here.
+    With an ``executor`` of more than one job (on Linux), the figures are drawn at the same
+    time in processes forked from this one, the slowest first
+    (:meth:`~ale_app.process.executor.Executor.map_forked`): a fork starts with NiMARE,
+    nilearn, matplotlib and the result already loaded, where a spawned worker would import
+    them again (seconds each, more than drawing the four figures takes). Each figure's bytes
+    are the same wherever it is drawn; a figure whose worker failed is drawn again here.
+    ``settle`` is called once the plotting libraries are imported (the command line freezes
+    the garbage collector there).
     """
-    import gc
-
     import matplotlib.pyplot  # noqa: F401 - loaded once, here, for every worker
     import nilearn.plotting  # noqa: F401
 
-    from ale_app.process import runtime
+    from ale_app.process.executor import FAILED
 
-    # nilearn runs gc.collect() for every image it reads: keep the libraries just imported
-    # out of its way (as ale_app.run.workflow.freeze_gc does at each step; run() unfreezes).
-    gc.freeze()
-
+    if settle is not None:
+        settle()
     entries = [e for e in figure_entries() if _ready(e, result)]
-    n_workers = min(result.record.n_jobs, len(entries))
     rendered: dict = {}
-    if n_workers > 1 and runtime.can_fork():
+    if executor is not None:
         slowest_first = sorted(entries, key=lambda e: -e.draw_cost)
-        rendered = runtime.map_forked(lambda name: _draw(name, result), [e.name for e in slowest_first], n_workers)
+        rendered = executor.map_forked(lambda name: _draw(name, result), [e.name for e in slowest_first])
     for entry in entries:
-        drawn = rendered.get(entry.name, runtime.FAILED)
-        if drawn is runtime.FAILED:
+        drawn = rendered.get(entry.name, FAILED)
+        if drawn is FAILED:
             drawn = _draw(entry.name, result)
         for fmt, data in (drawn or {}).items():
             out.write_bytes(f"{entry.name}.{fmt}", data)

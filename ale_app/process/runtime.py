@@ -19,9 +19,8 @@ import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from ale_app.errors import InterruptedRun, UsageError
+from ale_app.errors import InterruptedRun
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RERUN_HINT = "Finished files are complete; re-run the same command to complete the folder."
@@ -139,6 +138,27 @@ def deferred_signals(completes_run: bool = False):
         raise_if_interrupted()
 
 
+@contextmanager
+def frozen_gc():
+    """The command line's garbage-collector policy for a run: yields ``freeze``, which the
+    workflow calls as each step starts; everything frozen is unfrozen when the block ends.
+
+    nilearn runs a full ``gc.collect()`` each time it reads an image (``safe_get_data``);
+    once NiMARE, nilearn and matplotlib are imported that walks about a million objects, a
+    quarter of a second each time, a dozen times a run. Freezing moves every object alive
+    at that moment (mostly the libraries the steps imported) out of the collector's sight.
+    Frozen objects are still freed when their last reference goes; only reference cycles
+    among them wait for the unfreeze. Only :mod:`ale_app.cli` uses this: a library call of
+    the workflow leaves the collector as it found it.
+    """
+    import gc
+
+    try:
+        yield gc.freeze
+    finally:
+        gc.unfreeze()
+
+
 def exit_process(code: int) -> None:
     """End the ``ale-app`` process with ``code`` without the interpreter's teardown.
 
@@ -166,123 +186,6 @@ def exit_process(code: int) -> None:
             except (OSError, ValueError):  # a closed pipe (ale-app ... | head) or a closed stream
                 pass
         os._exit(code)
-
-
-# --------------------------------------------------------------------------- forked workers
-
-#: What :func:`map_forked` gives for an item whose worker failed (or was killed).
-FAILED = object()
-
-
-def can_fork() -> bool:
-    """Whether :func:`map_forked` can use forked workers here (Linux; elsewhere ``fork`` of a
-    process that has loaded system frameworks is not safe)."""
-    return hasattr(os, "fork") and sys.platform.startswith("linux")
-
-
-def map_forked(func, items: list, n_workers: int) -> dict:
-    """``{item: func(item)}``, each item in a process forked from this one, at most
-    ``n_workers`` at a time, started in the order given (put the slowest first).
-
-    A forked worker starts with everything this process has imported and computed, so it
-    pays no import (a spawned worker would import NiMARE, nilearn and matplotlib again and
-    unpickle the data: seconds each). ``func``'s result comes back pickled through a pipe.
-    An item whose worker fails or dies maps to :data:`FAILED`; the caller redoes it in this
-    process, where the error (if it is one) is raised with its own traceback. Workers leave
-    SIGINT and SIGTERM to their defaults and this process kills any still running when it
-    is interrupted or fails, so none outlives the run.
-    """
-    import pickle
-    import selectors
-
-    results: dict = {}
-    queue = list(items)
-    running: dict[int, tuple[int, Any, list[bytes]]] = {}  # read fd -> (pid, item, chunks)
-    selector = selectors.DefaultSelector()
-    try:
-        while queue or running:
-            while queue and len(running) < max(1, n_workers):
-                item = queue.pop(0)
-                read_fd, write_fd = os.pipe()
-                with deferred_signals():  # a worker is recorded (to be killed) before any interrupt
-                    pid = os.fork()
-                    if pid == 0:  # the worker: never returns
-                        _forked_worker(func, item, write_fd, [read_fd, *running])
-                    os.close(write_fd)
-                    running[read_fd] = (pid, item, [])
-                selector.register(read_fd, selectors.EVENT_READ)
-            for key, _ in selector.select():
-                fd = key.fd
-                chunk = os.read(fd, 1 << 20)
-                if chunk:
-                    running[fd][2].append(chunk)
-                    continue
-                selector.unregister(fd)
-                os.close(fd)
-                pid, item, chunks = running.pop(fd)
-                _, status = os.waitpid(pid, 0)
-                try:
-                    ok = os.waitstatus_to_exitcode(status) == 0
-                    results[item] = pickle.loads(b"".join(chunks)) if ok else FAILED
-                except Exception:  # noqa: BLE001 - a truncated payload: redo it here
-                    results[item] = FAILED
-    finally:
-        for fd, (pid, _item, _chunks) in running.items():
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            os.close(fd)
-        selector.close()
-    return results
-
-
-def _forked_worker(func, item, write_fd: int, inherited: list[int]) -> None:
-    """Body of a forked worker: compute ``func(item)``, send it pickled, exit (never returns)."""
-    import pickle
-
-    code = 1
-    try:
-        for signum in HANDLED_SIGNALS:
-            signal.signal(signum, signal.SIG_DFL)
-        for fd in inherited:  # the other workers' pipes: their ends belong to the parent
-            os.close(fd)
-        payload = pickle.dumps(func(item), protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(write_fd, "wb") as fh:
-            fh.write(payload)
-        code = 0
-    except BaseException:  # noqa: BLE001 - the parent redoes the item and reports any error
-        pass
-    finally:
-        os._exit(code)
-
-
-# --------------------------------------------------------------------------- dask
-
-
-def connect_dask(scheduler: str | None):
-    """Connect to an existing dask.distributed scheduler (``ale-app[dask]`` installs it); the
-    refit jackknife and the Monte Carlo iterations both use it."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise UsageError(
-            "--parallel-backend dask needs dask.distributed, which is not installed.",
-            hint="Install it with: pip install 'ale-app[dask]'.",
-        ) from None
-    if not scheduler:
-        raise UsageError(
-            "--parallel-backend dask needs --dask-scheduler ADDRESS.",
-            hint="Start a scheduler (dask-scheduler, or dask-jobqueue on SLURM) and pass its address.",
-        )
-    try:
-        return Client(scheduler, timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise UsageError(
-            f"Cannot reach the dask scheduler at {scheduler!r}: {exc}.",
-            hint="Check the address (e.g. tcp://host:8786) and that the scheduler is running.",
-        ) from None
 
 
 # --------------------------------------------------------------------------- caches

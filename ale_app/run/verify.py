@@ -133,7 +133,8 @@ def check_records(output_dir: Path, provenance: dict) -> list[tuple[str, str]]:
     return found
 
 
-def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str]) -> Verification:
+def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
+           on_step=None) -> Verification:
     """Check the recorded inputs, re-run the analysis in a scratch folder and compare."""
     from ale_app.inputs.evidence import resolve_input_path, sha256_path
     from ale_app.run.workflow import RunOptions, run
@@ -165,7 +166,8 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str]) -> Veri
     scratch = Path(tempfile.mkdtemp(prefix="ale-app-verify-"))
     try:
         rerun_dir = scratch / "out"
-        run(spec, spec_dir, spec_text, rerun_dir, RunOptions(n_jobs=n_jobs, backend=backend, argv=argv))
+        run(spec, spec_dir, spec_text, rerun_dir, RunOptions(n_jobs=n_jobs, backend=backend, argv=argv,
+                                                                   on_step=on_step))
         result.rerun = True
         rerun = json.loads((rerun_dir / O.PROVENANCE).read_text(encoding="utf-8"))["Outputs"]
         for name in sorted(set(provenance["Outputs"]) | set(rerun)):

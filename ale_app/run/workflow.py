@@ -8,19 +8,20 @@ and the execution options.
 
 from __future__ import annotations
 
-import gc
 import logging
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ale_app.outputs import folder as D
 from ale_app.outputs import provenance as P
 from ale_app.outputs import registry as O
 from ale_app.errors import InputDataError, InterruptedRun
+from ale_app.process.executor import Executor
 from ale_app.result import AnalysisResult, RunRecord
+from ale_app.run.steps import STEPS, Step, StepContext
 from ale_app.spec.models import AnalysisSpec
 
 LGR = logging.getLogger("ale_app")
@@ -28,25 +29,47 @@ LGR = logging.getLogger("ale_app")
 
 @dataclass
 class RunOptions:
-    """Execution options: they never change a number."""
+    """Execution options: they never change a number.
+
+    Attributes
+    ----------
+    n_jobs, backend, dask_scheduler : int, str, str or None
+        Where parallel work runs (``--n-jobs``, ``--parallel-backend``, ``--dask-scheduler``);
+        :meth:`executor` turns them into the one executor every parallel step is handed.
+    overwrite : bool
+        Replace an earlier ale-app run's outputs.
+    argv : list of str
+        The command line, for provenance.
+    on_step : callable or None
+        Called as each step starts, once its libraries are imported. The command line
+        freezes the garbage collector there (see :func:`ale_app.process.runtime.frozen_gc`);
+        a library call leaves it None and the interpreter as it found it.
+    """
 
     n_jobs: int = 1
     backend: str = "loky"
     dask_scheduler: str | None = None
     overwrite: bool = False
     argv: list[str] = field(default_factory=list)
+    on_step: Callable[[], None] | None = None
+
+    def executor(self) -> Executor:
+        """The executor of these options."""
+        return Executor.from_options(self.n_jobs, self.backend, self.dask_scheduler)
 
 
 class _Timer:
-    def __init__(self):
+    def __init__(self, on_step: Callable[[], None] | None = None):
         self.seconds: dict[str, float] = {}
         self.current: str | None = None
+        self.on_step = on_step
 
     @contextmanager
     def step(self, name: str, what: str):
         LGR.info("%s ...", what)
         self.current = name
-        freeze_gc()
+        if self.on_step is not None:
+            self.on_step()
         start = time.perf_counter()
         yield
         took = time.perf_counter() - start
@@ -55,43 +78,15 @@ class _Timer:
         LGR.info("%s done in %.1f s", what, took)
 
 
-STEP_NAMES = {
-    "ale": "ALE fit", "clusters": "cluster", "labels": "anatomical labelling", "jackknife": "jackknife", "write": "writing",
-    "figures": "figure", "report": "report", "inference": "Monte Carlo inference",
-    "fwe-clusters": "FWE cluster",
-}
+#: The writing steps (the registry's), in words for a failure report.
+WRITE_STEP_TITLES = {"inputs": "input", "write": "writing", "figures": "figure", "report": "report"}
 
 
-def freeze_gc() -> None:
-    """Move every object alive now (mostly the imported libraries) out of the garbage
-    collector's sight until :func:`run` ends.
-
-    nilearn runs a full ``gc.collect()`` each time it reads an image (``safe_get_data``);
-    once NiMARE, nilearn and matplotlib are imported that walks about a million objects, a
-    quarter of a second each time, a dozen times a run. Frozen objects are still freed when
-    their last reference goes; only reference cycles among them wait for ``gc.unfreeze()``.
-    """
-    gc.freeze()
-
-
-@contextmanager
-def _unfreeze_gc_at_end():
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-@contextmanager
-def progress_bar(total: int, desc: str):
-    """Yield a callable that advances a tqdm bar on a terminal, and does nothing otherwise."""
-    if not sys.stderr.isatty() or not LGR.isEnabledFor(logging.INFO):
-        yield lambda n=1: None
-        return
-    from tqdm.auto import tqdm
-
-    with tqdm(total=total, desc=desc, unit="exp", leave=False) as bar:
-        yield bar.update
+def step_title(name: str) -> str:
+    """A step's name in words ("the jackknife step failed")."""
+    if name in WRITE_STEP_TITLES:
+        return WRITE_STEP_TITLES[name]
+    return next((s.title for s in STEPS if s.name == name), name)
 
 
 def validate(spec: AnalysisSpec, spec_dir: Path):
@@ -143,14 +138,14 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
     that fails (other than by an interruption), ``report.html`` is still written from the
     results finished before it, naming the step.
     """
-    timer = _Timer()
+    timer = _Timer(options.on_step)
     record = RunRecord(spec_dir=spec_dir, spec_text=spec_text, argv=list(options.argv), n_jobs=options.n_jobs,
                        backend=options.backend, started=O.started_now(), versions=P.software_versions())
     names = O.owned_names()
     created = not Path(output_dir).exists()
     # The output folder is checked (and locked) first, so a refused folder costs no input reading.
     out_root = D.prepare_output_dir(output_dir)
-    with D.lock_output_dir(out_root, names.marker), _unfreeze_gc_at_end():
+    with D.lock_output_dir(out_root, names.marker):
         try:
             folder = D.inspect_output_dir(out_root, options.overwrite, names)
             with timer.step("inputs", "Reading and checking the input"):
@@ -168,14 +163,14 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
         O.write_step("start", result, out)
         try:
             compute(result, options, timer)
-            write(result, out, timer)
+            write(result, out, options.executor(), timer)
         except (InterruptedRun, KeyboardInterrupt):
             raise
         except Exception:
             # Still inside the lock: the report names the step that failed.
             failed = timer.current
             if failed is not None:
-                result.failed_step = STEP_NAMES.get(failed, failed)
+                result.failed_step = step_title(failed)
                 try:
                     O.write_failure_report(result, out)
                     LGR.warning("The %s step failed; report.html describes what was finished.", failed)
@@ -202,103 +197,44 @@ def _remove_if_empty(folder: Path, keep: str) -> None:
 
 
 def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = None) -> AnalysisResult:
-    """Fit ALE, pick the display threshold, find the peak and clusters, run the jackknife.
+    """Run every declared step (:data:`ale_app.run.steps.STEPS`) on ``result``, in order.
 
-    Fills ``result`` step by step (so that, if a step fails, the earlier ones are there)
-    and returns it. No file is read or written here.
+    Fills ``result`` step by step (so that, if a step fails, the earlier ones are there),
+    records each step's status in ``result.step_status`` and returns it. No file is read or
+    written here.
     """
-    import numpy as np
-
-    from ale_app.stats import ale as A
-    from ale_app.stats import labels as L
-    from ale_app.stats.jackknife import closed_form_contributions, refit_contributions
-
-    timer = timer or _Timer()
-    spec, evidence = result.spec, result.evidence
-
-    with timer.step("ale", f"Fitting ALE on {len(evidence.ids)} experiments"), \
-            progress_bar(len(evidence.ids), "ALE") as advance:
-        fit = A.fit_ale(evidence.studyset, spec.ale, progress=advance)
-        result.fit = fit
-        result.threshold = A.display_threshold(fit.stat_values, spec.display.threshold_percentile)
-        result.peak = A.find_peak(fit.stat_img)
-    LGR.info("peak ALE %.5f at (%g, %g, %g) mm; display threshold %.6f", result.peak.value, *result.peak.xyz,
-             result.threshold)
-
-    with timer.step("clusters", "Finding descriptive clusters"):
-        clusters = A.find_clusters(fit.stat_img, result.threshold, spec.jackknife.cluster_threshold_mm3)
-        result.clusters = clusters
-    with timer.step("labels", f"Labelling the peak and clusters ({L.ATLAS_TITLES[spec.labels.atlas]})"):
-        result.peak_label = L.label_points([result.peak.xyz], spec.labels.atlas)[0]
-        clusters.table = L.label_cluster_table(clusters.table, clusters.label_img, spec.labels.atlas)
-    LGR.info("%d descriptive cluster%s of at least %d voxels", len(clusters.labels),
-             "" if len(clusters.labels) == 1 else "s", clusters.min_voxels)
-
-    if spec.jackknife.enabled and clusters.labels:
-        method = spec.jackknife.method
-        n = len(fit.ids)
-        what = (f"Jackknife ({method}): {n} leave-one-out refits on {options.n_jobs} job(s), "
-                f"{options.backend} backend" if method == "refit" else f"Jackknife ({method}): {n} experiments")
-        with timer.step("jackknife", what), progress_bar(n, "jackknife") as advance:
-            label_values = np.rint(fit.masker.transform(clusters.label_img)).astype(np.int32).ravel()
-            if method == "closed-form":
-                result.jackknife = closed_form_contributions(
-                    fit.ma, fit.ids, fit.stat_values, label_values, clusters.labels, evidence.ids, progress=advance,
-                )
-            else:
-                result.jackknife = refit_contributions(
-                    evidence.studyset, evidence.ids, spec.ale, fit.stat_values, label_values, clusters.labels,
-                    n_jobs=options.n_jobs, backend=options.backend, scheduler=options.dask_scheduler,
-                    progress=advance,
-                )
-    if result.inferential:
-        infer(result, options, timer)
-    fit.ma = None  # free the MA maps before drawing
+    timer = timer or _Timer(options.on_step)
+    context = StepContext(executor=options.executor())
+    for step in STEPS:
+        result = run_step(step, result, context, timer)
     return result
 
 
-def infer(result: AnalysisResult, options: RunOptions, timer: _Timer | None = None) -> AnalysisResult:
-    """ALE's cluster-level FWE inference (inferential mode): the Monte Carlo null, the clusters
-    that pass, their labels, the jackknife over them and the foci each experiment puts in them."""
-    import numpy as np
-
-    from ale_app.stats import labels as L
-    from ale_app.stats.fwe_clusters import focus_counts, fwe_clusters
-    from ale_app.stats.montecarlo import montecarlo_fwe
-    from ale_app.stats.jackknife import closed_form_contributions
-
-    timer = timer or _Timer()
-    spec, evidence, fit = result.spec, result.evidence, result.fit
-    inf = spec.inference
-    with timer.step("inference", f"Monte Carlo FWE: {inf.n_iterations} iterations, seed {inf.seed}, on "
-                    f"{options.n_jobs} job(s)"), progress_bar(inf.n_iterations, "FWE") as advance:
-        result.inference = montecarlo_fwe(
-            evidence.studyset, spec.ale.kernel_fwhm, spec.ale.sample_size, voxel_p=inf.voxel_p,
-            n_iterations=inf.n_iterations, seed=inf.seed, alpha=inf.fwe_alpha, n_jobs=options.n_jobs,
-            backend=options.backend, scheduler=options.dask_scheduler, progress=advance,
-        )
-    with timer.step("fwe-clusters", "Describing the clusters that passed cluster-level FWE"):
-        clusters = fwe_clusters(result.inference, fit.stat_img)
-        clusters.table = L.label_cluster_table(clusters.table, clusters.label_img, spec.labels.atlas)
-        result.fwe_clusters = clusters
-        result.fwe_focus_counts = focus_counts(evidence.coordinates, clusters.label_img, clusters.labels,
-                                               evidence.ids)
-        if clusters.labels:
-            label_values = np.rint(fit.masker.transform(clusters.label_img)).astype(np.int32).ravel()
-            result.fwe_jackknife = closed_form_contributions(
-                fit.ma, fit.ids, fit.stat_values, label_values, clusters.labels, evidence.ids)
-    LGR.info("%d cluster%s passed cluster-level FWE at alpha %g (cluster-forming p < %g)", len(clusters.labels),
-             "" if len(clusters.labels) == 1 else "s", inf.fwe_alpha, inf.voxel_p)
+def run_step(step: Step, result: AnalysisResult, context: StepContext, timer: _Timer) -> AnalysisResult:
+    """``result`` after ``step``: run, or skipped with its reason recorded."""
+    reason = step.skip(result)
+    if reason is not None:
+        result.step_status[step.name] = f"skipped: {reason}"
+        return result
+    result.step_status[step.name] = "running"
+    what = step.describe(result, context) if step.describe else step.title
+    if step.describe is None:
+        step.run(result, context)
+    else:
+        with timer.step(step.name, what):
+            step.run(result, context)
+    result.step_status[step.name] = "ran"
     return result
 
 
-def write(result: AnalysisResult, out: D.OutputFolder, timer: _Timer | None = None) -> None:
+def write(result: AnalysisResult, out: D.OutputFolder, executor: Executor | None = None,
+          timer: _Timer | None = None) -> None:
     """Write every derivative of ``result`` into the locked folder ``out``, step by step
-    (provenance apart: :func:`run` writes it last)."""
+    (provenance apart: :func:`run` writes it last); ``executor`` draws the figures."""
     timer = timer or _Timer()
     with timer.step("write", "Writing derivatives"):
         O.write_step("data", result, out)
     with timer.step("figures", "Drawing figures"):
-        O.write_figures(result, out)
+        O.write_figures(result, out, executor, settle=timer.on_step)
     with timer.step("report", "Writing the report"):
         O.write_step("report", result, out)

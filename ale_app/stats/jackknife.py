@@ -12,11 +12,12 @@ Two exact ways to get ``ALE_without_j``:
     support can change, so the whole table costs one pass over the MA maps' nonzeros in
     the clusters, and memory is bounded by N x (cluster voxels).
 ``refit``
-    NiMARE's procedure: ``ALE().fit`` once per left-out experiment, in parallel with joblib
-    (loky, threading, or dask on an existing dask.distributed scheduler).
+    NiMARE's procedure: ``ALE().fit`` once per left-out experiment, on the executor the
+    workflow hands it (serial, threads, worker processes, or dask on an existing
+    dask.distributed scheduler).
 
 Both give the same table (tests check them against NiMARE's ``Jackknife``), and neither
-depends on the number of jobs or the backend.
+depends on the executor.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ale_app.stats.ale import fit_stat_values
-from ale_app.process import runtime
+from ale_app.process.executor import Executor
 from ale_app.spec.models import ALESpec
 
 LGR = logging.getLogger(__name__)
@@ -134,38 +135,24 @@ def _leave_one_out(studyset, keep_ids: list[str], ale_spec: ALESpec) -> np.ndarr
 
 def refit_contributions(
     studyset, ids: list[str], ale_spec: ALESpec, stat_values: np.ndarray, label_values: np.ndarray,
-    labels: list[int], n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None, progress=None,
+    labels: list[int], executor: Executor | None = None, progress=None,
 ) -> pd.DataFrame:
     """The jackknife table by refitting ALE without each experiment (NiMARE's procedure).
 
     Parameters are those of :func:`closed_form_contributions`, plus ``studyset`` (all
-    analyses), ``ale_spec`` (the kernel options), ``n_jobs``, ``backend`` (loky, threading
-    or dask) and ``scheduler`` (the dask scheduler's address).
+    analyses), ``ale_spec`` (the kernel options) and ``executor``, where the refits run
+    (serial when None).
     """
-    from joblib import Parallel, delayed, parallel_config
-
     label_values = np.asarray(label_values)
     cluster_index = [np.flatnonzero(label_values == label) for label in labels]
     start = time.perf_counter()
-    jobs = (delayed(_leave_one_out)(studyset, [i for i in ids if i != left], ale_spec) for left in ids)
+    refits = ((studyset, [i for i in ids if i != left], ale_spec) for left in ids)
     rows = []
-
-    def collect(results):
-        for i_done, (left, loo_values) in enumerate(zip(ids, results), start=1):
-            reduction = _reductions(loo_values, stat_values)
-            rows.append([np.mean(reduction[idx], dtype=np.float64) for idx in cluster_index])
-            LGR.debug("jackknife: left out %s (%d/%d, %.1f s)", left, i_done, len(ids),
-                      time.perf_counter() - start)
-            if progress is not None:
-                progress(1)
-
-    if backend == "dask":
-        client = runtime.connect_dask(scheduler)
-        try:
-            with parallel_config(backend="dask", client=client):
-                collect(Parallel(n_jobs=n_jobs, return_as="generator")(jobs))
-        finally:
-            client.close()
-    else:
-        collect(Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")(jobs))
+    for i_done, (left, loo_values) in enumerate(zip(ids, (executor or Executor()).map(_leave_one_out, refits)),
+                                                start=1):
+        reduction = _reductions(loo_values, stat_values)
+        rows.append([np.mean(reduction[idx], dtype=np.float64) for idx in cluster_index])
+        LGR.debug("jackknife: left out %s (%d/%d, %.1f s)", left, i_done, len(ids), time.perf_counter() - start)
+        if progress is not None:
+            progress(1)
     return _table(ids, np.array(rows, dtype=np.float64), labels)

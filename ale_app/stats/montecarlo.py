@@ -15,7 +15,7 @@ replaced, by a compiled pass that consumes exactly NiMARE's random draws:
   ``t`` holds iteration ``t``'s foci, in the order of the fitted coordinates. The same draws
   are taken here one focus (row) at a time, which gives the same numbers with a quarter of
   the memory (int32 indices), and each iteration's column is handed to the workers, so the
-  results never depend on ``n_jobs`` or the backend.
+  results never depend on the executor.
 - Each experiment's MA map is the maximum of its foci's kernels; ALE = 1 - prod(1 - MA) is
   summed as ``log1p(-MA)`` in float64 per experiment, in experiment order, and cast to
   float32, as NiMARE's fused permutation pass does, so every ALE value is bit-identical.
@@ -42,6 +42,8 @@ from typing import Any, Callable
 import nibabel as nib
 import numpy as np
 import pandas as pd
+
+from ale_app.process.executor import Executor
 
 #: NiMARE's name for the random stream of ``correct_fwe_montecarlo``.
 RNG_STREAM = "correct_fwe_montecarlo"
@@ -718,53 +720,30 @@ def draw_null_indices(estimator, n_foci: int, n_null: int, n_iterations: int) ->
     return out
 
 
-def run_null(plan: MonteCarloPlan, idx: np.ndarray, n_jobs: int = 1, backend: str = "loky",
-             block_size: int | None = None, progress: Callable[[int], None] | None = None,
-             scheduler: str | None = None) -> pd.DataFrame:
+def run_null(plan: MonteCarloPlan, idx: np.ndarray, executor: Executor | None = None,
+             block_size: int | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """The Monte Carlo null table of the iterations in ``idx``'s columns.
 
-    Blocks of consecutive iterations go to ``n_jobs`` workers: on this machine, threads
-    (the compiled loop releases the GIL, so threads run truly in parallel and no process
-    has to start and import anything; ``loky`` is taken to mean this too); with ``dask``,
-    the workers of the dask.distributed scheduler at ``scheduler``. Every iteration's
-    numbers depend only on its own column, so the table is the same for any ``n_jobs`` or
-    backend.
+    Blocks of consecutive iterations go to ``executor`` (serial when None) as
+    :meth:`~ale_app.process.executor.Executor.for_gil_free_code` gives it: the compiled loop
+    releases the GIL, so on this machine threads run the blocks truly in parallel and no
+    process has to start and import anything; with ``dask``, the scheduler's workers run
+    them. Every iteration's numbers depend only on its own column, so the table is the same
+    for any executor.
     """
-    if backend == "loky":
-        backend = "threading"
+    executor = (executor or Executor()).for_gil_free_code()
     n_iterations = idx.shape[1]
     if block_size is None:
         # Enough blocks to balance the workers and report progress, few enough to be cheap.
-        block_size = max(1, min(500, -(-n_iterations // max(1, 4 * n_jobs))))
+        block_size = max(1, min(500, -(-n_iterations // max(1, 4 * executor.n_jobs))))
     starts = list(range(0, n_iterations, block_size))
     arrays = plan.arrays()
+    blocks = ((np.ascontiguousarray(idx[:, s : s + block_size]), arrays) for s in starts)
     results: list = []
-    if n_jobs == 1:
-        for s in starts:
-            results.append(_run_block(idx[:, s : s + block_size], arrays))
-            if progress is not None:
-                progress(results[-1][0].shape[0])
-    else:
-        from joblib import Parallel, delayed, parallel_config
-
-        def collect(parallel):
-            for res in parallel(delayed(_run_block)(np.ascontiguousarray(idx[:, s : s + block_size]), arrays)
-                                for s in starts):
-                results.append(res)
-                if progress is not None:
-                    progress(res[0].shape[0])
-
-        if backend == "dask":
-            from ale_app.process.runtime import connect_dask
-
-            client = connect_dask(scheduler)
-            try:
-                with parallel_config(backend="dask", client=client):
-                    collect(Parallel(n_jobs=n_jobs, return_as="generator"))
-            finally:
-                client.close()
-        else:
-            collect(Parallel(n_jobs=n_jobs, backend=backend, return_as="generator"))
+    for res in executor.map(_run_block, blocks):
+        results.append(res)
+        if progress is not None:
+            progress(res[0].shape[0])
     if results:
         max_ale, max_size, max_mass = (np.concatenate(parts) for parts in zip(*results))
     else:
@@ -904,16 +883,14 @@ def montecarlo_fwe(
     n_iterations: int = 10000,
     seed: int = 0,
     alpha: float = 0.05,
-    n_jobs: int = 1,
-    backend: str = "loky",
-    scheduler: str | None = None,
+    executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> InferenceResult:
     """Cluster-level and voxel-level FWE for ALE from a Monte Carlo null, as NiMARE does it.
 
     Equals ``FWECorrector(method="montecarlo", voxel_thresh=voxel_p, n_iters=n_iterations,
     n_cores=1).transform(ALE(random_state=seed, ...).fit(studyset))`` draw for draw, for any
-    ``n_jobs`` and ``backend``.
+    executor.
 
     Parameters
     ----------
@@ -930,12 +907,9 @@ def montecarlo_fwe(
         NiMARE's ``random_state``. Default 0.
     alpha : float
         Cluster-level FWE level for :attr:`InferenceResult.label_img`. Default 0.05.
-    n_jobs : int
-        Worker processes (or threads). Results never depend on it. Default 1.
-    backend : str
-        joblib backend for ``n_jobs > 1`` (``loky``, ``threading``, ``dask``). Default loky.
-    scheduler : str, optional
-        The dask.distributed scheduler's address, for ``backend="dask"``.
+    executor : ale_app.process.executor.Executor, optional
+        Where the iterations run (see :func:`run_null`); serial when None. Results never
+        depend on it.
     progress : callable, optional
         Called with the number of iterations done after each block.
 
@@ -952,7 +926,7 @@ def montecarlo_fwe(
     threshold = cluster_forming_threshold(estimator, voxel_p)
     plan = build_plan(estimator, threshold)
     idx = draw_null_indices(estimator, plan.n_foci, plan.null_ijk.shape[0], n_iterations)
-    null = run_null(plan, idx, n_jobs=n_jobs, backend=backend, progress=progress, scheduler=scheduler)
+    null = run_null(plan, idx, executor, progress=progress)
     del idx
     mask = plan.mask.reshape(tuple(plan.shape))
     logp_size, logp_mass, logp_voxel, label_img, clusters, all_clusters = _fwe_maps(

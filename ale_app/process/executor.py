@@ -1,0 +1,246 @@
+"""The one executor: where a parallel step runs its items (serial, threads, processes on
+this machine, or the workers of a dask.distributed scheduler), and the forked workers that
+draw figures.
+
+The command line builds one :class:`Executor` from ``--n-jobs``, ``--parallel-backend`` and
+``--dask-scheduler`` and the workflow hands it to every parallel step: the refit jackknife,
+the Monte Carlo iterations and the figures. No step chooses its own backend, and none
+changes a number: each item's result depends on the item alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+from ale_app.errors import UsageError
+from ale_app.process.runtime import HANDLED_SIGNALS, deferred_signals
+
+LGR = logging.getLogger("ale_app")
+
+#: The executor kinds, and the ``--parallel-backend`` each comes from.
+KINDS = ("serial", "threads", "processes", "dask")
+_FROM_BACKEND = {"loky": "processes", "threading": "threads", "dask": "dask"}
+
+
+@dataclass(frozen=True)
+class Executor:
+    """Where a parallel step runs its items.
+
+    Attributes
+    ----------
+    kind : {"serial", "threads", "processes", "dask"}
+        ``serial`` runs in this thread; ``threads`` on a pool of threads (for code that
+        releases the GIL); ``processes`` on joblib's loky worker processes; ``dask`` on the
+        workers of the dask.distributed scheduler at ``scheduler``.
+    n_jobs : int
+        How many items run at once.
+    scheduler : str or None
+        The dask.distributed scheduler's address (``dask`` only).
+    """
+
+    kind: str = "serial"
+    n_jobs: int = 1
+    scheduler: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown executor kind {self.kind!r}; expected one of {KINDS}")
+        if self.n_jobs < 1:
+            raise ValueError("n_jobs must be at least 1")
+
+    @classmethod
+    def from_options(cls, n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None) -> Executor:
+        """The executor of ``--n-jobs``, ``--parallel-backend`` (loky, threading, dask) and
+        ``--dask-scheduler``; one job on this machine is ``serial``."""
+        if backend not in _FROM_BACKEND:
+            raise ValueError(f"unknown backend {backend!r}")
+        kind = _FROM_BACKEND[backend]
+        if kind != "dask" and n_jobs == 1:
+            kind = "serial"
+        return cls(kind, int(n_jobs), scheduler if kind == "dask" else None)
+
+    def describe(self) -> str:
+        """The executor in words, for the log."""
+        if self.kind == "serial":
+            return "1 job"
+        where = {"threads": "threads", "processes": "worker processes",
+                 "dask": f"the dask scheduler at {self.scheduler}"}[self.kind]
+        return f"{self.n_jobs} jobs on {where}"
+
+    def for_gil_free_code(self) -> Executor:
+        """The executor for compiled code that releases the GIL (the Monte Carlo loop):
+        threads in place of worker processes, which would each start, import and receive a
+        copy of the data to do what a thread does in this process at the same speed."""
+        return Executor("threads", self.n_jobs) if self.kind == "processes" else self
+
+    def map(self, func: Callable, args: Iterable[tuple]) -> Iterator:
+        """``func(*a)`` for each ``a`` of ``args``, yielded in order as they finish in order."""
+        if self.kind == "serial":
+            for a in args:
+                yield func(*a)
+            return
+        from joblib import Parallel, delayed, parallel_config
+
+        jobs = (delayed(func)(*a) for a in args)
+        if self.kind == "dask":
+            client = connect_dask(self.scheduler)
+            try:
+                with parallel_config(backend="dask", client=client):
+                    yield from Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
+            finally:
+                client.close()
+            return
+        backend = "threading" if self.kind == "threads" else "loky"
+        yield from Parallel(n_jobs=self.n_jobs, backend=backend, return_as="generator")(jobs)
+
+    def release(self) -> None:
+        """Stop the worker processes (and their manager threads) that :meth:`map` leaves
+        waiting for more work, so that this process runs one thread again."""
+        if self.kind != "processes":
+            return
+        from joblib.externals.loky import reusable_executor
+
+        executor = getattr(reusable_executor, "_executor", None)
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def map_forked(self, func: Callable, items: list) -> dict:
+        """``{item: func(item)}`` on up to ``n_jobs`` processes forked from this one, the
+        first items first; ``{}`` when forking is not available or not safe here (one job,
+        not Linux, or other threads running: a fork copies their locks in whatever state
+        they are). Items missing from the answer, or mapped to :data:`FAILED`, are for the
+        caller to do in this process."""
+        n_workers = min(self.n_jobs, len(items))
+        if n_workers < 2 or not can_fork():
+            return {}
+        self.release()
+        others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+        if others:
+            LGR.debug("not forking figure workers while other threads run: %s", ", ".join(others))
+            return {}
+        return map_forked(func, items, n_workers)
+
+
+# --------------------------------------------------------------------------- forked workers
+
+#: What :func:`map_forked` gives for an item whose worker failed (or was killed).
+FAILED = object()
+
+
+def can_fork() -> bool:
+    """Whether :func:`map_forked` can use forked workers here (Linux; elsewhere ``fork`` of a
+    process that has loaded system frameworks is not safe)."""
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+def map_forked(func, items: list, n_workers: int) -> dict:
+    """``{item: func(item)}``, each item in a process forked from this one, at most
+    ``n_workers`` at a time, started in the order given (put the slowest first).
+
+    A forked worker starts with everything this process has imported and computed, so it
+    pays no import (a spawned worker would import NiMARE, nilearn and matplotlib again and
+    unpickle the data: seconds each). ``func``'s result comes back pickled through a pipe.
+    An item whose worker fails or dies maps to :data:`FAILED`; the caller redoes it in this
+    process, where the error (if it is one) is raised with its own traceback. Workers leave
+    SIGINT and SIGTERM to their defaults and this process kills any still running when it
+    is interrupted or fails, so none outlives the run.
+    """
+    import pickle
+    import selectors
+
+    results: dict = {}
+    queue = list(items)
+    running: dict[int, tuple[int, Any, list[bytes]]] = {}  # read fd -> (pid, item, chunks)
+    selector = selectors.DefaultSelector()
+    try:
+        while queue or running:
+            while queue and len(running) < max(1, n_workers):
+                item = queue.pop(0)
+                read_fd, write_fd = os.pipe()
+                with deferred_signals():  # a worker is recorded (to be killed) before any interrupt
+                    pid = os.fork()
+                    if pid == 0:  # the worker: never returns
+                        _forked_worker(func, item, write_fd, [read_fd, *running])
+                    os.close(write_fd)
+                    running[read_fd] = (pid, item, [])
+                selector.register(read_fd, selectors.EVENT_READ)
+            for key, _ in selector.select():
+                fd = key.fd
+                chunk = os.read(fd, 1 << 20)
+                if chunk:
+                    running[fd][2].append(chunk)
+                    continue
+                selector.unregister(fd)
+                os.close(fd)
+                pid, item, chunks = running.pop(fd)
+                _, status = os.waitpid(pid, 0)
+                try:
+                    ok = os.waitstatus_to_exitcode(status) == 0
+                    results[item] = pickle.loads(b"".join(chunks)) if ok else FAILED
+                except Exception:  # noqa: BLE001 - a truncated payload: redo it here
+                    results[item] = FAILED
+    finally:
+        for fd, (pid, _item, _chunks) in running.items():
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            os.close(fd)
+        selector.close()
+    return results
+
+
+def _forked_worker(func, item, write_fd: int, inherited: list[int]) -> None:
+    """Body of a forked worker: compute ``func(item)``, send it pickled, exit (never returns)."""
+    import pickle
+
+    code = 1
+    try:
+        for signum in HANDLED_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        for fd in inherited:  # the other workers' pipes: their ends belong to the parent
+            os.close(fd)
+        payload = pickle.dumps(func(item), protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write_fd, "wb") as fh:
+            fh.write(payload)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the parent redoes the item and reports any error
+        pass
+    finally:
+        os._exit(code)
+
+
+# --------------------------------------------------------------------------- dask
+
+
+def connect_dask(scheduler: str | None):
+    """Connect to an existing dask.distributed scheduler (``ale-app[dask]`` installs it); the
+    refit jackknife and the Monte Carlo iterations both use it."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError(
+            "--parallel-backend dask needs dask.distributed, which is not installed.",
+            hint="Install it with: pip install 'ale-app[dask]'.",
+        ) from None
+    if not scheduler:
+        raise UsageError(
+            "--parallel-backend dask needs --dask-scheduler ADDRESS.",
+            hint="Start a scheduler (dask-scheduler, or dask-jobqueue on SLURM) and pass its address.",
+        )
+    try:
+        return Client(scheduler, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(
+            f"Cannot reach the dask scheduler at {scheduler!r}: {exc}.",
+            hint="Check the address (e.g. tcp://host:8786) and that the scheduler is running.",
+        ) from None
+
+
