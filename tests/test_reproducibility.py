@@ -235,7 +235,7 @@ def test_foreign_folder_keeps_no_lock_file(small_spec, tmp_path, capsys):
 
 
 def kill_hook(k: int, sig: str, phase: str):
-    """An :attr:`OutputFolder.event_hook` that sends this process ``SIG<sig>`` at the
+    """An output folder's ``events`` callable that sends this process ``SIG<sig>`` at the
     ``phase`` (``before-rename`` or ``after-rename``) of its ``k``-th file write."""
     signum = int(getattr(signal, "SIG" + sig))
 
@@ -246,14 +246,26 @@ def kill_hook(k: int, sig: str, phase: str):
     return hook
 
 
+def folder_with_events(hook):
+    """An :class:`OutputFolder` whose ``events`` is ``hook`` (the workflow makes its folder
+    through ``D.OutputFolder``, so patching that name hands the run this one)."""
+
+    class Folder(D.OutputFolder):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs, events=hook)
+
+    return Folder
+
+
 def _fork_main(args: list[str], hook=None) -> int:
     """Run ``main(args)`` in a forked child (no re-import), with ``hook`` as the output
-    folder's event hook; return its pid."""
+    folder's events; return its pid."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         code = 1
         try:
-            D.OutputFolder.event_hook = hook
+            if hook is not None:
+                D.OutputFolder = folder_with_events(hook)
             code = main(args)
         finally:
             os._exit(code)
@@ -334,9 +346,9 @@ def test_killed_runs_leave_complete_files_and_a_rerun_completes(small_spec, smal
             _, status = os.waitpid(pid, 0)
             assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, hook
         else:
-            monkeypatch.setattr(D.OutputFolder, "event_hook", kill_hook(k, sig, phase))
-            assert main(args) == 75, hook
-            monkeypatch.setattr(D.OutputFolder, "event_hook", None)
+            with monkeypatch.context() as patched:
+                patched.setattr(D, "OutputFolder", folder_with_events(kill_hook(k, sig, phase)))
+                assert main(args) == 75, hook
             assert "re-run the same command" in capsys.readouterr().err
         files = folder_files(out)
         temps = [n for n in files if D.is_temp_name(n, O.known_output_names())]

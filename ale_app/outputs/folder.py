@@ -87,16 +87,16 @@ class OutputFolder:
     completion : str, optional
         The file a run writes last: a signal that arrives while it is renamed into place lets
         the run complete instead of interrupting it.
+    events : callable, optional
+        Called as ``events(n_write, phase)`` with phase ``"before-rename"`` (the N-th file's
+        temporary copy is complete) and ``"after-rename"``: where a run can be interrupted
+        at exact points (the tests do).
     """
 
-    #: Called as ``event_hook(n_write, phase)`` with phase ``"before-rename"`` (the N-th
-    #: file's temporary copy is complete) and ``"after-rename"``; None in production. The
-    #: tests set it to interrupt a run at exact points.
-    event_hook = None
-
-    def __init__(self, root: Path, completion: str | None = None):
+    def __init__(self, root: Path, completion: str | None = None, events=None):
         self.root = Path(root)
         self.completion = completion
+        self.events = events
         self.digests: dict[str, str] = {}
         self.n_writes = 0
 
@@ -131,7 +131,7 @@ class OutputFolder:
                         fh.flush()
                         os.fsync(fh.fileno())
                         os.fchmod(fh.fileno(), 0o644)
-                    self._test_hook(n_write, "before-rename")
+                    self._event(n_write, "before-rename")
                     with runtime.deferred_signals(completes_run=name == self.completion):
                         refuse_link_at(dir_fd, base, target)
                         os.replace(tmp, base, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
@@ -151,12 +151,12 @@ class OutputFolder:
             ) from None
         digest = sha256_bytes(data)
         self.digests[name] = digest
-        self._test_hook(n_write, "after-rename")
+        self._event(n_write, "after-rename")
         return digest
 
-    def _test_hook(self, n_write: int, phase: str) -> None:
-        if self.event_hook is not None:
-            type(self).event_hook(n_write, phase)
+    def _event(self, n_write: int, phase: str) -> None:
+        if self.events is not None:
+            self.events(n_write, phase)
 
     def remove(self, name: str) -> None:
         """Remove ``name``, a file an earlier ale-app run wrote, if it is there.

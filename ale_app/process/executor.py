@@ -69,9 +69,9 @@ class Executor:
         """The executor in words, for the log."""
         if self.kind == "serial":
             return "1 job"
-        where = {"threads": "threads", "processes": "worker processes",
-                 "dask": f"the dask scheduler at {self.scheduler}"}[self.kind]
-        return f"{self.n_jobs} jobs on {where}"
+        if self.kind == "dask":
+            return f"{self.n_jobs} jobs on the dask scheduler at {self.scheduler}"
+        return f"{self.n_jobs} {'threads' if self.kind == 'threads' else 'worker processes'}"
 
     def for_gil_free_code(self) -> Executor:
         """The executor for compiled code that releases the GIL (the Monte Carlo loop):

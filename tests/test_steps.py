@@ -1,0 +1,172 @@
+"""The declared steps, the one executor, and the process state a library call leaves alone.
+
+The workflow runs :data:`ale_app.run.steps.STEPS` in order; the registry builds each output
+from the result fields it declares; a run from Python (``workflow.run`` or ``main([...])``)
+leaves the garbage collector and the root logging handlers as it found them; the executor
+runs items in order on every kind and never forks while other threads run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import logging
+import os
+import threading
+import time
+
+import pytest
+
+from ale_app.outputs import registry as O
+from ale_app.process.executor import Executor, can_fork
+from ale_app.result import AnalysisResult
+from ale_app.run import steps as S
+from ale_app.run import workflow as W
+
+RESULT_FIELDS = {f.name for f in dataclasses.fields(AnalysisResult)}
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+def test_each_step_needs_only_what_an_earlier_step_computed():
+    computed = {"spec", "evidence", "record"}  # what a run starts from
+    for step in S.STEPS:
+        missing = set(step.needs) - computed
+        assert not missing, f"step {step.name!r} needs {missing}, which no earlier step computes"
+        assert set(step.computes) <= RESULT_FIELDS, f"step {step.name!r} computes fields AnalysisResult lacks"
+        computed |= set(step.computes)
+
+
+def test_every_output_is_built_from_fields_a_step_computes():
+    computed = {"evidence"} | {f for step in S.STEPS for f in step.computes}
+    for entry in O.REGISTRY:
+        assert set(entry.needs) <= computed, f"{entry.name} needs {set(entry.needs) - computed}"
+
+
+def test_each_step_feeds_the_outputs_built_from_what_it_computes():
+    assert set(S.step_named("jackknife").outputs()) == {O.JACKKNIFE_TABLE, O.FIG_JACKKNIFE}
+    assert set(S.step_named("inference").outputs()) == {O.STAT_Z, O.STAT_P, O.LOGP_CLUSTER_FWE,
+                                                         O.LOGP_VOXEL_FWE, O.MCNULL_TABLE}
+    assert O.STATMAP in S.step_named("ale").outputs()
+
+
+def test_step_names_are_unique():
+    names = [s.name for s in S.STEPS]
+    assert len(names) == len(set(names))
+
+
+def test_a_failure_is_named_by_the_step_that_failed():
+    assert W.step_title("jackknife") == "jackknife"
+    assert W.step_title("inference") == "Monte Carlo inference"
+    assert W.step_title("figures") == "figure"
+
+
+# --------------------------------------------------------------------------- the workflow
+
+
+def _small_run(small_spec, tmp_path, **options):
+    from ale_app.spec.models import load_spec
+
+    spec, spec_dir, text = load_spec(str(small_spec))
+    return W.run(spec, spec_dir, text, tmp_path / "out", W.RunOptions(**options))
+
+
+def test_the_workflow_records_each_steps_status(small_spec, tmp_path):
+    result = _small_run(small_spec, tmp_path)
+    assert result.step_status == {"ale": "ran", "clusters": "ran", "labels": "ran", "jackknife": "ran",
+                                  "inference": "skipped: descriptive mode",
+                                  "fwe-clusters": "skipped: descriptive mode", "release": "ran"}
+    assert result.jackknife_status == "ran"
+    assert result.fit.ma is None  # released after the steps that read it
+
+
+def test_a_library_run_leaves_the_garbage_collector_as_it_found_it(small_spec, tmp_path):
+    gc.unfreeze()
+    _small_run(small_spec, tmp_path)
+    assert gc.get_freeze_count() == 0
+
+
+def test_the_command_line_freezes_at_each_step_and_unfreezes_at_the_end(small_spec, tmp_path, monkeypatch):
+    from ale_app.cli import main
+
+    counts = []
+    real_freeze = gc.freeze
+
+    def freeze():
+        real_freeze()
+        counts.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(gc, "freeze", freeze)
+    gc.unfreeze()
+    assert main([str(small_spec), str(tmp_path / "out"), "--n-jobs", "1", "-q"]) == 0
+    assert len(counts) >= 5 and counts[-1] > 0  # frozen as each step started
+    assert gc.get_freeze_count() == 0  # and unfrozen once, at the end
+
+
+def test_main_leaves_the_root_logging_handlers_as_it_found_them(small_spec, tmp_path):
+    from ale_app.cli import main
+
+    root = logging.getLogger()
+    sentinel = logging.NullHandler()
+    before = root.handlers[:]
+    root.addHandler(sentinel)
+    level = root.level
+    try:
+        assert main(["--list-examples"]) == 0
+        assert main([str(small_spec), str(tmp_path / "out"), "--n-jobs", "1", "-q"]) == 0
+        assert root.handlers == [*before, sentinel] and root.level == level
+    finally:
+        root.removeHandler(sentinel)
+
+
+# --------------------------------------------------------------------------- the executor
+
+
+def _square_pid(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+@pytest.mark.parametrize("kind", ["serial", "threads", "processes"])
+def test_every_executor_kind_returns_items_in_order(kind):
+    executor = Executor(kind, 1 if kind == "serial" else 2)
+    got = list(executor.map(_square_pid, [(x,) for x in range(7)]))
+    assert [v for v, _ in got] == [x * x for x in range(7)]
+    pids = {pid for _, pid in got}
+    assert (pids == {os.getpid()}) == (kind != "processes")
+    executor.release()
+
+
+def test_executor_from_the_command_line_options():
+    assert Executor.from_options(1, "loky") == Executor("serial", 1)
+    assert Executor.from_options(3, "loky") == Executor("processes", 3)
+    assert Executor.from_options(2, "threading") == Executor("threads", 2)
+    assert Executor.from_options(1, "dask", "tcp://h:8786") == Executor("dask", 1, "tcp://h:8786")
+    # The Monte Carlo loop releases the GIL: worker processes become threads, said in the log.
+    assert Executor("processes", 4).for_gil_free_code() == Executor("threads", 4)
+    assert Executor("processes", 4).for_gil_free_code().describe() == "4 threads"
+    with pytest.raises(ValueError):
+        Executor("gpu", 2)
+
+
+@pytest.mark.skipif(not can_fork(), reason="forked workers are used on Linux only")
+def test_no_fork_while_other_threads_run():
+    executor = Executor("processes", 2)
+    # After worker processes ran, their manager threads are stopped before any fork.
+    list(executor.map(_square_pid, [(1,), (2,)]))
+    forked = executor.map_forked(lambda x: os.getpid(), [1, 2])
+    assert sorted(forked) == [1, 2] and os.getpid() not in forked.values()
+    assert threading.active_count() == 1
+    # With another thread alive, nothing is forked: the caller does the items itself.
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert executor.map_forked(lambda x: os.getpid(), [1, 2]) == {}
+    finally:
+        stop.set()
+        other.join()
+    deadline = time.monotonic() + 10
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert executor.map_forked(lambda x: x, [1, 2]) == {1: 1, 2: 2}
