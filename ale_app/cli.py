@@ -117,13 +117,14 @@ def _print_error(exc: AleAppError) -> None:
 
 
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    from ale_app.spec import load as SL
     from ale_app.spec import models as S
 
     if args.print_schema:
         sys.stdout.write(S.schema_text())
         return 0
     if args.list_examples:
-        for name in S.list_examples():
+        for name in SL.list_examples():
             print(f"example:{name}")
         return 0
     if args.verify is not None:
@@ -133,7 +134,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.n_jobs is not None and args.n_jobs < 1:
         raise UsageError("--n-jobs must be at least 1.", hint="Leave it out to use every CPU this process may use.")
 
-    spec, spec_dir, text = S.load_spec(args.spec)
+    spec, spec_dir, text = SL.load_spec(args.spec)
 
     from ale_app.run import workflow
 
@@ -171,7 +172,7 @@ def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
     """Refuse OUTPUT_DIR inside an input folder, or an input (or the spec) inside OUTPUT_DIR."""
     from ale_app.outputs.folder import check_not_nested
     from ale_app.inputs.evidence import resolve_input_path
-    from ale_app.spec.models import EXAMPLE_PREFIX
+    from ale_app.spec.load import EXAMPLE_PREFIX
 
     inputs = [resolve_input_path(spec.input.path, spec_dir)]
     if not args.spec.startswith(EXAMPLE_PREFIX):

@@ -181,7 +181,7 @@ def small_reference(tmp_path_factory, small_spec):
 
 def refit_spec_text() -> str:
     """The bundled example with ``jackknife.method: refit``: the path that reads ``--n-jobs``."""
-    from ale_app.spec.models import example_path
+    from ale_app.spec.load import example_path
 
     text = example_path("pain-qualitative").read_text()
     assert "method: closed-form" in text

@@ -13,6 +13,7 @@ import yaml
 
 from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
+from ale_app.spec import load as SL
 from ale_app.spec import models as S
 from ale_app.cli import main
 
@@ -86,8 +87,8 @@ def test_console_script_logs_step_timings(run_jobs2):
 
 
 def test_existing_run_needs_overwrite(run_jobs1, capsys):
-    assert main([S.EXAMPLE_PREFIX + "pain-qualitative", str(run_jobs1), "-q", "--validate-only"]) == 0
-    code = main([S.EXAMPLE_PREFIX + "pain-qualitative", str(run_jobs1), "-q"])
+    assert main([SL.EXAMPLE_PREFIX + "pain-qualitative", str(run_jobs1), "-q", "--validate-only"]) == 0
+    code = main([SL.EXAMPLE_PREFIX + "pain-qualitative", str(run_jobs1), "-q"])
     assert code == 73
     assert "--overwrite" in capsys.readouterr().err
 
@@ -96,7 +97,7 @@ def test_existing_run_needs_overwrite(run_jobs1, capsys):
 
 
 def _write_spec(tmp_path: Path, change=None, text: str | None = None) -> Path:
-    data = yaml.safe_load(S.example_path("pain-qualitative").read_text())
+    data = yaml.safe_load(SL.example_path("pain-qualitative").read_text())
     if change:
         change(data)
     path = tmp_path / "spec.yaml"
@@ -197,7 +198,7 @@ def _nimare_counts(n: int) -> tuple[int, int, int]:
 
 def test_validate_only_writes_nothing(tmp_path, capsys):
     out = tmp_path / "out"
-    first = S.load_spec("example:pain-qualitative")[0].input.select.first
+    first = SL.load_spec("example:pain-qualitative")[0].input.select.first
     experiments, studies, foci = _nimare_counts(first)
     assert main(["example:pain-qualitative", str(out), "--validate-only", "-q"]) == 0
     assert f"experiments: {experiments}; studies: {studies}; foci: {foci}" in capsys.readouterr().out

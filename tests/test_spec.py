@@ -9,6 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
+from ale_app.spec import load as SL
+
 from ale_app.spec import models as S
 from ale_app.errors import SpecError
 
@@ -24,19 +26,19 @@ def test_schema_file_matches_models():
 
 
 def test_bundled_examples_are_copied_to_examples_folder():
-    for name in S.list_examples():
-        assert (REPO / "examples" / f"{name}.yaml").read_text() == S.example_path(name).read_text()
+    for name in SL.list_examples():
+        assert (REPO / "examples" / f"{name}.yaml").read_text() == SL.example_path(name).read_text()
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.name)
 def test_examples_valid_in_pydantic_and_jsonschema(path):
     data = yaml.safe_load(path.read_text())
     jsonschema.validate(data, json.loads(SCHEMA_FILE.read_text()))
-    S.parse_spec(path.read_text(), str(path))
+    SL.parse_spec(path.read_text(), str(path))
 
 
 def _example_data():
-    return yaml.safe_load(S.example_path("pain-qualitative").read_text())
+    return yaml.safe_load(SL.example_path("pain-qualitative").read_text())
 
 
 def _mutate(change):
@@ -70,21 +72,21 @@ def test_invalid_specs_refused_by_both_validators(name):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(data, schema)
     with pytest.raises(SpecError) as info:
-        S.parse_spec(yaml.safe_dump(data), "test.yaml")
+        SL.parse_spec(yaml.safe_dump(data), "test.yaml")
     assert "The spec is not valid" in info.value.message
 
 
 def test_error_names_field_and_line():
-    text = S.example_path("pain-qualitative").read_text().replace("dpi: 150", "dpi: 150\n  colour: red")
+    text = SL.example_path("pain-qualitative").read_text().replace("dpi: 150", "dpi: 150\n  colour: red")
     with pytest.raises(SpecError) as info:
-        S.parse_spec(text, "my.yaml")
+        SL.parse_spec(text, "my.yaml")
     line = next(i for i, ln in enumerate(text.splitlines(), 1) if "colour" in ln)
     assert "figures.colour: unknown key" in info.value.message
     assert f"my.yaml, line {line}" in info.value.message
 
 
 def test_defaults_are_filled():
-    spec = S.parse_spec("spec_version: 1\ninput: {path: x.json}\n", "min.yaml")
+    spec = SL.parse_spec("spec_version: 1\ninput: {path: x.json}\n", "min.yaml")
     assert spec.display.threshold_percentile == 95
     assert spec.jackknife.cluster_threshold_mm3 == 500
     assert spec.figures.formats == ["png", "svg"]
@@ -94,14 +96,14 @@ def test_python_tag_is_refused_not_executed(tmp_path):
     marker = tmp_path / "pwned"
     text = f"spec_version: 1\ninput: !!python/object/apply:os.system ['touch {marker}']\n"
     with pytest.raises(SpecError) as info:
-        S.parse_spec(text, "evil.yaml")
+        SL.parse_spec(text, "evil.yaml")
     assert "tag" in info.value.message
     assert not marker.exists()
 
 
 def test_defaults_equal_their_written_out_values():
     """A default and the same value written out must be the same spec (--verify relies on it)."""
-    implicit = S.parse_spec("spec_version: 1\ninput: {path: x.json}\n", "min.yaml")
+    implicit = SL.parse_spec("spec_version: 1\ninput: {path: x.json}\n", "min.yaml")
     explicit = S.AnalysisSpec.model_validate(implicit.model_dump(mode="json"))
     assert implicit == explicit
     assert repr(implicit.jackknife.cluster_threshold_mm3) == repr(explicit.jackknife.cluster_threshold_mm3)

@@ -66,7 +66,7 @@ def test_a_failure_is_named_by_the_step_that_failed():
 
 
 def _small_run(small_spec, tmp_path, **options):
-    from ale_app.spec.models import load_spec
+    from ale_app.spec.load import load_spec
 
     spec, spec_dir, text = load_spec(str(small_spec))
     return W.run(spec, spec_dir, text, tmp_path / "out", W.RunOptions(**options))

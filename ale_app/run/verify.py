@@ -21,7 +21,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
 from ale_app.outputs import provenance as P
 from ale_app.digests import sha256_bytes
@@ -83,7 +82,7 @@ def _read_record(folder: Path, name: str) -> dict:
 
 def rebuild_spec(spec_record: dict):
     """The :class:`~ale_app.spec.models.AnalysisSpec` a run recorded in ``spec.json``."""
-    from ale_app.spec.models import parse_spec
+    from ale_app.spec.load import parse_spec
 
     data = json.loads(json.dumps(spec_record))
     for key in O.RECORDED_INPUT_KEYS:

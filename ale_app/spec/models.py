@@ -1,4 +1,4 @@
-"""The analysis spec (version 1): pydantic models, loading from YAML/JSON, JSON Schema.
+"""The analysis spec (version 1): pydantic models and their JSON Schema (loading: :mod:`ale_app.spec.load`).
 
 Everything that can change a number lives in the spec; execution options (jobs, backend)
 live on the command line. Unknown keys are errors. ``schemas/ale-app-spec.schema.json`` is
@@ -8,24 +8,18 @@ generated from these models by ``ale-app --print-schema`` and a test keeps the t
 from __future__ import annotations
 
 import json
-import typing
-from importlib import resources
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _package_version
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ale_app.spec.atlases import ATLAS_NAMES, DEFAULT_ATLAS
 from ale_app.spec.colormap_names import BUILTIN_COLORMAPS, MATPLOTLIB_VERSION
 from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE
-from ale_app.errors import MissingInputError, SpecError, UsageError
 
 SCHEMA_ID = "https://github.com/ale-app/ale-app/schemas/ale-app-spec.schema.json"
 SCHEMA_FILENAME = "ale-app-spec.schema.json"
-EXAMPLE_PREFIX = "example:"
 
 # Bounds of the spec's numbers: generous for any real analysis, and finite, so that no value
 # can overflow a computation or make a figure impossible to draw.
@@ -35,8 +29,6 @@ MAX_SAMPLE_SIZE = 1_000_000
 MAX_CLUSTER_MM3 = 10_000_000.0
 MAX_DOMINANCE_RATIO = 1000.0
 MAX_TITLE_LENGTH = 1000
-#: Deepest nesting of lists and mappings a spec may have (the real spec needs 3).
-MAX_SPEC_DEPTH = 32
 
 
 def _installed_version(name: str) -> str | None:
@@ -451,296 +443,3 @@ def build_json_schema() -> dict[str, Any]:
 def schema_text() -> str:
     """Return the JSON Schema as the exact text committed in ``schemas/``."""
     return json.dumps(build_json_schema(), indent=2, sort_keys=False) + "\n"
-
-
-# --------------------------------------------------------------------------- examples
-
-
-def list_examples() -> list[str]:
-    """Return the names of the specs bundled in the package (``example:NAME``)."""
-    folder = resources.files("ale_app") / "examples"
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-def example_path(name: str) -> Path:
-    """Return the path of the bundled example spec ``name``."""
-    if name not in list_examples():
-        raise UsageError(
-            f"There is no bundled example called {name!r}.",
-            hint="List them with 'ale-app --list-examples'.",
-        )
-    return Path(str(resources.files("ale_app") / "examples" / f"{name}.yaml"))
-
-
-# --------------------------------------------------------------------------- loading
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: str, first_line: int, second_line: int):
-        super().__init__(key)
-        self.key, self.first_line, self.second_line = key, first_line, second_line
-
-
-class _TooDeep(Exception):
-    pass
-
-
-class _NoTagsLoader(yaml.SafeLoader):
-    """SafeLoader; it refuses every Python tag (``!!python/...``) with a ConstructorError,
-    a key given twice in one mapping (naming both lines), and nesting deeper than
-    :data:`MAX_SPEC_DEPTH`."""
-
-    def compose_node(self, parent, index):  # noqa: D102 - bounds the recursion of the composer
-        self._depth = getattr(self, "_depth", 0) + 1
-        try:
-            if self._depth > MAX_SPEC_DEPTH:
-                raise _TooDeep(self.peek_event().start_mark.line + 1)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node, deep=False):  # noqa: D102
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    continue
-                key = self.construct_object(key_node)
-                line = key_node.start_mark.line + 1
-                try:
-                    hash(key)
-                except TypeError:
-                    continue
-                if key in seen:
-                    raise _DuplicateKey(str(key), seen[key], line)
-                seen[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
-def _locate_yaml(text: str, loc: tuple) -> int | None:
-    """Return the 1-based line of the YAML/JSON node at ``loc`` (keys and list indices)."""
-    try:
-        node = yaml.compose(text, Loader=_NoTagsLoader)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            for k_node, v_node in node.value:
-                if k_node.value == key:
-                    line = k_node.start_mark.line + 1
-                    node = v_node
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def _field_bounds(loc: tuple) -> str | None:
-    """The numeric bounds of the field at ``loc`` in words, e.g. 'more than 0 and at most 100'."""
-    model: Any = AnalysisSpec
-    info = None
-    for key in loc:
-        if not isinstance(key, str) or model is None:
-            return None
-        info = model.model_fields.get(key)
-        if info is None:
-            return None
-        candidates = [info.annotation, *typing.get_args(info.annotation)]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-    if info is None:
-        return None
-    words = {"gt": "more than", "ge": "at least", "lt": "less than", "le": "at most"}
-    parts = []
-    for meta in info.metadata:
-        for attr, word in words.items():
-            value = getattr(meta, attr, None)
-            if value is not None:
-                if isinstance(value, float) and value.is_integer():
-                    value = int(value)
-                parts.append(f"{word} {value:,}")
-    return " and ".join(parts) or None
-
-
-def _format_validation_error(exc: ValidationError, text: str, origin: str) -> SpecError:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        field = ".".join(str(p) for p in loc) or "(top level)"
-        line = _locate_yaml(text, loc)
-        where = f"{origin}, line {line}" if line else origin
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        elif err["type"] not in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-            bounds = _field_bounds(loc)
-            if bounds:
-                msg = f"{msg}; allowed: {bounds}"
-        lines.append(f"  {field}: {msg} ({where})")
-    return SpecError(
-        "The spec is not valid:\n" + "\n".join(lines),
-        hint="Fix the fields named above; 'ale-app --print-schema' shows every field and its bounds.",
-    )
-
-
-def _where(origin: str, line: int | None, column: int | None = None) -> str:
-    if line is None:
-        return origin
-    return f"{origin}, line {line}" + (f", column {column}" if column is not None else "")
-
-
-def _too_deep(origin: str, line: int | None = None) -> SpecError:
-    return SpecError(
-        f"The spec is nested more than {MAX_SPEC_DEPTH} levels deep ({_where(origin, line)}).",
-        hint="A spec is a mapping of sections of plain values; see 'ale-app --print-schema'.",
-    )
-
-
-def _duplicate_key(origin: str, key: str, first: int, second: int) -> SpecError:
-    return SpecError(
-        f"The key {key!r} is given twice in one mapping ({origin}, lines {first} and {second}).",
-        hint="Keep one of them; a later key would silently replace the earlier one.",
-    )
-
-
-def _load_json(text: str, origin: str) -> Any:
-    """Strict JSON: no trailing commas, comments, NaN/Infinity or duplicate keys."""
-
-    def pairs(items):
-        obj = {}
-        for key, value in items:
-            if key in obj:
-                raise _DuplicateKey(key, 0, 0)
-            obj[key] = value
-        return obj
-
-    def constant(name):
-        raise ValueError(f"{name} is not a JSON number")
-
-    if _json_depth(text) > MAX_SPEC_DEPTH:
-        raise _too_deep(origin)
-    try:
-        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
-    except _DuplicateKey as exc:
-        _load_yaml(text, origin)  # JSON is YAML: the YAML reader names both lines
-        raise SpecError(
-            f"The key {exc.key!r} is given twice in one object ({origin}).",
-            hint="Keep one of them; a later key would silently replace the earlier one.",
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(
-            f"The spec is not valid JSON ({_where(origin, exc.lineno, exc.colno)}): {exc.msg}.",
-            hint="A .json spec is read as strict JSON (no trailing commas or comments); "
-            "YAML is accepted in a .yaml file.",
-        ) from None
-    except ValueError as exc:
-        raise SpecError(f"The spec is not valid JSON ({origin}): {exc}.",
-                        hint="Write numbers as plain finite numbers.") from None
-
-
-def _json_depth(text: str) -> int:
-    """The deepest nesting of ``[``/``{`` outside strings (checked before parsing, so that
-    no input can exhaust the parser's recursion)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
-def _load_yaml(text: str, origin: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_NoTagsLoader)  # noqa: S506 - a SafeLoader subclass
-    except _DuplicateKey as exc:
-        raise _duplicate_key(origin, exc.key, exc.first_line, exc.second_line) from None
-    except _TooDeep as exc:
-        raise _too_deep(origin, exc.args[0]) from None
-    except RecursionError:
-        raise _too_deep(origin) from None
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        where = f"{origin}, line {mark.line + 1}" if mark else origin
-        raise SpecError(
-            f"The spec uses a YAML tag that ale-app does not accept ({where}): {exc.problem}.",
-            hint="Specs are plain YAML or JSON: remove the '!!' tag.",
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{origin}, line {mark.line + 1}, column {mark.column + 1}" if mark else origin
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(
-            f"The spec is not valid YAML or JSON ({where}): {problem}.",
-            hint="Check the indentation and quoting around that line.",
-        ) from None
-
-
-def parse_spec(text: str, origin: str) -> AnalysisSpec:
-    """Parse and validate spec ``text``; ``origin`` names it in messages.
-
-    A ``.json`` origin is read as strict JSON, anything else as YAML (which JSON also is).
-    Keys given twice and nesting deeper than :data:`MAX_SPEC_DEPTH` are refused.
-    """
-    if origin.lower().endswith(".json"):
-        data = _load_json(text, origin)
-    else:
-        data = _load_yaml(text, origin)
-    if not isinstance(data, dict):
-        raise SpecError(
-            f"The spec must be a mapping of keys to values ({origin}), not {type(data).__name__}.",
-            hint="Start from 'ale-app --print-schema' or examples/pain-qualitative.yaml.",
-        )
-    try:
-        return AnalysisSpec.model_validate(data)
-    except ValidationError as exc:
-        raise _format_validation_error(exc, text, origin) from None
-
-
-def load_spec(source: str) -> tuple[AnalysisSpec, Path, str]:
-    """Load a spec from a path or ``example:NAME``.
-
-    Returns
-    -------
-    spec : AnalysisSpec
-        The validated spec with defaults filled in.
-    spec_dir : Path
-        The folder relative input paths are resolved against.
-    text : str
-        The spec's text as read.
-    """
-    if source.startswith(EXAMPLE_PREFIX):
-        path = example_path(source[len(EXAMPLE_PREFIX) :])
-    else:
-        path = Path(source)
-    if not path.is_file():
-        raise MissingInputError(
-            f"The spec file {str(path)!r} does not exist.",
-            hint="Give the path of a YAML or JSON spec, or 'example:pain-qualitative'.",
-        )
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MissingInputError(
-            f"The spec file {str(path)!r} cannot be read: {exc}.",
-            hint="Check the file's permissions and that it is UTF-8 text.",
-        ) from None
-    return parse_spec(text, str(path)), path.resolve().parent, text
