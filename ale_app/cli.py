@@ -182,6 +182,7 @@ def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
 
 def _verify(args: argparse.Namespace, argv: list[str]) -> int:
     from ale_app.errors import VerificationFailed
+    from ale_app.run.steps import made_by
     from ale_app.run.verify import verify
 
     if args.spec is not None or args.output_dir is not None:
@@ -204,7 +205,7 @@ def _verify(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         print("software: the same versions as recorded")
     for name, status in result.files:
-        print(f"{status}: {name}")
+        print(f"{status}: {name}" if status == "identical" else f"{status}: {name} (from the {made_by(name)} step)")
     if result.ok:
         print(f"verified: all {len(result.files)} files are identical")
         return 0

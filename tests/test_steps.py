@@ -51,6 +51,17 @@ def test_each_step_feeds_the_outputs_built_from_what_it_computes():
     assert O.STATMAP in S.step_named("ale").outputs()
 
 
+def test_verify_names_the_step_behind_each_file():
+    assert S.made_by(O.JACKKNIFE_TABLE) == "jackknife"
+    assert S.made_by(O.FIG_JACKKNIFE + ".png") == "jackknife"
+    assert S.made_by(O.FWE_CLUSTER_TABLE) == "FWE cluster"
+    assert S.made_by("space-MNI152NLin6Asym_res-2_stat-z_statmap.json") == "Monte Carlo inference"
+    assert S.made_by(O.STATMAP) == "ALE fit"
+    assert S.made_by(O.COORDINATES) == "input"
+    assert S.made_by(O.REPORT) == "report"
+    assert S.made_by(O.PROVENANCE) == "provenance"
+
+
 def test_step_names_are_unique():
     names = [s.name for s in S.STEPS]
     assert len(names) == len(set(names))

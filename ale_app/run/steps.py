@@ -231,6 +231,23 @@ def _atlas_title(result: AnalysisResult) -> str:
     return ATLAS_TITLES[result.spec.labels.atlas]
 
 
+#: The registry's writing steps in words, for files no compute step feeds.
+_WRITING = {"start": "start", "data": "input", "figures": "figure", "report": "report"}
+
+
+def made_by(file_name: str) -> str:
+    """The step whose results the written file ``file_name`` shows, in words (``--verify``
+    names it beside a file that differs): the last declared step that computes what the
+    file's registry entry needs, else the registry step that writes it."""
+    from ale_app.outputs.registry import PROVENANCE, REGISTRY
+
+    for entry in REGISTRY:
+        if file_name in entry.file_names():
+            makers = [s for s in STEPS if set(s.computes) & set(entry.needs)]
+            return makers[-1].title if makers else _WRITING[entry.step]
+    return "provenance" if file_name == PROVENANCE else "unknown"
+
+
 def step_named(name: str) -> Step:
     """The declared step called ``name``."""
     return next(s for s in STEPS if s.name == name)
