@@ -165,6 +165,9 @@ def test_no_fork_while_other_threads_run():
     executor = Executor("processes", 2)
     # After worker processes ran, their manager threads are stopped before any fork.
     list(executor.map(_square_pid, [(1,), (2,)]))
+    executor.release()
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    assert others == [], f"threads alive after the worker processes were released: {others}"
     forked = executor.map_forked(lambda x: os.getpid(), [1, 2])
     assert sorted(forked) == [1, 2] and os.getpid() not in forked.values()
     assert threading.active_count() == 1
