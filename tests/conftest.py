@@ -130,6 +130,33 @@ def offline(cmd: list[str], env: dict | None = None) -> tuple[list[str], dict]:
     return [*prefix, *cmd], env
 
 
+def _runs_the_cli(argv: list[str]) -> bool:
+    """Whether a subprocess command runs ale-app's command line."""
+    return any(Path(a).name == "ale-app" or "ale_app.cli" in a for a in argv) or any(
+        a == "-m" and b == "ale_app" for a, b in zip(argv, argv[1:]))
+
+
+def _in_network_namespace(argv: list[str]) -> bool:
+    return (len(argv) > 1 and Path(argv[0]).name == "unshare"
+            and any(a.startswith("-") and not a.startswith("--") and "n" in a for a in argv[1:3]))
+
+
+@pytest.fixture(autouse=True)
+def _cli_subprocesses_offline(monkeypatch):
+    """A test that starts ale-app's command line in a subprocess must start it through
+    :func:`offline` (or another ``unshare -n``): the README says the tests run it offline."""
+    real_popen = subprocess.Popen
+
+    class GuardedPopen(real_popen):
+        def __init__(self, args, *rest, **kwargs):
+            argv = [os.fspath(a) for a in args] if isinstance(args, (list, tuple)) else [os.fspath(args)]
+            if _runs_the_cli(argv) and not _in_network_namespace(argv):
+                raise AssertionError(f"ale-app started outside a network namespace (use offline()): {argv}")
+            super().__init__(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", GuardedPopen)
+
+
 def ale_app_command() -> list[str]:
     """The installed console script, or the module run with this interpreter."""
     exe = shutil.which("ale-app", path=str(Path(sys.executable).parent))
