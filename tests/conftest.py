@@ -4,7 +4,9 @@ variant run with one and two jobs.
 
 ``pytest -m "not slow"`` leaves out the tests marked ``slow`` (each takes a minute or more
 on a 2-core machine); plain ``pytest``, which CI runs, runs them all. In CI (``CI=true``)
-a test whose optional tool is missing fails instead of skipping (:func:`require`)."""
+a test whose optional tool is missing fails instead of skipping (:func:`require`,
+:func:`skip_or_fail`); so does a subprocess test where no empty network namespace can be
+made for the subprocess (:func:`offline`)."""
 
 from __future__ import annotations
 
@@ -29,15 +31,19 @@ EXAMPLE = "example:pain-qualitative"
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
 
 
+def skip_or_fail(message: str, fix: str = "") -> None:
+    """Skip a test that cannot run here (``message`` says why); in CI (CI=true) fail it."""
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true runs every test{', ' + fix if fix else ''}", pytrace=False)
+    pytest.skip(message)
+
+
 def require(module: str, why: str):
     """Import ``module`` for a test; skip where it is not installed, but fail in CI."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        message = f"{module} is not installed ({why}): {exc}"
-        if IN_CI:
-            pytest.fail(f"{message}; CI=true runs every test, install requirements-test.lock")
-        pytest.skip(message)
+        skip_or_fail(f"{module} is not installed ({why}): {exc}", "install requirements-test.lock")
 
 
 @pytest.fixture(autouse=True)
@@ -85,24 +91,70 @@ def _no_network(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
-def _unshare_prefix() -> list[str]:
-    """``unshare -rn`` (a new, empty network namespace) where the system allows it."""
+def _unshare_prefix() -> tuple[list[str], str]:
+    """The command prefix that runs a process in a new, empty network namespace
+    (``unshare -rn``; as root, ``unshare -n`` too), or ``[]`` and why none works here."""
     exe = shutil.which("unshare")
-    if exe and subprocess.run([exe, "-rn", "true"], capture_output=True).returncode == 0:
-        return [exe, "-rn"]
-    return []
+    if exe is None:
+        return [], "unshare (util-linux) is not installed"
+    failures = []
+    for flags in [["-rn"]] + ([["-n"]] if os.geteuid() == 0 else []):
+        proc = subprocess.run([exe, *flags, "true"], capture_output=True, text=True)
+        if proc.returncode == 0:
+            return [exe, *flags], ""
+        failures.append(f"'unshare {flags[0]} true' failed: {proc.stderr.strip() or proc.returncode}")
+    return [], "; ".join(failures)
 
 
-UNSHARE = _unshare_prefix()
+UNSHARE, UNSHARE_PROBLEM = _unshare_prefix()
+
+
+def require_network_namespace() -> list[str]:
+    """The ``unshare`` prefix of :func:`offline`; where no network namespace can be made,
+    the test is skipped, and in CI (CI=true) it fails: a subprocess is never run with the
+    network silently left on."""
+    if not UNSHARE:
+        skip_or_fail(f"cannot run the subprocess in an empty network namespace: {UNSHARE_PROBLEM}",
+                     "run it where 'unshare -rn' works (or as root with CAP_SYS_ADMIN)")
+    return UNSHARE
 
 
 def offline(cmd: list[str], env: dict | None = None) -> tuple[list[str], dict]:
-    """A subprocess command and environment with no network: its Python loads
-    ``tests/offline/sitecustomize.py`` (sockets to non-loopback addresses raise), and the
-    process runs in an empty network namespace when ``unshare -rn`` works."""
+    """A subprocess command and environment with no network: the process runs in an empty
+    network namespace (``unshare -rn``; the test is skipped where that is impossible, and
+    fails in CI), and its Python loads ``tests/offline/sitecustomize.py`` (sockets to
+    non-loopback addresses raise)."""
+    prefix = require_network_namespace()
     env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(OFFLINE_SITE), env.get("PYTHONPATH")) if p)
-    return [*UNSHARE, *cmd], env
+    return [*prefix, *cmd], env
+
+
+def _runs_the_cli(argv: list[str]) -> bool:
+    """Whether a subprocess command runs ale-app's command line."""
+    return any(Path(a).name == "ale-app" or "ale_app.cli" in a for a in argv) or any(
+        a == "-m" and b == "ale_app" for a, b in zip(argv, argv[1:]))
+
+
+def _in_network_namespace(argv: list[str]) -> bool:
+    return (len(argv) > 1 and Path(argv[0]).name == "unshare"
+            and any(a.startswith("-") and not a.startswith("--") and "n" in a for a in argv[1:3]))
+
+
+@pytest.fixture(autouse=True)
+def _cli_subprocesses_offline(monkeypatch):
+    """A test that starts ale-app's command line in a subprocess must start it through
+    :func:`offline` (or another ``unshare -n``): the README says the tests run it offline."""
+    real_popen = subprocess.Popen
+
+    class GuardedPopen(real_popen):
+        def __init__(self, args, *rest, **kwargs):
+            argv = [os.fspath(a) for a in args] if isinstance(args, (list, tuple)) else [os.fspath(args)]
+            if _runs_the_cli(argv) and not _in_network_namespace(argv):
+                raise AssertionError(f"ale-app started outside a network namespace (use offline()): {argv}")
+            super().__init__(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", GuardedPopen)
 
 
 def ale_app_command() -> list[str]:

@@ -17,7 +17,7 @@ from ale_app.spec import load as SL
 from ale_app.spec import models as S
 from ale_app.cli import main
 
-from conftest import ale_app_command
+from conftest import ale_app_command, offline
 
 EXPECTED_FILES = {
     "dataset_description.json", "spec.json", "provenance.json", "report.html", "CITATION.md", ".bidsignore",
@@ -171,12 +171,17 @@ def test_usage_errors(capsys):
     assert code == 64 and "--list-examples" in err
 
 
+def _console_script(*args: str) -> subprocess.CompletedProcess:
+    cmd, env = offline([*ale_app_command(), *args])  # no network, as the README promises
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, timeout=120)
+
+
 def test_print_schema_list_examples_version():
-    proc = subprocess.run([*ale_app_command(), "--print-schema"], capture_output=True, text=True, check=True)
+    proc = _console_script("--print-schema")
     assert json.loads(proc.stdout) == S.build_json_schema()
-    proc = subprocess.run([*ale_app_command(), "--list-examples"], capture_output=True, text=True, check=True)
+    proc = _console_script("--list-examples")
     assert "example:pain-qualitative" in proc.stdout.split()
-    proc = subprocess.run([*ale_app_command(), "--version"], capture_output=True, text=True, check=True)
+    proc = _console_script("--version")
     assert proc.stdout.strip().startswith("ale-app ")
 
 

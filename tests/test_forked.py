@@ -172,5 +172,6 @@ def test_console_script_prints_everything_and_keeps_its_exit_code(tmp_path):
     cmd, env = offline([*ale_app_command(), str(missing), str(tmp_path / "out")])
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 66 and "missing.yaml" in proc.stderr  # EX_NOINPUT
-    proc = subprocess.run([sys.executable, "-m", "ale_app", "--version"], capture_output=True, text=True, timeout=120)
+    cmd, env = offline([sys.executable, "-m", "ale_app", "--version"])
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0 and proc.stdout.startswith("ale-app ")

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -82,12 +84,38 @@ def finished(tmp_path_factory):
 # --------------------------------------------------------------------------- 4. figures
 
 
+def _glyph_uses(svg: str) -> Counter:
+    """How often each glyph is drawn in an SVG written with svg.fonttype 'path'."""
+    return Counter(re.findall(r'<use xlink:href="#([^"]+)"', svg))
+
+
+def _glyph_ids(text: str) -> list[str]:
+    """The SVG glyph ids of ``text``'s characters, drawn literally by ale-app's renderer."""
+    import matplotlib.pyplot as plt
+
+    from ale_app.outputs.registry import render_figure
+
+    fig = plt.figure(figsize=(2, 1))
+    fig.text(0.1, 0.5, text, parse_math=False)
+    svg = render_figure(fig, ["svg"], 50)["svg"].decode()
+    return re.findall(r'<use xlink:href="#([^"]+)"', svg)
+
+
 def test_ids_with_dollar_signs_are_drawn_literally(finished):
     _, out = finished
     assert (out / O.PROVENANCE).is_file()
     svg = (out / f"{O.FIG_JACKKNIFE}.svg").read_text()
-    # svg.fonttype is 'path', so the tick label is drawn as glyph paths; its text is kept in a comment.
-    assert "Smith $\\foo$ 2010" in svg or "Smith" in svg
+    # svg.fonttype is 'path' (set by ale-app's renderer): each label is drawn as glyphs,
+    # with its text in a comment just before them.
+    labels = [f"{study}-{analysis}" for study, analysis, _, _ in EXPERIMENTS]
+    for label in labels:
+        assert f"<!-- {label} -->" in svg, label
+    # Drawn literally, not as mathtext: every '$' and '\\' of the ids is a glyph of its own
+    # (mathtext would drop the '$'s and set 'x' in italics).
+    dollar, backslash = _glyph_ids("$\\")
+    uses = _glyph_uses(svg)
+    assert uses[dollar] == sum(label.count("$") for label in labels) == 4
+    assert uses[backslash] == sum(label.count("\\") for label in labels) == 1
     table = (out / O.JACKKNIFE_TABLE).read_text()
     assert "$\\foo$" in table
     for stem in (O.FIG_COORDINATES, O.FIG_OVERLAY, O.FIG_JACKKNIFE):
@@ -278,12 +306,33 @@ def test_output_folder_holding_the_input_is_refused(tmp_path, capsys):
     assert snapshot(tmp_path) == before
 
 
-def test_output_folder_next_to_the_input_is_fine(tmp_path):
-    from ale_app.outputs.folder import check_not_nested
+@pytest.mark.parametrize("layout", ["beside a file input", "beside a folder input with a longer name"])
+def test_output_folder_next_to_the_input_is_fine(tmp_path, monkeypatch, capsys, layout):
+    """Beside the input is not inside it: the command line gets past the nesting check and
+    starts the run (stopped there: ``workflow.run`` records its call), writing nothing."""
+    from ale_app.run import workflow
 
-    data = tmp_path / "data"
-    spec = write_input(data)
-    check_not_nested(data / "out", [data / "experiments.tsv", spec])  # beside a file input: allowed
+    if layout == "beside a file input":  # data/experiments.tsv and data/spec.yaml; out in data/
+        spec = write_input(tmp_path / "data")
+        out = tmp_path / "data" / "out"
+    else:  # a folder input 'studyset'; out 'studyset-derivatives' (its name starts with the input's)
+        (tmp_path / "studyset").mkdir()
+        (tmp_path / "studyset" / "studies.parquet").write_bytes(b"PAR1")
+        spec = tmp_path / "spec.yaml"
+        spec.write_text("spec_version: 1\ninput:\n  path: studyset\n  format: parquet\n")
+        out = tmp_path / "studyset-derivatives"
+    before = snapshot(tmp_path)
+    started = []
+    monkeypatch.setattr(workflow, "run", lambda spec, spec_dir, text, output_dir, options:
+                        started.append((spec_dir, output_dir)))
+
+    code = main([str(spec), str(out), "--n-jobs", "1"])
+
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "error" not in err
+    assert started == [(spec.parent, out)]
+    assert snapshot(tmp_path) == before and not out.exists()
 
 
 # --------------------------------------------------------------------------- 7. warnings

@@ -2,7 +2,10 @@
 NiMARE caches go to a private temporary folder, so every run works, --validate-only too.
 
 The package is copied to a root-owned 0755 folder (first on PYTHONPATH) and run as uid
-4242 with HOME=/nonexistent, in an empty network namespace.
+4242 with HOME=/nonexistent, in an empty network namespace (``unshare -n``: a user namespace,
+as ``unshare -rn`` makes, could not switch to uid 4242). That needs root (CI runs as root);
+elsewhere the test is skipped, and with CI=true a missing root, setpriv or network
+namespace fails it.
 """
 
 from __future__ import annotations
@@ -17,15 +20,28 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OFFLINE_SITE
+from conftest import OFFLINE_SITE, skip_or_fail
 from test_hardening_signals import fast_spec
 
 import ale_app
 from ale_app.process import runtime
 
 UID = 4242
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
-                                reason="needs root and setpriv to run as another user")
+
+
+@pytest.fixture()
+def as_user_prefix() -> list[str]:
+    """``unshare -n setpriv --reuid=4242 ...``: another user, no network. Skipped where that
+    cannot be made (not root, no setpriv, no network namespace); with CI=true, failed."""
+    if os.geteuid() != 0:
+        skip_or_fail("needs root to run ale-app as another user (uid 4242)", "run the tests as root")
+    setpriv, unshare = shutil.which("setpriv"), shutil.which("unshare")
+    if setpriv is None or unshare is None:
+        skip_or_fail("setpriv and unshare (util-linux) are needed", "install util-linux")
+    probe = subprocess.run([unshare, "-n", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        skip_or_fail(f"'unshare -n true' failed: {probe.stderr.strip()}", "give the tests CAP_SYS_ADMIN")
+    return [unshare, "-n", setpriv, f"--reuid={UID}", f"--regid={UID}", "--clear-groups"]
 
 
 def _world_readable(path: Path) -> None:
@@ -35,18 +51,28 @@ def _world_readable(path: Path) -> None:
             os.chmod(Path(dirpath) / name, 0o644)
 
 
-def _as_user(args: list[str], install: Path) -> subprocess.CompletedProcess:
+def _as_user(prefix: list[str], python_args: list[str], install: Path) -> subprocess.CompletedProcess:
     env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8",
            "PYTHONPATH": os.pathsep.join([str(OFFLINE_SITE), str(install)])}
-    unshare = [shutil.which("unshare"), "-n"] if shutil.which("unshare") else []
-    cmd = [*unshare, "setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups",
-           sys.executable, "-m", "ale_app", *args]
+    cmd = [*prefix, sys.executable, *python_args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800, cwd="/")
 
 
+PROBE = """\
+import os, socket, sys
+print(os.getuid(), [name for _, name in socket.if_nameindex()])
+for folder in (sys.argv[1], os.environ["HOME"]):
+    try:
+        open(os.path.join(folder, "probe"), "w").close()
+    except OSError as exc:
+        print(type(exc).__name__)
+    else:
+        print("written")
+"""
+
+
 @pytest.mark.slow
-@needs_root
-def test_runs_as_any_user_on_a_read_only_install_without_home():
+def test_runs_as_any_user_on_a_read_only_install_without_home(as_user_prefix):
     base = Path(tempfile.mkdtemp(prefix="ale-app-ro-"))  # not under pytest's 0700 tmp folder
     try:
         os.chmod(base, 0o755)
@@ -61,11 +87,17 @@ def test_runs_as_any_user_on_a_read_only_install_without_home():
         os.chown(outputs, UID, UID)
         out = outputs / "deriv"
 
-        check = _as_user([str(spec), "--validate-only"], install)
+        # The conditions hold: uid 4242, no network but loopback, the install not writable
+        # (root-owned 0755), no HOME to write to.
+        probe = _as_user(as_user_prefix, ["-c", PROBE, str(install / "ale_app")], install)
+        assert probe.returncode == 0, probe.stderr
+        assert probe.stdout.splitlines() == [f"{UID} ['lo']", "PermissionError", "FileNotFoundError"]
+
+        check = _as_user(as_user_prefix, ["-m", "ale_app", str(spec), "--validate-only"], install)
         assert check.returncode == 0, check.stderr
         assert "no locator available" not in check.stderr and "nothing written" in check.stdout
 
-        run = _as_user([str(spec), str(out), "--n-jobs", "1"], install)
+        run = _as_user(as_user_prefix, ["-m", "ale_app", str(spec), str(out), "--n-jobs", "1"], install)
         assert run.returncode == 0, run.stderr
         assert "Traceback" not in run.stderr
         record = json.loads((out / "provenance.json").read_text())

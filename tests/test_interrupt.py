@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE, ale_app_command
+from conftest import EXAMPLE, ale_app_command, offline
 
 from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
@@ -29,8 +29,8 @@ def _files(root: Path) -> dict[str, Path]:
 @pytest.mark.slow
 def test_sigterm_mid_run_leaves_only_complete_files_and_rerun_completes(tmp_path, run_jobs1):
     out = tmp_path / "deriv"
-    command = [*ale_app_command(), EXAMPLE, str(out), "--n-jobs", "1"]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    command, env = offline([*ale_app_command(), EXAMPLE, str(out), "--n-jobs", "1"],
+                           {**os.environ, "PYTHONWARNINGS": "ignore"})
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         # Mid-run: once the ALE map is in place, the other derivatives and figures are still to come.

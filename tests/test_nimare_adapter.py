@@ -41,11 +41,41 @@ def test_adapter_raises_no_deprecation_and_matches_nimare_fit(pain_studyset, ker
     assert np.max(np.abs(ours - reference)) < 1e-6
 
 
-def test_inferential_adapter_raises_no_deprecation(pain_studyset):
+class _Stop(Exception):
+    """Ends NiMARE's Monte Carlo FWE once it has drawn its random foci."""
+
+
+def _nimare_fwe_draws(estimator, result, monkeypatch) -> dict:
+    """The stream name and the draws NiMARE's own ``correct_fwe_montecarlo`` makes (its
+    ``rng.choice`` call), recorded by a spy on the estimator; the run stops right after."""
+    seen = {}
+    real_get_rng = estimator._get_rng
+
+    class Spy:
+        def __init__(self, rng):
+            self.rng = rng
+
+        def choice(self, *args, **kwargs):
+            seen["args"], seen["kwargs"] = args, kwargs
+            seen["draws"] = self.rng.choice(*args, **kwargs)
+            raise _Stop
+
+    def get_rng(stream):
+        return Spy(real_get_rng(stream))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(estimator, "_get_rng", get_rng)
+        with warnings.catch_warnings(), pytest.raises(_Stop):
+            warnings.simplefilter("ignore")
+            estimator.correct_fwe_montecarlo(result, voxel_thresh=0.001, n_iters=7, n_cores=1)
+    return seen
+
+
+def test_inferential_adapter_raises_no_deprecation(pain_studyset, monkeypatch):
     """The private pieces the Monte Carlo FWE reaches through the adapter, warnings as errors."""
     from ale_app.stats.montecarlo import fit_ale_estimator
 
-    estimator, _ = fit_ale_estimator(pain_studyset, seed=0)
+    estimator, result = fit_ale_estimator(pain_studyset, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         warnings.simplefilter("error", FutureWarning)
@@ -58,5 +88,13 @@ def test_inferential_adapter_raises_no_deprecation(pain_studyset):
     assert int(plan.offsets[-1]) == len(estimator.inputs_["coordinates"])
     assert mask[tuple(null_ijk.T)].all()  # random foci are drawn inside the mask
     assert 0 < threshold < 1
-    assert rng.integers(10) in range(10)
+    # The generator is the one NiMARE's Monte Carlo FWE draws its foci from: the same
+    # draws, for the same call, as NiMARE's own correct_fwe_montecarlo on this estimator.
+    nimare = _nimare_fwe_draws(estimator, result, monkeypatch)
+    assert nimare["args"] == (null_ijk.shape[0],)
+    assert nimare["kwargs"] == {"size": (len(estimator.inputs_["coordinates"]), 7)}
+    np.testing.assert_array_equal(rng.choice(*nimare["args"], **nimare["kwargs"]), nimare["draws"])
+    # ... a fresh one on each call (as NiMARE builds one per call), so a run repeats.
+    np.testing.assert_array_equal(NA.montecarlo_rng(estimator).choice(*nimare["args"], **nimare["kwargs"]),
+                                  nimare["draws"])
     assert np.allclose(logp[:2], -np.log10([0.5, 0.01]))

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import require, skip_or_fail
+
 from ale_app.present import figures as F
 from ale_app.present import report as R
 
@@ -257,10 +259,8 @@ def test_report_in_a_real_browser(run_jobs1, tmp_path):
     """Headless Chromium loads report.html with no external request and decodes every image."""
     exe = _chromium()
     if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run installs it")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+        skip_or_fail("chromium is not installed (apt-get install chromium)", ".ci/run installs it")
+    sync_playwright = require("playwright.sync_api", "drives chromium").sync_playwright
 
     report = (run_jobs1 / "report.html").resolve()
     requests = []

@@ -392,6 +392,23 @@ def test_network_is_blocked_in_subprocesses():
     assert "NetworkBlocked" in proc.stdout, proc.stdout
 
 
+def test_subprocesses_run_in_an_empty_network_namespace():
+    """Below the socket guard: the subprocess sees no network interface but loopback, and a
+    socket that bypasses the guard (``_socket``) finds no route. Fails if :func:`offline`
+    ran the command in the host's network namespace."""
+    code = ("import errno, socket, _socket\n"
+            "print([name for _, name in socket.if_nameindex()])\n"
+            "raw = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)\n"
+            "raw.settimeout(2)\n"
+            "try:\n    raw.connect(('93.184.215.14', 80))\n"
+            "except OSError as exc:\n    print(errno.errorcode.get(exc.errno, exc))\n"
+            "else:\n    print('CONNECTED')\n")
+    cmd, env = offline([sys.executable, "-c", code])
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["['lo']", "ENETUNREACH"], proc.stdout
+
+
 @pytest.mark.slow
 def test_verify_a_run_whose_input_is_a_parquet_folder(tmp_path, capsys):
     """A folder input is digested file by file, and --verify checks it the same way."""

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import offline
+
 HEAVY = ("nimare", "nilearn", "matplotlib", "sklearn", "scipy", "pandas", "nibabel", "numpy")
 
 WRAPPER = (
@@ -29,7 +31,8 @@ GOOD_SPEC = "spec_version: 1\ninput: {path: nimare:nidm_pain_studyset.json, sele
 
 
 def _run(*args) -> tuple[int, list[str], str]:
-    proc = subprocess.run([sys.executable, "-c", WRAPPER, *map(str, args)], capture_output=True, text=True)
+    cmd, env = offline([sys.executable, "-c", WRAPPER, *map(str, args)])
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     return found["code"], found["heavy"], proc.stderr

@@ -1,6 +1,7 @@
 """Loaded by every Python subprocess the tests start (``PYTHONPATH`` points here): any
 attempt to reach a non-loopback address raises, so an accidental download fails the test.
-Subprocesses also run in a new network namespace (``unshare -rn``) where the system allows it.
+Subprocesses also run in a new, empty network namespace (``unshare -rn``, see
+``tests/conftest.py``: where none can be made the test is skipped, and in CI it fails).
 """
 
 import socket
