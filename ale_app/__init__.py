@@ -1,4 +1,4 @@
-"""ale-app: descriptive activation likelihood estimation (ALE) meta-analysis.
+"""ale-app: activation likelihood estimation (ALE) meta-analysis, descriptive or inferential.
 
 Importing this package does no work: no logging set-up and no heavy imports, so that
 ``ale-app --version`` stays fast.
