@@ -33,7 +33,7 @@ ARG REVISION=unknown
 ARG SOURCE=https://github.com/ale-app/ale-app
 
 LABEL org.opencontainers.image.title="ale-app" \
-      org.opencontainers.image.description="Descriptive ALE meta-analysis (NiMARE): coordinates, raw ALE map, leave-one-out jackknife, BIDS-derivatives outputs" \
+      org.opencontainers.image.description="ALE meta-analysis (NiMARE): mode descriptive (default; raw ALE map, display-only threshold, leave-one-out jackknife, no z or p) or inferential (cluster-level FWE from a Monte Carlo null equal to NiMARE draw for draw; z, p and FWE maps; refused below inference.min_experiments); BIDS-derivatives outputs" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE}" \

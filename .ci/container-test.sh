@@ -2,13 +2,16 @@
 # CI container test (see ../CONTAINERS notes in the README, "Container images"):
 #   1. build the Dockerfile with buildah (chroot isolation) on a Debian bookworm base made
 #      with debootstrap, no image registry needed;
-#   2. run the image's ENTRYPOINT on the example as UID 4242 (no passwd entry, no writable
-#      home), with no network (unshare -n), the spec mounted read-only and /tmp a tmpfs;
-#   3. check its NIfTI and TSV outputs are byte-identical to the same run on the host;
+#   2. run the image's ENTRYPOINT on the examples as UID 4242 (no passwd entry, no writable
+#      home), with no network (unshare -n), the specs mounted read-only and /tmp a tmpfs:
+#      example:pain-qualitative (descriptive mode) and example:pain-inferential (inferential
+#      mode: 21 analyses, 10,000 Monte Carlo iterations, --n-jobs 2);
+#   3. check their NIfTI and TSV outputs are byte-identical to the same runs on the host;
 #   4. run the oracle tests (ale-app against NiMARE) inside the image, with pytest mounted
 #      from the host, so that what the image leaves out is shown never to be needed;
 #   5. execute apptainer.def's %files and %post in a fresh container of the same base, then
-#      its %test and %runscript (as UID 4242, no network), and compare those outputs too.
+#      its %test and %runscript (as UID 4242, no network; %runscript on both examples), and
+#      compare those outputs too.
 # Prints the image's size and fails when it exceeds ALE_APP_IMAGE_MAX_MB (default 900).
 # Fails on any build, run or comparison failure. Skips, saying why, only where buildah
 # cannot be installed, and never in CI (CI=true): there that is a failure. Caches (base rootfs tarball, base image, pip downloads, build layers)
@@ -116,12 +119,28 @@ mapfile -t ENTRYPOINT < <(inspect 'print("\n".join(c["Entrypoint"]))')
 # --- inputs and the host run -----------------------------------------------------------------
 mkdir -p "$WORK/in" "$WORK/out" "$WORK/host"
 cp ale_app/examples/pain-qualitative.yaml "$WORK/in/spec.yaml"  # = example:pain-qualitative
+cp ale_app/examples/pain-inferential.yaml "$WORK/in/inferential.yaml"  # = example:pain-inferential
 chmod -R a+rX "$WORK/in"
 chown 4242:4242 "$WORK/out"
 log "host run: $HOST_VENV/bin/ale-app $WORK/in/spec.yaml $WORK/host/deriv"
 t=$SECONDS
 "$HOST_VENV/bin/ale-app" "$WORK/in/spec.yaml" "$WORK/host/deriv" --quiet || fail "host run"
 log "host run: done in $((SECONDS - t)) s"
+# The inferential example: the files only that mode writes must be there, or the comparisons
+# below would check a descriptive run twice.
+INFERENTIAL_ONLY=(space-MNI152NLin6Asym_res-2_stat-z_statmap.nii.gz space-MNI152NLin6Asym_res-2_stat-p_statmap.nii.gz
+                  space-MNI152NLin6Asym_res-2_stat-logp_desc-clusterFWE_statmap.nii.gz
+                  space-MNI152NLin6Asym_res-2_stat-logp_desc-voxelFWE_statmap.nii.gz
+                  space-MNI152NLin6Asym_res-2_desc-fweclusters_dseg.nii.gz desc-fweclusters_table.tsv
+                  desc-fwejackknife_table.tsv desc-fwefocuscounts_table.tsv desc-mcnull_table.tsv)
+log "host run (inferential): $HOST_VENV/bin/ale-app $WORK/in/inferential.yaml $WORK/host/inferential --n-jobs 2"
+t=$SECONDS
+"$HOST_VENV/bin/ale-app" "$WORK/in/inferential.yaml" "$WORK/host/inferential" --n-jobs 2 --quiet \
+    || fail "host run (inferential)"
+for f in "${INFERENTIAL_ONLY[@]}"; do
+    [ -s "$WORK/host/inferential/$f" ] || fail "host run (inferential) wrote no $f"
+done
+log "host run (inferential): done in $((SECONDS - t)) s; $(($(wc -l <"$WORK/host/inferential/desc-fweclusters_table.tsv") - 1)) FWE cluster table rows"
 
 # run_in CONTAINER ARGS...: as UID 4242, no network, /tmp a fresh tmpfs, spec read-only.
 run_in() {
@@ -130,21 +149,22 @@ run_in() {
         -v "$WORK/in:/in:ro" -v "$WORK/out:/out" "$c" -- "$@"
 }
 
-# compare NAME DIR: NIfTI and TSV files byte-identical to the host run (the check), others reported.
+# compare NAME DIR [HOST_DIR]: NIfTI and TSV files byte-identical to the host run in HOST_DIR
+# (default: the descriptive example's, $WORK/host/deriv) (the check), others reported.
 compare() {
-    local name="$1" dir="$2" bad=0 n=0 f
+    local name="$1" dir="$2" host="${3:-$WORK/host/deriv}" bad=0 n=0 f
     while IFS= read -r f; do
         n=$((n + 1))
         if [ ! -f "$dir/$f" ]; then log "$name: MISSING $f"; bad=1
-        elif ! cmp -s "$WORK/host/deriv/$f" "$dir/$f"; then log "$name: DIFFERS $f"; bad=1; fi
-    done < <(cd "$WORK/host/deriv" && find . -type f \( -name '*.nii.gz' -o -name '*.tsv' \) | sort)
+        elif ! cmp -s "$host/$f" "$dir/$f"; then log "$name: DIFFERS $f"; bad=1; fi
+    done < <(cd "$host" && find . -type f \( -name '*.nii.gz' -o -name '*.tsv' \) | sort)
     [ "$n" -ge 5 ] || fail "$name: the host run wrote only $n NIfTI/TSV files"
     [ "$bad" -eq 0 ] || fail "$name: NIfTI/TSV outputs differ from the host run"
     log "$name: all $n NIfTI and TSV files byte-identical to the host run: $(cd "$dir" && find . -type f \( -name '*.nii.gz' -o -name '*.tsv' \) | sort | xargs sha256sum | sha256sum | cut -c1-16) (sha256 of the sha256 list)"
     local same=0 other=0
     while IFS= read -r f; do
-        if cmp -s "$WORK/host/deriv/$f" "$dir/$f"; then same=$((same + 1)); else other=$((other + 1)); log "$name: (info) differs from host: $f"; fi
-    done < <(cd "$WORK/host/deriv" && find . -type f ! -name '*.nii.gz' ! -name '*.tsv' | sort)
+        if cmp -s "$host/$f" "$dir/$f"; then same=$((same + 1)); else other=$((other + 1)); log "$name: (info) differs from host: $f"; fi
+    done < <(cd "$host" && find . -type f ! -name '*.nii.gz' ! -name '*.tsv' | sort)
     log "$name: (info) other files identical to the host run: $same, different: $other"
 }
 
@@ -182,12 +202,20 @@ code="${PIPESTATUS[0]}"
 set -e
 log "in-image run: exit $code in $((SECONDS - t)) s"
 [ "$code" -eq 0 ] || fail "in-image run exited $code"
+log "in-image run (inferential): ${ENTRYPOINT[*]} /in/inferential.yaml /out/inferential --n-jobs 2 --quiet"
+t=$SECONDS
+set +e
+run_in "$c" "${ENTRYPOINT[@]}" /in/inferential.yaml /out/inferential --n-jobs 2 --quiet 2>&1 | sed 's/^/[image] /'
+code="${PIPESTATUS[0]}"
+set -e
+log "in-image run (inferential): exit $code in $((SECONDS - t)) s"
+[ "$code" -eq 0 ] || fail "in-image run (inferential) exited $code"
 written="$(cd "$mnt" && find . -xdev -newer "$WORK/marker" ! -path './tmp*' ! -path './in*' ! -path './out*' \
           ! -path './dev*' ! -path './proc*' ! -path './sys*' ! -path './run*' ! -path './etc/hosts' \
           ! -path './etc/resolv.conf' ! -path './etc/hostname' ! -path '.' -print | head -n 20)"
 buildah umount "$c" >/dev/null
 [ -z "$written" ] || { echo "$written"; fail "the run wrote into the image's file system (outside /tmp)"; }
-log "in-image run wrote nothing into the image outside /tmp and /out"
+log "in-image runs wrote nothing into the image outside /tmp and /out"
 "$HOST_VENV/bin/python" -c "import json, sys; d = json.load(open(sys.argv[1])); print('[container-test] provenance Container:', json.dumps(d['Container']))" \
     "$WORK/out/deriv/provenance.json"
 "$HOST_VENV/bin/python" - "$WORK/out/deriv/provenance.json" "$REVISION" <<'PY' || fail "provenance does not record the image's revision"
@@ -198,6 +226,13 @@ print("[container-test] provenance GeneratedBy.GitRevision:", json.dumps(d["Gene
 sys.exit(0 if got == sys.argv[2] == d["Container"]["Revision"] else 1)
 PY
 compare "docker image" "$WORK/out/deriv"
+"$HOST_VENV/bin/python" - "$WORK/out/inferential/provenance.json" <<'PY' || fail "the inferential run's provenance does not record its seed"
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("[container-test] inferential provenance RandomSeed:", json.dumps(d.get("RandomSeed")))
+sys.exit(0 if d.get("RandomSeed") == 0 else 1)  # example:pain-inferential's inference.seed
+PY
+compare "docker image (inferential)" "$WORK/out/inferential" "$WORK/host/inferential"
 
 # --- 3. the oracle tests inside the image: pytest (pure Python) comes from the host venv ----
 mkdir -p "$WORK/testsrc" "$WORK/testsite"
@@ -266,6 +301,15 @@ log "apptainer.def %runscript: exit $code in $((SECONDS - t)) s"
 "$HOST_VENV/bin/python" -c "import json, sys; d = json.load(open(sys.argv[1])); print('[container-test] provenance Container:', json.dumps(d['Container']))" \
     "$WORK/out/apptainer/provenance.json"
 compare "apptainer recipe" "$WORK/out/apptainer"
+log "apptainer.def %runscript /in/inferential.yaml /out/apptainer-inferential --n-jobs 2 --quiet"
+t=$SECONDS
+set +e
+app_run runscript /in/inferential.yaml /out/apptainer-inferential --n-jobs 2 --quiet 2>&1 | sed 's/^/[%runscript] /'
+code="${PIPESTATUS[0]}"
+set -e
+log "apptainer.def %runscript (inferential): exit $code in $((SECONDS - t)) s"
+[ "$code" -eq 0 ] || fail "apptainer.def %runscript (inferential) exited $code"
+compare "apptainer recipe (inferential)" "$WORK/out/apptainer-inferential" "$WORK/host/inferential"
 
 log "image size: $((size / 1000000)) MB ($size bytes), base $BASE $(($(podman image inspect --format '{{.Size}}' "$BASE") / 1000000)) MB"
 [ "$size" -le "$((MAX_MB * 1000000))" ] || fail "the image is $((size / 1000000)) MB, over the budget of $MAX_MB MB"

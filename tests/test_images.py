@@ -10,6 +10,7 @@ import pytest
 from spython.main.parse.parsers import SingularityParser
 
 from ale_app import __version__
+from ale_app.errors import ExitCode
 from ale_app.outputs import provenance as P
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,6 +95,32 @@ def test_image_versions_and_labels_match_the_package(recipe):
         assert f"org.opencontainers.image.{key}=" in _dockerfile(), key
     assert re.search(r'^ENTRYPOINT \["ale-app"\]$', _dockerfile(), re.M)
     assert re.search(r"^USER ale$", _dockerfile(), re.M)
+
+
+def _apptainer_section(name: str) -> str:
+    text = (REPO / "apptainer.def").read_text()
+    match = re.search(rf"^%{name}\s*\n(.*?)(?=^%\w+\s*$|\Z)", text, re.M | re.S)
+    assert match, name
+    return match.group(1)
+
+
+def test_apptainer_help_lists_every_exit_code():
+    """`apptainer run-help` names every code the command line can exit with (ExitCode)."""
+    codes = _apptainer_section("help").split("Exit codes:", 1)[1]
+    listed = {int(m) for m in re.findall(r"^\s+(\d+)\s", codes, re.M)}
+    assert listed == {int(c) for c in ExitCode}
+
+
+def test_packaging_describes_both_modes(recipe):
+    """The Dockerfile label, the Apptainer label and help, and pyproject's description name the
+    two modes and that the inferential one computes z and p (not "descriptive only")."""
+    labels = dict(line.split(None, 1) for line in recipe.labels)
+    docker = re.search(r'org\.opencontainers\.image\.description="([^"]+)"', _dockerfile()).group(1)
+    assert labels["org.opencontainers.image.description"] == docker
+    pyproject = re.search(r'^description = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    for text in (docker, pyproject, _apptainer_section("help")):
+        assert "descriptive" in text and "inferential" in text and "FWE" in text, text
+        assert "z" in re.findall(r"\b[zp]\b", text) and "p" in re.findall(r"\b[zp]\b", text), text
 
 
 def test_container_info_outside_an_image(monkeypatch):

@@ -122,8 +122,8 @@ def test_builtin_colormap_names_match_matplotlib():
 
     names = subprocess.run([sys.executable, "-c", "import matplotlib; print('\\n'.join(sorted(matplotlib.colormaps)))"],
                            capture_output=True, text=True, check=True).stdout.split()
-    assert matplotlib.__version__ == MATPLOTLIB_VERSION, "regenerate ale_app/colormap_names.py"
-    assert sorted(BUILTIN_COLORMAPS) == names, "regenerate ale_app/colormap_names.py"
+    assert matplotlib.__version__ == MATPLOTLIB_VERSION, "regenerate ale_app/spec/colormap_names.py"
+    assert sorted(BUILTIN_COLORMAPS) == names, "regenerate ale_app/spec/colormap_names.py"
 
 
 @pytest.mark.parametrize("cmap, ok", [("viridis", True), ("magma_r", True), ("virdis", False)])

@@ -143,9 +143,10 @@ def ale_from_ma(ma) -> np.ndarray:
 def fit_ale(studyset, ale_spec: ALESpec, progress=None) -> ALEFit:
     """Compute the raw ALE statistic as a float32 image, from NiMARE's MA maps.
 
-    Only the ALE statistic is computed: ale-app is descriptive and never uses NiMARE's null
-    distribution, p or z maps, which are most of ``ALE.fit``'s cost at large N. The values
-    equal ``ALE().fit(studyset).get_map("stat")`` (a test checks this against NiMARE).
+    Only the ALE statistic is computed, without NiMARE's null distribution, p or z maps (most
+    of ``ALE.fit``'s cost at large N): the descriptive results need none of them, and the
+    inferential mode gets them from :mod:`ale_app.stats.montecarlo`. The values equal
+    ``ALE().fit(studyset).get_map("stat")`` (a test checks this against NiMARE).
 
     Parameters
     ----------
