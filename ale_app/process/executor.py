@@ -100,15 +100,21 @@ class Executor:
         yield from Parallel(n_jobs=self.n_jobs, backend=backend, return_as="generator")(jobs)
 
     def release(self) -> None:
-        """Stop the worker processes (and their manager threads) that :meth:`map` leaves
-        waiting for more work, so that this process runs one thread again."""
-        if self.kind != "processes":
-            return
-        from joblib.externals.loky import reusable_executor
+        """Stop the threads that wait in this process for more work, so that it runs one
+        thread again: the worker processes :meth:`map` leaves for reuse (and loky's manager
+        thread), and tqdm's progress-bar monitor (NiMARE's loops start it; tqdm starts it
+        again when a bar needs it)."""
+        if self.kind == "processes":
+            from joblib.externals.loky import reusable_executor
 
-        executor = getattr(reusable_executor, "_executor", None)
-        if executor is not None:
-            executor.shutdown(wait=True)
+            executor = getattr(reusable_executor, "_executor", None)
+            if executor is not None:
+                executor.shutdown(wait=True)
+        tqdm_module = sys.modules.get("tqdm")
+        monitor = getattr(getattr(tqdm_module, "tqdm", None), "monitor", None)
+        if monitor is not None:
+            monitor.exit()
+            tqdm_module.tqdm.monitor = None
 
     def map_forked(self, func: Callable, items: list) -> dict:
         """``{item: func(item)}`` on up to ``n_jobs`` processes forked from this one, the
