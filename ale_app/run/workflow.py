@@ -274,7 +274,7 @@ def infer(result: AnalysisResult, options: RunOptions, timer: _Timer | None = No
     with timer.step("inference", f"Monte Carlo FWE: {inf.n_iterations} iterations, seed {inf.seed}, on "
                     f"{options.n_jobs} job(s)"), progress_bar(inf.n_iterations, "FWE") as advance:
         result.inference = montecarlo_fwe(
-            evidence.studyset, spec.ale.kernel_fwhm, spec.ale.sample_size, voxel_p=inf.voxel_p,
+            fit=fit, voxel_p=inf.voxel_p,
             n_iterations=inf.n_iterations, seed=inf.seed, alpha=inf.fwe_alpha, n_jobs=options.n_jobs,
             backend=options.backend, scheduler=options.dask_scheduler, progress=advance,
         )
