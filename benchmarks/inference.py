@@ -2,7 +2,7 @@
 
 For each N it runs, each in its own process:
 
-- ale-app: ``montecarlo_fwe`` (NiMARE's ALE fit included) with ``--iterations`` iterations
+- ale-app: ``montecarlo_fwe`` (ale-app's one ALE fit included) with ``--iterations`` iterations
   and ``--n-jobs`` workers; its wall time and the peak RSS of that process;
 - NiMARE: ``ALE(random_state=seed).fit`` + ``FWECorrector(method="montecarlo",
   n_cores=1)``. Where the full run would take too long it runs ``--nimare-iterations``

@@ -169,13 +169,11 @@ def _not_inferential(result: AnalysisResult) -> str | None:
 def _montecarlo(result: AnalysisResult, ctx: StepContext) -> None:
     from ale_app.stats.montecarlo import montecarlo_fwe
 
-    spec, evidence = result.spec, result.evidence
-    inf = spec.inference
+    inf = result.spec.inference
     with progress_bar(inf.n_iterations, "FWE") as advance:
         result.inference = montecarlo_fwe(
-            evidence.studyset, spec.ale.kernel_fwhm, spec.ale.sample_size, voxel_p=inf.voxel_p,
-            n_iterations=inf.n_iterations, seed=inf.seed, alpha=inf.fwe_alpha, executor=ctx.executor,
-            progress=advance,
+            fit=result.fit, voxel_p=inf.voxel_p, n_iterations=inf.n_iterations, seed=inf.seed,
+            alpha=inf.fwe_alpha, executor=ctx.executor, progress=advance,
         )
 
 
@@ -213,7 +211,7 @@ STEPS: tuple[Step, ...] = (
          describe=lambda r, _c: f"Labelling the peak and clusters ({_atlas_title(r)})", report_section="ale"),
     Step("jackknife", "jackknife", needs=("fit", "clusters"), computes=("jackknife",), run=_jackknife,
          skip=_skip_jackknife, describe=_describe_jackknife, report_section="jackknife"),
-    Step("inference", "Monte Carlo inference", needs=("evidence",), computes=("inference",), run=_montecarlo,
+    Step("inference", "Monte Carlo inference", needs=("fit",), computes=("inference",), run=_montecarlo,
          skip=_not_inferential, report_section="inference",
          describe=lambda r, c: (f"Monte Carlo FWE: {r.spec.inference.n_iterations} iterations, seed "
                                 f"{r.spec.inference.seed}, on {c.executor.for_gil_free_code().describe()}")),

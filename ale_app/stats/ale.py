@@ -36,7 +36,11 @@ class ALEFit:
     kernel : dict
         The kernel parameters used.
     ma : scipy.sparse.csr_matrix
-        The experiments' MA maps (experiments x in-mask voxels), for the closed-form jackknife.
+        The experiments' MA maps (experiments x in-mask voxels), for the closed-form jackknife
+        and the inferential mode's analytic null.
+    estimator : nimare.meta.cbma.ale.ALE
+        NiMARE's ``ALE`` whose inputs were prepared for this fit (coordinates, ids, masker,
+        kernel), handed to :mod:`ale_app.stats.nimare_adapter` by the inferential mode.
     """
 
     stat_img: nib.Nifti1Image
@@ -45,6 +49,7 @@ class ALEFit:
     ids: list[str]
     kernel: dict[str, Any]
     ma: Any = None
+    estimator: Any = None
 
 
 @dataclass
@@ -110,8 +115,9 @@ def compute_ma_maps(studyset, ale_spec: ALESpec, chunk_size: int = 64, progress=
         Experiments x in-mask voxels, float32 (NiMARE's masked sparse format).
     ids : list of str
         The experiment of each row.
-    masker : nilearn.maskers.NiftiMasker
-        The brain mask's masker.
+    estimator : nimare.meta.cbma.ale.ALE
+        The estimator whose prepared inputs these are (``estimator.masker`` is the brain
+        mask's masker).
     """
     import scipy.sparse as sp
 
@@ -131,7 +137,7 @@ def compute_ma_maps(studyset, ale_spec: ALESpec, chunk_size: int = 64, progress=
         blocks.append(block)
         if progress is not None:
             progress(len(chunk_ids))
-    return sp.vstack(blocks, format="csr"), ids, estimator.masker
+    return sp.vstack(blocks, format="csr"), ids, estimator
 
 
 def ale_from_ma(ma) -> np.ndarray:
@@ -143,9 +149,9 @@ def ale_from_ma(ma) -> np.ndarray:
 def fit_ale(studyset, ale_spec: ALESpec, progress=None) -> ALEFit:
     """Compute the raw ALE statistic as a float32 image, from NiMARE's MA maps.
 
-    Only the ALE statistic is computed, without NiMARE's null distribution, p or z maps (most
-    of ``ALE.fit``'s cost at large N): the descriptive results need none of them, and the
-    inferential mode gets them from :mod:`ale_app.stats.montecarlo`. The values equal
+    Only the ALE statistic is computed: NiMARE's null distribution, p and z maps, most of
+    ``ALE.fit``'s cost at large N, are left out (the inferential mode adds them from this
+    fit's MA maps, :func:`ale_app.stats.montecarlo.montecarlo_fwe`). The values equal
     ``ALE().fit(studyset).get_map("stat")`` (a test checks this against NiMARE).
 
     Parameters
@@ -161,7 +167,8 @@ def fit_ale(studyset, ale_spec: ALESpec, progress=None) -> ALEFit:
     -------
     ALEFit
     """
-    ma, ids, masker = compute_ma_maps(studyset, ale_spec, progress=progress)
+    ma, ids, estimator = compute_ma_maps(studyset, ale_spec, progress=progress)
+    masker = estimator.masker
     values = ale_from_ma(ma)
     stat_img = values_to_image(values, masker)
     kernel = {
@@ -176,7 +183,8 @@ def fit_ale(studyset, ale_spec: ALESpec, progress=None) -> ALEFit:
             else "each experiment's sample size (Eickhoff et al. 2009)"
         ),
     }
-    return ALEFit(stat_img=stat_img, stat_values=values, masker=masker, ids=ids, kernel=kernel, ma=ma)
+    return ALEFit(stat_img=stat_img, stat_values=values, masker=masker, ids=ids, kernel=kernel, ma=ma,
+                  estimator=estimator)
 
 
 def values_to_image(values: np.ndarray, masker) -> nib.Nifti1Image:
@@ -242,6 +250,39 @@ def find_clusters(stat_img: nib.Nifti1Image, threshold: float, cluster_threshold
     label_img.header.set_data_dtype(np.int16)
     label_img.header.set_xyzt_units("mm")
     return Clusters(table=out, label_img=label_img, labels=labels, min_voxels=min_voxels)
+
+
+def cluster_peaks(stat_img: nib.Nifti1Image, label_data: np.ndarray) -> pd.DataFrame:
+    """Peaks and sub-peaks of clusters labelled elsewhere (``label_data``: 1..K, 0 outside).
+
+    The rows are those :func:`find_clusters` gives (``cluster_id, peak, x, y, z, ale,
+    size_mm3``), with ``cluster_id`` the label given here. Each cluster's peaks are found by
+    the same search as :func:`find_clusters` (nilearn's ``get_clusters_table``, up to three
+    sub-peaks 8 mm apart), run on a map that holds that cluster's ALE values only, so the
+    search sees exactly the given cluster and nothing is labelled anew.
+    """
+    from nilearn.reporting import get_clusters_table
+
+    labels = sorted(int(v) for v in np.unique(label_data) if v > 0)
+    if not labels:
+        return pd.DataFrame(columns=["cluster_id", "peak", "x", "y", "z", "ale", "size_mm3"])
+    stat = np.asarray(stat_img.get_fdata(dtype=np.float32), dtype=np.float32)
+    tables = []
+    for label in labels:
+        inside = label_data == label
+        if not (stat[inside] > 0).all():
+            raise ValueError(f"cluster {label} has voxels whose ALE value is not positive")
+        one = nib.Nifti1Image(np.where(inside, stat, 0).astype(np.float32), stat_img.affine)
+        one.header.set_data_dtype(np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # Threshold 0: every voxel of the cluster (all positive) and nothing else.
+            tables.append(get_clusters_table(one, 0.0, 0, two_sided=False))
+    out = _cluster_rows(pd.concat(tables, ignore_index=True), label_data, stat_img)
+    expected = np.repeat(labels, [len(t) for t in tables])
+    if not np.array_equal(out["cluster_id"].to_numpy(), expected):
+        raise RuntimeError("a peak of a cluster does not lie inside it")
+    return out
 
 
 def _cluster_rows(table: pd.DataFrame, label_data: np.ndarray, stat_img: nib.Nifti1Image) -> pd.DataFrame:

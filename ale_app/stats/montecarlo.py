@@ -6,9 +6,11 @@ No file IO here. The numbers equal NiMARE 0.22.1's::
     FWECorrector(method="montecarlo", voxel_thresh=voxel_p, n_iters=n_iterations,
                  n_cores=1).transform(result)
 
-draw for draw. The observed side (ALE, uncorrected p and z from NiMARE's analytic null,
-the cluster-forming threshold) is NiMARE's own ``ALE.fit``; only the Monte Carlo loop is
-replaced, by a compiled pass that consumes exactly NiMARE's random draws:
+draw for draw. ALE is fitted once, by ale-app (:func:`ale_app.stats.ale.fit_ale`: NiMARE's
+input preparation and kernels); the uncorrected p and z and the cluster-forming threshold
+come from NiMARE's own analytic null of that fit's MA maps, and the observed clusters from
+:func:`ale_app.stats.fwe_clusters.fwe_maps`. Only the Monte Carlo loop is replaced, by a
+compiled pass that consumes exactly NiMARE's random draws:
 
 - NiMARE draws every iteration's foci at once, ``rng.choice(n_null, size=(n_foci,
   n_iterations))`` from the ``"correct_fwe_montecarlo"`` stream of ``random_state``; column
@@ -27,15 +29,14 @@ replaced, by a compiled pass that consumes exactly NiMARE's random draws:
   NiMARE's, and only they are labelled (faces connectivity, as NiMARE's
   ``ndimage.generate_binary_structure(3, 1)``), with sizes and masses summed in C order as
   ``ndimage.sum`` does.
-- NiMARE's private pieces (its kernel plan, random stream, null voxels, p-to-ALE) are
-  reached through :mod:`ale_app.stats.nimare_adapter` only.
+- NiMARE's private pieces (its analytic null, kernel plan, random stream, null voxels,
+  p-to-ALE, null-to-p) are reached through :mod:`ale_app.stats.nimare_adapter` only.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -44,6 +45,8 @@ import numpy as np
 import pandas as pd
 
 from ale_app.process.executor import Executor
+# NiMARE's own ALE fit, the oracle the tests and benchmarks compare with (re-exported here).
+from ale_app.stats.nimare_adapter import fit_ale_estimator  # noqa: F401
 
 #: NiMARE's name for the random stream of ``correct_fwe_montecarlo``.
 RNG_STREAM = "correct_fwe_montecarlo"
@@ -91,15 +94,16 @@ class InferenceResult:
         voxels with ALE strictly above it.
     label_img : nibabel.Nifti1Image
         Clusters whose cluster-size FWE p is below ``alpha``, labelled 1..K by descending
-        size (ties: first voxel in C order); 0 elsewhere.
+        peak ALE value (ties as nilearn's ``get_clusters_table`` orders them), as the
+        descriptive clusters are numbered; 0 elsewhere.
     clusters : pandas.DataFrame
         One row per labelled cluster: ``cluster_id, size_voxels, size_mm3, mass,
         p_fwe_size, p_fwe_size_se, p_fwe_mass, p_fwe_mass_se, peak_ale, peak_i, peak_j,
         peak_k, peak_x, peak_y, peak_z``. ``p_fwe_*_se`` is the Monte Carlo standard error
-        ``sqrt(p (1 - p) / n_iterations)``.
+        ``sqrt(p (1 - p) / n_iterations)``. Rows by ``cluster_id``.
     all_clusters : pandas.DataFrame
         The same columns for every suprathreshold cluster, passing or not (``cluster_id`` 0
-        for those that did not pass).
+        for those that did not pass, after the passing ones, by descending size).
     masker : nilearn.maskers.NiftiMasker
         The brain mask's masker.
     ids : list of str
@@ -771,100 +775,11 @@ def _values_to_image(values, masker) -> nib.Nifti1Image:
     return img
 
 
-def _fwe_maps(stat_values, null: pd.DataFrame, threshold: float, mask: np.ndarray, affine, alpha: float):
-    """NiMARE's cluster- and voxel-level FWE maps, and ale-app's cluster table.
-
-    Follows ``CBMAEstimator.correct_fwe_montecarlo`` step for step (float32 maps, the
-    ``ss_thresh`` comparison, faces connectivity, ``null_to_p`` upper tail).
-    """
-    from nimare.stats import null_to_p
-    from scipy import ndimage
-
-    from ale_app.stats.nimare_adapter import p_to_logp_values
-
-    f32 = np.float32
-    max_ale = null["max_ale"].to_numpy(dtype=f32)
-    max_size = null["max_cluster_size_voxels"].to_numpy(dtype=f32)
-    max_mass = null["max_cluster_mass"].to_numpy(dtype=f32)
-    ss_thresh = np.float64(threshold)
-    conn = ndimage.generate_binary_structure(rank=3, connectivity=1)
-
-    thresh = np.zeros(mask.shape, dtype=f32)
-    thresh[mask] = stat_values
-    thresh[thresh <= ss_thresh] = 0
-    labeled, n_clusters = ndimage.label(thresh, conn)
-    cluster_labels, idx, cluster_sizes = np.unique(labeled, return_inverse=True, return_counts=True)
-    idx = np.reshape(idx, labeled.shape)
-    cluster_masses = np.zeros(cluster_labels.shape)
-    for i_val in cluster_labels:
-        cluster_masses[i_val] = np.sum(thresh[labeled == i_val] - ss_thresh)
-
-    p_mass = null_to_p(cluster_masses, max_mass, "upper")
-    logp_mass = p_to_logp_values(p_mass[idx][mask], dtype=f32)
-    cluster_sizes[0] = 0
-    p_size = null_to_p(cluster_sizes, max_size, "upper")
-    logp_size = p_to_logp_values(p_size[idx][mask], dtype=f32)
-    p_voxel = null_to_p(stat_values, max_ale, tail="upper")
-    logp_voxel = p_to_logp_values(p_voxel, dtype=f32)
-
-    # The cluster table and the label image of the clusters that pass (size-based FWE).
-    n = max(len(max_size), 1)
-    voxel_mm3 = float(abs(np.linalg.det(affine[:3, :3])))
-    rows = []
-    for lab in range(1, n_clusters + 1):
-        where = np.flatnonzero((labeled == lab).ravel())
-        values = thresh.ravel()[where]
-        peak = where[int(np.argmax(values))]
-        pijk = np.unravel_index(peak, labeled.shape)
-        pxyz = nib.affines.apply_affine(affine, pijk)
-        ps, pm = float(p_size[lab]), float(p_mass[lab])
-        rows.append({
-            "label": lab, "first_voxel": int(where[0]),
-            "size_voxels": int(cluster_sizes[lab]), "size_mm3": float(cluster_sizes[lab]) * voxel_mm3,
-            "mass": float(cluster_masses[lab]),
-            "p_fwe_size": ps, "p_fwe_size_se": math.sqrt(ps * (1 - ps) / n),
-            "p_fwe_mass": pm, "p_fwe_mass_se": math.sqrt(pm * (1 - pm) / n),
-            "peak_ale": float(thresh.ravel()[peak]),
-            "peak_i": int(pijk[0]), "peak_j": int(pijk[1]), "peak_k": int(pijk[2]),
-            "peak_x": float(pxyz[0]), "peak_y": float(pxyz[1]), "peak_z": float(pxyz[2]),
-        })
-    columns = ["cluster_id", "size_voxels", "size_mm3", "mass", "p_fwe_size", "p_fwe_size_se",
-               "p_fwe_mass", "p_fwe_mass_se", "peak_ale", "peak_i", "peak_j", "peak_k",
-               "peak_x", "peak_y", "peak_z"]
-    table = pd.DataFrame(rows, columns=["label", "first_voxel", *columns[1:]])
-    table = table.sort_values(["size_voxels", "first_voxel"], ascending=[False, True], kind="stable")
-    passing = table["p_fwe_size"] < alpha
-    table["cluster_id"] = 0
-    table.loc[passing, "cluster_id"] = np.arange(1, int(passing.sum()) + 1)
-    relabel = np.zeros(n_clusters + 1, dtype=np.int16)
-    relabel[table["label"].to_numpy(dtype=int)] = table["cluster_id"].to_numpy(dtype=np.int16)
-    label_data = relabel[labeled].astype(np.int16)
-    label_img = nib.Nifti1Image(label_data, affine)
-    label_img.header.set_data_dtype(np.int16)
-    label_img.header.set_xyzt_units("mm")
-    all_clusters = table[columns].reset_index(drop=True)
-    clusters = all_clusters[all_clusters["cluster_id"] > 0].reset_index(drop=True)
-    return logp_size, logp_mass, logp_voxel, label_img, clusters, all_clusters
+# The observed side (which clusters pass, the FWE maps and the cluster table) is
+# ale_app.stats.fwe_clusters.fwe_maps.
 
 
 # --------------------------------------------------------------------------- entry point
-
-
-def fit_ale_estimator(studyset, kernel_fwhm: float | None = None, sample_size: int | None = None,
-                      seed: int = 0):
-    """NiMARE's ``ALE(random_state=seed)`` fitted to ``studyset``; returns (estimator, result)."""
-    from nimare.meta.cbma.ale import ALE
-
-    kwargs = {}
-    if kernel_fwhm is not None:
-        kwargs["kernel__fwhm"] = kernel_fwhm
-    if sample_size is not None:
-        kwargs["kernel__sample_size"] = sample_size
-    estimator = ALE(random_state=int(seed), **kwargs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = estimator.fit(studyset)
-    return estimator, result
 
 
 def cluster_forming_threshold(estimator, voxel_p: float) -> float:
@@ -875,10 +790,11 @@ def cluster_forming_threshold(estimator, voxel_p: float) -> float:
 
 
 def montecarlo_fwe(
-    studyset,
+    studyset=None,
     kernel_fwhm: float | None = None,
     sample_size: int | None = None,
     *,
+    fit=None,
     voxel_p: float = 0.001,
     n_iterations: int = 10000,
     seed: int = 0,
@@ -892,13 +808,23 @@ def montecarlo_fwe(
     n_cores=1).transform(ALE(random_state=seed, ...).fit(studyset))`` draw for draw, for any
     executor.
 
+    ALE is fitted once: ``fit`` (ale-app's :func:`ale_app.stats.ale.fit_ale`) gives the ALE
+    values, the MA maps and NiMARE's input-prepared estimator; NiMARE's analytic null, the
+    uncorrected p and z are computed from those MA maps by NiMARE's own code
+    (:func:`ale_app.stats.nimare_adapter.analytic_null`), and the Monte Carlo loop uses the
+    same estimator, seeded with ``seed``.
+
     Parameters
     ----------
-    studyset : nimare.nimads.Studyset or nimare.dataset.Dataset
-        The analyses (with the target space's masker), as :func:`ale_app.stats.ale.fit_ale` takes.
+    studyset : nimare.nimads.Studyset or nimare.dataset.Dataset, optional
+        The analyses (with the target space's masker), as :func:`ale_app.stats.ale.fit_ale`
+        takes; fitted here when ``fit`` is not given.
     kernel_fwhm, sample_size : float or int, optional
-        ALE kernel options, as ``ale.kernel_fwhm`` and ``ale.sample_size`` in the spec
-        (both None: FWHM from each experiment's sample size).
+        ALE kernel options for fitting ``studyset``, as ``ale.kernel_fwhm`` and
+        ``ale.sample_size`` in the spec (both None: FWHM from each experiment's sample size).
+    fit : ale_app.stats.ale.ALEFit, optional
+        An ALE fit with its MA maps (``fit.ma``) and estimator; replaces ``studyset`` and the
+        kernel options.
     voxel_p : float
         Cluster-forming threshold, uncorrected p under NiMARE's analytic null. Default 0.001.
     n_iterations : int
@@ -917,25 +843,42 @@ def montecarlo_fwe(
     -------
     InferenceResult
     """
+    from ale_app.stats import nimare_adapter as NA
+    from ale_app.stats.fwe_clusters import fwe_maps
+
     if n_iterations < 1:
         raise ValueError("n_iterations must be at least 1")
     if not 0 < voxel_p < 1:
         raise ValueError("voxel_p must be between 0 and 1")
-    estimator, result = fit_ale_estimator(studyset, kernel_fwhm, sample_size, seed)
-    stat_values = np.asarray(result.get_map("stat", return_type="array"))
+    if fit is None:
+        if studyset is None:
+            raise TypeError("montecarlo_fwe needs a studyset or a fit")
+        from ale_app.spec.models import ALESpec
+        from ale_app.stats.ale import fit_ale
+
+        fit = fit_ale(studyset, ALESpec(kernel_fwhm=kernel_fwhm, sample_size=sample_size))
+    elif studyset is not None or kernel_fwhm is not None or sample_size is not None:
+        raise TypeError("give montecarlo_fwe either a fit or a studyset and kernel options, not both")
+    if fit.ma is None or fit.estimator is None:
+        raise ValueError("the fit's MA maps or estimator are gone (the inference needs them)")
+    estimator = NA.seeded_estimator(fit.estimator, seed)
+    stat, p_values, z_values = NA.analytic_null(estimator, fit.ma)
+    if not np.array_equal(stat, fit.stat_values):
+        raise RuntimeError("NiMARE's ALE of the fit's MA maps differs from the fit's ALE values")
+    stat_values = fit.stat_values
     threshold = cluster_forming_threshold(estimator, voxel_p)
     plan = build_plan(estimator, threshold)
     idx = draw_null_indices(estimator, plan.n_foci, plan.null_ijk.shape[0], n_iterations)
     null = run_null(plan, idx, executor, progress=progress)
     del idx
     mask = plan.mask.reshape(tuple(plan.shape))
-    logp_size, logp_mass, logp_voxel, label_img, clusters, all_clusters = _fwe_maps(
-        stat_values, null, threshold, mask, estimator.masker.mask_img.affine, alpha)
+    logp_size, logp_mass, logp_voxel, label_img, clusters, all_clusters = fwe_maps(
+        stat_values, null, threshold, mask, fit.masker.mask_img.affine, alpha)
     return InferenceResult(
         null=null,
         stat_values=stat_values.astype(np.float32),
-        z_values=np.asarray(result.get_map("z", return_type="array"), dtype=np.float32),
-        p_values=np.asarray(result.get_map("p", return_type="array"), dtype=np.float32),
+        z_values=z_values,
+        p_values=p_values,
         logp_cluster_size_fwe_values=logp_size,
         logp_cluster_mass_fwe_values=logp_mass,
         logp_voxel_fwe_values=logp_voxel,
@@ -943,8 +886,8 @@ def montecarlo_fwe(
         label_img=label_img,
         clusters=clusters,
         all_clusters=all_clusters,
-        masker=estimator.masker,
-        ids=[str(i) for i in estimator.inputs_["id"]],
+        masker=fit.masker,
+        ids=list(fit.ids),
         voxel_p=float(voxel_p),
         alpha=float(alpha),
         n_iterations=int(n_iterations),

@@ -4,15 +4,21 @@ ale-app builds the ALE statistic from NiMARE's own modelled-activation (MA) maps
 chunk, instead of running ``ALE.fit`` (whose null distribution, p and z maps are most of
 its cost). NiMARE's public API has the kernel (``kernel_transformer.transform(...,
 return_type="sparse")``) but not the input preparation ``ALE.fit`` runs before it, so that
-one step calls two private methods here. The inferential mode's Monte Carlo loop must draw
-NiMARE's random foci from NiMARE's random stream, place NiMARE's kernels and turn p into
-ALE as NiMARE does; those private pieces are the functions after :func:`sparse_ma_maps`. NiMARE is pinned exactly (``nimare==0.22.1``);
+one step calls two private methods here. The inferential mode needs NiMARE's analytic null
+(p and z, and p turned into ALE) of the MA maps ale-app already built, and its Monte Carlo
+loop must draw NiMARE's random foci from NiMARE's random stream, place NiMARE's kernels and
+turn null maxima into FWE p as NiMARE does; those private pieces are the functions after
+:func:`sparse_ma_maps`. NiMARE is pinned exactly (``nimare==0.22.1``);
 ``tests/test_nimare_adapter.py`` turns every DeprecationWarning and FutureWarning raised
 here into an error, so a NiMARE release that is about to change them is noticed at once.
 """
 
 from __future__ import annotations
 
+import copy
+import warnings
+
+import numpy as np
 import pandas as pd
 
 
@@ -46,9 +52,65 @@ def sparse_ma_maps(estimator, coordinates: pd.DataFrame):
     return estimator.kernel_transformer.transform(coordinates, masker=estimator.masker, return_type="sparse")
 
 
+def fit_ale_estimator(studyset, kernel_fwhm: float | None = None, sample_size: int | None = None,
+                      seed: int = 0):
+    """NiMARE's own ``ALE(random_state=seed).fit(studyset)``; returns (estimator, result).
+
+    ale-app itself never runs it: the tests and benchmarks compare ale-app with it.
+    """
+    estimator = make_ale_estimator(kernel_fwhm, sample_size, random_state=int(seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = estimator.fit(studyset)
+    return estimator, result
+
+
 # --------------------------------------------------------------------------- inferential mode
-# The private pieces of ``CBMAEstimator.correct_fwe_montecarlo`` that ale-app's Monte Carlo
-# loop (ale_app.stats.montecarlo) reproduces draw for draw.
+# What ``ALE(random_state=seed).fit`` adds to the MA maps (its analytic null: p, z, and the
+# ALE value of a p), and the private pieces of ``CBMAEstimator.correct_fwe_montecarlo`` that
+# ale-app's Monte Carlo loop (ale_app.stats.montecarlo) reproduces draw for draw.
+
+
+def seeded_estimator(estimator, seed: int):
+    """A shallow copy of the (input-prepared) ``estimator`` with ``random_state=seed``.
+
+    NiMARE derives every random stream afresh from ``random_state`` (``_get_rng``), so the
+    copy draws what ``ALE(random_state=seed)`` fitted to the same inputs draws. The copy
+    shares ``inputs_`` and the masker with ``estimator``; :func:`analytic_null` leaves them
+    as they were.
+    """
+    seeded = copy.copy(estimator)
+    seeded.set_params(random_state=int(seed))
+    return seeded
+
+
+def analytic_null(estimator, ma):
+    """NiMARE's ``ALE._fit`` on MA maps already built: the ALE values, NiMARE's analytic
+    (approximate) null of them, and the uncorrected p and z maps.
+
+    ``estimator`` is one :func:`prepare_ale_inputs` prepared (its ``inputs_`` are those
+    ``ALE.fit`` collects) and ``ma`` its experiments' MA maps (:func:`sparse_ma_maps`, rows
+    in ``inputs_["id"]`` order). ``ALE.fit`` accepts precomputed MA maps the same way
+    (``fit(..., ma_maps=...)``), so the kernel is not run again; the rest of the fit is
+    NiMARE's own code. Afterwards ``estimator`` holds the null (for :func:`p_to_summarystat`).
+
+    Returns
+    -------
+    stat, p, z : numpy.ndarray
+        In-mask float32 values, as ``MetaResult`` holds the ``"stat"``, ``"p"`` (clipped to
+        the positive float32 range) and ``"z"`` maps of ``ALE.fit``.
+    """
+    from nimare.utils import _clip_p_values  # private: MetaResult's clipping of "p" maps
+
+    estimator.inputs_["ma_maps"] = ma
+    try:
+        maps, _, _ = estimator._fit(estimator.studyset_)  # private: ALE.fit without its input step
+    finally:
+        estimator.inputs_.pop("ma_maps", None)
+    stat = np.asarray(maps["stat"], dtype=np.float32)
+    p = _clip_p_values(np.squeeze(maps["p"]), dtype=np.float32)
+    z = np.asarray(np.squeeze(maps["z"]), dtype=np.float32)
+    return stat, p, z
 
 
 def permutation_plan(estimator):
@@ -89,3 +151,10 @@ def p_to_logp_values(p, dtype):
     from nimare.utils import _p_to_logp_values  # private
 
     return _p_to_logp_values(p, dtype=dtype)
+
+
+def null_to_p_upper(values, null):
+    """NiMARE's upper-tail p of ``values`` against the ``null`` maxima (``null_to_p``)."""
+    from nimare.stats import null_to_p
+
+    return null_to_p(values, null, tail="upper")
