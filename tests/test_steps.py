@@ -162,7 +162,14 @@ def test_executor_from_the_command_line_options():
 
 @pytest.mark.skipif(not can_fork(), reason="forked workers are used on Linux only")
 def test_no_fork_while_other_threads_run():
+    import io
+
+    from tqdm.auto import tqdm
+
     executor = Executor("processes", 2)
+    # A progress bar left open (as a library's loop can leave one) keeps tqdm's monitor thread.
+    bar = tqdm(total=1, file=io.StringIO())
+    assert "tqdm_monitor" in [t.name for t in threading.enumerate()]
     # After worker processes ran, their manager threads are stopped before any fork.
     list(executor.map(_square_pid, [(1,), (2,)]))
     executor.release()
@@ -184,3 +191,4 @@ def test_no_fork_while_other_threads_run():
     while threading.active_count() > 1 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert executor.map_forked(lambda x: x, [1, 2]) == {1: 1, 2: 2}
+    bar.close()

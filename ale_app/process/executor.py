@@ -110,11 +110,13 @@ class Executor:
             executor = getattr(reusable_executor, "_executor", None)
             if executor is not None:
                 executor.shutdown(wait=True)
-        tqdm_module = sys.modules.get("tqdm")
-        monitor = getattr(getattr(tqdm_module, "tqdm", None), "monitor", None)
-        if monitor is not None:
-            monitor.exit()
-            tqdm_module.tqdm.monitor = None
+        monitor_module = sys.modules.get("tqdm._monitor")
+        if monitor_module is not None:
+            for thread in threading.enumerate():
+                if isinstance(thread, monitor_module.TMonitor):
+                    thread.exit()  # and the bar class it watches for starts a new one when needed
+                    if getattr(thread.tqdm_cls, "monitor", None) is thread:
+                        thread.tqdm_cls.monitor = None
 
     def map_forked(self, func: Callable, items: list) -> dict:
         """``{item: func(item)}`` on up to ``n_jobs`` processes forked from this one, the
