@@ -160,7 +160,7 @@ def test_verify_names_a_flipped_byte_and_a_changed_input(tmp_path, capsys):
 
     assert main(["--verify", str(out), "--n-jobs", "1", "-q"]) == 3
     captured = capsys.readouterr()
-    assert f"differs: {O.CLUSTER_TABLE}\n" in captured.out
+    assert f"differs: {O.CLUSTER_TABLE} (from the cluster step)\n" in captured.out
     assert f"identical: {O.STATMAP}\n" in captured.out
     assert O.CLUSTER_TABLE in captured.err and "1 of " in captured.err and "Traceback" not in captured.err
 

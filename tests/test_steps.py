@@ -160,35 +160,58 @@ def test_executor_from_the_command_line_options():
         Executor("gpu", 2)
 
 
+#: Run in a fresh interpreter: threads other tests leave behind (dask's offload pool, say)
+#: would otherwise stop the fork the test expects.
+NO_FORK_WHILE_THREADS = """
+import io, json, os, threading
+from tqdm.auto import tqdm
+from ale_app.process.executor import Executor
+
+def square_pid(x):
+    return x * x, os.getpid()
+
+def others():
+    return [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+
+out = {}
+executor = Executor("processes", 2)
+# A progress bar left open (as a library's loop can leave one) keeps tqdm's monitor thread.
+bar = tqdm(total=1, file=io.StringIO())
+out["monitor"] = "tqdm_monitor" in others()
+out["squares"] = [v for v, _ in executor.map(square_pid, [(1,), (2,), (3,)])]
+out["before_release"] = others()
+executor.release()
+out["after_release"] = others()
+forked = executor.map_forked(lambda x: os.getpid(), [1, 2])
+out["forked"] = sorted(forked) == [1, 2] and os.getpid() not in forked.values()
+stop = threading.Event()
+other = threading.Thread(target=stop.wait, name="another")
+other.start()
+out["with_another_thread"] = executor.map_forked(lambda x: x, [1, 2])
+stop.set()
+other.join()
+out["after_join"] = executor.map_forked(lambda x: x, [1, 2])
+bar.close()
+print(json.dumps(out))
+"""
+
+
 @pytest.mark.skipif(not can_fork(), reason="forked workers are used on Linux only")
 def test_no_fork_while_other_threads_run():
-    import io
+    import json
+    import subprocess
+    import sys
 
-    from tqdm.auto import tqdm
+    from conftest import offline
 
-    executor = Executor("processes", 2)
-    # A progress bar left open (as a library's loop can leave one) keeps tqdm's monitor thread.
-    bar = tqdm(total=1, file=io.StringIO())
-    assert "tqdm_monitor" in [t.name for t in threading.enumerate()]
-    # After worker processes ran, their manager threads are stopped before any fork.
-    list(executor.map(_square_pid, [(1,), (2,)]))
-    executor.release()
-    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
-    assert others == [], f"threads alive after the worker processes were released: {others}"
-    forked = executor.map_forked(lambda x: os.getpid(), [1, 2])
-    assert sorted(forked) == [1, 2] and os.getpid() not in forked.values()
-    assert threading.active_count() == 1
+    cmd, env = offline([sys.executable, "-c", NO_FORK_WHILE_THREADS])
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["monitor"] and out["squares"] == [1, 4, 9]
+    assert out["before_release"], "the worker processes' manager thread should be alive before release()"
+    # After release, only this thread runs: the figure workers are forked.
+    assert out["after_release"] == [] and out["forked"]
     # With another thread alive, nothing is forked: the caller does the items itself.
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        assert executor.map_forked(lambda x: os.getpid(), [1, 2]) == {}
-    finally:
-        stop.set()
-        other.join()
-    deadline = time.monotonic() + 10
-    while threading.active_count() > 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert executor.map_forked(lambda x: x, [1, 2]) == {1: 1, 2: 2}
-    bar.close()
+    assert out["with_another_thread"] == {}
+    assert out["after_join"] == {"1": 1, "2": 2}
