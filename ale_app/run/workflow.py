@@ -217,11 +217,10 @@ def run_step(step: Step, result: AnalysisResult, context: StepContext, timer: _T
         result.step_status[step.name] = f"skipped: {reason}"
         return result
     result.step_status[step.name] = "running"
-    what = step.describe(result, context) if step.describe else step.title
-    if step.describe is None:
+    if step.describe is None:  # a step too quick to log or time (releasing memory)
         step.run(result, context)
     else:
-        with timer.step(step.name, what):
+        with timer.step(step.name, step.describe(result, context)):
             step.run(result, context)
     result.step_status[step.name] = "ran"
     return result
