@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from ale_app.errors import MissingInputError, SpecError, UsageError
 from ale_app.spec.models import AnalysisSpec
+from ale_app.spec.v2 import AnalysisSpecV2
 
 EXAMPLE_PREFIX = "example:"
 #: Deepest nesting of lists and mappings a spec may have (the real spec needs 3).
@@ -113,9 +114,8 @@ def _locate_yaml(text: str, loc: tuple) -> int | None:
     return line
 
 
-def _field_bounds(loc: tuple) -> str | None:
+def _field_bounds(loc: tuple, model: Any = AnalysisSpec) -> str | None:
     """The numeric bounds of the field at ``loc`` in words, e.g. 'more than 0 and at most 100'."""
-    model: Any = AnalysisSpec
     info = None
     for key in loc:
         if not isinstance(key, str) or model is None:
@@ -139,7 +139,7 @@ def _field_bounds(loc: tuple) -> str | None:
     return " and ".join(parts) or None
 
 
-def _format_validation_error(exc: ValidationError, text: str, origin: str) -> SpecError:
+def _format_validation_error(exc: ValidationError, text: str, origin: str, model: Any = AnalysisSpec) -> SpecError:
     lines = []
     for err in exc.errors():
         loc = tuple(err["loc"])
@@ -151,8 +151,10 @@ def _format_validation_error(exc: ValidationError, text: str, origin: str) -> Sp
             msg = "unknown key"
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
         elif err["type"] not in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-            bounds = _field_bounds(loc)
+            bounds = _field_bounds(loc, model)
             if bounds:
                 msg = f"{msg}; allowed: {bounds}"
         lines.append(f"  {field}: {msg} ({where})")
@@ -266,7 +268,7 @@ def _load_yaml(text: str, origin: str) -> Any:
         ) from None
 
 
-def parse_spec(text: str, origin: str) -> AnalysisSpec:
+def parse_spec(text: str, origin: str) -> AnalysisSpec | AnalysisSpecV2:
     """Parse and validate spec ``text``; ``origin`` names it in messages.
 
     A ``.json`` origin is read as strict JSON, anything else as YAML (which JSON also is).
@@ -281,10 +283,29 @@ def parse_spec(text: str, origin: str) -> AnalysisSpec:
             f"The spec must be a mapping of keys to values ({origin}), not {type(data).__name__}.",
             hint="Start from 'ale-app --print-schema' or examples/pain-qualitative.yaml.",
         )
+    model = spec_model(data)
     try:
-        return AnalysisSpec.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise _format_validation_error(exc, text, origin) from None
+        raise _format_validation_error(exc, text, origin, model) from None
+
+
+def spec_model(data: dict) -> type:
+    """The model of the spec version ``data`` declares (version 1 unless it says 2).
+
+    A version-1 spec that names groups or a contrast is refused with the version it needs.
+    """
+    from ale_app.spec.v2 import AnalysisSpecV2
+
+    if data.get("spec_version") == 2:
+        return AnalysisSpecV2
+    if data.get("spec_version", 1) == 1 and ("groups" in data or "contrast" in data):
+        raise SpecError(
+            "The spec names 'groups' or a 'contrast', which need spec_version: 2 (version 1 has one 'input').",
+            hint="Write 'spec_version: 2', name the groups under 'groups' and compare two of them under "
+            "'contrast' (see 'ale-app --print-schema' and example:nback-vs-flanker).",
+        )
+    return AnalysisSpec
 
 
 def load_spec(source: str) -> tuple[AnalysisSpec, Path, str]:

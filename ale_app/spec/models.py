@@ -402,8 +402,7 @@ class AnalysisSpec(_StrictModel):
         validate_assignment=True,
         validate_default=True,
         allow_inf_nan=False,
-        json_schema_extra={"$id": SCHEMA_ID},
-        title="ale-app analysis spec",
+        title="ale-app analysis spec, version 1",
     )
 
     spec_version: Literal[1] = Field(description="Version of the spec format; must be 1.")
@@ -434,10 +433,21 @@ class AnalysisSpec(_StrictModel):
 
 
 def build_json_schema() -> dict[str, Any]:
-    """Return the JSON Schema of :class:`AnalysisSpec` (what ``schemas/`` holds)."""
-    schema = AnalysisSpec.model_json_schema()
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
-    return schema
+    """Return the JSON Schema of every spec version (what ``schemas/`` holds): version 1
+    (:class:`AnalysisSpec`) or version 2 (:class:`ale_app.spec.v2.AnalysisSpecV2`), told apart
+    by ``spec_version``."""
+    from typing import Annotated, Union
+
+    from pydantic import TypeAdapter
+
+    from ale_app.spec.v2 import AnalysisSpecV2
+
+    either = Annotated[Union[AnalysisSpec, AnalysisSpecV2], Field(discriminator="spec_version")]
+    schema = TypeAdapter(either).json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
+            "title": "ale-app analysis spec",
+            "description": "An ale-app analysis spec: version 1 (one input) or version 2 (named groups and a "
+                           "contrast), told apart by spec_version.", **schema}
 
 
 def schema_text() -> str:

@@ -1,0 +1,273 @@
+"""The analysis spec, version 2: named groups and a contrast between two of them.
+
+A version-2 spec names its groups; each group is what version 1 calls ``input`` (a file
+with its format and selection), or a selection from one ``input`` the groups share (users
+often keep one table with a group column). ``contrast`` compares two groups: the first
+minus the second, both directions reported, and (``conjunction``) where both converge.
+Every other section (``ale``, ``display``, ``jackknife``, ``figures``, ``report``,
+``labels``, ``inference``) means what it means in version 1 and applies to every group.
+
+Version 1 keeps working unchanged: :func:`upgrade_v1` gives the version-2 spec a
+version-1 spec means (one group, no contrast), and :func:`group_spec` the version-1 spec
+of one group of a version-2 spec, which is how each group's own analysis runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from ale_app.spec.models import (
+    MAX_TITLE_LENGTH,
+    ALESpec,
+    AnalysisSpec,
+    DisplaySpec,
+    FiguresSpec,
+    InferenceSpec,
+    InputSpec,
+    JackknifeSpec,
+    LabelsSpec,
+    ReportSpec,
+    SelectSpec,
+    _StrictModel,
+)
+
+#: Group names become BIDS labels (``group-<name>``, ``contrast-<first>Minus<second>``).
+GROUP_NAME = re.compile(r"^[A-Za-z0-9]+$")
+MAX_GROUP_NAME = 32
+
+
+class WhereSpec(_StrictModel):
+    """Keep the analyses whose ``column`` holds one of ``values``.
+
+    Attributes
+    ----------
+    column : str
+        A column of the input that describes analyses: a column of a TSV table beside the
+        coordinate columns, a column of a parquet studyset's ``annotations`` or ``metadata``
+        table, or a key of a NIMADS analysis's ``metadata``.
+    values : list of str
+        The values to keep (compared as text, exactly).
+    """
+
+    column: str = Field(min_length=1, description="The column (or analysis metadata key) to select by.")
+    values: list[str] = Field(min_length=1, description="Keep analyses whose column holds one of these values "
+                              "(compared as text, exactly).")
+
+
+class GroupSelectSpec(SelectSpec):
+    """Which analyses of the input form the group (at most one of ``first``, ``ids``, ``where``).
+
+    Attributes
+    ----------
+    first : int or None, default=None
+        The first N analyses in file order (N >= 2).
+    ids : list of str or None, default=None
+        Analyses by id, as the input names them (at least 2).
+    where : WhereSpec or None, default=None
+        Analyses by the value of a column (e.g. a group or task column of one shared table).
+    """
+
+    where: WhereSpec | None = Field(default=None, description="Keep the analyses whose column holds one of the "
+                                    "given values, e.g. {column: task, values: [n-back]}.")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> GroupSelectSpec:
+        given = [k for k in ("first", "ids", "where") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of 'first', 'ids' and 'where' (got {' and '.join(given)})")
+        return self
+
+
+class GroupSpec(_StrictModel):
+    """One group: its own input file, or a selection from the spec's shared ``input``.
+
+    Attributes
+    ----------
+    path : str or None, default=None
+        The group's studyset file (as ``input.path`` in version 1); None selects from the
+        spec's shared ``input``.
+    format : {"auto", "nimads", "nimare-json", "sleuth", "tsv", "parquet"} or None, default=None
+        The file's format (``auto`` when None); only with ``path``.
+    select : GroupSelectSpec or None, default=None
+        Which analyses of the file (or of the shared input) form the group.
+    outside_field_of_view : {"error", "keep"} or None, default=None
+        As ``input.outside_field_of_view`` (``error`` when None); only with ``path``.
+    """
+
+    path: str | None = Field(default=None, min_length=1, description=(
+        "The group's studyset file or parquet folder, relative to the spec's folder ('nimare:NAME' for a "
+        "NiMARE resource); null selects from the spec's shared 'input'."))
+    format: Literal["auto", "nimads", "nimare-json", "sleuth", "tsv", "parquet"] | None = Field(
+        default=None, description="The group file's format (as input.format); only with 'path'.")
+    select: GroupSelectSpec | None = Field(default=None, description=(
+        "Which analyses form the group (at most one of 'first', 'ids', 'where'); null keeps all."))
+    outside_field_of_view: Literal["error", "keep"] | None = Field(
+        default=None, description="As input.outside_field_of_view; only with 'path'.")
+
+
+class ContrastSpec(_StrictModel):
+    """The comparison between two groups.
+
+    Attributes
+    ----------
+    groups : list of two str
+        The first minus the second; both directions are reported.
+    conjunction : bool, default=True
+        Also map where both groups converge (minimum statistic, Nichols et al. 2005).
+    """
+
+    groups: list[str] = Field(min_length=2, max_length=2, description=(
+        "Two group names: the first minus the second (both directions are reported)."))
+    conjunction: bool = Field(default=True, description=(
+        "Also map where both groups converge: the voxelwise minimum of the two groups' maps "
+        "(minimum statistic, Nichols et al. 2005)."))
+
+    @field_validator("groups")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(value) == 2 and value[0] == value[1]:
+            raise ValueError("a contrast compares two different groups")
+        return value
+
+
+class AnalysisSpecV2(_StrictModel):
+    """An ale-app analysis spec, version 2: named groups and a contrast.
+
+    Attributes
+    ----------
+    spec_version : 2
+        The spec format's version.
+    title : str, default=""
+        Free text for the report.
+    mode : {"descriptive", "inferential"}, default="descriptive"
+        As in version 1; ``inferential`` needs ``inference.min_experiments`` experiments in
+        every group.
+    input : InputSpec or None, default=None
+        A shared input the groups select from (groups without a ``path``).
+    groups : dict of str to GroupSpec
+        The groups by name (letters and digits: names become BIDS labels).
+    contrast : ContrastSpec
+        Which two groups are compared.
+    ale, display, jackknife, figures, report, labels, inference
+        As in version 1, for every group and the contrast.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True,
+                              allow_inf_nan=False, title="ale-app analysis spec, version 2")
+
+    spec_version: Literal[2] = Field(description="Version of the spec format: 2 (named groups and a contrast).")
+    title: str = Field(default="", max_length=MAX_TITLE_LENGTH,
+                       description=f"Free text shown in the report (at most {MAX_TITLE_LENGTH:,} characters).")
+    mode: Literal["descriptive", "inferential"] = Field(
+        default="descriptive",
+        description="Declared before the run: 'descriptive' (both groups' ALE maps and their difference, "
+        "display-only thresholds) or 'inferential' (ALE subtraction with permutation FWE inference, each "
+        "group's own FWE inference and the conjunction; refused when a group has fewer than "
+        "inference.min_experiments experiments).",
+    )
+    input: InputSpec | None = Field(default=None, description=(
+        "A shared input the groups select from (groups that give no 'path')."))
+    groups: dict[str, GroupSpec] = Field(min_length=2, description=(
+        "The groups by name; a name is letters and digits only (it becomes a BIDS label)."))
+    contrast: ContrastSpec = Field(description="The two groups compared: the first minus the second.")
+    ale: ALESpec = Field(default_factory=ALESpec, description="How ALE is fitted (every group).")
+    display: DisplaySpec = Field(default_factory=DisplaySpec, description="How maps are drawn (display only).")
+    jackknife: JackknifeSpec = Field(default_factory=JackknifeSpec, description="Leave-one-out jackknife.")
+    figures: FiguresSpec = Field(default_factory=FiguresSpec, description="Figure files.")
+    report: ReportSpec = Field(default_factory=ReportSpec, description="Wording of the report.")
+    labels: LabelsSpec = Field(default_factory=LabelsSpec, description="Anatomical labels of peaks and clusters.")
+    inference: InferenceSpec = Field(
+        default_factory=InferenceSpec, description="The permutation and Monte Carlo inference; read only in "
+        "inferential mode.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AnalysisSpecV2:
+        problems = []
+        for name, group in self.groups.items():
+            if not GROUP_NAME.match(name) or len(name) > MAX_GROUP_NAME:
+                problems.append(f"group name {name!r} must be 1 to {MAX_GROUP_NAME} letters and digits "
+                                "(it becomes a BIDS label)")
+            if group.path is None:
+                if self.input is None:
+                    problems.append(f"group {name!r} gives no 'path' and the spec has no shared 'input' to "
+                                    "select from")
+                if group.format is not None or group.outside_field_of_view is not None:
+                    problems.append(f"group {name!r}: 'format' and 'outside_field_of_view' go with 'path' "
+                                    "(or in the shared 'input')")
+        unknown = [g for g in self.contrast.groups if g not in self.groups]
+        if unknown:
+            problems.append(f"contrast.groups names {', '.join(map(repr, unknown))}, not among the groups "
+                            f"({', '.join(map(repr, self.groups))})")
+        unused = [g for g in self.groups if g not in self.contrast.groups]
+        if unused:
+            problems.append(f"group(s) {', '.join(map(repr, unused))} are not in contrast.groups (one contrast "
+                            "per spec; remove them or compare them in another spec)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def first(self) -> str:
+        """The first group of the contrast (the minuend)."""
+        return self.contrast.groups[0]
+
+    @property
+    def second(self) -> str:
+        """The second group of the contrast (the subtrahend)."""
+        return self.contrast.groups[1]
+
+    @property
+    def contrast_label(self) -> str:
+        """The contrast as a BIDS label, e.g. ``olderMinusYounger``."""
+        return f"{self.first}Minus{self.second[:1].upper()}{self.second[1:]}"
+
+    def record(self) -> dict[str, Any]:
+        """The spec as run, defaults filled in, for ``spec.json`` (as version 1 records: the
+        unread ``mode`` and ``inference`` are left out in descriptive mode)."""
+        exclude = {"mode", "inference"} if self.mode == "descriptive" else set()
+        return self.model_dump(mode="json", exclude=exclude)
+
+
+#: The sections every group shares with the spec.
+SHARED_SECTIONS = ("title", "mode", "ale", "display", "jackknife", "figures", "report", "labels", "inference")
+
+
+def group_input(spec: AnalysisSpecV2, name: str) -> InputSpec:
+    """The version-1 ``input`` of group ``name`` (its own file, or the shared input)."""
+    group = spec.groups[name]
+    if group.path is not None:
+        base: dict[str, Any] = {"path": group.path}
+        if group.format is not None:
+            base["format"] = group.format
+        if group.outside_field_of_view is not None:
+            base["outside_field_of_view"] = group.outside_field_of_view
+    else:
+        assert spec.input is not None  # checked by the model
+        base = spec.input.model_dump(exclude={"select"})
+    # The group's selection (a GroupSelectSpec, which may use 'where') is kept as it is.
+    return InputSpec.model_validate({**base, "select": group.select})
+
+
+def group_spec(spec: AnalysisSpecV2, name: str) -> AnalysisSpec:
+    """The version-1 spec of group ``name``: its input and every shared section."""
+    data = {key: getattr(spec, key) for key in SHARED_SECTIONS}
+    data = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in data.items()}
+    data["title"] = f"{spec.title} ({name})" if spec.title else name
+    data["input"] = group_input(spec, name)
+    return AnalysisSpec.model_validate({"spec_version": 1, **data})
+
+
+def upgrade_v1(spec: AnalysisSpec, name: str = "all") -> dict[str, Any]:
+    """The version-2 form of a version-1 spec, as a mapping (one group ``name``, its input).
+
+    A version-2 spec needs a contrast, so this is not a runnable spec on its own: it shows
+    how a version-1 spec's sections map onto version 2 (``input`` becomes one group); add a
+    second group and a ``contrast`` to compare.
+    """
+    data = spec.model_dump(mode="json")
+    data["spec_version"] = 2
+    data["groups"] = {name: data.pop("input")}
+    return data
