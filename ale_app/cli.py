@@ -140,13 +140,24 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
     from ale_app.run import workflow
 
+    contrast = getattr(spec, "spec_version", 1) == 2
     if args.validate_only:
         from ale_app.inputs.evidence import summary_lines
 
-        evidence = workflow.validate(spec, spec_dir)
-        print(f"spec: {args.spec} (valid)")
-        for line in summary_lines(evidence):
-            print(line)
+        if contrast:
+            from ale_app.run.contrast_workflow import validate_contrast
+
+            groups = validate_contrast(spec, spec_dir)
+            print(f"spec: {args.spec} (valid; contrast {spec.first} minus {spec.second})")
+            for name, evidence in groups.items():
+                print(f"group {name}:")
+                for line in summary_lines(evidence):
+                    print(f"  {line}")
+        else:
+            evidence = workflow.validate(spec, spec_dir)
+            print(f"spec: {args.spec} (valid)")
+            for line in summary_lines(evidence):
+                print(line)
         print("nothing written (--validate-only)")
         return 0
     if args.output_dir is None:
@@ -166,7 +177,12 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         options = workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend,
                                       dask_scheduler=args.dask_scheduler, overwrite=args.overwrite,
                                       argv=["ale-app", *argv], on_step=freeze)
-        workflow.run(spec, spec_dir, text, Path(args.output_dir), options)
+        if contrast:
+            from ale_app.run.contrast_workflow import run_contrast
+
+            run_contrast(spec, spec_dir, text, Path(args.output_dir), options)
+        else:
+            workflow.run(spec, spec_dir, text, Path(args.output_dir), options)
     return 0
 
 
@@ -176,7 +192,12 @@ def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
     from ale_app.inputs.evidence import resolve_input_path
     from ale_app.spec.load import EXAMPLE_PREFIX
 
-    inputs = [resolve_input_path(spec.input.path, spec_dir)]
+    if getattr(spec, "spec_version", 1) == 2:
+        from ale_app.spec.v2 import group_input
+
+        inputs = [resolve_input_path(group_input(spec, g).path, spec_dir) for g in spec.contrast.groups]
+    else:
+        inputs = [resolve_input_path(spec.input.path, spec_dir)]
     if not args.spec.startswith(EXAMPLE_PREFIX):
         inputs.append(Path(args.spec))
     check_not_nested(Path(args.output_dir), inputs)

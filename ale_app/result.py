@@ -142,3 +142,82 @@ class AnalysisResult:
     def n_fwe_clusters(self) -> int:
         """How many clusters passed cluster-level FWE (0 before that step)."""
         return 0 if self.fwe_clusters is None else len(self.fwe_clusters.labels)
+
+
+@dataclass
+class ContrastResult:
+    """What a version-2 run (two groups and their contrast) computed.
+
+    Attributes
+    ----------
+    spec : ale_app.spec.v2.AnalysisSpecV2
+        The validated spec.
+    groups : dict of str to AnalysisResult
+        Each group's own analysis (its spec is the group's version-1 spec), first group first.
+    record : RunRecord
+        The command, the spec's text and folder, the execution options.
+    diff_values : numpy.ndarray or None
+        First group's ALE minus the second's, in-mask.
+    diff_threshold : float or None
+        Descriptive mode: the display-only threshold of ``|difference|``.
+    subtraction : ale_app.stats.subtraction.SubtractionResult or None
+        Inferential mode: the permutation test of the difference (NiMARE's ALESubtraction +
+        FWECorrector procedure), with the GingerALE-style directional reading.
+    contrast_clusters : ale_app.stats.contrast.ContrastClusters or None
+        The difference's clusters per direction (descriptive: above the display threshold;
+        inferential: passed cluster-level FWE).
+    contrast_jackknife : pandas.DataFrame or None
+        Leave-one-out contributions: first-group experiments to positive clusters, second-group
+        experiments to negative ones (``group`` column).
+    contrast_focus_counts : pandas.DataFrame or None
+        Foci of each experiment in each contrast cluster of its group's direction.
+    conjunction_values : numpy.ndarray or None
+        ``min(ALE1, ALE2)`` where both groups pass (inferential: their FWE clusters;
+        descriptive: above their display thresholds), 0 elsewhere.
+    conjunction_clusters : ale_app.stats.ale.Clusters or None
+        Connected regions of the conjunction.
+    timings, step_status, failed_step
+        As :class:`AnalysisResult`.
+    """
+
+    spec: Any
+    groups: dict[str, AnalysisResult]
+    record: RunRecord
+    diff_values: Any = None
+    diff_threshold: float | None = None
+    subtraction: Any = None
+    contrast_clusters: Any = None
+    contrast_jackknife: Any = None
+    contrast_focus_counts: Any = None
+    conjunction_values: Any = None
+    conjunction_clusters: Any = None
+    timings: dict[str, float] = field(default_factory=dict)
+    step_status: dict[str, str] = field(default_factory=dict)
+    failed_step: str | None = None
+
+    @property
+    def inferential(self) -> bool:
+        """Whether the spec declared the inferential mode (before the run)."""
+        return self.spec.mode == "inferential"
+
+    @property
+    def names(self) -> tuple[str, str]:
+        """The first and the second group."""
+        return self.spec.first, self.spec.second
+
+    @property
+    def first(self) -> AnalysisResult:
+        return self.groups[self.spec.first]
+
+    @property
+    def second(self) -> AnalysisResult:
+        return self.groups[self.spec.second]
+
+    @property
+    def random_seed(self) -> int | None:
+        """The seed of every random draw; None in descriptive mode (nothing is random)."""
+        return self.spec.inference.seed if self.inferential else None
+
+    @property
+    def masker(self):
+        return self.first.fit.masker

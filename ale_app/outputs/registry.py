@@ -407,26 +407,40 @@ REGISTRY: tuple[Output, ...] = (
     Output(SPEC_JSON, "json", "report", spec_record),
 )
 
-def known_output_names() -> set[str]:
-    """Every file name an ale-app run can write (relative to OUTPUT_DIR, ``/``-separated)."""
+def registry_for(spec=None) -> tuple[Output, ...]:
+    """The registry of a run of ``spec``: :data:`REGISTRY` for one group (version 1), the
+    contrast registry of its groups for a version-2 spec."""
+    if spec is not None and getattr(spec, "spec_version", 1) == 2:
+        from ale_app.outputs.contrast_registry import contrast_registry
+
+        return contrast_registry(spec)
+    return REGISTRY
+
+
+def known_output_names(spec=None) -> set[str]:
+    """Every file name an ale-app run can write (relative to OUTPUT_DIR, ``/``-separated);
+    with a version-2 ``spec``, the names of its groups and contrast too."""
     names = {n for entry in REGISTRY for n in entry.file_names()}
+    if spec is not None:
+        names |= {n for entry in registry_for(spec) for n in entry.file_names()}
     return names | {PROVENANCE}
 
 
-def owned_names() -> D.OwnedNames:
+def owned_names(spec=None) -> D.OwnedNames:
     """What the output folder needs to know of ale-app's names to tell its files from others'."""
-    return D.OwnedNames(known=frozenset(known_output_names()), marker=DATASET_DESCRIPTION, completion=PROVENANCE)
+    return D.OwnedNames(known=frozenset(known_output_names(spec)), marker=DATASET_DESCRIPTION,
+                        completion=PROVENANCE)
 
 
-def figure_entries(section: str | None = None) -> list[Output]:
+def figure_entries(section: str | None = None, registry: tuple[Output, ...] = REGISTRY) -> list[Output]:
     """The figure entries, in registry order, optionally of one report section."""
-    return [e for e in REGISTRY if e.kind == "figure" and (section is None or e.section == section)]
+    return [e for e in registry if e.kind == "figure" and (section is None or e.section == section)]
 
 
-def _figure_files(root: Path, section: str) -> list[tuple[str, Path]]:
+def _figure_files(root: Path, section: str, registry: tuple[Output, ...] = REGISTRY) -> list[tuple[str, Path]]:
     """(caption, file) of each figure of ``section`` that is in ``root`` (PNG preferred)."""
     found = []
-    for entry in figure_entries(section):
+    for entry in figure_entries(section, registry):
         for fmt in FIGURE_FORMATS:
             path = root / f"{entry.name}.{fmt}"
             if path.is_file():
@@ -468,9 +482,10 @@ def write_entry(entry: Output, result: AnalysisResult, out: D.OutputFolder) -> b
     return True
 
 
-def write_step(step: str, result: AnalysisResult, out: D.OutputFolder) -> None:
+def write_step(step: str, result: AnalysisResult, out: D.OutputFolder,
+               registry: tuple[Output, ...] = REGISTRY) -> None:
     """Write every registry entry of ``step`` that this result produces."""
-    for entry in REGISTRY:
+    for entry in registry:
         if entry.step == step:
             write_entry(entry, result, out)
 
@@ -495,9 +510,9 @@ def render_figure(fig, formats: list[str], dpi: int) -> dict[str, bytes]:
     return rendered
 
 
-def _draw(name: str, result: AnalysisResult) -> dict[str, bytes] | None:
+def _draw(name: str, result: AnalysisResult, registry: tuple[Output, ...] = REGISTRY) -> dict[str, bytes] | None:
     """Build and render the figure entry ``name``."""
-    entry = next(e for e in REGISTRY if e.name == name)
+    entry = next(e for e in registry if e.name == name)
     if not _ready(entry, result):
         return None
     fig = entry.build(result, None)
@@ -505,7 +520,7 @@ def _draw(name: str, result: AnalysisResult) -> dict[str, bytes] | None:
 
 
 def write_figures(result: AnalysisResult, out: D.OutputFolder, executor: Executor | None = None,
-                  settle: Callable[[], None] | None = None) -> None:
+                  settle: Callable[[], None] | None = None, registry: tuple[Output, ...] = REGISTRY) -> None:
     """Draw every figure entry and write them in registry order.
 
     With an ``executor`` of more than one job (on Linux), the figures are drawn at the same
@@ -524,22 +539,23 @@ def write_figures(result: AnalysisResult, out: D.OutputFolder, executor: Executo
 
     if settle is not None:
         settle()
-    entries = [e for e in figure_entries() if _ready(e, result)]
+    entries = [e for e in figure_entries(None, registry) if _ready(e, result)]
     rendered: dict = {}
     if executor is not None:
         slowest_first = sorted(entries, key=lambda e: -e.draw_cost)
-        rendered = executor.map_forked(lambda name: _draw(name, result), [e.name for e in slowest_first])
+        rendered = executor.map_forked(lambda name: _draw(name, result, registry), [e.name for e in slowest_first])
     for entry in entries:
         drawn = rendered.get(entry.name, FAILED)
         if drawn is FAILED:
-            drawn = _draw(entry.name, result)
+            drawn = _draw(entry.name, result, registry)
         for fmt, data in (drawn or {}).items():
             out.write_bytes(f"{entry.name}.{fmt}", data)
 
 
-def write_failure_report(result: AnalysisResult, out: D.OutputFolder) -> None:
+def write_failure_report(result: AnalysisResult, out: D.OutputFolder,
+                         registry: tuple[Output, ...] = REGISTRY) -> None:
     """``report.html`` and ``CITATION.md`` from whatever ``result`` holds (a step failed)."""
-    for entry in REGISTRY:
+    for entry in registry:
         if entry.name in (REPORT, CITATION):
             write_entry(entry, result, out)
 

@@ -1,0 +1,380 @@
+"""The registry of a contrast run (a version-2 spec): each group's files, the contrast's, the
+conjunction's, and the files every run writes.
+
+Each group's files are the single-group entries of :data:`ale_app.outputs.registry.REGISTRY`
+built from that group's result, under the group's label (``group-<name>_...``; sidecars
+name their sources under the same label). The contrast's files carry the contrast label
+(``contrast-<first>Minus<Second>_...``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ale_app.outputs import folder as D
+from ale_app.outputs import registry as O
+from ale_app.outputs.registry import SPACE, Output, Sidecar
+
+#: Single-group files that a contrast run writes once for the whole run, not per group.
+RUN_FILES = {O.DATASET_DESCRIPTION, O.BIDSIGNORE, O.REPORT, O.CITATION, O.SPEC_JSON}
+
+
+def group_prefix(name: str) -> str:
+    return f"group-{name}_"
+
+
+def _prefixed(name: str, prefix: str) -> str:
+    folder, _, base = name.rpartition("/")
+    return f"{folder}/{prefix}{base}" if folder else f"{prefix}{base}"
+
+
+def _group_entry(entry: Output, group: str) -> Output:
+    prefix = group_prefix(group)
+
+    def build(result, out):
+        own = result.groups.get(group) if result.groups else None
+        if own is None or not O._ready(entry, own):
+            return None
+        return entry.build(own, out)
+
+    sidecar = None
+    if entry.sidecar is not None:
+        def sidecar(result, _entry=entry):
+            side = _entry.sidecar(result.groups[group])
+            sources = [s.replace("bids::", f"bids::{prefix}", 1) if s.startswith("bids::") else s
+                       for s in side.sources]
+            return Sidecar(side.description, sources, side.parameters, {**side.extra, "Group": group})
+
+    caption = None if entry.caption is None else f"{group}: {entry.caption[:1].lower()}{entry.caption[1:]}"
+    return replace(entry, name=_prefixed(entry.name, prefix), build=build, sidecar=sidecar, caption=caption,
+                   section=None if entry.section is None else f"group-{group}", needs=("groups",))
+
+
+# --------------------------------------------------------------------------- contrast files
+
+
+def _label(spec) -> str:
+    return spec.contrast_label
+
+
+def contrast_names(spec) -> dict[str, str]:
+    """The contrast's file names for ``spec``."""
+    c = f"contrast-{_label(spec)}_"
+    return {
+        "diff": f"{c}{SPACE}_stat-aledifference_statmap.nii.gz",
+        "z": f"{c}{SPACE}_stat-z_statmap.nii.gz",
+        "p": f"{c}{SPACE}_stat-p_statmap.nii.gz",
+        "logp_voxel": f"{c}{SPACE}_stat-logp_desc-voxelFWE_statmap.nii.gz",
+        "logp_size": f"{c}{SPACE}_stat-logp_desc-clusterFWE_statmap.nii.gz",
+        "logp_mass": f"{c}{SPACE}_stat-logp_desc-clustermassFWE_statmap.nii.gz",
+        "z_directional": f"{c}{SPACE}_stat-z_desc-directional_statmap.nii.gz",
+        "null": f"{c}desc-permnull_table.tsv",
+        "cluster_map": f"{c}{SPACE}_desc-clusters_dseg.nii.gz",
+        "cluster_table": f"{c}desc-clusters_table.tsv",
+        "jackknife": f"{c}desc-jackknife_table.tsv",
+        "focus_counts": f"{c}desc-focuscounts_table.tsv",
+        "conjunction": f"{c}{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz",
+        "conjunction_table": f"{c}desc-conjunction_table.tsv",
+        "fig_coordinates": "figures/desc-groups_glassbrain",
+        "fig_diff": f"figures/{c}stat-aledifference_glassbrain",
+        "fig_z": f"figures/{c}stat-z_desc-clusterFWE_glassbrain",
+        "fig_conjunction": f"figures/{c}desc-conjunction_glassbrain",
+        "coordinates": "coordinates.tsv",
+    }
+
+
+def _image(result, values):
+    from ale_app.stats.ale import values_to_image
+
+    return values_to_image(np.asarray(values, dtype=np.float32), result.masker)
+
+
+def groups_info(result) -> dict[str, Any]:
+    """The groups as every contrast sidecar names them."""
+    return {"Groups": {name: {"Experiments": len(g.evidence.ids), "Foci": int(len(g.evidence.coordinates)),
+                              "Source": g.evidence.source["path"]}
+                       for name, g in result.groups.items()},
+            "Contrast": f"{result.names[0]} minus {result.names[1]}"}
+
+
+def contrast_info(result) -> dict[str, Any]:
+    """What the contrast's outputs say about how they were made."""
+    spec = result.spec
+    info = groups_info(result)
+    if result.inferential:
+        inf = spec.inference
+        sub = result.subtraction
+        info.update({
+            "Inferential": True,
+            "Method": "ALE subtraction: permutation of group labels (NiMARE's ALESubtraction), two-sided; voxel- "
+                      "and cluster-level FWE from the same permutations (NiMARE's FWECorrector(method='montecarlo'))",
+            "Permutations": inf.n_iterations, "RandomSeed": inf.seed, "ClusterFormingP": inf.voxel_p,
+            "ClusterFormingALEDifference": None if sub is None else sub.cluster_forming_threshold,
+            "FWEAlpha": inf.fwe_alpha, "Connectivity": "faces (6-neighbour)",
+        })
+    else:
+        info.update({
+            "Inferential": False, "DisplayThreshold": result.diff_threshold,
+            "DisplayThresholdMethod": f"{spec.display.threshold_percentile:g}th percentile of the nonzero in-mask "
+                                      "absolute ALE differences",
+            "ThresholdIsStatistical": False,
+        })
+    return info
+
+
+def _ale_params(result) -> dict[str, Any]:
+    return {"Estimator": "ALE of each group (nimare.meta.cbma.ale.ALE kernels)",
+            "Kernel": result.first.fit.kernel, "Template": result.spec.ale.template}
+
+
+def _sidecar(description: str, sources: list[str]):
+    def make(result) -> Sidecar:
+        return Sidecar(description, sources, _ale_params(result), contrast_info(result))
+    return make
+
+
+def _coordinates(result, _out=None) -> pd.DataFrame:
+    frames = []
+    for name, group in result.groups.items():
+        table = group.evidence.coordinates.copy()
+        table["space"] = "MNI152NLin6Asym"
+        table.insert(0, "group", name)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _coordinates_sidecar(result) -> Sidecar:
+    return Sidecar(
+        "Every focus that entered the analysis, in the target space (mm), with its group.",
+        [g.evidence.source["path"] for g in result.groups.values()],
+        {"Groups": {name: {"InputFormat": g.evidence.source["format"], "Selection": O.selection(g),
+                           "SpaceConversions": g.evidence.conversions, "InputWarnings": g.evidence.warnings}
+                    for name, g in result.groups.items()}},
+        {"Columns": {"group": "The group (spec 'groups')", "analysis_id": "Analysis id", "study_id": "Study id",
+                     "x": "mm", "y": "mm", "z": "mm", "space": "Coordinate space"}},
+    )
+
+
+def _sub(attr: str):
+    return lambda r, _o: None if r.subtraction is None else _image(r, getattr(r.subtraction, attr))
+
+
+def _directional(r, _o):
+    sub = r.subtraction
+    if sub is None or not sub.directional:
+        return None
+    return _image(r, sub.directional["z"])
+
+
+def _null(r, _o):
+    return None if r.subtraction is None else r.subtraction.null
+
+
+def _cluster_table_sidecar(result) -> Sidecar:
+    n = contrast_names(result.spec)
+    cols = {"tail": "positive: first group's ALE higher; negative: second group's",
+            "cluster_id": "Label in the contrast cluster map", "peak": "main peak or sub-peak",
+            "x": "mm", "y": "mm", "z": "mm", "ale_difference": "ALE difference (first minus second) at the peak",
+            "size_mm3": "Cluster volume, mm3", "region": "Atlas region at the peak",
+            "composition": "Main-peak rows: regions holding most of the cluster's volume"}
+    if result.inferential:
+        cols.update({"size_voxels": "Cluster size, voxels", "p_fwe": "Cluster-level (size) FWE p",
+                     "p_fwe_se": "Monte Carlo standard error of p_fwe, sqrt(p (1 - p) / permutations)",
+                     "favoured_group_converges": "Share of the cluster's voxels where the group it favours "
+                     "converges on its own (its clusters that passed cluster-level FWE): the GingerALE-style "
+                     "reading counts a difference only there"})
+    return Sidecar("Clusters of the ALE difference, per direction" + (
+        " that passed cluster-level FWE." if result.inferential else " above the display-only threshold."),
+        [f"bids::{n['diff']}", f"bids::{n['cluster_map']}"], _ale_params(result),
+        {**contrast_info(result), "Labels": O.atlas_info(result.first), "Columns": cols})
+
+
+def _jackknife_sidecar(result) -> Sidecar:
+    n = contrast_names(result.spec)
+    return Sidecar(
+        "Leave-one-out jackknife of the contrast clusters: per experiment, the mean over each cluster's voxels "
+        "of 1 - difference(without it) / difference. First-group experiments are left out for positive "
+        "clusters, second-group experiments for negative ones (as NiMARE's Jackknife on a pairwise result); "
+        "'mean' averages the experiment's own clusters.",
+        [f"bids::{n['diff']}", f"bids::{n['cluster_map']}", "bids::coordinates.tsv"], _ale_params(result),
+        contrast_info(result))
+
+
+def _focus_sidecar(result) -> Sidecar:
+    n = contrast_names(result.spec)
+    return Sidecar("Foci of each experiment inside each contrast cluster of its group's direction.",
+                   ["bids::coordinates.tsv", f"bids::{n['cluster_map']}"], {}, contrast_info(result))
+
+
+def _conjunction_sidecar(result) -> Sidecar:
+    spec = result.spec
+    basis = ("both groups' clusters that passed cluster-level FWE" if result.inferential else
+             "both groups' ALE above their own display-only thresholds (description, not a test)")
+    return Sidecar(
+        f"Conjunction (minimum statistic, Nichols et al. 2005): min(ALE {spec.first}, ALE {spec.second}) where "
+        f"{basis}; 0 elsewhere.", [f"bids::{group_prefix(g)}{O.STATMAP}" for g in result.names],
+        _ale_params(result), {**contrast_info(result), "ConjunctionOf": basis})
+
+
+def _fig_coordinates(result, _out=None):
+    from ale_app.present import figures as F
+
+    return F.plot_group_coordinates(_coordinates(result), list(result.names), "All reported coordinates, by group")
+
+
+def _fig_diff(result, _out=None):
+    from ale_app.present import figures as F
+
+    if result.diff_values is None:
+        return None
+    a, b = result.names
+    if result.inferential:
+        return F.plot_difference(_image(result, result.diff_values), 0.0, [a, b],
+                                 f"ALE difference, {a} minus {b} (unthresholded)",
+                                 "the raw difference of the two groups' ALE maps; see the z map for the test")
+    return F.plot_difference(_image(result, result.diff_values), result.diff_threshold, [a, b],
+                             f"ALE difference, {a} minus {b}",
+                             f"drawn above the display-only threshold |difference| > {result.diff_threshold:.4g} "
+                             "(not a statistical threshold)")
+
+
+def _fig_z(result, _out=None):
+    from ale_app.present import figures as F
+
+    sub = result.subtraction
+    cc = result.contrast_clusters
+    if sub is None or cc is None:
+        return None
+    a, b = result.names
+    label_values = np.rint(result.masker.transform(cc.label_img)).ravel()
+    z = np.where(label_values > 0, sub.z_values, 0)
+    return F.plot_difference(_image(result, z), 0.0, [a, b], f"ALE subtraction {a} vs {b}: clusters that passed "
+                             "cluster-level FWE", f"z of the permutation test inside the {len(cc.labels)} "
+                             f"cluster(s) with FWE p < {result.spec.inference.fwe_alpha:g}", label="z")
+
+
+def _fig_conjunction(result, _out=None):
+    from ale_app.present import figures as F
+
+    if result.conjunction_values is None:
+        return None
+    a, b = result.names
+    basis = ("where both groups' clusters passed cluster-level FWE" if result.inferential
+             else "where both groups are above their display-only thresholds (description)")
+    return F.plot_conjunction(_image(result, result.conjunction_values), [a, b], result.spec.display.cmap,
+                              f"Conjunction of {a} and {b}", f"min(ALE {a}, ALE {b}) {basis}")
+
+
+def _report(result, out: D.OutputFolder) -> str:
+    from ale_app.present import contrast_report as R
+
+    registry = contrast_registry(result.spec)
+    sections = sorted({e.section for e in registry if e.kind == "figure" and e.section})
+    figures = {s: O._figure_files(out.root, s, registry) for s in sections}
+    return R.contrast_report_html(result, out.digests, figures)
+
+
+def _citation(result, _out: D.OutputFolder) -> str:
+    from ale_app.present import contrast_report as R
+
+    return R.contrast_citation(result)
+
+
+def _spec_record(result, _out=None) -> dict:
+    record = result.spec.record()
+    record["recorded_inputs"] = {
+        name: dict(zip(O.RECORDED_INPUT_KEYS, (g.evidence.source["sha256"], g.evidence.source["format"],
+                                               g.evidence.conversions)))
+        for name, g in result.groups.items()}
+    return record
+
+
+def _dataset_description(result, _out=None) -> dict:
+    from ale_app.outputs import provenance as P
+
+    first = result.first.evidence.source
+    desc = P.dataset_description(result.spec.title, first)
+    desc["SourceDatasets"] = [
+        {"URL": g.evidence.source["path"], "Group": name, "SHA-256": g.evidence.source["sha256"]}
+        for name, g in result.groups.items()]
+    if not result.spec.title:
+        desc["Name"] = f"ale-app {result.spec.mode} contrast {result.names[0]} vs {result.names[1]}"
+    return desc
+
+
+def contrast_registry(spec) -> tuple[Output, ...]:
+    """Every file a run of the version-2 ``spec`` can write."""
+    n = contrast_names(spec)
+    a, b = spec.first, spec.second
+    entries: list[Output] = [
+        Output(O.DATASET_DESCRIPTION, "json", "start", _dataset_description, needs=("groups",)),
+        Output(O.BIDSIGNORE, "text", "start", O.bidsignore_text),
+        Output(n["coordinates"], "tsv", "data", _coordinates, _coordinates_sidecar, needs=("groups",)),
+    ]
+    for group in spec.contrast.groups:
+        for entry in O.REGISTRY:
+            if entry.name in RUN_FILES or entry.name == O.COORDINATES:
+                continue
+            entries.append(_group_entry(entry, group))
+    entries += [
+        Output(n["diff"], "nifti", "data", lambda r, _o: _image(r, r.diff_values), _sidecar(
+            f"ALE difference: ALE of {a} minus ALE of {b} (raw values; not z, not p). Unthresholded.",
+            [f"bids::{group_prefix(a)}{O.STATMAP}", f"bids::{group_prefix(b)}{O.STATMAP}"]), needs=("diff_values",)),
+        Output(n["z"], "nifti", "data", _sub("z_values"), _sidecar(
+            "Signed z of the two-sided permutation test of the ALE difference (positive: first group higher), "
+            "uncorrected.", [f"bids::{n['diff']}"]), needs=("subtraction",)),
+        Output(n["p"], "nifti", "data", _sub("p_values"), _sidecar(
+            "Two-sided uncorrected permutation p of the ALE difference (at least 1/permutations).",
+            [f"bids::{n['diff']}"]), needs=("subtraction",)),
+        Output(n["logp_voxel"], "nifti", "data", _sub("logp_voxel_fwe_values"), _sidecar(
+            "-log10 voxel-level FWE p of the ALE difference (null of the largest |difference|).",
+            [f"bids::{n['diff']}", f"bids::{n['null']}"]), needs=("subtraction",)),
+        Output(n["logp_size"], "nifti", "data", _sub("logp_cluster_size_fwe_values"), _sidecar(
+            "-log10 cluster-level (size) FWE p of each voxel's cluster of |difference| above the cluster-forming "
+            "threshold.", [f"bids::{n['diff']}", f"bids::{n['null']}"]), needs=("subtraction",)),
+        Output(n["logp_mass"], "nifti", "data", _sub("logp_cluster_mass_fwe_values"), _sidecar(
+            "-log10 cluster-level (mass) FWE p of each voxel's cluster.", [f"bids::{n['diff']}",
+                                                                            f"bids::{n['null']}"]),
+            needs=("subtraction",)),
+        Output(n["z_directional"], "nifti", "data", _directional, _sidecar(
+            "GingerALE-style reading: one-sided z of the difference tested only where the group it favours "
+            "converges on its own (positive where the first group's clusters passed FWE, negative where the "
+            "second's did), as NiMARE's ALESubtraction.fit(inference_map1=, inference_map2=); 0 elsewhere.",
+            [f"bids::{n['diff']}", f"bids::{group_prefix(a)}{O.FWE_CLUSTER_MAP}",
+             f"bids::{group_prefix(b)}{O.FWE_CLUSTER_MAP}"]), needs=("subtraction",)),
+        Output(n["null"], "tsv", "data", _null, _sidecar(
+            "The permutation null: per permutation, the largest |ALE difference|, the largest cluster (voxels) "
+            "and the largest cluster mass (NiMARE's values_level-voxel_corr-fwe_method-montecarlo, "
+            "values_desc-size_... and values_desc-mass_level-cluster_corr-fwe_method-montecarlo).",
+            ["bids::coordinates.tsv"]), needs=("subtraction",)),
+        Output(n["cluster_map"], "nifti", "data", lambda r, _o: r.contrast_clusters.label_img, _sidecar(
+            "Labels of the contrast clusters (positive first, then negative; 0 = none).",
+            [f"bids::{n['diff']}"]), needs=("contrast_clusters",)),
+        Output(n["cluster_table"], "tsv", "data", lambda r, _o: r.contrast_clusters.table, _cluster_table_sidecar,
+               needs=("contrast_clusters",)),
+        Output(n["jackknife"], "tsv", "data", lambda r, _o: r.contrast_jackknife, _jackknife_sidecar,
+               needs=("contrast_jackknife",)),
+        Output(n["focus_counts"], "tsv", "data", lambda r, _o: r.contrast_focus_counts, _focus_sidecar,
+               needs=("contrast_focus_counts",)),
+        Output(n["conjunction"], "nifti", "data", lambda r, _o: _image(r, r.conjunction_values),
+               _conjunction_sidecar, needs=("conjunction_values",)),
+        Output(n["conjunction_table"], "tsv", "data", lambda r, _o: r.conjunction_clusters.table,
+               _conjunction_sidecar, needs=("conjunction_clusters",)),
+        Output(n["fig_coordinates"], "figure", "figures", _fig_coordinates,
+               caption="All reported coordinates, coloured by group", section="contrast", needs=("groups",)),
+        Output(n["fig_z"], "figure", "figures", _fig_z,
+               caption="ALE subtraction: the clusters that passed cluster-level FWE (z)", section="contrast",
+               needs=("subtraction", "contrast_clusters")),
+        Output(n["fig_diff"], "figure", "figures", _fig_diff,
+               caption="ALE difference (first group minus second)", section="contrast", needs=("diff_values",)),
+        Output(n["fig_conjunction"], "figure", "figures", _fig_conjunction,
+               caption="Conjunction (minimum statistic)", section="conjunction", needs=("conjunction_values",)),
+        Output(O.REPORT, "text", "report", _report),
+        Output(O.CITATION, "text", "report", _citation),
+        Output(O.SPEC_JSON, "json", "report", _spec_record),
+    ]
+    return tuple(entries)

@@ -1,0 +1,365 @@
+"""The report and methods of a contrast (two groups), written from the run's results.
+
+Descriptive contrasts describe and never infer (the words of
+:data:`ale_app.present.report.FORBIDDEN_PHRASES` do not appear); inferential ones name the
+test, the permutations, the seed and the reading of the difference they used.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ale_app import __version__
+from ale_app.present.report import (
+    _STYLE,
+    REFERENCES,
+    _cluster_html,
+    _dl,
+    _img_tag,
+    markdown_escape,
+)
+
+#: A contrast cluster "rests on" one experiment when leaving that experiment out removes at
+#: least this share of the cluster's difference (mean over its voxels).
+RESTS_ON = 0.5
+
+CONTRAST_REFERENCES = {
+    "laird2005": (
+        "Laird, A. R., Fox, P. M., Price, C. J., Glahn, D. C., Uecker, A. M., Lancaster, J. L., et al. (2005). "
+        "ALE meta-analysis: controlling the false discovery rate and performing statistical contrasts. Human "
+        "Brain Mapping, 25(1), 155-164. doi:10.1002/hbm.20136",
+        "@article{laird2005,\n  author = {Laird, Angela R. and Fox, P. Mickle and Price, Cathy J. and Glahn, "
+        "David C. and Uecker, Angela M. and Lancaster, Jack L. and others},\n  title = {ALE meta-analysis: "
+        "controlling the false discovery rate and performing statistical contrasts},\n  journal = {Human Brain "
+        "Mapping},\n  volume = {25},\n  number = {1},\n  pages = {155--164},\n  year = {2005},\n"
+        "  doi = {10.1002/hbm.20136}\n}",
+    ),
+    "nichols2005": (
+        "Nichols, T., Brett, M., Andersson, J., Wager, T., & Poline, J.-B. (2005). Valid conjunction inference "
+        "with the minimum statistic. NeuroImage, 25(3), 653-660. doi:10.1016/j.neuroimage.2004.12.005",
+        "@article{nichols2005,\n  author = {Nichols, Thomas and Brett, Matthew and Andersson, Jesper and Wager, "
+        "Tor and Poline, Jean-Baptiste},\n  title = {Valid conjunction inference with the minimum statistic},\n"
+        "  journal = {NeuroImage},\n  volume = {25},\n  number = {3},\n  pages = {653--660},\n  year = {2005},\n"
+        "  doi = {10.1016/j.neuroimage.2004.12.005}\n}",
+    ),
+    "eickhoff2016": (
+        "Eickhoff, S. B., Nichols, T. E., Laird, A. R., Hoffstaedter, F., Amunts, K., Fox, P. T., et al. (2016). "
+        "Behavior, sensitivity, and power of activation likelihood estimation characterized by massive "
+        "empirical simulation. NeuroImage, 137, 70-85. doi:10.1016/j.neuroimage.2016.04.072",
+        "@article{eickhoff2016,\n  author = {Eickhoff, Simon B. and Nichols, Thomas E. and Laird, Angela R. and "
+        "Hoffstaedter, Felix and Amunts, Katrin and Fox, Peter T. and others},\n  title = {Behavior, "
+        "sensitivity, and power of activation likelihood estimation characterized by massive empirical "
+        "simulation},\n  journal = {NeuroImage},\n  volume = {137},\n  pages = {70--85},\n  year = {2016},\n"
+        "  doi = {10.1016/j.neuroimage.2016.04.072}\n}",
+    ),
+    "lancaster2007": (
+        "Lancaster, J. L., Tordesillas-Gutierrez, D., Martinez, M., Salinas, F., Evans, A., Zilles, K., et al. "
+        "(2007). Bias between MNI and Talairach coordinates analyzed using the ICBM-152 brain template. Human "
+        "Brain Mapping, 28(11), 1194-1205. doi:10.1002/hbm.20345",
+        "@article{lancaster2007,\n  author = {Lancaster, Jack L. and Tordesillas-Gutierrez, Diana and Martinez, "
+        "Michael and Salinas, Felipe and Evans, Alan and Zilles, Karl and others},\n  title = {Bias between MNI "
+        "and Talairach coordinates analyzed using the ICBM-152 brain template},\n  journal = {Human Brain "
+        "Mapping},\n  volume = {28},\n  number = {11},\n  pages = {1194--1205},\n  year = {2007},\n"
+        "  doi = {10.1002/hbm.20345}\n}",
+    ),
+}
+
+
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def _p_text(p: float, n_iterations: int) -> str:
+    """A permutation p as its numbers allow: at the floor 1/n it is an inequality."""
+    floor = 1.0 / n_iterations
+    if p <= floor * (1 + 1e-6):
+        return f"p \u2264 {floor:.2g} (the smallest p {n_iterations:,} permutations can give)"
+    return f"p = {p:.3g}"
+
+
+def cluster_dependence(result) -> list[dict]:
+    """Per contrast cluster: its largest leave-one-out contribution and whose it is, and
+    whether the cluster rests on one experiment (contribution at least :data:`RESTS_ON`)."""
+    jk, cc = result.contrast_jackknife, result.contrast_clusters
+    if jk is None or cc is None:
+        return []
+    out = []
+    for label in cc.labels:
+        column = f"cluster_{label}"
+        values = jk[["id", "group", column]].dropna()
+        values = values[values["group"] == (result.names[0] if cc.tail_of(label) == "positive" else result.names[1])]
+        if not len(values):
+            continue
+        top = values.loc[values[column].astype(float).idxmax()]
+        out.append({"cluster": label, "tail": cc.tail_of(label), "top_id": str(top["id"]),
+                    "top": float(top[column]), "rests_on_one": float(top[column]) >= RESTS_ON})
+    return out
+
+
+def _group_line(name: str, group) -> str:
+    ev = group.evidence
+    return (f"{name} ({_plural(len(ev.ids), 'experiment')}, {_plural(len(ev.coordinates), 'focus', 'foci')}, "
+            f"{_plural(len(ev.study_ids), 'study', 'studies')})")
+
+
+def _kernel_text(result) -> str:
+    spec = result.spec.ale
+    if spec.kernel_fwhm is not None:
+        return f"one kernel FWHM of {spec.kernel_fwhm:g} mm for every experiment (ale.kernel_fwhm)"
+    if spec.sample_size is not None:
+        return (f"one sample size of {spec.sample_size} for every experiment (ale.sample_size), giving each "
+                "kernel's FWHM by Eickhoff et al. (2009)")
+    parts = []
+    for name, g in result.groups.items():
+        sizes = [v for v in g.evidence.sample_sizes.values() if v is not None]
+        if sizes:
+            parts.append(f"{name}: {min(sizes):g} to {max(sizes):g} subjects")
+    return ("each experiment's sample size (" + "; ".join(parts) + "), giving each kernel's FWHM by Eickhoff et "
+            "al. (2009)")
+
+
+def _conversions_text(result) -> str:
+    parts = []
+    for name, g in result.groups.items():
+        n = sum(int(c.get("Foci", 0)) for c in g.evidence.conversions)
+        if n:
+            parts.append(f"{_plural(n, 'focus', 'foci')} of {name}")
+    if not parts:
+        return ""
+    return (" Talairach coordinates (" + ", ".join(parts) + ") were converted to MNI with the Lancaster et al. "
+            "(2007) transform (NiMARE's tal2mni).")
+
+
+def interpretation(result) -> str:
+    """The paragraph that summarises the contrast, sentence by sentence from its tables."""
+    a, b = result.names
+    cc = result.contrast_clusters
+    text = [f"This analysis compared {_group_line(a, result.first)} with {_group_line(b, result.second)}."]
+    if cc is None:
+        text.append("The comparison did not finish.")
+        return " ".join(text)
+    n_pos = len(cc.positive.clusters.labels)
+    n_neg = len(cc.negative.clusters.labels)
+    if result.inferential:
+        inf = result.spec.inference
+        text.append(
+            f"In the ALE subtraction ({inf.n_iterations:,} permutations of the group labels, seed {inf.seed}, "
+            f"cluster-forming p < {inf.voxel_p:g}, cluster-level FWE alpha {inf.fwe_alpha:g}), "
+            + ("no cluster of the difference passed cluster-level FWE." if n_pos + n_neg == 0 else
+               f"{_plural(n_pos, 'cluster')} where {a} converged more than {b} and {_plural(n_neg, 'cluster')} "
+               f"where {b} converged more than {a} passed cluster-level FWE."))
+        table = cc.table[cc.table["peak"] == "main"]
+        for _, row in table.iterrows():
+            p = float(row["p_fwe"])
+            favours = a if row["tail"] == "positive" else b
+            share = row.get("favoured_group_converges")
+            within = ("" if share is None or pd.isna(share) else
+                      f"; {float(share):.0%} of its voxels lie where {favours} converges on its own")
+            text.append(f"Cluster {int(row['cluster_id'])} ({favours} > {a if favours == b else b}, "
+                        f"{int(row['size_mm3']):,} mm3, peak at ({row['x']:.0f}, {row['y']:.0f}, {row['z']:.0f}) "
+                        f"mm{', ' + str(row['region']) if 'region' in row and isinstance(row['region'], str) else ''})"
+                        f": {_p_text(p, inf.n_iterations)}{within}.")
+            se = float(row["p_fwe_se"])
+            if abs(p - inf.fwe_alpha) <= se:
+                text.append(f"Cluster {int(row['cluster_id'])}'s p is within one Monte Carlo standard error "
+                            f"({se:.2g}) of alpha: another seed could move it across.")
+        if inf.n_iterations < 5000:
+            text.append(f"Only {inf.n_iterations:,} permutations were run; at least 5,000 are usual for FWE "
+                        "p-values this close to alpha.")
+    else:
+        text.append(
+            f"The ALE difference ({a} minus {b}) was inspected descriptively: above a display-only threshold "
+            f"(|difference| > {result.diff_threshold:.4g}, the {result.spec.display.threshold_percentile:g}th "
+            f"percentile of the nonzero absolute differences), {_plural(n_pos, 'cluster')} showed a higher ALE in "
+            f"{a} and {_plural(n_neg, 'cluster')} a higher ALE in {b}. This threshold is not statistical; these "
+            "clusters describe where the two maps differ most, not where the groups differ in the population.")
+    dependence = cluster_dependence(result)
+    if dependence:
+        resting = [d for d in dependence if d["rests_on_one"]]
+        if resting:
+            named = "; ".join(f"cluster {d['cluster']} on {d['top_id']} ({d['top']:.2f})" for d in resting)
+            text.append(
+                f"{_plural(len(resting), 'contrast cluster')} of {len(dependence)} rest(s) on a single experiment "
+                f"(leaving it out removes at least {RESTS_ON:.0%} of the cluster's difference): {named}.")
+        else:
+            worst = max(dependence, key=lambda d: d["top"])
+            text.append(
+                f"No contrast cluster rests on a single experiment (no experiment's removal takes away "
+                f"{RESTS_ON:.0%} or more of any cluster's difference; the largest share is {worst['top']:.2f}, "
+                f"{worst['top_id']} in cluster {worst['cluster']}).")
+    if result.conjunction_clusters is not None:
+        k = len(result.conjunction_clusters.labels)
+        if result.inferential:
+            text.append(f"Both groups' own clusters that passed cluster-level FWE overlap in "
+                        f"{_plural(k, 'region')} (conjunction, minimum statistic).")
+        else:
+            text.append(f"Both groups' ALE maps lie above their own display-only thresholds together in "
+                        f"{_plural(k, 'region')} (a descriptive conjunction).")
+    return " ".join(text)
+
+
+def methods_text(result) -> str:
+    """The methods paragraph, with the values that ran."""
+    v = result.record.versions
+    a, b = result.names
+    spec = result.spec
+    base = (
+        f"Two groups were compared with activation likelihood estimation (ALE; Turkeltaub et al., 2002; "
+        f"Eickhoff et al., 2009, 2012; modified procedure of Turkeltaub et al., 2012): {_group_line(a, result.first)} "
+        f"and {_group_line(b, result.second)}, in MNI152 space (FSL's MNI152NLin6Asym template and brain mask at "
+        f"2 mm), with NiMARE {v.get('nimare', '?')} (Salo et al., 2023) run by ale-app {__version__}. Gaussian "
+        f"kernel widths came from {_kernel_text(result)}.{_conversions_text(result)}")
+    if result.inferential:
+        inf = spec.inference
+        sub = result.subtraction
+        thr = "" if sub is None else f" (|ALE difference| > {sub.cluster_forming_threshold:.4g})"
+        body = (
+            f" Each group's own ALE was tested as in a single-group analysis (cluster-level FWE from "
+            f"{inf.n_iterations:,} Monte Carlo iterations, cluster-forming p < {inf.voxel_p:g}, alpha "
+            f"{inf.fwe_alpha:g}, seed {inf.seed}; at least {inf.min_experiments} experiments per group, Eickhoff "
+            f"et al., 2016). The difference of the two ALE maps ({a} minus {b}) was tested with the ALE "
+            f"subtraction of Laird et al. (2005) and Eickhoff et al. (2012) as NiMARE implements it: the "
+            f"experiments of both groups were pooled and randomly reassigned to groups of the original sizes "
+            f"{inf.n_iterations:,} times (seed {inf.seed}); the two-sided voxelwise permutation p, and voxel- and "
+            f"cluster-level family-wise error from the largest |difference| and the largest cluster of each "
+            f"permutation, with a cluster-forming threshold at the {1 - inf.voxel_p:g} quantile of all permuted "
+            f"|differences|{thr}, faces connectivity. Contrast clusters are those with a cluster-size FWE p "
+            f"below {inf.fwe_alpha:g}, tested over the whole brain mask (NiMARE's reading). For the GingerALE-"
+            f"style reading, each cluster's table row gives the share of its voxels where the group it favours "
+            f"converges on its own, and a directional map tests each direction only there.")
+    else:
+        body = (
+            f" The difference of the two ALE maps ({a} minus {b}) was inspected descriptively and drawn above a "
+            f"display-only threshold, the {spec.display.threshold_percentile:g}th percentile of the nonzero "
+            f"absolute differences ({result.diff_threshold:.4g} when computed). Contrast clusters were the "
+            f"face-connected voxels beyond it, per direction, spanning at least "
+            f"{spec.jackknife.cluster_threshold_mm3:g} mm3.")
+    body += (f" Each contrast cluster's dependence on single experiments was measured by leaving each experiment of "
+             f"the group it favours out (the mean over the cluster's voxels of 1 - difference without it / "
+             f"difference); a cluster rests on one experiment when that removes at least {RESTS_ON:.0%} of it.")
+    if spec.contrast.conjunction:
+        body += (" The conjunction is the voxelwise minimum of the two groups' ALE (minimum statistic, Nichols et "
+                 "al., 2005) where both groups " + ("passed cluster-level FWE." if result.inferential else
+                                                    "lie above their own display-only thresholds (a description)."))
+    return base + body + f" Figures were made with nilearn {v.get('nilearn', '?')}."
+
+
+def _references() -> dict:
+    return {**REFERENCES, **CONTRAST_REFERENCES}
+
+
+def contrast_citation(result) -> str:
+    """``CITATION.md`` of a contrast run."""
+    refs = _references()
+    software = ", ".join(f"{k} {v}" for k, v in result.record.versions.items()
+                         if k in ("ale-app", "nimare", "nilearn", "nibabel", "numpy", "python"))
+    return (f"# {markdown_escape(result.spec.title or 'ale-app contrast')}\n\n## Methods\n\n{methods_text(result)}\n\n"
+            f"## Interpretation\n\n{interpretation(result)}\n\n## Software\n\n{software}.\n\n## References\n\n"
+            + "\n".join(f"- {t}" for t, _ in refs.values())
+            + "\n\n## BibTeX\n\n```bibtex\n" + "\n\n".join(b for _, b in refs.values()) + "\n```\n")
+
+
+_CONTRAST_COLUMNS = {"tail": "Direction", "ale_difference": "ALE difference",
+                     "favoured_group_converges": "Share where the favoured group converges"}
+
+
+def _table_html(table: pd.DataFrame, digits: int = 3) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    rows = []
+    for _, row in table.iterrows():
+        cells = []
+        for v in row:
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                cells.append("<td></td>")
+            elif isinstance(v, (float, np.floating)):
+                cells.append(f"<td>{float(v):.{digits}f}</td>")
+            else:
+                cells.append(f"<td>{html.escape(str(v))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _contrast_table_html(table: pd.DataFrame, names) -> str:
+    shown = table.copy()
+    shown["tail"] = shown["tail"].map({"positive": f"{names[0]} > {names[1]}", "negative": f"{names[1]} > {names[0]}"})
+    shown["ale_difference"] = shown["ale_difference"].map(lambda v: f"{float(v):+.5f}")
+    return _cluster_html(shown.rename(columns=_CONTRAST_COLUMNS))
+
+
+def contrast_report_html(result, digests: dict[str, str], figures: dict[str, list[tuple[str, Path]]]) -> str:
+    """The self-contained report page of a contrast run."""
+    a, b = result.names
+    spec = result.spec
+    title = html.escape(spec.title or f"ale-app contrast: {a} vs {b}")
+    if result.inferential:
+        intro = (f"<p>An ALE contrast made by ale-app {html.escape(__version__)}, in the inferential mode the spec "
+                 "declared before the run: the ALE subtraction with permutation FWE inference, each group's own "
+                 "inference, and their conjunction.</p>")
+    else:
+        intro = (f"<p>A descriptive ALE contrast made by ale-app {html.escape(__version__)}. Every threshold in this "
+                 "report is for display only; nothing here is a statistical test.</p>")
+    parts = [f"<h1>{title}</h1>", intro]
+    if result.failed_step:
+        parts.append(f'<p class="fail">The run stopped during the <b>{html.escape(result.failed_step)}</b> step; '
+                     "the results below are those finished before it.</p>")
+    parts.append(f"<h2>Interpretation</h2><p>{html.escape(interpretation(result))}</p>")
+    groups = []
+    for name, g in result.groups.items():
+        ev = g.evidence
+        row = {"Group": name, "Experiments": len(ev.ids), "Studies": len(ev.study_ids), "Foci": len(ev.coordinates),
+               "Source": ev.source["path"]}
+        if g.fit is not None:
+            row["Peak ALE"] = f"{g.peak.value:.5f}"
+        if result.inferential and g.fwe_clusters is not None:
+            row["Clusters that passed FWE"] = len(g.fwe_clusters.labels)
+        elif g.clusters is not None:
+            row["Descriptive clusters"] = len(g.clusters.labels)
+        groups.append(row)
+    parts.append("<h2>Groups</h2>" + _table_html(pd.DataFrame(groups)))
+    parts.append(f"<h2>Contrast: {html.escape(a)} minus {html.escape(b)}</h2>")
+    parts.extend(_img_tag(path, cap) for cap, path in figures.get("contrast", []))
+    cc = result.contrast_clusters
+    if cc is not None:
+        if len(cc.table):
+            parts.append(_contrast_table_html(cc.table, (a, b)))
+        else:
+            parts.append("<p>No contrast cluster.</p>")
+    if result.contrast_jackknife is not None:
+        dep = cluster_dependence(result)
+        parts.append("<h3>Dependence on single experiments</h3><p>For each contrast cluster, the share of its "
+                     "difference that disappears when one experiment of the group it favours is left out; a "
+                     f"cluster rests on one experiment when that share reaches {RESTS_ON:.0%}.</p>")
+        if dep:
+            parts.append(_table_html(pd.DataFrame([{
+                "Cluster": d["cluster"], "Direction": f"{a} > {b}" if d["tail"] == "positive" else f"{b} > {a}",
+                "Largest share": d["top"], "Experiment": d["top_id"],
+                "Rests on one experiment": "yes" if d["rests_on_one"] else "no"} for d in dep])))
+        parts.append("<details><summary>Every experiment's contribution</summary>"
+                     + _table_html(result.contrast_jackknife) + "</details>")
+    if result.conjunction_clusters is not None:
+        parts.append("<h2>Conjunction</h2>")
+        parts.extend(_img_tag(path, cap) for cap, path in figures.get("conjunction", []))
+        if len(result.conjunction_clusters.table):
+            parts.append(_cluster_html(result.conjunction_clusters.table))
+        else:
+            parts.append("<p>The two groups do not overlap.</p>")
+    for name, g in result.groups.items():
+        parts.append(f"<h2>Group {html.escape(name)}</h2>")
+        parts.extend(_img_tag(path, cap) for cap, path in figures.get(f"group-{name}", []))
+        if result.inferential and g.fwe_clusters is not None and len(g.fwe_clusters.table):
+            parts.append("<p>Clusters that passed cluster-level FWE:</p>" + _cluster_html(g.fwe_clusters.table))
+        elif g.clusters is not None and len(g.clusters.table):
+            parts.append("<p>Descriptive clusters (display-only threshold):</p>" + _cluster_html(g.clusters.table))
+    parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(result))}</p>")
+    parts.append("<h2>Software</h2>" + _dl(result.record.versions))
+    if digests:
+        parts.append("<h2>File digests (SHA-256)</h2>" + _dl(dict(sorted(digests.items())))
+                     .replace("<dd>", "<dd><code>").replace("</dd>", "</code></dd>"))
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{title}</title><style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")

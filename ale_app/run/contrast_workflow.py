@@ -1,0 +1,193 @@
+"""Run a contrast (a version-2 spec): read every group, run each group's own analysis, compare
+them, write every derivative.
+
+The same folder rules as a single-group run (:func:`ale_app.run.workflow.run`): the folder is
+checked and locked first, files appear complete or not at all, ``provenance.json`` last.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+
+from ale_app.errors import InputDataError, InterruptedRun
+from ale_app.outputs import folder as D
+from ale_app.outputs import provenance as P
+from ale_app.outputs import registry as O
+from ale_app.result import AnalysisResult, ContrastResult, RunRecord
+from ale_app.run.contrast_steps import CONTRAST_STEPS, GROUP_STEPS
+from ale_app.run.steps import StepContext
+from ale_app.run.workflow import RunOptions, _remove_if_empty, _Timer, run_step, step_title
+from ale_app.spec.v2 import AnalysisSpecV2, group_input, group_spec
+
+LGR = logging.getLogger("ale_app")
+
+
+def validate_contrast(spec: AnalysisSpecV2, spec_dir: Path) -> dict:
+    """Read and check every group's input; return each group's
+    :class:`~ale_app.inputs.evidence.Evidence`, first group first.
+
+    Every problem of every group is collected into one :class:`InputDataError`: a group's
+    input problems, a group below ``inference.min_experiments`` in inferential mode, and the
+    same experiment in both groups.
+    """
+    from ale_app.inputs.evidence import load_evidence
+
+    evidence, problems = {}, []
+    for name in spec.contrast.groups:
+        try:
+            evidence[name] = load_evidence(group_input(spec, name), spec_dir, spec.ale)
+        except InputDataError as exc:
+            problems.append(f"group {name!r}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+    if len(evidence) == 2:
+        a, b = spec.contrast.groups
+        shared = [i for i in evidence[a].ids if i in set(evidence[b].ids)]
+        same_source = evidence[a].source["sha256"] == evidence[b].source["sha256"]
+        if shared and same_source:
+            shown = ", ".join(shared[:10]) + (f" and {len(shared) - 10} more" if len(shared) > 10 else "")
+            problems.append(f"{len(shared)} experiment(s) are in both groups {a!r} and {b!r}: {shown}. A contrast "
+                            "compares two disjoint sets of experiments")
+        elif not same_source:
+            dup = _same_foci(evidence[a], evidence[b])
+            if dup:
+                problems.append(f"{len(dup)} experiment(s) of {a!r} have exactly the foci of an experiment of {b!r} "
+                                f"(the same experiment in both groups?): " + ", ".join(f"{x} = {y}" for x, y in dup[:10]))
+    if spec.mode == "inferential":
+        minimum = spec.inference.min_experiments
+        for name, ev in evidence.items():
+            if len(ev.ids) < minimum:
+                problems.append(
+                    f"mode: inferential needs at least {minimum} experiments per group (inference.min_experiments); "
+                    f"group {name!r} has {len(ev.ids)}")
+    if problems:
+        raise InputDataError(
+            "The groups cannot be compared:\n" + "\n".join(f"  - {p}" for p in problems),
+            hint="Fix every problem listed. Below inference.min_experiments experiments per group, declare "
+            "'mode: descriptive' for a descriptive comparison (Eickhoff et al. 2016)."
+            if any("min_experiments" in p for p in problems) else "Fix every problem listed.")
+    return evidence
+
+
+def _same_foci(ev1, ev2) -> list[tuple[str, str]]:
+    """Pairs of experiments (one per group) whose foci are identical, to 0.01 mm."""
+    def keys(ev):
+        out = {}
+        for aid, frame in ev.coordinates.groupby("analysis_id", sort=False):
+            out[aid] = tuple(sorted(map(tuple, frame[["x", "y", "z"]].round(2).to_numpy().tolist())))
+        return out
+
+    k1, k2 = keys(ev1), keys(ev2)
+    by_foci = {v: k for k, v in k2.items()}
+    return [(a, by_foci[v]) for a, v in k1.items() if v in by_foci]
+
+
+class _GroupTimer(_Timer):
+    """A timer whose log lines name the group."""
+
+    def __init__(self, group: str, on_step=None, seconds: dict | None = None):
+        super().__init__(on_step)
+        self.group = group
+        if seconds is not None:
+            self.seconds = seconds
+
+    @contextmanager
+    def step(self, name: str, what: str):
+        with super().step(name, f"[{self.group}] {what}"):
+            yield
+
+
+def compute_contrast(result: ContrastResult, options: RunOptions, timer: _Timer) -> ContrastResult:
+    """Each group's own steps, then the contrast's (:data:`CONTRAST_STEPS`)."""
+    context = StepContext(executor=options.executor())
+    for name, group in result.groups.items():
+        timer.current = f"group {name}"
+        group_timer = _GroupTimer(name, options.on_step, group.timings)
+        for step in GROUP_STEPS:
+            try:
+                run_step(step, group, context, group_timer)
+            except BaseException:
+                timer.current = f"{name}: {step_title(step.name)}"
+                raise
+        timer.current = None
+    for step in CONTRAST_STEPS:
+        run_step(step, result, context, timer)
+    return result
+
+
+def run_contrast(spec: AnalysisSpecV2, spec_dir: Path, spec_text: str, output_dir: Path,
+                 options: RunOptions) -> ContrastResult:
+    """Run a version-2 spec: as :func:`ale_app.run.workflow.run`, for two groups and their contrast."""
+    timer = _Timer(options.on_step)
+    record = RunRecord(spec_dir=spec_dir, spec_text=spec_text, argv=list(options.argv), n_jobs=options.n_jobs,
+                       backend=options.backend, started=O.started_now(), versions=P.software_versions())
+    registry = O.registry_for(spec)
+    names = O.owned_names(spec)
+    created = not Path(output_dir).exists()
+    out_root = D.prepare_output_dir(output_dir)
+    with D.lock_output_dir(out_root, names.marker):
+        try:
+            folder = D.inspect_output_dir(out_root, options.overwrite, names)
+            with timer.step("inputs", "Reading and checking the groups' inputs"):
+                evidence = validate_contrast(spec, spec_dir)
+        except BaseException:
+            if created:
+                _remove_if_empty(out_root, keep=D.LOCK)
+            raise
+        groups = {}
+        for name, ev in evidence.items():
+            LGR.info("group %s: %d analyses, %d studies, %d foci", name, len(ev.ids), len(ev.study_ids),
+                     len(ev.coordinates))
+            groups[name] = AnalysisResult(spec=group_spec(spec, name), evidence=ev, record=record)
+        result = ContrastResult(spec=spec, groups=groups, record=record, timings=timer.seconds)
+        out = D.OutputFolder(out_root, completion=names.completion)
+        D.start_writing(out, folder, names)
+        O.write_step("start", result, out, registry)
+        try:
+            compute_contrast(result, options, timer)
+            with timer.step("write", "Writing derivatives"):
+                O.write_step("data", result, out, registry)
+            with timer.step("figures", "Drawing figures"):
+                O.write_figures(result, out, options.executor(), settle=timer.on_step, registry=registry)
+            with timer.step("report", "Writing the report"):
+                O.write_step("report", result, out, registry)
+        except (InterruptedRun, KeyboardInterrupt):
+            raise
+        except Exception:
+            failed = timer.current
+            if failed is not None:
+                result.failed_step = step_title(failed)
+                try:
+                    O.write_failure_report(result, out, registry)
+                    LGR.warning("The %s step failed; report.html describes what was finished.", failed)
+                except Exception:  # noqa: BLE001 - the original error is the one to report
+                    LGR.debug("could not write the failure report", exc_info=True)
+            raise
+        stale = D.remove_stale_outputs(out, folder, names)
+        if stale:
+            LGR.info("Removed %d file(s) of the earlier run that this run does not write: %s",
+                     len(stale), ", ".join(stale))
+        outputs = write_contrast_provenance(result, out)
+    LGR.info("Wrote %d files to %s", len(outputs) + 1, out_root)
+    return result
+
+
+def write_contrast_provenance(result: ContrastResult, out: D.OutputFolder) -> dict[str, str]:
+    """``provenance.json`` of a contrast run, written last."""
+    from ale_app.digests import sha256_bytes
+
+    rec = result.record
+    outputs = dict(out.digests)
+    timings = dict(result.timings)
+    for name, group in result.groups.items():
+        timings.update({f"{name}:{k}": v for k, v in group.timings.items()})
+    record = P.provenance_record(
+        rec.argv, rec.started, sha256_bytes(rec.spec_text.encode("utf-8")),
+        [g.evidence.source for g in result.groups.values()], outputs, rec.n_jobs, rec.backend, timings,
+        spec_folder=rec.spec_dir, output_dir=out.root, random_seed=result.random_seed)
+    record["Mode"] = result.spec.mode
+    record["Contrast"] = {"Groups": list(result.names), "Conjunction": result.spec.contrast.conjunction}
+    record["InputFormat"] = {n: g.evidence.source["format"] for n, g in result.groups.items()}
+    record["InputSpaceConversions"] = {n: g.evidence.conversions for n, g in result.groups.items()}
+    out.write_json(O.PROVENANCE, record)
+    return outputs
