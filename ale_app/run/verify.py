@@ -86,7 +86,8 @@ def rebuild_spec(spec_record: dict):
 
     data = json.loads(json.dumps(spec_record))
     for key in O.RECORDED_INPUT_KEYS:
-        data.get("input", {}).pop(key, None)
+        (data.get("input") or {}).pop(key, None)
+    data.pop("recorded_inputs", None)  # a contrast run's record of each group's input
     text = json.dumps(data, indent=2)
     return parse_spec(text, "spec.json"), text
 
@@ -111,7 +112,7 @@ def _spec_folder(spec_record: dict, output_dir: Path, paths: list[str]) -> Path:
     return candidates[0] if candidates else output_dir
 
 
-def check_records(output_dir: Path, provenance: dict) -> list[tuple[str, str]]:
+def check_records(output_dir: Path, provenance: dict, spec=None) -> list[tuple[str, str]]:
     """Each archived file against the SHA-256 ``provenance.json`` recorded for it, and the
     ale-app files in the folder that the record does not list."""
     recorded = provenance.get("Outputs")
@@ -126,7 +127,7 @@ def check_records(output_dir: Path, provenance: dict) -> list[tuple[str, str]]:
             found.append((name, "differs from its recorded digest"))
         else:
             found.append((name, "as recorded"))
-    for name in sorted(O.known_output_names() - set(recorded) - {O.PROVENANCE}):
+    for name in sorted(O.known_output_names(spec) - set(recorded) - {O.PROVENANCE}):
         if (output_dir / name).exists():
             found.append((name, "extra (not recorded)"))
     return found
@@ -142,7 +143,7 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
     provenance = _read_record(output_dir, O.PROVENANCE)
     spec, spec_text = rebuild_spec(_read_record(output_dir, O.SPEC_JSON))
     result = Verification()
-    result.records = check_records(output_dir, provenance)
+    result.records = check_records(output_dir, provenance, spec)
 
     recorded = provenance.get("Software", {})
     current = P.software_versions()
@@ -165,8 +166,13 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
     scratch = Path(tempfile.mkdtemp(prefix="ale-app-verify-"))
     try:
         rerun_dir = scratch / "out"
-        run(spec, spec_dir, spec_text, rerun_dir, RunOptions(n_jobs=n_jobs, backend=backend, argv=argv,
-                                                                   on_step=on_step))
+        options = RunOptions(n_jobs=n_jobs, backend=backend, argv=argv, on_step=on_step)
+        if getattr(spec, "spec_version", 1) == 2:
+            from ale_app.run.contrast_workflow import run_contrast
+
+            run_contrast(spec, spec_dir, spec_text, rerun_dir, options)
+        else:
+            run(spec, spec_dir, spec_text, rerun_dir, options)
         result.rerun = True
         rerun = json.loads((rerun_dir / O.PROVENANCE).read_text(encoding="utf-8"))["Outputs"]
         for name in sorted(set(provenance["Outputs"]) | set(rerun)):
