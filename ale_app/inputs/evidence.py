@@ -2,7 +2,8 @@
 
 One entry point, :func:`load_evidence`, reads every supported format (see
 :mod:`ale_app.inputs.readers`) into a NiMARE studyset in the target space, applies
-``input.select`` in file order, and runs the checks of :mod:`ale_app.inputs.checks`
+``input.select`` in file order (a version-2 group's ``select`` may also keep analyses by
+the value of a column, ``where``), and runs the checks of :mod:`ale_app.inputs.checks`
 before any computation. New formats join as a reader in :mod:`ale_app.inputs.readers` that
 returns a NIMADS dictionary and the analysis ids in file order.
 """
@@ -117,16 +118,27 @@ def resolve_input_path(path: str, spec_dir: Path) -> Path:
 # --------------------------------------------------------------------------- selection
 
 
-def _select_ids(all_ids: list[str], input_spec: InputSpec) -> list[str]:
+#: At most this many columns or values are listed in a ``select.where`` message.
+MAX_LISTED = 20
+#: Format names in messages.
+FORMAT_NAMES = {"sleuth": "Sleuth", "tsv": "TSV/CSV", "nimads": "NIMADS", "nimare-json": "NiMARE JSON"}
+
+
+def _select_ids(read, input_spec: InputSpec, label: str = "", field: str = "input") -> list[str]:
+    """The selected analysis ids, in file order (``field`` names the spec field in messages)."""
+    all_ids = read.ids
     select = input_spec.select
     if select is None:
         return list(all_ids)
+    where = getattr(select, "where", None)  # only a version-2 group's selection has one
+    if where is not None:
+        return _select_where(read, where, label, f"{field}.select.where")
     if select.first is not None:
         if select.first > len(all_ids):
             raise InputDataError(
-                f"input.select.first is {select.first}, but the input has only "
+                f"{field}.select.first is {select.first}, but the input has only "
                 f"{len(all_ids)} analyses.",
-                hint=f"Use a number from 2 to {len(all_ids)}, or remove input.select.",
+                hint=f"Use a number from 2 to {len(all_ids)}, or remove {field}.select.",
             )
         return list(all_ids[: select.first])
     known = set(all_ids)
@@ -134,13 +146,85 @@ def _select_ids(all_ids: list[str], input_spec: InputSpec) -> list[str]:
     if unknown:
         shown = ", ".join(all_ids[:5]) + (", ..." if len(all_ids) > 5 else "")
         raise InputDataError(
-            "input.select.ids names analyses that are not in the input: "
+            f"{field}.select.ids names analyses that are not in the input: "
             + ", ".join(repr(i) for i in unknown)
             + ".",
             hint=f"Ids are '<study id>-<analysis id>' as in the input, e.g. {shown}.",
         )
     wanted = set(select.ids)
     return [i for i in all_ids if i in wanted]
+
+
+def _listed(items: list[str], limit: int = MAX_LISTED) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _select_where(read, where, label: str, field: str) -> list[str]:
+    """The analyses whose column ``where.column`` holds one of ``where.values``, in file order."""
+    import difflib
+
+    columns = read.columns
+    if columns is None:
+        raise InputDataError(
+            f"{field} selects by column {where.column!r}, but {label} is a "
+            f"{FORMAT_NAMES.get(read.format, read.format)} file, which "
+            "has no columns that describe analyses.",
+            hint=f"Select by ids ({field[:-len('.where')]}.ids), or give each group its own file.",
+        )
+    names = columns.names
+    if where.column not in names:
+        near = difflib.get_close_matches(where.column, names, n=3)
+        guess = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
+        # Plain names first: a studyset's annotations flatten nested records into many
+        # columns ('Extractor.groups[0].age_mean') that are seldom the one meant.
+        shown = sorted(names, key=lambda n: ("[" in n, "." in n))
+        has = (f"its {plural(len(names), 'column')} {'is' if len(names) == 1 else 'are'} "
+               f"{_listed([repr(n) for n in shown])}" if names else "it has no columns that describe analyses")
+        raise InputDataError(
+            f"{field}.column is {where.column!r}, but {label} has no such column{guess}; {has}.",
+            hint=_where_hint(read.format),
+        )
+    varies = columns.varying(where.column)
+    if varies:
+        raise InputDataError(
+            f"{field}.column {where.column!r} of {label} differs within one analysis ({varies}), so it "
+            "cannot select analyses.",
+            hint="Give every row of one analysis the same value in the column, or select by another column.",
+        )
+    values = columns.column(where.column)
+    held = [values.get(i) for i in read.ids]
+    counts: dict[str, int] = {}
+    for text in held:
+        if text is not None:
+            counts[text] = counts.get(text, 0) + 1
+    missing = [v for v in where.values if v not in counts]
+    if missing:
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        listed = [f"{v!r} ({n})" for v, n in ranked]
+        empty = sum(1 for text in held if text is None)
+        none = f"; {plural(empty, 'analysis', 'analyses')} {'has' if empty == 1 else 'have'} no value" if empty else ""
+        holds = f"holds {_listed(listed)}" if listed else "holds no value"
+        raise InputDataError(
+            f"{field}.values {', '.join(repr(v) for v in missing)} "
+            f"{'matches' if len(missing) == 1 else 'match'} no analysis in {label}; column "
+            f"{where.column!r} {holds}{none}.",
+            hint="Values are compared as text, exactly (case and spaces count).",
+        )
+    wanted = set(where.values)
+    return [i for i, text in zip(read.ids, held) if text in wanted]
+
+
+def _where_hint(fmt: str) -> str:
+    return {
+        "tsv": "A table's columns beyond study_id, analysis_id, x, y, z, space and sample_size describe "
+               "analyses; name one as it is written in the header.",
+        "parquet": "The columns of the studyset's annotations.parquet and metadata.parquet describe analyses.",
+        "nimads": "The keys of an analysis's (or its study's) 'metadata' with a text, number or true/false "
+                  "value describe analyses.",
+        "nimare-json": "The keys of a contrast's (or its study's) 'metadata' with a text, number or "
+                       "true/false value describe analyses.",
+    }.get(fmt, "Name a column of the input.")
 
 
 def sha256_path(path: Path) -> str:
@@ -179,7 +263,7 @@ def _quiet(logger: logging.Logger):
         logger.setLevel(previous)
 
 
-def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> Evidence:
+def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec, field: str = "input") -> Evidence:
     """Read, select and check the input studyset.
 
     Every format is read by :func:`ale_app.inputs.readers.read_input` into the same studyset; then
@@ -196,6 +280,13 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
         Folder that a relative ``input.path`` is resolved against.
     ale_spec : ALESpec
         The spec's ``ale`` section (to know whether sample sizes are needed).
+    field : str, default="input"
+        The spec field this input is, for messages about its selection: ``input`` in a
+        version-1 spec, ``groups.<name>`` for a group of a version-2 spec (whose
+        ``select`` may be a :class:`~ale_app.spec.v2.GroupSelectSpec` with ``where``).
+        A group's TSV/CSV table may carry descriptive columns beyond the coordinate
+        columns (a group column to select by); version 1 (``input``) refuses them, as it
+        always has, unless the selection uses ``where``.
 
     Returns
     -------
@@ -206,7 +297,7 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
     path = resolve_input_path(input_spec.path, spec_dir)
     problems = C.Problems(repr(input_spec.path))
     try:
-        return _load_checked(input_spec, spec_dir, ale_spec, path, problems)
+        return _load_checked(input_spec, spec_dir, ale_spec, path, problems, field)
     except InputDataError as exc:
         if getattr(exc, "collected", False) or not len(problems):
             raise
@@ -214,12 +305,13 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec) -> E
         raise problems.error() from None
 
 
-def _load_checked(input_spec, spec_dir, ale_spec, path, problems) -> Evidence:
+def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input") -> Evidence:
     from ale_app.inputs import checks as C
     from ale_app.inputs.readers import normalize_space, read_input
 
     label = repr(input_spec.path)
-    read = read_input(path, input_spec.format)
+    columns = field != "input" or getattr(input_spec.select, "where", None) is not None
+    read = read_input(path, input_spec.format, columns=columns)
     LGR.info("Read %s as %s: %d analyses", input_spec.path, read.format, len(read.ids))
     if read.encoding not in (None, "utf-8"):
         LGR.warning("%s is not UTF-8; read as %s", input_spec.path, read.encoding)
@@ -231,13 +323,13 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems) -> Evidence:
     bad_ids = C.check_ids(entries, problems)
     if bad_ids and read.format not in ("sleuth", "tsv"):
         problems.raise_if_any()  # NiMARE cannot build a studyset with colliding ids
-    ids = _select_ids(read.ids, input_spec)
+    ids = _select_ids(read, input_spec, label, field)
     if len(ids) < 2:
         if len(problems):
             problems.raise_if_any()
         raise InputDataError(
             f"The selection from {label} has {plural(len(ids), 'experiment')}; ALE needs at least 2.",
-            hint="Add experiments to the input, or select more with input.select.",
+            hint=f"Add experiments to the input, or select more with {field}.select.",
         )
     # Everything above needs no heavy library; from here on, NiMARE builds the studyset.
     import numpy as np

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,9 @@ class ReadResult:
         The text encoding used (``utf-8``, or the fallback ``cp1252``/``latin-1``).
     notes : list of str
         Warnings about the reading itself (e.g. the fallback encoding).
+    columns : AnalysisColumns or None
+        The columns that describe analyses (for ``select.where``), read when asked for;
+        None when the format has no such columns (Sleuth).
     """
 
     source: Any
@@ -86,6 +90,95 @@ class ReadResult:
     structural: bool = False
     encoding: str | None = None
     notes: list[str] = field(default_factory=list)
+    columns: AnalysisColumns | None = field(default=None, repr=False)
+
+    @property
+    def attributes(self) -> dict[str, dict[str, str]]:
+        """Analysis id -> {column: value as text}: every descriptive column of every analysis
+        (analyses without a value in a column leave it out). Builds the whole table; to
+        select by one column, :meth:`AnalysisColumns.column` reads only that column."""
+        return {} if self.columns is None else self.columns.attributes
+
+
+def value_text(value: Any) -> str | None:
+    """A scalar value as the text ``select.where`` compares with; None for no value (null,
+    NaN) or a value that is not a scalar (a list or an object).
+
+    Booleans are ``true``/``false`` (as JSON writes them) and whole floats lose their
+    ``.0`` (a parquet column of sample sizes reads ``20.0`` for ``20``).
+    """
+    if value is None or isinstance(value, (list, tuple, dict, set)):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    kind = type(value).__name__
+    if isinstance(value, bool) or kind in ("bool_", "bool"):
+        return "true" if bool(value) else "false"
+    if hasattr(value, "ndim") and getattr(value, "ndim", 0) != 0:
+        return None  # an array cell
+    if isinstance(value, int) or kind.startswith(("int", "uint")):
+        return str(int(value))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if number != number:  # NaN: no value
+        return None
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return repr(number)
+
+
+class AnalysisColumns:
+    """The columns that describe analyses (a table's group column, a studyset's annotations
+    and metadata, a NIMADS analysis's metadata keys), for ``select.where``.
+
+    Parameters
+    ----------
+    load : callable
+        Returns ``(attributes, varying)``: analysis id -> {column: value as text}, and
+        column -> where it is not constant within one analysis (such a column cannot
+        select analyses). Called once, when a column is first asked for.
+    names : list of str or None
+        The columns in the input's order; None takes them from the loaded table.
+    """
+
+    def __init__(self, load: Callable[[], tuple[dict[str, dict[str, str]], dict[str, str]]],
+                 names: list[str] | None = None):
+        self._load = load
+        self._names = names
+        self._table: tuple[dict[str, dict[str, str]], dict[str, str]] | None = None
+
+    def _loaded(self) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+        if self._table is None:
+            self._table = self._load()
+        return self._table
+
+    @property
+    def names(self) -> list[str]:
+        """Every descriptive column, in the input's order (selectable or not)."""
+        if self._names is None:
+            attributes, varying = self._loaded()
+            seen = dict.fromkeys(varying)
+            for row in attributes.values():
+                seen.update(dict.fromkeys(row))
+            self._names = list(seen)
+        return list(self._names)
+
+    @property
+    def attributes(self) -> dict[str, dict[str, str]]:
+        """Analysis id -> {column: value as text}."""
+        return self._loaded()[0]
+
+    def varying(self, name: str) -> str | None:
+        """Where column ``name`` differs within one analysis (for the message), else None."""
+        return self._loaded()[1].get(name)
+
+    def column(self, name: str) -> dict[str, str]:
+        """Analysis id -> the value of column ``name`` as text (analyses with none left out)."""
+        return {aid: row[name] for aid, row in self.attributes.items() if name in row}
 
 
 #: NiMARE's ``convert_sleuth_to_dict`` splits lines on exactly these (not on form feeds etc.).
@@ -191,8 +284,13 @@ def detect_format(path: Path) -> str:
     )
 
 
-def read_input(path: Path, fmt: str) -> ReadResult:
-    """Read ``path`` as ``fmt`` (``auto`` detects it) into a :class:`ReadResult`."""
+def read_input(path: Path, fmt: str, columns: bool = False) -> ReadResult:
+    """Read ``path`` as ``fmt`` (``auto`` detects it) into a :class:`ReadResult`.
+
+    ``columns`` lets a TSV/CSV table carry descriptive columns beyond the coordinate
+    columns (a version-2 group may select by them); without it such a column is refused,
+    as version 1 refuses it (a misspelt ``sample_size`` would otherwise go unnoticed).
+    """
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt == "parquet":
@@ -212,7 +310,7 @@ def read_input(path: Path, fmt: str) -> ReadResult:
     if fmt == "tsv":
         from ale_app.inputs.readers.table import read_table
 
-        return read_table(path)
+        return read_table(path, columns=columns)
     from ale_app.inputs.readers.studyset_json import read_json_studyset
 
     return read_json_studyset(path, fmt)

@@ -1,4 +1,9 @@
-"""NIMADS studyset JSON and NiMARE dataset JSON."""
+"""NIMADS studyset JSON and NiMARE dataset JSON.
+
+The descriptive columns (for ``select.where``) are the scalar keys of each analysis's
+``metadata`` (a NiMARE JSON contrast's) and of its study's ``metadata``; an analysis's own
+key wins over its study's.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import ReadResult, read_bytes, refuse_binary
+from ale_app.inputs.readers import AnalysisColumns, ReadResult, read_bytes, refuse_binary, value_text
 
 
 def load_json(path: Path) -> Any:
@@ -78,8 +83,13 @@ def _read_nimads(path: Path, data: dict) -> ReadResult:
             if aid not in where:
                 ids.append(aid)
                 where[aid] = f"study {study['id']!r}"
+    def load():
+        pairs = [(f"{study['id']}-{analysis['id']}", study, analysis)
+                 for study in data["studies"] for analysis in study.get("analyses") or []]
+        return _metadata_columns(pairs), {}
+
     return ReadResult(source=data, ids=ids, format="nimads", where=where, entries=entries,
-                      encoding="utf-8")
+                      encoding="utf-8", columns=AnalysisColumns(load))
 
 
 def _read_nimare_json(path: Path, data: dict) -> ReadResult:
@@ -101,5 +111,29 @@ def _read_nimare_json(path: Path, data: dict) -> ReadResult:
         ) from None
     entries = [(f"{sid}-{cid}", str(sid), str(cid), f"study {sid!r}")
                for sid, study in data.items() for cid in study["contrasts"]]
+    def load():
+        pairs = [(f"{sid}-{cid}", study, contrast) for sid, study in data.items()
+                 for cid, contrast in study["contrasts"].items()]
+        return _metadata_columns(pairs), {}
+
     return ReadResult(source=nimads, ids=ids, format="nimare-json", where=where, entries=entries,
-                      encoding="utf-8")
+                      encoding="utf-8", columns=AnalysisColumns(load))
+
+
+def _metadata_columns(pairs: list[tuple[str, Any, Any]]) -> dict[str, dict[str, str]]:
+    """Analysis id -> {metadata key: value as text} for the scalar metadata of each analysis
+    and its study (the first analysis of a repeated id, as the studyset keeps it)."""
+    attributes: dict[str, dict[str, str]] = {}
+    for aid, study, analysis in pairs:
+        if aid in attributes:
+            continue
+        row: dict[str, str] = {}
+        for owner in (study, analysis):
+            metadata = owner.get("metadata") if isinstance(owner, dict) else None
+            if isinstance(metadata, dict):
+                for key, value in metadata.items():
+                    text = value_text(value)
+                    if text is not None:
+                        row[str(key)] = text
+        attributes[aid] = row
+    return attributes

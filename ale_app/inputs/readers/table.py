@@ -7,6 +7,11 @@ focus by focus and the conversion recorded, as for NIMADS; ``sample_size`` may b
 empty where it is unknown, and must be the same on every row of one analysis. A row that
 repeats the header (tables pasted together) is skipped. Rows of one analysis need not be adjacent; analyses
 keep the order of their first row.
+
+Other columns (e.g. a group or task column of a table that holds two groups) are refused,
+unless the reader is asked for descriptive columns (a version-2 group that may select by
+one): each then gives every analysis its value, as text, when it is the same on every row
+of the analysis; a column that differs within an analysis cannot select analyses.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import math
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import Experiment, Problem, ReadResult, normalize_space, plural, read_text, result_from_experiments
+from ale_app.inputs.readers import (AnalysisColumns, Experiment, Problem, ReadResult, normalize_space, plural,
+                                    read_text, result_from_experiments)
 
 REQUIRED = ("study_id", "x", "y", "z", "space")
 OPTIONAL = ("analysis_id", "sample_size")
@@ -32,11 +38,13 @@ def _delimiter(path: Path, header: str) -> str:
     return "\t" if "\t" in header else ","
 
 
-def read_table(path: Path) -> ReadResult:
+def read_table(path: Path, columns: bool = False) -> ReadResult:
     """Read a TSV/CSV coordinate table into a NIMADS studyset.
 
     Header problems stop at once; a row that cannot be read is reported (with its line)
-    and the reading goes on, so that every bad row is named in one message.
+    and the reading goes on, so that every bad row is named in one message. With
+    ``columns``, columns beyond the coordinate columns are kept as descriptive columns
+    (:attr:`ReadResult.columns`); without it they are refused.
     """
     text, lines, encoding = read_text(path, "TSV/CSV")
     header_line = next((ln for ln in lines if ln.strip()), "")
@@ -63,12 +71,17 @@ def read_table(path: Path) -> ReadResult:
             "sample_size; a .tsv file is tab-separated and a .csv file comma-separated.",
         )
     unknown = [h for h in header if h and h not in REQUIRED + OPTIONAL]
-    if unknown:
+    if unknown and not columns:
         raise InputDataError(
             f"{str(path)!r}, line 1: unknown column(s) {', '.join(repr(u) for u in unknown)}.",
             hint="Columns are study_id, analysis_id, x, y, z, space, sample_size.",
         )
-    col = {name: header.index(name) for name in header if name}
+    col = {name: header.index(name) for name in header if name in REQUIRED + OPTIONAL}
+    # Descriptive columns keep their name as written (stripped); a name written twice is one
+    # column whose cells must agree, like a column that differs within an analysis.
+    extra = [(i, h.strip()) for i, h in enumerate(rows[0]) if h.strip() and header[i] not in REQUIRED + OPTIONAL]
+    seen_values: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
+    varying: dict[str, str] = {}
     # Keyed by (study, analysis), not by the composite id, so that colliding ids (study 'A-b'
     # analysis 'c', study 'A' analysis 'b-c') stay two experiments and are reported.
     experiments: dict[tuple[str, str], Experiment] = {}
@@ -98,6 +111,8 @@ def read_table(path: Path) -> ReadResult:
             continue
         analysis = cell.get("analysis_id") or DEFAULT_ANALYSIS
         key = (study, analysis)
+        if extra:
+            _note_columns(row, extra, lineno, key, seen_values, varying)
         xyz = []
         for axis in ("x", "y", "z"):
             value = cell[axis]
@@ -146,4 +161,28 @@ def read_table(path: Path) -> ReadResult:
     if not experiments and not problems:
         raise InputDataError(f"{str(path)!r} has a header but no coordinate rows.",
                              hint="Add one row per focus.")
-    return result_from_experiments(list(experiments.values()), "tsv", path.stem, problems, False, encoding)
+    result = result_from_experiments(list(experiments.values()), "tsv", path.stem, problems, False, encoding)
+    if columns:
+        attributes: dict[str, dict[str, str]] = {}
+        for key, exp in experiments.items():
+            if exp.id not in attributes:  # the first of colliding ids, as the studyset keeps it
+                values = seen_values.get(key, {})
+                attributes[exp.id] = {name: text for name, (text, _) in values.items() if text}
+        names = list(dict.fromkeys(name for _, name in extra))
+        result.columns = AnalysisColumns(lambda: (attributes, varying), names=names)
+    return result
+
+
+def _note_columns(row: list[str], extra: list[tuple[int, str]], lineno: int, key: tuple[str, str],
+                  seen_values: dict, varying: dict[str, str]) -> None:
+    """Record one row's descriptive cells; note a column that differs within its analysis."""
+    values = seen_values.setdefault(key, {})
+    for index, name in extra:
+        text = row[index].strip()
+        first = values.get(name)
+        if first is None:
+            values[name] = (text, lineno)
+        elif first[0] != text and name not in varying:
+            study, analysis = key
+            varying[name] = (f"analysis '{study}-{analysis}' has {first[0]!r} on line {first[1]} and "
+                             f"{text!r} on line {lineno}")
