@@ -182,9 +182,10 @@ def interpretation(result) -> str:
         resting = [d for d in dependence if d["rests_on_one"]]
         if resting:
             named = "; ".join(f"cluster {d['cluster']} on {d['top_id']} ({d['top']:.2f})" for d in resting)
+            verb = "rests" if len(resting) == 1 else "rest"
             text.append(
-                f"{_plural(len(resting), 'contrast cluster')} of {len(dependence)} rest(s) on a single experiment "
-                f"(leaving it out removes at least {RESTS_ON:.0%} of the cluster's difference): {named}.")
+                f"{len(resting)} of the {_plural(len(dependence), 'contrast cluster')} {verb} on a single "
+                f"experiment (leaving it out removes at least {RESTS_ON:.0%} of the cluster's difference): {named}.")
         else:
             worst = max(dependence, key=lambda d: d["top"])
             text.append(

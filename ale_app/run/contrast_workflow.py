@@ -37,7 +37,7 @@ def validate_contrast(spec: AnalysisSpecV2, spec_dir: Path) -> dict:
     evidence, problems = {}, []
     for name in spec.contrast.groups:
         try:
-            evidence[name] = load_evidence(group_input(spec, name), spec_dir, spec.ale)
+            evidence[name] = load_evidence(group_input(spec, name), spec_dir, spec.ale, field=f"groups.{name}")
         except InputDataError as exc:
             problems.append(f"group {name!r}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
     if len(evidence) == 2:
