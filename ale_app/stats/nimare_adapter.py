@@ -158,3 +158,90 @@ def null_to_p_upper(values, null):
     from nimare.stats import null_to_p
 
     return null_to_p(values, null, tail="upper")
+
+
+# --------------------------------------------------------------------------- ALE subtraction
+# The private pieces of ``ALESubtraction`` (its permutation seeds and group assignments, its
+# tail-count p-values) and of ``FWECorrector(method="montecarlo")`` on it that
+# ale_app.stats.subtraction reproduces or calls; the permutation loop itself is ale-app's.
+
+#: NiMARE's name for the random stream of ALESubtraction's permutations (fit and FWE alike).
+SUBTRACTION_STREAM = "alesubtraction_permutations"
+
+
+def subtraction_iteration_seeds(seed: int, n_iterations: int) -> list:
+    """The seeds of ``ALESubtraction(random_state=seed)``'s permutations, one per iteration
+    (the same in its ``fit`` and in ``FWECorrector``'s recomputation)."""
+    from nimare.utils import _seed_sequence  # private: CBMAEstimator._iteration_seeds
+
+    return _seed_sequence(int(seed), stream=SUBTRACTION_STREAM).spawn(int(n_iterations))
+
+
+def subtraction_permutation(n_total: int, n_group1: int, seed) -> np.ndarray:
+    """The pooled experiments' order in one permutation: the first ``n_group1`` rows form
+    the permuted group 1, the rest group 2 (``_permute_pairwise_group_indices``)."""
+    from nimare.meta.cbma.base import PairwiseCBMAEstimator
+
+    group1, group2 = PairwiseCBMAEstimator._permute_pairwise_group_indices(n_total, n_group1, seed)  # private
+    return np.concatenate([group1, group2])
+
+
+def _bare_subtraction():
+    from nimare.meta.cbma.ale import ALESubtraction
+
+    return ALESubtraction.__new__(ALESubtraction)  # its p-value helpers read nothing from it
+
+
+def subtraction_p(upper_counts, lower_counts, n_iterations: int):
+    """ALESubtraction's two-sided p and sign from its tail counts (``iter >= obs`` and
+    ``iter <= obs`` per voxel): ``_finalize_alediff_tail_counts``."""
+    return _bare_subtraction()._finalize_alediff_tail_counts(upper_counts, lower_counts, n_iterations)  # private
+
+
+def subtraction_directional_p(upper_counts, lower_counts, diff_values, mask1, mask2, n_iterations: int):
+    """ALESubtraction's one-sided p and sign where the favoured group's inference map is
+    positive (GingerALE's reading): ``_finalize_masked_alediff_tail_counts``."""
+    return _bare_subtraction()._finalize_masked_alediff_tail_counts(  # private
+        upper_counts, lower_counts, diff_values, mask1, mask2, n_iterations)
+
+
+def p_to_z(p, tail: str):
+    """NiMARE's p-to-z (``tail`` "one" or "two"), unsigned."""
+    from nimare.transforms import p_to_z as _p_to_z
+
+    return _p_to_z(p, tail=tail)
+
+
+def result_maps(masker, maps: dict) -> dict:
+    """The maps as a ``MetaResult`` holds them (p and logp clipped, floats as float32)."""
+    from nimare.results import MetaResult
+
+    return MetaResult(None, mask=masker, maps=dict(maps)).maps
+
+
+def subtraction_fwe_maps(masker, maps: dict, nulls: dict, n_iterations: int, voxel_p: float) -> dict:
+    """``FWECorrector(method="montecarlo", voxel_thresh=voxel_p, n_iters=n_iterations)``'s
+    maps of an ALE subtraction whose null distributions are ``nulls`` (NiMARE's keys).
+
+    ``maps`` holds ``stat_desc-group1MinusGroup2`` and ``z_desc-group1MinusGroup2`` as the
+    fitted ``MetaResult`` does. NiMARE's own ``correct_fwe_montecarlo`` turns the nulls into
+    the voxel- and cluster-level maps (the nulls are handed to it as its cache, so it runs
+    no permutation); the names get the corrector's suffix and the maps float32, as
+    ``FWECorrector.transform`` gives them.
+    """
+    from nimare.meta.cbma.ale import ALESubtraction
+    from nimare.results import MetaResult
+
+    estimator = ALESubtraction(n_iters=int(n_iterations), voxel_thresh=voxel_p, vfwe_only=False)
+    estimator.masker = masker
+    estimator.null_distributions_ = dict(nulls)
+    result = MetaResult(None, mask=masker, maps=dict(maps))
+    corr_maps, _, _ = estimator.correct_fwe_montecarlo(
+        result, voxel_thresh=voxel_p, n_iters=int(n_iterations), n_cores=1, vfwe_only=False)
+    out = {}
+    for name, values in corr_maps.items():
+        values = np.asarray(values)
+        if np.issubdtype(values.dtype, np.floating) and values.dtype != np.float32:
+            values = values.astype(np.float32)
+        out[name + "_corr-FWE_method-montecarlo"] = values
+    return out

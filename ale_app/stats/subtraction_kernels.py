@@ -1,0 +1,159 @@
+"""The compiled core of the ALE subtraction's permutation null (numba, ``nogil``).
+
+Per permutation, :func:`_log_sums` adds the experiments' ``log1p(-MA)`` rows into four
+float64 accumulators (the group each row is assigned to x the group it came from), each in
+the permutation's row order, as NiMARE's two ``np.bincount`` calls per group add them, and
+adds each group's two partial sums as NiMARE's ``log_sums += ...`` does. ``exp`` is left to
+numpy (NiMARE's ``1 - np.exp(log_sums)``: numpy's vectorised ``exp`` is not libm's, and
+the differences must be bit-identical). :func:`_compare` then forms the differences, counts
+the tails, takes the largest ``|difference|`` and keeps the float32 values above a lower
+bound of the cluster-forming threshold. :func:`_cluster_null` labels, per iteration, the
+kept voxels above the final threshold (faces connectivity, two-tailed) with
+:func:`ale_app.stats.mc_kernels._largest_cluster`.
+
+The functions are plain Python until :func:`_compiled` compiles them; the numbers are
+explained in :mod:`ale_app.stats.subtraction`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ale_app.stats.mc_kernels import _largest_cluster, _numba_cache_usable
+
+
+def _log_sums(perm, n1, tile_ptr, off, w, acc, lab):
+    """``lab[0]`` / ``lab[1]``: the log-sums of the rows ``perm[:n1]`` / ``perm[n1:]``.
+
+    Rows ``< n1`` are group 1's MA maps, the others group 2's. The voxels any experiment
+    reaches are cut into tiles of ``acc.shape[0] // 4`` voxels; a row's entries in tile
+    ``j`` are ``tile_ptr[r, j] .. tile_ptr[r, j + 1] - 1``, each with its voxel's offset in
+    the tile (``off``) and its ``log1p(-MA)`` (``w``, float32 exactly as numpy computed
+    it). Every voxel gets four sums -- [assigned to 1 from 1, assigned to 1 from 2,
+    assigned to 2 from 1, assigned to 2 from 2] -- each in permutation order from 0.0, in
+    float64, as NiMARE's bincounts add them; then each group's two are added. A tile's
+    four sums (``acc``) stay in cache.
+    """
+    n_total = perm.shape[0]
+    n = lab.shape[1]
+    tile = acc.shape[0] // 4
+    for j in range(tile_ptr.shape[1] - 1):
+        t0 = j * tile
+        t1 = min(n, t0 + tile)
+        acc[:] = 0.0
+        for p in range(n_total):
+            r = perm[p]
+            base = ((0 if p < n1 else 2) + (0 if r < n1 else 1)) * tile
+            for e in range(tile_ptr[r, j], tile_ptr[r, j + 1]):
+                acc[base + off[e]] += np.float64(w[e])
+        for u in range(t1 - t0):
+            lab[0, t0 + u] = acc[u] + acc[tile + u]
+            lab[1, t0 + u] = acc[2 * tile + u] + acc[3 * tile + u]
+
+
+def _compare(e, obs, upper, lower):
+    """One permutation's differences ``(1 - e[0]) - (1 - e[1])`` (``e`` = numpy's exp of the
+    log-sums), written over ``e[0]``: the tail counts against ``obs`` and the largest
+    ``|difference|`` (float64, returned)."""
+    n = e.shape[1]
+    mx = 0.0
+    for u in range(n):
+        d = (1.0 - e[0, u]) - (1.0 - e[1, u])
+        o = obs[u]
+        upper[u] += d >= o
+        lower[u] += d <= o
+        mx = max(mx, abs(d))
+        e[0, u] = d
+    return mx
+
+
+def _candidates(d, bound, out_pos, out_val):
+    """The positions and float32 values of the differences ``d`` whose float32 magnitude
+    exceeds ``bound``, written to ``out_pos``/``out_val`` (as long as ``d``); returns how many."""
+    n_cand = 0
+    for u in range(d.shape[0]):
+        d32 = np.float32(d[u])
+        if abs(d32) > bound:
+            out_pos[n_cand] = u
+            out_val[n_cand] = d32
+            n_cand += 1
+    return n_cand
+
+
+def _cluster_null(starts, vox, vals, threshold, label, ny, nz):
+    """Largest two-tailed cluster size and mass of each iteration.
+
+    ``vox``/``vals`` hold, iteration after iteration (``starts``: n_iterations + 1 offsets),
+    the voxels (flat C-order indices, ascending) whose float32 difference exceeds the
+    float32 ``threshold`` in magnitude. As NiMARE's ``_calculate_cluster_measures``: the
+    positive and the negative voxels are labelled apart (faces connectivity), a cluster's
+    mass is the float64 sum, in C order, of the float32 ``|d| - threshold``, and each
+    iteration keeps the larger of the two tails' largest size and largest mass.
+    """
+    n_iter = starts.shape[0] - 1
+    out_size = np.zeros(n_iter, dtype=np.float32)
+    out_mass = np.zeros(n_iter, dtype=np.float32)
+    for t in range(n_iter):
+        a, b = starts[t], starts[t + 1]
+        if a == b:
+            continue
+        n_pos = 0
+        for p in range(a, b):
+            if vals[p] > 0:
+                n_pos += 1
+        pos_vox = np.empty(n_pos, dtype=np.int64)
+        pos_mass = np.empty(n_pos, dtype=np.float32)
+        neg_vox = np.empty(b - a - n_pos, dtype=np.int64)
+        neg_mass = np.empty(b - a - n_pos, dtype=np.float32)
+        i_pos = 0
+        i_neg = 0
+        for p in range(a, b):
+            m = np.float32(abs(vals[p])) - threshold
+            if vals[p] > 0:
+                pos_vox[i_pos] = vox[p]
+                pos_mass[i_pos] = m
+                i_pos += 1
+            else:
+                neg_vox[i_neg] = vox[p]
+                neg_mass[i_neg] = m
+                i_neg += 1
+        best_size = 0
+        best_mass = 0.0
+        if i_pos > 0:
+            size, mass = _largest_cluster(pos_vox, pos_mass, label, ny, nz, 0.0)
+            best_size = max(best_size, size)
+            best_mass = max(best_mass, mass)
+        if i_neg > 0:
+            size, mass = _largest_cluster(neg_vox, neg_mass, label, ny, nz, 0.0)
+            best_size = max(best_size, size)
+            best_mass = max(best_mass, mass)
+        out_size[t] = np.float32(best_size)
+        out_mass[t] = np.float32(best_mass)
+    return out_size, out_mass
+
+
+_COMPILED: dict = {}
+
+
+def _compiled():
+    """The compiled kernels, built on first use (cached on disk where that is writable)."""
+    if not _COMPILED:
+        from numba import njit
+
+        cache = _numba_cache_usable()
+
+        def jit(fn):
+            try:
+                return njit(cache=cache, nogil=True)(fn)
+            except RuntimeError:  # no usable cache locator after all
+                return njit(cache=False, nogil=True)(fn)
+
+        g = dict(globals())
+
+        def jit_here(fn):
+            return jit(type(fn)(fn.__code__, g, fn.__name__))
+
+        g["_largest_cluster"] = jit_here(_largest_cluster)
+        for fn in (_log_sums, _compare, _candidates, _cluster_null):
+            _COMPILED[fn.__name__] = jit_here(fn)
+    return _COMPILED
