@@ -168,8 +168,8 @@ def interpretation(result) -> str:
                 text.append(f"Cluster {int(row['cluster_id'])}'s p is within one Monte Carlo standard error "
                             f"({se:.2g}) of alpha: another seed could move it across.")
         if inf.n_iterations < 5000:
-            text.append(f"Only {inf.n_iterations:,} permutations were run; at least 5,000 are usual for FWE "
-                        "p-values this close to alpha.")
+            text.append(f"Only {inf.n_iterations:,} permutations were run (at least 5,000 are usual): its FWE "
+                        "p-values are coarse, with the Monte Carlo standard errors given in the cluster table.")
     else:
         text.append(
             f"The ALE difference ({a} minus {b}) was inspected descriptively: above a display-only threshold "
@@ -194,12 +194,15 @@ def interpretation(result) -> str:
                 f"{worst['top_id']} in cluster {worst['cluster']}).")
     if result.conjunction_clusters is not None:
         k = len(result.conjunction_clusters.labels)
+        size = f" of at least {result.spec.jackknife.cluster_threshold_mm3:g} mm3"
         if result.inferential:
-            text.append(f"Both groups' own clusters that passed cluster-level FWE overlap in "
-                        f"{_plural(k, 'region')} (conjunction, minimum statistic).")
+            text.append(f"Both groups' own clusters that passed cluster-level FWE overlap in {_plural(k, 'region')}{size} "
+                        "(conjunction, minimum statistic)." if k else "The two groups' own clusters that passed "
+                        f"cluster-level FWE do not overlap in any region{size} (conjunction).")
         else:
             text.append(f"Both groups' ALE maps lie above their own display-only thresholds together in "
-                        f"{_plural(k, 'region')} (a descriptive conjunction).")
+                        f"{_plural(k, 'region')}{size} (a descriptive conjunction)." if k else f"No region{size} lies above both "
+                        "groups' display-only thresholds (descriptive conjunction).")
     return " ".join(text)
 
 
