@@ -1,0 +1,149 @@
+"""An inferential contrast through the command line, every written map and null against
+NiMARE's ALESubtraction + FWECorrector run in the test on the same two groups and seed."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_subtraction import _nimare, _nimare_directional, _pain_groups  # noqa: E402
+
+from ale_app.cli import main  # noqa: E402
+
+SPACE = "space-MNI152NLin6Asym_res-2"
+C = "contrast-earlyMinusLate_"
+N_ITER = 40
+SEED = 3
+
+
+@pytest.fixture(scope="module")
+def inferential_run(tmp_path_factory):
+    from nimare.nimads import Studyset
+    from nimare.utils import get_resource_path
+
+    ids = [str(i) for i in Studyset(str(Path(get_resource_path()) / "nidm_pain_studyset.json")).ids]
+    folder = tmp_path_factory.mktemp("contrast-inferential")
+    spec = folder / "spec.yaml"
+    spec.write_text(yaml.safe_dump({
+        "spec_version": 2, "mode": "inferential", "title": "pain, early vs late",
+        "input": {"path": "nimare:nidm_pain_studyset.json"},
+        "groups": {"early": {"select": {"ids": ids[:10]}}, "late": {"select": {"ids": ids[10:]}}},
+        "contrast": {"groups": ["early", "late"]},
+        "inference": {"min_experiments": 10, "n_iterations": N_ITER, "seed": SEED},
+        "figures": {"formats": ["png"], "dpi": 50}}, sort_keys=False))
+    out = folder / "out"
+    assert main([str(spec), str(out), "--n-jobs", "2", "-q"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def nimare_result():
+    s1, s2 = _pain_groups(10, 11)
+    estimator, corrected = _nimare(s1, s2, N_ITER, SEED)
+    return s1, s2, estimator, corrected
+
+
+def _masked(path: Path, masker) -> np.ndarray:
+    return masker.transform(nib.load(path)).ravel()
+
+
+@pytest.mark.slow
+def test_every_contrast_map_and_null_equals_nimare(inferential_run, nimare_result):
+    _, _, estimator, corrected = nimare_result
+    out = inferential_run
+    masker = estimator.masker
+    pairs = {
+        f"{C}{SPACE}_stat-aledifference_statmap.nii.gz": "stat_desc-group1MinusGroup2",
+        f"{C}{SPACE}_stat-z_statmap.nii.gz": "z_desc-group1MinusGroup2",
+        f"{C}{SPACE}_stat-p_statmap.nii.gz": "p_desc-group1MinusGroup2",
+    }
+    names = corrected.maps.keys()
+    for name in names:
+        if "group1MinusGroup2" in name and name.startswith("logp_"):
+            if "level-voxel" in name:
+                pairs[f"{C}{SPACE}_stat-logp_desc-voxelFWE_statmap.nii.gz"] = name
+            elif "Size" in name and "level-cluster" in name:
+                pairs[f"{C}{SPACE}_stat-logp_desc-clusterFWE_statmap.nii.gz"] = name
+            elif "Mass" in name and "level-cluster" in name:
+                pairs[f"{C}{SPACE}_stat-logp_desc-clustermassFWE_statmap.nii.gz"] = name
+    assert len(pairs) == 6, sorted(names)
+    for file, key in pairs.items():
+        ours = _masked(out / file, masker)
+        theirs = np.asarray(corrected.get_map(key, return_type="array"), dtype=np.float64)
+        assert np.max(np.abs(ours - theirs)) <= 1e-6, (file, key)
+    null = pd.read_csv(out / f"{C}desc-permnull_table.tsv", sep="\t")
+    nd = corrected.estimator.null_distributions_
+    for column, key in (("max_abs_diff", "values_level-voxel_corr-fwe_method-montecarlo"),
+                        ("max_cluster_size_voxels", "values_desc-size_level-cluster_corr-fwe_method-montecarlo"),
+                        ("max_cluster_mass", "values_desc-mass_level-cluster_corr-fwe_method-montecarlo")):
+        assert np.max(np.abs(null[column].to_numpy(float) - np.asarray(nd[key], float))) <= 1e-6, column
+    side = json.loads((out / f"{C}{SPACE}_stat-z_statmap.json").read_text())
+    assert side["ClusterFormingALEDifference"] == pytest.approx(
+        float(nd["summary_stat_thresh_level-voxel_corr-fwe_method-montecarlo"]), abs=1e-7)
+    assert side["Permutations"] == N_ITER and side["RandomSeed"] == SEED and side["Inferential"] is True
+
+
+@pytest.mark.slow
+def test_directional_reading_equals_nimare_with_the_groups_fwe_clusters(inferential_run, nimare_result):
+    s1, s2, estimator, _ = nimare_result
+    out = inferential_run
+    masker = estimator.masker
+    masks = [_masked(out / f"group-{g}_{SPACE}_desc-fweclusters_dseg.nii.gz", masker) > 0 for g in ("early", "late")]
+    if not (masks[0].any() or masks[1].any()):
+        pytest.skip("neither group has a cluster that passed FWE: no directional reading to compare")
+    directional = _nimare_directional(s1, s2, N_ITER, SEED, masks[0], masks[1])
+    ours = _masked(out / f"{C}{SPACE}_stat-z_desc-directional_statmap.nii.gz", masker)
+    theirs = np.asarray(directional.get_map("z_desc-group1MinusGroup2", return_type="array"), dtype=np.float64)
+    assert np.max(np.abs(ours - theirs)) <= 1e-6
+
+
+def test_clusters_and_words_follow_the_maps(inferential_run):
+    out = inferential_run
+    alpha = 0.05
+    table = pd.read_csv(out / f"{C}desc-clusters_table.tsv", sep="\t")
+    labels = np.asarray(nib.load(out / f"{C}{SPACE}_desc-clusters_dseg.nii.gz").dataobj)
+    logp = np.asarray(nib.load(out / f"{C}{SPACE}_stat-logp_desc-clusterFWE_statmap.nii.gz").dataobj)
+    diff = np.asarray(nib.load(out / f"{C}{SPACE}_stat-aledifference_statmap.nii.gz").dataobj)
+    passing = 10.0 ** -logp < alpha
+    assert np.array_equal(labels > 0, passing & (diff != 0))
+    main_rows = table[table["peak"] == "main"]
+    report = (out / "report.html").read_text()
+    para = re.search(r"<h2>Interpretation</h2><p>(.*?)</p>", report, re.S).group(1)
+    n_pos = int((main_rows["tail"] == "positive").sum())
+    n_neg = int((main_rows["tail"] == "negative").sum())
+    if n_pos + n_neg == 0:
+        assert "no cluster of the difference passed cluster-level FWE" in para
+    for _, row in main_rows.iterrows():
+        inside = labels == row["cluster_id"]
+        p = float(10.0 ** -logp[inside].max())
+        assert row["p_fwe"] == pytest.approx(p, rel=1e-5) and row["p_fwe"] < alpha
+        assert (np.sign(diff[inside]) == (1 if row["tail"] == "positive" else -1)).all()
+        words = f"Cluster {int(row['cluster_id'])} ("
+        assert words in para
+        if row["p_fwe"] <= 1 / N_ITER * (1 + 1e-6):
+            assert f"p \u2264 {1 / N_ITER:.2g}" in para
+        else:
+            assert f"p = {row['p_fwe']:.3g}" in para
+    assert f"Only {N_ITER} permutations were run" in para
+    methods = re.search(r"<h2>Methods</h2><p>(.*?)</p>", report, re.S).group(1)
+    assert f"{N_ITER} times (seed {SEED})" in methods and "Laird et al. (2005)" in methods
+    citation = (out / "CITATION.md").read_text()
+    assert "Laird, A. R." in citation and "Nichols, T." in citation and "Eickhoff, S. B., Nichols" in citation
+
+
+def test_each_group_has_its_own_inference(inferential_run):
+    out = inferential_run
+    for group in ("early", "late"):
+        side = json.loads((out / f"group-{group}_{SPACE}_stat-z_statmap.json").read_text())
+        assert side["Inferential"] is True and side["Iterations"] == N_ITER and side["RandomSeed"] == SEED
+        assert side["Group"] == group
+        assert (out / f"group-{group}_desc-fweclusters_table.tsv").is_file()
