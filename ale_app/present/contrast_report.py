@@ -26,6 +26,8 @@ from ale_app.present.report import (
 #: A contrast cluster "rests on" one experiment when leaving that experiment out removes at
 #: least this share of the cluster's difference (mean over its voxels).
 RESTS_ON = 0.5
+#: At most this many such clusters are named in the paragraph (the table lists them all).
+NAMED = 8
 
 CONTRAST_REFERENCES = {
     "laird2005": (
@@ -181,7 +183,11 @@ def interpretation(result) -> str:
     if dependence:
         resting = [d for d in dependence if d["rests_on_one"]]
         if resting:
-            named = "; ".join(f"cluster {d['cluster']} on {d['top_id']} ({d['top']:.2f})" for d in resting)
+            named = "; ".join(f"cluster {d['cluster']} on {d['top_id']} ({d['top']:.2f})" for d in resting[:NAMED])
+            if len(resting) > NAMED:
+                named += f"; and {len(resting) - NAMED} more, listed under Dependence on single experiments"
+            if any(d["top"] > 1 for d in resting):
+                named += " (a share above 1: without that experiment the difference reverses)"
             verb = "rests" if len(resting) == 1 else "rest"
             text.append(
                 f"{len(resting)} of the {_plural(len(dependence), 'contrast cluster')} {verb} on a single "
@@ -336,7 +342,8 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
         dep = cluster_dependence(result)
         parts.append("<h3>Dependence on single experiments</h3><p>For each contrast cluster, the share of its "
                      "difference that disappears when one experiment of the group it favours is left out; a "
-                     f"cluster rests on one experiment when that share reaches {RESTS_ON:.0%}.</p>")
+                     f"cluster rests on one experiment when that share reaches {RESTS_ON:.0%}; a share above 1 means the "
+                     "difference reverses without that experiment.</p>")
         if dep:
             parts.append(_table_html(pd.DataFrame([{
                 "Cluster": d["cluster"], "Direction": f"{a} > {b}" if d["tail"] == "positive" else f"{b} > {a}",
