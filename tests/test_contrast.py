@@ -223,6 +223,14 @@ def test_coordinates_and_sidecars_name_the_groups(descriptive_run):
     assert written == set(provenance["Outputs"])
 
 
+def test_validate_only_summarises_each_group(descriptive_run, capsys):
+    folder, _ = descriptive_run
+    assert main([str(folder / "contrast.yaml"), "--validate-only"]) == 0
+    out = capsys.readouterr().out
+    assert "contrast first minus second" in out and "group first:" in out and "group second:" in out
+    assert "nothing written" in out
+
+
 @pytest.mark.slow
 def test_verify_reruns_a_contrast(descriptive_run):
     from ale_app.run.verify import verify

@@ -306,13 +306,19 @@ def _dataset_description(result, _out=None) -> dict:
     return desc
 
 
+def _bidsignore_text(result=None, _out=None) -> str:
+    """``.bidsignore`` of a contrast run: the single-group list, and the group and contrast
+    labels BIDS has no entity for."""
+    return O.bidsignore_text(result, _out).rstrip("\n") + "\ngroup-*\ncontrast-*\nfigures/group-*\n"
+
+
 def contrast_registry(spec) -> tuple[Output, ...]:
     """Every file a run of the version-2 ``spec`` can write."""
     n = contrast_names(spec)
     a, b = spec.first, spec.second
     entries: list[Output] = [
         Output(O.DATASET_DESCRIPTION, "json", "start", _dataset_description, needs=("groups",)),
-        Output(O.BIDSIGNORE, "text", "start", O.bidsignore_text),
+        Output(O.BIDSIGNORE, "text", "start", _bidsignore_text),
         Output(n["coordinates"], "tsv", "data", _coordinates, _coordinates_sidecar, needs=("groups",)),
     ]
     for group in spec.contrast.groups:
