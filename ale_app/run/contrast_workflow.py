@@ -11,14 +11,14 @@ import logging
 from contextlib import contextmanager
 from pathlib import Path
 
-from ale_app.errors import InputDataError, InterruptedRun
+from ale_app.errors import InputDataError
 from ale_app.outputs import folder as D
 from ale_app.outputs import provenance as P
 from ale_app.outputs import registry as O
-from ale_app.result import AnalysisResult, ContrastResult, RunRecord
+from ale_app.result import AnalysisResult, ContrastResult
 from ale_app.run.contrast_steps import CONTRAST_STEPS, GROUP_STEPS
 from ale_app.run.steps import StepContext
-from ale_app.run.workflow import RunOptions, _remove_if_empty, _Timer, run_step, step_title
+from ale_app.run.workflow import RunOptions, _Timer, run_in_folder, run_record, run_step, step_title
 from ale_app.spec.v2 import AnalysisSpecV2, group_input, group_spec
 
 LGR = logging.getLogger("ale_app")
@@ -119,57 +119,20 @@ def run_contrast(spec: AnalysisSpecV2, spec_dir: Path, spec_text: str, output_di
                  options: RunOptions) -> ContrastResult:
     """Run a version-2 spec: as :func:`ale_app.run.workflow.run`, for two groups and their contrast."""
     timer = _Timer(options.on_step)
-    record = RunRecord(spec_dir=spec_dir, spec_text=spec_text, argv=list(options.argv), n_jobs=options.n_jobs,
-                       backend=options.backend, started=O.started_now(), versions=P.software_versions())
-    registry = O.registry_for(spec)
-    names = O.owned_names(spec)
-    created = not Path(output_dir).exists()
-    out_root = D.prepare_output_dir(output_dir)
-    with D.lock_output_dir(out_root, names.marker):
-        try:
-            folder = D.inspect_output_dir(out_root, options.overwrite, names)
-            with timer.step("inputs", "Reading and checking the groups' inputs"):
-                evidence = validate_contrast(spec, spec_dir)
-        except BaseException:
-            if created:
-                _remove_if_empty(out_root, keep=D.LOCK)
-            raise
+    record = run_record(spec_dir, spec_text, options)
+
+    def make_result(evidence: dict) -> ContrastResult:
         groups = {}
         for name, ev in evidence.items():
             LGR.info("group %s: %d analyses, %d studies, %d foci", name, len(ev.ids), len(ev.study_ids),
                      len(ev.coordinates))
             groups[name] = AnalysisResult(spec=group_spec(spec, name), evidence=ev, record=record)
-        result = ContrastResult(spec=spec, groups=groups, record=record, timings=timer.seconds)
-        out = D.OutputFolder(out_root, completion=names.completion)
-        D.start_writing(out, folder, names)
-        O.write_step("start", result, out, registry)
-        try:
-            compute_contrast(result, options, timer)
-            with timer.step("write", "Writing derivatives"):
-                O.write_step("data", result, out, registry)
-            with timer.step("figures", "Drawing figures"):
-                O.write_figures(result, out, options.executor(), settle=timer.on_step, registry=registry)
-            with timer.step("report", "Writing the report"):
-                O.write_step("report", result, out, registry)
-        except (InterruptedRun, KeyboardInterrupt):
-            raise
-        except Exception:
-            failed = timer.current
-            if failed is not None:
-                result.failed_step = step_title(failed)
-                try:
-                    O.write_failure_report(result, out, registry)
-                    LGR.warning("The %s step failed; report.html describes what was finished.", failed)
-                except Exception:  # noqa: BLE001 - the original error is the one to report
-                    LGR.debug("could not write the failure report", exc_info=True)
-            raise
-        stale = D.remove_stale_outputs(out, folder, names)
-        if stale:
-            LGR.info("Removed %d file(s) of the earlier run that this run does not write: %s",
-                     len(stale), ", ".join(stale))
-        outputs = write_contrast_provenance(result, out)
-    LGR.info("Wrote %d files to %s", len(outputs) + 1, out_root)
-    return result
+        return ContrastResult(spec=spec, groups=groups, record=record, timings=timer.seconds)
+
+    return run_in_folder(output_dir, options, timer, O.registry_for(spec), O.owned_names(spec),
+                         read=lambda: validate_contrast(spec, spec_dir),
+                         what="Reading and checking the groups' inputs", make_result=make_result,
+                         compute=lambda r: compute_contrast(r, options, timer), provenance=write_contrast_provenance)
 
 
 def write_contrast_provenance(result: ContrastResult, out: D.OutputFolder) -> dict[str, str]:

@@ -139,31 +139,54 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
     results finished before it, naming the step.
     """
     timer = _Timer(options.on_step)
-    record = RunRecord(spec_dir=spec_dir, spec_text=spec_text, argv=list(options.argv), n_jobs=options.n_jobs,
-                       backend=options.backend, started=O.started_now(), versions=P.software_versions())
-    names = O.owned_names()
+    record = run_record(spec_dir, spec_text, options)
+
+    def make_result(evidence) -> AnalysisResult:
+        LGR.info("%d analyses, %d studies, %d foci", len(evidence.ids), len(evidence.study_ids),
+                 len(evidence.coordinates))
+        return AnalysisResult(spec=spec, evidence=evidence, record=record, timings=timer.seconds)
+
+    return run_in_folder(output_dir, options, timer, O.REGISTRY, O.owned_names(),
+                         read=lambda: validate(spec, spec_dir), what="Reading and checking the input",
+                         make_result=make_result, compute=lambda r: compute(r, options, timer),
+                         provenance=O.write_provenance)
+
+
+def run_record(spec_dir: Path, spec_text: str, options: RunOptions) -> RunRecord:
+    """How and from what a run is made (for provenance and ``spec.json``)."""
+    return RunRecord(spec_dir=spec_dir, spec_text=spec_text, argv=list(options.argv), n_jobs=options.n_jobs,
+                     backend=options.backend, started=O.started_now(), versions=P.software_versions())
+
+
+def run_in_folder(output_dir: Path, options: RunOptions, timer: _Timer, registry, names: D.OwnedNames, *,
+                  read: Callable, what: str, make_result: Callable, compute: Callable, provenance: Callable):
+    """The folder rules every run follows, around its own reading, computing and writing.
+
+    The output folder is checked and locked first (a refused folder costs no input reading);
+    ``read()`` reads and checks the inputs, ``make_result`` turns them into the result,
+    ``compute(result)`` runs the steps; the registry's entries are then written step by step,
+    stale files of an earlier run removed, and ``provenance(result, folder)`` written last.
+    A failing step (not an interruption) still gets a report of what was finished.
+    """
     created = not Path(output_dir).exists()
-    # The output folder is checked (and locked) first, so a refused folder costs no input reading.
     out_root = D.prepare_output_dir(output_dir)
     with D.lock_output_dir(out_root, names.marker):
         try:
             folder = D.inspect_output_dir(out_root, options.overwrite, names)
-            with timer.step("inputs", "Reading and checking the input"):
-                evidence = validate(spec, spec_dir)
+            with timer.step("inputs", what):
+                inputs = read()
         except BaseException:
             if created:
                 _remove_if_empty(out_root, keep=D.LOCK)
             raise
-        LGR.info("%d analyses, %d studies, %d foci", len(evidence.ids), len(evidence.study_ids),
-                 len(evidence.coordinates))
-        result = AnalysisResult(spec=spec, evidence=evidence, record=record, timings=timer.seconds)
+        result = make_result(inputs)
         out = D.OutputFolder(out_root, completion=names.completion)
         D.start_writing(out, folder, names)
         # First, so that an interrupted run is recognisable as ale-app's and can be completed.
-        O.write_step("start", result, out)
+        O.write_step("start", result, out, registry)
         try:
-            compute(result, options, timer)
-            write(result, out, options.executor(), timer)
+            compute(result)
+            write(result, out, options.executor(), timer, registry)
         except (InterruptedRun, KeyboardInterrupt):
             raise
         except Exception:
@@ -172,7 +195,7 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
             if failed is not None:
                 result.failed_step = step_title(failed)
                 try:
-                    O.write_failure_report(result, out)
+                    O.write_failure_report(result, out, registry)
                     LGR.warning("The %s step failed; report.html describes what was finished.", failed)
                 except Exception:  # noqa: BLE001 - the original error is the one to report
                     LGR.debug("could not write the failure report", exc_info=True)
@@ -181,7 +204,7 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
         if stale:
             LGR.info("Removed %d file(s) of the earlier run that this run does not write: %s",
                      len(stale), ", ".join(stale))
-        outputs = O.write_provenance(result, out)
+        outputs = provenance(result, out)
     LGR.info("Wrote %d files to %s", len(outputs) + 1, out_root)
     return result
 
@@ -227,13 +250,13 @@ def run_step(step: Step, result: AnalysisResult, context: StepContext, timer: _T
 
 
 def write(result: AnalysisResult, out: D.OutputFolder, executor: Executor | None = None,
-          timer: _Timer | None = None) -> None:
+          timer: _Timer | None = None, registry=O.REGISTRY) -> None:
     """Write every derivative of ``result`` into the locked folder ``out``, step by step
     (provenance apart: :func:`run` writes it last); ``executor`` draws the figures."""
     timer = timer or _Timer()
     with timer.step("write", "Writing derivatives"):
-        O.write_step("data", result, out)
+        O.write_step("data", result, out, registry)
     with timer.step("figures", "Drawing figures"):
-        O.write_figures(result, out, executor, settle=timer.on_step)
+        O.write_figures(result, out, executor, settle=timer.on_step, registry=registry)
     with timer.step("report", "Writing the report"):
-        O.write_step("report", result, out)
+        O.write_step("report", result, out, registry)

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from ale_app.stats.ale import Clusters, cluster_min_voxels, cluster_peaks, find_clusters, values_to_image
-from ale_app.stats.jackknife import _reductions, _table
+from ale_app.stats.ale import Clusters, cluster_peaks, find_clusters, values_to_image
+from ale_app.stats.jackknife import _reductions, _table, cluster_means, leave_one_out_entries
 
 TAILS = ("positive", "negative")
 TABLE_COLUMNS = ["tail", "cluster_id", "peak", "x", "y", "z", "ale_difference", "size_mm3"]
@@ -199,11 +199,7 @@ def conjunction_values(values1: np.ndarray, values2: np.ndarray, in1: np.ndarray
 
 def conjunction_clusters(conj_values: np.ndarray, masker, cluster_threshold_mm3: float) -> Clusters:
     """The connected regions of the conjunction map (faces), at least ``cluster_threshold_mm3``."""
-    img = values_to_image(conj_values, masker)
-    values = np.asarray(conj_values)
-    if not (values > 0).any():
-        return find_clusters(img, 1.0, cluster_threshold_mm3)  # nothing above: an empty table
-    return find_clusters(img, 0.0, cluster_threshold_mm3)
+    return find_clusters(values_to_image(conj_values, masker), 0.0, cluster_threshold_mm3)
 
 
 def contrast_jackknife(ma, ma_ids: list[str], group_values: np.ndarray, other_values: np.ndarray,
@@ -237,33 +233,11 @@ def contrast_jackknife(ma, ma_ids: list[str], group_values: np.ndarray, other_va
     cols = np.flatnonzero(np.isin(label_values, labels))
     if not labels or ma.shape[0] == 0:
         return _table(ids, np.zeros((len(ids), len(labels))), labels)
-    sub = ma[:, cols].tocsr()
-    sub.sort_indices()
-    data = sub.data.astype(np.float32, copy=False)
-    is_one = data >= 1
-    logs = np.where(is_one, 0.0, np.log1p(-np.where(is_one, 0, data))).astype(np.float64)
-    n_cols = len(cols)
-    log_sum = np.bincount(sub.indices, weights=logs, minlength=n_cols)
-    n_ones = np.bincount(sub.indices[is_one], minlength=n_cols)
-    other_ones = n_ones[sub.indices] - is_one
-    loo = np.where(other_ones > 0, 1.0, -np.expm1(log_sum[sub.indices] - logs))
-    group_at = np.asarray(group_values, dtype=np.float64)[cols]
+    sub, loo = leave_one_out_entries(ma, cols)
     other_at = np.asarray(other_values, dtype=np.float64)[cols]
-    diff_all = sign * (group_at - other_at)
+    diff_all = sign * (np.asarray(group_values, dtype=np.float64)[cols] - other_at)
     diff_loo = sign * (loo - other_at[sub.indices])
     reduction = _reductions(diff_loo, diff_all[sub.indices]).astype(np.float64)
-    n_rows = ma.shape[0]
-    col_label = label_values[cols]
-    label_pos = {label: i for i, label in enumerate(labels)}
-    entry_cluster = np.array([label_pos[v] for v in col_label], dtype=np.int64)[sub.indices]
-    entry_row = np.repeat(np.arange(n_rows), np.diff(sub.indptr))
-    sums = np.bincount(entry_row * len(labels) + entry_cluster, weights=reduction,
-                       minlength=n_rows * len(labels)).reshape(n_rows, len(labels))
-    sizes = np.array([np.count_nonzero(col_label == label) for label in labels], dtype=np.float64)
+    contributions = cluster_means(sub, reduction, label_values[cols], labels)
     row_of = {rid: i for i, rid in enumerate(ma_ids)}
-    return _table(ids, (sums / sizes)[[row_of[i] for i in ids]], labels)
-
-
-def min_voxels(cluster_threshold_mm3: float, img: nib.Nifti1Image) -> int:
-    """The cluster-size filter in voxels (as the single-group clusters use it)."""
-    return cluster_min_voxels(cluster_threshold_mm3, img)
+    return _table(ids, contributions[[row_of[i] for i in ids]], labels)

@@ -93,6 +93,24 @@ def closed_form_contributions(
     if not labels or n_rows == 0:
         return _table(ids, np.zeros((len(ids), len(labels))), labels)
 
+    sub, loo = leave_one_out_entries(ma, cols)
+    reduction = _reductions(loo, stat_values[cols][sub.indices]).astype(np.float64)
+    contributions = cluster_means(sub, reduction, label_values[cols], labels)
+    if progress is not None:
+        progress(n_rows)
+
+    row_of = {rid: i for i, rid in enumerate(ma_ids)}
+    return _table(ids, contributions[[row_of[i] for i in ids]], labels)
+
+
+def leave_one_out_entries(ma, cols: np.ndarray):
+    """ALE without each experiment, at each voxel of ``cols`` its MA map reaches.
+
+    Returns ``sub`` (the MA maps restricted to ``cols``, CSR with sorted indices) and, per
+    nonzero entry of ``sub`` (row j, voxel v), ALE at v without experiment j (float64):
+    ``1 - exp(L - log1p(-MA_j))``, or 1 where another experiment's MA is 1. Voxels outside
+    j's support keep the full ALE.
+    """
     sub = ma[:, cols].tocsr()
     sub.sort_indices()
     data = sub.data.astype(np.float32, copy=False)
@@ -102,26 +120,23 @@ def closed_form_contributions(
     n_cols = len(cols)
     log_sum = np.bincount(sub.indices, weights=logs, minlength=n_cols)
     n_ones = np.bincount(sub.indices[is_one], minlength=n_cols)
-
-    # Per nonzero entry (row j, voxel v): ALE without j at v.
     other_ones = n_ones[sub.indices] - is_one
     loo = np.where(other_ones > 0, 1.0, -np.expm1(log_sum[sub.indices] - logs))
-    reduction = _reductions(loo, stat_values[cols][sub.indices]).astype(np.float64)
+    return sub, loo
 
-    # Sum reductions per (row, cluster); voxels outside j's support reduce nothing.
-    col_label = label_values[cols]
+
+def cluster_means(sub, reduction: np.ndarray, col_label: np.ndarray, labels: list[int]) -> np.ndarray:
+    """Per (row, cluster): the mean of ``reduction`` (one value per entry of ``sub``) over the
+    cluster's voxels (``col_label``: the label of each column of ``sub``); voxels outside a
+    row's support count as 0."""
+    n_rows = sub.shape[0]
     label_pos = {label: i for i, label in enumerate(labels)}
     entry_cluster = np.array([label_pos[v] for v in col_label], dtype=np.int64)[sub.indices]
     entry_row = np.repeat(np.arange(n_rows), np.diff(sub.indptr))
     sums = np.bincount(entry_row * len(labels) + entry_cluster, weights=reduction,
                        minlength=n_rows * len(labels)).reshape(n_rows, len(labels))
     sizes = np.array([np.count_nonzero(col_label == label) for label in labels], dtype=np.float64)
-    contributions = sums / sizes
-    if progress is not None:
-        progress(n_rows)
-
-    row_of = {rid: i for i, rid in enumerate(ma_ids)}
-    return _table(ids, contributions[[row_of[i] for i in ids]], labels)
+    return sums / sizes
 
 
 # --------------------------------------------------------------------------- refit
