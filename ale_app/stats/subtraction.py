@@ -329,7 +329,7 @@ def _run_block(start: int, seeds: list, plan: SubtractionPlan, bound: float):
     from ale_app.stats.nimare_adapter import subtraction_permutation
 
     kernels = _compiled()
-    log_sums, compare, candidates = kernels["_log_sums"], kernels["_compare"], kernels["_candidates"]
+    log_sums, compare = kernels["_log_sums"], kernels["_compare"]
     n_reached = plan.n_reached
     acc = np.empty(4 * TILE, dtype=np.float64)
     lab = np.empty((2, n_reached), dtype=np.float64)
@@ -343,8 +343,8 @@ def _run_block(start: int, seeds: list, plan: SubtractionPlan, bound: float):
         perm = subtraction_permutation(plan.n_total, plan.n1, seed).astype(np.int64)
         log_sums(perm, plan.n1, plan.tile_ptr, plan.off, plan.w, acc, lab)
         np.exp(lab, out=lab)  # numpy's exp, as NiMARE's 1 - np.exp(log_sums)
-        max_abs[i] = np.float32(compare(lab, plan.obs, upper, lower))
-        n_cand = candidates(lab[0], top.bound, cand_pos, cand_val)
+        mx, n_cand = compare(lab, plan.obs, upper, lower, top.bound, cand_pos, cand_val)
+        max_abs[i] = np.float32(mx)
         if n_cand:
             top.add(np.full(n_cand, start + i, dtype=np.int32), cand_pos[:n_cand].copy(), cand_val[:n_cand].copy())
     it, pos, val = top.arrays()
