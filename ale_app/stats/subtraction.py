@@ -209,7 +209,6 @@ def build_plan(ma1, ma2, diff_values: np.ndarray, n_iterations: int, voxel_p: fl
     pos = where[np.concatenate([ma1.indices, ma2.indices])]
     row_of = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     order = np.lexsort((pos, row_of))
-    data = np.concatenate([ma1.data, ma2.data])[order]
     pos = pos[order]
     if np.any((np.diff(pos) == 0) & (np.diff(row_of) == 0)):
         raise ValueError("an MA map holds a voxel twice (not canonical CSR)")
