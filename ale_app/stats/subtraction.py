@@ -204,14 +204,16 @@ def build_plan(ma1, ma2, diff_values: np.ndarray, n_iterations: int, voxel_p: fl
     where = np.full(n_voxels, -1, dtype=np.int64)
     where[reached] = np.arange(reached.size)
     indptr = np.concatenate([ma1.indptr.astype(np.int64), ma1.indptr[-1] + ma2.indptr[1:].astype(np.int64)])
-    # Each row's entries in voxel order (they are, in NiMARE's CSR; sorted here in any case,
-    # which keeps each voxel's single entry per row), cut by tile of reached voxels.
-    pos = where[np.concatenate([ma1.indices, ma2.indices])]
-    row_of = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
-    order = np.lexsort((pos, row_of))
-    pos = pos[order]
-    if np.any((np.diff(pos) == 0) & (np.diff(row_of) == 0)):
-        raise ValueError("an MA map holds a voxel twice (not canonical CSR)")
+    # Each row's entries in voxel order (so in NiMARE's canonical CSR; sorted here
+    # otherwise: a voxel's one entry per row is added in row order either way).
+    pos = where[np.concatenate([ma1.indices, ma2.indices])].astype(np.int32)
+    order = None
+    if not (ma1.has_canonical_format and ma2.has_canonical_format):
+        row_of = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+        order = np.lexsort((pos, row_of))
+        pos = pos[order]
+        if np.any((np.diff(pos) == 0) & (np.diff(row_of) == 0)):
+            raise ValueError("an MA map holds a voxel twice")
     n_tiles = max(1, -(-reached.size // TILE))
     bounds = np.arange(n_tiles + 1, dtype=np.int64) * TILE
     tile_ptr = np.empty((indptr.size - 1, n_tiles + 1), dtype=np.int64)
@@ -219,7 +221,9 @@ def build_plan(ma1, ma2, diff_values: np.ndarray, n_iterations: int, voxel_p: fl
         tile_ptr[r] = indptr[r] + np.searchsorted(pos[indptr[r]:indptr[r + 1]], bounds)
     off = (pos % TILE).astype(np.uint16)
     # The weights per group, as NiMARE's bincount takes them (numpy's float32 log1p).
-    w = np.concatenate([_log1p_neg(ma1.data), _log1p_neg(ma2.data)])[order]
+    w = np.concatenate([_log1p_neg(ma1.data), _log1p_neg(ma2.data)])
+    if order is not None:
+        w = w[order]
     obs = np.asarray(diff_values, dtype=np.float32)[reached].astype(np.float64)
     plan = SubtractionPlan(tile_ptr=tile_ptr, off=off, w=np.ascontiguousarray(w),
                            obs=np.ascontiguousarray(obs), n1=int(ma1.shape[0]), n_voxels=int(n_voxels),
