@@ -357,3 +357,54 @@ def test_dask_scheduler_gives_the_same_result():
         on_dask = S.fit_subtraction(fit1, fit2, n_iterations=40, seed=2, block_size=9,
                                     executor=Executor("dask", 2, lc.scheduler_address))
     _assert_same(serial, on_dask)
+
+
+def test_adapter_matches_nimare_and_raises_no_deprecation():
+    """The subtraction's private NiMARE pieces, reached through the adapter with warnings as
+    errors: the seeds are ALESubtraction's own (fit and FWE alike), the permutation its
+    shuffle, and the FWE maps come from its cached nulls (no permutation re-run)."""
+    from nimare.meta.cbma.ale import ALESubtraction
+
+    from ale_app.stats import nimare_adapter as NA
+
+    fit1, fit2 = _fits(*_generated_groups(3, 4, first_case=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        warnings.simplefilter("error", FutureWarning)
+        warnings.filterwarnings("error", message=".*recomputing permutations.*")
+        seeds = NA.subtraction_iteration_seeds(3, 6)
+        theirs = ALESubtraction(random_state=3)._iteration_seeds(6, stream="alesubtraction_permutations")
+        for ours_seed, their_seed in zip(seeds, theirs, strict=True):
+            a = NA.subtraction_permutation(7, 3, ours_seed)
+            g1, g2 = ALESubtraction._permute_pairwise_group_indices(7, 3, their_seed)
+            assert np.array_equal(a, np.concatenate([g1, g2])) and sorted(a) == list(range(7))
+        ours = S.fit_subtraction(fit1, fit2, n_iterations=6, seed=3,
+                                 inference_mask1=np.ones(fit1.stat_values.size, bool))
+    assert ours.directional is not None and len(ours.null) == 6
+
+
+def test_plan_of_unsorted_csr_is_the_same():
+    """MA maps whose rows list their voxels out of order give the same plan (a voxel's one
+    entry per row is added in row order either way)."""
+    import scipy.sparse as sp
+
+    fit1, fit2 = _fits(*_generated_groups(3, 4, first_case=0))
+    diff = fit1.stat_values - fit2.stat_values
+    rng = np.random.default_rng(0)
+
+    def shuffled(ma):
+        ma = ma.tocsr()
+        indices, data = ma.indices.copy(), ma.data.copy()
+        for r in range(ma.shape[0]):
+            lo, hi = ma.indptr[r], ma.indptr[r + 1]
+            p = rng.permutation(hi - lo) + lo
+            indices[lo:hi], data[lo:hi] = indices[p], data[p]
+        out = sp.csr_matrix((data, indices, ma.indptr.copy()), shape=ma.shape)
+        out.has_sorted_indices = False
+        return out
+
+    plan, reached = S.build_plan(fit1.ma, fit2.ma, diff, 50, 0.001)
+    other, other_reached = S.build_plan(shuffled(fit1.ma), shuffled(fit2.ma), diff, 50, 0.001)
+    assert np.array_equal(reached, other_reached)
+    for name in ("tile_ptr", "off", "w", "obs"):
+        assert np.array_equal(getattr(plan, name), getattr(other, name)), name

@@ -204,15 +204,16 @@ def build_plan(ma1, ma2, diff_values: np.ndarray, n_iterations: int, voxel_p: fl
     where = np.full(n_voxels, -1, dtype=np.int64)
     where[reached] = np.arange(reached.size)
     indptr = np.concatenate([ma1.indptr.astype(np.int64), ma1.indptr[-1] + ma2.indptr[1:].astype(np.int64)])
-    # Each row's entries in voxel order (they are, in NiMARE's CSR; sorted here in any case,
-    # which keeps each voxel's single entry per row), cut by tile of reached voxels.
-    pos = where[np.concatenate([ma1.indices, ma2.indices])]
-    row_of = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
-    order = np.lexsort((pos, row_of))
-    data = np.concatenate([ma1.data, ma2.data])[order]
-    pos = pos[order]
-    if np.any((np.diff(pos) == 0) & (np.diff(row_of) == 0)):
-        raise ValueError("an MA map holds a voxel twice (not canonical CSR)")
+    # Each row's entries in voxel order (so in NiMARE's canonical CSR; sorted here
+    # otherwise: a voxel's one entry per row is added in row order either way).
+    pos = where[np.concatenate([ma1.indices, ma2.indices])].astype(np.int32)
+    order = None
+    if not (ma1.has_canonical_format and ma2.has_canonical_format):
+        row_of = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+        order = np.lexsort((pos, row_of))
+        pos = pos[order]
+        if np.any((np.diff(pos) == 0) & (np.diff(row_of) == 0)):
+            raise ValueError("an MA map holds a voxel twice")
     n_tiles = max(1, -(-reached.size // TILE))
     bounds = np.arange(n_tiles + 1, dtype=np.int64) * TILE
     tile_ptr = np.empty((indptr.size - 1, n_tiles + 1), dtype=np.int64)
@@ -220,7 +221,9 @@ def build_plan(ma1, ma2, diff_values: np.ndarray, n_iterations: int, voxel_p: fl
         tile_ptr[r] = indptr[r] + np.searchsorted(pos[indptr[r]:indptr[r + 1]], bounds)
     off = (pos % TILE).astype(np.uint16)
     # The weights per group, as NiMARE's bincount takes them (numpy's float32 log1p).
-    w = np.concatenate([_log1p_neg(ma1.data), _log1p_neg(ma2.data)])[order]
+    w = np.concatenate([_log1p_neg(ma1.data), _log1p_neg(ma2.data)])
+    if order is not None:
+        w = w[order]
     obs = np.asarray(diff_values, dtype=np.float32)[reached].astype(np.float64)
     plan = SubtractionPlan(tile_ptr=tile_ptr, off=off, w=np.ascontiguousarray(w),
                            obs=np.ascontiguousarray(obs), n1=int(ma1.shape[0]), n_voxels=int(n_voxels),
@@ -329,7 +332,7 @@ def _run_block(start: int, seeds: list, plan: SubtractionPlan, bound: float):
     from ale_app.stats.nimare_adapter import subtraction_permutation
 
     kernels = _compiled()
-    log_sums, compare, candidates = kernels["_log_sums"], kernels["_compare"], kernels["_candidates"]
+    log_sums, compare = kernels["_log_sums"], kernels["_compare"]
     n_reached = plan.n_reached
     acc = np.empty(4 * TILE, dtype=np.float64)
     lab = np.empty((2, n_reached), dtype=np.float64)
@@ -343,8 +346,8 @@ def _run_block(start: int, seeds: list, plan: SubtractionPlan, bound: float):
         perm = subtraction_permutation(plan.n_total, plan.n1, seed).astype(np.int64)
         log_sums(perm, plan.n1, plan.tile_ptr, plan.off, plan.w, acc, lab)
         np.exp(lab, out=lab)  # numpy's exp, as NiMARE's 1 - np.exp(log_sums)
-        max_abs[i] = np.float32(compare(lab, plan.obs, upper, lower))
-        n_cand = candidates(lab[0], top.bound, cand_pos, cand_val)
+        mx, n_cand = compare(lab, plan.obs, upper, lower, top.bound, cand_pos, cand_val)
+        max_abs[i] = np.float32(mx)
         if n_cand:
             top.add(np.full(n_cand, start + i, dtype=np.int32), cand_pos[:n_cand].copy(), cand_val[:n_cand].copy())
     it, pos, val = top.arrays()

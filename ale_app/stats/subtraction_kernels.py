@@ -6,7 +6,7 @@ the permutation's row order, as NiMARE's two ``np.bincount`` calls per group add
 adds each group's two partial sums as NiMARE's ``log_sums += ...`` does. ``exp`` is left to
 numpy (NiMARE's ``1 - np.exp(log_sums)``: numpy's vectorised ``exp`` is not libm's, and
 the differences must be bit-identical). :func:`_compare` then forms the differences, counts
-the tails, takes the largest ``|difference|`` and keeps the float32 values above a lower
+the tails, takes the largest ``|difference|`` and lists the float32 values above a lower
 bound of the cluster-forming threshold. :func:`_cluster_null` labels, per iteration, the
 kept voxels above the final threshold (faces connectivity, two-tailed) with
 :func:`ale_app.stats.mc_kernels._largest_cluster`.
@@ -45,39 +45,35 @@ def _log_sums(perm, n1, tile_ptr, off, w, acc, lab):
             r = perm[p]
             base = ((0 if p < n1 else 2) + (0 if r < n1 else 1)) * tile
             for e in range(tile_ptr[r, j], tile_ptr[r, j + 1]):
-                acc[base + off[e]] += np.float64(w[e])
+                acc[np.uint64(base + off[e])] += np.float64(w[e])  # unsigned: no wraparound test
         for u in range(t1 - t0):
             lab[0, t0 + u] = acc[u] + acc[tile + u]
             lab[1, t0 + u] = acc[2 * tile + u] + acc[3 * tile + u]
 
 
-def _compare(e, obs, upper, lower):
+def _compare(e, obs, upper, lower, bound, out_pos, out_val):
     """One permutation's differences ``(1 - e[0]) - (1 - e[1])`` (``e`` = numpy's exp of the
-    log-sums), written over ``e[0]``: the tail counts against ``obs`` and the largest
-    ``|difference|`` (float64, returned)."""
+    log-sums): the tail counts against ``obs`` (``>=``, ``<=``), the largest ``|difference|``
+    (float64), and the positions and float32 values of the differences whose float32
+    magnitude exceeds ``bound`` (written to ``out_pos``/``out_val``, as long as ``obs``).
+
+    Returns the largest ``|difference|`` and the number of values written.
+    """
     n = e.shape[1]
     mx = 0.0
+    n_cand = 0
     for u in range(n):
         d = (1.0 - e[0, u]) - (1.0 - e[1, u])
         o = obs[u]
         upper[u] += d >= o
         lower[u] += d <= o
         mx = max(mx, abs(d))
-        e[0, u] = d
-    return mx
-
-
-def _candidates(d, bound, out_pos, out_val):
-    """The positions and float32 values of the differences ``d`` whose float32 magnitude
-    exceeds ``bound``, written to ``out_pos``/``out_val`` (as long as ``d``); returns how many."""
-    n_cand = 0
-    for u in range(d.shape[0]):
-        d32 = np.float32(d[u])
+        d32 = np.float32(d)
         if abs(d32) > bound:
             out_pos[n_cand] = u
             out_val[n_cand] = d32
             n_cand += 1
-    return n_cand
+    return mx, n_cand
 
 
 def _cluster_null(starts, vox, vals, threshold, label, ny, nz):
@@ -154,6 +150,6 @@ def _compiled():
             return jit(type(fn)(fn.__code__, g, fn.__name__))
 
         g["_largest_cluster"] = jit_here(_largest_cluster)
-        for fn in (_log_sums, _compare, _candidates, _cluster_null):
+        for fn in (_log_sums, _compare, _cluster_null):
             _COMPILED[fn.__name__] = jit_here(fn)
     return _COMPILED
