@@ -259,10 +259,13 @@ def _inferential_sidecar(description: str, sources: list[str]):
 
 def outside_cluster_logp(n_iterations: int) -> float:
     """The value of the cluster-FWE map outside every cluster: NiMARE clips p to at most
-    1 - 1/iterations, so -log10(1 - 1/iterations) (float32, as the map stores it)."""
+    1 - 1/iterations, so -log10(1 - 1/iterations), computed as NiMARE computes the map."""
     import numpy as np
 
-    return float(np.float32(-np.log10(1.0 - 1.0 / n_iterations)))
+    from ale_app.stats.nimare_adapter import p_to_logp_values
+
+    smallest = 1.0 / n_iterations
+    return float(p_to_logp_values(np.array([1.0 - smallest]), dtype=np.float32)[0])
 
 
 def _logp_cluster_fwe_sidecar(result: AnalysisResult) -> Sidecar:

@@ -349,7 +349,7 @@ def _descriptive_parts(r: ReportInputs) -> list[str]:
         n_clusters = r.n_clusters
         parts.append(
             f"Above it, {n_clusters} descriptive cluster{'s' if n_clusters != 1 else ''} "
-            f"(D1{'' if n_clusters == 1 else f' to D{n_clusters}'}) of at least "
+            f"(D1{'' if n_clusters == 1 else ' and D2' if n_clusters == 2 else f' to D{n_clusters}'}) of at least "
             f"{r.cluster_threshold_mm3:g} mm3 remained." if n_clusters else
             f"Above it, no descriptive cluster of at least {r.cluster_threshold_mm3:g} mm3 remained."
         )
@@ -462,7 +462,7 @@ def inference_text(r: ReportInputs) -> str:
                              f"{row.size_mm3:,.0f} mm3, FWE-corrected {p_text(float(row.p_fwe), n_it)}")
         n = len(mains)
         parts.append(f"{n} cluster{'s' if n != 1 else ''} showed significant convergence at the cluster level "
-                     f"(numbered {FWE_PREFIX}1{'' if n == 1 else f' to {FWE_PREFIX}{n}'}; the descriptive clusters D1, "
+                     f"(numbered {FWE_PREFIX}1{'' if n == 1 else f' and {FWE_PREFIX}2' if n == 2 else f' to {FWE_PREFIX}{n}'}; the descriptive clusters D1, "
                      "D2 ... are other regions, cut at the display threshold): " + "; ".join(described) + ".")
     border = borderline_clusters(f.get("all_clusters"), f["alpha"])
     if len(border):
