@@ -66,7 +66,7 @@ def test_paragraph_without_a_dominant_analysis():
     text = R.interpretation(_inputs(_jackknife([0.3, 0.2, 0.25, 0.22, 0.3, 0.28])))
     assert "No single experiment dominates" not in text and "leans on" not in text
     assert "the average hides single clusters" in text
-    assert "2 rest on two (D1: study-0 0.30 + study-4 0.30; D2: study-0 0.30 + study-4 0.30)" in text
+    assert "2 of the 2 descriptive clusters rest on two (D1: study-0 0.30 + study-4 0.30; D2: study-0 0.30 + study-4 0.30)" in text
     _assert_descriptive(text)
 
 

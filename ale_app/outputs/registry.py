@@ -501,7 +501,7 @@ REGISTRY: tuple[Output, ...] = (
     Output(FIG_COORDINATES, "figure", "figures", _fig_coordinates,
            caption="All reported coordinates, by study", section="evidence", needs=("evidence",)),
     Output(FIG_OVERLAY, "figure", "figures", _fig_overlay,
-           caption="Unthresholded ALE map with the coordinates (ALE statistic, not z or p)", section="ale",
+           caption="Raw ALE map with the coordinates (ALE statistic, not z or p; drawn above display.glass_brain_threshold, as the figure's note says)", section="ale",
            needs=("fit",)),
     Output(FIG_PEAK, "figure", "figures", _fig_peak,
            caption="ALE map above the display-only threshold, cut at the peak", section="ale",

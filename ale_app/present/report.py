@@ -153,7 +153,9 @@ def dependence_text(deps: list[dict], what: str) -> str:
         parts.append(f"{len(one)} of the {k} {what} rest{'s' if len(one) == 1 else ''} on one experiment ("
                      + _name_clusters(one, two=False) + ")")
     if two:
-        parts.append(f"{len(two)} rest{'s' if len(two) == 1 else ''} on two (" + _name_clusters(two, two=True) + ")")
+        of = "" if one else f" of the {k} {what}"
+        parts.append(f"{len(two)}{of} rest{'s' if len(two) == 1 else ''} on two ("
+                     + _name_clusters(two, two=True) + ")")
     return ("Taken one by one, " + " and ".join(parts) + "; these should not be described as convergence across "
             f"experiments. {DEPENDENCE_RULE}")
 
