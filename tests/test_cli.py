@@ -24,7 +24,8 @@ EXPECTED_FILES = {
     "coordinates.tsv", "coordinates.json",
     O.STATMAP, D.sidecar_name(O.STATMAP), O.CLUSTER_MAP, D.sidecar_name(O.CLUSTER_MAP),
     O.CLUSTER_TABLE, D.sidecar_name(O.CLUSTER_TABLE), O.JACKKNIFE_TABLE, D.sidecar_name(O.JACKKNIFE_TABLE),
-    *(f"{stem}.{ext}" for stem in (O.FIG_COORDINATES, O.FIG_OVERLAY, O.FIG_PEAK, O.FIG_JACKKNIFE)
+    *(f"{stem}.{ext}" for stem in (O.FIG_COORDINATES, O.FIG_OVERLAY, O.FIG_PEAK, O.FIG_JACKKNIFE,
+                                                 O.FIG_DEPENDENCE, O.FIG_CLUSTERS)
       for ext in ("png", "svg")),
 }
 

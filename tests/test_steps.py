@@ -45,9 +45,9 @@ def test_every_output_is_built_from_fields_a_step_computes():
 
 
 def test_each_step_feeds_the_outputs_built_from_what_it_computes():
-    assert set(S.step_named("jackknife").outputs()) == {O.JACKKNIFE_TABLE, O.FIG_JACKKNIFE}
+    assert set(S.step_named("jackknife").outputs()) == {O.JACKKNIFE_TABLE, O.FIG_JACKKNIFE, O.FIG_DEPENDENCE}
     assert set(S.step_named("inference").outputs()) == {O.STAT_Z, O.STAT_P, O.LOGP_CLUSTER_FWE,
-                                                         O.LOGP_VOXEL_FWE, O.MCNULL_TABLE}
+                                                         O.LOGP_VOXEL_FWE, O.MCNULL_TABLE, O.FIG_Z}
     assert O.STATMAP in S.step_named("ale").outputs()
 
 

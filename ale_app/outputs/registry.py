@@ -35,6 +35,14 @@ FIG_COORDINATES = "figures/desc-coordinates_glassbrain"
 FIG_OVERLAY = "figures/stat-ale_desc-overlay_glassbrain"
 FIG_PEAK = "figures/stat-ale_desc-peak_orthoview"
 FIG_JACKKNIFE = "figures/desc-jackknife_barplot"
+FIG_CLUSTERS = "figures/desc-clusters_glassbrain"
+FIG_DEPENDENCE = "figures/desc-jackknife_heatmap"
+# Inferential mode only.
+FIG_FWE = "figures/stat-ale_desc-fweclusters_glassbrain"
+FIG_FWE_PEAKS = "figures/stat-ale_desc-fwepeaks_orthoview"
+FIG_FWE_CLUSTERS = "figures/desc-fweclusters_glassbrain"
+FIG_FWE_DEPENDENCE = "figures/desc-fwejackknife_heatmap"
+FIG_Z = "figures/stat-z_glassbrain"
 # Inferential mode only.
 STAT_Z = f"{SPACE}_stat-z_statmap.nii.gz"
 STAT_P = f"{SPACE}_stat-p_statmap.nii.gz"
@@ -249,6 +257,29 @@ def _inferential_sidecar(description: str, sources: list[str]):
     return make
 
 
+def outside_cluster_logp(n_iterations: int) -> float:
+    """The value of the cluster-FWE map outside every cluster: NiMARE clips p to at most
+    1 - 1/iterations, so -log10(1 - 1/iterations), computed as NiMARE computes the map."""
+    import numpy as np
+
+    from ale_app.stats.nimare_adapter import p_to_logp_values
+
+    smallest = 1.0 / n_iterations
+    return float(p_to_logp_values(np.array([1.0 - smallest]), dtype=np.float32)[0])
+
+
+def _logp_cluster_fwe_sidecar(result: AnalysisResult) -> Sidecar:
+    n = result.spec.inference.n_iterations
+    return Sidecar(
+        "-log10 of the cluster-level (size) FWE p of each voxel's cluster. Outside the clusters above the "
+        f"cluster-forming threshold it holds -log10(1 - 1/{n}) (NiMARE clips p to at most 1 - 1/iterations), "
+        "not 0; inside, at least -log10(1) and at most -log10(1/iterations).",
+        [f"bids::{STATMAP}", f"bids::{MCNULL_TABLE}"], ale_parameters(result),
+        {**inference_info(result), "ValueOutsideClusters": outside_cluster_logp(n),
+         "LargestPossibleValue": float(-__import__("math").log10(1.0 / n))},
+    )
+
+
 def _fwe_cluster_table_sidecar(result: AnalysisResult) -> Sidecar:
     return Sidecar(
         "The clusters that passed cluster-level FWE: peak, up to three sub-peaks (8 mm apart), size, mass, "
@@ -291,11 +322,17 @@ def _mcnull_sidecar(result: AnalysisResult) -> Sidecar:
     )
 
 
+def _title(result: AnalysisResult, text: str) -> str | None:
+    """A figure's title, or None when the spec asks for figures without (``figures.titles``)."""
+    return text if result.spec.figures.titles else None
+
+
 def _fig_coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import figures as F
 
     ev = result.evidence
-    return F.plot_coordinates(ev.coordinates, ev.study_ids, F.study_color_map(ev.study_ids), "All reported coordinates, by study")
+    return F.plot_coordinates(ev.coordinates, ev.study_ids, F.study_color_map(ev.study_ids),
+                              _title(result, "All reported coordinates, by study"))
 
 
 def _fig_overlay(result: AnalysisResult, _out: D.OutputFolder | None = None):
@@ -304,14 +341,14 @@ def _fig_overlay(result: AnalysisResult, _out: D.OutputFolder | None = None):
     ev, display = result.evidence, result.spec.display
     return F.plot_overlay(result.fit.stat_img, ev.coordinates, ev.study_ids, F.study_color_map(ev.study_ids),
                           display.glass_brain_threshold, display.cmap,
-                          "Raw ALE statistic (unthresholded) with reported coordinates")
+                          _title(result, "Raw ALE statistic with the reported coordinates"))
 
 
 def _fig_peak(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import figures as F
 
     return F.plot_peak_orthoview(result.fit.stat_img, result.peak.xyz, result.threshold, result.spec.display.cmap,
-                                 f"ALE statistic above the display-only threshold {result.threshold:.4f}")
+                                 _title(result, f"ALE statistic above the display-only threshold {result.threshold:.4f}"))
 
 
 def _fig_jackknife(result: AnalysisResult, _out: D.OutputFolder | None = None):
@@ -319,7 +356,78 @@ def _fig_jackknife(result: AnalysisResult, _out: D.OutputFolder | None = None):
 
     report = result.spec.report
     return None if result.jackknife is None else F.plot_jackknife_means(
-        result.jackknife, report.dominance_ratio, report.dominance_min)
+        result.jackknife, report.dominance_ratio, report.dominance_min,
+        _title(result, "Jackknife: mean contribution of each experiment, largest first"))
+
+
+def _fig_clusters(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    from ale_app.present import cluster_figures as C
+
+    clusters = result.clusters
+    if not clusters.labels:
+        return None
+    return C.plot_cluster_map(clusters.label_img, clusters.table, "D", _title(
+        result, "Descriptive clusters D1, D2 ... (display threshold, not a test)"),
+        f"above the display-only ALE threshold {result.threshold:.5f}, at least "
+        f"{result.spec.jackknife.cluster_threshold_mm3:g} mm3; numbered by descending peak ALE")
+
+
+def _fig_dependence(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    from ale_app.present import cluster_figures as C
+    from ale_app.present.report import RESTS_ON
+
+    return None if result.jackknife is None else C.plot_dependence(
+        result.jackknife, "D", RESTS_ON, _title(result, "Jackknife per descriptive cluster: share removed by each experiment"))
+
+
+def _fig_fwe(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    from ale_app.present import cluster_figures as C
+
+    c, inf = result.fwe_clusters, result.spec.inference
+    if not c.labels:
+        return None
+    return C.plot_fwe_glass(result.fit.stat_img, c.label_img, c.table, result.spec.display.cmap, _title(
+        result, "Clusters that passed cluster-level FWE (F1, F2 ...), ALE values"),
+        f"cluster-forming p < {inf.voxel_p:g}, FWE alpha {inf.fwe_alpha:g}, {inf.n_iterations:,} Monte Carlo "
+        f"iterations (seed {inf.seed}); nothing outside these clusters is drawn")
+
+
+def _fig_fwe_peaks(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    from ale_app.present import cluster_figures as C
+
+    c = result.fwe_clusters
+    if not c.labels:
+        return None
+    return C.plot_fwe_peaks(result.fit.stat_img, c.label_img, c.table, result.spec.display.cmap,
+                            _title(result, "Clusters that passed cluster-level FWE, cut at each peak"))
+
+
+def _fig_fwe_clusters(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    from ale_app.present import cluster_figures as C
+
+    c = result.fwe_clusters
+    if not c.labels:
+        return None
+    return C.plot_cluster_map(c.label_img, c.table, "F", _title(result, "FWE clusters F1, F2 ..., numbered"),
+                              "passed cluster-level FWE; numbered by descending peak ALE (not the descriptive D numbers)")
+
+
+def _fig_fwe_dependence(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    from ale_app.present import cluster_figures as C
+    from ale_app.present.report import RESTS_ON
+
+    return None if result.fwe_jackknife is None else C.plot_dependence(
+        result.fwe_jackknife, "F", RESTS_ON, _title(result, "Jackknife per FWE cluster: share removed by each experiment"))
+
+
+def _fig_z(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    from scipy.stats import norm
+
+    from ale_app.present import cluster_figures as C
+
+    p = result.spec.inference.voxel_p
+    return C.plot_z_map(result.inference.z_img, float(norm.isf(p)), p,
+                        _title(result, "Uncorrected voxel-level z (analytic null)"))
 
 
 def _dataset_description(result: AnalysisResult, _out: D.OutputFolder | None = None) -> dict:
@@ -349,7 +457,8 @@ def spec_record(result: AnalysisResult, _out: D.OutputFolder | None = None) -> d
 def _report(result: AnalysisResult, out: D.OutputFolder) -> str:
     from ale_app.present import report as R
 
-    figures = {section: _figure_files(out.root, section) for section in ("evidence", "ale", "jackknife")}
+    figures = {section: _figure_files(out.root, section)
+               for section in ("evidence", "ale", "clusters", "jackknife", "inference")}
     return R.report_html(R.report_inputs(result, out.digests), figures)
 
 
@@ -375,9 +484,7 @@ REGISTRY: tuple[Output, ...] = (
     Output(STAT_P, "nifti", "data", lambda r, _o: r.inference.p_img, _inferential_sidecar(
         "Uncorrected voxel-level p from NiMARE's analytic ALE null.", [f"bids::{STATMAP}"]), needs=("inference",)),
     Output(LOGP_CLUSTER_FWE, "nifti", "data", lambda r, _o: r.inference.logp_cluster_size_fwe_img,
-           _inferential_sidecar("-log10 of the cluster-level (size) FWE p of each voxel's cluster (0 outside "
-                                "clusters above the cluster-forming threshold).", [f"bids::{STATMAP}",
-                                                                                   f"bids::{MCNULL_TABLE}"]), needs=("inference",)),
+           _logp_cluster_fwe_sidecar, needs=("inference",)),
     Output(LOGP_VOXEL_FWE, "nifti", "data", lambda r, _o: r.inference.logp_voxel_fwe_img, _inferential_sidecar(
         "-log10 of each voxel's voxel-level FWE p (from the null of the largest ALE value).",
         [f"bids::{STATMAP}", f"bids::{MCNULL_TABLE}"]), needs=("inference",)),
@@ -394,14 +501,38 @@ REGISTRY: tuple[Output, ...] = (
     Output(FIG_COORDINATES, "figure", "figures", _fig_coordinates,
            caption="All reported coordinates, by study", section="evidence", needs=("evidence",)),
     Output(FIG_OVERLAY, "figure", "figures", _fig_overlay,
-           caption="Unthresholded ALE map with the coordinates (ALE statistic, not z or p)", section="ale",
+           caption="Raw ALE map with the coordinates (ALE statistic, not z or p; drawn above display.glass_brain_threshold, as the figure's note says)", section="ale",
            needs=("fit",)),
     Output(FIG_PEAK, "figure", "figures", _fig_peak,
            caption="ALE map above the display-only threshold, cut at the peak", section="ale",
            draw_cost=2.5, needs=("fit", "peak", "threshold")),  # nilearn loads and resamples the MNI152 template for it
     Output(FIG_JACKKNIFE, "figure", "figures", _fig_jackknife,
-           caption="Jackknife: mean contribution of each experiment", section="jackknife",
+           caption="Jackknife: mean contribution of each experiment over all descriptive clusters (an average; "
+                   "the heatmap below shows each cluster)", section="jackknife",
            needs=("jackknife",)),
+    Output(FIG_DEPENDENCE, "figure", "figures", _fig_dependence,
+           caption="Jackknife per descriptive cluster: the share of each cluster's ALE removed by leaving each "
+                   "experiment out (outlined: the cluster rests on that experiment)", section="jackknife",
+           needs=("jackknife",)),
+    Output(FIG_CLUSTERS, "figure", "figures", _fig_clusters,
+           caption="Descriptive clusters D1, D2 ... as numbered in the tables (display threshold, not a test)",
+           section="clusters", needs=("clusters",)),
+    Output(FIG_FWE, "figure", "figures", _fig_fwe,
+           caption="The result of the test: ALE values of the clusters that passed cluster-level FWE (F1, F2 ...)",
+           section="inference", needs=("fit", "fwe_clusters")),
+    Output(FIG_FWE_PEAKS, "figure", "figures", _fig_fwe_peaks,
+           caption="Clusters that passed cluster-level FWE, cut at each cluster's peak", section="inference",
+           draw_cost=3.0, needs=("fit", "fwe_clusters")),
+    Output(FIG_FWE_CLUSTERS, "figure", "figures", _fig_fwe_clusters,
+           caption="FWE clusters F1, F2 ... as numbered in the FWE table", section="inference",
+           needs=("fwe_clusters",)),
+    Output(FIG_FWE_DEPENDENCE, "figure", "figures", _fig_fwe_dependence,
+           caption="Jackknife per FWE cluster: the share of each cluster's ALE removed by leaving each experiment "
+                   "out (outlined: the cluster rests on that experiment)", section="inference",
+           needs=("fwe_jackknife",)),
+    Output(FIG_Z, "figure", "figures", _fig_z,
+           caption="Uncorrected voxel-level z from the analytic null, above the cluster-forming threshold "
+                   "(not FWE-corrected)", section="inference", needs=("inference",)),
     Output(REPORT, "text", "report", _report),
     Output(CITATION, "text", "report", _citation),
     Output(SPEC_JSON, "json", "report", spec_record),
@@ -502,7 +633,9 @@ def render_figure(fig, formats: list[str], dpi: int) -> dict[str, bytes]:
         for fmt in formats:
             buf = io.BytesIO()
             meta = {"Date": None} if fmt == "svg" else {"Software": None}
-            with matplotlib.rc_context({"svg.hashsalt": "ale-app", "svg.fonttype": "path"}):
+            # SVG keeps its text as text (editable, searchable); the fixed hash salt keeps the
+            # bytes the same on every run.
+            with matplotlib.rc_context({"svg.hashsalt": "ale-app", "svg.fonttype": "none"}):
                 fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta, bbox_inches="tight", facecolor="white")
             rendered[fmt] = buf.getvalue()
     finally:

@@ -17,15 +17,13 @@ from ale_app import __version__
 from ale_app.present.report import (
     _STYLE,
     REFERENCES,
+    RESTS_ON,
     _cluster_html,
     _dl,
     _img_tag,
     markdown_escape,
 )
 
-#: A contrast cluster "rests on" one experiment when leaving that experiment out removes at
-#: least this share of the cluster's difference (mean over its voxels).
-RESTS_ON = 0.5
 #: At most this many such clusters are named in the paragraph (the table lists them all).
 NAMED = 8
 
@@ -47,26 +45,6 @@ CONTRAST_REFERENCES = {
         "Tor and Poline, Jean-Baptiste},\n  title = {Valid conjunction inference with the minimum statistic},\n"
         "  journal = {NeuroImage},\n  volume = {25},\n  number = {3},\n  pages = {653--660},\n  year = {2005},\n"
         "  doi = {10.1016/j.neuroimage.2004.12.005}\n}",
-    ),
-    "eickhoff2016": (
-        "Eickhoff, S. B., Nichols, T. E., Laird, A. R., Hoffstaedter, F., Amunts, K., Fox, P. T., et al. (2016). "
-        "Behavior, sensitivity, and power of activation likelihood estimation characterized by massive "
-        "empirical simulation. NeuroImage, 137, 70-85. doi:10.1016/j.neuroimage.2016.04.072",
-        "@article{eickhoff2016,\n  author = {Eickhoff, Simon B. and Nichols, Thomas E. and Laird, Angela R. and "
-        "Hoffstaedter, Felix and Amunts, Katrin and Fox, Peter T. and others},\n  title = {Behavior, "
-        "sensitivity, and power of activation likelihood estimation characterized by massive empirical "
-        "simulation},\n  journal = {NeuroImage},\n  volume = {137},\n  pages = {70--85},\n  year = {2016},\n"
-        "  doi = {10.1016/j.neuroimage.2016.04.072}\n}",
-    ),
-    "lancaster2007": (
-        "Lancaster, J. L., Tordesillas-Gutierrez, D., Martinez, M., Salinas, F., Evans, A., Zilles, K., et al. "
-        "(2007). Bias between MNI and Talairach coordinates analyzed using the ICBM-152 brain template. Human "
-        "Brain Mapping, 28(11), 1194-1205. doi:10.1002/hbm.20345",
-        "@article{lancaster2007,\n  author = {Lancaster, Jack L. and Tordesillas-Gutierrez, Diana and Martinez, "
-        "Michael and Salinas, Felipe and Evans, Alan and Zilles, Karl and others},\n  title = {Bias between MNI "
-        "and Talairach coordinates analyzed using the ICBM-152 brain template},\n  journal = {Human Brain "
-        "Mapping},\n  volume = {28},\n  number = {11},\n  pages = {1194--1205},\n  year = {2007},\n"
-        "  doi = {10.1002/hbm.20345}\n}",
     ),
 }
 

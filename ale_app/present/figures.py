@@ -17,7 +17,8 @@ Each figure's design follows from its data, not one design for every size:
   studies; beyond, the figure says the key is in the report;
 - titles sit in their own strip above the brains, where no marker can cover them;
 - the jackknife plot is sorted, horizontal, on an axis scaled to the data, with the
-  dominance cut-off marked; beyond :data:`JACKKNIFE_ALL_UP_TO` experiments it shows the
+  dominance cut-off marked and a legend for its colours; long experiment names are wrapped,
+  never cut; beyond :data:`JACKKNIFE_ALL_UP_TO` experiments it shows the
   largest :data:`JACKKNIFE_TOP` and summarises the rest.
 
 Text that comes from the data (study ids, experiment ids) is never parsed as mathtext.
@@ -116,8 +117,12 @@ def _split_figure(n_studies: int, legend: bool, brain_height: float = 3.6):
     return fig, legend_h / height, 1 - TITLE_HEIGHT / height
 
 
-def _add_title(fig, title: str, subtitle: str | None = None) -> None:
-    """The title in its own strip above the brains, where no marker or cut can cover it."""
+def _add_title(fig, title: str | None, subtitle: str | None = None) -> None:
+    """The title in its own strip above the brains, where no marker or cut can cover it.
+    ``title=None`` (``figures.titles: false``) draws neither title nor note; the empty strip
+    is cropped when the figure is saved."""
+    if title is None:
+        return
     fig.text(0.01, 1 - 0.06 / fig.get_figheight(), title, ha="left", va="top", fontsize=11, fontweight="bold")
     if subtitle:
         fig.text(0.01, 1 - 0.3 / fig.get_figheight(), subtitle, ha="left", va="top", fontsize=8.5,
@@ -275,10 +280,6 @@ def plot_peak_orthoview(stat_img, peak_xyz, threshold: float, cmap: str, title: 
 #: one; beyond it, the :data:`JACKKNIFE_TOP` largest and a summary of the rest.
 JACKKNIFE_ALL_UP_TO = 60
 JACKKNIFE_TOP = 30
-#: Longer experiment ids are shortened in the plot (the report's table has them in full).
-MAX_LABEL_CHARS = 32
-
-
 def dominance_cutoff(means, ratio: float, minimum: float) -> float:
     """The smallest mean contribution that counts as dominant: ``max(ratio x median, minimum)``
     (the rule of :func:`ale_app.present.report.dominant_analyses`)."""
@@ -300,28 +301,21 @@ def jackknife_rows_shown(n: int, n_dominant: int = 0) -> int:
     return n if n <= JACKKNIFE_ALL_UP_TO else min(n, max(JACKKNIFE_TOP, n_dominant))
 
 
-def shorten_label(text: str, limit: int = MAX_LABEL_CHARS) -> str:
-    """``text``, or its start and end around an ellipsis when it is longer than ``limit``."""
-    text = str(text)
-    if len(text) <= limit:
-        return text
-    head = (limit - 1) * 2 // 3
-    return text[:head] + "\u2026" + text[len(text) - (limit - 1 - head):]
-
-
 def _fmt_value(v: float) -> str:
     return f"{v:.3g}" if v else "0"
 
 
-def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, dominance_min: float = 0.25):
+def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, dominance_min: float = 0.25,
+                         title: str | None = "Jackknife: mean contribution of each experiment, largest first"):
     """Horizontal bars of each left-out experiment's mean contribution, largest on top.
 
     The axis is scaled to the data (the scale is stated under it); a dashed line marks the
     dominance rule, ``max(dominance_ratio x median, dominance_min)``, and bars at or beyond
     it are red. Up to :data:`JACKKNIFE_ALL_UP_TO` experiments every one has a bar; beyond,
     the :data:`JACKKNIFE_TOP` largest do and a line under them summarises the rest. Ids
-    longer than :data:`MAX_LABEL_CHARS` are shortened and numbered by rank; the report's
-    table gives them in full.
+    are wrapped onto lines of
+    :data:`ale_app.present.cluster_figures.WRAP_CHARS` characters, never cut; beyond
+    :data:`JACKKNIFE_ALL_UP_TO` experiments they are numbered by rank.
     """
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
@@ -334,15 +328,21 @@ def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, domi
     k = jackknife_rows_shown(n, int(dominant.sum()))
     shown, rest = means[:k], means[k:]
     ids = [str(i) for i in ranked["id"].iloc[:k]]
-    shortened = any(len(i) > MAX_LABEL_CHARS for i in ids)
-    labels = [f"{r}. {shorten_label(i)}" if (shortened or n > JACKKNIFE_ALL_UP_TO) else i
-              for r, i in zip(ranked["rank"].iloc[:k], ids)]
+    from ale_app.present.cluster_figures import wrap_label
+
+    numbered = n > JACKKNIFE_ALL_UP_TO
+    labels = [wrap_label(f"{r}. {i}" if numbered else i) for r, i in zip(ranked["rank"].iloc[:k], ids)]
+    lines = max((lab.count("\n") + 1 for lab in labels), default=1)
     fontsize = 9 if k <= 30 else 7
 
-    height = 1.9 + k * (0.24 if k <= 30 else 0.16) + (0.3 if len(rest) else 0.0)
+    height = 1.9 + k * (0.24 if k <= 30 else 0.16) * (1 + 0.55 * (lines - 1)) + (0.3 if len(rest) else 0.0)
     fig, ax = plt.subplots(figsize=(8.0, height), layout="constrained")
     y = np.arange(k)
     ax.barh(y, shown, height=0.75, color=np.where(dominant[:k], "#c0392b", "#f58518"))
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color="#c0392b", label="meets the dominance rule (dashed line)"),
+                       Patch(color="#f58518", label="below it")], loc="lower right", fontsize=8, frameon=False)
     ax.set_yticks(y, labels, fontsize=fontsize, parse_math=False)
     ax.set_ylim(k - 0.4 + (1.3 if len(rest) else 0.0), -0.6)
 
@@ -375,11 +375,10 @@ def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, domi
     scale = ("full scale, 0 to 1" if limit >= 1 else
              f"axis scaled to the data: 0 to {_fmt_value(limit)} of a possible 1")
     ax.set_xlabel(f"Mean drop in cluster ALE without the experiment ({scale})", fontsize=9)
-    what = "Experiment left out" + (f" (largest {k} of {n}, by rank)" if len(rest) else
-                                    " (by rank)" if shortened else "")
+    what = "Experiment left out" + (f" (largest {k} of {n}, by rank)" if len(rest) else "")
     ax.set_ylabel(what, fontsize=9)
-    ax.set_title("Jackknife: mean contribution of each experiment, largest first", fontsize=11, loc="left",
-                 pad=16)
+    if title is not None:
+        ax.set_title(title, fontsize=11, loc="left", pad=16)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return fig

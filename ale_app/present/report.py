@@ -32,6 +32,11 @@ FORBIDDEN_PHRASES = (
 
 from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE
 
+#: A cluster "rests on" one experiment when leaving that experiment out removes at least this
+#: share of the cluster's value (its ALE, or a contrast's difference; mean over its voxels).
+#: The single-group and the contrast reports apply the same rule.
+RESTS_ON = 0.5
+
 
 @dataclass
 class ReportInputs:
@@ -67,6 +72,9 @@ class ReportInputs:
     inference: dict | None = None
     fwe_table: pd.DataFrame | None = None
     fwe_jackknife: pd.DataFrame | None = None
+    fwe_focus_counts: pd.DataFrame | None = None
+    kernel_methods: str = ""
+    evidence_methods: str = ""
 
 
 def dominant_analyses(jackknife: pd.DataFrame, ratio: float, minimum: float) -> list[str]:
@@ -75,6 +83,158 @@ def dominant_analyses(jackknife: pd.DataFrame, ratio: float, minimum: float) -> 
     median = float(means.median())
     keep = (means >= ratio * median) & (means >= minimum)
     return jackknife.loc[keep, "id"].tolist()
+
+
+#: Cluster ids in words, figures and tables: D1, D2 ... (descriptive), F1, F2 ... (passed
+#: cluster-level FWE). The files keep the numbers of their label maps (1, 2 ...).
+DESCRIPTIVE_PREFIX = "D"
+FWE_PREFIX = "F"
+#: At most this many clusters are named per sentence (the tables list them all).
+NAMED = 8
+#: Below this many Monte Carlo iterations the paragraph says the FWE p-values are coarse.
+MIN_ITERATIONS = 5000
+
+#: The rule :func:`cluster_dependence` applies, as the paragraph and the methods state it.
+DEPENDENCE_RULE = (
+    f"A cluster rests on one experiment when leaving that experiment out removes at least {RESTS_ON:.0%} of the "
+    "cluster's ALE (mean over its voxels), and on two when no single experiment does but the two largest such "
+    f"shares add up to at least {RESTS_ON:.0%}; the rule is ale-app's (its contrast report uses the same), a check "
+    "of the concern of Eickhoff et al. (2016) that ALE results can be driven by one or two experiments."
+)
+
+
+def cluster_dependence(jackknife: pd.DataFrame | None, prefix: str = DESCRIPTIVE_PREFIX) -> list[dict]:
+    """Per cluster of a leave-one-out ``jackknife`` table (columns ``cluster_<n>``): the two
+    experiments whose removal lowers it most, their shares, and whether the cluster rests on
+    one or two experiments (:data:`RESTS_ON`; ``rests_on`` is 1, 2 or 0). Ties go to the
+    experiment first in file order."""
+    if jackknife is None or not len(jackknife):
+        return []
+    out = []
+    by_id = jackknife.set_index("id")
+    for column in [c for c in jackknife.columns if str(c).startswith("cluster_")]:
+        values = by_id[column].astype(float).dropna().sort_values(ascending=False, kind="stable")
+        if not len(values):
+            continue
+        top, second = float(values.iloc[0]), float(values.iloc[1]) if len(values) > 1 else 0.0
+        rests = 1 if top >= RESTS_ON else 2 if top + second >= RESTS_ON else 0
+        out.append({"cluster": f"{prefix}{column.split('_', 1)[1]}", "column": column,
+                    "top_id": str(values.index[0]), "top": top,
+                    "second_id": str(values.index[1]) if len(values) > 1 else None, "second": second,
+                    "rests_on": rests})
+    return out
+
+
+def _name_clusters(items: list[dict], two: bool) -> str:
+    shown = items[:NAMED]
+    if two:
+        named = [f"{d['cluster']}: {d['top_id']} {d['top']:.2f} + {d['second_id']} {d['second']:.2f}" for d in shown]
+    else:
+        named = [f"{d['cluster']}: {d['top_id']} {d['top']:.2f}" for d in shown]
+    more = len(items) - len(shown)
+    return "; ".join(named) + (f"; and {more} more, all in the table" if more else "")
+
+
+def dependence_text(deps: list[dict], what: str) -> str:
+    """The paragraph's sentences on which ``what`` (e.g. "descriptive clusters") rest on one or
+    two experiments, named and counted, with the rule; every number is in ``deps``."""
+    if not deps:
+        return ""
+    one = [d for d in deps if d["rests_on"] == 1]
+    two = [d for d in deps if d["rests_on"] == 2]
+    k = len(deps)
+    if not one and not two:
+        top = max(deps, key=lambda d: d["top"])
+        return (f"Taken one by one, none of the {k} {what} rests on one or two experiments: leaving out any single "
+                f"experiment removes at most {top['top']:.2f} of a cluster's ALE ({top['cluster']}, "
+                f"{top['top_id']}). {DEPENDENCE_RULE}")
+    parts = []
+    if one:
+        parts.append(f"{len(one)} of the {k} {what} rest{'s' if len(one) == 1 else ''} on one experiment ("
+                     + _name_clusters(one, two=False) + ")")
+    if two:
+        of = "" if one else f" of the {k} {what}"
+        parts.append(f"{len(two)}{of} rest{'s' if len(two) == 1 else ''} on two ("
+                     + _name_clusters(two, two=True) + ")")
+    return ("Taken one by one, " + " and ".join(parts) + "; these should not be described as convergence across "
+            f"experiments. {DEPENDENCE_RULE}")
+
+
+def kernel_fwhm_mm(sample_size: float) -> float:
+    """The FWHM in mm of NiMARE's ALE kernel for ``sample_size`` subjects (Eickhoff et al.
+    2009: template and subject uncertainty), as ``nimare.meta.utils.get_ale_kernel``
+    computes it before it turns it into voxels."""
+    templates = 5.7 / (2.0 * math.sqrt(2.0 / math.pi)) * math.sqrt(8.0 * math.log(2.0))
+    subjects = (11.6 / (2 * math.sqrt(2 / math.pi)) * math.sqrt(8 * math.log(2))) / math.sqrt(sample_size)
+    return math.sqrt(subjects ** 2 + templates ** 2)
+
+
+def kernel_methods_text(ale_spec, sample_sizes: dict) -> str:
+    """The kernel that ran, in numbers: FWHM in mm and the sample sizes it came from."""
+    if ale_spec.kernel_fwhm is not None:
+        return (f"Every experiment was modelled with one Gaussian kernel of {ale_spec.kernel_fwhm:g} mm FWHM "
+                "(ale.kernel_fwhm), not derived from sample sizes.")
+    if ale_spec.sample_size is not None:
+        return (f"Every experiment was modelled with a Gaussian kernel of {kernel_fwhm_mm(ale_spec.sample_size):.2f} mm "
+                f"FWHM, from one assumed sample size of {ale_spec.sample_size} subjects (ale.sample_size) by the "
+                "formula of Eickhoff et al. (2009); the experiments' own sample sizes were not used.")
+    sizes = np.array([n for n in sample_sizes.values() if n is not None], dtype=float)
+    if not sizes.size:
+        return ""
+    lo, hi = kernel_fwhm_mm(sizes.max()), kernel_fwhm_mm(sizes.min())
+    return (f"Each experiment's Gaussian kernel came from its sample size by the formula of Eickhoff et al. (2009): "
+            f"{sizes.min():g} to {sizes.max():g} subjects (median {float(np.median(sizes)):g}) gave FWHMs of "
+            f"{lo:.2f} to {hi:.2f} mm.")
+
+
+def evidence_methods_text(ev, outside_fov_policy: str) -> str:
+    """What was done to the coordinates before ALE: conversions, spaces assumed, foci kept
+    outside the field of view or the brain mask, contrasts not pooled."""
+    from ale_app.inputs.readers import normalize_space
+
+    parts = []
+    for c in ev.conversions:
+        n_exp = len(c["Analyses"])
+        parts.append(f"{c['Foci']:,} foci in {n_exp:,} experiment{'s' if n_exp != 1 else ''} were converted from "
+                     f"{c['From']} to {c['To']} coordinates with {c['Transform']} (Lancaster et al., 2007)")
+    for space, n in ev.spaces.items():
+        if normalize_space(space) is None:
+            parts.append(f"{n:,} foci of space '{space}', which cannot be converted, were used as MNI coordinates "
+                         "without conversion (an assumption)")
+    if len(ev.outside_fov):
+        parts.append(f"{len(ev.outside_fov):,} foci outside the template's field of view were kept "
+                     f"(input.outside_field_of_view: {outside_fov_policy}), as NiMARE keeps them")
+    if len(ev.outside_mask):
+        parts.append(f"{len(ev.outside_mask):,} foci inside the template's box but outside its brain mask were kept")
+    per_study = ev.coordinates.groupby("study_id")["analysis_id"].nunique()
+    several = int((per_study > 1).sum())
+    if several:
+        parts.append(f"{several:,} stud{'ies' if several != 1 else 'y'} contributed more than one experiment, and "
+                     "their contrasts were not pooled into one experiment per subject group as Turkeltaub et al. "
+                     "(2012) advise, so such studies weigh more")
+    if not parts:
+        return "All foci were in MNI space and inside the template's brain mask."
+    return "Before ALE, " + "; ".join(parts) + "."
+
+
+def p_text(p: float, n_iterations: int) -> str:
+    """A Monte Carlo p as its numbers allow: at the floor 1/n (NiMARE clips p there) an
+    inequality, else the value with its standard error."""
+    floor = 1.0 / n_iterations
+    if p <= floor * (1 + 1e-6):
+        return f"p \u2264 {floor:.2g} (the smallest p {n_iterations:,} iterations can give)"
+    se = math.sqrt(p * (1 - p) / n_iterations)
+    return f"p = {p:.4f} (Monte Carlo standard error {se:.4f})"
+
+
+def borderline_clusters(all_clusters: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Clusters (passed or not) whose cluster-size FWE p lies within one Monte Carlo standard
+    error of ``alpha``: another seed could decide them the other way."""
+    if all_clusters is None or not len(all_clusters):
+        return pd.DataFrame()
+    p = all_clusters["p_fwe_size"].astype(float)
+    se = all_clusters["p_fwe_size_se"].astype(float)
+    return all_clusters[(p - alpha).abs() <= se]
 
 
 def _fmt_xyz(xyz) -> str:
@@ -113,7 +273,9 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
         digests=dict(digests or {}), failed_step=result.failed_step, study_colors=study_color_map(ev.study_ids),
         mode=spec.mode, inference=_inference_facts(result),
         fwe_table=result.fwe_clusters.table if result.fwe_clusters is not None else None,
-        fwe_jackknife=result.fwe_jackknife,
+        fwe_jackknife=result.fwe_jackknife, fwe_focus_counts=result.fwe_focus_counts,
+        kernel_methods=kernel_methods_text(spec.ale, ev.sample_sizes),
+        evidence_methods=evidence_methods_text(ev, spec.input.outside_field_of_view),
     )
 
 
@@ -125,7 +287,8 @@ def _inference_facts(result) -> dict | None:
     spec = result.spec.inference
     return {"voxel_p": spec.voxel_p, "alpha": spec.fwe_alpha, "n_iterations": spec.n_iterations,
             "seed": spec.seed, "cluster_forming_ale": inf.cluster_forming_threshold,
-            "n_clusters": result.n_fwe_clusters}
+            "n_clusters": result.n_fwe_clusters, "all_clusters": inf.all_clusters,
+            "min_experiments": spec.min_experiments}
 
 
 def _peak_in_cluster(result) -> bool | None:
@@ -162,10 +325,12 @@ def evidence_summary(evidence) -> dict[str, str]:
     return summary
 
 
-def interpretation(r: ReportInputs) -> str:
-    """The interpretation paragraph, written from the results (PRODUCT.md's contract)."""
+def _descriptive_parts(r: ReportInputs) -> list[str]:
+    """The descriptive sentences of the paragraph (both modes)."""
+    opening = ("The raw ALE statistic map of " if r.mode == "descriptive" else
+               "Beside that test, the raw ALE statistic map of ")
     parts = [
-        f"The raw ALE statistic map of {r.n_experiments} experiments from {r.n_studies} studies "
+        f"{opening}{r.n_experiments} experiments from {r.n_studies} studies "
         f"({r.n_foci} reported foci) was inspected descriptively.",
     ]
     if r.mode == "descriptive" and r.n_experiments < MIN_EXPERIMENTS_FOR_INFERENCE:
@@ -179,13 +344,16 @@ def interpretation(r: ReportInputs) -> str:
     if r.threshold is not None:
         parts.append(
             f"The map was drawn above {r.threshold:.5f}, the {r.threshold_percentile:g}th percentile of "
-            "the nonzero in-brain ALE values; this threshold only makes the picture readable and is "
-            "not statistical."
+            "the nonzero in-brain ALE values. This threshold is not statistical: it makes the picture readable, "
+            "and it also defines the descriptive clusters and so every jackknife number below, which would "
+            "change with it."
         )
         n_clusters = r.n_clusters
         parts.append(
-            f"Above it, {n_clusters} descriptive cluster{'s' if n_clusters != 1 else ''} of at least "
-            f"{r.cluster_threshold_mm3:g} mm3 remained."
+            f"Above it, {n_clusters} descriptive cluster{'s' if n_clusters != 1 else ''} "
+            f"(D1{'' if n_clusters == 1 else ' and D2' if n_clusters == 2 else f' to D{n_clusters}'}) of at least "
+            f"{r.cluster_threshold_mm3:g} mm3 remained." if n_clusters else
+            f"Above it, no descriptive cluster of at least {r.cluster_threshold_mm3:g} mm3 remained."
         )
         if r.peak_in_cluster is False:
             parts.append(
@@ -208,25 +376,39 @@ def interpretation(r: ReportInputs) -> str:
             f"clusters ranged from {means.min():.{places}f} to {means.max():.{places}f} (median {median:.{places}f})."
         )
         dominant = dominant_analyses(r.jackknife, r.dominance_ratio, r.dominance_min)
+        deps = cluster_dependence(r.jackknife, DESCRIPTIVE_PREFIX)
         if dominant:
             named = ", ".join(f"{d} (mean {means[d]:.{places}f})" for d in dominant)
             subject = f"on {named}: leaving it out" if len(dominant) == 1 else (
                 f"on each of {named}: leaving any one of them out")
             parts.append(
-                f"The pattern leans {subject} lowers the ALE values in the clusters at least "
-                f"{r.dominance_ratio:g} times as much as leaving out the median experiment, so the pattern "
+                f"On average over the clusters, the pattern leans {subject} lowers the ALE values in the clusters "
+                f"at least {r.dominance_ratio:g} times as much as leaving out the median experiment, so the pattern "
                 "should not be described as stable without it."
             )
+        elif not any(d["rests_on"] for d in deps):
+            parts.append("No single experiment dominates the descriptive clusters, on average or in any one cluster.")
         else:
-            parts.append("No single experiment dominates the descriptive clusters.")
+            parts.append("No experiment's mean contribution meets the dominance rule, but the average hides single "
+                         "clusters.")
+        parts.append(dependence_text(deps, "descriptive clusters"))
     if r.failed_step:
         parts.append(f"The run stopped during the {r.failed_step} step, so later results are missing.")
+    return parts
+
+
+def interpretation(r: ReportInputs) -> str:
+    """The interpretation paragraph, written from the results (PRODUCT.md's contract). In
+    inferential mode the test comes first; the description follows and is called one."""
+    parts = _descriptive_parts(r)
     if r.mode == "inferential":
         parts.append(
-            "The descriptive results above summarise where the included coordinates tended to be reported; "
-            "the inference below is the only test in this report."
+            "These descriptive results summarise where the included coordinates tended to be reported; the "
+            "cluster-level FWE inference is the only test in this report."
         )
-        return " ".join(parts) + (" " + inference_text(r) if r.inference is not None else "")
+        lead = inference_text(r) if r.inference is not None else (
+            "The spec declared inferential mode, but the inference did not finish, so nothing here is a test.")
+        return lead + " " + " ".join(parts)
     parts.append(
         "These results summarise where the included coordinates tended to be reported; they are a "
         "description, not a test."
@@ -234,43 +416,77 @@ def interpretation(r: ReportInputs) -> str:
     return " ".join(parts)
 
 
+def inference_caveats(r: ReportInputs) -> list[str]:
+    """The sentences the evidence calls for before any cluster is named: too few experiments
+    (below :data:`MIN_EXPERIMENTS_FOR_INFERENCE`) and too few iterations (below
+    :data:`MIN_ITERATIONS`)."""
+    f = r.inference
+    out = []
+    if r.n_experiments < MIN_EXPERIMENTS_FOR_INFERENCE:
+        out.append(
+            f"With {r.n_experiments} experiments, fewer than the {MIN_EXPERIMENTS_FOR_INFERENCE} that Eickhoff et al. "
+            f"(2016) found ALE needs (inference.min_experiments was lowered to {f.get('min_experiments', '?')}), this "
+            "inference has little power and a cluster that passes may rest on one or two experiments; read it as "
+            "exploratory.")
+    n = f["n_iterations"]
+    if n < MIN_ITERATIONS:
+        out.append(
+            f"Only {n:,} Monte Carlo iterations were run, fewer than {MIN_ITERATIONS:,}: the smallest FWE p they "
+            f"can give is {1 / n:.2g} and each p carries a Monte Carlo standard error of up to {0.5 / math.sqrt(n):.3f}, "
+            "so the FWE p-values are coarse.")
+    return out
+
+
 def inference_text(r: ReportInputs) -> str:
     """The inferential paragraph (inferential mode): what was tested, at which level, what
-    passed, and which experiments drive it. Inferential words are used only for clusters that
-    passed."""
+    passed, which clusters are borderline and which rest on one or two experiments.
+    Inferential words are used only for clusters that passed."""
     f = r.inference
+    n_it = f["n_iterations"]
     parts = [
         "Inference was declared in the spec before the run (mode: inferential). Voxels were thresholded at "
         f"an uncorrected p < {f['voxel_p']:g} under NiMARE's analytic null (ALE > {f['cluster_forming_ale']:.5f}), "
         "and each resulting cluster's size was compared with the largest cluster sizes of "
-        f"{f['n_iterations']:,} Monte Carlo iterations of randomly placed foci (seed {f['seed']}), at a "
+        f"{n_it:,} Monte Carlo iterations of randomly placed foci (seed {f['seed']}), at a "
         f"cluster-level family-wise error rate of {f['alpha']:g}."
     ]
+    parts += inference_caveats(r)
     table = r.fwe_table
     if not f["n_clusters"] or table is None or not len(table):
         parts.append(f"No cluster passed cluster-level FWE at {f['alpha']:g}, so no location is claimed to show "
                      "convergence beyond chance.")
-        return " ".join(parts)
-    mains = table[table["peak"] == "main"]
-    described = []
-    for row in mains.itertuples():
-        region = f", {row.region}" if "region" in mains.columns and isinstance(row.region, str) else ""
-        described.append(f"cluster {row.cluster_id} at {_fmt_xyz((row.x, row.y, row.z))}{region}, "
-                         f"{row.size_mm3} mm3, FWE-corrected p = {row.p_fwe:.4f} (Monte Carlo standard error "
-                         f"{row.p_fwe_se:.4f})")
-    n = len(mains)
-    parts.append(f"{n} cluster{'s' if n != 1 else ''} showed significant convergence at the cluster level: "
-                 + "; ".join(described) + ".")
-    if r.fwe_jackknife is not None and len(r.fwe_jackknife):
+    else:
+        mains = table[table["peak"] == "main"]
+        described = []
+        for row in mains.itertuples():
+            region = f", {row.region}" if "region" in mains.columns and isinstance(row.region, str) else ""
+            described.append(f"{FWE_PREFIX}{row.cluster_id} at {_fmt_xyz((row.x, row.y, row.z))}{region}, "
+                             f"{row.size_mm3:,.0f} mm3, FWE-corrected {p_text(float(row.p_fwe), n_it)}")
+        n = len(mains)
+        parts.append(f"{n} cluster{'s' if n != 1 else ''} showed significant convergence at the cluster level "
+                     f"(numbered {FWE_PREFIX}1{'' if n == 1 else f' and {FWE_PREFIX}2' if n == 2 else f' to {FWE_PREFIX}{n}'}; the descriptive clusters D1, "
+                     "D2 ... are other regions, cut at the display threshold): " + "; ".join(described) + ".")
+    border = borderline_clusters(f.get("all_clusters"), f["alpha"])
+    if len(border):
+        named = []
+        for row in border.itertuples():
+            passed = int(row.cluster_id) > 0
+            who = f"{FWE_PREFIX}{row.cluster_id}" if passed else f"a cluster of {row.size_mm3:,.0f} mm3 peaking at {_fmt_xyz((row.peak_x, row.peak_y, row.peak_z))}"
+            verdict = "passed" if passed else "did not pass, as p must be below alpha"
+            named.append(f"{who} (p = {row.p_fwe_size:.4f}, standard error {row.p_fwe_size_se:.4f}; {verdict})")
+        parts.append(f"Borderline, within one Monte Carlo standard error of alpha {f['alpha']:g}, so that another seed "
+                     "or more iterations could decide them the other way: " + "; ".join(named) + ".")
+    if f["n_clusters"] and r.fwe_jackknife is not None and len(r.fwe_jackknife):
         means = r.fwe_jackknife.set_index("id")["mean"].astype(float)
         dominant = dominant_analyses(r.fwe_jackknife, r.dominance_ratio, r.dominance_min)
         if dominant:
             named = ", ".join(f"{d} (mean {means[d]:.2f})" for d in dominant)
-            parts.append(f"A leave-one-out jackknife over these clusters shows that they lean on {named}: "
+            parts.append(f"On average over these clusters, a leave-one-out jackknife shows that they lean on {named}: "
                          "leaving it out lowers their ALE values the most, so the finding depends on it.")
         else:
-            parts.append("A leave-one-out jackknife over these clusters finds no single experiment that dominates "
-                         f"them (mean contributions {means.min():.2f} to {means.max():.2f}).")
+            parts.append("On average over these clusters, a leave-one-out jackknife finds no single experiment that "
+                         f"dominates them (mean contributions {means.min():.2f} to {means.max():.2f}).")
+        parts.append(dependence_text(cluster_dependence(r.fwe_jackknife, FWE_PREFIX), "FWE clusters"))
     return " ".join(parts)
 
 
@@ -280,9 +496,13 @@ def _inference_methods(r: ReportInputs) -> str:
     f = r.inference
     return (f" As declared in the spec before the run, cluster-level family-wise error (FWE) inference "
             f"followed Eickhoff et al. (2012): a cluster-forming threshold of uncorrected p < {f['voxel_p']:g} "
-            f"from the analytic null, and a null distribution of maximum cluster sizes from {f['n_iterations']:,} "
-            f"Monte Carlo iterations (random seed {f['seed']}), with clusters kept at FWE alpha {f['alpha']:g}; "
-            "the null equals NiMARE's FWECorrector(method='montecarlo') draw for draw.")
+            f"from the analytic null (ALE > {f['cluster_forming_ale']:.5f}), and a null distribution of maximum "
+            f"cluster sizes from {f['n_iterations']:,} Monte Carlo iterations (random seed {f['seed']}), with "
+            f"clusters kept when their FWE p was below {f['alpha']:g}; the null equals NiMARE's "
+            "FWECorrector(method='montecarlo') draw for draw. FWE p-values are Monte Carlo estimates, at least "
+            f"1/{f['n_iterations']:,} (NiMARE's floor), with standard error sqrt(p (1 - p) / iterations). "
+            f"Inference requires at least {f.get('min_experiments', MIN_EXPERIMENTS_FOR_INFERENCE)} experiments "
+            f"(inference.min_experiments; Eickhoff et al., 2016, recommend {MIN_EXPERIMENTS_FOR_INFERENCE}).")
 
 
 def _labels_sentence(r: ReportInputs) -> str:
@@ -315,12 +535,14 @@ def methods_text(r: ReportInputs) -> str:
         "with the modified procedure of Turkeltaub et al. (2012), in which each experiment's modelled "
         f"activation map takes the maximum over its foci, was computed on {r.n_experiments} experiments "
         f"({r.n_foci} foci) in MNI152 space (FSL's MNI152NLin6Asym template and brain mask at 2 mm) with "
-        f"NiMARE {v.get('nimare', '?')} (Salo et al., 2023), run by ale-app {__version__}. Gaussian kernel "
-        f"widths came from {r.kernel_text}. The raw ALE statistic was inspected descriptively and drawn "
+        f"NiMARE {v.get('nimare', '?')} (Salo et al., 2023), run by ale-app {__version__}. "
+        f"{r.kernel_methods or f'Gaussian kernel widths came from {r.kernel_text}.'} {r.evidence_methods} "
+        f"The raw ALE statistic was inspected descriptively and drawn "
         f"above the {r.threshold_percentile:g}th percentile of its nonzero in-brain values{threshold}, a "
-        "display-only threshold. Descriptive clusters were the face-connected voxels above that value "
-        f"spanning at least {r.cluster_threshold_mm3:g} mm3. {jk}{_labels_sentence(r)}{_inference_methods(r)} "
-        "Figures were made with nilearn "
+        "threshold that is not statistical; it also defines the descriptive clusters (D1, D2 ...), the "
+        "face-connected voxels above that value spanning at least "
+        f"{r.cluster_threshold_mm3:g} mm3, and so every jackknife number. {jk} {DEPENDENCE_RULE}"
+        f"{_labels_sentence(r)}{_inference_methods(r)} Figures were made with nilearn "
         f"{v.get('nilearn', '?')}."
     )
 
@@ -363,6 +585,26 @@ REFERENCES = {
         "within-group effects in activation likelihood estimation meta-analyses},\n  journal = {Human Brain "
         "Mapping},\n  volume = {33},\n  number = {1},\n  pages = {1--13},\n  year = {2012},\n"
         "  doi = {10.1002/hbm.21186}\n}",
+    ),
+    "eickhoff2016": (
+        "Eickhoff, S. B., Nichols, T. E., Laird, A. R., Hoffstaedter, F., Amunts, K., Fox, P. T., et al. (2016). "
+        "Behavior, sensitivity, and power of activation likelihood estimation characterized by massive "
+        "empirical simulation. NeuroImage, 137, 70-85. doi:10.1016/j.neuroimage.2016.04.072",
+        "@article{eickhoff2016,\n  author = {Eickhoff, Simon B. and Nichols, Thomas E. and Laird, Angela R. and "
+        "Hoffstaedter, Felix and Amunts, Katrin and Fox, Peter T. and others},\n  title = {Behavior, "
+        "sensitivity, and power of activation likelihood estimation characterized by massive empirical "
+        "simulation},\n  journal = {NeuroImage},\n  volume = {137},\n  pages = {70--85},\n  year = {2016},\n"
+        "  doi = {10.1016/j.neuroimage.2016.04.072}\n}",
+    ),
+    "lancaster2007": (
+        "Lancaster, J. L., Tordesillas-Gutierrez, D., Martinez, M., Salinas, F., Evans, A., Zilles, K., et al. "
+        "(2007). Bias between MNI and Talairach coordinates analyzed using the ICBM-152 brain template. Human "
+        "Brain Mapping, 28(11), 1194-1205. doi:10.1002/hbm.20345",
+        "@article{lancaster2007,\n  author = {Lancaster, Jack L. and Tordesillas-Gutierrez, Diana and Martinez, "
+        "Michael and Salinas, Felipe and Evans, Alan and Zilles, Karl and others},\n  title = {Bias between MNI "
+        "and Talairach coordinates analyzed using the ICBM-152 brain template},\n  journal = {Human Brain "
+        "Mapping},\n  volume = {28},\n  number = {11},\n  pages = {1194--1205},\n  year = {2007},\n"
+        "  doi = {10.1002/hbm.20345}\n}",
     ),
     "notter2019": (
         "Notter, M. P., Gale, D., Herholz, P., Markello, R., Notter-Bielser, M.-L., & Whitaker, K. (2019). "
@@ -440,11 +682,34 @@ def _dl(items: dict[str, str]) -> str:
 CLUSTER_COLUMNS = {"cluster_id": "Cluster", "peak": "Peak", "x": "x (mm)", "y": "y (mm)", "z": "z (mm)",
                    "ale": "ALE value", "size_mm3": "Volume (mm\u00b3)", "region": "Region",
                    "composition": "Cluster volume by region", "size_voxels": "Size (voxels)", "mass": "Mass",
-                   "p_fwe": "FWE p (cluster size)", "p_fwe_se": "Monte Carlo SE"}
+                   "p_fwe": "FWE p (cluster size)", "p_fwe_se": "Monte Carlo SE",
+                   "rests_on": "Rests on one or two experiments?"}
 
 
-def _cluster_html(table: pd.DataFrame) -> str:
-    """The cluster table with readable headings; sub-peak rows leave the volume empty."""
+def _cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] | None = None,
+                  n_iterations: int | None = None) -> str:
+    """The cluster table with readable headings; sub-peak rows leave the volume empty.
+    ``prefix`` names the clusters (D1, F1); ``dependence`` (:func:`cluster_dependence`) adds
+    a column with each cluster's largest leave-one-out share and whether it rests on one or
+    two experiments; with ``n_iterations`` an FWE p at the Monte Carlo floor reads "<= 1/n"."""
+    table = table.copy()
+    if dependence:
+        by = {d["cluster"]: d for d in dependence}
+        words = []
+        for row in table.itertuples():
+            d = by.get(f"{prefix}{row.cluster_id}") if row.peak == "main" else None
+            if d is None:
+                words.append(None)
+            elif d["rests_on"] == 1:
+                words.append(f"one: {d['top_id']} ({d['top']:.2f})")
+            elif d["rests_on"] == 2:
+                words.append(f"two: {d['top_id']} ({d['top']:.2f}) + {d['second_id']} ({d['second']:.2f})")
+            else:
+                words.append(f"no (largest {d['top']:.2f}, {d['top_id']})")
+        table["rests_on"] = words
+    if prefix:
+        table["cluster_id"] = [f"{prefix}{c}" for c in table["cluster_id"]]
+    floor = 1.0 / n_iterations if n_iterations else None
     shown = table.rename(columns=CLUSTER_COLUMNS)
     head = "".join(f'<th class="text">{html.escape(str(c))}</th>' if c in _TEXT_COLUMNS
                    else f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
@@ -459,6 +724,8 @@ def _cluster_html(table: pd.DataFrame) -> str:
                 text = f"{float(v):.5f}"
             elif c in ("x (mm)", "y (mm)", "z (mm)"):
                 text = f"{float(v):.0f}"
+            elif c == "FWE p (cluster size)" and floor and float(v) <= floor * (1 + 1e-6):
+                text = f"\u2264 {floor:.2g}"
             elif c in ("FWE p (cluster size)", "Monte Carlo SE", "Mass"):
                 text = f"{float(v):.4g}"
             else:
@@ -471,27 +738,29 @@ def _cluster_html(table: pd.DataFrame) -> str:
 
 
 #: Cluster-table columns of words, not numbers: read left-aligned ("sub-a" on one line).
-_TEXT_COLUMNS = {"Peak": "text nowrap", "Region": "text", "Cluster volume by region": "text"}
+_TEXT_COLUMNS = {"Peak": "text nowrap", "Region": "text", "Cluster volume by region": "text",
+                 "Rests on one or two experiments?": "text"}
 
 
-def _cluster_heading(column: str) -> str:
-    return "Cluster " + column.split("_", 1)[1] if column.startswith("cluster_") else column
+def _cluster_heading(column: str, prefix: str = DESCRIPTIVE_PREFIX) -> str:
+    return prefix + column.split("_", 1)[1] if column.startswith("cluster_") else column
 
 
-def _jackknife_html(r: ReportInputs, table_href: str) -> str:
+def _jackknife_html(r: ReportInputs, table_href: str, table: pd.DataFrame | None = None,
+                    prefix: str = DESCRIPTIVE_PREFIX) -> str:
     """The jackknife table sorted by mean contribution, largest first, with the ranks the
     plot uses; beyond :data:`ale_app.present.figures.JACKKNIFE_ALL_UP_TO` experiments only the
     largest, and a line that summarises the rest and links the full table."""
     from ale_app.present.figures import dominance_cutoff, jackknife_rows_shown, sort_jackknife
 
-    table = r.jackknife
+    table = r.jackknife if table is None else table
     ranked = sort_jackknife(table)
     means = ranked["mean"].to_numpy(dtype=float)
     cutoff = dominance_cutoff(means, r.dominance_ratio, r.dominance_min)
     dominant = set(dominant_analyses(table, r.dominance_ratio, r.dominance_min))
     k = jackknife_rows_shown(len(ranked), len(dominant))
     cols = [c for c in table.columns if c != "id"]
-    heads = ["Rank", "Experiment left out", *(_cluster_heading(c) if c != "mean" else "Mean" for c in cols)]
+    heads = ["Rank", "Experiment left out", *(_cluster_heading(c, prefix) if c != "mean" else "Mean" for c in cols)]
     head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
     values = ranked[cols].to_numpy(dtype=float)
     top = float(np.nanmax(values)) if values.size and np.isfinite(values).any() else 0.0
@@ -516,8 +785,7 @@ def _jackknife_html(r: ReportInputs, table_href: str) -> str:
             f"row is in {link}</td></tr>")
     note = (f"<p>Sorted by the mean contribution, largest first. Rows in red meet the dominance rule "
             f"(mean at least {r.dominance_ratio:g} \u00d7 the median and at least {r.dominance_min:g}; "
-            f"cut-off {cutoff:.3f}). The plot below uses the same ranks; it shortens long ids, which this table "
-            f"gives in full. Full table, in file order: {link}.</p>")
+            f"cut-off {cutoff:.3f}). The plot below uses the same ranks. Full table, in file order: {link}.</p>")
     return (note + f'<div class="wide"><table class="jackknife"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
             "</table></div>")
 
@@ -532,17 +800,64 @@ def _colour_key_html(study_colors: dict[str, str]) -> str:
             f'<p style="font-size:.8em">{swatches}</p></details>')
 
 
+def _focus_counts_html(counts: pd.DataFrame) -> str:
+    """Foci of each experiment in each FWE cluster; experiments with none are summarised."""
+    cols = [c for c in counts.columns if c != "id"]
+    total = counts["total"] if "total" in counts.columns else counts[cols].sum(axis=1)
+    shown = counts[total.to_numpy() > 0]
+    shown = shown.iloc[np.argsort(-total[total > 0].to_numpy(), kind="stable")]
+    head = "".join(f"<th>{html.escape(_cluster_heading(str(c), FWE_PREFIX) if c != 'total' else 'Total')}</th>"
+                   for c in ["Experiment", *cols])
+    body = "".join("<tr>" + f"<td>{html.escape(str(row['id']))}</td>"
+                   + "".join(f"<td>{int(row[c])}</td>" for c in cols) + "</tr>" for _, row in shown.iterrows())
+    rest = len(counts) - len(shown)
+    note = (f"<p>Foci of each experiment inside each FWE cluster (a focus counts for the cluster of its nearest "
+            f"voxel), most first; {rest} experiment{'s' if rest != 1 else ''} with no focus in any FWE cluster "
+            "are left out (all rows: desc-fwefocuscounts_table.tsv).</p>")
+    return note + f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+#: The inferential maps, named with what they hold (the report lists them).
+INFERENTIAL_MAPS = (
+    ("stat-z_statmap", "uncorrected voxel-level z from NiMARE's analytic ALE null (not FWE-corrected)"),
+    ("stat-p_statmap", "uncorrected voxel-level p from the same null (not FWE-corrected)"),
+    ("stat-logp_desc-clusterFWE_statmap", "-log10 cluster-level (size) FWE p of each voxel's cluster: the test"),
+    ("stat-logp_desc-voxelFWE_statmap", "-log10 voxel-level FWE p (from the null of the largest ALE value)"),
+    ("desc-fweclusters_dseg", "labels of the clusters that passed cluster-level FWE (F1 = 1, F2 = 2 ...)"),
+)
+
+
+def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
+    parts = ["<h2>Inference: cluster-level FWE</h2>", f"<p>{html.escape(inference_text(r))}</p>"]
+    parts.extend(_img_tag(path, cap) for cap, path in figures.get("inference", []))
+    if r.fwe_table is not None and len(r.fwe_table):
+        parts.append("<h3>Clusters that passed cluster-level FWE (F)</h3>")
+        parts.append(_cluster_html(r.fwe_table, FWE_PREFIX, cluster_dependence(r.fwe_jackknife, FWE_PREFIX),
+                                   r.inference["n_iterations"]))
+    if r.fwe_jackknife is not None and len(r.fwe_jackknife):
+        parts.append("<h3>Jackknife over the FWE clusters</h3><p>Rows: the experiment left out. Columns: FWE "
+                     "clusters. Each cell is the mean drop in ALE over the cluster's voxels when that experiment "
+                     "is removed (0 = none, 1 = the cluster disappears).</p>")
+        parts.append(_jackknife_html(r, "desc-fwejackknife_table.tsv", r.fwe_jackknife, FWE_PREFIX))
+    if r.fwe_focus_counts is not None and len(r.fwe_focus_counts) and r.inference["n_clusters"]:
+        parts.append("<h3>Foci per FWE cluster</h3>" + _focus_counts_html(r.fwe_focus_counts))
+    parts.append("<h3>Inferential maps written</h3>" + _dl(
+        {f"space-MNI152NLin6Asym_res-2_{name}.nii.gz": what for name, what in INFERENTIAL_MAPS}))
+    return parts
+
+
 def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
                 jackknife_href: str = "desc-jackknife_table.tsv") -> str:
     """The self-contained report page; ``figures`` maps a report section (``evidence``,
-    ``ale``, ``jackknife``) to the (caption, file) of its figures, in order.
+    ``ale``, ``jackknife``, ``inference``) to the (caption, file) of its figures, in order.
+    In inferential mode the inference comes first, then the description.
     ``jackknife_href`` is the full jackknife table's path relative to the report (a link,
     never fetched when the page opens)."""
     title = html.escape(r.title or "ale-app report")
     if r.mode == "inferential":
         intro = (f"<p>An ALE analysis made by ale-app {html.escape(__version__)}, in the inferential mode the spec "
-                 "declared before the run. The display thresholds are for display only; the only statistical test "
-                 "is the cluster-level FWE inference in its own section.</p>")
+                 "declared before the run. The only statistical test is the cluster-level FWE inference, first "
+                 "below; the descriptive sections after it use a display threshold that is not a test.</p>")
     else:
         intro = (f"<p>A descriptive ALE analysis made by ale-app {html.escape(__version__)}. Every threshold in "
                  "this report is for display only; nothing here is a statistical test.</p>")
@@ -552,6 +867,8 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
                      "the results below are those finished before it.</p>")
     parts.append("<h2>Interpretation</h2>")
     parts.append(f"<p>{html.escape(interpretation(r))}</p>")
+    if r.inference is not None:
+        parts.extend(_inference_html(r, figures))
     if r.spec_summary:
         parts.append("<h2>Analysis</h2>" + _dl(r.spec_summary))
     parts.append("<h2>Evidence base</h2>" + _dl({
@@ -563,32 +880,34 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
         # Up to MAX_LEGEND_STUDIES studies the coordinate figure's legend is the key; beyond it
         # (or when that figure was not drawn), the key is here.
         parts.append(_colour_key_html(r.study_colors))
+    descriptive = " (descriptive: display threshold, not a test)" if r.mode == "inferential" else ""
     if r.peak_value is not None:
-        parts.append("<h2>ALE statistic</h2>")
+        parts.append(f"<h2>ALE statistic{descriptive}</h2>")
         peak = {"Peak ALE value": f"{r.peak_value:.5f}", "Peak location": _fmt_xyz(r.peak_xyz)}
         if r.peak_label:
             peak["Peak region"] = r.peak_label
         if r.threshold is not None:
             peak["Display threshold (not statistical)"] = (
-                f"{r.threshold:.5f} = {r.threshold_percentile:g}th percentile of nonzero in-brain ALE values")
+                f"{r.threshold:.5f} = {r.threshold_percentile:g}th percentile of nonzero in-brain ALE values; "
+                "it also defines the descriptive clusters and every jackknife number")
         parts.append(_dl(peak))
         parts.extend(_img_tag(path, cap) for cap, path in figures.get("ale", []))
     if r.cluster_table is not None:
-        parts.append("<h2>Descriptive clusters</h2>")
-        parts.append(_cluster_html(r.cluster_table))
+        parts.append(f"<h2>Descriptive clusters (D){descriptive}</h2>")
+        parts.append(_cluster_html(r.cluster_table, DESCRIPTIVE_PREFIX,
+                                   cluster_dependence(r.jackknife, DESCRIPTIVE_PREFIX)))
+        parts.append(f"<p>{html.escape(DEPENDENCE_RULE)}</p>")
+        parts.extend(_img_tag(path, cap) for cap, path in figures.get("clusters", []))
     if r.jackknife is not None:
-        parts.append("<h2>Jackknife contributions</h2><p>Rows: the experiment left out. Columns: clusters. "
-                     "Each cell is the mean drop in ALE over the cluster's voxels when that experiment is "
+        parts.append("<h2>Jackknife contributions</h2><p>Rows: the experiment left out. Columns: descriptive "
+                     "clusters. Each cell is the mean drop in ALE over the cluster's voxels when that experiment is "
                      "removed (0 = none, 1 = the cluster disappears); darker cells are larger (shaded relative to the "
                      "largest value in the table).</p>")
         parts.append(_jackknife_html(r, jackknife_href))
         parts.extend(_img_tag(path, cap) for cap, path in figures.get("jackknife", []))
-    if r.inference is not None:
-        parts.append("<h2>Inference: cluster-level FWE</h2>")
-        parts.append(f"<p>{html.escape(inference_text(r))}</p>")
-        if r.fwe_table is not None and len(r.fwe_table):
-            parts.append(_cluster_html(r.fwe_table))
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(r))}</p>")
+    parts.append("<h2>References</h2><ul>" + "".join(f"<li>{html.escape(text)}</li>" for text, _ in REFERENCES.values())
+                 + "</ul>")
     parts.append("<h2>Software</h2>" + _dl(r.versions))
     if r.digests:
         parts.append("<h2>File digests (SHA-256)</h2>"

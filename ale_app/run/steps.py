@@ -169,7 +169,13 @@ def _not_inferential(result: AnalysisResult) -> str | None:
 def _montecarlo(result: AnalysisResult, ctx: StepContext) -> None:
     from ale_app.stats.montecarlo import montecarlo_fwe
 
+    from ale_app.present.report import MIN_ITERATIONS
+
     inf = result.spec.inference
+    if inf.n_iterations < MIN_ITERATIONS:
+        LGR.warning("only %d Monte Carlo iterations (fewer than %d): the smallest FWE p is %.2g and each p has a "
+                    "Monte Carlo standard error of up to %.3f", inf.n_iterations, MIN_ITERATIONS,
+                    1 / inf.n_iterations, 0.5 / inf.n_iterations ** 0.5)
     with progress_bar(inf.n_iterations, "FWE") as advance:
         result.inference = montecarlo_fwe(
             fit=result.fit, voxel_p=inf.voxel_p, n_iterations=inf.n_iterations, seed=inf.seed,

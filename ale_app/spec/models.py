@@ -271,8 +271,11 @@ class FiguresSpec(_StrictModel):
     ----------
     formats : list of {"png", "svg"}, default=["png", "svg"]
         File formats written for every figure.
-    dpi : int, default=150
-        Resolution of raster figures.
+    dpi : int, default=300
+        Resolution of raster figures (300 dpi is what journals ask for).
+    titles : bool, default=True
+        Whether each figure carries its title and note above it; false leaves them out (a
+        paper gives its own caption; the report's captions stay).
     """
 
     formats: list[Literal["png", "svg"]] = Field(
@@ -280,7 +283,12 @@ class FiguresSpec(_StrictModel):
         min_length=1,
         description="File formats written for every figure.",
     )
-    dpi: int = Field(default=150, ge=50, le=1200, description="Resolution of PNG figures (50 to 1200 dpi).")
+    dpi: int = Field(default=300, ge=50, le=1200, description="Resolution of PNG figures (50 to 1200 dpi).")
+    titles: bool = Field(
+        default=True,
+        description="Draw each figure's title and note above it; false leaves them out, for a paper's own "
+        "caption (the report's captions stay).",
+    )
 
     @field_validator("formats")
     @classmethod

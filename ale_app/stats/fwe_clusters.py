@@ -98,7 +98,11 @@ def fwe_maps(stat_values, null: pd.DataFrame, threshold: float, mask: np.ndarray
                "p_fwe_mass", "p_fwe_mass_se", "peak_ale", "peak_i", "peak_j", "peak_k",
                "peak_x", "peak_y", "peak_z"]
     table = pd.DataFrame(rows, columns=["label", "first_voxel", *columns[1:]])
-    passing = (table["p_fwe_size"] < alpha).to_numpy()
+    # A cluster passes when its p is below alpha. NiMARE's p (1 - count/n in floating point) can
+    # fall a rounding error below alpha when count/n equals it: compare the exact fraction, so a
+    # cluster at p = alpha exactly never passes (the report names it as borderline).
+    exact_p = np.rint(table["p_fwe_size"].to_numpy(dtype=float) * n) / n
+    passing = exact_p < alpha
     n_passing = int(passing.sum())
     # nilearn's order: (-peak).argsort() over the clusters in label order (float32 peaks).
     peaks = table.loc[passing, "peak_ale"].to_numpy(dtype=f32)
