@@ -261,60 +261,20 @@ def test_report_shows_one_colour_key(tmp_path):
     # The coordinate figure's legend is the key; without that figure, the report has it.
     assert "Colour key" not in R.report_html(small, {"evidence": [("Coordinates", figure)]})
     assert R.report_html(small, {}).count("Colour key") == 1
+    # Beyond MAX_STUDY_COLOURS studies the figure draws every focus in one colour: no key at all.
     big = _inputs(_jackknife([0.1] * 300), n_experiments=300)
     big.study_colors = dict(zip([f"s{i}" for i in range(300)], F.study_colors(300)))
-    assert R.report_html(big, {}).count("Colour key") == 1
+    assert R.report_html(big, {}).count("Colour key") == 0
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+def test_coordinate_figure_colours_studies_only_while_they_can_be_told_apart():
+    from matplotlib.collections import PathCollection
 
-
-def test_report_in_a_real_browser(run_jobs1, tmp_path):
-    """Headless Chromium loads report.html with no external request and decodes every image."""
-    exe = _chromium()
-    if exe is None:
-        skip_or_fail("chromium is not installed (apt-get install chromium)", ".ci/run installs it")
-    sync_playwright = require("playwright.sync_api", "drives chromium").sync_playwright
-
-    report = (run_jobs1 / "report.html").resolve()
-    requests = []
-    with sync_playwright() as p:
-        # A fresh profile folder per run: nothing cached from an earlier page.
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=exe, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-            viewport={"width": 1200, "height": 900},
-        )
-        page = context.new_page()
-        page.on("request", lambda req: requests.append(req.url))
-        page.goto(report.as_uri(), wait_until="load")
-        images = page.evaluate(
-            "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
-        title = page.title()
-        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        context.close()
-    external = [u for u in requests if not (u.startswith("file:") or u.startswith("data:"))]
-    assert not external, external
-    pngs = sorted((run_jobs1 / "figures").glob("*.png"))
-    assert len(images) == len(pngs) >= 6
-    assert all(done and w > 0 and h > 0 for done, w, h in images), images
-    assert title.startswith("Pain")
-    assert (tmp_path / "report.png").stat().st_size > 10_000
-
-
-def test_report_written_when_a_later_step_fails(tmp_path, monkeypatch, capsys):
-    from ale_app.cli import main
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("figure engine exploded")
-
-    monkeypatch.setattr(F, "plot_peak_orthoview", broken)
-    out = tmp_path / "out"
-    assert main(["example:pain-qualitative", str(out), "-q", "--n-jobs", "1"]) == 1
-    err = capsys.readouterr().err
-    assert "figure engine exploded" in err and "Traceback" not in err
-    html = (out / "report.html").read_text()
-    assert "The run stopped during the <b>figure</b> step" in html
-    assert "pain_04.nidm-1" in html  # the jackknife finished before the failure
-    assert not (out / "provenance.json").exists()  # the run is not complete
+    for n, coloured in ((F.MAX_STUDY_COLOURS, True), (F.MAX_STUDY_COLOURS + 1, False)):
+        coords = _synthetic_coordinates(n)
+        ids = list(dict.fromkeys(coords["study_id"]))
+        fig = F.plot_coordinates(coords, ids, dict(zip(ids, F.study_colors(len(ids)))), "t")
+        markers = [c for c in fig.findobj(PathCollection) if len(c.get_offsets()) > 1]
+        colours = {tuple(np.round(rgba[:3], 3)) for c in markers for rgba in c.get_facecolors()}
+        assert len(colours) == (n if coloured else 1), (n, len(colours))
+        assert bool(fig.legends) == coloured

@@ -223,7 +223,8 @@ def _conjunction_sidecar(result) -> Sidecar:
 def _fig_coordinates(result, _out=None):
     from ale_app.present import figures as F
 
-    return F.plot_group_coordinates(_coordinates(result), list(result.names), "All reported coordinates, by group")
+    return F.plot_group_coordinates(_coordinates(result), list(result.names),
+                                    O._title(result, "All reported coordinates, by group"))
 
 
 def _fig_diff(result, _out=None):
@@ -234,10 +235,10 @@ def _fig_diff(result, _out=None):
     a, b = result.names
     if result.inferential:
         return F.plot_difference(_image(result, result.diff_values), 0.0, [a, b],
-                                 f"ALE difference, {a} minus {b} (unthresholded)",
+                                 O._title(result, f"ALE difference, {a} minus {b} (unthresholded)"),
                                  "the raw difference of the two groups' ALE maps; see the z map for the test")
     return F.plot_difference(_image(result, result.diff_values), result.diff_threshold, [a, b],
-                             f"ALE difference, {a} minus {b}",
+                             O._title(result, f"ALE difference, {a} minus {b}"),
                              f"drawn above the display-only threshold |difference| > {result.diff_threshold:.4g} "
                              "(not a statistical threshold)")
 
@@ -252,8 +253,8 @@ def _fig_z(result, _out=None):
     a, b = result.names
     label_values = np.rint(result.masker.transform(cc.label_img)).ravel()
     z = np.where(label_values > 0, sub.z_values, 0)
-    return F.plot_difference(_image(result, z), 0.0, [a, b], f"ALE subtraction {a} vs {b}: clusters that passed "
-                             "cluster-level FWE", f"z of the permutation test inside the {len(cc.labels)} "
+    return F.plot_difference(_image(result, z), 0.0, [a, b], O._title(result, f"ALE subtraction {a} vs {b}: clusters that "
+                             "passed cluster-level FWE"), f"z of the permutation test inside the {len(cc.labels)} "
                              f"cluster(s) with FWE p < {result.spec.inference.fwe_alpha:g}", label="z")
 
 
@@ -266,7 +267,7 @@ def _fig_conjunction(result, _out=None):
     basis = ("where both groups' clusters passed cluster-level FWE" if result.inferential
              else "where both groups are above their display-only thresholds (description)")
     return F.plot_conjunction(_image(result, result.conjunction_values), [a, b], result.spec.display.cmap,
-                              f"Conjunction of {a} and {b}", f"min(ALE {a}, ALE {b}) {basis}")
+                              O._title(result, f"Conjunction of {a} and {b}"), f"min(ALE {a}, ALE {b}) {basis}")
 
 
 def _report(result, out: D.OutputFolder) -> str:

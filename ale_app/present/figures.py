@@ -62,6 +62,11 @@ def _legend_layout(n: int) -> tuple[int, float]:
 
 
 MAX_LEGEND_STUDIES = 120
+#: Foci are coloured by study only up to this many studies, while the colours stay easy to
+#: tell apart; beyond, every focus is drawn in one colour (translucent: darker where foci
+#: pile up) and the figure says why.
+MAX_STUDY_COLOURS = 24
+ONE_COLOUR = "#1a4f8a"
 #: Up to this many foci, markers are large outlined dots; up to MANY_FOCI, small
 #: translucent points; beyond, smaller and fainter points.
 FEW_FOCI = 400
@@ -69,7 +74,7 @@ MANY_FOCI = 2500
 #: The overlay colours foci by study (as outlined dots) only up to this many foci and
 #: studies; beyond, its foci are small dark points, so the map stays readable under them.
 OVERLAY_FEW_FOCI = 150
-MAX_OVERLAY_STUDY_COLOURS = 40
+MAX_OVERLAY_STUDY_COLOURS = 24  # = MAX_STUDY_COLOURS
 #: Inches above the brains kept for the title and its note.
 TITLE_HEIGHT = 0.5
 
@@ -208,8 +213,9 @@ def _vmax(stat_img) -> float:
 
 
 def plot_coordinates(coordinates: pd.DataFrame, study_ids: list[str], colors: dict[str, str], title: str):
-    """All foci on a glass brain, coloured by study, with a legend (above
-    :data:`MAX_LEGEND_STUDIES` studies, a note that the key is in the report).
+    """All foci on a glass brain, coloured by study, with a legend, up to
+    :data:`MAX_STUDY_COLOURS` studies; beyond, in one translucent colour (density shows where
+    foci pile up), since more colours could not be told apart.
 
     Beyond :data:`FEW_FOCI` foci they are drawn as small translucent points, beyond
     :data:`MANY_FOCI` smaller and fainter still, so the brain outline and the pattern stay
@@ -217,13 +223,25 @@ def plot_coordinates(coordinates: pd.DataFrame, study_ids: list[str], colors: di
     from nilearn.plotting import plot_glass_brain
 
     n_foci, n_studies = len(coordinates), len(study_ids)
-    fig, bottom, top = _split_figure(n_studies, legend=True)
+    coloured = studies_coloured(n_studies)
+    fig, bottom, top = _split_figure(n_studies, legend=coloured)
     display = plot_glass_brain(None, display_mode="ortho", figure=fig, axes=[0, bottom, 1, top - bottom])
     style = foci_style(n_foci, over_map=False)
-    _add_foci(display, coordinates, [colors[s] for s in coordinates["study_id"]], style)
-    _add_title(fig, title, _foci_note(n_foci, n_studies, style, coloured=True))
-    _add_study_legend(fig, study_ids, colors)
+    if coloured:
+        _add_foci(display, coordinates, [colors[s] for s in coordinates["study_id"]], style)
+        _add_title(fig, title, _foci_note(n_foci, n_studies, style, coloured=True))
+        _add_study_legend(fig, study_ids, colors)
+    else:
+        style = {**style, "alpha": min(style["alpha"], 0.5)}
+        _add_foci(display, coordinates, ONE_COLOUR, style)
+        _add_title(fig, title, _foci_note(n_foci, n_studies, style, coloured=False)
+                   + f" (more than {MAX_STUDY_COLOURS} studies: too many to tell apart by colour)")
     return fig
+
+
+def studies_coloured(n_studies: int) -> bool:
+    """Whether the coordinate figure colours foci by study (up to :data:`MAX_STUDY_COLOURS`)."""
+    return n_studies <= MAX_STUDY_COLOURS
 
 
 def plot_overlay(stat_img, coordinates: pd.DataFrame, study_ids: list[str], colors: dict[str, str],

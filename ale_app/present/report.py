@@ -828,7 +828,12 @@ INFERENTIAL_MAPS = (
 
 
 def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
-    parts = ["<h2>Inference: cluster-level FWE</h2>", f"<p>{html.escape(inference_text(r))}</p>"]
+    # The test's sentences lead the Interpretation above; here, what they rest on.
+    f = r.inference
+    parts = ["<h2>Inference: cluster-level FWE</h2>",
+             f"<p>The clusters that passed cluster-level FWE (alpha {f['alpha']:g}, cluster-forming p &lt; "
+             f"{f['voxel_p']:g}, {f['n_iterations']:,} Monte Carlo iterations, seed {f['seed']}), as the "
+             "Interpretation above reports them: their maps, table, jackknife and foci.</p>"]
     parts.extend(_img_tag(path, cap) for cap, path in figures.get("inference", []))
     if r.fwe_table is not None and len(r.fwe_table):
         parts.append("<h3>Clusters that passed cluster-level FWE (F)</h3>")
@@ -874,11 +879,11 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
     parts.append("<h2>Evidence base</h2>" + _dl({
         "Experiments": r.n_experiments, "Studies": r.n_studies, "Foci": r.n_foci, **r.evidence}))
     parts.extend(_img_tag(path, cap) for cap, path in figures.get("evidence", []))
-    from ale_app.present.figures import MAX_LEGEND_STUDIES
+    from ale_app.present.figures import studies_coloured
 
-    if r.study_colors and (len(r.study_colors) > MAX_LEGEND_STUDIES or not figures.get("evidence")):
-        # Up to MAX_LEGEND_STUDIES studies the coordinate figure's legend is the key; beyond it
-        # (or when that figure was not drawn), the key is here.
+    if r.study_colors and studies_coloured(len(r.study_colors)) and not figures.get("evidence"):
+        # The coordinate figure's legend is the key; when that figure was not drawn, the key is
+        # here. Beyond MAX_STUDY_COLOURS studies the figure is in one colour: no key.
         parts.append(_colour_key_html(r.study_colors))
     descriptive = " (descriptive: display threshold, not a test)" if r.mode == "inferential" else ""
     if r.peak_value is not None:
