@@ -11,6 +11,8 @@ from __future__ import annotations
 import textwrap
 
 import nibabel as nib
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -162,6 +164,15 @@ def heatmap_rows(jackknife: pd.DataFrame) -> pd.DataFrame:
     return jackknife.iloc[keep][["id", *cols]].reset_index(drop=True)
 
 
+def _round_up(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k at or above ``value``."""
+    exponent = math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if step * 10 ** exponent >= value - 1e-12:
+            return float(f"{step * 10 ** exponent:.6g}")
+    return 1.0
+
+
 def plot_dependence(jackknife: pd.DataFrame, prefix: str, rests_on: float, title: str | None):
     """Experiments by clusters: each cell is the share of the cluster's ALE that leaving the
     experiment out removes (0 to 1); cells at or above ``rests_on`` are outlined and printed.
@@ -179,7 +190,12 @@ def plot_dependence(jackknife: pd.DataFrame, prefix: str, rests_on: float, title
     width = min(16.0, 3.2 + 0.55 * n_cols + 0.065 * WRAP_CHARS)
     height = 1.6 + n_rows * row_h + (0.35 if title is not None else 0.0)
     fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
-    image = ax.imshow(np.clip(values, 0, 1), cmap="Oranges", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+    # Scale 0..1 when some cell reaches the rule; otherwise 0..(a round number above the largest
+    # share), so that small shares stay visible and the bar says how small they are.
+    top = float(np.nanmax(values)) if values.size and np.isfinite(values).any() else 0.0
+    vmax = 1.0 if top >= rests_on else _round_up(max(top, 0.01))
+    image = ax.imshow(np.clip(values, 0, vmax), cmap="Oranges", vmin=0, vmax=vmax, aspect="auto",
+                      interpolation="nearest")
     ax.set_xticks(np.arange(n_cols), [f"{prefix}{c.split('_', 1)[1]}" for c in cols], fontsize=8)
     ax.set_yticks(np.arange(n_rows), labels, fontsize=7 if n_rows > 30 else 8, parse_math=False)
     ax.tick_params(axis="x", top=True, labeltop=True, bottom=False, labelbottom=False)
@@ -195,7 +211,12 @@ def plot_dependence(jackknife: pd.DataFrame, prefix: str, rests_on: float, title
     n_all = len(jackknife)
     what = "Experiment left out" + (f" ({n_rows} of {n_all}: largest share of any cluster)" if n_rows < n_all else "")
     ax.set_ylabel(what, fontsize=9)
-    ax.set_xlabel(f"Outlined and printed: at least {rests_on:.0%}, the cluster rests on that experiment", fontsize=8)
+    if vmax < 1:
+        ax.set_xlabel(f"No share reaches {rests_on:.0%} (no cluster rests on one experiment); colour scale 0 to "
+                      f"{vmax:g}", fontsize=8)
+    else:
+        ax.set_xlabel(f"Outlined and printed: at least {rests_on:.0%}, the cluster rests on that experiment",
+                      fontsize=8)
     if title is not None:
         ax.set_title(title, fontsize=11, loc="left", pad=8)
     return fig
