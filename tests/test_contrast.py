@@ -196,12 +196,12 @@ def test_report_words_follow_the_tables(descriptive_run):
         from ale_app.present.contrast_report import NAMED
 
         for k in resting[:NAMED]:
-            assert f"cluster {k} on " in para
+            assert f"cluster C{k} on " in para
         if len(resting) > NAMED:
             assert f"and {len(resting) - NAMED} more" in para
             # every one of them is in the report's dependence table
             for k in resting:
-                assert re.search(rf"<tr><td>{k}</td><td>[^<]*</td><td>[0-9.]+</td><td>[^<]*</td><td>yes</td></tr>",
+                assert re.search(rf"<tr><td>C{k}</td><td>[^<]*</td><td>[0-9.]+</td><td>[^<]*</td><td>yes</td></tr>",
                                  report)
     else:
         assert "No contrast cluster rests on a single experiment" in para

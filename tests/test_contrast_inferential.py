@@ -127,7 +127,7 @@ def test_clusters_and_words_follow_the_maps(inferential_run):
         p = float(10.0 ** -logp[inside].max())
         assert row["p_fwe"] == pytest.approx(p, rel=1e-5) and row["p_fwe"] < alpha
         assert (np.sign(diff[inside]) == (1 if row["tail"] == "positive" else -1)).all()
-        words = f"Cluster {int(row['cluster_id'])} ("
+        words = f"Cluster C{int(row['cluster_id'])} ("
         assert words in para
         if row["p_fwe"] <= 1 / N_ITER * (1 + 1e-6):
             assert f"p \u2264 {1 / N_ITER:.2g}" in para

@@ -26,6 +26,8 @@ from ale_app.present.report import (
 
 #: At most this many such clusters are named in the paragraph (the table lists them all).
 NAMED = 8
+#: Contrast clusters are named C1, C2, ... (single-group runs use D1 and F1).
+PREFIX = "C"
 
 CONTRAST_REFERENCES = {
     "laird2005": (
@@ -139,16 +141,16 @@ def interpretation(result) -> str:
             share = row.get("favoured_group_converges")
             within = ("" if share is None or pd.isna(share) else
                       f"; {float(share):.0%} of its voxels lie where {favours} converges on its own")
-            text.append(f"Cluster {int(row['cluster_id'])} ({favours} > {a if favours == b else b}, "
+            text.append(f"Cluster {PREFIX}{int(row['cluster_id'])} ({favours} > {a if favours == b else b}, "
                         f"{int(row['size_mm3']):,} mm3, peak at ({row['x']:.0f}, {row['y']:.0f}, {row['z']:.0f}) "
                         f"mm{', ' + str(row['region']) if 'region' in row and isinstance(row['region'], str) else ''})"
                         f": {_p_text(p, inf.n_iterations)}{within}.")
             se = float(row["p_fwe_se"])
             if abs(p - inf.fwe_alpha) <= se:
-                text.append(f"Cluster {int(row['cluster_id'])}'s p is within one Monte Carlo standard error "
+                text.append(f"Cluster {PREFIX}{int(row['cluster_id'])}'s p is within one Monte Carlo standard error "
                             f"({se:.2g}) of alpha: another seed could move it across.")
         if inf.n_iterations < 5000:
-            text.append(f"Only {inf.n_iterations:,} permutations were run (at least 5,000 are usual): its FWE "
+            text.append(f"Only {inf.n_iterations:,} permutations were run (at least 5,000 are usual): their FWE "
                         "p-values are coarse, with the Monte Carlo standard errors given in the cluster table.")
     else:
         text.append(
@@ -161,7 +163,7 @@ def interpretation(result) -> str:
     if dependence:
         resting = [d for d in dependence if d["rests_on_one"]]
         if resting:
-            named = "; ".join(f"cluster {d['cluster']} on {d['top_id']} ({d['top']:.2f})" for d in resting[:NAMED])
+            named = "; ".join(f"cluster {PREFIX}{d['cluster']} on {d['top_id']} ({d['top']:.2f})" for d in resting[:NAMED])
             if len(resting) > NAMED:
                 named += f"; and {len(resting) - NAMED} more, listed under Dependence on single experiments"
             if any(d["top"] > 1 for d in resting):
@@ -175,10 +177,10 @@ def interpretation(result) -> str:
             text.append(
                 f"No contrast cluster rests on a single experiment (no experiment's removal takes away "
                 f"{RESTS_ON:.0%} or more of any cluster's difference; the largest share is {worst['top']:.2f}, "
-                f"{worst['top_id']} in cluster {worst['cluster']}).")
+                f"{worst['top_id']} in cluster {PREFIX}{worst['cluster']}).")
     if result.conjunction_clusters is not None:
         k = len(result.conjunction_clusters.labels)
-        size = f" of at least {result.spec.jackknife.cluster_threshold_mm3:g} mm3"
+        size = f" of at least {result.spec.jackknife.cluster_threshold_mm3:,g} mm3"
         if result.inferential:
             text.append(f"Both groups' own clusters that passed cluster-level FWE overlap in {_plural(k, 'region')}{size} "
                         "(conjunction, minimum statistic)." if k else "The two groups' own clusters that passed "
@@ -271,11 +273,12 @@ def _table_html(table: pd.DataFrame, digits: int = 3) -> str:
     return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
-def _contrast_table_html(table: pd.DataFrame, names) -> str:
-    shown = table.copy()
+def _contrast_table_html(table: pd.DataFrame, names, n_iterations: int | None = None) -> str:
+    # The cluster volume by region is in the TSV; the page keeps the region of each peak.
+    shown = table.drop(columns=["composition"], errors="ignore")
     shown["tail"] = shown["tail"].map({"positive": f"{names[0]} > {names[1]}", "negative": f"{names[1]} > {names[0]}"})
     shown["ale_difference"] = shown["ale_difference"].map(lambda v: f"{float(v):+.5f}")
-    return _cluster_html(shown.rename(columns=_CONTRAST_COLUMNS))
+    return _cluster_html(shown.rename(columns=_CONTRAST_COLUMNS), PREFIX, None, n_iterations)
 
 
 def contrast_report_html(result, digests: dict[str, str], figures: dict[str, list[tuple[str, Path]]]) -> str:
@@ -313,7 +316,8 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
     cc = result.contrast_clusters
     if cc is not None:
         if len(cc.table):
-            parts.append(_contrast_table_html(cc.table, (a, b)))
+            parts.append(_contrast_table_html(cc.table, (a, b), spec.inference.n_iterations if result.inferential
+                                              else None))
         else:
             parts.append("<p>No contrast cluster.</p>")
     if result.contrast_jackknife is not None:
@@ -324,7 +328,7 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
                      "difference reverses without that experiment.</p>")
         if dep:
             parts.append(_table_html(pd.DataFrame([{
-                "Cluster": d["cluster"], "Direction": f"{a} > {b}" if d["tail"] == "positive" else f"{b} > {a}",
+                "Cluster": f"{PREFIX}{d['cluster']}", "Direction": f"{a} > {b}" if d["tail"] == "positive" else f"{b} > {a}",
                 "Largest share": d["top"], "Experiment": d["top_id"],
                 "Rests on one experiment": "yes" if d["rests_on_one"] else "no"} for d in dep])))
         parts.append("<details><summary>Every experiment's contribution</summary>"
