@@ -408,7 +408,10 @@ def interpretation(r: ReportInputs) -> str:
         )
         lead = inference_text(r) if r.inference is not None else (
             "The spec declared inferential mode, but the inference did not finish, so nothing here is a test.")
-        return lead + " " + " ".join(parts)
+        rest = " ".join(parts)
+        if DEPENDENCE_RULE in lead:  # the rule is stated once, where it is first used
+            rest = rest.replace(" " + DEPENDENCE_RULE, "").replace(DEPENDENCE_RULE, "")
+        return lead + " " + rest
     parts.append(
         "These results summarise where the included coordinates tended to be reported; they are a "
         "description, not a test."
