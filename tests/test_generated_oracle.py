@@ -186,9 +186,9 @@ def _citation_counts(text: str) -> dict:
     m = re.search(r"of (\d+) experiments? from (\d+) stud(?:y|ies) \((\d+) reported foci\)", text)
     if m:
         counts["experiments"], counts["studies"], counts["foci"] = int(m[1]), int(m[2]), int(m[3])
-    m = re.search(r"Above it, (\d+) descriptive clusters?", text)
+    m = re.search(r"Above it, (\d+|no) descriptive clusters?", text)
     if m:
-        counts["clusters"] = int(m[1])
+        counts["clusters"] = 0 if m[1] == "no" else int(m[1])
     return counts
 
 
@@ -306,7 +306,7 @@ def test_generated_case_equals_nimare(index, slow, mask, tmp_path):
     for key, value in expected.items():
         check(counts.get(key) == value, f"CITATION.md states {key} = {counts.get(key)}, expected {value}")
     report = (out / "report.html").read_text()
-    check(f"Above it, {n_clusters} descriptive cluster" in report,
+    check(f"Above it, {n_clusters or 'no'} descriptive cluster" in report,
           f"report.html does not state {n_clusters} descriptive cluster(s)")
 
     assert not problems, f"{case.name} (seed {case.seed}; {spec_path}):\n  " + "\n  ".join(problems)
