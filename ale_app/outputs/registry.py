@@ -331,8 +331,9 @@ def _fig_coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None)
     from ale_app.present import figures as F
 
     ev = result.evidence
+    by = ", by study" if F.studies_coloured(len(ev.study_ids)) else ""
     return F.plot_coordinates(ev.coordinates, ev.study_ids, F.study_color_map(ev.study_ids),
-                              _title(result, "All reported coordinates, by study"))
+                              _title(result, f"All reported coordinates{by}"))
 
 
 def _fig_overlay(result: AnalysisResult, _out: D.OutputFolder | None = None):
