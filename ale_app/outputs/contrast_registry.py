@@ -41,16 +41,15 @@ def _group_entry(entry: Output, group: str) -> Output:
             return None
         return entry.build(own, out)
 
-    sidecar = None
-    if entry.sidecar is not None:
-        def sidecar(result, _entry=entry):
-            side = _entry.sidecar(result.groups[group])
-            sources = [s.replace("bids::", f"bids::{prefix}", 1) if s.startswith("bids::") else s
-                       for s in side.sources]
-            return Sidecar(side.description, sources, side.parameters, {**side.extra, "Group": group})
+    def group_sidecar(result):
+        side = entry.sidecar(result.groups[group])
+        sources = [s.replace("bids::", f"bids::{prefix}", 1) if s.startswith("bids::") else s
+                   for s in side.sources]
+        return Sidecar(side.description, sources, side.parameters, {**side.extra, "Group": group})
 
     caption = None if entry.caption is None else f"{group}: {entry.caption[:1].lower()}{entry.caption[1:]}"
-    return replace(entry, name=_prefixed(entry.name, prefix), build=build, sidecar=sidecar, caption=caption,
+    return replace(entry, name=_prefixed(entry.name, prefix), build=build,
+                   sidecar=None if entry.sidecar is None else group_sidecar, caption=caption,
                    section=None if entry.section is None else f"group-{group}", needs=("groups",))
 
 

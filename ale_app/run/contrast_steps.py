@@ -11,18 +11,12 @@ from __future__ import annotations
 import logging
 
 from ale_app.result import ContrastResult
-from ale_app.run.steps import STEPS, Step, StepContext, _plural, progress_bar
+from ale_app.run.steps import STEPS, Step, StepContext, _cluster_label_values, _plural, progress_bar
 
 LGR = logging.getLogger("ale_app")
 
 #: The group steps: every single-group step but the release of the MA maps.
 GROUP_STEPS = tuple(s for s in STEPS if s.name != "release")
-
-
-def _in_mask(masker, label_img):
-    import numpy as np
-
-    return np.rint(masker.transform(label_img)).astype(np.int32).ravel()
 
 
 def _label_table(result: ContrastResult) -> None:
@@ -51,7 +45,7 @@ def _difference(result: ContrastResult, _ctx: StepContext) -> None:
 
 def _fwe_mask(group):
     """In-mask booleans: where the group's own main effect passed cluster-level FWE."""
-    return _in_mask(group.fit.masker, group.fwe_clusters.label_img) > 0
+    return _cluster_label_values(group.fit, group.fwe_clusters.label_img) > 0
 
 
 def _subtraction(result: ContrastResult, ctx: StepContext) -> None:
@@ -82,7 +76,7 @@ def _contrast_jackknife(result: ContrastResult, _ctx: StepContext) -> None:
     from ale_app.stats.fwe_clusters import focus_counts
 
     cc = result.contrast_clusters
-    label_values = _in_mask(result.masker, cc.label_img)
+    label_values = _cluster_label_values(result.first.fit, cc.label_img)
     first, second = result.first, result.second
     tables, counts = [], []
     for group_name, group, other, sign, tail in ((result.names[0], first, second, 1.0, "positive"),

@@ -24,7 +24,6 @@ from scipy import ndimage
 from ale_app.stats.ale import Clusters, cluster_peaks, find_clusters, values_to_image
 from ale_app.stats.jackknife import _reductions, _table, cluster_means, leave_one_out_entries
 
-TAILS = ("positive", "negative")
 TABLE_COLUMNS = ["tail", "cluster_id", "peak", "x", "y", "z", "ale_difference", "size_mm3"]
 FWE_TABLE_COLUMNS = TABLE_COLUMNS + ["size_voxels", "p_fwe", "p_fwe_se", "favoured_group_converges"]
 
@@ -125,7 +124,7 @@ def descriptive_clusters(diff_values: np.ndarray, masker, threshold: float, clus
                     diff_img, TABLE_COLUMNS)
 
 
-def _tail_labels(cluster_p: np.ndarray, passing: np.ndarray, data: np.ndarray) -> np.ndarray:
+def _tail_labels(passing: np.ndarray, data: np.ndarray) -> np.ndarray:
     """Label the connected passing voxels (faces), numbered by descending peak of ``data``."""
     conn = ndimage.generate_binary_structure(3, 1)
     labels, n = ndimage.label(passing, conn)
@@ -163,7 +162,7 @@ def inferential_clusters(diff_values: np.ndarray, p_cluster_values: np.ndarray, 
         passing = (signed > 0) & (p3d < alpha)
         if mask3d is not None:
             passing &= mask3d
-        labels3d = _tail_labels(p3d, passing, np.where(passing, signed, 0))
+        labels3d = _tail_labels(passing, np.where(passing, signed, 0))
         img = nib.Nifti1Image(labels3d, diff_img.affine)
         img.header.set_data_dtype(np.int16)
         table = cluster_peaks(values_to_image(np.where(sign * diff > 0, sign * diff, 0), masker), labels3d)
