@@ -9,6 +9,7 @@ Carlo null, the jackknife table), never typed in.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -221,3 +222,91 @@ def test_a_cluster_at_alpha_is_named_as_borderline(tmp_path, brain, floor_run):
     for row in border.itertuples():
         assert f"p = {row.p:.4f}, standard error {row.se:.4f}" in sentence
     assert "did not pass, as p must be below alpha" in sentence
+
+
+# --------------------------------------------------------------------------- one id scheme, with a key
+
+
+def _nimads_with_names(brain, rng) -> dict:
+    """Five experiments in three named studies (authors, journal, analysis names), all near one
+    place, written by hand as NIMADS as a user's export would carry them."""
+    mask, affine = brain
+    centre, = _core_points(brain, rng, 1)
+    studies = []
+    people = ["Okafor, Ada;Lind, Bo", "Ruiz, Carmen", "T. Nakamura; S. Berg; P. Osei"]
+    for s, authors in enumerate(people):
+        analyses = []
+        for a in range(2 if s < 2 else 1):
+            pts = generate._keep_in_brain(rng, generate._near(rng, centre, 4, 4), mask, np.argwhere(mask), affine)
+            analyses.append({"id": f"c{a + 1}", "name": f"Task {s}{a} > rest",
+                             "points": [{"space": "MNI", "coordinates": [float(v) for v in p]} for p in pts],
+                             "metadata": {"sample_sizes": [18 + s]}})
+        studies.append({"id": f"st{s}", "name": f"A study of things, part {s}", "authors": authors,
+                        "publication": "Journal of Made-up Results", "analyses": analyses})
+    return {"id": "named", "name": "named", "studies": studies}
+
+
+def test_every_id_in_tables_and_figures_is_in_the_key(tmp_path, brain):
+    """Tables, the heatmap and the report name experiments by one id, ``<study>-<analysis>``;
+    the report's key lists each of them once with the names the input carries."""
+    rng = np.random.default_rng(5)
+    (tmp_path / "named.json").write_text(json.dumps(_nimads_with_names(brain, rng)))
+    (tmp_path / "spec.yaml").write_text(json.dumps({
+        "spec_version": 1, "input": {"path": "named.json", "format": "nimads"},
+        "jackknife": {"cluster_threshold_mm3": 100}, "figures": {"formats": ["png"], "dpi": 50}}))
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "spec.yaml"), str(out), "-q", "--n-jobs", "1"]) == 0
+    coords = pd.read_csv(out / "coordinates.tsv", sep="\t")
+    ids = list(dict.fromkeys(coords["analysis_id"]))
+    assert ids == ["st0-c1", "st0-c2", "st1-c1", "st1-c2", "st2-c1"]
+    assert all(a.startswith(f"{s}-") for a, s in zip(coords["analysis_id"], coords["study_id"]))
+    jack = pd.read_csv(out / "desc-jackknife_table.tsv", sep="\t")
+    assert set(jack["id"]) == set(ids)
+
+    page = (out / "report.html").read_text()
+    key_html = page.split("<h3>Experiments and their ids</h3>", 1)[1].split("</table>", 1)[0]
+    heads = [html.unescape(h) for h in re.findall(r"<th>(.*?)</th>", key_html)]
+    rows = [[html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", tr)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", key_html) if "<td>" in tr]
+    key = pd.DataFrame(rows, columns=heads)
+    assert list(key["Experiment id"]) == ids
+    assert list(key["Study id"]) == [i.split("-")[0] for i in ids]
+    assert list(key["First author"]) == ["Okafor, Ada et al."] * 2 + ["Ruiz, Carmen"] * 2 + ["T. Nakamura et al."]
+    assert list(key["Analysis"]) == ["Task 00 > rest", "Task 01 > rest", "Task 10 > rest", "Task 11 > rest",
+                                     "Task 20 > rest"]
+    assert list(key["Subjects"]) == ["18", "18", "19", "19", "20"]
+    assert list(key["Foci"]) == [str(int((coords["analysis_id"] == i).sum())) for i in ids]
+    # Every experiment id the page names elsewhere is one of the key's.
+    named = set(re.findall(r"st\d-c\d", page))
+    assert named <= set(ids)
+
+
+def test_cluster_names_on_a_glass_brain_do_not_overlap(brain):
+    """Two FWE clusters whose peaks lie 4 mm apart: their names are moved apart in every view."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ale_app.present.cluster_figures import plot_cluster_map
+
+    mask, affine = brain
+    labels = np.zeros(mask.shape, dtype=np.int16)
+    peaks = [(40, 60, 40), (42, 60, 40), (20, 40, 30)]
+    for k, (i, j, l) in enumerate(peaks, start=1):
+        labels[i - 1:i + 1, j - 1:j + 2, l - 1:l + 2] = k
+    xyz = nib.affines.apply_affine(affine, np.array(peaks))
+    table = pd.DataFrame({"cluster_id": [1, 2, 3], "peak": ["main"] * 3, "x": xyz[:, 0], "y": xyz[:, 1],
+                          "z": xyz[:, 2]})
+    fig = plot_cluster_map(nib.Nifti1Image(labels, affine), table, "F", "test", None)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    checked = 0
+    for ax in fig.axes:
+        boxes = [t.get_window_extent(renderer) for t in ax.texts if re.fullmatch(r"F\d+", t.get_text())]
+        for a in range(len(boxes)):
+            for b in range(a + 1, len(boxes)):
+                assert not boxes[a].overlaps(boxes[b])
+                checked += 1
+    assert checked >= 3  # F1 and F2 share at least the coronal and axial views
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

@@ -77,7 +77,7 @@ def test_invalid_specs_refused_by_both_validators(name):
 
 
 def test_error_names_field_and_line():
-    text = SL.example_path("pain-qualitative").read_text().replace("dpi: 150", "dpi: 150\n  colour: red")
+    text = SL.example_path("pain-qualitative").read_text().replace("formats: [png, svg]", "formats: [png, svg]\n  colour: red")
     with pytest.raises(SpecError) as info:
         SL.parse_spec(text, "my.yaml")
     line = next(i for i, ln in enumerate(text.splitlines(), 1) if "colour" in ln)

@@ -430,6 +430,57 @@ def _focus_lines(foci: pd.DataFrame, limit: int = 20) -> list[str]:
     return lines
 
 
+def _first_author(authors: str) -> str:
+    """The first of ``authors`` as the input writes it (``;``-separated lists, or one name),
+    followed by "et al." when there are more."""
+    names = [a.strip() for a in str(authors).split(";") if a.strip()]
+    if not names:
+        return ""
+    return names[0] + (" et al." if len(names) > 1 else "")
+
+
+def experiment_key(evidence: Evidence) -> pd.DataFrame:
+    """Every experiment under the one id the tables and figures name it by, with what the
+    input says of it.
+
+    Columns: ``id`` (``<study id>-<analysis id>``, as in every table and figure),
+    ``study_id`` (the start of ``id``; the coordinate figure colours by it), and, only
+    where the input holds more than the ids, ``authors`` (first author as written),
+    ``study`` (the study's name or title), ``analysis`` (the analysis's name) and
+    ``published`` (journal and year); then ``subjects`` and ``foci``. File order.
+    """
+    import pandas as pd
+
+    info: dict[str, dict[str, str]] = {}
+    for study in getattr(evidence.studyset, "studies", []) or []:
+        published = " ".join(str(v) for v in (study.publication, study.year) if v not in (None, ""))
+        for analysis in study.analyses:
+            info[f"{study.id}-{analysis.id}"] = {
+                "authors": _first_author(study.authors) if study.authors else "",
+                "study": "" if study.name in (None, "", study.id) else str(study.name),
+                "analysis": "" if analysis.name in (None, "", analysis.id) else str(analysis.name),
+                "published": published,
+            }
+    foci = evidence.coordinates.groupby("analysis_id", sort=False).size()
+    study_of = dict(zip(evidence.coordinates["analysis_id"], evidence.coordinates["study_id"]))
+    rows = []
+    for aid in evidence.ids:
+        row = {"id": aid, "study_id": study_of.get(aid, "")}
+        row.update(info.get(aid, {}))
+        size = evidence.sample_sizes.get(aid)
+        row["subjects"] = "" if size is None else f"{size:g}"
+        row["foci"] = int(foci.get(aid, 0))
+        rows.append(row)
+    key = pd.DataFrame(rows)
+    optional = ["authors", "study", "analysis", "published"]
+    for column in optional:
+        if column not in key.columns:
+            key[column] = ""
+    key = key.fillna("")
+    keep = [c for c in optional if (key[c] != "").any()]
+    return key[["id", "study_id", *keep, "subjects", "foci"]]
+
+
 def subjects_text(evidence: Evidence) -> str | None:
     """The sum of the sample sizes, and how many experiments have none; None when none has one."""
     sizes = [n for n in evidence.sample_sizes.values() if n is not None]

@@ -44,19 +44,47 @@ def _peak_rows(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["peak"] == "main"].sort_values("cluster_id", kind="stable")
 
 
+#: Size of a cluster name's box, in points per character and for its padding (font size 7).
+_LABEL_PT_PER_CHAR, _LABEL_PT_PAD, _LABEL_PT_HEIGHT = 5.0, 6.0, 11.0
+
+
+def _free_spot(u: float, v: float, w: float, h: float, placed: list[tuple[float, float, float]]):
+    """The position nearest ``(u, v)`` (moving up or down in steps of ``h``) where a box of
+    ``w`` x ``h`` overlaps none of the ``placed`` boxes (centre u, centre v, width)."""
+    for step in range(0, 16):
+        for dv in ((0.0,) if step == 0 else (step * h, -step * h)):
+            if all(abs(u - pu) >= (w + pw) / 2 or abs(v + dv - pv) >= h for pu, pv, pw in placed):
+                return u, v + dv
+    return u, v
+
+
 def _label_peaks(display, peaks: pd.DataFrame, prefix: str) -> None:
-    """Write each cluster's name beside its peak in every view of a glass brain."""
+    """Write each cluster's name beside its peak in every view of a glass brain; a name that
+    would cover another is moved up or down and tied to its peak by a thin line."""
     from nilearn.plotting.displays._axes import coords_3d_to_2d
 
     for direction, axes in display.axes.items():
+        ax = axes.ax
+        # Data units (mm) per point in this view, to size the names' boxes.
+        one_pt = ax.figure.dpi / 72.0  # pixels
+        (x0, y0), (x1, y1) = ax.transData.inverted().transform([(0.0, 0.0), (one_pt, one_pt)])
+        per_pt_u, per_pt_v = abs(x1 - x0), abs(y1 - y0)
+        placed: list[tuple[float, float, float]] = []
         for row in peaks.itertuples():
             xyz = np.array([[row.x, row.y, row.z]], dtype=float)
             if direction in "lr" and ((direction == "r" and row.x < 0) or (direction == "l" and row.x > 0)):
                 continue
             (u, v), = coords_3d_to_2d(xyz, direction)
-            axes.ax.text(u, v, f"{prefix}{row.cluster_id}", fontsize=7, fontweight="bold", ha="center", va="center",
-                         color="black", zorder=2000, parse_math=False,
-                         bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+            name = f"{prefix}{row.cluster_id}"
+            w = (_LABEL_PT_PER_CHAR * len(name) + _LABEL_PT_PAD) * per_pt_u
+            h = _LABEL_PT_HEIGHT * per_pt_v
+            lu, lv = _free_spot(u, v, w, h, placed)
+            placed.append((lu, lv, w))
+            if (lu, lv) != (u, v):
+                ax.plot([u, lu], [v, lv], color="black", linewidth=0.6, zorder=1999)
+            ax.text(lu, lv, name, fontsize=7, fontweight="bold", ha="center", va="center",
+                    color="black", zorder=2000, parse_math=False,
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
 
 def plot_cluster_map(label_img: nib.Nifti1Image, table: pd.DataFrame, prefix: str, title: str | None,
@@ -209,7 +237,7 @@ def plot_dependence(jackknife: pd.DataFrame, prefix: str, rests_on: float, title
     cbar.set_label("Share of the cluster's ALE removed\nwhen the experiment is left out", fontsize=8)
     cbar.ax.tick_params(labelsize=7)
     n_all = len(jackknife)
-    what = "Experiment left out" + (f" ({n_rows} of {n_all}: largest share of any cluster)" if n_rows < n_all else "")
+    what = "Experiment id left out" + (f" ({n_rows} of {n_all}: largest share of any cluster)" if n_rows < n_all else "")
     ax.set_ylabel(what, fontsize=9)
     if vmax < 1:
         ax.set_xlabel(f"No share reaches {rests_on:.0%} (no cluster rests on one experiment); colour scale 0 to "

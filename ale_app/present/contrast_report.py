@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ale_app import __version__
+from ale_app.inputs.evidence import experiment_key
 from ale_app.present.report import (
+    experiment_key_html,
     _STYLE,
     REFERENCES,
     RESTS_ON,
@@ -347,6 +349,8 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
             parts.append("<p>Clusters that passed cluster-level FWE:</p>" + _cluster_html(g.fwe_clusters.table))
         elif g.clusters is not None and len(g.clusters.table):
             parts.append("<p>Descriptive clusters (display-only threshold):</p>" + _cluster_html(g.clusters.table))
+        parts.append(f"<h3>Experiments of group {html.escape(name)} and their ids</h3>"
+                     + experiment_key_html(experiment_key(g.evidence), name))
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(result))}</p>")
     parts.append("<h2>Software</h2>" + _dl(result.record.versions))
     if digests:

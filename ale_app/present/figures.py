@@ -96,7 +96,8 @@ def _add_study_legend(fig, study_ids: list[str], colors: dict[str, str]) -> None
     ]
     ncol, fontsize = _legend_layout(len(study_ids))
     legend = fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False, fontsize=fontsize,
-                        bbox_to_anchor=(0.5, 0.0))
+                        bbox_to_anchor=(0.5, 0.0), title="Study id (each experiment id in the tables begins with it)",
+                        title_fontsize=fontsize)
     for text in legend.get_texts():
         text.set_parse_math(False)  # study ids are data, never mathtext
 
@@ -116,7 +117,7 @@ def _split_figure(n_studies: int, legend: bool, brain_height: float = 3.6):
     else:
         ncol, fontsize = _legend_layout(n_studies)
         rows = math.ceil(n_studies / ncol)
-        legend_h = 0.3 + rows * fontsize / 72 * 1.7
+        legend_h = 0.3 + (rows + 1) * fontsize / 72 * 1.7
     height = TITLE_HEIGHT + brain_height + legend_h
     fig = plt.figure(figsize=(width, height))
     return fig, legend_h / height, 1 - TITLE_HEIGHT / height
@@ -393,7 +394,7 @@ def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, domi
     scale = ("full scale, 0 to 1" if limit >= 1 else
              f"axis scaled to the data: 0 to {_fmt_value(limit)} of a possible 1")
     ax.set_xlabel(f"Mean drop in cluster ALE without the experiment ({scale})", fontsize=9)
-    what = "Experiment left out" + (f" (largest {k} of {n}, by rank)" if len(rest) else "")
+    what = "Experiment id left out" + (f" (largest {k} of {n}, by rank)" if len(rest) else "")
     ax.set_ylabel(what, fontsize=9)
     if title is not None:
         ax.set_title(title, fontsize=11, loc="left", pad=16)

@@ -75,6 +75,7 @@ class ReportInputs:
     fwe_focus_counts: pd.DataFrame | None = None
     kernel_methods: str = ""
     evidence_methods: str = ""
+    experiments: pd.DataFrame | None = None
 
 
 def dominant_analyses(jackknife: pd.DataFrame, ratio: float, minimum: float) -> list[str]:
@@ -244,6 +245,7 @@ def _fmt_xyz(xyz) -> str:
 def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs:
     """The report's view of an :class:`~ale_app.result.AnalysisResult`: every number is read
     from the objects the tables and maps are written from, never recounted."""
+    from ale_app.inputs.evidence import experiment_key
     from ale_app.present.figures import study_color_map
 
     spec, ev, fit = result.spec, result.evidence, result.fit
@@ -276,6 +278,7 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
         fwe_jackknife=result.fwe_jackknife, fwe_focus_counts=result.fwe_focus_counts,
         kernel_methods=kernel_methods_text(spec.ale, ev.sample_sizes),
         evidence_methods=evidence_methods_text(ev, spec.input.outside_field_of_view),
+        experiments=experiment_key(ev),
     )
 
 
@@ -803,6 +806,31 @@ def _colour_key_html(study_colors: dict[str, str]) -> str:
             f'<p style="font-size:.8em">{swatches}</p></details>')
 
 
+#: Headings of the experiment key's columns (see :func:`ale_app.inputs.evidence.experiment_key`).
+KEY_HEADINGS = {"id": "Experiment id", "study_id": "Study id", "authors": "First author", "study": "Study",
+                "analysis": "Analysis", "published": "Published in", "subjects": "Subjects", "foci": "Foci"}
+#: Up to this many experiments the key is open; beyond, folded (one click opens it).
+KEY_OPEN_UP_TO = 30
+
+
+def experiment_key_html(key: pd.DataFrame, group: str | None = None, coloured_by_study: bool = False) -> str:
+    """The experiment key: every experiment under the id that every table and figure uses,
+    with what the input says of it."""
+    head = "".join(f"<th>{html.escape(KEY_HEADINGS.get(c, c))}</th>" for c in key.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in key.itertuples(index=False))
+    whose = f" of group {html.escape(group)}" if group else ""
+    colours = ("" if group or not coloured_by_study else
+               "; the coordinate figure colours foci by the study id that the experiment id begins with")
+    intro = (f"<p>Every table and figure names an experiment{whose} by its id, &lt;study id&gt;-&lt;analysis "
+             f"id&gt; as the input gives them{colours}. The key below adds what the input records of each "
+             "experiment.</p>")
+    table = f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    if len(key) > KEY_OPEN_UP_TO:
+        table = f"<details><summary>All {len(key)} experiments{whose}</summary>{table}</details>"
+    return intro + table
+
+
 def _focus_counts_html(counts: pd.DataFrame) -> str:
     """Foci of each experiment in each FWE cluster; experiments with none are summarised."""
     cols = [c for c in counts.columns if c != "id"]
@@ -881,8 +909,13 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
         parts.append("<h2>Analysis</h2>" + _dl(r.spec_summary))
     parts.append("<h2>Evidence base</h2>" + _dl({
         "Experiments": r.n_experiments, "Studies": r.n_studies, "Foci": r.n_foci, **r.evidence}))
-    parts.extend(_img_tag(path, cap) for cap, path in figures.get("evidence", []))
     from ale_app.present.figures import studies_coloured
+
+    if r.experiments is not None and len(r.experiments):
+        coloured = bool(r.study_colors) and studies_coloured(len(r.study_colors))
+        parts.append("<h3>Experiments and their ids</h3>" + experiment_key_html(r.experiments,
+                                                                                 coloured_by_study=coloured))
+    parts.extend(_img_tag(path, cap) for cap, path in figures.get("evidence", []))
 
     if r.study_colors and studies_coloured(len(r.study_colors)) and not figures.get("evidence"):
         # The coordinate figure's legend is the key; when that figure was not drawn, the key is
