@@ -265,8 +265,8 @@ def test_every_id_in_tables_and_figures_is_in_the_key(tmp_path, brain):
 
     page = (out / "report.html").read_text()
     key_html = page.split("<h3>Experiments and their ids</h3>", 1)[1].split("</table>", 1)[0]
-    heads = [html.unescape(h) for h in re.findall(r"<th>(.*?)</th>", key_html)]
-    rows = [[html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", tr)]
+    heads = [html.unescape(h) for h in re.findall(r"<th(?: [^>]*)?>(.*?)</th>", key_html)]
+    rows = [[html.unescape(c) for c in re.findall(r"<td(?: [^>]*)?>(.*?)</td>", tr)]
             for tr in re.findall(r"<tr>(.*?)</tr>", key_html) if "<td>" in tr]
     key = pd.DataFrame(rows, columns=heads)
     assert list(key["Experiment id"]) == ids

@@ -816,8 +816,9 @@ KEY_OPEN_UP_TO = 30
 def experiment_key_html(key: pd.DataFrame, group: str | None = None, coloured_by_study: bool = False) -> str:
     """The experiment key: every experiment under the id that every table and figure uses,
     with what the input says of it."""
-    head = "".join(f"<th>{html.escape(KEY_HEADINGS.get(c, c))}</th>" for c in key.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+    cls = [' class="text"' if c not in ("subjects", "foci") else "" for c in key.columns]
+    head = "".join(f"<th{k}>{html.escape(KEY_HEADINGS.get(c, c))}</th>" for c, k in zip(key.columns, cls))
+    body = "".join("<tr>" + "".join(f"<td{k}>{html.escape(str(v))}</td>" for v, k in zip(row, cls)) + "</tr>"
                    for row in key.itertuples(index=False))
     whose = f" of group {html.escape(group)}" if group else ""
     colours = ("" if group or not coloured_by_study else
