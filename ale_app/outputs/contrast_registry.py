@@ -20,7 +20,7 @@ from ale_app.outputs import registry as O
 from ale_app.outputs.registry import SPACE, Output, Sidecar
 
 #: Single-group files that a contrast run writes once for the whole run, not per group.
-RUN_FILES = {O.DATASET_DESCRIPTION, O.BIDSIGNORE, O.REPORT, O.CITATION, O.SPEC_JSON}
+RUN_FILES = {O.DATASET_DESCRIPTION, O.BIDSIGNORE, O.REPORT, O.CITATION, O.SPEC_JSON, O.RERUN_SCRIPT}
 
 
 def group_prefix(name: str) -> str:
@@ -306,6 +306,12 @@ def _dataset_description(result, _out=None) -> dict:
     return desc
 
 
+def _rerun_script(result, _out=None) -> str:
+    from ale_app.outputs.rerun import nimare_script
+
+    return nimare_script(result)
+
+
 def _bidsignore_text(result=None, _out=None) -> str:
     """``.bidsignore`` of a contrast run: the single-group list, and the group and contrast
     labels BIDS has no entity for."""
@@ -379,6 +385,7 @@ def contrast_registry(spec) -> tuple[Output, ...]:
                caption="ALE difference (first group minus second)", section="contrast", needs=("diff_values",)),
         Output(n["fig_conjunction"], "figure", "figures", _fig_conjunction,
                caption="Conjunction (minimum statistic)", section="conjunction", needs=("conjunction_values",)),
+        Output(O.RERUN_SCRIPT, "text", "report", _rerun_script, needs=("groups", "diff_values")),
         Output(O.REPORT, "text", "report", _report),
         Output(O.CITATION, "text", "report", _citation),
         Output(O.SPEC_JSON, "json", "report", _spec_record),

@@ -71,7 +71,7 @@ def is_temp_name(name: str, known) -> bool:
 
 def sidecar_name(name: str) -> str:
     """The JSON sidecar name of data file ``name``."""
-    for ext in (".nii.gz", ".tsv"):
+    for ext in (".nii.gz", ".tsv", ".txt"):
         if name.endswith(ext):
             return name[: -len(ext)] + ".json"
     raise ValueError(name)

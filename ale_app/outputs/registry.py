@@ -59,6 +59,9 @@ PROVENANCE = "provenance.json"
 REPORT = "report.html"
 CITATION = "CITATION.md"
 BIDSIGNORE = ".bidsignore"
+# Re-run elsewhere: the evidence base as Sleuth text and a NiMARE script (ale_app.outputs.rerun).
+SLEUTH = "desc-sleuth_coordinates.txt"
+RERUN_SCRIPT = "code/nimare_rerun.py"
 FIGURE_FORMATS = ("png", "svg")
 
 #: Keys a run adds to ``spec.json``'s ``input`` section beside the spec's own fields
@@ -441,7 +444,7 @@ def bidsignore_text(_result: AnalysisResult | None = None, _out: D.OutputFolder 
     """``.bidsignore``: the files whose entities or suffixes BIDS has no name for yet."""
     return "\n".join([
         "# Written by ale-app: derivatives whose entities or suffixes BIDS does not define yet.",
-        "coordinates.*", "desc-*_table.*", "figures/", REPORT, CITATION, SPEC_JSON, PROVENANCE, D.LOCK, "",
+        "coordinates.*", "desc-*_coordinates.*", "desc-*_table.*", "figures/", REPORT, CITATION, SPEC_JSON, PROVENANCE, D.LOCK, "",
     ])
 
 
@@ -467,6 +470,27 @@ def _citation(result: AnalysisResult, out: D.OutputFolder) -> str:
     from ale_app.present import report as R
 
     return R.citation_markdown(R.report_inputs(result, out.digests))
+
+
+def _sleuth(result: AnalysisResult, _out: D.OutputFolder | None = None) -> str:
+    from ale_app.outputs.rerun import sleuth_text
+
+    return sleuth_text(result.evidence, result.spec.ale.sample_size)
+
+
+def _sleuth_sidecar(result: AnalysisResult) -> Sidecar:
+    from ale_app.outputs.rerun import sleuth_parameters
+
+    return Sidecar(
+        "The evidence base as GingerALE's Sleuth text, to re-run the analysis in GingerALE or NiMARE: every "
+        "experiment and focus of coordinates.tsv, in the target space (MNI), with its sample size and name.",
+        [f"bids::{COORDINATES}"], sleuth_parameters(result.evidence, result.spec.ale.sample_size), {})
+
+
+def _rerun_script(result: AnalysisResult, _out: D.OutputFolder | None = None) -> str:
+    from ale_app.outputs.rerun import nimare_script
+
+    return nimare_script(result)
 
 
 REGISTRY: tuple[Output, ...] = (
@@ -534,6 +558,8 @@ REGISTRY: tuple[Output, ...] = (
     Output(FIG_Z, "figure", "figures", _fig_z,
            caption="Uncorrected voxel-level z from the analytic null, above the cluster-forming threshold "
                    "(not FWE-corrected)", section="inference", needs=("inference",)),
+    Output(SLEUTH, "text", "data", _sleuth, _sleuth_sidecar, needs=("evidence",)),
+    Output(RERUN_SCRIPT, "text", "report", _rerun_script, needs=("evidence", "fit")),
     Output(REPORT, "text", "report", _report),
     Output(CITATION, "text", "report", _citation),
     Output(SPEC_JSON, "json", "report", spec_record),

@@ -1,0 +1,319 @@
+"""Re-run an ale-app analysis elsewhere: the evidence base as a Sleuth text file (GingerALE's
+format) and a self-contained Python script that re-runs the analysis with NiMARE alone and
+compares its maps with ale-app's.
+
+Both are written by every run (:mod:`ale_app.outputs.registry` and, for two groups,
+:mod:`ale_app.outputs.contrast_registry`). The script reads the run's ``coordinates.tsv``
+(the foci in the target space, after any space conversion) and carries everything else it
+needs (the order of the experiments, their sample sizes and the settings that ran) in one
+JSON literal, so it depends on nothing of ale-app.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from ale_app import __version__
+
+#: Where a run writes its re-run script (BIDS derivatives keep code in ``code/``).
+SCRIPT = "code/nimare_rerun.py"
+#: The Sleuth export's name (a group's is ``group-<name>_`` + this).
+SLEUTH = "desc-sleuth_coordinates.txt"
+#: Largest |difference| the script accepts between NiMARE's maps and ale-app's.
+TOLERANCE = 1e-6
+#: The NiMARE release ale-app equals.
+NIMARE_VERSION = "0.22.1"
+
+
+def _number(value: float) -> str:
+    """A coordinate as Sleuth text: integers without a decimal point, others exactly (repr)."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def sleuth_text(evidence, sample_size_override: int | None = None) -> str:
+    """The evidence base as GingerALE's Sleuth text: ``// Reference=MNI`` (the foci as they
+    entered the analysis, after any space conversion), then per experiment, in file order,
+    its name line ``// <study id>: <analysis>`` (which ale-app and NiMARE read back to the
+    same id), its ``// Subjects=`` line (the spec's ``ale.sample_size`` when it overrides the
+    data; none when neither is known; GingerALE's order: name, then subjects) and its foci."""
+    coords = evidence.coordinates
+    lines = ["// Reference=MNI"]
+    by_id = {aid: rows for aid, rows in coords.groupby("analysis_id", sort=False)}
+    for aid in evidence.ids:
+        rows = by_id.get(aid)
+        if rows is None:
+            continue
+        study = str(rows["study_id"].iloc[0])
+        analysis = aid[len(study) + 1:] if aid.startswith(f"{study}-") else aid
+        size = sample_size_override if sample_size_override is not None else evidence.sample_sizes.get(aid)
+        lines.append(f"// {study}: {analysis}")
+        if size is not None and math.isfinite(size):
+            lines.append(f"// Subjects={int(size)}")
+        lines += [f"{_number(r.x)}\t{_number(r.y)}\t{_number(r.z)}" for r in rows.itertuples()]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def sleuth_parameters(evidence, sample_size_override: int | None) -> dict:
+    """What the Sleuth export's sidecar says of how it was written."""
+    missing = [aid for aid in evidence.ids if evidence.sample_sizes.get(aid) is None]
+    return {"Format": "Sleuth text (GingerALE)", "Reference": "MNI",
+            "CoordinatesAs": "in the target space, after any space conversion (as in coordinates.tsv)",
+            "SubjectsFrom": ("ale.sample_size (the spec overrides the data)" if sample_size_override is not None
+                             else "each experiment's sample size in the input"),
+            "ExperimentsWithoutSubjects": [] if sample_size_override is not None else missing,
+            "NameLines": "'// <study id>: <analysis>', read back to the experiment id '<study id>-<analysis>'"}
+
+
+def group_settings(result, name: str | None = None, prefix: str = "") -> dict:
+    """The part of the script's settings that one group (or a one-group run) needs."""
+    spec, ev = result.spec, result.evidence
+    settings = {
+        "name": name,
+        "prefix": prefix,
+        "ids": list(ev.ids),
+        "sample_sizes": {aid: ev.sample_sizes.get(aid) for aid in ev.ids},
+        "kernel": {"fwhm": spec.ale.kernel_fwhm, "sample_size": spec.ale.sample_size},
+        "template": spec.ale.template,
+        "display_threshold": result.threshold,
+        "jackknife": None,
+        "inference": None,
+    }
+    if result.jackknife is not None and result.clusters is not None:
+        settings["jackknife"] = {"cluster_min_voxels": int(result.clusters.min_voxels),
+                                 "method": spec.jackknife.method}
+    if result.inference is not None:
+        inf = spec.inference
+        settings["inference"] = {"voxel_p": inf.voxel_p, "n_iterations": inf.n_iterations, "seed": inf.seed}
+    return settings
+
+
+def script_settings(result) -> dict:
+    """Everything the re-run script needs, for a one-group or a two-group result."""
+    groups = getattr(result, "groups", None)
+    if groups:  # a contrast result
+        from ale_app.outputs.contrast_registry import contrast_names, group_prefix
+
+        spec = result.spec
+        settings = {"groups": [group_settings(g, name, group_prefix(name)) for name, g in groups.items()]}
+        names = contrast_names(spec)
+        contrast = {"first": spec.first, "second": spec.second, "files": names, "subtraction": None}
+        if getattr(result, "subtraction", None) is not None:
+            contrast["subtraction"] = {"voxel_p": spec.inference.voxel_p,
+                                       "n_iterations": spec.inference.n_iterations, "seed": spec.inference.seed}
+        settings["contrast"] = contrast
+    else:
+        settings = {"groups": [group_settings(result)], "contrast": None}
+    settings["ale_app_version"] = __version__
+    settings["nimare_version"] = NIMARE_VERSION
+    settings["tolerance"] = TOLERANCE
+    return settings
+
+
+def nimare_script(result) -> str:
+    """The self-contained re-run script of ``result`` (see the module docstring)."""
+    settings = json.dumps(script_settings(result), indent=1, sort_keys=True)
+    return _SCRIPT.replace("@SETTINGS@", settings).replace("@VERSION@", __version__).replace(
+        "@NIMARE@", NIMARE_VERSION)
+
+
+_SCRIPT = r'''#!/usr/bin/env python3
+"""Re-run this ale-app @VERSION@ analysis with NiMARE @NIMARE@ alone, and compare the maps.
+
+ale-app wrote this script into the run's output folder (OUTPUT_DIR/code/). It needs only
+NiMARE (pip install nimare==@NIMARE@) and the run folder: it reads the foci from
+coordinates.tsv (in the target space, after any space conversion ale-app applied) and the
+order of the experiments, their sample sizes and the settings that ran from SETTINGS below.
+It fits NiMARE's ALE with the same kernel, and, as the run did:
+  - the leave-one-out Jackknife over the descriptive clusters (NiMARE's
+    diagnostics.Jackknife at the run's display threshold and cluster size);
+  - the Monte Carlo cluster-level FWE inference (FWECorrector(method="montecarlo")) with the
+    same seed, iterations and cluster-forming threshold;
+  - for two groups, the difference of their ALE maps and, in inferential mode,
+    ALESubtraction with the same seed and permutations;
+(ale-app's jackknife and focus counts over the FWE clusters, and its conjunction, are not
+re-run here), then prints the largest absolute difference between each NiMARE map (or table) and the file
+ale-app wrote, and exits with status 1 when one exceeds the tolerance. It writes nothing.
+
+Usage: python nimare_rerun.py [RUN_FOLDER] [--n-cores N] [--skip-jackknife]
+(RUN_FOLDER defaults to the folder above this script's own.)
+"""
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+SETTINGS = json.loads(r"""
+@SETTINGS@
+""")
+
+SPACE = "space-MNI152NLin6Asym_res-2"
+
+
+def studyset_of(folder, group):
+    """The group's experiments as a NiMARE Studyset, in the order ale-app fitted them."""
+    from nimare.nimads import Studyset
+
+    coords = pd.read_csv(folder / "coordinates.tsv", sep="\t", dtype={"analysis_id": str, "study_id": str,
+                                                                       "group": str}, keep_default_na=False)
+    if group["name"] is not None:
+        coords = coords[coords["group"] == group["name"]]
+    studies = {}
+    for aid in group["ids"]:
+        rows = coords[coords["analysis_id"] == aid]
+        study = str(rows["study_id"].iloc[0])
+        size = group["sample_sizes"].get(aid)
+        studies.setdefault(study, {"id": study, "name": study, "analyses": []})["analyses"].append({
+            "id": aid[len(study) + 1:],
+            "name": aid[len(study) + 1:],
+            "points": [{"space": "MNI", "coordinates": [float(r.x), float(r.y), float(r.z)]}
+                       for r in rows.itertuples()],
+            "metadata": {} if size is None else {"sample_sizes": [size]},
+        })
+    nimads = {"id": "ale-app-rerun", "name": "ale-app re-run", "studies": list(studies.values())}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Studyset(nimads, target=group["template"])
+
+
+def ale_estimator(group, **kwargs):
+    from nimare.meta.cbma.ale import ALE
+
+    kernel = group["kernel"]
+    if kernel["fwhm"] is not None:
+        kwargs["kernel__fwhm"] = kernel["fwhm"]
+    if kernel["sample_size"] is not None:
+        kwargs["kernel__sample_size"] = kernel["sample_size"]
+    return ALE(**kwargs)
+
+
+class Comparison:
+    def __init__(self, folder, tolerance):
+        self.folder, self.tolerance, self.worst = folder, tolerance, 0.0
+
+    def map(self, label, nimare_img, name, masker):
+        written = masker.transform(nib.load(self.folder / name)).ravel()
+        ours = masker.transform(nimare_img).ravel() if not isinstance(nimare_img, np.ndarray) else nimare_img
+        self._report(label, float(np.max(np.abs(np.asarray(ours, dtype=float) - written))) if written.size else 0.0)
+
+    def values(self, label, nimare_values, written_values):
+        a = np.asarray(nimare_values, dtype=float)
+        b = np.asarray(written_values, dtype=float)
+        if a.shape != b.shape:
+            print(f"{label}: shapes differ (NiMARE {a.shape}, ale-app {b.shape})")
+            self.worst = float("inf")
+            return
+        self._report(label, float(np.max(np.abs(a - b))) if a.size else 0.0)
+
+    def _report(self, label, diff):
+        self.worst = max(self.worst, diff)
+        print(f"{label}: max |NiMARE - ale-app| = {diff:.3g}")
+
+
+def jackknife(group, result, folder, check, n_cores):
+    from nimare.diagnostics import Jackknife
+
+    jk = group["jackknife"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        diag = Jackknife(target_image="stat", voxel_thresh=group["display_threshold"],
+                         cluster_threshold=jk["cluster_min_voxels"], n_cores=n_cores)
+        table = diag.transform(result).tables["stat_diag-Jackknife_tab-counts_tail-positive"]
+    written = pd.read_csv(folder / f"{group['prefix']}desc-jackknife_table.tsv", sep="\t", dtype={"id": str})
+    table = table.set_index("id").loc[written["id"]]
+    columns = [c for c in written.columns if c.startswith("cluster_")]
+    ours = table[[c for c in table.columns if c.startswith("PositiveTail")]].to_numpy(dtype=float)
+    check.values(f"{group['prefix']}desc-jackknife_table.tsv", ours, written[columns].to_numpy(dtype=float))
+
+
+def one_group(group, folder, check, args):
+    studyset = studyset_of(folder, group)
+    inference = group["inference"]
+    estimator = ale_estimator(group, **({"random_state": inference["seed"]} if inference else {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = estimator.fit(studyset)
+    masker = result.estimator.masker
+    p = group["prefix"]
+    check.map(f"{p}{SPACE}_stat-ale_statmap.nii.gz", result.get_map("stat"), f"{p}{SPACE}_stat-ale_statmap.nii.gz",
+              masker)
+    if group["jackknife"] is not None and not args.skip_jackknife:
+        jackknife(group, result, folder, check, args.n_cores)
+    if inference is not None:
+        from nimare.correct import FWECorrector
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            corrected = FWECorrector(method="montecarlo", voxel_thresh=inference["voxel_p"],
+                                     n_iters=inference["n_iterations"], n_cores=args.n_cores).transform(result)
+        maps = {"z": "z", "p": "p",
+                "logp_desc-clusterFWE": "logp_desc-size_level-cluster_corr-FWE_method-montecarlo",
+                "logp_desc-voxelFWE": "logp_level-voxel_corr-FWE_method-montecarlo"}
+        for ours, theirs in maps.items():
+            name = f"{p}{SPACE}_stat-{ours}_statmap.nii.gz"
+            check.map(name, corrected.get_map(theirs), name, masker)
+    return result
+
+
+def contrast(results, folder, check, args):
+    spec = SETTINGS["contrast"]
+    first, second = (next(g for g in SETTINGS["groups"] if g["name"] == n) for n in (spec["first"], spec["second"]))
+    files = spec["files"]
+    masker = results[first["name"]].estimator.masker
+    diff = (masker.transform(results[first["name"]].get_map("stat"))
+            - masker.transform(results[second["name"]].get_map("stat"))).ravel()
+    check.map(files["diff"], diff, files["diff"], masker)
+    sub = spec["subtraction"]
+    if sub is None:
+        return
+    from nimare.correct import FWECorrector
+    from nimare.meta.cbma.ale import ALESubtraction
+
+    estimator = ALESubtraction(n_iters=sub["n_iterations"], random_state=sub["seed"], n_cores=args.n_cores,
+                               **{f"kernel__{k}": v for k, v in first["kernel"].items() if v is not None})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = estimator.fit(studyset_of(folder, first), studyset_of(folder, second))
+        corrected = FWECorrector(method="montecarlo", voxel_thresh=sub["voxel_p"], n_iters=sub["n_iterations"],
+                                 n_cores=args.n_cores).transform(fitted)
+    fwe = "_corr-FWE_method-montecarlo"
+    for key, theirs in (("z", "z_desc-group1MinusGroup2"), ("p", "p_desc-group1MinusGroup2"),
+                        ("logp_voxel", "logp_desc-group1MinusGroup2_level-voxel" + fwe),
+                        ("logp_size", "logp_desc-group1MinusGroup2Size_level-cluster" + fwe),
+                        ("logp_mass", "logp_desc-group1MinusGroup2Mass_level-cluster" + fwe)):
+        check.map(files[key], corrected.get_map(theirs), files[key], masker)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", default=str(Path(__file__).resolve().parent.parent))
+    parser.add_argument("--n-cores", type=int, default=1)
+    parser.add_argument("--skip-jackknife", action="store_true", help="do not re-run the jackknife")
+    args = parser.parse_args(argv)
+    import nimare
+
+    if nimare.__version__ != SETTINGS["nimare_version"]:
+        print(f"note: NiMARE {nimare.__version__} is installed; ale-app equals NiMARE {SETTINGS['nimare_version']}")
+    logging.disable(logging.INFO)
+    folder = Path(args.folder)
+    check = Comparison(folder, SETTINGS["tolerance"])
+    results = {g["name"]: one_group(g, folder, check, args) for g in SETTINGS["groups"]}
+    if SETTINGS["contrast"] is not None:
+        contrast(results, folder, check, args)
+    verdict = "equal" if check.worst <= check.tolerance else "DIFFERENT"
+    print(f"largest difference {check.worst:.3g} (tolerance {check.tolerance:g}): {verdict}")
+    return 0 if check.worst <= check.tolerance else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
