@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--validate-only", action="store_true",
                         help="Check the spec and the input data, print a summary, write nothing.")
     parser.add_argument("--print-schema", action="store_true", help="Print the spec's JSON Schema.")
+    parser.add_argument("--print-descriptor", action="store_true",
+                        help="Print the Boutiques descriptor of this command line (boutiques/ale-app.json).")
     parser.add_argument("--verify", metavar="OUTPUT_DIR", default=None,
                         help="Re-run the analysis archived in OUTPUT_DIR (from its spec.json and "
                         "provenance.json) in a scratch folder and report, file by file, whether every "
@@ -124,6 +126,11 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.print_schema:
         sys.stdout.write(S.schema_text())
+        return 0
+    if args.print_descriptor:
+        from ale_app.outputs.descriptor import descriptor_text
+
+        sys.stdout.write(descriptor_text(build_parser()))
         return 0
     if args.list_examples:
         for name in SL.list_examples():

@@ -105,7 +105,7 @@ def test_output_folder_that_is_a_file_before_heavy_imports(tmp_path):
     assert heavy == []
 
 
-@pytest.mark.parametrize("flag", ["--version", "--list-examples", "--print-schema", "--help"])
+@pytest.mark.parametrize("flag", ["--version", "--list-examples", "--print-schema", "--print-descriptor", "--help"])
 def test_information_flags_import_nothing_heavy(flag):
     code, heavy, err = _run(flag)
     assert code == 0, err
