@@ -59,7 +59,7 @@ VALUE_DISABLES = {"parallel_backend": {"dask": [], "loky": ["dask_scheduler"], "
 #: The README's example run (its Quick start command, ``ale-app example:pain-qualitative out/``).
 EXAMPLE_INVOCATION = {"spec": "example:pain-qualitative", "output_dir": "out/"}
 
-#: The main files of a run: (id, registry name, name, description). The first five are written
+#: The main files of a run: (id, registry name, name, description). The first six are written
 #: by every run (single group or contrast, either mode); the others only where the
 #: description says. ``--validate-only`` writes nothing.
 MAIN_OUTPUTS = (
@@ -75,9 +75,15 @@ MAIN_OUTPUTS = (
      "Everything on one HTML page, with the interpretation paragraph."),
     ("citation", O.CITATION, "Methods and references",
      "Methods text and references for the analysis as run."),
+    ("nimare_rerun", O.RERUN_SCRIPT, "NiMARE re-run script",
+     "A self-contained Python script that re-runs the analysis with NiMARE alone (same evidence, "
+     "kernel, thresholds, seed and iterations) and prints the largest difference from each map written."),
     ("coordinates", O.COORDINATES, "Coordinates",
      "Every focus that entered the analysis, in the target space (with a JSON sidecar); "
      "single-group (version 1) specs."),
+    ("sleuth", O.SLEUTH, "Evidence base as Sleuth text",
+     "Every experiment and focus in GingerALE's Sleuth format (MNI, as the analysis used them), with a "
+     "JSON sidecar; single-group (version 1) specs (a contrast writes one per group)."),
     ("ale_statmap", O.STATMAP, "ALE statistic map",
      "The raw, unthresholded ALE statistic (not z, not p), with a JSON sidecar; single-group "
      "(version 1) specs."),
@@ -96,7 +102,7 @@ MAIN_OUTPUTS = (
      "The clusters that passed cluster-level FWE; single-group specs in mode inferential."),
 )
 #: How many MAIN_OUTPUTS every run writes (the first ones).
-N_ALWAYS = 5
+N_ALWAYS = 6
 
 SUGGESTED_RESOURCES = {
     # Measured for the bundled examples on a 2-core machine: example:pain-qualitative 10 s
