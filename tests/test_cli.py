@@ -21,7 +21,7 @@ from conftest import ale_app_command, offline
 
 EXPECTED_FILES = {
     "dataset_description.json", "spec.json", "provenance.json", "report.html", "CITATION.md", ".bidsignore",
-    "coordinates.tsv", "coordinates.json",
+    "coordinates.tsv", "coordinates.json", O.SLEUTH, D.sidecar_name(O.SLEUTH), O.RERUN_SCRIPT,
     O.STATMAP, D.sidecar_name(O.STATMAP), O.CLUSTER_MAP, D.sidecar_name(O.CLUSTER_MAP),
     O.CLUSTER_TABLE, D.sidecar_name(O.CLUSTER_TABLE), O.JACKKNIFE_TABLE, D.sidecar_name(O.JACKKNIFE_TABLE),
     *(f"{stem}.{ext}" for stem in (O.FIG_COORDINATES, O.FIG_OVERLAY, O.FIG_PEAK, O.FIG_JACKKNIFE,
