@@ -15,6 +15,7 @@ import pandas as pd
 
 from ale_app import __version__
 from ale_app.inputs.evidence import experiment_key
+from ale_app.present.figures import studies_coloured
 from ale_app.present.report import (
     experiment_key_html,
     _STYLE,
@@ -350,7 +351,8 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
         elif g.clusters is not None and len(g.clusters.table):
             parts.append("<p>Descriptive clusters (display-only threshold):</p>" + _cluster_html(g.clusters.table))
         parts.append(f"<h3>Experiments of group {html.escape(name)} and their ids</h3>"
-                     + experiment_key_html(experiment_key(g.evidence), name))
+                     + experiment_key_html(experiment_key(g.evidence), name,
+                                           coloured_by_study=studies_coloured(len(g.evidence.study_ids))))
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(result))}</p>")
     parts.append("<h2>Software</h2>" + _dl(result.record.versions))
     if digests:

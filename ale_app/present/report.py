@@ -821,7 +821,7 @@ def experiment_key_html(key: pd.DataFrame, group: str | None = None, coloured_by
     body = "".join("<tr>" + "".join(f"<td{k}>{html.escape(str(v))}</td>" for v, k in zip(row, cls)) + "</tr>"
                    for row in key.itertuples(index=False))
     whose = f" of group {html.escape(group)}" if group else ""
-    colours = ("" if group or not coloured_by_study else
+    colours = ("" if not coloured_by_study else
                "; the coordinate figure colours foci by the study id that the experiment id begins with")
     intro = (f"<p>Every table and figure names an experiment{whose} by its id, &lt;study id&gt;-&lt;analysis "
              f"id&gt; as the input gives them{colours}. The key below adds what the input records of each "
