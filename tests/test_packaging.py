@@ -122,3 +122,34 @@ def test_image_final_stage_has_the_venv_and_no_build_tools():
     install = (REPO / "docker" / "install.sh").read_text()
     assert re.search(r'uninstall .* -y pip\n', install)
     assert "all) install_system; install_deps" in install and "slim; remove_build_system" in install
+
+
+def test_installed_copy_records_its_revision_and_locks(tmp_path, monkeypatch):
+    """The README's install (``pip install --no-deps .``) copies ale_app away from the checkout;
+    setup.py's build step records the checkout's commit and lock digests in the built package,
+    and provenance reads them there."""
+    import hashlib
+    import json
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        import pytest
+
+        pytest.skip("not a git checkout")
+    build = tmp_path / "lib"
+    subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(build)], cwd=REPO, check=True,
+                   capture_output=True, timeout=300)
+    info = json.loads((build / "ale_app" / "_build_info.json").read_text())
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert info["GitRevision"]["Commit"] == head
+    assert set(info["LockFiles"]) == set(LOCKS)
+    for lock in LOCKS:
+        assert info["LockFiles"][lock] == hashlib.sha256((REPO / lock).read_bytes()).hexdigest()
+    # Provenance of the installed copy (no checkout around it) reads what the build recorded.
+    monkeypatch.setattr(P, "source_tree", lambda: None)
+    monkeypatch.setattr(P, "build_info", lambda: info)
+    monkeypatch.delenv(P.IMAGE_REVISION_VARIABLE, raising=False)
+    assert P.git_revision() == info["GitRevision"]
+    assert P.lock_file_digests() == info["LockFiles"]

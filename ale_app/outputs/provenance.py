@@ -11,6 +11,7 @@ means the run completed.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shlex
@@ -109,19 +110,31 @@ def source_tree() -> Path | None:
     return root if (root / "pyproject.toml").is_file() and (root / "ale_app").is_dir() else None
 
 
+def build_info() -> dict[str, Any]:
+    """What ``setup.py`` recorded when this installed copy was built (``_build_info.json``:
+    ``GitRevision`` and ``LockFiles``); empty for an editable install, which reads its checkout."""
+    path = Path(__file__).resolve().parents[1] / "_build_info.json"
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
 def git_revision() -> dict[str, Any] | None:
-    """The git commit of the source checkout, and whether it has uncommitted changes.
+    """The git commit ale-app was built from, and whether it had uncommitted changes.
 
     In ale-app's images, ``ALE_APP_IMAGE_REVISION`` (the ``REVISION`` build argument, also
     the image's ``org.opencontainers.image.revision`` label) wins, unless the build left it
-    at its default ``unknown``; a wheel install outside a checkout records None.
+    at its default ``unknown``. An editable install reads its checkout; an installed copy
+    (``pip install .``) what its build recorded; None when neither knows.
     """
     env = os.environ.get(IMAGE_REVISION_VARIABLE, "").strip()
     if env and env != "unknown":
         return {"Commit": env, "Dirty": None}
     root = source_tree()
     if root is None:
-        return None
+        return build_info().get("GitRevision")
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                                 text=True, timeout=10, check=True).stdout.strip()
@@ -133,12 +146,13 @@ def git_revision() -> dict[str, Any] | None:
 
 
 def lock_file_digests() -> dict[str, str]:
-    """SHA-256 of ``requirements*.lock`` in the source checkout, when there is one."""
+    """SHA-256 of ``requirements*.lock`` in the source checkout, or, for an installed copy,
+    of those its build recorded (``setup.py``)."""
     from ale_app.digests import sha256_bytes
 
     root = source_tree()
     if root is None:
-        return {}
+        return dict(build_info().get("LockFiles") or {})
     return {p.name: sha256_bytes(p.read_bytes()) for p in sorted(root.glob("requirements*.lock"))}
 
 
