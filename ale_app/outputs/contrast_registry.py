@@ -139,8 +139,7 @@ def _sidecar(description: str, sources: list[str]):
 def _coordinates(result, _out=None) -> pd.DataFrame:
     frames = []
     for name, group in result.groups.items():
-        table = group.evidence.coordinates.copy()
-        table["space"] = "MNI152NLin6Asym"
+        table = O.coordinates_table(group.evidence)
         table.insert(0, "group", name)
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
@@ -153,8 +152,7 @@ def _coordinates_sidecar(result) -> Sidecar:
         {"Groups": {name: {"InputFormat": g.evidence.source["format"], "Selection": O.selection(g),
                            "SpaceConversions": g.evidence.conversions, "InputWarnings": g.evidence.warnings}
                     for name, g in result.groups.items()}},
-        {"Columns": {"group": "The group (spec 'groups')", "analysis_id": "Analysis id", "study_id": "Study id",
-                     "x": "mm", "y": "mm", "z": "mm", "space": "Coordinate space"}},
+        {"Columns": {"group": "The group (spec 'groups')", **O.COORDINATE_COLUMNS}},
     )
 
 

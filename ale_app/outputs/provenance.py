@@ -233,6 +233,6 @@ def provenance_record(
         "SpecSHA256": spec_sha256,
         "Inputs": {i["path"]: i["sha256"] for i in inputs},
         "InputFiles": [{"Path": i["path"], "Resolved": i.get("resolved"), "SHA256": i["sha256"],
-                        "Format": i.get("format")} for i in inputs],
+                        "Format": i.get("format"), "Encoding": i.get("encoding")} for i in inputs],
         "Outputs": dict(sorted(outputs.items())),
     }

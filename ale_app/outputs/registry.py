@@ -168,10 +168,25 @@ def selection(result: AnalysisResult) -> dict | None:
 # --------------------------------------------------------------------------- builders
 
 
-def _coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None):
-    table = result.evidence.coordinates.copy()
+def coordinates_table(evidence):
+    """``coordinates.tsv``'s rows: every focus in the target space, with its experiment's sample
+    size as the input gives it (missing: ``n/a``)."""
+    table = evidence.coordinates.copy()
     table["space"] = "MNI152NLin6Asym"
+    table["sample_size"] = table["analysis_id"].map(evidence.sample_sizes).astype(float)
     return table
+
+
+#: What ``coordinates.tsv``'s columns hold (its sidecar's ``Columns``).
+COORDINATE_COLUMNS = {
+    "analysis_id": "Analysis id '<study id>-<analysis id>'", "study_id": "Study id",
+    "x": "mm", "y": "mm", "z": "mm", "space": "Coordinate space",
+    "sample_size": "The experiment's sample size as the input gives it (n/a where it has none); the kernel "
+                   "uses ale.sample_size instead when the spec sets it"}
+
+
+def _coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None):
+    return coordinates_table(result.evidence)
 
 
 def _coordinates_sidecar(result: AnalysisResult) -> Sidecar:
@@ -183,8 +198,7 @@ def _coordinates_sidecar(result: AnalysisResult) -> Sidecar:
          "FociOutsideBrainMask": ev.outside_mask.to_dict(orient="records"),
          "FociOutsideFieldOfView": ev.outside_fov.to_dict(orient="records"),
          "InputWarnings": ev.warnings},
-        {"Columns": {"analysis_id": "Analysis id '<study id>-<analysis id>'", "study_id": "Study id",
-                     "x": "mm", "y": "mm", "z": "mm", "space": "Coordinate space"}},
+        {"Columns": COORDINATE_COLUMNS},
     )
 
 
