@@ -140,12 +140,11 @@ def first_run(n_jobs: int) -> None:
         seeded, log3 = _timed_example(os.path.join(tmp, "seeded"), n_jobs,
                                       {**base, "NUMBA_CACHE_DIR": os.path.join(tmp, "cache2"), BUNDLE_ENV: bundle})
     print(f"first-run compile pause, ale-app example:pain-inferential --n-jobs {n_jobs}, each in a fresh process:")
-    print(f"  empty numba cache (compiles{'' if compiled else ', but logged no compile'}): {first:6.1f} s")
-    print(f"  same cache, warm (second run):{'':<10}{second:6.1f} s"
-          f"{'' if 'Compiling' not in log2 else ' (compiled again!)'}")
-    print(f"  first run's extra time:{'':<17}{first - second:6.1f} s")
-    print(f"  empty cache + precompiled bundle (the images; 'ale-app --precompile' took {precompile_s:.1f} s): "
-          f"{seeded:.1f} s{'' if 'Compiling' not in log3 else ' (compiled!)'}")
+    print(f"  {'empty numba cache (first run, compiles)':<48} {first:6.1f} s{'' if compiled else ' (no compile logged!)'}")
+    print(f"  {'same cache, warm (second run)':<48} {second:6.1f} s{'' if 'Compiling' not in log2 else ' (compiled!)'}")
+    print(f"  {'first run extra time':<48} {first - second:6.1f} s")
+    print(f"  {'empty cache + precompiled copy (as the images)':<48} {seeded:6.1f} s"
+          f"{'' if 'Compiling' not in log3 else ' (compiled!)'}   ('ale-app --precompile': {precompile_s:.1f} s)")
 
 
 def main() -> int:
