@@ -5,7 +5,8 @@
 #   2. run the image's ENTRYPOINT on the examples as UID 4242 (no passwd entry, no writable
 #      home), with no network (unshare -n), the specs mounted read-only and /tmp a tmpfs:
 #      example:pain-qualitative (descriptive mode) and example:pain-inferential (inferential
-#      mode: 21 analyses, 10,000 Monte Carlo iterations, --n-jobs 2);
+#      mode: 21 analyses, 10,000 Monte Carlo iterations, --n-jobs 2), the inferential run
+#      checked to load the numba kernels precompiled at build time and compile none;
 #   3. check their NIfTI and TSV outputs are byte-identical to the same runs on the host;
 #   4. run the oracle tests (ale-app against NiMARE) inside the image, with pytest mounted
 #      from the host, so that what the image leaves out is shown never to be needed;
@@ -103,7 +104,7 @@ if ! buildah bud --isolation chroot --layers "${BUILD_MOUNTS[@]}" \
     tail -n 60 "$WORK/build.log"
     fail "buildah bud (Dockerfile)"
 fi
-grep -E '^(STEP [0-9]+/[0-9]+: (FROM|RUN|COPY|ENTRYPOINT|USER)|--> Using cache|COMMIT|Successfully tagged|ale-app [0-9])' \
+grep -E '^(STEP [0-9]+/[0-9]+: (FROM|RUN|COPY|ENTRYPOINT|USER)|--> Using cache|COMMIT|Successfully tagged|ale-app [0-9]|compiled the numba kernels)' \
     "$WORK/build.log" | cut -c1-150 | sed 's/^/[build] /'
 log "build: done in $((SECONDS - t)) s"
 buildah rmi --prune >/dev/null 2>&1 || true  # earlier builds' untagged images; current layers stay
@@ -142,11 +143,27 @@ for f in "${INFERENTIAL_ONLY[@]}"; do
 done
 log "host run (inferential): done in $((SECONDS - t)) s; $(($(wc -l <"$WORK/host/inferential/desc-fweclusters_table.tsv") - 1)) FWE cluster table rows"
 
-# run_in CONTAINER ARGS...: as UID 4242, no network, /tmp a fresh tmpfs, spec read-only.
+# run_in CONTAINER ARGS...: as UID 4242, no network, /tmp a fresh tmpfs, spec read-only
+# (extra buildah run options, such as --env, in the RUN_OPTS array).
+RUN_OPTS=()
 run_in() {
     local c="$1"; shift
     unshare -n buildah run --isolation chroot --user "$UIDGID" --mount type=tmpfs,destination=/tmp \
-        -v "$WORK/in:/in:ro" -v "$WORK/out:/out" "$c" -- "$@"
+        -v "$WORK/in:/in:ro" -v "$WORK/out:/out" "${RUN_OPTS[@]}" "$c" -- "$@"
+}
+
+# check_no_compile NAME LOG: the run whose output (with NUMBA_DEBUG_CACHE=1) is LOG loaded
+# the numba kernels precompiled into the image and compiled none: numba saved nothing to its
+# cache, loaded from it, and ale-app logged no "Compiling the ... kernels" line.
+check_no_compile() {
+    local name="$1" logfile="$2" saved loaded
+    saved="$(grep -c '\[cache\] data saved' "$logfile" || true)"
+    loaded="$(grep -c '\[cache\] data loaded' "$logfile" || true)"
+    grep -v '^\[cache\]' "$logfile" | sed "s/^/[$name] /"
+    log "$name: numba loaded $loaded compiled functions from its cache and saved $saved"
+    if [ "$saved" -ne 0 ] || [ "$loaded" -eq 0 ] || grep -q 'Compiling the' "$logfile"; then
+        fail "$name compiled numba kernels (the image's precompiled ones were not used)"
+    fi
 }
 
 # compare NAME DIR [HOST_DIR]: NIfTI and TSV files byte-identical to the host run in HOST_DIR
@@ -202,14 +219,19 @@ code="${PIPESTATUS[0]}"
 set -e
 log "in-image run: exit $code in $((SECONDS - t)) s"
 [ "$code" -eq 0 ] || fail "in-image run exited $code"
-log "in-image run (inferential): ${ENTRYPOINT[*]} /in/inferential.yaml /out/inferential --n-jobs 2 --quiet"
+# The first run in a fresh container (empty /tmp, so an empty NUMBA_CACHE_DIR) must load the
+# kernels precompiled at build time, not compile them.
+log "in-image run (inferential): NUMBA_DEBUG_CACHE=1 ${ENTRYPOINT[*]} /in/inferential.yaml /out/inferential --n-jobs 2"
 t=$SECONDS
 set +e
-run_in "$c" "${ENTRYPOINT[@]}" /in/inferential.yaml /out/inferential --n-jobs 2 --quiet 2>&1 | sed 's/^/[image] /'
-code="${PIPESTATUS[0]}"
+RUN_OPTS=(--env NUMBA_DEBUG_CACHE=1)
+run_in "$c" "${ENTRYPOINT[@]}" /in/inferential.yaml /out/inferential --n-jobs 2 >"$WORK/inferential.log" 2>&1
+code=$?
+RUN_OPTS=()
 set -e
 log "in-image run (inferential): exit $code in $((SECONDS - t)) s"
-[ "$code" -eq 0 ] || fail "in-image run (inferential) exited $code"
+[ "$code" -eq 0 ] || { grep -v '^\[cache\]' "$WORK/inferential.log" | tail -n 20; fail "in-image run (inferential) exited $code"; }
+check_no_compile image "$WORK/inferential.log"
 written="$(cd "$mnt" && find . -xdev -newer "$WORK/marker" ! -path './tmp*' ! -path './in*' ! -path './out*' \
           ! -path './dev*' ! -path './proc*' ! -path './sys*' ! -path './run*' ! -path './etc/hosts' \
           ! -path './etc/resolv.conf' ! -path './etc/hostname' ! -path '.' -print | head -n 20)"
@@ -274,12 +296,12 @@ if ! buildah run --isolation chroot "${BUILD_MOUNTS[@]}" -v "$WORK/apptainer:/.a
     tail -n 40 "$WORK/post.log"
     fail "apptainer.def %post"
 fi
-grep -E '^(Successfully installed|ale-app [0-9])' "$WORK/post.log" | cut -c1-150 | sed 's/^/[%post] /'
+grep -E '^(Successfully installed|ale-app [0-9]|compiled the numba kernels)' "$WORK/post.log" | cut -c1-150 | sed 's/^/[%post] /'
 log "apptainer.def %post: done in $((SECONDS - t)) s"
 app_run() {  # as Apptainer runs a section: %environment sourced, then the script with arguments
     local section="$1"; shift
     unshare -n buildah run --isolation chroot --user "$UIDGID" --mount type=tmpfs,destination=/tmp \
-        -v "$WORK/in:/in:ro" -v "$WORK/out:/out" -v "$WORK/apptainer:/.ale-app-ci:ro" "$a" -- \
+        -v "$WORK/in:/in:ro" -v "$WORK/out:/out" -v "$WORK/apptainer:/.ale-app-ci:ro" "${RUN_OPTS[@]}" "$a" -- \
         /bin/sh -c '. /.ale-app-ci/environment.sh && exec /bin/sh "/.ale-app-ci/$0.sh" "$@"' "$section" "$@"
 }
 log "apptainer.def %test"
@@ -301,14 +323,17 @@ log "apptainer.def %runscript: exit $code in $((SECONDS - t)) s"
 "$HOST_VENV/bin/python" -c "import json, sys; d = json.load(open(sys.argv[1])); print('[container-test] provenance Container:', json.dumps(d['Container']))" \
     "$WORK/out/apptainer/provenance.json"
 compare "apptainer recipe" "$WORK/out/apptainer"
-log "apptainer.def %runscript /in/inferential.yaml /out/apptainer-inferential --n-jobs 2 --quiet"
+log "apptainer.def %runscript /in/inferential.yaml /out/apptainer-inferential --n-jobs 2 (NUMBA_DEBUG_CACHE=1)"
 t=$SECONDS
 set +e
-app_run runscript /in/inferential.yaml /out/apptainer-inferential --n-jobs 2 --quiet 2>&1 | sed 's/^/[%runscript] /'
-code="${PIPESTATUS[0]}"
+RUN_OPTS=(--env NUMBA_DEBUG_CACHE=1)
+app_run runscript /in/inferential.yaml /out/apptainer-inferential --n-jobs 2 >"$WORK/apptainer-inferential.log" 2>&1
+code=$?
+RUN_OPTS=()
 set -e
 log "apptainer.def %runscript (inferential): exit $code in $((SECONDS - t)) s"
-[ "$code" -eq 0 ] || fail "apptainer.def %runscript (inferential) exited $code"
+[ "$code" -eq 0 ] || { grep -v '^\[cache\]' "$WORK/apptainer-inferential.log" | tail -n 20; fail "apptainer.def %runscript (inferential) exited $code"; }
+check_no_compile %runscript "$WORK/apptainer-inferential.log"
 compare "apptainer recipe (inferential)" "$WORK/out/apptainer-inferential" "$WORK/host/inferential"
 
 log "image size: $((size / 1000000)) MB ($size bytes), base $BASE $(($(podman image inspect --format '{{.Size}}' "$BASE") / 1000000)) MB"

@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "provenance.json) in a scratch folder and report, file by file, whether every "
                         "derivative is identical; exit 0 only if all are. Takes no SPEC.")
     parser.add_argument("--list-examples", action="store_true", help="List the bundled example specs.")
+    parser.add_argument("--precompile", action="store_true",
+                        help="Compile the numba kernels of the inferential mode and the contrast once and "
+                        "store them with the install (in $ALE_APP_KERNEL_CACHE, default "
+                        "<prefix>/share/ale-app/numba-cache), where read-only installs and the images "
+                        "take them from; the images run it when they are built. Takes no SPEC.")
     parser.add_argument("--version", action="version", version=f"ale-app {__version__}")
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", action="store_true",
@@ -136,6 +141,12 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         for name in SL.list_examples():
             print(f"example:{name}")
         return 0
+    if args.precompile:
+        return _precompile(args)
+    # Kernels precompiled with the install (an image's): into numba's cache before any compiles.
+    from ale_app.process import numba_cache
+
+    numba_cache.seed_from_bundle()
     if args.verify is not None:
         return _verify(args, argv)
     if args.spec is None:
@@ -208,6 +219,23 @@ def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
     if not args.spec.startswith(EXAMPLE_PREFIX):
         inputs.append(Path(args.spec))
     check_not_nested(Path(args.output_dir), inputs)
+
+
+def _precompile(args: argparse.Namespace) -> int:
+    from ale_app.run.precompile import precompile
+
+    if args.spec is not None or args.output_dir is not None:
+        raise UsageError("--precompile takes no SPEC or OUTPUT_DIR.", hint="Run 'ale-app --precompile' alone.")
+    from ale_app.errors import OutputError
+    from ale_app.process.numba_cache import BUNDLE_ENV, bundle_dir
+
+    try:
+        bundle, seconds = precompile()
+    except OSError as exc:
+        raise OutputError(f"Cannot store the precompiled kernels in {bundle_dir()}: {exc.strerror or exc}.",
+                          hint=f"Run it as the install's owner, or set {BUNDLE_ENV} to a writable folder.") from exc
+    print(f"compiled the numba kernels in {seconds:.1f} s; stored in {bundle}")
+    return 0
 
 
 def _verify(args: argparse.Namespace, argv: list[str]) -> int:

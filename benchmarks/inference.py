@@ -16,10 +16,17 @@ With ``--end-to-end`` it also times the whole ale-app run of the bundled example
 ``example:pain-inferential`` (21 analyses, 10,000 iterations, every output and figure) on
 ``--n-jobs`` workers, in a fresh process as a user runs it.
 
+With ``--first-run`` it measures the compile pause: ``ale-app example:pain-inferential`` in a
+fresh process with an empty numba cache (numba compiles the kernels, as the first run after a
+pip install), again with that cache warm (as every later run), and once more with an empty
+cache and a bundle made by ``ale-app --precompile`` (as every run in the images); the first
+run's extra time is the difference between the first two.
+
 Usage::
 
     python benchmarks/inference.py                      # 21 (pain), 100, 200, 906 (n-back)
     python benchmarks/inference.py --sizes 21 --iterations 10000 --nimare-iterations 10000 --end-to-end
+    python benchmarks/inference.py --sizes --first-run     # the compile pause only
 """
 
 from __future__ import annotations
@@ -102,9 +109,47 @@ def _child(args: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _timed_example(out: str, n_jobs: int, env: dict) -> tuple[float, str]:
+    """Wall time of ``ale-app example:pain-inferential OUT`` in a fresh process, and its stderr."""
+    command = [sys.executable, "-m", "ale_app", "example:pain-inferential", out, "--n-jobs", str(n_jobs)]
+    start = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"exit {proc.returncode}: {(proc.stderr.strip().splitlines() or [''])[-1]}")
+    return seconds, proc.stderr
+
+
+def first_run(n_jobs: int) -> None:
+    """The first inferential run's extra time: empty numba cache, warm cache, precompiled bundle."""
+    import tempfile
+
+    from ale_app.process.numba_cache import BUNDLE_ENV
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+        fresh = {**base, "NUMBA_CACHE_DIR": os.path.join(tmp, "cache"), BUNDLE_ENV: os.path.join(tmp, "none")}
+        first, log = _timed_example(os.path.join(tmp, "first"), n_jobs, fresh)
+        compiled = "Compiling the Monte Carlo kernels" in log
+        second, log2 = _timed_example(os.path.join(tmp, "second"), n_jobs, fresh)
+        bundle = os.path.join(tmp, "bundle")
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "ale_app", "--precompile", "-q"], check=True, capture_output=True,
+                       env={**base, BUNDLE_ENV: bundle})
+        precompile_s = time.perf_counter() - start
+        seeded, log3 = _timed_example(os.path.join(tmp, "seeded"), n_jobs,
+                                      {**base, "NUMBA_CACHE_DIR": os.path.join(tmp, "cache2"), BUNDLE_ENV: bundle})
+    print(f"first-run compile pause, ale-app example:pain-inferential --n-jobs {n_jobs}, each in a fresh process:")
+    print(f"  {'empty numba cache (first run, compiles)':<48} {first:6.1f} s{'' if compiled else ' (no compile logged!)'}")
+    print(f"  {'same cache, warm (second run)':<48} {second:6.1f} s{'' if 'Compiling' not in log2 else ' (compiled!)'}")
+    print(f"  {'first run extra time':<48} {first - second:6.1f} s")
+    print(f"  {'empty cache + precompiled copy (as the images)':<48} {seeded:6.1f} s"
+          f"{'' if 'Compiling' not in log3 else ' (compiled!)'}   ('ale-app --precompile': {precompile_s:.1f} s)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[21, 100, 200, 906])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[21, 100, 200, 906])
     parser.add_argument("--iterations", type=int, nargs="+", default=[10000],
                         help="ale-app iterations, one for all sizes or one per size")
     parser.add_argument("--nimare-iterations", type=int, nargs="+", default=[200, 50, 20, 5],
@@ -112,6 +157,9 @@ def main() -> int:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--end-to-end", action="store_true",
                         help="also time 'ale-app example:pain-inferential' end to end")
+    parser.add_argument("--first-run", action="store_true",
+                        help="also time the first inferential run in an empty numba cache against the "
+                        "second, and one with a precompiled bundle (as in the images)")
     parser.add_argument("--ours", nargs=3, type=int, help=argparse.SUPPRESS)
     parser.add_argument("--nimare", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -132,26 +180,27 @@ def main() -> int:
 
     print(f"nimare {version('nimare')}, ale-app {version('ale-app')}; seed {SEED}, voxel p < 0.001; "
           f"NiMARE FWECorrector n_cores=1, ale-app n_jobs={args.n_jobs}")
-    header = (f"{'N':>5} {'foci':>6} {'iterations':>10} {'NiMARE s':>12} {'ale-app s':>10} {'ratio':>7} "
-              f"{'max |diff|':>10} {'peak RSS GiB':>12}")
-    print(header)
-    print("-" * len(header))
-    for i, n in enumerate(args.sizes):
-        iterations = per_size(args.iterations, i)
-        k = min(iterations, per_size(args.nimare_iterations, i))
-        try:
-            theirs = _child(["--nimare", str(n), str(k)])
-            ours = _child(["--ours", str(n), str(iterations), str(args.n_jobs)])
-        except RuntimeError as exc:
-            print(f"{n:>5} failed: {exc}", flush=True)
-            continue
-        nimare_s = theirs["fit_seconds"] + theirs["fwe_seconds"] / k * iterations
-        label = f"{nimare_s:.1f}" + ("*" if k < iterations else "")
-        print(f"{n:>5} {ours['n_foci']:>6} {iterations:>10} {label:>12} {ours['seconds']:>10.1f} "
-              f"{nimare_s / ours['seconds']:>7.1f} {theirs['max_abs_diff']:>10.2g} {ours['rss_gib']:>12.2f}",
-              flush=True)
-    print("* NiMARE extrapolated: fit time + (time of its FWECorrector at --nimare-iterations) / "
-          "those iterations x iterations; max |diff| compares both at NiMARE's iteration count")
+    if args.sizes:
+        header = (f"{'N':>5} {'foci':>6} {'iterations':>10} {'NiMARE s':>12} {'ale-app s':>10} {'ratio':>7} "
+                  f"{'max |diff|':>10} {'peak RSS GiB':>12}")
+        print(header)
+        print("-" * len(header))
+        for i, n in enumerate(args.sizes):
+            iterations = per_size(args.iterations, i)
+            k = min(iterations, per_size(args.nimare_iterations, i))
+            try:
+                theirs = _child(["--nimare", str(n), str(k)])
+                ours = _child(["--ours", str(n), str(iterations), str(args.n_jobs)])
+            except RuntimeError as exc:
+                print(f"{n:>5} failed: {exc}", flush=True)
+                continue
+            nimare_s = theirs["fit_seconds"] + theirs["fwe_seconds"] / k * iterations
+            label = f"{nimare_s:.1f}" + ("*" if k < iterations else "")
+            print(f"{n:>5} {ours['n_foci']:>6} {iterations:>10} {label:>12} {ours['seconds']:>10.1f} "
+                  f"{nimare_s / ours['seconds']:>7.1f} {theirs['max_abs_diff']:>10.2g} {ours['rss_gib']:>12.2f}",
+                  flush=True)
+        print("* NiMARE extrapolated: fit time + (time of its FWECorrector at --nimare-iterations) / "
+              "those iterations x iterations; max |diff| compares both at NiMARE's iteration count")
     if args.end_to_end:
         import tempfile
 
@@ -166,6 +215,8 @@ def main() -> int:
         print(f"ale-app example:pain-inferential end to end (10,000 iterations, all outputs), "
               f"--n-jobs {args.n_jobs}: {seconds:.1f} s wall ({status}); "
               f"largest child peak RSS {usage.ru_maxrss / 1024**2:.2f} GiB")
+    if args.first_run:
+        first_run(args.n_jobs)
     return 0
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+import threading
+
 import numpy as np
 
 
@@ -395,6 +397,7 @@ def _largest_cluster(vox, vals, label, ny, nz, threshold):
 
 
 _COMPILED: dict = {}
+_COMPILING = threading.Lock()
 
 
 def _numba_cache_usable() -> bool:
@@ -407,31 +410,53 @@ def _numba_cache_usable() -> bool:
     return os.access(target, os.W_OK)
 
 
+#: Roughly how long compiling these kernels takes (two cores, numba 0.68), for the log line.
+COMPILE_SECONDS = 10
+
+
 def _compiled():
-    """The compiled kernels, built on first use (cached on disk where that is writable)."""
+    """The compiled kernels, built on first use (cached on disk where that is writable).
+
+    numba compiles them at their first call, or loads them from its cache; before that, the
+    precompiled copy an image or a read-only install carries is copied into numba's cache
+    (:func:`ale_app.process.numba_cache.seed_from_bundle`), and when they must be compiled
+    one INFO line says so (:func:`ale_app.process.numba_cache.announce_compile`).
+    """
     if not _COMPILED:
-        from numba import njit
-
-        cache = _numba_cache_usable()
-
-        def jit(fn, **options):
-            try:
-                return njit(cache=cache, nogil=True, **options)(fn)
-            except RuntimeError:  # no usable cache locator after all
-                return njit(cache=False, nogil=True, **options)(fn)
-
-        # Each compiled function calls the compiled versions of the ones it names (``g``).
-        g = dict(globals())
-
-        def jit_here(fn, **options):
-            return jit(type(fn)(fn.__code__, g, fn.__name__), **options)
-
-        for fn in (_tile_add, _tile_lists, _exact_logsum, _append, _largest_cluster, _exact_at):
-            g[fn.__name__] = jit_here(fn)
-        g["_row_min"] = jit_here(_row_min, fastmath={"nnan", "nsz", "reassoc"})
-        _COMPILED["run"] = jit_here(_run_iterations)
-        _COMPILED["log1p_neg"] = jit(_log1p_neg)
+        with _COMPILING:
+            if not _COMPILED:
+                _compile()
     return _COMPILED
+
+
+def _compile():
+    """Build the dispatchers into :data:`_COMPILED` (numba compiles each at its first call)."""
+    from numba import njit
+
+    from ale_app.process import numba_cache
+
+    cache = _numba_cache_usable()
+    if cache:
+        numba_cache.seed_from_bundle()
+
+    def jit(fn, **options):
+        try:
+            return njit(cache=cache, nogil=True, **options)(fn)
+        except RuntimeError:  # no usable cache locator after all
+            return njit(cache=False, nogil=True, **options)(fn)
+
+    # Each compiled function calls the compiled versions of the ones it names (``g``).
+    g = dict(globals())
+
+    def jit_here(fn, **options):
+        return jit(type(fn)(fn.__code__, g, fn.__name__), **options)
+
+    for fn in (_tile_add, _tile_lists, _exact_logsum, _append, _largest_cluster, _exact_at):
+        g[fn.__name__] = jit_here(fn)
+    g["_row_min"] = jit_here(_row_min, fastmath={"nnan", "nsz", "reassoc"})
+    compiled = {"run": jit_here(_run_iterations), "log1p_neg": jit(_log1p_neg)}
+    numba_cache.announce_compile(list(compiled.values()), "Monte Carlo kernels", COMPILE_SECONDS)
+    _COMPILED.update(compiled)
 
 
 def _run_block(idx_block, plan_arrays):

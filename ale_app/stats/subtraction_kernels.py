@@ -17,6 +17,8 @@ explained in :mod:`ale_app.stats.subtraction`.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ale_app.stats.mc_kernels import _largest_cluster, _numba_cache_usable
@@ -129,27 +131,47 @@ def _cluster_null(starts, vox, vals, threshold, label, ny, nz):
 
 
 _COMPILED: dict = {}
+_COMPILING = threading.Lock()
+
+
+#: Roughly how long compiling these kernels takes (two cores, numba 0.68), for the log line.
+COMPILE_SECONDS = 2
 
 
 def _compiled():
-    """The compiled kernels, built on first use (cached on disk where that is writable)."""
+    """The compiled kernels, built on first use (cached on disk where that is writable), as
+    :func:`ale_app.stats.mc_kernels._compiled` builds its own: the precompiled copy of an
+    image or a read-only install is used where it fits, and a compile is announced."""
     if not _COMPILED:
-        from numba import njit
-
-        cache = _numba_cache_usable()
-
-        def jit(fn):
-            try:
-                return njit(cache=cache, nogil=True)(fn)
-            except RuntimeError:  # no usable cache locator after all
-                return njit(cache=False, nogil=True)(fn)
-
-        g = dict(globals())
-
-        def jit_here(fn):
-            return jit(type(fn)(fn.__code__, g, fn.__name__))
-
-        g["_largest_cluster"] = jit_here(_largest_cluster)
-        for fn in (_log_sums, _compare, _cluster_null):
-            _COMPILED[fn.__name__] = jit_here(fn)
+        with _COMPILING:
+            if not _COMPILED:
+                _compile()
     return _COMPILED
+
+
+def _compile():
+    """Build the dispatchers into :data:`_COMPILED` (numba compiles each at its first call)."""
+    from numba import njit
+
+    from ale_app.process import numba_cache
+
+    cache = _numba_cache_usable()
+    if cache:
+        numba_cache.seed_from_bundle()
+
+    def jit(fn):
+        try:
+            return njit(cache=cache, nogil=True)(fn)
+        except RuntimeError:  # no usable cache locator after all
+            return njit(cache=False, nogil=True)(fn)
+
+    g = dict(globals())
+
+    def jit_here(fn):
+        return jit(type(fn)(fn.__code__, g, fn.__name__))
+
+    g["_largest_cluster"] = jit_here(_largest_cluster)
+    compiled = {fn.__name__: jit_here(fn) for fn in (_log_sums, _compare, _cluster_null)}
+    numba_cache.announce_compile(list(compiled.values()), "ALE subtraction's permutation kernels",
+                                 COMPILE_SECONDS)
+    _COMPILED.update(compiled)
