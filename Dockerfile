@@ -21,7 +21,7 @@ RUN sh /opt/ale-app-src/docker/install.sh system
 # The locked dependency set (with hashes), then the project itself with --no-deps.
 COPY requirements.lock /opt/ale-app-src/
 RUN sh /opt/ale-app-src/docker/install.sh deps /opt/ale-app-src
-COPY pyproject.toml README.md /opt/ale-app-src/
+COPY pyproject.toml setup.py README.md /opt/ale-app-src/
 COPY ale_app /opt/ale-app-src/ale_app
 RUN sh /opt/ale-app-src/docker/install.sh project /opt/ale-app-src \
     && sh /opt/ale-app-src/docker/install.sh slim

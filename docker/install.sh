@@ -15,7 +15,7 @@
 # (The Dockerfile runs them as separate layers of a build stage, so a code change reuses
 # the dependency layer, and copies the venv into a final stage that has only python3.)
 #
-# SRC is a folder holding pyproject.toml, README.md, requirements.lock and ale_app/.
+# SRC is a folder holding pyproject.toml, setup.py, README.md, requirements.lock and ale_app/.
 set -eu
 
 ALE_APP_VENV="${ALE_APP_VENV:-/opt/ale-app}"

@@ -41,6 +41,7 @@ NOT_INPUTS = {
     "print_descriptor": "prints this descriptor; runs nothing",
     "list_examples": "lists the bundled specs; runs nothing",
     "verify": "checks an archived run and takes no SPEC or OUTPUT_DIR: another kind of invocation",
+    "precompile": "compiles the numba kernels into the install (done when an image is built); runs no analysis",
 }
 
 #: Positionals a run needs. The parser makes every positional optional only so that the
