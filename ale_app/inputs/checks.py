@@ -98,15 +98,21 @@ def _control_characters(text: str) -> list[str]:
             for c in dict.fromkeys(text) if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
 
 
-def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: Problems) -> set[str]:
+def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: Problems,
+              contents: list | None = None) -> set[str]:
     """Duplicate experiments, colliding composite ids, and ids that would break a table.
 
-    ``entries`` holds every experiment as found: ``(id, study, analysis, where)``. Returns
-    the ids with a problem.
+    ``entries`` holds every experiment as found: ``(id, study, analysis, where)``;
+    ``contents``, where the reader knows them, each one's ``(sample size, sorted foci)``,
+    which tells an experiment entered twice (same subjects and foci: delete one) from two
+    experiments that share a name (rename one). Returns the ids with a problem.
     """
     bad: set[str] = set()
     first: dict[str, tuple[str | None, str | None, str]] = {}
-    for aid, study, analysis, where in entries:
+    content_of: dict[str, tuple | None] = {}
+    contents = list(contents or [])
+    contents += [None] * (len(entries) - len(contents))
+    for (aid, study, analysis, where), content in zip(entries, contents):
         parts = [("study", study), ("analysis", analysis)] if study is not None else [("id", aid)]
         for what, value in parts:
             controls = _control_characters(value or "")
@@ -125,11 +131,21 @@ def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: 
         if aid in first:
             bad.add(aid)
             other_study, other_analysis, other_where = first[aid]
-            if (other_study, other_analysis) == (study, analysis):
-                problems.add(f"two experiments are both named {aid!r} ({_both(other_where, where)}); "
+            if (other_study, other_analysis) == (study, analysis) and content is not None \
+                    and content == content_of.get(aid) and content[1]:
+                problems.add(f"experiment {aid!r} is entered twice ({_both(other_where, where)}): same "
+                             f"name, same subjects ({_subjects(content[0])}) and the same "
+                             f"{plural(len(content[1]), 'focus', 'foci')}; NiMARE would silently keep "
+                             "one of them.",
+                             "Same subjects and foci: likely entered twice; delete one of the two "
+                             "(merging them would count every focus twice).")
+            elif (other_study, other_analysis) == (study, analysis):
+                differ = " but differ in subjects or foci" if content is not None else ""
+                problems.add(f"two experiments are both named {aid!r} ({_both(other_where, where)}){differ}; "
                              "NiMARE would silently keep only one of them.",
-                             "Give every experiment its own name (Sleuth: '// Study 2010: contrast'); "
-                             "if they are one experiment, merge their foci.")
+                             "Give every experiment its own name (Sleuth: '// Study 2010: contrast'), e.g. "
+                             "the contrast or the subject group that tells them apart; merge them only "
+                             "if they are the same subjects' contrast split in two.")
             else:
                 problems.add(f"study {other_study!r} analysis {other_analysis!r} ({other_where}) and "
                              f"study {study!r} analysis {analysis!r} ({where}) both give the "
@@ -138,7 +154,17 @@ def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: 
                              "two ids differ.")
         else:
             first[aid] = (study, analysis, where)
+            content_of[aid] = content
     return bad
+
+
+def _analysis_part(aid: str, study: str) -> str:
+    """The analysis's part of ``<study>-<analysis>``."""
+    return aid[len(study) + 1:] if aid.startswith(f"{study}-") else aid
+
+
+def _subjects(size) -> str:
+    return "unknown" if size is None else f"{size:g}"
 
 
 def _both(first: str, second: str) -> str:

@@ -320,7 +320,7 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input")
         problems.raise_if_any()
 
     entries = read.entries or [(i, None, None, read.where.get(i, "")) for i in read.ids]
-    bad_ids = C.check_ids(entries, problems)
+    bad_ids = C.check_ids(entries, problems, read.contents if read.entries else None)
     if bad_ids and read.format not in ("sleuth", "tsv"):
         problems.raise_if_any()  # NiMARE cannot build a studyset with colliding ids
     ids = _select_ids(read, input_spec, label, field)
