@@ -150,8 +150,8 @@ def grouping_warnings(grouping: Grouping, input_study: dict[str, str], where: di
     if grouping.prefixed:
         names = list(grouping.prefixed)
         found.append(
-            f"{_count(len(names), 'study id')} {'starts' if len(names) == 1 else 'start'} with a stray "
-            "'Reference=' (a repeated '// Reference=' line that NiMARE's Sleuth reader put into the "
+            f"{_count(len(names), 'experiment')} {'has' if len(names) == 1 else 'have'} a study id that starts "
+            "with a stray 'Reference=' (a repeated '// Reference=' line that NiMARE's Sleuth reader put into the "
             f"next name): {_names(names, where)}; each is counted with the study it names "
             f"({', '.join(repr(s) for s in dict.fromkeys(p[1] for p in grouping.prefixed.values()))}), "
             "so that one paper is not counted as two studies. Remove the prefix from the ids.")
