@@ -98,15 +98,21 @@ def _control_characters(text: str) -> list[str]:
             for c in dict.fromkeys(text) if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
 
 
-def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: Problems) -> set[str]:
+def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: Problems,
+              contents: list | None = None) -> set[str]:
     """Duplicate experiments, colliding composite ids, and ids that would break a table.
 
-    ``entries`` holds every experiment as found: ``(id, study, analysis, where)``. Returns
-    the ids with a problem.
+    ``entries`` holds every experiment as found: ``(id, study, analysis, where)``;
+    ``contents``, where the reader knows them, each one's ``(sample size, sorted foci)``,
+    which tells an experiment entered twice (same subjects and foci: delete one) from two
+    experiments that share a name (rename one). Returns the ids with a problem.
     """
     bad: set[str] = set()
     first: dict[str, tuple[str | None, str | None, str]] = {}
-    for aid, study, analysis, where in entries:
+    content_of: dict[str, tuple | None] = {}
+    contents = list(contents or [])
+    contents += [None] * (len(entries) - len(contents))
+    for (aid, study, analysis, where), content in zip(entries, contents):
         parts = [("study", study), ("analysis", analysis)] if study is not None else [("id", aid)]
         for what, value in parts:
             controls = _control_characters(value or "")
@@ -125,11 +131,21 @@ def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: 
         if aid in first:
             bad.add(aid)
             other_study, other_analysis, other_where = first[aid]
-            if (other_study, other_analysis) == (study, analysis):
-                problems.add(f"two experiments are both named {aid!r} ({_both(other_where, where)}); "
+            if (other_study, other_analysis) == (study, analysis) and content is not None \
+                    and content == content_of.get(aid) and content[1]:
+                problems.add(f"experiment {aid!r} is entered twice ({_both(other_where, where)}): same "
+                             f"name, same subjects ({_subjects(content[0])}) and the same "
+                             f"{plural(len(content[1]), 'focus', 'foci')}; NiMARE would silently keep "
+                             "one of them.",
+                             "Same subjects and foci: likely entered twice; delete one of the two "
+                             "(merging them would count every focus twice).")
+            elif (other_study, other_analysis) == (study, analysis):
+                differ = " but differ in subjects or foci" if content is not None else ""
+                problems.add(f"two experiments are both named {aid!r} ({_both(other_where, where)}){differ}; "
                              "NiMARE would silently keep only one of them.",
-                             "Give every experiment its own name (Sleuth: '// Study 2010: contrast'); "
-                             "if they are one experiment, merge their foci.")
+                             "Give every experiment its own name (Sleuth: '// Study 2010: contrast'), e.g. "
+                             "the contrast or the subject group that tells them apart; merge them only "
+                             "if they are the same subjects' contrast split in two.")
             else:
                 problems.add(f"study {other_study!r} analysis {other_analysis!r} ({other_where}) and "
                              f"study {study!r} analysis {analysis!r} ({where}) both give the "
@@ -138,7 +154,17 @@ def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: 
                              "two ids differ.")
         else:
             first[aid] = (study, analysis, where)
+            content_of[aid] = content
     return bad
+
+
+def _analysis_part(aid: str, study: str) -> str:
+    """The analysis's part of ``<study>-<analysis>``."""
+    return aid[len(study) + 1:] if aid.startswith(f"{study}-") else aid
+
+
+def _subjects(size) -> str:
+    return "unknown" if size is None else f"{size:g}"
 
 
 def _both(first: str, second: str) -> str:
@@ -282,9 +308,20 @@ def check_sample_sizes(sample_sizes: dict, needed: bool, where: dict, problems: 
 
 
 def find_warnings(ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFrame,
-                  unconverted: dict[str, int], outside_fov: pd.DataFrame | None = None) -> list[str]:
-    """Warnings that do not stop the analysis, in words for the log and the record."""
+                  unconverted: dict[str, int], outside_fov: pd.DataFrame | None = None,
+                  study_of: dict[str, str] | None = None, sample_sizes: dict | None = None,
+                  analysis_names: dict[str, str] | None = None) -> list[str]:
+    """Warnings that do not stop the analysis, in words for the log and the record.
+
+    ``study_of`` maps an analysis id to its study where the study rule (or a placeholder or
+    prefixed study id) makes it differ from ``coords["study_id"]``; ``sample_sizes`` tells
+    experiments entered twice (same subjects and foci) from others with the same foci;
+    ``analysis_names`` (analysis id -> the analysis's own name) finds opposite contrasts of
+    one study (``A > B`` and ``B > A``), which are not advised to be pooled.
+    """
     import numpy as np
+
+    from ale_app.inputs.studies import opposite_pairs
 
     found = []
     if len(ids) < MIN_RECOMMENDED_EXPERIMENTS:
@@ -297,6 +334,18 @@ def find_warnings(ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFra
         key = tuple(sorted(map(tuple, np.round(foci[["x", "y", "z"]].to_numpy(dtype=float), 6))))
         groups.setdefault(key, []).append(aid)
     doubles = [same for same in groups.values() if len(same) > 1]
+    sizes = sample_sizes or {}
+    twice = [same for same in doubles if sample_sizes is not None
+             and len({sizes.get(i) for i in same}) == 1 and sizes.get(same[0]) is not None]
+    doubles = [same for same in doubles if same not in twice]
+    if twice:
+        shown = "; ".join(" = ".join(repr(i) for i in same) for same in twice[:MAX_NAMED])
+        more = f"; and {len(twice) - MAX_NAMED} more" if len(twice) > MAX_NAMED else ""
+        found.append(
+            f"{plural(len(twice), 'group')} of experiments {'has' if len(twice) == 1 else 'have'} the same "
+            f"subjects and foci under different names: {shown}{more}; likely entered twice: delete one "
+            "of each (pooling them would count every focus twice)."
+        )
     if doubles:
         shown = "; ".join(" = ".join(repr(i) for i in same) for same in doubles[:MAX_NAMED])
         more = f"; and {len(doubles) - MAX_NAMED} more" if len(doubles) > MAX_NAMED else ""
@@ -305,8 +354,21 @@ def find_warnings(ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFra
             f"{'has' if len(doubles) == 1 else 'have'} identical coordinate sets, a likely double "
             f"entry: {shown}{more}."
         )
-    per_study = coords.drop_duplicates("analysis_id").groupby("study_id", sort=False)["analysis_id"].agg(list)
-    several = {study: len(analyses) for study, analyses in per_study.items() if len(analyses) > 1}
+    analyses = coords.drop_duplicates("analysis_id")
+    if study_of:
+        analyses = analyses.assign(study_id=analyses["analysis_id"].map(study_of))
+    per_study = analyses.groupby("study_id", sort=False)["analysis_id"].agg(list)
+    names = analysis_names or {}
+    opposite: dict[str, list[tuple[str, str]]] = {}
+    several: dict[str, int] = {}
+    for study, members in per_study.items():
+        pairs = opposite_pairs([(a, names.get(a, _analysis_part(a, str(study)))) for a in members])
+        if pairs:
+            opposite[study] = pairs
+        # An opposite pair is one comparison, told once below; it is not advice to pool.
+        count = len(members) - len(pairs)
+        if count > 1:
+            several[study] = count
     if several:
         shown = ", ".join(f"{study!r} ({n})" for study, n in list(several.items())[:MAX_NAMED])
         more = f" and {len(several) - MAX_NAMED} more" if len(several) > MAX_NAMED else ""
@@ -314,6 +376,16 @@ def find_warnings(ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFra
             f"{plural(len(several), 'study', 'studies')} "
             f"{'contributes' if len(several) == 1 else 'contribute'} several contrasts: {shown}{more}; contrasts from one "
             "subject group should be pooled into one experiment (Turkeltaub et al. 2012)."
+        )
+    if opposite:
+        shown = "; ".join(f"{study!r}: " + ", ".join(f"{a!r} and {b!r}" for a, b in pairs)
+                          for study, pairs in list(opposite.items())[:MAX_NAMED])
+        more = f"; and {len(opposite) - MAX_NAMED} more" if len(opposite) > MAX_NAMED else ""
+        found.append(
+            f"{plural(len(opposite), 'study', 'studies')} {'reports' if len(opposite) == 1 else 'report'} "
+            f"opposite contrasts of one comparison (A > B and B > A): {shown}{more}. Do not pool them: "
+            "they are opposite contrasts, and an ALE of activations should keep only the direction the "
+            "question asks about (remove the other, e.g. with input.select.ids)."
         )
     if len(outside_mask):
         found.append(

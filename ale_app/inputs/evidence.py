@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ale_app.digests import sha256_file
 from ale_app.errors import InputDataError, MissingInputError
 from ale_app.inputs.readers import plural
+from ale_app.inputs.studies import RULE_WORDS
 from ale_app.spec.models import ALESpec, InputSpec
 
 if TYPE_CHECKING:
@@ -61,6 +62,13 @@ class Evidence:
         Foci outside the template's box: those at most
         :data:`~ale_app.inputs.checks.FOV_MARGIN_MM` outside (always kept, with a warning),
         and, when ``input.outside_field_of_view`` is ``keep``, all others.
+    study_rule : str
+        How experiments are grouped into studies (``input.study_rule``; see
+        :mod:`ale_app.inputs.studies`).
+    study_of : dict
+        Analysis id -> its study under ``study_rule``, where that differs anywhere from the
+        study id the input gives (a rule other than ``study-id``, a placeholder or a
+        prefixed study id); empty when every study is the input's own.
     """
 
     studyset: Any
@@ -73,11 +81,20 @@ class Evidence:
     conversions: list[dict] = field(default_factory=list)
     outside_mask: pd.DataFrame = field(default_factory=lambda: _no_foci())
     outside_fov: pd.DataFrame = field(default_factory=lambda: _no_foci())
+    study_rule: str = "study-id"
+    study_of: dict[str, str] = field(default_factory=dict)
 
     @property
     def study_ids(self) -> list[str]:
-        """Study ids in file order of their first analysis."""
-        return list(dict.fromkeys(self.coordinates["study_id"]))
+        """Studies (under ``study_rule``) in file order of their first analysis."""
+        return list(dict.fromkeys(self.coordinates_by_study()["study_id"]))
+
+    def coordinates_by_study(self) -> pd.DataFrame:
+        """``coordinates`` with ``study_id`` the study under ``study_rule`` (the figures colour by
+        it); ``coordinates`` itself when every study is the input's own."""
+        if not self.study_of:
+            return self.coordinates
+        return self.coordinates.assign(study_id=self.coordinates["analysis_id"].map(self.study_of))
 
 
 def _no_foci() -> pd.DataFrame:
@@ -320,7 +337,7 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input")
         problems.raise_if_any()
 
     entries = read.entries or [(i, None, None, read.where.get(i, "")) for i in read.ids]
-    bad_ids = C.check_ids(entries, problems)
+    bad_ids = C.check_ids(entries, problems, read.contents if read.entries else None)
     if bad_ids and read.format not in ("sleuth", "tsv"):
         problems.raise_if_any()  # NiMARE cannot build a studyset with colliding ids
     ids = _select_ids(read, input_spec, label, field)
@@ -358,6 +375,14 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input")
     C.check_foci_present(ids, coords, read.where, problems, label, skip=read.broken)
     finite = C.check_finite(coords, read.where, problems, label)
 
+    from ale_app.inputs import studies as S
+
+    input_study = dict(zip(coords["analysis_id"], coords["study_id"]))
+    grouping = S.group_studies(ids, input_study, input_spec.study_rule)
+    _check_prefixed_spaces(grouping, coords, read.where, problems)
+    analysis_names = {aid: analysis for aid, _study, analysis, _where in reversed(read.entries)
+                      if analysis is not None}
+
     spaces = C.classify_spaces(coords["raw_space"])
     kinds = {s: normalize_space(s) for s in spaces}
     unconverted = {s: n for s, n in spaces.items() if kinds[s] is None}
@@ -387,8 +412,11 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input")
     C.check_sample_sizes(sample_sizes, needed, read.where, problems, label, skip=read.broken)
     problems.raise_if_any()
 
+    study_of = {} if grouping.is_identity else grouping.study_of
     found_warnings = list(read.notes) + fov_warnings + C.find_warnings(
-        ids, coords, outside_mask, unconverted, outside_fov if keep else None)
+        ids, coords, outside_mask, unconverted, outside_fov if keep else None,
+        study_of=study_of, sample_sizes=sample_sizes, analysis_names=analysis_names
+    ) + S.grouping_warnings(grouping, input_study, read.where)
     for text in found_warnings:
         LGR.warning(text)
     source = {
@@ -410,7 +438,33 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input")
         conversions=conversions,
         outside_mask=outside_mask,
         outside_fov=outside_fov,
+        study_rule=input_spec.study_rule,
+        study_of=study_of,
     )
+
+
+def _check_prefixed_spaces(grouping, coords: pd.DataFrame, where: dict, problems) -> None:
+    """A study id prefixed 'Reference=Talairach' whose foci are recorded in another space (or
+    the other way round): NiMARE's Sleuth reader kept the file's first space for the pasted
+    experiments, so their foci may be in the wrong space; that is a problem, not a warning."""
+    from ale_app.inputs.checks import name_list
+    from ale_app.inputs.readers import normalize_space
+
+    wrong = {}
+    for aid, (label, _study) in grouping.prefixed.items():
+        said = normalize_space(label)
+        recorded = {normalize_space(s) or s for s in coords.loc[coords["analysis_id"] == aid, "raw_space"]}
+        if said is not None and recorded - {said}:
+            wrong[aid] = (label, sorted(map(str, recorded - {said})))
+    if wrong:
+        first = next(iter(wrong.values()))
+        problems.add(
+            f"{plural(len(wrong), 'experiment')} {'has' if len(wrong) == 1 else 'have'} a study id that says "
+            f"'Reference={first[0]}' but foci recorded in {', '.join(first[1])}: {name_list(wrong, where)}; "
+            "the reference line was read into the name, not into the space, so these foci may be in the "
+            "wrong space.",
+            "Re-read the original Sleuth files one by one (or give each experiment's foci the space its "
+            "file declares), and remove the 'Reference=...' prefix from the study ids.")
 
 
 def _focus_lines_of(coords: pd.DataFrame, lines: dict[str, list[int]]) -> dict[int, int]:
@@ -462,7 +516,8 @@ def experiment_key(evidence: Evidence) -> pd.DataFrame:
                 "published": published,
             }
     foci = evidence.coordinates.groupby("analysis_id", sort=False).size()
-    study_of = dict(zip(evidence.coordinates["analysis_id"], evidence.coordinates["study_id"]))
+    by_study = evidence.coordinates_by_study()
+    study_of = dict(zip(by_study["analysis_id"], by_study["study_id"]))
     rows = []
     for aid in evidence.ids:
         row = {"id": aid, "study_id": study_of.get(aid, "")}
@@ -510,6 +565,7 @@ def summary_lines(evidence: Evidence) -> list[str]:
         f"input: {src['path']} (format {src['format']}, sha256 {src['sha256']})",
         f"experiments: {len(evidence.ids)}; studies: {len(evidence.study_ids)}; "
         f"foci: {len(evidence.coordinates)}",
+        f"studies by: {evidence.study_rule} ({RULE_WORDS[evidence.study_rule]})",
         f"subjects: {subjects_text(evidence) or 'unknown (no sample sizes)'}",
         f"spaces: {spaces_text(evidence)}",
     ]

@@ -349,7 +349,7 @@ def _fig_coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None)
 
     ev = result.evidence
     by = ", by study" if F.studies_coloured(len(ev.study_ids)) else ""
-    return F.plot_coordinates(ev.coordinates, ev.study_ids, F.study_color_map(ev.study_ids),
+    return F.plot_coordinates(ev.coordinates_by_study(), ev.study_ids, F.study_color_map(ev.study_ids),
                               _title(result, f"All reported coordinates{by}"))
 
 
@@ -357,7 +357,7 @@ def _fig_overlay(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import figures as F
 
     ev, display = result.evidence, result.spec.display
-    return F.plot_overlay(result.fit.stat_img, ev.coordinates, ev.study_ids, F.study_color_map(ev.study_ids),
+    return F.plot_overlay(result.fit.stat_img, ev.coordinates_by_study(), ev.study_ids, F.study_color_map(ev.study_ids),
                           display.glass_brain_threshold, display.cmap,
                           _title(result, "Raw ALE statistic with the reported coordinates"))
 

@@ -207,7 +207,15 @@ def evidence_methods_text(ev, outside_fov_policy: str) -> str:
                      f"(input.outside_field_of_view: {outside_fov_policy}), as NiMARE keeps them")
     if len(ev.outside_mask):
         parts.append(f"{len(ev.outside_mask):,} foci inside the template's box but outside its brain mask were kept")
-    per_study = ev.coordinates.groupby("study_id")["analysis_id"].nunique()
+    by_study = ev.coordinates_by_study() if hasattr(ev, "coordinates_by_study") else ev.coordinates
+    if getattr(ev, "study_of", None):
+        from ale_app.inputs.studies import RULE_WORDS
+
+        rule = getattr(ev, "study_rule", "study-id")
+        parts.append(f"experiments were grouped into {len(ev.study_ids):,} studies by input.study_rule "
+                     f"'{rule}' ({RULE_WORDS[rule]}), with any placeholder study name (such as 'null, .') "
+                     "counted as a study of its own and any stray 'Reference=' prefix of a study id left out")
+    per_study = by_study.groupby("study_id")["analysis_id"].nunique()
     several = int((per_study > 1).sum())
     if several:
         parts.append(f"{several:,} stud{'ies' if several != 1 else 'y'} contributed more than one experiment, and "

@@ -99,6 +99,13 @@ class InputSpec(_StrictModel):
         keeps them. Foci farther out, or in an experiment whose foci look like voxel indices,
         stop the run (``error``), or are kept as NiMARE keeps them, listed and warned about
         (``keep``).
+    study_rule : {"study-id", "author-year", "each-experiment"}, default="study-id"
+        How experiments are grouped into studies (for the "several contrasts per study"
+        warning, the study count and the study colours; never for ALE itself): the study id
+        the input gives (``study-id``; Sleuth: the name before the first ``:`` or ``;`` after
+        the year), its author-year start (``author-year``; repeats written without a colon
+        are one study), or none (``each-experiment``). Placeholder study names (``null, .``)
+        never group experiments. The rule is stated in the summary and the report.
     """
 
     path: str = Field(
@@ -129,6 +136,17 @@ class InputSpec(_StrictModel):
             "out, or in an experiment whose foci look like voxel indices: 'error' stops before any "
             "computation and names them; 'keep' keeps them as NiMARE does (their kernels may still "
             "reach the brain), counted, listed in coordinates.json and warned about."
+        ),
+    )
+    study_rule: Literal["study-id", "author-year", "each-experiment"] = Field(
+        default="study-id",
+        description=(
+            "How experiments are grouped into studies, for the 'several contrasts per study' warning, "
+            "the study count and the study colours (never for ALE itself): 'study-id' the study id the "
+            "input gives (Sleuth: the name before the first ':' or ';' after the year); 'author-year' "
+            "the id's start up to and including the year, so that repeats written without a colon are "
+            "one study; 'each-experiment' groups nothing. Placeholder study names ('null, .') never "
+            "group experiments. Left out of spec.json when it is the default."
         ),
     )
 
@@ -436,7 +454,9 @@ class AnalysisSpec(_StrictModel):
         """The spec as run, defaults filled in, for ``spec.json``. In descriptive mode the unread
         ``mode`` and ``inference`` sections are left out, so a spec that does not name a mode and
         one that says ``mode: descriptive`` record (and produce) identical files."""
-        exclude = {"mode", "inference"} if self.mode == "descriptive" else set()
+        exclude: dict[str, Any] = {"mode": True, "inference": True} if self.mode == "descriptive" else {}
+        if self.input.study_rule == "study-id":  # the default, recorded only when set otherwise
+            exclude["input"] = {"study_rule"}
         return self.model_dump(mode="json", exclude=exclude)
 
 

@@ -226,8 +226,11 @@ class AnalysisSpecV2(_StrictModel):
 
     def record(self) -> dict[str, Any]:
         """The spec as run, defaults filled in, for ``spec.json`` (as version 1 records: the
-        unread ``mode`` and ``inference`` are left out in descriptive mode)."""
-        exclude = {"mode", "inference"} if self.mode == "descriptive" else set()
+        unread ``mode`` and ``inference`` are left out in descriptive mode, and the shared
+        input's ``study_rule`` when it is the default)."""
+        exclude: dict[str, Any] = {"mode": True, "inference": True} if self.mode == "descriptive" else {}
+        if self.input is not None and self.input.study_rule == "study-id":
+            exclude["input"] = {"study_rule"}
         return self.model_dump(mode="json", exclude=exclude)
 
 

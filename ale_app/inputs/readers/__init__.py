@@ -62,6 +62,10 @@ class ReadResult:
         Analysis id -> where it is in the file (e.g. ``"line 12"``), for messages.
     entries : list of tuple
         Every experiment as found, duplicates included: ``(id, study, analysis, where)``.
+    contents : list
+        Parallel to ``entries``: each experiment's ``(sample size, sorted foci)``, to tell an
+        experiment entered twice from two experiments that share a name; empty when the
+        reader does not know them.
     focus_lines : dict
         Analysis id -> the file line of each focus, in the order of its points.
     broken : set of str
@@ -84,6 +88,7 @@ class ReadResult:
     format: str
     where: dict[str, str] = field(default_factory=dict)
     entries: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
+    contents: list[tuple | None] = field(default_factory=list)
     focus_lines: dict[str, list[int]] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
@@ -380,6 +385,7 @@ def result_from_experiments(experiments: list[Experiment], fmt: str, name: str,
         source=nimads_from_experiments(experiments, name), ids=ids, format=fmt,
         where={i: f"line {e.line}" for i, e in first.items()},
         entries=[(e.id, e.study, e.analysis, f"line {e.line}") for e in experiments],
+        contents=[(e.sample_size, tuple(sorted(e.points))) for e in experiments],
         focus_lines={i: e.point_lines for i, e in first.items()},
         broken={e.id for e in experiments if e.broken},
         problems=problems, structural=structural, encoding=encoding, notes=notes,

@@ -55,6 +55,85 @@ class _Reader:
         self.structural = self.structural or structural
 
 
+class _Unnamed:
+    """Foci that no experiment name line names, told as one cause, not once per focus.
+
+    Foci after an empty name line (``//`` alone) are one problem for the whole file, which
+    counts the empty name lines and the foci; foci before any name line are one problem per
+    run of them. Each problem is added where its first focus is found and updated as more
+    are found.
+    """
+
+    def __init__(self, reader: _Reader):
+        self.reader = reader
+        self.empty: list[int] = []
+        self.empty_foci = 0
+        self.empty_problem: Problem | None = None
+        self.stray: Problem | None = None
+        self.stray_first = ("", 0, 0)  # text, count, last line
+
+    def start(self, empty_name_line: int, lineno: int, line: str) -> None:
+        """A run of unnamed foci begins on ``lineno``."""
+        if empty_name_line:
+            self.empty.append(empty_name_line)
+            self.stray = None
+            if self.empty_problem is None:
+                self.empty_problem = Problem("", "", "Write each experiment's name after the '//' (e.g. "
+                                             "'// Smith 2010: faces'), one name per experiment, so every "
+                                             "experiment keeps its own id; nothing needs deleting.")
+                self.reader.problems.append(self.empty_problem)
+        else:
+            self.stray = Problem(f"line {lineno}", "", "Each experiment starts with a '// Study name: "
+                                 "contrast' line and '// Subjects=N', then its foci.")
+            self.stray_first = (line, 0, lineno)
+            self.reader.problems.append(self.stray)
+        self.focus(lineno)
+
+    def focus(self, lineno: int) -> None:
+        """One more focus of the current run."""
+        if self.stray is not None:
+            text, count, _ = self.stray_first
+            count += 1
+            self.stray_first = (text, count, lineno)
+            more = (f" (and {plural(count - 1, 'more focus', 'more foci')}, up to line {lineno})"
+                    if count > 1 else "")
+            self.stray.text = f"a focus ({text[:80]!r}) before any experiment name line{more}."
+            return
+        self.empty_foci += 1
+        n = len(self.empty)
+        shown = ", ".join(str(k) for k in self.empty[:MAX_LINES])
+        more = f" and {n - MAX_LINES} more" if n > MAX_LINES else ""
+        self.empty_problem.where = f"line{'s' if n > 1 else ''} {shown}{more}"
+        self.empty_problem.text = (
+            f"{plural(n, 'experiment name line')} {'is' if n == 1 else 'are'} empty ('//' with no "
+            f"name), so {plural(self.empty_foci, 'focus', 'foci')} "
+            f"{'belongs' if self.empty_foci == 1 else 'belong'} to no named experiment.")
+
+    def end(self) -> None:
+        """The run ended (a header line follows)."""
+        self.stray = None
+
+
+#: At most this many line numbers are listed in one problem.
+MAX_LINES = 10
+
+_NUMBER_LIKE = re.compile(r"^[-+]?(\d|\.\d)")
+
+
+def _continues_name(line: str) -> bool:
+    """Whether a non-``//`` line reads as the rest of a name (a stray line end broke the
+    name line) rather than as a focus: it has a letter, and its first field is not a number
+    (``nan`` and ``inf`` are numbers, told as not finite; ``1O`` starts like one)."""
+    first = line.split()[0]
+    if _NUMBER_LIKE.match(first) or not any(c.isalpha() for c in line):
+        return False
+    try:
+        float(first)
+    except ValueError:
+        return True
+    return False
+
+
 def _parse_focus(reader: _Reader, lineno: int, line: str) -> tuple[float, float, float] | None:
     tokens = line.split()
     if len(tokens) != 3:
@@ -89,6 +168,12 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
     As NiMARE does, blank lines are ignored (an experiment ends at the next ``//`` line, not
     at a blank line), several name lines are joined with a space, and ``// Reference=`` is
     read once per file (repeating the same reference, as in concatenated files, is fine).
+
+    Problems are told by their cause, once: a name line broken by a stray line end (the rest
+    of the name on a line of its own) is one problem naming both lines, and the experiment
+    reads on with the joined name; empty name lines (``//`` alone) are one problem counting
+    them and the foci they leave without a name; foci before any name line are one problem
+    per run of such lines.
     """
     space: str | None = None
     space_line = 0
@@ -99,6 +184,11 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
     subjects_seen = False
     subjects_bad = False
     current: Experiment | None = None
+    unnamed = _Unnamed(reader)
+    unnamed_block = Experiment(study='', analysis='', sample_size=None, space=None, line=0)
+    empty_name_line = 0  # an empty '//' name line in the header being read
+    last_name_line = 0  # the line number of the last line read, when it was a name line
+    previous = 0  # the last line that was not blank or a comment
 
     def start_experiment(lineno: int) -> Experiment:
         if space is None and not reader.structural:
@@ -112,6 +202,9 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        after, previous = previous, lineno
+        was_name = last_name_line == after and after > 0
+        last_name_line = 0
         if line.startswith("//"):
             body = line[2:].strip()
             ref = _REFERENCE.match(body)
@@ -124,15 +217,22 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
                                structural=True)
                 elif space is not None and found != space:
                     reader.add(lineno, f"mixed spaces: this line says {label!r} ({found}), "
-                               f"line {space_line} says {space}.",
-                               "Keep one reference space per file: convert the foci, or split the file "
-                               "and run one analysis per space.", structural=True)
+                               f"line {space_line} says {space}; a Sleuth file has one reference space.",
+                               "To keep the evidence base whole, write it as a table (TSV/CSV with columns "
+                               "study_id, analysis_id, x, y, z, space, sample_size), which gives each row "
+                               "its own space (MNI or TAL; TAL rows are converted to MNI); or convert the "
+                               f"{'Talairach' if found == 'TAL' else 'MNI'} foci to "
+                               f"{'MNI' if space == 'MNI' else 'Talairach'} yourself. Splitting the file "
+                               "into one analysis per space splits the evidence base.", structural=True)
                 elif space is None:
                     space, space_line = found, lineno
                 continue
             if current is not None:  # a header line after foci begins the next experiment
+                if current is unnamed_block:
+                    unnamed.end()
                 current = None
                 names, subjects, subjects_seen, subjects_bad, names_line = [], None, False, False, 0
+                empty_name_line = 0
             sub = _SUBJECTS.match(body)
             if sub:
                 value = sub.group(1).strip()
@@ -145,6 +245,7 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
                 subjects_seen = True
                 continue
             if not body:
+                empty_name_line = empty_name_line or lineno
                 continue
             if subjects_seen and names:  # a name after a Subjects line: that header had no foci
                 experiments.append(start_experiment(lineno))
@@ -152,17 +253,29 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
             if not names:
                 names_line = lineno
             names.append(body)
+            last_name_line = lineno
             continue
-        # a focus line
+        # a focus line, or the rest of a name line that a stray line end broke
+        if current is None and names and was_name and _continues_name(line):
+            reader.add(lineno, f"the experiment name on line {after} ({names[-1][:60]!r}) continues on "
+                       f"line {lineno} ({line[:60]!r}): a stray line end broke the name line.",
+                       f"Join lines {after} and {lineno} into one '// ...' name line (or begin line "
+                       f"{lineno} with '// '); the experiment and its foci then read as they are.")
+            names.append(line)
+            last_name_line = lineno
+            continue
+        if current is unnamed_block:
+            unnamed.focus(lineno)
+            continue
         if current is None:
             if not names:
-                reader.add(lineno, f"a focus ({line[:80]!r}) before any experiment name line.",
-                           "Each experiment starts with a '// Study name: contrast' line and "
-                           "'// Subjects=N', then its foci.")
+                unnamed.start(empty_name_line, lineno, line)
+                current = unnamed_block
                 continue
             current = start_experiment(lineno)
             experiments.append(current)
             names, subjects, subjects_seen, subjects_bad, names_line = [], None, False, False, 0
+            empty_name_line = 0
         xyz = _parse_focus(reader, lineno, line)
         if xyz is None:
             current.broken = True
