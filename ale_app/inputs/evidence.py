@@ -371,7 +371,7 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input",
     if ignored:
         notes.append(_ignored_note(ignored, label, file_field))
         LGR.log(logging.WARNING if likely else logging.INFO, "%s",
-                notes[-1] + (f"; {_ignored_hint(likely)}" if likely else ""))
+                notes[-1] + (f"; {_ignored_hint(likely, lead=False)}" if likely else ""))
     if read.encoding not in (None, "utf-8"):
         LGR.warning("%s is not UTF-8; read as %s", input_spec.path, read.encoding)
     problems.extend(read.problems)
@@ -517,11 +517,12 @@ def _likely_roles(ignored: list[str], read, field: str) -> tuple[dict[str, str],
     return (found, field) if found else ()
 
 
-def _ignored_hint(likely: tuple[dict[str, str], str]) -> str:
+def _ignored_hint(likely: tuple[dict[str, str], str], lead: bool = True) -> str:
     found, field = likely
     pairs = ", ".join(f"{role}: {name}" for role, name in found.items())
-    return (f"The table's {' and '.join(map(repr, found.values()))} {'was' if len(found) == 1 else 'were'} "
-            f"ignored; if {'it holds' if len(found) == 1 else 'they hold'} the "
+    said = (f"The table's {' and '.join(map(repr, found.values()))} {'was' if len(found) == 1 else 'were'} "
+            "ignored; ") if lead else ""
+    return (f"{said}if {'it holds' if len(found) == 1 else 'they hold'} the "
             f"{' and the '.join(ROLE_NOUNS[r] for r in found)}, map {'it' if len(found) == 1 else 'them'}: "
             f"{field}.columns: {{{pairs}}}.")
 
