@@ -169,7 +169,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"spec: {args.spec} (valid; contrast {spec.first} minus {spec.second})")
             for name, evidence in groups.items():
                 print(f"group {name}:")
-                for line in summary_lines(evidence):
+                for line in summary_lines(evidence, field=f"groups.{name}"):
                     print(f"  {line}")
         else:
             evidence = workflow.validate(spec, spec_dir)

@@ -122,13 +122,13 @@ def test_table_group_column_selects_in_file_order(tmp_path):
 
 
 def test_table_attributes(tmp_path):
-    read = read_input(tmp_path / write_table(tmp_path), "tsv", columns=True)
+    read = read_input(tmp_path / write_table(tmp_path), "tsv")
     assert read.columns.names == ["Group", "site"]
     assert read.attributes["A-a1"] == {"Group": "young", "site": "Leeds"}
     assert read.columns.varying("site") is None
-    # Without asking for columns (version 1), an extra column is refused as before.
-    with pytest.raises(InputDataError, match=r"line 1: unknown column\(s\) 'group', 'site'\."):
-        read_input(tmp_path / "groups.tsv", "tsv")
+    # Issue #24 changed this on purpose: a table's extra columns are no longer refused (they
+    # used to be, outside a version-2 group); they describe analyses, and unused ones are noted.
+    assert read.table_columns == ["Group", "site"]
 
 
 def test_table_column_that_varies_within_an_analysis(tmp_path):
@@ -188,11 +188,12 @@ def test_version_1_messages_are_unchanged(tmp_path):
     with pytest.raises(InputDataError) as info:
         load_evidence(InputSpec(path=name, select={"ids": ["A-a1", "Z-z1"]}), tmp_path, ALESpec())
     assert info.value.message == "input.select.ids names analyses that are not in the input: 'Z-z1'."
-    # Version 1 refuses a column it does not know (a group column included), as it always has.
-    with pytest.raises(InputDataError) as info:
-        load_evidence(InputSpec(path=write_table(tmp_path)), tmp_path, ALESpec())
-    assert info.value.message == f"{str(tmp_path / 'groups.tsv')!r}, line 1: unknown column(s) 'group', 'site'."
-    assert info.value.hint == "Columns are study_id, analysis_id, x, y, z, space, sample_size."
+    # Version 1 used to refuse a column it does not know; since issue #24 it ignores it, with a note.
+    ev = load_evidence(InputSpec(path=write_table(tmp_path)), tmp_path, ALESpec())
+    assert ev.ids == ["A-a1", "B-b1", "C-c1", "D-d1", "E-e1"]
+    assert ev.notes == ["2 columns of 'groups.tsv' are not read and were ignored: 'Group', 'site' (input.columns "
+                        "maps a column to what ale-app reads; select.where can select by one)"]
+    assert ev.source["ignored_columns"] == ["Group", "site"]
 
 
 # --------------------------------------------------------------------------- JSON and Sleuth

@@ -69,6 +69,11 @@ class Evidence:
         Analysis id -> its study under ``study_rule``, where that differs anywhere from the
         study id the input gives (a rule other than ``study-id``, a placeholder or a
         prefixed study id); empty when every study is the input's own.
+    read_ids : list of str
+        Every analysis id the input holds, in file order (the selection's candidates).
+    notes : list of str
+        What the reading did that is worth saying but no warning: the sheet of a workbook
+        that was read, the columns of a table that were ignored.
     """
 
     studyset: Any
@@ -83,6 +88,8 @@ class Evidence:
     outside_fov: pd.DataFrame = field(default_factory=lambda: _no_foci())
     study_rule: str = "study-id"
     study_of: dict[str, str] = field(default_factory=dict)
+    read_ids: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def study_ids(self) -> list[str]:
@@ -138,18 +145,52 @@ def resolve_input_path(path: str, spec_dir: Path) -> Path:
 #: At most this many columns or values are listed in a ``select.where`` message.
 MAX_LISTED = 20
 #: Format names in messages.
-FORMAT_NAMES = {"sleuth": "Sleuth", "tsv": "TSV/CSV", "nimads": "NIMADS", "nimare-json": "NiMARE JSON"}
+FORMAT_NAMES = {"sleuth": "Sleuth", "tsv": "TSV/CSV", "xlsx": "Excel", "nimads": "NIMADS",
+                "nimare-json": "NiMARE JSON"}
 
 
 def _select_ids(read, input_spec: InputSpec, label: str = "", field: str = "input") -> list[str]:
-    """The selected analysis ids, in file order (``field`` names the spec field in messages)."""
-    all_ids = read.ids
+    """The selected analysis ids, in file order (``field`` names the spec field in messages):
+    ``first``, ``ids`` or ``where``, then without those of ``exclude``."""
     select = input_spec.select
     if select is None:
+        return list(read.ids)
+    kept = _select_kept(read, select, label, field)
+    if select.exclude is None:
+        return kept
+    known = set(read.ids)
+    unknown = [i for i in select.exclude if i not in known]
+    if unknown:
+        raise InputDataError(
+            f"{field}.select.exclude names analyses that are not in the input: "
+            + ", ".join(repr(i) for i in unknown) + ".",
+            hint=f"Ids are '<study id>-<analysis id>' as in the input, e.g. {_example_ids(read.ids)}; "
+            "'ale-app SPEC OUT --validate-only' lists them.",
+        )
+    chosen = set(kept)
+    outside = [i for i in select.exclude if i not in chosen]
+    if outside:
+        how = next(k for k in ("first", "ids", "where") if getattr(select, k) is not None)
+        raise InputDataError(
+            f"{field}.select.exclude names analyses that {field}.select.{how} does not keep, so excluding "
+            "them changes nothing: " + ", ".join(repr(i) for i in outside) + ".",
+            hint=f"Remove them from {field}.select.exclude, or check the ids.",
+        )
+    excluded = set(select.exclude)
+    return [i for i in kept if i not in excluded]
+
+
+def _example_ids(ids: list[str]) -> str:
+    return ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+
+
+def _select_kept(read, select, label: str, field: str) -> list[str]:
+    """What ``first``, ``ids`` or ``where`` keeps (all analyses when none is given)."""
+    all_ids = read.ids
+    if select.where is not None:
+        return _select_where(read, select.where, label, f"{field}.select.where")
+    if select.first is None and select.ids is None:
         return list(all_ids)
-    where = getattr(select, "where", None)  # only a version-2 group's selection has one
-    if where is not None:
-        return _select_where(read, where, label, f"{field}.select.where")
     if select.first is not None:
         if select.first > len(all_ids):
             raise InputDataError(
@@ -161,7 +202,7 @@ def _select_ids(read, input_spec: InputSpec, label: str = "", field: str = "inpu
     known = set(all_ids)
     unknown = [i for i in select.ids if i not in known]
     if unknown:
-        shown = ", ".join(all_ids[:5]) + (", ..." if len(all_ids) > 5 else "")
+        shown = _example_ids(all_ids)
         raise InputDataError(
             f"{field}.select.ids names analyses that are not in the input: "
             + ", ".join(repr(i) for i in unknown)
@@ -190,7 +231,8 @@ def _select_where(read, where, label: str, field: str) -> list[str]:
             hint=f"Select by ids ({field[:-len('.where')]}.ids), or give each group its own file.",
         )
     names = columns.names
-    if where.column not in names:
+    column = columns.resolve(where.column) or where.column
+    if column not in names:
         near = difflib.get_close_matches(where.column, names, n=3)
         guess = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
         # Plain names first: a studyset's annotations flatten nested records into many
@@ -202,14 +244,15 @@ def _select_where(read, where, label: str, field: str) -> list[str]:
             f"{field}.column is {where.column!r}, but {label} has no such column{guess}; {has}.",
             hint=_where_hint(read.format),
         )
-    varies = columns.varying(where.column)
+    shown_column = repr(where.column) if column == where.column else f"{where.column!r} ({column!r})"
+    varies = columns.varying(column)
     if varies:
         raise InputDataError(
-            f"{field}.column {where.column!r} of {label} differs within one analysis ({varies}), so it "
+            f"{field}.column {shown_column} of {label} differs within one analysis ({varies}), so it "
             "cannot select analyses.",
             hint="Give every row of one analysis the same value in the column, or select by another column.",
         )
-    values = columns.column(where.column)
+    values = columns.column(column)
     held = [values.get(i) for i in read.ids]
     counts: dict[str, int] = {}
     for text in held:
@@ -225,17 +268,22 @@ def _select_where(read, where, label: str, field: str) -> list[str]:
         raise InputDataError(
             f"{field}.values {', '.join(repr(v) for v in missing)} "
             f"{'matches' if len(missing) == 1 else 'match'} no analysis in {label}; column "
-            f"{where.column!r} {holds}{none}.",
+            f"{shown_column} {holds}{none}.",
             hint="Values are compared as text, exactly (case and spaces count).",
         )
     wanted = set(where.values)
     return [i for i, text in zip(read.ids, held) if text in wanted]
 
 
+_TABLE_WHERE_HINT = ("A table's columns beyond study_id, analysis_id, x, y, z, space and sample_size (or those "
+                     "input.columns maps) describe analyses; name one as it is written in the header, or 'group' "
+                     "for the column input.columns.group maps.")
+
+
 def _where_hint(fmt: str) -> str:
     return {
-        "tsv": "A table's columns beyond study_id, analysis_id, x, y, z, space and sample_size describe "
-               "analyses; name one as it is written in the header.",
+        "tsv": _TABLE_WHERE_HINT,
+        "xlsx": _TABLE_WHERE_HINT,
         "parquet": "The columns of the studyset's annotations.parquet and metadata.parquet describe analyses.",
         "nimads": "The keys of an analysis's (or its study's) 'metadata' with a text, number or true/false "
                   "value describe analyses.",
@@ -280,7 +328,8 @@ def _quiet(logger: logging.Logger):
         logger.setLevel(previous)
 
 
-def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec, field: str = "input") -> Evidence:
+def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec, field: str = "input",
+                  file_field: str | None = None) -> Evidence:
     """Read, select and check the input studyset.
 
     Every format is read by :func:`ale_app.inputs.readers.read_input` into the same studyset; then
@@ -300,10 +349,10 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec, fiel
     field : str, default="input"
         The spec field this input is, for messages about its selection: ``input`` in a
         version-1 spec, ``groups.<name>`` for a group of a version-2 spec (whose
-        ``select`` may be a :class:`~ale_app.spec.v2.GroupSelectSpec` with ``where``).
-        A group's TSV/CSV table may carry descriptive columns beyond the coordinate
-        columns (a group column to select by); version 1 (``input``) refuses them, as it
-        always has, unless the selection uses ``where``.
+        ``select`` is the group's).
+    file_field : str or None, default=None
+        The spec field that names the file and its ``format``, ``columns`` and ``sheet``,
+        when not ``field`` (a version-2 group that selects from the shared ``input``).
 
     Returns
     -------
@@ -314,7 +363,7 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec, fiel
     path = resolve_input_path(input_spec.path, spec_dir)
     problems = C.Problems(repr(input_spec.path))
     try:
-        return _load_checked(input_spec, spec_dir, ale_spec, path, problems, field)
+        return _load_checked(input_spec, spec_dir, ale_spec, path, problems, field, file_field or field)
     except InputDataError as exc:
         if getattr(exc, "collected", False) or not len(problems):
             raise
@@ -322,14 +371,24 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec, fiel
         raise problems.error() from None
 
 
-def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input") -> Evidence:
+def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input", file_field="input") -> Evidence:
     from ale_app.inputs import checks as C
     from ale_app.inputs.readers import normalize_space, read_input
 
     label = repr(input_spec.path)
-    columns = field != "input" or getattr(input_spec.select, "where", None) is not None
-    read = read_input(path, input_spec.format, columns=columns)
+    mapping = None if input_spec.columns is None else input_spec.columns.model_dump()
+    read = read_input(path, input_spec.format, columns=mapping, sheet=input_spec.sheet, field=file_field)
     LGR.info("Read %s as %s: %d analyses", input_spec.path, read.format, len(read.ids))
+    notes = []
+    if read.sheet_note:
+        notes.append(f"read {read.sheet_note}")
+        LGR.info("Read %s", read.sheet_note)
+    ignored = _ignored_columns(read, input_spec)
+    likely = _likely_roles(ignored, read, file_field)
+    if ignored:
+        notes.append(_ignored_note(ignored, label, file_field))
+        LGR.log(logging.WARNING if likely else logging.INFO, "%s",
+                notes[-1] + (f"; {_ignored_hint(likely, lead=False)}" if likely else ""))
     if read.encoding not in (None, "utf-8"):
         LGR.warning("%s is not UTF-8; read as %s", input_spec.path, read.encoding)
     problems.extend(read.problems)
@@ -410,7 +469,13 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input")
     sample_sizes = {i: (None if np.isnan(sizes[i]) else float(sizes[i])) for i in ids}
     needed = ale_spec.sample_size is None and ale_spec.kernel_fwhm is None
     C.check_sample_sizes(sample_sizes, needed, read.where, problems, label, skip=read.broken)
-    problems.raise_if_any()
+    try:
+        problems.raise_if_any()
+    except InputDataError as exc:
+        if likely and "sample_size" in likely[0] and "no sample size" in exc.message:
+            # The column that probably holds the missing sample sizes was ignored: say how to map it.
+            exc.hint = (exc.hint + "\n      " if exc.hint else "") + _ignored_hint(likely)
+        raise
 
     study_of = {} if grouping.is_identity else grouping.study_of
     found_warnings = list(read.notes) + fov_warnings + C.find_warnings(
@@ -427,6 +492,10 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input")
     }
     if read.encoding is not None:
         source["encoding"] = read.encoding
+    if read.sheet is not None:
+        source["sheet"] = read.sheet
+    if ignored:
+        source["ignored_columns"] = ignored
     return Evidence(
         studyset=studyset,
         ids=ids,
@@ -440,6 +509,8 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input")
         outside_fov=outside_fov,
         study_rule=input_spec.study_rule,
         study_of=study_of,
+        read_ids=list(read.ids),
+        notes=notes,
     )
 
 
@@ -465,6 +536,52 @@ def _check_prefixed_spaces(grouping, coords: pd.DataFrame, where: dict, problems
             "wrong space.",
             "Re-read the original Sleuth files one by one (or give each experiment's foci the space its "
             "file declares), and remove the 'Reference=...' prefix from the study ids.")
+
+
+def _ignored_columns(read, input_spec: InputSpec) -> list[str]:
+    """A table's columns that nothing reads: not a role, not the group column, not the
+    column ``select.where`` selects by."""
+    if read.table_columns is None:
+        return []
+    used = set()
+    if read.columns is not None:
+        used.update(read.columns.aliases.values())
+        where = getattr(input_spec.select, "where", None)
+        if where is not None:
+            used.add(read.columns.resolve(where.column) or where.column)
+    return [c for c in read.table_columns if c not in used]
+
+
+def _ignored_note(ignored: list[str], label: str, field: str) -> str:
+    return (f"{plural(len(ignored), 'column')} of {label} {'is' if len(ignored) == 1 else 'are'} not read and "
+            f"{'was' if len(ignored) == 1 else 'were'} ignored: {_listed([repr(c) for c in ignored])} "
+            f"({field}.columns maps a column to what ale-app reads; select.where can select by one)")
+
+
+def _likely_roles(ignored: list[str], read, field: str) -> tuple[dict[str, str], str]:
+    """Ignored columns that often hold a role the table has no column for (``'Subjects'``
+    for the sample size), as ``({role: header}, field)``; empty when there is none."""
+    from ale_app.inputs.readers.table import likely_role
+
+    found: dict[str, str] = {}
+    for name in ignored:
+        role = likely_role(name)
+        if role in ROLE_NOUNS and role not in found and role not in (read.table_roles or ()):
+            found[role] = name
+    return (found, field) if found else ()
+
+
+def _ignored_hint(likely: tuple[dict[str, str], str], lead: bool = True) -> str:
+    found, field = likely
+    pairs = ", ".join(f"{role}: {name}" for role, name in found.items())
+    said = (f"The table's {' and '.join(map(repr, found.values()))} {'was' if len(found) == 1 else 'were'} "
+            "ignored; ") if lead else ""
+    return (f"{said}if {'it holds' if len(found) == 1 else 'they hold'} the "
+            f"{' and the '.join(ROLE_NOUNS[r] for r in found)}, map {'it' if len(found) == 1 else 'them'}: "
+            f"{field}.columns: {{{pairs}}}.")
+
+
+ROLE_NOUNS = {"sample_size": "number of subjects", "analysis": "analysis (contrast) names"}
 
 
 def _focus_lines_of(coords: pd.DataFrame, lines: dict[str, list[int]]) -> dict[int, int]:
@@ -557,12 +674,20 @@ def conversion_text(conversion: dict) -> str:
             f"{c['To']} with {c['Transform']} ({c['Method']})")
 
 
-def summary_lines(evidence: Evidence) -> list[str]:
-    """The ``--validate-only`` summary: experiments, foci, subjects, spaces, conversions,
-    foci outside the mask, warnings (the report's evidence section says the same)."""
+#: ``--validate-only`` lists every id read up to this many; beyond, the first IDS_SHOWN.
+MAX_IDS_LISTED = 60
+IDS_SHOWN = 30
+
+
+def summary_lines(evidence: Evidence, field: str = "input") -> list[str]:
+    """The ``--validate-only`` summary: notes on the reading, experiments, foci, subjects,
+    spaces, conversions, foci outside the mask, warnings (the report's evidence section says
+    the same), then the ids read, in file order, marking those the selection leaves out (all
+    of them up to :data:`MAX_IDS_LISTED`, else the first :data:`IDS_SHOWN` and a count)."""
     src = evidence.source
     lines = [
         f"input: {src['path']} (format {src['format']}, sha256 {src['sha256']})",
+        *(f"note: {n}" for n in evidence.notes),
         f"experiments: {len(evidence.ids)}; studies: {len(evidence.study_ids)}; "
         f"foci: {len(evidence.coordinates)}",
         f"studies by: {evidence.study_rule} ({RULE_WORDS[evidence.study_rule]})",
@@ -580,4 +705,22 @@ def summary_lines(evidence: Evidence) -> list[str]:
     lines += _focus_lines(evidence.outside_mask)
     lines.append(f"warnings: {len(evidence.warnings)}")
     lines += [f"  - {w}" for w in evidence.warnings]
+    return lines + id_lines(evidence, field)
+
+
+def id_lines(evidence: Evidence, field: str = "input") -> list[str]:
+    """The ids read, in file order; ``x`` marks those ``select`` leaves out."""
+    read = evidence.read_ids or evidence.ids
+    kept = set(evidence.ids)
+    left_out = len(read) - len(evidence.ids)
+    how = "all selected" if not left_out else (
+        f"{len(evidence.ids)} selected; x marks the {left_out} {field}.select leaves out")
+    lines = [f"ids read: {len(read)} in file order ({how}):"]
+    shown = read if len(read) <= MAX_IDS_LISTED else read[:IDS_SHOWN]
+    lines += [f"  {'x' if left_out and i not in kept else ' '} {i}" if left_out else f"  {i}" for i in shown]
+    if len(shown) < len(read):
+        rest = read[len(shown):]
+        out = sum(1 for i in rest if i not in kept)
+        lines.append(f"  ... and {len(rest)} more" + (f" ({out} of them left out)" if left_out else "")
+                     + f"; the last is {rest[-1]}")
     return lines

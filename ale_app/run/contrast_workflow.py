@@ -37,7 +37,9 @@ def validate_contrast(spec: AnalysisSpecV2, spec_dir: Path) -> dict:
     evidence, problems = {}, []
     for name in spec.contrast.groups:
         try:
-            evidence[name] = load_evidence(group_input(spec, name), spec_dir, spec.ale, field=f"groups.{name}")
+            own_file = spec.groups[name].path is not None
+            evidence[name] = load_evidence(group_input(spec, name), spec_dir, spec.ale, field=f"groups.{name}",
+                                           file_field=f"groups.{name}" if own_file else "input")
         except InputDataError as exc:
             problems.append(f"group {name!r}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
     if len(evidence) == 2:

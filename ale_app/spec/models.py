@@ -47,8 +47,29 @@ class _StrictModel(BaseModel):
                               allow_inf_nan=False)
 
 
+class WhereSpec(_StrictModel):
+    """Keep the analyses whose ``column`` holds one of ``values``.
+
+    Attributes
+    ----------
+    column : str
+        A column of the input that describes analyses: a column of a table (TSV, CSV, Excel)
+        beside the coordinate columns, named as its header writes it (or ``group`` for the
+        column that ``input.columns.group`` names), a column of a parquet studyset's
+        ``annotations`` or ``metadata`` table, or a key of a NIMADS analysis's ``metadata``.
+    values : list of str
+        The values to keep (compared as text, exactly).
+    """
+
+    column: str = Field(min_length=1, description="The column (or analysis metadata key) to select by; 'group' "
+                        "names the table column that input.columns.group maps.")
+    values: list[str] = Field(min_length=1, description="Keep analyses whose column holds one of these values "
+                              "(compared as text, exactly).")
+
+
 class SelectSpec(_StrictModel):
-    """Which analyses of the input enter the meta-analysis (at most one of ``first``/``ids``).
+    """Which analyses of the input enter the meta-analysis: at most one of ``first``,
+    ``ids`` and ``where``, and, after it, ``exclude``.
 
     Attributes
     ----------
@@ -56,6 +77,11 @@ class SelectSpec(_StrictModel):
         The first N analyses in file order (N >= 2).
     ids : list of str or None, default=None
         Analyses by id, as the input names them (at least 2).
+    where : WhereSpec or None, default=None
+        Analyses by the value of a column (e.g. a group or tag column of a table).
+    exclude : list of str or None, default=None
+        Analyses by id to leave out of what the rest of the selection keeps (of every
+        analysis when nothing else is given).
     """
 
     first: int | None = Field(
@@ -70,14 +96,81 @@ class SelectSpec(_StrictModel):
         max_length=MAX_ANALYSES,
         description=f"Keep the analyses with these ids, in file order (at least 2, at most {MAX_ANALYSES:,}).",
     )
+    where: WhereSpec | None = Field(default=None, description="Keep the analyses whose column holds one of the "
+                                    "given values, e.g. {column: task, values: [n-back]}.")
+    exclude: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ANALYSES,
+        description="Leave out the analyses with these ids (as the input names them) from what 'first', 'ids' "
+        "or 'where' keeps, or from all analyses when none of them is given.",
+    )
 
     @model_validator(mode="after")
-    def _at_most_one(self) -> SelectSpec:
-        if self.first is not None and self.ids is not None:
-            raise ValueError("give at most one of 'first' and 'ids'")
-        if self.ids is not None and len(set(self.ids)) != len(self.ids):
-            raise ValueError("'ids' lists an id more than once")
+    def _one_way(self) -> SelectSpec:
+        given = [k for k in ("first", "ids", "where") if getattr(self, k) is not None]
+        if len(given) > 1:
+            if given == ["first", "ids"]:
+                raise ValueError("give at most one of 'first' and 'ids'")
+            raise ValueError(f"give at most one of 'first', 'ids' and 'where' (got {' and '.join(given)})")
+        for name in ("ids", "exclude"):
+            listed = getattr(self, name)
+            if listed is not None and len(set(listed)) != len(listed):
+                raise ValueError(f"'{name}' lists an id more than once")
+        if self.ids is not None and self.exclude is not None:
+            both = [i for i in self.exclude if i in set(self.ids)]
+            if both:
+                raise ValueError(f"'ids' and 'exclude' both list {', '.join(map(repr, both))}")
         return self
+
+
+#: The columns a table's rows are read from: role -> the header it has without a mapping
+#: (``group`` has none: it is read only when ``columns.group`` names it).
+COLUMN_ROLES = {"study": "study_id", "analysis": "analysis_id", "x": "x", "y": "y", "z": "z", "space": "space",
+                "sample_size": "sample_size", "group": None}
+
+
+class ColumnsSpec(_StrictModel):
+    """Which header of a table (TSV, CSV, Excel) holds each column ale-app reads. A role
+    left out is read from its usual header (case and surrounding spaces do not matter).
+
+    Attributes
+    ----------
+    study : str or None, default=None
+        The study's name or id (header ``study_id`` when None).
+    analysis : str or None, default=None
+        The analysis (contrast, experiment) within the study (``analysis_id`` when None);
+        optional: without it each study is one analysis.
+    x, y, z : str or None, default=None
+        The coordinates in mm (``x``, ``y``, ``z`` when None).
+    space : str or None, default=None
+        MNI or TAL on every row (``space`` when None).
+    sample_size : str or None, default=None
+        The number of subjects of the analysis (``sample_size`` when None); optional.
+    group : str or None, default=None
+        A group or tag column that ``select.where`` can name as ``group`` (none when None).
+    """
+
+    study: str | None = Field(default=None, min_length=1, description="Header of the study column (default "
+                              "study_id).")
+    analysis: str | None = Field(default=None, min_length=1, description="Header of the analysis (contrast) "
+                                 "column (default analysis_id; optional: without it each study is one analysis).")
+    x: str | None = Field(default=None, min_length=1, description="Header of the x coordinate column (default x).")
+    y: str | None = Field(default=None, min_length=1, description="Header of the y coordinate column (default y).")
+    z: str | None = Field(default=None, min_length=1, description="Header of the z coordinate column (default z).")
+    space: str | None = Field(default=None, min_length=1, description="Header of the space column, MNI or TAL "
+                              "on every row (default space).")
+    sample_size: str | None = Field(default=None, min_length=1, description="Header of the sample size (number "
+                                    "of subjects) column (default sample_size; optional).")
+    group: str | None = Field(default=None, min_length=1, description="Header of a group or tag column; "
+                              "select.where can then name it as 'group'.")
+
+    def headers(self) -> dict[str, str | None]:
+        """Role -> the header to read it from (the mapped one, else the usual one)."""
+        return {role: getattr(self, role) or default for role, default in COLUMN_ROLES.items()}
+
+
+InputFormat = Literal["auto", "nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet"]
 
 
 class InputSpec(_StrictModel):
@@ -88,10 +181,16 @@ class InputSpec(_StrictModel):
     path : str
         The studyset file (or parquet studyset folder), relative to the spec's folder;
         ``nimare:NAME`` names a resource bundled with NiMARE (``nimare.utils.get_resource_path()``).
-    format : {"auto", "nimads", "nimare-json", "sleuth", "tsv", "parquet"}, default="auto"
+    format : {"auto", "nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet"}, default="auto"
         The input's format; ``auto`` decides from the extension and the content (a folder is
-        a parquet studyset; ``.tsv``/``.csv`` a table; ``.json`` NIMADS or NiMARE JSON by
-        shape; a text file whose first line starts with ``//`` Sleuth).
+        a parquet studyset; ``.tsv``/``.csv`` a table; ``.xlsx`` an Excel workbook; ``.json``
+        NIMADS or NiMARE JSON by shape; a text file whose first line starts with ``//`` Sleuth).
+    columns : ColumnsSpec or None, default=None
+        For a table (TSV, CSV, Excel): which of its headers holds each column ale-app reads;
+        None reads the usual headers (``study_id``, ``analysis_id``, ``x``, ``y``, ``z``,
+        ``space``, ``sample_size``). Other columns are ignored, with a note.
+    sheet : str or None, default=None
+        For an Excel workbook: the sheet to read; None reads the first.
     select : SelectSpec or None, default=None
         Which analyses to keep; None keeps all of them.
     outside_field_of_view : {"error", "keep"}, default="error"
@@ -116,18 +215,32 @@ class InputSpec(_StrictModel):
             "'nimare:nidm_pain_studyset.json'."
         ),
     )
-    format: Literal["auto", "nimads", "nimare-json", "sleuth", "tsv", "parquet"] = Field(
+    format: InputFormat = Field(
         default="auto",
         description=(
             "Input format: 'sleuth' (GingerALE text), 'tsv' (a .tsv or .csv table with columns "
-            "study_id, analysis_id, x, y, z, space, sample_size), 'nimads' (NIMADS studyset "
-            "JSON), 'nimare-json' (NiMARE dataset JSON), 'parquet' (NiMARE parquet studyset "
-            "folder). 'auto' decides from the extension and the content."
+            "study_id, analysis_id, x, y, z, space, sample_size, or those 'columns' maps), 'xlsx' (the "
+            "same table in an Excel workbook), 'nimads' (NIMADS studyset JSON), 'nimare-json' (NiMARE "
+            "dataset JSON), 'parquet' (NiMARE parquet studyset folder). 'auto' decides from the "
+            "extension and the content."
         ),
+    )
+    columns: ColumnsSpec | None = Field(
+        default=None,
+        description=(
+            "For a table (TSV, CSV, Excel): the file's header for each column ale-app reads, e.g. "
+            "{study: publication, sample_size: n}; roles left out use their usual header (study_id, "
+            "analysis_id, x, y, z, space, sample_size). Other columns are ignored, with a note."
+        ),
+    )
+    sheet: str | None = Field(
+        default=None, min_length=1,
+        description="For an Excel workbook: the name of the sheet to read; null reads the first sheet.",
     )
     select: SelectSpec | None = Field(
         default=None,
-        description="Which analyses to keep (at most one of 'first' and 'ids'); null keeps all.",
+        description="Which analyses to keep (at most one of 'first', 'ids' and 'where', then 'exclude'); "
+        "null keeps all.",
     )
     outside_field_of_view: Literal["error", "keep"] = Field(
         default="error",
@@ -454,10 +567,33 @@ class AnalysisSpec(_StrictModel):
         """The spec as run, defaults filled in, for ``spec.json``. In descriptive mode the unread
         ``mode`` and ``inference`` sections are left out, so a spec that does not name a mode and
         one that says ``mode: descriptive`` record (and produce) identical files."""
-        exclude: dict[str, Any] = {"mode": True, "inference": True} if self.mode == "descriptive" else {}
-        if self.input.study_rule == "study-id":  # the default, recorded only when set otherwise
-            exclude["input"] = {"study_rule"}
-        return self.model_dump(mode="json", exclude=exclude)
+        exclude = {"mode", "inference"} if self.mode == "descriptive" else set()
+        record = self.model_dump(mode="json", exclude=exclude)
+        omit_unset_input_keys(record["input"], version=1)
+        return record
+
+
+#: Keys added to ``input`` and ``select`` after specs were first archived: left out of
+#: ``spec.json`` when unset, so that an archived analysis re-runs to the same bytes.
+LATER_INPUT_KEYS = ("columns", "sheet")
+LATER_SELECT_KEYS = {1: ("where", "exclude"), 2: ("exclude",)}
+
+
+def omit_unset_input_keys(record: dict[str, Any] | None, version: int) -> None:
+    """Drop the unset later keys of one recorded ``input`` (or group) in place, and
+    ``study_rule`` when it is the default (``study-id``)."""
+    if not record:
+        return
+    for key in LATER_INPUT_KEYS:
+        if record.get(key, 0) is None:
+            del record[key]
+    if record.get("study_rule") == "study-id":
+        del record["study_rule"]
+    select = record.get("select")
+    if select:
+        for key in LATER_SELECT_KEYS[version]:
+            if select.get(key, 0) is None:
+                del select[key]
 
 
 def build_json_schema() -> dict[str, Any]:

@@ -30,55 +30,25 @@ from ale_app.spec.models import (
     JackknifeSpec,
     LabelsSpec,
     ReportSpec,
+    ColumnsSpec,
+    InputFormat,
     SelectSpec,
+    WhereSpec,
     _StrictModel,
+    omit_unset_input_keys,
 )
+
+__all__ = ["AnalysisSpecV2", "ContrastSpec", "GroupSelectSpec", "GroupSpec", "WhereSpec", "group_input",
+           "group_spec", "upgrade_v1"]
 
 #: Group names become BIDS labels (``group-<name>``, ``contrast-<first>Minus<second>``).
 GROUP_NAME = re.compile(r"^[A-Za-z0-9]+$")
 MAX_GROUP_NAME = 32
 
 
-class WhereSpec(_StrictModel):
-    """Keep the analyses whose ``column`` holds one of ``values``.
-
-    Attributes
-    ----------
-    column : str
-        A column of the input that describes analyses: a column of a TSV table beside the
-        coordinate columns, a column of a parquet studyset's ``annotations`` or ``metadata``
-        table, or a key of a NIMADS analysis's ``metadata``.
-    values : list of str
-        The values to keep (compared as text, exactly).
-    """
-
-    column: str = Field(min_length=1, description="The column (or analysis metadata key) to select by.")
-    values: list[str] = Field(min_length=1, description="Keep analyses whose column holds one of these values "
-                              "(compared as text, exactly).")
-
-
-class GroupSelectSpec(SelectSpec):
-    """Which analyses of the input form the group (at most one of ``first``, ``ids``, ``where``).
-
-    Attributes
-    ----------
-    first : int or None, default=None
-        The first N analyses in file order (N >= 2).
-    ids : list of str or None, default=None
-        Analyses by id, as the input names them (at least 2).
-    where : WhereSpec or None, default=None
-        Analyses by the value of a column (e.g. a group or task column of one shared table).
-    """
-
-    where: WhereSpec | None = Field(default=None, description="Keep the analyses whose column holds one of the "
-                                    "given values, e.g. {column: task, values: [n-back]}.")
-
-    @model_validator(mode="after")
-    def _one_way(self) -> GroupSelectSpec:
-        given = [k for k in ("first", "ids", "where") if getattr(self, k) is not None]
-        if len(given) > 1:
-            raise ValueError(f"give at most one of 'first', 'ids' and 'where' (got {' and '.join(given)})")
-        return self
+#: A group's selection is version 1's (``first``, ``ids``, ``where``, ``exclude``); the name stays
+#: for code that imports it.
+GroupSelectSpec = SelectSpec
 
 
 class GroupSpec(_StrictModel):
@@ -89,9 +59,13 @@ class GroupSpec(_StrictModel):
     path : str or None, default=None
         The group's studyset file (as ``input.path`` in version 1); None selects from the
         spec's shared ``input``.
-    format : {"auto", "nimads", "nimare-json", "sleuth", "tsv", "parquet"} or None, default=None
+    format : {"auto", "nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet"} or None, default=None
         The file's format (``auto`` when None); only with ``path``.
-    select : GroupSelectSpec or None, default=None
+    columns : ColumnsSpec or None, default=None
+        As ``input.columns``, for the group's own table; only with ``path``.
+    sheet : str or None, default=None
+        As ``input.sheet``, for the group's own workbook; only with ``path``.
+    select : SelectSpec or None, default=None
         Which analyses of the file (or of the shared input) form the group.
     outside_field_of_view : {"error", "keep"} or None, default=None
         As ``input.outside_field_of_view`` (``error`` when None); only with ``path``.
@@ -100,10 +74,15 @@ class GroupSpec(_StrictModel):
     path: str | None = Field(default=None, min_length=1, description=(
         "The group's studyset file or parquet folder, relative to the spec's folder ('nimare:NAME' for a "
         "NiMARE resource); null selects from the spec's shared 'input'."))
-    format: Literal["auto", "nimads", "nimare-json", "sleuth", "tsv", "parquet"] | None = Field(
+    format: InputFormat | None = Field(
         default=None, description="The group file's format (as input.format); only with 'path'.")
-    select: GroupSelectSpec | None = Field(default=None, description=(
-        "Which analyses form the group (at most one of 'first', 'ids', 'where'); null keeps all."))
+    columns: ColumnsSpec | None = Field(default=None, description=(
+        "The group table's header for each column ale-app reads (as input.columns); only with 'path'."))
+    sheet: str | None = Field(default=None, min_length=1, description=(
+        "The sheet of the group's Excel workbook to read (as input.sheet); only with 'path'."))
+    select: SelectSpec | None = Field(default=None, description=(
+        "Which analyses form the group (at most one of 'first', 'ids', 'where', then 'exclude'); null keeps "
+        "all."))
     outside_field_of_view: Literal["error", "keep"] | None = Field(
         default=None, description="As input.outside_field_of_view; only with 'path'.")
 
@@ -194,8 +173,10 @@ class AnalysisSpecV2(_StrictModel):
                 if self.input is None:
                     problems.append(f"group {name!r} gives no 'path' and the spec has no shared 'input' to "
                                     "select from")
-                if group.format is not None or group.outside_field_of_view is not None:
-                    problems.append(f"group {name!r}: 'format' and 'outside_field_of_view' go with 'path' "
+                own = [k for k in ("format", "columns", "sheet", "outside_field_of_view")
+                       if getattr(group, k) is not None]
+                if own:
+                    problems.append(f"group {name!r}: {' and '.join(map(repr, own))} go with 'path' "
                                     "(or in the shared 'input')")
         unknown = [g for g in self.contrast.groups if g not in self.groups]
         if unknown:
@@ -226,12 +207,14 @@ class AnalysisSpecV2(_StrictModel):
 
     def record(self) -> dict[str, Any]:
         """The spec as run, defaults filled in, for ``spec.json`` (as version 1 records: the
-        unread ``mode`` and ``inference`` are left out in descriptive mode, and the shared
-        input's ``study_rule`` when it is the default)."""
-        exclude: dict[str, Any] = {"mode": True, "inference": True} if self.mode == "descriptive" else {}
-        if self.input is not None and self.input.study_rule == "study-id":
-            exclude["input"] = {"study_rule"}
-        return self.model_dump(mode="json", exclude=exclude)
+        unread ``mode`` and ``inference`` are left out in descriptive mode, and the keys
+        :func:`~ale_app.spec.models.omit_unset_input_keys` leaves out when unset)."""
+        exclude = {"mode", "inference"} if self.mode == "descriptive" else set()
+        record = self.model_dump(mode="json", exclude=exclude)
+        omit_unset_input_keys(record.get("input"), version=1)
+        for group in record["groups"].values():
+            omit_unset_input_keys(group, version=2)
+        return record
 
 
 #: The sections every group shares with the spec.
@@ -243,14 +226,15 @@ def group_input(spec: AnalysisSpecV2, name: str) -> InputSpec:
     group = spec.groups[name]
     if group.path is not None:
         base: dict[str, Any] = {"path": group.path}
-        if group.format is not None:
-            base["format"] = group.format
+        for key in ("format", "columns", "sheet"):
+            if getattr(group, key) is not None:
+                base[key] = getattr(group, key)
         if group.outside_field_of_view is not None:
             base["outside_field_of_view"] = group.outside_field_of_view
     else:
         assert spec.input is not None  # checked by the model
         base = spec.input.model_dump(exclude={"select"})
-    # The group's selection (a GroupSelectSpec, which may use 'where') is kept as it is.
+    # The group's selection is kept as it is.
     return InputSpec.model_validate({**base, "select": group.select})
 
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from ale_app.errors import InputDataError, MissingInputError
 
-FORMATS = ("nimads", "nimare-json", "sleuth", "tsv", "parquet")
+FORMATS = ("nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet")
+#: Formats that are tables (``input.columns`` applies to them).
+TABLE_FORMATS = ("tsv", "xlsx")
 
 #: Space labels NiMARE converts to MNI (``TAL``) or keeps (``MNI``), after normalising.
 SPACE_ALIASES = {
@@ -79,8 +81,17 @@ class ReadResult:
     notes : list of str
         Warnings about the reading itself (e.g. the fallback encoding).
     columns : AnalysisColumns or None
-        The columns that describe analyses (for ``select.where``), read when asked for;
-        None when the format has no such columns (Sleuth).
+        The columns that describe analyses (for ``select.where``); None when the format has
+        no such columns (Sleuth).
+    table_columns : list of str or None
+        For a table: its columns that are not read as coordinates, ids or sample sizes (the
+        candidates of the note on ignored columns); None for other formats.
+    table_roles : list of str or None
+        For a table: the roles (``study``, ``sample_size``, ...) it has a column for.
+    sheet : str or None
+        For a workbook: the sheet that was read.
+    sheet_note : str or None
+        For a workbook: which sheet was read, and why, in words (for the log).
     """
 
     source: Any
@@ -96,6 +107,10 @@ class ReadResult:
     encoding: str | None = None
     notes: list[str] = field(default_factory=list)
     columns: AnalysisColumns | None = field(default=None, repr=False)
+    table_columns: list[str] | None = None
+    table_roles: list[str] | None = None
+    sheet: str | None = None
+    sheet_note: str | None = None
 
     @property
     def attributes(self) -> dict[str, dict[str, str]]:
@@ -148,13 +163,22 @@ class AnalysisColumns:
         select analyses). Called once, when a column is first asked for.
     names : list of str or None
         The columns in the input's order; None takes them from the loaded table.
+    aliases : dict or None
+        Another name -> a column (a table's ``group`` -> the header ``columns.group`` maps).
     """
 
     def __init__(self, load: Callable[[], tuple[dict[str, dict[str, str]], dict[str, str]]],
-                 names: list[str] | None = None):
+                 names: list[str] | None = None, aliases: dict[str, str] | None = None):
         self._load = load
         self._names = names
+        self.aliases = dict(aliases or {})
         self._table: tuple[dict[str, dict[str, str]], dict[str, str]] | None = None
+
+    def resolve(self, name: str) -> str | None:
+        """The column ``name`` means: itself, or the column an alias names; None if neither."""
+        if name in self.names:
+            return name
+        return self.aliases.get(name)
 
     def _loaded(self) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
         if self._table is None:
@@ -223,6 +247,71 @@ def _looks_binary(text: str) -> bool:
     return controls > 0.01 * max(len(head), 1)
 
 
+#: The first bytes of a zip archive (an .xlsx workbook is one) and of an OLE2 compound file
+#: (an Excel 97-2003 .xls workbook, or a password-protected .xlsx).
+ZIP_MAGIC = b"PK\x03\x04"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+SAVE_AS_HINT = ("Open it in Excel or LibreOffice and save it as an Excel workbook (.xlsx) or as CSV "
+                "(comma-separated, .csv), then point input.path at that file.")
+
+
+def file_head(path: Path, size: int = 8) -> bytes:
+    """The first bytes of a file (empty when it cannot be read: the reader says why later)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except OSError:
+        return b""
+
+
+def workbook_kind(path: Path) -> str | None:
+    """``xlsx`` (a zip with ``xl/workbook.xml``), ``ods`` (an OpenDocument spreadsheet),
+    ``zip`` (another zip archive), ``ole2`` (an .xls or encrypted workbook), or None."""
+    head = file_head(path)
+    if head.startswith(OLE2_MAGIC):
+        return "ole2"
+    if not head.startswith(ZIP_MAGIC):
+        return None
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "xl/workbook.xml" in names:
+                return "xlsx"
+            if "mimetype" in names and b"opendocument.spreadsheet" in archive.read("mimetype"):
+                return "ods"
+    except (zipfile.BadZipFile, OSError, KeyError):
+        pass
+    return "zip"
+
+
+def refuse_workbook(path: Path, fmt: str, field: str = "input") -> None:
+    """Exit 65 with what to do when ``path`` is a spreadsheet or archive that a ``fmt``
+    reader cannot read (``fmt`` is the format asked for: ``tsv``, ``xlsx``, ...)."""
+    kind = workbook_kind(path)
+    if kind == "ole2":
+        raise InputDataError(
+            f"The input file {str(path)!r} is an Excel 97-2003 workbook (.xls) or a password-protected "
+            "workbook, which ale-app does not read.",
+            hint="Remove any password, then o" + SAVE_AS_HINT[1:])
+    if kind == "ods":
+        raise InputDataError(f"The input file {str(path)!r} is an OpenDocument spreadsheet (.ods), which "
+                             "ale-app does not read.", hint=SAVE_AS_HINT)
+    if kind == "zip":
+        raise InputDataError(f"The input file {str(path)!r} is a zip archive, not a coordinate table or an "
+                             "Excel workbook.", hint="Unpack it and point input.path at the file inside.")
+    if kind == "xlsx" and fmt != "xlsx":
+        raise InputDataError(
+            f"The input file {str(path)!r} is an Excel workbook, but {field}.format is {fmt!r}.",
+            hint=f"Set {field}.format to 'xlsx' (or 'auto').")
+    if kind is None and fmt == "xlsx":
+        raise InputDataError(
+            f"The input file {str(path)!r} is not an Excel workbook (.xlsx files are zip archives), but "
+            f"{field}.format is 'xlsx'.",
+            hint=f"Set {field}.format to 'auto' (or 'tsv' for a text table), or check input.path.")
+
+
 def refuse_binary(path: Path, data: bytes, what: str, hint: str) -> None:
     """Exit 65 when ``data`` looks binary (a NUL byte near the start)."""
     if b"\x00" in data[:8192]:
@@ -255,9 +344,19 @@ def detect_format(path: Path) -> str:
     """Pick a format from the path's extension and, for JSON, its content."""
     if path.is_dir():
         return "parquet"
+    kind = workbook_kind(path)
+    if kind == "xlsx":
+        return "xlsx"
+    if kind is not None:
+        refuse_workbook(path, "auto")
     suffix = path.suffix.lower()
     if suffix in (".tsv", ".csv"):
         return "tsv"
+    if suffix in (".xlsx", ".xlsm"):
+        raise InputDataError(
+            f"The input file {str(path)!r} is named like an Excel workbook but is not one (.xlsx files are "
+            "zip archives).",
+            hint="Open it in Excel or LibreOffice and save it again as .xlsx or CSV, or set input.format.")
     if suffix == ".json":
         from ale_app.inputs.readers.studyset_json import detect_json_format, load_json
 
@@ -289,15 +388,24 @@ def detect_format(path: Path) -> str:
     )
 
 
-def read_input(path: Path, fmt: str, columns: bool = False) -> ReadResult:
+def read_input(path: Path, fmt: str, columns: dict[str, str | None] | None = None, sheet: str | None = None,
+               field: str = "input") -> ReadResult:
     """Read ``path`` as ``fmt`` (``auto`` detects it) into a :class:`ReadResult`.
 
-    ``columns`` lets a TSV/CSV table carry descriptive columns beyond the coordinate
-    columns (a version-2 group may select by them); without it such a column is refused,
-    as version 1 refuses it (a misspelt ``sample_size`` would otherwise go unnoticed).
+    For a table (TSV, CSV, Excel), ``columns`` maps roles (``study``, ``x``, ...) to its
+    headers (the spec's ``columns``), and ``sheet`` names the workbook's sheet to read (the
+    first when None); other formats refuse them. ``field`` is the spec field of the input,
+    for messages.
     """
     if fmt == "auto":
         fmt = detect_format(path)
+    if fmt not in TABLE_FORMATS:
+        given = [name for name, value in (("columns", columns), ("sheet", sheet)) if value]
+        if given:
+            raise InputDataError(
+                f"{field}.{given[0]} is given, but {str(path)!r} is read as {fmt}, not a table.",
+                hint=f"{field}.columns and {field}.sheet go with a table (TSV, CSV, Excel); remove "
+                f"{' and '.join(f'{field}.{g}' for g in given)}.")
     if fmt == "parquet":
         from ale_app.inputs.readers.parquet import read_parquet_folder
 
@@ -313,9 +421,16 @@ def read_input(path: Path, fmt: str, columns: bool = False) -> ReadResult:
 
         return read_sleuth(path)
     if fmt == "tsv":
+        if sheet:
+            raise InputDataError(f"{field}.sheet is given, but {str(path)!r} is a text table, not an Excel "
+                                 "workbook.", hint=f"Remove {field}.sheet.")
         from ale_app.inputs.readers.table import read_table
 
-        return read_table(path, columns=columns)
+        return read_table(path, columns=columns, field=field)
+    if fmt == "xlsx":
+        from ale_app.inputs.readers.excel import read_workbook
+
+        return read_workbook(path, columns=columns, sheet=sheet, field=field)
     from ale_app.inputs.readers.studyset_json import read_json_studyset
 
     return read_json_studyset(path, fmt)
@@ -371,20 +486,21 @@ def nimads_from_experiments(experiments: list[Experiment], name: str) -> dict:
 
 
 def result_from_experiments(experiments: list[Experiment], fmt: str, name: str,
-                            problems: list[Problem], structural: bool, encoding: str) -> ReadResult:
-    """The :class:`ReadResult` of a text reader."""
+                            problems: list[Problem], structural: bool, encoding: str | None,
+                            unit: str = "line") -> ReadResult:
+    """The :class:`ReadResult` of a text reader (or a spreadsheet's, whose ``unit`` is ``row``)."""
     ids = list(dict.fromkeys(e.id for e in experiments))
     first: dict[str, Experiment] = {}
     for exp in experiments:
         first.setdefault(exp.id, exp)
     notes = []
-    if encoding != "utf-8":
+    if encoding not in (None, "utf-8"):
         notes.append(f"The input is not UTF-8; it was read as {ENCODING_NAMES[encoding]}. Check "
                      "that names with accents read as intended (they are in coordinates.tsv).")
     return ReadResult(
         source=nimads_from_experiments(experiments, name), ids=ids, format=fmt,
-        where={i: f"line {e.line}" for i, e in first.items()},
-        entries=[(e.id, e.study, e.analysis, f"line {e.line}") for e in experiments],
+        where={i: f"{unit} {e.line}" for i, e in first.items()},
+        entries=[(e.id, e.study, e.analysis, f"{unit} {e.line}") for e in experiments],
         contents=[(e.sample_size, tuple(sorted(e.points))) for e in experiments],
         focus_lines={i: e.point_lines for i, e in first.items()},
         broken={e.id for e in experiments if e.broken},

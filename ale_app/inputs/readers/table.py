@@ -1,33 +1,93 @@
-"""A plain coordinate table: TSV (``.tsv``) or CSV (``.csv``), one focus per row.
+"""A coordinate table, one focus per row: TSV (``.tsv``), CSV (``.csv``) or an Excel sheet
+(:mod:`ale_app.inputs.readers.excel` turns a sheet into the same rows).
 
-Columns: ``study_id, analysis_id, x, y, z, space, sample_size``. ``analysis_id`` is optional
-(each study is then one analysis, ``analysis_1``); ``space`` is ``MNI`` or ``TAL`` (also
-``Talairach``, ``MNI152``) on every row, and rows may differ: TAL rows are converted to MNI
-focus by focus and the conversion recorded, as for NIMADS; ``sample_size`` may be left
-empty where it is unknown, and must be the same on every row of one analysis. A row that
-repeats the header (tables pasted together) is skipped. Rows of one analysis need not be adjacent; analyses
+Columns: ``study_id, analysis_id, x, y, z, space, sample_size``, or the file's own headers for
+them, named in the spec's ``columns`` (``{study: publication, sample_size: n}``). Headers
+match whatever their case and surrounding spaces. ``analysis_id`` is optional (each study is
+then one analysis, ``analysis_1``); ``space`` is ``MNI`` or ``TAL`` (also ``Talairach``,
+``MNI152``) on every row, and rows may differ: TAL rows are converted to MNI focus by focus
+and the conversion recorded, as for NIMADS; ``sample_size`` may be left empty where it is
+unknown, and must be the same on every row of one analysis. A row that repeats the header
+(tables pasted together) is skipped. Rows of one analysis need not be adjacent; analyses
 keep the order of their first row.
 
-Other columns (e.g. a group or task column of a table that holds two groups) are refused,
-unless the reader is asked for descriptive columns (a version-2 group that may select by
-one): each then gives every analysis its value, as text, when it is the same on every row
-of the analysis; a column that differs within an analysis cannot select analyses.
+Other columns (title, doi, notes, a group or task column) are not read as coordinates: each
+gives every analysis its value, as text, when it is the same on every row of the analysis,
+so that ``select.where`` can select by it (a column that differs within an analysis cannot);
+:func:`ale_app.inputs.evidence.load_evidence` notes the columns that nothing uses. Every
+problem of the header (a missing column, a mapped header the file does not have, a header
+written twice, one column read for two roles) is reported at once, with the headers found.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ale_app.errors import InputDataError
 from ale_app.inputs.readers import (AnalysisColumns, Experiment, Problem, ReadResult, normalize_space, plural,
-                                    read_text, result_from_experiments)
+                                    read_text, refuse_workbook, result_from_experiments)
 
-REQUIRED = ("study_id", "x", "y", "z", "space")
+#: Role -> the header it has without a mapping (as ``ColumnsSpec``; no spec import here).
+ROLES = {"study": "study_id", "analysis": "analysis_id", "x": "x", "y": "y", "z": "z", "space": "space",
+         "sample_size": "sample_size", "group": None}
+REQUIRED_ROLES = ("study", "x", "y", "z", "space")
+REQUIRED = tuple(ROLES[r] for r in REQUIRED_ROLES)
 OPTIONAL = ("analysis_id", "sample_size")
 DEFAULT_ANALYSIS = "analysis_1"
+
+#: Headers that often hold a role in published tables (JALE, papers' supplements); only
+#: ever suggested in a message, never read without a mapping.
+LIKELY = {
+    "study": ("publication", "publications", "article", "articles", "paper", "study", "studies", "author",
+              "authors", "reference", "experiment_name"),
+    "analysis": ("contrast", "contrasts", "experiment", "analysis", "condition", "comparison"),
+    "space": ("coordinatespace", "coordinate space", "coordinate_space", "reference", "template",
+              "coordinates space"),
+    "sample_size": ("n", "subjects", "n_subjects", "nsubjects", "sample size", "samplesize", "participants",
+                    "n subjects", "number of subjects", "sample"),
+    "group": ("group", "groups", "tag", "tags", "task", "diagnosis"),
+}
+ROLE_WORDS = {"study": "the study", "analysis": "the analysis (contrast)", "x": "x", "y": "y", "z": "z",
+              "space": "the space (MNI or TAL)", "sample_size": "the number of subjects", "group": "the group"}
+
+
+@dataclass
+class TableSource:
+    """Where a table's rows come from, for messages.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    fmt : str
+        ``tsv`` or ``xlsx`` (what :class:`ReadResult` records).
+    unit : str
+        What a row is called in messages: ``line`` (text) or ``row`` (a spreadsheet).
+    layout : str
+        How the rows were read, for the header message (``read as comma-separated``,
+        ``sheet 'Foci'``).
+    column_name : callable
+        Column index (0-based) -> its name in messages (``3``, or ``C`` in a spreadsheet).
+    field : str
+        The spec field of this input (``input``, ``groups.<name>``).
+    """
+
+    path: Path
+    fmt: str
+    unit: str
+    layout: str
+    column_name: Callable[[int], str]
+    field: str = "input"
+
+    @property
+    def label(self) -> str:
+        return repr(str(self.path))
 
 
 def _delimiter(path: Path, header: str) -> str:
@@ -38,93 +98,110 @@ def _delimiter(path: Path, header: str) -> str:
     return "\t" if "\t" in header else ","
 
 
-def read_table(path: Path, columns: bool = False) -> ReadResult:
+def _text_rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The CSV/TSV rows, each with the line it starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = []
+    start = 1
+    for row in reader:
+        rows.append((start, row))
+        start = reader.line_num + 1
+    return rows
+
+
+def read_table(path: Path, columns: dict[str, str | None] | None = None, field: str = "input") -> ReadResult:
     """Read a TSV/CSV coordinate table into a NIMADS studyset.
 
-    Header problems stop at once; a row that cannot be read is reported (with its line)
-    and the reading goes on, so that every bad row is named in one message. With
-    ``columns``, columns beyond the coordinate columns are kept as descriptive columns
-    (:attr:`ReadResult.columns`); without it they are refused.
+    ``columns`` maps roles (``study``, ``analysis``, ``x``, ``y``, ``z``, ``space``,
+    ``sample_size``, ``group``) to the file's headers; roles it leaves out (or None) use
+    their usual header. Header problems stop at once, all in one message; a row that cannot
+    be read is reported (with its line) and the reading goes on, so that every bad row is
+    named in one message.
     """
+    refuse_workbook(path, "tsv", field)
     text, lines, encoding = read_text(path, "TSV/CSV")
     header_line = next((ln for ln in lines if ln.strip()), "")
     delimiter = _delimiter(path, header_line)
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    missing = [c for c in REQUIRED if c not in header]
-    if missing and header_line.lstrip().startswith("//"):
+    if header_line.lstrip().startswith("//"):
         raise InputDataError(
             f"{str(path)!r}, line 1: this is not a TSV/CSV table; it looks like a Sleuth file "
             "(its first line starts with '//').",
             hint="Set input.format to 'sleuth' (or 'auto'), or check input.path.",
         )
-    if missing:
-        sep = "tab" if delimiter == "\t" else "comma"
-        # Name the columns found only when the header looks like a coordinate table, so that
-        # an unrelated file named by mistake is not quoted.
-        found = (f"; found {', '.join(repr(h[:40]) for h in header)}"
-                 if len(missing) < len(REQUIRED) else "")
-        raise InputDataError(
-            f"{str(path)!r}, line 1: the table has no column(s) {', '.join(missing)} "
-            f"(read as {sep}-separated{found}).",
-            hint="The header needs study_id, x, y, z, space and optionally analysis_id and "
-            "sample_size; a .tsv file is tab-separated and a .csv file comma-separated.",
-        )
-    unknown = [h for h in header if h and h not in REQUIRED + OPTIONAL]
-    if unknown and not columns:
-        raise InputDataError(
-            f"{str(path)!r}, line 1: unknown column(s) {', '.join(repr(u) for u in unknown)}.",
-            hint="Columns are study_id, analysis_id, x, y, z, space, sample_size.",
-        )
-    col = {name: header.index(name) for name in header if name in REQUIRED + OPTIONAL}
-    # Descriptive columns keep their name as written (stripped); a name written twice is one
-    # column whose cells must agree, like a column that differs within an analysis.
-    extra = [(i, h.strip()) for i, h in enumerate(rows[0]) if h.strip() and header[i] not in REQUIRED + OPTIONAL]
+    sep = "tab" if delimiter == "\t" else "comma"
+    source = TableSource(path, "tsv", "line", f"read as {sep}-separated", lambda i: str(i + 1), field)
+    return read_rows(_text_rows(text, delimiter), source, columns, encoding, strict_width=True)
+
+
+def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, columns: dict[str, str | None] | None,
+              encoding: str | None, strict_width: bool, notes: list[str] | None = None) -> ReadResult:
+    """Read a table's rows (each ``(line or row number, cells as text)``) into a :class:`ReadResult`.
+
+    The first row with a value is the header. ``strict_width`` (text tables) refuses a row
+    with another number of fields than the header; a spreadsheet's rows are padded.
+    """
+    rows = [(n, row) for n, row in rows]
+    first = next((i for i, (_, row) in enumerate(rows) if any(cell.strip() for cell in row)), None)
+    if first is None:
+        raise InputDataError(f"{source.label} has no rows with a value.",
+                             hint="Check input.path (and input.sheet for a workbook).")
+    header_number, header_row = rows[first]
+    header = [h.strip() for h in header_row]
+    col, extra = _header_columns(header, header_number, source, columns)
+    width = len(header)
+    names = {role: header[i] for role, i in col.items()}
+    group = names.pop("group", None)
+    col.pop("group", None)
+    study_name, size_name = names["study"], names.get("sample_size", "sample_size")
+    keys = [h.casefold() for h in header]
     seen_values: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
     varying: dict[str, str] = {}
     # Keyed by (study, analysis), not by the composite id, so that colliding ids (study 'A-b'
     # analysis 'c', study 'A' analysis 'b-c') stay two experiments and are reported.
     experiments: dict[tuple[str, str], Experiment] = {}
     problems: list[Problem] = []
+    unit = source.unit
 
     def problem(lineno: int, text: str, hint: str, key: tuple[str, str] | None = None) -> None:
-        problems.append(Problem(f"line {lineno}", text, hint))
+        problems.append(Problem(f"{unit} {lineno}", text, hint))
         if key in experiments:
             experiments[key].broken = True
 
-    for lineno, row in enumerate(rows[1:], start=2):
+    for lineno, row in rows[first + 1:]:
         if not any(cell.strip() for cell in row):
             continue
         if row[0].lstrip().startswith("#"):
             continue
-        if [c.strip().lower() for c in row] == header:  # a repeated header (concatenated tables)
+        if [c.strip().casefold() for c in row] == keys:  # a repeated header (concatenated tables)
             continue
-        if len(row) != len(header):
-            problem(lineno, f"{plural(len(row), 'field')}, but the header has {len(header)}.",
+        if strict_width and len(row) != width:
+            problem(lineno, f"{plural(len(row), 'field')}, but the header has {width}.",
                     "Every row needs one value per column; a decimal comma in a .csv file splits "
                     "a number in two (write 12.5, not 12,5).")
             continue
-        cell = {name: row[i].strip() for name, i in col.items()}
-        study = cell["study_id"]
+        row = (row + [""] * width)[:width]
+        cell = {role: row[i].strip() for role, i in col.items()}
+        study = cell["study"]
         if not study:
-            problem(lineno, "study_id is empty.", "Every row names its study.")
+            problem(lineno, f"{study_name} is empty.", "Every row names its study.")
             continue
-        analysis = cell.get("analysis_id") or DEFAULT_ANALYSIS
+        analysis = cell.get("analysis") or DEFAULT_ANALYSIS
         key = (study, analysis)
         if extra:
-            _note_columns(row, extra, lineno, key, seen_values, varying)
+            _note_columns(row, extra, lineno, unit, key, seen_values, varying)
         xyz = []
         for axis in ("x", "y", "z"):
             value = cell[axis]
+            shown = axis if names[axis].casefold() == axis else f"{axis} ({names[axis]})"
             try:
                 number = float(value)
             except ValueError:
-                problem(lineno, f"{axis} = {value[:40]!r} is not a number (study {study!r}).",
+                problem(lineno, f"{shown} = {value[:40]!r} is not a number (study {study!r}).",
                         "Use a point as the decimal separator (12.5, not 12,5)." if "," in value
                         else "Coordinates are numbers in mm.", key)
                 break
             if not math.isfinite(number):
-                problem(lineno, f"{axis} = {value!r} is not finite (study {study!r}).",
+                problem(lineno, f"{shown} = {value!r} is not finite (study {study!r}).",
                         "Coordinates are finite numbers in mm.", key)
                 break
             xyz.append(number)
@@ -142,38 +219,137 @@ def read_table(path: Path, columns: bool = False) -> ReadResult:
                 size = int(float(size_text))
                 if size != float(size_text):
                     raise ValueError
-            except ValueError:
+            except (ValueError, OverflowError):
                 size, size_ok = None, False
-                problem(lineno, f"sample_size {size_text[:40]!r} is not a whole number (study {study!r}).",
-                        "sample_size is the number of subjects, or empty where unknown.", key)
+                problem(lineno, f"{size_name} {size_text[:40]!r} is not a whole number (study {study!r}).",
+                        f"{size_name} is the number of subjects, or empty where unknown.", key)
         exp = experiments.get(key)
         if exp is None:
             exp = experiments[key] = Experiment(study=study, analysis=analysis, sample_size=size,
                                                 space=space, line=lineno)
         elif size_ok and exp.sample_size != size and not exp.broken:
-            problem(lineno, f"analysis {exp.id!r} has sample_size {size_text or 'empty'} here but "
-                    f"{exp.sample_size} on line {exp.line}.",
-                    "Give every row of one analysis the same sample_size.", key)
+            problem(lineno, f"analysis {exp.id!r} has {size_name} {size_text or 'empty'} here but "
+                    f"{exp.sample_size} on {unit} {exp.line}.",
+                    f"Give every row of one analysis the same {size_name}.", key)
         if len(xyz) < 3 or space is None or not size_ok:
             exp.broken = True
             continue
         exp.add_point((xyz[0], xyz[1], xyz[2]), lineno, space)
     if not experiments and not problems:
-        raise InputDataError(f"{str(path)!r} has a header but no coordinate rows.",
+        raise InputDataError(f"{source.label} has a header but no coordinate rows.",
                              hint="Add one row per focus.")
-    result = result_from_experiments(list(experiments.values()), "tsv", path.stem, problems, False, encoding)
-    if columns:
-        attributes: dict[str, dict[str, str]] = {}
-        for key, exp in experiments.items():
-            if exp.id not in attributes:  # the first of colliding ids, as the studyset keeps it
-                values = seen_values.get(key, {})
-                attributes[exp.id] = {name: text for name, (text, _) in values.items() if text}
-        names = list(dict.fromkeys(name for _, name in extra))
-        result.columns = AnalysisColumns(lambda: (attributes, varying), names=names)
+    result = result_from_experiments(list(experiments.values()), source.fmt, source.path.stem, problems, False,
+                                     encoding, unit=unit)
+    result.notes[:0] = notes or []
+    attributes: dict[str, dict[str, str]] = {}
+    for key, exp in experiments.items():
+        if exp.id not in attributes:  # the first of colliding ids, as the studyset keeps it
+            values = seen_values.get(key, {})
+            attributes[exp.id] = {name: text for name, (text, _) in values.items() if text}
+    extra_names = list(dict.fromkeys(name for _, name in extra))
+    aliases = {"group": group} if group is not None else {}
+    result.columns = AnalysisColumns(lambda: (attributes, varying), names=extra_names, aliases=aliases)
+    result.table_columns = extra_names
+    result.table_roles = list(col) + (["group"] if group is not None else [])
     return result
 
 
-def _note_columns(row: list[str], extra: list[tuple[int, str]], lineno: int, key: tuple[str, str],
+def _header_columns(header: list[str], number: int, source: TableSource,
+                    mapping: dict[str, str | None] | None) -> tuple[dict[str, int], list[tuple[int, str]]]:
+    """Role -> column index, and the other named columns ``(index, header)``; every problem
+    of the header in one :class:`InputDataError`."""
+    mapping = {role: name for role, name in (mapping or {}).items() if name}
+    keys = [h.casefold() for h in header]
+    field = f"{source.field}.columns"
+    named = [h for h in header if h]
+    if named and all(_is_number(h) for h in named):
+        raise InputDataError(
+            f"{source.label}, {source.unit} {number}: the table has no header row ({source.layout}; its first "
+            f"{source.unit} holds numbers, not column names).",
+            hint="Add a header row naming the columns: study_id, analysis_id, x, y, z, space, sample_size (or "
+            f"the table's own names, mapped with {field}).",
+        )
+    col: dict[str, int] = {}
+    missing: list[str] = []
+    problems: list[str] = []
+    for role, default in ROLES.items():
+        wanted = mapping.get(role, default)
+        if wanted is None:
+            continue
+        found = [i for i, k in enumerate(keys) if k == wanted.strip().casefold()]
+        if not found:
+            if role in mapping:
+                near = difflib.get_close_matches(wanted, named, n=2, cutoff=0.6) or [
+                    h for h in named if h.casefold() in LIKELY.get(role, ())][:1]
+                guess = f" (did you mean {' or '.join(map(repr, near))}?)" if near else ""
+                problems.append(f"{field}.{role} is {wanted!r}, but the table has no such column{guess}")
+            elif role in REQUIRED_ROLES:
+                missing.append(role)
+            continue
+        if len(found) > 1:
+            where = " and ".join(source.column_name(i) for i in found)
+            problems.append(f"the column {header[found[0]]!r} ({ROLE_WORDS[role]}) is in the header "
+                            f"{len(found)} times (columns {where}); ale-app cannot tell which to read")
+            continue
+        col[role] = found[0]
+    by_index: dict[int, list[str]] = {}
+    for role, i in col.items():
+        by_index.setdefault(i, []).append(role)
+    for i, roles in by_index.items():
+        if len(roles) > 1:
+            how = ", ".join(f"{r} ({'mapped' if r in mapping else 'its usual header'})" for r in roles)
+            problems.append(f"the column {header[i]!r} is read for {len(roles)} roles: {how}")
+            for role in roles:
+                col.pop(role)
+    if missing:
+        suggestions = {}
+        for role in missing:
+            likely = [h for h in named if h.casefold() in LIKELY.get(role, ()) and keys.index(h.casefold())
+                      not in col.values()]
+            if likely:
+                suggestions[role] = likely[0]
+        text = f"the table has no column(s) {', '.join(ROLES[r] for r in missing)}"
+        if suggestions:
+            which = " and ".join(map(repr, suggestions.values()))
+            pairs = ", ".join(f"{role}: {name}" for role, name in suggestions.items())
+            text += f" (if {which} {'is' if len(suggestions) == 1 else 'are'} meant, map: {field}: {{{pairs}}})"
+        problems.insert(0, text)
+    if problems:
+        looks_like_a_table = bool(col) or bool(mapping)
+        headers = f"; its columns are {', '.join(repr(h[:40]) for h in named)}" if looks_like_a_table and named \
+            else ""
+        where = f"{source.label}, {source.unit} {number}"
+        if len(problems) == 1:
+            message = f"{where}: {problems[0]} ({source.layout}{headers})."
+        else:
+            lines = [f"{where}: {len(problems)} problems in the table's header ({source.layout}{headers}):"]
+            lines += [f"  {i}. {p}." for i, p in enumerate(problems, 1)]
+            message = "\n".join(lines)
+        raise InputDataError(message, hint=(
+            f"Name the table's own headers with {field}, e.g. columns: {{study: publication, sample_size: n}}; "
+            "without it the header needs study_id, x, y, z, space and optionally analysis_id and sample_size"
+            + ("; a .tsv file is tab-separated and a .csv file comma-separated." if source.fmt == "tsv" else ".")))
+    # The group column describes analyses (select.where reads it), like every other column.
+    used = {i for role, i in col.items() if role != "group"}
+    extra = [(i, h) for i, h in enumerate(header) if h and i not in used]
+    return col, extra
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def likely_role(name: str) -> str | None:
+    """The role a header often holds (``n`` -> ``sample_size``), for a note; None if none."""
+    key = name.strip().casefold()
+    return next((role for role, names in LIKELY.items() if key in names), None)
+
+
+def _note_columns(row: list[str], extra: list[tuple[int, str]], lineno: int, unit: str, key: tuple[str, str],
                   seen_values: dict, varying: dict[str, str]) -> None:
     """Record one row's descriptive cells; note a column that differs within its analysis."""
     values = seen_values.setdefault(key, {})
@@ -184,5 +360,5 @@ def _note_columns(row: list[str], extra: list[tuple[int, str]], lineno: int, key
             values[name] = (text, lineno)
         elif first[0] != text and name not in varying:
             study, analysis = key
-            varying[name] = (f"analysis '{study}-{analysis}' has {first[0]!r} on line {first[1]} and "
-                             f"{text!r} on line {lineno}")
+            varying[name] = (f"analysis '{study}-{analysis}' has {first[0]!r} on {unit} {first[1]} and "
+                             f"{text!r} on {unit} {lineno}")
