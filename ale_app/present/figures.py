@@ -96,7 +96,7 @@ def _add_study_legend(fig, study_ids: list[str], colors: dict[str, str]) -> None
     ]
     ncol, fontsize = _legend_layout(len(study_ids))
     legend = fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False, fontsize=fontsize,
-                        bbox_to_anchor=(0.5, 0.0), title="Study id (each experiment id in the tables begins with it)",
+                        bbox_to_anchor=(0.5, 0.0), title="Study id (as in the report's experiment key)",
                         title_fontsize=fontsize)
     for text in legend.get_texts():
         text.set_parse_math(False)  # study ids are data, never mathtext

@@ -830,7 +830,7 @@ def experiment_key_html(key: pd.DataFrame, group: str | None = None, coloured_by
                    for row in key.itertuples(index=False))
     whose = f" of group {html.escape(group)}" if group else ""
     colours = ("" if not coloured_by_study else
-               "; the coordinate figure colours foci by the study id that the experiment id begins with")
+               "; the coordinate figure colours foci by study (the Study id column)")
     intro = (f"<p>Every table and figure names an experiment{whose} by its id, &lt;study id&gt;-&lt;analysis "
              f"id&gt; as the input gives them{colours}. The key below adds what the input records of each "
              "experiment.</p>")
