@@ -256,8 +256,12 @@ SAVE_AS_HINT = ("Open it in Excel or LibreOffice and save it as an Excel workboo
 
 
 def file_head(path: Path, size: int = 8) -> bytes:
-    """The first bytes of a file (empty when it cannot be read: the reader says why later)."""
+    """The first bytes of a regular file (empty for anything else, or when it cannot be read:
+    the reader says why later). A pipe or device is never opened here: opening a FIFO would
+    wait for a writer."""
     try:
+        if not path.is_file():
+            return b""
         with open(path, "rb") as handle:
             return handle.read(size)
     except OSError:
