@@ -33,6 +33,30 @@ T0=$SECONDS
 log() { echo "[container-test +$((SECONDS - T0))s] $*"; }
 fail() { log "FAILED: $*"; exit 1; }
 
+# retry_start CMD...: run CMD (a buildah run), and run it again (at most 3 times in all) when
+# buildah itself failed to start the container because the kernel refused to seal its memfd
+# copy of the runtime ("sealing memfd copy: Device or resource busy", EBUSY from
+# fcntl(F_ADD_SEALS), a transient kernel condition seen once here). Such a failure happens
+# before anything runs in the container, so a retry repeats nothing. CMD's stderr is passed
+# on after it ends; its exit status is CMD's.
+retry_start() {
+    local err code attempt
+    err="$(mktemp)"
+    for attempt in 1 2 3; do
+        "$@" 2>"$err"
+        code=$?
+        if [ "$code" -ne 0 ] && grep -q "sealing memfd copy" "$err" && [ "$attempt" -lt 3 ]; then
+            log "buildah could not start the container (sealing memfd copy: EBUSY), attempt $attempt; retrying" >&2
+            sleep 2
+            continue
+        fi
+        break
+    done
+    cat "$err" >&2
+    rm -f "$err"
+    return "$code"
+}
+
 # --- tools --------------------------------------------------------------------------------
 if ! command -v buildah >/dev/null || ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
     log "installing buildah, podman and debootstrap with apt-get"
@@ -148,7 +172,7 @@ log "host run (inferential): done in $((SECONDS - t)) s; $(($(wc -l <"$WORK/host
 RUN_OPTS=()
 run_in() {
     local c="$1"; shift
-    unshare -n buildah run --isolation chroot --user "$UIDGID" --mount type=tmpfs,destination=/tmp \
+    retry_start unshare -n buildah run --isolation chroot --user "$UIDGID" --mount type=tmpfs,destination=/tmp \
         -v "$WORK/in:/in:ro" -v "$WORK/out:/out" "${RUN_OPTS[@]}" "$c" -- "$@"
 }
 
@@ -269,7 +293,7 @@ ORACLE_TESTS=(/src/tests/test_oracle.py /src/tests/test_jackknife.py -k "not das
 log "in-image oracle tests: python -m pytest ${ORACLE_TESTS[*]} (UID 4242, no network)"
 t=$SECONDS
 set +e
-unshare -n buildah run --isolation chroot --user "$UIDGID" --mount type=tmpfs,destination=/tmp \
+retry_start unshare -n buildah run --isolation chroot --user "$UIDGID" --mount type=tmpfs,destination=/tmp \
     -v "$WORK/testsrc:/src:ro" -v "$WORK/testsite:/testsite:ro" --env PYTHONPATH=/testsite "$c" -- \
     /bin/sh -c 'cd /tmp && exec python -m pytest -p no:cacheprovider --rootdir /src -c /src/pyproject.toml -q "$@"' \
     sh "${ORACLE_TESTS[@]}" 2>&1 | tail -n 15 | sed 's/^/[image pytest] /'
@@ -300,7 +324,7 @@ grep -E '^(Successfully installed|ale-app [0-9]|compiled the numba kernels)' "$W
 log "apptainer.def %post: done in $((SECONDS - t)) s"
 app_run() {  # as Apptainer runs a section: %environment sourced, then the script with arguments
     local section="$1"; shift
-    unshare -n buildah run --isolation chroot --user "$UIDGID" --mount type=tmpfs,destination=/tmp \
+    retry_start unshare -n buildah run --isolation chroot --user "$UIDGID" --mount type=tmpfs,destination=/tmp \
         -v "$WORK/in:/in:ro" -v "$WORK/out:/out" -v "$WORK/apptainer:/.ale-app-ci:ro" "${RUN_OPTS[@]}" "$a" -- \
         /bin/sh -c '. /.ale-app-ci/environment.sh && exec /bin/sh "/.ale-app-ci/$0.sh" "$@"' "$section" "$@"
 }
