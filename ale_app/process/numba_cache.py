@@ -134,6 +134,24 @@ def seed_from_bundle(bundle: Path | None = None) -> list[str]:
     return written
 
 
+def jit_maker(cache: bool):
+    """numba's ``njit`` as ale-app's kernels use it: ``nogil``, cached on disk when ``cache``
+    (numba can write its cache; the precompiled copy is seeded into it first), and without a
+    cache when numba finds no usable cache locator after all. Returns ``jit(fn, **options)``."""
+    from numba import njit
+
+    if cache:
+        seed_from_bundle()
+
+    def jit(fn, **options):
+        try:
+            return njit(cache=cache, nogil=True, **options)(fn)
+        except RuntimeError:  # no usable cache locator after all
+            return njit(cache=False, nogil=True, **options)(fn)
+
+    return jit
+
+
 def is_cached_here(dispatcher) -> bool:
     """Whether numba's cache holds ``dispatcher`` compiled for this CPU, numba, Python and
     source (for at least one signature): numba will then load it, not compile it."""

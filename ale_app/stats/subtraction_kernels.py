@@ -151,20 +151,9 @@ def _compiled():
 
 def _compile():
     """Build the dispatchers into :data:`_COMPILED` (numba compiles each at its first call)."""
-    from numba import njit
-
     from ale_app.process import numba_cache
 
-    cache = _numba_cache_usable()
-    if cache:
-        numba_cache.seed_from_bundle()
-
-    def jit(fn):
-        try:
-            return njit(cache=cache, nogil=True)(fn)
-        except RuntimeError:  # no usable cache locator after all
-            return njit(cache=False, nogil=True)(fn)
-
+    jit = numba_cache.jit_maker(_numba_cache_usable())
     g = dict(globals())
 
     def jit_here(fn):
