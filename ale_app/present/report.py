@@ -207,11 +207,11 @@ def evidence_methods_text(ev, outside_fov_policy: str) -> str:
                      f"(input.outside_field_of_view: {outside_fov_policy}), as NiMARE keeps them")
     if len(ev.outside_mask):
         parts.append(f"{len(ev.outside_mask):,} foci inside the template's box but outside its brain mask were kept")
-    by_study = ev.coordinates_by_study() if hasattr(ev, "coordinates_by_study") else ev.coordinates
-    if getattr(ev, "study_of", None):
+    by_study = ev.coordinates_by_study()
+    if ev.study_of:
         from ale_app.inputs.studies import RULE_WORDS
 
-        rule = getattr(ev, "study_rule", "study-id")
+        rule = ev.study_rule
         parts.append(f"experiments were grouped into {len(ev.study_ids):,} studies by input.study_rule "
                      f"'{rule}' ({RULE_WORDS[rule]}), with any placeholder study name (such as 'null, .') "
                      "counted as a study of its own and any stray 'Reference=' prefix of a study id left out")
