@@ -155,9 +155,11 @@ class SelectSpec(_StrictModel):
             if listed is not None and len(set(listed)) != len(listed):
                 raise ValueError(f"'{name}' lists an id more than once")
         if self.ids is not None and self.exclude is not None:
-            both = [i for i in self.exclude if i in set(self.ids)]
+            listed = set(self.ids)
+            both = [i for i in self.exclude if i in listed]
             if both:
-                raise ValueError(f"'ids' and 'exclude' both list {', '.join(map(repr, both))}")
+                more = f" and {len(both) - 20} more" if len(both) > 20 else ""
+                raise ValueError(f"'ids' and 'exclude' both list {', '.join(repr(i[:200]) for i in both[:20])}{more}")
         return self
 
 
