@@ -199,7 +199,7 @@ def test_one_subjects_line_given_twice_alike_is_fine(tmp_path, capsys):
 def test_table_numbers_are_ascii_digits_and_scientific_notation_stays(tmp_path, capsys):
     rows = _good_rows()
     rows[1][2] = "4.4e1"       # accepted, as before
-    rows[2][6] = "14.0"        # a whole number written with a point: accepted, as before
+    rows[2][6] = "12.0"        # a whole number written with a point: accepted, as before
     rows += [["Kim 2012", "faces", "1_0", "20", "30", "MNI", "15"],
              ["Park 2013", "faces", "10", "20", "30", "MNI", "\u0661\u0665"],
              ["Ito 2015", "faces", "10", "\uff12\uff10", "30", "MNI", "15"]]
@@ -248,7 +248,7 @@ def test_a_million_unknown_ids_give_a_short_message(tmp_path, capsys):
     spec = _spec(tmp_path, "  select:\n    ids: [" + ", ".join(f"x{i}" for i in range(1_000_000)) + "]\n")
     code, err = _run(spec, capsys)
     assert code == 65, err
-    assert ("input.select.ids names 1000000 analyses that are not in the input: 'x0', 'x1', " in err
+    assert ("input.select.ids names analyses that are not in the input: 'x0', 'x1', " in err
             and "'x19', ... and 999980 more." in err)
     assert "'x20'" not in err and len(err) < 2000
 
@@ -258,7 +258,7 @@ def test_unknown_excluded_ids_are_capped_too(tmp_path, capsys):
     spec = _spec(tmp_path, "  select:\n    exclude: [" + ", ".join(f"y{i}" for i in range(100)) + "]\n")
     code, err = _run(spec, capsys)
     assert code == 65, err
-    assert "input.select.exclude names 100 analyses that are not in the input: 'y0'," in err
+    assert "input.select.exclude names analyses that are not in the input: 'y0'," in err
     assert "'y19', ... and 80 more." in err and "'y20'" not in err
 
 

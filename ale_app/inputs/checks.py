@@ -153,7 +153,7 @@ def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: 
                 bad.add(other_aid)
             same = (same_name(other_study), same_name(other_analysis)) == (same_name(study), same_name(analysis))
             if same and content is not None and content == content_of.get(key) and content[1]:
-                problems.add(f"experiment {aid!r} is entered twice ({_both(other_where, where)}){spelled}: same "
+                problems.add(f"experiment {other_aid!r} is entered twice ({_both(other_where, where)}){spelled}: same "
                              f"name, same subjects ({_subjects(content[0])}) and the same "
                              f"{plural(len(content[1]), 'focus', 'foci')}; NiMARE would silently keep "
                              "one of them.",
@@ -161,7 +161,8 @@ def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: 
                              "(merging them would count every focus twice).")
             elif same:
                 differ = " but differ in subjects or foci" if content is not None else ""
-                problems.add(f"two experiments are both named {aid!r} ({_both(other_where, where)}){spelled}{differ}; "
+                problems.add(f"two experiments are both named {other_aid!r} ({_both(other_where, where)})"
+                             f"{spelled}{differ}; "
                              "NiMARE would silently keep only one of them.",
                              "Give every experiment its own name (Sleuth: '// Study 2010: contrast'), e.g. "
                              "the contrast or the subject group that tells them apart; merge them only "

@@ -177,8 +177,7 @@ def _select_ids(read, input_spec: InputSpec, label: str = "", field: str = "inpu
     unknown = [i for i in exclude if i not in known]
     if unknown:
         raise InputDataError(
-            f"{field}.select.exclude names {plural(len(unknown), 'analysis', 'analyses')} that "
-            f"{'is' if len(unknown) == 1 else 'are'} not in the input: {_listed(_shown(unknown), MAX_LISTED)}.",
+            f"{field}.select.exclude names analyses that are not in the input: {_listed(_shown(unknown), MAX_LISTED)}.",
             hint=f"Ids are '<study id>-<analysis id>' as in the input, e.g. {_example_ids(read.ids)}; "
             "'ale-app SPEC OUT --validate-only' lists them.",
         )
@@ -236,8 +235,7 @@ def _select_kept(read, select, label: str, field: str) -> list[str]:
     if unknown:
         shown = _example_ids(all_ids)
         raise InputDataError(
-            f"{field}.select.ids names {plural(len(unknown), 'analysis', 'analyses')} that "
-            f"{'is' if len(unknown) == 1 else 'are'} not in the input: {_listed(_shown(unknown), MAX_LISTED)}.",
+            f"{field}.select.ids names analyses that are not in the input: {_listed(_shown(unknown), MAX_LISTED)}.",
             hint=f"Ids are '<study id>-<analysis id>' as in the input, e.g. {shown}.",
         )
     wanted = set(ids)

@@ -527,7 +527,8 @@ class InferenceSpec(_StrictModel):
     fwe_alpha : float, default=0.05
         Cluster-level family-wise error level a cluster must pass.
     n_iterations : int, default=10000
-        Monte Carlo iterations of the FWE null distributions.
+        Monte Carlo iterations of the FWE null distributions; in inferential mode more than
+        1/``fwe_alpha`` (no FWE p is below 1/``n_iterations``, and a cluster passes when p < alpha).
     seed : int, default=0
         The one seed of every random draw; recorded in every inferential output.
     """
@@ -548,7 +549,8 @@ class InferenceSpec(_StrictModel):
     )
     n_iterations: Int = Field(
         default=10_000, ge=10, le=1_000_000,
-        description="Monte Carlo iterations of the FWE null distributions (10 to 1,000,000).",
+        description="Monte Carlo iterations of the FWE null distributions (10 to 1,000,000); in inferential "
+        "mode more than 1/fwe_alpha, since no FWE p can be below 1/n_iterations (at least 21 for alpha 0.05).",
     )
     seed: Int = Field(
         default=0, ge=0, le=2**32 - 1,
