@@ -3,3 +3,7 @@
 #: Below this many experiments, ALE's voxelwise inference is not reliable (Eickhoff et al.
 #: 2016); the descriptive report says so, and the inferential mode refuses to run.
 MIN_EXPERIMENTS_FOR_INFERENCE = 17
+
+#: The largest sample size (subjects of one experiment) the spec and the inputs accept:
+#: generous for any real study, and far below where a kernel width could misbehave.
+MAX_SAMPLE_SIZE = 1_000_000

@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from typing import TYPE_CHECKING
 
+from ale_app.constants import MAX_SAMPLE_SIZE
 from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE as MIN_RECOMMENDED_EXPERIMENTS
 from ale_app.errors import InputDataError
 from ale_app.inputs.readers import Problem, plural
@@ -92,10 +93,22 @@ def name_list(ids, where: dict[str, str] | None = None, limit: int = MAX_NAMED) 
     return ", ".join(shown) + more
 
 
+#: Bidirectional controls: they reorder the text around them on screen (a name could show
+#: as another), in the TSV outputs, the report and a terminal alike.
+BIDI_CONTROLS = frozenset("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _control_characters(text: str) -> list[str]:
-    return [unicodedata.name(c, f"U+{ord(c):04X}").lower() if c not in "\t\n\r" else
-            {"\t": "tab", "\n": "newline", "\r": "carriage return"}[c]
-            for c in dict.fromkeys(text) if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
+    return [unicodedata.name(c, f"U+{ord(c):04X}").lower() + (f" U+{ord(c):04X}" if c in BIDI_CONTROLS else "")
+            if c not in "\t\n\r" else {"\t": "tab", "\n": "newline", "\r": "carriage return"}[c]
+            for c in dict.fromkeys(text) if unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in BIDI_CONTROLS]
+
+
+def same_name(text: str | None) -> str | None:
+    """``text`` as names are compared: in Unicode's composed form (NFC), so that ``Müller``
+    typed with one character or with ``u`` and a combining diaeresis (NFD, as macOS file
+    names and some PDFs give it) is one name."""
+    return None if text is None else unicodedata.normalize("NFC", text)
 
 
 def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: Problems,
@@ -118,30 +131,38 @@ def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: 
             controls = _control_characters(value or "")
             if controls:
                 bad.add(aid)
-                problems.add(f"the {what} name {value!r} of experiment {aid!r} contains a control "
+                problems.add(f"the {what} name {value[:200]!r} of experiment {aid[:200]!r} contains a control "
                              f"character ({', '.join(controls)}).",
-                             "Names may not contain tabs, line breaks or other control characters, "
-                             "which break the TSV outputs; retype the name.", where)
+                             "Names may not contain tabs, line breaks, bidirectional controls (which show "
+                             "text in another order than it is stored) or other control characters, which "
+                             "break the TSV outputs and the report; retype the name.", where)
             elif value and value.startswith(FORMULA_STARTS):
                 bad.add(aid)
                 problems.add(f"the {what} name {value!r} of experiment {aid!r} starts with "
                              f"{value[0]!r}, which a spreadsheet runs as a formula.",
                              "Names may not start with =, +, - or @ (a spreadsheet opening the TSV "
                              "outputs would run them); rename it, e.g. without the leading sign.", where)
-        if aid in first:
+        key = same_name(aid)
+        if key in first:
             bad.add(aid)
-            other_study, other_analysis, other_where = first[aid]
-            if (other_study, other_analysis) == (study, analysis) and content is not None \
-                    and content == content_of.get(aid) and content[1]:
-                problems.add(f"experiment {aid!r} is entered twice ({_both(other_where, where)}): same "
+            other_study, other_analysis, other_where, other_aid = first[key]
+            spelled = "" if other_aid == aid else (
+                ", spelled with different Unicode characters for the same letters (an accent typed as one "
+                "character in one name and as a letter and a combining accent in the other)")
+            if spelled:
+                bad.add(other_aid)
+            same = (same_name(other_study), same_name(other_analysis)) == (same_name(study), same_name(analysis))
+            if same and content is not None and content == content_of.get(key) and content[1]:
+                problems.add(f"experiment {other_aid!r} is entered twice ({_both(other_where, where)}){spelled}: same "
                              f"name, same subjects ({_subjects(content[0])}) and the same "
                              f"{plural(len(content[1]), 'focus', 'foci')}; NiMARE would silently keep "
                              "one of them.",
                              "Same subjects and foci: likely entered twice; delete one of the two "
                              "(merging them would count every focus twice).")
-            elif (other_study, other_analysis) == (study, analysis):
+            elif same:
                 differ = " but differ in subjects or foci" if content is not None else ""
-                problems.add(f"two experiments are both named {aid!r} ({_both(other_where, where)}){differ}; "
+                problems.add(f"two experiments are both named {other_aid!r} ({_both(other_where, where)})"
+                             f"{spelled}{differ}; "
                              "NiMARE would silently keep only one of them.",
                              "Give every experiment its own name (Sleuth: '// Study 2010: contrast'), e.g. "
                              "the contrast or the subject group that tells them apart; merge them only "
@@ -149,12 +170,12 @@ def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: 
             else:
                 problems.add(f"study {other_study!r} analysis {other_analysis!r} ({other_where}) and "
                              f"study {study!r} analysis {analysis!r} ({where}) both give the "
-                             f"experiment id {aid!r}, and would be merged.",
+                             f"experiment id {aid!r}{spelled}, and would be merged.",
                              "Ids are '<study>-<analysis>'; rename one study or analysis so the "
                              "two ids differ.")
         else:
-            first[aid] = (study, analysis, where)
-            content_of[aid] = content
+            first[key] = (study, analysis, where, aid)
+            content_of[key] = content
     return bad
 
 
@@ -298,6 +319,15 @@ def check_sample_sizes(sample_sizes: dict, needed: bool, where: dict, problems: 
             f"{'has' if len(nonpositive) == 1 else 'have'} a sample size that is not positive: "
             f"{name_list(nonpositive, where)}.",
             "Correct the sample sizes (Sleuth: '// Subjects=N' with N at least 1).")
+    huge = [i for i, n in sample_sizes.items() if n is not None and n > MAX_SAMPLE_SIZE]
+    if huge:
+        shown = ", ".join(f"{i!r} ({where[i] + ', ' if i in where else ''}{sample_sizes[i]:,.0f} subjects)"
+                          for i in huge[:MAX_NAMED])
+        more = f" and {len(huge) - MAX_NAMED} more" if len(huge) > MAX_NAMED else ""
+        problems.add(
+            f"{plural(len(huge), 'experiment')} in {label} {'has' if len(huge) == 1 else 'have'} a sample size "
+            f"above {MAX_SAMPLE_SIZE:,}, the most ale-app accepts (as for ale.sample_size): {shown}{more}.",
+            "Correct the sample sizes (a typing error, or a count of something other than subjects).")
     missing = [i for i, n in sample_sizes.items() if n is None and i not in skip]
     if needed and missing:
         problems.add(

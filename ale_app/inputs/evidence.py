@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ale_app.digests import sha256_file
-from ale_app.errors import InputDataError, MissingInputError
+from ale_app.errors import InputDataError, MissingInputError, SpecError
 from ale_app.inputs.readers import plural
 from ale_app.inputs.studies import RULE_WORDS
 from ale_app.spec.models import ALESpec, InputSpec
@@ -123,9 +123,23 @@ def nimare_resource_dir() -> Path:
 
 
 def resolve_input_path(path: str, spec_dir: Path) -> Path:
-    """Resolve ``input.path``: ``nimare:NAME`` from NiMARE's resources, else spec-relative."""
+    """Resolve ``input.path``: ``nimare:NAME`` from NiMARE's resources, else spec-relative.
+
+    ``nimare:NAME`` stays inside NiMARE's resource folder: a name that leads out of it (``..``,
+    an absolute path, a link to elsewhere) is refused (exit 65).
+    """
     if path.startswith(NIMARE_PREFIX):
-        resolved = nimare_resource_dir() / path[len(NIMARE_PREFIX) :]
+        name = path[len(NIMARE_PREFIX) :]
+        folder = nimare_resource_dir()
+        resolved = folder / name
+        inside = (not Path(name).is_absolute() and ".." not in Path(name).parts and name.strip()
+                  and resolved.resolve().is_relative_to(folder.resolve()))
+        if not inside:
+            raise SpecError(
+                f"The input path {path[:200]!r} leads outside NiMARE's bundled resources ({folder}).",
+                hint="'nimare:NAME' names a file or folder of NiMARE's resources, e.g. "
+                "'nimare:nidm_pain_studyset.json'; give any other file as a path relative to the spec's folder.",
+            )
     else:
         resolved = Path(path)
         if not resolved.is_absolute():
@@ -158,30 +172,46 @@ def _select_ids(read, input_spec: InputSpec, label: str = "", field: str = "inpu
     kept = _select_kept(read, select, label, field)
     if select.exclude is None:
         return kept
+    exclude = _as_read(select.exclude, read.ids)
     known = set(read.ids)
-    unknown = [i for i in select.exclude if i not in known]
+    unknown = [i for i in exclude if i not in known]
     if unknown:
         raise InputDataError(
-            f"{field}.select.exclude names analyses that are not in the input: "
-            + ", ".join(repr(i) for i in unknown) + ".",
+            f"{field}.select.exclude names analyses that are not in the input: {_listed(_shown(unknown), MAX_LISTED)}.",
             hint=f"Ids are '<study id>-<analysis id>' as in the input, e.g. {_example_ids(read.ids)}; "
             "'ale-app SPEC OUT --validate-only' lists them.",
         )
     chosen = set(kept)
-    outside = [i for i in select.exclude if i not in chosen]
+    outside = [i for i in exclude if i not in chosen]
     if outside:
         how = next(k for k in ("first", "ids", "where") if getattr(select, k) is not None)
         raise InputDataError(
             f"{field}.select.exclude names analyses that {field}.select.{how} does not keep, so excluding "
-            "them changes nothing: " + ", ".join(repr(i) for i in outside) + ".",
+            f"them changes nothing: {_listed(_shown(outside), MAX_LISTED)}.",
             hint=f"Remove them from {field}.select.exclude, or check the ids.",
         )
-    excluded = set(select.exclude)
+    excluded = set(exclude)
     return [i for i in kept if i not in excluded]
 
 
+def _as_read(ids: list[str], read_ids: list[str]) -> list[str]:
+    """The spec's ids as the input spells them: an id written in another Unicode form of the
+    same letters (an accent as one character or as a combining mark) is the input's id."""
+    from ale_app.inputs.checks import same_name
+
+    spelling: dict[str, str] = {}
+    for i in read_ids:
+        spelling.setdefault(same_name(i), i)
+    return [spelling.get(same_name(i), i) for i in ids]
+
+
+def _shown(ids: list[str]) -> list[str]:
+    """Ids quoted for a message, each cut to 200 characters."""
+    return [repr(i[:200]) + ("..." if len(i) > 200 else "") for i in ids[:MAX_LISTED]] + ids[MAX_LISTED:]
+
+
 def _example_ids(ids: list[str]) -> str:
-    return ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+    return ", ".join(i[:200] for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
 
 
 def _select_kept(read, select, label: str, field: str) -> list[str]:
@@ -200,16 +230,15 @@ def _select_kept(read, select, label: str, field: str) -> list[str]:
             )
         return list(all_ids[: select.first])
     known = set(all_ids)
-    unknown = [i for i in select.ids if i not in known]
+    ids = _as_read(select.ids, all_ids)
+    unknown = [i for i in ids if i not in known]
     if unknown:
         shown = _example_ids(all_ids)
         raise InputDataError(
-            f"{field}.select.ids names analyses that are not in the input: "
-            + ", ".join(repr(i) for i in unknown)
-            + ".",
+            f"{field}.select.ids names analyses that are not in the input: {_listed(_shown(unknown), MAX_LISTED)}.",
             hint=f"Ids are '<study id>-<analysis id>' as in the input, e.g. {shown}.",
         )
-    wanted = set(select.ids)
+    wanted = set(ids)
     return [i for i in all_ids if i in wanted]
 
 
@@ -266,7 +295,7 @@ def _select_where(read, where, label: str, field: str) -> list[str]:
         none = f"; {plural(empty, 'analysis', 'analyses')} {'has' if empty == 1 else 'have'} no value" if empty else ""
         holds = f"holds {_listed(listed)}" if listed else "holds no value"
         raise InputDataError(
-            f"{field}.values {', '.join(repr(v) for v in missing)} "
+            f"{field}.values {_listed(_shown(missing), MAX_LISTED)} "
             f"{'matches' if len(missing) == 1 else 'match'} no analysis in {label}; column "
             f"{shown_column} {holds}{none}.",
             hint="Values are compared as text, exactly (case and spaces count).",

@@ -28,6 +28,7 @@ about, naming the ids.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 STUDY_RULES = ("study-id", "author-year", "each-experiment")
@@ -96,11 +97,13 @@ class Grouping:
     study_of: dict[str, str]
     placeholders: list[str] = field(default_factory=list)
     prefixed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    respelled: list[str] = field(default_factory=list)
 
     @property
     def is_identity(self) -> bool:
         """Whether every experiment's study is the study id the input gives it."""
-        return self.rule == DEFAULT_STUDY_RULE and not self.placeholders and not self.prefixed
+        return (self.rule == DEFAULT_STUDY_RULE and not self.placeholders and not self.prefixed
+                and not self.respelled)
 
 
 def group_studies(ids: list[str], input_study: dict[str, str], rule: str = DEFAULT_STUDY_RULE) -> Grouping:
@@ -118,6 +121,7 @@ def group_studies(ids: list[str], input_study: dict[str, str], rule: str = DEFAU
     if rule not in STUDY_RULES:
         raise ValueError(f"unknown study rule {rule!r}")
     grouping = Grouping(rule=rule, study_of={})
+    spelling: dict[str, str] = {}  # a study in Unicode's composed form (NFC) -> its first spelling
     for aid in ids:
         study = str(input_study.get(aid, aid))
         prefix = reference_prefix(study)
@@ -133,6 +137,12 @@ def group_studies(ids: list[str], input_study: dict[str, str], rule: str = DEFAU
             grouping.study_of[aid] = author_year(study)
         else:
             grouping.study_of[aid] = study
+        # One study however its accents are encoded (one character, or a letter and a combining
+        # accent): named as its first experiment spells it.
+        found = grouping.study_of[aid]
+        grouping.study_of[aid] = spelling.setdefault(unicodedata.normalize("NFC", found), found)
+        if grouping.study_of[aid] != found:
+            grouping.respelled.append(aid)
     return grouping
 
 

@@ -9,6 +9,7 @@ the text as read (its digest goes into provenance).
 from __future__ import annotations
 
 import json
+import re
 import typing
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,8 @@ from ale_app.spec.v2 import AnalysisSpecV2
 EXAMPLE_PREFIX = "example:"
 #: Deepest nesting of lists and mappings a spec may have (the real spec needs 3).
 MAX_SPEC_DEPTH = 32
+#: At most this many invalid fields are listed in one message.
+MAX_SPEC_ERRORS = 50
 
 
 # --------------------------------------------------------------------------- examples
@@ -90,6 +93,20 @@ class _NoTagsLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# Plain numbers as JSON (and YAML 1.2) writes them, not as YAML 1.1 reads them: ``1e-4`` is a
+# number (YAML 1.1 reads it as text), while ``4_2``, ``0777``, ``0x1F`` and ``1:30`` stay text
+# (YAML 1.1 reads 42, 511, 31 and 90), which the spec's number fields refuse, naming the field.
+_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+)"
+                    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_NoTagsLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:int",
+                                                                      "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_NoTagsLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+_NoTagsLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
 def _locate_yaml(text: str, loc: tuple) -> int | None:
     """Return the 1-based line of the YAML/JSON node at ``loc`` (keys and list indices)."""
     try:
@@ -141,8 +158,11 @@ def _field_bounds(loc: tuple, model: Any = AnalysisSpec) -> str | None:
 
 def _format_validation_error(exc: ValidationError, text: str, origin: str, model: Any = AnalysisSpec) -> SpecError:
     lines = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:MAX_SPEC_ERRORS]:
         loc = tuple(err["loc"])
+        if not loc and "at" in (err.get("ctx") or {}):
+            loc = tuple(err["ctx"]["at"])  # a rule of the whole spec that one field can fix
         field = ".".join(str(p) for p in loc) or "(top level)"
         line = _locate_yaml(text, loc)
         where = f"{origin}, line {line}" if line else origin
@@ -153,11 +173,14 @@ def _format_validation_error(exc: ValidationError, text: str, origin: str, model
             msg = "required key is missing"
         elif err["type"] == "value_error":
             msg = msg.removeprefix("Value error, ")
-        elif err["type"] not in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        elif err["type"] not in ("greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                                 "unreachable_alpha"):
             bounds = _field_bounds(loc, model)
             if bounds:
                 msg = f"{msg}; allowed: {bounds}"
         lines.append(f"  {field}: {msg} ({where})")
+    if len(errors) > MAX_SPEC_ERRORS:
+        lines.append(f"  ... and {len(errors) - MAX_SPEC_ERRORS:,} more, not listed; fix these and check again.")
     return SpecError(
         "The spec is not valid:\n" + "\n".join(lines),
         hint="Fix the fields named above; 'ale-app --print-schema' shows every field and its bounds.",

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _package_version
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from ale_app.spec.atlases import ATLAS_NAMES, DEFAULT_ATLAS
 from ale_app.spec.colormap_names import BUILTIN_COLORMAPS, MATPLOTLIB_VERSION
-from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE
+from ale_app.constants import MAX_SAMPLE_SIZE, MIN_EXPERIMENTS_FOR_INFERENCE
 
 SCHEMA_ID = "https://github.com/ale-app/ale-app/schemas/ale-app-spec.schema.json"
 SCHEMA_FILENAME = "ale-app-spec.schema.json"
@@ -25,7 +26,6 @@ SCHEMA_FILENAME = "ale-app-spec.schema.json"
 # can overflow a computation or make a figure impossible to draw.
 MAX_ANALYSES = 1_000_000
 MAX_KERNEL_FWHM_MM = 100.0  # ALE kernels are about 8-15 mm; 100 mm already blurs the whole brain
-MAX_SAMPLE_SIZE = 1_000_000
 MAX_CLUSTER_MM3 = 10_000_000.0
 MAX_DOMINANCE_RATIO = 1000.0
 MAX_TITLE_LENGTH = 1000
@@ -36,6 +36,43 @@ def _installed_version(name: str) -> str | None:
         return _package_version(name)
     except PackageNotFoundError:
         return None
+
+
+def _plain(kind: str):
+    """A check run before pydantic's own: a number field takes a number as written, never
+    ``true``/``false`` (which Python counts as 1 and 0) nor a quoted string (``'7'``), which
+    pydantic would otherwise convert; a true/false field takes only true or false."""
+
+    def check(value: Any) -> Any:
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise PydanticCustomError(
+                    "strict_type", "must be true or false, not {given}", {"given": _given(value)})
+            return value
+        if isinstance(value, bool) or isinstance(value, str):
+            raise PydanticCustomError(
+                "strict_type", "must be {kind} written without quotes, not {given}",
+                {"kind": "a whole number" if kind == "int" else "a number", "given": _given(value)})
+        return value
+
+    return BeforeValidator(check)
+
+
+def _given(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    return repr(value)[:40] if isinstance(value, (int, float)) else f"a {type(value).__name__}"
+
+
+#: Numbers and switches of the spec: pydantic's own checks, without its conversions of
+#: booleans and strings (``seed: true`` would be 1, ``seed: '7'`` 7).
+Int = Annotated[int, _plain("int")]
+Float = Annotated[float, _plain("float")]
+Bool = Annotated[bool, _plain("bool")]
+OptionalInt = Annotated[int | None, _plain("int")]
+OptionalFloat = Annotated[float | None, _plain("float")]
 
 
 class _StrictModel(BaseModel):
@@ -84,7 +121,7 @@ class SelectSpec(_StrictModel):
         analysis when nothing else is given).
     """
 
-    first: int | None = Field(
+    first: OptionalInt = Field(
         default=None,
         ge=2,
         le=MAX_ANALYSES,
@@ -118,9 +155,11 @@ class SelectSpec(_StrictModel):
             if listed is not None and len(set(listed)) != len(listed):
                 raise ValueError(f"'{name}' lists an id more than once")
         if self.ids is not None and self.exclude is not None:
-            both = [i for i in self.exclude if i in set(self.ids)]
+            listed = set(self.ids)
+            both = [i for i in self.exclude if i in listed]
             if both:
-                raise ValueError(f"'ids' and 'exclude' both list {', '.join(map(repr, both))}")
+                more = f" and {len(both) - 20} more" if len(both) > 20 else ""
+                raise ValueError(f"'ids' and 'exclude' both list {', '.join(repr(i[:200]) for i in both[:20])}{more}")
         return self
 
 
@@ -278,7 +317,7 @@ class ALESpec(_StrictModel):
         Target space, grid and mask.
     """
 
-    kernel_fwhm: float | None = Field(
+    kernel_fwhm: OptionalFloat = Field(
         default=None,
         gt=0,
         le=MAX_KERNEL_FWHM_MM,
@@ -288,7 +327,7 @@ class ALESpec(_StrictModel):
             "sample size (Eickhoff et al. 2009)."
         ),
     )
-    sample_size: int | None = Field(
+    sample_size: OptionalInt = Field(
         default=None,
         gt=0,
         le=MAX_SAMPLE_SIZE,
@@ -322,7 +361,7 @@ class DisplaySpec(_StrictModel):
         A matplotlib colormap name for ALE maps.
     """
 
-    threshold_percentile: float = Field(
+    threshold_percentile: Float = Field(
         default=95,
         gt=0,
         lt=100,
@@ -331,7 +370,7 @@ class DisplaySpec(_StrictModel):
             "(more than 0, less than 100). It is not a statistical threshold."
         ),
     )
-    glass_brain_threshold: float = Field(
+    glass_brain_threshold: Float = Field(
         default=0.0001,
         ge=0,
         le=1,
@@ -374,7 +413,7 @@ class JackknifeSpec(_StrictModel):
         Descriptive clusters smaller than this volume (mm3) are dropped.
     """
 
-    enabled: bool = Field(default=True, description="Run the leave-one-out jackknife.")
+    enabled: Bool = Field(default=True, description="Run the leave-one-out jackknife.")
     method: Literal["closed-form", "refit"] = Field(
         default="closed-form",
         description=(
@@ -382,7 +421,7 @@ class JackknifeSpec(_StrictModel):
             "analytically; 'refit': one ALE fit per left-out experiment, as NiMARE's Jackknife."
         ),
     )
-    cluster_threshold_mm3: float = Field(
+    cluster_threshold_mm3: Float = Field(
         default=500,
         ge=0,
         le=MAX_CLUSTER_MM3,
@@ -414,8 +453,8 @@ class FiguresSpec(_StrictModel):
         min_length=1,
         description="File formats written for every figure.",
     )
-    dpi: int = Field(default=300, ge=50, le=1200, description="Resolution of PNG figures (50 to 1200 dpi).")
-    titles: bool = Field(
+    dpi: Int = Field(default=300, ge=50, le=1200, description="Resolution of PNG figures (50 to 1200 dpi).")
+    titles: Bool = Field(
         default=True,
         description="Draw each figure's title and note above it; false leaves them out, for a paper's own "
         "caption (the report's captions stay).",
@@ -441,7 +480,7 @@ class ReportSpec(_StrictModel):
         ... and at least this large.
     """
 
-    dominance_ratio: float = Field(
+    dominance_ratio: Float = Field(
         default=2,
         ge=1,
         le=MAX_DOMINANCE_RATIO,
@@ -450,7 +489,7 @@ class ReportSpec(_StrictModel):
             f"(1 to {MAX_DOMINANCE_RATIO:g}) ..."
         ),
     )
-    dominance_min: float = Field(
+    dominance_min: Float = Field(
         default=0.25,
         ge=0,
         le=1,
@@ -488,34 +527,66 @@ class InferenceSpec(_StrictModel):
     fwe_alpha : float, default=0.05
         Cluster-level family-wise error level a cluster must pass.
     n_iterations : int, default=10000
-        Monte Carlo iterations of the FWE null distributions.
+        Monte Carlo iterations of the FWE null distributions; in inferential mode more than
+        1/``fwe_alpha`` (no FWE p is below 1/``n_iterations``, and a cluster passes when p < alpha).
     seed : int, default=0
         The one seed of every random draw; recorded in every inferential output.
     """
 
-    min_experiments: int = Field(
+    min_experiments: Int = Field(
         default=MIN_EXPERIMENTS_FOR_INFERENCE, ge=2, le=100_000,
         description="Below this many experiments the inferential mode refuses to run (Eickhoff et al. 2016: "
         "about 17-20 experiments are needed).",
     )
-    voxel_p: float = Field(
+    voxel_p: Float = Field(
         default=0.001, gt=0, le=0.05,
         description="Cluster-forming threshold: uncorrected voxel-level p from NiMARE's analytic null "
         "(0 < p <= 0.05).",
     )
-    fwe_alpha: float = Field(
+    fwe_alpha: Float = Field(
         default=0.05, gt=0, le=0.5,
         description="Cluster-level family-wise error level a cluster must pass (0 < alpha <= 0.5).",
     )
-    n_iterations: int = Field(
+    n_iterations: Int = Field(
         default=10_000, ge=10, le=1_000_000,
-        description="Monte Carlo iterations of the FWE null distributions (10 to 1,000,000).",
+        description="Monte Carlo iterations of the FWE null distributions (10 to 1,000,000); in inferential "
+        "mode more than 1/fwe_alpha, since no FWE p can be below 1/n_iterations (at least 21 for alpha 0.05).",
     )
-    seed: int = Field(
+    seed: Int = Field(
         default=0, ge=0, le=2**32 - 1,
         description="The one seed of every random draw (0 to 2**32-1); with the same seed the null "
         "distributions equal NiMARE's ALE(random_state=seed) + FWECorrector(method='montecarlo').",
     )
+
+
+def iterations_needed(alpha: float) -> int:
+    """The fewest Monte Carlo iterations (or permutations) whose smallest FWE p is below ``alpha``.
+
+    NiMARE's FWE p of a cluster is the share of the null's maxima at least as large, but
+    never below 1/n (``null_to_p`` clips it there), and a cluster passes when its p is
+    below alpha; so n iterations can let a cluster pass only when 1/n < alpha.
+    """
+    n = max(1, int(1 / alpha))
+    while not 1.0 / n < alpha:
+        n += 1
+    return n
+
+
+def check_inference_can_pass(inference: InferenceSpec, contrast: bool = False) -> None:
+    """Refuse inference settings under which no cluster can ever pass: with
+    ``n_iterations`` at or below 1/``fwe_alpha`` the smallest FWE p the Monte Carlo null
+    (and the subtraction's permutations) can give is not below ``fwe_alpha``."""
+    n, alpha = inference.n_iterations, inference.fwe_alpha
+    if 1.0 / n < alpha:
+        return
+    what = "Monte Carlo iterations and permutations" if contrast else "Monte Carlo iterations"
+    raise PydanticCustomError(
+        "unreachable_alpha",
+        f"{n:,} {what} cannot give any cluster an FWE p below inference.fwe_alpha ({alpha:g}): the smallest "
+        f"p they can give is 1/{n} = {1.0 / n:.4g}, and a cluster passes only when p < alpha, so the run "
+        f"could only report that no cluster passed. Use at least {iterations_needed(alpha):,} iterations "
+        "(the default is 10,000), or a larger fwe_alpha",
+        {"at": ("inference", "n_iterations")})
 
 
 class AnalysisSpec(_StrictModel):
@@ -562,6 +633,12 @@ class AnalysisSpec(_StrictModel):
     labels: LabelsSpec = Field(default_factory=LabelsSpec, description="Anatomical labels of peaks and clusters.")
     inference: InferenceSpec = Field(
         default_factory=InferenceSpec, description="ALE's standard inference; read only in inferential mode.")
+
+    @model_validator(mode="after")
+    def _inference_can_pass(self) -> AnalysisSpec:
+        if self.mode == "inferential":
+            check_inference_can_pass(self.inference)
+        return self
 
     def record(self) -> dict[str, Any]:
         """The spec as run, defaults filled in, for ``spec.json``. In descriptive mode the unread

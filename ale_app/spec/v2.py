@@ -34,7 +34,9 @@ from ale_app.spec.models import (
     InputFormat,
     SelectSpec,
     WhereSpec,
+    Bool,
     _StrictModel,
+    check_inference_can_pass,
     omit_unset_input_keys,
 )
 
@@ -44,11 +46,19 @@ __all__ = ["AnalysisSpecV2", "ContrastSpec", "GroupSelectSpec", "GroupSpec", "Wh
 #: Group names become BIDS labels (``group-<name>``, ``contrast-<first>Minus<second>``).
 GROUP_NAME = re.compile(r"^[A-Za-z0-9]+$")
 MAX_GROUP_NAME = 32
+#: At most this many problems of the groups are listed in one message.
+MAX_LISTED = 20
 
 
 #: A group's selection is version 1's (``first``, ``ids``, ``where``, ``exclude``); the name stays
 #: for code that imports it.
 GroupSelectSpec = SelectSpec
+
+
+def _names(names: list[str]) -> str:
+    """Names for a message: the first :data:`MAX_LISTED`, then how many more."""
+    shown = ", ".join(repr(n[:60]) for n in names[:MAX_LISTED])
+    return shown + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
 
 
 class GroupSpec(_StrictModel):
@@ -100,7 +110,7 @@ class ContrastSpec(_StrictModel):
 
     groups: list[str] = Field(min_length=2, max_length=2, description=(
         "Two group names: the first minus the second (both directions are reported)."))
-    conjunction: bool = Field(default=True, description=(
+    conjunction: Bool = Field(default=True, description=(
         "Also map where both groups converge: the voxelwise minimum of the two groups' maps "
         "(minimum statistic, Nichols et al. 2005)."))
 
@@ -181,13 +191,18 @@ class AnalysisSpecV2(_StrictModel):
         unknown = [g for g in self.contrast.groups if g not in self.groups]
         if unknown:
             problems.append(f"contrast.groups names {', '.join(map(repr, unknown))}, not among the groups "
-                            f"({', '.join(map(repr, self.groups))})")
+                            f"({_names(list(self.groups))})")
         unused = [g for g in self.groups if g not in self.contrast.groups]
         if unused:
-            problems.append(f"group(s) {', '.join(map(repr, unused))} are not in contrast.groups (one contrast "
+            problems.append(f"group(s) {_names(unused)} are not in contrast.groups (one contrast "
                             "per spec; remove them or compare them in another spec)")
         if problems:
-            raise ValueError("; ".join(problems))
+            shown = problems[:MAX_LISTED]
+            more = [f"and {len(problems) - MAX_LISTED} more problems of the groups"] if len(problems) > MAX_LISTED \
+                else []
+            raise ValueError("; ".join(shown + more))
+        if self.mode == "inferential":
+            check_inference_can_pass(self.inference, contrast=True)
         return self
 
     @property

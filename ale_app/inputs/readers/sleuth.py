@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import (Experiment, Problem, ReadResult, normalize_space, plural, read_text,
-                             result_from_experiments)
+from ale_app.inputs.readers import (NUMBER_HINT, Experiment, Problem, ReadResult, normalize_space, plural,
+                                    read_number, read_text, result_from_experiments)
 
 _REFERENCE = re.compile(r"^reference\s*=\s*(.*)$", re.IGNORECASE)
 _SUBJECTS = re.compile(r"^subjects\s*=\s*(.*)$", re.IGNORECASE)
@@ -148,8 +148,12 @@ def _parse_focus(reader: _Reader, lineno: int, line: str) -> tuple[float, float,
     values = []
     for token in tokens:
         try:
-            value = float(token)
-        except ValueError:
+            value = read_number(token)
+        except ValueError as exc:
+            if str(exc):
+                reader.add(lineno, f"{token[:40]!r} is not a plain number: {exc} (in {line[:80]!r}).",
+                           NUMBER_HINT)
+                return None
             hint = ("Use a point as the decimal separator (12.5, not 12,5)." if "," in token
                     else "Coordinates are numbers in mm, e.g. '-42 18 6' or '-41.5 18.0 6.2'.")
             reader.add(lineno, f"{token[:40]!r} is not a number (in {line[:80]!r}).", hint)
@@ -183,6 +187,7 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
     subjects: int | None = None
     subjects_seen = False
     subjects_bad = False
+    subjects_line = 0  # the line of the experiment's '// Subjects=' line
     current: Experiment | None = None
     unnamed = _Unnamed(reader)
     unnamed_block = Experiment(study='', analysis='', sample_size=None, space=None, line=0)
@@ -231,17 +236,28 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
                 if current is unnamed_block:
                     unnamed.end()
                 current = None
-                names, subjects, subjects_seen, subjects_bad, names_line = [], None, False, False, 0
+                names, subjects, subjects_seen, subjects_bad, names_line, subjects_line = [], None, False, False, 0, 0
                 empty_name_line = 0
             sub = _SUBJECTS.match(body)
             if sub:
                 value = sub.group(1).strip()
                 try:
-                    subjects = int(value)
-                except ValueError:
-                    reader.add(lineno, f"'Subjects={value[:40]}' is not a whole number.",
-                               "Write the experiment's sample size as '// Subjects=N', N a whole number.")
+                    number = read_number(value, whole=True)
+                except ValueError as exc:
+                    why = f": {exc}" if str(exc) else ""
+                    reader.add(lineno, f"'Subjects={value[:40]}' is not a whole number{why}.",
+                               "Write the experiment's sample size as '// Subjects=N', N a whole number "
+                               "written with the digits 0-9.")
                     subjects_bad = True
+                else:
+                    if subjects_line and number != subjects:
+                        reader.add(lineno, f"two '// Subjects=' lines for one experiment: 'Subjects={subjects}' "
+                                   f"on line {subjects_line} and 'Subjects={value[:40]}' on line {lineno}.",
+                                   "Keep the one line that gives the experiment's sample size; a second "
+                                   "would silently replace the first.")
+                        subjects_bad = True
+                    elif not subjects_bad:
+                        subjects, subjects_line = number, lineno
                 subjects_seen = True
                 continue
             if not body:
@@ -249,7 +265,7 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
                 continue
             if subjects_seen and names:  # a name after a Subjects line: that header had no foci
                 experiments.append(start_experiment(lineno))
-                names, subjects, subjects_seen, subjects_bad, names_line = [], None, False, False, 0
+                names, subjects, subjects_seen, subjects_bad, names_line, subjects_line = [], None, False, False, 0, 0
             if not names:
                 names_line = lineno
             names.append(body)
@@ -274,7 +290,7 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
                 continue
             current = start_experiment(lineno)
             experiments.append(current)
-            names, subjects, subjects_seen, subjects_bad, names_line = [], None, False, False, 0
+            names, subjects, subjects_seen, subjects_bad, names_line, subjects_line = [], None, False, False, 0, 0
             empty_name_line = 0
         xyz = _parse_focus(reader, lineno, line)
         if xyz is None:

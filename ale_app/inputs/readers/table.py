@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import (AnalysisColumns, Experiment, Problem, ReadResult, normalize_space, plural,
-                                    read_text, refuse_workbook, result_from_experiments)
+from ale_app.inputs.readers import (NUMBER_HINT, AnalysisColumns, Experiment, Problem, ReadResult,
+                                    normalize_space, plural, read_number, read_text, refuse_workbook,
+                                    result_from_experiments)
 
 #: Role -> the header it has without a mapping (as ``ColumnsSpec``; no spec import here).
 ROLES = {"study": "study_id", "analysis": "analysis_id", "x": "x", "y": "y", "z": "z", "space": "space",
@@ -194,8 +195,12 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
             value = cell[axis]
             shown = axis if names[axis].casefold() == axis else f"{axis} ({names[axis]})"
             try:
-                number = float(value)
-            except ValueError:
+                number = read_number(value)
+            except ValueError as exc:
+                if str(exc):
+                    problem(lineno, f"{shown} = {value[:40]!r} is not a plain number: {exc} (study {study!r}).",
+                            NUMBER_HINT, key)
+                    break
                 problem(lineno, f"{shown} = {value[:40]!r} is not a number (study {study!r}).",
                         "Use a point as the decimal separator (12.5, not 12,5)." if "," in value
                         else "Coordinates are numbers in mm.", key)
@@ -216,12 +221,14 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
         size_ok = True
         if size_text:
             try:
-                size = int(float(size_text))
-                if size != float(size_text):
-                    raise ValueError
-            except (ValueError, OverflowError):
+                number, why = read_number(size_text), ""
+            except ValueError as exc:
+                number, why = math.nan, f": {exc}" if str(exc) else ""
+            if math.isfinite(number) and number == int(number):
+                size = int(number)
+            else:
                 size, size_ok = None, False
-                problem(lineno, f"{size_name} {size_text[:40]!r} is not a whole number (study {study!r}).",
+                problem(lineno, f"{size_name} {size_text[:40]!r} is not a whole number{why} (study {study!r}).",
                         f"{size_name} is the number of subjects, or empty where unknown.", key)
         exp = experiments.get(key)
         if exp is None:
