@@ -69,13 +69,15 @@ def start_staging(root: Path) -> None:
         os.close(fd)
 
 
-def discard_staging(root: Path) -> None:
-    """Remove the staging folder of a run that did not complete (a later run removes it if this fails)."""
-    try:
-        _remove_tree(Path(root), STAGING)
-    except (OSError, OutputError) as exc:
-        LGR.warning("Could not remove %s (%s); the next ale-app run on this folder removes it.",
-                    Path(root) / STAGING, exc)
+def discard_new_run(root: Path) -> None:
+    """Remove the staging folder of a run that did not complete, and what a swap moved back
+    left (empty folders); a later run removes them if this fails."""
+    for folder in (STAGING, PREVIOUS):
+        try:
+            _remove_tree(Path(root), folder)
+        except (OSError, OutputError) as exc:
+            LGR.warning("Could not remove %s (%s); the next ale-app run on this folder removes it.",
+                        Path(root) / folder, exc)
 
 
 # --------------------------------------------------------------------------- the swap
@@ -102,8 +104,8 @@ def swap_in(out: D.OutputFolder, names: D.OwnedNames) -> None:
         _remove_journal(root, missing_ok=True)  # nothing was moved yet
         raise OutputError(f"Cannot write {root / JOURNAL}: {exc.strerror or exc}.",
                           hint="Check that the output folder is writable and the disk is not full. " + KEPT_HINT) from None
-    events(0, "swap-start")
     try:
+        events(0, "swap-start")
         _roll_forward(root, journal, events)
     except (OSError, OutputError) as exc:
         try:

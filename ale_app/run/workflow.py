@@ -256,12 +256,15 @@ def _replace_run(out_root: Path, folder: D.FolderState, names: D.OwnedNames, res
     except BaseException as exc:
         if S.swap_started(out_root):
             raise  # a swap that could not move the earlier run back: the next run completes it
-        S.discard_staging(out_root)
+        S.discard_new_run(out_root)
         if timer.current is not None and not isinstance(exc, (InterruptedRun, KeyboardInterrupt)):
             LGR.warning("The %s step failed; the earlier run in %s is kept unchanged.", timer.current, out_root)
-        if isinstance(exc, InterruptedRun):
-            exc.hint = S.KEPT_HINT
-        elif isinstance(exc, AleAppError) and S.KEPT_HINT not in (exc.hint or ""):
+        if runtime.signal_received() is not None or isinstance(exc, (InterruptedRun, KeyboardInterrupt)):
+            # However the interrupt surfaced (a library may wrap it), it ends the run as one.
+            interrupted = runtime.interrupted_error()
+            interrupted.hint = S.KEPT_HINT
+            raise interrupted from None
+        if isinstance(exc, AleAppError) and S.KEPT_HINT not in (exc.hint or ""):
             exc.hint = " ".join(h for h in (exc.hint, S.KEPT_HINT) if h)
         raise
     S.finish_swap(out_root)
