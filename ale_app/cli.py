@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Address of the dask.distributed scheduler for --parallel-backend dask, "
                         "e.g. tcp://10.0.0.5:8786.")
     parser.add_argument("--overwrite", action="store_true",
-                        help="Replace the outputs of an earlier ale-app run in OUTPUT_DIR.")
+                        help="Replace the outputs of an earlier ale-app run in OUTPUT_DIR, all or nothing: "
+                        "the earlier run is kept until the new one is complete.")
     parser.add_argument("--validate-only", action="store_true",
                         help="Check the spec and the input data, print a summary, write nothing.")
     parser.add_argument("--print-schema", action="store_true", help="Print the spec's JSON Schema.")
@@ -314,8 +315,12 @@ def script() -> None:
     runtime.exit_process(main())
 
 
-def _report_interrupt() -> int:
+def _report_interrupt(raised: BaseException | None = None) -> int:
+    """Print the interrupt's message; the hint of the ``InterruptedRun`` that ended the run
+    when it has one (an ``--overwrite`` says that the earlier run is kept)."""
     exc = runtime.interrupted_error()
+    if isinstance(raised, InterruptedRun) and raised.hint:
+        exc.hint = raised.hint
     _print_error(exc)
     return exc.exit_code
 
@@ -344,7 +349,7 @@ def _handled(args: argparse.Namespace, argv: list[str], verbose: bool) -> int:
             # Whatever the interrupt became on its way up (a library may wrap or replace it).
             if verbose and not isinstance(exc, InterruptedRun):
                 LGR.debug("interrupted while handling", exc_info=True)
-            return _report_interrupt()
+            return _report_interrupt(exc)
         if isinstance(exc, AleAppError):
             if verbose:
                 LGR.exception("details")

@@ -39,6 +39,15 @@ if TYPE_CHECKING:  # pandas is imported by the steps that make tables, not at st
 LGR = logging.getLogger("ale_app")
 
 LOCK = ".ale-app.lock"
+#: An ``--overwrite`` of a finished run writes the new run here, then swaps it in
+#: (:mod:`ale_app.outputs.swap`); the earlier run's files wait in ``PREVIOUS`` during the
+#: swap, which ``JOURNAL`` describes. None of them is left once a run ends.
+STAGING = ".ale-app-staging"
+PREVIOUS = ".ale-app-previous"
+JOURNAL = ".ale-app-swap.json"
+INTERNAL_NAMES = (STAGING, PREVIOUS, JOURNAL, JOURNAL + ".tmp")
+#: The hint of an error that ends an ``--overwrite`` before its swap.
+KEPT_HINT = "The earlier run in the output folder is unchanged; re-run the same command to replace it."
 
 _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
 
@@ -90,15 +99,30 @@ class OutputFolder:
     events : callable, optional
         Called as ``events(n_write, phase)`` with phase ``"before-rename"`` (the N-th file's
         temporary copy is complete) and ``"after-rename"``: where a run can be interrupted
-        at exact points (the tests do).
+        at exact points (the tests do). The swap of an ``--overwrite`` adds its own phases
+        (:func:`ale_app.outputs.swap.swap_in`).
+    staging : str, optional
+        A folder inside ``root`` the files are written to instead (:data:`STAGING`, for an
+        ``--overwrite`` of a finished run); it is opened like every folder below ``root``,
+        following no link.
+
+    Attributes
+    ----------
+    destination : Path
+        The output folder the run is for (``root``): provenance records it.
+    root : Path
+        Where the files are now (``root``, or the staging folder in it).
     """
 
-    def __init__(self, root: Path, completion: str | None = None, events=None):
-        self.root = Path(root)
+    def __init__(self, root: Path, completion: str | None = None, events=None, staging: str | None = None):
+        self.destination = Path(root)
+        self.staging = staging
+        self.root = self.destination / staging if staging else self.destination
         self.completion = completion
         self.events = events
         self.digests: dict[str, str] = {}
         self.n_writes = 0
+        self._prefix = [staging] if staging else []
 
     def write_bytes(self, name: str, data: bytes) -> str:
         """Write ``data`` to ``name`` atomically; return its SHA-256.
@@ -119,7 +143,7 @@ class OutputFolder:
         n_write = self.n_writes
         *folders, base = _split_output_name(name)
         try:
-            dir_fd = open_output_subdir(self.root, folders, create=True)
+            dir_fd = open_output_subdir(self.destination, self._prefix + folders, create=True)
             try:
                 refuse_link_at(dir_fd, base, target)
                 tmp = f".{base}.{secrets.token_hex(6)}.tmp"
@@ -146,8 +170,10 @@ class OutputFolder:
         except OSError as exc:
             raise OutputError(
                 f"Cannot write {target}: {exc.strerror or exc}.",
-                hint="Check that the output folder is writable and the disk is not full; finished "
-                "files are complete, and re-running the same command completes the folder.",
+                hint=("Check that the output folder is writable and the disk is not full. " + KEPT_HINT
+                      if self.staging else
+                      "Check that the output folder is writable and the disk is not full; finished "
+                      "files are complete, and re-running the same command completes the folder."),
             ) from None
         digest = sha256_bytes(data)
         self.digests[name] = digest
@@ -170,7 +196,7 @@ class OutputFolder:
         *folders, base = _split_output_name(name)
         try:
             try:
-                dir_fd = open_output_subdir(self.root, folders, create=False)
+                dir_fd = open_output_subdir(self.destination, self._prefix + folders, create=False)
             except FileNotFoundError:
                 return
             try:
@@ -374,6 +400,11 @@ def _split_output_name(name: str) -> list[str]:
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def link_error(path: Path) -> OutputError:
+    """The error for a symbolic link where ale-app would write, rename or remove."""
+    return _link_error(path)
+
+
 def _link_error(path: Path) -> OutputError:
     return OutputError(
         f"{path} is a symbolic link; ale-app never writes, renames or removes through a link.",
@@ -425,10 +456,14 @@ def refuse_link_at(dir_fd: int, name: str, shown: Path) -> None:
 
 
 def _list_folder(path: Path) -> tuple[list[str], list[str]]:
-    """Every file and every symbolic link below ``path`` (links are listed, not followed)."""
+    """Every file and every symbolic link below ``path`` (links are listed, not followed),
+    apart from what an ``--overwrite`` keeps in the folder while it runs (:data:`INTERNAL_NAMES`)."""
     files, links = [], []
     for folder, dirnames, filenames in os.walk(path, followlinks=False):
         rel = Path(folder).relative_to(path)
+        if rel == Path("."):
+            dirnames[:] = [d for d in dirnames if d not in INTERNAL_NAMES]
+            filenames = [f for f in filenames if f not in INTERNAL_NAMES]
         for name in dirnames + filenames:
             full = Path(folder) / name
             entry = (rel / name).as_posix()

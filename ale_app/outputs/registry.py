@@ -742,7 +742,7 @@ def write_provenance(result: AnalysisResult, out: D.OutputFolder) -> dict[str, s
     outputs = dict(out.digests)
     record = P.provenance_record(
         rec.argv, rec.started, sha256_bytes(rec.spec_text.encode("utf-8")), [ev.source], outputs,
-        rec.n_jobs, rec.backend, result.timings, spec_folder=rec.spec_dir, output_dir=out.root,
+        rec.n_jobs, rec.backend, result.timings, spec_folder=rec.spec_dir, output_dir=out.destination,
         random_seed=result.random_seed,
     )
     record["Mode"] = result.spec.mode

@@ -149,7 +149,7 @@ def write_contrast_provenance(result: ContrastResult, out: D.OutputFolder) -> di
     record = P.provenance_record(
         rec.argv, rec.started, sha256_bytes(rec.spec_text.encode("utf-8")),
         [g.evidence.source for g in result.groups.values()], outputs, rec.n_jobs, rec.backend, timings,
-        spec_folder=rec.spec_dir, output_dir=out.root, random_seed=result.random_seed)
+        spec_folder=rec.spec_dir, output_dir=out.destination, random_seed=result.random_seed)
     record["Mode"] = result.spec.mode
     record["Contrast"] = {"Groups": list(result.names), "Conjunction": result.spec.contrast.conjunction}
     record["InputFormat"] = {n: g.evidence.source["format"] for n, g in result.groups.items()}

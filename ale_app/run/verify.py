@@ -21,7 +21,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
+from ale_app.outputs import swap as S
 from ale_app.outputs import provenance as P
 from ale_app.digests import sha256_bytes
 from ale_app.errors import MissingInputError, OutputError
@@ -140,6 +142,10 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
     from ale_app.run.workflow import RunOptions, run
 
     output_dir = Path(output_dir)
+    if S.pending_swap(output_dir):
+        # A killed --overwrite: completed (or undone) first, as any run on the folder would.
+        with D.lock_output_dir(output_dir, O.DATASET_DESCRIPTION):
+            S.recover_output_dir(output_dir)
     provenance = _read_record(output_dir, O.PROVENANCE)
     spec, spec_text = rebuild_spec(_read_record(output_dir, O.SPEC_JSON))
     result = Verification()

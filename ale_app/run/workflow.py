@@ -18,7 +18,8 @@ from typing import Callable
 from ale_app.outputs import folder as D
 from ale_app.outputs import provenance as P
 from ale_app.outputs import registry as O
-from ale_app.errors import InputDataError, InterruptedRun
+from ale_app.outputs import swap as S
+from ale_app.errors import AleAppError, InputDataError, InterruptedRun
 from ale_app.process.executor import Executor
 from ale_app.result import AnalysisResult, RunRecord
 from ale_app.run.steps import STEPS, Step, StepContext
@@ -162,16 +163,24 @@ def run_in_folder(output_dir: Path, options: RunOptions, timer: _Timer, registry
                   read: Callable, what: str, make_result: Callable, compute: Callable, provenance: Callable):
     """The folder rules every run follows, around its own reading, computing and writing.
 
-    The output folder is checked and locked first (a refused folder costs no input reading);
-    ``read()`` reads and checks the inputs, ``make_result`` turns them into the result,
-    ``compute(result)`` runs the steps; the registry's entries are then written step by step,
-    stale files of an earlier run removed, and ``provenance(result, folder)`` written last.
-    A failing step (not an interruption) still gets a report of what was finished.
+    The output folder is locked first, and what a killed ``--overwrite`` left in it is
+    completed or removed (:func:`ale_app.outputs.swap.recover_output_dir`); then the folder
+    is checked (a refused folder costs no input reading); ``read()`` reads and checks the
+    inputs, ``make_result`` turns them into the result, ``compute(result)`` runs the steps;
+    the registry's entries are then written step by step, and ``provenance(result, folder)``
+    last.
+
+    Into a new or unfinished folder the files are written in place, stale files of an earlier
+    run removed, and a failing step (not an interruption) still gets a report of what was
+    finished. An ``--overwrite`` of a finished run writes the new run into a staging folder
+    beside it and swaps it in only once it is complete (:mod:`ale_app.outputs.swap`): any
+    failure or interruption before that leaves the earlier run as it was.
     """
     created = not Path(output_dir).exists()
     out_root = D.prepare_output_dir(output_dir)
     with D.lock_output_dir(out_root, names.marker):
         try:
+            S.recover_output_dir(out_root)
             folder = D.inspect_output_dir(out_root, options.overwrite, names)
             with timer.step("inputs", what):
                 inputs = read()
@@ -180,33 +189,90 @@ def run_in_folder(output_dir: Path, options: RunOptions, timer: _Timer, registry
                 _remove_if_empty(out_root, keep=D.LOCK)
             raise
         result = make_result(inputs)
-        out = D.OutputFolder(out_root, completion=names.completion)
-        D.start_writing(out, folder, names)
-        # First, so that an interrupted run is recognisable as ale-app's and can be completed.
-        O.write_step("start", result, out, registry)
-        try:
-            compute(result)
-            write(result, out, options.executor(), timer, registry)
-        except (InterruptedRun, KeyboardInterrupt):
-            raise
-        except Exception:
-            # Still inside the lock: the report names the step that failed.
-            failed = timer.current
-            if failed is not None:
-                result.failed_step = step_title(failed)
-                try:
-                    O.write_failure_report(result, out, registry)
-                    LGR.warning("The %s step failed; report.html describes what was finished.", failed)
-                except Exception:  # noqa: BLE001 - the original error is the one to report
-                    LGR.debug("could not write the failure report", exc_info=True)
-            raise
-        stale = D.remove_stale_outputs(out, folder, names)
-        if stale:
-            LGR.info("Removed %d file(s) of the earlier run that this run does not write: %s",
-                     len(stale), ", ".join(stale))
-        outputs = provenance(result, out)
+        if options.overwrite and folder.complete:
+            outputs = _replace_run(out_root, folder, names, result, options, timer, registry, compute, provenance)
+        else:
+            outputs = _write_in_place(out_root, folder, names, result, options, timer, registry, compute, provenance)
     LGR.info("Wrote %d files to %s", len(outputs) + 1, out_root)
     return result
+
+
+def _write_in_place(out_root: Path, folder: D.FolderState, names: D.OwnedNames, result, options: RunOptions,
+                    timer: _Timer, registry, compute: Callable, provenance: Callable) -> dict[str, str]:
+    """Write a run straight into a new or unfinished folder (a re-run completes it)."""
+    out = D.OutputFolder(out_root, completion=names.completion)
+    D.start_writing(out, folder, names)
+    # First, so that an interrupted run is recognisable as ale-app's and can be completed.
+    O.write_step("start", result, out, registry)
+    try:
+        compute(result)
+        write(result, out, options.executor(), timer, registry)
+    except (InterruptedRun, KeyboardInterrupt):
+        raise
+    except Exception:
+        # Still inside the lock: the report names the step that failed.
+        failed = timer.current
+        if failed is not None:
+            result.failed_step = step_title(failed)
+            try:
+                O.write_failure_report(result, out, registry)
+                LGR.warning("The %s step failed; report.html describes what was finished.", failed)
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                LGR.debug("could not write the failure report", exc_info=True)
+        raise
+    stale = D.remove_stale_outputs(out, folder, names)
+    if stale:
+        LGR.info("Removed %d file(s) of the earlier run that this run does not write: %s",
+                 len(stale), ", ".join(stale))
+    return provenance(result, out)
+
+
+def _replace_run(out_root: Path, folder: D.FolderState, names: D.OwnedNames, result, options: RunOptions,
+                 timer: _Timer, registry, compute: Callable, provenance: Callable) -> dict[str, str]:
+    """``--overwrite`` of a finished run: all or nothing.
+
+    The new run is written into the staging folder beside the earlier one, provenance
+    included, then swapped in with signals deferred (a SIGTERM during the swap lets it finish:
+    the run is complete, exit 0). Until the swap the earlier run is untouched; if anything
+    fails or interrupts the run before it, the staging folder is removed and the error says
+    that the earlier run is kept. A failing step writes no failure report (it would be
+    thrown away with the staging folder): the message names the step.
+    """
+    from ale_app.process import runtime
+
+    LGR.info("Writing the new run beside the earlier one in %s; it replaces it once complete "
+             "(other files are kept)", out_root)
+    for name in folder.temporary:  # left in the folder by a killed run before the earlier one finished
+        D.OutputFolder(out_root).remove(name)
+    S.start_staging(out_root)
+    out = D.OutputFolder(out_root, staging=D.STAGING)
+    try:
+        O.write_step("start", result, out, registry)
+        compute(result)
+        write(result, out, options.executor(), timer, registry)
+        outputs = provenance(result, out)
+        with runtime.deferred_signals(completes_run=True):
+            S.swap_in(out, names)
+    except BaseException as exc:
+        if S.swap_started(out_root):
+            raise  # a swap that could not move the earlier run back: the next run completes it
+        S.discard_new_run(out_root)
+        if timer.current is not None and not isinstance(exc, (InterruptedRun, KeyboardInterrupt)):
+            LGR.warning("The %s step failed; the earlier run in %s is kept unchanged.", timer.current, out_root)
+        if runtime.signal_received() is not None or isinstance(exc, (InterruptedRun, KeyboardInterrupt)):
+            # However the interrupt surfaced (a library may wrap it), it ends the run as one.
+            interrupted = runtime.interrupted_error()
+            interrupted.hint = S.KEPT_HINT
+            raise interrupted from None
+        if isinstance(exc, AleAppError) and S.KEPT_HINT not in (exc.hint or ""):
+            exc.hint = " ".join(h for h in (exc.hint, S.KEPT_HINT) if h)
+        raise
+    S.finish_swap(out_root)
+    stale = sorted(set(folder.own) - set(outputs) - {names.completion})
+    if stale:
+        LGR.info("Removed %d file(s) of the earlier run that this run does not write: %s",
+                 len(stale), ", ".join(stale))
+    return outputs
 
 
 def _remove_if_empty(folder: Path, keep: str) -> None:
