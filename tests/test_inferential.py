@@ -144,6 +144,53 @@ def test_sidecars_provenance_and_words(run_1):
     assert "voxelwise inference would not be reliable" not in citation
 
 
+def _html_rows(page: str, after: str) -> list[list[str]]:
+    """The body rows of the first table after ``after`` in a report, as unescaped cell texts."""
+    import html as H
+    import re
+
+    table = page.split(after, 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [[H.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", table)]
+
+
+def test_reviewer_row_and_checklist_match_the_tables(run_1):
+    """Each FWE cluster's one-row summary in the report says what the written tables hold: the
+    cluster table's volume, peak and region, the number of experiments with foci in it and
+    their counts (most first), and the largest share of the FWE jackknife with its experiment;
+    the Müller et al. (2018) checklist states the spec's and the evidence's values."""
+    page = (run_1 / O.REPORT).read_text()
+    rows = _html_rows(page, "<h3>Each FWE cluster in one row</h3>")
+    table = pd.read_csv(run_1 / O.FWE_CLUSTER_TABLE, sep="\t")
+    main_rows = table[table["peak"] == "main"]
+    counts = pd.read_csv(run_1 / O.FWE_FOCUS_COUNTS, sep="\t")
+    jackknife = pd.read_csv(run_1 / O.FWE_JACKKNIFE_TABLE, sep="\t")
+    coordinates = pd.read_csv(run_1 / "coordinates.tsv", sep="\t")
+    n_experiments = coordinates["analysis_id"].nunique()
+    assert len(rows) == len(main_rows) >= 1
+    for row, cluster in zip(rows, main_rows.itertuples()):
+        column = f"cluster_{cluster.cluster_id}"
+        assert row[0] == f"F{cluster.cluster_id}" and row[1] == str(int(cluster.size_mm3))
+        assert row[2] == f"{cluster.x:.0f}, {cluster.y:.0f}, {cluster.z:.0f}" and row[3] == cluster.region
+        with_foci = counts[counts[column] > 0].sort_values(column, ascending=False, kind="stable")
+        assert row[5] == f"{len(with_foci)} of {n_experiments}"
+        named = [f"{i} ({k})" for i, k in zip(with_foci["id"], with_foci[column])][:5]
+        assert row[6].startswith(", ".join(named))
+        if len(with_foci) > 5:
+            assert row[6].endswith(f"and {len(with_foci) - 5} more")
+        top = jackknife.loc[jackknife[column].idxmax()]
+        assert row[7] == f"{top[column]:.2f} ({top['id']})"
+    checklist = {item: value for _, item, value in _html_rows(page, "<h2>Reporting checklist")}
+    assert len(counts) == n_experiments
+    assert checklist["Experiments"].startswith(f"{n_experiments} experiments")
+    assert checklist["Foci"] == f"{len(coordinates):,}"
+    assert checklist["Monte Carlo iterations and seed"] == f"{ITERATIONS:,} iterations, seed {SEED}"
+    assert checklist["Threshold"] == "cluster-level FWE, alpha 0.05, cluster-forming p < 0.001"
+    assert checklist["Clusters that passed"] == str(len(main_rows))
+    provenance = json.loads((run_1 / O.PROVENANCE).read_text())
+    assert f"nimare {provenance['Software']['nimare']}" in checklist["Software and versions"]
+
+
 @pytest.mark.slow
 def test_two_jobs_write_identical_files(spec_file, run_1):
     out = spec_file.parent / "jobs2"

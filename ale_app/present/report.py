@@ -76,6 +76,10 @@ class ReportInputs:
     kernel_methods: str = ""
     evidence_methods: str = ""
     experiments: pd.DataFrame | None = None
+    #: Per-cluster robustness columns of the reviewer's summary: heading -> (table with
+    #: ``cluster_id``, column), and the diagnostics that ran beyond the jackknife, in words.
+    robustness: dict = field(default_factory=dict)
+    robustness_done: tuple = ()
 
 
 def dominant_analyses(jackknife: pd.DataFrame, ratio: float, minimum: float) -> list[str]:
@@ -876,6 +880,15 @@ def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
              "Interpretation above reports them: their maps, table, jackknife and foci.</p>"]
     parts.extend(_img_tag(path, cap) for cap, path in figures.get("inference", []))
     if r.fwe_table is not None and len(r.fwe_table):
+        from ale_app.present.reviewer import fwe_cluster_summary, fwe_cluster_summary_html
+
+        summary = fwe_cluster_summary(r.fwe_table, r.fwe_focus_counts, r.fwe_jackknife, r.n_experiments,
+                                      r.robustness)
+        parts.append("<h3>Each FWE cluster in one row</h3><p>Volume, peak, region and FWE p from the table below; "
+                     "the experiments with foci in the cluster (foci in brackets) from the foci per cluster; the "
+                     "largest leave-one-out share (the cluster's mean ALE drop when that experiment is left out) "
+                     "from the jackknife over the FWE clusters.</p>")
+        parts.append(fwe_cluster_summary_html(summary, f["n_iterations"]))
         parts.append("<h3>Clusters that passed cluster-level FWE (F)</h3>")
         parts.append(_cluster_html(r.fwe_table, FWE_PREFIX, cluster_dependence(r.fwe_jackknife, FWE_PREFIX),
                                    r.inference["n_iterations"]))
@@ -956,6 +969,9 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
         parts.append(_jackknife_html(r, jackknife_href))
         parts.extend(_img_tag(path, cap) for cap, path in figures.get("jackknife", []))
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(r))}</p>")
+    from ale_app.present.reviewer import reporting_checklist_html
+
+    parts.append("<h2>Reporting checklist (Müller et al., 2018)</h2>" + reporting_checklist_html(r))
     parts.append("<h2>References</h2><ul>" + "".join(f"<li>{html.escape(text)}</li>" for text, _ in REFERENCES.values())
                  + "</ul>")
     parts.append("<h2>Software</h2>" + _dl(r.versions))

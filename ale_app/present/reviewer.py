@@ -1,0 +1,167 @@
+"""What a reviewer reads first in an inferential report: one row per FWE cluster with every
+robustness number ale-app has for it, and the reporting items of Müller et al. (2018) that
+the run fills by itself.
+
+Every value is read from the tables the run wrote (the FWE cluster table, the foci per
+cluster, the FWE jackknife, and the stability and fail-safe N tables when they ran); nothing
+is recounted here.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+
+#: Müller, V. I., Cieslik, E. C., Laird, A. R., et al. (2018). Ten simple rules for
+#: neuroimaging meta-analysis. Neuroscience and Biobehavioral Reviews, 84, 151-161.
+MULLER_2018 = ("Müller, V. I., Cieslik, E. C., Laird, A. R., Fox, P. T., Radua, J., Mataix-Cols, D., Tench, C. R., "
+               "Yarkoni, T., Nichols, T. E., Turkeltaub, P. E., Wager, T. D., & Eickhoff, S. B. (2018). Ten simple "
+               "rules for neuroimaging meta-analysis. Neuroscience and Biobehavioral Reviews, 84, 151-161. "
+               "doi:10.1016/j.neubiorev.2017.11.012")
+
+#: Experiments whose foci are named in a summary row (most foci first); the rest are counted.
+NAMED_CONTRIBUTORS = 5
+
+
+def _main_rows(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["peak"] == "main"] if "peak" in table.columns else table
+
+
+def _per_cluster(extra: pd.DataFrame | None, cluster_id: int, column: str):
+    """``column`` of ``extra`` (a table with ``cluster_id``) for one cluster, or None."""
+    if extra is None or not len(extra) or column not in extra.columns:
+        return None
+    rows = extra[extra["cluster_id"].astype(int) == int(cluster_id)]
+    return None if not len(rows) else rows.iloc[0][column]
+
+
+def fwe_cluster_summary(fwe_table: pd.DataFrame, focus_counts: pd.DataFrame | None,
+                        fwe_jackknife: pd.DataFrame | None, n_experiments: int,
+                        robustness: dict[str, tuple[pd.DataFrame, str]] | None = None) -> pd.DataFrame:
+    """One row per FWE cluster: id (F1 ...), volume, peak, region, FWE p, the experiments with
+    foci in it and how many each has, the largest leave-one-out share and whose it is, and one
+    column per entry of ``robustness`` (heading -> (table with ``cluster_id``, column)), e.g.
+    the share of subsets in which it survives and its fail-safe N."""
+    rows = []
+    for main in _main_rows(fwe_table).itertuples():
+        cid = int(main.cluster_id)
+        column = f"cluster_{cid}"
+        row = {"Cluster": f"F{cid}", "Volume (mm³)": main.size_mm3,
+               "Peak (x, y, z mm)": f"{float(main.x):.0f}, {float(main.y):.0f}, {float(main.z):.0f}",
+               "Region": main.region, "FWE p": float(main.p_fwe)}
+        if focus_counts is not None and column in focus_counts.columns:
+            counts = focus_counts[["id", column]]
+            counts = counts[counts[column].astype(int) > 0]
+            order = np.argsort(-counts[column].astype(int).to_numpy(), kind="stable")
+            counts = counts.iloc[order]
+            named = [f"{i} ({int(k)})" for i, k in zip(counts["id"].head(NAMED_CONTRIBUTORS),
+                                                       counts[column].head(NAMED_CONTRIBUTORS))]
+            rest = len(counts) - len(named)
+            row["Experiments with foci"] = f"{len(counts)} of {n_experiments}"
+            row["Foci by experiment (most first)"] = ", ".join(named) + (f", and {rest} more" if rest > 0 else "")
+        if fwe_jackknife is not None and column in fwe_jackknife.columns and len(fwe_jackknife):
+            shares = fwe_jackknife[column].astype(float)
+            top = int(np.argmax(shares.to_numpy()))  # the first of equal shares, in file order
+            row["Largest leave-one-out share"] = f"{shares.iloc[top]:.2f} ({fwe_jackknife['id'].iloc[top]})"
+        for heading, (table, value_column) in (robustness or {}).items():
+            row[heading] = _per_cluster(table, cid, value_column)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: Summary columns of words, read left-aligned.
+_TEXT = {"Cluster": "text", "Peak (x, y, z mm)": "text nowrap", "Region": "text",
+         "Foci by experiment (most first)": "text", "Largest leave-one-out share": "text", "FWE p": "nowrap"}
+
+
+def fwe_cluster_summary_html(summary: pd.DataFrame, n_iterations: int) -> str:
+    """The summary as a table; an FWE p at the Monte Carlo floor reads "≤ 1/n"."""
+    floor = 1.0 / n_iterations
+    head = "".join(f'<th class="{_TEXT[c]}">{html.escape(str(c))}</th>' if c in _TEXT else f"<th>{html.escape(str(c))}</th>"
+                   for c in summary.columns)
+    body = []
+    for _, row in summary.iterrows():
+        cells = []
+        for c in summary.columns:
+            v = row[c]
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                text = "not run"
+            elif c == "FWE p":
+                text = f"\u2264 {floor:.2g}" if float(v) <= floor * (1 + 1e-6) else f"{float(v):.4g}"
+            elif isinstance(v, float):
+                text = f"{v:.3g}"
+            else:
+                text = str(v)
+            css = f' class="{_TEXT[c]}"' if c in _TEXT else ""
+            cells.append(f"<td{css}>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _several_experiment_studies(experiments: pd.DataFrame | None) -> int | None:
+    if experiments is None or not len(experiments) or "study_id" not in experiments.columns:
+        return None
+    return int((experiments.groupby("study_id")["id"].nunique() > 1).sum())
+
+
+def reporting_checklist(r) -> list[tuple[str, str, str]]:
+    """The reporting items of Müller et al. (2018) that the run can fill, each with the value
+    that ran: (rule, item, value). ``r`` is the report's :class:`ReportInputs`."""
+    items: list[tuple[str, str, str]] = []
+    power = f"{r.n_experiments:,} experiments from {r.n_studies:,} studies"
+    if r.n_experiments < 17:
+        power += " (fewer than the 17-20 that Müller et al. recommend for ALE)"
+    items.append(("2: sufficient power", "Experiments", power))
+    subjects = r.evidence.get("Subjects (sum of sample sizes)")
+    if subjects:
+        items.append(("3: collect and organise the data", "Subjects", subjects))
+    items.append(("3: collect and organise the data", "Foci", f"{r.n_foci:,}"))
+    items.append(("4: reference space", "Spaces in the input", r.evidence.get("Spaces in the input", "")))
+    items.append(("4: reference space", "Space conversions", r.evidence.get("Space conversions", "none")))
+    several = _several_experiment_studies(r.experiments)
+    if several is not None:
+        items.append(("5: within-group effects", "Studies with more than one experiment",
+                      f"{several:,}" + (" (their experiments entered separately, not pooled per subject group)"
+                                         if several else "")))
+    items.append(("7: know the software", "Software and versions",
+                  ", ".join(f"{k} {v}" for k, v in r.versions.items()
+                            if k in ("ale-app", "nimare", "nilearn", "nibabel", "numpy", "python"))))
+    items.append(("7: know the software", "Kernel", r.kernel_methods or r.kernel_text))
+    if r.inference is not None:
+        f = r.inference
+        items.append(("8: appropriate threshold", "Threshold",
+                      f"cluster-level FWE, alpha {f['alpha']:g}, cluster-forming p < {f['voxel_p']:g}"))
+        items.append(("8: appropriate threshold", "Monte Carlo iterations and seed",
+                      f"{f['n_iterations']:,} iterations, seed {f['seed']}"))
+        items.append(("8: appropriate threshold", "Clusters that passed", f"{f['n_clusters']:,}"))
+    else:
+        items.append(("8: appropriate threshold", "Threshold",
+                      f"none: a descriptive run ({r.threshold_percentile:g}th percentile display threshold, "
+                      "not a test)"))
+    diagnostics = [f"leave-one-out jackknife ({r.jackknife_method})"]
+    if r.fwe_focus_counts is not None:
+        diagnostics.append("foci of each experiment per FWE cluster")
+    for name in getattr(r, "robustness_done", ()) or ():
+        diagnostics.append(name)
+    items.append(("9: diagnostics", "Contributions", "; ".join(diagnostics)))
+    items.append(("10: transparency", "Data and re-run",
+                  "coordinates.tsv and a Sleuth export of every focus as it ran; code/nimare_rerun.py re-runs the "
+                  "analysis with NiMARE alone; provenance.json records every setting and file digest"))
+    return items
+
+
+#: Items a run cannot know; the checklist names them so that none is taken as done.
+YOURS_TO_REPORT = ("the research question (rule 1), the search, inclusion and exclusion criteria and the flow of "
+                   "records (rules 3-4), and how the coordinates were checked against the papers (rule 6)")
+
+
+def reporting_checklist_html(r) -> str:
+    rows = "".join(f'<tr><td class="text">{html.escape(rule)}</td><td class="text">{html.escape(item)}</td>'
+                   f'<td class="text">{html.escape(value)}</td></tr>' for rule, item, value in reporting_checklist(r))
+    return ("<p>The reporting items of Müller et al. (2018) that this run fills by itself, with the values that ran. "
+            f"Still yours to report: {html.escape(YOURS_TO_REPORT)}.</p>"
+            '<div class="wide"><table><thead><tr><th class="text">Rule</th><th class="text">Item</th><th class="text">Value</th>'
+            "</tr></thead>"
+            f"<tbody>{rows}</tbody></table></div><p>{html.escape(MULLER_2018)}</p>")
