@@ -10,6 +10,8 @@ swallowed by a library (a ``__del__`` or a draw callback, where Python only prin
 
 from __future__ import annotations
 
+import errno
+import io
 import logging
 import os
 import signal
@@ -183,9 +185,82 @@ def exit_process(code: int) -> None:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except (OSError, ValueError):  # a closed pipe (ale-app ... | head) or a closed stream
+            except (AttributeError, OSError, ValueError):  # a closed pipe (ale-app ... | head) or a closed stream
                 pass
         os._exit(code)
+
+
+# --------------------------------------------------------------------------- standard streams
+
+
+class ClosedStream(io.TextIOBase):
+    """Stands for a standard output the shell closed (``ale-app ... >&-``): a write fails as a
+    write to the closed descriptor would (EBADF), now or at the next flush (``argparse``
+    swallows the write error of ``--help``; the command line's final flush still sees it)."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.stream_name = name
+        self.written = False
+
+    def writable(self) -> bool:  # noqa: D102
+        return True
+
+    def isatty(self) -> bool:  # noqa: D102
+        return False
+
+    def write(self, text: str) -> int:  # noqa: D102
+        if not text:
+            return 0
+        self.written = True
+        raise OSError(errno.EBADF, "it was closed")
+
+    def flush(self) -> None:  # noqa: D102
+        if self.written:
+            raise OSError(errno.EBADF, "it was closed")
+
+
+def guard_standard_streams() -> list[str]:
+    """Put ``/dev/null`` on each of the descriptors 0, 1 and 2 that the shell closed
+    (``>&-``, ``2>&-``); return the names of those streams.
+
+    Otherwise the next file ale-app opens (an output, a lock, a worker's pipe) would take the
+    closed number, and whatever a library or a worker process prints would land in it. A
+    closed standard output then fails at the first write (:class:`ClosedStream`, exit 74
+    where something had to be printed; a run prints nothing there); a closed standard error
+    discards the log and the messages. Only :func:`ale_app.cli.main`, as a script, calls it.
+    """
+    closed = []
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        os.set_inheritable(fd, True)  # worker processes get /dev/null there too
+        closed.append(name)
+    if "stdout" in closed or sys.stdout is None:
+        sys.stdout = sys.__stdout__ = ClosedStream("standard output")
+    if "stderr" in closed or sys.stderr is None:
+        sys.stderr = sys.__stderr__ = open(2, "w", closefd=False)  # noqa: SIM115 - /dev/null, for the process
+    if "stdin" in closed or sys.stdin is None:
+        sys.stdin = sys.__stdin__ = open(0, closefd=False)  # noqa: SIM115
+    return closed
+
+
+def discard_stdout() -> None:
+    """Send the rest of standard output to ``/dev/null``: its reader has gone (``ale-app ...
+    | head``): what is still buffered, and what comes after, goes nowhere instead of failing
+    again at every write and at the interpreter's final flush."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+    finally:
+        os.close(null)
 
 
 # --------------------------------------------------------------------------- caches
