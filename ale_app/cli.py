@@ -265,9 +265,11 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
     """Refuse OUTPUT_DIR inside an input folder, or an input (or the spec) inside OUTPUT_DIR."""
-    from ale_app.outputs.folder import check_not_nested
+    from ale_app.outputs.folder import check_not_nested, check_output_path
     from ale_app.inputs.evidence import resolve_input_path
     from ale_app.spec.load import EXAMPLE_PREFIX
+
+    check_output_path(Path(args.output_dir))
 
     if getattr(spec, "spec_version", 1) == 2:
         from ale_app.spec.v2 import group_input
