@@ -5,8 +5,9 @@ ends. When it is not (a SLURM job's log file, ``2> run.log``, a pipe), the bar's
 returns would fill the log with half-lines; the progress is logged instead, one line each
 time the step has advanced another 10 % of its work *and* at least
 ``ALE_APP_PROGRESS_INTERVAL`` seconds (default 30) have passed since the last line,
-whichever comes later, and always once at 100 %. A step shorter than the interval thus
-logs only its 100 % line. ``-q`` hides both.
+whichever comes later, and at 100 % once a line was logged. A step shorter than the
+interval logs no progress line (the workflow's "... done in 12.3 s" says when it ended).
+``-q`` hides both.
 
 Steps compute; this module only counts and logs.
 """
@@ -68,7 +69,7 @@ class ProgressLog:
     unit : str
         The unit's name, plural ("iterations").
     interval : float
-        The least seconds between two lines (the last, at 100 %, is always logged).
+        The least seconds between two lines (the one at 100 % follows any earlier one at once).
     clock : callable
         The clock (``time.monotonic``; tests hand their own).
     """
@@ -88,8 +89,8 @@ class ProgressLog:
                 return
             self.n = min(self.total, self.n + int(n))
             now = self.clock()
-            due = self.n >= self.total or (
-                self.n - self.last_n >= self.min_step and now - self.last_time >= self.interval)
+            due = (self.n - self.last_n >= self.min_step and now - self.last_time >= self.interval) or (
+                self.n >= self.total and self.last_n > 0)  # the closing line, after earlier ones
             if not due:
                 return
             self.last_n, self.last_time = self.n, now
