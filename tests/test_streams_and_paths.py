@@ -246,3 +246,21 @@ def test_spec_under_a_folder_the_user_cannot_enter_is_66(tmp_path):
     assert proc.returncode == 66, proc.stderr
     assert f"The spec file {str(spec)!r} cannot be reached: Permission denied" in proc.stderr, proc.stderr
     assert not out.exists()
+
+
+def test_output_dir_under_a_folder_the_user_cannot_enter_is_73(tmp_path):
+    spec = quick_spec(tmp_path / "in")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    out = locked / "out"
+    locked.chmod(0)
+    try:
+        prefix = without_dac_override(locked)
+        cmd, env = offline([*prefix, *ale_app_command(), str(spec), str(out)])
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        locked.chmod(0o755)
+    assert proc.returncode == ExitCode.OUTPUT_NOT_WRITABLE, proc.stderr
+    assert f"The output folder {str(out)!r} cannot be reached: Permission denied" in proc.stderr, proc.stderr
+    assert "hint:" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(locked.iterdir()) == []
