@@ -7,6 +7,7 @@ validated spec to :mod:`ale_app.run.workflow`.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -160,6 +161,8 @@ def _stdout_error(exc: OSError) -> StdoutError:
 def _print(text: str = "", end: str = "\n") -> None:
     """Print on standard output: a write that fails is exit 74; a reader that stopped reading
     (``ale-app ... | head``) ends the printing quietly, with the exit code unchanged."""
+    if runtime.stream_closed("stdout"):
+        raise _stdout_error(OSError(errno.EBADF, "it was closed"))
     try:
         sys.stdout.write(text + end)
     except BrokenPipeError:

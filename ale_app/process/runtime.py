@@ -1,17 +1,15 @@
 """Process-level set-up that only :func:`ale_app.cli.main` performs: signal handling,
 writable cache folders, and library warnings routed through logging.
 
-Nothing here runs at import time. The signal state is the one piece of module state
-(signal handlers are process-wide by nature); the output folder consults it before every
-write so that an interrupt is never lost, even when the exception the handler raised was
+Nothing here runs at import time. The signal state and the standard streams found closed
+are the module's only state (both are process-wide by nature); the output folder consults
+the signal state before every write so that an interrupt is never lost, even when the exception the handler raised was
 swallowed by a library (a ``__del__`` or a draw callback, where Python only prints
 "Exception ignored").
 """
 
 from __future__ import annotations
 
-import errno
-import io
 import logging
 import os
 import signal
@@ -193,31 +191,8 @@ def exit_process(code: int) -> None:
 # --------------------------------------------------------------------------- standard streams
 
 
-class ClosedStream(io.TextIOBase):
-    """Stands for a standard output the shell closed (``ale-app ... >&-``): a write fails as a
-    write to the closed descriptor would (EBADF), now or at the next flush (``argparse``
-    swallows the write error of ``--help``; the command line's final flush still sees it)."""
-
-    def __init__(self, name: str):
-        super().__init__()
-        self.stream_name = name
-        self.written = False
-
-    def writable(self) -> bool:  # noqa: D102
-        return True
-
-    def isatty(self) -> bool:  # noqa: D102
-        return False
-
-    def write(self, text: str) -> int:  # noqa: D102
-        if not text:
-            return 0
-        self.written = True
-        raise OSError(errno.EBADF, "it was closed")
-
-    def flush(self) -> None:  # noqa: D102
-        if self.written:
-            raise OSError(errno.EBADF, "it was closed")
+#: The standard streams the shell closed, as :func:`guard_standard_streams` found them.
+_CLOSED_STREAMS: set[str] = set()
 
 
 def guard_standard_streams() -> list[str]:
@@ -225,10 +200,11 @@ def guard_standard_streams() -> list[str]:
     (``>&-``, ``2>&-``); return the names of those streams.
 
     Otherwise the next file ale-app opens (an output, a lock, a worker's pipe) would take the
-    closed number, and whatever a library or a worker process prints would land in it. A
-    closed standard output then fails at the first write (:class:`ClosedStream`, exit 74
-    where something had to be printed; a run prints nothing there); a closed standard error
-    discards the log and the messages. Only :func:`ale_app.cli.main`, as a script, calls it.
+    closed number, and whatever a library or a worker process prints would land in it. What
+    a library prints there is then discarded; the command line asks :func:`stream_closed`
+    before it prints what a mode is for (exit 74: standard output was closed). A closed
+    standard error discards the log and the messages. Only :func:`ale_app.cli.main`, as a
+    script, calls it.
     """
     closed = []
     for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
@@ -243,13 +219,21 @@ def guard_standard_streams() -> list[str]:
             os.close(null)
         os.set_inheritable(fd, True)  # worker processes get /dev/null there too
         closed.append(name)
+    _CLOSED_STREAMS.clear()
+    _CLOSED_STREAMS.update(closed)
     if "stdout" in closed or sys.stdout is None:
-        sys.stdout = sys.__stdout__ = ClosedStream("standard output")
+        sys.stdout = sys.__stdout__ = open(1, "w", closefd=False)  # noqa: SIM115 - /dev/null, for the process
     if "stderr" in closed or sys.stderr is None:
         sys.stderr = sys.__stderr__ = open(2, "w", closefd=False)  # noqa: SIM115 - /dev/null, for the process
     if "stdin" in closed or sys.stdin is None:
         sys.stdin = sys.__stdin__ = open(0, closefd=False)  # noqa: SIM115
     return closed
+
+
+def stream_closed(name: str) -> bool:
+    """Whether the shell closed the standard stream ``name`` ("stdout", "stderr", "stdin")
+    before ale-app started (``>&-``)."""
+    return name in _CLOSED_STREAMS
 
 
 def discard_stdout() -> None:
