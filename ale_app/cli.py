@@ -7,6 +7,7 @@ validated spec to :mod:`ale_app.run.workflow`.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ale_app import __version__
-from ale_app.errors import AleAppError, ExitCode, InterruptedRun, UsageError, exit_code_summary
+from ale_app.errors import AleAppError, ExitCode, InterruptedRun, StdoutError, UsageError, exit_code_summary
 from ale_app.process import runtime
 from ale_app.process.executor import connect_dask
 
@@ -33,6 +34,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):  # noqa: D102
         raise UsageError(f"{message}.", hint=f"See '{self.prog} --help'.")
+
+    def _print_message(self, message, file=None):
+        # argparse swallows write errors; --help and --version into /dev/full are exit 74.
+        if message and (file is None or file is sys.stdout):
+            _print(message, end="")
+        else:
+            super()._print_message(message, file)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,13 +100,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Logs to stderr; a stderr that cannot be written (``2>/dev/full``, a closed pipe) loses
+    the log quietly instead of printing logging's "--- Logging error ---" for every record."""
+
+    def handleError(self, record):  # noqa: D102, N802 - logging's name
+        if isinstance(sys.exc_info()[1], (OSError, ValueError)):
+            return
+        super().handleError(record)
+
+
 @contextmanager
 def _logging_to_stderr(verbose: bool, quiet: bool):
     """Log to stderr at the level of ``-v``/``-q`` while the block runs; then put the root
     handlers and the levels back as they were (``main`` called from Python leaves logging
     as it found it)."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s ale-app %(levelname)s: %(message)s", "%H:%M:%S"))
     root = logging.getLogger()
     loggers = [LGR, logging.getLogger("nimare"), logging.getLogger(runtime.LIBRARY_WARNINGS)]
@@ -121,9 +139,52 @@ def _logging_to_stderr(verbose: bool, quiet: bool):
 
 
 def _print_error(exc: AleAppError) -> None:
-    print(f"ale-app: error: {exc.message}", file=sys.stderr)
-    if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
+    """The error's message and hint on stderr; a stderr that cannot be written (``2>/dev/full``)
+    loses them, and the exit code still says what happened."""
+    try:
+        print(f"ale-app: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+STDOUT_HINT = "Send standard output where it can be written (e.g. '> summary.txt' on a disk with free space)."
+
+
+def _stdout_error(exc: OSError) -> StdoutError:
+    return StdoutError(f"Cannot write to standard output: {exc.strerror or exc}; what was printed is incomplete.",
+                       hint=STDOUT_HINT)
+
+
+def _print(text: str = "", end: str = "\n") -> None:
+    """Print on standard output: a write that fails is exit 74; a reader that stopped reading
+    (``ale-app ... | head``) ends the printing quietly, with the exit code unchanged."""
+    if runtime.stream_closed("stdout"):
+        raise _stdout_error(OSError(errno.EBADF, "it was closed"))
+    try:
+        sys.stdout.write(text + end)
+    except BrokenPipeError:
+        runtime.discard_stdout()
+    except OSError as exc:
+        raise _stdout_error(exc) from None
+
+
+def _flush_stdout(code: int) -> int:
+    """Flush standard output before the exit code is decided: a write that only fails here
+    (buffered, or swallowed by argparse for --help and --version) is exit 74 too, unless the
+    command already failed for another reason."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        runtime.discard_stdout()
+    except (OSError, ValueError) as exc:
+        if code == 0:
+            error = _stdout_error(exc if isinstance(exc, OSError) else OSError(str(exc)))
+            _print_error(error)
+            return int(error.exit_code)
+    return code
 
 
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
@@ -131,16 +192,16 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     from ale_app.spec import models as S
 
     if args.print_schema:
-        sys.stdout.write(S.schema_text())
+        _print(S.schema_text(), end="")
         return 0
     if args.print_descriptor:
         from ale_app.outputs.descriptor import descriptor_text
 
-        sys.stdout.write(descriptor_text(build_parser()))
+        _print(descriptor_text(build_parser()), end="")
         return 0
     if args.list_examples:
         for name in SL.list_examples():
-            print(f"example:{name}")
+            _print(f"example:{name}")
         return 0
     if args.precompile:
         return _precompile(args)
@@ -167,17 +228,17 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
             from ale_app.run.contrast_workflow import validate_contrast
 
             groups = validate_contrast(spec, spec_dir)
-            print(f"spec: {args.spec} (valid; contrast {spec.first} minus {spec.second})")
+            _print(f"spec: {args.spec} (valid; contrast {spec.first} minus {spec.second})")
             for name, evidence in groups.items():
-                print(f"group {name}:")
+                _print(f"group {name}:")
                 for line in summary_lines(evidence, field=f"groups.{name}"):
-                    print(f"  {line}")
+                    _print(f"  {line}")
         else:
             evidence = workflow.validate(spec, spec_dir)
-            print(f"spec: {args.spec} (valid)")
+            _print(f"spec: {args.spec} (valid)")
             for line in summary_lines(evidence):
-                print(line)
-        print("nothing written (--validate-only)")
+                _print(line)
+        _print("nothing written (--validate-only)")
         return 0
     if args.output_dir is None:
         raise UsageError("OUTPUT_DIR is required.", hint="Give the folder to write the derivatives to.")
@@ -207,9 +268,11 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
     """Refuse OUTPUT_DIR inside an input folder, or an input (or the spec) inside OUTPUT_DIR."""
-    from ale_app.outputs.folder import check_not_nested
+    from ale_app.outputs.folder import check_not_nested, check_output_path
     from ale_app.inputs.evidence import resolve_input_path
     from ale_app.spec.load import EXAMPLE_PREFIX
+
+    check_output_path(Path(args.output_dir))
 
     if getattr(spec, "spec_version", 1) == 2:
         from ale_app.spec.v2 import group_input
@@ -235,7 +298,7 @@ def _precompile(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise OutputError(f"Cannot store the precompiled kernels in {bundle_dir()}: {exc.strerror or exc}.",
                           hint=f"Run it as the install's owner, or set {BUNDLE_ENV} to a writable folder.") from exc
-    print(f"compiled the numba kernels in {seconds:.1f} s; stored in {bundle}")
+    _print(f"compiled the numba kernels in {seconds:.1f} s; stored in {bundle}")
     return 0
 
 
@@ -254,19 +317,19 @@ def _verify(args: argparse.Namespace, argv: list[str]) -> int:
                         ["ale-app", *argv], on_step=freeze)
     for name, status in result.records:
         if status != "as recorded":
-            print(f"record: {name}: {status}")
+            _print(f"record: {name}: {status}")
     for path, status in result.inputs:
-        print(f"input {path}: {status}")
+        _print(f"input {path}: {status}")
     if result.software:
-        print("software: differs from the recorded versions:")
+        _print("software: differs from the recorded versions:")
         for name, then, now in result.software:
-            print(f"  {name}: recorded {then}, now {now}")
+            _print(f"  {name}: recorded {then}, now {now}")
     else:
-        print("software: the same versions as recorded")
+        _print("software: the same versions as recorded")
     for name, status in result.files:
-        print(f"{status}: {name}" if status == "identical" else f"{status}: {name} (from the {made_by(name)} step)")
+        _print(f"{status}: {name}" if status == "identical" else f"{status}: {name} (from the {made_by(name)} step)")
     if result.ok:
-        print(f"verified: all {len(result.files)} files are identical")
+        _print(f"verified: all {len(result.files)} files are identical")
         return 0
     problems = []
     if result.tampered:
@@ -295,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     a private temporary folder (only variables the user has not set).
     """
     as_script = argv is None
+    if as_script:
+        runtime.guard_standard_streams()
     previous = runtime.install_signal_handlers()
     try:
         runtime.configure_cache_dirs()
@@ -330,13 +395,13 @@ def _main(argv: list[str]) -> int:
     verbose = "-v" in argv or "--verbose" in argv
     try:
         args = parser.parse_args(argv)
-    except UsageError as exc:
+    except (UsageError, StdoutError) as exc:
         _print_error(exc)
         return int(exc.exit_code)
     except SystemExit as exc:  # --help and --version
-        return int(exc.code or 0)
+        return _flush_stdout(int(exc.code or 0))
     with _logging_to_stderr(args.verbose, args.quiet):
-        return _handled(args, argv, verbose)
+        return _flush_stdout(_handled(args, argv, verbose))
 
 
 def _handled(args: argparse.Namespace, argv: list[str], verbose: bool) -> int:

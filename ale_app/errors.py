@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     INVALID_DATA = 65
     MISSING_INPUT = 66
     OUTPUT_NOT_WRITABLE = 73
+    STDOUT_NOT_WRITABLE = 74
     INTERRUPTED = 75
 
     @property
@@ -40,6 +41,8 @@ EXIT_CODE_MEANINGS = {
     ExitCode.MISSING_INPUT: "an input file is missing or unreadable",
     ExitCode.OUTPUT_NOT_WRITABLE: "the output folder cannot be created or written (or holds other files, an "
     "earlier run without --overwrite, or another run is writing it)",
+    ExitCode.STDOUT_NOT_WRITABLE: "standard output cannot be written (a full disk, /dev/full or a closed stream) "
+    "while printing --validate-only's summary, --verify's list, --print-schema, --version or --help",
     ExitCode.INTERRUPTED: "interrupted (SIGTERM/SIGINT); safe to re-run",
 }
 
@@ -99,6 +102,12 @@ class OutputError(AleAppError):
     """The output folder cannot be created or written (exit 73)."""
 
     exit_code = ExitCode.OUTPUT_NOT_WRITABLE
+
+
+class StdoutError(AleAppError):
+    """What ale-app prints on standard output cannot be written (exit 74)."""
+
+    exit_code = ExitCode.STDOUT_NOT_WRITABLE
 
 
 class InterruptedRun(AleAppError):

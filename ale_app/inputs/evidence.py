@@ -144,12 +144,20 @@ def resolve_input_path(path: str, spec_dir: Path) -> Path:
         resolved = Path(path)
         if not resolved.is_absolute():
             resolved = spec_dir / resolved
-    if not resolved.exists():
+    try:
+        resolved.stat()
+    except (FileNotFoundError, NotADirectoryError):
         raise MissingInputError(
             f"The input file {path!r} does not exist (looked for {resolved}).",
             hint="input.path is relative to the spec's folder; 'nimare:NAME' names a file "
             "bundled with NiMARE.",
-        )
+        ) from None
+    except OSError as exc:  # a folder on the way this user cannot enter, a name too long, a link loop
+        raise MissingInputError(
+            f"The input file {path[:300]!r} cannot be reached ({str(resolved)[:300]}): {exc.strerror}.",
+            hint="Check that every folder on its path can be entered by this user ('ls -ld' each one; "
+            "'chmod a+x' a folder to let others through it) and that each name is at most 255 bytes.",
+        ) from None
     return resolved
 
 

@@ -475,6 +475,39 @@ def _list_folder(path: Path) -> tuple[list[str], list[str]]:
     return sorted(files), sorted(links)
 
 
+def _name_max(path: Path) -> int:
+    """The longest file name the file system holding ``path`` (or its nearest existing
+    folder) allows, in bytes (255 on Linux's file systems)."""
+    for folder in [path, *path.parents]:
+        try:
+            return os.pathconf(folder, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            continue
+    return 255
+
+
+def check_output_path(output_dir: Path) -> None:
+    """Refuse, before anything runs, an output folder whose path cannot exist: a name longer
+    than the file system allows, or a folder on the way that cannot be reached (exit 73)."""
+    path = Path(output_dir)
+    limit = _name_max(path.absolute())
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > limit:
+            raise OutputError(
+                f"The output folder cannot be created: a name in its path is {size} bytes long "
+                f"({part[:40]!r}...), and the file system allows at most {limit} bytes per name.",
+                hint=f"Choose an output folder whose every name is at most {limit} bytes long.")
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # created later, or refused then with the reason
+    except OSError as exc:
+        raise OutputError(f"The output folder {str(output_dir)[:300]!r} cannot be reached: {exc.strerror}.",
+                          hint="Choose a folder you can write to (every folder on its path must be one "
+                          "this user can enter).") from None
+
+
 def check_not_nested(output_dir: Path, input_paths: list[Path]) -> None:
     """Refuse an output folder inside (or equal to) an input folder, and an input inside
     the output folder (exit 73), before anything is written. Paths are compared after

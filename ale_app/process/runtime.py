@@ -1,9 +1,9 @@
 """Process-level set-up that only :func:`ale_app.cli.main` performs: signal handling,
 writable cache folders, and library warnings routed through logging.
 
-Nothing here runs at import time. The signal state is the one piece of module state
-(signal handlers are process-wide by nature); the output folder consults it before every
-write so that an interrupt is never lost, even when the exception the handler raised was
+Nothing here runs at import time. The signal state and the standard streams found closed
+are the module's only state (both are process-wide by nature); the output folder consults
+the signal state before every write so that an interrupt is never lost, even when the exception the handler raised was
 swallowed by a library (a ``__del__`` or a draw callback, where Python only prints
 "Exception ignored").
 """
@@ -183,9 +183,68 @@ def exit_process(code: int) -> None:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except (OSError, ValueError):  # a closed pipe (ale-app ... | head) or a closed stream
+            except (AttributeError, OSError, ValueError):  # a closed pipe (ale-app ... | head) or a closed stream
                 pass
         os._exit(code)
+
+
+# --------------------------------------------------------------------------- standard streams
+
+
+#: The standard streams the shell closed, as :func:`guard_standard_streams` found them.
+_CLOSED_STREAMS: set[str] = set()
+
+
+def guard_standard_streams() -> list[str]:
+    """Put ``/dev/null`` on each of the descriptors 0, 1 and 2 that the shell closed
+    (``>&-``, ``2>&-``); return the names of those streams.
+
+    Otherwise the next file ale-app opens (an output, a lock, a worker's pipe) would take the
+    closed number, and whatever a library or a worker process prints would land in it. What
+    a library prints there is then discarded; the command line asks :func:`stream_closed`
+    before it prints what a mode is for (exit 74: standard output was closed). A closed
+    standard error discards the log and the messages. Only :func:`ale_app.cli.main`, as a
+    script, calls it.
+    """
+    closed = []
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        os.set_inheritable(fd, True)  # worker processes get /dev/null there too
+        closed.append(name)
+    _CLOSED_STREAMS.clear()
+    _CLOSED_STREAMS.update(closed)
+    if "stdout" in closed or sys.stdout is None:
+        sys.stdout = sys.__stdout__ = open(1, "w", closefd=False)  # noqa: SIM115 - /dev/null, for the process
+    if "stderr" in closed or sys.stderr is None:
+        sys.stderr = sys.__stderr__ = open(2, "w", closefd=False)  # noqa: SIM115 - /dev/null, for the process
+    if "stdin" in closed or sys.stdin is None:
+        sys.stdin = sys.__stdin__ = open(0, closefd=False)  # noqa: SIM115
+    return closed
+
+
+def stream_closed(name: str) -> bool:
+    """Whether the shell closed the standard stream ``name`` ("stdout", "stderr", "stdin")
+    before ale-app started (``>&-``)."""
+    return name in _CLOSED_STREAMS
+
+
+def discard_stdout() -> None:
+    """Send the rest of standard output to ``/dev/null``: its reader has gone (``ale-app ...
+    | head``): what is still buffered, and what comes after, goes nowhere instead of failing
+    again at every write and at the interpreter's final flush."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+    finally:
+        os.close(null)
 
 
 # --------------------------------------------------------------------------- caches

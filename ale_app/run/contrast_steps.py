@@ -55,7 +55,7 @@ def _subtraction(result: ContrastResult, ctx: StepContext) -> None:
     inf = result.spec.inference
     first, second = result.first, result.second
     masks = (_fwe_mask(first), _fwe_mask(second))
-    with progress_bar(inf.n_iterations, "permutations") as advance:
+    with progress_bar(inf.n_iterations, "permutations", "iterations") as advance:
         sub = fit_subtraction(first.fit, second.fit, n_iterations=inf.n_iterations, seed=inf.seed,
                               voxel_p=inf.voxel_p, inference_mask1=masks[0], inference_mask2=masks[1],
                               executor=ctx.executor, progress=advance)

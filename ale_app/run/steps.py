@@ -14,12 +14,11 @@ Steps compute; none reads or writes a file.
 from __future__ import annotations
 
 import logging
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ale_app.process.executor import Executor
+from ale_app.run.progress import progress_bar
 from ale_app.result import AnalysisResult
 
 LGR = logging.getLogger("ale_app")
@@ -71,18 +70,6 @@ class Step:
         from ale_app.outputs.registry import REGISTRY
 
         return [e.name for e in REGISTRY if set(e.needs) & set(self.computes)]
-
-
-@contextmanager
-def progress_bar(total: int, desc: str):
-    """Yield a callable that advances a tqdm bar on a terminal, and does nothing otherwise."""
-    if not sys.stderr.isatty() or not LGR.isEnabledFor(logging.INFO):
-        yield lambda n=1: None
-        return
-    from tqdm.auto import tqdm
-
-    with tqdm(total=total, desc=desc, unit="exp", leave=False) as bar:
-        yield bar.update
 
 
 def _plural(n: int, word: str) -> str:
@@ -176,7 +163,7 @@ def _montecarlo(result: AnalysisResult, ctx: StepContext) -> None:
         LGR.warning("only %d Monte Carlo iterations (fewer than %d): the smallest FWE p is %.2g and each p has a "
                     "Monte Carlo standard error of up to %.3f", inf.n_iterations, MIN_ITERATIONS,
                     1 / inf.n_iterations, 0.5 / inf.n_iterations ** 0.5)
-    with progress_bar(inf.n_iterations, "FWE") as advance:
+    with progress_bar(inf.n_iterations, "FWE", "iterations") as advance:
         result.inference = montecarlo_fwe(
             fit=result.fit, voxel_p=inf.voxel_p, n_iterations=inf.n_iterations, seed=inf.seed,
             alpha=inf.fwe_alpha, executor=ctx.executor, progress=advance,

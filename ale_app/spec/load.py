@@ -8,8 +8,11 @@ the text as read (its digest goes into provenance).
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import stat
 import typing
 from importlib import resources
 from pathlib import Path
@@ -331,6 +334,51 @@ def spec_model(data: dict) -> type:
     return AnalysisSpec
 
 
+#: What a path that is not a regular file is, in the words of an error message.
+FILE_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+              (stat.S_ISBLK, "a block device"))
+SPEC_HINT = "Give the path of a YAML or JSON spec, or 'example:pain-qualitative'."
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is neither a regular file nor a folder is ("a named pipe (FIFO)", ...)."""
+    return next((name for test, name in FILE_KINDS if test(mode)), "not a regular file")
+
+
+def read_spec_text(path: Path) -> str:
+    """The spec file's text. A missing path, a folder, or a path that cannot be reached (a folder
+    on the way this user cannot enter, a name too long) is exit 66; a named pipe, socket or
+    device is exit 65, said as such and never opened in a way that waits for a writer."""
+    name = str(path)[:300]
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise MissingInputError(f"The spec file {name!r} does not exist.", hint=SPEC_HINT) from None
+        raise MissingInputError(f"The spec file {name!r} cannot be reached: {exc.strerror}.",
+                                hint="Check that every folder on its path can be entered by this user "
+                                "('ls -ld' each one) and that each name is at most 255 bytes.") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise MissingInputError(f"The spec path {name!r} is a folder, not a spec file.",
+                                hint="Give the path of the YAML or JSON spec file inside it.")
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError(f"The spec path {name!r} is {file_kind(info.st_mode)}, not a file; ale-app reads the spec "
+                        "from a regular file.", hint="Save the spec to a file and give its path.")
+    try:
+        # O_NONBLOCK: should the path be swapped for a pipe after the check, opening it does not wait.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "r", encoding="utf-8-sig") as handle:  # newlines as read_text gives them
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise SpecError(f"The spec path {name!r} is not a regular file.",
+                                hint="Save the spec to a file and give its path.")
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MissingInputError(
+            f"The spec file {name!r} cannot be read: {exc}.",
+            hint="Check the file's permissions and that it is UTF-8 text.",
+        ) from None
+
+
 def load_spec(source: str) -> tuple[AnalysisSpec, Path, str]:
     """Load a spec from a path or ``example:NAME``.
 
@@ -347,16 +395,5 @@ def load_spec(source: str) -> tuple[AnalysisSpec, Path, str]:
         path = example_path(source[len(EXAMPLE_PREFIX) :])
     else:
         path = Path(source)
-    if not path.is_file():
-        raise MissingInputError(
-            f"The spec file {str(path)!r} does not exist.",
-            hint="Give the path of a YAML or JSON spec, or 'example:pain-qualitative'.",
-        )
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MissingInputError(
-            f"The spec file {str(path)!r} cannot be read: {exc}.",
-            hint="Check the file's permissions and that it is UTF-8 text.",
-        ) from None
+    text = read_spec_text(path)
     return parse_spec(text, str(path)), path.resolve().parent, text
