@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786), tls://HOST:PORT, HOST:PORT or "
                         "tcp://[IPv6]:PORT; checked before anything runs (exit 64), and the scheduler must "
                         "answer as one within 5 s (exit 69; the dashboard's port, 8787, is not it).")
-    parser.add_argument("--dask-wait", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--dask-wait", type=int, default=None, metavar="SECONDS",
                         help="With --parallel-backend dask: how long to wait for a worker to join the "
                         "scheduler, at the start and when every worker is lost during the run, logging "
                         "progress; then stop with exit 69 (default: 120).")
@@ -203,8 +203,8 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
                 raise UsageError(f"{option} goes with --parallel-backend dask.",
                                  hint=f"Add '--parallel-backend dask', or drop {option}.")
     dask_wait = DEFAULT_DASK_WAIT if args.dask_wait is None else args.dask_wait
-    if not 0 <= dask_wait < float("inf"):
-        raise UsageError("--dask-wait must be a number of seconds, 0 or more.", hint="Leave it out to wait 120 s.")
+    if dask_wait < 0:
+        raise UsageError("--dask-wait must be 0 seconds or more.", hint="Leave it out to wait 120 s.")
     if args.parallel_backend == "dask":
         # Fail early, before any output is written: the address, the scheduler, a worker.
         connect_dask(args.dask_scheduler, dask_wait).close()

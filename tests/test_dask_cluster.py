@@ -317,6 +317,7 @@ def test_a_worker_killed_mid_run_changes_nothing(ns, scheduler, two_workers, sma
     assert re.search(r"Jackknife \(refit\).* done in", log.read_text()) is None, "killed too late"
     os.kill(workers[0].pid, signal.SIGKILL)
     assert run.wait(timeout=600) == 0, log.read_text()
+    assert "A dask worker left the scheduler at" in log.read_text()  # the run saw the loss
     assert workers[0].wait(timeout=10) == -signal.SIGKILL
     assert _digests(out) == _digests(local_run)
 

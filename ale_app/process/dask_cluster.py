@@ -337,9 +337,10 @@ def map_on_dask(scheduler: str, wait: float, n_jobs: int, func: Callable, args: 
     client = connect_dask(scheduler, wait)
     try:
         try:
-            threads = sum(client.nthreads().values())
+            nthreads = client.nthreads()
         except (OSError, TimeoutError):
-            threads = 0
+            nthreads = {}
+        threads, workers_seen = sum(nthreads.values()), len(nthreads)
         window = 2 * max(n_jobs, threads, 1)
         pending: deque = deque()  # [args, future, submissions]
         items = iter(args)
@@ -377,8 +378,14 @@ def map_on_dask(scheduler: str, wait: float, n_jobs: int, func: Callable, args: 
                     entry[1] = submit(entry[0])
                     entry[2] += 1
                     continue
-                if _n_workers(client, scheduler) == 0:
+                n_workers = _n_workers(client, scheduler)
+                if n_workers < workers_seen:
+                    LGR.warning("A dask worker left the scheduler at %s (%d remain); dask runs its unfinished "
+                                "work again on the others", scheduler, n_workers)
+                workers_seen = n_workers
+                if n_workers == 0:
                     _wait_for_workers(client, scheduler, wait, lost=True)
+                    workers_seen = _n_workers(client, scheduler)
             result = entry[1].result()
             pending.popleft()
             yield result
