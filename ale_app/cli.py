@@ -110,7 +110,9 @@ def _logging_to_stderr(verbose: bool, quiet: bool):
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s ale-app %(levelname)s: %(message)s", "%H:%M:%S"))
     root = logging.getLogger()
-    loggers = [LGR, logging.getLogger("nimare"), logging.getLogger(runtime.LIBRARY_WARNINGS)]
+    # dask.distributed's logger is set once it is imported (see _run); its level is put back here.
+    loggers = [LGR, logging.getLogger("nimare"), logging.getLogger(runtime.LIBRARY_WARNINGS),
+               logging.getLogger("distributed")]
     before = (root.handlers[:], root.level, [lg.level for lg in loggers])
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
@@ -208,6 +210,9 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.parallel_backend == "dask":
         # Fail early, before any output is written: the address, the scheduler, a worker.
         connect_dask(args.dask_scheduler, dask_wait).close()
+        # dask.distributed set its logger to INFO on import: its connection chatter (with
+        # tracebacks) only with --verbose; ale-app reports what a lost worker or scheduler means.
+        logging.getLogger("distributed").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
     # Figures are files: no display, the same pixels everywhere. Set before matplotlib is
     # imported (by the figure step), so that a refused folder or bad input never imports it.
     os.environ["MPLBACKEND"] = "Agg"

@@ -340,3 +340,21 @@ def test_every_worker_lost_names_the_step(ns, scheduler, two_workers, small, tmp
             ": every worker was lost during the run and none joined again within 3 s") in text
     assert f"'dask worker {scheduler}'" in text
     _no_python_internals(text)
+
+
+def test_the_scheduler_killed_mid_run_names_the_step(ns, small, tmp_path):
+    """kill -9 of the scheduler while the refits run: exit 69 naming the step, no traceback."""
+    address = start_scheduler(ns, "doomed-scheduler")
+    start_worker(ns, address, "doomed-worker")
+    scheduler_proc = ns.procs[-2]
+    out = tmp_path / "out"
+    run, log = _start_run_and_wait_for_jackknife(ns, small, address, out, extra=("--dask-wait", "3"))
+    time.sleep(0.5)
+    scheduler_proc.kill()
+    killed = time.monotonic()
+    code = run.wait(timeout=3 + 2 * MARGIN)
+    text = log.read_text()
+    assert code == 69, text
+    assert time.monotonic() - killed < 3 + MARGIN
+    assert f"The jackknife step stopped: the dask scheduler at {address}: the connection to the scheduler was lost" in text
+    _no_python_internals(text)

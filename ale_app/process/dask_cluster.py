@@ -28,6 +28,7 @@ import logging
 import re
 import socket
 import struct
+import threading
 import time
 from collections import deque
 from typing import Callable, Iterable, Iterator
@@ -247,8 +248,23 @@ def _identity(scheduler: str, connection_args: dict, timeout: float) -> dict:
         finally:
             await comm.close()
 
+    answer: dict = {}
+
+    def run():  # in its own thread: the caller may be running an event loop (a notebook)
+        try:
+            answer["value"] = asyncio.run(asyncio.wait_for(ask(), timeout))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            answer["error"] = exc
+
+    thread = threading.Thread(target=run, name="ale-app-dask-identity", daemon=True)
+    thread.start()
+    thread.join(timeout + 1)
     try:
-        return asyncio.run(asyncio.wait_for(ask(), timeout))
+        if "error" in answer:
+            raise answer["error"]
+        if "value" not in answer:
+            raise TimeoutError
+        return answer["value"]
     except (asyncio.TimeoutError, TimeoutError):
         raise _unavailable(scheduler, f"it did not answer dask's identity request within {timeout:g} s") from None
     except (OSError, EOFError, ValueError, TypeError) as exc:
@@ -302,7 +318,7 @@ def _n_workers(client, scheduler: str) -> int:
     try:
         return len(client.nthreads())
     except (OSError, TimeoutError) as exc:
-        raise _unavailable(scheduler, f"the connection to the scheduler was lost ({exc})",
+        raise _unavailable(scheduler, f"the connection to the scheduler was lost ({type(exc).__name__})",
                            hint="Check that the scheduler is still running, then re-run.") from None
 
 
