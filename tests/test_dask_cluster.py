@@ -290,6 +290,7 @@ def test_a_scheduler_without_workers_is_waited_for_then_refused(ns, small, tmp_p
     _no_python_internals(proc.stderr)
 
 
+@pytest.mark.slow
 def test_dask_run_equals_the_local_run(ns, scheduler, two_workers, small, local_run, tmp_path):
     """The refit jackknife on two dask workers: every file identical to one local job."""
     out = tmp_path / "out"
@@ -307,6 +308,7 @@ def _start_run_and_wait_for_jackknife(ns, small, scheduler, out, extra=()):
     return proc, log
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_changes_nothing(ns, scheduler, two_workers, small, local_run, tmp_path):
     """kill -9 of one of two workers while the refits run: the run completes, identical."""
     workers, _ = two_workers
@@ -358,3 +360,27 @@ def test_the_scheduler_killed_mid_run_names_the_step(ns, small, tmp_path):
     assert time.monotonic() - killed < 3 + MARGIN
     assert f"The jackknife step stopped: the dask scheduler at {address}: the connection to the scheduler was lost" in text
     _no_python_internals(text)
+
+
+INFERENTIAL = """
+mode: inferential
+inference:
+  min_experiments: 4
+  n_iterations: 40
+"""
+
+
+@pytest.mark.slow
+def test_inferential_dask_run_equals_the_local_run(ns, scheduler, two_workers, tmp_path):
+    """The Monte Carlo iterations on two dask workers: every file identical to one local job."""
+    from ale_app.cli import main
+
+    spec = write_small_spec(tmp_path / "spec")
+    text = spec.read_text().replace("first: 3", "first: 4").replace("method: refit", "method: closed-form")
+    spec.write_text(text + INFERENTIAL)
+    assert main([str(spec), str(tmp_path / "local"), "--n-jobs", "1", "-q"]) == 0
+    proc, _ = ns.run_cli([str(spec), str(tmp_path / "dask"), "--parallel-backend", "dask",
+                          "--dask-scheduler", scheduler, "--n-jobs", "2"])
+    assert proc.returncode == 0, proc.stderr
+    assert f"40 iterations, seed 0, on 2 jobs on the dask scheduler at {scheduler}" in proc.stderr
+    assert _digests(tmp_path / "dask") == _digests(tmp_path / "local")
