@@ -10,6 +10,7 @@ what the test started there. Every process is killed by the fixture that started
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -187,12 +188,8 @@ MALFORMED = ["not a url", "tcp://:::", "http://127.0.0.1:8787", "inproc://x", "u
 def test_a_malformed_address_is_a_usage_error(address, tmp_path):
     """Refused before the spec is read or anything connects: exit 64, naming the forms."""
     require("distributed", WHY)
-    if address.startswith("ucx://"):
-        try:
-            import distributed_ucxx  # noqa: F401
-            pytest.skip("UCX is installed here: ucx:// is a valid address")
-        except ImportError:
-            pass
+    if address.startswith("ucx://") and importlib.util.find_spec("distributed_ucxx") is not None:
+        pytest.skip("UCX is installed here: ucx:// is a valid address")
     out = tmp_path / "out"
     cmd, env = offline([sys.executable, "-m", "ale_app", "example:pain-qualitative", str(out),
                         "--parallel-backend", "dask", "--dask-scheduler", address])

@@ -23,6 +23,7 @@ Results never depend on any of this: each item's result depends on the item alon
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import ipaddress
 import logging
 import re
@@ -88,9 +89,7 @@ def check_address(scheduler: str) -> tuple[str, str, int]:
                f"The scheduler listens on its own port (8786 by default; the dashboard's 8787 is not it): "
                f"give one of: {_forms()}.")
     if protocol == "ucx":
-        try:
-            import distributed_ucxx  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("distributed_ucxx") is None:  # dask's UCX comm, an optional plug-in
             refuse("ucx:// needs UCX (the distributed-ucxx package), which is not installed",
                    f"Use the scheduler's tcp:// address, or install distributed-ucxx; accepted: {_forms()}.")
     elif protocol == "inproc":
