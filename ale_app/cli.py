@@ -21,6 +21,9 @@ from ale_app.process.executor import connect_dask
 
 LGR = logging.getLogger("ale_app")
 
+#: Seconds ``--dask-wait`` waits by default (:data:`ale_app.process.dask_cluster.DEFAULT_WAIT`).
+DEFAULT_DASK_WAIT = 120.0
+
 
 def default_n_jobs() -> int:
     """The CPUs this process may use (its affinity set, capped by any cgroup CPU quota)."""
@@ -72,8 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "loky and threading); 'dask' uses an existing dask.distributed scheduler (pip "
                         "install 'ale-app[dask]') for both. Results never depend on it.")
     parser.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
-                        help="Address of the dask.distributed scheduler for --parallel-backend dask, "
-                        "e.g. tcp://10.0.0.5:8786.")
+                        help="Address of the dask.distributed scheduler for --parallel-backend dask: "
+                        "tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786), tls://HOST:PORT, HOST:PORT or "
+                        "tcp://[IPv6]:PORT; checked before anything runs (exit 64), and the scheduler must "
+                        "answer as one within 5 s (exit 69; the dashboard's port, 8787, is not it).")
+    parser.add_argument("--dask-wait", type=int, default=None, metavar="SECONDS",
+                        help="With --parallel-backend dask: how long to wait for a worker to join the "
+                        "scheduler, at the start and when every worker is lost during the run, logging "
+                        "progress; then stop with exit 69 (default: 120).")
     parser.add_argument("--overwrite", action="store_true",
                         help="Replace the outputs of an earlier ale-app run in OUTPUT_DIR, all or nothing: "
                         "the earlier run is kept until the new one is complete.")
@@ -119,7 +128,9 @@ def _logging_to_stderr(verbose: bool, quiet: bool):
     handler = _StderrHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s ale-app %(levelname)s: %(message)s", "%H:%M:%S"))
     root = logging.getLogger()
-    loggers = [LGR, logging.getLogger("nimare"), logging.getLogger(runtime.LIBRARY_WARNINGS)]
+    # dask.distributed's logger is set once it is imported (see _run); its level is put back here.
+    loggers = [LGR, logging.getLogger("nimare"), logging.getLogger(runtime.LIBRARY_WARNINGS),
+               logging.getLogger("distributed")]
     before = (root.handlers[:], root.level, [lg.level for lg in loggers])
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
@@ -216,6 +227,10 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.n_jobs is not None and args.n_jobs < 1:
         raise UsageError("--n-jobs must be at least 1.", hint="Leave it out to use every CPU this process may use.")
 
+    if args.parallel_backend == "dask" and args.dask_scheduler is not None:
+        from ale_app.process.dask_cluster import check_address
+
+        check_address(args.dask_scheduler)  # a malformed address costs no spec reading
     spec, spec_dir, text = SL.load_spec(args.spec)
 
     from ale_app.run import workflow
@@ -245,17 +260,27 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     _check_not_nested(args, spec, spec_dir)
 
     n_jobs = args.n_jobs or default_n_jobs()
+    if args.parallel_backend != "dask":
+        for given, option in ((args.dask_scheduler, "--dask-scheduler"), (args.dask_wait, "--dask-wait")):
+            if given is not None:
+                raise UsageError(f"{option} goes with --parallel-backend dask.",
+                                 hint=f"Add '--parallel-backend dask', or drop {option}.")
+    dask_wait = DEFAULT_DASK_WAIT if args.dask_wait is None else args.dask_wait
+    if dask_wait < 0:
+        raise UsageError("--dask-wait must be 0 seconds or more.", hint="Leave it out to wait 120 s.")
     if args.parallel_backend == "dask":
-        connect_dask(args.dask_scheduler).close()  # fail early, before any output is written
-    elif args.dask_scheduler:
-        raise UsageError("--dask-scheduler goes with --parallel-backend dask.",
-                         hint="Add '--parallel-backend dask', or drop --dask-scheduler.")
+        # Fail early, before any output is written: the address, the scheduler, a worker.
+        connect_dask(args.dask_scheduler, dask_wait).close()
+        # dask.distributed set its logger to INFO on import: its connection chatter (with
+        # tracebacks) only with --verbose; ale-app reports what a lost worker or scheduler means.
+        logging.getLogger("distributed").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
     # Figures are files: no display, the same pixels everywhere. Set before matplotlib is
     # imported (by the figure step), so that a refused folder or bad input never imports it.
     os.environ["MPLBACKEND"] = "Agg"
     with runtime.frozen_gc() as freeze:
         options = workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend,
-                                      dask_scheduler=args.dask_scheduler, overwrite=args.overwrite,
+                                      dask_scheduler=args.dask_scheduler, dask_wait=dask_wait,
+                                      overwrite=args.overwrite,
                                       argv=["ale-app", *argv], on_step=freeze)
         if contrast:
             from ale_app.run.contrast_workflow import run_contrast

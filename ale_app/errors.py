@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     USAGE = 64
     INVALID_DATA = 65
     MISSING_INPUT = 66
+    UNAVAILABLE = 69
     OUTPUT_NOT_WRITABLE = 73
     STDOUT_NOT_WRITABLE = 74
     INTERRUPTED = 75
@@ -39,6 +40,8 @@ EXIT_CODE_MEANINGS = {
     ExitCode.USAGE: "usage error",
     ExitCode.INVALID_DATA: "invalid spec or input data",
     ExitCode.MISSING_INPUT: "an input file is missing or unreadable",
+    ExitCode.UNAVAILABLE: "the dask scheduler (--parallel-backend dask) cannot be reached, does not answer as one, "
+    "has no workers, or lost them all during the run",
     ExitCode.OUTPUT_NOT_WRITABLE: "the output folder cannot be created or written (or holds other files, an "
     "earlier run without --overwrite, or another run is writing it)",
     ExitCode.STDOUT_NOT_WRITABLE: "standard output cannot be written (a full disk, /dev/full or a closed stream) "
@@ -96,6 +99,13 @@ class MissingInputError(AleAppError):
     """A file the analysis needs does not exist or cannot be read (exit 66)."""
 
     exit_code = ExitCode.MISSING_INPUT
+
+
+class ServiceUnavailable(AleAppError):
+    """The dask scheduler cannot be reached, does not answer as one, has no workers or lost
+    them (exit 69)."""
+
+    exit_code = ExitCode.UNAVAILABLE
 
 
 class OutputError(AleAppError):

@@ -137,6 +137,8 @@ def _runs_the_cli(argv: list[str]) -> bool:
 
 
 def _in_network_namespace(argv: list[str]) -> bool:
+    if len(argv) > 1 and Path(argv[0]).name == "nsenter":  # into a namespace an unshare -n made
+        return "-n" in argv[1:argv.index("--")] if "--" in argv else False
     return (len(argv) > 1 and Path(argv[0]).name == "unshare"
             and any(a.startswith("-") and not a.startswith("--") and "n" in a for a in argv[1:3]))
 
@@ -144,7 +146,8 @@ def _in_network_namespace(argv: list[str]) -> bool:
 @pytest.fixture(autouse=True)
 def _cli_subprocesses_offline(monkeypatch):
     """A test that starts ale-app's command line in a subprocess must start it through
-    :func:`offline` (or another ``unshare -n``): the README says the tests run it offline."""
+    :func:`offline` (or another ``unshare -n``, or ``nsenter -n ... --`` into one, as the
+    dask tests do): the README says the tests run it offline."""
     real_popen = subprocess.Popen
 
     class GuardedPopen(real_popen):

@@ -49,13 +49,14 @@ NOT_INPUTS = {
 REQUIRED = ("spec", "output_dir")
 
 #: Bounds the command line checks after parsing (``--n-jobs must be at least 1``).
-MINIMUM = {"n_jobs": 1}
+MINIMUM = {"n_jobs": 1, "dask_wait": 0}
 
-#: Rules between inputs that the command line checks after parsing: --dask-scheduler goes
-#: with --parallel-backend dask, and dask needs it.
-REQUIRES_INPUTS = {"dask_scheduler": ["parallel_backend"]}
+#: Rules between inputs that the command line checks after parsing: --dask-scheduler and
+#: --dask-wait go with --parallel-backend dask, and dask needs --dask-scheduler.
+REQUIRES_INPUTS = {"dask_scheduler": ["parallel_backend"], "dask_wait": ["parallel_backend"]}
 VALUE_REQUIRES = {"parallel_backend": {"dask": ["dask_scheduler"], "loky": [], "threading": []}}
-VALUE_DISABLES = {"parallel_backend": {"dask": [], "loky": ["dask_scheduler"], "threading": ["dask_scheduler"]}}
+VALUE_DISABLES = {"parallel_backend": {"dask": [], "loky": ["dask_scheduler", "dask_wait"],
+                                       "threading": ["dask_scheduler", "dask_wait"]}}
 
 #: The README's example run (its Quick start command, ``ale-app example:pain-qualitative out/``).
 EXAMPLE_INVOCATION = {"spec": "example:pain-qualitative", "output_dir": "out/"}

@@ -42,11 +42,15 @@ class Executor:
         How many items run at once.
     scheduler : str or None
         The dask.distributed scheduler's address (``dask`` only).
+    wait : float
+        Seconds to wait for a dask worker, at the start and when every worker is lost
+        (``--dask-wait``; ``dask`` only).
     """
 
     kind: str = "serial"
     n_jobs: int = 1
     scheduler: str | None = None
+    wait: float = 120.0
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -55,15 +59,18 @@ class Executor:
             raise ValueError("n_jobs must be at least 1")
 
     @classmethod
-    def from_options(cls, n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None) -> Executor:
-        """The executor of ``--n-jobs``, ``--parallel-backend`` (loky, threading, dask) and
-        ``--dask-scheduler``; one job on this machine is ``serial``."""
+    def from_options(cls, n_jobs: int = 1, backend: str = "loky", scheduler: str | None = None,
+                     wait: float = 120.0) -> Executor:
+        """The executor of ``--n-jobs``, ``--parallel-backend`` (loky, threading, dask),
+        ``--dask-scheduler`` and ``--dask-wait``; one job on this machine is ``serial``."""
         if backend not in _FROM_BACKEND:
             raise ValueError(f"unknown backend {backend!r}")
         kind = _FROM_BACKEND[backend]
         if kind != "dask" and n_jobs == 1:
             kind = "serial"
-        return cls(kind, int(n_jobs), scheduler if kind == "dask" else None)
+        if kind != "dask":
+            return cls(kind, int(n_jobs))
+        return cls(kind, int(n_jobs), scheduler, float(wait))
 
     def describe(self) -> str:
         """The executor in words, for the log."""
@@ -85,17 +92,14 @@ class Executor:
             for a in args:
                 yield func(*a)
             return
-        from joblib import Parallel, delayed, parallel_config
+        from joblib import Parallel, delayed
 
-        jobs = (delayed(func)(*a) for a in args)
         if self.kind == "dask":
-            client = connect_dask(self.scheduler)
-            try:
-                with parallel_config(backend="dask", client=client):
-                    yield from Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
-            finally:
-                client.close()
+            from ale_app.process.dask_cluster import map_on_dask
+
+            yield from map_on_dask(self.scheduler, self.wait, self.n_jobs, func, args)
             return
+        jobs = (delayed(func)(*a) for a in args)
         backend = "threading" if self.kind == "threads" else "loky"
         yield from Parallel(n_jobs=self.n_jobs, backend=backend, return_as="generator")(jobs)
 
@@ -228,27 +232,9 @@ def _forked_worker(func, item, write_fd: int, inherited: list[int]) -> None:
 # --------------------------------------------------------------------------- dask
 
 
-def connect_dask(scheduler: str | None):
-    """Connect to an existing dask.distributed scheduler (``ale-app[dask]`` installs it); the
-    refit jackknife and the Monte Carlo iterations both use it."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise UsageError(
-            "--parallel-backend dask needs dask.distributed, which is not installed.",
-            hint="Install it with: pip install 'ale-app[dask]'.",
-        ) from None
-    if not scheduler:
-        raise UsageError(
-            "--parallel-backend dask needs --dask-scheduler ADDRESS.",
-            hint="Start a scheduler (dask-scheduler, or dask-jobqueue on SLURM) and pass its address.",
-        )
-    try:
-        return Client(scheduler, timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise UsageError(
-            f"Cannot reach the dask scheduler at {scheduler!r}: {exc}.",
-            hint="Check the address (e.g. tcp://host:8786) and that the scheduler is running.",
-        ) from None
+def connect_dask(scheduler: str | None, wait: float | None = None):
+    """A client of the dask.distributed scheduler at ``scheduler`` with at least one worker
+    (:func:`ale_app.process.dask_cluster.connect_dask`)."""
+    from ale_app.process import dask_cluster
 
-
+    return dask_cluster.connect_dask(scheduler, dask_cluster.DEFAULT_WAIT if wait is None else wait)

@@ -19,7 +19,7 @@ from ale_app.outputs import folder as D
 from ale_app.outputs import provenance as P
 from ale_app.outputs import registry as O
 from ale_app.outputs import swap as S
-from ale_app.errors import AleAppError, InputDataError, InterruptedRun
+from ale_app.errors import AleAppError, InputDataError, InterruptedRun, ServiceUnavailable
 from ale_app.process.executor import Executor
 from ale_app.result import AnalysisResult, RunRecord
 from ale_app.run.steps import STEPS, Step, StepContext
@@ -34,8 +34,9 @@ class RunOptions:
 
     Attributes
     ----------
-    n_jobs, backend, dask_scheduler : int, str, str or None
-        Where parallel work runs (``--n-jobs``, ``--parallel-backend``, ``--dask-scheduler``);
+    n_jobs, backend, dask_scheduler, dask_wait : int, str, str or None, float
+        Where parallel work runs (``--n-jobs``, ``--parallel-backend``, ``--dask-scheduler``,
+        ``--dask-wait``);
         :meth:`executor` turns them into the one executor every parallel step is handed.
     overwrite : bool
         Replace an earlier ale-app run's outputs.
@@ -50,13 +51,14 @@ class RunOptions:
     n_jobs: int = 1
     backend: str = "loky"
     dask_scheduler: str | None = None
+    dask_wait: float = 120.0
     overwrite: bool = False
     argv: list[str] = field(default_factory=list)
     on_step: Callable[[], None] | None = None
 
     def executor(self) -> Executor:
         """The executor of these options."""
-        return Executor.from_options(self.n_jobs, self.backend, self.dask_scheduler)
+        return Executor.from_options(self.n_jobs, self.backend, self.dask_scheduler, self.dask_wait)
 
 
 class _Timer:
@@ -306,11 +308,15 @@ def run_step(step: Step, result: AnalysisResult, context: StepContext, timer: _T
         result.step_status[step.name] = f"skipped: {reason}"
         return result
     result.step_status[step.name] = "running"
-    if step.describe is None:  # a step too quick to log or time (releasing memory)
-        step.run(result, context)
-    else:
-        with timer.step(step.name, step.describe(result, context)):
+    try:
+        if step.describe is None:  # a step too quick to log or time (releasing memory)
             step.run(result, context)
+        else:
+            with timer.step(step.name, step.describe(result, context)):
+                step.run(result, context)
+    except ServiceUnavailable as exc:  # the dask cluster went away: say which step it stopped
+        exc.message = f"The {step.title} step stopped: {exc.message[0].lower()}{exc.message[1:]}"
+        raise
     result.step_status[step.name] = "ran"
     return result
 
