@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ale_app.errors import MissingInputError, SpecError, UsageError
+from ale_app.files import RECORD_LIMIT, RefusedFile, read_regular_text
 from ale_app.spec.models import AnalysisSpec
 from ale_app.spec.v2 import AnalysisSpecV2
 
@@ -347,13 +348,17 @@ def load_spec(source: str) -> tuple[AnalysisSpec, Path, str]:
         path = example_path(source[len(EXAMPLE_PREFIX) :])
     else:
         path = Path(source)
-    if not path.is_file():
+    try:
+        text = read_regular_text(path, RECORD_LIMIT, encoding="utf-8-sig")
+    except RefusedFile as exc:
+        raise SpecError(f"The spec file {str(path)!r} is {exc.reason}.",
+                        hint="Give the path of a YAML or JSON spec (a regular file), or "
+                        "'example:pain-qualitative'.") from None
+    except FileNotFoundError:
         raise MissingInputError(
             f"The spec file {str(path)!r} does not exist.",
             hint="Give the path of a YAML or JSON spec, or 'example:pain-qualitative'.",
-        )
-    try:
-        text = path.read_text(encoding="utf-8-sig")
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise MissingInputError(
             f"The spec file {str(path)!r} cannot be read: {exc}.",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ale_app.errors import InputDataError, MissingInputError
+from ale_app.files import INPUT_LIMIT, RefusedFile
 
 FORMATS = ("nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet")
 #: Formats that are tables (``input.columns`` applies to them).
@@ -73,6 +74,11 @@ def _odd_characters(text: str) -> str:
                       f"{unicodedata.name(c, 'character').lower()} U+{ord(c):04X}") for c in odd[:3])
 
 
+#: A text reader stops reading after this many problems: a file of any size is known not to
+#: be what its format says within seconds (at most ``checks.MAX_PROBLEMS`` are listed anyway).
+STOP_AFTER_PROBLEMS = 200
+
+
 @dataclass
 class Problem:
     """One problem found in the input: where it is (``"line 9"``), what, and a hint."""
@@ -126,6 +132,10 @@ class ReadResult:
         For a workbook: the sheet that was read.
     sheet_note : str or None
         For a workbook: which sheet was read, and why, in words (for the log).
+    stopped : str or None
+        Where the reader stopped reading (``"line 412 of 1638401"``) after
+        :data:`STOP_AFTER_PROBLEMS` problems (then ``structural`` is set too); None when it
+        read the whole file.
     """
 
     source: Any
@@ -145,6 +155,7 @@ class ReadResult:
     table_roles: list[str] | None = None
     sheet: str | None = None
     sheet_note: str | None = None
+    stopped: str | None = None
 
     @property
     def attributes(self) -> dict[str, dict[str, str]]:
@@ -357,14 +368,15 @@ def refuse_binary(path: Path, data: bytes, what: str, hint: str) -> None:
 
 
 def read_bytes(path: Path) -> bytes:
-    """Read a file's bytes; unreadable is exit 66, empty is exit 65."""
-    if path.exists() and not path.is_file() and not path.is_dir():
-        raise InputDataError(
-            f"The input file {str(path)!r} is not a regular file (a device, pipe or socket).",
-            hint="Point input.path at the studyset file.",
-        )
+    """Read an input file's bytes through the bounded opener (:mod:`ale_app.files`): a pipe,
+    a device or a socket (or a link to one) and a file above the input limit are exit 65;
+    unreadable is exit 66, empty is exit 65."""
+    from ale_app.files import read_regular
+
     try:
-        data = path.read_bytes()
+        data = read_regular(path, INPUT_LIMIT)
+    except RefusedFile as exc:
+        raise refused_input(path, exc) from None
     except OSError as exc:
         raise MissingInputError(
             f"The input file {str(path)!r} cannot be read: {exc.strerror}.",
@@ -376,6 +388,29 @@ def read_bytes(path: Path) -> bytes:
             hint="Check input.path; the file has no studies in it.",
         )
     return data
+
+
+def refused_input(path: Path, exc: RefusedFile) -> InputDataError:
+    """The exit-65 error for an input the bounded opener refused."""
+    if exc.too_large:
+        return InputDataError(f"The input file {str(path)!r} is {exc.reason}.",
+                              hint="ale-app reads studysets up to that size; check input.path, or split the "
+                              "evidence base.")
+    return InputDataError(f"The input file {str(path)!r} is {exc.reason}.",
+                          hint="Point input.path at the studyset file (a regular file).")
+
+
+def check_input_file(path: Path) -> None:
+    """Exit 65 unless ``path`` is a regular file within the input limit (for readers that
+    hand the path to a library, e.g. openpyxl)."""
+    from ale_app.files import check_regular
+
+    try:
+        check_regular(path, INPUT_LIMIT)
+    except RefusedFile as exc:
+        raise refused_input(path, exc) from None
+    except OSError:
+        pass  # the library says why it cannot read it
 
 
 def detect_format(path: Path) -> str:

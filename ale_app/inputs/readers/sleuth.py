@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import (NUMBER_HINT, Experiment, Problem, ReadResult, normalize_space, plural,
-                                    read_number, read_text, result_from_experiments)
+from ale_app.inputs.readers import (NUMBER_HINT, STOP_AFTER_PROBLEMS, Experiment, Problem, ReadResult,
+                                    normalize_space, plural, read_number, read_text, result_from_experiments)
 
 _REFERENCE = re.compile(r"^reference\s*=\s*(.*)$", re.IGNORECASE)
 _SUBJECTS = re.compile(r"^subjects\s*=\s*(.*)$", re.IGNORECASE)
@@ -49,6 +49,7 @@ class _Reader:
     def __init__(self):
         self.problems: list[Problem] = []
         self.structural = False
+        self.stopped: str | None = None
 
     def add(self, lineno: int, text: str, hint: str, structural: bool = False) -> None:
         self.problems.append(Problem(f"line {lineno}", text, hint))
@@ -204,6 +205,9 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
                           line=names_line or lineno, broken=subjects_bad)
 
     for lineno, raw in enumerate(text_lines, start=1):
+        if len(reader.problems) >= STOP_AFTER_PROBLEMS:
+            reader.stopped = f"line {lineno} of {len(text_lines)}"
+            return experiments
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -323,5 +327,7 @@ def read_sleuth(path: Path) -> ReadResult:
     if not experiments and not reader.problems:
         raise InputDataError(f"{str(path)!r} has a reference line but no experiments.",
                              hint="Add experiments: '// name', '// Subjects=N', then 'x y z' lines.")
-    return result_from_experiments(experiments, "sleuth", path.stem, reader.problems,
-                                   reader.structural, encoding)
+    result = result_from_experiments(experiments, "sleuth", path.stem, reader.problems,
+                                     reader.structural or reader.stopped is not None, encoding)
+    result.stopped = reader.stopped
+    return result
