@@ -144,6 +144,7 @@ def test_verify_reports_a_recorded_input_that_is_no_regular_file_or_too_large(ar
     _check_nothing_changed(tmp_path, before | {"tmpdir": "d"}, proc)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["fifo", "big"])
 def test_verify_reports_a_derivative_that_is_no_regular_file_or_too_large(archive, tmp_path, kind):
     """A derivative replaced by a pipe, or grown past the limit: a tampered record (exit 3)."""
