@@ -470,6 +470,8 @@ def read_input(path: Path, fmt: str, columns: dict[str, str | None] | None = Non
     first when None); other formats refuse them. ``field`` is the spec field of the input,
     for messages.
     """
+    if not path.is_dir():
+        check_input_file(path)  # a pipe, a device or a file above the limit: exit 65 before anything else
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt not in TABLE_FORMATS:
