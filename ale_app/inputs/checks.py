@@ -68,8 +68,10 @@ class Problems:
         """One error for all problems: the problem itself when there is one, else a list."""
         if len(self.items) == 1:
             p = self.items[0]
-            return self._mark(InputDataError(f"{self.label}, {p.where}: {p.text}" if p.where else p.text,
-                                             hint=p.hint))
+            stopped = (f" Reading stopped at {self.stopped}: the rest of the file was not checked."
+                       if self.stopped else "")
+            return self._mark(InputDataError((f"{self.label}, {p.where}: {p.text}" if p.where else p.text)
+                                             + stopped, hint=p.hint))
         shown = self.items[:MAX_PROBLEMS]
         lines = [f"{len(self.items)} problems in {self.label}:"]
         lines += [f"  {i}. " + (f"{p.where}: {p.text}" if p.where else p.text) for i, p in enumerate(shown, 1)]

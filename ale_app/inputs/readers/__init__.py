@@ -262,13 +262,13 @@ LINE_BREAKS = re.compile("\n\r|\r\n|\n|\r")
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 
 
-def read_text(path: Path, what: str) -> tuple[str, list[str], str]:
+def read_text(path: Path, what: str, split: bool = True) -> tuple[str, list[str], str]:
     """Read a text file; refuse empty and binary files; return (text, lines, encoding).
 
     A UTF-8 byte order mark is dropped. A file that is not UTF-8 is read as Windows-1252
     (what GingerALE on Windows writes; its printable characters include all of Latin-1's),
     or, if it has a byte Windows-1252 leaves undefined, as Latin-1; the encoding used is
-    returned so that it can be logged and recorded. Lines are split as NiMARE splits them
+    returned so that it can be logged and recorded. Lines are split (unless ``split`` is False: then the list is empty) as NiMARE splits them
     (LF, CRLF, CR-only and LF-CR line ends).
     """
     data = read_bytes(path)
@@ -282,7 +282,18 @@ def read_text(path: Path, what: str) -> tuple[str, list[str], str]:
             continue
     if _looks_binary(text):
         raise InputDataError(f"The input file {str(path)!r} is a binary file, not {what} text.", hint=hint)
-    return text, LINE_BREAKS.split(text), "utf-8" if encoding == "utf-8-sig" else encoding
+    return text, LINE_BREAKS.split(text) if split else [], "utf-8" if encoding == "utf-8-sig" else encoding
+
+
+def first_text_line(text: str) -> str:
+    """The first line of ``text`` that is not blank, as it is (empty if none); the lines
+    after it are not split (a file of any size is told by its first line at once)."""
+    start = 0
+    for match in LINE_BREAKS.finditer(text):
+        if text[start:match.start()].strip():
+            return text[start:match.start()]
+        start = match.end()
+    return text[start:] if text[start:].strip() else ""
 
 
 def _looks_binary(text: str) -> bool:
@@ -442,8 +453,8 @@ def detect_format(path: Path) -> str:
                 hint="Check that input.path names the studyset file.",
             )
         return fmt
-    text, lines, _ = read_text(path, "studyset")
-    first = next((ln.strip() for ln in lines if ln.strip()), "")
+    text, _, _ = read_text(path, "studyset", split=False)  # the first line with text is enough here
+    first = first_text_line(text).strip()
     if first.startswith("//"):
         return "sleuth"
     if first.startswith(("{", "[")):

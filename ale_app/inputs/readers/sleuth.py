@@ -118,6 +118,10 @@ class _Unnamed:
 #: At most this many line numbers are listed in one problem.
 MAX_LINES = 10
 
+#: Reading stops after this many foci without an experiment name (they are one problem, so
+#: the problem count alone would not stop a file of random text after a valid first line).
+STOP_AFTER_UNNAMED_FOCI = 100_000
+
 _NUMBER_LIKE = re.compile(r"^[-+]?(\d|\.\d)")
 
 
@@ -195,6 +199,7 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
     empty_name_line = 0  # an empty '//' name line in the header being read
     last_name_line = 0  # the line number of the last line read, when it was a name line
     previous = 0  # the last line that was not blank or a comment
+    unnamed_foci = 0  # foci read that no experiment name line names
 
     def start_experiment(lineno: int) -> Experiment:
         if space is None and not reader.structural:
@@ -285,6 +290,10 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
             last_name_line = lineno
             continue
         if current is unnamed_block:
+            unnamed_foci += 1
+            if unnamed_foci >= STOP_AFTER_UNNAMED_FOCI:  # e.g. random text after a valid first line
+                reader.stopped = f"line {lineno} of {len(text_lines)}"
+                return experiments
             unnamed.focus(lineno)
             continue
         if current is None:

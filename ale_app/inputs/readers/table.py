@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ale_app.errors import InputDataError
 from ale_app.inputs.readers import (NUMBER_HINT, STOP_AFTER_PROBLEMS, AnalysisColumns, Experiment, Problem,
-                                    ReadResult,
+                                    ReadResult, first_text_line,
                                     normalize_space, plural, read_number, read_text, refuse_workbook,
                                     result_from_experiments)
 
@@ -127,8 +127,8 @@ def read_table(path: Path, columns: dict[str, str | None] | None = None, field: 
     named in one message.
     """
     refuse_workbook(path, "tsv", field)
-    text, lines, encoding = read_text(path, "TSV/CSV")
-    header_line = next((ln for ln in lines if ln.strip()), "")
+    text, _, encoding = read_text(path, "TSV/CSV", split=False)  # the csv module reads the rows
+    header_line = first_text_line(text)
     delimiter = _delimiter(path, header_line)
     if header_line.lstrip().startswith("//"):
         raise InputDataError(
