@@ -238,4 +238,4 @@ def test_device_or_pipe_is_refused(tmp_path, capsys):
 
     os.mkfifo(tmp_path / "pipe.txt")
     assert main([str(_spec(tmp_path, "pipe.txt")), str(tmp_path / "out"), "--validate-only", "-q"]) == 65
-    assert "is not a regular file (a device, pipe or socket)" in capsys.readouterr().err
+    assert "is not a regular file (a pipe (FIFO))" in capsys.readouterr().err

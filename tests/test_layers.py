@@ -26,7 +26,7 @@ FLOORS = [
     ("inputs", {"ale_app.inputs"}),
     ("spec", {"ale_app.spec"}),
     ("process", {"ale_app.process"}),
-    ("base", {"ale_app", "ale_app.errors", "ale_app.constants", "ale_app.digests"}),
+    ("base", {"ale_app", "ale_app.errors", "ale_app.constants", "ale_app.digests", "ale_app.files"}),
 ]
 
 

@@ -149,12 +149,12 @@ def test_spec_path_that_is_a_fifo_is_refused_at_once(tmp_path):
     proc = run_cli([str(fifo), str(tmp_path / "out")], stderr=subprocess.PIPE, timeout=120)
     err = proc.stderr.decode()
     assert proc.returncode == 65, err
-    assert "is a named pipe (FIFO), not a file" in err and "does not exist" not in err, err
+    assert "is not a regular file (a pipe (FIFO)" in err and "does not exist" not in err, err
     assert time.monotonic() - start < 60 and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("kind, code, words", [("folder", 66, "is a folder, not a spec file"),
-                                               ("device", 65, "is a character device, not a file"),
+                                               ("device", 65, "is not a regular file (a character device"),
                                                ("missing", 66, "does not exist"),
                                                ("long name", 66, "cannot be reached: File name too long")])
 def test_spec_path_says_what_it_is(tmp_path, capsys, kind, code, words):

@@ -42,17 +42,24 @@ class Problems:
     def __init__(self, label: str):
         self.label = label
         self.items: list[Problem] = []
+        self._seen: set[tuple[str, str, str]] = set()
+        #: Where the reader stopped reading (``"line 412 of 1638401"``), when it stopped early.
+        self.stopped: str | None = None
 
     def add(self, text: str, hint: str, where: str = "") -> None:
-        """Add a problem (``where`` is e.g. ``"line 9"``; empty when ``text`` says it)."""
-        problem = Problem(where, text, hint)
-        if problem not in self.items:
-            self.items.append(problem)
+        """Add a problem (``where`` is e.g. ``"line 9"``; empty when ``text`` says it); the
+        same problem twice is listed once. A set lookup, so collecting n problems takes time
+        in proportion to n."""
+        key = (where, text, hint)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append(Problem(where, text, hint))
 
-    def extend(self, problems) -> None:
-        """Add problems found by a reader."""
+    def extend(self, problems, stopped: str | None = None) -> None:
+        """Add problems found by a reader (``stopped``: where it stopped reading early)."""
         for p in problems:
             self.add(p.text, p.hint, p.where)
+        self.stopped = stopped or self.stopped
 
     def __len__(self) -> int:
         return len(self.items)
@@ -61,14 +68,19 @@ class Problems:
         """One error for all problems: the problem itself when there is one, else a list."""
         if len(self.items) == 1:
             p = self.items[0]
-            return self._mark(InputDataError(f"{self.label}, {p.where}: {p.text}" if p.where else p.text,
-                                             hint=p.hint))
+            stopped = (f" Reading stopped at {self.stopped}: the rest of the file was not checked."
+                       if self.stopped else "")
+            return self._mark(InputDataError((f"{self.label}, {p.where}: {p.text}" if p.where else p.text)
+                                             + stopped, hint=p.hint))
         shown = self.items[:MAX_PROBLEMS]
         lines = [f"{len(self.items)} problems in {self.label}:"]
         lines += [f"  {i}. " + (f"{p.where}: {p.text}" if p.where else p.text) for i, p in enumerate(shown, 1)]
         if len(self.items) > MAX_PROBLEMS:
             lines.append(f"  ... and {len(self.items) - MAX_PROBLEMS} more, not listed; fix these "
                          "and run the check again.")
+        if self.stopped:
+            lines.append(f"  Reading stopped at {self.stopped} after {len(self.items)} problems: the rest of "
+                         "the file was not checked.")
         hints = list(dict.fromkeys(p.hint for p in shown if p.hint))
         return self._mark(InputDataError("\n".join(lines), hint="\n      ".join(hints)))
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ale_app.digests import sha256_file
+from ale_app.files import INPUT_LIMIT, RefusedFile, sha256_regular
 from ale_app.errors import InputDataError, MissingInputError, SpecError
 from ale_app.inputs.readers import plural
 from ale_app.inputs.studies import RULE_WORDS
@@ -330,13 +330,24 @@ def _where_hint(fmt: str) -> str:
 
 
 def sha256_path(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files (sorted names and their digests)."""
+    """SHA-256 of a file, or of a folder's files (sorted names and their digests), hashed
+    through the bounded opener: :class:`ale_app.files.RefusedFile` for a pipe, a device or a
+    file above the input limit (a folder's other entries than regular files are skipped)."""
     if not path.is_dir():
-        return sha256_file(path)
+        return sha256_regular(path, INPUT_LIMIT)
     digest = hashlib.sha256()
     for child in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(f"{child.relative_to(path).as_posix()}\0{sha256_file(child)}\n".encode())
+        digest.update(f"{child.relative_to(path).as_posix()}\0{sha256_regular(child, INPUT_LIMIT)}\n".encode())
     return digest.hexdigest()
+
+
+def _input_digest(path: Path) -> str:
+    from ale_app.inputs.readers import refused_input
+
+    try:
+        return sha256_path(path)
+    except RefusedFile as exc:  # replaced by a pipe or a device since it was read
+        raise refused_input(path, exc) from None
 
 
 def _raw_studyset(read, label: str):
@@ -428,7 +439,7 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input",
                 notes[-1] + (f"; {_ignored_hint(likely, lead=False)}" if likely else ""))
     if read.encoding not in (None, "utf-8"):
         LGR.warning("%s is not UTF-8; read as %s", input_spec.path, read.encoding)
-    problems.extend(read.problems)
+    problems.extend(read.problems, read.stopped)
     if read.structural:
         problems.raise_if_any()
 
@@ -524,7 +535,7 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input",
     source = {
         "path": input_spec.path,
         "resolved": str(path.resolve()),
-        "sha256": sha256_path(path),
+        "sha256": _input_digest(path),
         "format": read.format,
     }
     if read.encoding is not None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ale_app.digests import sha256_bytes
 from ale_app.errors import OutputError
+from ale_app.files import RECORD_LIMIT, read_regular_text
 
 if TYPE_CHECKING:  # pandas is imported by the steps that make tables, not at start-up
     import pandas as pd
@@ -529,7 +530,7 @@ def check_not_nested(output_dir: Path, input_paths: list[Path]) -> None:
 
 def _earlier_outputs(path: Path, completion: str) -> list[str]:
     try:
-        record = json.loads((path / completion).read_text(encoding="utf-8"))
+        record = json.loads(read_regular_text(path / completion, RECORD_LIMIT))
         return [str(n) for n in record.get("Outputs", {})]
     except (OSError, ValueError, AttributeError):
         return []
@@ -537,7 +538,7 @@ def _earlier_outputs(path: Path, completion: str) -> list[str]:
 
 def _is_ale_app_output(path: Path, marker: str) -> bool:
     try:
-        desc = json.loads((path / marker).read_text(encoding="utf-8"))
+        desc = json.loads(read_regular_text(path / marker, RECORD_LIMIT))
     except (OSError, ValueError):
         return False
     generated = desc.get("GeneratedBy") or []

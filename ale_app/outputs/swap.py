@@ -37,6 +37,7 @@ import stat
 from pathlib import Path
 
 from ale_app.errors import OutputError
+from ale_app.files import RECORD_LIMIT, read_regular_text
 from ale_app.outputs import folder as D
 
 LGR = logging.getLogger("ale_app")
@@ -291,9 +292,9 @@ def _write_journal(root: Path, journal: dict) -> None:
 
 def _read_journal(root: Path) -> dict:
     try:
-        fd = os.open(root / JOURNAL, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as fh:
-            journal = json.loads(fh.read().decode("utf-8"))
+        if os.path.islink(root / JOURNAL):
+            raise OSError("it is a link")
+        journal = json.loads(read_regular_text(root / JOURNAL, RECORD_LIMIT))
         for key in ("Old", "New"):
             if not isinstance(journal.get(key), list) or not all(isinstance(n, str) for n in journal[key]):
                 raise ValueError(key)

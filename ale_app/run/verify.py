@@ -16,6 +16,7 @@ Any difference, in the records or in the re-run, is a failure: never "identical"
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
 from ale_app.outputs import swap as S
 from ale_app.outputs import provenance as P
-from ale_app.digests import sha256_bytes
+from ale_app.files import OUTPUT_LIMIT, RECORD_LIMIT, RefusedFile, read_regular_text, sha256_regular
 from ale_app.errors import MissingInputError, OutputError
 
 
@@ -69,17 +70,34 @@ class Verification:
 
 
 def _read_record(folder: Path, name: str) -> dict:
+    """``provenance.json`` or ``spec.json`` of the archive, through the bounded opener.
+
+    Without a readable record there is nothing to verify against: a missing record, one
+    that is not a regular file (a pipe, a device, a link to one), one above the record
+    limit and one that is not a JSON object are all exit 66, before anything else is read.
+    """
     path = folder / name
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(read_regular_text(path, RECORD_LIMIT))
     except FileNotFoundError:
         raise MissingInputError(
             f"{str(folder)!r} has no {name}, so it does not hold a completed ale-app run.",
             hint="Give the OUTPUT_DIR of a finished ale-app run (provenance.json is written last).",
         ) from None
+    except RefusedFile as exc:
+        raise MissingInputError(f"Cannot read {path}: it is {exc.reason}, not the record ale-app writes.",
+                                hint="The archived run is damaged; restore it from the archive.") from None
     except (OSError, ValueError) as exc:
         raise MissingInputError(f"Cannot read {path}: {exc}.",
                                 hint="The archived run is damaged; restore it from the archive.") from None
+    if not isinstance(record, dict):
+        raise MissingInputError(f"Cannot read {path}: it is not a JSON object.",
+                                hint="The archived run is damaged; restore it from the archive.")
+    return record
+
+
+def _refused_status(exc: RefusedFile) -> str:
+    return exc.reason
 
 
 def rebuild_spec(spec_record: dict):
@@ -123,12 +141,18 @@ def check_records(output_dir: Path, provenance: dict, spec=None) -> list[tuple[s
     found = []
     for name, digest in sorted(recorded.items()):
         path = output_dir / name
-        if not path.is_file() or path.is_symlink():
+        if path.is_symlink() or not os.path.lexists(path):
             found.append((name, "missing"))
-        elif sha256_bytes(path.read_bytes()) != digest:
-            found.append((name, "differs from its recorded digest"))
-        else:
-            found.append((name, "as recorded"))
+            continue
+        try:
+            same = sha256_regular(path, OUTPUT_LIMIT) == digest
+        except RefusedFile as exc:
+            found.append((name, _refused_status(exc)))
+            continue
+        except OSError as exc:
+            found.append((name, f"unreadable ({exc.strerror or exc})"))
+            continue
+        found.append((name, "as recorded" if same else "differs from its recorded digest"))
     for name in sorted(O.known_output_names(spec) - set(recorded) - {O.PROVENANCE}):
         if (output_dir / name).exists():
             found.append((name, "extra (not recorded)"))
@@ -165,7 +189,15 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
         except MissingInputError:
             result.inputs.append((entry["Path"], "missing"))
             continue
-        result.inputs.append((entry["Path"], "unchanged" if sha256_path(path) == entry["SHA256"] else "changed"))
+        try:
+            same = sha256_path(path) == entry["SHA256"]
+        except RefusedFile as exc:
+            result.inputs.append((entry["Path"], f"changed: {_refused_status(exc)}"))
+            continue
+        except OSError as exc:
+            result.inputs.append((entry["Path"], f"unreadable ({exc.strerror or exc})"))
+            continue
+        result.inputs.append((entry["Path"], "unchanged" if same else "changed"))
     if any(status != "unchanged" for _, status in result.inputs):
         return result
 
@@ -180,15 +212,18 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
         else:
             run(spec, spec_dir, spec_text, rerun_dir, options)
         result.rerun = True
-        rerun = json.loads((rerun_dir / O.PROVENANCE).read_text(encoding="utf-8"))["Outputs"]
+        rerun = json.loads(read_regular_text(rerun_dir / O.PROVENANCE, RECORD_LIMIT))["Outputs"]
         for name in sorted(set(provenance["Outputs"]) | set(rerun)):
             archived = output_dir / name
             if name not in rerun:
                 status = "not produced"
-            elif not archived.is_file():
+            elif archived.is_symlink() or not archived.is_file():
                 status = "missing"
             else:
-                status = "identical" if archived.read_bytes() == (rerun_dir / name).read_bytes() else "differs"
+                try:  # the re-run's digest, as its provenance.json recorded it
+                    status = "identical" if sha256_regular(archived, OUTPUT_LIMIT) == rerun[name] else "differs"
+                except RefusedFile:
+                    status = "differs"
             result.files.append((name, status))
     except OSError as exc:
         raise OutputError(f"Cannot use the scratch folder {scratch}: {exc}.",

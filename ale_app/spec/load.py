@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ale_app.errors import MissingInputError, SpecError, UsageError
+from ale_app.files import RECORD_LIMIT, RefusedFile, read_regular_text
 from ale_app.spec.models import AnalysisSpec
 from ale_app.spec.v2 import AnalysisSpecV2
 
@@ -361,17 +362,14 @@ def read_spec_text(path: Path) -> str:
     if stat.S_ISDIR(info.st_mode):
         raise MissingInputError(f"The spec path {name!r} is a folder, not a spec file.",
                                 hint="Give the path of the YAML or JSON spec file inside it.")
-    if not stat.S_ISREG(info.st_mode):
-        raise SpecError(f"The spec path {name!r} is {file_kind(info.st_mode)}, not a file; ale-app reads the spec "
-                        "from a regular file.", hint="Save the spec to a file and give its path.")
     try:
-        # O_NONBLOCK: should the path be swapped for a pipe after the check, opening it does not wait.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "r", encoding="utf-8-sig") as handle:  # newlines as read_text gives them
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise SpecError(f"The spec path {name!r} is not a regular file.",
-                                hint="Save the spec to a file and give its path.")
-            return handle.read()
+        # Regular files only, opened without waiting (a pipe swapped in after the check is
+        # refused, not waited on), at most RECORD_LIMIT bytes.
+        return read_regular_text(path, RECORD_LIMIT, encoding="utf-8-sig")
+    except RefusedFile as exc:
+        raise SpecError(f"The spec file {name!r} is {exc.reason}; ale-app reads the spec from a regular file.",
+                        hint="Save the spec to a regular file (a YAML or JSON spec) and give its path, or "
+                        "'example:pain-qualitative'.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise MissingInputError(
             f"The spec file {name!r} cannot be read: {exc}.",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ale_app.errors import InputDataError, MissingInputError
+from ale_app.files import INPUT_LIMIT, RefusedFile
 
 FORMATS = ("nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet")
 #: Formats that are tables (``input.columns`` applies to them).
@@ -73,6 +74,11 @@ def _odd_characters(text: str) -> str:
                       f"{unicodedata.name(c, 'character').lower()} U+{ord(c):04X}") for c in odd[:3])
 
 
+#: A text reader stops reading after this many problems: a file of any size is known not to
+#: be what its format says within seconds (at most ``checks.MAX_PROBLEMS`` are listed anyway).
+STOP_AFTER_PROBLEMS = 200
+
+
 @dataclass
 class Problem:
     """One problem found in the input: where it is (``"line 9"``), what, and a hint."""
@@ -126,6 +132,10 @@ class ReadResult:
         For a workbook: the sheet that was read.
     sheet_note : str or None
         For a workbook: which sheet was read, and why, in words (for the log).
+    stopped : str or None
+        Where the reader stopped reading (``"line 412 of 1638401"``) after
+        :data:`STOP_AFTER_PROBLEMS` problems (then ``structural`` is set too); None when it
+        read the whole file.
     """
 
     source: Any
@@ -145,6 +155,7 @@ class ReadResult:
     table_roles: list[str] | None = None
     sheet: str | None = None
     sheet_note: str | None = None
+    stopped: str | None = None
 
     @property
     def attributes(self) -> dict[str, dict[str, str]]:
@@ -251,13 +262,13 @@ LINE_BREAKS = re.compile("\n\r|\r\n|\n|\r")
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 
 
-def read_text(path: Path, what: str) -> tuple[str, list[str], str]:
+def read_text(path: Path, what: str, split: bool = True) -> tuple[str, list[str], str]:
     """Read a text file; refuse empty and binary files; return (text, lines, encoding).
 
     A UTF-8 byte order mark is dropped. A file that is not UTF-8 is read as Windows-1252
     (what GingerALE on Windows writes; its printable characters include all of Latin-1's),
     or, if it has a byte Windows-1252 leaves undefined, as Latin-1; the encoding used is
-    returned so that it can be logged and recorded. Lines are split as NiMARE splits them
+    returned so that it can be logged and recorded. Lines are split (unless ``split`` is False: then the list is empty) as NiMARE splits them
     (LF, CRLF, CR-only and LF-CR line ends).
     """
     data = read_bytes(path)
@@ -271,7 +282,18 @@ def read_text(path: Path, what: str) -> tuple[str, list[str], str]:
             continue
     if _looks_binary(text):
         raise InputDataError(f"The input file {str(path)!r} is a binary file, not {what} text.", hint=hint)
-    return text, LINE_BREAKS.split(text), "utf-8" if encoding == "utf-8-sig" else encoding
+    return text, LINE_BREAKS.split(text) if split else [], "utf-8" if encoding == "utf-8-sig" else encoding
+
+
+def first_text_line(text: str) -> str:
+    """The first line of ``text`` that is not blank, as it is (empty if none); the lines
+    after it are not split (a file of any size is told by its first line at once)."""
+    start = 0
+    for match in LINE_BREAKS.finditer(text):
+        if text[start:match.start()].strip():
+            return text[start:match.start()]
+        start = match.end()
+    return text[start:] if text[start:].strip() else ""
 
 
 def _looks_binary(text: str) -> bool:
@@ -357,14 +379,15 @@ def refuse_binary(path: Path, data: bytes, what: str, hint: str) -> None:
 
 
 def read_bytes(path: Path) -> bytes:
-    """Read a file's bytes; unreadable is exit 66, empty is exit 65."""
-    if path.exists() and not path.is_file() and not path.is_dir():
-        raise InputDataError(
-            f"The input file {str(path)!r} is not a regular file (a device, pipe or socket).",
-            hint="Point input.path at the studyset file.",
-        )
+    """Read an input file's bytes through the bounded opener (:mod:`ale_app.files`): a pipe,
+    a device or a socket (or a link to one) and a file above the input limit are exit 65;
+    unreadable is exit 66, empty is exit 65."""
+    from ale_app.files import read_regular
+
     try:
-        data = path.read_bytes()
+        data = read_regular(path, INPUT_LIMIT)
+    except RefusedFile as exc:
+        raise refused_input(path, exc) from None
     except OSError as exc:
         raise MissingInputError(
             f"The input file {str(path)!r} cannot be read: {exc.strerror}.",
@@ -376,6 +399,29 @@ def read_bytes(path: Path) -> bytes:
             hint="Check input.path; the file has no studies in it.",
         )
     return data
+
+
+def refused_input(path: Path, exc: RefusedFile) -> InputDataError:
+    """The exit-65 error for an input the bounded opener refused."""
+    if exc.too_large:
+        return InputDataError(f"The input file {str(path)!r} is {exc.reason}.",
+                              hint="ale-app reads studysets up to that size; check input.path, or split the "
+                              "evidence base.")
+    return InputDataError(f"The input file {str(path)!r} is {exc.reason}.",
+                          hint="Point input.path at the studyset file (a regular file).")
+
+
+def check_input_file(path: Path) -> None:
+    """Exit 65 unless ``path`` is a regular file within the input limit (for readers that
+    hand the path to a library, e.g. openpyxl)."""
+    from ale_app.files import check_regular
+
+    try:
+        check_regular(path, INPUT_LIMIT)
+    except RefusedFile as exc:
+        raise refused_input(path, exc) from None
+    except OSError:
+        pass  # the library says why it cannot read it
 
 
 def detect_format(path: Path) -> str:
@@ -407,8 +453,8 @@ def detect_format(path: Path) -> str:
                 hint="Check that input.path names the studyset file.",
             )
         return fmt
-    text, lines, _ = read_text(path, "studyset")
-    first = next((ln.strip() for ln in lines if ln.strip()), "")
+    text, _, _ = read_text(path, "studyset", split=False)  # the first line with text is enough here
+    first = first_text_line(text).strip()
     if first.startswith("//"):
         return "sleuth"
     if first.startswith(("{", "[")):
@@ -435,6 +481,8 @@ def read_input(path: Path, fmt: str, columns: dict[str, str | None] | None = Non
     first when None); other formats refuse them. ``field`` is the spec field of the input,
     for messages.
     """
+    if not path.is_dir():
+        check_input_file(path)  # a pipe, a device or a file above the limit: exit 65 before anything else
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt not in TABLE_FORMATS:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import ReadResult, refuse_workbook
+from ale_app.inputs.readers import ReadResult, check_input_file, refuse_workbook
 from ale_app.inputs.readers.table import TableSource, read_rows
 
 
@@ -47,6 +47,7 @@ def cell_text(value: Any) -> str:
 def read_workbook(path: Path, columns: dict[str, str | None] | None = None, sheet: str | None = None,
                   field: str = "input") -> ReadResult:
     """Read one sheet of an ``.xlsx`` workbook as a coordinate table (see the module)."""
+    check_input_file(path)
     refuse_workbook(path, "xlsx", field)
     from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter

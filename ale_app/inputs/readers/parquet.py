@@ -7,11 +7,12 @@ selects by them. They are read only when a column is asked for, and then only th
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import AnalysisColumns, ReadResult, value_text
+from ale_app.inputs.readers import AnalysisColumns, ReadResult, check_input_file, value_text
 
 REQUIRED_TABLES = ("studies.parquet", "analyses.parquet", "coordinates.parquet")
 #: The tables whose columns describe analyses, in the order a column is looked up.
@@ -30,6 +31,9 @@ def read_parquet_folder(path: Path) -> ReadResult:
             "of parquet tables).",
             hint="Point input.path at the studyset folder, or set input.format to the file's format.",
         )
+    for table in (*REQUIRED_TABLES, *COLUMN_TABLES):
+        if os.path.lexists(path / table):
+            check_input_file(path / table)
     missing = [t for t in REQUIRED_TABLES if not (path / t).is_file()]
     if missing:
         raise InputDataError(

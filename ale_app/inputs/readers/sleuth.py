@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import (NUMBER_HINT, Experiment, Problem, ReadResult, normalize_space, plural,
-                                    read_number, read_text, result_from_experiments)
+from ale_app.inputs.readers import (NUMBER_HINT, STOP_AFTER_PROBLEMS, Experiment, Problem, ReadResult,
+                                    normalize_space, plural, read_number, read_text, result_from_experiments)
 
 _REFERENCE = re.compile(r"^reference\s*=\s*(.*)$", re.IGNORECASE)
 _SUBJECTS = re.compile(r"^subjects\s*=\s*(.*)$", re.IGNORECASE)
@@ -49,6 +49,7 @@ class _Reader:
     def __init__(self):
         self.problems: list[Problem] = []
         self.structural = False
+        self.stopped: str | None = None
 
     def add(self, lineno: int, text: str, hint: str, structural: bool = False) -> None:
         self.problems.append(Problem(f"line {lineno}", text, hint))
@@ -116,6 +117,10 @@ class _Unnamed:
 
 #: At most this many line numbers are listed in one problem.
 MAX_LINES = 10
+
+#: Reading stops after this many foci without an experiment name (they are one problem, so
+#: the problem count alone would not stop a file of random text after a valid first line).
+STOP_AFTER_UNNAMED_FOCI = 100_000
 
 _NUMBER_LIKE = re.compile(r"^[-+]?(\d|\.\d)")
 
@@ -194,6 +199,7 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
     empty_name_line = 0  # an empty '//' name line in the header being read
     last_name_line = 0  # the line number of the last line read, when it was a name line
     previous = 0  # the last line that was not blank or a comment
+    unnamed_foci = 0  # foci read that no experiment name line names
 
     def start_experiment(lineno: int) -> Experiment:
         if space is None and not reader.structural:
@@ -204,6 +210,9 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
                           line=names_line or lineno, broken=subjects_bad)
 
     for lineno, raw in enumerate(text_lines, start=1):
+        if len(reader.problems) >= STOP_AFTER_PROBLEMS:
+            reader.stopped = f"line {lineno} of {len(text_lines)}"
+            return experiments
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -281,6 +290,10 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
             last_name_line = lineno
             continue
         if current is unnamed_block:
+            unnamed_foci += 1
+            if unnamed_foci >= STOP_AFTER_UNNAMED_FOCI:  # e.g. random text after a valid first line
+                reader.stopped = f"line {lineno} of {len(text_lines)}"
+                return experiments
             unnamed.focus(lineno)
             continue
         if current is None:
@@ -323,5 +336,7 @@ def read_sleuth(path: Path) -> ReadResult:
     if not experiments and not reader.problems:
         raise InputDataError(f"{str(path)!r} has a reference line but no experiments.",
                              hint="Add experiments: '// name', '// Subjects=N', then 'x y z' lines.")
-    return result_from_experiments(experiments, "sleuth", path.stem, reader.problems,
-                                   reader.structural, encoding)
+    result = result_from_experiments(experiments, "sleuth", path.stem, reader.problems,
+                                     reader.structural or reader.stopped is not None, encoding)
+    result.stopped = reader.stopped
+    return result

@@ -25,12 +25,13 @@ import csv
 import difflib
 import io
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import (NUMBER_HINT, AnalysisColumns, Experiment, Problem, ReadResult,
+from ale_app.inputs.readers import (NUMBER_HINT, STOP_AFTER_PROBLEMS, AnalysisColumns, Experiment, Problem,
+                                    ReadResult, first_text_line,
                                     normalize_space, plural, read_number, read_text, refuse_workbook,
                                     result_from_experiments)
 
@@ -99,15 +100,21 @@ def _delimiter(path: Path, header: str) -> str:
     return "\t" if "\t" in header else ","
 
 
-def _text_rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    """The CSV/TSV rows, each with the line it starts on."""
+def _text_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """The CSV/TSV rows, each with the line it starts on (read as they are asked for)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows = []
     start = 1
-    for row in reader:
-        rows.append((start, row))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field longer than the csv module's limit (an unclosed quote)
+            raise InputDataError(f"Line {start} of the table cannot be read as a table row: {exc}.",
+                                 hint="Check for an unclosed quote (\"), and that input.path names a coordinate "
+                                 "table.") from None
+        yield start, row
         start = reader.line_num + 1
-    return rows
 
 
 def read_table(path: Path, columns: dict[str, str | None] | None = None, field: str = "input") -> ReadResult:
@@ -120,8 +127,8 @@ def read_table(path: Path, columns: dict[str, str | None] | None = None, field: 
     named in one message.
     """
     refuse_workbook(path, "tsv", field)
-    text, lines, encoding = read_text(path, "TSV/CSV")
-    header_line = next((ln for ln in lines if ln.strip()), "")
+    text, _, encoding = read_text(path, "TSV/CSV", split=False)  # the csv module reads the rows
+    header_line = first_text_line(text)
     delimiter = _delimiter(path, header_line)
     if header_line.lstrip().startswith("//"):
         raise InputDataError(
@@ -141,12 +148,12 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
     The first row with a value is the header. ``strict_width`` (text tables) refuses a row
     with another number of fields than the header; a spreadsheet's rows are padded.
     """
-    rows = [(n, row) for n, row in rows]
-    first = next((i for i, (_, row) in enumerate(rows) if any(cell.strip() for cell in row)), None)
-    if first is None:
+    rows = iter(rows)  # read as far as needed: a reader stops after STOP_AFTER_PROBLEMS problems
+    header_number, header_row = next(((n, row) for n, row in rows if any(cell.strip() for cell in row)),
+                                     (None, None))
+    if header_row is None:
         raise InputDataError(f"{source.label} has no rows with a value.",
                              hint="Check input.path (and input.sheet for a workbook).")
-    header_number, header_row = rows[first]
     header = [h.strip() for h in header_row]
     col, extra = _header_columns(header, header_number, source, columns)
     width = len(header)
@@ -168,7 +175,11 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
         if key in experiments:
             experiments[key].broken = True
 
-    for lineno, row in rows[first + 1:]:
+    stopped = None
+    for lineno, row in rows:
+        if len(problems) >= STOP_AFTER_PROBLEMS:
+            stopped = f"{unit} {lineno}"
+            break
         if not any(cell.strip() for cell in row):
             continue
         if row[0].lstrip().startswith("#"):
@@ -245,8 +256,9 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
     if not experiments and not problems:
         raise InputDataError(f"{source.label} has a header but no coordinate rows.",
                              hint="Add one row per focus.")
-    result = result_from_experiments(list(experiments.values()), source.fmt, source.path.stem, problems, False,
-                                     encoding, unit=unit)
+    result = result_from_experiments(list(experiments.values()), source.fmt, source.path.stem, problems,
+                                     stopped is not None, encoding, unit=unit)
+    result.stopped = stopped
     result.notes[:0] = notes or []
     attributes: dict[str, dict[str, str]] = {}
     for key, exp in experiments.items():
