@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     USAGE = 64
     INVALID_DATA = 65
     MISSING_INPUT = 66
+    OUT_OF_MEMORY = 71
     OUTPUT_NOT_WRITABLE = 73
     INTERRUPTED = 75
 
@@ -38,6 +39,8 @@ EXIT_CODE_MEANINGS = {
     ExitCode.USAGE: "usage error",
     ExitCode.INVALID_DATA: "invalid spec or input data",
     ExitCode.MISSING_INPUT: "an input file is missing or unreadable",
+    ExitCode.OUT_OF_MEMORY: "not enough memory: the run's estimated peak exceeds what this process may use "
+    "(refused before computing), or it ran out of memory",
     ExitCode.OUTPUT_NOT_WRITABLE: "the output folder cannot be created or written (or holds other files, an "
     "earlier run without --overwrite, or another run is writing it)",
     ExitCode.INTERRUPTED: "interrupted (SIGTERM/SIGINT); safe to re-run",
@@ -93,6 +96,13 @@ class MissingInputError(AleAppError):
     """A file the analysis needs does not exist or cannot be read (exit 66)."""
 
     exit_code = ExitCode.MISSING_INPUT
+
+
+class OutOfMemory(AleAppError):
+    """The run cannot fit in the memory this process may use, or ran out of it (exit 71,
+    sysexits' EX_OSERR: an operating-system resource ran out)."""
+
+    exit_code = ExitCode.OUT_OF_MEMORY
 
 
 class OutputError(AleAppError):
