@@ -17,7 +17,8 @@ compiled pass that consumes exactly NiMARE's random draws:
   ``t`` holds iteration ``t``'s foci, in the order of the fitted coordinates. The same draws
   are taken here one focus (row) at a time, which gives the same numbers with a quarter of
   the memory (int32 indices), and each iteration's column is handed to the workers, so the
-  results never depend on the executor.
+  results never depend on the executor. Beyond :data:`DRAW_CHUNK_BYTES` the columns are
+  drawn in chunks of consecutive iterations (:class:`NullDraws`), with the same numbers.
 - Each experiment's MA map is the maximum of its foci's kernels; ALE = 1 - prod(1 - MA) is
   summed as ``log1p(-MA)`` in float64 per experiment, in experiment order, and cast to
   float32, as NiMARE's fused permutation pass does, so every ALE value is bit-identical.
