@@ -122,6 +122,7 @@ def test_executor_capped_at_the_tasks():
     assert ran_in == [threading.get_ident()]
 
 
+@pytest.mark.slow
 def test_n_jobs_10000_finishes_with_one_warning_and_few_processes(tmp_path, small_spec, small_reference):
     """The small refit run with --n-jobs 10000: one warning, no more worker processes than the
     CPUs (plus loky's resource tracker), and the same files as one job."""
@@ -158,7 +159,7 @@ def _is_worker(pid: int, parent_cmdline: str) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("kind", ["loky", "forked"])
+@pytest.mark.parametrize("kind", ["loky", pytest.param("forked", marks=pytest.mark.slow)])
 def test_sigkill_leaves_no_worker(tmp_path, refit_spec, kind):
     """SIGKILL of a run while its loky refit workers (or its forked figure workers) run: none
     of its processes is alive 5 s later."""
@@ -209,6 +210,7 @@ def test_chunked_draws_equal_nimare_single_call(chunk):
     assert np.array_equal(np.concatenate([p for _, p in parts], axis=1), whole)
 
 
+@pytest.mark.slow
 def test_chunked_montecarlo_equals_nimare_and_unchunked():
     """The pain example's Monte Carlo FWE with the draws in chunks of 7 iterations: the null
     and every map equal NiMARE's FWECorrector (run here, same seed), and the unchunked run's
