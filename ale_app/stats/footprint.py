@@ -76,8 +76,10 @@ def _draw_bytes(n_foci: int, n_iterations: int) -> float:
     from ale_app.stats.montecarlo import DRAW_CHUNK_BYTES
 
     whole = 4.0 * n_foci * n_iterations
-    # The chunk held, plus numpy's int64 row before it is cast, plus the blocks in flight.
-    return min(whole, DRAW_CHUNK_BYTES) + 8.0 * min(n_iterations, max(1, DRAW_CHUNK_BYTES // (4 * max(1, n_foci))))
+    # Chunked: the chunk the workers take blocks from while the next one is drawn. Plus
+    # numpy's int64 row before it is cast.
+    held = whole if whole <= DRAW_CHUNK_BYTES else 2.0 * DRAW_CHUNK_BYTES
+    return held + 8.0 * min(n_iterations, max(1, DRAW_CHUNK_BYTES // (4 * max(1, n_foci))))
 
 
 def estimate_peak(groups: list[tuple[int, int]], *, mode: str = "descriptive", n_iterations: int = 0,
