@@ -7,7 +7,7 @@ Three limits can stop a run, and the tightest one counts:
   ``memory.usage_in_bytes``, on this process's cgroup and its ancestors;
 - the machine's ``MemAvailable`` (``/proc/meminfo``);
 - the address-space limit ``RLIMIT_AS`` (``ulimit -v``), which counts virtual memory
-  (every mapped library and reserved heap), less what the process has mapped already.
+  (every mapped library and reserved heap).
 
 Reads only; never fails (an unreadable file means no limit from it).
 """
@@ -73,11 +73,6 @@ def _kib_field(text: str | None, name: str) -> float | None:
 def mem_available(meminfo: Path = PROC_MEMINFO) -> float | None:
     """The machine's ``MemAvailable`` in bytes, or None where unknown."""
     return _kib_field(_read(meminfo), "MemAvailable")
-
-
-def mapped_bytes(status: Path = PROC_SELF_STATUS) -> float | None:
-    """This process's virtual size (``VmSize``) in bytes, or None where unknown."""
-    return _kib_field(_read(status), "VmSize")
 
 
 def _number(text: str | None) -> float | None:
