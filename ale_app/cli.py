@@ -18,6 +18,7 @@ from ale_app import __version__
 from ale_app.errors import AleAppError, ExitCode, InterruptedRun, StdoutError, UsageError, exit_code_summary
 from ale_app.process import runtime
 from ale_app.process.executor import connect_dask
+from ale_app.process.memory import is_out_of_memory, out_of_memory_error
 
 LGR = logging.getLogger("ale_app")
 
@@ -30,6 +31,16 @@ def default_n_jobs() -> int:
     from ale_app.process.cpus import available_cpus
 
     return available_cpus()
+
+
+def _n_jobs(args: argparse.Namespace) -> int:
+    """``--n-jobs``, capped at the CPUs this process may use on this machine (one warning)."""
+    from ale_app.process.cpus import cap_n_jobs
+
+    n_jobs, warning = cap_n_jobs(args.n_jobs, args.parallel_backend)
+    if warning:
+        LGR.warning("%s", warning)
+    return n_jobs
 
 
 class _Parser(argparse.ArgumentParser):
@@ -259,7 +270,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         raise UsageError("OUTPUT_DIR is required.", hint="Give the folder to write the derivatives to.")
     _check_not_nested(args, spec, spec_dir)
 
-    n_jobs = args.n_jobs or default_n_jobs()
+    n_jobs = _n_jobs(args)
     if args.parallel_backend != "dask":
         for given, option in ((args.dask_scheduler, "--dask-scheduler"), (args.dask_wait, "--dask-wait")):
             if given is not None:
@@ -338,7 +349,7 @@ def _verify(args: argparse.Namespace, argv: list[str]) -> int:
     if args.n_jobs is not None and args.n_jobs < 1:
         raise UsageError("--n-jobs must be at least 1.", hint="Leave it out to use every CPU this process may use.")
     with runtime.frozen_gc() as freeze:
-        result = verify(Path(args.verify), args.n_jobs or default_n_jobs(), args.parallel_backend,
+        result = verify(Path(args.verify), _n_jobs(args), args.parallel_backend,
                         ["ale-app", *argv], on_step=freeze)
     for name, status in result.records:
         if status != "as recorded":
@@ -449,6 +460,12 @@ def _handled(args: argparse.Namespace, argv: list[str], verbose: bool) -> int:
             return _report_interrupt()
         if not isinstance(exc, Exception):
             raise
+        if is_out_of_memory(exc):  # anywhere: numpy, NiMARE, a worker, numba's compiler loading
+            if verbose:
+                LGR.exception("out of memory")
+            error = out_of_memory_error(exc)
+            _print_error(error)
+            return int(error.exit_code)
         if verbose:
             LGR.exception("unexpected error")
         print(f"ale-app: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)

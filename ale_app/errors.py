@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     INVALID_DATA = 65
     MISSING_INPUT = 66
     UNAVAILABLE = 69
+    OUT_OF_MEMORY = 71
     OUTPUT_NOT_WRITABLE = 73
     STDOUT_NOT_WRITABLE = 74
     INTERRUPTED = 75
@@ -42,6 +43,8 @@ EXIT_CODE_MEANINGS = {
     ExitCode.MISSING_INPUT: "an input file is missing or unreadable",
     ExitCode.UNAVAILABLE: "the dask scheduler (--parallel-backend dask) cannot be reached, does not answer as one, "
     "has no workers, or lost them all during the run",
+    ExitCode.OUT_OF_MEMORY: "not enough memory: the run's estimated peak exceeds what this process may use "
+    "(refused before computing), or it ran out of memory",
     ExitCode.OUTPUT_NOT_WRITABLE: "the output folder cannot be created or written (or holds other files, an "
     "earlier run without --overwrite, or another run is writing it)",
     ExitCode.STDOUT_NOT_WRITABLE: "standard output cannot be written (a full disk, /dev/full or a closed stream) "
@@ -106,6 +109,13 @@ class ServiceUnavailable(AleAppError):
     them (exit 69)."""
 
     exit_code = ExitCode.UNAVAILABLE
+
+
+class OutOfMemory(AleAppError):
+    """The run cannot fit in the memory this process may use, or ran out of it (exit 71,
+    sysexits' EX_OSERR: an operating-system resource ran out)."""
+
+    exit_code = ExitCode.OUT_OF_MEMORY
 
 
 class OutputError(AleAppError):

@@ -107,3 +107,22 @@ def available_cpus(cgroup_root: Path | None = None, proc_self_cgroup: Path | Non
     if limit is not None:
         n = min(n, max(1, math.ceil(limit)))
     return n
+
+
+def cap_n_jobs(requested: int | None, backend: str = "loky", cpus: int | None = None) -> tuple[int, str | None]:
+    """The jobs a run uses for ``--n-jobs requested``, and a warning when they are capped.
+
+    Without ``--n-jobs``: the CPUs this process may use. On this machine (``loky`` and
+    ``threading``) more jobs than those CPUs only compete for them (and each loky worker is a
+    process that imports NiMARE), so they are capped there, with the warning returned. With
+    ``dask`` the scheduler's workers run the tasks and the number is kept. Every step
+    further caps it at its own number of tasks.
+    """
+    cpus = available_cpus() if cpus is None else cpus
+    if requested is None:
+        return cpus, None
+    if backend == "dask" or requested <= cpus:
+        return requested, None
+    return cpus, (f"--n-jobs {requested} is more than the {cpus} CPU{'s' if cpus != 1 else ''} this process may "
+                  f"use; running {cpus} job{'s' if cpus != 1 else ''} at a time (more would only compete for "
+                  "the same CPUs). Results never depend on it.")

@@ -86,13 +86,25 @@ class Executor:
         copy of the data to do what a thread does in this process at the same speed."""
         return Executor("threads", self.n_jobs) if self.kind == "processes" else self
 
-    def map(self, func: Callable, args: Iterable[tuple]) -> Iterator:
-        """``func(*a)`` for each ``a`` of ``args``, yielded in order as they finish in order."""
+    def for_tasks(self, n_tasks: int) -> Executor:
+        """This executor with no more jobs than ``n_tasks`` (the work there is): a step of 8
+        refits never starts more than 8 workers; one task runs in this thread."""
+        n_jobs = max(1, min(self.n_jobs, int(n_tasks)))
+        if n_jobs == self.n_jobs:
+            return self
+        return Executor("serial" if n_jobs == 1 and self.kind != "dask" else self.kind, n_jobs, self.scheduler, self.wait)
+
+    def map(self, func: Callable, args: Iterable[tuple], n_tasks: int | None = None) -> Iterator:
+        """``func(*a)`` for each ``a`` of ``args``, yielded in order as they finish in order;
+        ``n_tasks`` (how many ``args`` there are, when known) caps the workers started."""
+        if n_tasks is not None and n_tasks < self.n_jobs:
+            yield from self.for_tasks(n_tasks).map(func, args)
+            return
         if self.kind == "serial":
             for a in args:
                 yield func(*a)
             return
-        from joblib import Parallel, delayed
+        from joblib import Parallel, delayed, parallel_config
 
         if self.kind == "dask":
             from ale_app.process.dask_cluster import map_on_dask
@@ -100,8 +112,12 @@ class Executor:
             yield from map_on_dask(self.scheduler, self.wait, self.n_jobs, func, args)
             return
         jobs = (delayed(func)(*a) for a in args)
-        backend = "threading" if self.kind == "threads" else "loky"
-        yield from Parallel(n_jobs=self.n_jobs, backend=backend, return_as="generator")(jobs)
+        if self.kind == "threads":
+            yield from Parallel(n_jobs=self.n_jobs, backend="threading", return_as="generator")(jobs)
+            return
+        # Worker processes that die with this one: a run killed with SIGKILL leaves none behind.
+        with parallel_config(backend="loky", initializer=die_with_parent, initargs=(os.getpid(),)):
+            yield from Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
 
     def release(self) -> None:
         """Stop the threads that wait in this process for more work, so that it runs one
@@ -143,6 +159,8 @@ class Executor:
 
 #: What :func:`map_forked` gives for an item whose worker failed (or was killed).
 FAILED = object()
+#: The pid a forked worker was forked from (set just before the fork).
+_PARENT_PID = [0]
 
 
 def can_fork() -> bool:
@@ -176,6 +194,7 @@ def map_forked(func, items: list, n_workers: int) -> dict:
                 item = queue.pop(0)
                 read_fd, write_fd = os.pipe()
                 with deferred_signals():  # a worker is recorded (to be killed) before any interrupt
+                    _PARENT_PID[0] = os.getpid()
                     pid = os.fork()
                     if pid == 0:  # the worker: never returns
                         _forked_worker(func, item, write_fd, [read_fd, *running])
@@ -209,12 +228,31 @@ def map_forked(func, items: list, n_workers: int) -> dict:
     return results
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker process receive SIGKILL when ``parent_pid`` (the run) dies, however
+    it dies (Linux's ``PR_SET_PDEATHSIG``; elsewhere nothing): a worker busy with a refit
+    would otherwise finish it, and loky keeps idle workers for minutes. A worker whose parent
+    is already gone exits at once."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # pragma: no cover - no prctl: nothing more to do
+        return
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        os._exit(1)
+
+
 def _forked_worker(func, item, write_fd: int, inherited: list[int]) -> None:
     """Body of a forked worker: compute ``func(item)``, send it pickled, exit (never returns)."""
     import pickle
 
     code = 1
     try:
+        die_with_parent(_PARENT_PID[0])
         for signum in HANDLED_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         for fd in inherited:  # the other workers' pipes: their ends belong to the parent

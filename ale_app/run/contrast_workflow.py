@@ -18,7 +18,7 @@ from ale_app.outputs import registry as O
 from ale_app.result import AnalysisResult, ContrastResult
 from ale_app.run.contrast_steps import CONTRAST_STEPS, GROUP_STEPS
 from ale_app.run.steps import StepContext
-from ale_app.run.workflow import RunOptions, _Timer, run_in_folder, run_record, run_step, step_title
+from ale_app.run.workflow import RunOptions, _Timer, check_memory, run_in_folder, run_record, run_step, step_title
 from ale_app.spec.v2 import AnalysisSpecV2, group_input, group_spec
 
 LGR = logging.getLogger("ale_app")
@@ -129,6 +129,7 @@ def run_contrast(spec: AnalysisSpecV2, spec_dir: Path, spec_text: str, output_di
             LGR.info("group %s: %d analyses, %d studies, %d foci", name, len(ev.ids), len(ev.study_ids),
                      len(ev.coordinates))
             groups[name] = AnalysisResult(spec=group_spec(spec, name), evidence=ev, record=record)
+        check_memory(spec, list(evidence.values()), options, contrast=True)
         return ContrastResult(spec=spec, groups=groups, record=record, timings=timer.seconds)
 
     return run_in_folder(output_dir, options, timer, O.registry_for(spec), O.owned_names(spec),

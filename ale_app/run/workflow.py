@@ -147,12 +147,29 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
     def make_result(evidence) -> AnalysisResult:
         LGR.info("%d analyses, %d studies, %d foci", len(evidence.ids), len(evidence.study_ids),
                  len(evidence.coordinates))
+        check_memory(spec, [evidence], options)
         return AnalysisResult(spec=spec, evidence=evidence, record=record, timings=timer.seconds)
 
     return run_in_folder(output_dir, options, timer, O.REGISTRY, O.owned_names(),
                          read=lambda: validate(spec, spec_dir), what="Reading and checking the input",
                          make_result=make_result, compute=lambda r: compute(r, options, timer),
                          provenance=O.write_provenance)
+
+
+def check_memory(spec, evidence: list, options: RunOptions, contrast: bool = False) -> None:
+    """Refuse a run whose estimated peak memory (:mod:`ale_app.stats.footprint`) exceeds what
+    this process may use (:mod:`ale_app.process.memory`), before anything is computed (exit 71)."""
+    from ale_app.process.memory import check_fits, format_bytes
+    from ale_app.stats.footprint import estimate_peak
+
+    footprint = estimate_peak(
+        [(len(ev.ids), len(ev.coordinates)) for ev in evidence], mode=spec.mode,
+        n_iterations=spec.inference.n_iterations, voxel_p=spec.inference.voxel_p,
+        jackknife=spec.jackknife.method if spec.jackknife.enabled else "none", n_jobs=options.n_jobs,
+        executor_kind=options.executor().kind, contrast=contrast)
+    LGR.debug("estimated peak memory: %s resident, %s address space (%s)", format_bytes(footprint.resident),
+              format_bytes(footprint.virtual), footprint.describe())
+    check_fits(footprint)
 
 
 def run_record(spec_dir: Path, spec_text: str, options: RunOptions) -> RunRecord:

@@ -163,8 +163,8 @@ def refit_contributions(
     start = time.perf_counter()
     refits = ((studyset, [i for i in ids if i != left], ale_spec) for left in ids)
     rows = []
-    for i_done, (left, loo_values) in enumerate(zip(ids, (executor or Executor()).map(_leave_one_out, refits)),
-                                                start=1):
+    fitted = (executor or Executor()).map(_leave_one_out, refits, n_tasks=len(ids))
+    for i_done, (left, loo_values) in enumerate(zip(ids, fitted), start=1):
         reduction = _reductions(loo_values, stat_values)
         rows.append([np.mean(reduction[idx], dtype=np.float64) for idx in cluster_index])
         LGR.debug("jackknife: left out %s (%d/%d, %.1f s)", left, i_done, len(ids), time.perf_counter() - start)

@@ -17,7 +17,8 @@ compiled pass that consumes exactly NiMARE's random draws:
   ``t`` holds iteration ``t``'s foci, in the order of the fitted coordinates. The same draws
   are taken here one focus (row) at a time, which gives the same numbers with a quarter of
   the memory (int32 indices), and each iteration's column is handed to the workers, so the
-  results never depend on the executor.
+  results never depend on the executor. Beyond :data:`DRAW_CHUNK_BYTES` the columns are
+  drawn in chunks of consecutive iterations (:class:`NullDraws`), with the same numbers.
 - Each experiment's MA map is the maximum of its foci's kernels; ALE = 1 - prod(1 - MA) is
   summed as ``log1p(-MA)`` in float64 per experiment, in experiment order, and cast to
   float32, as NiMARE's fused permutation pass does, so every ALE value is bit-identical.
@@ -303,9 +304,63 @@ def draw_null_indices(estimator, n_foci: int, n_null: int, n_iterations: int) ->
     return out
 
 
-def run_null(plan: MonteCarloPlan, idx: np.ndarray, executor: Executor | None = None,
+#: The most bytes of drawn foci (int32, foci x iterations) a run holds at once; beyond it
+#: the iterations are drawn in chunks of consecutive columns (:class:`NullDraws`).
+DRAW_CHUNK_BYTES = 256 * 1024**2
+
+
+class NullDraws:
+    """NiMARE's draws, ``rng.choice(n_null, size=(n_foci, n_iterations))``, as int32 chunks
+    of consecutive iterations (columns) of at most ``max_bytes`` each.
+
+    NiMARE's stream holds focus 0's draws for every iteration, then focus 1's, and so on, so
+    a chunk of iterations takes a piece of every focus's run of draws. When the whole array
+    fits in ``max_bytes`` it is drawn at once (:func:`draw_null_indices`). Otherwise a first
+    pass walks the stream once, keeping each focus's first chunk and the generator's state
+    where its second begins; each later chunk restores every focus's state, draws its piece
+    and keeps the state that follows. ``choice`` of ``a`` then ``b`` values from one state
+    gives the ``a + b`` values of a single call (the tests check it), so every chunk equals
+    the same columns of the whole array, bit for bit, for any ``max_bytes``.
+    """
+
+    def __init__(self, estimator, n_foci: int, n_null: int, n_iterations: int, max_bytes: int = DRAW_CHUNK_BYTES):
+        self.estimator = estimator
+        self.n_foci, self.n_null, self.n_iterations = int(n_foci), int(n_null), int(n_iterations)
+        self.chunk = max(1, min(self.n_iterations, int(max_bytes) // (4 * max(1, self.n_foci))))
+
+    def __iter__(self):
+        """``(first_iteration, idx_chunk)`` in order."""
+        from ale_app.stats.nimare_adapter import montecarlo_rng
+
+        n_foci, n_null, n_iterations, chunk = self.n_foci, self.n_null, self.n_iterations, self.chunk
+        if chunk >= n_iterations:
+            yield 0, draw_null_indices(self.estimator, n_foci, n_null, n_iterations)
+            return
+        rng = montecarlo_rng(self.estimator)
+        bits = rng.bit_generator
+        first = np.empty((n_foci, chunk), dtype=np.int32)
+        states = []
+        for f in range(n_foci):
+            first[f] = rng.choice(n_null, size=chunk)
+            states.append(bits.state)
+            for s in range(chunk, n_iterations, chunk):  # the rest of this focus's run
+                rng.choice(n_null, size=min(chunk, n_iterations - s))
+        yield 0, first
+        del first
+        for s in range(chunk, n_iterations, chunk):
+            width = min(chunk, n_iterations - s)
+            out = np.empty((n_foci, width), dtype=np.int32)
+            for f in range(n_foci):
+                bits.state = states[f]
+                out[f] = rng.choice(n_null, size=width)
+                states[f] = bits.state
+            yield s, out
+
+
+def run_null(plan: MonteCarloPlan, idx, executor: Executor | None = None,
              block_size: int | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """The Monte Carlo null table of the iterations in ``idx``'s columns.
+    """The Monte Carlo null table of the iterations in ``idx``'s columns (an array, or the
+    chunks of a :class:`NullDraws`).
 
     Blocks of consecutive iterations go to ``executor`` (serial when None) as
     :meth:`~ale_app.process.executor.Executor.for_gil_free_code` gives it: the compiled loop
@@ -315,15 +370,21 @@ def run_null(plan: MonteCarloPlan, idx: np.ndarray, executor: Executor | None = 
     for any executor.
     """
     executor = (executor or Executor()).for_gil_free_code()
-    n_iterations = idx.shape[1]
+    chunks = [(0, idx)] if isinstance(idx, np.ndarray) else idx
+    n_iterations = idx.shape[1] if isinstance(idx, np.ndarray) else idx.n_iterations
     if block_size is None:
         # Enough blocks to balance the workers and report progress, few enough to be cheap.
         block_size = max(1, min(500, -(-n_iterations // max(1, 4 * executor.n_jobs))))
-    starts = list(range(0, n_iterations, block_size))
     arrays = plan.arrays()
-    blocks = ((np.ascontiguousarray(idx[:, s : s + block_size]), arrays) for s in starts)
+
+    def blocks():  # drawn as the workers take them: one chunk of draws is held at a time
+        for _first, chunk in chunks:
+            for s in range(0, chunk.shape[1], block_size):
+                yield np.ascontiguousarray(chunk[:, s : s + block_size]), arrays
+
+    n_blocks = sum(-(-min(c, n_iterations - s) // block_size) for s, c in _chunk_widths(idx, n_iterations))
     results: list = []
-    for res in executor.map(_run_block, blocks):
+    for res in executor.map(_run_block, blocks(), n_tasks=n_blocks):
         results.append(res)
         if progress is not None:
             progress(res[0].shape[0])
@@ -337,6 +398,12 @@ def run_null(plan: MonteCarloPlan, idx: np.ndarray, executor: Executor | None = 
         "max_cluster_size_voxels": max_size,
         "max_cluster_mass": max_mass,
     })
+
+
+def _chunk_widths(idx, n_iterations: int):
+    """``(first_iteration, width)`` of each chunk of ``idx`` (an array or a NullDraws)."""
+    step = n_iterations if isinstance(idx, np.ndarray) else idx.chunk
+    return [(s, min(step, n_iterations - s)) for s in range(0, n_iterations, max(1, step))]
 
 
 # --------------------------------------------------------------------------- observed side
@@ -380,6 +447,7 @@ def montecarlo_fwe(
     alpha: float = 0.05,
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
+    draw_bytes: int = DRAW_CHUNK_BYTES,
 ) -> InferenceResult:
     """Cluster-level and voxel-level FWE for ALE from a Monte Carlo null, as NiMARE does it.
 
@@ -417,6 +485,9 @@ def montecarlo_fwe(
         depend on it.
     progress : callable, optional
         Called with the number of iterations done after each block.
+    draw_bytes : int
+        The most bytes of random foci held at once (:class:`NullDraws`); it bounds the
+        memory of many iterations on many foci and never changes a number.
 
     Returns
     -------
@@ -447,9 +518,8 @@ def montecarlo_fwe(
     stat_values = fit.stat_values
     threshold = cluster_forming_threshold(estimator, voxel_p)
     plan = build_plan(estimator, threshold)
-    idx = draw_null_indices(estimator, plan.n_foci, plan.null_ijk.shape[0], n_iterations)
-    null = run_null(plan, idx, executor, progress=progress)
-    del idx
+    draws = NullDraws(estimator, plan.n_foci, plan.null_ijk.shape[0], n_iterations, max_bytes=draw_bytes)
+    null = run_null(plan, draws, executor, progress=progress)
     mask = plan.mask.reshape(tuple(plan.shape))
     logp_size, logp_mass, logp_voxel, label_img, clusters, all_clusters = fwe_maps(
         stat_values, null, threshold, mask, fit.masker.mask_img.affine, alpha)

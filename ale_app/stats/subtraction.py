@@ -378,7 +378,8 @@ def run_permutations(plan: SubtractionPlan, seeds: list, executor: Executor | No
             # The bound so far (read when the block is handed out) only saves memory.
             yield s, list(seeds[s : s + block_size]), plan, top.bound
 
-    for start, block_max, block_upper, block_lower, it, pos, val, block_bound in executor.map(_run_block, blocks()):
+    for start, block_max, block_upper, block_lower, it, pos, val, block_bound in executor.map(
+            _run_block, blocks(), n_tasks=-(-n_iterations // block_size)):
         max_abs[start : start + block_max.shape[0]] = block_max
         upper += block_upper
         lower += block_lower
