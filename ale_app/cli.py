@@ -130,6 +130,14 @@ class _StderrHandler(logging.StreamHandler):
         super().handleError(record)
 
 
+#: Loggers of the dask.distributed stack, shown only with --verbose.
+DASK_LOGGERS = ("distributed", "tornado", "asyncio")
+
+
+def _no_dask_chatter(record: logging.LogRecord) -> bool:
+    return record.name.split(".", 1)[0] not in DASK_LOGGERS
+
+
 @contextmanager
 def _logging_to_stderr(verbose: bool, quiet: bool):
     """Log to stderr at the level of ``-v``/``-q`` while the block runs; then put the root
@@ -138,6 +146,11 @@ def _logging_to_stderr(verbose: bool, quiet: bool):
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     handler = _StderrHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s ale-app %(levelname)s: %(message)s", "%H:%M:%S"))
+    if not verbose:
+        # dask.distributed's own loggers (distributed.client and others set their own levels
+        # in dask's config) and the event loop under it log connection chatter with tracebacks
+        # when a scheduler or worker goes away; ale-app says what that means. With -v: all.
+        handler.addFilter(_no_dask_chatter)
     root = logging.getLogger()
     # dask.distributed's logger is set once it is imported (see _run); its level is put back here.
     loggers = [LGR, logging.getLogger("nimare"), logging.getLogger(runtime.LIBRARY_WARNINGS),
