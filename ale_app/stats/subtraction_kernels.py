@@ -130,6 +130,38 @@ def _cluster_null(starts, vox, vals, threshold, label, ny, nz):
     return out_size, out_mass
 
 
+def _balanced_mean(ptr1, col1, om1, ptr2, col2, om2, idx1, idx2, p1, p2, diff):
+    """The mean balanced difference (float32), as NiMARE's ``_mean_balanced_difference``.
+
+    Pair ``d`` takes rows ``idx1[d]`` of group 1 and ``idx2[d]`` of group 2 (CSR ``ptr``,
+    compact columns ``col``, ``om`` = float32 ``1 - MA``); each group's product of
+    ``1 - MA`` runs over its rows in the drawn order (float32, as numpy's ``np.prod`` along
+    the rows; factors of exactly 1 are skipped), and ``diff += (1 - p1) - (1 - p2)`` in
+    float32, then ``diff / n_pairs`` in float32.
+    """
+    n = diff.shape[0]
+    one = np.float32(1.0)
+    for v in range(n):
+        diff[v] = np.float32(0.0)
+    for d in range(idx1.shape[0]):
+        for v in range(n):
+            p1[v] = one
+            p2[v] = one
+        for k in range(idx1.shape[1]):
+            r = idx1[d, k]
+            for e in range(ptr1[r], ptr1[r + 1]):
+                p1[col1[e]] = p1[col1[e]] * om1[e]
+        for k in range(idx2.shape[1]):
+            r = idx2[d, k]
+            for e in range(ptr2[r], ptr2[r + 1]):
+                p2[col2[e]] = p2[col2[e]] * om2[e]
+        for v in range(n):
+            diff[v] = diff[v] + ((one - p1[v]) - (one - p2[v]))
+    den = np.float32(idx1.shape[0])
+    for v in range(n):
+        diff[v] = diff[v] / den
+
+
 _COMPILED: dict = {}
 _COMPILING = threading.Lock()
 
@@ -160,7 +192,7 @@ def _compile():
         return jit(type(fn)(fn.__code__, g, fn.__name__))
 
     g["_largest_cluster"] = jit_here(_largest_cluster)
-    compiled = {fn.__name__: jit_here(fn) for fn in (_log_sums, _compare, _cluster_null)}
+    compiled = {fn.__name__: jit_here(fn) for fn in (_log_sums, _compare, _cluster_null, _balanced_mean)}
     numba_cache.announce_compile(list(compiled.values()), "ALE subtraction's permutation kernels",
                                  COMPILE_SECONDS)
     _COMPILED.update(compiled)
