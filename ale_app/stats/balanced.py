@@ -306,7 +306,10 @@ def _restrict(ma, prior_masked: np.ndarray):
 
 def _compact(groups: list, n_cols: int):
     """The columns any group reaches, and each group as a :class:`_Group` on them."""
-    reached = np.unique(np.concatenate([g.indices for g in groups])) if groups else np.zeros(0, np.int64)
+    seen = np.zeros(n_cols, dtype=bool)
+    for g in groups:
+        seen[g.indices] = True
+    reached = np.flatnonzero(seen)
     where = np.full(n_cols, -1, dtype=np.int64)
     where[reached] = np.arange(reached.size)
     out = [_Group(ptr=g.indptr.astype(np.int64), col=where[g.indices].astype(np.int32),
