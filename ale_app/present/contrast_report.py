@@ -58,11 +58,11 @@ def _plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
-def _p_text(p: float, n_iterations: int) -> str:
+def _p_text(p: float, n_iterations: int, draws: str = "permutations") -> str:
     """A permutation p as its numbers allow: at the floor 1/n it is an inequality."""
     floor = 1.0 / n_iterations
     if p <= floor * (1 + 1e-6):
-        return f"p \u2264 {floor:.2g} (the smallest p {n_iterations:,} permutations can give)"
+        return f"p \u2264 {floor:.2g} (the smallest p {n_iterations:,} {draws} can give)"
     return f"p = {p:.3g}"
 
 
@@ -143,7 +143,7 @@ def interpretation(result) -> str:
             favours = a if row["tail"] == "positive" else b
             text.append(f"Cluster {PREFIX}{int(row['cluster_id'])} ({favours} > {a if favours == b else b}, "
                         f"{int(row['size_mm3']):,} mm3, peak at ({row['x']:.0f}, {row['y']:.0f}, {row['z']:.0f}) "
-                        f"mm): {_p_text(float(row['p_fwe']), bal.n_iterations)}.")
+                        f"mm): {_p_text(float(row['p_fwe']), bal.n_iterations, 'null draws')}.")
     elif result.inferential:
         inf = result.spec.inference
         text.append(
