@@ -141,3 +141,20 @@ def test_spec_balanced_needs_inferential_mode():
     assert spec.contrast.balanced.null_iterations == 1000
     assert AnalysisSpecV2.model_validate({k: v for k, v in base.items() if k != "contrast"} | {
         "contrast": {"groups": ["a", "b"]}}).contrast.method == "subtraction"
+
+
+@pytest.mark.slow
+def test_dask_scheduler_gives_the_same_result(groups_6_9):
+    """The probabilistic maps' and the null's draws spread over a dask.distributed cluster:
+    the same numbers as serial."""
+    from conftest import require
+
+    distributed = require("distributed", "the dask backend; pip install 'ale-app[dask]'")
+    _, _, (fit1, fit2) = groups_6_9
+    serial = B.fit_balanced(fit1, fit2, seed=4, **SIZES)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+        on_dask = B.fit_balanced(fit1, fit2, seed=4, block_size=2, executor=Executor("dask", 2, lc.scheduler_address),
+                                 **SIZES)
+    for attr in ("diff", "p", "z", "logp", "conjunction", "prob1", "prob2"):
+        assert np.array_equal(getattr(serial, f"{attr}_values"), getattr(on_dask, f"{attr}_values")), attr
+    assert serial.null.equals(on_dask.null)

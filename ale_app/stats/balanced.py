@@ -132,12 +132,17 @@ def _study_metadata(estimator):
 
 
 def _prior(masker, mask_coverage):
-    """NiMARE's prior: its image (3-D bool), its in-mask indicator, and its voxels (ijk)."""
-    from nimare.meta.cbma.ale import _masked_prior_columns
+    """NiMARE's prior (``_masked_prior_columns``): its image (3-D bool), its in-mask
+    indicator, and its voxels (ijk). The in-mask indicator is the image at the mask's voxels
+    in C order, which is what NiMARE's ``masker.transform`` of it gives, without nilearn's
+    round trip (and its ``gc.collect``)."""
+    from nimare.utils import _mask_coverage_to_mask
 
-    prior_img, prior_masked = _masked_prior_columns(masker, mask_coverage=mask_coverage)
+    prior_img = np.asarray(_mask_coverage_to_mask(masker, mask_coverage=mask_coverage, gm_threshold=0.1))
+    mask_arr = np.asanyarray(masker.mask_img.dataobj).astype(bool)
+    prior_masked = (prior_img.astype(np.int8)[mask_arr] != 0)
     sample_space = np.vstack(np.where(prior_img)).T.astype(np.int32, copy=False)
-    return prior_img, np.asarray(prior_masked, dtype=bool), sample_space
+    return prior_img, prior_masked, sample_space
 
 
 _KERNELS: dict = {}
@@ -229,7 +234,7 @@ def _blocks(items: list, n_blocks: int):
 
 
 def probabilistic_map(fit, target_n: int, seed: int, *, n_subsamples: int, n_iterations: int, voxel_p: float,
-                      alpha: float, mask_coverage: str, executor: Executor, progress=None):
+                      alpha: float, sample_space: np.ndarray, executor: Executor, progress=None):
     """NiMARE's ``BalancedALESubtraction._probabilistic_map`` of one group.
 
     Returns the map (float32, in-mask), the cluster-size threshold and the subsamples used.
@@ -240,7 +245,6 @@ def probabilistic_map(fit, target_n: int, seed: int, *, n_subsamples: int, n_ite
     ma = fit.ma.tocsr()
     n = ma.shape[0]
     sample_sizes, num_foci = _study_metadata(estimator)
-    _, _, sample_space = _prior(estimator.masker, mask_coverage)
     mask_arr = np.asanyarray(estimator.masker.mask_img.dataobj).astype(bool)
     rng = np.random.RandomState(seed)
     draws = []
@@ -423,12 +427,11 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
     def stage(name):
         return None if progress is None else (lambda n: progress(name, n))
 
+    _, prior_masked, sample_space = _prior(masker, mask_coverage)
     common = dict(n_subsamples=n_subsamples, n_iterations=n_iterations, voxel_p=voxel_p, alpha=alpha,
-                  mask_coverage=mask_coverage, executor=executor)
+                  sample_space=sample_space, executor=executor)
     prob1, thr1, used1 = probabilistic_map(fit1, target_n, seed, progress=stage("group1"), **common)
     prob2, thr2, used2 = probabilistic_map(fit2, target_n, seed + 1, progress=stage("group2"), **common)
-
-    _, prior_masked, sample_space = _prior(masker, mask_coverage)
     n_prior = int(prior_masked.sum())
     meta1 = _study_metadata(fit1.estimator)
     meta2 = _study_metadata(fit2.estimator)

