@@ -312,9 +312,12 @@ def _table_html(table: pd.DataFrame, digits: int = 3) -> str:
     return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
-def _contrast_table_html(table: pd.DataFrame, names, n_iterations: int | None = None) -> str:
+def _contrast_table_html(table: pd.DataFrame, names, n_iterations: int | None = None, balanced: bool = False) -> str:
     # The cluster volume by region is in the TSV; the page keeps the region of each peak.
     shown = table.drop(columns=["composition"], errors="ignore")
+    if balanced:  # the p against the balanced null's extremes, and its binomial SE over the null draws
+        shown = shown.rename(columns={"p_fwe": "Balanced p (null extremes)", "p_fwe_se": "Balanced p SE",
+                                      "ale_difference": "ale_difference"})
     shown["tail"] = shown["tail"].map({"positive": f"{names[0]} > {names[1]}", "negative": f"{names[1]} > {names[0]}"})
     shown["ale_difference"] = shown["ale_difference"].map(lambda v: f"{float(v):+.5f}")
     return _cluster_html(shown.rename(columns=_CONTRAST_COLUMNS), PREFIX, None, n_iterations)
@@ -372,7 +375,7 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
         if len(cc.table):
             n_null = (None if not result.inferential else result.balanced.n_iterations
                       if result.balanced is not None else spec.inference.n_iterations)
-            parts.append(_contrast_table_html(cc.table, (a, b), n_null))
+            parts.append(_contrast_table_html(cc.table, (a, b), n_null, balanced=result.balanced is not None))
         else:
             parts.append("<p>No contrast cluster.</p>")
     if result.contrast_jackknife is not None:
