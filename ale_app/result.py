@@ -163,6 +163,9 @@ class ContrastResult:
     subtraction : ale_app.stats.subtraction.SubtractionResult or None
         Inferential mode: the permutation test of the difference (NiMARE's ALESubtraction +
         FWECorrector procedure), with the GingerALE-style directional reading.
+    balanced : ale_app.stats.balanced.BalancedResult or None
+        Inferential mode with ``contrast.method: balanced``: the balanced contrast (NiMARE's
+        BalancedALESubtraction procedure); ``subtraction`` is then None.
     contrast_clusters : ale_app.stats.contrast.ContrastClusters or None
         The difference's clusters per direction (descriptive: above the display threshold;
         inferential: passed cluster-level FWE).
@@ -186,6 +189,7 @@ class ContrastResult:
     diff_values: Any = None
     diff_threshold: float | None = None
     subtraction: Any = None
+    balanced: Any = None
     contrast_clusters: Any = None
     contrast_jackknife: Any = None
     contrast_focus_counts: Any = None

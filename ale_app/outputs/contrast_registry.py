@@ -83,7 +83,18 @@ def contrast_names(spec) -> dict[str, str]:
         "fig_z": f"figures/{c}stat-z_desc-clusterFWE_glassbrain",
         "fig_conjunction": f"figures/{c}desc-conjunction_glassbrain",
         "coordinates": "coordinates.tsv",
+        "balanced_z": f"{c}{SPACE}_stat-z_desc-balanced_statmap.nii.gz",
+        "balanced_p": f"{c}{SPACE}_stat-p_desc-balanced_statmap.nii.gz",
+        "balanced_logp": f"{c}{SPACE}_stat-logp_desc-balanced_statmap.nii.gz",
+        "balanced_null": f"{c}desc-balancednull_table.tsv",
+        "balanced_prob1": f"{c}{SPACE}_stat-prob_desc-balanced{_cap(spec.first)}_statmap.nii.gz",
+        "balanced_prob2": f"{c}{SPACE}_stat-prob_desc-balanced{_cap(spec.second)}_statmap.nii.gz",
+        "balanced_conjunction": f"{c}{SPACE}_stat-prob_desc-balancedConjunction_statmap.nii.gz",
     }
+
+
+def _cap(name: str) -> str:
+    return name[:1].upper() + name[1:]
 
 
 def _image(result, values):
@@ -104,7 +115,22 @@ def contrast_info(result) -> dict[str, Any]:
     """What the contrast's outputs say about how they were made."""
     spec = result.spec
     info = groups_info(result)
-    if result.inferential:
+    if result.inferential and result.balanced is not None:
+        inf, bal = spec.inference, result.balanced
+        info.update({
+            "Inferential": True,
+            "Method": "Balanced contrast: the mean ALE difference of equal-sized random subsamples of both "
+                      "groups, tested against the extremes of a random-foci null (NiMARE's "
+                      "BalancedALESubtraction(null_method='random-foci')), two-sided",
+            "TargetN": bal.target_n, "Subsamples": bal.n_subsamples, "SubsamplesUsed": list(bal.n_subsamples_used),
+            "DifferenceIterations": bal.difference_iterations, "NullIterations": bal.n_iterations,
+            "RandomSeed": inf.seed, "SecondGroupSeed": inf.seed + 1, "MaskCoverage": bal.mask_coverage,
+            "ClusterFormingP": inf.voxel_p, "Alpha": inf.fwe_alpha,
+            "NullThresholds": [bal.low_threshold, bal.high_threshold],
+            "ProbabilisticMapClusterSizeThresholds": list(bal.cluster_size_thresholds),
+            "Connectivity": "faces (6-neighbour)",
+        })
+    elif result.inferential:
         inf = spec.inference
         sub = result.subtraction
         info.update({
@@ -158,6 +184,24 @@ def _coordinates_sidecar(result) -> Sidecar:
 
 def _sub(attr: str):
     return lambda r, _o: None if r.subtraction is None else _image(r, getattr(r.subtraction, attr))
+
+
+def _bal(attr: str):
+    return lambda r, _o: None if r.balanced is None else _image(r, getattr(r.balanced, attr))
+
+
+def _balanced_null(r, _o):
+    return None if r.balanced is None else r.balanced.null
+
+
+def _diff_sidecar(a: str, b: str):
+    plain = _sidecar(f"ALE difference: ALE of {a} minus ALE of {b} (raw values; not z, not p). Unthresholded.",
+                     [f"bids::{group_prefix(a)}{O.STATMAP}", f"bids::{group_prefix(b)}{O.STATMAP}"])
+    balanced = _sidecar(
+        f"Balanced ALE difference: the mean, over balanced pairs, of the ALE of target_n random experiments of "
+        f"{a} minus that of target_n random experiments of {b} (0 outside the mask coverage). Unthresholded.",
+        ["bids::coordinates.tsv"])
+    return lambda result: (balanced if result.balanced is not None else plain)(result)
 
 
 def _directional(r, _o):
@@ -331,9 +375,32 @@ def contrast_registry(spec) -> tuple[Output, ...]:
                 continue
             entries.append(_group_entry(entry, group))
     entries += [
-        Output(n["diff"], "nifti", "data", lambda r, _o: _image(r, r.diff_values), _sidecar(
-            f"ALE difference: ALE of {a} minus ALE of {b} (raw values; not z, not p). Unthresholded.",
-            [f"bids::{group_prefix(a)}{O.STATMAP}", f"bids::{group_prefix(b)}{O.STATMAP}"]), needs=("diff_values",)),
+        Output(n["diff"], "nifti", "data", lambda r, _o: _image(r, r.diff_values), _diff_sidecar(a, b),
+               needs=("diff_values",)),
+        Output(n["balanced_z"], "nifti", "data", _bal("z_values"), _sidecar(
+            "Balanced contrast: signed one-sided z of the balanced difference against the null extremes "
+            "(positive: first group higher; 0 where the difference is inside the null band).",
+            [f"bids::{n['diff']}", f"bids::{n['balanced_null']}"]), needs=("balanced",)),
+        Output(n["balanced_p"], "nifti", "data", _bal("p_values"), _sidecar(
+            "Balanced contrast: p of the balanced difference against the null of its largest (or, negative, "
+            "smallest) value; 1 inside the null band, at least 1/null draws.",
+            [f"bids::{n['diff']}", f"bids::{n['balanced_null']}"]), needs=("balanced",)),
+        Output(n["balanced_logp"], "nifti", "data", _bal("logp_values"), _sidecar(
+            "Balanced contrast: -log10 p.", [f"bids::{n['balanced_p']}"]), needs=("balanced",)),
+        Output(n["balanced_null"], "tsv", "data", _balanced_null, _sidecar(
+            "The balanced contrast's null: per random-foci draw, the smallest and largest mean balanced "
+            "difference (NiMARE's values_desc-balancedMinNull_corr-none and values_desc-balancedMaxNull_corr-none).",
+            ["bids::coordinates.tsv"]), needs=("balanced",)),
+        Output(n["balanced_prob1"], "nifti", "data", _bal("prob1_values"), _sidecar(
+            f"Balanced contrast: probabilistic map of {a}: the share of its target_n-experiment subsamples in which "
+            "a voxel lies in a cluster larger than the group's random-foci cluster-size threshold.",
+            ["bids::coordinates.tsv"]), needs=("balanced",)),
+        Output(n["balanced_prob2"], "nifti", "data", _bal("prob2_values"), _sidecar(
+            f"Balanced contrast: probabilistic map of {b} (as for {a}).", ["bids::coordinates.tsv"]),
+            needs=("balanced",)),
+        Output(n["balanced_conjunction"], "nifti", "data", _bal("conjunction_values"), _sidecar(
+            "Balanced contrast: the minimum of the two groups' probabilistic maps.",
+            [f"bids::{n['balanced_prob1']}", f"bids::{n['balanced_prob2']}"]), needs=("balanced",)),
         Output(n["z"], "nifti", "data", _sub("z_values"), _sidecar(
             "Signed z of the two-sided permutation test of the ALE difference (positive: first group higher), "
             "uncorrected.", [f"bids::{n['diff']}"]), needs=("subtraction",)),

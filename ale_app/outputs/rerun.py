@@ -103,6 +103,11 @@ def script_settings(result) -> dict:
         if getattr(result, "subtraction", None) is not None:
             contrast["subtraction"] = {"voxel_p": spec.inference.voxel_p,
                                        "n_iterations": spec.inference.n_iterations, "seed": spec.inference.seed}
+        bal = getattr(result, "balanced", None)
+        contrast["balanced"] = None if bal is None else {
+            "target_n": bal.target_n, "n_subsamples": bal.n_subsamples,
+            "difference_iterations": bal.difference_iterations, "n_iterations": bal.n_iterations,
+            "voxel_p": bal.voxel_p, "alpha": bal.alpha, "mask_coverage": bal.mask_coverage, "seed": bal.seed}
         settings["contrast"] = contrast
     else:
         settings = {"groups": [group_settings(result)], "contrast": None}
@@ -132,7 +137,8 @@ It fits NiMARE's ALE with the same kernel, and, as the run did:
   - the Monte Carlo cluster-level FWE inference (FWECorrector(method="montecarlo")) with the
     same seed, iterations and cluster-forming threshold;
   - for two groups, the difference of their ALE maps and, in inferential mode,
-    ALESubtraction with the same seed and permutations;
+    ALESubtraction with the same seed and permutations (or, with contrast.method:
+    balanced, BalancedALESubtraction with the same seed and sizes);
 (ale-app's jackknife and focus counts over the FWE clusters, and its conjunction, are not
 re-run here), then prints the largest absolute difference between each NiMARE map (or table) and the file
 ale-app wrote, and exits with status 1 when one exceeds the tolerance. It writes nothing.
@@ -269,6 +275,8 @@ def contrast(results, folder, check, args):
     first, second = (next(g for g in SETTINGS["groups"] if g["name"] == n) for n in (spec["first"], spec["second"]))
     files = spec["files"]
     masker = results[first["name"]].estimator.masker
+    if spec.get("balanced") is not None:
+        return balanced(spec, first, second, folder, check, args, masker)
     diff = (masker.transform(results[first["name"]].get_map("stat"))
             - masker.transform(results[second["name"]].get_map("stat"))).ravel()
     check.map(files["diff"], diff, files["diff"], masker)
@@ -291,6 +299,29 @@ def contrast(results, folder, check, args):
                         ("logp_size", "logp_desc-group1MinusGroup2Size_level-cluster" + fwe),
                         ("logp_mass", "logp_desc-group1MinusGroup2Mass_level-cluster" + fwe)):
         check.map(files[key], corrected.get_map(theirs), files[key], masker)
+
+
+def balanced(spec, first, second, folder, check, args, masker):
+    """contrast.method: balanced -- NiMARE's BalancedALESubtraction with the run's sizes and seed."""
+    from nimare.meta.cbma.ale import BalancedALESubtraction
+
+    bal, files = spec["balanced"], spec["files"]
+    estimator = BalancedALESubtraction(
+        target_n=bal["target_n"], n_subsamples=bal["n_subsamples"],
+        difference_iterations=bal["difference_iterations"], n_iters=bal["n_iterations"],
+        voxel_thresh=bal["voxel_p"], alpha=bal["alpha"], mask_coverage=bal["mask_coverage"],
+        random_state=bal["seed"], n_cores=args.n_cores,
+        **{f"kernel__{k}": v for k, v in first["kernel"].items() if v is not None})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = estimator.fit(studyset_of(folder, first), studyset_of(folder, second))
+    for key, theirs in (("diff", "stat_desc-balancedGroup1MinusGroup2"),
+                        ("balanced_z", "z_desc-balancedGroup1MinusGroup2"),
+                        ("balanced_p", "p_desc-balancedGroup1MinusGroup2"),
+                        ("balanced_logp", "logp_desc-balancedGroup1MinusGroup2"),
+                        ("balanced_prob1", "prob_desc-group1"), ("balanced_prob2", "prob_desc-group2"),
+                        ("balanced_conjunction", "stat_desc-conjunction")):
+        check.map(files[key], fitted.get_map(theirs), files[key], masker)
 
 
 def main(argv=None):

@@ -58,11 +58,11 @@ def _plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
-def _p_text(p: float, n_iterations: int) -> str:
+def _p_text(p: float, n_iterations: int, draws: str = "permutations") -> str:
     """A permutation p as its numbers allow: at the floor 1/n it is an inequality."""
     floor = 1.0 / n_iterations
     if p <= floor * (1 + 1e-6):
-        return f"p \u2264 {floor:.2g} (the smallest p {n_iterations:,} permutations can give)"
+        return f"p \u2264 {floor:.2g} (the smallest p {n_iterations:,} {draws} can give)"
     return f"p = {p:.3g}"
 
 
@@ -129,7 +129,22 @@ def interpretation(result) -> str:
         return " ".join(text)
     n_pos = len(cc.positive.clusters.labels)
     n_neg = len(cc.negative.clusters.labels)
-    if result.inferential:
+    if result.inferential and result.balanced is not None:
+        inf, bal = result.spec.inference, result.balanced
+        text.append(
+            f"In the balanced contrast (subsamples of {bal.target_n} experiments from each group, "
+            f"{bal.difference_iterations:,} balanced differences, {bal.n_iterations:,} random-foci null draws, "
+            f"seed {inf.seed}, alpha {inf.fwe_alpha:g}), "
+            + ("no cluster of the balanced difference passed." if n_pos + n_neg == 0 else
+               f"{_plural(n_pos, 'cluster')} where {a} converged more than {b} and {_plural(n_neg, 'cluster')} "
+               f"where {b} converged more than {a} passed (their balanced difference beyond the null's extremes)."))
+        table = cc.table[cc.table["peak"] == "main"]
+        for _, row in table.iterrows():
+            favours = a if row["tail"] == "positive" else b
+            text.append(f"Cluster {PREFIX}{int(row['cluster_id'])} ({favours} > {a if favours == b else b}, "
+                        f"{int(row['size_mm3']):,} mm3, peak at ({row['x']:.0f}, {row['y']:.0f}, {row['z']:.0f}) "
+                        f"mm): {_p_text(float(row['p_fwe']), bal.n_iterations, 'null draws')}.")
+    elif result.inferential:
         inf = result.spec.inference
         text.append(
             f"In the ALE subtraction ({inf.n_iterations:,} permutations of the group labels, seed {inf.seed}, "
@@ -206,7 +221,28 @@ def methods_text(result) -> str:
         f"and {_group_line(b, result.second)}, in MNI152 space (FSL's MNI152NLin6Asym template and brain mask at "
         f"2 mm), with NiMARE {v.get('nimare', '?')} (Salo et al., 2023) run by ale-app {__version__}. Gaussian "
         f"kernel widths came from {_kernel_text(result)}.{_conversions_text(result)}")
-    if result.inferential:
+    if result.inferential and result.balanced is not None:
+        inf, bal = spec.inference, result.balanced
+        body = (
+            f" Each group's own ALE was tested as in a single-group analysis (cluster-level FWE from "
+            f"{inf.n_iterations:,} Monte Carlo iterations, cluster-forming p < {inf.voxel_p:g}, alpha "
+            f"{inf.fwe_alpha:g}, seed {inf.seed}). The groups ({bal.n1} and {bal.n2} experiments) were compared "
+            f"with a balanced contrast (matched-size subsampling; Frahm et al., as NiMARE's "
+            f"BalancedALESubtraction implements it, null_method 'random-foci', mask coverage "
+            f"'{bal.mask_coverage}'): the balanced difference is the mean, over {bal.difference_iterations:,} "
+            f"pairs of random subsamples of {bal.target_n} experiments from each group, of the difference of "
+            f"their ALE maps; its null comes from {bal.n_iterations:,} draws in which every experiment's foci were "
+            f"placed at random in the mask coverage (each draw's smallest and largest mean balanced difference), "
+            f"and a voxel passes where its difference lies beyond the {inf.fwe_alpha / 2:g} and "
+            f"{1 - inf.fwe_alpha / 2:g} quantiles of those extremes ({bal.low_threshold:.4g} and "
+            f"{bal.high_threshold:.4g}), with p the share of null extremes at least as extreme. Each group's "
+            f"probabilistic map is the share of {bal.n_subsamples_used[0]:,} and {bal.n_subsamples_used[1]:,} "
+            f"subsamples (of {bal.n_subsamples:,} asked for) in which a voxel lies in a cluster (approximate-null "
+            f"p < {inf.voxel_p:g}) larger than the group's random-foci cluster-size threshold; their minimum is the "
+            f"balanced conjunction. Seeds: {inf.seed} for the first group's subsamples and the differences, "
+            f"{inf.seed + 1} for the second group's subsamples. Computed by ale-app's balanced engine, equal to "
+            f"NiMARE's to within 1e-6.")
+    elif result.inferential:
         inf = spec.inference
         sub = result.subtraction
         thr = "" if sub is None else f" (|ALE difference| > {sub.cluster_forming_threshold:.4g})"
@@ -276,9 +312,12 @@ def _table_html(table: pd.DataFrame, digits: int = 3) -> str:
     return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
-def _contrast_table_html(table: pd.DataFrame, names, n_iterations: int | None = None) -> str:
+def _contrast_table_html(table: pd.DataFrame, names, n_iterations: int | None = None, balanced: bool = False) -> str:
     # The cluster volume by region is in the TSV; the page keeps the region of each peak.
     shown = table.drop(columns=["composition"], errors="ignore")
+    if balanced:  # the p against the balanced null's extremes, and its binomial SE over the null draws
+        shown = shown.rename(columns={"p_fwe": "Balanced p (null extremes)", "p_fwe_se": "Balanced p SE",
+                                      "ale_difference": "ale_difference"})
     shown["tail"] = shown["tail"].map({"positive": f"{names[0]} > {names[1]}", "negative": f"{names[1]} > {names[0]}"})
     shown["ale_difference"] = shown["ale_difference"].map(lambda v: f"{float(v):+.5f}")
     return _cluster_html(shown.rename(columns=_CONTRAST_COLUMNS), PREFIX, None, n_iterations)
@@ -289,7 +328,12 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
     a, b = result.names
     spec = result.spec
     title = html.escape(spec.title or f"ale-app contrast: {a} vs {b}")
-    if result.inferential:
+    if result.inferential and spec.contrast.method == "balanced":
+        intro = (f"<p>An ALE contrast made by ale-app {html.escape(__version__)}, in the inferential mode the spec "
+                 "declared before the run: a balanced contrast (equal-sized random subsamples of both groups, "
+                 "NiMARE's BalancedALESubtraction procedure), each group's own inference, and their "
+                 "conjunction.</p>")
+    elif result.inferential:
         intro = (f"<p>An ALE contrast made by ale-app {html.escape(__version__)}, in the inferential mode the spec "
                  "declared before the run: the ALE subtraction with permutation FWE inference, each group's own "
                  "inference, and their conjunction.</p>")
@@ -316,11 +360,22 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
     parts.append("<h2>Groups</h2>" + _table_html(pd.DataFrame(groups)))
     parts.append(f"<h2>Contrast: {html.escape(a)} minus {html.escape(b)}</h2>")
     parts.extend(_img_tag(path, cap) for cap, path in figures.get("contrast", []))
+    if result.balanced is not None:
+        bal = result.balanced
+        parts.append("<h3>Balanced contrast: what ran</h3>" + _table_html(pd.DataFrame([{
+            "Method": "balanced (NiMARE's BalancedALESubtraction, random-foci null)",
+            "Experiments": f"{bal.n1} vs {bal.n2}", "Subsample size": bal.target_n,
+            "Subsamples per group (used)": f"{bal.n_subsamples:,} ({bal.n_subsamples_used[0]:,}, "
+                                           f"{bal.n_subsamples_used[1]:,})",
+            "Balanced differences": f"{bal.difference_iterations:,}", "Null draws": f"{bal.n_iterations:,}",
+            "Seed": f"{bal.seed} (second group {bal.seed + 1})", "Mask coverage": bal.mask_coverage,
+            "Null band": f"{bal.low_threshold:.4g} to {bal.high_threshold:.4g}"}])))
     cc = result.contrast_clusters
     if cc is not None:
         if len(cc.table):
-            parts.append(_contrast_table_html(cc.table, (a, b), spec.inference.n_iterations if result.inferential
-                                              else None))
+            n_null = (None if not result.inferential else result.balanced.n_iterations
+                      if result.balanced is not None else spec.inference.n_iterations)
+            parts.append(_contrast_table_html(cc.table, (a, b), n_null, balanced=result.balanced is not None))
         else:
             parts.append("<p>No contrast cluster.</p>")
     if result.contrast_jackknife is not None:

@@ -69,6 +69,44 @@ def _subtraction(result: ContrastResult, ctx: StepContext) -> None:
              _plural(len(result.contrast_clusters.labels), "cluster"), inf.fwe_alpha)
 
 
+def _balanced(result: ContrastResult, ctx: StepContext) -> None:
+    from ale_app.stats import contrast as C
+    from ale_app.stats.balanced import fit_balanced
+
+    inf, bal = result.spec.inference, result.spec.contrast.balanced
+    first, second = result.first, result.second
+    masks = (_fwe_mask(first), _fwe_mask(second))
+    with progress_bar(3 * bal.null_iterations, "balanced null draws") as advance:
+        res = fit_balanced(first.fit, second.fit, target_n=bal.target_n, n_subsamples=bal.subsamples,
+                           difference_iterations=bal.difference_iterations, n_iterations=bal.null_iterations,
+                           voxel_p=inf.voxel_p, alpha=inf.fwe_alpha, mask_coverage=bal.mask_coverage,
+                           seed=inf.seed, executor=ctx.executor, progress=lambda _stage, n: advance(n))
+    result.balanced = res
+    result.diff_values = res.diff_values
+    # A voxel passes where its balanced p (against the null extremes) is below alpha.
+    result.contrast_clusters = C.inferential_clusters(
+        res.diff_values, res.p_values, result.masker, inf.fwe_alpha, bal.null_iterations, result.names, masks)
+    _label_table(result)
+    LGR.info("%s of the balanced difference passed (alpha %g against the null extremes)",
+             _plural(len(result.contrast_clusters.labels), "cluster"), inf.fwe_alpha)
+
+
+def _describe_balanced(r, c) -> str:
+    bal, n1, n2 = r.spec.contrast.balanced, len(r.first.evidence.ids), len(r.second.evidence.ids)
+    target = bal.target_n or min(n1, n2)
+    return (f"Balanced contrast {r.names[0]} - {r.names[1]} ({n1} vs {n2} experiments, subsamples of {target}): "
+            f"{bal.subsamples} subsamples per group, {bal.difference_iterations} differences, "
+            f"{bal.null_iterations} null draws, seed {r.spec.inference.seed}, on {c.executor.describe()}")
+
+
+def _only_method(method: str):
+    def skip(result: ContrastResult) -> str | None:
+        if result.spec.mode != "inferential":
+            return f"{result.spec.mode} mode"
+        return None if result.spec.contrast.method == method else f"contrast.method {result.spec.contrast.method}"
+    return skip
+
+
 def _contrast_jackknife(result: ContrastResult, _ctx: StepContext) -> None:
     import pandas as pd
 
@@ -138,11 +176,15 @@ CONTRAST_STEPS: tuple[Step, ...] = (
          run=_difference, skip=_only("descriptive"), report_section="contrast",
          describe=lambda r, _c: f"Comparing {r.names[0]} with {r.names[1]} (descriptive difference)"),
     Step("subtraction", "ALE subtraction", needs=("groups",),
-         computes=("subtraction", "diff_values", "contrast_clusters"), run=_subtraction, skip=_only("inferential"),
+         computes=("subtraction", "diff_values", "contrast_clusters"), run=_subtraction,
+         skip=_only_method("subtraction"),
          report_section="contrast",
          describe=lambda r, c: (f"ALE subtraction {r.names[0]} - {r.names[1]}: {r.spec.inference.n_iterations} "
                                 f"permutations, seed {r.spec.inference.seed}, on "
                                 f"{c.executor.for_gil_free_code().describe()}")),
+    Step("balanced", "balanced contrast", needs=("groups",),
+         computes=("balanced", "diff_values", "contrast_clusters"), run=_balanced,
+         skip=_only_method("balanced"), report_section="contrast", describe=_describe_balanced),
     Step("contrast-jackknife", "contrast jackknife", needs=("contrast_clusters",),
          computes=("contrast_jackknife", "contrast_focus_counts"), run=_contrast_jackknife,
          skip=_skip_contrast_jackknife, report_section="contrast",

@@ -152,7 +152,16 @@ def write_contrast_provenance(result: ContrastResult, out: D.OutputFolder) -> di
         [g.evidence.source for g in result.groups.values()], outputs, rec.n_jobs, rec.backend, timings,
         spec_folder=rec.spec_dir, output_dir=out.destination, random_seed=result.random_seed)
     record["Mode"] = result.spec.mode
-    record["Contrast"] = {"Groups": list(result.names), "Conjunction": result.spec.contrast.conjunction}
+    record["Contrast"] = {"Groups": list(result.names), "Conjunction": result.spec.contrast.conjunction,
+                          "Method": result.spec.contrast.method}
+    if result.balanced is not None:
+        bal = result.balanced
+        record["Contrast"]["Balanced"] = {
+            "Procedure": "NiMARE's BalancedALESubtraction(null_method='random-foci'), computed by ale-app's engine",
+            "TargetN": bal.target_n, "Subsamples": bal.n_subsamples, "SubsamplesUsed": list(bal.n_subsamples_used),
+            "DifferenceIterations": bal.difference_iterations, "NullIterations": bal.n_iterations,
+            "MaskCoverage": bal.mask_coverage, "Seeds": {"FirstGroupAndDifferences": bal.seed,
+                                                        "SecondGroup": bal.seed + 1}}
     record["InputFormat"] = {n: g.evidence.source["format"] for n, g in result.groups.items()}
     record["InputSpaceConversions"] = {n: g.evidence.conversions for n, g in result.groups.items()}
     out.write_json(O.PROVENANCE, record)

@@ -20,6 +20,8 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ale_app.spec.models import (
+    Int,
+    OptionalInt,
     MAX_TITLE_LENGTH,
     ALESpec,
     AnalysisSpec,
@@ -97,6 +99,42 @@ class GroupSpec(_StrictModel):
         default=None, description="As input.outside_field_of_view; only with 'path'.")
 
 
+class BalancedSpec(_StrictModel):
+    """The balanced contrast's sizes (``contrast.method: balanced``); NiMARE's defaults.
+
+    Attributes
+    ----------
+    target_n : int or None, default=None
+        Experiments per balanced subsample; default the smaller group's size.
+    subsamples : int, default=2500
+        Subsamples of each group for its probabilistic map (fewer when fewer exist).
+    difference_iterations : int, default=1000
+        Balanced subsample pairs averaged into the difference (and into each null draw's).
+    null_iterations : int, default=1000
+        Null draws (random foci) of the extreme balanced differences; also the null draws
+        of each group's cluster-size threshold.
+    mask_coverage : {"gm", "brain"}, default="gm"
+        Where the difference is computed and random foci fall: grey matter (the template's
+        grey-matter probability above 0.1) or the whole brain mask.
+    """
+
+    target_n: OptionalInt = Field(default=None, ge=1, le=100_000, description=(
+        "Experiments per balanced subsample (at most the smaller group's size); default the smaller "
+        "group's size."))
+    subsamples: Int = Field(default=2500, ge=1, le=1_000_000, description=(
+        "Subsamples of target_n experiments per group for its probabilistic map (NiMARE's n_subsamples; "
+        "all of them when fewer exist)."))
+    difference_iterations: Int = Field(default=1000, ge=1, le=1_000_000, description=(
+        "Balanced subsample pairs averaged into the difference and into each null draw's (NiMARE's "
+        "difference_iterations)."))
+    null_iterations: Int = Field(default=1000, ge=10, le=1_000_000, description=(
+        "Null draws (random foci in every experiment) of the extreme balanced differences, and of each "
+        "group's cluster-size threshold (NiMARE's n_iters); more than 2/inference.fwe_alpha."))
+    mask_coverage: Literal["gm", "brain"] = Field(default="gm", description=(
+        "Where the difference is computed and random foci fall: 'gm' (the template's grey-matter "
+        "probability above 0.1) or 'brain' (the whole brain mask)."))
+
+
 class ContrastSpec(_StrictModel):
     """The comparison between two groups.
 
@@ -106,6 +144,12 @@ class ContrastSpec(_StrictModel):
         The first minus the second; both directions are reported.
     conjunction : bool, default=True
         Also map where both groups converge (minimum statistic, Nichols et al. 2005).
+    method : {"subtraction", "balanced"}, default="subtraction"
+        Inferential mode: the ALE subtraction (permutation of group labels) or the balanced
+        contrast (equal-sized random subsamples of both groups, NiMARE's
+        BalancedALESubtraction), for groups of different sizes.
+    balanced : BalancedSpec
+        The balanced contrast's sizes (read with ``method: balanced``).
     """
 
     groups: list[str] = Field(min_length=2, max_length=2, description=(
@@ -113,6 +157,14 @@ class ContrastSpec(_StrictModel):
     conjunction: Bool = Field(default=True, description=(
         "Also map where both groups converge: the voxelwise minimum of the two groups' maps "
         "(minimum statistic, Nichols et al. 2005)."))
+
+    method: Literal["subtraction", "balanced"] = Field(default="subtraction", description=(
+        "Inferential mode: 'subtraction' (ALE subtraction, permutation of group labels; NiMARE's "
+        "ALESubtraction) or 'balanced' (the mean difference of equal-sized random subsamples of both groups "
+        "against a random-foci null of its extremes; NiMARE's BalancedALESubtraction), for groups of "
+        "different sizes."))
+    balanced: BalancedSpec = Field(default_factory=BalancedSpec, description=(
+        "The balanced contrast's sizes (read with method 'balanced'); NiMARE's defaults."))
 
     @field_validator("groups")
     @classmethod
@@ -192,6 +244,16 @@ class AnalysisSpecV2(_StrictModel):
         if unknown:
             problems.append(f"contrast.groups names {', '.join(map(repr, unknown))}, not among the groups "
                             f"({_names(list(self.groups))})")
+        if self.contrast.method == "balanced":
+            if self.mode != "inferential":
+                problems.append("contrast.method 'balanced' is an inferential test: set mode: inferential "
+                                "(or drop contrast.method)")
+            if self.inference.seed >= 2**32 - 1:
+                problems.append("contrast.method 'balanced' seeds the second group with inference.seed + 1: "
+                                f"inference.seed must be below {2**32 - 1}")
+            if self.contrast.balanced.null_iterations * self.inference.fwe_alpha <= 2:
+                problems.append("contrast.balanced.null_iterations must be more than 2/inference.fwe_alpha "
+                                "(no balanced p can be below 1/null_iterations)")
         unused = [g for g in self.groups if g not in self.contrast.groups]
         if unused:
             problems.append(f"group(s) {_names(unused)} are not in contrast.groups (one contrast "

@@ -130,6 +130,86 @@ def _cluster_null(starts, vox, vals, threshold, label, ny, nz):
     return out_size, out_mass
 
 
+def _group_product(ptr, col, om, rows, p):
+    """``p = prod over rows of (1 - MA)`` (float32, in the order of ``rows``; factors of
+    exactly 1 skipped: they change no bit)."""
+    one = np.float32(1.0)
+    for v in range(p.shape[0]):
+        p[v] = one
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        for e in range(ptr[r], ptr[r + 1]):
+            p[col[e]] = p[col[e]] * om[e]
+
+
+def _whole_product(ptr, col, om, q):
+    """``q = prod over all rows of (1 - MA)`` in float64 (the product every ordering of the
+    whole group rounds, in float32, to within a few units in the last place)."""
+    for v in range(q.shape[0]):
+        q[v] = 1.0
+    for e in range(ptr[ptr.shape[0] - 1]):
+        q[col[e]] = q[col[e]] * np.float64(om[e])
+
+
+def _balanced_mean(ptr1, col1, om1, ptr2, col2, om2, idx1, idx2, n_pairs, whole1, whole2, p1, p2, diff):
+    """The mean balanced difference (float32), as NiMARE's ``_mean_balanced_difference``.
+
+    Pair ``d`` takes rows ``idx1[d]`` of group 1 and ``idx2[d]`` of group 2 (CSR ``ptr``,
+    compact columns ``col``, ``om`` = float32 ``1 - MA``); each group's product of
+    ``1 - MA`` runs over its rows in the drawn order (float32, as numpy's ``np.prod`` along
+    the rows), and ``diff += (1 - p1) - (1 - p2)`` in float32, then ``diff / n_pairs``.
+
+    ``whole1`` / ``whole2``: the group's subsamples are the whole group (``target_n`` equals
+    its size), so every pair's product is the group's product up to the float32 rounding of
+    the drawn order; it is computed once, in float64 (the value those roundings scatter
+    around), and ``idx`` is unused. With both, each pair adds the same float32 difference.
+    """
+    n = diff.shape[0]
+    one = np.float32(1.0)
+    for v in range(n):
+        diff[v] = np.float32(0.0)
+    q1 = np.empty(n if whole1 else 0, dtype=np.float64)
+    q2 = np.empty(n if whole2 else 0, dtype=np.float64)
+    if whole1:
+        _whole_product(ptr1, col1, om1, q1)
+        for v in range(n):
+            p1[v] = np.float32(q1[v])
+    if whole2:
+        _whole_product(ptr2, col2, om2, q2)
+        for v in range(n):
+            p2[v] = np.float32(q2[v])
+    if whole1 and whole2:
+        c = np.empty(n, dtype=np.float32)
+        for v in range(n):
+            c[v] = np.float32((1.0 - q1[v]) - (1.0 - q2[v]))
+        # The same float32 additions, tile by tile in a fixed-size local buffer (which the
+        # compiler vectorises: ten times faster than adding along ``diff`` itself).
+        tile = 1024
+        acc = np.zeros(tile, dtype=np.float32)
+        cc = np.zeros(tile, dtype=np.float32)
+        for t0 in range(0, n, tile):
+            m = min(n - t0, tile)
+            for u in range(tile):
+                acc[u] = np.float32(0.0)
+                cc[u] = c[t0 + u] if u < m else np.float32(0.0)
+            for d in range(n_pairs):
+                for u in range(tile):
+                    acc[u] = acc[u] + cc[u]
+            for u in range(m):
+                diff[t0 + u] = acc[u]
+    else:
+        for d in range(n_pairs):
+            if not whole1:
+                _group_product(ptr1, col1, om1, idx1[d], p1)
+            if not whole2:
+                _group_product(ptr2, col2, om2, idx2[d], p2)
+            for v in range(n):
+                diff[v] = diff[v] + ((one - p1[v]) - (one - p2[v]))
+    den = np.float32(n_pairs)
+    for v in range(n):
+        diff[v] = diff[v] / den
+
+
 _COMPILED: dict = {}
 _COMPILING = threading.Lock()
 
@@ -160,7 +240,9 @@ def _compile():
         return jit(type(fn)(fn.__code__, g, fn.__name__))
 
     g["_largest_cluster"] = jit_here(_largest_cluster)
-    compiled = {fn.__name__: jit_here(fn) for fn in (_log_sums, _compare, _cluster_null)}
+    g["_group_product"] = jit_here(_group_product)
+    g["_whole_product"] = jit_here(_whole_product)
+    compiled = {fn.__name__: jit_here(fn) for fn in (_log_sums, _compare, _cluster_null, _balanced_mean)}
     numba_cache.announce_compile(list(compiled.values()), "ALE subtraction's permutation kernels",
                                  COMPILE_SECONDS)
     _COMPILED.update(compiled)

@@ -1,0 +1,160 @@
+"""Oracle tests: ale-app's balanced contrast equals NiMARE's BalancedALESubtraction.
+
+NiMARE runs inside the tests on the same two groups, with the same seed and (reduced) sizes;
+every map and both nulls must agree within 1e-6. With ``exact_order`` every subsample is
+multiplied in its drawn order (bit for bit NiMARE's float32 rounding); by default a group
+whose subsamples are the whole group is multiplied once, which must stay within 1e-6 too.
+The results must not depend on the executor.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_subtraction import _fits, _generated_groups  # noqa: E402
+
+from ale_app.process.executor import Executor  # noqa: E402
+from ale_app.stats import balanced as B  # noqa: E402
+
+TOL = 1e-6
+
+
+def _nimare_balanced(s1, s2, seed, n_subsamples, difference_iterations, n_iterations, target_n=None,
+                     voxel_p=0.001, alpha=0.05, mask_coverage="gm"):
+    from nimare.meta.cbma.ale import BalancedALESubtraction
+
+    logging.disable(logging.INFO)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = BalancedALESubtraction(target_n=target_n, n_subsamples=n_subsamples,
+                                         difference_iterations=difference_iterations, n_iters=n_iterations,
+                                         voxel_thresh=voxel_p, alpha=alpha, mask_coverage=mask_coverage,
+                                         random_state=seed)
+            result = est.fit(s1, s2)
+    finally:
+        logging.disable(logging.NOTSET)
+    return est, result
+
+
+def assert_equal_to_nimare(ours: B.BalancedResult, est, result, tol=TOL):
+    for attr, name in B.NIMARE_MAP_NAMES.items():
+        theirs = np.asarray(result.get_map(name, return_type="array"), dtype=np.float64)
+        mine = np.asarray(getattr(ours, f"{attr}_values"), dtype=np.float64)
+        assert mine.shape == theirs.shape, attr
+        assert np.max(np.abs(mine - theirs)) <= tol, (attr, np.max(np.abs(mine - theirs)))
+    for column, key in B.NIMARE_NULL_KEYS.items():
+        theirs = np.asarray(est.null_distributions_[key], dtype=np.float64)
+        mine = ours.null[column].to_numpy(dtype=np.float64)
+        assert mine.shape == theirs.shape, column
+        assert np.max(np.abs(mine - theirs)) <= tol, (column, np.max(np.abs(mine - theirs)))
+
+
+@pytest.fixture(scope="module")
+def groups_6_9():
+    s1, s2 = _generated_groups(6, 9, first_case=3)
+    return s1, s2, _fits(s1, s2)
+
+
+SIZES = dict(n_subsamples=4, difference_iterations=6, n_iterations=5)
+
+
+def test_6_vs_9_equals_nimare(groups_6_9):
+    """Unequal groups (subsamples of 6): every map and null against NiMARE's, both ways of
+    multiplying the whole first group."""
+    s1, s2, (fit1, fit2) = groups_6_9
+    est, result = _nimare_balanced(s1, s2, 7, **SIZES)
+    exact = B.fit_balanced(fit1, fit2, seed=7, exact_order=True, **SIZES)
+    assert_equal_to_nimare(exact, est, result, tol=0.0)  # the same float32 operations
+    fast = B.fit_balanced(fit1, fit2, seed=7, **SIZES)
+    assert_equal_to_nimare(fast, est, result)
+    # The maps are not trivially equal: the difference and the nulls carry values.
+    assert np.abs(exact.diff_values).max() > 1e-3
+    assert (exact.null["max_diff"] > 0).all() and (exact.null["min_diff"] < 0).all()
+    assert exact.n_subsamples_used == (1, 4)  # C(6, 6) = 1 subsample of the smaller group
+
+
+@pytest.mark.slow
+def test_target_n_and_brain_coverage_equal_nimare(groups_6_9):
+    """A target_n below both sizes (both groups subsampled), the whole-brain coverage."""
+    s1, s2, (fit1, fit2) = groups_6_9
+    kw = dict(n_subsamples=3, difference_iterations=4, n_iterations=4, target_n=4, mask_coverage="brain")
+    est, result = _nimare_balanced(s1, s2, 11, **kw)
+    ours = B.fit_balanced(fit1, fit2, seed=11, **kw)
+    assert_equal_to_nimare(ours, est, result, tol=0.0)
+
+
+@pytest.mark.slow
+def test_equal_groups_many_differences_within_tolerance():
+    """5 vs 5 (every subsample is the whole group, multiplied once here) with enough
+    differences for float32 accumulation to drift: still within 1e-6 of NiMARE."""
+    s1, s2 = _generated_groups(5, 5, first_case=12)
+    fit1, fit2 = _fits(s1, s2)
+    kw = dict(n_subsamples=2, difference_iterations=150, n_iterations=3)
+    est, result = _nimare_balanced(s1, s2, 5, **kw)
+    ours = B.fit_balanced(fit1, fit2, seed=5, **kw)
+    assert_equal_to_nimare(ours, est, result)
+
+
+def test_executors_agree(groups_6_9):
+    """Threads and small blocks give the same numbers as serial."""
+    _, _, (fit1, fit2) = groups_6_9
+    serial = B.fit_balanced(fit1, fit2, seed=2, **SIZES)
+    seen = []
+    threaded = B.fit_balanced(fit1, fit2, seed=2, executor=Executor("threads", 2), block_size=2,
+                              progress=lambda stage, n: seen.append((stage, n)), **SIZES)
+    for attr in ("diff", "p", "z", "logp", "conjunction", "prob1", "prob2"):
+        assert np.array_equal(getattr(serial, f"{attr}_values"), getattr(threaded, f"{attr}_values")), attr
+    assert serial.null.equals(threaded.null)
+    done = {stage: sum(n for s, n in seen if s == stage) for stage, _ in seen}
+    assert done == {"group1": SIZES["n_iterations"], "group2": SIZES["n_iterations"], "null": SIZES["n_iterations"]}
+
+
+def test_rejects_bad_inputs(groups_6_9):
+    _, _, (fit1, fit2) = groups_6_9
+    with pytest.raises(ValueError, match="target_n"):
+        B.fit_balanced(fit1, fit2, target_n=7, **SIZES)
+    with pytest.raises(ValueError, match="mask_coverage"):
+        B.fit_balanced(fit1, fit2, mask_coverage="wm", **SIZES)
+
+
+def test_spec_balanced_needs_inferential_mode():
+    from pydantic import ValidationError
+
+    from ale_app.spec.v2 import AnalysisSpecV2
+
+    base = {"spec_version": 2, "input": {"path": "x.tsv"}, "groups": {"a": {}, "b": {}},
+            "contrast": {"groups": ["a", "b"], "method": "balanced"}}
+    with pytest.raises(ValidationError, match="mode: inferential"):
+        AnalysisSpecV2.model_validate(base)
+    spec = AnalysisSpecV2.model_validate({**base, "mode": "inferential"})
+    assert spec.contrast.method == "balanced"
+    assert spec.contrast.balanced.subsamples == 2500  # NiMARE's defaults
+    assert spec.contrast.balanced.difference_iterations == 1000
+    assert spec.contrast.balanced.null_iterations == 1000
+    assert AnalysisSpecV2.model_validate({k: v for k, v in base.items() if k != "contrast"} | {
+        "contrast": {"groups": ["a", "b"]}}).contrast.method == "subtraction"
+
+
+@pytest.mark.slow
+def test_dask_scheduler_gives_the_same_result(groups_6_9):
+    """The probabilistic maps' and the null's draws spread over a dask.distributed cluster:
+    the same numbers as serial."""
+    from conftest import require
+
+    distributed = require("distributed", "the dask backend; pip install 'ale-app[dask]'")
+    _, _, (fit1, fit2) = groups_6_9
+    serial = B.fit_balanced(fit1, fit2, seed=4, **SIZES)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+        on_dask = B.fit_balanced(fit1, fit2, seed=4, block_size=2, executor=Executor("dask", 2, lc.scheduler_address),
+                                 **SIZES)
+    for attr in ("diff", "p", "z", "logp", "conjunction", "prob1", "prob2"):
+        assert np.array_equal(getattr(serial, f"{attr}_values"), getattr(on_dask, f"{attr}_values")), attr
+    assert serial.null.equals(on_dask.null)
