@@ -148,3 +148,34 @@ def test_robustness_defaults_are_off_and_left_out_of_the_record():
     assert not spec.robustness.stability.enabled and not spec.robustness.failsafe.enabled
     assert spec.robustness.failsafe.lower_multiple == 2 and spec.robustness.failsafe.upper_multiple == 10
     assert spec.record()["robustness"]["stability"]["n_subsets"] == 1000
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow
+def test_a_run_with_both_parts_writes_their_tables_and_report_columns(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    spec = _spec(tmp_path, "mode: inferential\ninference:\n  n_iterations: 100\nfigures:\n  formats: [png]\n"
+                 "robustness:\n  stability:\n    enabled: true\n    subset_size: 18\n    n_subsets: 4\n"
+                 "  failsafe:\n    enabled: true\n    n_iterations: 100\n    lower_multiple: 0.5\n"
+                 "    upper_multiple: 2\n    step: 8\n")
+    out = tmp_path / "out"
+    assert main([str(spec), str(out), "--n-jobs", "2"]) == 0
+    fwe = pd.read_csv(out / "desc-fweclusters_table.tsv", sep="\t")
+    n_clusters = fwe["cluster_id"].nunique()
+    stability = pd.read_csv(out / "desc-stability_table.tsv", sep="\t")
+    failsafe = pd.read_csv(out / "desc-failsafe_table.tsv", sep="\t")
+    assert list(stability["cluster_id"]) == list(failsafe["cluster_id"]) == sorted(fwe["cluster_id"].unique())
+    assert len(stability) == n_clusters > 0
+    assert stability["stability"].between(0, 1).all()
+    assert ((failsafe["failsafe_n"] >= 0) & (failsafe["failsafe_n"] <= 42)).all()
+    side = json.loads((out / "desc-failsafe_table.json").read_text())
+    assert side["LowerBound"] == 11 and side["UpperBound"] == 42 and side["Step"] == 8
+    assert json.loads((out / "spec.json").read_text())["robustness"]["failsafe"]["enabled"] is True
+    report = (out / "report.html").read_text()
+    assert "Fail-safe N" in report and "Stability (share of subsets)" in report
+    assert "Acar et al., 2018" in (out / "CITATION.md").read_text()

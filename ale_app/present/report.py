@@ -76,6 +76,7 @@ class ReportInputs:
     kernel_methods: str = ""
     evidence_methods: str = ""
     experiments: pd.DataFrame | None = None
+    robustness: dict | None = None
 
 
 def dominant_analyses(jackknife: pd.DataFrame, ratio: float, minimum: float) -> list[str]:
@@ -347,7 +348,7 @@ def _robustness_methods(r) -> str:
                  "a cluster's stability is the share of subsets in which it survived.")
     if "failsafe" in rb:
         fs = rb["failsafe"]
-        text += (f" The fail-safe N (Acar et al., 2018) of each FWE cluster is the largest number of added noise "
+        text += (f" The fail-safe N (Acar et al., 2018, PLoS ONE 13:e0208177) of each FWE cluster is the largest number of added noise "
                  "experiments (each with the foci and subject counts of a randomly chosen experiment, foci at "
                  f"random in the {'brain mask' if fs['noise_space'] == 'brain' else 'grey matter'}) at which the "
                  f"cluster still passed, searched between {fs['lower']} and {fs['upper']} noise experiments "
