@@ -179,3 +179,15 @@ def test_a_run_with_both_parts_writes_their_tables_and_report_columns(tmp_path, 
     report = (out / "report.html").read_text()
     assert "Fail-safe N" in report and "Stability (share of subsets)" in report
     assert "Acar et al., 2018" in (out / "CITATION.md").read_text()
+
+
+@pytest.mark.parametrize("body, words", [
+    ("    subset_size: 30\n", ["subset_size", "21 experiments"]),
+    ("    subset_size: 10\n    n_subsets: null\n", ["n_subsets", "352,716"]),
+])
+def test_stability_settings_the_evidence_base_cannot_meet_are_refused(tmp_path, capsys, body, words):
+    spec = _spec(tmp_path, "mode: inferential\nrobustness:\n  stability:\n    enabled: true\n" + body)
+    code = main([str(spec), str(tmp_path / "out"), "--n-jobs", "1"])
+    err = capsys.readouterr().err
+    assert code == 65 and all(w in err for w in words) and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists()
