@@ -84,3 +84,33 @@ def test_stability_equals_nimare(subset_size, n_subsets):
     assert got.frequency_values.shape == expected.shape
     assert expected.max() > 0, "the planted cluster should be stable in some subsets"
     assert np.abs(got.frequency_values - expected).max() <= TOL
+
+
+def test_stability_does_not_depend_on_the_executor():
+    dataset = planted_dataset()
+    kwargs = dict(subset_size=16, n_subsets=5, n_iterations=30, seed=4)
+    serial = ale_app_stability(dataset, **kwargs)
+    threads = ale_app_stability(dataset, executor=Executor("threads", 2), **kwargs)
+    assert np.array_equal(serial.frequency_values, threads.frequency_values)
+    assert np.array_equal(serial.null_cluster_sizes, threads.null_cluster_sizes)
+    assert serial.frequency_values.max() > 0
+
+
+def test_the_ale_cut_is_where_nimare_z_crosses():
+    """Every float32 ALE value above the cut passes NiMARE's z threshold, none at or below."""
+    from scipy.stats import norm
+
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats import nimare_adapter as NA
+    from ale_app.stats.ale import fit_ale
+    from ale_app.stats.stability import ale_cut
+
+    fit = fit_ale(planted_dataset(), ALESpec())
+    z_of = NA.full_data_z(fit.estimator, fit.ma)
+    cut = ale_cut(z_of, 0.001)
+    just = np.array([cut], dtype=np.float32)
+    above = np.nextafter(just, np.float32(1))
+    z_crit = norm.ppf(1 - 0.001)
+    assert not z_of(just)[0] > z_crit and z_of(above)[0] > z_crit
+    values = np.linspace(0, 0.1, 20001).astype(np.float32)
+    assert np.array_equal(z_of(values) > z_crit, values.astype(np.float64) > cut)

@@ -117,8 +117,11 @@ def ale_cut(z_of: Callable, voxel_p: float) -> float:
     return float(np.array([lo], dtype=np.int32).view(np.float32)[0])
 
 
-def _null_block(draws, arrays, run):
+def _null_block(draws, arrays):
     """The largest null cluster (voxels) of each draw of ``draws`` (foci, offsets, kernels)."""
+    from ale_app.stats.mc_kernels import _compiled
+
+    run = _compiled()["run"]
     (null_ijk, _offsets, _gk, klog, kstarts, kshapes, kmins, tlog, tstarts, tshapes, tmins, rlo, rhi,
      rstarts, mask, shape, threshold, cut, delta) = arrays
     out = np.zeros(len(draws), dtype=np.int64)
@@ -135,7 +138,6 @@ def null_cluster_sizes(estimator, threshold: float, subset_size: int, n_iteratio
     """The largest suprathreshold cluster of each of ``n_iterations`` null draws, as
     ``ResampledStability`` draws them (``RandomState(seed)``, its order of calls)."""
     from ale_app.stats import nimare_adapter as NA
-    from ale_app.stats.mc_kernels import _compiled
     from ale_app.stats.montecarlo import plan_from_kernels
 
     sample_sizes, num_foci, space, supports, group_kernel = NA.stability_null_inputs(estimator, null_space)
@@ -149,7 +151,6 @@ def null_cluster_sizes(estimator, threshold: float, subset_size: int, n_iteratio
     plan = plan_from_kernels(kernel_offsets, log_values, kernel_starts, group_kernel, offsets_all, space,
                              NA.mask_bool(estimator), threshold)
     arrays = plan.arrays()
-    run = _compiled()["run"]
     rng = np.random.RandomState(int(seed))
     n_space = space.shape[0]
 
@@ -165,7 +166,7 @@ def null_cluster_sizes(estimator, threshold: float, subset_size: int, n_iteratio
     block = max(1, min(200, -(-n_iterations // max(1, 4 * executor.n_jobs))))
     # Drawn here, in NiMARE's order, before any worker starts (a few MB of int32 indices).
     all_draws = list(draws())
-    blocks = [(all_draws[s:s + block], arrays, run) for s in range(0, n_iterations, block)]
+    blocks = [(all_draws[s:s + block], arrays) for s in range(0, n_iterations, block)]
 
     sizes = []
     for res in executor.map(_null_block, blocks):
