@@ -301,7 +301,8 @@ def _robustness_facts(result) -> dict | None:
     if st is not None:
         facts["stability"] = {"table": st.clusters, "subset_size": st.subset_size, "n_subsets": st.n_subsets,
                               "n_iterations": st.n_iterations, "null_space": st.null_space,
-                              "cluster_size_threshold": st.cluster_size_threshold, "seed": st.seed}
+                              "cluster_size_threshold": st.cluster_size_threshold, "seed": st.seed,
+                              "alpha": st.alpha}
     if fs is not None:
         facts["failsafe"] = {"table": fs.table, "lower": fs.lower, "upper": fs.upper, "step": fs.step,
                              "n_iterations": fs.n_iterations, "noise_space": fs.noise_space, "seed": fs.seed,
@@ -343,7 +344,8 @@ def _robustness_methods(r) -> str:
         text += (f" Subsampling stability (NiMARE's ResampledStability; Frahm et al.'s probabilistic ALE) drew "
                  f"{st['n_subsets']:,} subsets of {st['subset_size']} experiments (seed {st['seed']}); in each, "
                  "ALE was thresholded at the same cluster-forming p under the full evidence base's analytic null and "
-                 f"clusters were kept when larger than the 95th percentile of a null of largest clusters from "
+                 f"clusters were kept when larger than the {100 * (1 - st['alpha']):g}th percentile of a null of largest "
+                 f"clusters from "
                  f"{st['n_iterations']:,} random draws (foci in the {'grey matter' if st['null_space'] == 'gm' else 'brain mask'}); "
                  "a cluster's stability is the share of subsets in which it survived.")
     if "failsafe" in rb:
