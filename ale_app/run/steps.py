@@ -219,11 +219,21 @@ def _skip_robustness(part: str):
 
 
 def _stability(result: AnalysisResult, ctx: StepContext) -> None:
+    import numpy as np
+
     from ale_app.stats.stability import resampled_stability, resolve_subset_size
 
     spec, inf = result.spec.robustness.stability, result.spec.inference
     n = len(result.fit.ids)
     size = resolve_subset_size(spec.subset_size, n)
+    sample_sizes = result.fit.estimator.inputs_["coordinates"]["sample_size"].to_numpy(dtype=float)
+    if not np.isfinite(sample_sizes).all():
+        from ale_app.errors import InputDataError
+
+        raise InputDataError(
+            "robustness.stability needs every experiment's sample size: its null draws each experiment's kernel "
+            "from it (as NiMARE's ResampledStability does), whatever ale.kernel_fwhm says.",
+            hint="Give each experiment a sample size in the input, or turn robustness.stability off.")
     total = inf.n_iterations + (n if size == n - 1 else min(spec.n_subsets or 1000, _n_choose(n, size)))
     with progress_bar(total, "stability") as advance:
         result.stability = resampled_stability(
