@@ -19,7 +19,9 @@ if TYPE_CHECKING:  # the steps import these when they run, not at start-up
 
     from ale_app.inputs.evidence import Evidence
     from ale_app.stats.ale import ALEFit, Clusters, Peak
+    from ale_app.stats.failsafe import FailsafeResult
     from ale_app.stats.montecarlo import InferenceResult
+    from ale_app.stats.stability import StabilityResult
 
 
 @dataclass
@@ -84,6 +86,10 @@ class AnalysisResult:
         The leave-one-out jackknife over the FWE clusters (None when none passed).
     fwe_focus_counts : pandas.DataFrame or None
         How many foci of each experiment lie in each FWE cluster.
+    stability : ale_app.stats.stability.StabilityResult or None
+        Subsampling stability (``robustness.stability``; inferential mode only).
+    failsafe : ale_app.stats.failsafe.FailsafeResult or None
+        Fail-safe N per FWE cluster (``robustness.failsafe``; inferential mode only).
     timings : dict
         Seconds per step.
     step_status : dict
@@ -106,6 +112,8 @@ class AnalysisResult:
     fwe_clusters: Clusters | None = None
     fwe_jackknife: pd.DataFrame | None = None
     fwe_focus_counts: pd.DataFrame | None = None
+    stability: StabilityResult | None = None
+    failsafe: FailsafeResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
     step_status: dict[str, str] = field(default_factory=dict)
     failed_step: str | None = None

@@ -87,7 +87,9 @@ def test_the_workflow_records_each_steps_status(small_spec, tmp_path):
     result = _small_run(small_spec, tmp_path)
     assert result.step_status == {"ale": "ran", "clusters": "ran", "labels": "ran", "jackknife": "ran",
                                   "inference": "skipped: descriptive mode",
-                                  "fwe-clusters": "skipped: descriptive mode", "release": "ran"}
+                                  "fwe-clusters": "skipped: descriptive mode",
+                                  "stability": "skipped: descriptive mode", "failsafe": "skipped: descriptive mode",
+                                  "release": "ran"}
     assert result.jackknife_status == "ran"
     assert result.fit.ma is None  # released after the steps that read it
 

@@ -53,6 +53,12 @@ FWE_CLUSTER_TABLE = "desc-fweclusters_table.tsv"
 FWE_JACKKNIFE_TABLE = "desc-fwejackknife_table.tsv"
 FWE_FOCUS_COUNTS = "desc-fwefocuscounts_table.tsv"
 MCNULL_TABLE = "desc-mcnull_table.tsv"
+# Inferential mode, robustness (each when asked for).
+STABILITY_MAP = f"{SPACE}_desc-stability_statmap.nii.gz"
+STABILITY_TABLE = "desc-stability_table.tsv"
+STABILITY_NULL = "desc-stabilitynull_table.tsv"
+FAILSAFE_TABLE = "desc-failsafe_table.tsv"
+FAILSAFE_TESTS = "desc-failsafetests_table.tsv"
 DATASET_DESCRIPTION = "dataset_description.json"
 SPEC_JSON = "spec.json"
 PROVENANCE = "provenance.json"
@@ -339,6 +345,100 @@ def _mcnull_sidecar(result: AnalysisResult) -> Sidecar:
     )
 
 
+def stability_info(result: AnalysisResult) -> dict[str, Any]:
+    """What every stability output says about the resampling that made it."""
+    st = result.stability
+    return {
+        "Inferential": True,
+        "Method": "Subsampling stability, equal to NiMARE's diagnostics.ResampledStability (resampling_policy "
+                  "'subsample') with the same seed: per subset, ALE of its experiments, z from the full "
+                  "evidence base's analytic null, clusters above the cluster-forming threshold (faces "
+                  "connectivity) larger than the (1 - alpha) point of a Monte Carlo null of largest clusters",
+        "SubsetSize": st.subset_size, "Subsets": st.n_subsets, "ClusterFormingP": st.voxel_p,
+        "ClusterFormingALE": st.ale_threshold, "FWEAlpha": st.alpha, "NullIterations": st.n_iterations,
+        "NullSpace": st.null_space, "ClusterSizeThresholdVoxels": st.cluster_size_threshold,
+        "RandomSeed": st.seed,
+    }
+
+
+def _stability_map_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "Cluster frequency: per voxel, the share of random subsets of experiments in which it lies in a cluster "
+        "that survives the subset's cluster-size threshold (0 to 1); NiMARE's "
+        "<target>_diag-ResampledStability map.",
+        [f"bids::{COORDINATES}", f"bids::{STABILITY_NULL}"], ale_parameters(result), stability_info(result))
+
+
+def _stability_table_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "Stability of each cluster that passed cluster-level FWE in the full analysis, over the same subsets as "
+        "the cluster-frequency map.",
+        [f"bids::{FWE_CLUSTER_MAP}", f"bids::{STABILITY_MAP}"], ale_parameters(result),
+        {**stability_info(result), "Columns": {
+            "cluster_id": "Label in the FWE cluster map", "size_voxels": "Cluster size, voxels",
+            "stability": "Share of subsets in which at least one of the cluster's voxels lies in a surviving "
+                         "cluster",
+            "peak_frequency": "Cluster frequency at the cluster's peak",
+            "mean_frequency": "Mean cluster frequency over the cluster's voxels"}})
+
+
+def _stability_null_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "The stability's cluster-size null: per draw, the largest cluster (voxels) of random foci for a random "
+        "subset of the experiments' focus counts and sample sizes.",
+        [f"bids::{COORDINATES}"], ale_parameters(result), stability_info(result))
+
+
+def failsafe_info(result: AnalysisResult) -> dict[str, Any]:
+    """What every fail-safe N output says about the search that made it."""
+    fs, spec = result.failsafe, result.spec.inference
+    return {
+        "Inferential": True,
+        "Method": "Fail-safe N (Acar et al. 2018, PLoS ONE 13:e0208177): noise experiments, each with the number "
+                  "of foci and subjects of an experiment drawn at random from the evidence base and its foci at "
+                  "random in the noise space, are added (the first m of one seeded sequence); ALE and its Monte "
+                  "Carlo FWE are re-run; a cluster survives when one of its voxels is in a cluster that passes. "
+                  "The lower bound is tested first, then the upper bound, then a bisection narrows the bracket",
+        "Experiments": fs.n_experiments, "LowerBound": fs.lower, "UpperBound": fs.upper, "Step": fs.step,
+        "Iterations": fs.n_iterations, "ClusterFormingP": spec.voxel_p, "FWEAlpha": spec.fwe_alpha,
+        "NoiseSpace": fs.noise_space, "RandomSeed": fs.seed,
+    }
+
+
+def _failsafe_table_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "Fail-safe N of each cluster that passed cluster-level FWE: the largest number of added noise experiments "
+        "at which it was seen to survive, and the bracket the search found.",
+        [f"bids::{COORDINATES}", f"bids::{FWE_CLUSTER_MAP}", f"bids::{FAILSAFE_TESTS}"], ale_parameters(result),
+        {**failsafe_info(result), "Columns": {
+            "cluster_id": "Label in the FWE cluster map",
+            "failsafe_n": "Largest number of noise experiments at which the cluster survived (0: none tested)",
+            "bracket_low": "Survived at this many noise experiments (equals failsafe_n)",
+            "bracket_high": "Failed at this many (n/a: survived the upper bound)",
+            "survives_lower": "Survived the lower bound", "survives_upper": "Survived the upper bound",
+            "robust": "Survived the lower bound (Acar et al.'s criterion)"}})
+
+
+def _failsafe_tests_sidecar(result: AnalysisResult) -> Sidecar:
+    return Sidecar(
+        "Every analysis the fail-safe N search ran: the number of noise experiments added, how many clusters "
+        "passed FWE, and whether each original cluster survived.",
+        [f"bids::{COORDINATES}", f"bids::{FWE_CLUSTER_MAP}"], ale_parameters(result), failsafe_info(result))
+
+
+def _stability_image(result: AnalysisResult, _out=None):
+    from ale_app.stats.ale import values_to_image
+
+    return values_to_image(result.stability.frequency_values, result.fit.masker)
+
+
+def _stability_null(result: AnalysisResult, _out=None):
+    import pandas as pd
+
+    sizes = result.stability.null_cluster_sizes
+    return pd.DataFrame({"iteration": range(len(sizes)), "max_cluster_size_voxels": sizes})
+
+
 def _title(result: AnalysisResult, text: str) -> str | None:
     """A figure's title, or None when the spec asks for figures without (``figures.titles``)."""
     return text if result.spec.figures.titles else None
@@ -537,6 +637,14 @@ REGISTRY: tuple[Output, ...] = (
     Output(FWE_FOCUS_COUNTS, "tsv", "data", lambda r, _o: r.fwe_focus_counts, _fwe_focus_counts_sidecar,
            needs=("fwe_focus_counts",)),
     Output(MCNULL_TABLE, "tsv", "data", lambda r, _o: r.inference.null, _mcnull_sidecar, needs=("inference",)),
+    Output(STABILITY_MAP, "nifti", "data", _stability_image, _stability_map_sidecar, needs=("fit", "stability")),
+    Output(STABILITY_TABLE, "tsv", "data", lambda r, _o: r.stability.clusters, _stability_table_sidecar,
+           needs=("stability",)),
+    Output(STABILITY_NULL, "tsv", "data", _stability_null, _stability_null_sidecar, needs=("stability",)),
+    Output(FAILSAFE_TABLE, "tsv", "data", lambda r, _o: r.failsafe.table, _failsafe_table_sidecar,
+           needs=("failsafe",)),
+    Output(FAILSAFE_TESTS, "tsv", "data", lambda r, _o: r.failsafe.evaluations, _failsafe_tests_sidecar,
+           needs=("failsafe",)),
     Output(FIG_COORDINATES, "figure", "figures", _fig_coordinates,
            caption="All reported coordinates, by study", section="evidence", needs=("evidence",)),
     Output(FIG_OVERLAY, "figure", "figures", _fig_overlay,

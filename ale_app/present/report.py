@@ -76,10 +76,7 @@ class ReportInputs:
     kernel_methods: str = ""
     evidence_methods: str = ""
     experiments: pd.DataFrame | None = None
-    #: Per-cluster robustness columns of the reviewer's summary: heading -> (table with
-    #: ``cluster_id``, column), and the diagnostics that ran beyond the jackknife, in words.
-    robustness: dict = field(default_factory=dict)
-    robustness_done: tuple = ()
+    robustness: dict | None = None
 
 
 def dominant_analyses(jackknife: pd.DataFrame, ratio: float, minimum: float) -> list[str]:
@@ -291,7 +288,76 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
         kernel_methods=kernel_methods_text(spec.ale, ev.sample_sizes),
         evidence_methods=evidence_methods_text(ev, spec.input.outside_field_of_view),
         experiments=experiment_key(ev),
+        robustness=_robustness_facts(result),
     )
+
+
+def _robustness_facts(result) -> dict | None:
+    """Stability and fail-safe N as the report states them (None when neither ran)."""
+    st, fs = getattr(result, "stability", None), getattr(result, "failsafe", None)
+    if st is None and fs is None:
+        return None
+    facts: dict = {}
+    if st is not None:
+        facts["stability"] = {"table": st.clusters, "subset_size": st.subset_size, "n_subsets": st.n_subsets,
+                              "n_iterations": st.n_iterations, "null_space": st.null_space,
+                              "cluster_size_threshold": st.cluster_size_threshold, "seed": st.seed,
+                              "alpha": st.alpha}
+    if fs is not None:
+        facts["failsafe"] = {"table": fs.table, "lower": fs.lower, "upper": fs.upper, "step": fs.step,
+                             "n_iterations": fs.n_iterations, "noise_space": fs.noise_space, "seed": fs.seed,
+                             "n_experiments": fs.n_experiments}
+    return facts
+
+
+def failsafe_words(row) -> str:
+    """A cluster's fail-safe N as the report's table shows it: the number, and where it failed."""
+    if pd.isna(row["bracket_high"]):
+        return f"\u2265 {int(row['failsafe_n'])} (survived the upper bound)"
+    return f"{int(row['failsafe_n'])} (failed at {int(row['bracket_high'])})"
+
+
+def _with_robustness(table: pd.DataFrame, robustness: dict | None) -> pd.DataFrame:
+    """The FWE cluster table with stability and fail-safe N on each cluster's main-peak row."""
+    if not robustness:
+        return table
+    table = table.copy()
+    main = table["peak"] == "main"
+    if "stability" in robustness:
+        by = robustness["stability"]["table"].set_index("cluster_id")["stability"]
+        table["stability"] = [f"{by[c]:.2f}" if m and c in by.index else None
+                              for c, m in zip(table["cluster_id"], main)]
+    if "failsafe" in robustness:
+        by = robustness["failsafe"]["table"].set_index("cluster_id")
+        table["failsafe_n"] = [failsafe_words(by.loc[c]) if m and c in by.index else None
+                               for c, m in zip(table["cluster_id"], main)]
+    return table
+
+
+def _robustness_methods(r) -> str:
+    rb = r.robustness
+    if not rb:
+        return ""
+    text = ""
+    if "stability" in rb:
+        st = rb["stability"]
+        text += (f" Subsampling stability (NiMARE's ResampledStability; Frahm et al.'s probabilistic ALE) drew "
+                 f"{st['n_subsets']:,} subsets of {st['subset_size']} experiments (seed {st['seed']}); in each, "
+                 "ALE was thresholded at the same cluster-forming p under the full evidence base's analytic null and "
+                 f"clusters were kept when larger than the {100 * (1 - st['alpha']):g}th percentile of a null of largest "
+                 f"clusters from "
+                 f"{st['n_iterations']:,} random draws (foci in the {'grey matter' if st['null_space'] == 'gm' else 'brain mask'}); "
+                 "a cluster's stability is the share of subsets in which it survived.")
+    if "failsafe" in rb:
+        fs = rb["failsafe"]
+        text += (f" The fail-safe N (Acar et al., 2018, PLoS ONE 13:e0208177) of each FWE cluster is the largest number of added noise "
+                 "experiments (each with the foci and subject counts of a randomly chosen experiment, foci at "
+                 f"random in the {'brain mask' if fs['noise_space'] == 'brain' else 'grey matter'}) at which the "
+                 f"cluster still passed, searched between {fs['lower']} and {fs['upper']} noise experiments "
+                 f"(2 and 10 times the number of experiments by default) to a step of {fs['step']}, with "
+                 f"{fs['n_iterations']:,} Monte Carlo iterations per analysis (seed {fs['seed']}); a cluster "
+                 f"withstanding {fs['lower']} is robust by Acar et al.'s criterion.")
+    return text
 
 
 def _inference_facts(result) -> dict | None:
@@ -560,7 +626,7 @@ def methods_text(r: ReportInputs) -> str:
         "threshold that is not statistical; it also defines the descriptive clusters (D1, D2 ...), the "
         "face-connected voxels above that value spanning at least "
         f"{r.cluster_threshold_mm3:g} mm3, and so every jackknife number. {jk} {DEPENDENCE_RULE}"
-        f"{_labels_sentence(r)}{_inference_methods(r)} Figures were made with nilearn "
+        f"{_labels_sentence(r)}{_inference_methods(r)}{_robustness_methods(r)} Figures were made with nilearn "
         f"{v.get('nilearn', '?')}."
     )
 
@@ -701,7 +767,8 @@ CLUSTER_COLUMNS = {"cluster_id": "Cluster", "peak": "Peak", "x": "x (mm)", "y": 
                    "ale": "ALE value", "size_mm3": "Volume (mm\u00b3)", "region": "Region",
                    "composition": "Cluster volume by region", "size_voxels": "Size (voxels)", "mass": "Mass",
                    "p_fwe": "FWE p (cluster size)", "p_fwe_se": "Monte Carlo SE",
-                   "rests_on": "Rests on one or two experiments?"}
+                   "rests_on": "Rests on one or two experiments?",
+                   "stability": "Stability (share of subsets)", "failsafe_n": "Fail-safe N"}
 
 
 def _cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] | None = None,
@@ -757,7 +824,7 @@ def _cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] 
 
 #: Cluster-table columns of words, not numbers: read left-aligned ("sub-a" on one line).
 _TEXT_COLUMNS = {"Peak": "text nowrap", "Region": "text", "Cluster volume by region": "text",
-                 "Rests on one or two experiments?": "text"}
+                 "Rests on one or two experiments?": "text", "Fail-safe N": "text"}
 
 
 def _cluster_heading(column: str, prefix: str = DESCRIPTIVE_PREFIX) -> str:
@@ -890,8 +957,12 @@ def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
                      "from the jackknife over the FWE clusters.</p>")
         parts.append(fwe_cluster_summary_html(summary, f["n_iterations"]))
         parts.append("<h3>Clusters that passed cluster-level FWE (F)</h3>")
-        parts.append(_cluster_html(r.fwe_table, FWE_PREFIX, cluster_dependence(r.fwe_jackknife, FWE_PREFIX),
-                                   r.inference["n_iterations"]))
+        parts.append(_cluster_html(_with_robustness(r.fwe_table, r.robustness), FWE_PREFIX,
+                                   cluster_dependence(r.fwe_jackknife, FWE_PREFIX), r.inference["n_iterations"]))
+        if r.robustness:
+            parts.append(f"<p>{html.escape(_robustness_methods(r).strip())} Tables: desc-stability_table.tsv, "
+                         "desc-failsafe_table.tsv; map: space-MNI152NLin6Asym_res-2_desc-stability_statmap.nii.gz."
+                         "</p>")
     if r.fwe_jackknife is not None and len(r.fwe_jackknife):
         parts.append("<h3>Jackknife over the FWE clusters</h3><p>Rows: the experiment left out. Columns: FWE "
                      "clusters. Each cell is the mean drop in ALE over the cluster's voxels when that experiment "

@@ -39,11 +39,14 @@ def _per_cluster(extra: pd.DataFrame | None, cluster_id: int, column: str):
 
 def fwe_cluster_summary(fwe_table: pd.DataFrame, focus_counts: pd.DataFrame | None,
                         fwe_jackknife: pd.DataFrame | None, n_experiments: int,
-                        robustness: dict[str, tuple[pd.DataFrame, str]] | None = None) -> pd.DataFrame:
+                        robustness: dict | None = None) -> pd.DataFrame:
     """One row per FWE cluster: id (F1 ...), volume, peak, region, FWE p, the experiments with
-    foci in it and how many each has, the largest leave-one-out share and whose it is, and one
-    column per entry of ``robustness`` (heading -> (table with ``cluster_id``, column)), e.g.
-    the share of subsets in which it survives and its fail-safe N."""
+    foci in it and how many each has, the largest leave-one-out share and whose it is, and,
+    when they ran (``robustness``, the report's facts of ``stability`` and ``failsafe``), the
+    share of subsets in which it survives and its fail-safe N."""
+    from ale_app.present.report import failsafe_words
+
+    robustness = robustness or {}
     rows = []
     for main in _main_rows(fwe_table).itertuples():
         cid = int(main.cluster_id)
@@ -65,15 +68,21 @@ def fwe_cluster_summary(fwe_table: pd.DataFrame, focus_counts: pd.DataFrame | No
             shares = fwe_jackknife[column].astype(float)
             top = int(np.argmax(shares.to_numpy()))  # the first of equal shares, in file order
             row["Largest leave-one-out share"] = f"{shares.iloc[top]:.2f} ({fwe_jackknife['id'].iloc[top]})"
-        for heading, (table, value_column) in (robustness or {}).items():
-            row[heading] = _per_cluster(table, cid, value_column)
+        if "stability" in robustness:
+            share = _per_cluster(robustness["stability"]["table"], cid, "stability")
+            row["Stability (share of subsets)"] = None if share is None else f"{float(share):.2f}"
+        if "failsafe" in robustness:
+            table = robustness["failsafe"]["table"]
+            found = table[table["cluster_id"].astype(int) == cid]
+            row["Fail-safe N"] = failsafe_words(found.iloc[0]) if len(found) else None
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 #: Summary columns of words, read left-aligned.
 _TEXT = {"Cluster": "text", "Peak (x, y, z mm)": "text nowrap", "Region": "text",
-         "Foci by experiment (most first)": "text", "Largest leave-one-out share": "text", "FWE p": "nowrap"}
+         "Foci by experiment (most first)": "text", "Largest leave-one-out share": "text", "FWE p": "nowrap",
+         "Fail-safe N": "text"}
 
 
 def fwe_cluster_summary_html(summary: pd.DataFrame, n_iterations: int) -> str:
@@ -143,8 +152,14 @@ def reporting_checklist(r) -> list[tuple[str, str, str]]:
     diagnostics = [f"leave-one-out jackknife ({r.jackknife_method})"]
     if r.fwe_focus_counts is not None:
         diagnostics.append("foci of each experiment per FWE cluster")
-    for name in getattr(r, "robustness_done", ()) or ():
-        diagnostics.append(name)
+    rb = r.robustness or {}
+    if "stability" in rb:
+        st = rb["stability"]
+        diagnostics.append(f"subsampling stability ({st['n_subsets']:,} subsets of {st['subset_size']} experiments)")
+    if "failsafe" in rb:
+        fs = rb["failsafe"]
+        diagnostics.append(f"fail-safe N (Acar et al. 2018; noise experiments between {fs['lower']:,} and "
+                           f"{fs['upper']:,}, step {fs['step']})")
     items.append(("9: diagnostics", "Contributions", "; ".join(diagnostics)))
     items.append(("10: transparency", "Data and re-run",
                   "coordinates.tsv and a Sleuth export of every focus as it ran; code/nimare_rerun.py re-runs the "

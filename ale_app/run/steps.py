@@ -189,6 +189,83 @@ def _fwe_clusters(result: AnalysisResult, _ctx: StepContext) -> None:
              _plural(len(clusters.labels), "cluster"), inf.fwe_alpha, inf.voxel_p)
 
 
+# --------------------------------------------------------------------------- robustness
+
+
+def _skip_robustness(part: str):
+    def skip(result: AnalysisResult) -> str | None:
+        if not result.inferential:
+            return "descriptive mode"
+        robustness = result.spec.robustness
+        if robustness is None or not getattr(robustness, part).enabled:
+            return "not asked for"
+        if part == "failsafe" and not result.fwe_clusters.labels:
+            return "no FWE cluster"
+        return None
+    return skip
+
+
+def _stability(result: AnalysisResult, ctx: StepContext) -> None:
+    import numpy as np
+
+    from ale_app.stats.stability import resampled_stability, resolve_subset_size
+
+    spec, inf = result.spec.robustness.stability, result.spec.inference
+    n = len(result.fit.ids)
+    size = resolve_subset_size(spec.subset_size, n)
+    sample_sizes = result.fit.estimator.inputs_["coordinates"]["sample_size"].to_numpy(dtype=float)
+    if not np.isfinite(sample_sizes).all():
+        from ale_app.errors import InputDataError
+
+        raise InputDataError(
+            "robustness.stability needs every experiment's sample size: its null draws each experiment's kernel "
+            "from it (as NiMARE's ResampledStability does), whatever ale.kernel_fwhm says.",
+            hint="Give each experiment a sample size in the input, or turn robustness.stability off.")
+    total = inf.n_iterations + (n if size == n - 1 else min(spec.n_subsets or 1000, _n_choose(n, size)))
+    with progress_bar(total, "stability") as advance:
+        result.stability = resampled_stability(
+            result.fit, subset_size=spec.subset_size, n_subsets=spec.n_subsets, voxel_p=inf.voxel_p,
+            alpha=inf.fwe_alpha, n_iterations=inf.n_iterations, seed=inf.seed, null_space=spec.null_space,
+            cluster_labels=_cluster_label_values(result.fit, result.fwe_clusters.label_img),
+            executor=ctx.executor, progress=advance)
+    st = result.stability
+    LGR.info("stability: %d subsets of %d experiments; clusters above %.1f voxels (null's %g%% point)",
+             st.n_subsets, st.subset_size, st.cluster_size_threshold, 100 * (1 - inf.fwe_alpha))
+
+
+def _n_choose(n: int, k: int) -> int:
+    from math import comb
+
+    return comb(n, k)
+
+
+def _describe_stability(result: AnalysisResult, ctx: StepContext) -> str:
+    spec, inf = result.spec.robustness.stability, result.spec.inference
+    size = spec.subset_size or len(result.fit.ids) - 1
+    return (f"Subsampling stability: subsets of {size} experiments, {inf.n_iterations} null draws, seed {inf.seed}, "
+            f"on {ctx.executor.for_gil_free_code().describe()}")
+
+
+def _failsafe(result: AnalysisResult, ctx: StepContext) -> None:
+    from ale_app.stats.failsafe import failsafe_n
+
+    spec, inf = result.spec.robustness.failsafe, result.spec.inference
+    result.failsafe = failsafe_n(
+        result.fit, _cluster_label_values(result.fit, result.fwe_clusters.label_img), result.spec.ale,
+        voxel_p=inf.voxel_p, alpha=inf.fwe_alpha, n_iterations=spec.n_iterations or inf.n_iterations,
+        seed=inf.seed, lower_multiple=spec.lower_multiple, upper_multiple=spec.upper_multiple, step=spec.step,
+        noise_space=spec.noise_space, executor=ctx.executor, progress=LGR.info)
+
+
+def _describe_failsafe(result: AnalysisResult, _ctx: StepContext) -> str:
+    from ale_app.stats.failsafe import bounds
+
+    spec = result.spec.robustness.failsafe
+    lower, upper = bounds(len(result.fit.ids), spec.lower_multiple, spec.upper_multiple)
+    return (f"Fail-safe N of {_plural(len(result.fwe_clusters.labels), 'FWE cluster')}: noise experiments between "
+            f"{lower} and {upper}, step {spec.step}")
+
+
 def _release_ma_maps(result: AnalysisResult, _ctx: StepContext) -> None:
     result.fit.ma = None
 
@@ -211,6 +288,11 @@ STEPS: tuple[Step, ...] = (
     Step("fwe-clusters", "FWE cluster", needs=("fit", "inference"),
          computes=("fwe_clusters", "fwe_focus_counts", "fwe_jackknife"), run=_fwe_clusters, skip=_not_inferential,
          describe=lambda _r, _c: "Describing the clusters that passed cluster-level FWE", report_section="inference"),
+    Step("stability", "subsampling stability", needs=("fit", "inference", "fwe_clusters"), computes=("stability",),
+         run=_stability, skip=_skip_robustness("stability"), describe=_describe_stability,
+         report_section="inference"),
+    Step("failsafe", "fail-safe N", needs=("fit", "fwe_clusters"), computes=("failsafe",), run=_failsafe,
+         skip=_skip_robustness("failsafe"), describe=_describe_failsafe, report_section="inference"),
     # The MA maps (the largest arrays of a run) are not needed to draw or write anything.
     Step("release", "memory release", needs=("fit",), computes=(), run=_release_ma_maps),
 )

@@ -112,6 +112,27 @@ def check_mode(spec: AnalysisSpec, n_experiments: int) -> None:
             hint="ALE's voxelwise inference is not reliable on so few experiments (Eickhoff et al. 2016). "
             "Declare 'mode: descriptive' in the spec for a descriptive analysis of this evidence base.",
         )
+    check_robustness(spec, n_experiments)
+
+
+def check_robustness(spec: AnalysisSpec, n_experiments: int) -> None:
+    """Refuse stability settings this evidence base cannot meet (before computing anything)."""
+    from math import comb
+
+    robustness = spec.robustness if spec.mode == "inferential" else None
+    if robustness is None or not robustness.stability.enabled:
+        return
+    stability = robustness.stability
+    size = n_experiments - 1 if stability.subset_size is None else stability.subset_size
+    if not 0 < size <= n_experiments:
+        raise InputDataError(
+            f"robustness.stability.subset_size is {stability.subset_size}, but the input has {n_experiments} "
+            "experiments.", hint=f"Give a subset_size between 1 and {n_experiments}, or null (all but one).")
+    if stability.n_subsets is None and size != n_experiments - 1 and comb(n_experiments, size) > 1000:
+        raise InputDataError(
+            f"robustness.stability.n_subsets is null (every distinct subset), but {n_experiments} experiments "
+            f"have {comb(n_experiments, size):,} distinct subsets of {size}.",
+            hint="Give n_subsets (for example 1000, NiMARE's cap) to draw that many at random.")
 
 
 def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, options: RunOptions) -> AnalysisResult:

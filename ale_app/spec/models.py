@@ -559,6 +559,101 @@ class InferenceSpec(_StrictModel):
     )
 
 
+class StabilitySpec(_StrictModel):
+    """Subsampling stability (NiMARE's ``ResampledStability``, JALE's probabilistic ALE).
+
+    Attributes
+    ----------
+    enabled : bool, default=False
+        Compute it.
+    subset_size : int or None, default=None
+        Experiments per subset; None: all but one (every leave-one-out subset).
+    n_subsets : int or None, default=1000
+        Subsets drawn at random (all distinct subsets when there are fewer); None: every
+        distinct subset, refused when there are more than 1,000 (as NiMARE refuses).
+    null_space : {"gm", "brain"}, default="gm"
+        Where the cluster-size null draws its random foci: grey matter (NiMARE's default) or
+        the whole brain mask.
+    """
+
+    enabled: Bool = Field(default=False, description="Compute subsampling stability (off unless asked for).")
+    subset_size: OptionalInt = Field(
+        default=None, ge=1, le=MAX_ANALYSES,
+        description="Experiments per random subset (at least 1, at most the number of experiments); null: all "
+        "but one, i.e. every leave-one-out subset (NiMARE's leave_1_out schedule).")
+    n_subsets: OptionalInt = Field(
+        default=1000, ge=1, le=100_000,
+        description="Subsets drawn at random without repeats (1 to 100,000; all distinct subsets when there are "
+        "fewer); null: every distinct subset, refused above 1,000 as NiMARE refuses. Default 1000, NiMARE's cap.")
+    null_space: Literal["gm", "brain"] = Field(
+        default="gm",
+        description="Where the cluster-size null places its random foci: 'gm' (grey matter above 10%, NiMARE's "
+        "default) or 'brain' (the whole brain mask).")
+
+
+class FailsafeSpec(_StrictModel):
+    """Fail-safe N per FWE cluster (Acar et al. 2018).
+
+    Attributes
+    ----------
+    enabled : bool, default=False
+        Compute it.
+    lower_multiple, upper_multiple : float, default=2, 10
+        The search's bounds, as multiples of the number of experiments k (Acar et al.: a
+        robust cluster withstands 2k noise experiments; the search stops at 10k).
+    step : int, default=1
+        The bisection stops when the bracket is at most this many noise experiments wide.
+    n_iterations : int or None, default=1000
+        Monte Carlo iterations of each re-run analysis; None: ``inference.n_iterations``.
+    noise_space : {"brain", "gm"}, default="brain"
+        Where the noise experiments' foci are placed.
+    """
+
+    enabled: Bool = Field(default=False, description="Compute each FWE cluster's fail-safe N (off unless asked "
+                          "for).")
+    lower_multiple: Float = Field(
+        default=2.0, ge=0, le=100,
+        description="Lower bound of the search, in multiples of the number of experiments k (0 to 100; Acar et "
+        "al. 2018: a robust cluster withstands 2k noise experiments).")
+    upper_multiple: Float = Field(
+        default=10.0, gt=0, le=100,
+        description="Upper bound of the search, in multiples of k (above the lower bound, at most 100; Acar et "
+        "al. 2018: 10k).")
+    step: Int = Field(
+        default=1, ge=1, le=100_000,
+        description="Resolution of the search: the bisection stops when the bracket is at most this many noise "
+        "experiments wide (1 to 100,000).")
+    n_iterations: OptionalInt = Field(
+        default=1000, ge=10, le=1_000_000,
+        description="Monte Carlo iterations of each re-run analysis (10 to 1,000,000; more than "
+        "1/inference.fwe_alpha); null: inference.n_iterations.")
+    noise_space: Literal["brain", "gm"] = Field(
+        default="brain",
+        description="Where the noise experiments' foci are placed: 'brain' (the brain mask, as Acar et al.) or "
+        "'gm' (grey matter above 10%).")
+
+    @model_validator(mode="after")
+    def _ordered_bounds(self) -> FailsafeSpec:
+        if not self.lower_multiple < self.upper_multiple:
+            raise ValueError("lower_multiple must be below upper_multiple")
+        return self
+
+
+class RobustnessSpec(_StrictModel):
+    """Robustness beyond leave-one-out (inferential mode only); each part is off unless asked for.
+
+    Attributes
+    ----------
+    stability : StabilitySpec
+    failsafe : FailsafeSpec
+    """
+
+    stability: StabilitySpec = Field(default_factory=StabilitySpec,
+                                     description="Subsampling stability (NiMARE's ResampledStability).")
+    failsafe: FailsafeSpec = Field(default_factory=FailsafeSpec,
+                                   description="Fail-safe N per FWE cluster (Acar et al. 2018).")
+
+
 def iterations_needed(alpha: float) -> int:
     """The fewest Monte Carlo iterations (or permutations) whose smallest FWE p is below ``alpha``.
 
@@ -605,6 +700,8 @@ class AnalysisSpec(_StrictModel):
         Where the coordinates come from.
     ale, display, jackknife, figures, report, labels, inference
         See their models; every field has a default.
+    robustness : RobustnessSpec or None, default=None
+        Subsampling stability and fail-safe N (inferential mode only).
     """
 
     model_config = ConfigDict(
@@ -633,11 +730,30 @@ class AnalysisSpec(_StrictModel):
     labels: LabelsSpec = Field(default_factory=LabelsSpec, description="Anatomical labels of peaks and clusters.")
     inference: InferenceSpec = Field(
         default_factory=InferenceSpec, description="ALE's standard inference; read only in inferential mode.")
+    robustness: RobustnessSpec | None = Field(
+        default=None, description="Robustness beyond leave-one-out: subsampling stability and fail-safe N per "
+        "FWE cluster; inferential mode only, each part off unless asked for. Left out of spec.json when absent.")
 
     @model_validator(mode="after")
     def _inference_can_pass(self) -> AnalysisSpec:
         if self.mode == "inferential":
             check_inference_can_pass(self.inference)
+        elif self.robustness is not None:
+            raise PydanticCustomError(
+                "robustness_needs_inference",
+                "robustness (stability, fail-safe N) describes clusters that passed cluster-level FWE, so it runs "
+                "only in inferential mode. Set mode: inferential (the evidence base must have at least "
+                "inference.min_experiments experiments), or remove the robustness section",
+                {"at": ("robustness",)})
+        failsafe = self.robustness.failsafe if self.robustness is not None else None
+        if self.mode == "inferential" and failsafe is not None and failsafe.enabled and failsafe.n_iterations:
+            n, alpha = failsafe.n_iterations, self.inference.fwe_alpha
+            if not 1.0 / n < alpha:
+                raise PydanticCustomError(
+                    "unreachable_alpha",
+                    f"{n:,} Monte Carlo iterations per fail-safe test cannot give any cluster an FWE p below "
+                    f"inference.fwe_alpha ({alpha:g}). Use at least {iterations_needed(alpha):,}",
+                    {"at": ("robustness", "failsafe", "n_iterations")})
         return self
 
     def record(self) -> dict[str, Any]:
@@ -645,6 +761,8 @@ class AnalysisSpec(_StrictModel):
         ``mode`` and ``inference`` sections are left out, so a spec that does not name a mode and
         one that says ``mode: descriptive`` record (and produce) identical files."""
         exclude = {"mode", "inference"} if self.mode == "descriptive" else set()
+        if self.robustness is None:
+            exclude.add("robustness")
         record = self.model_dump(mode="json", exclude=exclude)
         omit_unset_input_keys(record["input"], version=1)
         return record

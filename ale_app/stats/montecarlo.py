@@ -227,16 +227,26 @@ def build_plan(estimator, threshold: float, band: float = TRUNCATION_BAND) -> Mo
     """
     from ale_app.stats.nimare_adapter import mask_bool, null_voxels, permutation_plan
 
+    nimare_plan = permutation_plan(estimator)
+    log_values = _compiled()["log1p_neg"](np.ascontiguousarray(nimare_plan.kernel_values, dtype=np.float32))
+    return plan_from_kernels(nimare_plan.kernel_offsets, log_values, nimare_plan.kernel_starts,
+                             nimare_plan.group_kernel, nimare_plan.offsets, null_voxels(estimator),
+                             mask_bool(estimator), threshold, band)
+
+
+def plan_from_kernels(kernel_offsets, log_values, kernel_starts, group_kernel, offsets, null_ijk, mask,
+                      threshold: float, band: float = TRUNCATION_BAND) -> MonteCarloPlan:
+    """A Monte Carlo plan from sparse kernel supports (offsets from the centre, their
+    ``log1p(-value)`` in float64, ``kernel_starts`` delimiting each kernel), the kernel of each
+    experiment, the foci ``offsets`` of the experiments, the voxels foci are drawn from and
+    the 3-D bool brain mask."""
     if not 0 < band < 1:
         # Below 1 the bound can never make an untouched voxel a candidate (see _run_iterations).
         raise ValueError("band must be between 0 and 1")
-
-    nimare_plan = permutation_plan(estimator)
-    log_values = _compiled()["log1p_neg"](np.ascontiguousarray(nimare_plan.kernel_values, dtype=np.float32))
     boxes, kmins = [], []
-    for k in range(len(nimare_plan.kernel_starts) - 1):
-        lo, hi = nimare_plan.kernel_starts[k], nimare_plan.kernel_starts[k + 1]
-        offs = nimare_plan.kernel_offsets[lo:hi].astype(np.int64)
+    for k in range(len(kernel_starts) - 1):
+        lo, hi = kernel_starts[k], kernel_starts[k + 1]
+        offs = np.asarray(kernel_offsets[lo:hi]).astype(np.int64)
         kmin = offs.min(axis=0)
         box = np.zeros(tuple(offs.max(axis=0) - kmin + 1), dtype=np.float64)
         pos = offs - kmin
@@ -244,7 +254,7 @@ def build_plan(estimator, threshold: float, band: float = TRUNCATION_BAND) -> Mo
         np.minimum.at(box, (pos[:, 0], pos[:, 1], pos[:, 2]), log_values[lo:hi])
         boxes.append(box)
         kmins.append(kmin)
-    group_kernel = np.ascontiguousarray(nimare_plan.group_kernel, dtype=np.int64)
+    group_kernel = np.ascontiguousarray(group_kernel, dtype=np.int64)
     n_experiments = max(1, len(group_kernel))
     smallest_peak = min(-math.expm1(float(b.min())) for b in boxes)
     eps = band * min(float(threshold), smallest_peak) / n_experiments
@@ -265,10 +275,9 @@ def build_plan(estimator, threshold: float, band: float = TRUNCATION_BAND) -> Mo
     tlog, tstarts = concat([t[0] for t in truncated])
     rlo, rstarts = concat([t[2] for t in truncated])
     rhi, _ = concat([t[3] for t in truncated])
-    mask = mask_bool(estimator)
     return MonteCarloPlan(
-        null_ijk=np.ascontiguousarray(null_voxels(estimator), dtype=np.int32),
-        offsets=np.ascontiguousarray(nimare_plan.offsets, dtype=np.int64),
+        null_ijk=np.ascontiguousarray(null_ijk, dtype=np.int32),
+        offsets=np.ascontiguousarray(offsets, dtype=np.int64),
         group_kernel=group_kernel,
         klog=klog,
         kstarts=kstarts,

@@ -245,3 +245,58 @@ def subtraction_fwe_maps(masker, maps: dict, nulls: dict, n_iterations: int, vox
             values = values.astype(np.float32)
         out[name + "_corr-FWE_method-montecarlo"] = values
     return out
+
+
+# --------------------------------------------------------------------------- robustness
+# The private pieces of ``diagnostics.ResampledStability`` (its subset schedule, the random
+# foci of its cluster-size null, the full-data analytic null it reuses for every subset) that
+# ale_app.stats.stability reproduces draw for draw.
+
+
+def subset_schedule(n_experiments: int, subset_size: int, n_subsets: int | None, seed: int) -> list:
+    """NiMARE's ``generate_subset_schedule`` (rows of the fitted MA maps, sorted subsets)."""
+    from nimare.meta.cbma.utils import generate_subset_schedule
+
+    return generate_subset_schedule(n_experiments, subset_size, n_samples=n_subsets, random_state=int(seed))
+
+
+def stability_null_inputs(estimator, mask_coverage: str):
+    """What ``ResampledStability``'s cluster-size null draws from, for an input-prepared ALE.
+
+    Returns the experiments' sample sizes and focus counts (NiMARE's study order for the
+    null), the voxels random foci are drawn from (``mask_coverage``: ``gm`` or ``brain``),
+    and the sample-size kernels NiMARE's ``compute_ale_ma`` uses (sparse supports: offsets
+    from the centre and float32 values) with the kernel index of each experiment.
+    """
+    from nimare.meta.cbma.ale import _study_metadata_from_coordinates  # private
+    from nimare.meta.utils import _kernel_to_sparse_support, get_ale_kernel  # private
+    from nimare.utils import _mask_coverage_to_null_ijk  # private
+
+    sample_sizes, num_foci = _study_metadata_from_coordinates(estimator.inputs_["coordinates"])
+    space = _mask_coverage_to_null_ijk(estimator.masker, mask_coverage=mask_coverage).astype(np.int32)
+    unique = np.unique(sample_sizes)
+    supports = []
+    for value in unique:
+        _, dense = get_ale_kernel(estimator.masker.mask_img, sample_size=int(value))
+        supports.append(_kernel_to_sparse_support(dense))
+    group_kernel = np.searchsorted(unique, sample_sizes).astype(np.int64)
+    return np.asarray(sample_sizes), np.asarray(num_foci, dtype=np.int64), space, supports, group_kernel
+
+
+def full_data_z(estimator, ma):
+    """NiMARE's full-data analytic null as ``ResampledStability`` builds it once and reuses for
+    every subset and null draw; returns ``z_of(ale_values)``, the float32 z of float32 ALE
+    values under that null."""
+    est = copy.deepcopy(estimator)
+    est.null_distributions_ = {}
+    est._prepare_subsample_null(ma)  # private
+    est._compute_approximate_z_values(ma)  # private
+    null = est.null_distributions_
+
+    def z_of(values):
+        temp = copy.copy(est)
+        temp.null_distributions_ = null
+        _, z = temp._summarystat_to_p(np.asarray(values, dtype=np.float32), null_method="approximate")  # private
+        return np.asarray(z).astype(np.float32, copy=False)
+
+    return z_of

@@ -1,0 +1,206 @@
+"""Fail-safe N (Acar et al. 2018) on planted evidence bases, and the robustness spec rules.
+
+A cluster reported by every experiment must withstand more noise experiments than one reported
+by three; both numbers must agree across seeds within the search's step; the same seed must
+give the same noise and the same table. The ``robustness:`` block is refused outside
+inferential mode, through the real command line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ale_app.cli import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_stability import planted_dataset  # noqa: E402
+
+STEP = 4
+ITERATIONS = 50
+EVERY = (40, -20, 50)  # reported by every experiment
+THREE = (-40, 20, 10)  # reported by the first three
+
+
+def _fit():
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats.ale import fit_ale
+
+    dataset = planted_dataset(n_experiments=12, seed=11, planted=((*EVERY, None), (*THREE, 3)), n_random=(2, 5))
+    return fit_ale(dataset, ALESpec())
+
+
+def _cluster_at(fit, inference, xyz) -> int:
+    """The FWE cluster label at the planted centre's nearest peak."""
+    table = inference.clusters
+    d = np.linalg.norm(table[["peak_x", "peak_y", "peak_z"]].to_numpy(float) - np.array(xyz), axis=1)
+    assert d.min() < 8, f"no FWE cluster near {xyz}: {table}"
+    return int(table["cluster_id"].iloc[int(np.argmin(d))])
+
+
+def _failsafe(fit, seed):
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats.failsafe import failsafe_n
+    from ale_app.stats.montecarlo import montecarlo_fwe
+
+    inference = montecarlo_fwe(fit=fit, n_iterations=ITERATIONS, seed=seed)
+    labels = np.rint(fit.masker.transform(inference.label_img)).astype(int).ravel()
+    result = failsafe_n(fit, labels, ALESpec(), n_iterations=ITERATIONS, seed=seed, lower_multiple=1,
+                        upper_multiple=10, step=STEP)
+    table = result.table.set_index("cluster_id")
+    return {name: table.loc[_cluster_at(fit, inference, xyz)] for name, xyz in (("every", EVERY), ("three", THREE))}
+
+
+@pytest.fixture(scope="module")
+def by_seed():
+    fit = _fit()
+    return {seed: _failsafe(fit, seed) for seed in (0, 1)}
+
+
+@pytest.mark.slow
+def test_a_cluster_of_every_experiment_withstands_more_noise_than_one_of_three(by_seed):
+    for rows in by_seed.values():
+        assert rows["every"]["failsafe_n"] > rows["three"]["failsafe_n"]
+        assert rows["every"]["robust"] and not rows["three"]["robust"]
+
+
+@pytest.mark.slow
+def test_fail_safe_n_agrees_across_seeds_within_the_step(by_seed):
+    for name in ("every", "three"):
+        values = [rows[name]["failsafe_n"] for rows in by_seed.values()]
+        assert max(values) - min(values) <= STEP, (name, values)
+    for rows in by_seed.values():
+        for row in rows.values():
+            high = row["bracket_high"]
+            assert np.isnan(high) or 0 < high - row["bracket_low"] <= STEP  # the search narrowed it to the step
+
+
+def test_the_same_seed_draws_the_same_noise_and_another_seed_other_noise():
+    import pandas as pd
+
+    from ale_app.stats.failsafe import draw_noise
+
+    coords = pd.DataFrame({"id": ["a", "a", "b"], "x": [0.0, 2, 4], "y": [0.0, 0, 0], "z": [0.0, 0, 0],
+                           "sample_size": [10.0, 10, 20]})
+    space = np.argwhere(np.ones((10, 10, 10), dtype=bool)).astype(np.int32)
+    affine = np.diag([2.0, 2, 2, 1])
+    foci1, noise1 = draw_noise(coords, 30, 5, space, affine)
+    foci2, noise2 = draw_noise(coords, 30, 5, space, affine)
+    foci3, _ = draw_noise(coords, 30, 6, space, affine)
+    pd.testing.assert_frame_equal(foci1, foci2)
+    pd.testing.assert_frame_equal(noise1, noise2)
+    assert not foci1[["x", "y", "z"]].equals(foci3[["x", "y", "z"]])
+    # Each noise experiment copies the focus count and sample size of one real experiment.
+    assert set(map(tuple, noise1[["n_foci", "sample_size"]].to_numpy())) <= {(2, 10.0), (1, 20.0)}
+    # Fewer noise experiments are the first ones of the same sequence.
+    _, fewer = draw_noise(coords, 10, 5, space, affine)
+    pd.testing.assert_frame_equal(fewer, noise1.iloc[:10])
+
+
+def test_fail_safe_bounds_follow_acar():
+    from ale_app.stats.failsafe import bounds
+
+    assert bounds(21) == (42, 210)
+    with pytest.raises(ValueError):
+        bounds(10, 3, 2)
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+def _spec(folder: Path, body: str) -> Path:
+    spec = folder / "spec.yaml"
+    spec.write_text("spec_version: 1\ninput:\n  path: nimare:nidm_pain_studyset.json\n" + body, encoding="utf-8")
+    return spec
+
+
+def test_robustness_is_refused_outside_inferential_mode(tmp_path, capsys):
+    spec = _spec(tmp_path, "robustness:\n  stability:\n    enabled: true\n")
+    code = main([str(spec), str(tmp_path / "out"), "--n-jobs", "1"])
+    err = capsys.readouterr().err
+    assert code == 65
+    assert "robustness" in err and "inferential" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("body, field", [
+    ("  failsafe:\n    lower_multiple: 5\n    upper_multiple: 2\n", "lower_multiple"),
+    ("  failsafe:\n    step: 0\n", "step"),
+    ("  stability:\n    null_space: cortex\n", "null_space"),
+    ("  stability:\n    subsets: 3\n", "subsets"),
+])
+def test_robustness_parameters_are_bounded(tmp_path, capsys, body, field):
+    spec = _spec(tmp_path, "mode: inferential\nrobustness:\n" + body)
+    code = main([str(spec), str(tmp_path / "out"), "--n-jobs", "1"])
+    err = capsys.readouterr().err
+    assert code == 65 and field in err and "Traceback" not in err
+
+
+def test_robustness_defaults_are_off_and_left_out_of_the_record():
+    from ale_app.spec.models import AnalysisSpec
+
+    base = {"spec_version": 1, "mode": "inferential", "input": {"path": "x.tsv"}}
+    assert "robustness" not in AnalysisSpec.model_validate(base).record()
+    spec = AnalysisSpec.model_validate({**base, "robustness": {}})
+    assert not spec.robustness.stability.enabled and not spec.robustness.failsafe.enabled
+    assert spec.robustness.failsafe.lower_multiple == 2 and spec.robustness.failsafe.upper_multiple == 10
+    assert spec.record()["robustness"]["stability"]["n_subsets"] == 1000
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow
+def test_a_run_with_both_parts_writes_their_tables_and_report_columns(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    spec = _spec(tmp_path, "mode: inferential\ninference:\n  n_iterations: 100\nfigures:\n  formats: [png]\n"
+                 "robustness:\n  stability:\n    enabled: true\n    subset_size: 18\n    n_subsets: 4\n"
+                 "  failsafe:\n    enabled: true\n    n_iterations: 100\n    lower_multiple: 0.5\n"
+                 "    upper_multiple: 2\n    step: 8\n")
+    out = tmp_path / "out"
+    assert main([str(spec), str(out), "--n-jobs", "2"]) == 0
+    fwe = pd.read_csv(out / "desc-fweclusters_table.tsv", sep="\t")
+    n_clusters = fwe["cluster_id"].nunique()
+    stability = pd.read_csv(out / "desc-stability_table.tsv", sep="\t")
+    failsafe = pd.read_csv(out / "desc-failsafe_table.tsv", sep="\t")
+    assert list(stability["cluster_id"]) == list(failsafe["cluster_id"]) == sorted(fwe["cluster_id"].unique())
+    assert len(stability) == n_clusters > 0
+    assert stability["stability"].between(0, 1).all()
+    assert ((failsafe["failsafe_n"] >= 0) & (failsafe["failsafe_n"] <= 42)).all()
+    side = json.loads((out / "desc-failsafe_table.json").read_text())
+    assert side["LowerBound"] == 11 and side["UpperBound"] == 42 and side["Step"] == 8
+    assert json.loads((out / "spec.json").read_text())["robustness"]["failsafe"]["enabled"] is True
+    report = (out / "report.html").read_text()
+    assert "Fail-safe N" in report and "Stability (share of subsets)" in report
+    assert "Acar et al., 2018" in (out / "CITATION.md").read_text()
+
+
+@pytest.mark.parametrize("body, words", [
+    ("    subset_size: 30\n", ["subset_size", "21 experiments"]),
+    ("    subset_size: 10\n    n_subsets: null\n", ["n_subsets", "352,716"]),
+])
+def test_stability_settings_the_evidence_base_cannot_meet_are_refused(tmp_path, capsys, body, words):
+    spec = _spec(tmp_path, "mode: inferential\nrobustness:\n  stability:\n    enabled: true\n" + body)
+    code = main([str(spec), str(tmp_path / "out"), "--n-jobs", "1"])
+    err = capsys.readouterr().err
+    assert code == 65 and all(w in err for w in words) and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_with_no_noise_the_rebuilt_evidence_base_gives_the_same_ale():
+    """The fail-safe tests rebuild the evidence base from the fit's prepared foci; with no noise
+    added it must give the original ALE map exactly, so only the noise changes the answer."""
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats.ale import fit_ale
+    from ale_app.stats.failsafe import _dataset
+
+    fit = _fit()
+    coords = fit.estimator.inputs_["coordinates"][["id", "x", "y", "z", "sample_size"]]
+    again = fit_ale(_dataset(coords), ALESpec())
+    assert np.array_equal(again.stat_values, fit.stat_values)

@@ -1,0 +1,116 @@
+"""Oracle tests: ale-app's subsampling stability equals NiMARE's ResampledStability.
+
+NiMARE runs inside the tests (ALE + FWECorrector(montecarlo) + ResampledStability) on a small
+generated evidence base with a planted cluster, with the same seed, subsets and null draws;
+the maps must agree within 1e-6 and must not depend on the executor.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pytest
+
+from ale_app.process.executor import Executor
+
+TOL = 1e-6
+
+
+def planted_dataset(n_experiments=20, seed=7, planted=((40, -20, 50, None),), n_random=(3, 8)):
+    """A seeded dataset: each experiment has a few foci at random in the brain, plus, for each
+    planted centre ``(x, y, z, k)``, a focus within 4 mm of it in the first ``k`` experiments
+    (all when k is None)."""
+    from nimare.dataset import Dataset
+    from nimare.utils import get_template
+
+    rng = np.random.default_rng(seed)
+    mask = get_template("mni152_2mm", mask="brain")
+    ijk = np.argwhere(np.asanyarray(mask.dataobj) > 0)
+    data = {}
+    for e in range(n_experiments):
+        xyz = ijk[rng.integers(0, len(ijk), int(rng.integers(*n_random)))] @ mask.affine[:3, :3].T + mask.affine[:3, 3]
+        extra = [np.array(c[:3]) + rng.uniform(-4, 4, 3) for c in planted if c[3] is None or e < c[3]]
+        if extra:
+            xyz = np.vstack([xyz, np.array(extra)])
+        data[f"study{e:02d}"] = {"contrasts": {"1": {
+            "coords": {"space": "MNI", "x": xyz[:, 0].tolist(), "y": xyz[:, 1].tolist(), "z": xyz[:, 2].tolist()},
+            "metadata": {"sample_sizes": [int(rng.integers(8, 41))]},
+        }}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Dataset(data, target="mni152_2mm")
+
+
+def nimare_stability(dataset, *, subset_size, n_subsets, n_iterations, seed, voxel_p=0.001, alpha=0.05,
+                     null_space="gm"):
+    """NiMARE's own ALE + FWECorrector(montecarlo) + ResampledStability, as a masked array."""
+    from nimare.correct import FWECorrector
+    from nimare.diagnostics import ResampledStability
+    from nimare.meta.cbma.ale import ALE
+
+    logging.disable(logging.INFO)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = ALE(random_state=seed).fit(dataset)
+            corrected = FWECorrector(method="montecarlo", voxel_thresh=voxel_p, n_iters=n_iterations,
+                                     n_cores=1).transform(result)
+            stab = ResampledStability(target_n=subset_size, n_resamples=n_subsets, random_state=seed,
+                                      voxel_thresh=voxel_p, alpha=alpha, mask_coverage=null_space,
+                                      n_cores=1).transform(corrected)
+    finally:
+        logging.disable(logging.NOTSET)
+    name = [k for k in stab.maps if k.endswith("_diag-ResampledStability")][0]
+    return np.asarray(stab.get_map(name, return_type="array")).ravel()
+
+
+def ale_app_stability(dataset, executor=None, **kwargs):
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats.ale import fit_ale
+    from ale_app.stats.stability import resampled_stability
+
+    fit = fit_ale(dataset, ALESpec())
+    return resampled_stability(fit, executor=executor, **kwargs)
+
+
+@pytest.mark.parametrize("subset_size,n_subsets", [(15, 6), (19, None)])
+def test_stability_equals_nimare(subset_size, n_subsets):
+    dataset = planted_dataset()
+    kwargs = dict(subset_size=subset_size, n_subsets=n_subsets, n_iterations=25, seed=3)
+    expected = nimare_stability(dataset, **kwargs)
+    got = ale_app_stability(dataset, **kwargs)
+    assert got.frequency_values.shape == expected.shape
+    assert expected.max() > 0, "the planted cluster should be stable in some subsets"
+    assert np.abs(got.frequency_values - expected).max() <= TOL
+
+
+def test_stability_does_not_depend_on_the_executor():
+    dataset = planted_dataset()
+    kwargs = dict(subset_size=16, n_subsets=5, n_iterations=30, seed=4)
+    serial = ale_app_stability(dataset, **kwargs)
+    threads = ale_app_stability(dataset, executor=Executor("threads", 2), **kwargs)
+    assert np.array_equal(serial.frequency_values, threads.frequency_values)
+    assert np.array_equal(serial.null_cluster_sizes, threads.null_cluster_sizes)
+    assert serial.frequency_values.max() > 0
+
+
+def test_the_ale_cut_is_where_nimare_z_crosses():
+    """Every float32 ALE value above the cut passes NiMARE's z threshold, none at or below."""
+    from scipy.stats import norm
+
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats import nimare_adapter as NA
+    from ale_app.stats.ale import fit_ale
+    from ale_app.stats.stability import ale_cut
+
+    fit = fit_ale(planted_dataset(), ALESpec())
+    z_of = NA.full_data_z(fit.estimator, fit.ma)
+    cut = ale_cut(z_of, 0.001)
+    just = np.array([cut], dtype=np.float32)
+    above = np.nextafter(just, np.float32(1))
+    z_crit = norm.ppf(1 - 0.001)
+    assert not z_of(just)[0] > z_crit and z_of(above)[0] > z_crit
+    values = np.linspace(0, 0.1, 20001).astype(np.float32)
+    assert np.array_equal(z_of(values) > z_crit, values.astype(np.float64) > cut)
