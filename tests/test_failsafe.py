@@ -179,6 +179,19 @@ def test_a_run_with_both_parts_writes_their_tables_and_report_columns(tmp_path, 
     report = (out / "report.html").read_text()
     assert "Fail-safe N" in report and "Stability (share of subsets)" in report
     assert "Acar et al., 2018" in (out / "CITATION.md").read_text()
+    # The reviewer's one row per FWE cluster carries both numbers as the tables hold them.
+    from test_inferential import _html_rows
+
+    rows = _html_rows(report, "<h3>Each FWE cluster in one row</h3>")
+    assert [r[0] for r in rows] == [f"F{c}" for c in stability["cluster_id"]]
+    for row, st, (_, fs) in zip(rows, stability.itertuples(), failsafe.iterrows()):
+        assert row[-2] == f"{st.stability:.2f}"
+        n = int(fs["failsafe_n"])
+        assert row[-1] == (f"\u2265 {n} (survived the upper bound)" if pd.isna(fs["bracket_high"])
+                           else f"{n} (failed at {int(fs['bracket_high'])})")
+    checklist = {item: value for _, item, value in _html_rows(report, "<h2>Reporting checklist")}
+    assert "subsampling stability (4 subsets of 18 experiments)" in checklist["Contributions"]
+    assert "noise experiments between 11 and 42, step 8" in checklist["Contributions"]
 
 
 @pytest.mark.parametrize("body, words", [

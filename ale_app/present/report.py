@@ -954,7 +954,12 @@ def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
         parts.append("<h3>Each FWE cluster in one row</h3><p>Volume, peak, region and FWE p from the table below; "
                      "the experiments with foci in the cluster (foci in brackets) from the foci per cluster; the "
                      "largest leave-one-out share (the cluster's mean ALE drop when that experiment is left out) "
-                     "from the jackknife over the FWE clusters.</p>")
+                     "from the jackknife over the FWE clusters"
+                     + ("; the share of the stability subsets in which the cluster survives (desc-stability_table.tsv)"
+                        if r.robustness and "stability" in r.robustness else "")
+                     + ("; its fail-safe N, the most noise experiments added with which it still passed, and the "
+                        "number at which it failed (desc-failsafe_table.tsv)"
+                        if r.robustness and "failsafe" in r.robustness else "") + ".</p>")
         parts.append(fwe_cluster_summary_html(summary, f["n_iterations"]))
         parts.append("<h3>Clusters that passed cluster-level FWE (F)</h3>")
         parts.append(_cluster_html(_with_robustness(r.fwe_table, r.robustness), FWE_PREFIX,
