@@ -32,7 +32,7 @@ from test_hardening_readonly import as_user_prefix  # noqa: F401 - a fixture
 from ale_app.process import numba_cache
 
 #: Fits ALE on three pain analyses, runs the Monte Carlo FWE and a subtraction with two
-#: iterations each, and prints numba's cache hits and misses of every kernel it compiled.
+#: iterations each, the balanced contrast's kernel once, and prints numba's cache hits and misses of every kernel it compiled.
 SCRIPT = r"""
 import json, logging, os, sys, warnings
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(levelname)s: %(message)s")
@@ -50,13 +50,19 @@ first = fit_ale(studyset.slice(list(studyset.ids[:3])), ALESpec(kernel_fwhm=10))
 second = fit_ale(studyset.slice(list(studyset.ids[3:6])), ALESpec(kernel_fwhm=10))
 montecarlo_fwe(fit=first, n_iterations=2, seed=0)
 fit_subtraction(first, second, n_iterations=2, seed=0)
+# The balanced contrast's kernel, on two groups of three tiny sparse MA rows.
+import numpy as np
+from ale_app.stats.balanced import _Group, _draw_pairs, _mean_difference
+group = _Group(ptr=np.array([0, 2, 3, 5], dtype=np.int64), col=np.array([0, 1, 1, 0, 2], dtype=np.int32),
+               one_minus=np.full(5, 0.9, dtype=np.float32))
+_mean_difference(group, group, 3, _draw_pairs(np.random.RandomState(0), 3, 3, 2, 4, False, False))
 stats = {}
 for module in (mc_kernels, subtraction_kernels):
     for name, d in module._COMPILED.items():
         stats[name] = [sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values())]
 print(json.dumps(stats))
 """
-KERNELS = {"run", "log1p_neg", "_log_sums", "_compare", "_cluster_null"}
+KERNELS = {"run", "log1p_neg", "_log_sums", "_compare", "_cluster_null", "_balanced_mean"}
 MC_LINE = "Compiling the Monte Carlo kernels once"
 SUB_LINE = "Compiling the ALE subtraction's permutation kernels once"
 

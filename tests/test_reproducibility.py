@@ -107,7 +107,8 @@ def test_provenance_and_dataset_description(run_jobs1):
     assert record["InstalledDistributions"]["nimare"] == "0.22.1"
     assert record["RandomSeed"] is None
     from ale_app.spec.load import example_path
-    from ale_app.inputs.evidence import resolve_input_path, sha256_file
+    from ale_app.digests import sha256_file
+    from ale_app.inputs.evidence import resolve_input_path
 
     assert record["SpecSHA256"] == D.sha256_bytes(example_path("pain-qualitative").read_bytes())
     (entry,) = record["InputFiles"]

@@ -174,7 +174,9 @@ def test_sigkill_leaves_no_worker(tmp_path, refit_spec, kind):
             parent = parent or cmdline(proc.pid)
             now = descendants(proc.pid)
             seen |= now
-            if sum(_is_worker(p, parent) == kind for p in now) >= 2:
+            # Two loky workers (the refits start together); one forked figure worker is enough
+            # (they start one by one as figures are handed out, and a loaded machine may show one).
+            if sum(_is_worker(p, parent) == kind for p in now) >= (2 if kind == "loky" else 1):
                 break
             time.sleep(0.02)
         else:

@@ -5,7 +5,7 @@ The kernels' numba signatures depend only on the dtypes, dimensions and layouts 
 arguments, never on the data, so one small run of each code path compiles exactly what a
 real run loads: an ALE fit (NiMARE's kernel convolution), the Monte Carlo FWE (NiMARE's
 analytic null and ale-app's Monte Carlo loop) and an ALE subtraction (its permutation
-kernels), on three and three of NiMARE's bundled pain analyses with two iterations each.
+kernels) and the balanced contrast's kernel (on tiny arrays), on three and three of NiMARE's bundled pain analyses with two iterations each.
 """
 
 from __future__ import annotations
@@ -42,6 +42,19 @@ def _warm_up() -> None:
         second = fit_ale(studyset.slice(list(studyset.ids[3:6])), ALESpec())
         montecarlo_fwe(fit=first, n_iterations=2, seed=0)
         fit_subtraction(first, second, n_iterations=2, seed=0)
+        _warm_up_balanced()
+
+
+def _warm_up_balanced() -> None:
+    """The balanced contrast's mean-difference kernel, on two tiny groups (its signature
+    depends only on the dtypes :mod:`ale_app.stats.balanced` passes)."""
+    import numpy as np
+
+    from ale_app.stats.balanced import _draw_pairs, _Group, _mean_difference
+
+    group = _Group(ptr=np.array([0, 2, 3, 5], dtype=np.int64), col=np.array([0, 1, 1, 0, 2], dtype=np.int32),
+                   one_minus=np.full(5, 0.9, dtype=np.float32))
+    _mean_difference(group, group, 3, _draw_pairs(np.random.RandomState(0), 3, 3, 2, 4, False, False))
 
 
 def _source_files() -> dict[str, str]:
