@@ -310,15 +310,10 @@ def _robustness_facts(result) -> dict | None:
     return facts
 
 
-def failsafe_words(row) -> str:
-    """A cluster's fail-safe N as the report's table shows it: the number, and where it failed."""
-    if pd.isna(row["bracket_high"]):
-        return f"\u2265 {int(row['failsafe_n'])} (survived the upper bound)"
-    return f"{int(row['failsafe_n'])} (failed at {int(row['bracket_high'])})"
-
-
 def _with_robustness(table: pd.DataFrame, robustness: dict | None) -> pd.DataFrame:
     """The FWE cluster table with stability and fail-safe N on each cluster's main-peak row."""
+    from ale_app.present.reviewer import failsafe_words
+
     if not robustness:
         return table
     table = table.copy()

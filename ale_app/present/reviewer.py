@@ -25,6 +25,13 @@ MULLER_2018 = ("Müller, V. I., Cieslik, E. C., Laird, A. R., Fox, P. T., Radua,
 NAMED_CONTRIBUTORS = 5
 
 
+def failsafe_words(row) -> str:
+    """A cluster's fail-safe N as the report's table shows it: the number, and where it failed."""
+    if pd.isna(row["bracket_high"]):
+        return f"\u2265 {int(row['failsafe_n'])} (survived the upper bound)"
+    return f"{int(row['failsafe_n'])} (failed at {int(row['bracket_high'])})"
+
+
 def _main_rows(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["peak"] == "main"] if "peak" in table.columns else table
 
@@ -44,8 +51,6 @@ def fwe_cluster_summary(fwe_table: pd.DataFrame, focus_counts: pd.DataFrame | No
     foci in it and how many each has, the largest leave-one-out share and whose it is, and,
     when they ran (``robustness``, the report's facts of ``stability`` and ``failsafe``), the
     share of subsets in which it survives and its fail-safe N."""
-    from ale_app.present.report import failsafe_words
-
     robustness = robustness or {}
     rows = []
     for main in _main_rows(fwe_table).itertuples():
