@@ -32,6 +32,11 @@ def _prefixed(name: str, prefix: str) -> str:
     return f"{folder}/{prefix}{base}" if folder else f"{prefix}{base}"
 
 
+def _lower_first(text: str) -> str:
+    """``text`` with its first letter in lower case, unless it begins an acronym (ALE, FWE)."""
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
+
+
 def _group_entry(entry: Output, group: str) -> Output:
     prefix = group_prefix(group)
 
@@ -47,7 +52,7 @@ def _group_entry(entry: Output, group: str) -> Output:
                    for s in side.sources]
         return Sidecar(side.description, sources, side.parameters, {**side.extra, "Group": group})
 
-    caption = None if entry.caption is None else f"{group}: {entry.caption[:1].lower()}{entry.caption[1:]}"
+    caption = None if entry.caption is None else f"{group}: {_lower_first(entry.caption)}"
     return replace(entry, name=_prefixed(entry.name, prefix), build=build,
                    sidecar=None if entry.sidecar is None else group_sidecar, caption=caption,
                    section=None if entry.section is None else f"group-{group}", needs=("groups",))

@@ -19,12 +19,16 @@ from ale_app.present.figures import studies_coloured
 from ale_app.present.report import (
     experiment_key_html,
     _STYLE,
-    REFERENCES,
+    FWE_PREFIX,
     RESTS_ON,
     _cluster_html,
     _dl,
     _img_tag,
+    _robustness_methods,
+    _with_robustness,
     markdown_escape,
+    references_for,
+    report_inputs,
 )
 
 #: At most this many such clusters are named in the paragraph (the table lists them all).
@@ -270,6 +274,7 @@ def methods_text(result) -> str:
     body += (f" Each contrast cluster's dependence on single experiments was measured by leaving each experiment of "
              f"the group it favours out (the mean over the cluster's voxels of 1 - difference without it / "
              f"difference); a cluster rests on one experiment when that removes at least {RESTS_ON:.0%} of it.")
+    body += group_robustness_methods(result)
     if spec.contrast.conjunction:
         body += (" The conjunction is the voxelwise minimum of the two groups' ALE (minimum statistic, Nichols et "
                  "al., 2005) where both groups " + ("passed cluster-level FWE." if result.inferential else
@@ -277,13 +282,38 @@ def methods_text(result) -> str:
     return base + body + f" Figures were made with nilearn {v.get('nilearn', '?')}."
 
 
-def _references() -> dict:
-    return {**REFERENCES, **CONTRAST_REFERENCES}
+def group_inputs(result) -> dict:
+    """Each group's report view (:func:`ale_app.present.report.report_inputs`), by name."""
+    return {name: report_inputs(g) for name, g in result.groups.items()}
+
+
+def group_robustness_methods(result) -> str:
+    """Each group's stability and fail-safe N sentences (empty when neither ran)."""
+    text = ""
+    for name, r in group_inputs(result).items():
+        own = _robustness_methods(r)
+        if own:
+            text += f" Robustness of group {name}'s own FWE clusters:{own}"
+    return text
+
+
+def _robustness_union(result) -> dict:
+    """Which robustness parts ran in either group (for the references)."""
+    union: dict = {}
+    for r in group_inputs(result).values():
+        union.update(r.robustness or {})
+    return union
+
+
+def _references(result=None) -> dict:
+    if result is None:
+        return {**references_for(), **CONTRAST_REFERENCES}
+    return {**references_for(_robustness_union(result), balanced=result.balanced is not None), **CONTRAST_REFERENCES}
 
 
 def contrast_citation(result) -> str:
     """``CITATION.md`` of a contrast run."""
-    refs = _references()
+    refs = _references(result)
     software = ", ".join(f"{k} {v}" for k, v in result.record.versions.items()
                          if k in ("ale-app", "nimare", "nilearn", "nibabel", "numpy", "python"))
     return (f"# {markdown_escape(result.spec.title or 'ale-app contrast')}\n\n## Methods\n\n{methods_text(result)}\n\n"
@@ -321,6 +351,32 @@ def _contrast_table_html(table: pd.DataFrame, names, n_iterations: int | None = 
     shown["tail"] = shown["tail"].map({"positive": f"{names[0]} > {names[1]}", "negative": f"{names[1]} > {names[0]}"})
     shown["ale_difference"] = shown["ale_difference"].map(lambda v: f"{float(v):+.5f}")
     return _cluster_html(shown.rename(columns=_CONTRAST_COLUMNS), PREFIX, None, n_iterations)
+
+
+def _group_fwe_html(name: str, r) -> list[str]:
+    """A group's own FWE clusters: the one-row summary (with stability and fail-safe N when
+    they ran), the cluster table, and what the robustness numbers mean."""
+    from ale_app.present.reviewer import fwe_cluster_summary, fwe_cluster_summary_html
+
+    prefix = f"group-{name}_"
+    summary = fwe_cluster_summary(r.fwe_table, r.fwe_focus_counts, r.fwe_jackknife, r.n_experiments, r.robustness)
+    rb = r.robustness or {}
+    sources = [f"the foci per cluster ({prefix}desc-fwefocuscounts_table.tsv)",
+               f"the jackknife over the FWE clusters ({prefix}desc-fwejackknife_table.tsv)"]
+    if "stability" in rb:
+        sources.append(f"the share of the stability subsets in which the cluster survives ({prefix}desc-stability_table.tsv)")
+    if "failsafe" in rb:
+        sources.append("its fail-safe N, the most noise experiments added with which it still passed, and the number "
+                       f"at which it failed ({prefix}desc-failsafe_table.tsv)")
+    parts = [f"<h3>Each FWE cluster of group {html.escape(name)} in one row</h3><p>Volume, peak, region and FWE p "
+             f"from the group's FWE cluster table ({prefix}desc-fweclusters_table.tsv); "
+             + html.escape("; ".join(sources)) + ".</p>",
+             fwe_cluster_summary_html(summary, r.inference["n_iterations"]),
+             "<p>Clusters that passed cluster-level FWE:</p>"
+             + _cluster_html(_with_robustness(r.fwe_table, r.robustness), FWE_PREFIX)]
+    if rb:
+        parts.append(f"<p>{html.escape(_robustness_methods(r).strip())}</p>")
+    return parts
 
 
 def contrast_report_html(result, digests: dict[str, str], figures: dict[str, list[tuple[str, Path]]]) -> str:
@@ -398,17 +454,23 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
             parts.append(_cluster_html(result.conjunction_clusters.table))
         else:
             parts.append("<p>The two groups do not overlap.</p>")
+    inputs = group_inputs(result)
     for name, g in result.groups.items():
         parts.append(f"<h2>Group {html.escape(name)}</h2>")
         parts.extend(_img_tag(path, cap) for cap, path in figures.get(f"group-{name}", []))
         if result.inferential and g.fwe_clusters is not None and len(g.fwe_clusters.table):
-            parts.append("<p>Clusters that passed cluster-level FWE:</p>" + _cluster_html(g.fwe_clusters.table))
+            parts.extend(_group_fwe_html(name, inputs[name]))
         elif g.clusters is not None and len(g.clusters.table):
             parts.append("<p>Descriptive clusters (display-only threshold):</p>" + _cluster_html(g.clusters.table))
         parts.append(f"<h3>Experiments of group {html.escape(name)} and their ids</h3>"
                      + experiment_key_html(experiment_key(g.evidence), name,
                                            coloured_by_study=studies_coloured(len(g.evidence.study_ids))))
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(result))}</p>")
+    from ale_app.present.reviewer import contrast_reporting_checklist_html
+
+    parts.append("<h2>Reporting checklist (Müller et al., 2018)</h2>" + contrast_reporting_checklist_html(result, inputs))
+    parts.append("<h2>References</h2><ul>" + "".join(f"<li>{html.escape(text)}</li>"
+                                                     for text, _ in _references(result).values()) + "</ul>")
     parts.append("<h2>Software</h2>" + _dl(result.record.versions))
     if digests:
         parts.append("<h2>File digests (SHA-256)</h2>" + _dl(dict(sorted(digests.items())))

@@ -707,6 +707,43 @@ REFERENCES = {
 }
 
 
+#: References cited only by the runs that use them (robustness), in the order they are added.
+ROBUSTNESS_REFERENCES = {
+    "frahm2022": (
+        "Frahm, L., Cieslik, E. C., Hoffstaedter, F., Satterthwaite, T. D., Fox, P. T., Langner, R., & Eickhoff, "
+        "S. B. (2022). Evaluation of thresholding methods for activation likelihood estimation meta-analysis via "
+        "large-scale simulations. Human Brain Mapping, 43(13), 3987-3997. doi:10.1002/hbm.25898",
+        "@article{frahm2022,\n  author = {Frahm, Lennart and Cieslik, Edna C. and Hoffstaedter, Felix and "
+        "Satterthwaite, Theodore D. and Fox, Peter T. and Langner, Robert and Eickhoff, Simon B.},\n  title = "
+        "{Evaluation of thresholding methods for activation likelihood estimation meta-analysis via large-scale "
+        "simulations},\n  journal = {Human Brain Mapping},\n  volume = {43},\n  number = {13},\n"
+        "  pages = {3987--3997},\n  year = {2022},\n  doi = {10.1002/hbm.25898}\n}",
+    ),
+    "acar2018": (
+        "Acar, F., Seurinck, R., Eickhoff, S. B., & Moerkerke, B. (2018). Assessing robustness against potential "
+        "publication bias in Activation Likelihood Estimation (ALE) meta-analyses for fMRI. PLoS ONE, 13(11), "
+        "e0208177. doi:10.1371/journal.pone.0208177",
+        "@article{acar2018,\n  author = {Acar, Freya and Seurinck, Ruth and Eickhoff, Simon B. and Moerkerke, "
+        "Beatrijs},\n  title = {Assessing robustness against potential publication bias in Activation "
+        "Likelihood Estimation ({ALE}) meta-analyses for {fMRI}},\n  journal = {PLoS ONE},\n  volume = {13},\n"
+        "  number = {11},\n  pages = {e0208177},\n  year = {2018},\n  doi = {10.1371/journal.pone.0208177}\n}",
+    ),
+}
+
+
+def references_for(robustness: dict | None = None, balanced: bool = False) -> dict:
+    """The references a run cites: :data:`REFERENCES`, plus Frahm et al. (2022) when its
+    subsampling stability or balanced contrast ran and Acar et al. (2018) when its fail-safe
+    N ran (a run without them cites exactly what it always did)."""
+    refs = dict(REFERENCES)
+    robustness = robustness or {}
+    if balanced or "stability" in robustness:
+        refs["frahm2022"] = ROBUSTNESS_REFERENCES["frahm2022"]
+    if "failsafe" in robustness:
+        refs["acar2018"] = ROBUSTNESS_REFERENCES["acar2018"]
+    return refs
+
+
 def markdown_escape(text: str) -> str:
     """``text`` as literal Markdown: HTML is escaped and Markdown's punctuation backslashed."""
     text = html.escape(" ".join(str(text).split()), quote=False)
@@ -715,8 +752,9 @@ def markdown_escape(text: str) -> str:
 
 def citation_markdown(r: ReportInputs) -> str:
     """``CITATION.md``: methods, interpretation, software, references and BibTeX."""
-    refs = "\n".join(f"- {text}" for text, _ in REFERENCES.values())
-    bib = "\n\n".join(b for _, b in REFERENCES.values())
+    references = references_for(r.robustness)
+    refs = "\n".join(f"- {text}" for text, _ in references.values())
+    bib = "\n\n".join(b for _, b in references.values())
     software = ", ".join(f"{k} {v}" for k, v in r.versions.items() if k in ("ale-app", "nimare", "nilearn",
                                                                               "nibabel", "numpy", "python"))
     return (
@@ -806,7 +844,8 @@ def _cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] 
                 text = f"{float(v):.0f}"
             elif c == "FWE p (cluster size)" and floor and float(v) <= floor * (1 + 1e-6):
                 text = f"\u2264 {floor:.2g}"
-            elif c in ("FWE p (cluster size)", "Monte Carlo SE", "Mass"):
+            elif c in ("FWE p (cluster size)", "Monte Carlo SE", "Mass", "Balanced p (null extremes)",
+                       "Balanced p SE"):
                 text = f"{float(v):.4g}"
             else:
                 text = str(v)
@@ -1043,8 +1082,8 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
     from ale_app.present.reviewer import reporting_checklist_html
 
     parts.append("<h2>Reporting checklist (Müller et al., 2018)</h2>" + reporting_checklist_html(r))
-    parts.append("<h2>References</h2><ul>" + "".join(f"<li>{html.escape(text)}</li>" for text, _ in REFERENCES.values())
-                 + "</ul>")
+    parts.append("<h2>References</h2><ul>" + "".join(f"<li>{html.escape(text)}</li>"
+                                                     for text, _ in references_for(r.robustness).values()) + "</ul>")
     parts.append("<h2>Software</h2>" + _dl(r.versions))
     if r.digests:
         parts.append("<h2>File digests (SHA-256)</h2>"

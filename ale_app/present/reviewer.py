@@ -178,8 +178,63 @@ YOURS_TO_REPORT = ("the research question (rule 1), the search, inclusion and ex
 
 
 def reporting_checklist_html(r) -> str:
+    return _checklist_html(reporting_checklist(r))
+
+
+def contrast_reporting_checklist(result, inputs: dict) -> list[tuple[str, str, str]]:
+    """The checklist of a contrast run: each group's items (:func:`reporting_checklist` of
+    its report view in ``inputs``, by group name), one row per item, the groups' values
+    joined when they differ, then the contrast's own test and clusters."""
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    for name, r in inputs.items():
+        for rule, item, value in reporting_checklist(r):
+            if rule.startswith("10:"):
+                continue  # said once for the run below
+            rows.setdefault((rule, item), {})[name] = value
+    items = []
+    for (rule, item), values in rows.items():
+        distinct = set(values.values())
+        if len(distinct) == 1 and len(values) == len(inputs):
+            value = next(iter(distinct))
+        else:
+            value = "; ".join(f"{name}: {v.rstrip('.')}" for name, v in values.items())
+        items.append((rule, item, value))
+    spec, (a, b) = result.spec, result.names
+    if result.inferential and result.balanced is not None:
+        bal = result.balanced
+        test = (f"balanced contrast {a} - {b} (subsamples of {bal.target_n}; {bal.n_subsamples:,} subsamples per "
+                f"group, {bal.difference_iterations:,} differences, {bal.n_iterations:,} null draws; seeds {bal.seed} "
+                f"and {bal.seed + 1}), alpha {spec.inference.fwe_alpha:g} against the null extremes")
+    elif result.inferential:
+        inf = spec.inference
+        test = (f"ALE subtraction {a} - {b}: {inf.n_iterations:,} permutations of the group labels, seed {inf.seed}, "
+                f"cluster-level FWE alpha {inf.fwe_alpha:g}, cluster-forming p < {inf.voxel_p:g}")
+    else:
+        test = (f"none: a descriptive difference {a} - {b} ({spec.display.threshold_percentile:g}th percentile display "
+                "threshold, not a test)")
+    position = max((i for i, (rule, _, _) in enumerate(items) if rule.startswith("8:")), default=len(items) - 1) + 1
+    contrast_rows = [("8: appropriate threshold", "Contrast test", test)]
+    cc = result.contrast_clusters
+    if cc is not None:
+        contrast_rows.append(("8: appropriate threshold", "Contrast clusters", f"{len(cc.labels):,}"))
+    items[position:position] = contrast_rows
+    if result.contrast_jackknife is not None:
+        items.append(("9: diagnostics", "Contrast contributions",
+                      "leave-one-out share of each contrast cluster's difference, per experiment of the group it "
+                      "favours"))
+    items.append(("10: transparency", "Data and re-run",
+                  "coordinates.tsv with every focus of both groups as it ran; code/nimare_rerun.py re-runs the "
+                  "analysis with NiMARE alone; provenance.json records every setting and file digest"))
+    return items
+
+
+def contrast_reporting_checklist_html(result, inputs: dict) -> str:
+    return _checklist_html(contrast_reporting_checklist(result, inputs))
+
+
+def _checklist_html(items) -> str:
     rows = "".join(f'<tr><td class="text">{html.escape(rule)}</td><td class="text">{html.escape(item)}</td>'
-                   f'<td class="text">{html.escape(value)}</td></tr>' for rule, item, value in reporting_checklist(r))
+                   f'<td class="text">{html.escape(value)}</td></tr>' for rule, item, value in items)
     return ("<p>The reporting items of Müller et al. (2018) that this run fills by itself, with the values that ran. "
             f"Still yours to report: {html.escape(YOURS_TO_REPORT)}.</p>"
             '<div class="wide"><table><thead><tr><th class="text">Rule</th><th class="text">Item</th><th class="text">Value</th>'

@@ -18,7 +18,8 @@ from ale_app.outputs import registry as O
 from ale_app.result import AnalysisResult, ContrastResult
 from ale_app.run.contrast_steps import CONTRAST_STEPS, GROUP_STEPS
 from ale_app.run.steps import StepContext
-from ale_app.run.workflow import RunOptions, _Timer, check_memory, run_in_folder, run_record, run_step, step_title
+from ale_app.run.workflow import (RunOptions, _Timer, check_memory, check_robustness, run_in_folder, run_record,
+                                  run_step, step_title)
 from ale_app.spec.v2 import AnalysisSpecV2, group_input, group_spec
 
 LGR = logging.getLogger("ale_app")
@@ -62,6 +63,11 @@ def validate_contrast(spec: AnalysisSpecV2, spec_dir: Path) -> dict:
                 problems.append(
                     f"mode: inferential needs at least {minimum} experiments per group (inference.min_experiments); "
                     f"group {name!r} has {len(ev.ids)}")
+            else:
+                try:
+                    check_robustness(group_spec(spec, name), len(ev.ids))
+                except InputDataError as exc:
+                    problems.append(f"group {name!r}: {exc.message} {exc.hint or ''}".strip())
     if problems:
         raise InputDataError(
             "The groups cannot be compared:\n" + "\n".join(f"  - {p}" for p in problems),

@@ -684,6 +684,30 @@ def check_inference_can_pass(inference: InferenceSpec, contrast: bool = False) -
         {"at": ("inference", "n_iterations")})
 
 
+def check_robustness_can_run(mode: str, robustness: RobustnessSpec | None, inference: InferenceSpec) -> None:
+    """Refuse a ``robustness`` section outside inferential mode, and fail-safe iterations
+    under which no cluster can pass (as :func:`check_inference_can_pass`); both spec
+    versions (version 2 applies it to each group's own FWE clusters)."""
+    if mode != "inferential":
+        if robustness is not None:
+            raise PydanticCustomError(
+                "robustness_needs_inference",
+                "robustness (stability, fail-safe N) describes clusters that passed cluster-level FWE, so it runs "
+                "only in inferential mode. Set mode: inferential (the evidence base must have at least "
+                "inference.min_experiments experiments), or remove the robustness section",
+                {"at": ("robustness",)})
+        return
+    failsafe = robustness.failsafe if robustness is not None else None
+    if failsafe is not None and failsafe.enabled and failsafe.n_iterations:
+        n, alpha = failsafe.n_iterations, inference.fwe_alpha
+        if not 1.0 / n < alpha:
+            raise PydanticCustomError(
+                "unreachable_alpha",
+                f"{n:,} Monte Carlo iterations per fail-safe test cannot give any cluster an FWE p below "
+                f"inference.fwe_alpha ({alpha:g}). Use at least {iterations_needed(alpha):,}",
+                {"at": ("robustness", "failsafe", "n_iterations")})
+
+
 class AnalysisSpec(_StrictModel):
     """An ale-app analysis spec, version 1.
 
@@ -738,22 +762,7 @@ class AnalysisSpec(_StrictModel):
     def _inference_can_pass(self) -> AnalysisSpec:
         if self.mode == "inferential":
             check_inference_can_pass(self.inference)
-        elif self.robustness is not None:
-            raise PydanticCustomError(
-                "robustness_needs_inference",
-                "robustness (stability, fail-safe N) describes clusters that passed cluster-level FWE, so it runs "
-                "only in inferential mode. Set mode: inferential (the evidence base must have at least "
-                "inference.min_experiments experiments), or remove the robustness section",
-                {"at": ("robustness",)})
-        failsafe = self.robustness.failsafe if self.robustness is not None else None
-        if self.mode == "inferential" and failsafe is not None and failsafe.enabled and failsafe.n_iterations:
-            n, alpha = failsafe.n_iterations, self.inference.fwe_alpha
-            if not 1.0 / n < alpha:
-                raise PydanticCustomError(
-                    "unreachable_alpha",
-                    f"{n:,} Monte Carlo iterations per fail-safe test cannot give any cluster an FWE p below "
-                    f"inference.fwe_alpha ({alpha:g}). Use at least {iterations_needed(alpha):,}",
-                    {"at": ("robustness", "failsafe", "n_iterations")})
+        check_robustness_can_run(self.mode, self.robustness, self.inference)
         return self
 
     def record(self) -> dict[str, Any]:

@@ -5,7 +5,8 @@ with its format and selection), or a selection from one ``input`` the groups sha
 often keep one table with a group column). ``contrast`` compares two groups: the first
 minus the second, both directions reported, and (``conjunction``) where both converge.
 Every other section (``ale``, ``display``, ``jackknife``, ``figures``, ``report``,
-``labels``, ``inference``) means what it means in version 1 and applies to every group.
+``labels``, ``inference``, ``robustness``) means what it means in version 1 and applies to
+every group.
 
 Version 1 keeps working unchanged: :func:`upgrade_v1` gives the version-2 spec a
 version-1 spec means (one group, no contrast), and :func:`group_spec` the version-1 spec
@@ -32,6 +33,7 @@ from ale_app.spec.models import (
     JackknifeSpec,
     LabelsSpec,
     ReportSpec,
+    RobustnessSpec,
     ColumnsSpec,
     InputFormat,
     SelectSpec,
@@ -39,6 +41,7 @@ from ale_app.spec.models import (
     Bool,
     _StrictModel,
     check_inference_can_pass,
+    check_robustness_can_run,
     omit_unset_input_keys,
 )
 
@@ -194,6 +197,8 @@ class AnalysisSpecV2(_StrictModel):
         Which two groups are compared.
     ale, display, jackknife, figures, report, labels, inference
         As in version 1, for every group and the contrast.
+    robustness : RobustnessSpec or None, default=None
+        As in version 1, run on each group's own FWE clusters.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True,
@@ -223,6 +228,9 @@ class AnalysisSpecV2(_StrictModel):
     inference: InferenceSpec = Field(
         default_factory=InferenceSpec, description="The permutation and Monte Carlo inference; read only in "
         "inferential mode.")
+    robustness: RobustnessSpec | None = Field(
+        default=None, description="As in version 1, for each group's own FWE clusters: subsampling stability and "
+        "fail-safe N; inferential mode only, each part off unless asked for. Left out of spec.json when absent.")
 
     @model_validator(mode="after")
     def _consistent(self) -> AnalysisSpecV2:
@@ -265,6 +273,7 @@ class AnalysisSpecV2(_StrictModel):
             raise ValueError("; ".join(shown + more))
         if self.mode == "inferential":
             check_inference_can_pass(self.inference, contrast=True)
+        check_robustness_can_run(self.mode, self.robustness, self.inference)
         return self
 
     @property
@@ -287,6 +296,8 @@ class AnalysisSpecV2(_StrictModel):
         unread ``mode`` and ``inference`` are left out in descriptive mode, and the keys
         :func:`~ale_app.spec.models.omit_unset_input_keys` leaves out when unset)."""
         exclude = {"mode", "inference"} if self.mode == "descriptive" else set()
+        if self.robustness is None:
+            exclude.add("robustness")
         record = self.model_dump(mode="json", exclude=exclude)
         omit_unset_input_keys(record.get("input"), version=1)
         for group in record["groups"].values():
@@ -295,7 +306,8 @@ class AnalysisSpecV2(_StrictModel):
 
 
 #: The sections every group shares with the spec.
-SHARED_SECTIONS = ("title", "mode", "ale", "display", "jackknife", "figures", "report", "labels", "inference")
+SHARED_SECTIONS = ("title", "mode", "ale", "display", "jackknife", "figures", "report", "labels", "inference",
+                   "robustness")
 
 
 def group_input(spec: AnalysisSpecV2, name: str) -> InputSpec:

@@ -1,0 +1,147 @@
+"""Robustness in a two-group spec: ``robustness:`` (stability, fail-safe N) runs on each
+group's own FWE clusters, beside a balanced contrast, so one run uses all three.
+
+Each group's stability and fail-safe N files must be what a version-1 run of that group
+alone writes (the same code path, the same seed); the contrast report shows each group's
+one-row summary with both numbers, read back against the group's tables, and a checklist
+of Müller et al. (2018) whose values are the run's."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_inferential import _html_rows  # noqa: E402
+
+from ale_app.cli import main  # noqa: E402
+from ale_app.spec.v2 import AnalysisSpecV2, group_spec  # noqa: E402
+
+SEED = 5
+INFERENCE = {"min_experiments": 10, "n_iterations": 200, "seed": SEED}
+ROBUSTNESS = {"stability": {"enabled": True}, "failsafe": {"enabled": True, "n_iterations": 100, "step": 16}}
+BALANCED = {"subsamples": 5, "difference_iterations": 5, "null_iterations": 60}
+ROBUST_FILES = ("desc-stability_table.tsv", "desc-stabilitynull_table.tsv", "desc-failsafe_table.tsv",
+                "desc-failsafetests_table.tsv", "space-MNI152NLin6Asym_res-2_desc-stability_statmap.nii.gz")
+
+
+def _pain_ids() -> list[str]:
+    from nimare.nimads import Studyset
+    from nimare.utils import get_resource_path
+
+    return [str(i) for i in Studyset(str(Path(get_resource_path()) / "nidm_pain_studyset.json")).ids]
+
+
+def _v2(ids, **extra) -> dict:
+    return {"spec_version": 2, "mode": "inferential", "title": "early vs late, all three",
+            "input": {"path": "nimare:nidm_pain_studyset.json"},
+            "groups": {"early": {"select": {"ids": ids[:10]}}, "late": {"select": {"ids": ids[10:]}}},
+            "contrast": {"groups": ["early", "late"], "method": "balanced", "balanced": BALANCED},
+            "inference": INFERENCE, "robustness": ROBUSTNESS, "jackknife": {"enabled": True},
+            "figures": {"formats": ["png"], "dpi": 50}, **extra}
+
+
+def test_v2_robustness_reaches_each_group_and_needs_inference():
+    ids = [f"s{i}" for i in range(20)]
+    spec = AnalysisSpecV2.model_validate(_v2(ids))
+    for name in ("early", "late"):
+        own = group_spec(spec, name)
+        assert own.robustness == spec.robustness and own.robustness.failsafe.step == 16
+    assert spec.record()["robustness"]["stability"]["enabled"] is True
+    # Without the section the record has no key (archived specs re-run to the same bytes).
+    plain = _v2(ids)
+    del plain["robustness"]
+    assert "robustness" not in AnalysisSpecV2.model_validate(plain).record()
+    with pytest.raises(ValueError, match="robustness .* runs only in inferential mode"):
+        AnalysisSpecV2.model_validate({**_v2(ids), "mode": "descriptive", "contrast": {"groups": ["early", "late"]}})
+    with pytest.raises(ValueError, match="per fail-safe test cannot give any cluster"):
+        AnalysisSpecV2.model_validate({**_v2(ids), "robustness": {"failsafe": {"enabled": True, "n_iterations": 10}}})
+
+
+def test_v2_stability_subset_larger_than_a_group_is_refused_before_computing(tmp_path, capsys):
+    ids = _pain_ids()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(_v2(ids, robustness={"stability": {"enabled": True, "subset_size": 11}})))
+    assert main([str(spec), str(tmp_path / "out"), "-q"]) == 65
+    err = capsys.readouterr().err
+    assert "group 'early'" in err and "subset_size is 11" in err and "group 'late'" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The two-group run with all three, and a version-1 run of group ``early`` alone."""
+    ids = _pain_ids()
+    folder = tmp_path_factory.mktemp("contrast-robustness")
+    spec = folder / "spec.yaml"
+    spec.write_text(yaml.safe_dump(_v2(ids), sort_keys=False))
+    both = folder / "both"
+    assert main([str(spec), str(both), "--n-jobs", "2", "-q"]) == 0
+    one = folder / "one.yaml"
+    one.write_text(yaml.safe_dump({
+        "spec_version": 1, "mode": "inferential", "title": "early vs late, all three (early)",
+        "input": {"path": "nimare:nidm_pain_studyset.json", "select": {"ids": ids[:10]}},
+        "inference": INFERENCE, "robustness": ROBUSTNESS, "figures": {"formats": ["png"], "dpi": 50}}))
+    alone = folder / "alone"
+    assert main([str(one), str(alone), "--n-jobs", "2", "-q"]) == 0
+    return both, alone
+
+
+@pytest.mark.slow
+def test_each_groups_robustness_equals_its_own_run(runs):
+    both, alone = runs
+    for name in ROBUST_FILES:
+        assert (both / f"group-early_{name}").read_bytes() == (alone / name).read_bytes(), name
+    for name in ROBUST_FILES:
+        assert (both / f"group-late_{name}").is_file(), name
+    side = json.loads((both / "group-late_desc-failsafe_table.json").read_text())
+    assert side["Group"] == "late" and any(s.startswith("bids::group-late_") for s in side["Sources"])
+    record = json.loads((both / "spec.json").read_text())
+    assert record["robustness"]["failsafe"]["step"] == 16 and record["contrast"]["method"] == "balanced"
+
+
+@pytest.mark.slow
+def test_contrast_report_shows_each_groups_robustness_and_the_checklist(runs):
+    both, _ = runs
+    page = (both / "report.html").read_text()
+    checked = 0
+    for name in ("early", "late"):
+        fwe = pd.read_csv(both / f"group-{name}_desc-fweclusters_table.tsv", sep="\t")
+        main_rows = fwe[fwe["peak"] == "main"]
+        stability = pd.read_csv(both / f"group-{name}_desc-stability_table.tsv", sep="\t").set_index("cluster_id")
+        failsafe = pd.read_csv(both / f"group-{name}_desc-failsafe_table.tsv", sep="\t").set_index("cluster_id")
+        if not len(main_rows):
+            assert f"Each FWE cluster of group {name} in one row" not in page
+            continue
+        rows = _html_rows(page, f"<h3>Each FWE cluster of group {name} in one row</h3>")
+        assert len(rows) == len(main_rows)
+        for row, cluster in zip(rows, main_rows.itertuples()):
+            cid = int(cluster.cluster_id)
+            assert row[0] == f"F{cid}" and row[1] == str(int(cluster.size_mm3)) and row[3] == cluster.region
+            assert row[-2] == f"{stability.loc[cid, 'stability']:.2f}"
+            fs = failsafe.loc[cid]
+            high = "survived the upper bound" if pd.isna(fs["bracket_high"]) else f"failed at {int(fs['bracket_high'])}"
+            assert str(int(fs["failsafe_n"])) in row[-1] and high in row[-1]
+            checked += 1
+    assert checked >= 2
+    checklist = {item: value for _, item, value in _html_rows(page, "<h2>Reporting checklist")}
+    n = {g: len(pd.read_csv(both / f"group-{g}_desc-fweclusters_table.tsv", sep="\t").query("peak == 'main'"))
+         for g in ("early", "late")}
+    assert checklist["Clusters that passed"] == (f"early: {n['early']}; late: {n['late']}" if n["early"] != n["late"]
+                                                 else str(n["early"]))
+    contrast = pd.read_csv(both / "contrast-earlyMinusLate_desc-clusters_table.tsv", sep="\t")
+    assert checklist["Contrast clusters"] == str(contrast["cluster_id"].nunique())
+    assert checklist["Contrast test"].startswith("balanced contrast early - late (subsamples of 10; 5 subsamples")
+    assert "subsampling stability (10 subsets of 9 experiments)" in checklist["Contributions"]
+    assert "fail-safe N (Acar et al. 2018; noise experiments between 22 and 110, step 16)" in checklist["Contributions"]
+    for text in (page, (both / "CITATION.md").read_text()):
+        assert "Acar, F., Seurinck, R., Eickhoff, S. B., &amp; Moerkerke, B. (2018)" in text.replace(" & ", " &amp; ")
+        assert "Frahm, L." in text
+    import html
+
+    assert "Robustness of group late's own FWE clusters" in html.unescape(page)
