@@ -167,9 +167,15 @@ def reporting_checklist(r) -> list[tuple[str, str, str]]:
                            f"{fs['upper']:,}, step {fs['step']})")
     items.append(("9: diagnostics", "Contributions", "; ".join(diagnostics)))
     items.append(("10: transparency", "Data and re-run",
-                  "coordinates.tsv and a Sleuth export of every focus as it ran; code/nimare_rerun.py re-runs the "
-                  "analysis with NiMARE alone; provenance.json records every setting and file digest"))
+                  "coordinates.tsv and a Sleuth export of every focus as it ran; " + rerun_words(bool(rb))
+                  + "; provenance.json records every setting and file digest"))
     return items
+
+
+def rerun_words(robustness_ran: bool) -> str:
+    """What the re-run script re-runs, as the checklist says it."""
+    return ("code/nimare_rerun.py re-runs the analysis with NiMARE alone"
+            + (" (not the subsampling stability or the fail-safe N)" if robustness_ran else ""))
 
 
 #: Items a run cannot know; the checklist names them so that none is taken as done.
@@ -222,9 +228,10 @@ def contrast_reporting_checklist(result, inputs: dict) -> list[tuple[str, str, s
         items.append(("9: diagnostics", "Contrast contributions",
                       "leave-one-out share of each contrast cluster's difference, per experiment of the group it "
                       "favours"))
+    robustness_ran = any(r.robustness for r in inputs.values())
     items.append(("10: transparency", "Data and re-run",
-                  "coordinates.tsv with every focus of both groups as it ran; code/nimare_rerun.py re-runs the "
-                  "analysis with NiMARE alone; provenance.json records every setting and file digest"))
+                  "coordinates.tsv with every focus of both groups as it ran; " + rerun_words(robustness_ran)
+                  + "; provenance.json records every setting and file digest"))
     return items
 
 
