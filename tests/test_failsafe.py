@@ -100,6 +100,63 @@ def test_the_same_seed_draws_the_same_noise_and_another_seed_other_noise():
     pd.testing.assert_frame_equal(fewer, noise1.iloc[:10])
 
 
+def test_a_noise_experiment_puts_its_foci_on_distinct_voxels():
+    """Acar's GenerateNull.R samples a null study's voxels without replacement (``sample(...,
+    replace=FALSE)``; the Python port uses ``random.sample``): three foci on a space of three
+    voxels must be those three voxels, in every noise experiment."""
+    import pandas as pd
+
+    from ale_app.stats.failsafe import draw_noise
+
+    coords = pd.DataFrame({"id": ["a"] * 3, "x": [0.0, 2, 4], "y": 0.0, "z": 0.0, "sample_size": 10.0})
+    space = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0]], dtype=np.int32)
+    foci, noise = draw_noise(coords, 40, 3, space, np.diag([2.0, 2, 2, 1]))
+    assert len(noise) == 40
+    for _, rows in foci.groupby("id"):
+        assert sorted(rows["x"]) == [0.0, 2.0, 4.0]
+
+
+def test_a_cluster_survives_only_while_its_peak_voxel_passes(monkeypatch):
+    """Acar's simulations read the cluster-level FWE map at one voxel (the planted effect's centre,
+    ``local_FSN_clunc.R``) and the Python port reads each cluster's FSN at its peak: a cluster
+    whose other voxels still pass but whose peak does not has failed. The re-run analyses are
+    replaced by one whose passing map is the original cluster without its peak voxel (any-voxel
+    survival would make the fail-safe N the upper bound)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats import ale as ale_module
+    from ale_app.stats import montecarlo
+    from ale_app.stats.failsafe import cluster_peaks, failsafe_n
+
+    n_vox = 50
+    labels = np.zeros(n_vox, dtype=int)
+    labels[10:20], labels[30:36] = 1, 2
+    values = np.linspace(0.01, 0.02, n_vox)
+    values[14] = values[33] = 0.5  # the peaks, inside each cluster
+    assert cluster_peaks(values, labels) == {1: 14, 2: 33}
+    passing = (labels > 0).astype(float)
+    passing[14] = 0.0  # cluster 1 keeps every voxel but its peak; cluster 2 keeps all of its voxels
+    masker = SimpleNamespace(transform=lambda img: img, mask_img=SimpleNamespace(affine=np.eye(4)))
+    coords = pd.DataFrame({"id": [f"e{i}" for i in range(4)], "x": 0.0, "y": 0.0, "z": 0.0, "sample_size": 10.0})
+    fit = SimpleNamespace(stat_values=values, masker=masker, ids=list(coords["id"]),
+                          estimator=SimpleNamespace(inputs_={"coordinates": coords}))
+    refit = SimpleNamespace(masker=masker)
+    monkeypatch.setattr(ale_module, "fit_ale", lambda *_a, **_k: refit)
+    monkeypatch.setattr(montecarlo, "montecarlo_fwe",
+                        lambda **_k: SimpleNamespace(label_img=passing, clusters=[1]))
+    from ale_app.stats import nimare_adapter
+
+    space = np.argwhere(np.ones((5, 5, 2), dtype=bool)).astype(np.int32)
+    monkeypatch.setattr(nimare_adapter, "stability_null_inputs", lambda *_a, **_k: (None, None, space, None, None))
+    monkeypatch.setattr("ale_app.stats.failsafe._dataset", lambda coordinates: coordinates)
+    table = failsafe_n(fit, labels, ALESpec(), n_iterations=10, seed=0, step=1).table.set_index("cluster_id")
+    assert table.loc[1, "failsafe_n"] == 0 and not table.loc[1, "robust"]
+    assert table.loc[2, "failsafe_n"] == 40 and np.isnan(table.loc[2, "bracket_high"])  # 10 x 4 experiments
+
+
 def test_fail_safe_bounds_follow_acar():
     from ale_app.stats.failsafe import bounds
 

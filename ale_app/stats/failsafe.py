@@ -4,19 +4,27 @@ No file IO here. How many null experiments (noise studies) can be added to the e
 before a cluster stops passing cluster-level FWE? A guard against the file drawer: a cluster
 that vanishes after a few unpublished null results is fragile.
 
-As Acar et al. do it:
+Checked against Acar et al.'s own code (NeuroStat/GenerateNull: ``GenerateNull.R``,
+``algorithm_step4.R``, ``Procedure.docx``; NeuroStat/FailSafeN: the paper's simulation scripts)
+and the Python port in SkeideLab/meta_semantics (``code/nb06_fsn.py``, Enge et al. 2021):
 
 - Noise experiments: each copies the number of foci and of subjects of an experiment drawn at
-  random (with replacement) from the evidence base, and places its foci at random on voxels of
-  the brain mask (or of its grey matter). One sequence of noise experiments is drawn from the
-  seed (stream ``failsafe`` of the run's seed); adding ``m`` noise experiments adds the first
-  ``m`` of that sequence, so the analyses with more noise contain those with less.
+  random (with replacement) from the evidence base, and places its foci on distinct voxels drawn
+  at random from the brain mask (or its grey matter), as ``GenerateNull.R`` does (voxels sampled
+  without replacement within a noise study). ale-app takes both counts from one experiment; the
+  reference code draws them independently (a documented difference). One sequence of noise
+  experiments is drawn from the seed (stream ``failsafe`` of the run's seed); adding ``m`` noise
+  experiments adds the first ``m`` of that sequence, so the analyses with more noise contain
+  those with less (Acar's procedure removes null studies from the set it added).
 - The search: the lower bound (by default 2 x the number of experiments k, Acar's minimum a
   robust cluster should withstand) is tested first, then the upper bound (10 x k); between
-  the outcomes a bisection narrows the bracket until it is at most ``step`` wide. Each test
+  the outcomes a bisection narrows the bracket until it is at most ``step`` wide (Acar's
+  ``algorithm_step4.R`` halves the bracket until it closes). Each test
   re-runs ALE and its Monte Carlo FWE on the augmented evidence base
   (:func:`ale_app.stats.montecarlo.montecarlo_fwe`, the run's cluster-forming p, FWE alpha and
-  seed) and asks whether any voxel of the original cluster still lies in a cluster that passes.
+  seed) and asks whether the original cluster's peak voxel (its largest ALE value) still lies in a
+  cluster that passes: the reference code reads one voxel, the planted effect's centre in the
+  paper's simulations (``local_FSN_clunc.R``) and each cluster's peak in the Python port.
 - The answer per cluster: the fail-safe N (the largest number of added noise experiments at
   which the cluster was seen to survive; 0 when it failed at every tested number) and the
   bracket ``[fsn, first_failure)`` the search found (``first_failure`` empty when it survived
@@ -98,7 +106,7 @@ def draw_noise(coordinates: pd.DataFrame, n_noise: int, seed: int, space_ijk: np
     rows, foci = [], []
     for m in range(n_noise):
         src = int(rng.integers(len(n_foci)))
-        ijk = space_ijk[rng.integers(0, len(space_ijk), int(n_foci[src]))]
+        ijk = space_ijk[rng.choice(len(space_ijk), int(n_foci[src]), replace=False)]
         xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
         noise_id = f"failsafe-noise-{m + 1:05d}"
         rows.append({"noise_id": noise_id, "source_experiment": str(source_ids[src]),
@@ -107,6 +115,24 @@ def draw_noise(coordinates: pd.DataFrame, n_noise: int, seed: int, space_ijk: np
                                   "sample_size": float(sample_sizes[src])}))
     return (pd.concat(foci, ignore_index=True) if foci else pd.DataFrame(columns=["id", "x", "y", "z", "sample_size"]),
             pd.DataFrame(rows, columns=["noise_id", "source_experiment", "n_foci", "sample_size"]))
+
+
+def cluster_peaks(stat_values: np.ndarray, cluster_labels: np.ndarray) -> dict[int, int]:
+    """Each cluster's peak: the in-mask index of its largest ALE value (the first in mask order on
+    a tie, as the FWE cluster table picks it), by cluster label (0 = none)."""
+    values, labels = np.asarray(stat_values).ravel(), np.asarray(cluster_labels).ravel()
+    peaks = {}
+    for c in sorted(int(c) for c in np.unique(labels) if c > 0):
+        where = np.flatnonzero(labels == c)
+        peaks[c] = int(where[int(np.argmax(values[where]))])
+    return peaks
+
+
+def survivors(passing: np.ndarray, peaks: dict[int, int]) -> dict[int, bool]:
+    """Whether each cluster survives: its peak voxel lies in a cluster that passes (``passing``:
+    in-mask booleans of the re-run analysis's FWE clusters)."""
+    passing = np.asarray(passing, dtype=bool).ravel()
+    return {c: bool(passing[i]) for c, i in peaks.items()}
 
 
 def _dataset(coordinates: pd.DataFrame):
@@ -147,7 +173,8 @@ def failsafe_n(fit, cluster_labels: np.ndarray, ale_spec, *, voxel_p: float = 0.
     if step < 1:
         raise ValueError("the fail-safe N's step must be at least 1")
     labels = np.asarray(cluster_labels).ravel()
-    ids = sorted(int(c) for c in np.unique(labels) if c > 0)
+    peaks = cluster_peaks(fit.stat_values, labels)
+    ids = list(peaks)
     coords = fit.estimator.inputs_["coordinates"][["id", "x", "y", "z", "sample_size"]].copy()
     k = len(fit.ids)
     lower, upper = bounds(k, lower_multiple, upper_multiple)
@@ -169,7 +196,7 @@ def failsafe_n(fit, cluster_labels: np.ndarray, ale_spec, *, voxel_p: float = 0.
         inf = montecarlo_fwe(fit=fit_m, voxel_p=voxel_p, n_iterations=n_iterations, seed=seed, alpha=alpha,
                              executor=executor)
         passing = np.rint(fit_m.masker.transform(inf.label_img)).astype(np.int64).ravel() > 0
-        cache[m] = {c: bool(passing[labels == c].any()) for c in ids}
+        cache[m] = survivors(passing, peaks)
         seconds = time.perf_counter() - started
         timings[m] = seconds
         records.append({"n_noise": m, "n_fwe_clusters": int(len(inf.clusters)),
