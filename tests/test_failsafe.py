@@ -93,11 +93,38 @@ def test_the_same_seed_draws_the_same_noise_and_another_seed_other_noise():
     pd.testing.assert_frame_equal(foci1, foci2)
     pd.testing.assert_frame_equal(noise1, noise2)
     assert not foci1[["x", "y", "z"]].equals(foci3[["x", "y", "z"]])
-    # Each noise experiment copies the focus count and sample size of one real experiment.
-    assert set(map(tuple, noise1[["n_foci", "sample_size"]].to_numpy())) <= {(2, 10.0), (1, 20.0)}
+    # Each noise experiment copies a real experiment's focus count and another's sample size.
+    assert set(noise1["n_foci"]) <= {2, 1} and set(noise1["sample_size"]) <= {10.0, 20.0}
     # Fewer noise experiments are the first ones of the same sequence.
     _, fewer = draw_noise(coords, 10, 5, space, affine)
     pd.testing.assert_frame_equal(fewer, noise1.iloc[:10])
+
+
+def test_focus_count_and_sample_size_are_drawn_independently_unless_paired():
+    """Acar's GenerateNull.R draws a null study's peak count (``sample(p.r, k.null, replace=TRUE)``)
+    apart from its subjects (``sample(n.r, 1)``), as the Python port does (two ``random.choices``):
+    with two experiments of (2 foci, 10 subjects) and (1 focus, 20 subjects), all four pairs occur.
+    ``paired`` keeps each noise experiment's two numbers from one experiment."""
+    import pandas as pd
+
+    from ale_app.stats.failsafe import draw_noise
+
+    coords = pd.DataFrame({"id": ["a", "a", "b"], "x": [0.0, 2, 4], "y": 0.0, "z": 0.0,
+                           "sample_size": [10.0, 10, 20]})
+    space = np.argwhere(np.ones((10, 10, 10), dtype=bool)).astype(np.int32)
+    affine = np.diag([2.0, 2, 2, 1])
+    pairs = {"a": (2, 10.0), "b": (1, 20.0)}
+    foci, noise = draw_noise(coords, 200, 0, space, affine)
+    assert set(map(tuple, noise[["n_foci", "sample_size"]].to_numpy())) == {(2, 10.0), (1, 20.0), (2, 20.0), (1, 10.0)}
+    for row in noise.itertuples():
+        assert (row.n_foci, row.sample_size) == (pairs[row.foci_from][0], pairs[row.sample_size_from][1])
+    assert (foci.groupby("id", sort=False).size().to_numpy() == noise["n_foci"].to_numpy()).all()
+    assert (foci.groupby("id", sort=False)["sample_size"].first().to_numpy() == noise["sample_size"].to_numpy()).all()
+    _, paired = draw_noise(coords, 200, 0, space, affine, "paired")
+    assert set(map(tuple, paired[["n_foci", "sample_size"]].to_numpy())) == {(2, 10.0), (1, 20.0)}
+    assert (paired["foci_from"] == paired["sample_size_from"]).all()
+    with pytest.raises(ValueError):
+        draw_noise(coords, 2, 0, space, affine, "shuffled")
 
 
 def test_a_noise_experiment_puts_its_foci_on_distinct_voxels():
@@ -187,6 +214,7 @@ def test_robustness_is_refused_outside_inferential_mode(tmp_path, capsys):
     ("  failsafe:\n    lower_multiple: 5\n    upper_multiple: 2\n", "lower_multiple"),
     ("  failsafe:\n    step: 0\n", "step"),
     ("  stability:\n    null_space: cortex\n", "null_space"),
+    ("  failsafe:\n    noise_counts: shuffled\n", "noise_counts"),
     ("  stability:\n    subsets: 3\n", "subsets"),
 ])
 def test_robustness_parameters_are_bounded(tmp_path, capsys, body, field):
@@ -204,6 +232,7 @@ def test_robustness_defaults_are_off_and_left_out_of_the_record():
     spec = AnalysisSpec.model_validate({**base, "robustness": {}})
     assert not spec.robustness.stability.enabled and not spec.robustness.failsafe.enabled
     assert spec.robustness.failsafe.lower_multiple == 2 and spec.robustness.failsafe.upper_multiple == 10
+    assert spec.robustness.failsafe.noise_counts == "independent"  # as Acar et al.'s GenerateNull.R
     assert spec.record()["robustness"]["stability"]["n_subsets"] == 1000
 
 
