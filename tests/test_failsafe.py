@@ -184,6 +184,28 @@ def test_a_cluster_survives_only_while_its_peak_voxel_passes(monkeypatch):
     assert table.loc[2, "failsafe_n"] == 40 and np.isnan(table.loc[2, "bracket_high"])  # 10 x 4 experiments
 
 
+def test_the_peak_the_search_reads_is_the_fwe_cluster_tables_main_peak():
+    """The voxel whose survival decides is the one the FWE cluster table reports as the
+    cluster's main peak (found independently, by nilearn-style peak finding on the image)."""
+    from ale_app.stats.failsafe import cluster_peaks
+    from ale_app.stats.fwe_clusters import fwe_clusters
+    from ale_app.stats.montecarlo import montecarlo_fwe
+
+    fit = _fit()
+    inference = montecarlo_fwe(fit=fit, n_iterations=ITERATIONS, seed=0)
+    labels = np.rint(fit.masker.transform(inference.label_img)).astype(int).ravel()
+    peaks = cluster_peaks(fit.stat_values, labels)
+    table = fwe_clusters(inference, fit.stat_img).table
+    main = table[table["peak"] == "main"].set_index("cluster_id")
+    assert len(peaks) == len(main) >= 2
+    mask = np.asarray(fit.masker.mask_img.dataobj) > 0
+    ijk = np.argwhere(mask)  # in-mask C order, the masker's order
+    affine = fit.masker.mask_img.affine
+    for c, i in peaks.items():
+        xyz = affine[:3, :3] @ ijk[i] + affine[:3, 3]
+        assert np.allclose(xyz, main.loc[c, ["x", "y", "z"]].to_numpy(float)), (c, xyz)
+
+
 def test_fail_safe_bounds_follow_acar():
     from ale_app.stats.failsafe import bounds
 
