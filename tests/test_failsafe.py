@@ -93,11 +93,117 @@ def test_the_same_seed_draws_the_same_noise_and_another_seed_other_noise():
     pd.testing.assert_frame_equal(foci1, foci2)
     pd.testing.assert_frame_equal(noise1, noise2)
     assert not foci1[["x", "y", "z"]].equals(foci3[["x", "y", "z"]])
-    # Each noise experiment copies the focus count and sample size of one real experiment.
-    assert set(map(tuple, noise1[["n_foci", "sample_size"]].to_numpy())) <= {(2, 10.0), (1, 20.0)}
+    # Each noise experiment copies a real experiment's focus count and another's sample size.
+    assert set(noise1["n_foci"]) <= {2, 1} and set(noise1["sample_size"]) <= {10.0, 20.0}
     # Fewer noise experiments are the first ones of the same sequence.
     _, fewer = draw_noise(coords, 10, 5, space, affine)
     pd.testing.assert_frame_equal(fewer, noise1.iloc[:10])
+
+
+def test_focus_count_and_sample_size_are_drawn_independently_unless_paired():
+    """Acar's GenerateNull.R draws a null study's peak count (``sample(p.r, k.null, replace=TRUE)``)
+    apart from its subjects (``sample(n.r, 1)``), as the Python port does (two ``random.choices``):
+    with two experiments of (2 foci, 10 subjects) and (1 focus, 20 subjects), all four pairs occur.
+    ``paired`` keeps each noise experiment's two numbers from one experiment."""
+    import pandas as pd
+
+    from ale_app.stats.failsafe import draw_noise
+
+    coords = pd.DataFrame({"id": ["a", "a", "b"], "x": [0.0, 2, 4], "y": 0.0, "z": 0.0,
+                           "sample_size": [10.0, 10, 20]})
+    space = np.argwhere(np.ones((10, 10, 10), dtype=bool)).astype(np.int32)
+    affine = np.diag([2.0, 2, 2, 1])
+    pairs = {"a": (2, 10.0), "b": (1, 20.0)}
+    foci, noise = draw_noise(coords, 200, 0, space, affine)
+    assert set(map(tuple, noise[["n_foci", "sample_size"]].to_numpy())) == {(2, 10.0), (1, 20.0), (2, 20.0), (1, 10.0)}
+    for row in noise.itertuples():
+        assert (row.n_foci, row.sample_size) == (pairs[row.foci_from][0], pairs[row.sample_size_from][1])
+    assert (foci.groupby("id", sort=False).size().to_numpy() == noise["n_foci"].to_numpy()).all()
+    assert (foci.groupby("id", sort=False)["sample_size"].first().to_numpy() == noise["sample_size"].to_numpy()).all()
+    _, paired = draw_noise(coords, 200, 0, space, affine, "paired")
+    assert set(map(tuple, paired[["n_foci", "sample_size"]].to_numpy())) == {(2, 10.0), (1, 20.0)}
+    assert (paired["foci_from"] == paired["sample_size_from"]).all()
+    with pytest.raises(ValueError):
+        draw_noise(coords, 2, 0, space, affine, "shuffled")
+
+
+def test_a_noise_experiment_puts_its_foci_on_distinct_voxels():
+    """Acar's GenerateNull.R samples a null study's voxels without replacement (``sample(...,
+    replace=FALSE)``; the Python port uses ``random.sample``): three foci on a space of three
+    voxels must be those three voxels, in every noise experiment."""
+    import pandas as pd
+
+    from ale_app.stats.failsafe import draw_noise
+
+    coords = pd.DataFrame({"id": ["a"] * 3, "x": [0.0, 2, 4], "y": 0.0, "z": 0.0, "sample_size": 10.0})
+    space = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0]], dtype=np.int32)
+    foci, noise = draw_noise(coords, 40, 3, space, np.diag([2.0, 2, 2, 1]))
+    assert len(noise) == 40
+    for _, rows in foci.groupby("id"):
+        assert sorted(rows["x"]) == [0.0, 2.0, 4.0]
+
+
+def test_a_cluster_survives_only_while_its_peak_voxel_passes(monkeypatch):
+    """Acar's simulations read the cluster-level FWE map at one voxel (the planted effect's centre,
+    ``local_FSN_clunc.R``) and the Python port reads each cluster's FSN at its peak: a cluster
+    whose other voxels still pass but whose peak does not has failed. The re-run analyses are
+    replaced by one whose passing map is the original cluster without its peak voxel (any-voxel
+    survival would make the fail-safe N the upper bound)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats import ale as ale_module
+    from ale_app.stats import montecarlo
+    from ale_app.stats.failsafe import cluster_peaks, failsafe_n
+
+    n_vox = 50
+    labels = np.zeros(n_vox, dtype=int)
+    labels[10:20], labels[30:36] = 1, 2
+    values = np.linspace(0.01, 0.02, n_vox)
+    values[14] = values[33] = 0.5  # the peaks, inside each cluster
+    assert cluster_peaks(values, labels) == {1: 14, 2: 33}
+    passing = (labels > 0).astype(float)
+    passing[14] = 0.0  # cluster 1 keeps every voxel but its peak; cluster 2 keeps all of its voxels
+    masker = SimpleNamespace(transform=lambda img: img, mask_img=SimpleNamespace(affine=np.eye(4)))
+    coords = pd.DataFrame({"id": [f"e{i}" for i in range(4)], "x": 0.0, "y": 0.0, "z": 0.0, "sample_size": 10.0})
+    fit = SimpleNamespace(stat_values=values, masker=masker, ids=list(coords["id"]),
+                          estimator=SimpleNamespace(inputs_={"coordinates": coords}))
+    refit = SimpleNamespace(masker=masker)
+    monkeypatch.setattr(ale_module, "fit_ale", lambda *_a, **_k: refit)
+    monkeypatch.setattr(montecarlo, "montecarlo_fwe",
+                        lambda **_k: SimpleNamespace(label_img=passing, clusters=[1]))
+    from ale_app.stats import nimare_adapter
+
+    space = np.argwhere(np.ones((5, 5, 2), dtype=bool)).astype(np.int32)
+    monkeypatch.setattr(nimare_adapter, "stability_null_inputs", lambda *_a, **_k: (None, None, space, None, None))
+    monkeypatch.setattr("ale_app.stats.failsafe._dataset", lambda coordinates: coordinates)
+    table = failsafe_n(fit, labels, ALESpec(), n_iterations=10, seed=0, step=1).table.set_index("cluster_id")
+    assert table.loc[1, "failsafe_n"] == 0 and not table.loc[1, "robust"]
+    assert table.loc[2, "failsafe_n"] == 40 and np.isnan(table.loc[2, "bracket_high"])  # 10 x 4 experiments
+
+
+def test_the_peak_the_search_reads_is_the_fwe_cluster_tables_main_peak():
+    """The voxel whose survival decides is the one the FWE cluster table reports as the
+    cluster's main peak (found independently, by nilearn-style peak finding on the image)."""
+    from ale_app.stats.failsafe import cluster_peaks
+    from ale_app.stats.fwe_clusters import fwe_clusters
+    from ale_app.stats.montecarlo import montecarlo_fwe
+
+    fit = _fit()
+    inference = montecarlo_fwe(fit=fit, n_iterations=ITERATIONS, seed=0)
+    labels = np.rint(fit.masker.transform(inference.label_img)).astype(int).ravel()
+    peaks = cluster_peaks(fit.stat_values, labels)
+    table = fwe_clusters(inference, fit.stat_img).table
+    main = table[table["peak"] == "main"].set_index("cluster_id")
+    assert len(peaks) == len(main) >= 2
+    mask = np.asarray(fit.masker.mask_img.dataobj) > 0
+    ijk = np.argwhere(mask)  # in-mask C order, the masker's order
+    affine = fit.masker.mask_img.affine
+    for c, i in peaks.items():
+        xyz = affine[:3, :3] @ ijk[i] + affine[:3, 3]
+        assert np.allclose(xyz, main.loc[c, ["x", "y", "z"]].to_numpy(float)), (c, xyz)
 
 
 def test_fail_safe_bounds_follow_acar():
@@ -130,6 +236,7 @@ def test_robustness_is_refused_outside_inferential_mode(tmp_path, capsys):
     ("  failsafe:\n    lower_multiple: 5\n    upper_multiple: 2\n", "lower_multiple"),
     ("  failsafe:\n    step: 0\n", "step"),
     ("  stability:\n    null_space: cortex\n", "null_space"),
+    ("  failsafe:\n    noise_counts: shuffled\n", "noise_counts"),
     ("  stability:\n    subsets: 3\n", "subsets"),
 ])
 def test_robustness_parameters_are_bounded(tmp_path, capsys, body, field):
@@ -147,6 +254,7 @@ def test_robustness_defaults_are_off_and_left_out_of_the_record():
     spec = AnalysisSpec.model_validate({**base, "robustness": {}})
     assert not spec.robustness.stability.enabled and not spec.robustness.failsafe.enabled
     assert spec.robustness.failsafe.lower_multiple == 2 and spec.robustness.failsafe.upper_multiple == 10
+    assert spec.robustness.failsafe.noise_counts == "independent"  # as Acar et al.'s GenerateNull.R
     assert spec.record()["robustness"]["stability"]["n_subsets"] == 1000
 
 

@@ -395,13 +395,15 @@ def failsafe_info(result: AnalysisResult) -> dict[str, Any]:
     return {
         "Inferential": True,
         "Method": "Fail-safe N (Acar et al. 2018, PLoS ONE 13:e0208177): noise experiments, each with the number "
-                  "of foci and subjects of an experiment drawn at random from the evidence base and its foci at "
-                  "random in the noise space, are added (the first m of one seeded sequence); ALE and its Monte "
-                  "Carlo FWE are re-run; a cluster survives when one of its voxels is in a cluster that passes. "
+                  "of foci and of subjects of experiments drawn at random from the evidence base (NoiseCounts: "
+                  "independent, two draws; paired, one) and its foci on "
+                  "distinct random voxels of the noise space, are added (the first m of one seeded sequence); ALE "
+                  "and its Monte Carlo FWE are re-run; a cluster survives when its peak voxel is in a cluster that "
+                  "passes. "
                   "The lower bound is tested first, then the upper bound, then a bisection narrows the bracket",
         "Experiments": fs.n_experiments, "LowerBound": fs.lower, "UpperBound": fs.upper, "Step": fs.step,
         "Iterations": fs.n_iterations, "ClusterFormingP": spec.voxel_p, "FWEAlpha": spec.fwe_alpha,
-        "NoiseSpace": fs.noise_space, "RandomSeed": fs.seed,
+        "NoiseSpace": fs.noise_space, "NoiseCounts": fs.noise_counts, "RandomSeed": fs.seed,
     }
 
 

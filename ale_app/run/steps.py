@@ -254,7 +254,7 @@ def _failsafe(result: AnalysisResult, ctx: StepContext) -> None:
         result.fit, _cluster_label_values(result.fit, result.fwe_clusters.label_img), result.spec.ale,
         voxel_p=inf.voxel_p, alpha=inf.fwe_alpha, n_iterations=spec.n_iterations or inf.n_iterations,
         seed=inf.seed, lower_multiple=spec.lower_multiple, upper_multiple=spec.upper_multiple, step=spec.step,
-        noise_space=spec.noise_space, executor=ctx.executor, progress=LGR.info)
+        noise_space=spec.noise_space, noise_counts=spec.noise_counts, executor=ctx.executor, progress=LGR.info)
 
 
 def _describe_failsafe(result: AnalysisResult, _ctx: StepContext) -> str:

@@ -607,6 +607,9 @@ class FailsafeSpec(_StrictModel):
         Monte Carlo iterations of each re-run analysis; None: ``inference.n_iterations``.
     noise_space : {"brain", "gm"}, default="brain"
         Where the noise experiments' foci are placed.
+    noise_counts : {"independent", "paired"}, default="independent"
+        How a noise experiment gets its focus count and sample size: each from its own randomly
+        drawn experiment (Acar et al.'s code) or both from one.
     """
 
     enabled: Bool = Field(default=False, description="Compute each FWE cluster's fail-safe N (off unless asked "
@@ -631,6 +634,11 @@ class FailsafeSpec(_StrictModel):
         default="brain",
         description="Where the noise experiments' foci are placed: 'brain' (the brain mask, as Acar et al.) or "
         "'gm' (grey matter above 10%).")
+    noise_counts: Literal["independent", "paired"] = Field(
+        default="independent",
+        description="How a noise experiment gets its number of foci and of subjects: 'independent' (each copied "
+        "from its own randomly drawn experiment, as Acar et al.'s code does) or 'paired' (both from one "
+        "randomly drawn experiment).")
 
     @model_validator(mode="after")
     def _ordered_bounds(self) -> FailsafeSpec:
