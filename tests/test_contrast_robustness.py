@@ -141,7 +141,24 @@ def test_contrast_report_shows_each_groups_robustness_and_the_checklist(runs):
     assert "fail-safe N (Acar et al. 2018; noise experiments between 22 and 110, step 16)" in checklist["Contributions"]
     for text in (page, (both / "CITATION.md").read_text()):
         assert "Acar, F., Seurinck, R., Eickhoff, S. B., &amp; Moerkerke, B. (2018)" in text.replace(" & ", " &amp; ")
-        assert "Frahm, L." in text
+        assert "Frahm, L., Monimu, &amp; Hoffstaedter, F. JALE" in text.replace(" & ", " &amp; ")
     import html
 
     assert "Robustness of group late's own FWE clusters" in html.unescape(page)
+
+
+@pytest.mark.slow
+def test_failsafe_table_says_what_the_tests_found_at_the_bounds(runs):
+    """``survives_lower`` and ``survives_upper`` are the tests table's answers at the two bounds
+    (n/a only when that bound was never tested), for every cluster of both groups."""
+    both, _ = runs
+    for name, k in (("early", 10), ("late", 11)):
+        table = pd.read_csv(both / f"group-{name}_desc-failsafe_table.tsv", sep="\t")
+        tests = pd.read_csv(both / f"group-{name}_desc-failsafetests_table.tsv", sep="\t").set_index("n_noise")
+        for row in table.itertuples():
+            for bound, column in ((2 * k, "survives_lower"), (10 * k, "survives_upper")):
+                value = getattr(row, column)
+                if bound in tests.index:
+                    assert bool(value) == bool(tests.loc[bound, f"survives_{row.cluster_id}"]), (name, column)
+                else:
+                    assert pd.isna(value), (name, column)

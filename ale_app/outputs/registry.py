@@ -417,7 +417,9 @@ def _failsafe_table_sidecar(result: AnalysisResult) -> Sidecar:
             "failsafe_n": "Largest number of noise experiments at which the cluster survived (0: none tested)",
             "bracket_low": "Survived at this many noise experiments (equals failsafe_n)",
             "bracket_high": "Failed at this many (n/a: survived the upper bound)",
-            "survives_lower": "Survived the lower bound", "survives_upper": "Survived the upper bound",
+            "survives_lower": "Survived the lower bound",
+            "survives_upper": "Survived the upper bound, as tested (also when the cluster had already failed the lower "
+                              "bound); n/a when the upper bound was not tested",
             "robust": "Survived the lower bound (Acar et al.'s criterion)"}})
 
 

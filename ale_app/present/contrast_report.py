@@ -231,7 +231,7 @@ def methods_text(result) -> str:
             f" Each group's own ALE was tested as in a single-group analysis (cluster-level FWE from "
             f"{inf.n_iterations:,} Monte Carlo iterations, cluster-forming p < {inf.voxel_p:g}, alpha "
             f"{inf.fwe_alpha:g}, seed {inf.seed}). The groups ({bal.n1} and {bal.n2} experiments) were compared "
-            f"with a balanced contrast (matched-size subsampling; Frahm et al., as NiMARE's "
+            f"with a balanced contrast (matched-size subsampling as in JALE, as NiMARE's "
             f"BalancedALESubtraction implements it, null_method 'random-foci', mask coverage "
             f"'{bal.mask_coverage}'): the balanced difference is the mean, over {bal.difference_iterations:,} "
             f"pairs of random subsamples of {bal.target_n} experiments from each group, of the difference of "

@@ -306,6 +306,7 @@ def _robustness_facts(result) -> dict | None:
     if fs is not None:
         facts["failsafe"] = {"table": fs.table, "lower": fs.lower, "upper": fs.upper, "step": fs.step,
                              "n_iterations": fs.n_iterations, "noise_space": fs.noise_space, "seed": fs.seed,
+                             "noise_counts": fs.noise_counts,
                              "n_experiments": fs.n_experiments}
     return facts
 
@@ -336,7 +337,7 @@ def _robustness_methods(r) -> str:
     text = ""
     if "stability" in rb:
         st = rb["stability"]
-        text += (f" Subsampling stability (NiMARE's ResampledStability; Frahm et al.'s probabilistic ALE) drew "
+        text += (f" Subsampling stability (NiMARE's ResampledStability; JALE's probabilistic ALE) drew "
                  f"{st['n_subsets']:,} subsets of {st['subset_size']} experiments (seed {st['seed']}); in each, "
                  "ALE was thresholded at the same cluster-forming p under the full evidence base's analytic null and "
                  f"clusters were kept when larger than the {100 * (1 - st['alpha']):g}th percentile of a null of largest "
@@ -345,11 +346,15 @@ def _robustness_methods(r) -> str:
                  "a cluster's stability is the share of subsets in which it survived.")
     if "failsafe" in rb:
         fs = rb["failsafe"]
-        text += (f" The fail-safe N (Acar et al., 2018, PLoS ONE 13:e0208177) of each FWE cluster is the largest number of added noise "
-                 "experiments (each with the foci and subject counts of a randomly chosen experiment, foci at "
-                 f"random in the {'brain mask' if fs['noise_space'] == 'brain' else 'grey matter'}) at which the "
-                 f"cluster still passed, searched between {fs['lower']} and {fs['upper']} noise experiments "
-                 f"(2 and 10 times the number of experiments by default) to a step of {fs['step']}, with "
+        counts = ("the focus count and the subject count of one randomly chosen experiment"
+                  if fs.get("noise_counts") == "paired" else
+                  "a focus count and a subject count copied from two independently drawn experiments")
+        text += (" The fail-safe N (Acar et al., 2018) of each FWE cluster is the largest number of added noise "
+                 f"experiments (each with {counts}, its foci on distinct random voxels of the "
+                 f"{'brain mask' if fs['noise_space'] == 'brain' else 'grey matter'}) at which the cluster still "
+                 "passed (its peak voxel inside a cluster that passed cluster-level FWE), found by testing "
+                 f"{fs['lower']} and {fs['upper']} noise experiments "
+                 f"(2 and 10 times the number of experiments by default) and bisecting to a step of {fs['step']}, with "
                  f"{fs['n_iterations']:,} Monte Carlo iterations per analysis (seed {fs['seed']}); a cluster "
                  f"withstanding {fs['lower']} is robust by Acar et al.'s criterion.")
     return text
@@ -709,15 +714,11 @@ REFERENCES = {
 
 #: References cited only by the runs that use them (robustness), in the order they are added.
 ROBUSTNESS_REFERENCES = {
-    "frahm2022": (
-        "Frahm, L., Cieslik, E. C., Hoffstaedter, F., Satterthwaite, T. D., Fox, P. T., Langner, R., & Eickhoff, "
-        "S. B. (2022). Evaluation of thresholding methods for activation likelihood estimation meta-analysis via "
-        "large-scale simulations. Human Brain Mapping, 43(13), 3987-3997. doi:10.1002/hbm.25898",
-        "@article{frahm2022,\n  author = {Frahm, Lennart and Cieslik, Edna C. and Hoffstaedter, Felix and "
-        "Satterthwaite, Theodore D. and Fox, Peter T. and Langner, Robert and Eickhoff, Simon B.},\n  title = "
-        "{Evaluation of thresholding methods for activation likelihood estimation meta-analysis via large-scale "
-        "simulations},\n  journal = {Human Brain Mapping},\n  volume = {43},\n  number = {13},\n"
-        "  pages = {3987--3997},\n  year = {2022},\n  doi = {10.1002/hbm.25898}\n}",
+    "jale": (
+        "Frahm, L., Monimu, & Hoffstaedter, F. JALE [software; the implementation NiMARE cites for its "
+        "ResampledStability and BalancedALESubtraction]. https://github.com/juaml/JALE",
+        "@misc{jale,\n  author = {Frahm, Lennart and Monimu and Hoffstaedter, Felix},\n  title = {{JALE}},\n"
+        "  howpublished = {\\url{https://github.com/juaml/JALE}}\n}",
     ),
     "acar2018": (
         "Acar, F., Seurinck, R., Eickhoff, S. B., & Moerkerke, B. (2018). Assessing robustness against potential "
@@ -732,13 +733,13 @@ ROBUSTNESS_REFERENCES = {
 
 
 def references_for(robustness: dict | None = None, balanced: bool = False) -> dict:
-    """The references a run cites: :data:`REFERENCES`, plus Frahm et al. (2022) when its
-    subsampling stability or balanced contrast ran and Acar et al. (2018) when its fail-safe
-    N ran (a run without them cites exactly what it always did)."""
+    """The references a run cites: :data:`REFERENCES`, plus JALE (the software NiMARE cites
+    for both procedures) when its subsampling stability or balanced contrast ran and Acar et
+    al. (2018) when its fail-safe N ran (a run without them cites exactly what it always did)."""
     refs = dict(REFERENCES)
     robustness = robustness or {}
     if balanced or "stability" in robustness:
-        refs["frahm2022"] = ROBUSTNESS_REFERENCES["frahm2022"]
+        refs["jale"] = ROBUSTNESS_REFERENCES["jale"]
     if "failsafe" in robustness:
         refs["acar2018"] = ROBUSTNESS_REFERENCES["acar2018"]
     return refs

@@ -240,6 +240,10 @@ def failsafe_n(fit, cluster_labels: np.ndarray, ale_spec, *, voxel_p: float = 0.
         rows.append({"cluster_id": c, "failsafe_n": lo, "bracket_low": lo,
                      "bracket_high": np.nan if hi is None else hi, "survives_lower": survives_lower,
                      "survives_upper": survives_upper, "robust": survives_lower})
+    for row in rows:
+        # The upper bound's answer as tested (for another cluster, when this one failed the lower
+        # bound and its search did not need it); None when the upper bound was never tested.
+        row["survives_upper"] = cache[upper][row["cluster_id"]] if upper in cache else None
     table = pd.DataFrame(rows, columns=["cluster_id", "failsafe_n", "bracket_low", "bracket_high",
                                         "survives_lower", "survives_upper", "robust"])
     evaluations = pd.DataFrame(sorted(records, key=lambda r: r["n_noise"]),
