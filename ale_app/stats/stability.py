@@ -163,8 +163,9 @@ def null_cluster_sizes(estimator, threshold: float, subset_size: int, n_iteratio
     def draws():
         for _ in range(n_iterations):
             order = rng.permutation(n)[:subset_size] if subset_size < n else np.arange(n)
-            parts = [rng.randint(0, n_space, size=int(num_foci[s])) for s in order]
-            idx = np.concatenate(parts).astype(np.int32).reshape(-1, 1)
+            # One call for the subset's foci: RandomState's bounded integers draw one 32-bit
+            # value at a time (with rejection), so this is NiMARE's one call per experiment.
+            idx = rng.randint(0, n_space, size=int(num_foci[order].sum())).astype(np.int32).reshape(-1, 1)
             offsets = np.concatenate(([0], np.cumsum(num_foci[order]))).astype(np.int64)
             yield idx, offsets, np.ascontiguousarray(group_kernel[order])
 
@@ -204,12 +205,15 @@ def _supports_block(rows_list, log_t, columns, ale_threshold, ijk, cluster_size_
     sums = log_t @ indicator  # voxels x subsets, sparse x dense (releases the GIL)
     # 1 - exp(s) is decreasing in s; a sum above this bound cannot round to above the cut.
     bound = np.log1p(-ale_threshold) * (1.0 - 1e-9) if ale_threshold < 1.0 else -np.inf
+    voxel, subset = np.nonzero(sums <= bound)
+    stat = (1.0 - np.exp(sums[voxel, subset])).astype(np.float32)
+    passes = stat.astype(np.float64) > ale_threshold
+    voxel, subset = voxel[passes], subset[passes]
+    order = np.argsort(subset, kind="stable")  # by subset, voxels ascending within each
+    voxel, bounds = voxel[order], np.searchsorted(subset[order], np.arange(len(rows_list) + 1))
     out = []
     for b in range(len(rows_list)):
-        column = np.ascontiguousarray(sums[:, b])
-        near = np.flatnonzero(column <= bound)
-        stat = (1.0 - np.exp(column[near])).astype(np.float32)
-        supra = columns[near[stat.astype(np.float64) > ale_threshold]]
+        supra = columns[voxel[bounds[b]:bounds[b + 1]]]
         if supra.size == 0:
             out.append(supra)
             continue
