@@ -188,3 +188,25 @@ def test_the_null_space_prefetched_after_the_fit_is_nimare_s():
     _RESAMPLED_GM_PRIOR_CACHE.clear()
     fresh = _mask_coverage_to_null_ijk(masker, mask_coverage="gm")
     assert np.array_equal(space, fresh) and 0 < len(space) < int(NA.mask_bool(fit.estimator).sum())
+
+
+@pytest.mark.parametrize("mode,enabled,expected", [("inferential", True, ["gm"]), ("inferential", False, []),
+                                                   ("descriptive", True, [])])
+def test_the_ale_step_starts_the_null_space_only_for_stability(monkeypatch, mode, enabled, expected):
+    from types import SimpleNamespace
+
+    from ale_app.run import steps
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats import nimare_adapter as NA
+
+    calls = []
+    monkeypatch.setattr(NA, "prefetch_null_space", lambda masker, space: calls.append((masker, space)))
+    dataset = planted_dataset(n_experiments=3)
+    stability = SimpleNamespace(enabled=enabled, null_space="gm")
+    spec = SimpleNamespace(ale=ALESpec(), display=SimpleNamespace(threshold_percentile=95), mode=mode,
+                           robustness=SimpleNamespace(stability=stability))
+    result = SimpleNamespace(spec=spec, evidence=SimpleNamespace(studyset=dataset, ids=list(dataset.ids)),
+                             inferential=mode == "inferential")
+    steps._fit_ale(result, None)
+    assert [space for _, space in calls] == expected
+    assert all(masker is result.fit.estimator.masker for masker, _ in calls)
