@@ -2,7 +2,7 @@
 
 NiMARE runs inside the tests (ALE + FWECorrector(montecarlo) + ResampledStability) on a small
 generated evidence base with a planted cluster, with the same seed, subsets and null draws;
-the maps must agree within 1e-6 and must not depend on the executor.
+the maps must be equal (max |diff| 0) and must not depend on the executor.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from ale_app.process.executor import Executor
 
-TOL = 1e-6
+TOL = 0.0  # equal: the same float32 shares of the same subsets
 
 
 def planted_dataset(n_experiments=20, seed=7, planted=((40, -20, 50, None),), n_random=(3, 8)):
@@ -114,3 +114,99 @@ def test_the_ale_cut_is_where_nimare_z_crosses():
     assert not z_of(just)[0] > z_crit and z_of(above)[0] > z_crit
     values = np.linspace(0, 0.1, 20001).astype(np.float32)
     assert np.array_equal(z_of(values) > z_crit, values.astype(np.float64) > cut)
+
+
+def _reference_supports(fit, result):
+    """Each subset's support the plain way: its rows' ``log1p(-MA)`` summed with ``bincount``,
+    ``1 - exp`` everywhere, the whole volume labelled, clusters above the null's size kept."""
+    from scipy import ndimage
+
+    from ale_app.stats import nimare_adapter as NA
+
+    ma = fit.ma.tocsr()
+    mask = NA.mask_bool(fit.estimator)
+    supports = []
+    for rows in result.subsets:
+        sub = ma[np.asarray(rows)]
+        sums = np.bincount(sub.indices, weights=np.log1p(-sub.data), minlength=ma.shape[1])
+        supra = (1.0 - np.exp(sums)).astype(np.float32).astype(np.float64) > result.ale_threshold
+        volume = np.zeros(mask.shape, dtype=bool)
+        volume[mask] = supra
+        labels, _ = ndimage.label(volume)
+        sizes = np.bincount(labels.ravel())
+        keep = sizes > result.cluster_size_threshold
+        keep[0] = False
+        supports.append(keep[labels][mask])
+    return np.array(supports)
+
+
+def test_subset_pass_equals_the_plain_computation():
+    """The per-subset pass (one sparse product per block of subsets, exponentials only near the
+    cut, labels in the bounding box) gives the map and the per-cluster table that the plain
+    per-subset computation gives, serially and on two threads."""
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats.ale import fit_ale
+    from ale_app.stats.stability import resampled_stability
+
+    fit = fit_ale(planted_dataset(), ALESpec())
+    labels = np.zeros(fit.ma.shape[1], dtype=np.int64)
+    order = np.argsort(fit.stat_values)[::-1]
+    labels[order[:40]] = 1  # a cluster at the top of the map, one elsewhere
+    labels[order[5000:5040]] = 2
+    kwargs = dict(subset_size=14, n_subsets=8, n_iterations=20, seed=5, cluster_labels=labels)
+    result = resampled_stability(fit, **kwargs)
+    threads = resampled_stability(fit, executor=Executor("threads", 2), **kwargs)
+    supports = _reference_supports(fit, result)
+    assert supports.any(), "some subset should keep a cluster"
+    expected = (supports.sum(axis=0) / len(result.subsets)).astype(np.float32)
+    assert np.array_equal(result.frequency_values, expected)
+    assert np.array_equal(threads.frequency_values, expected)
+    for c in (1, 2):
+        row = result.clusters.set_index("cluster_id").loc[c]
+        assert row["stability"] == supports[:, labels == c].any(axis=1).mean()
+    assert result.clusters["stability"].tolist() == threads.clusters["stability"].tolist()
+
+
+def test_the_null_space_prefetched_after_the_fit_is_nimare_s():
+    """The grey-matter null space a run starts computing after its ALE fit is the one NiMARE's
+    ResampledStability draws from (``brain`` starts nothing)."""
+    from nimare.utils import _RESAMPLED_GM_PRIOR_CACHE, _mask_coverage_to_null_ijk
+
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats import nimare_adapter as NA
+    from ale_app.stats.ale import fit_ale
+
+    fit = fit_ale(planted_dataset(n_experiments=4), ALESpec())
+    masker = fit.estimator.masker
+    NA._PREFETCH.clear()
+    _RESAMPLED_GM_PRIOR_CACHE.clear()
+    NA.prefetch_null_space(masker, "brain")
+    assert not NA._PREFETCH
+    NA.prefetch_null_space(masker, "gm")
+    space = NA.stability_null_inputs(fit.estimator, "gm")[2]
+    assert NA.prefetched_seconds(masker, "gm") > 0
+    _RESAMPLED_GM_PRIOR_CACHE.clear()
+    fresh = _mask_coverage_to_null_ijk(masker, mask_coverage="gm")
+    assert np.array_equal(space, fresh) and 0 < len(space) < int(NA.mask_bool(fit.estimator).sum())
+
+
+@pytest.mark.parametrize("mode,enabled,expected", [("inferential", True, ["gm"]), ("inferential", False, []),
+                                                   ("descriptive", True, [])])
+def test_the_ale_step_starts_the_null_space_only_for_stability(monkeypatch, mode, enabled, expected):
+    from types import SimpleNamespace
+
+    from ale_app.run import steps
+    from ale_app.spec.models import ALESpec
+    from ale_app.stats import nimare_adapter as NA
+
+    calls = []
+    monkeypatch.setattr(NA, "prefetch_null_space", lambda masker, space: calls.append((masker, space)))
+    dataset = planted_dataset(n_experiments=3)
+    stability = SimpleNamespace(enabled=enabled, null_space="gm")
+    spec = SimpleNamespace(ale=ALESpec(), display=SimpleNamespace(threshold_percentile=95), mode=mode,
+                           robustness=SimpleNamespace(stability=stability))
+    result = SimpleNamespace(spec=spec, evidence=SimpleNamespace(studyset=dataset, ids=list(dataset.ids)),
+                             inferential=mode == "inferential")
+    steps._fit_ale(result, None)
+    assert [space for _, space in calls] == expected
+    assert all(masker is result.fit.estimator.masker for masker, _ in calls)

@@ -17,7 +17,13 @@ a cluster above that size).
 
 What is ale-app's own: each null draw runs through the compiled Monte Carlo pass of
 :mod:`ale_app.stats.mc_kernels` (NiMARE builds, thresholds and labels a full MA matrix per
-draw), and each subset's ALE is a sum over precomputed ``log1p(-MA)`` rows. NiMARE thresholds
+draw), the draws streamed to the workers as they are made; each block of subsets' ALE is one
+sparse product of the precomputed ``log1p(-MA)`` columns with the subsets' 0/1 indicator (per
+voxel the same float64 additions, in the same row order, as a sum over the subset's rows), with
+``1 - exp`` only where a sum can pass the cut. The grey-matter null space (NiMARE's prior
+resampled to the template, kept per process) is started in a background thread by the run's
+ALE step (:func:`ale_app.stats.nimare_adapter.prefetch_null_space`) and is ready, or waited
+for, when the null draws need it. NiMARE thresholds
 z from its full-data analytic null at ``z > Phi^-1(1 - voxel_p)``; that z is a monotone step
 function of the float32 ALE value, so the same voxels are those whose ALE is at least the
 smallest float32 ALE value whose z passes, found once by bisection over the float32 values
@@ -157,16 +163,19 @@ def null_cluster_sizes(estimator, threshold: float, subset_size: int, n_iteratio
     def draws():
         for _ in range(n_iterations):
             order = rng.permutation(n)[:subset_size] if subset_size < n else np.arange(n)
-            parts = [rng.randint(0, n_space, size=int(num_foci[s])) for s in order]
-            idx = np.concatenate(parts).astype(np.int32).reshape(-1, 1)
+            # One call for the subset's foci: RandomState's bounded integers draw one 32-bit
+            # value at a time (with rejection), so this is NiMARE's one call per experiment.
+            idx = rng.randint(0, n_space, size=int(num_foci[order].sum())).astype(np.int32).reshape(-1, 1)
             offsets = np.concatenate(([0], np.cumsum(num_foci[order]))).astype(np.int64)
             yield idx, offsets, np.ascontiguousarray(group_kernel[order])
 
     executor = (executor or Executor()).for_gil_free_code()
     block = max(1, min(200, -(-n_iterations // max(1, 4 * executor.n_jobs))))
-    # Drawn here, in NiMARE's order, before any worker starts (a few MB of int32 indices).
-    all_draws = list(draws())
-    blocks = [(all_draws[s:s + block], arrays) for s in range(0, n_iterations, block)]
+    # Drawn in NiMARE's order, one block at a time as the workers take them (the draws of the
+    # next block are made while the compiled pass, which releases the GIL, runs the last one).
+    stream = draws()
+    blocks = (([next(stream) for _ in range(min(block, n_iterations - s))], arrays)
+              for s in range(0, n_iterations, block))
 
     sizes = []
     for res in executor.map(_null_block, blocks):
@@ -176,37 +185,49 @@ def null_cluster_sizes(estimator, threshold: float, subset_size: int, n_iteratio
     return np.concatenate(sizes) if sizes else np.zeros(0, dtype=np.int64)
 
 
-def _subset_support(rows, log_csr, n_vox, ale_threshold, mask, cluster_size_threshold):
-    """Bool in-mask support of one subset: voxels in clusters above the size threshold.
+def _supports_block(rows_list, log_t, columns, ale_threshold, ijk, cluster_size_threshold):
+    """In-mask voxel indices of each subset's support: the voxels in clusters above the size
+    threshold, in NiMARE's order of operations.
 
-    Labelled (faces connectivity, as NiMARE's ``ndimage.label``) inside the bounding box of
-    the suprathreshold voxels, which gives the same clusters as the whole volume."""
+    Each subset's ALE sums its rows' ``log1p(-MA)`` per voxel in row order, as a sum over the
+    rows of the subset alone does: ``log_t`` (voxels with any MA x experiments, CSR, columns
+    in row order) times the subsets' 0/1 indicator adds each voxel's entries in row order,
+    the rows outside the subset as ``x * 0.0``, which leaves a float64 sum unchanged.
+    ``1 - exp`` and the float32 cast run only where the sum can pass (well inside the
+    float32 rounding of the cut), and the suprathreshold voxels are labelled (faces
+    connectivity, as NiMARE's ``ndimage.label``) inside their bounding box, which gives the
+    same clusters as the whole volume."""
     from scipy import ndimage
 
-    sub = log_csr[rows]
-    sums = np.bincount(sub.indices, weights=sub.data, minlength=n_vox)
-    stat = (1.0 - np.exp(sums)).astype(np.float32)
-    supra = stat.astype(np.float64) > ale_threshold
-    if not supra.any():
-        return np.zeros(n_vox, dtype=bool)
-    sig = np.zeros(mask.shape, dtype=bool)
-    sig[mask] = supra
-    where = np.nonzero(sig)
-    box = tuple(slice(int(w.min()), int(w.max()) + 1) for w in where)
-    labels, n_clusters = ndimage.label(sig[box])
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    keep = sizes > cluster_size_threshold
-    keep[0] = False
-    if not keep.any():
-        return np.zeros(n_vox, dtype=bool)
-    support = np.zeros(mask.shape, dtype=bool)
-    support[box] = keep[labels]
-    return support[mask]
-
-
-def _support_block(rows_list, log_csr, n_vox, ale_threshold, mask, cluster_size_threshold):
-    return [_subset_support(r, log_csr, n_vox, ale_threshold, mask, cluster_size_threshold) for r in rows_list]
+    indicator = np.zeros((log_t.shape[1], len(rows_list)), dtype=np.float64)
+    for b, rows in enumerate(rows_list):
+        indicator[np.asarray(rows), b] = 1.0
+    sums = log_t @ indicator  # voxels x subsets, sparse x dense (releases the GIL)
+    # 1 - exp(s) is decreasing in s; a sum above this bound cannot round to above the cut.
+    bound = np.log1p(-ale_threshold) * (1.0 - 1e-9) if ale_threshold < 1.0 else -np.inf
+    voxel, subset = np.nonzero(sums <= bound)
+    stat = (1.0 - np.exp(sums[voxel, subset])).astype(np.float32)
+    passes = stat.astype(np.float64) > ale_threshold
+    voxel, subset = voxel[passes], subset[passes]
+    order = np.argsort(subset, kind="stable")  # by subset, voxels ascending within each
+    voxel, bounds = voxel[order], np.searchsorted(subset[order], np.arange(len(rows_list) + 1))
+    out = []
+    for b in range(len(rows_list)):
+        supra = columns[voxel[bounds[b]:bounds[b + 1]]]
+        if supra.size == 0:
+            out.append(supra)
+            continue
+        where = ijk[supra]
+        lo = where.min(axis=0)
+        local = where - lo
+        sig = np.zeros(tuple(local.max(axis=0) + 1), dtype=bool)
+        sig[local[:, 0], local[:, 1], local[:, 2]] = True
+        labels, _ = ndimage.label(sig)
+        sizes = np.bincount(labels.ravel())
+        keep = sizes > cluster_size_threshold
+        keep[0] = False
+        out.append(supra[keep[labels[local[:, 0], local[:, 1], local[:, 2]]]])
+    return out
 
 
 def resampled_stability(fit, *, subset_size: int | None = None, n_subsets: int | None = DEFAULT_N_SUBSETS,
@@ -257,23 +278,32 @@ def resampled_stability(fit, *, subset_size: int | None = None, n_subsets: int |
 
     ma = fit.ma.tocsr()
     log_csr = sp.csr_matrix((np.log1p(-ma.data), ma.indices, ma.indptr), shape=ma.shape)
-    mask = NA.mask_bool(fit.estimator)
+    log_t = log_csr.T.tocsr()
+    log_t.sort_indices()  # each voxel's entries in row (experiment) order
+    columns = np.flatnonzero(np.diff(log_t.indptr))  # voxels with any MA: the others have ALE 0
+    log_t = log_t[columns]
+    log_t.sort_indices()
+    ijk = np.argwhere(NA.mask_bool(fit.estimator))  # in-mask voxels in masker (C) order
     n_vox = ma.shape[1]
     executor = (executor or Executor()).for_gil_free_code()
-    block = max(1, min(50, -(-len(subsets) // max(1, 4 * executor.n_jobs))))
+    block = max(1, min(25, -(-len(subsets) // max(1, 2 * executor.n_jobs))))
     chunks = [subsets[s:s + block] for s in range(0, len(subsets), block)]
-    running = np.zeros(n_vox, dtype=np.float64)
+    counts = np.zeros(n_vox, dtype=np.int64)
     labels = None if cluster_labels is None else np.asarray(cluster_labels).ravel()
     ids = [] if labels is None else sorted(int(c) for c in np.unique(labels) if c > 0)
     survived = np.zeros(len(ids), dtype=np.int64)
-    for supports in executor.map(_support_block, ((c, log_csr, n_vox, ale_threshold, mask,
-                                                   cluster_size_threshold) for c in chunks)):
+    position = {c: k for k, c in enumerate(ids)}
+    for supports in executor.map(_supports_block, ((c, log_t, columns, ale_threshold, ijk,
+                                                    cluster_size_threshold) for c in chunks)):
         for support in supports:
-            running += support
-            for k, c in enumerate(ids):
-                survived[k] += bool(support[labels == c].any())
+            counts[support] += 1
+            if ids:
+                for c in np.unique(labels[support]):
+                    if c > 0:
+                        survived[position[int(c)]] += 1
         if progress is not None:
             progress(len(supports))
+    running = counts.astype(np.float64)
     frequency = (running / len(subsets)).astype(np.float32)
     rows = []
     for k, c in enumerate(ids):
