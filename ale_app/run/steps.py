@@ -86,13 +86,6 @@ def _fit_ale(result: AnalysisResult, _ctx: StepContext) -> None:
     with progress_bar(len(evidence.ids), "ALE") as advance:
         fit = A.fit_ale(evidence.studyset, spec.ale, progress=advance)
     result.fit = fit
-    robustness = result.spec.robustness if result.inferential else None
-    if robustness is not None and robustness.stability.enabled and fit.estimator is not None:
-        from ale_app.stats.nimare_adapter import prefetch_null_space
-
-        # The stability step's null space (NiMARE's grey-matter prior resampled to the template),
-        # computed in the background while the Monte Carlo FWE runs; the stability step waits for it.
-        prefetch_null_space(fit.estimator.masker, robustness.stability.null_space)
     result.threshold = A.display_threshold(fit.stat_values, spec.display.threshold_percentile)
     result.peak = A.find_peak(fit.stat_img)
     LGR.info("peak ALE %.5f at (%g, %g, %g) mm; display threshold %.6f", result.peak.value, *result.peak.xyz,

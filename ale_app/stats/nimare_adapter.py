@@ -16,8 +16,6 @@ here into an error, so a NiMARE release that is about to change them is noticed 
 from __future__ import annotations
 
 import copy
-import threading
-import time
 import warnings
 
 import numpy as np
@@ -262,60 +260,6 @@ def subset_schedule(n_experiments: int, subset_size: int, n_subsets: int | None,
     return generate_subset_schedule(n_experiments, subset_size, n_samples=n_subsets, random_state=int(seed))
 
 
-#: Null spaces being computed ahead in a background thread (:func:`prefetch_null_space`), by key.
-_PREFETCH: dict = {}
-_PREFETCH_LOCK = threading.Lock()
-
-
-def _null_space_key(masker, mask_coverage: str):
-    return (mask_coverage, masker.mask_img.shape, tuple(np.asarray(masker.mask_img.affine).ravel()))
-
-
-def prefetch_null_space(masker, mask_coverage: str) -> None:
-    """Start computing the null space of ``mask_coverage`` for ``masker`` in a background
-    thread, so that :func:`stability_null_inputs` finds it ready. For ``gm`` that is NiMARE's
-    grey-matter prior resampled to the template (about a second, holding the GIL), which NiMARE
-    keeps per process; a run starts it after its ALE fit, where it overlaps the Monte Carlo FWE
-    (compiled code on threads that release the GIL). ``brain`` needs nothing."""
-    if mask_coverage != "gm":
-        return
-    key = _null_space_key(masker, mask_coverage)
-    with _PREFETCH_LOCK:
-        if key in _PREFETCH:
-            return
-        done: dict = {}
-
-        def work():
-            from nimare.utils import _mask_coverage_to_mask  # private; fills NiMARE's own per-process cache
-
-            start = time.perf_counter()
-            try:
-                _mask_coverage_to_mask(masker, mask_coverage=mask_coverage)
-            except Exception as exc:  # noqa: BLE001 - the caller that waits computes it again and reports
-                done["error"] = exc
-            done["seconds"] = time.perf_counter() - start
-
-        thread = threading.Thread(target=work, name="ale-app-null-space", daemon=True)
-        _PREFETCH[key] = (thread, done)
-        thread.start()
-
-
-def prefetched_seconds(masker, mask_coverage: str) -> float | None:
-    """How long the background computation of :func:`prefetch_null_space` took (None: not
-    started or not finished)."""
-    entry = _PREFETCH.get(_null_space_key(masker, mask_coverage))
-    return None if entry is None else entry[1].get("seconds")
-
-
-def _wait_for_prefetch(masker, mask_coverage: str) -> None:
-    entry = _PREFETCH.get(_null_space_key(masker, mask_coverage))
-    if entry is not None:
-        entry[0].join()
-        if "error" in entry[1]:  # computed again by the caller, whose error is reported
-            with _PREFETCH_LOCK:
-                _PREFETCH.pop(_null_space_key(masker, mask_coverage), None)
-
-
 def stability_null_inputs(estimator, mask_coverage: str):
     """What ``ResampledStability``'s cluster-size null draws from, for an input-prepared ALE.
 
@@ -329,7 +273,10 @@ def stability_null_inputs(estimator, mask_coverage: str):
     from nimare.utils import _mask_coverage_to_null_ijk  # private
 
     sample_sizes, num_foci = _study_metadata_from_coordinates(estimator.inputs_["coordinates"])
-    _wait_for_prefetch(estimator.masker, mask_coverage)
+    if mask_coverage == "gm":
+        from ale_app.stats.gm_prior import seed_nimare_cache
+
+        seed_nimare_cache(estimator.masker)  # the shipped prior: NiMARE resamples nothing
     space = _mask_coverage_to_null_ijk(estimator.masker, mask_coverage=mask_coverage).astype(np.int32)
     unique = np.unique(sample_sizes)
     supports = []
