@@ -21,9 +21,8 @@ draw), the draws streamed to the workers as they are made; each block of subsets
 sparse product of the precomputed ``log1p(-MA)`` columns with the subsets' 0/1 indicator (per
 voxel the same float64 additions, in the same row order, as a sum over the subset's rows), with
 ``1 - exp`` only where a sum can pass the cut. The grey-matter null space (NiMARE's prior
-resampled to the template, kept per process) is started in a background thread by the run's
-ALE step (:func:`ale_app.stats.nimare_adapter.prefetch_null_space`) and is ready, or waited
-for, when the null draws need it. NiMARE thresholds
+resampled to the template, kept per process) is the one ale-app ships
+(:mod:`ale_app.stats.gm_prior`), put into NiMARE's cache so that nothing is resampled. NiMARE thresholds
 z from its full-data analytic null at ``z > Phi^-1(1 - voxel_p)``; that z is a monotone step
 function of the float32 ALE value, so the same voxels are those whose ALE is at least the
 smallest float32 ALE value whose z passes, found once by bisection over the float32 values
