@@ -200,13 +200,210 @@ def _draw_foci(rng, n_space, num_foci):
 # --------------------------------------------------------------------------- probabilistic maps
 
 
-def _null_cluster_block(estimator, mask_arr, voxel_p, sample_space, draws):
-    """Largest approximate-z cluster of each null draw ``(sample_sizes, num_foci, foci)``."""
+@dataclass
+class _DrawSetup:
+    """What the compiled random-foci draws (:mod:`ale_app.stats.balanced_kernels`) read:
+    NiMARE's sparse kernels of every sample size (offsets, float32 values and numpy's float32
+    ``log1p(-value)`` as float64, as NiMARE's ``np.log1p`` on the MA values and its
+    ``bincount`` weights give them), the grid, and the masked <-> flat voxel maps."""
+
+    koff: np.ndarray
+    kval: np.ndarray
+    klog: np.ndarray
+    kstart: np.ndarray
+    kernel_of: dict
+    support: dict
+    flat_to_masked: np.ndarray
+    masked_to_flat: np.ndarray
+    shape: tuple
+    n_mask: int
+
+    @classmethod
+    def build(cls, mask_img, sample_sizes):
+        from nimare.meta.utils import _get_mask_flat_to_masked
+
+        sizes = sorted({int(s) for s in sample_sizes})
+        offs, vals, starts = [], [], [0]
+        for s in sizes:
+            o, v = _kernel_support(mask_img, s)
+            offs.append(np.asarray(o, dtype=np.int64))
+            vals.append(np.asarray(v, dtype=np.float32))
+            starts.append(starts[-1] + len(v))
+        kval = np.ascontiguousarray(np.concatenate(vals))
+        flat_to_masked = np.ascontiguousarray(_get_mask_flat_to_masked(mask_img), dtype=np.int64)
+        return cls(koff=np.ascontiguousarray(np.concatenate(offs)), kval=kval,
+                   klog=np.log1p(-kval).astype(np.float64), kstart=np.array(starts, dtype=np.int64),
+                   kernel_of={s: i for i, s in enumerate(sizes)},
+                   support={s: starts[i + 1] - starts[i] for i, s in enumerate(sizes)},
+                   flat_to_masked=flat_to_masked, masked_to_flat=np.flatnonzero(flat_to_masked >= 0),
+                   shape=tuple(int(x) for x in mask_img.shape), n_mask=int((flat_to_masked >= 0).sum()))
+
+    def capacity(self, sample_sizes, num_foci) -> int:
+        """An upper bound of the MA entries of experiments with these sizes and foci."""
+        return int(sum(min(int(nf) * self.support[int(s)], self.n_mask) for s, nf in zip(sample_sizes, num_foci)))
+
+
+class _Draws:
+    """Per-thread scratch arrays for :func:`_ma_rows` draws of one setup."""
+
+    def __init__(self, setup: _DrawSetup, capacity: int, n_rows: int):
+        self.setup = setup
+        self.best = np.zeros(setup.n_mask, dtype=np.float32)
+        self.best_e = np.zeros(setup.n_mask, dtype=np.int64)
+        self.vox = np.empty(max(1, capacity), dtype=np.int64)
+        self.ent = np.empty(max(1, capacity), dtype=np.int64)
+        self.ptr = np.zeros(n_rows + 1, dtype=np.int64)
+        self.row_max = np.zeros(n_rows, dtype=np.float32)
+
+    def ma_rows(self, sample_space, sample_sizes, num_foci, foci) -> int:
+        """The draw's MA rows (as NiMARE's ``_random_ale_ma_from_metadata``); returns the
+        number of entries in ``vox``/``ent`` (rows ``ptr``)."""
+        from ale_app.stats.balanced_kernels import _compiled
+
+        st = self.setup
+        ijk = sample_space[np.concatenate(foci)].astype(np.int64) if len(foci) else np.zeros((0, 3), np.int64)
+        exp_ptr = np.concatenate(([0], np.cumsum(np.asarray(num_foci, dtype=np.int64))))
+        exp_kernel = np.array([st.kernel_of[int(s)] for s in sample_sizes], dtype=np.int64)
+        n_rows = len(num_foci)
+        if self.ptr.shape[0] != n_rows + 1:
+            self.ptr = np.zeros(n_rows + 1, dtype=np.int64)
+            self.row_max = np.zeros(n_rows, dtype=np.float32)
+        need = st.capacity(sample_sizes, num_foci)
+        if need > self.vox.shape[0]:
+            self.vox = np.empty(need, dtype=np.int64)
+            self.ent = np.empty(need, dtype=np.int64)
+        nx, ny, nz = st.shape
+        n = _compiled()["_ma_rows"](np.ascontiguousarray(ijk), exp_ptr, exp_kernel, st.koff, st.kval, st.kstart,
+                                    st.flat_to_masked, nx, ny, nz, self.best, self.best_e, self.vox, self.ent,
+                                    self.ptr, self.row_max)
+        if n < 0:
+            raise RuntimeError("the MA buffer was too short (a bug in its bound)")
+        return int(n)
+
+
+def _histogram_bins(estimator, row_max):
+    """NiMARE's ``ALE._determine_histogram_bins`` from the rows' maxima (float32)."""
+    inv = 100000
+    step = 1 / inv
+    max_ma = np.ceil(row_max * inv) / inv
+    max_poss_ale = estimator._compute_summarystat(max_ma)
+    return np.round(np.arange(0, max_poss_ale + (1.5 * step), step), 5)
+
+
+def _passing_bins(hist, voxel_p):
+    """Per histogram bin, whether a voxel whose ALE falls in it passes NiMARE's
+    ``_threshold_z_clusters`` (z from ``nullhist_to_p`` and ``p_to_z``, as float32, above
+    ``norm.ppf(1 - voxel_p)``), and whether a voxel with ALE 0 (p = 1) would."""
+    from nimare.transforms import p_to_z
+    from scipy.stats import norm
+
+    weights = hist[:, None]
+    null = weights / np.sum(weights, axis=0)
+    null = np.cumsum(null[::-1, :], axis=0)[::-1, :]
+    null /= np.max(null, axis=0)
+    null = np.squeeze(null)
+    smallest = np.min(null[null != 0])
+    p = np.maximum(smallest, np.minimum(null, 1.0))
+    z_crit = norm.ppf(1 - voxel_p)
+    passing = p_to_z(p, tail="one").astype(np.float32) > z_crit
+    p_zero = np.maximum(smallest, np.minimum(np.ones(1), 1.0))
+    zero_passes = bool((p_to_z(p_zero, tail="one").astype(np.float32) > z_crit)[0])
+    return passing, zero_passes
+
+
+class _NullClusters:
+    """The largest approximate-null z cluster of random-foci draws, computed as NiMARE's
+    ``_ale_approximate_z_from_ma`` and ``_threshold_z_clusters`` compute it, without their
+    maps: the MA rows from the compiled draw, the per-voxel log-sums, NiMARE's histogram (the
+    same bins and float64 operations, compiled), then which histogram bins pass; a voxel's
+    z is looked up from its bin, so only the voxels whose log-sum could put them in a passing
+    bin get their exact ALE (numpy's ``1 - exp``, NiMARE's ``_round2`` bin), and the passing
+    ones are labelled (faces connectivity) for the largest cluster."""
+
+    def __init__(self, estimator, setup: _DrawSetup, capacity: int, n_rows: int):
+        self.estimator = estimator
+        self.draws = _Draws(setup, capacity, n_rows)
+        self.sums = np.zeros(setup.n_mask, dtype=np.float64)
+        self.touched = np.empty(setup.n_mask, dtype=np.int64)
+        self.label = np.zeros(int(np.prod(setup.shape)), dtype=np.int64)
+        self.buffers = None
+
+    def _bufs(self, n_bins):
+        if self.buffers is None or self.buffers[0].shape[0] < n_bins:
+            size = max(n_bins, 1024) * 2
+            self.buffers = (np.zeros(size), np.zeros(size), np.zeros(size), np.zeros(size),
+                            np.zeros(size, dtype=np.int64))
+        return self.buffers
+
+    def largest(self, sample_space, sample_sizes, num_foci, foci, voxel_p) -> int | None:
+        """The draw's largest cluster (voxels), or None when this shortcut does not apply."""
+        from nimare.utils import _round2
+
+        from ale_app.stats.balanced_kernels import _compiled
+
+        k = _compiled()
+        d = self.draws
+        st = d.setup
+        n = d.ma_rows(sample_space, sample_sizes, num_foci, foci)
+        hist_bins = _histogram_bins(self.estimator, d.row_max)
+        bin_centers = hist_bins.astype(np.float64, copy=False)
+        n_bins = int(bin_centers.shape[0])
+        step = bin_centers[1] - bin_centers[0]
+        inv_step = 1 / step
+        ale, tmp, exp_hist, one_minus, jbuf = self._bufs(n_bins)
+        k["_approximate_histogram"](st.kval, d.ent[:n], d.ptr, st.n_mask, inv_step, n_bins, bin_centers, ale,
+                                    tmp, exp_hist, one_minus, jbuf)
+        passing, zero_passes = _passing_bins(ale[:n_bins].copy(), voxel_p)
+        if zero_passes:
+            return None
+        n_t = k["_log_sums"](d.vox, d.ent, n, st.klog, self.sums, self.touched)
+        touched = self.touched[:n_t]
+        sums = self.sums[touched]
+        self.sums[touched] = 0.0
+        first = np.flatnonzero(passing)
+        if first.size == 0:
+            return 0
+        K = int(first[0])
+        if passing[K:].all():
+            # A bin at or above K needs ALE * inv_step >= K - 1/2, so ALE >= t below; the
+            # float32 ALE 1 - exp(S) reaches t only where S <= log1p(-t), loosened by 1e-5.
+            t = max(0.0, (K - 0.5) / inv_step) * (1 - 1e-5)
+            keep = sums <= np.log1p(-t)
+            touched, sums = touched[keep], sums[keep]
+        stat = (1.0 - np.exp(sums)).astype(np.float32)
+        pos = stat > 0
+        touched, stat = touched[pos], stat[pos]
+        bins = _round2(stat * inv_step)
+        bins[bins >= n_bins] = n_bins - 1
+        sig = touched[passing[bins]]
+        if sig.size == 0:
+            return 0
+        vox = np.sort(st.masked_to_flat[sig])
+        nx, ny, nz = st.shape
+        size, _ = k["_largest_cluster"](vox, np.zeros(vox.shape[0], dtype=np.float32), self.label, ny, nz, 0.0)
+        return int(size)
+
+
+
+
+def _null_cluster_block(estimator, mask_arr, voxel_p, sample_space, draws, setup=None):
+    """Largest approximate-z cluster of each null draw ``(sample_sizes, num_foci, foci)``:
+    through :class:`_NullClusters` when ``setup`` is given, else (and where it does not
+    apply) NiMARE's own functions."""
     from nimare.meta.cbma.null_utils import _ale_approximate_z_from_ma
     from nimare.meta.cbma.utils import _threshold_z_clusters
 
     out = np.zeros(len(draws), dtype=np.int32)
+    fast = None
+    if setup is not None and draws:
+        cap = max(setup.capacity(sizes, nfoci) for sizes, nfoci, _ in draws)
+        fast = _NullClusters(estimator, setup, cap, len(draws[0][1]))
     for i, (sizes, nfoci, foci) in enumerate(draws):
+        if fast is not None:
+            size = fast.largest(sample_space, sizes, nfoci, foci, voxel_p)
+            if size is not None:
+                out[i] = size
+                continue
         ma = _random_ma(estimator.masker.mask_img, sizes, nfoci, sample_space, foci)
         _, z = _ale_approximate_z_from_ma(estimator, ma)
         _, out[i] = _threshold_z_clusters(z, estimator.masker, voxel_thresh=voxel_p,
@@ -234,7 +431,8 @@ def _blocks(items: list, n_blocks: int):
 
 
 def probabilistic_map(fit, target_n: int, seed: int, *, n_subsamples: int, n_iterations: int, voxel_p: float,
-                      alpha: float, sample_space: np.ndarray, executor: Executor, progress=None):
+                      alpha: float, sample_space: np.ndarray, executor: Executor, progress=None,
+                      fast: bool = True):
     """NiMARE's ``BalancedALESubtraction._probabilistic_map`` of one group.
 
     Returns the map (float32, in-mask), the cluster-size threshold and the subsamples used.
@@ -258,8 +456,11 @@ def probabilistic_map(fit, target_n: int, seed: int, *, n_subsamples: int, n_ite
     n_blocks = 4 * executor.n_jobs if executor.kind != "serial" else 1
     sizes_null = np.zeros(n_iterations, dtype=np.int32)
     at = 0
-    for block in executor.map(_null_cluster_block, ((estimator, mask_arr, voxel_p, sample_space, b)
-                                                     for b in _blocks(draws, n_blocks))):
+    # The compiled draws release the GIL: threads, not worker processes, run them.
+    setup = _DrawSetup.build(estimator.masker.mask_img, sample_sizes) if fast else None
+    null_ex = executor.for_gil_free_code() if fast else executor
+    for block in null_ex.map(_null_cluster_block, ((estimator, mask_arr, voxel_p, sample_space, b, setup)
+                                                    for b in _blocks(draws, n_blocks))):
         sizes_null[at : at + block.shape[0]] = block
         at += block.shape[0]
         if progress is not None:

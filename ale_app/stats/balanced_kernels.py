@@ -1,0 +1,245 @@
+"""The compiled core of the balanced contrast's random-foci draws (numba, ``nogil``).
+
+A random-foci draw puts every experiment's foci at random voxels and needs, per experiment,
+its modelled-activation (MA) map: at each in-mask voxel the largest kernel value of its foci
+(NiMARE's ``compute_ale_ma``). :func:`_ma_rows` builds those maps in a dense scratch
+array (no sort, no sparse matrix) and keeps, per voxel, the kernel entry that gave its
+value, so that its ``log1p(-MA)`` is numpy's float32 value precomputed per kernel entry.
+
+For a probabilistic map's null draw, :func:`_log_sums` adds those per voxel in experiment
+order from 0.0 in float64 (as NiMARE's ``np.bincount`` over the CSR rows adds them), and
+:func:`_approximate_histogram` forms NiMARE's approximate-null histogram
+(``ALE._compute_null_approximate``: the same bins, the same float64 products added into the
+same bins in the same order, so the same bits; see the function).
+
+For a balanced null draw, :func:`_whole_products` multiplies each group's ``1 - MA`` (float32,
+as numpy's ``1.0 - ma`` on float32 values) per prior voxel in float64 in experiment order, as
+:func:`ale_app.stats.subtraction_kernels._whole_product` does on the sparse rows.
+
+The functions are plain Python until :func:`_compiled` compiles them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ale_app.stats.mc_kernels import _largest_cluster, _numba_cache_usable
+
+
+def _ma_rows(ijk, exp_ptr, exp_kernel, koff, kval, kstart, flat_to_masked, nx, ny, nz, best, best_e,
+             vox_out, ent_out, ptr_out, row_max):
+    """Each experiment's MA map from its foci ``ijk[exp_ptr[g]:exp_ptr[g + 1]]``.
+
+    Experiment ``g`` uses kernel ``exp_kernel[g]``: entries ``kstart[k] .. kstart[k + 1] - 1``
+    of ``koff`` (offsets from the focus) and ``kval`` (float32 values). Writes, row after row,
+    the in-mask voxels reached (``vox_out``, masked indices, in first-reached order) and the
+    kernel entry of their largest value (``ent_out``), ``ptr_out`` (row offsets) and
+    ``row_max`` (float32). ``best``/``best_e`` are all-zero scratch arrays over the masked
+    voxels and are left all zero. Returns the number of entries written, or -1 when
+    ``vox_out`` is too short.
+    """
+    n = 0
+    cap = vox_out.shape[0]
+    ptr_out[0] = 0
+    stride_x = ny * nz
+    for g in range(exp_ptr.shape[0] - 1):
+        k = exp_kernel[g]
+        row_start = n
+        for f in range(exp_ptr[g], exp_ptr[g + 1]):
+            pi, pj, pk = ijk[f, 0], ijk[f, 1], ijk[f, 2]
+            for e in range(kstart[k], kstart[k + 1]):
+                x = koff[e, 0] + pi
+                y = koff[e, 1] + pj
+                z = koff[e, 2] + pk
+                if x < 0 or y < 0 or z < 0 or x >= nx or y >= ny or z >= nz:
+                    continue
+                m = flat_to_masked[x * stride_x + y * nz + z]
+                if m < 0:
+                    continue
+                v = kval[e]
+                if best[m] == 0.0:
+                    if n == cap:
+                        return -1
+                    vox_out[n] = m
+                    n += 1
+                    best[m] = v
+                    best_e[m] = e
+                elif v > best[m]:
+                    best[m] = v
+                    best_e[m] = e
+        mx = np.float32(0.0)
+        for p in range(row_start, n):
+            m = vox_out[p]
+            ent_out[p] = best_e[m]
+            if best[m] > mx:
+                mx = best[m]
+            best[m] = 0.0
+            best_e[m] = 0
+        ptr_out[g + 1] = n
+        row_max[g] = mx
+    return n
+
+
+def _log_sums(vox, ent, n, klog, sums, touched):
+    """``sums[v] += klog[entry]`` over the first ``n`` entries (rows in order: each voxel's
+    experiments in order, from 0.0). ``touched`` gets the voxels reached (first-reached
+    order); returns how many. ``sums`` must be all zero where not yet reached."""
+    n_t = 0
+    for p in range(n):
+        v = vox[p]
+        if sums[v] == 0.0:
+            touched[n_t] = v
+            n_t += 1
+        sums[v] += klog[ent[p]]
+    return n_t
+
+
+def _nearest_bin(value, inv_step_size, n_bins):
+    """NiMARE's ``null_utils._nearest_bin`` (the same operations)."""
+    scaled = value * inv_step_size
+    floor = np.floor(scaled)
+    idx = int(floor) + int(scaled - floor >= 0.5)
+    if idx < 0:
+        return 0
+    elif idx >= n_bins:
+        return n_bins - 1
+    return idx
+
+
+def _study_histogram(vals, n_zero, recip, inv_step_size, n_bins, out):
+    """NiMARE's ``_study_ma_histogram`` into ``out``."""
+    for b in range(n_bins):
+        out[b] = 0.0
+    for i in range(vals.shape[0]):
+        out[_nearest_bin(vals[i], inv_step_size, n_bins)] += 1.0
+    out[0] += n_zero
+    for b in range(n_bins):
+        out[b] *= recip
+
+
+def _approximate_histogram(kval, ent, ptr, n_mask, inv_step_size, n_bins, bin_centers, ale, tmp, exp_hist,
+                           one_minus, jbuf):
+    """NiMARE's approximate-null ALE histogram of the rows (``ent``: kernel entries, so
+    values ``kval[ent]``) over ``n_bins`` bins, written to ``ale``.
+
+    As ``ALE._compute_null_approximate`` with ``_update_ale_histogram``: per row after the
+    first, for each of its non-zero bins in order, for each ALE bin in order, the float64
+    product added into the bin of ``1 - (1 - c_exp) * (1 - c_ale)``. Here every ALE bin up to
+    the last non-zero one is visited (a zero one adds ``+0.0``, which changes no bit), the
+    bins of one exp bin are computed first in a loop of their own (which the compiler
+    vectorises: the same operations on each element) and then added.
+    """
+    recip = 1.0 / n_mask
+    top = n_bins - 1
+    for k in range(n_bins):
+        one_minus[k] = 1.0 - bin_centers[k]
+    for g in range(ptr.shape[0] - 1):
+        a, b = ptr[g], ptr[g + 1]
+        vals = np.empty(b - a, dtype=np.float32)
+        for i in range(b - a):
+            vals[i] = kval[ent[a + i]]
+        if g == 0:
+            _study_histogram(vals, n_mask - (b - a), recip, inv_step_size, n_bins, ale)
+            continue
+        _study_histogram(vals, n_mask - (b - a), recip, inv_step_size, n_bins, exp_hist)
+        last = -1
+        for k in range(n_bins):
+            if ale[k] > 0.0:
+                last = k
+        for k in range(n_bins):
+            tmp[k] = 0.0
+        for e in range(n_bins):
+            ep = exp_hist[e]
+            if not ep > 0.0:
+                continue
+            exp_one_minus = 1.0 - bin_centers[e]
+            for k in range(last + 1):
+                scaled = (1.0 - exp_one_minus * one_minus[k]) * inv_step_size
+                floor = np.floor(scaled)
+                idx = np.int64(floor) + np.int64(scaled - floor >= 0.5)
+                jbuf[k] = min(max(idx, 0), top)
+            for k in range(last + 1):
+                tmp[jbuf[k]] += ep * ale[k]
+        for k in range(n_bins):
+            ale[k] = tmp[k]
+
+
+def _whole_products(vox, ent, n, kval, prior, q, touched, n_t):
+    """``q[v] *= float64(float32(1) - kval[entry])`` over the first ``n`` entries at prior
+    voxels (``q`` all 1.0 where not yet reached); appends newly reached voxels to
+    ``touched`` after its first ``n_t``; returns the new count."""
+    one = np.float32(1.0)
+    for p in range(n):
+        v = vox[p]
+        if not prior[v]:
+            continue
+        if q[v] == 1.0:
+            touched[n_t] = v
+            n_t += 1
+        q[v] = q[v] * np.float64(one - kval[ent[p]])
+    return n_t
+
+
+def _balanced_extremes(q1, q2, touched, n_t, n_pairs):
+    """The smallest and largest mean balanced difference over the reached voxels when both
+    groups' subsamples are the whole group: per voxel ``c = float32((1 - q1) - (1 - q2))``
+    added ``n_pairs`` times in float32, divided by ``n_pairs``, as
+    :func:`ale_app.stats.subtraction_kernels._balanced_mean` does. A float32 sum of equal
+    terms is non-decreasing in the term (rounding is monotone), so the extremes are those of
+    the smallest and the largest ``c``. Resets ``q1``/``q2`` at the reached voxels to 1.0."""
+    c_lo = np.float32(np.inf)
+    c_hi = np.float32(-np.inf)
+    for i in range(n_t):
+        v = touched[i]
+        c = np.float32((1.0 - q1[v]) - (1.0 - q2[v]))
+        if c < c_lo:
+            c_lo = c
+        if c > c_hi:
+            c_hi = c
+        q1[v] = 1.0
+        q2[v] = 1.0
+    den = np.float32(n_pairs)
+    acc_lo = np.float32(0.0)
+    acc_hi = np.float32(0.0)
+    for d in range(n_pairs):
+        acc_lo = acc_lo + c_lo
+        acc_hi = acc_hi + c_hi
+    return acc_lo / den, acc_hi / den
+
+
+_COMPILED: dict = {}
+_COMPILING = threading.Lock()
+
+#: Roughly how long compiling these kernels takes (two cores, numba 0.68), for the log line.
+COMPILE_SECONDS = 3
+
+
+def _compiled():
+    """The compiled kernels, built on first use (cached on disk where that is writable), as
+    :func:`ale_app.stats.mc_kernels._compiled` builds its own."""
+    if not _COMPILED:
+        with _COMPILING:
+            if not _COMPILED:
+                _compile()
+    return _COMPILED
+
+
+def _compile():
+    from ale_app.process import numba_cache
+
+    jit = numba_cache.jit_maker(_numba_cache_usable())
+    g = dict(globals())
+
+    def jit_here(fn):
+        return jit(type(fn)(fn.__code__, g, fn.__name__))
+
+    g["_nearest_bin"] = jit_here(_nearest_bin)
+    g["_study_histogram"] = jit_here(_study_histogram)
+    g["_largest_cluster"] = jit_here(_largest_cluster)
+    compiled = {fn.__name__: jit_here(fn) for fn in (_ma_rows, _log_sums, _approximate_histogram,
+                                                    _whole_products, _balanced_extremes, _largest_cluster)}
+    numba_cache.announce_compile(list(compiled.values()), "balanced contrast's random-foci kernels",
+                                 COMPILE_SECONDS)
+    _COMPILED.update(compiled)
