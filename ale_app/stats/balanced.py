@@ -208,6 +208,8 @@ class _DrawSetup:
     ``bincount`` weights give them), the grid, and the masked <-> flat voxel maps."""
 
     koff: np.ndarray
+    kflat: np.ndarray
+    kbox: np.ndarray
     kval: np.ndarray
     klog: np.ndarray
     kstart: np.ndarray
@@ -230,8 +232,12 @@ class _DrawSetup:
             vals.append(np.asarray(v, dtype=np.float32))
             starts.append(starts[-1] + len(v))
         kval = np.ascontiguousarray(np.concatenate(vals))
-        flat_to_masked = np.ascontiguousarray(_get_mask_flat_to_masked(mask_img), dtype=np.int64)
-        return cls(koff=np.ascontiguousarray(np.concatenate(offs)), kval=kval,
+        flat_to_masked = np.ascontiguousarray(_get_mask_flat_to_masked(mask_img), dtype=np.int32)
+        koff = np.ascontiguousarray(np.concatenate(offs))
+        _, ny, nz = mask_img.shape
+        kbox = np.array([np.r_[o.min(axis=0), o.max(axis=0)] for o in offs], dtype=np.int64)
+        return cls(koff=koff, kflat=(koff[:, 0] * (ny * nz) + koff[:, 1] * nz + koff[:, 2]).astype(np.int64),
+                   kbox=kbox, kval=kval,
                    klog=np.log1p(-kval).astype(np.float64), kstart=np.array(starts, dtype=np.int64),
                    kernel_of={s: i for i, s in enumerate(sizes)},
                    support={s: starts[i + 1] - starts[i] for i, s in enumerate(sizes)},
@@ -249,7 +255,7 @@ class _Draws:
     def __init__(self, setup: _DrawSetup, capacity: int, n_rows: int):
         self.setup = setup
         self.best = np.zeros(setup.n_mask, dtype=np.float32)
-        self.best_e = np.zeros(setup.n_mask, dtype=np.int64)
+        self.best_e = np.zeros(setup.n_mask, dtype=np.int32)
         self.vox = np.empty(max(1, capacity), dtype=np.int64)
         self.ent = np.empty(max(1, capacity), dtype=np.int64)
         self.ptr = np.zeros(n_rows + 1, dtype=np.int64)
@@ -273,7 +279,8 @@ class _Draws:
             self.vox = np.empty(need, dtype=np.int64)
             self.ent = np.empty(need, dtype=np.int64)
         nx, ny, nz = st.shape
-        n = _compiled()["_ma_rows"](np.ascontiguousarray(ijk), exp_ptr, exp_kernel, st.koff, st.kval, st.kstart,
+        n = _compiled()["_ma_rows"](np.ascontiguousarray(ijk), exp_ptr, exp_kernel, st.koff, st.kflat, st.kbox,
+                                    st.kval, st.kstart,
                                     st.flat_to_masked, nx, ny, nz, self.best, self.best_e, self.vox, self.ent,
                                     self.ptr, self.row_max)
         if n < 0:
@@ -552,12 +559,38 @@ def _draw_pairs(rng, n1: int, n2: int, target_n: int, n_pairs: int, whole1: bool
     return idx1, idx2, n_pairs, whole1, whole2
 
 
-def _null_block(start, mask_img, prior_masked, sample_space, meta1, meta2, draws):
-    """The min and max mean balanced difference of each null draw ``(foci1, foci2, pairs)``."""
+def _null_block(start, mask_img, prior_masked, sample_space, meta1, meta2, draws, setup=None):
+    """The min and max mean balanced difference of each null draw ``(foci1, foci2, pairs)``.
+
+    With ``setup`` and both groups' subsamples the whole group, through the compiled draws:
+    each group's product of ``1 - MA`` per prior voxel (float64, experiment order, as the
+    sparse path computes it) and only the extreme differences averaged (the average of equal
+    float32 differences is monotone in the difference); otherwise the sparse rows."""
+    from ale_app.stats.balanced_kernels import _compiled
+
     n_prior = int(prior_masked.sum())
     lo = np.empty(len(draws), dtype=np.float32)
     hi = np.empty(len(draws), dtype=np.float32)
+    fast = None
     for i, (foci1, foci2, pairs) in enumerate(draws):
+        if setup is not None and pairs[3] and pairs[4]:
+            k = _compiled()
+            if fast is None:
+                cap = max(setup.capacity(*meta1), setup.capacity(*meta2))
+                fast = (_Draws(setup, cap, len(meta1[1])), np.ones(setup.n_mask), np.ones(setup.n_mask),
+                        np.zeros(setup.n_mask, dtype=np.bool_), np.empty(setup.n_mask, dtype=np.int64),
+                        np.ascontiguousarray(prior_masked, dtype=np.bool_))
+            d, q1, q2, seen, touched, prior = fast
+            n = d.ma_rows(sample_space, *meta1, foci1)
+            n_t = k["_whole_products"](d.vox, d.ent, n, setup.kval, prior, q1, seen, touched, 0)
+            n = d.ma_rows(sample_space, *meta2, foci2)
+            n_t = k["_whole_products"](d.vox, d.ent, n, setup.kval, prior, q2, seen, touched, n_t)
+            c_lo, c_hi = k["_difference_range"](q1, q2, seen, touched, n_t)
+            if n_t < n_prior:  # the unreached prior voxels: a difference of exactly 0
+                c_lo, c_hi = min(c_lo, np.float32(0.0)), max(c_hi, np.float32(0.0))
+            lo[i] = k["_repeated_mean"](np.float32(c_lo), pairs[2])
+            hi[i] = k["_repeated_mean"](np.float32(c_hi), pairs[2])
+            continue
         ma1 = _restrict(_random_ma(mask_img, *meta1, sample_space, foci1), prior_masked)
         ma2 = _restrict(_random_ma(mask_img, *meta2, sample_space, foci2), prior_masked)
         reached, (g1, g2) = _compact([ma1, ma2], n_prior)
@@ -572,7 +605,7 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
                  difference_iterations: int = 1000, n_iterations: int = 1000, voxel_p: float = 0.001,
                  alpha: float = 0.05, mask_coverage: str = "gm", seed: int = 0,
                  executor: Executor | None = None, progress: Callable[[str, int], None] | None = None,
-                 block_size: int | None = None, exact_order: bool = False) -> BalancedResult:
+                 block_size: int | None = None, exact_order: bool = False, fast: bool = True) -> BalancedResult:
     """Balanced ALE subtraction of ``fit1``'s group minus ``fit2``'s, as NiMARE's
     ``BalancedALESubtraction(null_method="random-foci")`` with ``random_state=seed``.
 
@@ -599,6 +632,9 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
         for bit NiMARE's float32 rounding; otherwise such a group's product is computed
         once, which differs from NiMARE's by the float32 rounding of the order: about
         1e-8 on each difference, far within 1e-6 on the means).
+    fast : bool
+        Run the random-foci null draws through ale-app's compiled kernels (the same numbers
+        as NiMARE's functions, which ``fast=False`` calls draw by draw; for tests).
     """
     import pandas as pd
 
@@ -630,7 +666,7 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
 
     _, prior_masked, sample_space = _prior(masker, mask_coverage)
     common = dict(n_subsamples=n_subsamples, n_iterations=n_iterations, voxel_p=voxel_p, alpha=alpha,
-                  sample_space=sample_space, executor=executor)
+                  sample_space=sample_space, executor=executor, fast=fast)
     prob1, thr1, used1 = probabilistic_map(fit1, target_n, seed, progress=stage("group1"), **common)
     prob2, thr2, used2 = probabilistic_map(fit2, target_n, seed + 1, progress=stage("group2"), **common)
     n_prior = int(prior_masked.sum())
@@ -660,8 +696,9 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
                 foci2 = _draw_foci(rng, sample_space.shape[0], meta2[1])
                 draws.append((foci1, foci2,
                               _draw_pairs(rng, n1, n2, target_n, difference_iterations, whole1, whole2)))
-            yield s, mask_img, prior_masked, sample_space, meta1, meta2, draws
+            yield s, mask_img, prior_masked, sample_space, meta1, meta2, draws, setup
 
+    setup = _DrawSetup.build(mask_img, np.concatenate([meta1[0], meta2[0]])) if fast else None
     min_null = np.zeros(n_iterations, dtype=np.float32)
     max_null = np.zeros(n_iterations, dtype=np.float32)
     null_progress = stage("null")

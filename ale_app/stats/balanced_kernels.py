@@ -28,17 +28,18 @@ import numpy as np
 from ale_app.stats.mc_kernels import _largest_cluster, _numba_cache_usable
 
 
-def _ma_rows(ijk, exp_ptr, exp_kernel, koff, kval, kstart, flat_to_masked, nx, ny, nz, best, best_e,
-             vox_out, ent_out, ptr_out, row_max):
+def _ma_rows(ijk, exp_ptr, exp_kernel, koff, kflat, kbox, kval, kstart, flat_to_masked, nx, ny, nz, best,
+             best_e, vox_out, ent_out, ptr_out, row_max):
     """Each experiment's MA map from its foci ``ijk[exp_ptr[g]:exp_ptr[g + 1]]``.
 
     Experiment ``g`` uses kernel ``exp_kernel[g]``: entries ``kstart[k] .. kstart[k + 1] - 1``
-    of ``koff`` (offsets from the focus) and ``kval`` (float32 values). Writes, row after row,
-    the in-mask voxels reached (``vox_out``, masked indices, in first-reached order) and the
-    kernel entry of their largest value (``ent_out``), ``ptr_out`` (row offsets) and
-    ``row_max`` (float32). ``best``/``best_e`` are all-zero scratch arrays over the masked
-    voxels and are left all zero. Returns the number of entries written, or -1 when
-    ``vox_out`` is too short.
+    of ``koff`` (offsets from the focus; ``kflat`` the same as flat-index offsets; ``kbox[k]``
+    the smallest and largest offset per axis) and ``kval`` (float32 values). Writes, row after
+    row, the in-mask voxels reached (``vox_out``, masked indices, in first-reached order) and
+    the kernel entry of their largest value (``ent_out``; the first such entry: equal values
+    are equal), ``ptr_out`` (row offsets) and ``row_max`` (float32). ``best``/``best_e`` are
+    all-zero scratch arrays over the masked voxels and are left all zero. Returns the number
+    of entries written, or -1 when ``vox_out`` is too short.
     """
     n = 0
     cap = vox_out.shape[0]
@@ -49,13 +50,19 @@ def _ma_rows(ijk, exp_ptr, exp_kernel, koff, kval, kstart, flat_to_masked, nx, n
         row_start = n
         for f in range(exp_ptr[g], exp_ptr[g + 1]):
             pi, pj, pk = ijk[f, 0], ijk[f, 1], ijk[f, 2]
+            inside = (pi + kbox[k, 0] >= 0 and pj + kbox[k, 1] >= 0 and pk + kbox[k, 2] >= 0
+                      and pi + kbox[k, 3] < nx and pj + kbox[k, 4] < ny and pk + kbox[k, 5] < nz)
+            base = pi * stride_x + pj * nz + pk
             for e in range(kstart[k], kstart[k + 1]):
-                x = koff[e, 0] + pi
-                y = koff[e, 1] + pj
-                z = koff[e, 2] + pk
-                if x < 0 or y < 0 or z < 0 or x >= nx or y >= ny or z >= nz:
-                    continue
-                m = flat_to_masked[x * stride_x + y * nz + z]
+                if inside:
+                    m = flat_to_masked[base + kflat[e]]
+                else:
+                    x = koff[e, 0] + pi
+                    y = koff[e, 1] + pj
+                    z = koff[e, 2] + pk
+                    if x < 0 or y < 0 or z < 0 or x >= nx or y >= ny or z >= nz:
+                        continue
+                    m = flat_to_masked[x * stride_x + y * nz + z]
                 if m < 0:
                     continue
                 v = kval[e]
@@ -166,29 +173,28 @@ def _approximate_histogram(kval, ent, ptr, n_mask, inv_step_size, n_bins, bin_ce
             ale[k] = tmp[k]
 
 
-def _whole_products(vox, ent, n, kval, prior, q, touched, n_t):
+def _whole_products(vox, ent, n, kval, prior, q, seen, touched, n_t):
     """``q[v] *= float64(float32(1) - kval[entry])`` over the first ``n`` entries at prior
-    voxels (``q`` all 1.0 where not yet reached); appends newly reached voxels to
-    ``touched`` after its first ``n_t``; returns the new count."""
+    voxels (``q`` all 1.0 where not yet reached), in entry (experiment) order; appends the
+    prior voxels not ``seen`` before to ``touched`` after its first ``n_t``; returns the new
+    count."""
     one = np.float32(1.0)
     for p in range(n):
         v = vox[p]
         if not prior[v]:
             continue
-        if q[v] == 1.0:
+        if not seen[v]:
+            seen[v] = True
             touched[n_t] = v
             n_t += 1
         q[v] = q[v] * np.float64(one - kval[ent[p]])
     return n_t
 
 
-def _balanced_extremes(q1, q2, touched, n_t, n_pairs):
-    """The smallest and largest mean balanced difference over the reached voxels when both
-    groups' subsamples are the whole group: per voxel ``c = float32((1 - q1) - (1 - q2))``
-    added ``n_pairs`` times in float32, divided by ``n_pairs``, as
-    :func:`ale_app.stats.subtraction_kernels._balanced_mean` does. A float32 sum of equal
-    terms is non-decreasing in the term (rounding is monotone), so the extremes are those of
-    the smallest and the largest ``c``. Resets ``q1``/``q2`` at the reached voxels to 1.0."""
+def _difference_range(q1, q2, seen, touched, n_t):
+    """The smallest and largest ``float32((1 - q1) - (1 - q2))`` over the reached voxels
+    (:func:`ale_app.stats.subtraction_kernels._balanced_mean`'s difference of two whole
+    groups); resets ``q1``/``q2`` to 1.0 and ``seen`` to False there."""
     c_lo = np.float32(np.inf)
     c_hi = np.float32(-np.inf)
     for i in range(n_t):
@@ -200,13 +206,19 @@ def _balanced_extremes(q1, q2, touched, n_t, n_pairs):
             c_hi = c
         q1[v] = 1.0
         q2[v] = 1.0
-    den = np.float32(n_pairs)
-    acc_lo = np.float32(0.0)
-    acc_hi = np.float32(0.0)
+        seen[v] = False
+    return c_lo, c_hi
+
+
+def _repeated_mean(c, n_pairs):
+    """``c`` added ``n_pairs`` times in float32 from 0, divided by ``n_pairs`` (float32), as
+    :func:`ale_app.stats.subtraction_kernels._balanced_mean` averages the equal differences
+    of two whole groups. Rounding is monotone, so this is non-decreasing in ``c``: the
+    extremes of the mean differences are the means of the extreme differences."""
+    acc = np.float32(0.0)
     for d in range(n_pairs):
-        acc_lo = acc_lo + c_lo
-        acc_hi = acc_hi + c_hi
-    return acc_lo / den, acc_hi / den
+        acc = acc + c
+    return acc / np.float32(n_pairs)
 
 
 _COMPILED: dict = {}
@@ -239,7 +251,8 @@ def _compile():
     g["_study_histogram"] = jit_here(_study_histogram)
     g["_largest_cluster"] = jit_here(_largest_cluster)
     compiled = {fn.__name__: jit_here(fn) for fn in (_ma_rows, _log_sums, _approximate_histogram,
-                                                    _whole_products, _balanced_extremes, _largest_cluster)}
+                                                    _whole_products, _difference_range, _repeated_mean,
+                                                    _largest_cluster)}
     numba_cache.announce_compile(list(compiled.values()), "balanced contrast's random-foci kernels",
                                  COMPILE_SECONDS)
     _COMPILED.update(compiled)
