@@ -246,7 +246,7 @@ class _DrawSetup:
 
     def capacity(self, sample_sizes, num_foci) -> int:
         """An upper bound of the MA entries of experiments with these sizes and foci."""
-        return int(sum(min(int(nf) * self.support[int(s)], self.n_mask) for s, nf in zip(sample_sizes, num_foci)))
+        return int(sum(int(nf) * self.support[int(s)] for s, nf in zip(sample_sizes, num_foci)))
 
 
 class _Draws:

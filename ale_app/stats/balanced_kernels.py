@@ -53,27 +53,36 @@ def _ma_rows(ijk, exp_ptr, exp_kernel, koff, kflat, kbox, kval, kstart, flat_to_
             inside = (pi + kbox[k, 0] >= 0 and pj + kbox[k, 1] >= 0 and pk + kbox[k, 2] >= 0
                       and pi + kbox[k, 3] < nx and pj + kbox[k, 4] < ny and pk + kbox[k, 5] < nz)
             base = pi * stride_x + pj * nz + pk
-            for e in range(kstart[k], kstart[k + 1]):
-                if inside:
+            if n + (kstart[k + 1] - kstart[k]) > cap:
+                return -1
+            if inside:  # the whole kernel box is in the volume: flat offsets, no bounds tests
+                for e in range(kstart[k], kstart[k + 1]):
                     m = flat_to_masked[base + kflat[e]]
-                else:
-                    x = koff[e, 0] + pi
-                    y = koff[e, 1] + pj
-                    z = koff[e, 2] + pk
-                    if x < 0 or y < 0 or z < 0 or x >= nx or y >= ny or z >= nz:
+                    if m < 0:
                         continue
-                    m = flat_to_masked[x * stride_x + y * nz + z]
+                    v = kval[e]
+                    b = best[m]
+                    vox_out[n] = m  # kept only when the voxel is new (branch-free)
+                    n += b == 0.0
+                    if v > b:
+                        best[m] = v
+                        best_e[m] = e
+                continue
+            for e in range(kstart[k], kstart[k + 1]):
+                x = koff[e, 0] + pi
+                y = koff[e, 1] + pj
+                z = koff[e, 2] + pk
+                if x < 0 or y < 0 or z < 0 or x >= nx or y >= ny or z >= nz:
+                    continue
+                m = flat_to_masked[x * stride_x + y * nz + z]
                 if m < 0:
                     continue
                 v = kval[e]
-                if best[m] == 0.0:
-                    if n == cap:
-                        return -1
+                b = best[m]
+                if b == 0.0:
                     vox_out[n] = m
                     n += 1
-                    best[m] = v
-                    best_e[m] = e
-                elif v > best[m]:
+                if v > b:
                     best[m] = v
                     best_e[m] = e
         mx = np.float32(0.0)
