@@ -5,7 +5,8 @@ The kernels' numba signatures depend only on the dtypes, dimensions and layouts 
 arguments, never on the data, so one small run of each code path compiles exactly what a
 real run loads: an ALE fit (NiMARE's kernel convolution), the Monte Carlo FWE (NiMARE's
 analytic null and ale-app's Monte Carlo loop) and an ALE subtraction (its permutation
-kernels) and the balanced contrast's kernel (on tiny arrays), on three and three of NiMARE's bundled pain analyses with two iterations each.
+kernels) and the balanced contrast's kernels (its mean difference on tiny arrays, its
+random-foci draws on two whole groups of three), on three and three of NiMARE's bundled pain analyses with two iterations each.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def _warm_up() -> None:
         montecarlo_fwe(fit=first, n_iterations=2, seed=0)
         fit_subtraction(first, second, n_iterations=2, seed=0)
         _warm_up_balanced()
+        # The balanced contrast's random-foci draw kernels (whole groups of three).
+        from ale_app.stats.balanced import fit_balanced
+
+        fit_balanced(first, second, n_subsamples=2, difference_iterations=2, n_iterations=2, seed=0)
 
 
 def _warm_up_balanced() -> None:

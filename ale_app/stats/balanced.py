@@ -17,8 +17,14 @@ How, and why it is exact:
   (``np.random.RandomState(seed)`` for group 1's probabilistic map, ``seed + 1`` for group
   2's, ``seed`` again for the balanced differences and their null), in this process, before
   the work it decides is handed out; so the work may run in any order, on any executor.
-- The probabilistic maps use NiMARE's own functions for each null draw and each subsample
-  (random-foci MA maps, the approximate-null z, the cluster threshold).
+- The probabilistic maps' null draws (each draw's largest cluster of approximate-null z,
+  NiMARE's ``_ale_approximate_z_from_ma`` and ``_threshold_z_clusters`` on a random-foci MA
+  map) run through compiled kernels (:mod:`ale_app.stats.balanced_kernels`, see
+  :class:`_NullClusters`): the MA rows in a dense scratch array, NiMARE's histogram with the
+  same float64 operations in the same order, then z per histogram bin instead of per voxel
+  (a voxel's z is its bin's), so only the voxels that can reach a passing bin get their
+  exact ALE; the passing voxels are labelled with faces connectivity, as ``ndimage.label``
+  labels them. The subsamples use NiMARE's own functions.
 - A balanced difference is ``1 - prod(1 - MA)`` over ``target_n`` sampled experiments of
   each group, in float32, in the sampled order, as NiMARE's dense ``np.prod`` computes it;
   NiMARE does it on dense experiments x prior-voxels arrays. Here a compiled kernel
@@ -27,7 +33,11 @@ How, and why it is exact:
   voxels some experiment reaches (elsewhere every difference is exactly 0), and adds the
   float32 differences in NiMARE's order: the same float32 operations on the same values.
 - The null draws (random foci for every experiment, then ``difference_iterations``
-  balanced differences) are independent once drawn, so blocks of them run in parallel.
+  balanced differences) are independent once drawn, so blocks of them run in parallel. When
+  both groups' subsamples are the whole group, every difference of a draw is the same
+  float32 value per voxel, and its float32 mean (the repeated float32 sum, divided) is
+  non-decreasing in that value, because rounding is monotone: so a draw needs only the
+  smallest and the largest difference, averaged, not every voxel's mean.
 """
 
 from __future__ import annotations
