@@ -198,3 +198,21 @@ def test_compiled_draws_equal_nimare_functions_whole_groups():
     assert (compiled.null["max_diff"] > 0).all() and (compiled.null["min_diff"] < 0).all()
     est, result = _nimare_balanced(s1, s2, 9, 2, 7, 4, voxel_p=0.01)
     assert_equal_to_nimare(compiled, est, result)
+
+
+@pytest.mark.parametrize("n1, n2, target_n", [(25, 25, 25), (6, 9, 6), (40, 25, 20), (3, 300, 3)])
+def test_replayed_permutations_equal_numpys(n1, n2, target_n):
+    """The compiled replay of NiMARE's ``rng.permutation`` pairs gives the same subsamples and
+    leaves the generator where the calls leave it (the next draws agree)."""
+    ours, theirs = np.random.RandomState(5), np.random.RandomState(5)
+    whole1, whole2 = target_n == n1, target_n == n2
+    idx1, idx2, *_ = B._draw_pairs(ours, n1, n2, target_n, 300, whole1, whole2)
+    for d in range(300):
+        a, b = theirs.permutation(n1), theirs.permutation(n2)
+        if not whole1:
+            assert np.array_equal(idx1[d], a[:target_n])
+        if not whole2:
+            assert np.array_equal(idx2[d], b[:target_n])
+    assert idx1.shape == (300, 0 if whole1 else target_n) and idx2.shape == (300, 0 if whole2 else target_n)
+    assert np.array_equal(ours.randint(0, 10**6, size=50), theirs.randint(0, 10**6, size=50))
+    assert ours.random() == theirs.random()

@@ -230,6 +230,49 @@ def _repeated_mean(c, n_pairs):
     return acc / np.float32(n_pairs)
 
 
+def _permutations(raw, n1, n2, n_pairs, keep1, keep2, out1, out2):
+    """Replays ``n_pairs`` pairs of the legacy ``RandomState.permutation(n1)`` and
+    ``permutation(n2)`` on ``raw``, the generator's next 32-bit outputs: each permutation
+    shuffles ``arange(n)`` from the last position down, drawing position ``j <= i`` by
+    masked rejection (numpy's ``random_interval``: ``raw & mask`` until ``<= i``). Writes
+    the first ``keep1`` / ``keep2`` entries of each to ``out1[d]`` / ``out2[d]``; returns how
+    many outputs were used, or -1 when ``raw`` ran out."""
+    used = 0
+    n_raw = raw.shape[0]
+    arr1 = np.empty(n1, dtype=np.int64)
+    arr2 = np.empty(n2, dtype=np.int64)
+    for d in range(n_pairs):
+        for which in range(2):
+            arr = arr1 if which == 0 else arr2
+            n = arr.shape[0]
+            for i in range(n):
+                arr[i] = i
+            for i in range(n - 1, 0, -1):
+                mask = np.uint32(i)
+                mask |= mask >> np.uint32(1)
+                mask |= mask >> np.uint32(2)
+                mask |= mask >> np.uint32(4)
+                mask |= mask >> np.uint32(8)
+                mask |= mask >> np.uint32(16)
+                while True:
+                    if used == n_raw:
+                        return -1
+                    j = raw[used] & mask
+                    used += 1
+                    if j <= np.uint32(i):
+                        break
+                t = arr[i]
+                arr[i] = arr[np.int64(j)]
+                arr[np.int64(j)] = t
+            if which == 0:
+                for u in range(keep1):
+                    out1[d, u] = arr[u]
+            else:
+                for u in range(keep2):
+                    out2[d, u] = arr[u]
+    return used
+
+
 _COMPILED: dict = {}
 _COMPILING = threading.Lock()
 
@@ -260,7 +303,7 @@ def _compile():
     g["_study_histogram"] = jit_here(_study_histogram)
     g["_largest_cluster"] = jit_here(_largest_cluster)
     compiled = {fn.__name__: jit_here(fn) for fn in (_ma_rows, _log_sums, _approximate_histogram,
-                                                    _whole_products, _difference_range, _repeated_mean,
+                                                    _whole_products, _difference_range, _repeated_mean, _permutations,
                                                     _largest_cluster)}
     numba_cache.announce_compile(list(compiled.values()), "balanced contrast's random-foci kernels",
                                  COMPILE_SECONDS)
