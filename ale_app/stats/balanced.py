@@ -486,8 +486,10 @@ def probabilistic_map(fit, target_n: int, seed: int, *, n_subsamples: int, n_ite
     samples = generate_subset_schedule(n, target_n, n_samples=n_subsamples, random_state=seed,
                                        exhaustive_limit=10000)
     prob = np.zeros(ma.shape[1], dtype=np.float32)
+    # One block (a whole group: one subsample) runs here, without starting worker processes.
+    sample_blocks = _blocks(samples, n_blocks)
     for count in executor.map(_subsample_block, ((estimator, mask_arr, voxel_p, ma, b, cluster_threshold)
-                                                 for b in _blocks(samples, n_blocks))):
+                                                 for b in sample_blocks), n_tasks=len(sample_blocks)):
         prob += count
     # The sums of 0/1 float32 values are exact in any order (far below 2**24).
     return (prob / len(samples)).astype(np.float32, copy=False), float(cluster_threshold), len(samples)
