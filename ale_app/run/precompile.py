@@ -48,6 +48,7 @@ def _warm_up() -> None:
         from ale_app.stats.balanced import fit_balanced
 
         fit_balanced(first, second, n_subsamples=2, difference_iterations=2, n_iterations=2, seed=0)
+        _warm_up_balanced_clusters()
 
 
 def _warm_up_balanced() -> None:
@@ -60,6 +61,17 @@ def _warm_up_balanced() -> None:
     group = _Group(ptr=np.array([0, 2, 3, 5], dtype=np.int64), col=np.array([0, 1, 1, 0, 2], dtype=np.int32),
                    one_minus=np.full(5, 0.9, dtype=np.float32))
     _mean_difference(group, group, 3, _draw_pairs(np.random.RandomState(0), 3, 3, 2, 4, False, False))
+
+
+def _warm_up_balanced_clusters() -> None:
+    """The balanced draws' cluster labelling, which a tiny run may never reach (no voxel
+    passes): one voxel, with the dtypes :mod:`ale_app.stats.balanced` passes."""
+    import numpy as np
+
+    from ale_app.stats.balanced_kernels import _compiled
+
+    _compiled("draws")["_largest_cluster"](np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.float32),
+                                           np.zeros(8, dtype=np.int64), 2, 2, 0.0)
 
 
 def _source_files() -> dict[str, str]:

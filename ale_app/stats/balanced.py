@@ -588,7 +588,7 @@ def _replay_permutations(rng, n1: int, n2: int, n_pairs: int, idx1, idx2) -> boo
     n_raw = 2 * n_pairs * (n1 + n2) + 64
     while True:
         raw = rng.randint(0, 2**32, size=n_raw, dtype=np.uint32)
-        used = _compiled()["_permutations"](raw, n1, n2, n_pairs, idx1.shape[1], idx2.shape[1], idx1, idx2)
+        used = _compiled("replay")["_permutations"](raw, n1, n2, n_pairs, idx1.shape[1], idx2.shape[1], idx1, idx2)
         rng.set_state(state)
         if used >= 0:
             break
@@ -613,7 +613,7 @@ def _null_block(start, mask_img, prior_masked, sample_space, meta1, meta2, draws
     fast = None
     for i, (foci1, foci2, pairs) in enumerate(draws):
         if setup is not None and pairs[3] and pairs[4]:
-            k = _compiled()
+            k = _compiled("whole")
             if fast is None:
                 cap = max(setup.capacity(*meta1), setup.capacity(*meta2))
                 fast = (_Draws(setup, cap, len(meta1[1])), np.ones(setup.n_mask), np.ones(setup.n_mask),

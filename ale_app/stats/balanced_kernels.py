@@ -276,21 +276,32 @@ def _permutations(raw, n1, n2, n_pairs, keep1, keep2, out1, out2):
 _COMPILED: dict = {}
 _COMPILING = threading.Lock()
 
-#: Roughly how long compiling these kernels takes (two cores, numba 0.68), for the log line.
-COMPILE_SECONDS = 3
+#: The kernel sets, each compiled (and announced) at its first use: a run that never uses one
+#: (a partial-group run never takes the whole-group null) neither compiles nor announces it.
+SETS = {
+    "draws": ("the balanced contrast's random-foci draw kernels", 3),
+    "whole": ("the balanced contrast's whole-group null kernels", 1),
+    "replay": ("the balanced contrast's subsample replay kernel", 1),
+}
 
 
-def _compiled():
-    """The compiled kernels, built on first use (cached on disk where that is writable), as
-    :func:`ale_app.stats.mc_kernels._compiled` builds its own."""
-    if not _COMPILED:
+def _members(which: str):
+    return {"draws": (_ma_rows, _log_sums, _approximate_histogram, _largest_cluster),
+            "whole": (_whole_products, _difference_range, _repeated_mean),
+            "replay": (_permutations,)}[which]
+
+
+def _compiled(which: str = "draws"):
+    """The compiled kernels of one set of :data:`SETS`, built on first use (cached on disk
+    where that is writable), as :func:`ale_app.stats.mc_kernels._compiled` builds its own."""
+    if which not in _COMPILED:
         with _COMPILING:
-            if not _COMPILED:
-                _compile()
-    return _COMPILED
+            if which not in _COMPILED:
+                _compile(which)
+    return _COMPILED[which]
 
 
-def _compile():
+def _compile(which: str):
     from ale_app.process import numba_cache
 
     jit = numba_cache.jit_maker(_numba_cache_usable())
@@ -302,9 +313,7 @@ def _compile():
     g["_nearest_bin"] = jit_here(_nearest_bin)
     g["_study_histogram"] = jit_here(_study_histogram)
     g["_largest_cluster"] = jit_here(_largest_cluster)
-    compiled = {fn.__name__: jit_here(fn) for fn in (_ma_rows, _log_sums, _approximate_histogram,
-                                                    _whole_products, _difference_range, _repeated_mean, _permutations,
-                                                    _largest_cluster)}
-    numba_cache.announce_compile(list(compiled.values()), "balanced contrast's random-foci kernels",
-                                 COMPILE_SECONDS)
-    _COMPILED.update(compiled)
+    compiled = {fn.__name__: jit_here(fn) for fn in _members(which)}
+    what, seconds = SETS[which]
+    numba_cache.announce_compile(list(compiled.values()), what, seconds)
+    _COMPILED[which] = compiled
