@@ -352,6 +352,22 @@ class _NullClusters:
                             np.zeros(size, dtype=np.int64))
         return self.buffers
 
+    def histogram(self, n: int):
+        """NiMARE's histogram bins and approximate-null histogram weights of the MA rows of
+        the last draw (``n`` entries)."""
+        from ale_app.stats.balanced_kernels import _compiled
+
+        d = self.draws
+        st = d.setup
+        hist_bins = _histogram_bins(self.estimator, d.row_max)
+        bin_centers = hist_bins.astype(np.float64, copy=False)
+        n_bins = int(bin_centers.shape[0])
+        inv_step = 1 / (bin_centers[1] - bin_centers[0])
+        ale, tmp, exp_hist, one_minus, jbuf = self._bufs(n_bins)
+        _compiled()["_approximate_histogram"](st.kval, d.ent[:n], d.ptr, st.n_mask, inv_step, n_bins, bin_centers,
+                                              ale, tmp, exp_hist, one_minus, jbuf)
+        return hist_bins, ale[:n_bins].copy()
+
     def largest(self, sample_space, sample_sizes, num_foci, foci, voxel_p) -> int | None:
         """The draw's largest cluster (voxels), or None when this shortcut does not apply."""
         from nimare.utils import _round2
@@ -362,15 +378,10 @@ class _NullClusters:
         d = self.draws
         st = d.setup
         n = d.ma_rows(sample_space, sample_sizes, num_foci, foci)
-        hist_bins = _histogram_bins(self.estimator, d.row_max)
-        bin_centers = hist_bins.astype(np.float64, copy=False)
-        n_bins = int(bin_centers.shape[0])
-        step = bin_centers[1] - bin_centers[0]
-        inv_step = 1 / step
-        ale, tmp, exp_hist, one_minus, jbuf = self._bufs(n_bins)
-        k["_approximate_histogram"](st.kval, d.ent[:n], d.ptr, st.n_mask, inv_step, n_bins, bin_centers, ale,
-                                    tmp, exp_hist, one_minus, jbuf)
-        passing, zero_passes = _passing_bins(ale[:n_bins].copy(), voxel_p)
+        hist_bins, hist = self.histogram(n)
+        n_bins = int(hist_bins.shape[0])
+        inv_step = 1 / (hist_bins[1] - hist_bins[0])
+        passing, zero_passes = _passing_bins(hist, voxel_p)
         if zero_passes:
             return None
         n_t = k["_log_sums"](d.vox, d.ent, n, st.klog, self.sums, self.touched)
