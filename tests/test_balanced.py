@@ -158,3 +158,89 @@ def test_dask_scheduler_gives_the_same_result(groups_6_9):
     for attr in ("diff", "p", "z", "logp", "conjunction", "prob1", "prob2"):
         assert np.array_equal(getattr(serial, f"{attr}_values"), getattr(on_dask, f"{attr}_values")), attr
     assert serial.null.equals(on_dask.null)
+
+
+def _all_equal(a: B.BalancedResult, b: B.BalancedResult):
+    for attr in ("diff", "p", "z", "logp", "conjunction", "prob1", "prob2"):
+        assert np.array_equal(getattr(a, f"{attr}_values"), getattr(b, f"{attr}_values")), attr
+    assert a.null.equals(b.null)
+    assert a.cluster_size_thresholds == b.cluster_size_thresholds
+
+
+def test_compiled_null_cluster_draws_equal_nimare_functions(groups_6_9):
+    """The probabilistic map's random-foci draws through the compiled kernels give, draw for
+    draw, the largest cluster that NiMARE's ``_ale_approximate_z_from_ma`` and
+    ``_threshold_z_clusters`` give on NiMARE-built MA maps (``setup=None``)."""
+    _, _, (fit1, _) = groups_6_9
+    est = B._approximate_estimator(fit1)
+    sizes, num_foci = B._study_metadata(est)
+    _, _, space = B._prior(fit1.masker, "gm")
+    mask_arr = np.asanyarray(est.masker.mask_img.dataobj).astype(bool)
+    rng = np.random.RandomState(1)
+    draws = [(sizes, num_foci, B._draw_foci(rng, space.shape[0], num_foci)) for _ in range(6)]
+    setup = B._DrawSetup.build(est.masker.mask_img, sizes)
+    compiled = B._null_cluster_block(est, mask_arr, 0.01, space, draws, setup)
+    reference = B._null_cluster_block(est, mask_arr, 0.01, space, draws, None)
+    assert np.array_equal(compiled, reference), (compiled, reference)
+    assert (reference > 0).all()  # clusters were found and compared, not only zeros
+
+
+def test_compiled_draws_equal_nimare_functions_whole_groups():
+    """5 vs 5 (every subsample the whole group): the compiled path of the probabilistic maps'
+    null and of the balanced null (extreme differences only) gives the same bits as the
+    path through NiMARE's own functions, and stays within 1e-6 of NiMARE's estimator."""
+    s1, s2 = _generated_groups(5, 5, first_case=12)
+    fit1, fit2 = _fits(s1, s2)
+    kw = dict(n_subsamples=2, difference_iterations=7, n_iterations=4, voxel_p=0.01)
+    compiled = B.fit_balanced(fit1, fit2, seed=9, **kw)
+    reference = B.fit_balanced(fit1, fit2, seed=9, fast=False, **kw)
+    _all_equal(compiled, reference)
+    assert (compiled.null["max_diff"] > 0).all() and (compiled.null["min_diff"] < 0).all()
+    est, result = _nimare_balanced(s1, s2, 9, 2, 7, 4, voxel_p=0.01)
+    assert_equal_to_nimare(compiled, est, result)
+
+
+@pytest.mark.parametrize("n1, n2, target_n", [(25, 25, 25), (6, 9, 6), (40, 25, 20), (3, 300, 3)])
+def test_replayed_permutations_equal_numpys(n1, n2, target_n):
+    """The compiled replay of NiMARE's ``rng.permutation`` pairs gives the same subsamples and
+    leaves the generator where the calls leave it (the next draws agree)."""
+    ours, theirs = np.random.RandomState(5), np.random.RandomState(5)
+    whole1, whole2 = target_n == n1, target_n == n2
+    idx1, idx2, *_ = B._draw_pairs(ours, n1, n2, target_n, 300, whole1, whole2)
+    for d in range(300):
+        a, b = theirs.permutation(n1), theirs.permutation(n2)
+        if not whole1:
+            assert np.array_equal(idx1[d], a[:target_n])
+        if not whole2:
+            assert np.array_equal(idx2[d], b[:target_n])
+    assert idx1.shape == (300, 0 if whole1 else target_n) and idx2.shape == (300, 0 if whole2 else target_n)
+    assert np.array_equal(ours.randint(0, 10**6, size=50), theirs.randint(0, 10**6, size=50))
+    assert ours.random() == theirs.random()
+
+
+def test_compiled_histogram_equals_nimares(groups_6_9):
+    """A random-foci draw's approximate-null histogram (bins and weights) from the compiled
+    kernels equals, bit for bit, the one NiMARE's ALE computes on NiMARE-built MA maps of the
+    same draw (the cluster sizes alone would rarely notice a small change in it)."""
+    from nimare.meta.cbma.null_utils import _csr_row_max
+
+    _, _, (fit1, _) = groups_6_9
+    est = B._approximate_estimator(fit1)
+    sizes, num_foci = B._study_metadata(est)
+    _, _, space = B._prior(fit1.masker, "gm")
+    setup = B._DrawSetup.build(est.masker.mask_img, sizes)
+    fast = B._NullClusters(est, setup, setup.capacity(sizes, num_foci), len(num_foci))
+    rng = np.random.RandomState(3)
+    for _ in range(3):
+        foci = B._draw_foci(rng, space.shape[0], num_foci)
+        bins, hist = fast.histogram(fast.draws.ma_rows(space, sizes, num_foci, foci))
+        ma = B._random_ma(est.masker.mask_img, sizes, num_foci, space, foci)
+        ref = B._approximate_estimator(fit1)
+        ref.null_distributions_ = {}
+        ref._study_max_ma_values = _csr_row_max(ma).astype(np.float32)
+        ref._compute_summarystat_est(ma)
+        ref._determine_histogram_bins(ma)
+        ref._compute_null_approximate(ma)
+        assert np.array_equal(bins, ref.null_distributions_["histogram_bins"])
+        assert np.array_equal(hist, ref.null_distributions_["histweights_corr-none_method-approximate"])
+        assert (hist > 0).sum() > 100  # a real histogram, not a few bins

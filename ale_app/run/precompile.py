@@ -5,7 +5,8 @@ The kernels' numba signatures depend only on the dtypes, dimensions and layouts 
 arguments, never on the data, so one small run of each code path compiles exactly what a
 real run loads: an ALE fit (NiMARE's kernel convolution), the Monte Carlo FWE (NiMARE's
 analytic null and ale-app's Monte Carlo loop) and an ALE subtraction (its permutation
-kernels) and the balanced contrast's kernel (on tiny arrays), on three and three of NiMARE's bundled pain analyses with two iterations each.
+kernels) and the balanced contrast's kernels (its mean difference on tiny arrays, its
+random-foci draws on two whole groups of three), on three and three of NiMARE's bundled pain analyses with two iterations each.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ def _warm_up() -> None:
         montecarlo_fwe(fit=first, n_iterations=2, seed=0)
         fit_subtraction(first, second, n_iterations=2, seed=0)
         _warm_up_balanced()
+        # The balanced contrast's random-foci draw kernels (whole groups of three).
+        from ale_app.stats.balanced import fit_balanced
+
+        fit_balanced(first, second, n_subsamples=2, difference_iterations=2, n_iterations=2, seed=0)
+        _warm_up_balanced_clusters()
 
 
 def _warm_up_balanced() -> None:
@@ -55,6 +61,17 @@ def _warm_up_balanced() -> None:
     group = _Group(ptr=np.array([0, 2, 3, 5], dtype=np.int64), col=np.array([0, 1, 1, 0, 2], dtype=np.int32),
                    one_minus=np.full(5, 0.9, dtype=np.float32))
     _mean_difference(group, group, 3, _draw_pairs(np.random.RandomState(0), 3, 3, 2, 4, False, False))
+
+
+def _warm_up_balanced_clusters() -> None:
+    """The balanced draws' cluster labelling, which a tiny run may never reach (no voxel
+    passes): one voxel, with the dtypes :mod:`ale_app.stats.balanced` passes."""
+    import numpy as np
+
+    from ale_app.stats.balanced_kernels import _compiled
+
+    _compiled("draws")["_largest_cluster"](np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.float32),
+                                           np.zeros(8, dtype=np.int64), 2, 2, 0.0)
 
 
 def _source_files() -> dict[str, str]:

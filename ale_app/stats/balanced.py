@@ -17,8 +17,14 @@ How, and why it is exact:
   (``np.random.RandomState(seed)`` for group 1's probabilistic map, ``seed + 1`` for group
   2's, ``seed`` again for the balanced differences and their null), in this process, before
   the work it decides is handed out; so the work may run in any order, on any executor.
-- The probabilistic maps use NiMARE's own functions for each null draw and each subsample
-  (random-foci MA maps, the approximate-null z, the cluster threshold).
+- The probabilistic maps' null draws (each draw's largest cluster of approximate-null z,
+  NiMARE's ``_ale_approximate_z_from_ma`` and ``_threshold_z_clusters`` on a random-foci MA
+  map) run through compiled kernels (:mod:`ale_app.stats.balanced_kernels`, see
+  :class:`_NullClusters`): the MA rows in a dense scratch array, NiMARE's histogram with the
+  same float64 operations in the same order, then z per histogram bin instead of per voxel
+  (a voxel's z is its bin's), so only the voxels that can reach a passing bin get their
+  exact ALE; the passing voxels are labelled with faces connectivity, as ``ndimage.label``
+  labels them. The subsamples use NiMARE's own functions.
 - A balanced difference is ``1 - prod(1 - MA)`` over ``target_n`` sampled experiments of
   each group, in float32, in the sampled order, as NiMARE's dense ``np.prod`` computes it;
   NiMARE does it on dense experiments x prior-voxels arrays. Here a compiled kernel
@@ -27,7 +33,11 @@ How, and why it is exact:
   voxels some experiment reaches (elsewhere every difference is exactly 0), and adds the
   float32 differences in NiMARE's order: the same float32 operations on the same values.
 - The null draws (random foci for every experiment, then ``difference_iterations``
-  balanced differences) are independent once drawn, so blocks of them run in parallel.
+  balanced differences) are independent once drawn, so blocks of them run in parallel. When
+  both groups' subsamples are the whole group, every difference of a draw is the same
+  float32 value per voxel, and its float32 mean (the repeated float32 sum, divided) is
+  non-decreasing in that value, because rounding is monotone: so a draw needs only the
+  smallest and the largest difference, averaged, not every voxel's mean.
 """
 
 from __future__ import annotations
@@ -200,13 +210,228 @@ def _draw_foci(rng, n_space, num_foci):
 # --------------------------------------------------------------------------- probabilistic maps
 
 
-def _null_cluster_block(estimator, mask_arr, voxel_p, sample_space, draws):
-    """Largest approximate-z cluster of each null draw ``(sample_sizes, num_foci, foci)``."""
+@dataclass
+class _DrawSetup:
+    """What the compiled random-foci draws (:mod:`ale_app.stats.balanced_kernels`) read:
+    NiMARE's sparse kernels of every sample size (offsets, float32 values and numpy's float32
+    ``log1p(-value)`` as float64, as NiMARE's ``np.log1p`` on the MA values and its
+    ``bincount`` weights give them), the grid, and the masked <-> flat voxel maps."""
+
+    koff: np.ndarray
+    kflat: np.ndarray
+    kbox: np.ndarray
+    kval: np.ndarray
+    klog: np.ndarray
+    kstart: np.ndarray
+    kernel_of: dict
+    support: dict
+    flat_to_masked: np.ndarray
+    masked_to_flat: np.ndarray
+    shape: tuple
+    n_mask: int
+
+    @classmethod
+    def build(cls, mask_img, sample_sizes):
+        from nimare.meta.utils import _get_mask_flat_to_masked
+
+        sizes = sorted({int(s) for s in sample_sizes})
+        offs, vals, starts = [], [], [0]
+        for s in sizes:
+            o, v = _kernel_support(mask_img, s)
+            offs.append(np.asarray(o, dtype=np.int64))
+            vals.append(np.asarray(v, dtype=np.float32))
+            starts.append(starts[-1] + len(v))
+        kval = np.ascontiguousarray(np.concatenate(vals))
+        flat_to_masked = np.ascontiguousarray(_get_mask_flat_to_masked(mask_img), dtype=np.int32)
+        koff = np.ascontiguousarray(np.concatenate(offs))
+        _, ny, nz = mask_img.shape
+        kbox = np.array([np.r_[o.min(axis=0), o.max(axis=0)] for o in offs], dtype=np.int64)
+        return cls(koff=koff, kflat=(koff[:, 0] * (ny * nz) + koff[:, 1] * nz + koff[:, 2]).astype(np.int64),
+                   kbox=kbox, kval=kval,
+                   klog=np.log1p(-kval).astype(np.float64), kstart=np.array(starts, dtype=np.int64),
+                   kernel_of={s: i for i, s in enumerate(sizes)},
+                   support={s: starts[i + 1] - starts[i] for i, s in enumerate(sizes)},
+                   flat_to_masked=flat_to_masked, masked_to_flat=np.flatnonzero(flat_to_masked >= 0),
+                   shape=tuple(int(x) for x in mask_img.shape), n_mask=int((flat_to_masked >= 0).sum()))
+
+    def capacity(self, sample_sizes, num_foci) -> int:
+        """An upper bound of the MA entries of experiments with these sizes and foci."""
+        return int(sum(int(nf) * self.support[int(s)] for s, nf in zip(sample_sizes, num_foci)))
+
+
+class _Draws:
+    """Per-thread scratch arrays for :func:`_ma_rows` draws of one setup."""
+
+    def __init__(self, setup: _DrawSetup, capacity: int, n_rows: int):
+        self.setup = setup
+        self.best = np.zeros(setup.n_mask, dtype=np.float32)
+        self.best_e = np.zeros(setup.n_mask, dtype=np.int32)
+        self.vox = np.empty(max(1, capacity), dtype=np.int64)
+        self.ent = np.empty(max(1, capacity), dtype=np.int64)
+        self.ptr = np.zeros(n_rows + 1, dtype=np.int64)
+        self.row_max = np.zeros(n_rows, dtype=np.float32)
+
+    def ma_rows(self, sample_space, sample_sizes, num_foci, foci) -> int:
+        """The draw's MA rows (as NiMARE's ``_random_ale_ma_from_metadata``); returns the
+        number of entries in ``vox``/``ent`` (rows ``ptr``)."""
+        from ale_app.stats.balanced_kernels import _compiled
+
+        st = self.setup
+        ijk = sample_space[np.concatenate(foci)].astype(np.int64) if len(foci) else np.zeros((0, 3), np.int64)
+        exp_ptr = np.concatenate(([0], np.cumsum(np.asarray(num_foci, dtype=np.int64))))
+        exp_kernel = np.array([st.kernel_of[int(s)] for s in sample_sizes], dtype=np.int64)
+        n_rows = len(num_foci)
+        if self.ptr.shape[0] != n_rows + 1:
+            self.ptr = np.zeros(n_rows + 1, dtype=np.int64)
+            self.row_max = np.zeros(n_rows, dtype=np.float32)
+        need = st.capacity(sample_sizes, num_foci)
+        if need > self.vox.shape[0]:
+            self.vox = np.empty(need, dtype=np.int64)
+            self.ent = np.empty(need, dtype=np.int64)
+        nx, ny, nz = st.shape
+        n = _compiled()["_ma_rows"](np.ascontiguousarray(ijk), exp_ptr, exp_kernel, st.koff, st.kflat, st.kbox,
+                                    st.kval, st.kstart,
+                                    st.flat_to_masked, nx, ny, nz, self.best, self.best_e, self.vox, self.ent,
+                                    self.ptr, self.row_max)
+        if n < 0:
+            raise RuntimeError("the MA buffer was too short (a bug in its bound)")
+        return int(n)
+
+
+def _histogram_bins(estimator, row_max):
+    """NiMARE's ``ALE._determine_histogram_bins`` from the rows' maxima (float32)."""
+    inv = 100000
+    step = 1 / inv
+    max_ma = np.ceil(row_max * inv) / inv
+    max_poss_ale = estimator._compute_summarystat(max_ma)
+    return np.round(np.arange(0, max_poss_ale + (1.5 * step), step), 5)
+
+
+def _passing_bins(hist, voxel_p):
+    """Per histogram bin, whether a voxel whose ALE falls in it passes NiMARE's
+    ``_threshold_z_clusters`` (z from ``nullhist_to_p`` and ``p_to_z``, as float32, above
+    ``norm.ppf(1 - voxel_p)``), and whether a voxel with ALE 0 (p = 1) would."""
+    from nimare.transforms import p_to_z
+    from scipy.stats import norm
+
+    weights = hist[:, None]
+    null = weights / np.sum(weights, axis=0)
+    null = np.cumsum(null[::-1, :], axis=0)[::-1, :]
+    null /= np.max(null, axis=0)
+    null = np.squeeze(null)
+    smallest = np.min(null[null != 0])
+    p = np.maximum(smallest, np.minimum(null, 1.0))
+    z_crit = norm.ppf(1 - voxel_p)
+    passing = p_to_z(p, tail="one").astype(np.float32) > z_crit
+    p_zero = np.maximum(smallest, np.minimum(np.ones(1), 1.0))
+    zero_passes = bool((p_to_z(p_zero, tail="one").astype(np.float32) > z_crit)[0])
+    return passing, zero_passes
+
+
+class _NullClusters:
+    """The largest approximate-null z cluster of random-foci draws, computed as NiMARE's
+    ``_ale_approximate_z_from_ma`` and ``_threshold_z_clusters`` compute it, without their
+    maps: the MA rows from the compiled draw, the per-voxel log-sums, NiMARE's histogram (the
+    same bins and float64 operations, compiled), then which histogram bins pass; a voxel's
+    z is looked up from its bin, so only the voxels whose log-sum could put them in a passing
+    bin get their exact ALE (numpy's ``1 - exp``, NiMARE's ``_round2`` bin), and the passing
+    ones are labelled (faces connectivity) for the largest cluster."""
+
+    def __init__(self, estimator, setup: _DrawSetup, capacity: int, n_rows: int):
+        self.estimator = estimator
+        self.draws = _Draws(setup, capacity, n_rows)
+        self.sums = np.zeros(setup.n_mask, dtype=np.float64)
+        self.touched = np.empty(setup.n_mask, dtype=np.int64)
+        self.label = np.zeros(int(np.prod(setup.shape)), dtype=np.int64)
+        self.buffers = None
+
+    def _bufs(self, n_bins):
+        if self.buffers is None or self.buffers[0].shape[0] < n_bins:
+            size = max(n_bins, 1024) * 2
+            self.buffers = (np.zeros(size), np.zeros(size), np.zeros(size), np.zeros(size),
+                            np.zeros(size, dtype=np.int64))
+        return self.buffers
+
+    def histogram(self, n: int):
+        """NiMARE's histogram bins and approximate-null histogram weights of the MA rows of
+        the last draw (``n`` entries)."""
+        from ale_app.stats.balanced_kernels import _compiled
+
+        d = self.draws
+        st = d.setup
+        hist_bins = _histogram_bins(self.estimator, d.row_max)
+        bin_centers = hist_bins.astype(np.float64, copy=False)
+        n_bins = int(bin_centers.shape[0])
+        inv_step = 1 / (bin_centers[1] - bin_centers[0])
+        ale, tmp, exp_hist, one_minus, jbuf = self._bufs(n_bins)
+        _compiled()["_approximate_histogram"](st.kval, d.ent[:n], d.ptr, st.n_mask, inv_step, n_bins, bin_centers,
+                                              ale, tmp, exp_hist, one_minus, jbuf)
+        return hist_bins, ale[:n_bins].copy()
+
+    def largest(self, sample_space, sample_sizes, num_foci, foci, voxel_p) -> int | None:
+        """The draw's largest cluster (voxels), or None when this shortcut does not apply."""
+        from nimare.utils import _round2
+
+        from ale_app.stats.balanced_kernels import _compiled
+
+        k = _compiled()
+        d = self.draws
+        st = d.setup
+        n = d.ma_rows(sample_space, sample_sizes, num_foci, foci)
+        hist_bins, hist = self.histogram(n)
+        n_bins = int(hist_bins.shape[0])
+        inv_step = 1 / (hist_bins[1] - hist_bins[0])
+        passing, zero_passes = _passing_bins(hist, voxel_p)
+        if zero_passes:
+            return None
+        n_t = k["_log_sums"](d.vox, d.ent, n, st.klog, self.sums, self.touched)
+        touched = self.touched[:n_t]
+        sums = self.sums[touched]
+        self.sums[touched] = 0.0
+        first = np.flatnonzero(passing)
+        if first.size == 0:
+            return 0
+        K = int(first[0])
+        if passing[K:].all():
+            # A bin at or above K needs ALE * inv_step >= K - 1/2, so ALE >= t below; the
+            # float32 ALE 1 - exp(S) reaches t only where S <= log1p(-t), loosened by 1e-5.
+            t = max(0.0, (K - 0.5) / inv_step) * (1 - 1e-5)
+            keep = sums <= np.log1p(-t)
+            touched, sums = touched[keep], sums[keep]
+        stat = (1.0 - np.exp(sums)).astype(np.float32)
+        pos = stat > 0
+        touched, stat = touched[pos], stat[pos]
+        bins = _round2(stat * inv_step)
+        bins[bins >= n_bins] = n_bins - 1
+        sig = touched[passing[bins]]
+        if sig.size == 0:
+            return 0
+        vox = np.sort(st.masked_to_flat[sig])
+        nx, ny, nz = st.shape
+        size, _ = k["_largest_cluster"](vox, np.zeros(vox.shape[0], dtype=np.float32), self.label, ny, nz, 0.0)
+        return int(size)
+
+
+
+
+def _null_cluster_block(estimator, mask_arr, voxel_p, sample_space, draws, setup=None):
+    """Largest approximate-z cluster of each null draw ``(sample_sizes, num_foci, foci)``:
+    through :class:`_NullClusters` when ``setup`` is given, else (and where it does not
+    apply) NiMARE's own functions."""
     from nimare.meta.cbma.null_utils import _ale_approximate_z_from_ma
     from nimare.meta.cbma.utils import _threshold_z_clusters
 
     out = np.zeros(len(draws), dtype=np.int32)
+    fast = None
+    if setup is not None and draws:
+        cap = max(setup.capacity(sizes, nfoci) for sizes, nfoci, _ in draws)
+        fast = _NullClusters(estimator, setup, cap, len(draws[0][1]))
     for i, (sizes, nfoci, foci) in enumerate(draws):
+        if fast is not None:
+            size = fast.largest(sample_space, sizes, nfoci, foci, voxel_p)
+            if size is not None:
+                out[i] = size
+                continue
         ma = _random_ma(estimator.masker.mask_img, sizes, nfoci, sample_space, foci)
         _, z = _ale_approximate_z_from_ma(estimator, ma)
         _, out[i] = _threshold_z_clusters(z, estimator.masker, voxel_thresh=voxel_p,
@@ -234,7 +459,8 @@ def _blocks(items: list, n_blocks: int):
 
 
 def probabilistic_map(fit, target_n: int, seed: int, *, n_subsamples: int, n_iterations: int, voxel_p: float,
-                      alpha: float, sample_space: np.ndarray, executor: Executor, progress=None):
+                      alpha: float, sample_space: np.ndarray, executor: Executor, progress=None,
+                      fast: bool = True):
     """NiMARE's ``BalancedALESubtraction._probabilistic_map`` of one group.
 
     Returns the map (float32, in-mask), the cluster-size threshold and the subsamples used.
@@ -258,8 +484,11 @@ def probabilistic_map(fit, target_n: int, seed: int, *, n_subsamples: int, n_ite
     n_blocks = 4 * executor.n_jobs if executor.kind != "serial" else 1
     sizes_null = np.zeros(n_iterations, dtype=np.int32)
     at = 0
-    for block in executor.map(_null_cluster_block, ((estimator, mask_arr, voxel_p, sample_space, b)
-                                                     for b in _blocks(draws, n_blocks))):
+    # The compiled draws release the GIL: threads, not worker processes, run them.
+    setup = _DrawSetup.build(estimator.masker.mask_img, sample_sizes) if fast else None
+    null_ex = executor.for_gil_free_code() if fast else executor
+    for block in null_ex.map(_null_cluster_block, ((estimator, mask_arr, voxel_p, sample_space, b, setup)
+                                                    for b in _blocks(draws, n_blocks))):
         sizes_null[at : at + block.shape[0]] = block
         at += block.shape[0]
         if progress is not None:
@@ -268,8 +497,10 @@ def probabilistic_map(fit, target_n: int, seed: int, *, n_subsamples: int, n_ite
     samples = generate_subset_schedule(n, target_n, n_samples=n_subsamples, random_state=seed,
                                        exhaustive_limit=10000)
     prob = np.zeros(ma.shape[1], dtype=np.float32)
+    # One block (a whole group: one subsample) runs here, without starting worker processes.
+    sample_blocks = _blocks(samples, n_blocks)
     for count in executor.map(_subsample_block, ((estimator, mask_arr, voxel_p, ma, b, cluster_threshold)
-                                                 for b in _blocks(samples, n_blocks))):
+                                                 for b in sample_blocks), n_tasks=len(sample_blocks)):
         prob += count
     # The sums of 0/1 float32 values are exact in any order (far below 2**24).
     return (prob / len(samples)).astype(np.float32, copy=False), float(cluster_threshold), len(samples)
@@ -340,6 +571,8 @@ def _draw_pairs(rng, n1: int, n2: int, target_n: int, n_pairs: int, whole1: bool
     group whose subsamples are the whole group only consumes its draws."""
     idx1 = np.empty((n_pairs, 0 if whole1 else target_n), dtype=np.int32)
     idx2 = np.empty((n_pairs, 0 if whole2 else target_n), dtype=np.int32)
+    if _replay_permutations(rng, n1, n2, n_pairs, idx1, idx2):
+        return idx1, idx2, n_pairs, whole1, whole2
     perm = rng.permutation
     for d in range(n_pairs):
         a = perm(n1)
@@ -351,12 +584,63 @@ def _draw_pairs(rng, n1: int, n2: int, target_n: int, n_pairs: int, whole1: bool
     return idx1, idx2, n_pairs, whole1, whole2
 
 
-def _null_block(start, mask_img, prior_masked, sample_space, meta1, meta2, draws):
-    """The min and max mean balanced difference of each null draw ``(foci1, foci2, pairs)``."""
+def _replay_permutations(rng, n1: int, n2: int, n_pairs: int, idx1, idx2) -> bool:
+    """``n_pairs`` pairs of ``rng.permutation(n1)``, ``rng.permutation(n2)`` (their first
+    ``idx1.shape[1]`` / ``idx2.shape[1]`` entries into ``idx1``/``idx2``) replayed by a
+    compiled loop from the generator's raw 32-bit outputs, leaving ``rng`` where those calls
+    leave it (2,000 calls a null draw cost milliseconds in Python). False, with ``rng``
+    untouched, when ``rng`` is not the legacy Mersenne Twister generator this replays."""
+    from ale_app.stats.balanced_kernels import _compiled
+
+    state = rng.get_state(legacy=False)
+    if not isinstance(rng, np.random.RandomState) or state.get("bit_generator") != "MT19937":
+        return False
+    # Each position needs fewer than 2 outputs on average (masked rejection); draw enough.
+    n_raw = 2 * n_pairs * (n1 + n2) + 64
+    while True:
+        raw = rng.randint(0, 2**32, size=n_raw, dtype=np.uint32)
+        used = _compiled("replay")["_permutations"](raw, n1, n2, n_pairs, idx1.shape[1], idx2.shape[1], idx1, idx2)
+        rng.set_state(state)
+        if used >= 0:
+            break
+        n_raw *= 2
+    if used:
+        rng.randint(0, 2**32, size=used, dtype=np.uint32)  # where the permutations leave it
+    return True
+
+
+def _null_block(start, mask_img, prior_masked, sample_space, meta1, meta2, draws, setup=None):
+    """The min and max mean balanced difference of each null draw ``(foci1, foci2, pairs)``.
+
+    With ``setup`` and both groups' subsamples the whole group, through the compiled draws:
+    each group's product of ``1 - MA`` per prior voxel (float64, experiment order, as the
+    sparse path computes it) and only the extreme differences averaged (the average of equal
+    float32 differences is monotone in the difference); otherwise the sparse rows."""
+    from ale_app.stats.balanced_kernels import _compiled
+
     n_prior = int(prior_masked.sum())
     lo = np.empty(len(draws), dtype=np.float32)
     hi = np.empty(len(draws), dtype=np.float32)
+    fast = None
     for i, (foci1, foci2, pairs) in enumerate(draws):
+        if setup is not None and pairs[3] and pairs[4]:
+            k = _compiled("whole")
+            if fast is None:
+                cap = max(setup.capacity(*meta1), setup.capacity(*meta2))
+                fast = (_Draws(setup, cap, len(meta1[1])), np.ones(setup.n_mask), np.ones(setup.n_mask),
+                        np.zeros(setup.n_mask, dtype=np.bool_), np.empty(setup.n_mask, dtype=np.int64),
+                        np.ascontiguousarray(prior_masked, dtype=np.bool_))
+            d, q1, q2, seen, touched, prior = fast
+            n = d.ma_rows(sample_space, *meta1, foci1)
+            n_t = k["_whole_products"](d.vox, d.ent, n, setup.kval, prior, q1, seen, touched, 0)
+            n = d.ma_rows(sample_space, *meta2, foci2)
+            n_t = k["_whole_products"](d.vox, d.ent, n, setup.kval, prior, q2, seen, touched, n_t)
+            c_lo, c_hi = k["_difference_range"](q1, q2, seen, touched, n_t)
+            if n_t < n_prior:  # the unreached prior voxels: a difference of exactly 0
+                c_lo, c_hi = min(c_lo, np.float32(0.0)), max(c_hi, np.float32(0.0))
+            lo[i] = k["_repeated_mean"](np.float32(c_lo), pairs[2])
+            hi[i] = k["_repeated_mean"](np.float32(c_hi), pairs[2])
+            continue
         ma1 = _restrict(_random_ma(mask_img, *meta1, sample_space, foci1), prior_masked)
         ma2 = _restrict(_random_ma(mask_img, *meta2, sample_space, foci2), prior_masked)
         reached, (g1, g2) = _compact([ma1, ma2], n_prior)
@@ -371,7 +655,7 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
                  difference_iterations: int = 1000, n_iterations: int = 1000, voxel_p: float = 0.001,
                  alpha: float = 0.05, mask_coverage: str = "gm", seed: int = 0,
                  executor: Executor | None = None, progress: Callable[[str, int], None] | None = None,
-                 block_size: int | None = None, exact_order: bool = False) -> BalancedResult:
+                 block_size: int | None = None, exact_order: bool = False, fast: bool = True) -> BalancedResult:
     """Balanced ALE subtraction of ``fit1``'s group minus ``fit2``'s, as NiMARE's
     ``BalancedALESubtraction(null_method="random-foci")`` with ``random_state=seed``.
 
@@ -398,6 +682,9 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
         for bit NiMARE's float32 rounding; otherwise such a group's product is computed
         once, which differs from NiMARE's by the float32 rounding of the order: about
         1e-8 on each difference, far within 1e-6 on the means).
+    fast : bool
+        Run the random-foci null draws through ale-app's compiled kernels (the same numbers
+        as NiMARE's functions, which ``fast=False`` calls draw by draw; for tests).
     """
     import pandas as pd
 
@@ -429,7 +716,7 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
 
     _, prior_masked, sample_space = _prior(masker, mask_coverage)
     common = dict(n_subsamples=n_subsamples, n_iterations=n_iterations, voxel_p=voxel_p, alpha=alpha,
-                  sample_space=sample_space, executor=executor)
+                  sample_space=sample_space, executor=executor, fast=fast)
     prob1, thr1, used1 = probabilistic_map(fit1, target_n, seed, progress=stage("group1"), **common)
     prob2, thr2, used2 = probabilistic_map(fit2, target_n, seed + 1, progress=stage("group2"), **common)
     n_prior = int(prior_masked.sum())
@@ -459,8 +746,9 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
                 foci2 = _draw_foci(rng, sample_space.shape[0], meta2[1])
                 draws.append((foci1, foci2,
                               _draw_pairs(rng, n1, n2, target_n, difference_iterations, whole1, whole2)))
-            yield s, mask_img, prior_masked, sample_space, meta1, meta2, draws
+            yield s, mask_img, prior_masked, sample_space, meta1, meta2, draws, setup
 
+    setup = _DrawSetup.build(mask_img, np.concatenate([meta1[0], meta2[0]])) if fast else None
     min_null = np.zeros(n_iterations, dtype=np.float32)
     max_null = np.zeros(n_iterations, dtype=np.float32)
     null_progress = stage("null")

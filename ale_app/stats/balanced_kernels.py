@@ -1,0 +1,319 @@
+"""The compiled core of the balanced contrast's random-foci draws (numba, ``nogil``).
+
+A random-foci draw puts every experiment's foci at random voxels and needs, per experiment,
+its modelled-activation (MA) map: at each in-mask voxel the largest kernel value of its foci
+(NiMARE's ``compute_ale_ma``). :func:`_ma_rows` builds those maps in a dense scratch
+array (no sort, no sparse matrix) and keeps, per voxel, the kernel entry that gave its
+value, so that its ``log1p(-MA)`` is numpy's float32 value precomputed per kernel entry.
+
+For a probabilistic map's null draw, :func:`_log_sums` adds those per voxel in experiment
+order from 0.0 in float64 (as NiMARE's ``np.bincount`` over the CSR rows adds them), and
+:func:`_approximate_histogram` forms NiMARE's approximate-null histogram
+(``ALE._compute_null_approximate``: the same bins, the same float64 products added into the
+same bins in the same order, so the same bits; see the function).
+
+For a balanced null draw, :func:`_whole_products` multiplies each group's ``1 - MA`` (float32,
+as numpy's ``1.0 - ma`` on float32 values) per prior voxel in float64 in experiment order, as
+:func:`ale_app.stats.subtraction_kernels._whole_product` does on the sparse rows.
+
+The functions are plain Python until :func:`_compiled` compiles them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ale_app.stats.mc_kernels import _largest_cluster, _numba_cache_usable
+
+
+def _ma_rows(ijk, exp_ptr, exp_kernel, koff, kflat, kbox, kval, kstart, flat_to_masked, nx, ny, nz, best,
+             best_e, vox_out, ent_out, ptr_out, row_max):
+    """Each experiment's MA map from its foci ``ijk[exp_ptr[g]:exp_ptr[g + 1]]``.
+
+    Experiment ``g`` uses kernel ``exp_kernel[g]``: entries ``kstart[k] .. kstart[k + 1] - 1``
+    of ``koff`` (offsets from the focus; ``kflat`` the same as flat-index offsets; ``kbox[k]``
+    the smallest and largest offset per axis) and ``kval`` (float32 values). Writes, row after
+    row, the in-mask voxels reached (``vox_out``, masked indices, in first-reached order) and
+    the kernel entry of their largest value (``ent_out``; the first such entry: equal values
+    are equal), ``ptr_out`` (row offsets) and ``row_max`` (float32). ``best``/``best_e`` are
+    all-zero scratch arrays over the masked voxels and are left all zero. Returns the number
+    of entries written, or -1 when ``vox_out`` is too short.
+    """
+    n = 0
+    cap = vox_out.shape[0]
+    ptr_out[0] = 0
+    stride_x = ny * nz
+    for g in range(exp_ptr.shape[0] - 1):
+        k = exp_kernel[g]
+        row_start = n
+        for f in range(exp_ptr[g], exp_ptr[g + 1]):
+            pi, pj, pk = ijk[f, 0], ijk[f, 1], ijk[f, 2]
+            inside = (pi + kbox[k, 0] >= 0 and pj + kbox[k, 1] >= 0 and pk + kbox[k, 2] >= 0
+                      and pi + kbox[k, 3] < nx and pj + kbox[k, 4] < ny and pk + kbox[k, 5] < nz)
+            base = pi * stride_x + pj * nz + pk
+            if n + (kstart[k + 1] - kstart[k]) > cap:
+                return -1
+            if inside:  # the whole kernel box is in the volume: flat offsets, no bounds tests
+                for e in range(kstart[k], kstart[k + 1]):
+                    m = flat_to_masked[base + kflat[e]]
+                    if m < 0:
+                        continue
+                    v = kval[e]
+                    b = best[m]
+                    vox_out[n] = m  # kept only when the voxel is new (branch-free)
+                    n += b == 0.0
+                    if v > b:
+                        best[m] = v
+                        best_e[m] = e
+                continue
+            for e in range(kstart[k], kstart[k + 1]):
+                x = koff[e, 0] + pi
+                y = koff[e, 1] + pj
+                z = koff[e, 2] + pk
+                if x < 0 or y < 0 or z < 0 or x >= nx or y >= ny or z >= nz:
+                    continue
+                m = flat_to_masked[x * stride_x + y * nz + z]
+                if m < 0:
+                    continue
+                v = kval[e]
+                b = best[m]
+                if b == 0.0:
+                    vox_out[n] = m
+                    n += 1
+                if v > b:
+                    best[m] = v
+                    best_e[m] = e
+        mx = np.float32(0.0)
+        for p in range(row_start, n):
+            m = vox_out[p]
+            ent_out[p] = best_e[m]
+            if best[m] > mx:
+                mx = best[m]
+            best[m] = 0.0
+            best_e[m] = 0
+        ptr_out[g + 1] = n
+        row_max[g] = mx
+    return n
+
+
+def _log_sums(vox, ent, n, klog, sums, touched):
+    """``sums[v] += klog[entry]`` over the first ``n`` entries (rows in order: each voxel's
+    experiments in order, from 0.0). ``touched`` gets the voxels reached (first-reached
+    order); returns how many. ``sums`` must be all zero where not yet reached."""
+    n_t = 0
+    for p in range(n):
+        v = vox[p]
+        if sums[v] == 0.0:
+            touched[n_t] = v
+            n_t += 1
+        sums[v] += klog[ent[p]]
+    return n_t
+
+
+def _nearest_bin(value, inv_step_size, n_bins):
+    """NiMARE's ``null_utils._nearest_bin`` (the same operations)."""
+    scaled = value * inv_step_size
+    floor = np.floor(scaled)
+    idx = int(floor) + int(scaled - floor >= 0.5)
+    if idx < 0:
+        return 0
+    elif idx >= n_bins:
+        return n_bins - 1
+    return idx
+
+
+def _study_histogram(vals, n_zero, recip, inv_step_size, n_bins, out):
+    """NiMARE's ``_study_ma_histogram`` into ``out``."""
+    for b in range(n_bins):
+        out[b] = 0.0
+    for i in range(vals.shape[0]):
+        out[_nearest_bin(vals[i], inv_step_size, n_bins)] += 1.0
+    out[0] += n_zero
+    for b in range(n_bins):
+        out[b] *= recip
+
+
+def _approximate_histogram(kval, ent, ptr, n_mask, inv_step_size, n_bins, bin_centers, ale, tmp, exp_hist,
+                           one_minus, jbuf):
+    """NiMARE's approximate-null ALE histogram of the rows (``ent``: kernel entries, so
+    values ``kval[ent]``) over ``n_bins`` bins, written to ``ale``.
+
+    As ``ALE._compute_null_approximate`` with ``_update_ale_histogram``: per row after the
+    first, for each of its non-zero bins in order, for each ALE bin in order, the float64
+    product added into the bin of ``1 - (1 - c_exp) * (1 - c_ale)``. Here every ALE bin up to
+    the last non-zero one is visited (a zero one adds ``+0.0``, which changes no bit), the
+    bins of one exp bin are computed first in a loop of their own (which the compiler
+    vectorises: the same operations on each element) and then added.
+    """
+    recip = 1.0 / n_mask
+    top = n_bins - 1
+    for k in range(n_bins):
+        one_minus[k] = 1.0 - bin_centers[k]
+    for g in range(ptr.shape[0] - 1):
+        a, b = ptr[g], ptr[g + 1]
+        vals = np.empty(b - a, dtype=np.float32)
+        for i in range(b - a):
+            vals[i] = kval[ent[a + i]]
+        if g == 0:
+            _study_histogram(vals, n_mask - (b - a), recip, inv_step_size, n_bins, ale)
+            continue
+        _study_histogram(vals, n_mask - (b - a), recip, inv_step_size, n_bins, exp_hist)
+        last = -1
+        for k in range(n_bins):
+            if ale[k] > 0.0:
+                last = k
+        for k in range(n_bins):
+            tmp[k] = 0.0
+        for e in range(n_bins):
+            ep = exp_hist[e]
+            if not ep > 0.0:
+                continue
+            exp_one_minus = 1.0 - bin_centers[e]
+            for k in range(last + 1):
+                scaled = (1.0 - exp_one_minus * one_minus[k]) * inv_step_size
+                floor = np.floor(scaled)
+                idx = np.int64(floor) + np.int64(scaled - floor >= 0.5)
+                jbuf[k] = min(max(idx, 0), top)
+            for k in range(last + 1):
+                tmp[jbuf[k]] += ep * ale[k]
+        for k in range(n_bins):
+            ale[k] = tmp[k]
+
+
+def _whole_products(vox, ent, n, kval, prior, q, seen, touched, n_t):
+    """``q[v] *= float64(float32(1) - kval[entry])`` over the first ``n`` entries at prior
+    voxels (``q`` all 1.0 where not yet reached), in entry (experiment) order; appends the
+    prior voxels not ``seen`` before to ``touched`` after its first ``n_t``; returns the new
+    count."""
+    one = np.float32(1.0)
+    for p in range(n):
+        v = vox[p]
+        if not prior[v]:
+            continue
+        if not seen[v]:
+            seen[v] = True
+            touched[n_t] = v
+            n_t += 1
+        q[v] = q[v] * np.float64(one - kval[ent[p]])
+    return n_t
+
+
+def _difference_range(q1, q2, seen, touched, n_t):
+    """The smallest and largest ``float32((1 - q1) - (1 - q2))`` over the reached voxels
+    (:func:`ale_app.stats.subtraction_kernels._balanced_mean`'s difference of two whole
+    groups); resets ``q1``/``q2`` to 1.0 and ``seen`` to False there."""
+    c_lo = np.float32(np.inf)
+    c_hi = np.float32(-np.inf)
+    for i in range(n_t):
+        v = touched[i]
+        c = np.float32((1.0 - q1[v]) - (1.0 - q2[v]))
+        if c < c_lo:
+            c_lo = c
+        if c > c_hi:
+            c_hi = c
+        q1[v] = 1.0
+        q2[v] = 1.0
+        seen[v] = False
+    return c_lo, c_hi
+
+
+def _repeated_mean(c, n_pairs):
+    """``c`` added ``n_pairs`` times in float32 from 0, divided by ``n_pairs`` (float32), as
+    :func:`ale_app.stats.subtraction_kernels._balanced_mean` averages the equal differences
+    of two whole groups. Rounding is monotone, so this is non-decreasing in ``c``: the
+    extremes of the mean differences are the means of the extreme differences."""
+    acc = np.float32(0.0)
+    for d in range(n_pairs):
+        acc = acc + c
+    return acc / np.float32(n_pairs)
+
+
+def _permutations(raw, n1, n2, n_pairs, keep1, keep2, out1, out2):
+    """Replays ``n_pairs`` pairs of the legacy ``RandomState.permutation(n1)`` and
+    ``permutation(n2)`` on ``raw``, the generator's next 32-bit outputs: each permutation
+    shuffles ``arange(n)`` from the last position down, drawing position ``j <= i`` by
+    masked rejection (numpy's ``random_interval``: ``raw & mask`` until ``<= i``). Writes
+    the first ``keep1`` / ``keep2`` entries of each to ``out1[d]`` / ``out2[d]``; returns how
+    many outputs were used, or -1 when ``raw`` ran out."""
+    used = 0
+    n_raw = raw.shape[0]
+    arr1 = np.empty(n1, dtype=np.int64)
+    arr2 = np.empty(n2, dtype=np.int64)
+    for d in range(n_pairs):
+        for which in range(2):
+            arr = arr1 if which == 0 else arr2
+            n = arr.shape[0]
+            for i in range(n):
+                arr[i] = i
+            for i in range(n - 1, 0, -1):
+                mask = np.uint32(i)
+                mask |= mask >> np.uint32(1)
+                mask |= mask >> np.uint32(2)
+                mask |= mask >> np.uint32(4)
+                mask |= mask >> np.uint32(8)
+                mask |= mask >> np.uint32(16)
+                while True:
+                    if used == n_raw:
+                        return -1
+                    j = raw[used] & mask
+                    used += 1
+                    if j <= np.uint32(i):
+                        break
+                t = arr[i]
+                arr[i] = arr[np.int64(j)]
+                arr[np.int64(j)] = t
+            if which == 0:
+                for u in range(keep1):
+                    out1[d, u] = arr[u]
+            else:
+                for u in range(keep2):
+                    out2[d, u] = arr[u]
+    return used
+
+
+_COMPILED: dict = {}
+_COMPILING = threading.Lock()
+
+#: The kernel sets, each compiled (and announced) at its first use: a run that never uses one
+#: (a partial-group run never takes the whole-group null) neither compiles nor announces it.
+SETS = {
+    "draws": ("the balanced contrast's random-foci draw kernels", 3),
+    "whole": ("the balanced contrast's whole-group null kernels", 1),
+    "replay": ("the balanced contrast's subsample replay kernel", 1),
+}
+
+
+def _members(which: str):
+    return {"draws": (_ma_rows, _log_sums, _approximate_histogram, _largest_cluster),
+            "whole": (_whole_products, _difference_range, _repeated_mean),
+            "replay": (_permutations,)}[which]
+
+
+def _compiled(which: str = "draws"):
+    """The compiled kernels of one set of :data:`SETS`, built on first use (cached on disk
+    where that is writable), as :func:`ale_app.stats.mc_kernels._compiled` builds its own."""
+    if which not in _COMPILED:
+        with _COMPILING:
+            if which not in _COMPILED:
+                _compile(which)
+    return _COMPILED[which]
+
+
+def _compile(which: str):
+    from ale_app.process import numba_cache
+
+    jit = numba_cache.jit_maker(_numba_cache_usable())
+    g = dict(globals())
+
+    def jit_here(fn):
+        return jit(type(fn)(fn.__code__, g, fn.__name__))
+
+    g["_nearest_bin"] = jit_here(_nearest_bin)
+    g["_study_histogram"] = jit_here(_study_histogram)
+    g["_largest_cluster"] = jit_here(_largest_cluster)
+    compiled = {fn.__name__: jit_here(fn) for fn in _members(which)}
+    what, seconds = SETS[which]
+    numba_cache.announce_compile(list(compiled.values()), what, seconds)
+    _COMPILED[which] = compiled
