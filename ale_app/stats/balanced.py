@@ -148,6 +148,10 @@ def _prior(masker, mask_coverage):
     round trip (and its ``gc.collect``)."""
     from nimare.utils import _mask_coverage_to_mask
 
+    from ale_app.stats.gm_prior import seed_nimare_cache
+
+    if mask_coverage == "gm":
+        seed_nimare_cache(masker)  # the shipped prior (equal to NiMARE's): nothing is resampled
     prior_img = np.asarray(_mask_coverage_to_mask(masker, mask_coverage=mask_coverage, gm_threshold=0.1))
     mask_arr = np.asanyarray(masker.mask_img.dataobj).astype(bool)
     prior_masked = (prior_img.astype(np.int8)[mask_arr] != 0)
