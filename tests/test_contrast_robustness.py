@@ -162,3 +162,25 @@ def test_failsafe_table_says_what_the_tests_found_at_the_bounds(runs):
                     assert bool(value) == bool(tests.loc[bound, f"survives_{row.cluster_id}"]), (name, column)
                 else:
                     assert pd.isna(value), (name, column)
+
+
+def test_checklist_keeps_rule_order_and_says_which_group_lacks_an_item(monkeypatch):
+    """An item only one group has (Subjects when the other has no sample sizes) stays in its
+    rule's place and names the group without it, as on the 906-analysis n-back/flanker split."""
+    from types import SimpleNamespace
+
+    from ale_app.present import reviewer
+
+    own = {"nback": [("2: sufficient power", "Experiments", "500"), ("9: diagnostics", "Contributions", "jk")],
+           "flanker": [("2: sufficient power", "Experiments", "406"),
+                       ("3: collect and organise the data", "Subjects", "27"),
+                       ("9: diagnostics", "Contributions", "jk")]}
+    monkeypatch.setattr(reviewer, "reporting_checklist", lambda r: own[r.name])
+    result = SimpleNamespace(spec=SimpleNamespace(display=SimpleNamespace(threshold_percentile=95)),
+                             names=("nback", "flanker"), inferential=False, balanced=None, contrast_clusters=None,
+                             contrast_jackknife=None)
+    inputs = {name: SimpleNamespace(name=name, robustness=None) for name in ("nback", "flanker")}
+    items = reviewer.contrast_reporting_checklist(result, inputs)
+    assert [item for _, item, _ in items] == ["Experiments", "Subjects", "Contrast test", "Contributions",
+                                             "Data and re-run"]
+    assert dict((item, value) for _, item, value in items)["Subjects"] == "nback: not recorded; flanker: 27"

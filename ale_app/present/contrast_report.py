@@ -24,6 +24,7 @@ from ale_app.present.report import (
     _cluster_html,
     _dl,
     _img_tag,
+    _robustness_facts,
     _robustness_methods,
     _with_robustness,
     markdown_escape,
@@ -290,25 +291,19 @@ def group_inputs(result) -> dict:
 def group_robustness_methods(result) -> str:
     """Each group's stability and fail-safe N sentences (empty when neither ran)."""
     text = ""
-    for name, r in group_inputs(result).items():
-        own = _robustness_methods(r)
+    for name, g in result.groups.items():
+        own = _robustness_methods(_robustness_facts(g))
         if own:
             text += f" Robustness of group {name}'s own FWE clusters:{own}"
     return text
 
 
-def _robustness_union(result) -> dict:
-    """Which robustness parts ran in either group (for the references)."""
-    union: dict = {}
-    for r in group_inputs(result).values():
-        union.update(r.robustness or {})
-    return union
-
-
-def _references(result=None) -> dict:
-    if result is None:
-        return {**references_for(), **CONTRAST_REFERENCES}
-    return {**references_for(_robustness_union(result), balanced=result.balanced is not None), **CONTRAST_REFERENCES}
+def _references(result) -> dict:
+    """The references of a contrast run: the single-group ones, those of the robustness parts
+    that ran in either group (and of the balanced contrast), and the contrast's own."""
+    ran = {part for g in result.groups.values() for part in ("stability", "failsafe")
+           if getattr(g, part, None) is not None}
+    return {**references_for(dict.fromkeys(ran), balanced=result.balanced is not None), **CONTRAST_REFERENCES}
 
 
 def contrast_citation(result) -> str:
@@ -375,7 +370,7 @@ def _group_fwe_html(name: str, r) -> list[str]:
              "<p>Clusters that passed cluster-level FWE:</p>"
              + _cluster_html(_with_robustness(r.fwe_table, r.robustness), FWE_PREFIX)]
     if rb:
-        parts.append(f"<p>{html.escape(_robustness_methods(r).strip())}</p>")
+        parts.append(f"<p>{html.escape(_robustness_methods(r.robustness).strip())}</p>")
     return parts
 
 

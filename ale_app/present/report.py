@@ -330,8 +330,8 @@ def _with_robustness(table: pd.DataFrame, robustness: dict | None) -> pd.DataFra
     return table
 
 
-def _robustness_methods(r) -> str:
-    rb = r.robustness
+def _robustness_methods(rb: dict | None) -> str:
+    """The methods sentences of stability and fail-safe N (``rb``: :func:`_robustness_facts`)."""
     if not rb:
         return ""
     text = ""
@@ -626,7 +626,7 @@ def methods_text(r: ReportInputs) -> str:
         "threshold that is not statistical; it also defines the descriptive clusters (D1, D2 ...), the "
         "face-connected voxels above that value spanning at least "
         f"{r.cluster_threshold_mm3:g} mm3, and so every jackknife number. {jk} {DEPENDENCE_RULE}"
-        f"{_labels_sentence(r)}{_inference_methods(r)}{_robustness_methods(r)} Figures were made with nilearn "
+        f"{_labels_sentence(r)}{_inference_methods(r)}{_robustness_methods(r.robustness)} Figures were made with nilearn "
         f"{v.get('nilearn', '?')}."
     )
 
@@ -1000,7 +1000,7 @@ def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
         parts.append(_cluster_html(_with_robustness(r.fwe_table, r.robustness), FWE_PREFIX,
                                    cluster_dependence(r.fwe_jackknife, FWE_PREFIX), r.inference["n_iterations"]))
         if r.robustness:
-            parts.append(f"<p>{html.escape(_robustness_methods(r).strip())} Tables: desc-stability_table.tsv, "
+            parts.append(f"<p>{html.escape(_robustness_methods(r.robustness).strip())} Tables: desc-stability_table.tsv, "
                          "desc-failsafe_table.tsv; map: space-MNI152NLin6Asym_res-2_desc-stability_statmap.nii.gz."
                          "</p>")
     if r.fwe_jackknife is not None and len(r.fwe_jackknife):

@@ -187,6 +187,11 @@ def reporting_checklist_html(r) -> str:
     return _checklist_html(reporting_checklist(r))
 
 
+def _rule_number(rule: str) -> int:
+    """The number of a checklist rule ("8: appropriate threshold" is 8)."""
+    return int(rule.split(":", 1)[0])
+
+
 def contrast_reporting_checklist(result, inputs: dict) -> list[tuple[str, str, str]]:
     """The checklist of a contrast run: each group's items (:func:`reporting_checklist` of
     its report view in ``inputs``, by group name), one row per item, the groups' values
@@ -198,12 +203,15 @@ def contrast_reporting_checklist(result, inputs: dict) -> list[tuple[str, str, s
                 continue  # said once for the run below
             rows.setdefault((rule, item), {})[name] = value
     items = []
-    for (rule, item), values in rows.items():
+    # In rule order (an item only one group has, such as Subjects, is first met in the second
+    # group's list); a group without the item says so rather than being left out.
+    for (rule, item), values in sorted(rows.items(), key=lambda kv: _rule_number(kv[0][0])):
         distinct = set(values.values())
         if len(distinct) == 1 and len(values) == len(inputs):
             value = next(iter(distinct))
         else:
-            value = "; ".join(f"{name}: {v.rstrip('.')}" for name, v in values.items())
+            value = "; ".join(f"{name}: {values[name].rstrip('.')}" if name in values else f"{name}: not recorded"
+                              for name in inputs)
         items.append((rule, item, value))
     spec, (a, b) = result.spec, result.names
     if result.inferential and result.balanced is not None:
@@ -218,7 +226,7 @@ def contrast_reporting_checklist(result, inputs: dict) -> list[tuple[str, str, s
     else:
         test = (f"none: a descriptive difference {a} - {b} ({spec.display.threshold_percentile:g}th percentile display "
                 "threshold, not a test)")
-    position = max((i for i, (rule, _, _) in enumerate(items) if rule.startswith("8:")), default=len(items) - 1) + 1
+    position = next((i for i, (rule, _, _) in enumerate(items) if _rule_number(rule) > 8), len(items))
     contrast_rows = [("8: appropriate threshold", "Contrast test", test)]
     cc = result.contrast_clusters
     if cc is not None:

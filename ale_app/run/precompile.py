@@ -6,7 +6,8 @@ arguments, never on the data, so one small run of each code path compiles exactl
 real run loads: an ALE fit (NiMARE's kernel convolution), the Monte Carlo FWE (NiMARE's
 analytic null and ale-app's Monte Carlo loop) and an ALE subtraction (its permutation
 kernels) and the balanced contrast's kernels (its mean difference on tiny arrays, its
-random-foci draws on two whole groups of three), on three and three of NiMARE's bundled pain analyses with two iterations each.
+random-foci draws on two whole groups of three), on three and three of NiMARE's bundled pain
+analyses with two iterations each.
 """
 
 from __future__ import annotations
