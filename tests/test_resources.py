@@ -154,7 +154,7 @@ def _is_worker(pid: int, parent_cmdline: str) -> str | None:
     line = cmdline(pid)
     if "loky" in line or "joblib" in line:
         return "loky"
-    if line == parent_cmdline:
+    if line and line == parent_cmdline:
         return "forked"
     return None
 
@@ -169,9 +169,10 @@ def test_sigkill_leaves_no_worker(tmp_path, refit_spec, kind):
     seen: set[int] = set()
     try:
         deadline = time.monotonic() + 240
-        parent = ""
         while time.monotonic() < deadline and proc.poll() is None:
-            parent = parent or cmdline(proc.pid)
+            # Read each time: proc.pid is `unshare` (see offline) until it execs ale-app, and
+            # a loaded machine may poll first in between.
+            parent = cmdline(proc.pid)
             now = descendants(proc.pid)
             seen |= now
             # Two loky workers (the refits start together); one forked figure worker is enough
