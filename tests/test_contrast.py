@@ -8,6 +8,7 @@ tests/test_contrast_inferential.py.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import sys
@@ -310,3 +311,42 @@ def test_group_spec_and_upgrade():
     up = upgrade_v1(v1, "all")
     assert up["spec_version"] == 2 and up["groups"]["all"]["path"] == "x.tsv" and up["ale"]["sample_size"] == 12
     assert "input" not in up
+
+
+def _separate_groups(folder: Path) -> None:
+    """Two hand-written groups of four experiments, the first's foci in the left frontal lobe
+    and the second's in the right occipital lobe (70 mm and more apart)."""
+    rows = {"first": [(-40, 40, 20), (-36, 44, 16), (-44, 36, 24)], "second": [(30, -90, 10), (26, -86, 6), (34, -94, 14)]}
+    for name, foci in rows.items():
+        lines = ["study_id\tanalysis_id\tx\ty\tz\tspace\tsample_size"]
+        for s in range(4):
+            lines += [f"{name}{s}\tc1\t{x + s}\t{y - s}\t{z}\tMNI\t{12 + s}" for x, y, z in foci]
+        (folder / f"{name}.tsv").write_text("\n".join(lines) + "\n")
+
+
+def test_a_conjunction_without_any_voxel_draws_no_figure_and_says_so(tmp_path):
+    _separate_groups(tmp_path)
+    out = tmp_path / "out"
+    assert main([str(_spec(tmp_path)), str(out), "--n-jobs", "1", "-q"]) == 0
+    conj = np.asarray(nib.load(out / f"contrast-firstMinusSecond_{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz").dataobj)
+    assert not np.any(conj > 0)
+    assert list((out / "figures").glob("*difference*.png"))  # the other figures are drawn
+    assert not list((out / "figures").glob("*conjunction*.png"))
+    report = html.unescape((out / "report.html").read_text())
+    assert "No voxel lies above both groups' display-only thresholds: the two groups do not overlap." in report
+
+
+def test_a_conjunction_below_the_cluster_size_names_its_voxels(tmp_path):
+    """Overlapping voxels but no region of the (here huge) cluster size: the page counts the
+    voxels (read here from the written map) and the figure shows them."""
+    _write_groups(tmp_path, 6, 5)
+    out = tmp_path / "out"
+    spec = _spec(tmp_path, {"jackknife": {"cluster_threshold_mm3": 10_000_000}})
+    assert main([str(spec), str(out), "--n-jobs", "1", "-q"]) == 0
+    conj = np.asarray(nib.load(out / f"contrast-firstMinusSecond_{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz").dataobj)
+    n_voxels = int(np.count_nonzero(conj > 0))
+    assert n_voxels > 1
+    report = html.unescape((out / "report.html").read_text())
+    assert (f"{n_voxels:,} voxels lie above both groups' display-only thresholds, in no connected region of at "
+            "least 10,000,000 mm3; the figure shows them.") in report
+    assert list((out / "figures").glob("*conjunction*.png"))

@@ -307,8 +307,8 @@ def _fig_z(result, _out=None):
 def _fig_conjunction(result, _out=None):
     from ale_app.present import figures as F
 
-    if result.conjunction_values is None:
-        return None
+    if result.conjunction_values is None or not np.any(result.conjunction_values > 0):
+        return None  # no voxel in both groups: the report says so, an empty brain would add nothing
     a, b = result.names
     basis = ("where both groups' clusters passed cluster-level FWE" if result.inferential
              else "where both groups are above their display-only thresholds (description)")

@@ -59,6 +59,25 @@ CONTRAST_REFERENCES = {
 }
 
 
+def _no_conjunction_words(result) -> str:
+    """What the conjunction section says when no region reaches the cluster size: whether any
+    voxel lies in both groups at all (then the figure shows those voxels) or none does (then
+    no figure is drawn)."""
+    where = ("in both groups' own clusters that passed cluster-level FWE" if result.inferential
+             else "above both groups' display-only thresholds")
+    n_voxels = int(np.count_nonzero(np.asarray(result.conjunction_values) > 0))
+    size = _mm3(result.spec.jackknife.cluster_threshold_mm3)
+    if not n_voxels:
+        return f"No voxel lies {where}: the two groups do not overlap."
+    return (f"{_plural(n_voxels, 'voxel')} {'lies' if n_voxels == 1 else 'lie'} {where}, in no connected region "
+            f"of at least {size}; the figure shows {'it' if n_voxels == 1 else 'them'}.")
+
+
+def _mm3(volume: float) -> str:
+    """A volume as the spec gave it, digits grouped (10,000,000 mm3, not 1e+07 mm3)."""
+    return f"{volume:,.0f} mm3" if float(volume).is_integer() else f"{volume:,} mm3"
+
+
 def _plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
@@ -203,7 +222,7 @@ def interpretation(result) -> str:
                 f"{worst['top_id']} in cluster {PREFIX}{worst['cluster']}).")
     if result.conjunction_clusters is not None:
         k = len(result.conjunction_clusters.labels)
-        size = f" of at least {result.spec.jackknife.cluster_threshold_mm3:,g} mm3"
+        size = f" of at least {_mm3(result.spec.jackknife.cluster_threshold_mm3)}"
         if result.inferential:
             text.append(f"Both groups' own clusters that passed cluster-level FWE overlap in {_plural(k, 'region')}{size} "
                         "(conjunction, minimum statistic)." if k else "The two groups' own clusters that passed "
@@ -448,7 +467,7 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
         if len(result.conjunction_clusters.table):
             parts.append(_cluster_html(result.conjunction_clusters.table))
         else:
-            parts.append("<p>The two groups do not overlap.</p>")
+            parts.append(f"<p>{html.escape(_no_conjunction_words(result))}</p>")
     inputs = group_inputs(result)
     for name, g in result.groups.items():
         parts.append(f"<h2>Group {html.escape(name)}</h2>")
