@@ -144,7 +144,13 @@ def test_contrast_report_shows_each_groups_robustness_and_the_checklist(runs):
         assert "Frahm, L., Monimu, &amp; Hoffstaedter, F. JALE" in text.replace(" & ", " &amp; ")
     import html
 
-    assert "Robustness of group late's own FWE clusters" in html.unescape(page)
+    # Both groups ran the same parts with the same settings: said once, each group's numbers
+    # (leave-one-out subsets; fail-safe bounds 2 and 10 times its experiments) named.
+    words = html.unescape(page)
+    assert words.count("Robustness of each group's own FWE clusters:") == 1 and "Robustness of group" not in words
+    assert f"drew 10 subsets of 9 experiments in early and 11 subsets of 10 experiments in late (seed {SEED})" in words
+    assert "testing 20 and 100 (early) or 22 and 110 (late) noise experiments" in words
+    assert "a cluster withstanding 20 (early) or 22 (late) is robust" in words
 
 
 @pytest.mark.slow
@@ -184,3 +190,30 @@ def test_checklist_keeps_rule_order_and_says_which_group_lacks_an_item(monkeypat
     assert [item for _, item, _ in items] == ["Experiments", "Subjects", "Contrast test", "Contributions",
                                              "Data and re-run"]
     assert dict((item, value) for _, item, value in items)["Subjects"] == "nback: not recorded; flanker: 27"
+
+
+def test_groups_with_different_robustness_are_described_one_by_one():
+    """When the groups did not run the same parts (here: fail-safe N only in ``late``, as when
+    ``early`` has no FWE cluster to test), each group gets its own sentences."""
+    from types import SimpleNamespace as NS
+
+    from ale_app.present.contrast_report import group_robustness_methods
+
+    def stability(n):
+        return NS(clusters=pd.DataFrame(), subset_size=n - 1, n_subsets=n, n_iterations=100, null_space="gm",
+                  cluster_size_threshold=3.0, seed=1, alpha=0.05)
+
+    failsafe = NS(table=pd.DataFrame(), lower=22, upper=110, step=16, n_iterations=100, noise_space="brain", seed=1,
+                  noise_counts="independent", n_experiments=11)
+    result = NS(groups={"early": NS(stability=stability(10), failsafe=None),
+                        "late": NS(stability=stability(11), failsafe=failsafe)})
+    text = group_robustness_methods(result)
+    assert "Robustness of each group" not in text
+    early, late = text.split(" Robustness of group late's own FWE clusters:")
+    assert early.startswith(" Robustness of group early's own FWE clusters:")
+    assert "10 subsets of 9 experiments" in early and "fail-safe" not in early
+    assert "11 subsets of 10 experiments" in late and "testing 22 and 110 noise experiments" in late
+    # The same parts with the same settings: once, both groups' numbers named.
+    result.groups["early"].failsafe = NS(**{**vars(failsafe), "lower": 20, "upper": 100, "n_experiments": 10})
+    once = group_robustness_methods(result)
+    assert once.count("Robustness of") == 1 and "testing 20 and 100 (early) or 22 and 110 (late)" in once

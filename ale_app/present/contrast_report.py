@@ -73,6 +73,21 @@ def _no_conjunction_words(result) -> str:
             f"of at least {size}; the figure shows {'it' if n_voxels == 1 else 'them'}.")
 
 
+def _subsamples_words(bal, a: str, b: str) -> str:
+    """How many distinct subsamples each group's probabilistic map used, and why that many."""
+    from math import comb
+
+    words = []
+    for name, n, used in ((a, bal.n1, bal.n_subsamples_used[0]), (b, bal.n2, bal.n_subsamples_used[1])):
+        if n == bal.target_n:
+            words.append(f"{name}: 1, the whole group")
+        elif used == comb(n, bal.target_n):
+            words.append(f"{name}: {used:,}, every one there is")
+        else:
+            words.append(f"{name}: {used:,}")
+    return "; ".join(words)
+
+
 def _mm3(volume: float) -> str:
     """A volume as the spec gave it, digits grouped (10,000,000 mm3, not 1e+07 mm3)."""
     return f"{volume:,.0f} mm3" if float(volume).is_integer() else f"{volume:,} mm3"
@@ -260,9 +275,10 @@ def methods_text(result) -> str:
             f"and a voxel passes where its difference lies beyond the {inf.fwe_alpha / 2:g} and "
             f"{1 - inf.fwe_alpha / 2:g} quantiles of those extremes ({bal.low_threshold:.4g} and "
             f"{bal.high_threshold:.4g}), with p the share of null extremes at least as extreme. Each group's "
-            f"probabilistic map is the share of {bal.n_subsamples_used[0]:,} and {bal.n_subsamples_used[1]:,} "
-            f"subsamples (of {bal.n_subsamples:,} asked for) in which a voxel lies in a cluster (approximate-null "
-            f"p < {inf.voxel_p:g}) larger than the group's random-foci cluster-size threshold; their minimum is the "
+            f"probabilistic map is the share of its distinct subsamples of {bal.target_n} experiments "
+            f"({bal.n_subsamples:,} asked for; {_subsamples_words(bal, a, b)}) in which a voxel lies in a cluster "
+            f"(approximate-null p < {inf.voxel_p:g}) larger than the group's random-foci cluster-size threshold; "
+            f"their minimum is the "
             f"balanced conjunction. Seeds: {inf.seed} for the first group's subsamples and the differences, "
             f"{inf.seed + 1} for the second group's subsamples. Computed by ale-app's balanced engine, equal to "
             f"NiMARE's to within 1e-6.")
@@ -307,14 +323,37 @@ def group_inputs(result) -> dict:
     return {name: report_inputs(g) for name, g in result.groups.items()}
 
 
+#: The robustness facts that follow a group's number of experiments (stated per group).
+_PER_GROUP = {"stability": ("table", "n_subsets", "subset_size", "cluster_size_threshold"),
+              "failsafe": ("table", "lower", "upper", "n_experiments")}
+
+
 def group_robustness_methods(result) -> str:
-    """Each group's stability and fail-safe N sentences (empty when neither ran)."""
-    text = ""
-    for name, g in result.groups.items():
-        own = _robustness_methods(_robustness_facts(g))
-        if own:
-            text += f" Robustness of group {name}'s own FWE clusters:{own}"
-    return text
+    """The stability and fail-safe N sentences of the groups' own FWE clusters (empty when
+    neither ran): said once, with each group's subsets and bounds, when the groups ran the
+    same parts with the same settings; else group by group."""
+    facts = {name: _robustness_facts(g) for name, g in result.groups.items()}
+    ran = {name: f for name, f in facts.items() if f}
+    if not ran:
+        return ""
+
+    def shared(f):
+        return {part: {k: v for k, v in f[part].items() if k not in _PER_GROUP[part]} for part in f}
+
+    first = next(iter(ran.values()))
+    if len(ran) == len(facts) > 1 and all(shared(f) == shared(first) for f in ran.values()):
+        subsets = bounds = robust_at = None
+        if "stability" in first:
+            subsets = " and ".join(f"{f['stability']['n_subsets']:,} subsets of {f['stability']['subset_size']} "
+                                   f"experiments in {name}" for name, f in ran.items())
+        if "failsafe" in first:
+            bounds = " or ".join(f"{f['failsafe']['lower']} and {f['failsafe']['upper']} ({name})"
+                                 for name, f in ran.items())
+            robust_at = " or ".join(f"{f['failsafe']['lower']} ({name})" for name, f in ran.items())
+        return (" Robustness of each group's own FWE clusters:"
+                + _robustness_methods(first, subsets=subsets, bounds=bounds, robust_at=robust_at))
+    return "".join(f" Robustness of group {name}'s own FWE clusters:{_robustness_methods(f)}"
+                   for name, f in ran.items())
 
 
 def _references(result) -> dict:

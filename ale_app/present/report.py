@@ -330,15 +330,19 @@ def _with_robustness(table: pd.DataFrame, robustness: dict | None) -> pd.DataFra
     return table
 
 
-def _robustness_methods(rb: dict | None) -> str:
-    """The methods sentences of stability and fail-safe N (``rb``: :func:`_robustness_facts`)."""
+def _robustness_methods(rb: dict | None, subsets: str | None = None, bounds: str | None = None,
+                        robust_at: str | None = None) -> str:
+    """The methods sentences of stability and fail-safe N (``rb``: :func:`_robustness_facts`);
+    ``subsets``, ``bounds`` and ``robust_at`` replace the numbers that depend on the number of
+    experiments (a contrast states both groups' at once)."""
     if not rb:
         return ""
     text = ""
     if "stability" in rb:
         st = rb["stability"]
+        subsets = subsets or f"{st['n_subsets']:,} subsets of {st['subset_size']} experiments"
         text += (f" Subsampling stability (NiMARE's ResampledStability; JALE's probabilistic ALE) drew "
-                 f"{st['n_subsets']:,} subsets of {st['subset_size']} experiments (seed {st['seed']}); in each, "
+                 f"{subsets} (seed {st['seed']}); in each, "
                  "ALE was thresholded at the same cluster-forming p under the full evidence base's analytic null and "
                  f"clusters were kept when larger than the {100 * (1 - st['alpha']):g}th percentile of a null of largest "
                  f"clusters from "
@@ -353,10 +357,10 @@ def _robustness_methods(rb: dict | None) -> str:
                  f"experiments (each with {counts}, its foci on distinct random voxels of the "
                  f"{'brain mask' if fs['noise_space'] == 'brain' else 'grey matter'}) at which the cluster still "
                  "passed (its peak voxel inside a cluster that passed cluster-level FWE), found by testing "
-                 f"{fs['lower']} and {fs['upper']} noise experiments "
+                 f"{bounds or str(fs['lower']) + ' and ' + str(fs['upper'])} noise experiments "
                  f"(2 and 10 times the number of experiments by default) and bisecting to a step of {fs['step']}, with "
                  f"{fs['n_iterations']:,} Monte Carlo iterations per analysis (seed {fs['seed']}); a cluster "
-                 f"withstanding {fs['lower']} is robust by Acar et al.'s criterion.")
+                 f"withstanding {robust_at or fs['lower']} is robust by Acar et al.'s criterion.")
     return text
 
 
