@@ -217,3 +217,25 @@ def test_groups_with_different_robustness_are_described_one_by_one():
     result.groups["early"].failsafe = NS(**{**vars(failsafe), "lower": 20, "upper": 100, "n_experiments": 10})
     once = group_robustness_methods(result)
     assert once.count("Robustness of") == 1 and "testing 20 and 100 (early) or 22 and 110 (late)" in once
+
+
+@pytest.mark.slow
+def test_rerun_script_reruns_each_groups_stability_with_nimare(runs):
+    """code/nimare_rerun.py re-runs NiMARE's ResampledStability with each group's subsets and
+    seed: both groups' stability maps equal to ale-app's (and, with --skip-stability, not
+    re-run); the checklist says the fail-safe N is not re-run."""
+    from test_rerun import _differences, _run_script
+
+    both, alone = runs
+    proc = _run_script(both, "--skip-jackknife")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    diffs = _differences(proc.stdout)
+    for prefix in ("group-early_", "group-late_"):
+        assert diffs[f"{prefix}space-MNI152NLin6Asym_res-2_desc-stability_statmap.nii.gz"] == 0.0, proc.stdout
+    skipped = _run_script(alone, "--skip-jackknife", "--skip-stability")
+    assert skipped.returncode == 0 and "_statmap.nii.gz: max" in skipped.stdout
+    assert "desc-stability_statmap" not in skipped.stdout
+    checklist = {item: value for _, item, value in _html_rows((both / "report.html").read_text(),
+                                                               "<h2>Reporting checklist")}
+    assert ("re-runs the analysis with NiMARE alone (the subsampling stability too, not the fail-safe N, which "
+            "NiMARE does not have)") in checklist["Data and re-run"]

@@ -87,6 +87,11 @@ def group_settings(result, name: str | None = None, prefix: str = "") -> dict:
     if result.inference is not None:
         inf = spec.inference
         settings["inference"] = {"voxel_p": inf.voxel_p, "n_iterations": inf.n_iterations, "seed": inf.seed}
+    st = getattr(result, "stability", None)
+    if st is not None:
+        # The spec's number of subsets (None: every one), as NiMARE's n_resamples takes it.
+        settings["stability"] = {"subset_size": st.subset_size, "n_subsets": spec.robustness.stability.n_subsets,
+                                 "alpha": st.alpha, "null_space": st.null_space}
     return settings
 
 
@@ -136,14 +141,16 @@ It fits NiMARE's ALE with the same kernel, and, as the run did:
     diagnostics.Jackknife at the run's display threshold and cluster size);
   - the Monte Carlo cluster-level FWE inference (FWECorrector(method="montecarlo")) with the
     same seed, iterations and cluster-forming threshold;
+  - the subsampling stability (diagnostics.ResampledStability) with the same subsets and
+    seed, when robustness.stability ran;
   - for two groups, the difference of their ALE maps and, in inferential mode,
     ALESubtraction with the same seed and permutations (or, with contrast.method:
     balanced, BalancedALESubtraction with the same seed and sizes);
-(ale-app's jackknife and focus counts over the FWE clusters, and its conjunction, are not
-re-run here), then prints the largest absolute difference between each NiMARE map (or table) and the file
+(ale-app's jackknife and focus counts over the FWE clusters, its conjunction and its fail-safe
+N, which NiMARE does not have, are not re-run here), then prints the largest absolute difference between each NiMARE map (or table) and the file
 ale-app wrote, and exits with status 1 when one exceeds the tolerance. It writes nothing.
 
-Usage: python nimare_rerun.py [RUN_FOLDER] [--n-cores N] [--skip-jackknife]
+Usage: python nimare_rerun.py [RUN_FOLDER] [--n-cores N] [--skip-jackknife] [--skip-stability]
 (RUN_FOLDER defaults to the folder above this script's own.)
 """
 
@@ -267,7 +274,26 @@ def one_group(group, folder, check, args):
         for ours, theirs in maps.items():
             name = f"{p}{SPACE}_stat-{ours}_statmap.nii.gz"
             check.map(name, corrected.get_map(theirs), name, masker)
+        if group.get("stability") is not None and not args.skip_stability:
+            stability(group, corrected, folder, check, args.n_cores, masker)
     return result
+
+
+def stability(group, corrected, folder, check, n_cores, masker):
+    """robustness.stability -- NiMARE's ResampledStability on the FWE-corrected result, with
+    the run's subsets, seed and null space (its null draws as many as the FWE's iterations)."""
+    from nimare.diagnostics import ResampledStability
+
+    st, inference = group["stability"], group["inference"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stab = ResampledStability(target_n=st["subset_size"], n_resamples=st["n_subsets"],
+                                  random_state=inference["seed"], voxel_thresh=inference["voxel_p"],
+                                  alpha=st["alpha"], mask_coverage=st["null_space"], n_cores=n_cores
+                                  ).transform(corrected)
+    theirs = next(k for k in stab.maps if k.endswith("_diag-ResampledStability"))
+    name = f"{group['prefix']}{SPACE}_desc-stability_statmap.nii.gz"
+    check.map(name, stab.get_map(theirs), name, masker)
 
 
 def contrast(results, folder, check, args):
@@ -329,6 +355,8 @@ def main(argv=None):
     parser.add_argument("folder", nargs="?", default=str(Path(__file__).resolve().parent.parent))
     parser.add_argument("--n-cores", type=int, default=1)
     parser.add_argument("--skip-jackknife", action="store_true", help="do not re-run the jackknife")
+    parser.add_argument("--skip-stability", action="store_true",
+                        help="do not re-run the subsampling stability (NiMARE's takes about 50 times ale-app's time)")
     args = parser.parse_args(argv)
     import nimare
 

@@ -167,15 +167,20 @@ def reporting_checklist(r) -> list[tuple[str, str, str]]:
                            f"{fs['upper']:,}, step {fs['step']})")
     items.append(("9: diagnostics", "Contributions", "; ".join(diagnostics)))
     items.append(("10: transparency", "Data and re-run",
-                  "coordinates.tsv and a Sleuth export of every focus as it ran; " + rerun_words(bool(rb))
+                  "coordinates.tsv and a Sleuth export of every focus as it ran; " + rerun_words(set(rb))
                   + "; provenance.json records every setting and file digest"))
     return items
 
 
-def rerun_words(robustness_ran: bool) -> str:
-    """What the re-run script re-runs, as the checklist says it."""
-    return ("code/nimare_rerun.py re-runs the analysis with NiMARE alone"
-            + (" (not the subsampling stability or the fail-safe N)" if robustness_ran else ""))
+def rerun_words(parts: set[str]) -> str:
+    """What the re-run script re-runs, as the checklist says it (``parts``: the robustness
+    parts that ran, "stability" and/or "failsafe")."""
+    said = []
+    if "stability" in parts:
+        said.append("the subsampling stability too")
+    if "failsafe" in parts:
+        said.append("not the fail-safe N, which NiMARE does not have")
+    return "code/nimare_rerun.py re-runs the analysis with NiMARE alone" + (f" ({', '.join(said)})" if said else "")
 
 
 #: Items a run cannot know; the checklist names them so that none is taken as done.
@@ -236,9 +241,9 @@ def contrast_reporting_checklist(result, inputs: dict) -> list[tuple[str, str, s
         items.append(("9: diagnostics", "Contrast contributions",
                       "leave-one-out share of each contrast cluster's difference, per experiment of the group it "
                       "favours"))
-    robustness_ran = any(r.robustness for r in inputs.values())
+    parts = {part for r in inputs.values() for part in (r.robustness or {})}
     items.append(("10: transparency", "Data and re-run",
-                  "coordinates.tsv with every focus of both groups as it ran; " + rerun_words(robustness_ran)
+                  "coordinates.tsv with every focus of both groups as it ran; " + rerun_words(parts)
                   + "; provenance.json records every setting and file digest"))
     return items
 
