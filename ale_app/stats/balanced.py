@@ -613,21 +613,99 @@ def _replay_permutations(rng, n1: int, n2: int, n_pairs: int, idx1, idx2) -> boo
     return True
 
 
+class _SubsampledNull:
+    """Null draws whose subsamples are not both whole groups, through the compiled kernels
+    (:mod:`ale_app.stats.balanced_kernels`): both groups' MA rows, each group's mean product
+    of ``1 - MA`` over its subsamples per voxel (float64; the distinct subsamples once each,
+    weighted by how often they were drawn), then NiMARE's exact float32 mean difference only
+    at the voxels whose bounded rounding lets them be the smallest or the largest. The
+    extremes are the bits the sparse path gives. Scratch arrays for one thread."""
+
+    def __init__(self, setup: _DrawSetup, meta1, meta2, prior_masked):
+        n = setup.n_mask
+        cap = max(setup.capacity(*meta1), setup.capacity(*meta2))
+        self.setup = setup
+        self.draws = (_Draws(setup, cap, len(meta1[1])), _Draws(setup, cap, len(meta2[1])))
+        self.q = (np.ones(n), np.ones(n))
+        self.cnt = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+        self.a = (np.zeros(n), np.zeros(n))
+        self.seen = np.zeros(n, dtype=np.bool_)
+        self.touched, self.local, self.cand = (np.empty(n, dtype=np.int64) for _ in range(3))
+        self.t, self.mark, self.acc = np.ones(n), np.zeros(n, dtype=np.bool_), np.zeros(n)
+        self.where = np.full(n, -1, dtype=np.int64)
+        self.prior = np.ascontiguousarray(prior_masked, dtype=np.bool_)
+        self.n_prior = int(prior_masked.sum())
+
+    @staticmethod
+    def _patterns(idx, n_rows: int, whole: bool):
+        """The distinct subsamples (rows included, or left out when fewer) and their counts."""
+        if whole:
+            return np.zeros((0, n_rows), dtype=np.bool_), np.zeros(0, dtype=np.int64), False
+        rows = np.zeros((idx.shape[0], n_rows), dtype=np.bool_)
+        rows[np.arange(idx.shape[0])[:, None], idx] = True
+        exclude = n_rows - idx.shape[1] < idx.shape[1]
+        patterns, counts = np.unique(~rows if exclude else rows, axis=0, return_counts=True)
+        return np.ascontiguousarray(patterns), counts.astype(np.int64), exclude
+
+    def extremes(self, sample_space, meta1, meta2, foci1, foci2, pairs):
+        from ale_app.stats.balanced_kernels import _compiled
+
+        k = _compiled("subsampled")
+        kval = self.setup.kval
+        idx1, idx2, n_pairs, whole1, whole2 = pairs
+        n_t = 0
+        n_ent = []
+        for g, (meta, foci) in enumerate(((meta1, foci1), (meta2, foci2))):
+            d = self.draws[g]
+            n_ent.append(d.ma_rows(sample_space, *meta, foci))
+            n_t = k["_group_products"](d.vox, d.ent, n_ent[g], kval, self.prior, self.q[g], self.cnt[g], self.seen,
+                                       self.touched, n_t)
+        for g, (idx, whole) in enumerate(((idx1, whole1), (idx2, whole2))):
+            d = self.draws[g]
+            patterns, counts, exclude = self._patterns(idx, d.ptr.shape[0] - 1, whole)
+            k["_pattern_means"](d.vox, d.ent, d.ptr, kval, self.prior, patterns, counts, n_pairs, exclude, whole,
+                                self.q[g], self.touched, n_t, self.t, self.mark, self.local, self.acc, self.a[g])
+        n_c = k["_extreme_candidates"](self.touched, n_t, *self.a, *self.q, *self.cnt, n_pairs, self.cand)
+        cand = self.cand[:n_c]
+        self.where[cand] = np.arange(n_c)
+        om = []
+        for d in self.draws:
+            om.append(np.ones((d.ptr.shape[0] - 1, n_c), dtype=np.float32))
+            k["_rows_at"](d.vox, d.ent, d.ptr, kval, self.where, om[-1])
+        self.where[cand] = -1
+        means = np.empty(n_c, dtype=np.float32)
+        k["_candidate_means"](*om, *self.q, cand, n_c, idx1, idx2, n_pairs, whole1, whole2, means)
+        touched = self.touched[:n_t]
+        for g in range(2):
+            self.q[g][touched] = 1.0
+            self.cnt[g][touched] = 0
+        self.seen[touched] = False
+        if n_t < self.n_prior:  # the unreached prior voxels: a difference of exactly 0
+            means = np.append(means, np.float32(0.0))
+        return means.min(), means.max()
+
+
 def _null_block(start, mask_img, prior_masked, sample_space, meta1, meta2, draws, setup=None):
     """The min and max mean balanced difference of each null draw ``(foci1, foci2, pairs)``.
 
-    With ``setup`` and both groups' subsamples the whole group, through the compiled draws:
+    With ``setup``, through the compiled draws. Both groups' subsamples the whole group:
     each group's product of ``1 - MA`` per prior voxel (float64, experiment order, as the
     sparse path computes it) and only the extreme differences averaged (the average of equal
-    float32 differences is monotone in the difference); otherwise the sparse rows."""
+    float32 differences is monotone in the difference). Otherwise :class:`_SubsampledNull`.
+    Without ``setup``, the sparse rows of NiMARE's MA maps."""
     from ale_app.stats.balanced_kernels import _compiled
 
     n_prior = int(prior_masked.sum())
     lo = np.empty(len(draws), dtype=np.float32)
     hi = np.empty(len(draws), dtype=np.float32)
-    fast = None
+    fast = sub = None
     for i, (foci1, foci2, pairs) in enumerate(draws):
-        if setup is not None and pairs[3] and pairs[4]:
+        if setup is not None and not (pairs[3] and pairs[4]):
+            if sub is None:
+                sub = _SubsampledNull(setup, meta1, meta2, prior_masked)
+            lo[i], hi[i] = sub.extremes(sample_space, meta1, meta2, foci1, foci2, pairs)
+            continue
+        if setup is not None:
             k = _compiled("whole")
             if fast is None:
                 cap = max(setup.capacity(*meta1), setup.capacity(*meta2))

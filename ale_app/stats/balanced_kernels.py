@@ -219,6 +219,143 @@ def _difference_range(q1, q2, seen, touched, n_t):
     return c_lo, c_hi
 
 
+def _group_products(vox, ent, n, kval, prior, q, cnt, seen, touched, n_t):
+    """As :func:`_whole_products`, and ``cnt[v] += 1`` per entry (the rows reaching each
+    prior voxel; ``cnt`` all zero where not yet reached)."""
+    one = np.float32(1.0)
+    for p in range(n):
+        v = vox[p]
+        if not prior[v]:
+            continue
+        if not seen[v]:
+            seen[v] = True
+            touched[n_t] = v
+            n_t += 1
+        q[v] = q[v] * np.float64(one - kval[ent[p]])
+        cnt[v] += 1
+    return n_t
+
+
+def _pattern_means(vox, ent, ptr, kval, prior, patterns, weights, n_pairs, exclude, whole, q, touched, n_t, t,
+                   mark, local, acc, a):
+    """Per reached prior voxel (``touched[:n_t]``), the mean over the ``n_pairs`` subsamples
+    of a group's product of ``1 - MA`` (float64: the value the float32 products scatter
+    around), written to ``a``.
+
+    ``whole``: every subsample is the group (``a`` = the float32 product of all rows, as
+    :func:`ale_app.stats.subtraction_kernels._balanced_mean` takes it). Otherwise the
+    distinct subsamples ``patterns`` (distinct rows x group rows, bool) with their counts
+    ``weights``: the rows included (or, with ``exclude``, the rows left out: then a
+    subsample's product is ``q`` over theirs), so each costs only the entries of those
+    rows. ``t`` (all 1.0), ``mark`` (all False) and ``acc`` (all 0.0) are scratch arrays over
+    the masked voxels and are left so."""
+    if whole:
+        for i in range(n_t):
+            v = touched[i]
+            a[v] = np.float64(np.float32(q[v]))
+        return
+    one = np.float32(1.0)
+    for u in range(patterns.shape[0]):
+        n_l = 0
+        for r in range(patterns.shape[1]):
+            if not patterns[u, r]:
+                continue
+            for p in range(ptr[r], ptr[r + 1]):
+                v = vox[p]
+                if not prior[v]:
+                    continue
+                if not mark[v]:
+                    mark[v] = True
+                    local[n_l] = v
+                    n_l += 1
+                t[v] = t[v] * np.float64(one - kval[ent[p]])
+        w = np.float64(weights[u])
+        for i in range(n_l):
+            v = local[i]
+            acc[v] += w * ((1.0 / t[v]) - 1.0 if exclude else t[v] - 1.0)
+            t[v] = 1.0
+            mark[v] = False
+    inv = 1.0 / n_pairs
+    for i in range(n_t):
+        v = touched[i]
+        mean = 1.0 + acc[v] * inv
+        a[v] = q[v] * mean if exclude else mean
+        acc[v] = 0.0
+
+
+def _extreme_candidates(touched, n_t, a1, a2, q1, q2, cnt1, cnt2, n_pairs, cand):
+    """The reached voxels whose mean balanced difference can be the smallest or the largest.
+
+    A voxel's mean of the float32 differences ``(1 - p1) - (1 - p2)`` is ``a2 - a1`` (the
+    means of the products, :func:`_pattern_means`) up to the float32 rounding, bounded
+    here: each product of ``k`` float32 factors is within ``k`` units (``2**-24``) of the
+    exact product, ``1 - p`` and the difference add half a unit each, and the ``n_pairs``
+    float32 additions err by at most half a unit of each partial sum, whose size is at most
+    the count times the largest ``|difference|`` (at most ``max(1 - q1, 1 - q2)``: a
+    product over fewer rows is larger), so ``n_pairs / 4`` units of that after the
+    division; the bound is doubled. Writes the candidates to ``cand``; returns their count.
+    """
+    unit = 2.0**-24
+    lo_bound = np.inf
+    hi_bound = -np.inf
+    for i in range(n_t):
+        v = touched[i]
+        m = a2[v] - a1[v]
+        c = max(1.0 - q1[v], 1.0 - q2[v])
+        k = (cnt1[v] + cnt2[v] + 2) * unit
+        d = 2.0 * (k + 0.25 * unit * n_pairs * (c + k) + unit * (c + k)) + 1e-12
+        if m - d > hi_bound:
+            hi_bound = m - d
+        if m + d < lo_bound:
+            lo_bound = m + d
+    n_c = 0
+    for i in range(n_t):
+        v = touched[i]
+        m = a2[v] - a1[v]
+        c = max(1.0 - q1[v], 1.0 - q2[v])
+        k = (cnt1[v] + cnt2[v] + 2) * unit
+        d = 2.0 * (k + 0.25 * unit * n_pairs * (c + k) + unit * (c + k)) + 1e-12
+        if m + d >= hi_bound or m - d <= lo_bound:
+            cand[n_c] = v
+            n_c += 1
+    return n_c
+
+
+def _rows_at(vox, ent, ptr, kval, where, om):
+    """``om[r, where[v]] = float32(1) - kval[entry]`` for row ``r``'s entries at the
+    candidate voxels (``where[v] >= 0``); ``om`` starts all 1.0."""
+    one = np.float32(1.0)
+    for r in range(ptr.shape[0] - 1):
+        for p in range(ptr[r], ptr[r + 1]):
+            j = where[vox[p]]
+            if j >= 0:
+                om[r, j] = one - kval[ent[p]]
+
+
+def _candidate_means(om1, om2, q1, q2, cand, n_c, idx1, idx2, n_pairs, whole1, whole2, out):
+    """The mean balanced difference at each candidate voxel, with exactly the float32
+    operations of :func:`ale_app.stats.subtraction_kernels._balanced_mean` (products in
+    the drawn row order, the differences added in pair order): the same bits.
+    ``om1``/``om2``: ``1 - MA`` of every row at the candidates (rows x candidates)."""
+    one = np.float32(1.0)
+    for j in range(n_c):
+        v = cand[j]
+        p1 = np.float32(q1[v])
+        p2 = np.float32(q2[v])
+        s = np.float32(0.0)
+        for d in range(n_pairs):
+            if not whole1:
+                p1 = one
+                for u in range(idx1.shape[1]):
+                    p1 = p1 * om1[idx1[d, u], j]
+            if not whole2:
+                p2 = one
+                for u in range(idx2.shape[1]):
+                    p2 = p2 * om2[idx2[d, u], j]
+            s = s + ((one - p1) - (one - p2))
+        out[j] = s / np.float32(n_pairs)
+
+
 def _repeated_mean(c, n_pairs):
     """``c`` added ``n_pairs`` times in float32 from 0, divided by ``n_pairs`` (float32), as
     :func:`ale_app.stats.subtraction_kernels._balanced_mean` averages the equal differences
@@ -282,13 +419,15 @@ SETS = {
     "draws": ("the balanced contrast's random-foci draw kernels", 3),
     "whole": ("the balanced contrast's whole-group null kernels", 1),
     "replay": ("the balanced contrast's subsample replay kernel", 1),
+    "subsampled": ("the balanced contrast's subsampled-group null kernels", 2),
 }
 
 
 def _members(which: str):
     return {"draws": (_ma_rows, _log_sums, _approximate_histogram, _largest_cluster),
             "whole": (_whole_products, _difference_range, _repeated_mean),
-            "replay": (_permutations,)}[which]
+            "replay": (_permutations,),
+            "subsampled": (_group_products, _pattern_means, _extreme_candidates, _rows_at, _candidate_means)}[which]
 
 
 def _compiled(which: str = "draws"):
