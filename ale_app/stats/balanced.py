@@ -631,6 +631,7 @@ class _SubsampledNull:
         self.a = (np.zeros(n), np.zeros(n))
         self.seen = np.zeros(n, dtype=np.bool_)
         self.touched, self.local, self.cand = (np.empty(n, dtype=np.int64) for _ in range(3))
+        self.mean, self.bound = np.empty(n), np.empty(n)
         self.t, self.mark, self.acc = np.ones(n), np.zeros(n, dtype=np.bool_), np.zeros(n)
         self.where = np.full(n, -1, dtype=np.int64)
         self.prior = np.ascontiguousarray(prior_masked, dtype=np.bool_)
@@ -665,7 +666,8 @@ class _SubsampledNull:
             patterns, counts, exclude = self._patterns(idx, d.ptr.shape[0] - 1, whole)
             k["_pattern_means"](d.vox, d.ent, d.ptr, kval, self.prior, patterns, counts, n_pairs, exclude, whole,
                                 self.q[g], self.touched, n_t, self.t, self.mark, self.local, self.acc, self.a[g])
-        n_c = k["_extreme_candidates"](self.touched, n_t, *self.a, *self.q, *self.cnt, n_pairs, self.cand)
+        n_c = k["_extreme_candidates"](self.touched, n_t, *self.a, *self.q, *self.cnt, n_pairs, self.mean,
+                                       self.bound, self.cand)
         cand = self.cand[:n_c]
         self.where[cand] = np.arange(n_c)
         om = []
@@ -675,6 +677,7 @@ class _SubsampledNull:
         self.where[cand] = -1
         means = np.empty(n_c, dtype=np.float32)
         k["_candidate_means"](*om, *self.q, cand, n_c, idx1, idx2, n_pairs, whole1, whole2, means)
+        self.n_reached = n_t  # touched, mean and bound hold the last draw's voxels (for tests)
         touched = self.touched[:n_t]
         for g in range(2):
             self.q[g][touched] = 1.0

@@ -283,17 +283,18 @@ def _pattern_means(vox, ent, ptr, kval, prior, patterns, weights, n_pairs, exclu
         acc[v] = 0.0
 
 
-def _extreme_candidates(touched, n_t, a1, a2, q1, q2, cnt1, cnt2, n_pairs, cand):
+def _extreme_candidates(touched, n_t, a1, a2, q1, q2, cnt1, cnt2, n_pairs, mean, bound, cand):
     """The reached voxels whose mean balanced difference can be the smallest or the largest.
 
     A voxel's mean of the float32 differences ``(1 - p1) - (1 - p2)`` is ``a2 - a1`` (the
-    means of the products, :func:`_pattern_means`) up to the float32 rounding, bounded
-    here: each product of ``k`` float32 factors is within ``k`` units (``2**-24``) of the
-    exact product, ``1 - p`` and the difference add half a unit each, and the ``n_pairs``
-    float32 additions err by at most half a unit of each partial sum, whose size is at most
-    the count times the largest ``|difference|`` (at most ``max(1 - q1, 1 - q2)``: a
-    product over fewer rows is larger), so ``n_pairs / 4`` units of that after the
-    division; the bound is doubled. Writes the candidates to ``cand``; returns their count.
+    means of the products, :func:`_pattern_means`; written to ``mean[i]`` for
+    ``touched[i]``) up to the float32 rounding, bounded in ``bound[i]``: each product of
+    ``k`` float32 factors is within ``k`` units (``2**-24``) of the exact product,
+    ``1 - p`` and the difference add half a unit each, and the ``n_pairs`` float32
+    additions err by at most half a unit of each partial sum, whose size is at most the
+    count times the largest ``|difference|`` (at most ``max(1 - q1, 1 - q2)``: a product
+    over fewer rows is larger), so ``n_pairs / 4`` units of that after the division; the
+    bound is doubled. Writes the candidates to ``cand``; returns their count.
     """
     unit = 2.0**-24
     lo_bound = np.inf
@@ -304,19 +305,16 @@ def _extreme_candidates(touched, n_t, a1, a2, q1, q2, cnt1, cnt2, n_pairs, cand)
         c = max(1.0 - q1[v], 1.0 - q2[v])
         k = (cnt1[v] + cnt2[v] + 2) * unit
         d = 2.0 * (k + 0.25 * unit * n_pairs * (c + k) + unit * (c + k)) + 1e-12
+        mean[i] = m
+        bound[i] = d
         if m - d > hi_bound:
             hi_bound = m - d
         if m + d < lo_bound:
             lo_bound = m + d
     n_c = 0
     for i in range(n_t):
-        v = touched[i]
-        m = a2[v] - a1[v]
-        c = max(1.0 - q1[v], 1.0 - q2[v])
-        k = (cnt1[v] + cnt2[v] + 2) * unit
-        d = 2.0 * (k + 0.25 * unit * n_pairs * (c + k) + unit * (c + k)) + 1e-12
-        if m + d >= hi_bound or m - d <= lo_bound:
-            cand[n_c] = v
+        if mean[i] + bound[i] >= hi_bound or mean[i] - bound[i] <= lo_bound:
+            cand[n_c] = touched[i]
             n_c += 1
     return n_c
 
