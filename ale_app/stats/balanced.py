@@ -619,7 +619,14 @@ class _SubsampledNull:
     of ``1 - MA`` over its subsamples per voxel (float64; the distinct subsamples once each,
     weighted by how often they were drawn), then NiMARE's exact float32 mean difference only
     at the voxels whose bounded rounding lets them be the smallest or the largest. The
-    extremes are the bits the sparse path gives. Scratch arrays for one thread."""
+    extremes are the bits the sparse path gives. Scratch arrays for one thread.
+
+    A group of at most :attr:`EXPANSION_ROWS` experiments gets its mean products from the
+    shares of subsamples holding each one, two and three experiments (with a bound of the
+    rest), at the cost of a pass over its MA rows; a larger one multiplies each distinct
+    subsample's rows (or the rows it leaves out, when fewer)."""
+
+    EXPANSION_ROWS = 64
 
     def __init__(self, setup: _DrawSetup, meta1, meta2, prior_masked):
         n = setup.n_mask
@@ -632,6 +639,8 @@ class _SubsampledNull:
         self.seen = np.zeros(n, dtype=np.bool_)
         self.touched, self.local, self.cand = (np.empty(n, dtype=np.int64) for _ in range(3))
         self.mean, self.bound = np.empty(n), np.empty(n)
+        self.extra = (np.zeros(n), np.zeros(n))
+        self.start, self.rows, self.xs = np.empty(n, dtype=np.int64), np.empty(cap, dtype=np.int64), np.empty(cap)
         self.t, self.mark, self.acc = np.ones(n), np.zeros(n, dtype=np.bool_), np.zeros(n)
         self.where = np.full(n, -1, dtype=np.int64)
         self.prior = np.ascontiguousarray(prior_masked, dtype=np.bool_)
@@ -663,11 +672,18 @@ class _SubsampledNull:
                                        self.touched, n_t)
         for g, (idx, whole) in enumerate(((idx1, whole1), (idx2, whole2))):
             d = self.draws[g]
-            patterns, counts, exclude = self._patterns(idx, d.ptr.shape[0] - 1, whole)
-            k["_pattern_means"](d.vox, d.ent, d.ptr, kval, self.prior, patterns, counts, n_pairs, exclude, whole,
-                                self.q[g], self.touched, n_t, self.t, self.mark, self.local, self.acc, self.a[g])
-        n_c = k["_extreme_candidates"](self.touched, n_t, *self.a, *self.q, *self.cnt, n_pairs, self.mean,
-                                       self.bound, self.cand)
+            n_rows = d.ptr.shape[0] - 1
+            patterns, counts, exclude = self._patterns(idx, n_rows, whole)
+            if whole or n_rows > self.EXPANSION_ROWS:
+                k["_pattern_means"](d.vox, d.ent, d.ptr, kval, self.prior, patterns, counts, n_pairs, exclude, whole,
+                                    self.q[g], self.touched, n_t, self.t, self.mark, self.local, self.acc, self.a[g])
+                continue
+            h = (np.zeros(n_rows), np.zeros((n_rows, n_rows)), np.zeros((n_rows, n_rows, n_rows)))
+            top = k["_joint_fractions"](patterns, counts, n_pairs, *h)
+            k["_expansion_means"](d.vox, d.ent, d.ptr, kval, self.prior, self.touched, n_t, self.cnt[g], self.q[g],
+                                  *h, top, exclude, self.start, self.rows, self.xs, self.a[g], self.extra[g])
+        n_c = k["_extreme_candidates"](self.touched, n_t, *self.a, *self.q, *self.cnt, *self.extra, n_pairs,
+                                       self.mean, self.bound, self.cand)
         cand = self.cand[:n_c]
         self.where[cand] = np.arange(n_c)
         om = []
@@ -682,6 +698,7 @@ class _SubsampledNull:
         for g in range(2):
             self.q[g][touched] = 1.0
             self.cnt[g][touched] = 0
+            self.extra[g][touched] = 0.0
         self.seen[touched] = False
         if n_t < self.n_prior:  # the unreached prior voxels: a difference of exactly 0
             means = np.append(means, np.float32(0.0))

@@ -283,7 +283,108 @@ def _pattern_means(vox, ent, ptr, kval, prior, patterns, weights, n_pairs, exclu
         acc[v] = 0.0
 
 
-def _extreme_candidates(touched, n_t, a1, a2, q1, q2, cnt1, cnt2, n_pairs, mean, bound, cand):
+def _joint_fractions(patterns, weights, n_pairs, h1, h2, h3):
+    """The share of the ``n_pairs`` subsamples whose pattern (the rows included, or left
+    out) holds each row (``h1``), each two rows (``h2[r, s]``, ``r < s``) and each three
+    (``h3[r, s, t]``, ``r < s < t``); the arrays start all zero. Returns the largest
+    share of three rows when a pattern holds four or more (0.0 otherwise: then the
+    expansion of :func:`_expansion_means` has no further terms)."""
+    n = patterns.shape[1]
+    rows = np.empty(n, dtype=np.int64)
+    largest = 0
+    for u in range(patterns.shape[0]):
+        m = 0
+        for r in range(n):
+            if patterns[u, r]:
+                rows[m] = r
+                m += 1
+        largest = max(largest, m)
+        w = np.float64(weights[u])
+        for i in range(m):
+            h1[rows[i]] += w
+            for j in range(i + 1, m):
+                h2[rows[i], rows[j]] += w
+                for k in range(j + 1, m):
+                    h3[rows[i], rows[j], rows[k]] += w
+    inv = 1.0 / n_pairs
+    top = 0.0
+    for r in range(n):
+        h1[r] *= inv
+        for s in range(n):
+            h2[r, s] *= inv
+            for t in range(n):
+                h3[r, s, t] *= inv
+                top = max(top, h3[r, s, t])
+    return top if largest > 3 else 0.0
+
+
+def _expansion_means(vox, ent, ptr, kval, prior, touched, n_t, cnt, q, h1, h2, h3, h3_top, exclude, start,
+                     rows, xs, a, extra):
+    """Per reached prior voxel, the mean over the subsamples of the group's product of
+    ``1 - MA`` (``a``, float64), from the shares of :func:`_joint_fractions`, with a bound
+    of what the expansion leaves out (``extra``).
+
+    With ``x_r`` a row's ``MA`` (the rows included) or ``1 / (1 - MA) - 1`` (the rows left
+    out, whose product divides ``q``), the mean of the product over the subsamples is the
+    sum over the sets ``S`` of reaching rows of ``(-1)**|S| h_S prod x`` (included; the
+    sign is + for the rows left out, times ``q``), ``h_S`` the share of subsamples whose
+    pattern holds ``S``. Sets of up to three rows are summed; the rest, with every
+    ``h_S <= h3_top`` and ``x >= 0``, is at most ``h3_top`` times ``prod(1 + x)`` minus its
+    terms of degree up to three (times ``q`` for the rows left out). ``start``, ``rows``
+    and ``xs`` are scratch arrays (the voxels' rows, voxel by voxel)."""
+    one = np.float32(1.0)
+    pos = 0
+    for i in range(n_t):
+        v = touched[i]
+        start[v] = pos
+        pos += cnt[v]
+    for r in range(ptr.shape[0] - 1):
+        for p in range(ptr[r], ptr[r + 1]):
+            v = vox[p]
+            if not prior[v]:
+                continue
+            f = np.float64(one - kval[ent[p]])
+            rows[start[v]] = r
+            xs[start[v]] = (1.0 / f - 1.0) if exclude else 1.0 - f
+            start[v] += 1
+    sign = 1.0 if exclude else -1.0
+    for i in range(n_t):
+        v = touched[i]
+        m = cnt[v]
+        b = start[v] - m
+        e1 = 0.0
+        e2 = 0.0
+        e3 = 0.0
+        full = 1.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for x in range(m):
+            rx = rows[b + x]
+            vx = xs[b + x]
+            full *= 1.0 + vx
+            s1 += vx
+            e1 += h1[rx] * vx
+            for y in range(x + 1, m):
+                ry = rows[b + y]
+                vxy = vx * xs[b + y]
+                s2 += vxy
+                e2 += h2[rx, ry] * vxy
+                for z in range(y + 1, m):
+                    vxyz = vxy * xs[b + z]
+                    s3 += vxyz
+                    e3 += h3[rx, ry, rows[b + z]] * vxyz
+        mean = 1.0 + sign * e1 + e2 + sign * e3
+        rest = h3_top * max(0.0, full - 1.0 - s1 - s2 - s3) if m > 3 else 0.0
+        if exclude:
+            a[v] = q[v] * mean
+            extra[v] = q[v] * rest
+        else:
+            a[v] = mean
+            extra[v] = rest
+
+
+def _extreme_candidates(touched, n_t, a1, a2, q1, q2, cnt1, cnt2, x1, x2, n_pairs, mean, bound, cand):
     """The reached voxels whose mean balanced difference can be the smallest or the largest.
 
     A voxel's mean of the float32 differences ``(1 - p1) - (1 - p2)`` is ``a2 - a1`` (the
@@ -294,7 +395,8 @@ def _extreme_candidates(touched, n_t, a1, a2, q1, q2, cnt1, cnt2, n_pairs, mean,
     additions err by at most half a unit of each partial sum, whose size is at most the
     count times the largest ``|difference|`` (at most ``max(1 - q1, 1 - q2)``: a product
     over fewer rows is larger), so ``n_pairs / 4`` units of that after the division; the
-    bound is doubled. Writes the candidates to ``cand``; returns their count.
+    bound is doubled, and the bounds ``x1``/``x2`` of the means' expansions added. Writes
+    the candidates to ``cand``; returns their count.
     """
     unit = 2.0**-24
     lo_bound = np.inf
@@ -304,7 +406,7 @@ def _extreme_candidates(touched, n_t, a1, a2, q1, q2, cnt1, cnt2, n_pairs, mean,
         m = a2[v] - a1[v]
         c = max(1.0 - q1[v], 1.0 - q2[v])
         k = (cnt1[v] + cnt2[v] + 2) * unit
-        d = 2.0 * (k + 0.25 * unit * n_pairs * (c + k) + unit * (c + k)) + 1e-12
+        d = 2.0 * (k + 0.25 * unit * n_pairs * (c + k) + unit * (c + k) + x1[v] + x2[v]) + 1e-12
         mean[i] = m
         bound[i] = d
         if m - d > hi_bound:
@@ -425,7 +527,8 @@ def _members(which: str):
     return {"draws": (_ma_rows, _log_sums, _approximate_histogram, _largest_cluster),
             "whole": (_whole_products, _difference_range, _repeated_mean),
             "replay": (_permutations,),
-            "subsampled": (_group_products, _pattern_means, _extreme_candidates, _rows_at, _candidate_means)}[which]
+            "subsampled": (_group_products, _pattern_means, _joint_fractions, _expansion_means, _extreme_candidates,
+                           _rows_at, _candidate_means)}[which]
 
 
 def _compiled(which: str = "draws"):
