@@ -304,3 +304,24 @@ def test_repeated_subsamples_equal_nimare():
     assert_equal_to_nimare(B.fit_balanced(fit1, fit2, seed=13, **kw), est, result)
     assert exact.n_subsamples_used == (1, math.comb(7, 6))  # every subsample: fewer than asked exist
     assert (exact.null["max_diff"] > 0).all() and (exact.null["min_diff"] < 0).all()
+
+
+def test_compiled_subsample_maps_equal_nimare_functions(groups_6_9):
+    """The probabilistic map's subsamples (6 of 9, in their drawn order) through the compiled
+    kernels count, voxel for voxel, what NiMARE's ``_ale_approximate_z_from_ma`` and
+    ``_threshold_z_clusters`` count (``fast=False``), at cluster-size thresholds that keep
+    every cluster, some and none."""
+    from nimare.meta.cbma.utils import generate_subset_schedule
+
+    _, _, (_, fit2) = groups_6_9
+    est = B._approximate_estimator(fit2)
+    mask_arr = np.asanyarray(est.masker.mask_img.dataobj).astype(bool)
+    ma = fit2.ma.tocsr()
+    samples = generate_subset_schedule(9, 6, n_samples=6, random_state=3, exhaustive_limit=10000)
+    kept = []
+    for threshold in (0.0, 40.0, 1e9):
+        compiled = B._subsample_block(est, mask_arr, 0.01, ma, samples, threshold, True)
+        reference = B._subsample_block(est, mask_arr, 0.01, ma, samples, threshold, False)
+        assert np.array_equal(compiled, reference), threshold
+        kept.append(int((reference > 0).sum()))
+    assert kept[0] > kept[1] > kept[2] == 0, kept  # the thresholds drop some clusters, then all

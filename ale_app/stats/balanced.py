@@ -443,13 +443,80 @@ def _null_cluster_block(estimator, mask_arr, voxel_p, sample_space, draws, setup
     return out
 
 
-def _subsample_block(estimator, mask_arr, voxel_p, ma, samples, cluster_threshold):
-    """How many of ``samples`` put each voxel in a cluster above ``cluster_threshold``."""
+class _SubsampleMaps:
+    """A subsample's voxels in clusters above the cluster-size threshold, as NiMARE's
+    ``_ale_approximate_z_from_ma`` and ``_threshold_z_clusters`` find them, through the
+    compiled pieces of :class:`_NullClusters` on the group's own MA rows (taken in the
+    subsample's order): NiMARE's histogram, the per-voxel log-sums, z per histogram bin, and
+    the passing voxels labelled (faces connectivity) to keep the clusters above it."""
+
+    def __init__(self, estimator, ma, mask_arr):
+        self.estimator = estimator
+        self.ma = ma
+        self.kval = np.ascontiguousarray(ma.data, dtype=np.float32)
+        self.klog = np.log1p(-self.kval).astype(np.float64)
+        self.sums = np.zeros(ma.shape[1])
+        self.touched = np.empty(ma.shape[1], dtype=np.int64)
+        self.shape = mask_arr.shape
+        self.masked_to_flat = np.flatnonzero(mask_arr.ravel())
+        self.label = np.zeros(mask_arr.size, dtype=np.int64)
+        self.buffers = None
+
+    def add(self, sample, voxel_p, cluster_threshold, count) -> bool:
+        """``count += 1`` at the sample's voxels in kept clusters; False (nothing done)
+        where this shortcut does not apply."""
+        from nimare.utils import _round2
+
+        from ale_app.stats.balanced_kernels import _compiled
+
+        k = _compiled("subsamples")
+        starts = self.ma.indptr[sample].astype(np.int64)
+        lens = self.ma.indptr[np.asarray(sample) + 1].astype(np.int64) - starts
+        ptr = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
+        ent = np.repeat(starts - ptr[:-1], lens) + np.arange(ptr[-1], dtype=np.int64)
+        vox = self.ma.indices[ent].astype(np.int64)
+        row_max = np.array([self.kval[s : s + n].max() if n else 0.0 for s, n in zip(starts, lens)], dtype=np.float32)
+        hist_bins = _histogram_bins(self.estimator, row_max)
+        bin_centers = hist_bins.astype(np.float64, copy=False)
+        n_bins = int(bin_centers.shape[0])
+        inv_step = 1 / (bin_centers[1] - bin_centers[0])
+        if self.buffers is None or self.buffers[0].shape[0] < n_bins:
+            size = max(n_bins, 1024) * 2
+            self.buffers = (*(np.zeros(size) for _ in range(4)), np.zeros(size, dtype=np.int64))
+        k["_approximate_histogram"](self.kval, ent, ptr, self.ma.shape[1], inv_step, n_bins, bin_centers,
+                                    *self.buffers)
+        passing, zero_passes = _passing_bins(self.buffers[0][:n_bins].copy(), voxel_p)
+        if zero_passes:
+            return False
+        n_t = k["_log_sums"](vox, ent, ent.shape[0], self.klog, self.sums, self.touched)
+        touched = self.touched[:n_t]
+        sums = self.sums[touched]
+        self.sums[touched] = 0.0
+        stat = (1.0 - np.exp(sums)).astype(np.float32)
+        touched, stat = touched[stat > 0], stat[stat > 0]
+        bins = _round2(stat * inv_step)
+        bins[bins >= n_bins] = n_bins - 1
+        sig = touched[passing[bins]]
+        flat = self.masked_to_flat[sig]
+        order = np.argsort(flat)
+        keep = np.empty(sig.size, dtype=np.bool_)
+        k["_clusters_above"](flat[order], self.label, self.shape[1], self.shape[2], float(cluster_threshold), keep)
+        count[sig[order][keep]] += np.float32(1.0)
+        return True
+
+
+def _subsample_block(estimator, mask_arr, voxel_p, ma, samples, cluster_threshold, fast=False):
+    """How many of ``samples`` put each voxel in a cluster above ``cluster_threshold``:
+    through :class:`_SubsampleMaps` with ``fast``, else (and where it does not apply)
+    NiMARE's own functions."""
     from nimare.meta.cbma.null_utils import _ale_approximate_z_from_ma
     from nimare.meta.cbma.utils import _threshold_z_clusters
 
     count = np.zeros(ma.shape[1], dtype=np.float32)
+    maps = _SubsampleMaps(estimator, ma, mask_arr) if fast else None
     for sample in samples:
+        if maps is not None and maps.add(sample, voxel_p, cluster_threshold, count):
+            continue
         _, z = _ale_approximate_z_from_ma(estimator, ma[sample, :])
         z, _ = _threshold_z_clusters(z, estimator.masker, voxel_thresh=voxel_p,
                                      cluster_size_threshold=cluster_threshold, mask_arr=mask_arr)
@@ -503,8 +570,8 @@ def probabilistic_map(fit, target_n: int, seed: int, *, n_subsamples: int, n_ite
     prob = np.zeros(ma.shape[1], dtype=np.float32)
     # One block (a whole group: one subsample) runs here, without starting worker processes.
     sample_blocks = _blocks(samples, n_blocks)
-    for count in executor.map(_subsample_block, ((estimator, mask_arr, voxel_p, ma, b, cluster_threshold)
-                                                 for b in sample_blocks), n_tasks=len(sample_blocks)):
+    for count in null_ex.map(_subsample_block, ((estimator, mask_arr, voxel_p, ma, b, cluster_threshold, fast)
+                                                for b in sample_blocks), n_tasks=len(sample_blocks)):
         prob += count
     # The sums of 0/1 float32 values are exact in any order (far below 2**24).
     return (prob / len(samples)).astype(np.float32, copy=False), float(cluster_threshold), len(samples)

@@ -456,6 +456,57 @@ def _candidate_means(om1, om2, q1, q2, cand, n_c, idx1, idx2, n_pairs, whole1, w
         out[j] = s / np.float32(n_pairs)
 
 
+def _clusters_above(vox, label, ny, nz, min_size, keep):
+    """``keep[p]``: voxel ``vox[p]`` (sorted, C order) is in a face-connected cluster of
+    more than ``min_size`` voxels (NiMARE's ``_threshold_z_clusters`` keeps such clusters;
+    ``ndimage.label``'s default structure). ``label`` is an all-zero scratch volume and is
+    left all zero."""
+    n_sup = vox.shape[0]
+    parent = np.arange(n_sup)
+    for p in range(n_sup):
+        label[vox[p]] = p + 1
+    stride_i = ny * nz
+    for p in range(n_sup):
+        v = vox[p]
+        for q in range(3):
+            if q == 0:
+                if v % nz == 0:
+                    continue
+                nb = v - 1
+            elif q == 1:
+                if (v // nz) % ny == 0:
+                    continue
+                nb = v - nz
+            else:
+                if v // stride_i == 0:
+                    continue
+                nb = v - stride_i
+            lq = label[nb]
+            if lq == 0:
+                continue
+            ra = p
+            while parent[ra] != ra:
+                ra = parent[ra]
+            rb = lq - 1
+            while parent[rb] != rb:
+                rb = parent[rb]
+            if ra != rb:
+                if ra < rb:
+                    parent[rb] = ra
+                else:
+                    parent[ra] = rb
+    sizes = np.zeros(n_sup, dtype=np.int64)
+    for p in range(n_sup):
+        r = p
+        while parent[r] != r:
+            r = parent[r]
+        parent[p] = r
+        sizes[r] += 1
+        label[vox[p]] = 0
+    for p in range(n_sup):
+        keep[p] = sizes[parent[p]] > min_size
+
+
 def _repeated_mean(c, n_pairs):
     """``c`` added ``n_pairs`` times in float32 from 0, divided by ``n_pairs`` (float32), as
     :func:`ale_app.stats.subtraction_kernels._balanced_mean` averages the equal differences
@@ -520,6 +571,7 @@ SETS = {
     "whole": ("the balanced contrast's whole-group null kernels", 1),
     "replay": ("the balanced contrast's subsample replay kernel", 1),
     "subsampled": ("the balanced contrast's subsampled-group null kernels", 2),
+    "subsamples": ("the balanced contrast's subsample map kernels", 3),
 }
 
 
@@ -528,7 +580,8 @@ def _members(which: str):
             "whole": (_whole_products, _difference_range, _repeated_mean),
             "replay": (_permutations,),
             "subsampled": (_group_products, _pattern_means, _joint_fractions, _expansion_means, _extreme_candidates,
-                           _rows_at, _candidate_means)}[which]
+                           _rows_at, _candidate_means),
+            "subsamples": (_log_sums, _approximate_histogram, _clusters_above)}[which]
 
 
 def _compiled(which: str = "draws"):
