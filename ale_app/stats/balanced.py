@@ -492,6 +492,11 @@ class _SubsampleMaps:
         touched = self.touched[:n_t]
         sums = self.sums[touched]
         self.sums[touched] = 0.0
+        first = np.flatnonzero(passing)
+        if first.size and passing[first[0]:].all():  # as in _NullClusters.largest
+            t = max(0.0, (int(first[0]) - 0.5) / inv_step) * (1 - 1e-5)
+            keep = sums <= np.log1p(-t)
+            touched, sums = touched[keep], sums[keep]
         stat = (1.0 - np.exp(sums)).astype(np.float32)
         touched, stat = touched[stat > 0], stat[stat > 0]
         bins = _round2(stat * inv_step)
