@@ -257,10 +257,13 @@ def _sparse_means(fit, meta1, meta2, space, prior, foci1, foci2, pairs):
     return np.flatnonzero(prior)[reached], B._mean_difference(g1, g2, reached.size, pairs)
 
 
-@pytest.mark.parametrize("target_n, exact_order", [(6, False), (4, False), (6, True)])
-def test_subsampled_null_draws_equal_the_sparse_path(groups_6_9, target_n, exact_order):
+@pytest.mark.parametrize("target_n, exact_order, expansion", [(6, False, True), (4, False, True), (6, True, True),
+                                                              (4, False, False)])
+def test_subsampled_null_draws_equal_the_sparse_path(groups_6_9, target_n, exact_order, expansion):
     """A null draw with a subsampled group (6 or 4 of 9; 4 of 6 too; with ``exact_order``
-    every subsample in drawn order) through :class:`B._SubsampledNull`: every reached voxel's
+    every subsample in drawn order; the mean products from the shares of subsamples, or,
+    without ``expansion``, one pass per distinct subsample) through
+    :class:`B._SubsampledNull`: every reached voxel's
     exact float32 mean (the sparse path's, NiMARE's operations) lies within the rounding
     bound of the float64 mean the kernels form, the extremes are the sparse path's bits, and
     only a few voxels needed the exact computation."""
@@ -269,12 +272,14 @@ def test_subsampled_null_draws_equal_the_sparse_path(groups_6_9, target_n, exact
     _, prior, space = B._prior(fit1.masker, "gm")
     setup = B._DrawSetup.build(fit1.masker.mask_img, np.concatenate([meta1[0], meta2[0]]))
     sub = B._SubsampledNull(setup, meta1, meta2, prior)
+    if not expansion:
+        sub.EXPANSION_ROWS = 0
     rng = np.random.RandomState(target_n)
     whole1, whole2 = not exact_order and target_n == 6, False
     for _ in range(3):
         foci1 = B._draw_foci(rng, space.shape[0], meta1[1])
         foci2 = B._draw_foci(rng, space.shape[0], meta2[1])
-        pairs = B._draw_pairs(rng, 6, 9, target_n, 300, whole1, whole2)
+        pairs = B._draw_pairs(rng, 6, 9, target_n, 200, whole1, whole2)
         lo, hi = sub.extremes(space, meta1, meta2, foci1, foci2, pairs)
         voxels, exact = _sparse_means(fit1, meta1, meta2, space, prior, foci1, foci2, pairs)
         n_t = sub.n_reached

@@ -693,10 +693,11 @@ class _SubsampledNull:
     at the voxels whose bounded rounding lets them be the smallest or the largest. The
     extremes are the bits the sparse path gives. Scratch arrays for one thread.
 
-    A group of at most :attr:`EXPANSION_ROWS` experiments gets its mean products from the
-    shares of subsamples holding each one, two and three experiments (with a bound of the
-    rest), at the cost of a pass over its MA rows; a larger one multiplies each distinct
-    subsample's rows (or the rows it leaves out, when fewer)."""
+    A group gets its mean products by multiplying each distinct subsample's rows (or the
+    rows it leaves out, when fewer: 10 of 11 leaves one out, and there are only 11), or,
+    when that would take more than about two passes over its rows and it has at most
+    :attr:`EXPANSION_ROWS` experiments, from the shares of subsamples holding each one, two
+    and three experiments (with a bound of the rest), at the cost of about a pass."""
 
     EXPANSION_ROWS = 64
 
@@ -746,7 +747,9 @@ class _SubsampledNull:
             d = self.draws[g]
             n_rows = d.ptr.shape[0] - 1
             patterns, counts, exclude = self._patterns(idx, n_rows, whole)
-            if whole or n_rows > self.EXPANSION_ROWS:
+            # A pass per distinct subsample over its rows (or those it leaves out) when that is
+            # about two passes over the group's rows or fewer, or the group is large.
+            if whole or n_rows > self.EXPANSION_ROWS or patterns.sum() <= 2 * n_rows:
                 k["_pattern_means"](d.vox, d.ent, d.ptr, kval, self.prior, patterns, counts, n_pairs, exclude, whole,
                                     self.q[g], self.touched, n_t, self.t, self.mark, self.local, self.acc, self.a[g])
                 continue
