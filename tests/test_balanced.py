@@ -23,6 +23,7 @@ from test_subtraction import _fits, _generated_groups  # noqa: E402
 
 from ale_app.process.executor import Executor  # noqa: E402
 from ale_app.stats import balanced as B  # noqa: E402
+from ale_app.stats import balanced_subsamples as BS  # noqa: E402
 
 TOL = 1e-6
 
@@ -263,7 +264,7 @@ def test_subsampled_null_draws_equal_the_sparse_path(groups_6_9, target_n, exact
     """A null draw with a subsampled group (6 or 4 of 9; 4 of 6 too; with ``exact_order``
     every subsample in drawn order; the mean products from the shares of subsamples, or,
     without ``expansion``, one pass per distinct subsample) through
-    :class:`B._SubsampledNull`: every reached voxel's
+    :class:`BS._SubsampledNull`: every reached voxel's
     exact float32 mean (the sparse path's, NiMARE's operations) lies within the rounding
     bound of the float64 mean the kernels form, the extremes are the sparse path's bits, and
     only a few voxels needed the exact computation."""
@@ -271,7 +272,7 @@ def test_subsampled_null_draws_equal_the_sparse_path(groups_6_9, target_n, exact
     meta1, meta2 = B._study_metadata(fit1.estimator), B._study_metadata(fit2.estimator)
     _, prior, space = B._prior(fit1.masker, "gm")
     setup = B._DrawSetup.build(fit1.masker.mask_img, np.concatenate([meta1[0], meta2[0]]))
-    sub = B._SubsampledNull(setup, meta1, meta2, prior)
+    sub = BS._SubsampledNull(setup, meta1, meta2, prior)
     if not expansion:
         sub.EXPANSION_ROWS = 0
     rng = np.random.RandomState(target_n)
