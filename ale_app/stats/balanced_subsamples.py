@@ -122,8 +122,13 @@ class _SubsampledNull:
         rows = np.zeros((idx.shape[0], n_rows), dtype=np.bool_)
         rows[np.arange(idx.shape[0])[:, None], idx] = True
         exclude = n_rows - idx.shape[1] < idx.shape[1]
-        patterns, counts = np.unique(~rows if exclude else rows, axis=0, return_counts=True)
-        return np.ascontiguousarray(patterns), counts.astype(np.int64), exclude
+        rows = ~rows if exclude else rows
+        if n_rows > 62:
+            patterns, counts = np.unique(rows, axis=0, return_counts=True)
+            return np.ascontiguousarray(patterns), counts.astype(np.int64), exclude
+        bits = np.arange(n_rows, dtype=np.int64)
+        keys, counts = np.unique((rows.astype(np.int64) << bits).sum(axis=1), return_counts=True)  # one int each
+        return np.ascontiguousarray((keys[:, None] >> bits) & 1 == 1), counts.astype(np.int64), exclude
 
     def extremes(self, sample_space, meta1, meta2, foci1, foci2, pairs):
         from ale_app.stats.balanced_kernels import _compiled
