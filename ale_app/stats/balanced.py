@@ -711,8 +711,9 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
         once, which differs from NiMARE's by the float32 rounding of the order: about
         1e-8 on each difference, far within 1e-6 on the means).
     fast : bool
-        Run the random-foci null draws through ale-app's compiled kernels (the same numbers
-        as NiMARE's functions, which ``fast=False`` calls draw by draw; for tests).
+        Run the random-foci null draws and the probabilistic maps' subsamples through
+        ale-app's compiled kernels (the same numbers as NiMARE's functions and the sparse
+        path, which ``fast=False`` calls draw by draw; for tests).
     """
     import pandas as pd
 
