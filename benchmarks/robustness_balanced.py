@@ -6,6 +6,11 @@ experiments (tests/generate.py's seeded evidence bases, with sample sizes), same
 given ``--n-jobs`` cores (NiMARE's ``n_cores``; ale-app's executor). Each run is its own
 process; peak memory is the largest resident set of that process and its workers (sampled).
 
+``--case`` picks the groups: ``25v25`` (the default: every subsample is the whole group),
+or a SUBSAMPLED case, where the larger group's subsamples leave experiments out:
+``25v30`` (25 vs 30 generated experiments, ``target_n`` 25) or ``pain`` (NiMARE's pain
+dataset, its first 10 vs its last 11 analyses, as the tests split it).
+
 NiMARE's defaults (2,500 subsamples, 1,000 balanced differences, 1,000 null draws) cost it
 hours, so NiMARE runs at reduced sizes (``--reduced S D N``) and its time at the defaults is
 EXTRAPOLATED per unit of work: its random-foci MA maps, approximate-null z maps and cluster
@@ -19,6 +24,7 @@ Usage::
 
     python benchmarks/robustness_balanced.py --part balanced                 # reduced sizes + defaults
     python benchmarks/robustness_balanced.py --part balanced --no-full --reduced 2500 20 10
+    python benchmarks/robustness_balanced.py --part balanced --case pain --reduced 250 20 10
 """
 
 from __future__ import annotations
@@ -36,7 +42,10 @@ import warnings
 from pathlib import Path
 
 SEED = 0
-N1 = N2 = 25
+#: The groups of each ``--case``: (label, sizes, target_n).
+CASES = {"25v25": ("25 vs 25 generated experiments", (25, 25), None),
+         "25v30": ("25 vs 30 generated experiments, target_n 25 (the 30 subsampled)", (25, 30), 25),
+         "pain": ("NiMARE's pain dataset, first 10 vs last 11 analyses (the 11 subsampled)", (10, 11), None)}
 DEFAULTS = (2500, 1000, 1000)  # subsamples, differences, null draws (NiMARE's)
 
 #: Which parts ``--part all`` runs, in order; each part is a function ``part(args) -> int``.
@@ -101,14 +110,15 @@ class PeakMemory:
 # --------------------------------------------------------------------------- balanced
 
 
-def _balanced_groups():
+def _balanced_groups(case: str):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from test_subtraction import _generated_groups
+    from test_subtraction import _generated_groups, _pain_groups
 
-    return _generated_groups(N1, N2, first_case=3)
+    n1, n2 = CASES[case][1]
+    return _pain_groups(n1, n2) if case == "pain" else _generated_groups(n1, n2, first_case=3)
 
 
-def _ours_balanced(s1, s2, sizes, n_jobs: int):
+def _ours_balanced(s1, s2, sizes, n_jobs: int, target_n=None):
     from ale_app.process.executor import Executor
     from ale_app.spec.models import ALESpec
     from ale_app.stats.ale import fit_ale
@@ -118,24 +128,24 @@ def _ours_balanced(s1, s2, sizes, n_jobs: int):
     fit1, fit2 = fit_ale(s1, spec), fit_ale(s2, spec)
     executor = Executor.from_options(n_jobs)
     try:
-        return fit_balanced(fit1, fit2, n_subsamples=sizes[0], difference_iterations=sizes[1],
+        return fit_balanced(fit1, fit2, target_n=target_n, n_subsamples=sizes[0], difference_iterations=sizes[1],
                             n_iterations=sizes[2], seed=SEED, executor=executor)
     finally:
         executor.release()
 
 
-def run_ours_balanced(sizes, n_jobs: int) -> dict:
+def run_ours_balanced(sizes, n_jobs: int, case: str) -> dict:
     _quiet()
-    s1, s2 = _balanced_groups()
+    s1, s2 = _balanced_groups(case)
     with PeakMemory() as mem:
         start = time.perf_counter()
-        result = _ours_balanced(s1, s2, sizes, n_jobs)
+        result = _ours_balanced(s1, s2, sizes, n_jobs, CASES[case][2])
         seconds = time.perf_counter() - start
     return {"seconds": seconds, "peak_gib": mem.gib, "cpu_seconds": mem.cpu_seconds, "n1": result.n1,
             "n2": result.n2, "used": list(result.n_subsamples_used)}
 
 
-def run_nimare_balanced(sizes, n_jobs: int) -> dict:
+def run_nimare_balanced(sizes, n_jobs: int, case: str) -> dict:
     """NiMARE at ``sizes``, its parts timed per call; then ale-app (same process, same
     groups, same sizes and seed) for max |diff|."""
     _quiet()
@@ -144,7 +154,8 @@ def run_nimare_balanced(sizes, n_jobs: int) -> dict:
 
     from ale_app.stats import balanced as B
 
-    s1, s2 = _balanced_groups()
+    s1, s2 = _balanced_groups(case)
+    target_n = CASES[case][2]
     timers = {}
 
     def timed(name, fn):
@@ -163,21 +174,27 @@ def run_nimare_balanced(sizes, n_jobs: int) -> dict:
         setattr(nimare_ale, name, timed(name, getattr(nimare_ale, name)))
     cls = nimare_ale.BalancedALESubtraction
     cls._mean_balanced_difference = timed("_mean_balanced_difference", cls._mean_balanced_difference)
-    est = cls(n_subsamples=sizes[0], difference_iterations=sizes[1], n_iters=sizes[2], random_state=SEED,
-              n_cores=n_jobs)
+    est = cls(target_n=target_n, n_subsamples=sizes[0], difference_iterations=sizes[1], n_iters=sizes[2],
+              random_state=SEED, n_cores=n_jobs)
     with PeakMemory() as mem:
         start = time.perf_counter()
         result = est.fit(s1, s2)
         seconds = time.perf_counter() - start
-    ours = _ours_balanced(s1, s2, sizes, 1)
+    ours = _ours_balanced(s1, s2, sizes, 1, target_n)
     diffs = [float(np.max(np.abs(np.asarray(getattr(ours, f"{a}_values"), float)
                                  - np.asarray(result.get_map(k, return_type="array"), float))))
              for a, k in B.NIMARE_MAP_NAMES.items()]
     diffs += [float(np.max(np.abs(ours.null[c].to_numpy(float) - np.asarray(est.null_distributions_[k], float))))
               for c, k in B.NIMARE_NULL_KEYS.items()]
+    from math import comb
+
+    from nimare.meta.cbma.utils import generate_subset_schedule
+
+    used_full = [len(generate_subset_schedule(n, ours.target_n, n_samples=DEFAULTS[0], random_state=SEED,
+                                              exhaustive_limit=10000)) if comb(n, ours.target_n) <= 10000
+                 else DEFAULTS[0] for n in (ours.n1, ours.n2)]
     return {"seconds": seconds, "peak_gib": mem.gib, "cpu_seconds": mem.cpu_seconds, "timers": timers,
-            "max_abs_diff": max(diffs),
-            "used": list(ours.n_subsamples_used)}
+            "max_abs_diff": max(diffs), "used": list(ours.n_subsamples_used), "used_full": used_full}
 
 
 def _extrapolate(theirs: dict, reduced, full, used_full) -> tuple[float, dict]:
@@ -215,10 +232,10 @@ def _child(args: list[str]) -> dict:
 
 def part_balanced(args) -> int:
     reduced = tuple(args.reduced)
-    print(f"== balanced contrast: {N1} vs {N2} generated experiments, seed {SEED}, {args.n_jobs} cores each; "
+    print(f"== balanced contrast: {CASES[args.case][0]}, seed {SEED}, {args.n_jobs} cores each; "
           f"load average {os.getloadavg()[0]:.1f} (the machine may be shared)", flush=True)
-    theirs = _child(["--nimare-balanced", *map(str, reduced), str(args.n_jobs)])
-    ours_small = _child(["--ours-balanced", *map(str, reduced), str(args.n_jobs)])
+    theirs = _child(["--nimare-balanced", *map(str, reduced), str(args.n_jobs), "--case", args.case])
+    ours_small = _child(["--ours-balanced", *map(str, reduced), str(args.n_jobs), "--case", args.case])
     s, d, n = reduced
     print(f"reduced sizes ({s} subsamples, {d} differences, {n} null draws; subsamples used {theirs['used']}):")
     print(f"  NiMARE   {theirs['seconds']:8.1f} s wall, {theirs['cpu_seconds']:8.1f} CPU s, "
@@ -229,7 +246,7 @@ def part_balanced(args) -> int:
           f"{theirs['max_abs_diff']:.2g}")
     for name, (calls, secs) in theirs["timers"].items():
         print(f"  NiMARE {name}: {calls} calls, {secs:.1f} s")
-    used_full = [min(u, DEFAULTS[0]) for u in theirs["used"]]  # C(25, 25) = 1: the same at any size
+    used_full = theirs["used_full"]  # the subsamples each group's probabilistic map takes at the defaults
     total, parts = _extrapolate(theirs, reduced, DEFAULTS, used_full)
     print(f"NiMARE at its defaults {DEFAULTS} EXTRAPOLATED per unit of work: {total:,.0f} s "
           f"({total / 3600:.1f} h); {parts['per_difference_ms']:.1f} ms per balanced difference")
@@ -237,7 +254,7 @@ def part_balanced(args) -> int:
         if name != "per_difference_ms":
             print(f"  {name}: {secs:,.0f} s")
     if args.full:
-        full = _child(["--ours-balanced", *map(str, DEFAULTS), str(args.n_jobs)])
+        full = _child(["--ours-balanced", *map(str, DEFAULTS), str(args.n_jobs), "--case", args.case])
         print(f"ale-app at NiMARE's defaults, end to end (ALE fits included): {full['seconds']:.1f} s wall "
               f"({full['seconds'] / 60:.1f} min), {full['cpu_seconds']:.0f} CPU s (at most "
               f"{full['cpu_seconds'] / args.n_jobs / 60:.1f} min of wall on {args.n_jobs} idle cores), "
@@ -257,6 +274,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["balanced", "all"], default="all")
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--case", choices=list(CASES), default="25v25",
+                        help="balanced: the groups (25v30 and pain subsample the larger group)")
     parser.add_argument("--reduced", nargs=3, type=int, default=[2500, 20, 10], metavar=("S", "D", "N"),
                         help="balanced: NiMARE's subsamples, differences and null draws actually run")
     parser.add_argument("--full", action=argparse.BooleanOptionalAction, default=True,
@@ -265,10 +284,10 @@ def main() -> int:
     parser.add_argument("--nimare-balanced", nargs=4, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ours_balanced:
-        print(json.dumps(run_ours_balanced(args.ours_balanced[:3], args.ours_balanced[3])))
+        print(json.dumps(run_ours_balanced(args.ours_balanced[:3], args.ours_balanced[3], args.case)))
         return 0
     if args.nimare_balanced:
-        print(json.dumps(run_nimare_balanced(args.nimare_balanced[:3], args.nimare_balanced[3])))
+        print(json.dumps(run_nimare_balanced(args.nimare_balanced[:3], args.nimare_balanced[3], args.case)))
         return 0
     from importlib.metadata import version
 

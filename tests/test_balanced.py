@@ -10,6 +10,7 @@ The results must not depend on the executor.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -22,6 +23,7 @@ from test_subtraction import _fits, _generated_groups  # noqa: E402
 
 from ale_app.process.executor import Executor  # noqa: E402
 from ale_app.stats import balanced as B  # noqa: E402
+from ale_app.stats import balanced_subsamples as BS  # noqa: E402
 
 TOL = 1e-6
 
@@ -244,3 +246,88 @@ def test_compiled_histogram_equals_nimares(groups_6_9):
         assert np.array_equal(bins, ref.null_distributions_["histogram_bins"])
         assert np.array_equal(hist, ref.null_distributions_["histweights_corr-none_method-approximate"])
         assert (hist > 0).sum() > 100  # a real histogram, not a few bins
+
+
+def _sparse_means(fit, meta1, meta2, space, prior, foci1, foci2, pairs):
+    """The mean balanced difference at every reached prior voxel through the sparse path
+    (NiMARE's MA maps, every pair's float32 products), keyed by masked voxel."""
+    mask_img = fit.masker.mask_img
+    ma1 = B._restrict(B._random_ma(mask_img, *meta1, space, foci1), prior)
+    ma2 = B._restrict(B._random_ma(mask_img, *meta2, space, foci2), prior)
+    reached, (g1, g2) = B._compact([ma1, ma2], int(prior.sum()))
+    return np.flatnonzero(prior)[reached], B._mean_difference(g1, g2, reached.size, pairs)
+
+
+@pytest.mark.parametrize("target_n, exact_order, expansion", [(6, False, True), (4, False, True), (6, True, True),
+                                                              (4, False, False)])
+def test_subsampled_null_draws_equal_the_sparse_path(groups_6_9, target_n, exact_order, expansion):
+    """A null draw with a subsampled group (6 or 4 of 9; 4 of 6 too; with ``exact_order``
+    every subsample in drawn order; the mean products from the shares of subsamples, or,
+    without ``expansion``, one pass per distinct subsample) through
+    :class:`BS._SubsampledNull`: every reached voxel's
+    exact float32 mean (the sparse path's, NiMARE's operations) lies within the rounding
+    bound of the float64 mean the kernels form, the extremes are the sparse path's bits, and
+    only a few voxels needed the exact computation."""
+    _, _, (fit1, fit2) = groups_6_9
+    meta1, meta2 = B._study_metadata(fit1.estimator), B._study_metadata(fit2.estimator)
+    _, prior, space = B._prior(fit1.masker, "gm")
+    setup = B._DrawSetup.build(fit1.masker.mask_img, np.concatenate([meta1[0], meta2[0]]))
+    sub = BS._SubsampledNull(setup, meta1, meta2, prior)
+    if not expansion:
+        sub.EXPANSION_ROWS = 0
+    rng = np.random.RandomState(target_n)
+    whole1, whole2 = not exact_order and target_n == 6, False
+    for _ in range(3):
+        foci1 = B._draw_foci(rng, space.shape[0], meta1[1])
+        foci2 = B._draw_foci(rng, space.shape[0], meta2[1])
+        pairs = B._draw_pairs(rng, 6, 9, target_n, 200, whole1, whole2)
+        lo, hi = sub.extremes(space, meta1, meta2, foci1, foci2, pairs)
+        voxels, exact = _sparse_means(fit1, meta1, meta2, space, prior, foci1, foci2, pairs)
+        n_t = sub.n_reached
+        assert n_t == voxels.size
+        order = np.argsort(sub.touched[:n_t])
+        assert np.array_equal(sub.touched[:n_t][order], voxels)
+        mean, bound = sub.mean[:n_t][order], sub.bound[:n_t][order]
+        assert np.all(np.abs(exact.astype(np.float64) - mean) <= bound)
+        assert bound.max() < 1e-4  # tight enough to leave few candidates
+        theirs = np.append(exact, np.float32(0.0)) if n_t < prior.sum() else exact
+        assert (lo, hi) == (theirs.min(), theirs.max())
+        assert lo < 0 < hi
+        n_cand = int(np.sum((mean + bound >= (mean - bound).max()) | (mean - bound <= (mean + bound).min())))
+        assert n_cand < n_t / 20, (n_cand, n_t)
+
+
+def test_repeated_subsamples_equal_nimare():
+    """6 vs 7 (subsamples of 6 of 7: only 7 distinct, each drawn many times): every map and
+    null against NiMARE's, bit for bit with every subsample in drawn order, within 1e-6
+    with the first group multiplied once."""
+    s1, s2 = _generated_groups(6, 7, first_case=20)
+    fit1, fit2 = _fits(s1, s2)
+    kw = dict(n_subsamples=4, difference_iterations=40, n_iterations=5)
+    est, result = _nimare_balanced(s1, s2, 13, **kw)
+    exact = B.fit_balanced(fit1, fit2, seed=13, exact_order=True, **kw)
+    assert_equal_to_nimare(exact, est, result, tol=0.0)
+    assert_equal_to_nimare(B.fit_balanced(fit1, fit2, seed=13, **kw), est, result)
+    assert exact.n_subsamples_used == (1, math.comb(7, 6))  # every subsample: fewer than asked exist
+    assert (exact.null["max_diff"] > 0).all() and (exact.null["min_diff"] < 0).all()
+
+
+def test_compiled_subsample_maps_equal_nimare_functions(groups_6_9):
+    """The probabilistic map's subsamples (6 of 9, in their drawn order) through the compiled
+    kernels count, voxel for voxel, what NiMARE's ``_ale_approximate_z_from_ma`` and
+    ``_threshold_z_clusters`` count (``fast=False``), at cluster-size thresholds that keep
+    every cluster, some and none."""
+    from nimare.meta.cbma.utils import generate_subset_schedule
+
+    _, _, (_, fit2) = groups_6_9
+    est = B._approximate_estimator(fit2)
+    mask_arr = np.asanyarray(est.masker.mask_img.dataobj).astype(bool)
+    ma = fit2.ma.tocsr()
+    samples = generate_subset_schedule(9, 6, n_samples=6, random_state=3, exhaustive_limit=10000)
+    kept = []
+    for threshold in (0.0, 40.0, 1e9):
+        compiled = B._subsample_block(est, mask_arr, 0.01, ma, samples, threshold, True)
+        reference = B._subsample_block(est, mask_arr, 0.01, ma, samples, threshold, False)
+        assert np.array_equal(compiled, reference), threshold
+        kept.append(int((reference > 0).sum()))
+    assert kept[0] > kept[1] > kept[2] == 0, kept  # the thresholds drop some clusters, then all

@@ -6,8 +6,8 @@ arguments, never on the data, so one small run of each code path compiles exactl
 real run loads: an ALE fit (NiMARE's kernel convolution), the Monte Carlo FWE (NiMARE's
 analytic null and ale-app's Monte Carlo loop) and an ALE subtraction (its permutation
 kernels) and the balanced contrast's kernels (its mean difference on tiny arrays, its
-random-foci draws on two whole groups of three), on three and three of NiMARE's bundled pain
-analyses with two iterations each.
+random-foci draws on two whole groups of three, then on subsamples of two), on three and
+three of NiMARE's bundled pain analyses with two iterations each.
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ def _warm_up() -> None:
 
         fit_balanced(first, second, n_subsamples=2, difference_iterations=2, n_iterations=2, seed=0)
         _warm_up_balanced_clusters()
+        # Subsampled groups (2 of 3): the subsample maps' and the subsampled null's kernels.
+        fit_balanced(first, second, target_n=2, n_subsamples=2, difference_iterations=2, n_iterations=2, seed=0)
+        _warm_up_balanced_subsampled()
 
 
 def _warm_up_balanced() -> None:
@@ -73,6 +76,25 @@ def _warm_up_balanced_clusters() -> None:
 
     _compiled("draws")["_largest_cluster"](np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.float32),
                                            np.zeros(8, dtype=np.int64), 2, 2, 0.0)
+
+
+def _warm_up_balanced_subsampled() -> None:
+    """The subsampled balanced kernels a tiny run may not reach (the mean products' expansion,
+    which larger groups take, and the kept clusters of a subsample map), with the dtypes
+    :mod:`ale_app.stats.balanced_subsamples` passes."""
+    import numpy as np
+
+    from ale_app.stats.balanced_kernels import _compiled
+
+    k = _compiled("subsampled")
+    one, two = np.ones(4), np.zeros(4, dtype=np.int64)
+    h = (np.zeros(2), np.zeros((2, 2)), np.zeros((2, 2, 2)))
+    top = k["_joint_fractions"](np.ones((1, 2), dtype=np.bool_), np.ones(1, dtype=np.int64), 1, *h)
+    k["_expansion_means"](two, two, np.zeros(3, dtype=np.int64), np.ones(1, dtype=np.float32),
+                          np.ones(4, dtype=np.bool_), two, 0, two, one, *h, top, True, two.copy(), two.copy(),
+                          one.copy(), one.copy(), one.copy())
+    _compiled("subsamples")["_clusters_above"](np.zeros(1, dtype=np.int64), np.zeros(8, dtype=np.int64), 2, 2, 0.0,
+                                               np.zeros(1, dtype=np.bool_))
 
 
 def _source_files() -> dict[str, str]:

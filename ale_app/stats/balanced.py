@@ -24,7 +24,9 @@ How, and why it is exact:
   same float64 operations in the same order, then z per histogram bin instead of per voxel
   (a voxel's z is its bin's), so only the voxels that can reach a passing bin get their
   exact ALE; the passing voxels are labelled with faces connectivity, as ``ndimage.label``
-  labels them. The subsamples use NiMARE's own functions.
+  labels them. The subsamples of a probabilistic map go through the same pieces on the
+  group's own MA rows in the subsample's order (:class:`_SubsampleMaps`), keeping the
+  clusters above the threshold (:mod:`ale_app.stats.balanced_subsamples`).
 - A balanced difference is ``1 - prod(1 - MA)`` over ``target_n`` sampled experiments of
   each group, in float32, in the sampled order, as NiMARE's dense ``np.prod`` computes it;
   NiMARE does it on dense experiments x prior-voxels arrays. Here a compiled kernel
@@ -38,6 +40,13 @@ How, and why it is exact:
   float32 value per voxel, and its float32 mean (the repeated float32 sum, divided) is
   non-decreasing in that value, because rounding is monotone: so a draw needs only the
   smallest and the largest difference, averaged, not every voxel's mean.
+- When a group is subsampled, a null draw needs only the smallest and the largest mean
+  difference too (:mod:`ale_app.stats.balanced_subsamples`): each voxel's mean is first formed in float64
+  from each group's mean product over its subsamples (the distinct subsamples once each,
+  or the shares of subsamples holding each one, two and three experiments), with a bound
+  of how far NiMARE's float32 products and sums can round away from it; only the voxels
+  whose bound lets them be an extreme (a few) get NiMARE's float32 mean, operation for
+  operation: the same bits as computing every voxel.
 """
 
 from __future__ import annotations
@@ -443,13 +452,20 @@ def _null_cluster_block(estimator, mask_arr, voxel_p, sample_space, draws, setup
     return out
 
 
-def _subsample_block(estimator, mask_arr, voxel_p, ma, samples, cluster_threshold):
-    """How many of ``samples`` put each voxel in a cluster above ``cluster_threshold``."""
+def _subsample_block(estimator, mask_arr, voxel_p, ma, samples, cluster_threshold, fast=False):
+    """How many of ``samples`` put each voxel in a cluster above ``cluster_threshold``:
+    through :class:`ale_app.stats.balanced_subsamples._SubsampleMaps` with ``fast``, else
+    (and where it does not apply) NiMARE's own functions."""
     from nimare.meta.cbma.null_utils import _ale_approximate_z_from_ma
     from nimare.meta.cbma.utils import _threshold_z_clusters
 
+    from ale_app.stats.balanced_subsamples import _SubsampleMaps
+
     count = np.zeros(ma.shape[1], dtype=np.float32)
+    maps = _SubsampleMaps(estimator, ma, mask_arr) if fast else None
     for sample in samples:
+        if maps is not None and maps.add(sample, voxel_p, cluster_threshold, count):
+            continue
         _, z = _ale_approximate_z_from_ma(estimator, ma[sample, :])
         z, _ = _threshold_z_clusters(z, estimator.masker, voxel_thresh=voxel_p,
                                      cluster_size_threshold=cluster_threshold, mask_arr=mask_arr)
@@ -503,8 +519,8 @@ def probabilistic_map(fit, target_n: int, seed: int, *, n_subsamples: int, n_ite
     prob = np.zeros(ma.shape[1], dtype=np.float32)
     # One block (a whole group: one subsample) runs here, without starting worker processes.
     sample_blocks = _blocks(samples, n_blocks)
-    for count in executor.map(_subsample_block, ((estimator, mask_arr, voxel_p, ma, b, cluster_threshold)
-                                                 for b in sample_blocks), n_tasks=len(sample_blocks)):
+    for count in null_ex.map(_subsample_block, ((estimator, mask_arr, voxel_p, ma, b, cluster_threshold, fast)
+                                                for b in sample_blocks), n_tasks=len(sample_blocks)):
         prob += count
     # The sums of 0/1 float32 values are exact in any order (far below 2**24).
     return (prob / len(samples)).astype(np.float32, copy=False), float(cluster_threshold), len(samples)
@@ -616,18 +632,26 @@ def _replay_permutations(rng, n1: int, n2: int, n_pairs: int, idx1, idx2) -> boo
 def _null_block(start, mask_img, prior_masked, sample_space, meta1, meta2, draws, setup=None):
     """The min and max mean balanced difference of each null draw ``(foci1, foci2, pairs)``.
 
-    With ``setup`` and both groups' subsamples the whole group, through the compiled draws:
+    With ``setup``, through the compiled draws. Both groups' subsamples the whole group:
     each group's product of ``1 - MA`` per prior voxel (float64, experiment order, as the
     sparse path computes it) and only the extreme differences averaged (the average of equal
-    float32 differences is monotone in the difference); otherwise the sparse rows."""
+    float32 differences is monotone in the difference). Otherwise
+    :class:`ale_app.stats.balanced_subsamples._SubsampledNull`. Without ``setup``, the
+    sparse rows of NiMARE's MA maps."""
     from ale_app.stats.balanced_kernels import _compiled
+    from ale_app.stats.balanced_subsamples import _SubsampledNull
 
     n_prior = int(prior_masked.sum())
     lo = np.empty(len(draws), dtype=np.float32)
     hi = np.empty(len(draws), dtype=np.float32)
-    fast = None
+    fast = sub = None
     for i, (foci1, foci2, pairs) in enumerate(draws):
-        if setup is not None and pairs[3] and pairs[4]:
+        if setup is not None and not (pairs[3] and pairs[4]):
+            if sub is None:
+                sub = _SubsampledNull(setup, meta1, meta2, prior_masked)
+            lo[i], hi[i] = sub.extremes(sample_space, meta1, meta2, foci1, foci2, pairs)
+            continue
+        if setup is not None:
             k = _compiled("whole")
             if fast is None:
                 cap = max(setup.capacity(*meta1), setup.capacity(*meta2))
@@ -687,8 +711,9 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
         once, which differs from NiMARE's by the float32 rounding of the order: about
         1e-8 on each difference, far within 1e-6 on the means).
     fast : bool
-        Run the random-foci null draws through ale-app's compiled kernels (the same numbers
-        as NiMARE's functions, which ``fast=False`` calls draw by draw; for tests).
+        Run the random-foci null draws and the probabilistic maps' subsamples through
+        ale-app's compiled kernels (the same numbers as NiMARE's functions and the sparse
+        path, which ``fast=False`` calls draw by draw; for tests).
     """
     import pandas as pd
 

@@ -219,6 +219,294 @@ def _difference_range(q1, q2, seen, touched, n_t):
     return c_lo, c_hi
 
 
+def _group_products(vox, ent, n, kval, prior, q, cnt, seen, touched, n_t):
+    """As :func:`_whole_products`, and ``cnt[v] += 1`` per entry (the rows reaching each
+    prior voxel; ``cnt`` all zero where not yet reached)."""
+    one = np.float32(1.0)
+    for p in range(n):
+        v = vox[p]
+        if not prior[v]:
+            continue
+        if not seen[v]:
+            seen[v] = True
+            touched[n_t] = v
+            n_t += 1
+        q[v] = q[v] * np.float64(one - kval[ent[p]])
+        cnt[v] += 1
+    return n_t
+
+
+def _pattern_means(vox, ent, ptr, kval, prior, patterns, weights, n_pairs, exclude, whole, q, touched, n_t, t,
+                   mark, local, acc, a):
+    """Per reached prior voxel (``touched[:n_t]``), the mean over the ``n_pairs`` subsamples
+    of a group's product of ``1 - MA`` (float64: the value the float32 products scatter
+    around), written to ``a``.
+
+    ``whole``: every subsample is the group (``a`` = the float32 product of all rows, as
+    :func:`ale_app.stats.subtraction_kernels._balanced_mean` takes it). Otherwise the
+    distinct subsamples ``patterns`` (distinct rows x group rows, bool) with their counts
+    ``weights``: the rows included (or, with ``exclude``, the rows left out: then a
+    subsample's product is ``q`` over theirs), so each costs only the entries of those
+    rows. ``t`` (all 1.0), ``mark`` (all False) and ``acc`` (all 0.0) are scratch arrays over
+    the masked voxels and are left so."""
+    if whole:
+        for i in range(n_t):
+            v = touched[i]
+            a[v] = np.float64(np.float32(q[v]))
+        return
+    one = np.float32(1.0)
+    for u in range(patterns.shape[0]):
+        n_l = 0
+        for r in range(patterns.shape[1]):
+            if not patterns[u, r]:
+                continue
+            for p in range(ptr[r], ptr[r + 1]):
+                v = vox[p]
+                if not prior[v]:
+                    continue
+                if not mark[v]:
+                    mark[v] = True
+                    local[n_l] = v
+                    n_l += 1
+                t[v] = t[v] * np.float64(one - kval[ent[p]])
+        w = np.float64(weights[u])
+        for i in range(n_l):
+            v = local[i]
+            acc[v] += w * ((1.0 / t[v]) - 1.0 if exclude else t[v] - 1.0)
+            t[v] = 1.0
+            mark[v] = False
+    inv = 1.0 / n_pairs
+    for i in range(n_t):
+        v = touched[i]
+        mean = 1.0 + acc[v] * inv
+        a[v] = q[v] * mean if exclude else mean
+        acc[v] = 0.0
+
+
+def _joint_fractions(patterns, weights, n_pairs, h1, h2, h3):
+    """The share of the ``n_pairs`` subsamples whose pattern (the rows included, or left
+    out) holds each row (``h1``), each two rows (``h2[r, s]``, ``r < s``) and each three
+    (``h3[r, s, t]``, ``r < s < t``); the arrays start all zero. Returns the largest
+    share of three rows when a pattern holds four or more (0.0 otherwise: then the
+    expansion of :func:`_expansion_means` has no further terms)."""
+    n = patterns.shape[1]
+    rows = np.empty(n, dtype=np.int64)
+    largest = 0
+    for u in range(patterns.shape[0]):
+        m = 0
+        for r in range(n):
+            if patterns[u, r]:
+                rows[m] = r
+                m += 1
+        largest = max(largest, m)
+        w = np.float64(weights[u])
+        for i in range(m):
+            h1[rows[i]] += w
+            for j in range(i + 1, m):
+                h2[rows[i], rows[j]] += w
+                for k in range(j + 1, m):
+                    h3[rows[i], rows[j], rows[k]] += w
+    inv = 1.0 / n_pairs
+    top = 0.0
+    for r in range(n):
+        h1[r] *= inv
+        for s in range(n):
+            h2[r, s] *= inv
+            for t in range(n):
+                h3[r, s, t] *= inv
+                top = max(top, h3[r, s, t])
+    return top if largest > 3 else 0.0
+
+
+def _expansion_means(vox, ent, ptr, kval, prior, touched, n_t, cnt, q, h1, h2, h3, h3_top, exclude, start,
+                     rows, xs, a, extra):
+    """Per reached prior voxel, the mean over the subsamples of the group's product of
+    ``1 - MA`` (``a``, float64), from the shares of :func:`_joint_fractions`, with a bound
+    of what the expansion leaves out (``extra``).
+
+    With ``x_r`` a row's ``MA`` (the rows included) or ``1 / (1 - MA) - 1`` (the rows left
+    out, whose product divides ``q``), the mean of the product over the subsamples is the
+    sum over the sets ``S`` of reaching rows of ``(-1)**|S| h_S prod x`` (included; the
+    sign is + for the rows left out, times ``q``), ``h_S`` the share of subsamples whose
+    pattern holds ``S``. Sets of up to three rows are summed; the rest, with every
+    ``h_S <= h3_top`` and ``x >= 0``, is at most ``h3_top`` times ``prod(1 + x)`` minus its
+    terms of degree up to three (times ``q`` for the rows left out). ``start``, ``rows``
+    and ``xs`` are scratch arrays (the voxels' rows, voxel by voxel)."""
+    one = np.float32(1.0)
+    pos = 0
+    for i in range(n_t):
+        v = touched[i]
+        start[v] = pos
+        pos += cnt[v]
+    for r in range(ptr.shape[0] - 1):
+        for p in range(ptr[r], ptr[r + 1]):
+            v = vox[p]
+            if not prior[v]:
+                continue
+            f = np.float64(one - kval[ent[p]])
+            rows[start[v]] = r
+            xs[start[v]] = (1.0 / f - 1.0) if exclude else 1.0 - f
+            start[v] += 1
+    sign = 1.0 if exclude else -1.0
+    for i in range(n_t):
+        v = touched[i]
+        m = cnt[v]
+        b = start[v] - m
+        e1 = 0.0
+        e2 = 0.0
+        e3 = 0.0
+        full = 1.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for x in range(m):
+            rx = rows[b + x]
+            vx = xs[b + x]
+            full *= 1.0 + vx
+            s1 += vx
+            e1 += h1[rx] * vx
+            for y in range(x + 1, m):
+                ry = rows[b + y]
+                vxy = vx * xs[b + y]
+                s2 += vxy
+                e2 += h2[rx, ry] * vxy
+                for z in range(y + 1, m):
+                    vxyz = vxy * xs[b + z]
+                    s3 += vxyz
+                    e3 += h3[rx, ry, rows[b + z]] * vxyz
+        mean = 1.0 + sign * e1 + e2 + sign * e3
+        rest = h3_top * max(0.0, full - 1.0 - s1 - s2 - s3) if m > 3 else 0.0
+        if exclude:
+            a[v] = q[v] * mean
+            extra[v] = q[v] * rest
+        else:
+            a[v] = mean
+            extra[v] = rest
+
+
+def _extreme_candidates(touched, n_t, a1, a2, q1, q2, cnt1, cnt2, x1, x2, n_pairs, mean, bound, cand):
+    """The reached voxels whose mean balanced difference can be the smallest or the largest.
+
+    A voxel's mean of the float32 differences ``(1 - p1) - (1 - p2)`` is ``a2 - a1`` (the
+    means of the products, :func:`_pattern_means`; written to ``mean[i]`` for
+    ``touched[i]``) up to the float32 rounding, bounded in ``bound[i]``: each product of
+    ``k`` float32 factors is within ``k`` units (``2**-24``) of the exact product,
+    ``1 - p`` and the difference add half a unit each, and the ``n_pairs`` float32
+    additions err by at most half a unit of each partial sum, whose size is at most the
+    count times the largest ``|difference|`` (at most ``max(1 - q1, 1 - q2)``: a product
+    over fewer rows is larger), so ``n_pairs / 4`` units of that after the division; the
+    bound is doubled, and the bounds ``x1``/``x2`` of the means' expansions added. Writes
+    the candidates to ``cand``; returns their count.
+    """
+    unit = 2.0**-24
+    lo_bound = np.inf
+    hi_bound = -np.inf
+    for i in range(n_t):
+        v = touched[i]
+        m = a2[v] - a1[v]
+        c = max(1.0 - q1[v], 1.0 - q2[v])
+        k = (cnt1[v] + cnt2[v] + 2) * unit
+        d = 2.0 * (k + 0.25 * unit * n_pairs * (c + k) + unit * (c + k) + x1[v] + x2[v]) + 1e-12
+        mean[i] = m
+        bound[i] = d
+        if m - d > hi_bound:
+            hi_bound = m - d
+        if m + d < lo_bound:
+            lo_bound = m + d
+    n_c = 0
+    for i in range(n_t):
+        if mean[i] + bound[i] >= hi_bound or mean[i] - bound[i] <= lo_bound:
+            cand[n_c] = touched[i]
+            n_c += 1
+    return n_c
+
+
+def _rows_at(vox, ent, ptr, kval, where, om):
+    """``om[r, where[v]] = float32(1) - kval[entry]`` for row ``r``'s entries at the
+    candidate voxels (``where[v] >= 0``); ``om`` starts all 1.0."""
+    one = np.float32(1.0)
+    for r in range(ptr.shape[0] - 1):
+        for p in range(ptr[r], ptr[r + 1]):
+            j = where[vox[p]]
+            if j >= 0:
+                om[r, j] = one - kval[ent[p]]
+
+
+def _candidate_means(om1, om2, q1, q2, cand, n_c, idx1, idx2, n_pairs, whole1, whole2, out):
+    """The mean balanced difference at each candidate voxel, with exactly the float32
+    operations of :func:`ale_app.stats.subtraction_kernels._balanced_mean` (products in
+    the drawn row order, the differences added in pair order): the same bits.
+    ``om1``/``om2``: ``1 - MA`` of every row at the candidates (rows x candidates)."""
+    one = np.float32(1.0)
+    for j in range(n_c):
+        v = cand[j]
+        p1 = np.float32(q1[v])
+        p2 = np.float32(q2[v])
+        s = np.float32(0.0)
+        for d in range(n_pairs):
+            if not whole1:
+                p1 = one
+                for u in range(idx1.shape[1]):
+                    p1 = p1 * om1[idx1[d, u], j]
+            if not whole2:
+                p2 = one
+                for u in range(idx2.shape[1]):
+                    p2 = p2 * om2[idx2[d, u], j]
+            s = s + ((one - p1) - (one - p2))
+        out[j] = s / np.float32(n_pairs)
+
+
+def _clusters_above(vox, label, ny, nz, min_size, keep):
+    """``keep[p]``: voxel ``vox[p]`` (sorted, C order) is in a face-connected cluster of
+    more than ``min_size`` voxels (NiMARE's ``_threshold_z_clusters`` keeps such clusters;
+    ``ndimage.label``'s default structure). ``label`` is an all-zero scratch volume and is
+    left all zero."""
+    n_sup = vox.shape[0]
+    parent = np.arange(n_sup)
+    for p in range(n_sup):
+        label[vox[p]] = p + 1
+    stride_i = ny * nz
+    for p in range(n_sup):
+        v = vox[p]
+        for q in range(3):
+            if q == 0:
+                if v % nz == 0:
+                    continue
+                nb = v - 1
+            elif q == 1:
+                if (v // nz) % ny == 0:
+                    continue
+                nb = v - nz
+            else:
+                if v // stride_i == 0:
+                    continue
+                nb = v - stride_i
+            lq = label[nb]
+            if lq == 0:
+                continue
+            ra = p
+            while parent[ra] != ra:
+                ra = parent[ra]
+            rb = lq - 1
+            while parent[rb] != rb:
+                rb = parent[rb]
+            if ra != rb:
+                if ra < rb:
+                    parent[rb] = ra
+                else:
+                    parent[ra] = rb
+    sizes = np.zeros(n_sup, dtype=np.int64)
+    for p in range(n_sup):
+        r = p
+        while parent[r] != r:
+            r = parent[r]
+        parent[p] = r
+        sizes[r] += 1
+        label[vox[p]] = 0
+    for p in range(n_sup):
+        keep[p] = sizes[parent[p]] > min_size
+
+
 def _repeated_mean(c, n_pairs):
     """``c`` added ``n_pairs`` times in float32 from 0, divided by ``n_pairs`` (float32), as
     :func:`ale_app.stats.subtraction_kernels._balanced_mean` averages the equal differences
@@ -282,13 +570,18 @@ SETS = {
     "draws": ("the balanced contrast's random-foci draw kernels", 3),
     "whole": ("the balanced contrast's whole-group null kernels", 1),
     "replay": ("the balanced contrast's subsample replay kernel", 1),
+    "subsampled": ("the balanced contrast's subsampled-group null kernels", 2),
+    "subsamples": ("the balanced contrast's subsample map kernels", 3),
 }
 
 
 def _members(which: str):
     return {"draws": (_ma_rows, _log_sums, _approximate_histogram, _largest_cluster),
             "whole": (_whole_products, _difference_range, _repeated_mean),
-            "replay": (_permutations,)}[which]
+            "replay": (_permutations,),
+            "subsampled": (_group_products, _pattern_means, _joint_fractions, _expansion_means, _extreme_candidates,
+                           _rows_at, _candidate_means),
+            "subsamples": (_log_sums, _approximate_histogram, _clusters_above)}[which]
 
 
 def _compiled(which: str = "draws"):
