@@ -299,9 +299,11 @@ def _fig_z(result, _out=None):
     a, b = result.names
     label_values = np.rint(result.masker.transform(cc.label_img)).ravel()
     z = np.where(label_values > 0, sub.z_values, 0)
+    alpha = result.spec.inference.fwe_alpha
+    subtitle = (f"z of the permutation test inside the {len(cc.labels)} cluster(s) with FWE p < {alpha:g}"
+                if cc.labels else f"no cluster of the difference has FWE p < {alpha:g}: nothing to draw")
     return F.plot_difference(_image(result, z), 0.0, [a, b], O._title(result, f"ALE subtraction {a} vs {b}: clusters that "
-                             "passed cluster-level FWE"), f"z of the permutation test inside the {len(cc.labels)} "
-                             f"cluster(s) with FWE p < {result.spec.inference.fwe_alpha:g}", label="z")
+                             "passed cluster-level FWE"), subtitle, label="z")
 
 
 def _fig_conjunction(result, _out=None):
@@ -425,7 +427,8 @@ def contrast_registry(spec) -> tuple[Output, ...]:
         Output(n["z_directional"], "nifti", "data", _directional, _sidecar(
             "GingerALE-style reading: one-sided z of the difference tested only where the group it favours "
             "converges on its own (positive where the first group's clusters passed FWE, negative where the "
-            "second's did), as NiMARE's ALESubtraction.fit(inference_map1=, inference_map2=); 0 elsewhere.",
+            "second's did), as NiMARE's ALESubtraction.fit(inference_map1=, inference_map2=); 0 elsewhere, and so 0 "
+            "everywhere on the side of a group without such a cluster.",
             [f"bids::{n['diff']}", f"bids::{group_prefix(a)}{O.FWE_CLUSTER_MAP}",
              f"bids::{group_prefix(b)}{O.FWE_CLUSTER_MAP}"]), needs=("subtraction",)),
         Output(n["null"], "tsv", "data", _null, _sidecar(

@@ -206,6 +206,7 @@ def interpretation(result) -> str:
             if abs(p - inf.fwe_alpha) <= se:
                 text.append(f"Cluster {PREFIX}{int(row['cluster_id'])}'s p is within one Monte Carlo standard error "
                             f"({se:.2g}) of alpha: another seed could move it across.")
+        text.extend(_empty_directional_words(result))
         if inf.n_iterations < 5000:
             text.append(f"Only {inf.n_iterations:,} permutations were run (at least 5,000 are usual): their FWE "
                         "p-values are coarse, with the Monte Carlo standard errors given in the cluster table.")
@@ -247,6 +248,23 @@ def interpretation(result) -> str:
                         f"{_plural(k, 'region')}{size} (a descriptive conjunction)." if k else f"No region{size} lies above both "
                         "groups' display-only thresholds (descriptive conjunction).")
     return " ".join(text)
+
+
+def _empty_directional_words(result) -> list[str]:
+    """Which direction of the GingerALE-style reading is empty: a group without a cluster of its
+    own that passed cluster-level FWE tests its direction nowhere."""
+    a, b = result.names
+    empty = [name for name, group in ((a, result.first), (b, result.second))
+             if group.fwe_clusters is None or not group.fwe_clusters.labels]
+    if len(empty) == 2:
+        return [f"Neither {a} nor {b} has a cluster of its own that passed cluster-level FWE, so the directional "
+                "reading (each direction tested only where the group it favours converges on its own) is empty: "
+                "its map is 0 everywhere."]
+    if empty:
+        other = b if empty[0] == a else a
+        return [f"{empty[0]} has no cluster of its own that passed cluster-level FWE, so the directional reading "
+                f"of {empty[0]} > {other} is empty: that direction is tested nowhere."]
+    return []
 
 
 def methods_text(result) -> str:
@@ -299,7 +317,8 @@ def methods_text(result) -> str:
             f"|differences|{thr}, faces connectivity. Contrast clusters are those with a cluster-size FWE p "
             f"below {inf.fwe_alpha:g}, tested over the whole brain mask (NiMARE's reading). For the GingerALE-"
             f"style reading, each cluster's table row gives the share of its voxels where the group it favours "
-            f"converges on its own, and a directional map tests each direction only there.")
+            f"converges on its own, and a directional map tests each direction only there (nowhere for a group "
+            f"without such a cluster).")
     else:
         body = (
             f" The difference of the two ALE maps ({a} minus {b}) was inspected descriptively and drawn above a "

@@ -446,7 +446,11 @@ def fit_subtraction(fit1, fit2, *, n_iterations: int = 10000, seed: int = 0, vox
     inference_mask1, inference_mask2 : array of bool, optional
         In-mask vectors where each group converges (e.g. its own FWE-significant voxels):
         group 1 > group 2 is read only inside ``inference_mask1``, group 2 > group 1 only
-        inside ``inference_mask2`` (one-sided). Either may be given alone.
+        inside ``inference_mask2`` (one-sided). Either may be given alone. When both are
+        empty (neither group converges anywhere on its own), the directional reading is empty:
+        p is 1 and z is 0 at every voxel, as NiMARE's reading gives for an empty side. NiMARE's
+        ``fit`` refuses that case ("requires at least one nonzero voxel"); the other maps are
+        NiMARE's ``fit(ds1, ds2)`` without inference maps, as they are whenever masks are given.
     executor : ale_app.process.executor.Executor, optional
         Where the permutations run; serial when None. Results never depend on it.
     progress : callable, optional
@@ -476,9 +480,6 @@ def fit_subtraction(fit1, fit2, *, n_iterations: int = 10000, seed: int = 0, vox
         raise ValueError("the fits' MA maps do not match their brain mask")
     mask1 = _check_mask(inference_mask1, n_voxels, "inference_mask1")
     mask2 = _check_mask(inference_mask2, n_voxels, "inference_mask2")
-    if (mask1 is not None or mask2 is not None) and not (
-            (mask1 is not None and mask1.any()) or (mask2 is not None and mask2.any())):
-        raise ValueError("the directional reading needs at least one voxel in inference_mask1 or inference_mask2")
 
     diff = np.asarray(fit1.stat_values, dtype=np.float32) - np.asarray(fit2.stat_values, dtype=np.float32)
     plan, reached = build_plan(fit1.ma, fit2.ma, diff, n_iterations, voxel_p)
