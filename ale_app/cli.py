@@ -353,7 +353,6 @@ def _precompile(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace, argv: list[str]) -> int:
     from ale_app.errors import VerificationFailed
-    from ale_app.run.steps import made_by
     from ale_app.run.verify import verify
 
     if args.spec is not None or args.output_dir is not None:
@@ -376,7 +375,7 @@ def _verify(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         _print("software: the same versions as recorded")
     for name, status in result.files:
-        _print(f"{status}: {name}" if status == "identical" else f"{status}: {name} (from the {made_by(name)} step)")
+        _print(f"{status}: {name}" if status == "identical" else f"{status}: {name} (from the {result.makers[name]})")
     if result.ok:
         _print(f"verified: all {len(result.files)} files are identical")
         return 0

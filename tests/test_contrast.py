@@ -350,3 +350,23 @@ def test_a_conjunction_below_the_cluster_size_names_its_voxels(tmp_path):
     assert (f"{n_voxels:,} voxels lie above both groups' display-only thresholds, in no connected region of at "
             "least 10,000,000 mm3; the figure shows them.") in report
     assert list((out / "figures").glob("*conjunction*.png"))
+
+
+def _conjunction_expected(out: Path, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The minimum statistic from the two groups' written ALE maps, where both pass."""
+    a = np.asarray(nib.load(out / f"group-first_{SPACE}_stat-ale_statmap.nii.gz").dataobj, dtype=np.float32)
+    b = np.asarray(nib.load(out / f"group-second_{SPACE}_stat-ale_statmap.nii.gz").dataobj, dtype=np.float32)
+    return np.where(first & second, np.minimum(a, b), 0).astype(np.float32)
+
+
+def test_descriptive_conjunction_is_the_minimum_of_the_written_maps_where_both_pass(descriptive_run):
+    _, out = descriptive_run
+    passes = []
+    for group in ("first", "second"):
+        statmap = out / f"group-{group}_{SPACE}_stat-ale_statmap.nii.gz"
+        threshold = json.loads(statmap.with_name(statmap.name.replace(".nii.gz", ".json")).read_text())["DisplayThreshold"]
+        passes.append(np.asarray(nib.load(statmap).dataobj) > threshold)
+    expected = _conjunction_expected(out, *passes)
+    conj = np.asarray(nib.load(out / f"contrast-firstMinusSecond_{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz").dataobj)
+    assert np.count_nonzero(expected) > 10, "the fixture's groups were meant to overlap"
+    np.testing.assert_array_equal(conj, expected)

@@ -147,3 +147,24 @@ def test_each_group_has_its_own_inference(inferential_run):
         assert side["Inferential"] is True and side["Iterations"] == N_ITER and side["RandomSeed"] == SEED
         assert side["Group"] == group
         assert (out / f"group-{group}_desc-fweclusters_table.tsv").is_file()
+
+
+
+def test_inferential_conjunction_reads_the_groups_fwe_clusters_not_their_display_thresholds(inferential_run):
+    """The two pain halves' FWE clusters do not overlap (so the conjunction is empty), while
+    their display-thresholded maps do: a conjunction built from the display thresholds, as the
+    descriptive mode builds it, fails here. (The minimum itself is checked on overlapping maps
+    in tests/test_contrast.py.)"""
+    out = inferential_run
+    ale, fwe, display = [], [], []
+    for group in ("early", "late"):
+        statmap = out / f"group-{group}_{SPACE}_stat-ale_statmap.nii.gz"
+        ale.append(np.asarray(nib.load(statmap).dataobj, np.float32))
+        fwe.append(np.asarray(nib.load(out / f"group-{group}_{SPACE}_desc-fweclusters_dseg.nii.gz").dataobj) > 0)
+        threshold = json.loads(statmap.with_name(statmap.name.replace(".nii.gz", ".json")).read_text())
+        display.append(ale[-1] > threshold["DisplayThreshold"])
+    assert fwe[0].any() and fwe[1].any()
+    assert np.count_nonzero(display[0] & display[1]) > 100
+    expected = np.where(fwe[0] & fwe[1], np.minimum(ale[0], ale[1]), 0).astype(np.float32)
+    conj = np.asarray(nib.load(out / f"{C}{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz").dataobj)
+    np.testing.assert_array_equal(conj, expected)

@@ -181,3 +181,27 @@ def test_script_rerun_equals_an_inferential_contrast(tmp_path):
     assert any(name.startswith("contrast-hotMinusCold_") and "clusterFWE" in name for name in diffs)
     assert len([n for n in diffs if n.startswith("contrast-")]) == 6
     assert max(diffs.values()) <= 1e-6
+
+
+def test_script_compares_only_in_the_order_ale_app_fitted(talairach_run, tmp_path):
+    """The script's settings carry the order ale-app fitted the experiments (sorted ids, not the
+    file's order, in this file); a copy whose recorded order differs from the order NiMARE fits
+    them in is refused with a message, not compared."""
+    import shutil
+
+    coords = pd.read_csv(talairach_run / O.COORDINATES, sep="\t")
+    file_order = list(dict.fromkeys(coords["analysis_id"]))
+    script = (talairach_run / O.RERUN_SCRIPT).read_text()
+    settings = json.loads(script.split('SETTINGS = json.loads(r"""', 1)[1].split('""")', 1)[0])
+    fitted = settings["groups"][0]["fitted_order"]
+    assert sorted(fitted) == sorted(file_order) and fitted != file_order
+    copy = tmp_path / "reordered"
+    shutil.copytree(talairach_run, copy)
+    head, rest = script.split('SETTINGS = json.loads(r"""', 1)
+    settings["groups"][0]["fitted_order"] = file_order
+    (copy / O.RERUN_SCRIPT).write_text(head + 'SETTINGS = json.loads(r"""\n' + json.dumps(settings) + "\n"
+                                       + '""")' + rest.split('""")', 1)[1])
+    assert (copy / O.RERUN_SCRIPT).read_text() != script
+    proc = _run_script(copy, "--skip-jackknife")
+    assert proc.returncode != 0
+    assert "NiMARE orders these experiments differently from the run" in proc.stderr

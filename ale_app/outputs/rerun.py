@@ -74,6 +74,7 @@ def group_settings(result, name: str | None = None, prefix: str = "") -> dict:
         "name": name,
         "prefix": prefix,
         "ids": list(ev.ids),
+        "fitted_order": [str(i) for i in result.fit.ids],
         "sample_sizes": {aid: ev.sample_sizes.get(aid) for aid in ev.ids},
         "kernel": {"fwhm": spec.ale.kernel_fwhm, "sample_size": spec.ale.sample_size},
         "template": spec.ale.template,
@@ -136,6 +137,8 @@ ale-app wrote this script into the run's output folder (OUTPUT_DIR/code/). It ne
 NiMARE (pip install nimare==@NIMARE@) and the run folder: it reads the foci from
 coordinates.tsv (in the target space, after any space conversion ale-app applied) and the
 order of the experiments, their sample sizes and the settings that ran from SETTINGS below.
+Equality holds in the order ale-app fitted the experiments (their ids, sorted as a NiMARE
+Studyset sorts them); the script checks that NiMARE fits them in that order.
 It fits NiMARE's ALE with the same kernel, and, as the run did:
   - the leave-one-out Jackknife over the descriptive clusters (NiMARE's
     diagnostics.Jackknife at the run's display threshold and cluster size);
@@ -195,7 +198,14 @@ def studyset_of(folder, group):
     nimads = {"id": "ale-app-rerun", "name": "ale-app re-run", "studies": list(studies.values())}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return Studyset(nimads, target=group["template"])
+        studyset = Studyset(nimads, target=group["template"])
+    # Equality holds in ale-app's experiment order: NiMARE hands its random draws to the
+    # experiments in the order of its ids, so the same experiments under other ids (NiMARE's own
+    # Sleuth reader keeps a repeated "// Reference=" line in them) draw other numbers.
+    if [str(i) for i in studyset.ids] != group["fitted_order"]:
+        sys.exit("NiMARE orders these experiments differently from the run; the random draws of the "
+                 "Monte Carlo and permutation tests would go to other experiments, so nothing is compared.")
+    return studyset
 
 
 def ale_estimator(group, **kwargs):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from ale_app.result import ContrastResult
-from ale_app.run.steps import STEPS, Step, StepContext, _cluster_label_values, _plural, progress_bar
+from ale_app.run.steps import STEPS, Step, StepContext, _cluster_label_values, _plural, made_by, progress_bar
 
 LGR = logging.getLogger("ale_app")
 
@@ -194,3 +194,33 @@ CONTRAST_STEPS: tuple[Step, ...] = (
          report_section="conjunction", describe=lambda _r, _c: "Conjunction (minimum statistic)"),
     Step("release", "memory release", needs=("groups",), computes=(), run=_release),
 )
+
+
+def contrast_made_by(file_name: str, spec) -> str:
+    """The step whose results the written file ``file_name`` of a contrast run (version-2
+    ``spec``) shows, in words, as :func:`ale_app.run.steps.made_by` says it for one group: a
+    group's file is named by its single-group step and the group (``"jackknife step of group
+    a"``), a contrast file by the last contrast step that computes what its registry entry
+    needs, else by the registry step that writes it."""
+    from ale_app.outputs.contrast_registry import contrast_registry, group_prefix
+    from ale_app.outputs.registry import PROVENANCE
+
+    folder, _, base = file_name.rpartition("/")
+    for group in spec.contrast.groups:
+        prefix = group_prefix(group)
+        if base.startswith(prefix):
+            own = f"{folder}/{base[len(prefix):]}" if folder else base[len(prefix):]
+            maker = made_by(own)
+            if maker != "unknown":
+                return f"{maker} step of group {group}"
+    for entry in contrast_registry(spec):
+        if file_name in entry.file_names():
+            makers = [s for s in CONTRAST_STEPS if set(s.computes) & set(entry.needs)]
+            if makers:
+                return f"{makers[-1].title} step"
+            return f"{_WRITING_WORDS[entry.step]} step"
+    return "provenance step" if file_name == PROVENANCE else "unknown step"
+
+
+#: The registry's writing steps in words, for contrast files no compute step feeds.
+_WRITING_WORDS = {"start": "start", "data": "input", "figures": "figure", "report": "report"}

@@ -48,6 +48,9 @@ class Verification:
         Distribution, recorded version, current version, for every one that differs.
     rerun : bool
         Whether the analysis was re-run (not when an input is missing or changed).
+    makers : dict of str to str
+        For each file that is not identical, the step that made it, in words
+        (``"jackknife step"``, ``"ALE subtraction step"``, ``"jackknife step of group a"``).
     """
 
     inputs: list[tuple[str, str]] = field(default_factory=list)
@@ -55,6 +58,7 @@ class Verification:
     files: list[tuple[str, str]] = field(default_factory=list)
     software: list[tuple[str, str, str]] = field(default_factory=list)
     rerun: bool = False
+    makers: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -98,6 +102,17 @@ def _read_record(folder: Path, name: str) -> dict:
 
 def _refused_status(exc: RefusedFile) -> str:
     return exc.reason
+
+
+def _made_by(file_name: str, spec) -> str:
+    """The step behind a written file, in words, for the run ``spec`` describes."""
+    if getattr(spec, "spec_version", 1) == 2:
+        from ale_app.run.contrast_steps import contrast_made_by
+
+        return contrast_made_by(file_name, spec)
+    from ale_app.run.steps import made_by
+
+    return f"{made_by(file_name)} step"
 
 
 def rebuild_spec(spec_record: dict):
@@ -225,6 +240,8 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
                 except RefusedFile:
                     status = "differs"
             result.files.append((name, status))
+            if status != "identical":
+                result.makers[name] = _made_by(name, spec)
     except OSError as exc:
         raise OutputError(f"Cannot use the scratch folder {scratch}: {exc}.",
                           hint="Set TMPDIR to a writable folder with room for one run.") from None
