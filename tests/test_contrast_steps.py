@@ -18,10 +18,10 @@ CONTRAST_FIELDS = {f.name for f in dataclasses.fields(ContrastResult)}
 GROUP_FIELDS = {f.name for f in dataclasses.fields(AnalysisResult)}
 
 
-def _spec(method: str = "subtraction"):
+def _spec(method: str = "subtraction", mode: str = "inferential"):
     text = f"""
 spec_version: 2
-mode: inferential
+mode: {mode}
 input: {{path: nimare:nidm_pain_studyset.json}}
 groups:
   a: {{select: {{first: 10}}}}
@@ -89,5 +89,12 @@ def test_verify_names_the_step_behind_each_contrast_and_group_file():
     assert CS.contrast_made_by(O.REPORT, spec) == "report step"
     assert CS.contrast_made_by(O.PROVENANCE, spec) == "provenance step"
     assert CS.contrast_made_by("nothing-we-write.tsv", spec) == "unknown step"
+    # Files that more than one method's step could feed name the step that ran for this spec.
+    assert CS.contrast_made_by(n["cluster_table"], spec) == "ALE subtraction step"
+    assert CS.contrast_made_by(n["diff"], spec) == "ALE subtraction step"
     balanced = _spec("balanced")
-    assert CS.contrast_made_by(contrast_names(balanced)["balanced_null"], balanced) == "balanced contrast step"
+    nb = contrast_names(balanced)
+    assert CS.contrast_made_by(nb["balanced_null"], balanced) == "balanced contrast step"
+    assert CS.contrast_made_by(nb["cluster_table"], balanced) == "balanced contrast step"
+    descriptive = _spec(mode="descriptive")
+    assert CS.contrast_made_by(contrast_names(descriptive)["diff"], descriptive) == "difference step"

@@ -100,10 +100,10 @@ def _describe_balanced(r, c) -> str:
 
 
 def _only_method(method: str):
-    def skip(result: ContrastResult) -> str | None:
-        if result.spec.mode != "inferential":
-            return f"{result.spec.mode} mode"
-        return None if result.spec.contrast.method == method else f"contrast.method {result.spec.contrast.method}"
+    def skip(spec) -> str | None:
+        if spec.mode != "inferential":
+            return f"{spec.mode} mode"
+        return None if spec.contrast.method == method else f"contrast.method {spec.contrast.method}"
     return skip
 
 
@@ -165,26 +165,31 @@ def _release(result: ContrastResult, _ctx: StepContext) -> None:
 
 
 def _only(mode: str):
-    def skip(result: ContrastResult) -> str | None:
-        return None if result.spec.mode == mode else f"{result.spec.mode} mode"
+    def skip(spec) -> str | None:
+        return None if spec.mode == mode else f"{spec.mode} mode"
     return skip
+
+
+#: Why a step does not run, from the spec alone (the steps whose running the spec decides).
+SPEC_SKIPS = {"difference": _only("descriptive"), "subtraction": _only_method("subtraction"),
+              "balanced": _only_method("balanced")}
 
 
 #: The contrast's own steps, after every group's :data:`GROUP_STEPS`.
 CONTRAST_STEPS: tuple[Step, ...] = (
     Step("difference", "difference", needs=("groups",), computes=("diff_values", "diff_threshold", "contrast_clusters"),
-         run=_difference, skip=_only("descriptive"), report_section="contrast",
+         run=_difference, skip=lambda r: SPEC_SKIPS["difference"](r.spec), report_section="contrast",
          describe=lambda r, _c: f"Comparing {r.names[0]} with {r.names[1]} (descriptive difference)"),
     Step("subtraction", "ALE subtraction", needs=("groups",),
          computes=("subtraction", "diff_values", "contrast_clusters"), run=_subtraction,
-         skip=_only_method("subtraction"),
+         skip=lambda r: SPEC_SKIPS["subtraction"](r.spec),
          report_section="contrast",
          describe=lambda r, c: (f"ALE subtraction {r.names[0]} - {r.names[1]}: {r.spec.inference.n_iterations} "
                                 f"permutations, seed {r.spec.inference.seed}, on "
                                 f"{c.executor.for_gil_free_code().describe()}")),
     Step("balanced", "balanced contrast", needs=("groups",),
          computes=("balanced", "diff_values", "contrast_clusters"), run=_balanced,
-         skip=_only_method("balanced"), report_section="contrast", describe=_describe_balanced),
+         skip=lambda r: SPEC_SKIPS["balanced"](r.spec), report_section="contrast", describe=_describe_balanced),
     Step("contrast-jackknife", "contrast jackknife", needs=("contrast_clusters",),
          computes=("contrast_jackknife", "contrast_focus_counts"), run=_contrast_jackknife,
          skip=_skip_contrast_jackknife, report_section="contrast",
@@ -215,7 +220,8 @@ def contrast_made_by(file_name: str, spec) -> str:
                 return f"{maker} step of group {group}"
     for entry in contrast_registry(spec):
         if file_name in entry.file_names():
-            makers = [s for s in CONTRAST_STEPS if set(s.computes) & set(entry.needs)]
+            makers = [s for s in CONTRAST_STEPS if set(s.computes) & set(entry.needs)
+                      and not (s.name in SPEC_SKIPS and SPEC_SKIPS[s.name](spec))]
             if makers:
                 return f"{makers[-1].title} step"
             return f"{_WRITING_WORDS[entry.step]} step"
