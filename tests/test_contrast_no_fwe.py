@@ -112,8 +112,12 @@ def test_contrast_without_fwe_clusters_completes_with_an_empty_directional_readi
     para = unescape(re.sub(r"<[^>]+>", "", re.search(r"<h2>Interpretation</h2>(.*?)</p>", report, re.S).group(1)))
     assert "Neither a nor b has a cluster of its own that passed cluster-level FWE" in para
     assert "directional reading" in para and "is empty" in para
+    assert "No contrast cluster." in report
     conj = np.asarray(nib.load(out / f"{C}{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz").dataobj)
     assert not conj.any()
+    # No empty glass brains: the z figure of passing clusters and the conjunction are not drawn.
+    figures = sorted(p.name for p in (out / "figures").glob(f"{C}*"))
+    assert figures == [f"{C}stat-aledifference_glassbrain.png"], figures
 
 
 @pytest.mark.parametrize("empty_side", ["first", "second", "neither"])

@@ -294,16 +294,14 @@ def _fig_z(result, _out=None):
 
     sub = result.subtraction
     cc = result.contrast_clusters
-    if sub is None or cc is None:
+    if sub is None or cc is None or not cc.labels:  # no cluster passed: nothing to draw (the page says so)
         return None
     a, b = result.names
     label_values = np.rint(result.masker.transform(cc.label_img)).ravel()
     z = np.where(label_values > 0, sub.z_values, 0)
-    alpha = result.spec.inference.fwe_alpha
-    subtitle = (f"z of the permutation test inside the {len(cc.labels)} cluster(s) with FWE p < {alpha:g}"
-                if cc.labels else f"no cluster of the difference has FWE p < {alpha:g}: nothing to draw")
     return F.plot_difference(_image(result, z), 0.0, [a, b], O._title(result, f"ALE subtraction {a} vs {b}: clusters that "
-                             "passed cluster-level FWE"), subtitle, label="z")
+                             "passed cluster-level FWE"), f"z of the permutation test inside the {len(cc.labels)} "
+                             f"cluster(s) with FWE p < {result.spec.inference.fwe_alpha:g}", label="z")
 
 
 def _fig_conjunction(result, _out=None):
