@@ -479,7 +479,8 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input",
     coords = coords.drop(columns="_o").reset_index(drop=True)
     focus_lines = _focus_lines_of(coords, read.focus_lines)
 
-    C.check_foci_present(ids, coords, read.where, problems, label, skip=read.broken)
+    C.check_foci_present(ids, coords, read.where, problems, label, skip=read.broken, select=input_spec.select,
+                         field=field)
     finite = C.check_finite(coords, read.where, problems, label)
 
     from ale_app.inputs import studies as S

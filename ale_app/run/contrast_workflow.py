@@ -18,8 +18,8 @@ from ale_app.outputs import registry as O
 from ale_app.result import AnalysisResult, ContrastResult
 from ale_app.run.contrast_steps import CONTRAST_STEPS, GROUP_STEPS
 from ale_app.run.steps import StepContext
-from ale_app.run.workflow import (RunOptions, _Timer, check_memory, check_robustness, run_in_folder, run_record,
-                                  run_step, step_title)
+from ale_app.run.workflow import (RunOptions, _Timer, check_memory, check_robustness, min_experiments_hint,
+                                  run_in_folder, run_record, run_step, step_title)
 from ale_app.spec.v2 import AnalysisSpecV2, group_input, group_spec
 
 LGR = logging.getLogger("ale_app")
@@ -71,8 +71,7 @@ def validate_contrast(spec: AnalysisSpecV2, spec_dir: Path) -> dict:
     if problems:
         raise InputDataError(
             "The groups cannot be compared:\n" + "\n".join(f"  - {p}" for p in problems),
-            hint="Fix every problem listed. Below inference.min_experiments experiments per group, declare "
-            "'mode: descriptive' for a descriptive comparison (Eickhoff et al. 2016)."
+            hint="Fix every problem listed. " + min_experiments_hint(spec.inference.min_experiments, per_group=True)
             if any("min_experiments" in p for p in problems) else "Fix every problem listed.")
     return evidence
 
