@@ -312,9 +312,9 @@ def _select_where(read, where, label: str, field: str) -> list[str]:
     return [i for i, text in zip(read.ids, held) if text in wanted]
 
 
-_TABLE_WHERE_HINT = ("A table's columns beyond study_id, analysis_id, x, y, z, space and sample_size (or those "
-                     "input.columns maps) describe analyses; name one as it is written in the header, or 'group' "
-                     "for the column input.columns.group maps.")
+_TABLE_WHERE_HINT = ("Every column of a table but the coordinates (x, y, z, or those input.columns maps) describes "
+                     "analyses, including the study, analysis, space and sample size columns: name one as it is "
+                     "written in the header, or 'group' for the column input.columns.group maps.")
 
 
 def _where_hint(fmt: str) -> str:

@@ -90,16 +90,18 @@ class WhereSpec(_StrictModel):
     Attributes
     ----------
     column : str
-        A column of the input that describes analyses: a column of a table (TSV, CSV, Excel)
-        beside the coordinate columns, named as its header writes it (or ``group`` for the
+        A column of the input that describes analyses: any column of a table (TSV, CSV, Excel)
+        but the coordinates, named as its header writes it, including those ``input.columns``
+        maps to ``study``, ``analysis``, ``space`` or ``sample_size`` (or ``group`` for the
         column that ``input.columns.group`` names), a column of a parquet studyset's
         ``annotations`` or ``metadata`` table, or a key of a NIMADS analysis's ``metadata``.
     values : list of str
         The values to keep (compared as text, exactly).
     """
 
-    column: str = Field(min_length=1, description="The column (or analysis metadata key) to select by; 'group' "
-                        "names the table column that input.columns.group maps.")
+    column: str = Field(min_length=1, description="The column (or analysis metadata key) to select by: a table's "
+                        "column by its header (any but the coordinates, also one input.columns maps, e.g. the "
+                        "analysis column); 'group' names the table column that input.columns.group maps.")
     values: list[str] = Field(min_length=1, description="Keep analyses whose column holds one of these values "
                               "(compared as text, exactly).")
 
