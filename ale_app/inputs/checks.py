@@ -202,7 +202,7 @@ def _subjects(size) -> str:
 
 def _both(first: str, second: str) -> str:
     """``lines 2 and 12`` or ``study 's1', analysis number 1 and study 's1', analysis number 2``."""
-    if first.startswith("line ") and second.startswith("line "):
+    if first.startswith("line ") and second.startswith("line ") and " of " not in first + second:
         return f"lines {first[5:]} and {second[5:]}"
     return f"{first} and {second}"
 

@@ -154,7 +154,7 @@ def write_contrast_provenance(result: ContrastResult, out: D.OutputFolder) -> di
         timings.update({f"{name}:{k}": v for k, v in group.timings.items()})
     record = P.provenance_record(
         rec.argv, rec.started, sha256_bytes(rec.spec_text.encode("utf-8")),
-        [g.evidence.source for g in result.groups.values()], outputs, rec.n_jobs, rec.backend, timings,
+        [f for g in result.groups.values() for f in g.evidence.input_files], outputs, rec.n_jobs, rec.backend, timings,
         spec_folder=rec.spec_dir, output_dir=out.destination, random_seed=result.random_seed)
     record["Mode"] = result.spec.mode
     record["Contrast"] = {"Groups": list(result.names), "Conjunction": result.spec.contrast.conjunction,
