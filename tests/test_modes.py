@@ -61,3 +61,21 @@ def test_min_experiments_refusal_names_the_setting_and_the_recommendation(tmp_pa
     assert "Eickhoff et al. (2016) recommend at least 17-20 experiments" in hint
     assert "'mode: descriptive'" in hint
     assert "lower inference.min_experiments (now 17) in the spec" in hint
+
+
+def test_contrast_min_experiments_refusal_names_the_setting(tmp_path, capsys):
+    lines = ["// Reference=MNI"]
+    for i in range(4):
+        lines += [f"// S{i} 2010: a", "// Subjects=12", f"{10 + i}\t20\t30", ""]
+    (tmp_path / "a.txt").write_text("\n".join(lines))
+    (tmp_path / "b.txt").write_text("\n".join(lines).replace("2010", "2011").replace("\t20\t", "\t-40\t"))
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"spec_version": 2, "mode": "inferential",
+                                "groups": {"a": {"path": "a.txt"}, "b": {"path": "b.txt"}},
+                                "contrast": {"groups": ["a", "b"]}}))
+    assert main([str(spec), "--validate-only", "-q"]) == 65
+    err = capsys.readouterr().err
+    assert "group 'a' has 4" in err and "group 'b' has 4" in err
+    hint = err[err.index("hint: "):]
+    assert "Eickhoff et al. (2016) recommend at least 17-20 experiments per group" in hint
+    assert "'mode: descriptive'" in hint and "lower inference.min_experiments (now 17) in the spec" in hint
