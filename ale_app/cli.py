@@ -318,7 +318,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
     """Refuse OUTPUT_DIR inside an input folder, or an input (or the spec) inside OUTPUT_DIR."""
     from ale_app.outputs.folder import check_not_nested, check_output_path
-    from ale_app.inputs.evidence import resolve_input_path
+    from ale_app.inputs.evidence import input_paths, resolve_input_path
     from ale_app.spec.load import EXAMPLE_PREFIX
 
     check_output_path(Path(args.output_dir))
@@ -326,9 +326,10 @@ def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
     if getattr(spec, "spec_version", 1) == 2:
         from ale_app.spec.v2 import group_input
 
-        inputs = [resolve_input_path(group_input(spec, g).path, spec_dir) for g in spec.contrast.groups]
+        paths = [p for g in spec.contrast.groups for p in input_paths(group_input(spec, g).path)]
     else:
-        inputs = [resolve_input_path(spec.input.path, spec_dir)]
+        paths = input_paths(spec.input.path)
+    inputs = [resolve_input_path(p, spec_dir) for p in paths]
     if not args.spec.startswith(EXAMPLE_PREFIX):
         inputs.append(Path(args.spec))
     check_not_nested(Path(args.output_dir), inputs)

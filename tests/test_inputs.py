@@ -120,3 +120,36 @@ def test_run_records_conversion_and_warnings(tmp_path):
     assert provenance["InputSpaceConversions"] == sidecar["SpaceConversions"]
     spec_json = json.loads((out / "spec.json").read_text())
     assert spec_json["input"]["format_used"] == "sleuth" and spec_json["input"]["space_conversions"]
+
+
+def test_experiment_without_foci_hint_gives_the_exclude_entry(tmp_path):
+    """Issue 38: the refusal of an experiment without foci gives the select.exclude entry to
+    add, in ale-app's '<study id>-<analysis id>' form, under the spec field it belongs to."""
+    _sleuth(tmp_path / "e.txt", "MNI", [("A 2010: x", 12, [(10, 20, 30)]), ("B 2011: y", 14, []),
+                                        ("C 2012: z", 9, [(-10, 20, 30)]), ("D 2013: w", 10, [(0, 0, 40)])])
+    with pytest.raises(InputDataError) as info:
+        load_evidence(InputSpec(path="e.txt"), tmp_path, ALESpec())
+    assert "1 experiment in 'e.txt' has no foci: 'B 2011-y'" in info.value.message
+    assert info.value.hint == ('Add its coordinates, or leave it out with input.select.exclude: '
+                               'exclude: ["B 2011-y"].')
+    # An exclude list already given is kept, and the id is added to it; the fix works.
+    spec = InputSpec(path="e.txt", select={"exclude": ["D 2013-w"]})
+    with pytest.raises(InputDataError) as info:
+        load_evidence(spec, tmp_path, ALESpec())
+    assert info.value.hint.endswith('input.select.exclude: exclude: ["D 2013-w", "B 2011-y"].')
+    ev = load_evidence(InputSpec(path="e.txt", select={"exclude": ["D 2013-w", "B 2011-y"]}), tmp_path, ALESpec())
+    assert ev.ids == ["A 2010-x", "C 2012-z"]
+    # A version-2 group's selection is groups.<name>.select; with 'ids' the fix is to drop it there.
+    from ale_app.spec.v2 import AnalysisSpecV2, group_input
+
+    v2 = AnalysisSpecV2.model_validate({
+        "spec_version": 2, "groups": {"pat": {"path": "e.txt", "select": {"ids": ["A 2010-x", "B 2011-y",
+                                                                                  "C 2012-z"]}},
+                                      "con": {"path": "e.txt"}},
+        "contrast": {"groups": ["pat", "con"]}})
+    with pytest.raises(InputDataError) as info:
+        load_evidence(group_input(v2, "pat"), tmp_path, ALESpec(), field="groups.pat")
+    assert info.value.hint.endswith('remove it from groups.pat.select.ids: ids: ["A 2010-x", "C 2012-z"].')
+    with pytest.raises(InputDataError) as info:
+        load_evidence(group_input(v2, "con"), tmp_path, ALESpec(), field="groups.con")
+    assert info.value.hint.endswith('leave it out with groups.con.select.exclude: exclude: ["B 2011-y"].')

@@ -123,8 +123,10 @@ def test_table_group_column_selects_in_file_order(tmp_path):
 
 def test_table_attributes(tmp_path):
     read = read_input(tmp_path / write_table(tmp_path), "tsv")
-    assert read.columns.names == ["Group", "site"]
-    assert read.attributes["A-a1"] == {"Group": "young", "site": "Leeds"}
+    # Issue 38: the study, analysis, space and sample size columns describe analyses too.
+    assert read.columns.names == ["study_id", "analysis_id", "space", "sample_size", "Group", "site"]
+    assert read.attributes["A-a1"] == {"study_id": "A", "analysis_id": "a1", "space": "MNI", "sample_size": "12",
+                                       "Group": "young", "site": "Leeds"}
     assert read.columns.varying("site") is None
     # Issue #24 changed this on purpose: a table's extra columns are no longer refused (they
     # used to be, outside a version-2 group); they describe analyses, and unused ones are noted.
@@ -146,8 +148,9 @@ def test_table_unknown_column_and_value(tmp_path):
     name = write_table(tmp_path)
     error = refused(group({"path": name}, {"column": "group", "values": ["young"]}), tmp_path)
     assert error.message == ("groups.one.select.where.column is 'group', but 'groups.tsv' has no such column "
-                             "(did you mean 'Group'?); its 2 columns are 'Group', 'site'.")
-    assert "beside" not in error.hint and "sample_size" in error.hint
+                             "(did you mean 'Group'?); its 6 columns are 'study_id', 'analysis_id', 'space', "
+                             "'sample_size', 'Group', 'site'.")
+    assert "beside" not in error.hint and "but the coordinates" in error.hint
     error = refused(group({"path": name}, {"column": "Group", "values": ["yung", "old", "middle"]}), tmp_path)
     assert error.message == ("groups.one.select.where.values 'yung', 'middle' match no analysis in "
                              "'groups.tsv'; column 'Group' holds 'young' (3), 'old' (2).")
@@ -262,3 +265,58 @@ def test_value_text():
     assert [value_text(v) for v in ("a", 3, 3.0, 2.5, True, np.int64(4), np.float64(20.0), np.bool_(False))] \
         == ["a", "3", "3", "2.5", "true", "4", "20", "false"]
     assert [value_text(v) for v in (None, float("nan"), [1], {"a": 1}, np.array([1, 2]))] == [None] * 5
+
+
+# --------------------------------------------------------------------------- mapped columns (issue 38)
+
+XU_HEADER = ["citation", "n", "x", "y", "z", "space", "contrast"]
+XU_ROWS = [
+    ("Xu 2020", 30, -40, 20, 10, "MNI", "pain_pat_con"),
+    ("Xu 2020", 30, 42, 18, 8, "MNI", "pain_con_pat"),
+    ("Li 2019", 18, -38, 22, 12, "MNI", "pain_pat_con"),
+    ("Xu 2020", 30, -20, -60, 40, "MNI", "pain_pat_con"),
+    ("Li 2019", 18, 40, 16, 6, "TAL", "pain_con_pat"),
+    ("Ng 2021", 25, 0, 10, 50, "MNI", "pain_pat_con"),
+    ("Ng 2021", 25, 2, 12, 48, "MNI", "pain_con_pat"),
+]
+XU_COLUMNS = {"study": "citation", "analysis": "contrast", "sample_size": "n"}
+
+
+def test_where_names_the_column_mapped_to_analysis(tmp_path):
+    """The two directions of one study (one citation) split by the column that names the
+    contrast, one where per group, under the name the table gives that column."""
+    name = write_table(tmp_path, XU_ROWS, XU_HEADER, "xu.csv")
+    source = {"path": name, "columns": XU_COLUMNS}
+    pat = load(group(source, {"column": "contrast", "values": ["pain_pat_con"]}, name="pat"), tmp_path, "pat")
+    con = load(group(source, {"column": "contrast", "values": ["pain_con_pat"]}, name="con"), tmp_path, "con")
+    assert pat.ids == ["Xu 2020-pain_pat_con", "Li 2019-pain_pat_con", "Ng 2021-pain_pat_con"]
+    assert con.ids == ["Xu 2020-pain_con_pat", "Li 2019-pain_con_pat", "Ng 2021-pain_con_pat"]
+    assert pat.sample_sizes == {"Xu 2020-pain_pat_con": 30, "Li 2019-pain_pat_con": 18, "Ng 2021-pain_pat_con": 25}
+    xu = pat.coordinates[pat.coordinates["analysis_id"] == "Xu 2020-pain_pat_con"]
+    assert xu[["x", "y", "z"]].to_numpy().tolist() == [[-40, 20, 10], [-20, -60, 40]]
+    assert con.coordinates[["x", "y", "z"]].to_numpy()[0].tolist() == [42, 18, 8]
+    assert len(con.coordinates) == 3 and con.conversions[0]["Analyses"] == ["Li 2019-pain_con_pat"]
+    # The study column selects by its own header too; the selected column is not called ignored.
+    li = load(group(source, {"column": "citation", "values": ["Li 2019", "Ng 2021"]}), tmp_path)
+    assert li.ids == ["Li 2019-pain_pat_con", "Li 2019-pain_con_pat", "Ng 2021-pain_pat_con", "Ng 2021-pain_con_pat"]
+    assert li.notes == [] and "ignored_columns" not in li.source
+    # A column that does not exist: the message lists every column that can be named.
+    error = refused(group(source, {"column": "x", "values": ["1"]}), tmp_path)
+    assert error.message == ("groups.one.select.where.column is 'x', but 'xu.csv' has no such column; its 4 "
+                             "columns are 'citation', 'n', 'space', 'contrast'.")
+
+
+def test_two_directions_of_one_table_validate_end_to_end(tmp_path, capsys):
+    from ale_app.cli import main
+
+    write_table(tmp_path, XU_ROWS, XU_HEADER, "xu.csv")
+    spec = {"spec_version": 2, "input": {"path": "xu.csv", "columns": XU_COLUMNS},
+            "groups": {"patcon": {"select": {"where": {"column": "contrast", "values": ["pain_pat_con"]}}},
+                       "conpat": {"select": {"where": {"column": "contrast", "values": ["pain_con_pat"]}}}},
+            "contrast": {"groups": ["patcon", "conpat"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    assert main([str(tmp_path / "spec.json"), "--validate-only", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "x Xu 2020-pain_con_pat" in printed and "x Xu 2020-pain_pat_con" in printed
+    assert printed.count("experiments: 3; studies: 3; foci: 4") == 1  # patcon
+    assert printed.count("experiments: 3; studies: 3; foci: 3") == 1  # conpat

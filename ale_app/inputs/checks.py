@@ -202,21 +202,41 @@ def _subjects(size) -> str:
 
 def _both(first: str, second: str) -> str:
     """``lines 2 and 12`` or ``study 's1', analysis number 1 and study 's1', analysis number 2``."""
-    if first.startswith("line ") and second.startswith("line "):
+    if first.startswith("line ") and second.startswith("line ") and " of " not in first + second:
         return f"lines {first[5:]} and {second[5:]}"
     return f"{first} and {second}"
 
 
 def check_foci_present(ids: list[str], coords: pd.DataFrame, where: dict, problems: Problems,
-                       label: str, skip: set[str] = frozenset()) -> None:
-    """A selected analysis without foci (not counting analyses whose rows were unreadable)."""
+                       label: str, skip: set[str] = frozenset(), select=None, field: str = "input") -> None:
+    """A selected analysis without foci (not counting analyses whose rows were unreadable);
+    the hint gives the ``select`` entry that leaves them out (``select`` is the spec's
+    selection, ``field`` the spec field it belongs to)."""
     present = set(coords["analysis_id"])
     empty = [i for i in ids if i not in present and i not in skip]
     if empty:
         problems.add(
             f"{plural(len(empty), 'experiment')} in {label} {'has' if len(empty) == 1 else 'have'} "
             f"no foci: {name_list(empty, where)}.",
-            "Add their coordinates, or remove them from the input or from input.select.")
+            f"Add {'its' if len(empty) == 1 else 'their'} coordinates, or {exclude_fix(empty, select, field)}.")
+
+
+def exclude_fix(ids: list[str], select, field: str = "input") -> str:
+    """The selection that leaves ``ids`` out, in words a user can paste: the ids removed from
+    ``select.ids`` when it lists them, else the ``select.exclude`` list with them added (ids
+    quoted as YAML and JSON read them, ``<study id>-<analysis id>`` as ale-app names them)."""
+    import json
+
+    def quoted(names: list[str]) -> str:
+        return "[" + ", ".join(json.dumps(n, ensure_ascii=False) for n in names) + "]"
+
+    if select is not None and select.ids is not None:
+        gone = set(ids)
+        return (f"remove {'it' if len(ids) == 1 else 'them'} from {field}.select.ids: "
+                f"ids: {quoted([i for i in select.ids if i not in gone])}")
+    listed = list(select.exclude) if select is not None and select.exclude is not None else []
+    return (f"leave {'it' if len(ids) == 1 else 'them'} out with {field}.select.exclude: "
+            f"exclude: {quoted(listed + [i for i in ids if i not in listed])}")
 
 
 def check_finite(coords: pd.DataFrame, where: dict, problems: Problems, label: str) -> pd.Series:

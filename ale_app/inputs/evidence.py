@@ -49,7 +49,8 @@ class Evidence:
         Analysis id -> sample size from the data (None where the data has none).
     source : dict
         ``path`` as the spec gave it, ``resolved`` absolute path, ``sha256``, ``format``,
-        and for text and JSON inputs the ``encoding`` they were read with.
+        and for text and JSON inputs the ``encoding`` they were read with; for a list of
+        files, ``path``, ``resolved``, ``sha256`` and ``format`` are lists, one value per file.
     warnings : list of str
         Things that do not stop the analysis (few experiments, double entries, ...).
     spaces : dict
@@ -74,6 +75,8 @@ class Evidence:
     notes : list of str
         What the reading did that is worth saying but no warning: the sheet of a workbook
         that was read, the columns of a table that were ignored.
+    files : list of dict
+        One record per input file, as ``source`` records one file (see :attr:`input_files`).
     """
 
     studyset: Any
@@ -90,6 +93,13 @@ class Evidence:
     study_of: dict[str, str] = field(default_factory=dict)
     read_ids: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    files: list[dict] = field(default_factory=list)
+
+    @property
+    def input_files(self) -> list[dict]:
+        """One record per input file (``path``, ``resolved``, ``sha256``, ``format``, and
+        ``encoding``/``sheet`` where known), in the spec's order: ``[source]`` for one file."""
+        return self.files or [self.source]
 
     @property
     def study_ids(self) -> list[str]:
@@ -312,9 +322,9 @@ def _select_where(read, where, label: str, field: str) -> list[str]:
     return [i for i, text in zip(read.ids, held) if text in wanted]
 
 
-_TABLE_WHERE_HINT = ("A table's columns beyond study_id, analysis_id, x, y, z, space and sample_size (or those "
-                     "input.columns maps) describe analyses; name one as it is written in the header, or 'group' "
-                     "for the column input.columns.group maps.")
+_TABLE_WHERE_HINT = ("Every column of a table but the coordinates (x, y, z, or those input.columns maps) describes "
+                     "analyses, including the study, analysis, space and sample size columns: name one as it is "
+                     "written in the header, or 'group' for the column input.columns.group maps.")
 
 
 def _where_hint(fmt: str) -> str:
@@ -408,8 +418,8 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec, fiel
     """
     from ale_app.inputs import checks as C
 
-    path = resolve_input_path(input_spec.path, spec_dir)
-    problems = C.Problems(repr(input_spec.path))
+    path = [resolve_input_path(p, spec_dir) for p in input_paths(input_spec.path)]
+    problems = C.Problems(path_label(input_spec.path))
     try:
         return _load_checked(input_spec, spec_dir, ale_spec, path, problems, field, file_field or field)
     except InputDataError as exc:
@@ -423,10 +433,18 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input",
     from ale_app.inputs import checks as C
     from ale_app.inputs.readers import normalize_space, read_input
 
-    label = repr(input_spec.path)
+    label = path_label(input_spec.path)
     mapping = None if input_spec.columns is None else input_spec.columns.model_dump()
-    read = read_input(path, input_spec.format, columns=mapping, sheet=input_spec.sheet, field=file_field)
-    LGR.info("Read %s as %s: %d analyses", input_spec.path, read.format, len(read.ids))
+    names = input_paths(input_spec.path)
+    if isinstance(input_spec.path, str):
+        read = read_input(path[0], input_spec.format, columns=mapping, sheet=input_spec.sheet, field=file_field)
+        reads = [read]
+    else:
+        from ale_app.inputs.readers.combine import read_files
+
+        read, reads = read_files(path, names, input_spec.format, columns=mapping, sheet=input_spec.sheet,
+                                 field=file_field)
+    LGR.info("Read %s as %s: %d analyses", label, read.format, len(read.ids))
     notes = []
     if read.sheet_note:
         notes.append(f"read {read.sheet_note}")
@@ -437,8 +455,9 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input",
         notes.append(_ignored_note(ignored, label, file_field))
         LGR.log(logging.WARNING if likely else logging.INFO, "%s",
                 notes[-1] + (f"; {_ignored_hint(likely, lead=False)}" if likely else ""))
-    if read.encoding not in (None, "utf-8"):
-        LGR.warning("%s is not UTF-8; read as %s", input_spec.path, read.encoding)
+    for name, one in zip(names, reads):
+        if one.encoding not in (None, "utf-8"):
+            LGR.warning("%s is not UTF-8; read as %s", name, one.encoding)
     problems.extend(read.problems, read.stopped)
     if read.structural:
         problems.raise_if_any()
@@ -479,7 +498,8 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input",
     coords = coords.drop(columns="_o").reset_index(drop=True)
     focus_lines = _focus_lines_of(coords, read.focus_lines)
 
-    C.check_foci_present(ids, coords, read.where, problems, label, skip=read.broken)
+    C.check_foci_present(ids, coords, read.where, problems, label, skip=read.broken, select=input_spec.select,
+                         field=field)
     finite = C.check_finite(coords, read.where, problems, label)
 
     from ale_app.inputs import studies as S
@@ -494,14 +514,7 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input",
     kinds = {s: normalize_space(s) for s in spaces}
     unconverted = {s: n for s, n in spaces.items() if kinds[s] is None}
     converted = coords.loc[coords["raw_space"].map(kinds) == "TAL"]
-    conversions = []
-    if len(converted):
-        conversions.append({
-            "From": "Talairach", "To": "MNI", "Transform": "nimare.utils.tal2mni",
-            "Method": "Lancaster et al. (2007) tal2icbm (icbm_other)",
-            "Foci": int(len(converted)),
-            "Analyses": list(dict.fromkeys(converted["analysis_id"])),
-        })
+    conversions = _conversions(converted, names if len(reads) > 1 else None, reads)
     coords = coords.drop(columns="raw_space")
 
     from nimare.utils import get_template
@@ -532,16 +545,18 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input",
     ) + S.grouping_warnings(grouping, input_study, read.where)
     for text in found_warnings:
         LGR.warning(text)
-    source = {
-        "path": input_spec.path,
-        "resolved": str(path.resolve()),
-        "sha256": _input_digest(path),
-        "format": read.format,
-    }
-    if read.encoding is not None:
-        source["encoding"] = read.encoding
-    if read.sheet is not None:
-        source["sheet"] = read.sheet
+    files = []
+    for name, where, one in zip(names, path, reads):
+        entry = {"path": name, "resolved": str(where.resolve()), "sha256": _input_digest(where), "format": one.format}
+        if one.encoding is not None:
+            entry["encoding"] = one.encoding
+        if one.sheet is not None:
+            entry["sheet"] = one.sheet
+        files.append(entry)
+    if isinstance(input_spec.path, str):
+        source = files[0]
+    else:  # each key a list, one value per file, in the spec's order
+        source = {key: [f[key] for f in files] for key in ("path", "resolved", "sha256", "format")}
     if ignored:
         source["ignored_columns"] = ignored
     return Evidence(
@@ -559,7 +574,39 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input",
         study_of=study_of,
         read_ids=list(read.ids),
         notes=notes,
+        files=files,
     )
+
+
+def input_paths(path: str | list[str]) -> list[str]:
+    """The files of ``input.path`` (one, or the list), as the spec names them."""
+    return [path] if isinstance(path, str) else list(path)
+
+
+def path_label(path: str | list[str]) -> str:
+    """``input.path`` in messages: ``'faces.txt'``, or ``'mni.txt' + 'tal.txt'`` for a list."""
+    return " + ".join(repr(p) for p in input_paths(path))
+
+
+def _conversions(converted: pd.DataFrame, names: list[str] | None, reads: list) -> list[dict]:
+    """The Talairach-to-MNI conversions applied: one record, or, for a list of files, one per
+    file with Talairach foci (``File`` first), the foci and experiments its file holds."""
+    def record(foci: pd.DataFrame, name: str | None) -> dict:
+        return {**({"File": name} if name is not None else {}),
+                "From": "Talairach", "To": "MNI", "Transform": "nimare.utils.tal2mni",
+                "Method": "Lancaster et al. (2007) tal2icbm (icbm_other)",
+                "Foci": int(len(foci)), "Analyses": list(dict.fromkeys(foci["analysis_id"]))}
+
+    if not len(converted):
+        return []
+    if names is None:
+        return [record(converted, None)]
+    file_of: dict[str, str] = {}
+    for name, read in zip(names, reads):
+        for aid in read.ids:
+            file_of.setdefault(aid, name)
+    owner = converted["analysis_id"].map(file_of)
+    return [record(converted.loc[owner == name], name) for name in names if (owner == name).any()]
 
 
 def _check_prefixed_spaces(grouping, coords: pd.DataFrame, where: dict, problems) -> None:
@@ -718,8 +765,14 @@ def spaces_text(evidence: Evidence) -> str:
 def conversion_text(conversion: dict) -> str:
     """One recorded space conversion in words."""
     c = conversion
-    return (f"{plural(c['Foci'], 'focus', 'foci')} in {plural(len(c['Analyses']), 'experiment')} {c['From']} -> "
+    of = f" of {c['File']}" if "File" in c else ""
+    return (f"{plural(c['Foci'], 'focus', 'foci')} in {plural(len(c['Analyses']), 'experiment')}{of} {c['From']} -> "
             f"{c['To']} with {c['Transform']} ({c['Method']})")
+
+
+def input_text(evidence: Evidence) -> str:
+    """The input file(s) and format(s) in words: ``faces.txt (sleuth)``."""
+    return ", ".join(f"{f['path']} ({f['format']})" for f in evidence.input_files)
 
 
 #: ``--validate-only`` lists every id read up to this many; beyond, the first IDS_SHOWN.
@@ -732,9 +785,8 @@ def summary_lines(evidence: Evidence, field: str = "input") -> list[str]:
     spaces, conversions, foci outside the mask, warnings (the report's evidence section says
     the same), then the ids read, in file order, marking those the selection leaves out (all
     of them up to :data:`MAX_IDS_LISTED`, else the first :data:`IDS_SHOWN` and a count)."""
-    src = evidence.source
     lines = [
-        f"input: {src['path']} (format {src['format']}, sha256 {src['sha256']})",
+        *(f"input: {f['path']} (format {f['format']}, sha256 {f['sha256']})" for f in evidence.input_files),
         *(f"note: {n}" for n in evidence.notes),
         f"experiments: {len(evidence.ids)}; studies: {len(evidence.study_ids)}; "
         f"foci: {len(evidence.coordinates)}",

@@ -179,7 +179,7 @@ def _coordinates(result, _out=None) -> pd.DataFrame:
 def _coordinates_sidecar(result) -> Sidecar:
     return Sidecar(
         "Every focus that entered the analysis, in the target space (mm), with its group.",
-        [g.evidence.source["path"] for g in result.groups.values()],
+        [f["path"] for g in result.groups.values() for f in g.evidence.input_files],
         {"Groups": {name: {"InputFormat": g.evidence.source["format"], "Selection": O.selection(g),
                            "SpaceConversions": g.evidence.conversions, "InputWarnings": g.evidence.warnings}
                     for name, g in result.groups.items()}},
@@ -343,11 +343,10 @@ def _spec_record(result, _out=None) -> dict:
 def _dataset_description(result, _out=None) -> dict:
     from ale_app.outputs import provenance as P
 
-    first = result.first.evidence.source
-    desc = P.dataset_description(result.spec.title, first)
+    desc = P.dataset_description(result.spec.title, result.first.evidence.input_files)
     desc["SourceDatasets"] = [
-        {"URL": g.evidence.source["path"], "Group": name, "SHA-256": g.evidence.source["sha256"]}
-        for name, g in result.groups.items()]
+        {"URL": f["path"], "Group": name, "SHA-256": f["sha256"]}
+        for name, g in result.groups.items() for f in g.evidence.input_files]
     if not result.spec.title:
         desc["Name"] = f"ale-app {result.spec.mode} contrast {result.names[0]} vs {result.names[1]}"
     return desc

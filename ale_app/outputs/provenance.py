@@ -64,11 +64,11 @@ def container_info() -> dict[str, Any] | None:
     return info
 
 
-def dataset_description(title: str, source: dict[str, str]) -> dict[str, Any]:
+def dataset_description(title: str, sources: list[dict[str, str]]) -> dict[str, Any]:
     """``dataset_description.json`` of a BIDS derivative.
 
-    ``SourceDatasets`` names the input as the spec gave it, with its SHA-256 (no absolute
-    path: the file must be identical wherever the analysis is re-run).
+    ``SourceDatasets`` names each input file as the spec gave it, with its SHA-256 (no
+    absolute path: the file must be identical wherever the analysis is re-run).
     """
     generated = {"Name": "ale-app", "Version": __version__, "CodeURL": CODE_URL}
     container = container_info()
@@ -79,7 +79,7 @@ def dataset_description(title: str, source: dict[str, str]) -> dict[str, Any]:
         "BIDSVersion": BIDS_VERSION,
         "DatasetType": "derivative",
         "GeneratedBy": [generated],
-        "SourceDatasets": [{"URL": source["path"], "Digest": {"SHA-256": source["sha256"]}}],
+        "SourceDatasets": [{"URL": source["path"], "Digest": {"SHA-256": source["sha256"]}} for source in sources],
     }
 
 

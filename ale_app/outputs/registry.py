@@ -198,7 +198,7 @@ def _coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None):
 def _coordinates_sidecar(result: AnalysisResult) -> Sidecar:
     ev = result.evidence
     return Sidecar(
-        "Every focus that entered the analysis, in the target space (mm).", [ev.source["path"]],
+        "Every focus that entered the analysis, in the target space (mm).", [f["path"] for f in ev.input_files],
         {"InputFormat": ev.source["format"], "Selection": selection(result), "SampleSizes": ev.sample_sizes,
          "InputSpaces": ev.spaces, "SpaceConversions": ev.conversions,
          "FociOutsideBrainMask": ev.outside_mask.to_dict(orient="records"),
@@ -555,7 +555,7 @@ def _fig_z(result: AnalysisResult, _out: D.OutputFolder | None = None):
 def _dataset_description(result: AnalysisResult, _out: D.OutputFolder | None = None) -> dict:
     from ale_app.outputs import provenance as P
 
-    return P.dataset_description(result.spec.title, result.evidence.source)
+    return P.dataset_description(result.spec.title, result.evidence.input_files)
 
 
 def bidsignore_text(_result: AnalysisResult | None = None, _out: D.OutputFolder | None = None) -> str:
@@ -853,7 +853,7 @@ def write_provenance(result: AnalysisResult, out: D.OutputFolder) -> dict[str, s
     rec, ev = result.record, result.evidence
     outputs = dict(out.digests)
     record = P.provenance_record(
-        rec.argv, rec.started, sha256_bytes(rec.spec_text.encode("utf-8")), [ev.source], outputs,
+        rec.argv, rec.started, sha256_bytes(rec.spec_text.encode("utf-8")), ev.input_files, outputs,
         rec.n_jobs, rec.backend, result.timings, spec_folder=rec.spec_dir, output_dir=out.destination,
         random_seed=result.random_seed,
     )

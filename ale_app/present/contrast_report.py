@@ -150,8 +150,9 @@ def _conversions_text(result) -> str:
     parts = []
     for name, g in result.groups.items():
         n = sum(int(c.get("Foci", 0)) for c in g.evidence.conversions)
+        files = [c["File"] for c in g.evidence.conversions if "File" in c]
         if n:
-            parts.append(f"{_plural(n, 'focus', 'foci')} of {name}")
+            parts.append(f"{_plural(n, 'focus', 'foci')} of {name}" + (f" in {', '.join(files)}" if files else ""))
     if not parts:
         return ""
     return (" Talairach coordinates (" + ", ".join(parts) + ") were converted to MNI with the Lancaster et al. "
@@ -477,7 +478,7 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
     for name, g in result.groups.items():
         ev = g.evidence
         row = {"Group": name, "Experiments": len(ev.ids), "Studies": len(ev.study_ids), "Foci": len(ev.coordinates),
-               "Source": ev.source["path"]}
+               "Source": ", ".join(f["path"] for f in ev.input_files)}
         if g.fit is not None:
             row["Peak ALE"] = f"{g.peak.value:.5f}"
         if result.inferential and g.fwe_clusters is not None:

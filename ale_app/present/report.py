@@ -197,7 +197,8 @@ def evidence_methods_text(ev, outside_fov_policy: str) -> str:
     parts = []
     for c in ev.conversions:
         n_exp = len(c["Analyses"])
-        parts.append(f"{c['Foci']:,} foci in {n_exp:,} experiment{'s' if n_exp != 1 else ''} were converted from "
+        of = f" of {c['File']}" if "File" in c else ""
+        parts.append(f"{c['Foci']:,} foci in {n_exp:,} experiment{'s' if n_exp != 1 else ''}{of} were converted from "
                      f"{c['From']} to {c['To']} coordinates with {c['Transform']} (Lancaster et al., 2007)")
     for space, n in ev.spaces.items():
         if normalize_space(space) is None:
@@ -254,7 +255,7 @@ def _fmt_xyz(xyz) -> str:
 def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs:
     """The report's view of an :class:`~ale_app.result.AnalysisResult`: every number is read
     from the objects the tables and maps are written from, never recounted."""
-    from ale_app.inputs.evidence import experiment_key
+    from ale_app.inputs.evidence import experiment_key, input_text
     from ale_app.present.figures import study_color_map
 
     spec, ev, fit = result.spec, result.evidence, result.fit
@@ -277,8 +278,8 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
         jackknife=result.jackknife, jackknife_method=spec.jackknife.method,
         jackknife_status=result.jackknife_status,
         evidence=evidence_summary(ev),
-        spec_summary={"Input": f"{ev.source['path']} ({ev.source['format']})",
-                      "Input SHA-256": ev.source["sha256"],
+        spec_summary={"Input": input_text(ev),
+                      "Input SHA-256": ", ".join(f["sha256"] for f in ev.input_files),
                       "Selection": ", ".join(f"{k}: {v}" for k, v in sel.items()) if sel else "all analyses",
                       "Kernel": kernel_text, "Jackknife": jackknife},
         digests=dict(digests or {}), failed_step=result.failed_step, study_colors=study_color_map(ev.study_ids),

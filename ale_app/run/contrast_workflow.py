@@ -18,8 +18,8 @@ from ale_app.outputs import registry as O
 from ale_app.result import AnalysisResult, ContrastResult
 from ale_app.run.contrast_steps import CONTRAST_STEPS, GROUP_STEPS
 from ale_app.run.steps import StepContext
-from ale_app.run.workflow import (RunOptions, _Timer, check_memory, check_robustness, run_in_folder, run_record,
-                                  run_step, step_title)
+from ale_app.run.workflow import (RunOptions, _Timer, check_memory, check_robustness, min_experiments_hint,
+                                  run_in_folder, run_record, run_step, step_title)
 from ale_app.spec.v2 import AnalysisSpecV2, group_input, group_spec
 
 LGR = logging.getLogger("ale_app")
@@ -71,8 +71,7 @@ def validate_contrast(spec: AnalysisSpecV2, spec_dir: Path) -> dict:
     if problems:
         raise InputDataError(
             "The groups cannot be compared:\n" + "\n".join(f"  - {p}" for p in problems),
-            hint="Fix every problem listed. Below inference.min_experiments experiments per group, declare "
-            "'mode: descriptive' for a descriptive comparison (Eickhoff et al. 2016)."
+            hint="Fix every problem listed. " + min_experiments_hint(spec.inference.min_experiments, per_group=True)
             if any("min_experiments" in p for p in problems) else "Fix every problem listed.")
     return evidence
 
@@ -155,7 +154,7 @@ def write_contrast_provenance(result: ContrastResult, out: D.OutputFolder) -> di
         timings.update({f"{name}:{k}": v for k, v in group.timings.items()})
     record = P.provenance_record(
         rec.argv, rec.started, sha256_bytes(rec.spec_text.encode("utf-8")),
-        [g.evidence.source for g in result.groups.values()], outputs, rec.n_jobs, rec.backend, timings,
+        [f for g in result.groups.values() for f in g.evidence.input_files], outputs, rec.n_jobs, rec.backend, timings,
         spec_folder=rec.spec_dir, output_dir=out.destination, random_seed=result.random_seed)
     record["Mode"] = result.spec.mode
     record["Contrast"] = {"Groups": list(result.names), "Conjunction": result.spec.contrast.conjunction,

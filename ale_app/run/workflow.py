@@ -102,6 +102,16 @@ def validate(spec: AnalysisSpec, spec_dir: Path):
     return evidence
 
 
+def min_experiments_hint(minimum: int, per_group: bool = False) -> str:
+    """What to do below ``inference.min_experiments``: the descriptive mode, or a lower setting
+    that the review protocol justifies (Eickhoff et al. 2016 recommend 17-20 experiments)."""
+    groups = " per group" if per_group else ""
+    return ("ALE's voxelwise inference is not reliable on so few experiments: Eickhoff et al. (2016) recommend "
+            f"at least 17-20 experiments{groups}. Declare 'mode: descriptive' in the spec for a descriptive "
+            "analysis of this evidence base, or, if the review protocol justifies inference on fewer, lower "
+            f"inference.min_experiments (now {minimum}) in the spec and say why in the methods.")
+
+
 def check_mode(spec: AnalysisSpec, n_experiments: int) -> None:
     """Refuse ``mode: inferential`` below ``inference.min_experiments`` (before computing anything)."""
     minimum = spec.inference.min_experiments
@@ -109,8 +119,7 @@ def check_mode(spec: AnalysisSpec, n_experiments: int) -> None:
         raise InputDataError(
             f"mode: inferential needs at least {minimum} experiments (inference.min_experiments); the input "
             f"has {n_experiments}.",
-            hint="ALE's voxelwise inference is not reliable on so few experiments (Eickhoff et al. 2016). "
-            "Declare 'mode: descriptive' in the spec for a descriptive analysis of this evidence base.",
+            hint=min_experiments_hint(minimum),
         )
     check_robustness(spec, n_experiments)
 

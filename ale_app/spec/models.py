@@ -90,16 +90,18 @@ class WhereSpec(_StrictModel):
     Attributes
     ----------
     column : str
-        A column of the input that describes analyses: a column of a table (TSV, CSV, Excel)
-        beside the coordinate columns, named as its header writes it (or ``group`` for the
+        A column of the input that describes analyses: any column of a table (TSV, CSV, Excel)
+        but the coordinates, named as its header writes it, including those ``input.columns``
+        maps to ``study``, ``analysis``, ``space`` or ``sample_size`` (or ``group`` for the
         column that ``input.columns.group`` names), a column of a parquet studyset's
         ``annotations`` or ``metadata`` table, or a key of a NIMADS analysis's ``metadata``.
     values : list of str
         The values to keep (compared as text, exactly).
     """
 
-    column: str = Field(min_length=1, description="The column (or analysis metadata key) to select by; 'group' "
-                        "names the table column that input.columns.group maps.")
+    column: str = Field(min_length=1, description="The column (or analysis metadata key) to select by: a table's "
+                        "column by its header (any but the coordinates, also one input.columns maps, e.g. the "
+                        "analysis column); 'group' names the table column that input.columns.group maps.")
     values: list[str] = Field(min_length=1, description="Keep analyses whose column holds one of these values "
                               "(compared as text, exactly).")
 
@@ -211,19 +213,61 @@ class ColumnsSpec(_StrictModel):
 
 InputFormat = Literal["auto", "nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet"]
 
+#: At most this many files in one ``path`` list.
+MAX_INPUT_FILES = 1000
+
+
+def _check_path(value: Any) -> Any:
+    """One message for a ``path`` that is neither a file nor a list of files (pydantic's
+    own would list each member of the union), and a list that names a file twice."""
+    if isinstance(value, str):
+        if not value:
+            raise PydanticCustomError("path", "must name a file, not be empty")
+        return value
+    if not isinstance(value, list):
+        raise PydanticCustomError("path", "must be a file path or a list of file paths, not {given}",
+                                  {"given": _given(value)})
+    if not 1 <= len(value) <= MAX_INPUT_FILES:
+        raise PydanticCustomError("path", "a list of files holds 1 to {most} paths, not {n}",
+                                  {"most": f"{MAX_INPUT_FILES:,}", "n": len(value)})
+    odd = [i for i, p in enumerate(value) if not isinstance(p, str) or not p]
+    if odd:
+        raise PydanticCustomError("path", "item {i} of the list is {given}, not a file path",
+                                  {"i": odd[0], "given": _given(value[odd[0]]) if value[odd[0]] != "" else "empty"})
+    twice = [p for i, p in enumerate(value) if p in value[:i]]
+    if twice:
+        raise PydanticCustomError("path", "lists {names} more than once",
+                                  {"names": ", ".join(repr(p[:200]) for p in dict.fromkeys(twice))})
+    return value
+
+
+#: ``input.path`` (and a group's ``path``): one file, or a list of files read as one evidence base.
+InputPath = Annotated[
+    Annotated[str, Field(min_length=1)]
+    | Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=MAX_INPUT_FILES)],
+    BeforeValidator(_check_path)]
+
+PATH_DESCRIPTION = ("Studyset file or parquet studyset folder, relative to the spec's folder, or a list of files "
+                    "read as one evidence base (each in its own space and format, e.g. one Sleuth file in MNI and "
+                    "one in Talairach; the same experiment in two files is refused). 'nimare:NAME' names a "
+                    "resource bundled with NiMARE, e.g. 'nimare:nidm_pain_studyset.json'.")
+
 
 class InputSpec(_StrictModel):
     """Where the coordinates come from.
 
     Attributes
     ----------
-    path : str
+    path : str or list of str
         The studyset file (or parquet studyset folder), relative to the spec's folder;
         ``nimare:NAME`` names a resource bundled with NiMARE (``nimare.utils.get_resource_path()``).
+        A list of files is read as one evidence base, each file in its own space and format
+        (not parquet folders); the same experiment in two files is refused, naming both.
     format : {"auto", "nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet"}, default="auto"
-        The input's format; ``auto`` decides from the extension and the content (a folder is
-        a parquet studyset; ``.tsv``/``.csv`` a table; ``.xlsx`` an Excel workbook; ``.json``
-        NIMADS or NiMARE JSON by shape; a text file whose first line starts with ``//`` Sleuth).
+        The input's format (of every file of a list); ``auto`` decides, file by file, from the
+        extension and the content (a folder is a parquet studyset; ``.tsv``/``.csv`` a table;
+        ``.xlsx`` an Excel workbook; ``.json`` NIMADS or NiMARE JSON by shape; a text file whose
+        first line starts with ``//`` Sleuth).
     columns : ColumnsSpec or None, default=None
         For a table (TSV, CSV, Excel): which of its headers holds each column ale-app reads;
         None reads the usual headers (``study_id``, ``analysis_id``, ``x``, ``y``, ``z``,
@@ -246,14 +290,7 @@ class InputSpec(_StrictModel):
         never group experiments. The rule is stated in the summary and the report.
     """
 
-    path: str = Field(
-        min_length=1,
-        description=(
-            "Studyset file or parquet studyset folder, relative to the spec's folder. "
-            "'nimare:NAME' names a resource bundled with NiMARE, e.g. "
-            "'nimare:nidm_pain_studyset.json'."
-        ),
-    )
+    path: InputPath = Field(description=PATH_DESCRIPTION)
     format: InputFormat = Field(
         default="auto",
         description=(

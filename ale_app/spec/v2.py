@@ -36,6 +36,7 @@ from ale_app.spec.models import (
     RobustnessSpec,
     ColumnsSpec,
     InputFormat,
+    InputPath,
     SelectSpec,
     WhereSpec,
     Bool,
@@ -71,9 +72,9 @@ class GroupSpec(_StrictModel):
 
     Attributes
     ----------
-    path : str or None, default=None
-        The group's studyset file (as ``input.path`` in version 1); None selects from the
-        spec's shared ``input``.
+    path : str or list of str or None, default=None
+        The group's studyset file, or a list of files read as one evidence base (as
+        ``input.path`` in version 1); None selects from the spec's shared ``input``.
     format : {"auto", "nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet"} or None, default=None
         The file's format (``auto`` when None); only with ``path``.
     columns : ColumnsSpec or None, default=None
@@ -86,9 +87,10 @@ class GroupSpec(_StrictModel):
         As ``input.outside_field_of_view`` (``error`` when None); only with ``path``.
     """
 
-    path: str | None = Field(default=None, min_length=1, description=(
+    path: InputPath | None = Field(default=None, description=(
         "The group's studyset file or parquet folder, relative to the spec's folder ('nimare:NAME' for a "
-        "NiMARE resource); null selects from the spec's shared 'input'."))
+        "NiMARE resource), or a list of files read as one evidence base (as input.path); null selects from "
+        "the spec's shared 'input'."))
     format: InputFormat | None = Field(
         default=None, description="The group file's format (as input.format); only with 'path'.")
     columns: ColumnsSpec | None = Field(default=None, description=(

@@ -14,6 +14,7 @@ keep the order of their first row.
 Other columns (title, doi, notes, a group or task column) are not read as coordinates: each
 gives every analysis its value, as text, when it is the same on every row of the analysis,
 so that ``select.where`` can select by it (a column that differs within an analysis cannot);
+so do the study, analysis, space and sample size columns, named by their headers;
 :func:`ale_app.inputs.evidence.load_evidence` notes the columns that nothing uses. Every
 problem of the header (a missing column, a mapped header the file does not have, a header
 written twice, one column read for two roles) is reported at once, with the headers found.
@@ -39,6 +40,9 @@ from ale_app.inputs.readers import (NUMBER_HINT, STOP_AFTER_PROBLEMS, AnalysisCo
 ROLES = {"study": "study_id", "analysis": "analysis_id", "x": "x", "y": "y", "z": "z", "space": "space",
          "sample_size": "sample_size", "group": None}
 REQUIRED_ROLES = ("study", "x", "y", "z", "space")
+#: Roles whose column describes analyses, so that ``select.where`` can name it by its header
+#: (``contrast`` when ``columns: {analysis: contrast}``); the coordinates describe foci.
+DESCRIBING_ROLES = ("study", "analysis", "space", "sample_size")
 REQUIRED = tuple(ROLES[r] for r in REQUIRED_ROLES)
 OPTIONAL = ("analysis_id", "sample_size")
 DEFAULT_ANALYSIS = "analysis_1"
@@ -156,6 +160,9 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
                              hint="Check input.path (and input.sheet for a workbook).")
     header = [h.strip() for h in header_row]
     col, extra = _header_columns(header, header_number, source, columns)
+    # What select.where can name: the columns read for a role that describes analyses, under
+    # their header as the file writes it, and every other column, in header order.
+    described = sorted(extra + [(col[r], header[col[r]]) for r in DESCRIBING_ROLES if r in col])
     width = len(header)
     names = {role: header[i] for role, i in col.items()}
     group = names.pop("group", None)
@@ -199,8 +206,7 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
             continue
         analysis = cell.get("analysis") or DEFAULT_ANALYSIS
         key = (study, analysis)
-        if extra:
-            _note_columns(row, extra, lineno, unit, key, seen_values, varying)
+        _note_columns(row, described, lineno, unit, key, seen_values, varying)
         xyz = []
         for axis in ("x", "y", "z"):
             value = cell[axis]
@@ -267,7 +273,8 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
             attributes[exp.id] = {name: text for name, (text, _) in values.items() if text}
     extra_names = list(dict.fromkeys(name for _, name in extra))
     aliases = {"group": group} if group is not None else {}
-    result.columns = AnalysisColumns(lambda: (attributes, varying), names=extra_names, aliases=aliases)
+    result.columns = AnalysisColumns(lambda: (attributes, varying),
+                                     names=list(dict.fromkeys(name for _, name in described)), aliases=aliases)
     result.table_columns = extra_names
     result.table_roles = list(col) + (["group"] if group is not None else [])
     return result
