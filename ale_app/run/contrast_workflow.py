@@ -65,15 +65,30 @@ def validate_contrast(spec: AnalysisSpecV2, spec_dir: Path) -> dict:
                     f"group {name!r} has {len(ev.ids)}")
             else:
                 try:
-                    check_robustness(group_spec(spec, name), len(ev.ids))
+                    check_robustness(group_spec(spec, name), len(ev.ids), group=name)
                 except InputDataError as exc:
-                    problems.append(f"group {name!r}: {exc.message} {exc.hint or ''}".strip())
+                    problems.append(f"{exc.message} {exc.hint or ''}".strip())
+        if len(evidence) == 2 and spec.contrast.method == "balanced":
+            problems.extend(balanced_problems(spec, {name: len(ev.ids) for name, ev in evidence.items()}))
     if problems:
         raise InputDataError(
             "The groups cannot be compared:\n" + "\n".join(f"  - {p}" for p in problems),
             hint="Fix every problem listed. " + min_experiments_hint(spec.inference.min_experiments, per_group=True)
             if any("min_experiments" in p for p in problems) else "Fix every problem listed.")
     return evidence
+
+
+def balanced_problems(spec: AnalysisSpecV2, sizes: dict[str, int]) -> list[str]:
+    """A ``contrast.balanced.target_n`` above the smaller group's number of experiments
+    (``sizes``: experiments per group), as a problem naming that group and the largest value."""
+    target = spec.contrast.balanced.target_n
+    smaller = min(sizes, key=lambda name: sizes[name])
+    largest = sizes[smaller]
+    if target is None or target <= largest:
+        return []
+    return [f"contrast.balanced.target_n is {target}, but the smaller group {smaller!r} has {largest} "
+            f"experiment{'' if largest == 1 else 's'}: the largest allowed value is {largest}. Give a target_n between 1 and {largest}, "
+            "or null (the smaller group's size)"]
 
 
 def _same_foci(ev1, ev2) -> list[tuple[str, str]]:

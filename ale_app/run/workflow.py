@@ -124,24 +124,56 @@ def check_mode(spec: AnalysisSpec, n_experiments: int) -> None:
     check_robustness(spec, n_experiments)
 
 
-def check_robustness(spec: AnalysisSpec, n_experiments: int) -> None:
-    """Refuse stability settings this evidence base cannot meet (before computing anything)."""
+def check_robustness(spec: AnalysisSpec, n_experiments: int, group: str | None = None) -> None:
+    """Refuse robustness settings this evidence base cannot meet (before computing anything):
+    a stability ``subset_size`` above the number of experiments, and fail-safe bounds that
+    round to one number of noise experiments. ``group`` names the group in the message."""
     from math import comb
 
     robustness = spec.robustness if spec.mode == "inferential" else None
-    if robustness is None or not robustness.stability.enabled:
+    if robustness is None:
         return
+    whose = f"group {group!r}" if group is not None else "the input"
     stability = robustness.stability
-    size = n_experiments - 1 if stability.subset_size is None else stability.subset_size
-    if not 0 < size <= n_experiments:
-        raise InputDataError(
-            f"robustness.stability.subset_size is {stability.subset_size}, but the input has {n_experiments} "
-            "experiments.", hint=f"Give a subset_size between 1 and {n_experiments}, or null (all but one).")
-    if stability.n_subsets is None and size != n_experiments - 1 and comb(n_experiments, size) > 1000:
-        raise InputDataError(
-            f"robustness.stability.n_subsets is null (every distinct subset), but {n_experiments} experiments "
-            f"have {comb(n_experiments, size):,} distinct subsets of {size}.",
-            hint="Give n_subsets (for example 1000, NiMARE's cap) to draw that many at random.")
+    if stability.enabled:
+        size = n_experiments - 1 if stability.subset_size is None else stability.subset_size
+        if not 0 < size <= n_experiments:
+            given = "null (all but one)" if stability.subset_size is None else stability.subset_size
+            raise InputDataError(
+                f"robustness.stability.subset_size is {given}, but {whose} has {_experiments(n_experiments)}: "
+                f"the largest allowed value is {n_experiments}.",
+                hint=f"Give a subset_size between 1 and {n_experiments}, or null (all but one).")
+        if stability.n_subsets is None and size != n_experiments - 1 and comb(n_experiments, size) > 1000:
+            raise InputDataError(
+                f"robustness.stability.n_subsets is null (every distinct subset), but {whose}'s {n_experiments} "
+                f"experiments have {comb(n_experiments, size):,} distinct subsets of {size}.",
+                hint="Give n_subsets (for example 1000, NiMARE's cap) to draw that many at random.")
+    check_failsafe_bounds(robustness.failsafe, n_experiments, whose)
+
+
+def _experiments(n: int) -> str:
+    return f"{n} experiment" + ("" if n == 1 else "s")
+
+
+def check_failsafe_bounds(failsafe, n_experiments: int, whose: str = "the input") -> None:
+    """Refuse fail-safe multiples whose bounds, ``ceil(multiple x k)`` noise experiments
+    (:func:`ale_app.stats.failsafe.bounds`), are equal for these ``k`` experiments."""
+    import math
+
+    if not failsafe.enabled:
+        return
+    k = n_experiments
+    lower, upper = math.ceil(failsafe.lower_multiple * k), math.ceil(failsafe.upper_multiple * k)
+    if lower < upper:
+        return
+    largest = math.floor((upper - 1) / k * 10_000) / 10_000
+    raise InputDataError(
+        f"robustness.failsafe.lower_multiple ({failsafe.lower_multiple:g}) and upper_multiple "
+        f"({failsafe.upper_multiple:g}) give the same bound for the {_experiments(k)} of {whose}: "
+        f"ceil(multiple x {k}) = {upper} noise experiments for both, so there is nothing to search; with "
+        f"upper_multiple {failsafe.upper_multiple:g} the largest allowed lower_multiple is {largest:g}.",
+        hint=f"Give a lower_multiple of at most {largest:g}, or a larger upper_multiple (Acar et al. 2018 use "
+        "2 and 10).")
 
 
 def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, options: RunOptions) -> AnalysisResult:
