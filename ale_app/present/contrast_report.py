@@ -16,6 +16,7 @@ import pandas as pd
 from ale_app import __version__
 from ale_app.inputs.evidence import experiment_key
 from ale_app.present.figures import studies_coloured
+from ale_app.present.markdown import markdown_escape, markdown_text
 from ale_app.present.report import (
     experiment_key_html,
     _STYLE,
@@ -27,7 +28,7 @@ from ale_app.present.report import (
     _robustness_facts,
     _robustness_methods,
     _with_robustness,
-    markdown_escape,
+    evidence_names,
     references_for,
     report_inputs,
 )
@@ -389,8 +390,13 @@ def contrast_citation(result) -> str:
     refs = _references(result)
     software = ", ".join(f"{k} {v}" for k, v in result.record.versions.items()
                          if k in ("ale-app", "nimare", "nilearn", "nibabel", "numpy", "python"))
-    return (f"# {markdown_escape(result.spec.title or 'ale-app contrast')}\n\n## Methods\n\n{methods_text(result)}\n\n"
-            f"## Interpretation\n\n{interpretation(result)}\n\n## Software\n\n{software}.\n\n## References\n\n"
+    names = [*result.groups, result.spec.title or ""]
+    for group in result.groups.values():
+        names += evidence_names(group.evidence)
+    return (f"# {markdown_escape(result.spec.title or 'ale-app contrast')}\n\n## Methods\n\n"
+            f"{markdown_text(methods_text(result), names)}\n\n"
+            f"## Interpretation\n\n{markdown_text(interpretation(result), names)}\n\n## Software\n\n{software}.\n\n"
+            "## References\n\n"
             + "\n".join(f"- {t}" for t, _ in refs.values())
             + "\n\n## BibTeX\n\n```bibtex\n" + "\n\n".join(b for _, b in refs.values()) + "\n```\n")
 

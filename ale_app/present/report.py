@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ale_app import __version__
+from ale_app.present.markdown import markdown_escape, markdown_text
 
 FORBIDDEN_PHRASES = (
     "significant",
@@ -77,6 +78,22 @@ class ReportInputs:
     evidence_methods: str = ""
     experiments: pd.DataFrame | None = None
     robustness: dict | None = None
+    names: tuple[str, ...] = ()
+
+
+def evidence_names(ev) -> list[str]:
+    """Every name of ``ev`` the report's words may carry: analysis and study ids (the input's
+    and those under ``study_rule``), analysis names and input file names."""
+    coords = ev.coordinates
+    names = [*ev.ids, *ev.study_ids, *ev.study_of.values(), *map(str, coords["study_id"].unique())]
+    for aid, study in coords[["analysis_id", "study_id"]].drop_duplicates().itertuples(index=False):
+        aid, study = str(aid), str(study)
+        if aid.startswith(f"{study}-"):
+            names.append(aid[len(study) + 1:])
+    for f in ev.input_files:
+        paths = f["path"] if isinstance(f["path"], list) else [f["path"]]
+        names += [str(x) for x in paths] + [str(x) for x in ([f.get("sheet")] if f.get("sheet") else [])]
+    return names
 
 
 def dominant_analyses(jackknife: pd.DataFrame, ratio: float, minimum: float) -> list[str]:
@@ -290,6 +307,7 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
         evidence_methods=evidence_methods_text(ev, spec.input.outside_field_of_view),
         experiments=experiment_key(ev),
         robustness=_robustness_facts(result),
+        names=tuple(dict.fromkeys([*evidence_names(ev), spec.title or ""])),
     )
 
 
@@ -750,12 +768,6 @@ def references_for(robustness: dict | None = None, balanced: bool = False) -> di
     return refs
 
 
-def markdown_escape(text: str) -> str:
-    """``text`` as literal Markdown: HTML is escaped and Markdown's punctuation backslashed."""
-    text = html.escape(" ".join(str(text).split()), quote=False)
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|~>" else ch for ch in text)
-
-
 def citation_markdown(r: ReportInputs) -> str:
     """``CITATION.md``: methods, interpretation, software, references and BibTeX."""
     references = references_for(r.robustness)
@@ -764,8 +776,8 @@ def citation_markdown(r: ReportInputs) -> str:
     software = ", ".join(f"{k} {v}" for k, v in r.versions.items() if k in ("ale-app", "nimare", "nilearn",
                                                                               "nibabel", "numpy", "python"))
     return (
-        f"# {markdown_escape(r.title or 'ale-app analysis')}\n\n## Methods\n\n{methods_text(r)}\n\n"
-        f"## Interpretation\n\n{interpretation(r)}\n\n## Software\n\n{software}.\n\n"
+        f"# {markdown_escape(r.title or 'ale-app analysis')}\n\n## Methods\n\n{markdown_text(methods_text(r), r.names)}"
+        f"\n\n## Interpretation\n\n{markdown_text(interpretation(r), r.names)}\n\n## Software\n\n{software}.\n\n"
         f"## References\n\n{refs}\n\n## BibTeX\n\n```bibtex\n{bib}\n```\n"
     )
 
