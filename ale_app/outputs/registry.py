@@ -591,8 +591,12 @@ def _citation(result: AnalysisResult, out: D.OutputFolder) -> str:
 
 
 def _sleuth(result: AnalysisResult, _out: D.OutputFolder | None = None) -> str:
-    from ale_app.outputs.rerun import sleuth_text
+    from ale_app.outputs.rerun import sleuth_text, unexported_names
 
+    for item in unexported_names(result.evidence):
+        LGR.warning("The Sleuth export (%s) cannot carry the name of experiment %r: %s; it is written as %r, with its "
+                    "subjects and foci unchanged, and its sidecar lists it (NamesNotExported).", SLEUTH,
+                    item["Id"], item["Why"], item["WrittenAs"])
     return sleuth_text(result.evidence, result.spec.ale.sample_size)
 
 

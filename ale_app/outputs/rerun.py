@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from ale_app import __version__
 
@@ -32,23 +33,91 @@ def _number(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
+#: A name line's text, after ``// ``, that a Sleuth reader takes for another kind of line.
+_HEADER_WORDS = re.compile(r"^(reference|subjects)\s*=", re.IGNORECASE)
+#: Line ends as NiMARE's reader (and ale-app's) splits a Sleuth file.
+_LINE_BREAKS = re.compile("\n\r|\r\n|\n|\r")
+#: What a name line is written as when its name cannot be (``{n}``: the experiment's position).
+UNEXPORTED = "ale-app unexported name {n}"
+
+
+def sleuth_name_line(study: str, analysis: str) -> tuple[str | None, str]:
+    """The text after ``// `` of the name line that ale-app and NiMARE 0.22.1 both read back
+    as ``(study, analysis)``, and ``""``; or ``None`` and why no line can.
+
+    Readers split a name line at the first ``:`` or ``;`` after a year (19xx, 20xx), else at
+    the first ``;``, else at the first ``:``, and strip both parts; NiMARE also deletes every
+    ``//`` in it. ``<study>: <analysis>`` and ``<study>; <analysis>`` are tried, each checked
+    by splitting it as the readers do."""
+    from ale_app.inputs.readers.sleuth import split_study_info
+
+    for sep in (":", ";"):
+        body = f"{study}{sep} {analysis}"
+        if "//" in body:
+            return None, "it holds '//', which NiMARE's Sleuth reader deletes from name lines"
+        if len(_LINE_BREAKS.split(f"// {body}")) > 1:
+            return None, "it holds a line break"
+        if _HEADER_WORDS.match(body):
+            return None, "its name line would be read as a '// Reference=' or '// Subjects=' line"
+        if split_study_info(body) == (study, analysis):
+            return body, ""
+    back_study, back_analysis = split_study_info(f"{study}: {analysis}")
+    return None, (f"the name line '// {study}: {analysis}' reads back as '{back_study}-{back_analysis}' (a Sleuth "
+                  "name line is split at the first ':' or ';' after a year, else at the first ';', else at the "
+                  "first ':', and each part is stripped of spaces)")
+
+
+def sleuth_names(evidence) -> dict[str, tuple[str, str]]:
+    """Each experiment's name line text in the Sleuth export, by id: ``(text, "")`` when it
+    reads back as the experiment's study and analysis, else ``(placeholder, why)``, the
+    placeholder (:data:`UNEXPORTED`) reading back as an id no other experiment has."""
+    coords = evidence.coordinates
+    studies = {aid: str(rows["study_id"].iloc[0]) for aid, rows in coords.groupby("analysis_id", sort=False)}
+    names, refused = {}, []
+    for aid in evidence.ids:
+        if aid not in studies:
+            continue
+        study = studies[aid]
+        analysis = aid[len(study) + 1:] if aid.startswith(f"{study}-") else aid
+        body, why = sleuth_name_line(study, analysis)
+        if body is None:
+            refused.append((aid, why))
+        else:
+            names[aid] = (body, "")
+    taken = set(names)
+    for aid, why in refused:
+        n = evidence.ids.index(aid) + 1
+        placeholder = UNEXPORTED.format(n=n)
+        while f"{placeholder}-analysis_1" in taken:
+            placeholder += "+"
+        taken.add(f"{placeholder}-analysis_1")
+        names[aid] = (placeholder, why)
+    return {aid: names[aid] for aid in evidence.ids if aid in names}
+
+
+def unexported_names(evidence) -> list[dict]:
+    """The experiments whose names the Sleuth export cannot carry: id, what is written, why."""
+    return [{"Id": aid, "WrittenAs": f"{body}-analysis_1", "Why": why}
+            for aid, (body, why) in sleuth_names(evidence).items() if why]
+
+
 def sleuth_text(evidence, sample_size_override: int | None = None) -> str:
     """The evidence base as GingerALE's Sleuth text: ``// Reference=MNI`` (the foci as they
     entered the analysis, after any space conversion), then per experiment, in file order,
-    its name line ``// <study id>: <analysis>`` (which ale-app and NiMARE read back to the
-    same id), its ``// Subjects=`` line (the spec's ``ale.sample_size`` when it overrides the
-    data; none when neither is known; GingerALE's order: name, then subjects) and its foci."""
+    its name line (:func:`sleuth_names`: ``// <study id>: <analysis>``, or ``;``, which ale-app
+    and NiMARE read back to the same id; a placeholder for a name no line can carry), its
+    ``// Subjects=`` line (the spec's ``ale.sample_size`` when it overrides the data; none when
+    neither is known; GingerALE's order: name, then subjects) and its foci."""
     coords = evidence.coordinates
     lines = ["// Reference=MNI"]
     by_id = {aid: rows for aid, rows in coords.groupby("analysis_id", sort=False)}
+    names = sleuth_names(evidence)
     for aid in evidence.ids:
         rows = by_id.get(aid)
         if rows is None:
             continue
-        study = str(rows["study_id"].iloc[0])
-        analysis = aid[len(study) + 1:] if aid.startswith(f"{study}-") else aid
         size = sample_size_override if sample_size_override is not None else evidence.sample_sizes.get(aid)
-        lines.append(f"// {study}: {analysis}")
+        lines.append(f"// {names[aid][0]}")
         if size is not None and math.isfinite(size):
             lines.append(f"// Subjects={int(size)}")
         lines += [f"{_number(r.x)}\t{_number(r.y)}\t{_number(r.z)}" for r in rows.itertuples()]
@@ -59,12 +128,21 @@ def sleuth_text(evidence, sample_size_override: int | None = None) -> str:
 def sleuth_parameters(evidence, sample_size_override: int | None) -> dict:
     """What the Sleuth export's sidecar says of how it was written."""
     missing = [aid for aid in evidence.ids if evidence.sample_sizes.get(aid) is None]
-    return {"Format": "Sleuth text (GingerALE)", "Reference": "MNI",
-            "CoordinatesAs": "in the target space, after any space conversion (as in coordinates.tsv)",
-            "SubjectsFrom": ("ale.sample_size (the spec overrides the data)" if sample_size_override is not None
-                             else "each experiment's sample size in the input"),
-            "ExperimentsWithoutSubjects": [] if sample_size_override is not None else missing,
-            "NameLines": "'// <study id>: <analysis>', read back to the experiment id '<study id>-<analysis>'"}
+    parameters = {
+        "Format": "Sleuth text (GingerALE)", "Reference": "MNI",
+        "CoordinatesAs": "in the target space, after any space conversion (as in coordinates.tsv)",
+        "SubjectsFrom": ("ale.sample_size (the spec overrides the data)" if sample_size_override is not None
+                         else "each experiment's sample size in the input"),
+        "ExperimentsWithoutSubjects": [] if sample_size_override is not None else missing,
+        "NameLines": "'// <study id>: <analysis>', read back to the experiment id '<study id>-<analysis>'"}
+    refused = unexported_names(evidence)
+    if refused:
+        parameters["NamesNotExported"] = refused
+        parameters["NameLines"] += (
+            " (or '// <study id>; <analysis>' where ':' would split elsewhere); NamesNotExported lists the "
+            "experiments whose names no name line reads back to (ale-app and NiMARE would read other ids): each "
+            "is written under a placeholder name, with its subjects and foci unchanged")
+    return parameters
 
 
 def group_settings(result, name: str | None = None, prefix: str = "") -> dict:
