@@ -361,9 +361,16 @@ def _verify(args: argparse.Namespace, argv: list[str]) -> int:
                          hint="Run 'ale-app --verify OUTPUT_DIR'; the spec is read from OUTPUT_DIR/spec.json.")
     if args.n_jobs is not None and args.n_jobs < 1:
         raise UsageError("--n-jobs must be at least 1.", hint="Leave it out to use every CPU this process may use.")
-    with runtime.frozen_gc() as freeze:
-        result = verify(Path(args.verify), _n_jobs(args), args.parallel_backend,
-                        ["ale-app", *argv], on_step=freeze)
+    try:
+        with runtime.frozen_gc() as freeze:
+            result = verify(Path(args.verify), _n_jobs(args), args.parallel_backend,
+                            ["ale-app", *argv], on_step=freeze)
+    except BaseException as exc:
+        if isinstance(exc, InterruptedRun) or runtime.signal_received() is not None and not runtime.run_completed():
+            raise _verify_interrupted(args) from None
+        raise
+    if runtime.signal_received() is not None and not runtime.run_completed():
+        raise _verify_interrupted(args)  # the interrupt's exception was swallowed on the way
     for name, status in result.records:
         if status != "as recorded":
             _print(f"record: {name}: {status}")
@@ -396,6 +403,15 @@ def _verify(args: argparse.Namespace, argv: list[str]) -> int:
         "; ".join(problems)[:1].upper() + "; ".join(problems)[1:] + ".",
         hint="A file edited after the run, a changed input, or different software versions (listed above) "
         "can explain a difference; restore the archive, or compare with a fresh run.")
+
+
+def _verify_interrupted(args: argparse.Namespace) -> InterruptedRun:
+    """An interrupted ``--verify``: it changed nothing in the folder and removed its scratch
+    re-run (its ``finally``), so the thing to do is to verify again (not the run's hint)."""
+    exc = runtime.interrupted_error()
+    exc.hint = (f"--verify changes nothing in {args.verify} and its scratch re-run was removed; run "
+                f"'ale-app --verify {args.verify}' again to verify the folder.")
+    return exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -441,7 +457,8 @@ def _report_interrupt(raised: BaseException | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     parser = build_parser()
-    verbose = "-v" in argv or "--verbose" in argv
+    flags = argv[:argv.index("--")] if "--" in argv else argv  # after '--' a '-v' is a value (an OUTPUT_DIR)
+    verbose = "-v" in flags or "--verbose" in flags
     try:
         args = parser.parse_args(argv)
     except (UsageError, StdoutError) as exc:

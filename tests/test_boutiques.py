@@ -128,8 +128,27 @@ def readme_example_command() -> str:
 
 
 def test_example_invocation_simulates_to_the_readme_command():
+    """The same command but for the '--' that ends the options (so that no value becomes a flag)."""
     assert readme_example_command() == "ale-app example:pain-qualitative out/"
-    assert _simulate(INVOCATION) == readme_example_command()
+    simulated = _simulate(INVOCATION)
+    assert simulated == "ale-app -- example:pain-qualitative out/"
+    assert build_parser().parse_args(shlex.split(simulated)[1:]) == build_parser().parse_args(
+        shlex.split(readme_example_command())[1:])
+
+
+@pytest.mark.parametrize("value", ["-v", "--overwrite", "-q", "--version"])
+def test_a_positional_value_that_looks_like_a_flag_stays_a_value(tmp_path, value):
+    """An OUTPUT_DIR (or SPEC) of '-v' would be read as --verbose (and '--version' would print the
+    version and run nothing) if the command line put it where options are read."""
+    invocation = {"spec": value, "output_dir": value, "quiet": True}
+    path = tmp_path / "invocation.json"
+    path.write_text(json.dumps(invocation))
+    argv = shlex.split(_simulate(path))
+    args = vars(build_parser().parse_args(argv[1:]))
+    assert (args["spec"], args["output_dir"], args["quiet"], args["verbose"], args["overwrite"]) == (
+        value, value, True, False, False)
+    assert B.command_line("ale-app", B.build_descriptor(build_parser())["inputs"]).endswith(
+        " -- [SPEC] [OUTPUT_DIR] [ANALYSIS_LEVEL]")
 
 
 def test_every_input_simulates_to_a_command_line_ale_app_accepts(tmp_path):

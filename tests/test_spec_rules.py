@@ -102,6 +102,13 @@ STRICT = {
                         "quotes, not the text '4_2'"),
     "seed-octal": ("inference:\n  seed: 0777\n", "not the text '0777'"),
     "iterations-false": ("inference:\n  n_iterations: false\n", "inference.n_iterations: must be a whole number"),
+    "seed-decimal-point": ("inference:\n  seed: 5.0\n", "inference.seed: must be a whole number written with digits "
+                           "only (no decimal point or exponent), not 5.0"),
+    "seed-exponent": ("inference:\n  seed: 1e3\n", "inference.seed: must be a whole number written with digits only "
+                      "(no decimal point or exponent), not 1000.0"),
+    "iterations-exponent": ("inference:\n  n_iterations: 1.0e4\n", "inference.n_iterations: must be a whole number "
+                            "written with digits only"),
+    "dpi-decimal-point": ("figures:\n  dpi: 300.0\n", "figures.dpi: must be a whole number written with digits only"),
     "first-true": ("  select:\n    first: true\n", "input.select.first: must be a whole number written without "
                    "quotes, not true (a boolean)"),
     "dpi-text": ("figures:\n  dpi: '300'\n", "figures.dpi: must be a whole number written without quotes, "
@@ -124,6 +131,16 @@ def test_numbers_and_switches_are_taken_only_as_written(case, tmp_path, capsys):
     code, err = _run(spec, capsys)
     assert code == 65, err
     assert message in err
+
+
+def test_a_whole_number_with_an_exponent_is_refused_in_a_json_spec(tmp_path, capsys):
+    _tsv(tmp_path, _good_rows())
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"spec_version": 1, "input": {"path": "foci.tsv"}, "inference": {"seed": 1e3}}')
+    code, err = _run(spec, capsys, "--validate-only")
+    assert code == 65, err
+    assert "inference.seed: must be a whole number written with digits only (no decimal point or exponent), " \
+           "not 1000.0" in err
 
 
 def test_scientific_notation_in_a_spec_is_a_number(tmp_path, capsys):
@@ -294,3 +311,19 @@ def test_a_missing_nimare_resource_is_still_exit_66(tmp_path, capsys):
     code, err = _run(spec, capsys)
     assert code == 66, err
     assert "The input file 'nimare:no_such_studyset.json' does not exist" in err
+
+
+# --------------------------------------------------------------------------- group names and case
+
+
+def test_group_names_that_differ_only_in_case_are_refused(tmp_path, capsys):
+    """'A' and 'a' would write group-A_* and group-a_*, one set of files on macOS and Windows."""
+    _tsv(tmp_path, _good_rows())
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("spec_version: 2\ninput:\n  path: foci.tsv\n"
+                    "groups:\n  A:\n    select: {first: 2}\n  a:\n    select: {first: 3}\n"
+                    "contrast:\n  groups: [A, a]\n")
+    code, err = _run(spec, capsys, "--validate-only")
+    assert code == 65, err
+    assert "group names 'A', 'a' differ only in case" in err
+    assert "would be the same files on macOS and Windows" in err and "rename one" in err

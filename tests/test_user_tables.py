@@ -325,3 +325,40 @@ def test_group_without_path_refuses_file_keys():
     with pytest.raises(ValueError, match="group 'a': 'columns' and 'sheet' go with 'path'"):
         AnalysisSpecV2.model_validate({"spec_version": 2, "input": {"path": "t.csv"}, "groups": {
             "a": {"columns": {"study": "p"}, "sheet": "S"}, "b": {}}, "contrast": {"groups": ["a", "b"]}})
+
+
+def test_a_hidden_first_sheet_that_is_read_is_said_to_be_hidden(tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    write_xlsx(tmp_path, sheets={"Old foci": [HEADER, *ROWS], "Foci": [HEADER, *ROWS[:2]]})
+    book = load_workbook(tmp_path / "papers.xlsx")
+    book["Old foci"].sheet_state = "hidden"
+    book.active = 1
+    book.save(tmp_path / "papers.xlsx")
+    code, out, message = run(tmp_path, {"input": {"path": "papers.xlsx", "columns": MAPPING}}, capsys)
+    assert (code, message) == (0, "")
+    assert "note: read sheet 'Old foci', the first of the workbook's 2 sheets ('Old foci', 'Foci'); input.sheet " \
+           "names another (hidden in Excel)\n" in out
+    assert (f"the workbook {str(tmp_path / 'papers.xlsx')!r}'s first sheet, 'Old foci', which was read, is hidden "
+            "in Excel: its rows are analysed although the workbook does not show them (visible sheets: 'Foci'); "
+            "name the sheet to read with input.sheet") in out
+    # Named on purpose, it is read without the warning (the note still says it is hidden).
+    code, out, message = run(tmp_path, {"input": {"path": "papers.xlsx", "columns": MAPPING, "sheet": "Old foci"}},
+                             capsys)
+    assert code == 0 and "note: read sheet 'Old foci' (input.sheet) (hidden in Excel)\n" in out
+    assert "which was read, is hidden" not in out
+
+
+def test_a_sheet_with_format_tsv_on_a_workbook_says_it_is_a_workbook(tmp_path, capsys):
+    write_xlsx(tmp_path)
+    code, _, message = run(tmp_path, {"input": {"path": "papers.xlsx", "format": "tsv", "sheet": "Foci",
+                                                "columns": MAPPING}}, capsys)
+    assert code == 65
+    assert message == (f"The input file {str(tmp_path / 'papers.xlsx')!r} is an Excel workbook, but input.format is "
+                       "'tsv' (a text table), which has no sheets for input.sheet to name.\nhint: Set input.format "
+                       "to 'xlsx' (or 'auto'); input.sheet then names the sheet to read.")
+    write_csv(tmp_path)
+    code, _, message = run(tmp_path, {"input": {"path": "papers.csv", "format": "tsv", "sheet": "Foci",
+                                                "columns": MAPPING}}, capsys)
+    assert code == 65 and message.startswith(f"input.sheet is given, but {str(tmp_path / 'papers.csv')!r} is read "
+                                             "as a text table (format 'tsv'), which has no sheets.")

@@ -91,3 +91,54 @@ def test_missing_changed_and_extra_files_are_named(archive, tmp_path, capsys):
     assert findings == sorted([f"record: {O.CITATION}: missing",
                                f"record: {O.JACKKNIFE_TABLE}: differs from its recorded digest",
                                f"record: {extra}: extra (not recorded)"]), captured
+
+
+def _fake_archive(folder):
+    """The records --verify reads before it re-runs (no input files to check)."""
+    out = folder / "archive"
+    out.mkdir()
+    (out / O.SPEC_JSON).write_text(json.dumps({"spec_version": 1, "input": {"path": "foci.tsv"}}))
+    (out / O.PROVENANCE).write_text(json.dumps({"Outputs": {}, "InputFiles": [], "Inputs": {}, "Software": {}}))
+    return out
+
+
+@pytest.mark.parametrize("signame, swallowed", [("SIGTERM", False), ("SIGINT", False), ("SIGTERM", True)])
+def test_an_interrupted_verify_removes_its_scratch_and_says_to_verify_again(tmp_path, monkeypatch, capsys,
+                                                                             signame, swallowed):
+    """SIGTERM or SIGINT during the re-run (also when a library swallowed the interrupt's exception):
+    exit 75, the scratch folder is gone, and the hint says to run --verify again, not to re-run a
+    command to complete a folder."""
+    import os
+    import signal
+    import tempfile
+    import time
+
+    from ale_app.errors import InterruptedRun
+    from ale_app.run import workflow
+
+    out = _fake_archive(tmp_path)
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
+    seen = []
+
+    def interrupted_run(spec, spec_dir, spec_text, output_dir, options):
+        output_dir.mkdir(parents=True)
+        (output_dir / "half-written.nii.gz").write_bytes(b"x" * 1000)
+        seen.extend(scratch_root.iterdir())
+        try:
+            os.kill(os.getpid(), getattr(signal, signame))
+            time.sleep(5)  # the handler raises here
+        except InterruptedRun:
+            if not swallowed:
+                raise
+
+    monkeypatch.setattr(workflow, "run", interrupted_run)
+    code = main(["--verify", str(out), "--n-jobs", "1", "-q"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.INTERRUPTED == 75, err
+    assert [p.name.startswith("ale-app-verify-") for p in seen] == [True]
+    assert list(scratch_root.iterdir()) == []
+    assert f"ale-app was stopped by signal {signame}" in err
+    assert f"run 'ale-app --verify {out}' again to verify the folder" in err
+    assert "re-run the same command to complete the folder" not in err

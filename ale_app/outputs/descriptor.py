@@ -190,6 +190,15 @@ def _output_files() -> list[dict[str, Any]]:
     return outputs
 
 
+def command_line(prog: str, inputs: list[dict[str, Any]]) -> str:
+    """The command-line template: the options, then ``--``, then the positionals (SPEC,
+    OUTPUT_DIR, the analysis level), so that a value such as an OUTPUT_DIR of ``-v`` stays a
+    value (after ``--`` the parser reads no flag) and never becomes an option."""
+    options = [i["value-key"] for i in inputs if "command-line-flag" in i]
+    positionals = [i["value-key"] for i in inputs if "command-line-flag" not in i]
+    return " ".join([prog, *options, "--", *positionals])
+
+
 def build_descriptor(parser: argparse.ArgumentParser) -> dict[str, Any]:
     """The Boutiques descriptor of the command line ``parser`` builds (``cli.build_parser()``)."""
     inputs = _inputs(parser)
@@ -201,7 +210,7 @@ def build_descriptor(parser: argparse.ArgumentParser) -> dict[str, Any]:
         "author": "The ale-app developers",
         "url": CODE_URL,
         "schema-version": SCHEMA_VERSION,
-        "command-line": " ".join([parser.prog, *(i["value-key"] for i in inputs)]),
+        "command-line": command_line(parser.prog, inputs),
         "container-image": {"type": "docker", "image": CONTAINER_IMAGE},
         "inputs": inputs,
         "groups": _groups(parser, ids),

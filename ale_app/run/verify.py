@@ -216,8 +216,9 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
     if any(status != "unchanged" for _, status in result.inputs):
         return result
 
-    scratch = Path(tempfile.mkdtemp(prefix="ale-app-verify-"))
-    try:
+    scratch = None
+    try:  # an interrupt (InterruptedRun) or any other error still removes the scratch run
+        scratch = Path(tempfile.mkdtemp(prefix="ale-app-verify-"))
         rerun_dir = scratch / "out"
         options = RunOptions(n_jobs=n_jobs, backend=backend, argv=argv, on_step=on_step)
         if getattr(spec, "spec_version", 1) == 2:
@@ -243,8 +244,9 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
             if status != "identical":
                 result.makers[name] = _made_by(name, spec)
     except OSError as exc:
-        raise OutputError(f"Cannot use the scratch folder {scratch}: {exc}.",
+        raise OutputError(f"Cannot use the scratch folder {scratch or tempfile.gettempdir()}: {exc}.",
                           hint="Set TMPDIR to a writable folder with room for one run.") from None
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return result

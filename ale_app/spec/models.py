@@ -41,7 +41,9 @@ def _installed_version(name: str) -> str | None:
 def _plain(kind: str):
     """A check run before pydantic's own: a number field takes a number as written, never
     ``true``/``false`` (which Python counts as 1 and 0) nor a quoted string (``'7'``), which
-    pydantic would otherwise convert; a true/false field takes only true or false."""
+    pydantic would otherwise convert; a whole-number field never a number written with a
+    decimal point or an exponent (``5.0``, ``1e3``, which pydantic would take as 5 and 1000);
+    a true/false field takes only true or false."""
 
     def check(value: Any) -> Any:
         if kind == "bool":
@@ -53,6 +55,10 @@ def _plain(kind: str):
             raise PydanticCustomError(
                 "strict_type", "must be {kind} written without quotes, not {given}",
                 {"kind": "a whole number" if kind == "int" else "a number", "given": _given(value)})
+        if kind == "int" and isinstance(value, float):
+            raise PydanticCustomError(
+                "strict_type", "must be a whole number written with digits only (no decimal point or exponent), "
+                "not {given}", {"given": _given(value)})
         return value
 
     return BeforeValidator(check)

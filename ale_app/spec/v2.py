@@ -194,7 +194,8 @@ class AnalysisSpecV2(_StrictModel):
     input : InputSpec or None, default=None
         A shared input the groups select from (groups without a ``path``).
     groups : dict of str to GroupSpec
-        The groups by name (letters and digits: names become BIDS labels).
+        The groups by name (letters and digits: names become BIDS labels; unique regardless
+        of case, as file names on macOS and Windows are).
     contrast : ContrastSpec
         Which two groups are compared.
     ale, display, jackknife, figures, report, labels, inference
@@ -219,7 +220,8 @@ class AnalysisSpecV2(_StrictModel):
     input: InputSpec | None = Field(default=None, description=(
         "A shared input the groups select from (groups that give no 'path')."))
     groups: dict[str, GroupSpec] = Field(min_length=2, description=(
-        "The groups by name; a name is letters and digits only (it becomes a BIDS label)."))
+        "The groups by name; a name is letters and digits only (it becomes a BIDS label), unique regardless of "
+        "case ('A' and 'a' would write the same files on macOS and Windows)."))
     contrast: ContrastSpec = Field(description="The two groups compared: the first minus the second.")
     ale: ALESpec = Field(default_factory=ALESpec, description="How ALE is fitted (every group).")
     display: DisplaySpec = Field(default_factory=DisplaySpec, description="How maps are drawn (display only).")
@@ -250,6 +252,14 @@ class AnalysisSpecV2(_StrictModel):
                 if own:
                     problems.append(f"group {name!r}: {' and '.join(map(repr, own))} go with 'path' "
                                     "(or in the shared 'input')")
+        same_file: dict[str, list[str]] = {}
+        for name in self.groups:
+            same_file.setdefault(name.casefold(), []).append(name)
+        for names in same_file.values():
+            if len(names) > 1:
+                problems.append(f"group names {_names(names)} differ only in case: their files (group-{names[0]}_..., "
+                                f"group-{names[1]}_...) would be the same files on macOS and Windows (and Docker "
+                                "Desktop mounts), whose file names ignore case; rename one")
         unknown = [g for g in self.contrast.groups if g not in self.groups]
         if unknown:
             problems.append(f"contrast.groups names {', '.join(map(repr, unknown))}, not among the groups "

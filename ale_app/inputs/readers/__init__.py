@@ -508,8 +508,15 @@ def read_input(path: Path, fmt: str, columns: dict[str, str | None] | None = Non
         return read_sleuth(path)
     if fmt == "tsv":
         if sheet:
-            raise InputDataError(f"{field}.sheet is given, but {str(path)!r} is a text table, not an Excel "
-                                 "workbook.", hint=f"Remove {field}.sheet.")
+            if workbook_kind(path) == "xlsx":
+                raise InputDataError(
+                    f"The input file {str(path)!r} is an Excel workbook, but {field}.format is 'tsv' (a text "
+                    f"table), which has no sheets for {field}.sheet to name.",
+                    hint=f"Set {field}.format to 'xlsx' (or 'auto'); {field}.sheet then names the sheet to read.")
+            refuse_workbook(path, fmt, field)  # an .xls, .ods or zip archive: what it is and what to do
+            raise InputDataError(f"{field}.sheet is given, but {str(path)!r} is read as a text table (format "
+                                 "'tsv'), which has no sheets.",
+                                 hint=f"Remove {field}.sheet, or give an Excel workbook (.xlsx).")
         from ale_app.inputs.readers.table import read_table
 
         return read_table(path, columns=columns, field=field)

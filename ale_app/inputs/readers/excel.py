@@ -1,7 +1,7 @@
 """An Excel workbook (``.xlsx``) holding a coordinate table, as JALE users keep their foci.
 
 One sheet is read: the first, unless the spec names one (``input.sheet``); the reader says
-which. Its first row with a value is the header, and the rows below it are read exactly as
+which, and warns when the first sheet it read is hidden in Excel. Its first row with a value is the header, and the rows below it are read exactly as
 a CSV table's (:func:`ale_app.inputs.readers.table.read_rows`: the same columns, the same
 ``columns`` mapping, the same checks, every problem at once), so a workbook and the CSV it
 would be saved as give the same experiments. Cells are read as their stored values
@@ -68,6 +68,7 @@ def read_workbook(path: Path, columns: dict[str, str | None] | None = None, shee
                                 hint="Check the file's permissions.") from None
     try:
         names = [ws.title for ws in book.worksheets]
+        states = {ws.title: getattr(ws, "sheet_state", None) or "visible" for ws in book.worksheets}
         if not names:
             raise InputDataError(f"The workbook {label} has no worksheets.",
                                  hint="Put the coordinate table on a worksheet.")
@@ -89,6 +90,9 @@ def read_workbook(path: Path, columns: dict[str, str | None] | None = None, shee
                 hint=f"Name one of its sheets as written (case and spaces count), or remove {field}.sheet to "
                 "read the first.")
         ws = book[chosen]
+        state = states[chosen]
+        if state != "visible":
+            note += f" ({'very hidden' if state == 'veryHidden' else 'hidden'} in Excel)"
         ws.reset_dimensions()  # some writers record a wrong used range; read every cell there is
         rows = [(number, [cell_text(v) for v in values])
                 for number, values in enumerate(ws.iter_rows(values_only=True), start=1)]
@@ -103,4 +107,11 @@ def read_workbook(path: Path, columns: dict[str, str | None] | None = None, shee
     result = read_rows(rows, source, columns, None, strict_width=False)
     result.sheet = chosen
     result.sheet_note = note
+    if state != "visible" and sheet is None:
+        others = [n for n in names if states[n] == "visible"]
+        result.notes.append(
+            f"the workbook {label}'s first sheet, {chosen!r}, which was read, is "
+            f"{'very hidden' if state == 'veryHidden' else 'hidden'} in Excel: its rows are analysed although "
+            f"the workbook does not show them (visible sheets: {', '.join(map(repr, others)) or 'none'}); name "
+            f"the sheet to read with {field}.sheet")
     return result
