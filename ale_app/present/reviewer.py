@@ -26,10 +26,15 @@ NAMED_CONTRIBUTORS = 5
 
 
 def failsafe_words(row) -> str:
-    """A cluster's fail-safe N as the report's table shows it: the number, and where it failed."""
-    if pd.isna(row["bracket_high"]):
-        return f"\u2265 {int(row['failsafe_n'])} (survived the upper bound)"
-    return f"{int(row['failsafe_n'])} (failed at {int(row['bracket_high'])})"
+    """A cluster's fail-safe N as the report's table shows it: the median over the repeats and
+    the range, or that it reached the upper bound in every repeat."""
+    n = int(row["repeats"])
+    if bool(row["passes_upper"]):
+        return f"\u2265 {int(row['failsafe_n_min'])} in every repeat (survived the upper bound)"
+    if n == 1:
+        return f"{row['failsafe_n']:g} (one repeat)"
+    return (f"{row['failsafe_n']:g} (median of {n} repeats; range {int(row['failsafe_n_min'])} to "
+            f"{int(row['failsafe_n_max'])})")
 
 
 def _main_rows(table: pd.DataFrame) -> pd.DataFrame:
