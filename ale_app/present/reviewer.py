@@ -168,8 +168,10 @@ def reporting_checklist(r) -> list[tuple[str, str, str]]:
         diagnostics.append(f"subsampling stability ({st['n_subsets']:,} subsets of {st['subset_size']} experiments)")
     if "failsafe" in rb:
         fs = rb["failsafe"]
+        repeats = fs.get("repeats", 1)
         diagnostics.append(f"fail-safe N (Acar et al. 2018; noise experiments between {fs['lower']:,} and "
-                           f"{fs['upper']:,}, step {fs['step']})")
+                           f"{fs['upper']:,}, step {fs['step']}; {repeats} repeat{'' if repeats == 1 else 's'} "
+                           "of the noise draw)")
     items.append(("9: diagnostics", "Contributions", "; ".join(diagnostics)))
     items.append(("10: transparency", "Data and re-run",
                   "coordinates.tsv and a Sleuth export of every focus as it ran; " + rerun_words(set(rb))

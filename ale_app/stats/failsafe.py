@@ -245,6 +245,16 @@ def survivors(passing: np.ndarray, peaks: dict[int, int]) -> dict[int, bool]:
     return {c: bool(passing[i]) for c, i in peaks.items()}
 
 
+def prepared_foci(fit) -> pd.DataFrame:
+    """The fit's prepared foci (``id, x, y, z, sample_size``). Without sample sizes in the data
+    (one ``ale.sample_size`` or ``ale.kernel_fwhm`` for every experiment, which the re-run
+    analyses apply again) ``sample_size`` is NaN, and so is every noise experiment's."""
+    coords = fit.estimator.inputs_["coordinates"]
+    if "sample_size" not in coords.columns:
+        coords = coords.assign(sample_size=np.nan)
+    return coords[["id", "x", "y", "z", "sample_size"]].copy()
+
+
 def _dataset(coordinates: pd.DataFrame):
     """A NiMARE Dataset of MNI foci (``id, x, y, z, sample_size``), one experiment per id."""
     import warnings
@@ -291,10 +301,10 @@ def failsafe_n(fit, cluster_labels: np.ndarray, ale_spec, *, voxel_p: float = 0.
     labels = np.asarray(cluster_labels).ravel()
     peaks = cluster_peaks(fit.stat_values, labels)
     ids = list(peaks)
-    coords = fit.estimator.inputs_["coordinates"][["id", "x", "y", "z", "sample_size"]].copy()
+    coords = prepared_foci(fit)
     k = len(fit.ids)
     lower, upper = bounds(k, lower_multiple, upper_multiple)
-    _, _, space, _, _ = NA.stability_null_inputs(fit.estimator, noise_space)
+    space = NA.null_space_ijk(fit.estimator, noise_space)
     affine = fit.masker.mask_img.affine
     records, per_repeat, noises = [], [], []
     timings: dict[tuple[int, int], float] = {}
