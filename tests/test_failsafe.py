@@ -400,16 +400,20 @@ def _fake_search(monkeypatch, oracle, *, repeats, seed=0, step=1):
         return SimpleNamespace(masker=masker, m=noise["id"].nunique(), r=r)
 
     def fwe(**k):
+        seeds.append((k["fit"].r, k["seed"]))
         passing = np.zeros(n_vox)
         for c in (1, 2):
             passing[labels == c] = float(oracle(c, k["fit"].m, k["fit"].r))
         return SimpleNamespace(label_img=passing, clusters=[1])
 
+    seeds = []
     monkeypatch.setattr(ale_module, "fit_ale", refit)
     monkeypatch.setattr(montecarlo, "montecarlo_fwe", fwe)
     monkeypatch.setattr(nimare_adapter, "null_space_ijk", lambda *_a, **_k: space)
     monkeypatch.setattr("ale_app.stats.failsafe._dataset", lambda coordinates: coordinates)
-    return failsafe_n(fit, labels, ALESpec(), n_iterations=10, seed=seed, step=step, repeats=repeats)
+    result = failsafe_n(fit, labels, ALESpec(), n_iterations=10, seed=seed, step=step, repeats=repeats)
+    result.null_seeds = seeds  # (repeat, Monte Carlo seed) of every test, in order
+    return result
 
 
 def _definition_from_tests(evaluations, cluster_id: int) -> dict[int, int]:
@@ -467,11 +471,12 @@ def test_the_reported_fail_safe_n_is_the_definition_on_the_tests_table(monkeypat
 
 
 def test_each_repeat_draws_its_own_stream_whatever_the_number_of_repeats(monkeypatch):
-    """Repeat r's noise is ``SeedSequence(seed, spawn_key=(0x4653, r))``'s: the repeats differ, and
-    the first repeats of a run with more repeats are those of a run with fewer."""
+    """Repeat r's noise is ``SeedSequence(seed, spawn_key=(0x4653, r))``'s and its Monte Carlo
+    seed ``SeedSequence(seed, spawn_key=(0x4653, r, 0x4D43))``'s: the repeats differ, and the
+    first repeats of a run with more repeats are those of a run with fewer."""
     import pandas as pd
 
-    from ale_app.stats.failsafe import FAILSAFE_STREAM, noise_seed_sequence
+    from ale_app.stats.failsafe import FAILSAFE_STREAM, montecarlo_seed, noise_seed_sequence
 
     assert noise_seed_sequence(7, 2).spawn_key == (FAILSAFE_STREAM, 2) and noise_seed_sequence(7, 2).entropy == 7
     with pytest.raises(ValueError):
@@ -487,6 +492,10 @@ def test_each_repeat_draws_its_own_stream_whatever_the_number_of_repeats(monkeyp
     pd.testing.assert_frame_equal(two.repeats_table, three.repeats_table[three.repeats_table.repeat <= 2])
     other = _fake_search(monkeypatch, _non_monotone, repeats=1, seed=6)
     assert not other.noise.drop(columns="repeat").equals(by_repeat[0])
+    # Each repeat's tests share their own Monte Carlo seed, another in each repeat and each run seed.
+    assert {r: s for r, s in three.null_seeds} == {r: montecarlo_seed(5, r) for r in (1, 2, 3)}
+    assert len({montecarlo_seed(5, r) for r in (1, 2, 3)} | {montecarlo_seed(6, 1)}) == 4
+    assert montecarlo_seed(5, 1) == int(np.random.SeedSequence(5, spawn_key=(0x4653, 1, 0x4D43)).generate_state(1)[0])
 
 
 def test_the_fail_safe_n_does_not_depend_on_the_executor(small_fit):

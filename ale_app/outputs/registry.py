@@ -401,7 +401,8 @@ def failsafe_info(result: AnalysisResult) -> dict[str, Any]:
                   "independent, two draws; paired, one) and its foci on "
                   "distinct random voxels of the noise space, are added (the first m of one seeded sequence per "
                   "repeat; repeat r draws from the run's seed with spawn key (0x4653, r)); ALE "
-                  "and its Monte Carlo FWE (the run's seed) are re-run; a cluster survives when its peak voxel is in "
+                  "and its Monte Carlo FWE are re-run (repeat r's seed: the first 32-bit word of the run's seed with "
+                  "spawn key (0x4653, r, 0x4D43)); a cluster survives when its peak voxel is in "
                   "a cluster that passes. " + SEARCH,
         "Definition": DEFINITION,
         "Experiments": fs.n_experiments, "LowerBound": fs.lower, "UpperBound": fs.upper, "Step": fs.step,

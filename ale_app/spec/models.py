@@ -611,8 +611,8 @@ class FailsafeSpec(_StrictModel):
         How a noise experiment gets its focus count and sample size: each from its own randomly
         drawn experiment (Acar et al.'s code) or both from one.
     repeats : int, default=5
-        Independent repeats of the noise draw (repeat r draws from the run's seed with spawn
-        key (0x4653, r)); the table reports the median, smallest and largest fail-safe N over
+        Independent repeats of the noise draw (repeat r draws its noise from the run's seed with
+        spawn key (0x4653, r) and seeds its Monte Carlo nulls from (0x4653, r, 0x4D43)); the table reports the median, smallest and largest fail-safe N over
         them. The default was chosen by measurement (``benchmarks/failsafe_repeats.py``).
     """
 
@@ -645,8 +645,9 @@ class FailsafeSpec(_StrictModel):
         "randomly drawn experiment).")
     repeats: Int = Field(
         default=5, ge=1, le=100,
-        description="Independent repeats of the noise draw (1 to 100), each its own sequence of noise experiments "
-        "from the run's seed (repeat r: spawn key (0x4653, r)); the table reports the median, smallest and largest "
+        description="Independent repeats of the noise draw (1 to 100), each with its own sequence of noise "
+        "experiments and its own Monte Carlo seed from the run's seed (repeat r: spawn keys (0x4653, r) and "
+        "(0x4653, r, 0x4D43)); the table reports the median, smallest and largest "
         "fail-safe N over them and whether it reached 2k and 10k in every repeat. Default 5, chosen so that the "
         "reported median varied by less than 10% between two seeds on 25 real experiments.")
 
