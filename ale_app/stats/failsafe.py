@@ -62,9 +62,11 @@ DEFAULT_LOWER_MULTIPLE = 2.0
 DEFAULT_UPPER_MULTIPLE = 10.0
 #: The spawn key that makes the noise experiments' streams of the run's seed (one per repeat).
 FAILSAFE_STREAM = 0x4653  # "FS"
-#: Repeats of the noise draw by default (``robustness.failsafe.repeats``), chosen by measurement
-#: (``benchmarks/failsafe_repeats.py``: the reported median differed by less than 10% between
-#: two seeds on 25 real experiments).
+#: Repeats of the noise draw by default (``robustness.failsafe.repeats``). Measured with
+#: ``benchmarks/failsafe_repeats.py`` on 25 real experiments: the median of 5 repeats still
+#: differed by up to 57% between seeds 3 and 4 (clusters with medians of 20 to 50); resampling
+#: the per-repeat values puts even 31 repeats near 17% (see the README). 5 keeps the step near
+#: 10 minutes on 2 cores; the table's range shows the spread.
 DEFAULT_REPEATS = 5
 
 #: What a cluster's fail-safe N is, as the README, the table's sidecar and the methods say it.
