@@ -93,7 +93,7 @@ class FailsafeResult:
     ----------
     table : pandas.DataFrame
         One row per FWE cluster: ``cluster_id, failsafe_n`` (the median over repeats),
-        ``failsafe_n_min, failsafe_n_max, passes_lower, passes_upper`` (in every repeat),
+        ``failsafe_n_min, failsafe_n_max, repeats, passes_lower, passes_upper`` (in every repeat),
         ``repeats_passing_lower, repeats_passing_upper, robust`` (``robust``: passes the
         lower bound in every repeat).
     repeats_table : pandas.DataFrame
