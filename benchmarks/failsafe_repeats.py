@@ -180,7 +180,8 @@ def resampled(a_rep, b_rep, pairs, peaks, args) -> None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 rel = np.where(a + b > 0, np.abs(a - b) / ((a + b) / 2), 0.0)
             worst = np.maximum(worst, rel)
-        print(f"  R={n:2d}: median {100 * np.median(worst):5.1f}%, 90th percentile {100 * np.quantile(worst, 0.9):5.1f}%")
+        print(f"  R={n:2d}: median {100 * np.median(worst):5.1f}%, "
+              f"90th percentile {100 * np.quantile(worst, 0.9):5.1f}%")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 A cluster reported by every experiment must withstand more noise experiments than one reported
 by three, and survive the upper bound in every repeat under both seeds; each repeat's search
-closes its gap to the step; the same seed must give the same noise and the same table. The fail-safe N follows one definition that does not
-assume monotone survival, over repeats of the noise draw each with its own stream: the table
-must be what the tests table gives under that definition, whatever the executor. The
-``robustness:`` block is refused outside inferential mode, through the real command line.
+closes its gap to the step; the same seed must give the same noise and the same table. The
+fail-safe N follows one definition that does not assume monotone survival, over repeats of
+the noise draw each with its own stream: the table must be what the tests table gives under
+that definition, whatever the executor. The ``robustness:`` block is refused outside
+inferential mode, through the real command line.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def _failsafe(fit, seed):
     result = failsafe_n(fit, labels, ALESpec(), n_iterations=ITERATIONS, seed=seed, lower_multiple=1,
                         upper_multiple=10, step=STEP, repeats=3)
     table, per = result.table.set_index("cluster_id"), result.repeats_table
-    return {name: (table.loc[c], per[per.cluster_id == c])
-            for name, c in ((name, _cluster_at(fit, inference, xyz)) for name, xyz in (("every", EVERY), ("three", THREE)))}
+    found = {name: _cluster_at(fit, inference, xyz) for name, xyz in (("every", EVERY), ("three", THREE))}
+    return {name: (table.loc[c], per[per.cluster_id == c]) for name, c in found.items()}
 
 
 @pytest.fixture(scope="module")
@@ -425,7 +426,8 @@ def _definition_from_tests(evaluations, cluster_id: int) -> dict[int, int]:
     values = {}
     for r, rows in evaluations.groupby("repeat"):
         fsn = 0
-        for m, survived in zip(rows.sort_values("n_noise")["n_noise"], rows.sort_values("n_noise")[f"survives_{cluster_id}"]):
+        rows = rows.sort_values("n_noise")
+        for m, survived in zip(rows["n_noise"], rows[f"survives_{cluster_id}"]):
             if not survived:
                 break
             fsn = int(m)

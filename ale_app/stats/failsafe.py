@@ -24,8 +24,9 @@ and the Python port in SkeideLab/meta_semantics (``code/nb06_fsn.py``, Enge et a
   the analyses with more noise contain those with less (Acar's procedure removes null studies
   from the set it added). Each test re-runs ALE and its Monte Carlo FWE on the augmented
   evidence base (:func:`ale_app.stats.montecarlo.montecarlo_fwe`, the run's cluster-forming p
-  and FWE alpha, and the repeat's own Monte Carlo seed, :func:`montecarlo_seed`) and asks whether the original cluster's peak voxel (its largest ALE
-  value) still lies in a cluster that passes: the reference code reads one voxel, the planted
+  and FWE alpha, and the repeat's own Monte Carlo seed, :func:`montecarlo_seed`) and asks
+  whether the original cluster's peak voxel (its largest ALE value) still lies in a cluster
+  that passes: the reference code reads one voxel, the planted
   effect's centre in the paper's simulations (``local_FSN_clunc.R``) and each cluster's peak in
   the Python port.
 - The definition (:data:`DEFINITION`), which does not assume that survival is monotone in the
