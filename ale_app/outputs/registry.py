@@ -391,43 +391,58 @@ def _stability_null_sidecar(result: AnalysisResult) -> Sidecar:
 
 def failsafe_info(result: AnalysisResult) -> dict[str, Any]:
     """What every fail-safe N output says about the search that made it."""
+    from ale_app.stats.failsafe import DEFINITION, SEARCH
+
     fs, spec = result.failsafe, result.spec.inference
     return {
         "Inferential": True,
         "Method": "Fail-safe N (Acar et al. 2018, PLoS ONE 13:e0208177): noise experiments, each with the number "
                   "of foci and of subjects of experiments drawn at random from the evidence base (NoiseCounts: "
                   "independent, two draws; paired, one) and its foci on "
-                  "distinct random voxels of the noise space, are added (the first m of one seeded sequence); ALE "
-                  "and its Monte Carlo FWE are re-run; a cluster survives when its peak voxel is in a cluster that "
-                  "passes. "
-                  "The lower bound is tested first, then the upper bound, then a bisection narrows the bracket",
+                  "distinct random voxels of the noise space, are added (the first m of one seeded sequence per "
+                  "repeat; repeat r draws from the run's seed with spawn key (0x4653, r)); ALE "
+                  "and its Monte Carlo FWE are re-run (repeat r's seed: the first 32-bit word of the run's seed with "
+                  "spawn key (0x4653, r, 0x4D43)); a cluster survives when its peak voxel is in "
+                  "a cluster that passes. " + SEARCH,
+        "Definition": DEFINITION,
         "Experiments": fs.n_experiments, "LowerBound": fs.lower, "UpperBound": fs.upper, "Step": fs.step,
-        "Iterations": fs.n_iterations, "ClusterFormingP": spec.voxel_p, "FWEAlpha": spec.fwe_alpha,
-        "NoiseSpace": fs.noise_space, "NoiseCounts": fs.noise_counts, "RandomSeed": fs.seed,
+        "Repeats": fs.repeats, "Iterations": fs.n_iterations, "ClusterFormingP": spec.voxel_p,
+        "FWEAlpha": spec.fwe_alpha, "NoiseSpace": fs.noise_space, "NoiseCounts": fs.noise_counts,
+        "RandomSeed": fs.seed,
     }
 
 
 def _failsafe_table_sidecar(result: AnalysisResult) -> Sidecar:
     return Sidecar(
-        "Fail-safe N of each cluster that passed cluster-level FWE: the largest number of added noise experiments "
-        "at which it was seen to survive, and the bracket the search found.",
+        "Fail-safe N of each cluster that passed cluster-level FWE, over repeats of the noise draw: the median, "
+        "the smallest and the largest, and whether it reached the lower and the upper bound in every repeat "
+        "(Definition).",
         [f"bids::{COORDINATES}", f"bids::{FWE_CLUSTER_MAP}", f"bids::{FAILSAFE_TESTS}"], ale_parameters(result),
         {**failsafe_info(result), "Columns": {
             "cluster_id": "Label in the FWE cluster map",
-            "failsafe_n": "Largest number of noise experiments at which the cluster survived (0: none tested)",
-            "bracket_low": "Survived at this many noise experiments (equals failsafe_n)",
-            "bracket_high": "Failed at this many (n/a: survived the upper bound)",
-            "survives_lower": "Survived the lower bound",
-            "survives_upper": "Survived the upper bound, as tested (also when the cluster had already failed the lower "
-                              "bound); n/a when the upper bound was not tested",
-            "robust": "Survived the lower bound (Acar et al.'s criterion)"}})
+            "failsafe_n": "Median over the repeats of the cluster's fail-safe N (Definition)",
+            "failsafe_n_min": "Smallest fail-safe N over the repeats",
+            "failsafe_n_max": "Largest fail-safe N over the repeats (the upper bound: it survived every tested "
+                              "number in that repeat)",
+            "repeats": "Repeats of the noise draw",
+            "passes_lower": "Fail-safe N at least the lower bound (2k) in every repeat",
+            "passes_upper": "Fail-safe N at least the upper bound (10k) in every repeat",
+            "repeats_passing_lower": "Repeats in which the fail-safe N reached the lower bound",
+            "repeats_passing_upper": "Repeats in which the fail-safe N reached the upper bound",
+            "robust": "Passes the lower bound in every repeat (Acar et al.'s criterion, in every repeat)"}})
 
 
 def _failsafe_tests_sidecar(result: AnalysisResult) -> Sidecar:
     return Sidecar(
-        "Every analysis the fail-safe N search ran: the number of noise experiments added, how many clusters "
-        "passed FWE, and whether each original cluster survived.",
-        [f"bids::{COORDINATES}", f"bids::{FWE_CLUSTER_MAP}"], ale_parameters(result), failsafe_info(result))
+        "Every analysis the fail-safe N search ran, by repeat: the number of noise experiments added, how many "
+        "clusters passed FWE, and whether each original cluster survived (its peak voxel in a passing cluster). "
+        "Each repeat's fail-safe N follows from its rows by the Definition.",
+        [f"bids::{COORDINATES}", f"bids::{FWE_CLUSTER_MAP}"], ale_parameters(result),
+        {**failsafe_info(result), "Columns": {
+            "repeat": "Repeat of the noise draw (1, 2, ...)",
+            "n_noise": "Noise experiments added (the first n_noise of the repeat's sequence)",
+            "n_fwe_clusters": "Clusters that passed cluster-level FWE in the re-run analysis",
+            "survives_<cluster_id>": "Whether the cluster's peak voxel lies in a cluster that passed"}})
 
 
 def _stability_image(result: AnalysisResult, _out=None):

@@ -324,6 +324,7 @@ def _robustness_facts(result) -> dict | None:
                               "alpha": st.alpha}
     if fs is not None:
         facts["failsafe"] = {"table": fs.table, "lower": fs.lower, "upper": fs.upper, "step": fs.step,
+                             "repeats": fs.repeats,
                              "n_iterations": fs.n_iterations, "noise_space": fs.noise_space, "seed": fs.seed,
                              "noise_counts": fs.noise_counts,
                              "n_experiments": fs.n_experiments}
@@ -372,14 +373,20 @@ def _robustness_methods(rb: dict | None, subsets: str | None = None, bounds: str
         counts = ("the focus count and the subject count of one randomly chosen experiment"
                   if fs.get("noise_counts") == "paired" else
                   "a focus count and a subject count copied from two independently drawn experiments")
-        text += (" The fail-safe N (Acar et al., 2018) of each FWE cluster is the largest number of added noise "
-                 f"experiments (each with {counts}, its foci on distinct random voxels of the "
-                 f"{'brain mask' if fs['noise_space'] == 'brain' else 'grey matter'}) at which the cluster still "
-                 "passed (its peak voxel inside a cluster that passed cluster-level FWE), found by testing "
+        from ale_app.stats.failsafe import DEFINITION
+
+        repeats = fs.get("repeats", 1)
+        text += (" The fail-safe N (Acar et al., 2018) of each FWE cluster is the number of added noise experiments "
+                 f"(each with {counts}, its foci on distinct random voxels of the "
+                 f"{'brain mask' if fs['noise_space'] == 'brain' else 'grey matter'}) that the cluster withstands, "
+                 "surviving while its peak voxel lies inside a cluster that passed cluster-level FWE, with "
+                 f"{fs['n_iterations']:,} Monte Carlo iterations per analysis. The noise draw was "
+                 f"repeated {repeats} {'time' if repeats == 1 else 'times'}, each repeat with its own sequence of "
+                 f"noise experiments and its own Monte Carlo seed, both derived from seed {fs['seed']}. " + DEFINITION + " Each repeat tested "
                  f"{bounds or str(fs['lower']) + ' and ' + str(fs['upper'])} noise experiments "
-                 f"(2 and 10 times the number of experiments by default) and bisecting to a step of {fs['step']}, with "
-                 f"{fs['n_iterations']:,} Monte Carlo iterations per analysis (seed {fs['seed']}); a cluster "
-                 f"withstanding {robust_at or fs['lower']} is robust by Acar et al.'s criterion.")
+                 f"(2 and 10 times the number of experiments by default) and bisected to a step of {fs['step']}; a "
+                 f"cluster whose fail-safe N reached {robust_at or fs['lower']} in every repeat is robust by Acar et "
+                 "al.'s criterion.")
     return text
 
 
@@ -1009,8 +1016,8 @@ def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
                      "from the jackknife over the FWE clusters"
                      + ("; the share of the stability subsets in which the cluster survives (desc-stability_table.tsv)"
                         if r.robustness and "stability" in r.robustness else "")
-                     + ("; its fail-safe N, the most noise experiments added with which it still passed, and the "
-                        "number at which it failed (desc-failsafe_table.tsv)"
+                     + ("; its fail-safe N, the median (and range) over repeats of the noise draw of the most "
+                        "noise experiments it withstood (desc-failsafe_table.tsv)"
                         if r.robustness and "failsafe" in r.robustness else "") + ".</p>")
         parts.append(fwe_cluster_summary_html(summary, f["n_iterations"]))
         parts.append("<h3>Clusters that passed cluster-level FWE (F)</h3>")

@@ -26,10 +26,15 @@ NAMED_CONTRIBUTORS = 5
 
 
 def failsafe_words(row) -> str:
-    """A cluster's fail-safe N as the report's table shows it: the number, and where it failed."""
-    if pd.isna(row["bracket_high"]):
-        return f"\u2265 {int(row['failsafe_n'])} (survived the upper bound)"
-    return f"{int(row['failsafe_n'])} (failed at {int(row['bracket_high'])})"
+    """A cluster's fail-safe N as the report's table shows it: the median over the repeats and
+    the range, or that it reached the upper bound in every repeat."""
+    n = int(row["repeats"])
+    if bool(row["passes_upper"]):
+        return f"\u2265 {int(row['failsafe_n_min'])} in every repeat (survived the upper bound)"
+    if n == 1:
+        return f"{row['failsafe_n']:g} (one repeat)"
+    return (f"{row['failsafe_n']:g} (median of {n} repeats; range {int(row['failsafe_n_min'])} to "
+            f"{int(row['failsafe_n_max'])})")
 
 
 def _main_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -163,8 +168,10 @@ def reporting_checklist(r) -> list[tuple[str, str, str]]:
         diagnostics.append(f"subsampling stability ({st['n_subsets']:,} subsets of {st['subset_size']} experiments)")
     if "failsafe" in rb:
         fs = rb["failsafe"]
+        repeats = fs.get("repeats", 1)
         diagnostics.append(f"fail-safe N (Acar et al. 2018; noise experiments between {fs['lower']:,} and "
-                           f"{fs['upper']:,}, step {fs['step']})")
+                           f"{fs['upper']:,}, step {fs['step']}; {repeats} repeat{'' if repeats == 1 else 's'} "
+                           "of the noise draw)")
     items.append(("9: diagnostics", "Contributions", "; ".join(diagnostics)))
     items.append(("10: transparency", "Data and re-run",
                   "coordinates.tsv and a Sleuth export of every focus as it ran; " + rerun_words(set(rb))

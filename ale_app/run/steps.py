@@ -254,7 +254,8 @@ def _failsafe(result: AnalysisResult, ctx: StepContext) -> None:
         result.fit, _cluster_label_values(result.fit, result.fwe_clusters.label_img), result.spec.ale,
         voxel_p=inf.voxel_p, alpha=inf.fwe_alpha, n_iterations=spec.n_iterations or inf.n_iterations,
         seed=inf.seed, lower_multiple=spec.lower_multiple, upper_multiple=spec.upper_multiple, step=spec.step,
-        noise_space=spec.noise_space, noise_counts=spec.noise_counts, executor=ctx.executor, progress=LGR.info)
+        noise_space=spec.noise_space, noise_counts=spec.noise_counts, repeats=spec.repeats, executor=ctx.executor,
+        progress=LGR.info)
 
 
 def _describe_failsafe(result: AnalysisResult, _ctx: StepContext) -> str:
@@ -262,8 +263,9 @@ def _describe_failsafe(result: AnalysisResult, _ctx: StepContext) -> str:
 
     spec = result.spec.robustness.failsafe
     lower, upper = bounds(len(result.fit.ids), spec.lower_multiple, spec.upper_multiple)
-    return (f"Fail-safe N of {_plural(len(result.fwe_clusters.labels), 'FWE cluster')}: noise experiments between "
-            f"{lower} and {upper}, step {spec.step}")
+    return (f"Fail-safe N of {_plural(len(result.fwe_clusters.labels), 'FWE cluster')}: "
+            f"{_plural(spec.repeats, 'repeat')} of the noise draw, noise experiments between {lower} and {upper}, "
+            f"step {spec.step}")
 
 
 def _release_ma_maps(result: AnalysisResult, _ctx: StepContext) -> None:

@@ -260,6 +260,18 @@ def subset_schedule(n_experiments: int, subset_size: int, n_subsets: int | None,
     return generate_subset_schedule(n_experiments, subset_size, n_samples=n_subsets, random_state=int(seed))
 
 
+def null_space_ijk(estimator, mask_coverage: str) -> np.ndarray:
+    """The voxels (ijk, int32) random foci are drawn from, as ``ResampledStability``'s null
+    draws them (``mask_coverage``: ``gm`` or ``brain``); needs no sample sizes."""
+    from nimare.utils import _mask_coverage_to_null_ijk  # private
+
+    if mask_coverage == "gm":
+        from ale_app.stats.gm_prior import seed_nimare_cache
+
+        seed_nimare_cache(estimator.masker)  # the shipped prior: NiMARE resamples nothing
+    return _mask_coverage_to_null_ijk(estimator.masker, mask_coverage=mask_coverage).astype(np.int32)
+
+
 def stability_null_inputs(estimator, mask_coverage: str):
     """What ``ResampledStability``'s cluster-size null draws from, for an input-prepared ALE.
 
@@ -270,14 +282,9 @@ def stability_null_inputs(estimator, mask_coverage: str):
     """
     from nimare.meta.cbma.ale import _study_metadata_from_coordinates  # private
     from nimare.meta.utils import _kernel_to_sparse_support, get_ale_kernel  # private
-    from nimare.utils import _mask_coverage_to_null_ijk  # private
 
     sample_sizes, num_foci = _study_metadata_from_coordinates(estimator.inputs_["coordinates"])
-    if mask_coverage == "gm":
-        from ale_app.stats.gm_prior import seed_nimare_cache
-
-        seed_nimare_cache(estimator.masker)  # the shipped prior: NiMARE resamples nothing
-    space = _mask_coverage_to_null_ijk(estimator.masker, mask_coverage=mask_coverage).astype(np.int32)
+    space = null_space_ijk(estimator, mask_coverage)
     unique = np.unique(sample_sizes)
     supports = []
     for value in unique:
