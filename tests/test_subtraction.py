@@ -300,8 +300,20 @@ def test_rejects_bad_inputs():
         S.fit_subtraction(fit1, fit2, n_iterations=5, voxel_p=1.5)
     with pytest.raises(ValueError):
         S.fit_subtraction(fit1, fit2, n_iterations=5, inference_mask1=np.ones(10, bool))
-    with pytest.raises(ValueError):
-        S.fit_subtraction(fit1, fit2, n_iterations=5, inference_mask1=np.zeros(fit1.stat_values.size, bool))
+
+
+
+def test_two_empty_inference_masks_give_an_empty_directional_reading():
+    """Neither group converges anywhere on its own: the directional reading is p 1 and z 0 at
+    every voxel (NiMARE's fit refuses this case), and every other map is the fit without masks."""
+    fit1, fit2 = _fits(*_generated_groups(3, 4, first_case=0))
+    empty = np.zeros(fit1.stat_values.size, bool)
+    plain = S.fit_subtraction(fit1, fit2, n_iterations=5, seed=2)
+    masked = S.fit_subtraction(fit1, fit2, n_iterations=5, seed=2, inference_mask1=empty, inference_mask2=empty)
+    assert np.all(np.asarray(masked.directional["p"]) == 1)
+    assert not np.asarray(masked.directional["z"]).any()
+    for name in ("diff_values", "p_values", "z_values", "p_cluster_size_fwe_values", "p_voxel_fwe_values"):
+        np.testing.assert_array_equal(getattr(masked, name), getattr(plain, name), err_msg=name)
 
 
 @pytest.mark.slow
