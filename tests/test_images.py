@@ -126,7 +126,7 @@ def test_packaging_describes_both_modes(recipe):
 def test_container_info_outside_an_image(monkeypatch):
     monkeypatch.delenv("ALE_APP_CONTAINER", raising=False)
     assert P.container_info() is None
-    assert "Container" not in P.dataset_description("t", {"path": "p", "sha256": "0"})["GeneratedBy"][0]
+    assert "Container" not in P.dataset_description("t", [{"path": "p", "sha256": "0"}])["GeneratedBy"][0]
 
 
 def test_container_info_reports_the_baked_in_labels(monkeypatch):
@@ -139,7 +139,7 @@ def test_container_info_reports_the_baked_in_labels(monkeypatch):
     expected = {"Type": "docker", "Tag": "", "Version": "9.8.7", "Revision": "abc123",
                 "Source": "https://example.org/ale-app"}
     assert P.container_info() == expected
-    assert P.dataset_description("t", {"path": "p", "sha256": "0"})["GeneratedBy"][0]["Container"] == expected
+    assert P.dataset_description("t", [{"path": "p", "sha256": "0"}])["GeneratedBy"][0]["Container"] == expected
 
     monkeypatch.setenv("APPTAINER_CONTAINER", "/scratch/ale-app.sif")
     assert P.container_info()["Tag"] == "/scratch/ale-app.sif"
