@@ -298,6 +298,9 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         # dask.distributed set its logger to INFO on import: its connection chatter (with
         # tracebacks) only with --verbose; ale-app reports what a lost worker or scheduler means.
         logging.getLogger("distributed").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
+    from ale_app.run.scratch import remove_stale_scratch
+
+    remove_stale_scratch()  # those of a --verify killed (SIGKILL) before it could remove its own
     # Figures are files: no display, the same pixels everywhere. Set before matplotlib is
     # imported (by the figure step), so that a refused folder or bad input never imports it.
     os.environ["MPLBACKEND"] = "Agg"

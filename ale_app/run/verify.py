@@ -8,7 +8,8 @@ then re-run it and compare, file by file.
    recorded SHA-256.
 3. The analysis is re-run from ``spec.json`` into a scratch folder and every derivative is
    compared byte for byte with the archived one (``provenance.json`` apart: it records
-   times and places).
+   times and places). The scratch folder is removed at the end; the ones that killed
+   ``--verify`` runs left behind are removed first (:mod:`ale_app.run.scratch`).
 
 Any difference, in the records or in the re-run, is a failure: never "identical".
 """
@@ -26,6 +27,7 @@ from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
 from ale_app.outputs import swap as S
 from ale_app.outputs import provenance as P
+from ale_app.run import scratch as T
 from ale_app.files import OUTPUT_LIMIT, RECORD_LIMIT, RefusedFile, read_regular_text, sha256_regular
 from ale_app.errors import MissingInputError, OutputError
 
@@ -181,6 +183,7 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
     from ale_app.run.workflow import RunOptions, run
 
     output_dir = Path(output_dir)
+    T.remove_stale_scratch()  # those of a --verify killed (SIGKILL) before it could remove its own
     if S.pending_swap(output_dir):
         # A killed --overwrite: completed (or undone) first, as any run on the folder would.
         with D.lock_output_dir(output_dir, O.DATASET_DESCRIPTION):
@@ -218,7 +221,7 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
 
     scratch = None
     try:  # an interrupt (InterruptedRun) or any other error still removes the scratch run
-        scratch = Path(tempfile.mkdtemp(prefix="ale-app-verify-"))
+        scratch = T.make_scratch()
         rerun_dir = scratch / "out"
         options = RunOptions(n_jobs=n_jobs, backend=backend, argv=argv, on_step=on_step)
         if getattr(spec, "spec_version", 1) == 2:
