@@ -161,7 +161,7 @@ def test_a_sheet_with_more_tags_than_a_part_parsed_whole_may_have_is_read(book):
     assert manifest != _part(padded, "[Content_Types].xml")
     moved = _rewrite(padded, "[Content_Types].xml", manifest)
     with pytest.raises(InputDataError, match=r"'xl/worksheets/sheet1\.xml' holds 1,500,\d{3} XML tags, above the "
-                       r"500,000 limit for a part that is not a sheet"):
+                       r"500,000 limit for a part read whole \(not a sheet\)"):
         check_workbook_limits(moved)
 
 
@@ -176,6 +176,39 @@ def test_the_parts_read_whole_are_bounded_together(book):
                      _refusal(both))
 
 
+def test_what_a_chart_sheet_draws_is_read_whole_and_what_a_worksheet_draws_is_not_read(tmp_path):
+    """openpyxl (read-only) parses a chart sheet, its drawing and its chart whole, and never
+    reads a worksheet's drawing: 600,000 tags are refused in the first, not in the second."""
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+
+    book = Workbook()
+    sheet = book.active
+    for row in (["a", "b"], [1, 2], [3, 4]):
+        sheet.append(row)
+    charts = []
+    for column in (1, 2):
+        charts.append(BarChart())
+        charts[-1].add_data(Reference(sheet, min_col=column, min_row=1, max_row=3), titles_from_data=True)
+    book.create_chartsheet("Chart").add_chart(charts[0])  # drawing2.xml, chart2.xml (written after the sheet's)
+    sheet.add_chart(charts[1], "D2")  # drawing1.xml, chart1.xml
+    path = tmp_path / "charts.xlsx"
+    book.save(path)
+    with zipfile.ZipFile(path) as archive:
+        stats = L._read_parts(archive, archive.infolist(), "x")
+        streamed, _, whole = L._streamed_parts(archive, stats, "x")
+    assert streamed == {SHEET}
+    assert {"xl/chartsheets/sheet1.xml", "xl/drawings/drawing2.xml", "xl/charts/chart2.xml"} <= whole
+    assert not {"xl/drawings/drawing1.xml", "xl/charts/chart1.xml"} & whole
+    for drawing, refused in (("xl/drawings/drawing1.xml", False), ("xl/drawings/drawing2.xml", True)):
+        padded = _rewrite(path, drawing, b"", b"<!---->", 600_000, _part(path, drawing))
+        if refused:
+            with pytest.raises(InputDataError, match=f"'{drawing}' holds 600,\\d{{3}} XML tags, above the 500,000 limit"):
+                check_workbook_limits(padded)
+        else:
+            check_workbook_limits(padded)
+
+
 # --------------------------------------------------------------------------- what a part expands to
 
 
@@ -187,7 +220,7 @@ def test_styles_that_expand_past_their_limit_are_refused_before_openpyxl_parses_
     assert hostile.stat().st_size < 2 * MiB
     message = _refusal(hostile)
     assert message == (f"The input file {str(hostile)!r} is a workbook too large when decompressed: its part "
-                       "'xl/styles.xml' expands to 65 MiB, above the 64 MiB limit for a part that is not a sheet.")
+                       "'xl/styles.xml' expands to 65 MiB, above the 64 MiB limit for a part read whole (not a sheet).")
 
 
 def test_a_sheet_of_spaces_past_the_part_limit_is_refused_by_its_declared_size(book):
@@ -222,8 +255,8 @@ def test_a_sheet_of_too_many_cells_is_refused_while_it_is_decompressed(book):
     """8 million empty cells (32 MiB, under the part limit) pass the tag limit of a sheet."""
     hostile = _sheet_with(book, b"<c/>", L.STREAMED_TAG_LIMIT)
     message = _refusal(hostile)
-    assert message.endswith(f"its part '{SHEET}' holds more than 8,000,000 XML tags, the limit for a sheet "
-                            "(about 2,000,000 cells).")
+    assert message.endswith(f"its part '{SHEET}' holds more than 8,000,000 XML tags, the limit for any part (for "
+                            "a sheet, about 2,000,000 cells).")
 
 
 def test_a_part_whose_declared_size_lies_is_never_read_past_it(book):
@@ -300,10 +333,10 @@ def test_the_command_line_refuses_a_hostile_workbook_quickly_in_little_memory(bo
     if kind == "styles":
         styles = _part(book, STYLES)
         hostile = _rewrite(book, STYLES, b"<!--", b" ", 200 * MiB, b"-->" + styles)
-        expected = "its part 'xl/styles.xml' expands to 200 MiB, above the 64 MiB limit for a part that is not a sheet."
+        expected = "its part 'xl/styles.xml' expands to 200 MiB, above the 64 MiB limit for a part read whole (not a sheet)."
     else:
         hostile = _sheet_with(book, b"<c/>", 60_000_000)  # 229 MiB: 60 million empty cells
-        expected = "the limit for a sheet (about 2,000,000 cells)."
+        expected = "the limit for any part (for a sheet, about 2,000,000 cells)."
     hostile.rename(book)
     assert book.stat().st_size < 5 * MiB
     spec = book.parent / "spec.yaml"
@@ -345,7 +378,8 @@ def _wait(proc: subprocess.Popen, deadline: float) -> tuple[int, resource.struct
 def test_the_readme_states_the_limits():
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
     assert (f"512 MiB decompressed in all; a sheet (or the shared strings) at most 256 MiB, 8,000,000 XML tags (about "
-            f"2,000,000 cells) and no run of 256 KiB without a tag (longer than a cell holds); every other part at most "
-            f"64 MiB and 500,000 tags, and 500,000 together") in readme
+            f"2,000,000 cells) and no run of 256 KiB without a tag (longer than a cell holds); a part openpyxl reads "
+            f"whole (styles, workbook, relationships, a chart sheet's drawings) at most 64 MiB and 500,000 tags, and "
+            f"500,000 together") in readme
     assert (L.TOTAL_LIMIT, L.STREAMED_PART_LIMIT, L.STREAMED_TAG_LIMIT, L.PLAIN_RUN_LIMIT, L.TREE_PART_LIMIT,
             L.TREE_TAG_LIMIT) == (512 * MiB, 256 * MiB, 8_000_000, 256 * 1024, 64 * MiB, 500_000)

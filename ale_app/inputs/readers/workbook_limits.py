@@ -16,12 +16,14 @@ at the first limit it passes:
    the parts parsed whole together, and, in a sheet or the shared strings, the longest run of
    text or spaces without a tag (openpyxl holds such a run whole).
 
-openpyxl (``read_only``) streams the sheets and the shared strings; every other part it
-reads (``[Content_Types].xml``, the workbook, every ``.rels``, the styles, the document
-properties, the theme, a chart sheet and what it draws) it parses whole into a tree, which
-costs far more memory per tag. A part gets the larger streamed limits only when the workbook
-names it as a worksheet or as the shared strings and nothing parses it whole; every other
-part gets the tree limits.
+openpyxl (``read_only``, ``keep_links`` off) streams the sheets and the shared strings;
+every other part it reads (``[Content_Types].xml``, the workbook, every ``.rels``, the styles,
+the document properties, the theme, a chart sheet and what it draws) it parses whole into a
+tree, which costs far more per tag: those get the tree limits. A part gets the larger
+streamed limits only when the workbook names it as a worksheet or as the shared strings and
+nothing parses it whole. Parts openpyxl never reads (a worksheet's drawings and comments,
+images, pivot caches, ``docProps/app.xml``) are only decompressed here, within the part and
+total limits.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ STREAMED_PART_LIMIT = 256 * MiB
 #: Reading them costs time and memory whatever they hold: 20 million tags (4.7 million cells
 #: of 1.5, a 411 KB file) took 24 s and 550 MB; 8 million take about 10 s.
 STREAMED_TAG_LIMIT = 8_000_000
-#: Every other part, which openpyxl parses whole into a tree (or never reads). Real ones are
+#: A part openpyxl parses whole into a tree. Real ones are
 #: kilobytes; a style-bloated ``styles.xml`` at Excel's maximum of 64,000 cell formats is a
 #: few MB. A tree costs far more per tag than a stream: one million ``<font/>`` in the styles
 #: took 21 s and 600 MB, so the tags are bounded per part and over all the parts openpyxl
@@ -65,7 +67,7 @@ WINDOW = 64 * 1024
 BLOCK = 1 * MiB
 
 SAVE_AS_CSV = ("ale-app reads workbooks whose parts expand to at most {total} in all ({part} and about {cells} "
-               "cells for a sheet, {tree} for any other part); save the sheet as CSV (comma-separated, .csv) and point input.path at it, or "
+               "cells for a sheet, {tree} for a part read whole); save the sheet as CSV (comma-separated, .csv) and point input.path at it, or "
                "check that input.path names the workbook you meant.")
 
 
@@ -128,10 +130,10 @@ def check_workbook_limits(path: Path) -> None:
         streamed, strings, whole = _streamed_parts(archive, stats, label)
         parsed_whole = 0
         for name, (size, tags, plain) in stats.items():
-            if name not in streamed:
+            if name in whole:
                 _check_tree_part(label, name, size, tags)
-                parsed_whole += tags if name in whole else 0
-            elif plain >= PLAIN_RUN_LIMIT:
+                parsed_whole += tags
+            elif name in streamed and plain >= PLAIN_RUN_LIMIT:
                 raise _too_large(label, f"its part {name!r} ({'the shared strings' if name == strings else 'a sheet'}) "
                                  f"holds {_size(PLAIN_RUN_LIMIT)} or more of text or spaces "
                                  "without an XML tag, more than a cell holds (Excel: 32,767 characters)")
@@ -165,8 +167,8 @@ def _read_parts(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], label: s
                                          f"(the limit for a whole workbook), reached in {info.filename!r}")
                     if tags > STREAMED_TAG_LIMIT:
                         raise _too_large(label, f"its part {info.filename!r} holds more than "
-                                         f"{STREAMED_TAG_LIMIT:,} XML tags, the limit for a sheet (about "
-                                         f"{STREAMED_TAG_LIMIT // 4:,} cells)")
+                                         f"{STREAMED_TAG_LIMIT:,} XML tags, the limit for any part (for a sheet, "
+                                         f"about {STREAMED_TAG_LIMIT // 4:,} cells)")
         except PART_ERRORS as exc:
             raise damaged_part(label, info.filename, exc) from None
         previous = stats.get(info.filename, (0, 0, 0))  # a name twice: count the larger
@@ -177,10 +179,10 @@ def _read_parts(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], label: s
 def _check_tree_part(label: str, name: str, size: int, tags: int) -> None:
     if size > TREE_PART_LIMIT:
         raise _too_large(label, f"its part {name!r} expands to {_size(size)}, above the {_size(TREE_PART_LIMIT)} "
-                         "limit for a part that is not a sheet")
+                         "limit for a part read whole (not a sheet)")
     if tags > TREE_TAG_LIMIT:
         raise _too_large(label, f"its part {name!r} holds {tags:,} XML tags, above the {TREE_TAG_LIMIT:,} limit for "
-                         "a part that is not a sheet")
+                         "a part read whole (not a sheet)")
 
 
 def _streamed_parts(archive: zipfile.ZipFile, stats: dict[str, tuple[int, int, int]],
@@ -201,7 +203,7 @@ def _streamed_parts(archive: zipfile.ZipFile, stats: dict[str, tuple[int, int, i
         return True
 
     if not tree_checked(ARC_CONTENT_TYPES):
-        return set(), None, set(stats)  # openpyxl says what is missing
+        return set(), None, set(stats)  # openpyxl says what is missing; every part as if read whole
     try:
         manifest = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))
         workbook = next((part.PartName[1:] for kind in (XLTM, XLTX, XLSM, XLSX)
@@ -212,26 +214,39 @@ def _streamed_parts(archive: zipfile.ZipFile, stats: dict[str, tuple[int, int, i
     except Exception as exc:  # any malformed manifest: openpyxl fails on it too
         raise damaged_part(label, ARC_CONTENT_TYPES, exc) from None
     whole = {ARC_CONTENT_TYPES, workbook, ARC_STYLE, ARC_CORE, ARC_CUSTOM, ARC_THEME}
-    candidates = {strings.PartName[1:]} if strings is not None else set()
-    workbook_rels = get_rels_path(workbook)
-    for name in [n for n in stats if n.endswith(".rels")]:
-        whole.add(name)
+    whole.update(name for name in stats if name.endswith(".rels"))  # openpyxl parses a sheet's, the workbook's, ...
+    for name in whole & set(stats):
         tree_checked(name)
+
+    def targets(part: str) -> list:
+        """The relationships of ``part`` (from its ``.rels``, checked above), internal ones only."""
+        rels_path = get_rels_path(part)
+        if rels_path not in stats:
+            return []
         try:
-            rels = get_dependents(archive, name)
+            return [rel for rel in get_dependents(archive, rels_path) if rel.TargetMode != "External"]
         except AleAppError:
             raise
         except Exception as exc:
-            raise damaged_part(label, name, exc) from None
-        for rel in rels:
-            if rel.TargetMode == "External":
-                continue
-            kind = str(rel.Type)
-            if name != workbook_rels or "chartsheet" in kind:  # a chart sheet, what it draws, ...
-                whole.add(rel.target)
-            elif kind.endswith("/worksheet"):
-                candidates.add(rel.target)
-            # the workbook's other relationships (styles, theme, shared strings, external links
-            # with keep_links off, pivot caches in read-only mode) are not parsed through them
+            raise damaged_part(label, rels_path, exc) from None
+
+    candidates = {strings.PartName[1:]} if strings is not None else set()
+    drawn = []
+    for rel in targets(workbook):
+        kind = str(rel.Type)
+        if "chartsheet" in kind:
+            drawn.append(rel.target)
+        elif kind.endswith("/worksheet"):
+            candidates.add(rel.target)
+        # the workbook's other relationships (styles, theme, shared strings, external links
+        # with keep_links off, pivot caches in read-only mode) are not read through them
+    seen: set[str] = set()
+    while drawn:  # a chart sheet and what it draws (drawings, charts, images), parsed whole
+        part = drawn.pop()
+        if part not in seen:
+            seen.add(part)
+            drawn.extend(rel.target for rel in targets(part))
+    whole |= seen
+    # A worksheet's own relationships (drawings, comments, tables, ...) are not read in read-only mode.
     shared = strings.PartName[1:] if strings is not None else None
     return {name for name in candidates - whole if name in stats}, shared, whole
