@@ -333,15 +333,19 @@ def workbook_kind(path: Path) -> str | None:
     if not head.startswith(ZIP_MAGIC):
         return None
     import zipfile
+    import zlib
 
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             if "xl/workbook.xml" in names:
                 return "xlsx"
-            if "mimetype" in names and b"opendocument.spreadsheet" in archive.read("mimetype"):
-                return "ods"
-    except (zipfile.BadZipFile, OSError, KeyError):
+            if "mimetype" in names:
+                with archive.open("mimetype") as mimetype:  # its first bytes: it may expand to gigabytes
+                    if b"opendocument.spreadsheet" in mimetype.read(256):
+                        return "ods"
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError, NotImplementedError, RuntimeError, ValueError,
+            zlib.error):
         pass
     return "zip"
 

@@ -19,8 +19,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ale_app.errors import InputDataError
+from ale_app.errors import AleAppError, InputDataError
 from ale_app.inputs.readers import ReadResult, check_input_file, refuse_workbook
+from ale_app.inputs.readers.workbook_limits import check_workbook_limits, damaged_part
 from ale_app.inputs.readers.table import TableSource, read_rows
 
 
@@ -54,18 +55,25 @@ def read_workbook(path: Path, columns: dict[str, str | None] | None = None, shee
     from openpyxl.utils.exceptions import InvalidFileException
 
     label = repr(str(path))
+    check_workbook_limits(path)  # what it expands to, before openpyxl parses any of it
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, EOFError,
-            SyntaxError) as exc:
+        book = load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except AleAppError:
+        raise
+    except (InvalidFileException, zipfile.BadZipFile) as exc:
         raise InputDataError(f"The input file {label} cannot be read as an Excel workbook: "
                              f"{type(exc).__name__}: {str(exc)[:200]}",
                              hint="Open it in Excel or LibreOffice and save it again as .xlsx, or as CSV.") from None
     except OSError as exc:
+        if exc.errno is None:  # openpyxl's own IOError ("File contains no valid workbook part")
+            raise damaged_part(label, None, exc) from None
         from ale_app.errors import MissingInputError
 
         raise MissingInputError(f"The input file {label} cannot be read: {exc.strerror}.",
                                 hint="Check the file's permissions.") from None
+    except Exception as exc:  # a malformed part: XML, values, an overflow or memory error of a parser
+        raise damaged_part(label, None, exc) from None
+    part = None
     try:
         names = [ws.title for ws in book.worksheets]
         states = {ws.title: getattr(ws, "sheet_state", None) or "visible" for ws in book.worksheets}
@@ -90,12 +98,17 @@ def read_workbook(path: Path, columns: dict[str, str | None] | None = None, shee
                 hint=f"Name one of its sheets as written (case and spaces count), or remove {field}.sheet to "
                 "read the first.")
         ws = book[chosen]
+        part = getattr(ws, "_worksheet_path", None)
         state = states[chosen]
         if state != "visible":
             note += f" ({'very hidden' if state == 'veryHidden' else 'hidden'} in Excel)"
         ws.reset_dimensions()  # some writers record a wrong used range; read every cell there is
         rows = [(number, [cell_text(v) for v in values])
                 for number, values in enumerate(ws.iter_rows(values_only=True), start=1)]
+    except AleAppError:
+        raise
+    except Exception as exc:  # the sheet is parsed as its rows are read
+        raise damaged_part(label, part, exc) from None
     finally:
         book.close()
     layout = f"sheet {chosen!r}" if sheet is not None or len(names) == 1 else note
