@@ -272,11 +272,18 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
                 _print(f"group {name}:")
                 for line in summary_lines(evidence, field=f"groups.{name}"):
                     _print(f"  {line}")
+            evidences = list(groups.values())
         else:
             evidence = workflow.validate(spec, spec_dir)
             _print(f"spec: {args.spec} (valid)")
             for line in summary_lines(evidence):
                 _print(line)
+            evidences = [evidence]
+        n_jobs = _n_jobs(args)
+        footprint, runtime = workflow.estimate_cost(
+            spec, evidences, n_jobs, workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend).executor().kind,
+            contrast=contrast)
+        _print(f"estimate: {workflow.cost_line(footprint, runtime)}")
         _print("nothing written (--validate-only)")
         return 0
     if args.output_dir is None:

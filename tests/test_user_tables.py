@@ -302,7 +302,8 @@ def test_validate_only_lists_the_ids_it_read_and_shortens_a_long_list(tmp_path, 
     assert listed[0] == "70 in file order (all selected):"
     assert listed[1:31] == [f"  S{i:03d}-c" for i in range(30)]
     assert listed[31] == "  ... and 40 more; the last is S069-c"
-    assert listed[32] == "nothing written (--validate-only)"
+    assert listed[32].startswith("estimate: expected to take about ")
+    assert listed[33] == "nothing written (--validate-only)"
 
 
 # --------------------------------------------------------------------------- records

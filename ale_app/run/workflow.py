@@ -218,20 +218,48 @@ def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, op
                          provenance=O.write_provenance)
 
 
+def estimate_cost(spec, evidence: list, n_jobs: int, executor_kind: str, contrast: bool = False):
+    """A run's estimated peak memory (:mod:`ale_app.stats.footprint`) and seconds per step
+    (:mod:`ale_app.stats.runtime_estimate`), from the size of its ``evidence`` (one per group)."""
+    from ale_app.stats.footprint import estimate_peak
+    from ale_app.stats.runtime_estimate import estimate_runtime
+
+    sizes = [(len(ev.ids), len(ev.coordinates)) for ev in evidence]
+    footprint = estimate_peak(
+        sizes, mode=spec.mode, n_iterations=spec.inference.n_iterations, voxel_p=spec.inference.voxel_p,
+        jackknife=spec.jackknife.method if spec.jackknife.enabled else "none", n_jobs=n_jobs,
+        executor_kind=executor_kind, contrast=contrast)
+    return footprint, estimate_runtime(spec, sizes, n_jobs)
+
+
+def cost_line(footprint, runtime) -> str:
+    """The estimate in one sentence: 'expected to take about 3.2 h (2.1 GiB memory) on 2
+    workers; measured on a 2-core machine, yours may differ; mostly ...', naming the steps
+    that take most of it."""
+    from ale_app.process.memory import format_bytes
+    from ale_app.stats.runtime_estimate import format_duration
+
+    workers = f"{runtime.workers} worker" + ("" if runtime.workers == 1 else "s")
+    return (f"expected to take {format_duration(runtime.seconds)} ({format_bytes(footprint.resident)} memory) on "
+            f"{workers}; measured on a 2-core machine, yours may differ; mostly {runtime.describe()}")
+
+
 def check_memory(spec, evidence: list, options: RunOptions, contrast: bool = False) -> None:
     """Refuse a run whose estimated peak memory (:mod:`ale_app.stats.footprint`) exceeds what
-    this process may use (:mod:`ale_app.process.memory`), before anything is computed (exit 71)."""
+    this process may use (:mod:`ale_app.process.memory`), before anything is computed (exit 71);
+    and say how long a run that fits is expected to take when that is more than
+    :data:`ale_app.stats.runtime_estimate.ANNOUNCE_SECONDS` (a long run is never refused)."""
     from ale_app.process.memory import check_fits, format_bytes
-    from ale_app.stats.footprint import estimate_peak
+    from ale_app.stats.runtime_estimate import ANNOUNCE_SECONDS
 
-    footprint = estimate_peak(
-        [(len(ev.ids), len(ev.coordinates)) for ev in evidence], mode=spec.mode,
-        n_iterations=spec.inference.n_iterations, voxel_p=spec.inference.voxel_p,
-        jackknife=spec.jackknife.method if spec.jackknife.enabled else "none", n_jobs=options.n_jobs,
-        executor_kind=options.executor().kind, contrast=contrast)
+    footprint, runtime = estimate_cost(spec, evidence, options.n_jobs, options.executor().kind, contrast)
     LGR.debug("estimated peak memory: %s resident, %s address space (%s)", format_bytes(footprint.resident),
               format_bytes(footprint.virtual), footprint.describe())
     check_fits(footprint)
+    if runtime.seconds > ANNOUNCE_SECONDS:
+        LGR.info("This run is %s", cost_line(footprint, runtime))
+    else:
+        LGR.debug("estimated time: %s", cost_line(footprint, runtime))
 
 
 def run_record(spec_dir: Path, spec_text: str, options: RunOptions) -> RunRecord:
