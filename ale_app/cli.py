@@ -280,10 +280,10 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
                 _print(line)
             evidences = [evidence]
         n_jobs = _n_jobs(args)
-        footprint, runtime = workflow.estimate_cost(
+        footprint, expected = workflow.estimate_cost(
             spec, evidences, n_jobs, workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend).executor().kind,
             contrast=contrast)
-        _print(f"estimate: {workflow.cost_line(footprint, runtime)}")
+        _print(f"estimate: {workflow.cost_line(footprint, expected)}")
         _print("nothing written (--validate-only)")
         return 0
     if args.output_dir is None:
