@@ -7,7 +7,7 @@ differs by up to 57% between seeds 3 and 4 at 5 repeats (``benchmarks/failsafe_r
 This script measures a candidate design for the next version, not what ale-app runs:
 
 - every test is its own noise draw (repeat ``t`` of ``stats.failsafe.draw_noise``) with its own
-  Monte Carlo seed (``stats.failsafe.montecarlo_seed(seed, t)``), 1,000 iterations, the
+  Monte Carlo seed (``stats.failsafe.montecarlo_seed(seed, t)``), ``--iterations`` (1,000), the
   cluster-forming p 0.001 and alpha 0.05, exactly as one test of ale-app's search;
 - the number of noise experiments of each test comes from one up-down staircase per FWE
   cluster, taken in turn (start at 2k with step k; step halved, down to 2, at each reversal;
@@ -83,7 +83,7 @@ def analysis(out: Path):
     return spec, fit, F.cluster_peaks(fit.stat_values, labels), options.executor()
 
 
-def staircase(seed: int, n_tests: int, spec, fit, peaks, executor) -> pd.DataFrame:
+def staircase(seed: int, n_tests: int, spec, fit, peaks, executor, n_iterations: int = 1000) -> pd.DataFrame:
     from ale_app.stats import failsafe as F
     from ale_app.stats import nimare_adapter as NA
     from ale_app.stats.ale import fit_ale
@@ -99,7 +99,7 @@ def staircase(seed: int, n_tests: int, spec, fit, peaks, executor) -> pd.DataFra
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit_m = fit_ale(F._dataset(pd.concat([coords, noise_foci], ignore_index=True)), spec.ale)
-        inf = montecarlo_fwe(fit=fit_m, voxel_p=0.001, n_iterations=1000, seed=F.montecarlo_seed(seed, t),
+        inf = montecarlo_fwe(fit=fit_m, voxel_p=0.001, n_iterations=n_iterations, seed=F.montecarlo_seed(seed, t),
                              alpha=0.05, executor=executor)
         passing = np.rint(fit_m.masker.transform(inf.label_img)).astype(np.int64).ravel() > 0
         return {c: bool(passing[i]) for c, i in peaks.items()}
@@ -160,6 +160,7 @@ def main() -> int:
     parser.add_argument("--tests", type=int, default=240)
     parser.add_argument("--out", default="failsafe-pooled-bench")
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--iterations", type=int, default=1000, help="Monte Carlo iterations per test")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -168,14 +169,14 @@ def main() -> int:
         path = out / f"tests-seed{seed}.tsv"
         if not (args.reuse and path.is_file()):
             context = context or analysis(out)
-            staircase(seed, args.tests, *context).to_csv(path, sep="\t", index=False)
+            staircase(seed, args.tests, *context, n_iterations=args.iterations).to_csv(path, sep="\t", index=False)
         tables[seed] = pd.read_csv(path, sep="\t")
     (sa, a), (sb, b) = tables.items()
     clusters = [int(c[1:]) for c in a.columns if c.startswith("s") and c[1:].isdigit()]
     print(f"{len(clusters)} FWE clusters; {len(a)} and {len(b)} tests; value seed {sa}/seed {sb} (relative difference)")
     for name, estimate in ESTIMATORS.items():
         print(name)
-        for n in [n for n in (60, 120, 180, 240, 360, 480) if n <= min(len(a), len(b))]:
+        for n in [n for n in (60, 120, 180, 240, 360, 480, 720, 960) if n <= min(len(a), len(b))]:
             cells = []
             for c in clusters:
                 x = estimate(a.m[a.t <= n], a[f"s{c}"][a.t <= n])
