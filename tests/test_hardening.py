@@ -176,6 +176,31 @@ def test_lock_file_replaced_by_a_link_is_refused(copy_of_run, capsys):
     assert not dangling.exists()
 
 
+def test_a_signal_delivered_as_the_temporary_file_is_created_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """A SIGTERM that arrives while ``os.open`` creates the write's temporary file is raised
+    where ``os.open`` returns, after the file exists (Python acts on signals between bytecodes).
+    The write must still remove it: found in CI, where ``test_interrupt`` saw a
+    ``.desc-jackknife_table.json.<hex>.tmp`` left after a SIGTERM."""
+    from ale_app.errors import InterruptedRun
+
+    out = tmp_path / "out"
+    out.mkdir()
+    real_open = os.open
+
+    def open_then_signal(path, flags, mode=0o777, *, dir_fd=None):
+        fd = real_open(path, flags, mode, dir_fd=dir_fd)
+        if str(path).endswith(".tmp"):
+            os.close(fd)
+            raise InterruptedRun("stopped by signal SIGTERM")
+        return fd
+
+    monkeypatch.setattr(D.os, "open", open_then_signal)
+    with pytest.raises(InterruptedRun):
+        D.OutputFolder(out).write_bytes("desc-jackknife_table.json", b"{}")
+    monkeypatch.undo()
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
 def test_links_planted_after_the_folder_was_checked_are_refused_at_the_write(tmp_path):
     """The write itself follows no link (a link planted while a run is under way)."""
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"

@@ -148,9 +148,15 @@ class OutputFolder:
             try:
                 refuse_link_at(dir_fd, base, target)
                 tmp = f".{base}.{secrets.token_hex(6)}.tmp"
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
-                             dir_fd=dir_fd)
                 try:
+                    # Inside the try: a signal that arrives while the file is being created is
+                    # raised where os.open returns, after the file exists, and must remove it.
+                    try:
+                        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                     0o644, dir_fd=dir_fd)
+                    except FileExistsError:  # not ours (48 random bits): leave it
+                        tmp = None
+                        raise
                     with os.fdopen(fd, "wb") as fh:
                         fh.write(data)
                         fh.flush()
@@ -161,10 +167,11 @@ class OutputFolder:
                         refuse_link_at(dir_fd, base, target)
                         os.replace(tmp, base, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
                 except BaseException:
-                    try:
-                        os.unlink(tmp, dir_fd=dir_fd)
-                    except FileNotFoundError:
-                        pass
+                    if tmp is not None:
+                        try:
+                            os.unlink(tmp, dir_fd=dir_fd)
+                        except FileNotFoundError:
+                            pass
                     raise
             finally:
                 os.close(dir_fd)
