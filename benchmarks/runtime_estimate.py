@@ -76,7 +76,7 @@ def cases() -> dict[str, dict]:
         "pain21-inferential": {"spec_version": 1, **inferential,
                                "inference": {"n_iterations": 2000, "min_experiments": 17},
                                "robustness": {"stability": {"enabled": True, "n_subsets": 100},
-                                              "failsafe": {"enabled": True, "repeats": 1, "n_iterations": 100}}},
+                                              "failsafe": {"enabled": True, "tests_per_cluster": 4, "n_iterations": 100}}},
         "pain-subtraction": {**two, "mode": "inferential", "contrast": {"groups": ["early", "late"]},
                              "inference": {"n_iterations": 500, "min_experiments": 10}},
         "pain-balanced": {**two, "mode": "inferential",

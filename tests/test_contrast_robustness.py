@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_failsafe import _words_by_hand  # noqa: E402
 from test_inferential import _html_rows  # noqa: E402
 
 from ale_app.cli import main  # noqa: E402
@@ -25,7 +26,7 @@ from ale_app.spec.v2 import AnalysisSpecV2, group_spec  # noqa: E402
 SEED = 5
 INFERENCE = {"min_experiments": 10, "n_iterations": 200, "seed": SEED}
 ROBUSTNESS = {"stability": {"enabled": True},
-              "failsafe": {"enabled": True, "n_iterations": 100, "step": 16, "repeats": 2}}
+              "failsafe": {"enabled": True, "n_iterations": 100, "step": 16, "tests_per_cluster": 2}}
 BALANCED = {"subsamples": 5, "difference_iterations": 5, "null_iterations": 60}
 ROBUST_FILES = ("desc-stability_table.tsv", "desc-stabilitynull_table.tsv", "desc-failsafe_table.tsv",
                 "desc-failsafetests_table.tsv", "space-MNI152NLin6Asym_res-2_desc-stability_statmap.nii.gz")
@@ -126,11 +127,7 @@ def test_contrast_report_shows_each_groups_robustness_and_the_checklist(runs):
             assert row[0] == f"F{cid}" and row[1] == str(int(cluster.size_mm3)) and row[3] == cluster.region
             assert row[-2] == f"{stability.loc[cid, 'stability']:.2f}"
             fs = failsafe.loc[cid]
-            said = (f"\u2265 {int(fs['failsafe_n_min'])} in every repeat (survived the upper bound)"
-                    if fs["passes_upper"] else
-                    f"{fs['failsafe_n']:g} (median of 2 repeats; range {int(fs['failsafe_n_min'])} to "
-                    f"{int(fs['failsafe_n_max'])})")
-            assert row[-1] == said
+            assert row[-1] == _words_by_hand(fs)
             checked += 1
     assert checked >= 2
     checklist = {item: value for _, item, value in _html_rows(page, "<h2>Reporting checklist")}
@@ -142,8 +139,8 @@ def test_contrast_report_shows_each_groups_robustness_and_the_checklist(runs):
     assert checklist["Contrast clusters"] == str(contrast["cluster_id"].nunique())
     assert checklist["Contrast test"].startswith("balanced contrast early - late (subsamples of 10; 5 subsamples")
     assert "subsampling stability (10 subsets of 9 experiments)" in checklist["Contributions"]
-    assert ("fail-safe N (Acar et al. 2018; noise experiments between 22 and 110, step 16; 2 repeats of the noise "
-            "draw)") in checklist["Contributions"]
+    assert ("fail-safe N (Acar et al. 2018; 2 tests per cluster, each its own noise draw, staircases from 22 noise "
+            "experiments, at most 110, smallest step 16)") in checklist["Contributions"]
     for text in (page, (both / "CITATION.md").read_text()):
         assert "Acar, F., Seurinck, R., Eickhoff, S. B., &amp; Moerkerke, B. (2018)" in text.replace(" & ", " &amp; ")
         assert "Frahm, L., Monimu, &amp; Hoffstaedter, F. JALE" in text.replace(" & ", " &amp; ")
@@ -154,36 +151,35 @@ def test_contrast_report_shows_each_groups_robustness_and_the_checklist(runs):
     words = html.unescape(page)
     assert words.count("Robustness of each group's own FWE clusters:") == 1 and "Robustness of group" not in words
     assert f"drew 10 subsets of 9 experiments in early and 11 subsets of 10 experiments in late (seed {SEED})" in words
-    assert "Each repeat tested 20 and 100 (early) or 22 and 110 (late) noise experiments" in words
-    assert "The noise draw was repeated 2 times" in words
-    assert "a cluster whose fail-safe N reached 20 (early) or 22 (late) in every repeat is robust" in words
+    assert "(20 and 100 (early) or 22 and 110 (late) noise experiments;" in words
+    assert "estimated from 2 tests per cluster" in words
+    assert "a cluster whose 95% interval lies at or above 20 (early) or 22 (late) is robust" in words
 
 
 @pytest.mark.slow
 def test_failsafe_table_is_what_the_tests_table_gives_by_the_definition(runs):
-    """Each cluster's median, range and bounds are what the tests table gives, repeat by repeat,
-    under the definition (the largest tested m with survival at every tested number up to m),
-    for every cluster of both groups."""
-    import numpy as np
+    """Each cluster's value, interval, counts and bounds are what every test of the tests table
+    gives under the definition (an independent fit, scipy's minimiser), for every cluster of
+    both groups; every test of a group is its own, numbered in order, placed in turn."""
+    from test_failsafe import _fifty_by_hand
 
     both, _ = runs
     for name, k in (("early", 10), ("late", 11)):
         table = pd.read_csv(both / f"group-{name}_desc-failsafe_table.tsv", sep="\t")
         tests = pd.read_csv(both / f"group-{name}_desc-failsafetests_table.tsv", sep="\t")
-        assert sorted(tests["repeat"].unique()) == [1, 2]
+        assert tests["test"].tolist() == list(range(1, 2 * len(table) + 1))
+        assert tests["asked_by"].tolist() == list(table["cluster_id"]) * 2
         for row in table.itertuples():
-            values = []
-            for _, rows in tests.groupby("repeat"):
-                fsn = 0
-                for m, survived in zip(rows["n_noise"], rows[f"survives_{row.cluster_id}"]):  # sorted by n_noise
-                    if not survived:
-                        break
-                    fsn = int(m)
-                values.append(fsn)
-            values = np.array(values)
-            assert row.failsafe_n == np.median(values), (name, row)
-            assert (row.failsafe_n_min, row.failsafe_n_max) == (values.min(), values.max())
-            assert row.passes_lower == (values >= 2 * k).all() and row.passes_upper == (values >= 10 * k).all()
+            survived = tests[f"survives_{row.cluster_id}"]
+            assert (row.tests, row.tests_survived) == (len(tests), survived.sum())
+            if survived.all():
+                assert row.failsafe_n == 10 * k
+            elif not survived.any():
+                assert row.failsafe_n == 0
+            else:
+                assert row.failsafe_n == pytest.approx(min(max(_fifty_by_hand(tests["n_noise"], survived), 0), 10 * k),
+                                                       rel=1e-4, abs=1e-6) or pd.isna(row.failsafe_n)
+            assert row.passes_lower == (row.failsafe_n >= 2 * k) and row.passes_upper == (row.failsafe_n >= 10 * k)
 
 
 def test_checklist_keeps_rule_order_and_says_which_group_lacks_an_item(monkeypatch):
@@ -220,7 +216,7 @@ def test_groups_with_different_robustness_are_described_one_by_one():
                   cluster_size_threshold=3.0, seed=1, alpha=0.05)
 
     failsafe = NS(table=pd.DataFrame(), lower=22, upper=110, step=16, n_iterations=100, noise_space="brain", seed=1,
-                  noise_counts="independent", n_experiments=11, repeats=3)
+                  noise_counts="independent", n_experiments=11, tests_per_cluster=3)
     result = NS(groups={"early": NS(stability=stability(10), failsafe=None),
                         "late": NS(stability=stability(11), failsafe=failsafe)})
     text = group_robustness_methods(result)
@@ -228,12 +224,12 @@ def test_groups_with_different_robustness_are_described_one_by_one():
     early, late = text.split(" Robustness of group late's own FWE clusters:")
     assert early.startswith(" Robustness of group early's own FWE clusters:")
     assert "10 subsets of 9 experiments" in early and "fail-safe" not in early
-    assert "11 subsets of 10 experiments" in late and "tested 22 and 110 noise experiments" in late
-    assert "The noise draw was repeated 3 times" in late
+    assert "11 subsets of 10 experiments" in late and "(22 and 110 noise experiments;" in late
+    assert "estimated from 3 tests per cluster" in late
     # The same parts with the same settings: once, both groups' numbers named.
     result.groups["early"].failsafe = NS(**{**vars(failsafe), "lower": 20, "upper": 100, "n_experiments": 10})
     once = group_robustness_methods(result)
-    assert once.count("Robustness of") == 1 and "tested 20 and 100 (early) or 22 and 110 (late)" in once
+    assert once.count("Robustness of") == 1 and "(20 and 100 (early) or 22 and 110 (late) noise" in once
 
 
 @pytest.mark.slow

@@ -1,12 +1,13 @@
 """Fail-safe N (Acar et al. 2018) on planted evidence bases, and the robustness spec rules.
 
 A cluster reported by every experiment must withstand more noise experiments than one reported
-by three, and survive the upper bound in every repeat under both seeds; each repeat's search
-closes its gap to the step; the same seed must give the same noise and the same table. The
-fail-safe N follows one definition that does not assume monotone survival, over repeats of
-the noise draw each with its own stream: the table must be what the tests table gives under
-that definition, whatever the executor. The ``robustness:`` block is refused outside
-inferential mode, through the real command line.
+by three, and survive every test under both seeds; each cluster's staircase places its tests by
+the rules the README states; the same seed must give the same noise and the same table. The
+fail-safe N is the 50% point of a logistic regression of survival over every test, each test
+its own draw: the table must be what an independent fit of the tests table gives, recover a
+known 50% point, and its 95% interval must cover it about 95% of the time, whatever the
+executor. The ``robustness:`` block is refused outside inferential mode, through the real
+command line.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from test_stability import planted_dataset  # noqa: E402
 
 STEP = 4
 ITERATIONS = 50
+TESTS = 6  # per cluster
 EVERY = (40, -20, 50)  # reported by every experiment
 THREE = (-40, 20, 10)  # reported by the first three
 
@@ -52,10 +54,10 @@ def _failsafe(fit, seed):
     inference = montecarlo_fwe(fit=fit, n_iterations=ITERATIONS, seed=seed)
     labels = np.rint(fit.masker.transform(inference.label_img)).astype(int).ravel()
     result = failsafe_n(fit, labels, ALESpec(), n_iterations=ITERATIONS, seed=seed, lower_multiple=1,
-                        upper_multiple=10, step=STEP, repeats=3)
-    table, per = result.table.set_index("cluster_id"), result.repeats_table
+                        upper_multiple=10, step=STEP, tests_per_cluster=TESTS)
+    table = result.table.set_index("cluster_id")
     found = {name: _cluster_at(fit, inference, xyz) for name, xyz in (("every", EVERY), ("three", THREE))}
-    return {name: (table.loc[c], per[per.cluster_id == c]) for name, c in found.items()}
+    return {name: (table.loc[c], c) for name, c in found.items()} | {"result": result}
 
 
 @pytest.fixture(scope="module")
@@ -72,22 +74,39 @@ def by_seed(small_fit):
 
 @pytest.mark.slow
 def test_a_cluster_of_every_experiment_withstands_more_noise_than_one_of_three(by_seed):
-    """The cluster of every experiment survives the upper bound (120) in every repeat under both
-    seeds; the cluster of three does not, and its median is lower. (Whether the cluster of three
-    passes the lower bound depends on the seed at 50 Monte Carlo iterations per test: one draw of
-    noise and null is not a stable answer, which is why the draw is repeated.)"""
+    """The cluster of every experiment survives every test up to the upper bound (120) under
+    both seeds; the cluster of three does not, and its value is lower."""
     for rows in by_seed.values():
         (every, _), (three, _) = rows["every"], rows["three"]
-        assert every["failsafe_n"] == every["failsafe_n_min"] == 120 and every["passes_upper"] and every["robust"]
+        assert every["tests_survived"] == every["tests"] and every["failsafe_n"] == 120
+        assert every["passes_upper"] and every["robust"]
         assert three["failsafe_n"] < every["failsafe_n"] and not three["passes_upper"]
 
 
+def _staircase_by_hand(outcomes: list[bool], lower: int, k: int, upper: int, min_step: int) -> list[int]:
+    """The numbers one cluster's staircase tests, written out from the README's words: start at
+    the lower bound with a step of k; up after a survival, down after a failure; halve the step
+    (not below the smallest step) when the direction reverses; stay within 0 and the upper bound."""
+    m, step, last, placed = lower, k, None, []
+    for survived in outcomes:
+        placed.append(m)
+        if last is not None and survived != last:
+            step = max(min_step, step // 2)
+        m = min(max(m + step if survived else m - step, 0), upper)
+        last = survived
+    return placed
+
+
 @pytest.mark.slow
-def test_each_repeats_search_closes_the_gap_to_the_step(by_seed):
+def test_each_clusters_staircase_places_its_tests_as_the_readme_says(by_seed):
     for rows in by_seed.values():
-        for _, per in rows.values():
-            gap = per["first_failure"] - per["failsafe_n"]
-            assert (gap.isna() | ((gap > 0) & (gap <= STEP))).all(), per  # the search narrowed it to the step
+        ev = rows["result"].evaluations
+        assert ev["test"].tolist() == list(range(1, len(ev) + 1))
+        clusters = [int(c.split("_")[1]) for c in ev.columns if c.startswith("survives_")]
+        assert ev["asked_by"].tolist() == [clusters[i % len(clusters)] for i in range(len(ev))]
+        for c in clusters:
+            mine = ev[ev["asked_by"] == c]
+            assert mine["n_noise"].tolist() == _staircase_by_hand(mine[f"survives_{c}"].tolist(), 12, 12, 120, STEP)
 
 
 def test_the_same_seed_draws_the_same_noise_and_another_seed_other_noise():
@@ -109,6 +128,8 @@ def test_the_same_seed_draws_the_same_noise_and_another_seed_other_noise():
     assert set(noise1["n_foci"]) <= {2, 1} and set(noise1["sample_size"]) <= {10.0, 20.0}
     # Fewer noise experiments are the first ones of the same sequence.
     _, fewer = draw_noise(coords, 10, 5, space, affine)
+    _, other_test = draw_noise(coords, 30, 5, space, affine, test=2)
+    assert not other_test.equals(noise1)
     pd.testing.assert_frame_equal(fewer, noise1.iloc[:10])
 
 
@@ -191,9 +212,11 @@ def test_a_cluster_survives_only_while_its_peak_voxel_passes(monkeypatch):
     space = np.argwhere(np.ones((5, 5, 2), dtype=bool)).astype(np.int32)
     monkeypatch.setattr(nimare_adapter, "null_space_ijk", lambda *_a, **_k: space)
     monkeypatch.setattr("ale_app.stats.failsafe._dataset", lambda coordinates: coordinates)
-    table = failsafe_n(fit, labels, ALESpec(), n_iterations=10, seed=0, step=1, repeats=2).table.set_index("cluster_id")
-    assert table.loc[1, "failsafe_n"] == 0 and not table.loc[1, "robust"]
+    table = failsafe_n(fit, labels, ALESpec(), n_iterations=10, seed=0, step=1,
+                       tests_per_cluster=3).table.set_index("cluster_id")
+    assert table.loc[1, "failsafe_n"] == 0 and table.loc[1, "tests_survived"] == 0 and not table.loc[1, "robust"]
     assert table.loc[2, "failsafe_n"] == 40 and table.loc[2, "passes_upper"]  # 10 x 4 experiments
+    assert table.loc[2, "tests_survived"] == table.loc[2, "tests"] == 6
 
 
 def test_the_peak_the_search_reads_is_the_fwe_cluster_tables_main_peak(small_fit):
@@ -282,7 +305,7 @@ def test_a_run_with_both_parts_writes_their_tables_and_report_columns(tmp_path, 
     spec = _spec(tmp_path, "mode: inferential\ninference:\n  n_iterations: 100\nfigures:\n  formats: [png]\n"
                  "robustness:\n  stability:\n    enabled: true\n    subset_size: 18\n    n_subsets: 4\n"
                  "  failsafe:\n    enabled: true\n    n_iterations: 100\n    lower_multiple: 0.5\n"
-                 "    upper_multiple: 2\n    step: 8\n    repeats: 2\n")
+                 "    upper_multiple: 2\n    step: 8\n    tests_per_cluster: 2\n")
     out = tmp_path / "out"
     assert main([str(spec), str(out), "--n-jobs", "2"]) == 0
     fwe = pd.read_csv(out / "desc-fweclusters_table.tsv", sep="\t")
@@ -294,7 +317,8 @@ def test_a_run_with_both_parts_writes_their_tables_and_report_columns(tmp_path, 
     assert stability["stability"].between(0, 1).all()
     assert ((failsafe["failsafe_n"] >= 0) & (failsafe["failsafe_n"] <= 42)).all()
     side = json.loads((out / "desc-failsafe_table.json").read_text())
-    assert side["LowerBound"] == 11 and side["UpperBound"] == 42 and side["Step"] == 8 and side["Repeats"] == 2
+    assert side["LowerBound"] == 11 and side["UpperBound"] == 42 and side["Step"] == 8
+    assert side["TestsPerCluster"] == 2 and (failsafe["tests"] == 2 * n_clusters).all()
     assert json.loads((out / "spec.json").read_text())["robustness"]["failsafe"]["enabled"] is True
     report = (out / "report.html").read_text()
     assert "Fail-safe N" in report and "Stability (share of subsets)" in report
@@ -306,13 +330,25 @@ def test_a_run_with_both_parts_writes_their_tables_and_report_columns(tmp_path, 
     assert [r[0] for r in rows] == [f"F{c}" for c in stability["cluster_id"]]
     for row, st, (_, fs) in zip(rows, stability.itertuples(), failsafe.iterrows()):
         assert row[-2] == f"{st.stability:.2f}"
-        assert row[-1] == (f"\u2265 {int(fs['failsafe_n_min'])} in every repeat (survived the upper bound)"
-                           if fs["passes_upper"] else
-                           f"{fs['failsafe_n']:g} (median of 2 repeats; range {int(fs['failsafe_n_min'])} to "
-                           f"{int(fs['failsafe_n_max'])})")
+        assert row[-1] == _words_by_hand(fs)
     checklist = {item: value for _, item, value in _html_rows(report, "<h2>Reporting checklist")}
     assert "subsampling stability (4 subsets of 18 experiments)" in checklist["Contributions"]
-    assert "noise experiments between 11 and 42, step 8; 2 repeats of the noise draw" in checklist["Contributions"]
+    assert ("fail-safe N (Acar et al. 2018; 2 tests per cluster, each its own noise draw, staircases from 11 noise "
+            "experiments, at most 42, smallest step 8)") in checklist["Contributions"]
+
+
+def _words_by_hand(fs) -> str:
+    """What the report's one-row table must say of a row of the fail-safe table."""
+    if fs["tests_survived"] == fs["tests"]:
+        return f"\u2265 {fs['failsafe_n']:g} (survived all {fs['tests']} tests, up to the upper bound)"
+    if fs["tests_survived"] == 0:
+        return f"0 (survived none of {fs['tests']} tests)"
+    if np.isnan(fs["failsafe_n"]):
+        return (f"no value (survived {fs['tests_survived']} of {fs['tests']} tests; survival did not fall as "
+                "noise was added)")
+    if fs["passes_upper"]:
+        return f"\u2265 {fs['failsafe_n']:g} (survives the upper bound in {100 * fs['survival_at_upper']:.0f}% of draws)"
+    return f"{fs['failsafe_n']:.1f} (95% CI {fs['ci_low']:.1f} to {fs['ci_high']:.1f})"
 
 
 @pytest.mark.parametrize("body, words", [
@@ -340,38 +376,70 @@ def test_with_no_noise_the_rebuilt_evidence_base_gives_the_same_ale(small_fit):
     assert np.array_equal(again.stat_values, fit.stat_values)
 
 
-# --------------------------------------------------------------------------- the definition and the repeats
+# --------------------------------------------------------------------------- the definition and the tests
 
 
-def test_failsafe_of_does_not_assume_monotone_survival():
-    """The issue's case: a cluster fails at 25, 43 and 46 and survives at 50 and 51; its fail-safe
-    N is the largest tested m with survival at every tested number up to m, not the largest
-    number at which it survived."""
-    from ale_app.stats.failsafe import failsafe_of, next_test
+def _fifty_by_hand(m, survived) -> float:
+    """The 50% point written out independently of the module: scipy's minimiser on the penalised
+    logistic loss of survival on standardised log(1 + m) (the module uses Newton's method)."""
+    from scipy.optimize import minimize
 
-    outcomes = {10: True, 25: False, 43: False, 46: False, 50: True, 51: True}
-    assert failsafe_of(outcomes) == (10, 25)
-    assert failsafe_of({50: True, 250: True}) == (250, None)
-    assert failsafe_of({50: False}) == (0, 50)
-    assert failsafe_of({}) == (0, None)
-    # The search: lower bound, upper bound while nothing failed, then midpoints of the gap.
-    assert next_test({}, 50, 250, 1) == 50
-    assert next_test({50: True}, 50, 250, 1) == 250
-    assert next_test({50: True, 250: False}, 50, 250, 1) == 150
-    assert next_test({50: False}, 50, 250, 1) == 25
-    assert next_test({50: True, 250: True}, 50, 250, 1) is None
-    # A failure below the lower bound (another cluster's test) reopens the search there.
-    assert next_test({30: False, 50: True, 250: True}, 50, 250, 1) == 15
-    assert next_test({50: True, 60: False, 250: True}, 50, 250, 10) is None
+    x = np.log1p(np.asarray(m, float))
+    y = np.asarray(survived, float)
+    mu, sc = x.mean(), x.std()
+    z = (x - mu) / sc
+
+    def loss(p):
+        return np.sum(np.logaddexp(0, p[0] + p[1] * z) - y * (p[0] + p[1] * z)) + 1e-3 * p[1] ** 2
+
+    a, b = minimize(loss, [0.0, -1.0], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12,
+                                                                      "maxiter": 20_000}).x
+    return float(np.expm1(mu - a / b * sc))
+
+
+def test_the_fail_safe_n_does_not_assume_monotone_survival():
+    """The issue's case: a cluster fails at 25, 43 and 46 and survives at 50 and 51. Its value is
+    where its survival crosses one half over every test, not the largest number at which it
+    survived (51) nor the last before its first failure (10)."""
+    from ale_app.stats.failsafe import half_survival
+
+    m = [10, 25, 43, 46, 50, 51, 80, 100, 5, 30]
+    survived = [True, False, False, False, True, True, False, False, True, True]
+    fit = half_survival(m, survived, 50, 250)
+    assert fit["failsafe_n"] == pytest.approx(_fifty_by_hand(m, survived), rel=1e-5)
+    assert 10 < fit["failsafe_n"] < 51 and fit["ci_low"] < fit["failsafe_n"] < fit["ci_high"]
+    assert 0 < fit["survival_at_upper"] < fit["survival_at_lower"] < 1
+    # Every test survived: the upper bound; none: 0; survival rising with noise: no value.
+    assert half_survival([50, 250], [True, True], 50, 250)["failsafe_n"] == 250
+    assert half_survival([50, 25], [False, False], 50, 250)["failsafe_n"] == 0
+    assert np.isnan(half_survival([10, 20, 30, 40], [False, True, False, True], 50, 250)["failsafe_n"])
+
+
+def test_the_fifty_percent_point_is_recovered_and_its_interval_covers_it():
+    """Outcomes drawn from a known survival curve (50% at 30 noise experiments, logistic in
+    log(1 + m)): over 300 draws of 400 tests the values' median is within 10% of 30, and the 95%
+    interval holds 30 in 90% to 99% of them."""
+    from ale_app.stats.failsafe import half_survival
+
+    rng = np.random.default_rng(2018)
+    covered, values = 0, []
+    for _ in range(300):
+        m = rng.integers(0, 120, 400)
+        p = 1.0 / (1.0 + np.exp(2.5 * (np.log1p(m) - np.log1p(30))))
+        fit = half_survival(m, rng.random(400) < p, 50, 250)
+        values.append(fit["failsafe_n"])
+        covered += fit["ci_low"] <= 30 <= fit["ci_high"]
+    assert abs(np.median(values) - 30) < 3
+    assert 0.90 <= covered / 300 <= 0.99, covered
 
 
 FAKE_LOWER, FAKE_UPPER = 8, 40  # 2 and 10 x the fake's 4 experiments
 
 
-def _fake_search(monkeypatch, oracle, *, repeats, seed=0, step=1):
+def _fake_search(monkeypatch, oracle, *, tests_per_cluster, seed=0, step=1):
     """``failsafe_n`` on a fake 50-voxel analysis of 4 experiments with clusters 1 and 2 whose
-    survival at m noise experiments in repeat r is ``oracle(cluster, m, r)``: the re-run ALE and
-    FWE are replaced, the noise draw and the search are the real ones."""
+    survival in test t at m noise experiments is ``oracle(cluster, m, t)``: the re-run ALE and
+    FWE are replaced, the noise draw, the staircases and the table are the real ones."""
     from types import SimpleNamespace
 
     import pandas as pd
@@ -379,7 +447,7 @@ def _fake_search(monkeypatch, oracle, *, repeats, seed=0, step=1):
     from ale_app.spec.models import ALESpec
     from ale_app.stats import ale as ale_module
     from ale_app.stats import montecarlo, nimare_adapter
-    from ale_app.stats.failsafe import draw_noise, failsafe_n
+    from ale_app.stats.failsafe import failsafe_n
 
     n_vox = 50
     labels = np.zeros(n_vox, dtype=int)
@@ -391,116 +459,103 @@ def _fake_search(monkeypatch, oracle, *, repeats, seed=0, step=1):
     fit = SimpleNamespace(stat_values=values, masker=masker, ids=list(coords["id"]),
                           estimator=SimpleNamespace(inputs_={"coordinates": coords}))
     space = np.argwhere(np.ones((5, 5, 2), dtype=bool)).astype(np.int32)
-    # Which repeat a re-run belongs to, told by its first noise focus (each repeat its own draw).
-    first_focus = {}
-    for r in range(1, repeats + 1):
-        foci, _ = draw_noise(coords, FAKE_UPPER, seed, space, np.eye(4), repeat=r)
-        first_focus[tuple(foci.iloc[0][["x", "y", "z"]])] = r
-    assert len(first_focus) == repeats
+    noises, seeds = [], []
 
     def refit(data, _spec):
         noise = data[data["id"].str.startswith("failsafe-noise")]
-        r = first_focus[tuple(noise.iloc[0][["x", "y", "z"]])] if len(noise) else 0
-        return SimpleNamespace(masker=masker, m=noise["id"].nunique(), r=r)
+        noises.append(noise.reset_index(drop=True))
+        return SimpleNamespace(masker=masker, m=noise["id"].nunique(), t=len(noises))
 
     def fwe(**k):
-        seeds.append((k["fit"].r, k["seed"]))
+        seeds.append(k["seed"])
         passing = np.zeros(n_vox)
         for c in (1, 2):
-            passing[labels == c] = float(oracle(c, k["fit"].m, k["fit"].r))
+            passing[labels == c] = float(oracle(c, k["fit"].m, k["fit"].t))
         return SimpleNamespace(label_img=passing, clusters=[1])
 
-    seeds = []
     monkeypatch.setattr(ale_module, "fit_ale", refit)
     monkeypatch.setattr(montecarlo, "montecarlo_fwe", fwe)
     monkeypatch.setattr(nimare_adapter, "null_space_ijk", lambda *_a, **_k: space)
     monkeypatch.setattr("ale_app.stats.failsafe._dataset", lambda coordinates: coordinates)
-    result = failsafe_n(fit, labels, ALESpec(), n_iterations=10, seed=seed, step=step, repeats=repeats)
-    result.null_seeds = seeds  # (repeat, Monte Carlo seed) of every test, in order
+    result = failsafe_n(fit, labels, ALESpec(), n_iterations=10, seed=seed, step=step,
+                        tests_per_cluster=tests_per_cluster)
+    result.null_seeds, result.noises = seeds, noises  # every test's Monte Carlo seed and noise foci, in order
+    result.coords, result.space = coords, space
     return result
 
 
-def _definition_from_tests(evaluations, cluster_id: int) -> dict[int, int]:
-    """Per repeat, written out independently of the module: walk the tested numbers upwards and
-    stop at the first failure; the fail-safe N is the last number passed before it (0: none)."""
-    values = {}
-    for r, rows in evaluations.groupby("repeat"):
-        fsn = 0
-        rows = rows.sort_values("n_noise")
-        for m, survived in zip(rows["n_noise"], rows[f"survives_{cluster_id}"]):
-            if not survived:
-                break
-            fsn = int(m)
-        values[int(r)] = fsn
-    return values
-
-
-def _non_monotone(c, m, r):
-    """Cluster 1 passes up to 9, fails 10 to 13 (never tested), passes 14 to 30 + r, fails above;
-    cluster 2 passes everywhere but at 28 (a number only cluster 1's search tests)."""
-    if c == 1:
-        return m <= 9 or 14 <= m <= 30 + r
-    return m != 28
+def _thresholds(c, m, t):
+    """Cluster 1 survives up to 20 noise experiments, cluster 2 everywhere but at 14 and 15."""
+    return m <= 20 if c == 1 else m not in (14, 15)
 
 
 def test_the_reported_fail_safe_n_is_the_definition_on_the_tests_table(monkeypatch):
-    """Each repeat's value is the largest tested m with survival at every tested number up to m,
-    whichever cluster's search tested it; the table's median, range and bounds follow from the
-    tests table. Cluster 2 fails at 28 (tested for cluster 1) and survives the upper bound: before,
-    the table reported it as surviving the upper bound although the tests table shows it failing."""
-    result = _fake_search(monkeypatch, _non_monotone, repeats=3)
-    ev, per = result.evaluations, result.repeats_table
-    assert list(ev["repeat"].unique()) == [1, 2, 3]
-    assert not ev.duplicated(["repeat", "n_noise"]).any()
-    table = result.table.set_index("cluster_id")
+    """The table follows from the tests table: each cluster's value, by an independent fit of
+    every test (the other cluster's tests included); the counts and bounds; and each staircase
+    placed its tests by the README's rules from its own cluster's outcomes."""
+    result = _fake_search(monkeypatch, _thresholds, tests_per_cluster=12)
+    ev, table = result.evaluations, result.table.set_index("cluster_id")
+    assert ev["test"].tolist() == list(range(1, 25)) and ev["asked_by"].tolist() == [1, 2] * 12
     for c in (1, 2):
-        by_repeat = _definition_from_tests(ev, c)
-        assert per[per.cluster_id == c].set_index("repeat")["failsafe_n"].to_dict() == by_repeat
-        values = np.array(list(by_repeat.values()))
+        mine = ev[ev["asked_by"] == c]
+        assert mine["n_noise"].tolist() == _staircase_by_hand(mine[f"survives_{c}"].tolist(), FAKE_LOWER, 4,
+                                                               FAKE_UPPER, 1)
         row = table.loc[c]
-        assert row["failsafe_n"] == np.median(values)
-        assert (row["failsafe_n_min"], row["failsafe_n_max"]) == (values.min(), values.max())
-        assert row["passes_lower"] == (values >= FAKE_LOWER).all() == row["robust"]
-        assert row["passes_upper"] == (values >= FAKE_UPPER).all()
-        assert row["repeats_passing_lower"] == (values >= FAKE_LOWER).sum() and row["repeats"] == 3
-    # Step 1: the search closed every gap, so each value is its first tested failure minus one.
-    assert (per["first_failure"] - per["failsafe_n"]).dropna().eq(1).all()
-    # By hand: cluster 1's search tests 8, 40, 24, 32, then 28, 30, 31 (repeat 1) or 36, 34, 33
-    # (repeats 2 and 3), ending at its last pass 30 + r. Only repeat 1 tests 28, where cluster 2
-    # fails; its search then tests 26 and 27. In repeats 2 and 3 it passed every tested number.
-    assert per[per.cluster_id == 1]["failsafe_n"].tolist() == [31, 32, 33]
-    assert per[per.cluster_id == 2]["failsafe_n"].tolist() == [27, 40, 40]
-    assert ev[ev.repeat == 1]["n_noise"].tolist() == [8, 24, 26, 27, 28, 30, 31, 32, 40]
-    assert table.loc[2, "failsafe_n"] == 40 and table.loc[2, "repeats_passing_upper"] == 2
-    assert not table.loc[2, "passes_upper"] and table.loc[1, "passes_lower"]
+        assert row["tests"] == 24 and row["tests_survived"] == ev[f"survives_{c}"].sum()
+        assert row["passes_lower"] == (row["failsafe_n"] >= FAKE_LOWER)
+        assert row["passes_upper"] == (row["failsafe_n"] >= FAKE_UPPER)
+    # Cluster 1's outcomes separate at 20: its value lies between its last survival and first failure.
+    assert table.loc[1, "failsafe_n"] == pytest.approx(_fifty_by_hand(ev["n_noise"], ev["survives_1"]), rel=1e-5)
+    assert 20 <= table.loc[1, "failsafe_n"] <= ev.loc[ev.n_noise > 20, "n_noise"].min()
+    assert table.loc[1, "robust"] == (table.loc[1, "ci_low"] >= FAKE_LOWER)
+    # Cluster 2 failed only where cluster 1's staircase went (14 or 15), if it did at all.
+    failed = ev.loc[~ev["survives_2"], "n_noise"]
+    assert set(failed) <= {14, 15}
 
 
-def test_each_repeat_draws_its_own_stream_whatever_the_number_of_repeats(monkeypatch):
-    """Repeat r's noise is ``SeedSequence(seed, spawn_key=(0x4653, r))``'s and its Monte Carlo
-    seed ``SeedSequence(seed, spawn_key=(0x4653, r, 0x4D43))``'s: the repeats differ, and the
-    first repeats of a run with more repeats are those of a run with fewer."""
+def _known_curve(c, m, t):
+    """Survival drawn for test t from a known curve: cluster 1 survives half of the draws at 12
+    noise experiments, cluster 2 at 30 (logistic in log(1 + m))."""
+    half = 12 if c == 1 else 30
+    p = 1.0 / (1.0 + np.exp(3.0 * (np.log1p(m) - np.log1p(half))))
+    return np.random.default_rng([t, c]).random() < p
+
+
+def test_the_staircases_and_the_regression_recover_a_known_fifty_percent_point(monkeypatch):
+    result = _fake_search(monkeypatch, _known_curve, tests_per_cluster=150)
+    table = result.table.set_index("cluster_id")
+    for c, half in ((1, 12), (2, 30)):
+        # (whether a 95% interval holds the truth is a 95% event, tested over many draws above)
+        assert table.loc[c, "ci_low"] < table.loc[c, "failsafe_n"] < table.loc[c, "ci_high"], table
+        assert abs(table.loc[c, "failsafe_n"] - half) < 0.15 * half, table
+    # The tests gathered near each cluster's 50% point.
+    ev = result.evaluations
+    assert abs(np.median(ev.loc[ev.asked_by == 2, "n_noise"]) - 30) < 8
+
+
+def test_each_test_draws_its_own_stream_whatever_the_number_of_tests(monkeypatch):
+    """Test t's noise is the first m of ``SeedSequence(seed, spawn_key=(0x4653, t))``'s draw and
+    its Monte Carlo seed ``SeedSequence(seed, spawn_key=(0x4653, t, 0x4D43))``'s: the tests
+    differ, and the first tests of a run with more tests per cluster are those of a run with fewer."""
     import pandas as pd
 
-    from ale_app.stats.failsafe import FAILSAFE_STREAM, montecarlo_seed, noise_seed_sequence
+    from ale_app.stats.failsafe import FAILSAFE_STREAM, draw_noise, montecarlo_seed, noise_seed_sequence
 
     assert noise_seed_sequence(7, 2).spawn_key == (FAILSAFE_STREAM, 2) and noise_seed_sequence(7, 2).entropy == 7
     with pytest.raises(ValueError):
         noise_seed_sequence(7, 0)
-    three = _fake_search(monkeypatch, _non_monotone, repeats=3, seed=5)
-    two = _fake_search(monkeypatch, _non_monotone, repeats=2, seed=5)
-    noise = three.noise
-    assert list(noise.columns[:2]) == ["repeat", "noise_id"] and len(noise) == 3 * FAKE_UPPER
-    by_repeat = [noise[noise.repeat == r].drop(columns="repeat").reset_index(drop=True) for r in (1, 2, 3)]
-    assert not by_repeat[0].equals(by_repeat[1]) and not by_repeat[1].equals(by_repeat[2])
-    pd.testing.assert_frame_equal(two.noise, noise[noise.repeat <= 2].reset_index(drop=True))
-    pd.testing.assert_frame_equal(two.evaluations, three.evaluations[three.evaluations.repeat <= 2])
-    pd.testing.assert_frame_equal(two.repeats_table, three.repeats_table[three.repeats_table.repeat <= 2])
-    other = _fake_search(monkeypatch, _non_monotone, repeats=1, seed=6)
-    assert not other.noise.drop(columns="repeat").equals(by_repeat[0])
-    # Each repeat's tests share their own Monte Carlo seed, another in each repeat and each run seed.
-    assert {r: s for r, s in three.null_seeds} == {r: montecarlo_seed(5, r) for r in (1, 2, 3)}
-    assert len({montecarlo_seed(5, r) for r in (1, 2, 3)} | {montecarlo_seed(6, 1)}) == 4
+    five = _fake_search(monkeypatch, _known_curve, tests_per_cluster=5, seed=5)
+    three = _fake_search(monkeypatch, _known_curve, tests_per_cluster=3, seed=5)
+    pd.testing.assert_frame_equal(three.evaluations, five.evaluations.iloc[:6])
+    assert five.null_seeds == [montecarlo_seed(5, t) for t in range(1, 11)]
+    assert len(set(five.null_seeds)) == 10 and montecarlo_seed(6, 1) not in five.null_seeds
     assert montecarlo_seed(5, 1) == int(np.random.SeedSequence(5, spawn_key=(0x4653, 1, 0x4D43)).generate_state(1)[0])
+    for t, (noise, m) in enumerate(zip(five.noises, five.evaluations["n_noise"]), start=1):
+        expected, _ = draw_noise(five.coords, m, 5, five.space, np.eye(4), test=t)
+        pd.testing.assert_frame_equal(noise[["id", "x", "y", "z"]], expected[["id", "x", "y", "z"]],
+                                      check_dtype=False)
+    other = _fake_search(monkeypatch, _known_curve, tests_per_cluster=1, seed=6)
+    assert not other.noises[0][["x", "y", "z"]].equals(five.noises[0][["x", "y", "z"]])
 
 
 def test_the_fail_safe_n_does_not_depend_on_the_executor(small_fit):
@@ -516,10 +571,11 @@ def test_the_fail_safe_n_does_not_depend_on_the_executor(small_fit):
     inference = montecarlo_fwe(fit=fit, n_iterations=ITERATIONS, seed=0)
     labels = np.rint(fit.masker.transform(inference.label_img)).astype(int).ravel()
     runs = [failsafe_n(fit, labels, ALESpec(), n_iterations=ITERATIONS, seed=0, lower_multiple=0,
-                       upper_multiple=0.25, step=3, repeats=1, executor=executor)
+                       upper_multiple=0.25, step=3, tests_per_cluster=1, executor=executor)
             for executor in (Executor("serial", 1), Executor("threads", 2))]
-    assert runs[0].evaluations["n_noise"].tolist() == [3]  # one test (of each repeat: the stream test above)
-    for name in ("table", "evaluations", "repeats_table", "noise"):
+    n_clusters = len(runs[0].table)
+    assert runs[0].evaluations["n_noise"].tolist() == [0] * n_clusters  # every staircase starts at 0 here
+    for name in ("table", "evaluations"):
         pd.testing.assert_frame_equal(getattr(runs[0], name), getattr(runs[1], name))
 
 
@@ -547,8 +603,8 @@ def test_the_noise_of_a_base_without_sample_sizes_keeps_the_one_sample_size():
 
 
 def test_readme_sidecar_and_methods_state_the_same_definition():
-    """The definition is one sentence: the README's, the fail-safe table's sidecar's and the
-    methods text's, word for word."""
+    """The definition and the placement of the tests are one text each: the README's, the
+    fail-safe table's sidecar's and the methods text's, word for word."""
     from types import SimpleNamespace as NS
 
     import pandas as pd
@@ -561,10 +617,19 @@ def test_readme_sidecar_and_methods_state_the_same_definition():
     readme = " ".join(text.replace("\n> ", "\n").split())  # the README quotes it as a block
     assert DEFINITION in readme and SEARCH in readme
     assert "Acar et al. 2018" in readme and "e0208177" in readme
-    fs = NS(n_experiments=25, lower=50, upper=250, step=1, repeats=5, n_iterations=1000, noise_space="brain",
-            noise_counts="independent", seed=3, table=pd.DataFrame())
+    fs = NS(n_experiments=25, lower=50, upper=250, step=2, tests_per_cluster=80, n_iterations=200,
+            noise_space="brain", noise_counts="independent", seed=3, table=pd.DataFrame())
     result = NS(failsafe=fs, spec=NS(inference=NS(voxel_p=0.001, fwe_alpha=0.05)))
-    assert failsafe_info(result)["Definition"] == DEFINITION and failsafe_info(result)["Repeats"] == 5
-    assert "e0208177" in failsafe_info(result)["Method"]
+    info = failsafe_info(result)
+    assert info["Definition"] == DEFINITION and info["TestsPerCluster"] == 80 and SEARCH in info["Method"]
+    assert "e0208177" in info["Method"]
     methods = _robustness_methods({"failsafe": {**vars(fs), "lower": 50, "upper": 250}})
-    assert DEFINITION in methods and "repeated 5 times" in methods and "Acar et al., 2018" in methods
+    assert DEFINITION in methods and "80 tests per cluster" in methods and "Acar et al., 2018" in methods
+    assert "200 Monte Carlo iterations" in methods and "(50 and 250 noise experiments" in methods
+
+
+def test_a_spec_with_the_old_repeats_setting_is_refused_with_what_replaced_it(tmp_path, capsys):
+    spec = _spec(tmp_path, "mode: inferential\nrobustness:\n  failsafe:\n    enabled: true\n    repeats: 5\n")
+    code = main([str(spec), str(tmp_path / "out"), "--validate-only"])
+    err = capsys.readouterr().err
+    assert code == 65 and "repeats was replaced by tests_per_cluster" in err and "Traceback" not in err, err

@@ -390,23 +390,22 @@ def _stability_null_sidecar(result: AnalysisResult) -> Sidecar:
 
 
 def failsafe_info(result: AnalysisResult) -> dict[str, Any]:
-    """What every fail-safe N output says about the search that made it."""
+    """What every fail-safe N output says about the tests that made it."""
     from ale_app.stats.failsafe import DEFINITION, SEARCH
 
     fs, spec = result.failsafe, result.spec.inference
     return {
         "Inferential": True,
-        "Method": "Fail-safe N (Acar et al. 2018, PLoS ONE 13:e0208177): noise experiments, each with the number "
-                  "of foci and of subjects of experiments drawn at random from the evidence base (NoiseCounts: "
-                  "independent, two draws; paired, one) and its foci on "
-                  "distinct random voxels of the noise space, are added (the first m of one seeded sequence per "
-                  "repeat; repeat r draws from the run's seed with spawn key (0x4653, r)); ALE "
-                  "and its Monte Carlo FWE are re-run (repeat r's seed: the first 32-bit word of the run's seed with "
-                  "spawn key (0x4653, r, 0x4D43)); a cluster survives when its peak voxel is in "
-                  "a cluster that passes. " + SEARCH,
+        "Method": "Fail-safe N (Acar et al. 2018, PLoS ONE 13:e0208177): each test adds m noise experiments, each "
+                  "with the number of foci and of subjects of experiments drawn at random from the evidence base "
+                  "(NoiseCounts: independent, two draws; paired, one) and its foci on distinct random voxels of the "
+                  "noise space (test t draws from the run's seed with spawn key (0x4653, t)); ALE and its Monte "
+                  "Carlo FWE are re-run (test t's seed: the first 32-bit word of the run's seed with spawn key "
+                  "(0x4653, t, 0x4D43)); a cluster survives when its peak voxel is in a cluster that passes. "
+                  + SEARCH,
         "Definition": DEFINITION,
         "Experiments": fs.n_experiments, "LowerBound": fs.lower, "UpperBound": fs.upper, "Step": fs.step,
-        "Repeats": fs.repeats, "Iterations": fs.n_iterations, "ClusterFormingP": spec.voxel_p,
+        "TestsPerCluster": fs.tests_per_cluster, "Iterations": fs.n_iterations, "ClusterFormingP": spec.voxel_p,
         "FWEAlpha": spec.fwe_alpha, "NoiseSpace": fs.noise_space, "NoiseCounts": fs.noise_counts,
         "RandomSeed": fs.seed,
     }
@@ -414,33 +413,42 @@ def failsafe_info(result: AnalysisResult) -> dict[str, Any]:
 
 def _failsafe_table_sidecar(result: AnalysisResult) -> Sidecar:
     return Sidecar(
-        "Fail-safe N of each cluster that passed cluster-level FWE, over repeats of the noise draw: the median, "
-        "the smallest and the largest, and whether it reached the lower and the upper bound in every repeat "
-        "(Definition).",
+        "Fail-safe N of each cluster that passed cluster-level FWE: the number of added noise experiments it "
+        "survives in half of the noise draws, with its 95% confidence interval, read off every test of "
+        f"{FAILSAFE_TESTS} (Definition).",
         [f"bids::{COORDINATES}", f"bids::{FWE_CLUSTER_MAP}", f"bids::{FAILSAFE_TESTS}"], ale_parameters(result),
         {**failsafe_info(result), "Columns": {
             "cluster_id": "Label in the FWE cluster map",
-            "failsafe_n": "Median over the repeats of the cluster's fail-safe N (Definition)",
-            "failsafe_n_min": "Smallest fail-safe N over the repeats",
-            "failsafe_n_max": "Largest fail-safe N over the repeats (the upper bound: it survived every tested "
-                              "number in that repeat)",
-            "repeats": "Repeats of the noise draw",
-            "passes_lower": "Fail-safe N at least the lower bound (2k) in every repeat",
-            "passes_upper": "Fail-safe N at least the upper bound (10k) in every repeat",
-            "repeats_passing_lower": "Repeats in which the fail-safe N reached the lower bound",
-            "repeats_passing_upper": "Repeats in which the fail-safe N reached the upper bound",
-            "robust": "Passes the lower bound in every repeat (Acar et al.'s criterion, in every repeat)"}})
+            "failsafe_n": "Noise experiments the cluster survives in half of the draws: the 50% point of the "
+                          "logistic regression of its survival on log(1 + n_noise) over every test (the upper "
+                          "bound when it survived every test, 0 when it survived none, n/a when its survival did "
+                          "not fall as noise was added)",
+            "ci_low": "Lower end of the 95% confidence interval of failsafe_n (delta method on the regression; "
+                      "n/a when every or no test survived)",
+            "ci_high": "Upper end of that interval (at most the upper bound)",
+            "survival_at_lower": "Fitted share of noise draws in which the cluster survives the lower bound (2k) "
+                                 "of noise experiments",
+            "survival_at_upper": "Fitted share at the upper bound (10k)",
+            "tests": "Tests, all of them (every test records every cluster)",
+            "tests_survived": "Tests the cluster survived",
+            "passes_lower": "failsafe_n is at least the lower bound (2k)",
+            "passes_upper": "failsafe_n is at least the upper bound (10k)",
+            "robust": "The 95% interval's lower end (failsafe_n when every test survived) is at least the lower "
+                      "bound: Acar et al.'s criterion, met beyond the draws' error"}})
 
 
 def _failsafe_tests_sidecar(result: AnalysisResult) -> Sidecar:
     return Sidecar(
-        "Every analysis the fail-safe N search ran, by repeat: the number of noise experiments added, how many "
-        "clusters passed FWE, and whether each original cluster survived (its peak voxel in a passing cluster). "
-        "Each repeat's fail-safe N follows from its rows by the Definition.",
+        "Every test of the fail-safe N, in the order run: the number of noise experiments added (its own draw), "
+        "the cluster whose staircase placed it, how many clusters passed FWE, and whether each original cluster "
+        "survived (its peak voxel in a passing cluster). The fail-safe table follows from these rows by the "
+        "Definition.",
         [f"bids::{COORDINATES}", f"bids::{FWE_CLUSTER_MAP}"], ale_parameters(result),
         {**failsafe_info(result), "Columns": {
-            "repeat": "Repeat of the noise draw (1, 2, ...)",
-            "n_noise": "Noise experiments added (the first n_noise of the repeat's sequence)",
+            "test": "Test number t (1, 2, ...): its noise and its Monte Carlo seed come from spawn keys "
+                    "(0x4653, t) and (0x4653, t, 0x4D43) of the run's seed",
+            "n_noise": "Noise experiments added",
+            "asked_by": "The cluster whose staircase placed the test",
             "n_fwe_clusters": "Clusters that passed cluster-level FWE in the re-run analysis",
             "survives_<cluster_id>": "Whether the cluster's peak voxel lies in a cluster that passed"}})
 

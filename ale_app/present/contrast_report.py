@@ -445,8 +445,8 @@ def _group_fwe_html(name: str, r) -> list[str]:
     if "stability" in rb:
         sources.append(f"the share of the stability subsets in which the cluster survives ({prefix}desc-stability_table.tsv)")
     if "failsafe" in rb:
-        sources.append("its fail-safe N, the median (and range) over repeats of the noise draw of the most noise "
-                       f"experiments it withstood ({prefix}desc-failsafe_table.tsv)")
+        sources.append("its fail-safe N, the number of noise experiments it survives in half of the noise draws, "
+                       f"with its 95% interval ({prefix}desc-failsafe_table.tsv)")
     parts = [f"<h3>Each FWE cluster of group {html.escape(name)} in one row</h3><p>Volume, peak, region and FWE p "
              f"from the group's FWE cluster table ({prefix}desc-fweclusters_table.tsv); "
              + html.escape("; ".join(sources)) + ".</p>",

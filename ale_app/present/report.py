@@ -324,7 +324,7 @@ def _robustness_facts(result) -> dict | None:
                               "alpha": st.alpha}
     if fs is not None:
         facts["failsafe"] = {"table": fs.table, "lower": fs.lower, "upper": fs.upper, "step": fs.step,
-                             "repeats": fs.repeats,
+                             "tests_per_cluster": fs.tests_per_cluster,
                              "n_iterations": fs.n_iterations, "noise_space": fs.noise_space, "seed": fs.seed,
                              "noise_counts": fs.noise_counts,
                              "n_experiments": fs.n_experiments}
@@ -375,18 +375,17 @@ def _robustness_methods(rb: dict | None, subsets: str | None = None, bounds: str
                   "a focus count and a subject count copied from two independently drawn experiments")
         from ale_app.stats.failsafe import DEFINITION
 
-        repeats = fs.get("repeats", 1)
-        text += (" The fail-safe N (Acar et al., 2018) of each FWE cluster is the number of added noise experiments "
-                 f"(each with {counts}, its foci on distinct random voxels of the "
-                 f"{'brain mask' if fs['noise_space'] == 'brain' else 'grey matter'}) that the cluster withstands, "
-                 "surviving while its peak voxel lies inside a cluster that passed cluster-level FWE, with "
-                 f"{fs['n_iterations']:,} Monte Carlo iterations per analysis. The noise draw was "
-                 f"repeated {repeats} {'time' if repeats == 1 else 'times'}, each repeat with its own sequence of "
-                 f"noise experiments and its own Monte Carlo seed, both derived from seed {fs['seed']}. " + DEFINITION + " Each repeat tested "
-                 f"{bounds or str(fs['lower']) + ' and ' + str(fs['upper'])} noise experiments "
-                 f"(2 and 10 times the number of experiments by default) and bisected to a step of {fs['step']}; a "
-                 f"cluster whose fail-safe N reached {robust_at or fs['lower']} in every repeat is robust by Acar et "
-                 "al.'s criterion.")
+        per = fs.get("tests_per_cluster")
+        text += (" The fail-safe N (Acar et al., 2018) of each FWE cluster was estimated from "
+                 f"{per:,} tests per cluster: each test added noise experiments (each with {counts}, its foci on "
+                 f"distinct random voxels of the {'brain mask' if fs['noise_space'] == 'brain' else 'grey matter'}) "
+                 f"and re-ran ALE with {fs['n_iterations']:,} Monte Carlo iterations, with its own noise experiments "
+                 f"and its own Monte Carlo seed, both derived from seed {fs['seed']}; a cluster survived a test while "
+                 "its peak voxel lay inside a cluster that passed cluster-level FWE. " + DEFINITION + " The tests "
+                 "were placed by one up-down staircase per cluster, from the lower bound to at most the upper bound "
+                 f"({bounds or str(fs['lower']) + ' and ' + str(fs['upper'])} noise experiments; 2 and 10 times the "
+                 f"number of experiments by default), with a smallest step of {fs['step']}; a cluster whose 95% "
+                 f"interval lies at or above {robust_at or fs['lower']} is robust by Acar et al.'s criterion.")
     return text
 
 
@@ -1016,8 +1015,8 @@ def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
                      "from the jackknife over the FWE clusters"
                      + ("; the share of the stability subsets in which the cluster survives (desc-stability_table.tsv)"
                         if r.robustness and "stability" in r.robustness else "")
-                     + ("; its fail-safe N, the median (and range) over repeats of the noise draw of the most "
-                        "noise experiments it withstood (desc-failsafe_table.tsv)"
+                     + ("; its fail-safe N, the number of noise experiments it survives in half of the noise "
+                        "draws, with its 95% interval (desc-failsafe_table.tsv)"
                         if r.robustness and "failsafe" in r.robustness else "") + ".</p>")
         parts.append(fwe_cluster_summary_html(summary, f["n_iterations"]))
         parts.append("<h3>Clusters that passed cluster-level FWE (F)</h3>")

@@ -26,15 +26,22 @@ NAMED_CONTRIBUTORS = 5
 
 
 def failsafe_words(row) -> str:
-    """A cluster's fail-safe N as the report's table shows it: the median over the repeats and
-    the range, or that it reached the upper bound in every repeat."""
-    n = int(row["repeats"])
+    """A cluster's fail-safe N as the report's table shows it (a row of the fail-safe table):
+    the number of noise experiments it survives in half of the draws with its 95% interval, or
+    what the tests showed when there is no interval."""
+    import math
+
+    value, tests, survived = float(row["failsafe_n"]), int(row["tests"]), int(row["tests_survived"])
+    if survived == tests:
+        return f"\u2265 {value:g} (survived all {tests} tests, up to the upper bound)"
+    if survived == 0:
+        return f"0 (survived none of {tests} tests)"
+    if math.isnan(value):
+        return f"no value (survived {survived} of {tests} tests; survival did not fall as noise was added)"
     if bool(row["passes_upper"]):
-        return f"\u2265 {int(row['failsafe_n_min'])} in every repeat (survived the upper bound)"
-    if n == 1:
-        return f"{row['failsafe_n']:g} (one repeat)"
-    return (f"{row['failsafe_n']:g} (median of {n} repeats; range {int(row['failsafe_n_min'])} to "
-            f"{int(row['failsafe_n_max'])})")
+        return (f"\u2265 {value:g} (survives the upper bound in {100 * float(row['survival_at_upper']):.0f}% of "
+                "draws)")
+    return f"{value:.1f} (95% CI {float(row['ci_low']):.1f} to {float(row['ci_high']):.1f})"
 
 
 def _main_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -168,10 +175,9 @@ def reporting_checklist(r) -> list[tuple[str, str, str]]:
         diagnostics.append(f"subsampling stability ({st['n_subsets']:,} subsets of {st['subset_size']} experiments)")
     if "failsafe" in rb:
         fs = rb["failsafe"]
-        repeats = fs.get("repeats", 1)
-        diagnostics.append(f"fail-safe N (Acar et al. 2018; noise experiments between {fs['lower']:,} and "
-                           f"{fs['upper']:,}, step {fs['step']}; {repeats} repeat{'' if repeats == 1 else 's'} "
-                           "of the noise draw)")
+        diagnostics.append(f"fail-safe N (Acar et al. 2018; {fs['tests_per_cluster']:,} tests per cluster, each its "
+                           f"own noise draw, staircases from {fs['lower']:,} noise experiments, at most "
+                           f"{fs['upper']:,}, smallest step {fs['step']})")
     items.append(("9: diagnostics", "Contributions", "; ".join(diagnostics)))
     items.append(("10: transparency", "Data and re-run",
                   "coordinates.tsv and a Sleuth export of every focus as it ran; " + rerun_words(set(rb))

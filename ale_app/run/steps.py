@@ -250,12 +250,22 @@ def _failsafe(result: AnalysisResult, ctx: StepContext) -> None:
     from ale_app.stats.failsafe import failsafe_n
 
     spec, inf = result.spec.robustness.failsafe, result.spec.inference
-    result.failsafe = failsafe_n(
-        result.fit, _cluster_label_values(result.fit, result.fwe_clusters.label_img), result.spec.ale,
-        voxel_p=inf.voxel_p, alpha=inf.fwe_alpha, n_iterations=spec.n_iterations or inf.n_iterations,
-        seed=inf.seed, lower_multiple=spec.lower_multiple, upper_multiple=spec.upper_multiple, step=spec.step,
-        noise_space=spec.noise_space, noise_counts=spec.noise_counts, repeats=spec.repeats, executor=ctx.executor,
-        progress=LGR.info)
+    total = len(result.fwe_clusters.labels) * spec.tests_per_cluster
+
+    with progress_bar(total, "fail-safe N", unit="tests") as advance:
+        def progress(line: str) -> None:
+            LGR.debug(line)
+            advance(1)
+
+        result.failsafe = failsafe_n(
+            result.fit, _cluster_label_values(result.fit, result.fwe_clusters.label_img), result.spec.ale,
+            voxel_p=inf.voxel_p, alpha=inf.fwe_alpha, n_iterations=spec.n_iterations or inf.n_iterations,
+            seed=inf.seed, lower_multiple=spec.lower_multiple, upper_multiple=spec.upper_multiple, step=spec.step,
+            noise_space=spec.noise_space, noise_counts=spec.noise_counts, tests_per_cluster=spec.tests_per_cluster,
+            executor=ctx.executor, progress=progress)
+    table = result.failsafe.table
+    LGR.info("fail-safe N: %s", "; ".join(f"cluster {int(r.cluster_id)} {r.failsafe_n:.1f}" for r in
+                                           table.itertuples()) or "no cluster")
 
 
 def _describe_failsafe(result: AnalysisResult, _ctx: StepContext) -> str:
@@ -263,9 +273,10 @@ def _describe_failsafe(result: AnalysisResult, _ctx: StepContext) -> str:
 
     spec = result.spec.robustness.failsafe
     lower, upper = bounds(len(result.fit.ids), spec.lower_multiple, spec.upper_multiple)
-    return (f"Fail-safe N of {_plural(len(result.fwe_clusters.labels), 'FWE cluster')}: "
-            f"{_plural(spec.repeats, 'repeat')} of the noise draw, noise experiments between {lower} and {upper}, "
-            f"step {spec.step}")
+    n = len(result.fwe_clusters.labels)
+    return (f"Fail-safe N of {_plural(n, 'FWE cluster')}: {_plural(n * spec.tests_per_cluster, 'test')} "
+            f"({spec.tests_per_cluster} per cluster), each its own noise draw, noise experiments between 0 and "
+            f"{upper} (staircases start at {lower}), smallest step {spec.step}")
 
 
 def _release_ma_maps(result: AnalysisResult, _ctx: StepContext) -> None:

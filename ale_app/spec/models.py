@@ -642,44 +642,44 @@ class FailsafeSpec(_StrictModel):
     enabled : bool, default=False
         Compute it.
     lower_multiple, upper_multiple : float, default=2, 10
-        The search's bounds, as multiples of the number of experiments k (Acar et al.: a
-        robust cluster withstands 2k noise experiments; the search stops at 10k).
-    step : int, default=1
-        The bisection stops when the bracket is at most this many noise experiments wide.
-    n_iterations : int or None, default=1000
-        Monte Carlo iterations of each re-run analysis; None: ``inference.n_iterations``.
+        The tests' bounds, as multiples of the number of experiments k (Acar et al.: a robust
+        cluster withstands 2k noise experiments; no test adds more than 10k).
+    step : int, default=2
+        The smallest step of each cluster's staircase, in noise experiments.
+    n_iterations : int or None, default=200
+        Monte Carlo iterations of each test; None: ``inference.n_iterations``.
     noise_space : {"brain", "gm"}, default="brain"
         Where the noise experiments' foci are placed.
     noise_counts : {"independent", "paired"}, default="independent"
         How a noise experiment gets its focus count and sample size: each from its own randomly
         drawn experiment (Acar et al.'s code) or both from one.
-    repeats : int, default=5
-        Independent repeats of the noise draw (repeat r draws its noise from the run's seed with
-        spawn key (0x4653, r) and seeds its Monte Carlo nulls from (0x4653, r, 0x4D43)); the
-        table reports the median, smallest and largest fail-safe N over them. Measured with
-        ``benchmarks/failsafe_repeats.py`` (see the README): 5 does not bring the median's
-        difference between two seeds below 10% on 25 real experiments, and no affordable number
-        did; the range columns show the spread.
+    tests_per_cluster : int, default=80
+        Tests per FWE cluster, each its own draw of noise experiments and of the Monte Carlo null
+        (test t: spawn keys (0x4653, t) and (0x4653, t, 0x4D43) of the run's seed); every
+        cluster's value is read off all tests. Measured with ``benchmarks/failsafe_pooled.py``
+        (see the README): 80 kept the values of 25 real experiments' clusters within 10%
+        between two seeds.
     """
 
     enabled: Bool = Field(default=False, description="Compute each FWE cluster's fail-safe N (off unless asked "
                           "for).")
     lower_multiple: Float = Field(
         default=2.0, ge=0, le=100,
-        description="Lower bound of the search, in multiples of the number of experiments k (0 to 100; Acar et "
-        "al. 2018: a robust cluster withstands 2k noise experiments).")
+        description="Lower bound, in multiples of the number of experiments k, where every cluster's tests "
+        "start (0 to 100; Acar et al. 2018: a robust cluster withstands 2k noise experiments).")
     upper_multiple: Float = Field(
         default=10.0, gt=0, le=100,
-        description="Upper bound of the search, in multiples of k (above the lower bound, at most 100; Acar et "
-        "al. 2018: 10k).")
+        description="Upper bound, in multiples of k: no test adds more noise experiments (above the lower bound, "
+        "at most 100; Acar et al. 2018: 10k).")
     step: Int = Field(
-        default=1, ge=1, le=100_000,
-        description="Resolution of the search: the bisection stops when the bracket is at most this many noise "
-        "experiments wide (1 to 100,000).")
+        default=2, ge=1, le=100_000,
+        description="Smallest step of each cluster's up-down staircase, in noise experiments (1 to 100,000); "
+        "the staircase starts with a step of k and halves it at each reversal.")
     n_iterations: OptionalInt = Field(
-        default=1000, ge=10, le=1_000_000,
-        description="Monte Carlo iterations of each re-run analysis (10 to 1,000,000; more than "
-        "1/inference.fwe_alpha); null: inference.n_iterations.")
+        default=200, ge=10, le=1_000_000,
+        description="Monte Carlo iterations of each test (10 to 1,000,000; more than 1/inference.fwe_alpha); "
+        "null: inference.n_iterations. Default 200: the regression over all tests averages each test's error, "
+        "and fewer iterations over more tests measured steadier at the same cost.")
     noise_space: Literal["brain", "gm"] = Field(
         default="brain",
         description="Where the noise experiments' foci are placed: 'brain' (the brain mask, as Acar et al.) or "
@@ -689,14 +689,23 @@ class FailsafeSpec(_StrictModel):
         description="How a noise experiment gets its number of foci and of subjects: 'independent' (each copied "
         "from its own randomly drawn experiment, as Acar et al.'s code does) or 'paired' (both from one "
         "randomly drawn experiment).")
-    repeats: Int = Field(
-        default=5, ge=1, le=100,
-        description="Independent repeats of the noise draw (1 to 100), each with its own sequence of noise "
-        "experiments and its own Monte Carlo seed from the run's seed (repeat r: spawn keys (0x4653, r) and "
-        "(0x4653, r, 0x4D43)); the table reports the median, smallest and largest "
-        "fail-safe N over them and whether it reached 2k and 10k in every repeat. Default 5 (about 10 minutes on 2 "
-        "cores for 25 experiments); on 25 real experiments the median of 5 still differed by up to 57% between "
-        "two seeds (benchmarks/failsafe_repeats.py), so read it with its range.")
+    tests_per_cluster: Int = Field(
+        default=80, ge=1, le=10_000,
+        description="Tests per FWE cluster (1 to 10,000), each its own draw of noise experiments and of the "
+        "Monte Carlo null from the run's seed (test t: spawn keys (0x4653, t) and (0x4653, t, 0x4D43)); each "
+        "cluster's fail-safe N is the 50% point of a logistic regression of its survival over all tests. "
+        "Default 80 (about 2 s per test for 25 experiments on 2 cores): on 25 real experiments the values "
+        "differed by at most 10% between two seeds (benchmarks/failsafe_pooled.py).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _repeats_were_replaced(cls, data):
+        if isinstance(data, dict) and "repeats" in data:
+            raise ValueError(
+                "robustness.failsafe.repeats was replaced by tests_per_cluster: every test now draws its own "
+                "noise experiments and the fail-safe N is read off all tests (see the README, 'Fail-safe N'); "
+                "remove 'repeats' (and set tests_per_cluster to change the number of tests)")
+        return data
 
     @model_validator(mode="after")
     def _ordered_bounds(self) -> FailsafeSpec:

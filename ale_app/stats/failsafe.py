@@ -14,37 +14,31 @@ and the Python port in SkeideLab/meta_semantics (``code/nb06_fsn.py``, Enge et a
   ``paired`` takes both from one experiment), and places its foci on distinct voxels drawn at
   random from the brain mask (or its grey matter), as ``GenerateNull.R`` does (voxels sampled
   without replacement within a noise study).
-- Repeats: one noise draw moves the answer a lot (Acar et al.: "obtaining the exact same FSN
-  with a different set of null studies is unlikely"; on 25 experiments two seeds gave 47 and
-  51, 179 and 152, 51 and 22 for the same clusters), so the search is repeated ``repeats``
-  times, each on its own sequence of noise experiments. Repeat ``r`` (1, 2, ...) draws from
-  ``numpy.random.SeedSequence(seed, spawn_key=(0x4653, r))`` (:func:`noise_seed_sequence`),
-  so a repeat's noise depends on the run's seed and its number only, not on how many repeats
-  ran. Within a repeat, adding ``m`` noise experiments adds the first ``m`` of its sequence, so
-  the analyses with more noise contain those with less (Acar's procedure removes null studies
-  from the set it added). Each test re-runs ALE and its Monte Carlo FWE on the augmented
+- A test adds ``m`` noise experiments, re-runs ALE and its Monte Carlo FWE on the augmented
   evidence base (:func:`ale_app.stats.montecarlo.montecarlo_fwe`, the run's cluster-forming p
-  and FWE alpha, and the repeat's own Monte Carlo seed, :func:`montecarlo_seed`) and asks
-  whether the original cluster's peak voxel (its largest ALE value) still lies in a cluster
-  that passes: the reference code reads one voxel, the planted
-  effect's centre in the paper's simulations (``local_FSN_clunc.R``) and each cluster's peak in
-  the Python port.
-- The definition (:data:`DEFINITION`), which does not assume that survival is monotone in the
-  number of noise experiments (it is not: a cluster can fail at 46 and pass at 51): in each
-  repeat, a cluster's fail-safe N is the largest tested number m such that the cluster
-  survived at every tested number up to m; every number tested in that repeat counts, whichever
-  cluster's search asked for it (:func:`failsafe_of`).
-- The search, per repeat (:func:`next_test`): the lower bound (by default 2 x the number of
-  experiments k, Acar's minimum a robust cluster should withstand) is tested first; while no
-  tested number failed, the upper bound (10 x k); then, while a cluster's fail-safe N and its
-  smallest failing tested number are more than ``step`` apart, their midpoint (rounded down;
-  Acar's ``algorithm_step4.R`` halves the bracket until it closes). The clusters share the
-  tests of their repeat, and a test asked for by one cluster can lower another's value, so the
-  search goes on until no cluster needs a test.
-- The answer per cluster: the median of its fail-safe N over the repeats, the smallest and
-  the largest, and whether it reached the lower and the upper bound in every repeat (in how
-  many). Every test, with its repeat, is in the evaluations table, from which the answer can
-  be recomputed.
+  and FWE alpha) and asks whether the original cluster's peak voxel (its largest ALE value)
+  still lies in a cluster that passes: the reference code reads one voxel, the planted effect's
+  centre in the paper's simulations (``local_FSN_clunc.R``) and each cluster's peak in the
+  Python port.
+- One draw decides little. Whether a cluster survives m noise experiments is close to a coin
+  flip over a wide range of m (on 25 real experiments, one cluster survived 10 draws of 25, 50,
+  75 and 100 noise experiments in 8, 3, 3 and 4 of them), because the cluster's size moves with
+  where the noise falls; a search that stops at a repeat's first failure, and even the median
+  of five such repeats, gave values 57% apart between two seeds. So every test is its own draw:
+  test ``t`` (1, 2, ...) draws its noise from ``numpy.random.SeedSequence(seed, spawn_key=(0x4653,
+  t))`` (:func:`noise_seed_sequence`) and its Monte Carlo null from ``(0x4653, t, 0x4D43)``
+  (:func:`montecarlo_seed`), and a cluster's value is read off all tests at once
+  (:data:`DEFINITION`): the number of noise experiments it survives in half of the draws, the
+  50% point of a logistic regression of survival on ``log(1 + m)`` (:func:`half_survival`).
+  Acar et al. ("obtaining the exact same FSN with a different set of null studies is
+  unlikely") report one draw; this is the same quantity made repeatable.
+- Where the tests go (:data:`SEARCH`): one up-down staircase per cluster, the clusters taken in
+  turn, so the tests gather near each cluster's 50% point (:func:`staircase_step`); every test
+  records every cluster's survival, and all of them enter every cluster's regression.
+  Measured with ``benchmarks/failsafe_pooled.py`` on 25 real experiments (README, "Fail-safe
+  N"): at 80 tests per cluster of 200 Monte Carlo iterations the values of the clusters with a
+  fail-safe N of 8 to 45 differed by 2% to 10% between two seeds.
+- Every test is in the evaluations table, from which the table can be recomputed.
 """
 
 from __future__ import annotations
@@ -61,61 +55,62 @@ from ale_app.process.executor import Executor
 #: Acar et al.'s bounds, as multiples of the number of experiments.
 DEFAULT_LOWER_MULTIPLE = 2.0
 DEFAULT_UPPER_MULTIPLE = 10.0
-#: The spawn key that makes the noise experiments' streams of the run's seed (one per repeat).
+#: The spawn key that makes the noise experiments' streams of the run's seed (one per test).
 FAILSAFE_STREAM = 0x4653  # "FS"
-#: Repeats of the noise draw by default (``robustness.failsafe.repeats``). Measured with
-#: ``benchmarks/failsafe_repeats.py`` on 25 real experiments: the median of 5 repeats still
-#: differed by up to 57% between seeds 3 and 4 (clusters with medians of 20 to 50); resampling
-#: the per-repeat values puts even 31 repeats near 17% (see the README). 5 keeps the step near
-#: 10 minutes on 2 cores; the table's range shows the spread.
-DEFAULT_REPEATS = 5
+#: Tests per FWE cluster by default (``robustness.failsafe.tests_per_cluster``), with
+#: :data:`DEFAULT_ITERATIONS` Monte Carlo iterations each. Measured with
+#: ``benchmarks/failsafe_pooled.py`` on the first 25 n-back/flanker analyses (6 FWE clusters):
+#: 80 tests per cluster kept the values of the four clusters above 8 within 10% between seeds 3
+#: and 4; 40 did not (up to 18%).
+DEFAULT_TESTS_PER_CLUSTER = 80
+#: Monte Carlo iterations of each test by default: fewer iterations over more tests measured
+#: steadier than 1,000 over fewer at the same cost (the regression averages each test's error).
+DEFAULT_ITERATIONS = 200
+#: The ridge on the regression's standardised slope that keeps it finite when the outcomes
+#: separate (every test below some m survived and every test above it failed).
+RIDGE = 1e-3
+#: The normal quantile of the two-sided 95% interval.
+Z95 = 1.959963984540054
 
 #: What a cluster's fail-safe N is, as the README, the table's sidecar and the methods say it.
 DEFINITION = (
-    "In each repeat (its own sequence of noise experiments), a cluster's fail-safe N is the largest tested "
-    "number m of added noise experiments such that the cluster survived at every tested number up to and "
-    "including m (0 when it failed at the smallest tested number); every number tested in that repeat counts, "
-    "whichever cluster's search asked for it. The table reports the median over the repeats, the smallest and "
-    "the largest, and whether the fail-safe N reached the lower bound (2k) and the upper bound (10k) in every "
-    "repeat.")
+    "A cluster's fail-safe N is the number of added noise experiments at which it survives cluster-level FWE in "
+    "half of the noise draws: the 50% point of a logistic regression of its survival (its peak voxel lies in a "
+    "cluster that passes) on log(1 + m) over every test, where m is the number of noise experiments a test "
+    "added and every test draws its own noise experiments and its own Monte Carlo null. The table gives it with "
+    "its 95% confidence interval and the fitted share of draws the cluster survives at the lower bound (2k) and "
+    "at the upper bound (10k); a cluster that survived every test has the upper bound as its value, one that "
+    "survived none 0, and one whose survival did not fall as noise was added has no value.")
 
-#: How the search picks the numbers it tests, as the README and the sidecar say it.
+#: How the tests are placed, as the README and the sidecar say it.
 SEARCH = (
-    "Each repeat tests the lower bound first; while no tested number has failed, the upper bound; then, while a "
-    "cluster's fail-safe N and its smallest failing tested number are more than the step apart, their midpoint "
-    "(rounded down), until no cluster needs a test.")
+    "The tests are placed by one up-down staircase per cluster, the clusters taken in turn: each starts at the "
+    "lower bound with a step of k noise experiments, moves up after its cluster survived and down after it "
+    "failed, halves its step (not below the step setting) each time its direction reverses, and stays between 0 "
+    "and the upper bound; every test records every cluster's survival.")
 
 
 @dataclass
 class FailsafeResult:
-    """Fail-safe N per FWE cluster, over repeats of the noise draw.
+    """Fail-safe N per FWE cluster, from tests that each draw their own noise.
 
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per FWE cluster: ``cluster_id, failsafe_n`` (the median over repeats),
-        ``failsafe_n_min, failsafe_n_max, repeats, passes_lower, passes_upper`` (in every repeat),
-        ``repeats_passing_lower, repeats_passing_upper, robust`` (``robust``: passes the
-        lower bound in every repeat).
-    repeats_table : pandas.DataFrame
-        One row per repeat and cluster: ``repeat, cluster_id, failsafe_n, first_failure``
-        (the smallest tested number at which it failed; NaN when none), ``passes_lower,
-        passes_upper``.
+        One row per FWE cluster (:data:`TABLE_COLUMNS`): ``cluster_id, failsafe_n, ci_low,
+        ci_high, survival_at_lower, survival_at_upper, tests, tests_survived, passes_lower,
+        passes_upper, robust``.
     evaluations : pandas.DataFrame
-        One row per repeat and tested number of noise experiments: ``repeat, n_noise,
-        n_fwe_clusters`` and one ``survives_<cluster_id>`` column per cluster.
-    noise : pandas.DataFrame
-        The noise experiments drawn (``repeat, noise_id, foci_from, n_foci, sample_size_from,
-        sample_size``: the experiments whose focus count and sample size each copies).
-    n_experiments, lower, upper, step, n_iterations, seed, repeats : int
+        One row per test: ``test, n_noise, asked_by, n_fwe_clusters`` and one
+        ``survives_<cluster_id>`` column per cluster.
+    n_experiments, lower, upper, step, n_iterations, seed, tests_per_cluster : int
     noise_space, noise_counts : str
     seconds : dict
-        Seconds each test took, by (repeat, number of noise experiments) (logged, never written).
+        Seconds each test took, by test number (logged, never written).
     """
 
     table: pd.DataFrame
     evaluations: pd.DataFrame
-    noise: pd.DataFrame
     n_experiments: int
     lower: int
     upper: int
@@ -125,8 +120,7 @@ class FailsafeResult:
     noise_space: str
     seconds: dict = None
     noise_counts: str = "independent"
-    repeats: int = DEFAULT_REPEATS
-    repeats_table: pd.DataFrame = None
+    tests_per_cluster: int = DEFAULT_TESTS_PER_CLUSTER
 
 
 def bounds(n_experiments: int, lower_multiple: float = DEFAULT_LOWER_MULTIPLE,
@@ -142,44 +136,43 @@ def bounds(n_experiments: int, lower_multiple: float = DEFAULT_LOWER_MULTIPLE,
 NOISE_COUNTS = ("independent", "paired")
 
 
-def noise_seed_sequence(seed: int, repeat: int = 1) -> np.random.SeedSequence:
-    """The seed sequence of repeat ``repeat`` (1, 2, ...) of the noise draw: the run's ``seed``
-    with spawn key ``(0x4653, repeat)``, so each repeat has its own stream and a repeat's noise
-    does not depend on how many repeats ran."""
-    if repeat < 1:
-        raise ValueError("fail-safe repeats are numbered from 1")
-    return np.random.SeedSequence(int(seed), spawn_key=(FAILSAFE_STREAM, int(repeat)))
+def noise_seed_sequence(seed: int, test: int = 1) -> np.random.SeedSequence:
+    """The seed sequence of test ``test`` (1, 2, ...)'s noise: the run's ``seed`` with spawn key
+    ``(0x4653, test)``, so each test has its own stream and a test's noise does not depend on
+    how many tests ran."""
+    if test < 1:
+        raise ValueError("fail-safe tests are numbered from 1")
+    return np.random.SeedSequence(int(seed), spawn_key=(FAILSAFE_STREAM, int(test)))
 
 
-#: The spawn key's last element that makes a repeat's Monte Carlo seed (after the repeat's number).
+#: The spawn key's last element that makes a test's Monte Carlo seed (after the test's number).
 MONTECARLO_STREAM = 0x4D43  # "MC"
 
 
-def montecarlo_seed(seed: int, repeat: int = 1) -> int:
-    """The Monte Carlo seed of every test of repeat ``repeat``: the first 32-bit word of
-    ``numpy.random.SeedSequence(seed, spawn_key=(0x4653, repeat, 0x4D43))``. Each repeat has its
-    own null as well as its own noise, so the repeats are independent runs of the whole
-    procedure and their median does not carry one Monte Carlo null's error (with one seed for
-    every repeat, two runs' medians differed by up to 60% on 25 experiments)."""
-    if repeat < 1:
-        raise ValueError("fail-safe repeats are numbered from 1")
-    sequence = np.random.SeedSequence(int(seed), spawn_key=(FAILSAFE_STREAM, int(repeat), MONTECARLO_STREAM))
+def montecarlo_seed(seed: int, test: int = 1) -> int:
+    """The Monte Carlo seed of test ``test``: the first 32-bit word of
+    ``numpy.random.SeedSequence(seed, spawn_key=(0x4653, test, 0x4D43))``. Each test has its own
+    null as well as its own noise, so no one null's error is in every test."""
+    if test < 1:
+        raise ValueError("fail-safe tests are numbered from 1")
+    sequence = np.random.SeedSequence(int(seed), spawn_key=(FAILSAFE_STREAM, int(test), MONTECARLO_STREAM))
     return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
 
 def draw_noise(coordinates: pd.DataFrame, n_noise: int, seed: int, space_ijk: np.ndarray,
                affine: np.ndarray, counts: str = "independent",
-               repeat: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+               test: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``n_noise`` noise experiments (foci in mm, MNI) resampled from the experiments of
     ``coordinates`` (columns ``id, sample_size``); returns (foci, one row per noise experiment).
 
     ``counts``: ``independent`` draws the experiment whose focus count is copied and the one whose
     sample size is copied separately (Acar's ``GenerateNull.R``, Enge's ``generate_null``);
     ``paired`` copies both from one drawn experiment. Each noise experiment's foci are distinct
-    voxels of ``space_ijk``. The draw is repeat ``repeat``'s (:func:`noise_seed_sequence`)."""
+    voxels of ``space_ijk``. The draw is test ``test``'s (:func:`noise_seed_sequence`); fewer
+    noise experiments of one test are the first ones of its sequence."""
     if counts not in NOISE_COUNTS:
         raise ValueError(f"noise counts must be one of {NOISE_COUNTS}, not {counts!r}")
-    rng = np.random.default_rng(noise_seed_sequence(seed, repeat))
+    rng = np.random.default_rng(noise_seed_sequence(seed, test))
     grouped = coordinates.groupby("id", sort=False)
     n_foci = grouped.size().to_numpy()
     sample_sizes = grouped["sample_size"].first().to_numpy()
@@ -199,51 +192,108 @@ def draw_noise(coordinates: pd.DataFrame, n_noise: int, seed: int, space_ijk: np
             pd.DataFrame(rows, columns=["noise_id", "foci_from", "n_foci", "sample_size_from", "sample_size"]))
 
 
-def failsafe_of(outcomes: dict[int, bool]) -> tuple[int, int | None]:
-    """One cluster's fail-safe N in one repeat, by :data:`DEFINITION`, from what was tested
-    (``outcomes``: survived or not, by number of noise experiments added; 0, the analysis
-    itself, counts as survived). Returns (fail-safe N, the smallest tested number at which it
-    failed or None)."""
-    failed = [m for m, survived in outcomes.items() if not survived]
-    first_failure = min(failed) if failed else None
-    survived = [m for m, s in outcomes.items() if s and (first_failure is None or m < first_failure)]
-    return max([0, *survived]), first_failure
+@dataclass
+class Staircase:
+    """One cluster's up-down staircase: the next number of noise experiments to test, its step,
+    and the direction of its last move (None before the first)."""
+
+    m: int
+    step: int
+    last: bool | None = None
 
 
-def next_test(outcomes: dict[int, bool], lower: int, upper: int, step: int) -> int | None:
-    """The number of noise experiments one cluster's search needs tested next in a repeat
-    (:data:`SEARCH`), or None when its fail-safe N is settled: the lower bound; while nothing
-    failed, the upper bound; then the midpoint between its fail-safe N and its smallest failing
-    tested number while they are more than ``step`` apart (no tested number lies between them)."""
-    if lower > 0 and lower not in outcomes:
-        return lower
-    fsn, first_failure = failsafe_of(outcomes)
-    if first_failure is None:
-        return None if upper in outcomes else upper
-    if first_failure - fsn > step:
-        return (fsn + first_failure) // 2
-    return None
+def staircase_step(state: Staircase, survived: bool, upper: int, min_step: int) -> Staircase:
+    """The staircase after a test of its cluster at ``state.m`` (:data:`SEARCH`): up by the step
+    after a survival, down after a failure, the step halved (not below ``min_step``) when the
+    direction reverses, and the number kept between 0 and ``upper``."""
+    step = state.step
+    if state.last is not None and survived != state.last:
+        step = max(int(min_step), step // 2)
+    m = state.m + step if survived else state.m - step
+    return Staircase(m=int(min(max(m, 0), upper)), step=int(step), last=bool(survived))
 
 
-def summarize_repeats(per_repeat: pd.DataFrame, lower: int, upper: int) -> pd.DataFrame:
-    """The fail-safe table from the per-repeat values (``repeat, cluster_id, failsafe_n``): per
-    cluster the median, smallest and largest fail-safe N, and whether (and in how many repeats)
-    it reached ``lower`` and ``upper``."""
+def _logistic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Newton's method for the logistic regression of ``y`` on standardised ``x`` with
+    :data:`RIDGE` on the slope; returns (intercept and slope, the penalised information matrix)."""
+    X = np.column_stack([np.ones_like(x), x])
+    penalty = np.diag([0.0, 2.0 * RIDGE])
+
+    def loss(beta):
+        z = X @ beta
+        return float(np.sum(np.logaddexp(0.0, z) - y * z) + RIDGE * beta[1] ** 2)
+
+    beta = np.zeros(2)
+    for _ in range(200):
+        p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+        grad = X.T @ (p - y) + penalty @ beta
+        info = X.T @ (X * (p * (1.0 - p))[:, None]) + penalty
+        delta = np.linalg.solve(info, grad)
+        before, t = loss(beta), 1.0
+        while loss(beta - t * delta) > before and t > 1e-10:
+            t /= 2.0
+        beta = beta - t * delta
+        if np.max(np.abs(t * delta)) < 1e-12:
+            break
+    p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+    return beta, X.T @ (X * (p * (1.0 - p))[:, None]) + penalty
+
+
+def half_survival(m, survived, lower: int, upper: int) -> dict:
+    """One cluster's fail-safe N from its tests (:data:`DEFINITION`): ``m`` noise experiments
+    added, ``survived`` whether it survived. Returns ``failsafe_n, ci_low, ci_high,
+    survival_at_lower, survival_at_upper`` (values in noise experiments, within 0 and ``upper``;
+    NaN where there is none)."""
+    m, y = np.asarray(m, dtype=float), np.asarray(survived, dtype=float)
+    nan = float("nan")
+    if y.all():
+        return {"failsafe_n": float(upper), "ci_low": nan, "ci_high": nan, "survival_at_lower": 1.0,
+                "survival_at_upper": 1.0}
+    if not y.any():
+        return {"failsafe_n": 0.0, "ci_low": nan, "ci_high": nan, "survival_at_lower": 0.0,
+                "survival_at_upper": 0.0}
+    x = np.log1p(m)
+    mu, sc = float(x.mean()), float(x.std())
+    sc = sc if sc > 0 else 1.0
+    (a, b), info = _logistic((x - mu) / sc, y)
+
+    def share(n):
+        return float(1.0 / (1.0 + np.exp(-(a + b * (math.log1p(n) - mu) / sc))))
+
+    shares = {"survival_at_lower": share(lower), "survival_at_upper": share(upper)}
+    if not b < 0:
+        return {"failsafe_n": nan, "ci_low": nan, "ci_high": nan, **shares}
+    z50 = -a / b
+    gradient = np.array([-1.0 / b, a / b ** 2])
+    se = float(math.sqrt(max(0.0, gradient @ np.linalg.solve(info, gradient))))
+
+    def count(z):
+        return float(min(max(math.expm1(mu + sc * z), 0.0), upper))
+
+    return {"failsafe_n": count(z50), "ci_low": count(z50 - Z95 * se), "ci_high": count(z50 + Z95 * se), **shares}
+
+
+def summarize_tests(evaluations: pd.DataFrame, cluster_ids: list[int], lower: int, upper: int) -> pd.DataFrame:
+    """The fail-safe table from the tests table (``n_noise`` and ``survives_<cluster>``): per
+    cluster :func:`half_survival` over every test, the number of tests and of survivals, whether
+    the value reached ``lower`` and ``upper``, and ``robust`` (the interval's lower end, or the
+    value when every test survived, reached ``lower``)."""
     rows = []
-    for c, rows_c in per_repeat.groupby("cluster_id", sort=True):
-        values = rows_c["failsafe_n"].to_numpy(dtype=float)
-        at_lower, at_upper = values >= lower, values >= upper
-        rows.append({"cluster_id": int(c), "failsafe_n": float(np.median(values)),
-                     "failsafe_n_min": int(values.min()), "failsafe_n_max": int(values.max()),
-                     "repeats": int(len(values)), "passes_lower": bool(at_lower.all()),
-                     "passes_upper": bool(at_upper.all()), "repeats_passing_lower": int(at_lower.sum()),
-                     "repeats_passing_upper": int(at_upper.sum()), "robust": bool(at_lower.all())})
+    for c in cluster_ids:
+        survived = evaluations[f"survives_{c}"].to_numpy(dtype=bool)
+        fit = half_survival(evaluations["n_noise"].to_numpy(), survived, lower, upper)
+        value = fit["failsafe_n"]
+        low = value if survived.all() else fit["ci_low"]
+        rows.append({"cluster_id": int(c), **fit, "tests": int(len(survived)),
+                     "tests_survived": int(survived.sum()),
+                     "passes_lower": bool(value >= lower), "passes_upper": bool(value >= upper),
+                     "robust": bool(low >= lower)})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
 #: The fail-safe table's columns, in order.
-TABLE_COLUMNS = ["cluster_id", "failsafe_n", "failsafe_n_min", "failsafe_n_max", "repeats", "passes_lower",
-                 "passes_upper", "repeats_passing_lower", "repeats_passing_upper", "robust"]
+TABLE_COLUMNS = ["cluster_id", "failsafe_n", "ci_low", "ci_high", "survival_at_lower", "survival_at_upper", "tests",
+                 "tests_survived", "passes_lower", "passes_upper", "robust"]
 
 
 def cluster_peaks(stat_values: np.ndarray, cluster_labels: np.ndarray) -> dict[int, int]:
@@ -293,18 +343,18 @@ def _dataset(coordinates: pd.DataFrame):
 
 
 def failsafe_n(fit, cluster_labels: np.ndarray, ale_spec, *, voxel_p: float = 0.001, alpha: float = 0.05,
-               n_iterations: int = 1000, seed: int = 0, lower_multiple: float = DEFAULT_LOWER_MULTIPLE,
-               upper_multiple: float = DEFAULT_UPPER_MULTIPLE, step: int = 1, noise_space: str = "brain",
-               noise_counts: str = "independent", repeats: int = DEFAULT_REPEATS,
-               executor: Executor | None = None,
+               n_iterations: int = DEFAULT_ITERATIONS, seed: int = 0,
+               lower_multiple: float = DEFAULT_LOWER_MULTIPLE, upper_multiple: float = DEFAULT_UPPER_MULTIPLE,
+               step: int = 2, noise_space: str = "brain", noise_counts: str = "independent",
+               tests_per_cluster: int = DEFAULT_TESTS_PER_CLUSTER, executor: Executor | None = None,
                progress: Callable[[str], None] | None = None) -> FailsafeResult:
     """Fail-safe N of each cluster in ``cluster_labels`` (in-mask labels of the full analysis's
-    FWE clusters, 0 = none), for the ALE ``fit`` (its estimator holds the prepared foci), over
-    ``repeats`` repeats of the noise draw (see the module's docstring and :data:`DEFINITION`).
+    FWE clusters, 0 = none), for the ALE ``fit`` (its estimator holds the prepared foci), from
+    ``tests_per_cluster`` tests per cluster (see the module's docstring and :data:`DEFINITION`).
 
-    The repeats run one after another and each test's Monte Carlo FWE runs on ``executor``
-    with its repeat's seed (:func:`montecarlo_seed`), so the result does not depend on the
-    executor.
+    The tests run one after another, each placed by its cluster's staircase from the outcomes
+    before it, and each test's Monte Carlo FWE runs on ``executor`` with the test's own seed
+    (:func:`montecarlo_seed`), so the result does not depend on the executor.
     ``progress`` is called with a line of text after each test.
     """
     import time
@@ -316,8 +366,8 @@ def failsafe_n(fit, cluster_labels: np.ndarray, ale_spec, *, voxel_p: float = 0.
 
     if step < 1:
         raise ValueError("the fail-safe N's step must be at least 1")
-    if repeats < 1:
-        raise ValueError("the fail-safe N needs at least one repeat")
+    if tests_per_cluster < 1:
+        raise ValueError("the fail-safe N needs at least one test per cluster")
     labels = np.asarray(cluster_labels).ravel()
     peaks = cluster_peaks(fit.stat_values, labels)
     ids = list(peaks)
@@ -326,51 +376,34 @@ def failsafe_n(fit, cluster_labels: np.ndarray, ale_spec, *, voxel_p: float = 0.
     lower, upper = bounds(k, lower_multiple, upper_multiple)
     space = NA.null_space_ijk(fit.estimator, noise_space)
     affine = fit.masker.mask_img.affine
-    records, per_repeat, noises = [], [], []
-    timings: dict[tuple[int, int], float] = {}
+    stairs = {c: Staircase(m=lower, step=max(int(step), k)) for c in ids}
+    records: list[dict] = []
+    timings: dict[int, float] = {}
+    n_tests = len(ids) * int(tests_per_cluster)
 
-    for r in range(1, int(repeats) + 1):
-        noise_foci, noise = draw_noise(coords, upper, seed, space, affine, noise_counts, repeat=r)
-        null_seed = montecarlo_seed(seed, r)
-        noises.append(noise.assign(repeat=r))
-        tested: dict[int, dict[int, bool]] = {}
-
-        def test(m: int) -> None:
-            started = time.perf_counter()
-            added = noise_foci[noise_foci["id"].isin(noise["noise_id"].iloc[:m])]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fit_m = fit_ale(_dataset(pd.concat([coords, added], ignore_index=True)), ale_spec)
-            inf = montecarlo_fwe(fit=fit_m, voxel_p=voxel_p, n_iterations=n_iterations, seed=null_seed,
-                                 alpha=alpha, executor=executor)
-            passing = np.rint(fit_m.masker.transform(inf.label_img)).astype(np.int64).ravel() > 0
-            tested[m] = survivors(passing, peaks)
-            seconds = time.perf_counter() - started
-            timings[(r, m)] = seconds
-            records.append({"repeat": r, "n_noise": m, "n_fwe_clusters": int(len(inf.clusters)),
-                            **{f"survives_{c}": tested[m][c] for c in ids}})
-            if progress is not None:
-                progress(f"fail-safe N, repeat {r} of {repeats}: {m} noise experiments added, "
-                         f"{sum(tested[m].values())} of {len(ids)} clusters survive ({seconds:.1f} s)")
-
-        while True:
-            wanted = (next_test({m: t[c] for m, t in tested.items()}, lower, upper, step) for c in ids)
-            m = next((m for m in wanted if m is not None), None)
-            if m is None:
-                break
-            test(m)
-        for c in ids:
-            fsn, first_failure = failsafe_of({m: t[c] for m, t in tested.items()})
-            per_repeat.append({"repeat": r, "cluster_id": c, "failsafe_n": fsn,
-                               "first_failure": np.nan if first_failure is None else first_failure,
-                               "passes_lower": fsn >= lower, "passes_upper": fsn >= upper})
-    repeats_table = pd.DataFrame(per_repeat, columns=["repeat", "cluster_id", "failsafe_n", "first_failure",
-                                                      "passes_lower", "passes_upper"])
-    evaluations = pd.DataFrame(sorted(records, key=lambda rec: (rec["repeat"], rec["n_noise"])),
-                               columns=["repeat", "n_noise", "n_fwe_clusters"] + [f"survives_{c}" for c in ids])
-    noise = pd.concat(noises, ignore_index=True)[["repeat", "noise_id", "foci_from", "n_foci", "sample_size_from",
-                                                   "sample_size"]]
-    return FailsafeResult(table=summarize_repeats(repeats_table, lower, upper), evaluations=evaluations,
-                          noise=noise, n_experiments=k, lower=lower, upper=upper, step=int(step),
-                          n_iterations=int(n_iterations), seed=int(seed), noise_space=noise_space, seconds=timings,
-                          noise_counts=noise_counts, repeats=int(repeats), repeats_table=repeats_table)
+    for t in range(1, n_tests + 1):
+        asked_by = ids[(t - 1) % len(ids)]
+        m = stairs[asked_by].m
+        started = time.perf_counter()
+        noise_foci, _ = draw_noise(coords, m, seed, space, affine, noise_counts, test=t)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_m = fit_ale(_dataset(pd.concat([coords, noise_foci], ignore_index=True)), ale_spec)
+        inf = montecarlo_fwe(fit=fit_m, voxel_p=voxel_p, n_iterations=n_iterations, seed=montecarlo_seed(seed, t),
+                             alpha=alpha, executor=executor)
+        passing = np.rint(fit_m.masker.transform(inf.label_img)).astype(np.int64).ravel() > 0
+        outcome = survivors(passing, peaks)
+        stairs[asked_by] = staircase_step(stairs[asked_by], outcome[asked_by], upper, step)
+        seconds = time.perf_counter() - started
+        timings[t] = seconds
+        records.append({"test": t, "n_noise": m, "asked_by": asked_by, "n_fwe_clusters": int(len(inf.clusters)),
+                        **{f"survives_{c}": outcome[c] for c in ids}})
+        if progress is not None:
+            progress(f"fail-safe N, test {t} of {n_tests}: {m} noise experiments added (for cluster {asked_by}), "
+                     f"{sum(outcome.values())} of {len(ids)} clusters survive ({seconds:.1f} s)")
+    evaluations = pd.DataFrame(records, columns=["test", "n_noise", "asked_by", "n_fwe_clusters"]
+                               + [f"survives_{c}" for c in ids])
+    return FailsafeResult(table=summarize_tests(evaluations, ids, lower, upper), evaluations=evaluations,
+                          n_experiments=k, lower=lower, upper=upper, step=int(step), n_iterations=int(n_iterations),
+                          seed=int(seed), noise_space=noise_space, seconds=timings, noise_counts=noise_counts,
+                          tests_per_cluster=int(tests_per_cluster))
