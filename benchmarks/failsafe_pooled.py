@@ -1,10 +1,11 @@
-"""Measurement: a pooled fail-safe N (the number of noise experiments a cluster survives in half
-of the noise draws) against the median of repeats, between two seeds.
+"""Measurement: the choices behind ale-app's fail-safe N (the number of noise experiments a
+cluster survives in half of the noise draws), between two seeds.
 
-The fail-safe N that ale-app reports (``stats/failsafe.py``) is the median over repeats of each
-repeat's first failure; on the first 25 analyses of NiMARE's n-back/flanker studyset its value
-differs by up to 57% between seeds 3 and 4 at 5 repeats (``benchmarks/failsafe_repeats.py``).
-This script measures a candidate design for the next version, not what ale-app runs:
+The fail-safe N that ale-app reported before was the median over repeats of each repeat's first
+failure; on the first 25 analyses of NiMARE's n-back/flanker studyset it differed by up to 57%
+between seeds 3 and 4 at 5 repeats. This script measured the design ale-app now runs
+(``stats/failsafe.py``; ``benchmarks/failsafe_seeds.py`` measures the product itself) against
+other estimators and numbers of tests and iterations, with the FWE clusters held fixed:
 
 - every test is its own noise draw (repeat ``t`` of ``stats.failsafe.draw_noise``) with its own
   Monte Carlo seed (``stats.failsafe.montecarlo_seed(seed, t)``), ``--iterations`` (1,000), the

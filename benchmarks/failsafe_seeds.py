@@ -15,6 +15,7 @@ Usage::
 
     python benchmarks/failsafe_seeds.py --seeds 5 6 --out /tmp/fsn-seeds
     python benchmarks/failsafe_seeds.py --seeds 5 6 --out /tmp/fsn-seeds --reuse   # read the folders again
+    python benchmarks/failsafe_seeds.py --seeds 7 8 --step 1 --out /tmp/fsn-seeds-step1
 
 Every setting not named here is the spec's default (10,000 FWE iterations for the analysis
 itself; fail-safe bounds 2k and 10k, smallest step 2, 80 tests per cluster of 200 iterations).
@@ -59,7 +60,7 @@ def start(seed: int, args) -> tuple[Path, subprocess.Popen | None]:
     if args.reuse and (out / "desc-failsafe_table.tsv").is_file():
         return out, None
     extra = "".join(f"    {k}: {v}\n" for k, v in (("tests_per_cluster", args.tests_per_cluster),
-                                                    ("n_iterations", args.iterations)) if v is not None)
+                                                    ("n_iterations", args.iterations), ("step", args.step)) if v is not None)
     spec = Path(args.out) / f"seed{seed}.yaml"
     spec.write_text(SPEC.format(first=args.first, seed=seed, extra=extra))
     command = [sys.executable, "-m", "ale_app", str(spec), str(out), "--n-jobs", "1", "--overwrite"]
@@ -80,6 +81,7 @@ def main() -> int:
     parser.add_argument("--first", type=int, default=25)
     parser.add_argument("--tests-per-cluster", type=int, default=None)
     parser.add_argument("--iterations", type=int, default=None, help="Monte Carlo iterations per test")
+    parser.add_argument("--step", type=int, default=None, help="smallest staircase step")
     parser.add_argument("--out", default="failsafe-seeds-bench")
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args()

@@ -656,9 +656,8 @@ class FailsafeSpec(_StrictModel):
     tests_per_cluster : int, default=80
         Tests per FWE cluster, each its own draw of noise experiments and of the Monte Carlo null
         (test t: spawn keys (0x4653, t) and (0x4653, t, 0x4D43) of the run's seed); every
-        cluster's value is read off all tests. Measured with ``benchmarks/failsafe_pooled.py``
-        (see the README): 80 kept the values of 25 real experiments' clusters within 10%
-        between two seeds.
+        cluster's value is read off all tests. Measured with ``benchmarks/failsafe_seeds.py``
+        (see the README, "Fail-safe N").
     """
 
     enabled: Bool = Field(default=False, description="Compute each FWE cluster's fail-safe N (off unless asked "
@@ -694,8 +693,8 @@ class FailsafeSpec(_StrictModel):
         description="Tests per FWE cluster (1 to 10,000), each its own draw of noise experiments and of the "
         "Monte Carlo null from the run's seed (test t: spawn keys (0x4653, t) and (0x4653, t, 0x4D43)); each "
         "cluster's fail-safe N is the 50% point of a logistic regression of its survival over all tests. "
-        "Default 80 (about 2 s per test for 25 experiments on 2 cores): on 25 real experiments the values "
-        "differed by at most 10% between two seeds (benchmarks/failsafe_pooled.py).")
+        "Default 80 (480 tests in about 7 minutes on one core for 25 experiments with 6 FWE clusters); "
+        "README, 'Fail-safe N', gives how much the values move between seeds (benchmarks/failsafe_seeds.py).")
 
     @model_validator(mode="before")
     @classmethod

@@ -35,9 +35,8 @@ and the Python port in SkeideLab/meta_semantics (``code/nb06_fsn.py``, Enge et a
 - Where the tests go (:data:`SEARCH`): one up-down staircase per cluster, the clusters taken in
   turn, so the tests gather near each cluster's 50% point (:func:`staircase_step`); every test
   records every cluster's survival, and all of them enter every cluster's regression.
-  Measured with ``benchmarks/failsafe_pooled.py`` on 25 real experiments (README, "Fail-safe
-  N"): at 80 tests per cluster of 200 Monte Carlo iterations the values of the clusters with a
-  fail-safe N of 8 to 45 differed by 2% to 10% between two seeds.
+  How much the values move between seeds is measured with ``benchmarks/failsafe_seeds.py``
+  (README, "Fail-safe N").
 - Every test is in the evaluations table, from which the table can be recomputed.
 """
 
@@ -59,9 +58,8 @@ DEFAULT_UPPER_MULTIPLE = 10.0
 FAILSAFE_STREAM = 0x4653  # "FS"
 #: Tests per FWE cluster by default (``robustness.failsafe.tests_per_cluster``), with
 #: :data:`DEFAULT_ITERATIONS` Monte Carlo iterations each. Measured with
-#: ``benchmarks/failsafe_pooled.py`` on the first 25 n-back/flanker analyses (6 FWE clusters):
-#: 80 tests per cluster kept the values of the four clusters above 8 within 10% between seeds 3
-#: and 4; 40 did not (up to 18%).
+#: ``benchmarks/failsafe_pooled.py`` and ``benchmarks/failsafe_seeds.py`` on the first 25
+#: n-back/flanker analyses (6 FWE clusters, README "Fail-safe N").
 DEFAULT_TESTS_PER_CLUSTER = 80
 #: Monte Carlo iterations of each test by default: fewer iterations over more tests measured
 #: steadier than 1,000 over fewer at the same cost (the regression averages each test's error).

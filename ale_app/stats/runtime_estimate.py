@@ -69,10 +69,12 @@ BALANCED_SUBSAMPLE_PER_EXPERIMENT = 1e-3
 BALANCED_MAP_NULL_DRAW = 0.015
 BALANCED_DRAW_PER_EXPERIMENT = 5e-4
 BALANCED_DIFFERENCE_PER_EXPERIMENT = 2e-6
-#: Fail-safe N: a fixed part of each test (its analytic null, FWE clusters), besides its ALE
-#: fit and Monte Carlo (measured 71.9 s for 1 repeat of 100 iterations per test on 21
-#: experiments, estimated 21 tests).
-FAILSAFE_PER_TEST = 1.5
+#: Fail-safe N: a fixed part of each test (its noise draw, analytic null and FWE clusters),
+#: besides its ALE fit and Monte Carlo. With the noise counted at k (the staircases gather near
+#: the clusters' 50% points, 0.1k to 1.7k on 25 n-back/flanker experiments), 480 tests of 200
+#: iterations there took 433 s on one worker (benchmarks/failsafe_seeds.py) against an
+#: estimated 1.3 s per test.
+FAILSAFE_PER_TEST = 0.1
 #: Fail-safe N: the FWE clusters whose tests are counted (the run knows the number only after
 #: inference; 25 n-back/flanker experiments gave 6, the pain example 5).
 FAILSAFE_ASSUMED_CLUSTERS = 5
@@ -162,9 +164,9 @@ def failsafe_tests(n: int, failsafe) -> int:
 
 def failsafe_seconds(n: int, foci: int, failsafe, n_iterations: int, workers: int) -> float:
     """Fail-safe N: each test refits ALE and its Monte Carlo on the evidence base plus the
-    noise experiments (counted at the lower bound, where the staircases start)."""
+    noise experiments (counted at k, see :data:`FAILSAFE_PER_TEST`)."""
     iterations = failsafe.n_iterations or n_iterations
-    noise = math.ceil(failsafe.lower_multiple * n)
+    noise = n
     total, total_foci = n + noise, foci * (n + noise) / max(1, n)
     per_test = (FAILSAFE_PER_TEST + fit_seconds(total, int(total_foci))
                 + montecarlo_seconds(iterations, total_foci, workers))
