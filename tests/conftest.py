@@ -271,3 +271,17 @@ def refit_jobs2(tmp_path_factory, refit_spec):
     out = tmp_path_factory.mktemp("refit") / "jobs2"
     _run_console_script([str(refit_spec), str(out), "--n-jobs", "2", "-q"])
     return out
+
+
+def assert_drawn_png(path: Path, min_side: int = 100, min_colours: int = 16) -> None:
+    """``path`` is a PNG that Pillow reads whole, at least ``min_side`` pixels on each side,
+    with at least ``min_colours`` distinct colours: a drawn figure, not an empty or blank one
+    (a figure whose axes were never drawn, or an all-white page, has a handful)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG", (path, image.format)
+        image.load()
+        assert min(image.size) >= min_side, (path, image.size)
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 24)
+    assert colours is not None and len(colours) >= min_colours, (path, None if colours is None else len(colours))

@@ -99,8 +99,27 @@ def test_each_groups_robustness_equals_its_own_run(runs):
     both, alone = runs
     for name in ROBUST_FILES:
         assert (both / f"group-early_{name}").read_bytes() == (alone / name).read_bytes(), name
-    for name in ROBUST_FILES:
-        assert (both / f"group-late_{name}").is_file(), name
+    # The late group has no run of its own here: its files must describe its own FWE clusters,
+    # and the stability map must give the table's frequency at each cluster's peak.
+    import nibabel as nib
+    import numpy as np
+
+    fwe = pd.read_csv(both / "group-late_desc-fweclusters_table.tsv", sep="\t")
+    peaks = fwe[fwe["peak"] == "main"].set_index("cluster_id")
+    stability = pd.read_csv(both / "group-late_desc-stability_table.tsv", sep="\t").set_index("cluster_id")
+    failsafe = pd.read_csv(both / "group-late_desc-failsafe_table.tsv", sep="\t").set_index("cluster_id")
+    tests = pd.read_csv(both / "group-late_desc-failsafetests_table.tsv", sep="\t")
+    assert len(peaks) > 0 and list(stability.index) == list(failsafe.index) == sorted(peaks.index)
+    assert sorted(c.split("_")[1] for c in tests.columns if c.startswith("survives_")) == sorted(map(str, peaks.index))
+    image = nib.load(both / "group-late_space-MNI152NLin6Asym_res-2_desc-stability_statmap.nii.gz")
+    frequency, inverse = np.asarray(image.dataobj), np.linalg.inv(image.affine)
+    assert frequency.min() >= 0 and frequency.max() <= 1
+    for c, row in peaks.iterrows():
+        i, j, k = np.rint(inverse @ [row.x, row.y, row.z, 1])[:3].astype(int)
+        assert frequency[i, j, k] == pytest.approx(stability.loc[c, "peak_frequency"]), c
+        assert stability.loc[c, "size_voxels"] == int(row.size_voxels), c
+    null = pd.read_csv(both / "group-late_desc-stabilitynull_table.tsv", sep="\t")
+    assert len(null) == INFERENCE["n_iterations"]
     side = json.loads((both / "group-late_desc-failsafe_table.json").read_text())
     assert side["Group"] == "late" and any(s.startswith("bids::group-late_") for s in side["Sources"])
     record = json.loads((both / "spec.json").read_text())

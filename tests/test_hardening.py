@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import assert_drawn_png
+
 from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
 from ale_app.cli import main
@@ -99,7 +101,7 @@ def test_ids_with_dollar_signs_are_drawn_literally(finished):
     table = (out / O.JACKKNIFE_TABLE).read_text()
     assert "$\\foo$" in table
     for stem in (O.FIG_COORDINATES, O.FIG_OVERLAY, O.FIG_JACKKNIFE):
-        assert (out / f"{stem}.png").stat().st_size > 0
+        assert_drawn_png(out / f"{stem}.png")
 
 
 # --------------------------------------------------------------------------- 1. links

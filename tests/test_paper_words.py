@@ -23,6 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate  # noqa: E402
+from conftest import assert_drawn_png  # noqa: E402
 
 from ale_app.cli import main  # noqa: E402
 from ale_app.outputs import registry as O  # noqa: E402
@@ -103,7 +104,7 @@ def test_paragraph_names_every_cluster_that_rests_on_one_experiment(carried):
     page = (carried / O.REPORT).read_text()
     assert page.count("one: study05-c1") == sum(
         1 for c in columns if jk.loc[jk[c].astype(float).idxmax(), "id"] == "study05-c1" and jk[c].max() >= R.RESTS_ON)
-    assert (carried / f"{O.FIG_DEPENDENCE}.png").stat().st_size > 0
+    assert_drawn_png(carried / f"{O.FIG_DEPENDENCE}.png")
     for phrase in R.FORBIDDEN_PHRASES:
         assert phrase not in text.lower(), phrase
 
