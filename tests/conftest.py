@@ -285,3 +285,71 @@ def assert_drawn_png(path: Path, min_side: int = 100, min_colours: int = 16) -> 
         assert min(image.size) >= min_side, (path, image.size)
         colours = image.convert("RGB").getcolors(maxcolors=1 << 24)
     assert colours is not None and len(colours) >= min_colours, (path, None if colours is None else len(colours))
+
+
+# --------------------------------------------------------------------------- golden manifests
+#
+# A golden manifest (tests/golden/<case>.json) pins the bytes a version-1 or version-2 run
+# writes: the SHA-256 of every file but provenance.json, and provenance.json's fields that
+# do not record when, where or on what machine the run ran. Each manifest is checked against
+# a run that a test module makes anyway (no run is added for it). Refactoring must leave
+# them unchanged; a change of output that is meant is declared by regenerating them:
+#     ALE_APP_WRITE_GOLDEN=1 pytest -m "" -k golden
+# and saying so in the commit. PNG and SVG bytes follow the locked matplotlib and FreeType,
+# so a manifest holds the versions it was made with, and a different environment is named.
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+WRITE_GOLDEN = os.environ.get("ALE_APP_WRITE_GOLDEN", "").strip() == "1"
+#: provenance.json fields left out of a manifest besides the volatile ones: the machine,
+#: the container, every installed distribution and the lock files' digests (environment),
+#: and the git commit (every commit has its own).
+GOLDEN_PROVENANCE_SKIP = ("Platform", "Container", "InstalledDistributions", "LockFiles")
+
+
+def golden_manifest(out: Path) -> dict:
+    """The manifest of the run folder ``out`` (see above)."""
+    import hashlib
+    import json
+
+    from ale_app.outputs import provenance as P
+
+    record = json.loads((out / "provenance.json").read_text())
+    stable = {k: v for k, v in record.items()
+              if k not in P.VOLATILE_FIELDS and k not in GOLDEN_PROVENANCE_SKIP}
+    stable["GeneratedBy"] = {k: v for k, v in stable.get("GeneratedBy", {}).items() if k != "GitRevision"}
+    stable["InputFiles"] = [{k: v for k, v in f.items() if k != "Resolved"}
+                            for f in stable.get("InputFiles", [])]
+    files = {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in sorted(out.rglob("*")) if p.is_file() and p.name != "provenance.json"}
+    return {"software": record["Software"], "files": files, "provenance": stable}
+
+
+def assert_matches_golden(out: Path, case: str) -> None:
+    """The run folder ``out`` writes exactly the files of ``tests/golden/<case>.json``, byte
+    for byte, with the same provenance. With ALE_APP_WRITE_GOLDEN=1 the manifest is written."""
+    import json
+
+    path = GOLDEN / f"{case}.json"
+    ours = golden_manifest(out)
+    if WRITE_GOLDEN:
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(json.dumps(ours, indent=1, sort_keys=True) + "\n")
+        return
+    regenerate = ("if the change of output is meant, regenerate with "
+                  "`ALE_APP_WRITE_GOLDEN=1 pytest -m \"\" -k golden` and say so in the commit")
+    assert path.is_file(), f"no golden manifest {path.name}; {regenerate}"
+    golden = json.loads(path.read_text())
+    if ours["software"] != golden["software"]:
+        changed = {k: (golden["software"].get(k), v) for k, v in ours["software"].items()
+                   if golden["software"].get(k) != v}
+        pytest.fail(f"{path.name} was made with other versions than these (golden, here): "
+                    f"{changed}; install from requirements-test.lock, or {regenerate}")
+    missing = sorted(set(golden["files"]) - set(ours["files"]))
+    extra = sorted(set(ours["files"]) - set(golden["files"]))
+    changed = sorted(n for n in set(ours["files"]) & set(golden["files"])
+                     if ours["files"][n] != golden["files"][n])
+    provenance = sorted(k for k in set(ours["provenance"]) | set(golden["provenance"])
+                        if ours["provenance"].get(k) != golden["provenance"].get(k))
+    assert not (missing or extra or changed or provenance), (
+        f"{case}: missing {missing}, extra {extra}, changed {changed}, "
+        f"provenance fields changed {provenance}; {regenerate}")

@@ -108,3 +108,11 @@ def test_rerun_script_runs_balanced_nimare(balanced_run):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "desc-balancedConjunction" in proc.stdout and "stat-z_desc-balanced" in proc.stdout
     assert ": equal" in proc.stdout.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_matches_golden(balanced_run):
+    """The run's files are byte-identical to tests/golden/v2-balanced.json (conftest)."""
+    from conftest import assert_matches_golden
+
+    assert_matches_golden(balanced_run, "v2-balanced")

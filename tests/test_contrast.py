@@ -370,3 +370,10 @@ def test_descriptive_conjunction_is_the_minimum_of_the_written_maps_where_both_p
     conj = np.asarray(nib.load(out / f"contrast-firstMinusSecond_{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz").dataobj)
     assert np.count_nonzero(expected) > 10, "the fixture's groups were meant to overlap"
     np.testing.assert_array_equal(conj, expected)
+
+
+def test_matches_golden(descriptive_run):
+    """The run's files are byte-identical to tests/golden/v2-descriptive-paths.json (conftest)."""
+    from conftest import assert_matches_golden
+
+    assert_matches_golden(descriptive_run[1], "v2-descriptive-paths")

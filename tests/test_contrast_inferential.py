@@ -176,3 +176,10 @@ def test_inferential_conjunction_reads_the_groups_fwe_clusters_not_their_display
     expected = np.where(fwe[0] & fwe[1], np.minimum(ale[0], ale[1]), 0).astype(np.float32)
     conj = np.asarray(nib.load(out / f"{C}{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz").dataobj)
     np.testing.assert_array_equal(conj, expected)
+
+
+def test_matches_golden(inferential_run):
+    """The run's files are byte-identical to tests/golden/v2-subtraction.json (conftest)."""
+    from conftest import assert_matches_golden
+
+    assert_matches_golden(inferential_run, "v2-subtraction")

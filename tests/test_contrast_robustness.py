@@ -271,3 +271,14 @@ def test_rerun_script_reruns_each_groups_stability_with_nimare(runs):
                                                                "<h2>Reporting checklist")}
     assert ("re-runs the analysis with NiMARE alone (the subsampling stability too, not the fail-safe N, which "
             "NiMARE does not have)") in checklist["Data and re-run"]
+
+
+@pytest.mark.slow
+def test_matches_golden(runs):
+    """Both runs are byte-identical to tests/golden (conftest): the version-2 run with every
+    robustness analysis, and the version-1 run of its group ``early``."""
+    from conftest import assert_matches_golden
+
+    both, alone = runs
+    assert_matches_golden(both, "v2-robustness")
+    assert_matches_golden(alone, "v1-robustness")

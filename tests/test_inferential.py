@@ -199,3 +199,10 @@ def test_two_jobs_write_identical_files(spec_file, run_1):
     assert set(names) == set(json.loads((out / O.PROVENANCE).read_text())["Outputs"])
     for name in names:
         assert (run_1 / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_matches_golden(run_1):
+    """The run's files are byte-identical to tests/golden/v1-inferential.json (conftest)."""
+    from conftest import assert_matches_golden
+
+    assert_matches_golden(run_1, "v1-inferential")
