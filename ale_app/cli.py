@@ -257,38 +257,34 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         check_address(args.dask_scheduler)  # a malformed address costs no spec reading
     spec, spec_dir, text = SL.load_spec(args.spec)
 
-    from ale_app.run import workflow
+    from ale_app.run import pipeline, workflow
+    from ale_app.spec.project import to_project
 
-    contrast = getattr(spec, "spec_version", 1) == 2
+    project = to_project(spec)
     if args.validate_only:
         from ale_app.inputs.evidence import summary_lines
 
-        if contrast:
-            from ale_app.run.contrast_workflow import validate_contrast
-
-            groups = validate_contrast(spec, spec_dir)
-            _print(f"spec: {args.spec} (valid; contrast {spec.first} minus {spec.second})")
+        groups = pipeline.validate(project, spec_dir)
+        if project.shape == "single":
+            _print(f"spec: {args.spec} (valid)")
+            for line in summary_lines(*groups.values()):
+                _print(line)
+        else:
+            said = "; ".join(f"contrast {c.first} minus {c.second}" for c in project.contrasts)
+            _print(f"spec: {args.spec} (valid; {said})")
             for name, evidence in groups.items():
                 _print(f"group {name}:")
                 for line in summary_lines(evidence, field=f"groups.{name}"):
                     _print(f"  {line}")
-            evidences = list(groups.values())
-        else:
-            evidence = workflow.validate(spec, spec_dir)
-            _print(f"spec: {args.spec} (valid)")
-            for line in summary_lines(evidence):
-                _print(line)
-            evidences = [evidence]
         n_jobs = _n_jobs(args)
-        footprint, expected = workflow.estimate_cost(
-            spec, evidences, n_jobs, workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend).executor().kind,
-            contrast=contrast)
+        footprint, expected = pipeline.estimate_cost(
+            project, groups, n_jobs, workflow.RunOptions(n_jobs=n_jobs, backend=args.parallel_backend).executor().kind)
         _print(f"estimate: {workflow.cost_line(footprint, expected)}")
         _print("nothing written (--validate-only)")
         return 0
     if args.output_dir is None:
         raise UsageError("OUTPUT_DIR is required.", hint="Give the folder to write the derivatives to.")
-    _check_not_nested(args, spec, spec_dir)
+    _check_not_nested(args, project, spec_dir)
 
     n_jobs = _n_jobs(args)
     if args.parallel_backend != "dask":
@@ -316,16 +312,11 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
                                       dask_scheduler=args.dask_scheduler, dask_wait=dask_wait,
                                       overwrite=args.overwrite,
                                       argv=["ale-app", *argv], on_step=freeze)
-        if contrast:
-            from ale_app.run.contrast_workflow import run_contrast
-
-            run_contrast(spec, spec_dir, text, Path(args.output_dir), options)
-        else:
-            workflow.run(spec, spec_dir, text, Path(args.output_dir), options)
+        pipeline.run(project, spec_dir, text, Path(args.output_dir), options)
     return 0
 
 
-def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
+def _check_not_nested(args: argparse.Namespace, project, spec_dir: Path) -> None:
     """Refuse OUTPUT_DIR inside an input folder, or an input (or the spec) inside OUTPUT_DIR."""
     from ale_app.outputs.folder import check_not_nested, check_output_path
     from ale_app.inputs.evidence import input_paths, resolve_input_path
@@ -333,12 +324,7 @@ def _check_not_nested(args: argparse.Namespace, spec, spec_dir: Path) -> None:
 
     check_output_path(Path(args.output_dir))
 
-    if getattr(spec, "spec_version", 1) == 2:
-        from ale_app.spec.v2 import group_input
-
-        paths = [p for g in spec.contrast.groups for p in input_paths(group_input(spec, g).path)]
-    else:
-        paths = input_paths(spec.input.path)
+    paths = [p for group in project.groups.values() for p in input_paths(group.input.path)]
     inputs = [resolve_input_path(p, spec_dir) for p in paths]
     if not args.spec.startswith(EXAMPLE_PREFIX):
         inputs.append(Path(args.spec))

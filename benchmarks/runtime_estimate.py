@@ -96,9 +96,9 @@ def cases() -> dict[str, dict]:
 
 def measure(name: str, data: dict, n_jobs: int, folder: Path) -> tuple[dict, dict]:
     """Run one case; return its measured and estimated seconds per step."""
-    from ale_app.run import workflow
-    from ale_app.run.contrast_workflow import run_contrast
+    from ale_app.run import pipeline, workflow
     from ale_app.spec.load import load_spec
+    from ale_app.spec.project import to_project
     from ale_app.stats.runtime_estimate import estimate_runtime
 
     spec_path = folder / f"{name}.yaml"
@@ -106,15 +106,14 @@ def measure(name: str, data: dict, n_jobs: int, folder: Path) -> tuple[dict, dic
     spec, spec_dir, text = load_spec(str(spec_path))
     options = workflow.RunOptions(n_jobs=n_jobs, backend="loky")
     start = time.perf_counter()
-    if getattr(spec, "spec_version", 1) == 2:
-        result = run_contrast(spec, spec_dir, text, folder / name, options)
+    result = pipeline.run(to_project(spec), spec_dir, text, folder / name, options)
+    if hasattr(result, "groups"):
         timings = {**result.timings}
         for group in result.groups.values():
             for key, value in group.timings.items():
                 timings[f"group:{key}"] = timings.get(f"group:{key}", 0.0) + value
         sizes = [(len(g.evidence.ids), len(g.evidence.coordinates)) for g in result.groups.values()]
     else:
-        result = workflow.run(spec, spec_dir, text, folder / name, options)
         timings = dict(result.timings)
         sizes = [(len(result.evidence.ids), len(result.evidence.coordinates))]
     wall = time.perf_counter() - start

@@ -295,9 +295,9 @@ def test_input_problems_of_every_group_are_listed_together(tmp_path, capsys):
     assert "in both groups" in err and ids[1] in err
 
 
-def test_group_spec_and_upgrade():
+def test_group_spec():
     from ale_app.spec.load import parse_spec
-    from ale_app.spec.v2 import group_spec, upgrade_v1
+    from ale_app.spec.v2 import group_spec
 
     v2 = parse_spec(yaml.safe_dump({
         "spec_version": 2, "title": "t", "input": {"path": "all.tsv", "format": "tsv"},
@@ -307,10 +307,6 @@ def test_group_spec_and_upgrade():
     assert a.spec_version == 1 and a.input.path == "all.tsv" and a.input.format == "tsv"
     assert a.input.select.where.column == "dx" and a.ale.kernel_fwhm == 10
     assert group_spec(v2, "b").input.path == "b.txt" and group_spec(v2, "b").input.select is None
-    v1 = parse_spec("spec_version: 1\ninput: {path: x.tsv}\nale: {sample_size: 12}\n", "s.yaml")
-    up = upgrade_v1(v1, "all")
-    assert up["spec_version"] == 2 and up["groups"]["all"]["path"] == "x.tsv" and up["ale"]["sample_size"] == 12
-    assert "input" not in up
 
 
 def _separate_groups(folder: Path) -> None:

@@ -116,3 +116,33 @@ def test_the_check_sees_an_upward_import(tmp_path):
 def test_each_wing_says_what_it_may_import(wing):
     doc = ast.get_docstring(ast.parse((PACKAGE / wing / "__init__.py").read_text(encoding="utf-8")))
     assert doc and "import" in doc, f"ale_app/{wing}/__init__.py needs a docstring saying what it may import"
+
+
+def spec_version_reads(path: Path, module: str) -> list[str]:
+    """Every place in ``path`` that names ``spec_version`` (an attribute, a name, a string or
+    a keyword argument), as ``module:line``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        named = ((isinstance(node, ast.Attribute) and node.attr == "spec_version")
+                 or (isinstance(node, ast.Name) and node.id == "spec_version")
+                 or (isinstance(node, ast.Constant) and node.value == "spec_version")
+                 or (isinstance(node, ast.keyword) and node.arg == "spec_version"))
+        if named:
+            found.append(f"{module}:{node.lineno}")
+    return found
+
+
+def test_the_spec_version_is_read_in_the_spec_wing_alone():
+    """One pipeline (issue 34): the spec version is read where a spec becomes its project
+    (ale_app.spec.project.to_project) and in the spec models; everything above reads the
+    project."""
+    found = [r for path in all_modules() if module_name(path).split(".")[:2] != ["ale_app", "spec"]
+             for r in spec_version_reads(path, module_name(path))]
+    assert found == [], "spec_version read outside ale_app.spec:\n" + "\n".join(found)
+
+
+def test_the_spec_version_check_sees_each_form(tmp_path):
+    path = tmp_path / "fake.py"
+    path.write_text("a = spec.spec_version\nb = getattr(spec, 'spec_version', 1)\nc = dict(spec_version=2)\n"
+                    "spec_version = 3\n", encoding="utf-8")
+    assert sorted(spec_version_reads(path, "m")) == ["m:1", "m:2", "m:3", "m:4"]

@@ -718,28 +718,29 @@ REGISTRY: tuple[Output, ...] = (
     Output(SPEC_JSON, "json", "report", spec_record),
 )
 
-def registry_for(spec=None) -> tuple[Output, ...]:
-    """The registry of a run of ``spec``: :data:`REGISTRY` for one group (version 1), the
-    contrast registry of its groups for a version-2 spec."""
-    if spec is not None and getattr(spec, "spec_version", 1) == 2:
+def registry_for(project=None) -> tuple[Output, ...]:
+    """The registry of a run of ``project`` (:class:`~ale_app.spec.project.Project`):
+    :data:`REGISTRY` for one group (shape ``single``), the contrast registry of its groups
+    for two groups and their contrast (shape ``pair``)."""
+    if project is not None and project.shape == "pair":
         from ale_app.outputs.contrast_registry import contrast_registry
 
-        return contrast_registry(spec)
+        return contrast_registry(project.source)
     return REGISTRY
 
 
-def known_output_names(spec=None) -> set[str]:
+def known_output_names(project=None) -> set[str]:
     """Every file name an ale-app run can write (relative to OUTPUT_DIR, ``/``-separated);
-    with a version-2 ``spec``, the names of its groups and contrast too."""
+    with a ``project``, the names of its groups and contrasts too."""
     names = {n for entry in REGISTRY for n in entry.file_names()}
-    if spec is not None:
-        names |= {n for entry in registry_for(spec) for n in entry.file_names()}
+    if project is not None:
+        names |= {n for entry in registry_for(project) for n in entry.file_names()}
     return names | {PROVENANCE}
 
 
-def owned_names(spec=None) -> D.OwnedNames:
+def owned_names(project=None) -> D.OwnedNames:
     """What the output folder needs to know of ale-app's names to tell its files from others'."""
-    return D.OwnedNames(known=frozenset(known_output_names(spec)), marker=DATASET_DESCRIPTION,
+    return D.OwnedNames(known=frozenset(known_output_names(project)), marker=DATASET_DESCRIPTION,
                         completion=PROVENANCE)
 
 

@@ -20,6 +20,7 @@ from ale_app.run.contrast_steps import CONTRAST_STEPS, GROUP_STEPS
 from ale_app.run.steps import StepContext
 from ale_app.run.workflow import (RunOptions, _Timer, check_memory, check_robustness, min_experiments_hint,
                                   run_in_folder, run_record, run_step, step_title)
+from ale_app.spec.project import to_project
 from ale_app.spec.v2 import AnalysisSpecV2, group_input, group_spec
 
 LGR = logging.getLogger("ale_app")
@@ -152,7 +153,8 @@ def run_contrast(spec: AnalysisSpecV2, spec_dir: Path, spec_text: str, output_di
         check_memory(spec, list(evidence.values()), options, contrast=True)
         return ContrastResult(spec=spec, groups=groups, record=record, timings=timer.seconds)
 
-    return run_in_folder(output_dir, options, timer, O.registry_for(spec), O.owned_names(spec),
+    project = to_project(spec)
+    return run_in_folder(output_dir, options, timer, O.registry_for(project), O.owned_names(project),
                          read=lambda: validate_contrast(spec, spec_dir),
                          what="Reading and checking the groups' inputs", make_result=make_result,
                          compute=lambda r: compute_contrast(r, options, timer), provenance=write_contrast_provenance)

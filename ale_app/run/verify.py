@@ -106,12 +106,12 @@ def _refused_status(exc: RefusedFile) -> str:
     return exc.reason
 
 
-def _made_by(file_name: str, spec) -> str:
-    """The step behind a written file, in words, for the run ``spec`` describes."""
-    if getattr(spec, "spec_version", 1) == 2:
+def _made_by(file_name: str, project) -> str:
+    """The step behind a written file, in words, for the run of ``project``."""
+    if project.shape == "pair":
         from ale_app.run.contrast_steps import contrast_made_by
 
-        return contrast_made_by(file_name, spec)
+        return contrast_made_by(file_name, project.source)
     from ale_app.run.steps import made_by
 
     return f"{made_by(file_name)} step"
@@ -149,7 +149,7 @@ def _spec_folder(spec_record: dict, output_dir: Path, paths: list[str]) -> Path:
     return candidates[0] if candidates else output_dir
 
 
-def check_records(output_dir: Path, provenance: dict, spec=None) -> list[tuple[str, str]]:
+def check_records(output_dir: Path, provenance: dict, project=None) -> list[tuple[str, str]]:
     """Each archived file against the SHA-256 ``provenance.json`` recorded for it, and the
     ale-app files in the folder that the record does not list."""
     recorded = provenance.get("Outputs")
@@ -170,7 +170,7 @@ def check_records(output_dir: Path, provenance: dict, spec=None) -> list[tuple[s
             found.append((name, f"unreadable ({exc.strerror or exc})"))
             continue
         found.append((name, "as recorded" if same else "differs from its recorded digest"))
-    for name in sorted(O.known_output_names(spec) - set(recorded) - {O.PROVENANCE}):
+    for name in sorted(O.known_output_names(project) - set(recorded) - {O.PROVENANCE}):
         if (output_dir / name).exists():
             found.append((name, "extra (not recorded)"))
     return found
@@ -180,7 +180,9 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
            on_step=None) -> Verification:
     """Check the recorded inputs, re-run the analysis in a scratch folder and compare."""
     from ale_app.inputs.evidence import resolve_input_path, sha256_path
-    from ale_app.run.workflow import RunOptions, run
+    from ale_app.run.pipeline import run
+    from ale_app.run.workflow import RunOptions
+    from ale_app.spec.project import to_project
 
     output_dir = Path(output_dir)
     T.remove_stale_scratch()  # those of a --verify killed (SIGKILL) before it could remove its own
@@ -190,8 +192,9 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
             S.recover_output_dir(output_dir)
     provenance = _read_record(output_dir, O.PROVENANCE)
     spec, spec_text = rebuild_spec(_read_record(output_dir, O.SPEC_JSON))
+    project = to_project(spec)
     result = Verification()
-    result.records = check_records(output_dir, provenance, spec)
+    result.records = check_records(output_dir, provenance, project)
 
     recorded = provenance.get("Software", {})
     current = P.software_versions()
@@ -224,12 +227,7 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
         scratch = T.make_scratch()
         rerun_dir = scratch / "out"
         options = RunOptions(n_jobs=n_jobs, backend=backend, argv=argv, on_step=on_step)
-        if getattr(spec, "spec_version", 1) == 2:
-            from ale_app.run.contrast_workflow import run_contrast
-
-            run_contrast(spec, spec_dir, spec_text, rerun_dir, options)
-        else:
-            run(spec, spec_dir, spec_text, rerun_dir, options)
+        run(project, spec_dir, spec_text, rerun_dir, options)
         result.rerun = True
         rerun = json.loads(read_regular_text(rerun_dir / O.PROVENANCE, RECORD_LIMIT))["Outputs"]
         for name in sorted(set(provenance["Outputs"]) | set(rerun)):
@@ -245,7 +243,7 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
                     status = "differs"
             result.files.append((name, status))
             if status != "identical":
-                result.makers[name] = _made_by(name, spec)
+                result.makers[name] = _made_by(name, project)
     except OSError as exc:
         raise OutputError(f"Cannot use the scratch folder {scratch or tempfile.gettempdir()}: {exc}.",
                           hint="Set TMPDIR to a writable folder with room for one run.") from None

@@ -8,9 +8,9 @@ Every other section (``ale``, ``display``, ``jackknife``, ``figures``, ``report`
 ``labels``, ``inference``, ``robustness``) means what it means in version 1 and applies to
 every group.
 
-Version 1 keeps working unchanged: :func:`upgrade_v1` gives the version-2 spec a
-version-1 spec means (one group, no contrast), and :func:`group_spec` the version-1 spec
-of one group of a version-2 spec, which is how each group's own analysis runs.
+Version 1 keeps working unchanged. :func:`group_spec` gives the version-1 spec of one
+group of a version-2 spec, which is how each group's own analysis runs; the project form
+every version means (groups and contrasts) is :func:`ale_app.spec.project.to_project`.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from ale_app.spec.models import (
 )
 
 __all__ = ["AnalysisSpecV2", "ContrastSpec", "GroupSelectSpec", "GroupSpec", "WhereSpec", "group_input",
-           "group_spec", "upgrade_v1"]
+           "contrast_label", "group_spec"]
 
 #: Group names become BIDS labels (``group-<name>``, ``contrast-<first>Minus<second>``).
 GROUP_NAME = re.compile(r"^[A-Za-z0-9]+$")
@@ -301,7 +301,7 @@ class AnalysisSpecV2(_StrictModel):
     @property
     def contrast_label(self) -> str:
         """The contrast as a BIDS label, e.g. ``olderMinusYounger``."""
-        return f"{self.first}Minus{self.second[:1].upper()}{self.second[1:]}"
+        return contrast_label(self.first, self.second)
 
     def record(self) -> dict[str, Any]:
         """The spec as run, defaults filled in, for ``spec.json`` (as version 1 records: the
@@ -320,6 +320,11 @@ class AnalysisSpecV2(_StrictModel):
 #: The sections every group shares with the spec.
 SHARED_SECTIONS = ("title", "mode", "ale", "display", "jackknife", "figures", "report", "labels", "inference",
                    "robustness")
+
+
+def contrast_label(first: str, second: str) -> str:
+    """The BIDS label of ``first`` minus ``second``: ``<first>Minus<Second>``."""
+    return f"{first}Minus{second[:1].upper()}{second[1:]}"
 
 
 def group_input(spec: AnalysisSpecV2, name: str) -> InputSpec:
@@ -346,16 +351,3 @@ def group_spec(spec: AnalysisSpecV2, name: str) -> AnalysisSpec:
     data["title"] = f"{spec.title} ({name})" if spec.title else name
     data["input"] = group_input(spec, name)
     return AnalysisSpec.model_validate({"spec_version": 1, **data})
-
-
-def upgrade_v1(spec: AnalysisSpec, name: str = "all") -> dict[str, Any]:
-    """The version-2 form of a version-1 spec, as a mapping (one group ``name``, its input).
-
-    A version-2 spec needs a contrast, so this is not a runnable spec on its own: it shows
-    how a version-1 spec's sections map onto version 2 (``input`` becomes one group); add a
-    second group and a ``contrast`` to compare.
-    """
-    data = spec.model_dump(mode="json")
-    data["spec_version"] = 2
-    data["groups"] = {name: data.pop("input")}
-    return data
