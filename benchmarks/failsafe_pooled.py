@@ -66,7 +66,7 @@ def analysis(out: Path):
     """The analysis's fit and FWE clusters' peaks (in-mask indices), through ale-app's own steps."""
     from ale_app.result import AnalysisResult
     from ale_app.run import workflow as W
-    from ale_app.run.steps import STEPS, StepContext
+    from ale_app.run.steps import STEPS, StepContext  # noqa: F401 (STEPS: the group steps are read by name)
     from ale_app.spec.load import load_spec
     from ale_app.stats import failsafe as F
 

@@ -1,7 +1,9 @@
 """The declared steps, the one executor, and the process state a library call leaves alone.
 
-The workflow runs :data:`ale_app.run.steps.STEPS` in order; the registry builds each output
-from the result fields it declares; a run from Python (``workflow.run`` or ``main([...])``)
+The workflow runs :data:`ale_app.run.steps.STEPS` in order (each group's steps, each
+contrast's, then the run's); the registry builds each output from the result fields it
+declares, for one group and for a contrast's groups and contrast; ``--verify`` names the step
+behind every file; a run from Python (``workflow.run`` or ``main([...])``)
 leaves the garbage collector and the root logging handlers as it found them; the executor
 runs items in order on every kind and never forks while other threads run.
 """
@@ -19,11 +21,14 @@ import pytest
 
 from ale_app.outputs import registry as O
 from ale_app.process.executor import Executor, can_fork
-from ale_app.result import AnalysisResult
+from ale_app.outputs.contrast_registry import RUN_FILES, contrast_names, contrast_registry, group_prefix
+from ale_app.result import AnalysisResult, ContrastResult
 from ale_app.run import steps as S
 from ale_app.run import workflow as W
+from ale_app.spec.load import parse_spec
 
 RESULT_FIELDS = {f.name for f in dataclasses.fields(AnalysisResult)}
+CONTRAST_FIELDS = {f.name for f in dataclasses.fields(ContrastResult)}
 
 
 # --------------------------------------------------------------------------- declarations
@@ -31,7 +36,7 @@ RESULT_FIELDS = {f.name for f in dataclasses.fields(AnalysisResult)}
 
 def test_each_step_needs_only_what_an_earlier_step_computed():
     computed = {"spec", "evidence", "record"}  # what a run starts from
-    for step in S.STEPS:
+    for step in S.steps_of("group", "run"):
         missing = set(step.needs) - computed
         assert not missing, f"step {step.name!r} needs {missing}, which no earlier step computes"
         assert set(step.computes) <= RESULT_FIELDS, f"step {step.name!r} computes fields AnalysisResult lacks"
@@ -39,7 +44,7 @@ def test_each_step_needs_only_what_an_earlier_step_computed():
 
 
 def test_every_output_is_built_from_fields_a_step_computes():
-    computed = {"evidence"} | {f for step in S.STEPS for f in step.computes}
+    computed = {"evidence"} | {f for step in S.steps_of("group") for f in step.computes}
     for entry in O.REGISTRY:
         assert set(entry.needs) <= computed, f"{entry.name} needs {set(entry.needs) - computed}"
 
@@ -52,14 +57,107 @@ def test_each_step_feeds_the_outputs_built_from_what_it_computes():
 
 
 def test_verify_names_the_step_behind_each_file():
-    assert S.made_by(O.JACKKNIFE_TABLE) == "jackknife"
-    assert S.made_by(O.FIG_JACKKNIFE + ".png") == "jackknife"
-    assert S.made_by(O.FWE_CLUSTER_TABLE) == "FWE cluster"
-    assert S.made_by("space-MNI152NLin6Asym_res-2_stat-z_statmap.json") == "Monte Carlo inference"
-    assert S.made_by(O.STATMAP) == "ALE fit"
-    assert S.made_by(O.COORDINATES) == "input"
-    assert S.made_by(O.REPORT) == "report"
-    assert S.made_by(O.PROVENANCE) == "provenance"
+    assert S.made_by(O.JACKKNIFE_TABLE) == "jackknife step"
+    assert S.made_by(O.FIG_JACKKNIFE + ".png") == "jackknife step"
+    assert S.made_by(O.FWE_CLUSTER_TABLE) == "FWE cluster step"
+    assert S.made_by("space-MNI152NLin6Asym_res-2_stat-z_statmap.json") == "Monte Carlo inference step"
+    assert S.made_by(O.STATMAP) == "ALE fit step"
+    assert S.made_by(O.COORDINATES) == "input step"
+    assert S.made_by(O.REPORT) == "report step"
+    assert S.made_by(O.PROVENANCE) == "provenance step"
+
+
+# --------------------------------------------------------------------------- a contrast's steps
+
+
+def _spec(method: str = "subtraction", mode: str = "inferential"):
+    text = f"""
+spec_version: 2
+mode: {mode}
+input: {{path: nimare:nidm_pain_studyset.json}}
+groups:
+  a: {{select: {{first: 10}}}}
+  b: {{select: {{first: 12}}}}
+contrast: {{groups: [a, b], method: {method}, conjunction: true}}
+"""
+    return parse_spec(text, "spec.yaml")
+
+
+def test_each_contrast_step_needs_only_what_an_earlier_step_computed():
+    computed = {"spec", "groups", "record"}  # what a contrast run starts from: the groups ran first
+    for step in S.steps_of("contrast", "run"):
+        missing = set(step.needs) - computed
+        assert not missing, f"contrast step {step.name!r} needs {missing}, which no earlier step computes"
+        assert set(step.computes) <= CONTRAST_FIELDS, f"step {step.name!r} computes fields ContrastResult lacks"
+        computed |= set(step.computes)
+
+
+def test_each_group_step_computes_fields_a_group_result_has():
+    for step in S.steps_of("group"):
+        assert set(step.computes) <= RESULT_FIELDS, step.name
+    # The MA maps are released once, after every contrast (which reads them).
+    assert "release" not in {s.name for s in S.steps_of("group", "contrast")}
+    assert S.STEPS[-1].name == "release" and S.STEPS[-1].scope == "run"
+
+
+@pytest.mark.parametrize("method", ["subtraction", "balanced"])
+def test_every_contrast_output_is_built_from_fields_a_step_computes(method):
+    spec = _spec(method)
+    computed = {"groups"} | {f for step in S.steps_of("contrast") for f in step.computes}
+    group_computed = {"evidence"} | {f for step in S.steps_of("group") for f in step.computes}
+    names = set()
+    for entry in contrast_registry(spec):
+        assert set(entry.needs) <= computed, f"{entry.name} needs {set(entry.needs) - computed}"
+        names.add(entry.name)
+    # Each group's files are the single-group entries, built from what the group steps compute.
+    for entry in O.REGISTRY:
+        assert set(entry.needs) <= group_computed, f"{entry.name} needs {set(entry.needs) - group_computed}"
+        if entry.name in RUN_FILES or entry.name == O.COORDINATES:  # one per run, not per group
+            assert entry.name in names, entry.name
+            continue
+        for group in ("a", "b"):
+            folder, _, base = entry.name.rpartition("/")
+            prefixed = f"{folder}/{group_prefix(group)}{base}" if folder else f"{group_prefix(group)}{base}"
+            assert prefixed in names, prefixed
+    # Every contrast file the method writes has its entry.
+    n = contrast_names(spec)
+    wanted = ["diff", "cluster_map", "cluster_table", "jackknife", "conjunction", "fig_diff", "fig_conjunction"]
+    wanted += (["balanced_z", "balanced_null", "balanced_prob1"] if method == "balanced"
+               else ["z", "p", "z_directional", "null", "fig_z"])
+    for key in wanted:
+        assert n[key] in names, key
+
+
+def _made_by(name: str, spec) -> str:
+    from ale_app.spec.project import to_project
+
+    return S.made_by(name, to_project(spec))
+
+
+def test_verify_names_the_step_behind_each_contrast_and_group_file():
+    spec = _spec()
+    n = contrast_names(spec)
+    assert _made_by(n["z"], spec) == "ALE subtraction step"
+    assert _made_by(n["z_directional"], spec) == "ALE subtraction step"
+    assert _made_by(n["conjunction"], spec) == "conjunction step"
+    assert _made_by(n["jackknife"], spec) == "contrast jackknife step"
+    assert _made_by(n["fig_conjunction"] + ".png", spec) == "conjunction step"
+    assert _made_by(group_prefix("a") + O.JACKKNIFE_TABLE, spec) == "jackknife step of group a"
+    assert _made_by(group_prefix("b") + O.FWE_CLUSTER_TABLE, spec) == "FWE cluster step of group b"
+    assert _made_by("figures/" + group_prefix("b") + O.FIG_JACKKNIFE.rpartition("/")[2] + ".png",
+                               spec) == "jackknife step of group b"
+    assert _made_by(O.REPORT, spec) == "report step"
+    assert _made_by(O.PROVENANCE, spec) == "provenance step"
+    assert _made_by("nothing-we-write.tsv", spec) == "unknown step"
+    # Files that more than one method's step could feed name the step that ran for this spec.
+    assert _made_by(n["cluster_table"], spec) == "ALE subtraction step"
+    assert _made_by(n["diff"], spec) == "ALE subtraction step"
+    balanced = _spec("balanced")
+    nb = contrast_names(balanced)
+    assert _made_by(nb["balanced_null"], balanced) == "balanced contrast step"
+    assert _made_by(nb["cluster_table"], balanced) == "balanced contrast step"
+    descriptive = _spec(mode="descriptive")
+    assert _made_by(contrast_names(descriptive)["diff"], descriptive) == "difference step"
 
 
 def test_step_names_are_unique():
@@ -68,9 +166,13 @@ def test_step_names_are_unique():
 
 
 def test_a_failure_is_named_by_the_step_that_failed():
-    assert W.step_title("jackknife") == "jackknife"
-    assert W.step_title("inference") == "Monte Carlo inference"
-    assert W.step_title("figures") == "figure"
+    assert S.step_title("jackknife") == "jackknife"
+    assert S.step_title("inference") == "Monte Carlo inference"
+    assert S.step_title("figures") == "figure"
+    # A contrast's steps by their titles too (they were named by their keys before).
+    assert S.step_title("subtraction") == "ALE subtraction"
+    assert S.step_title("contrast-jackknife") == "contrast jackknife"
+    assert S.step_title("no-such-step") == "no-such-step"
 
 
 # --------------------------------------------------------------------------- the workflow

@@ -16,10 +16,9 @@ from ale_app.outputs import folder as D
 from ale_app.outputs import provenance as P
 from ale_app.outputs import registry as O
 from ale_app.result import AnalysisResult, ContrastResult
-from ale_app.run.contrast_steps import CONTRAST_STEPS, GROUP_STEPS
-from ale_app.run.steps import StepContext
+from ale_app.run.steps import StepContext, step_title, steps_of
 from ale_app.run.workflow import (RunOptions, _Timer, check_memory, check_robustness, min_experiments_hint,
-                                  run_in_folder, run_record, run_step, step_title)
+                                  run_in_folder, run_record, run_step)
 from ale_app.spec.project import to_project
 from ale_app.spec.v2 import AnalysisSpecV2, group_input, group_spec
 
@@ -121,19 +120,20 @@ class _GroupTimer(_Timer):
 
 
 def compute_contrast(result: ContrastResult, options: RunOptions, timer: _Timer) -> ContrastResult:
-    """Each group's own steps, then the contrast's (:data:`CONTRAST_STEPS`)."""
+    """Each group's own steps, then the contrast's and the run's
+    (:func:`ale_app.run.steps.steps_of`)."""
     context = StepContext(executor=options.executor())
     for name, group in result.groups.items():
         timer.current = f"group {name}"
         group_timer = _GroupTimer(name, options.on_step, group.timings)
-        for step in GROUP_STEPS:
+        for step in steps_of("group"):
             try:
                 run_step(step, group, context, group_timer)
             except BaseException:
                 timer.current = f"{name}: {step_title(step.name)}"
                 raise
         timer.current = None
-    for step in CONTRAST_STEPS:
+    for step in steps_of("contrast", "run"):
         run_step(step, result, context, timer)
     return result
 

@@ -106,17 +106,6 @@ def _refused_status(exc: RefusedFile) -> str:
     return exc.reason
 
 
-def _made_by(file_name: str, project) -> str:
-    """The step behind a written file, in words, for the run of ``project``."""
-    if project.shape == "pair":
-        from ale_app.run.contrast_steps import contrast_made_by
-
-        return contrast_made_by(file_name, project.source)
-    from ale_app.run.steps import made_by
-
-    return f"{made_by(file_name)} step"
-
-
 def rebuild_spec(spec_record: dict):
     """The :class:`~ale_app.spec.models.AnalysisSpec` a run recorded in ``spec.json``."""
     from ale_app.spec.load import parse_spec
@@ -181,6 +170,7 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
     """Check the recorded inputs, re-run the analysis in a scratch folder and compare."""
     from ale_app.inputs.evidence import resolve_input_path, sha256_path
     from ale_app.run.pipeline import run
+    from ale_app.run.steps import made_by
     from ale_app.run.workflow import RunOptions
     from ale_app.spec.project import to_project
 
@@ -243,7 +233,7 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
                     status = "differs"
             result.files.append((name, status))
             if status != "identical":
-                result.makers[name] = _made_by(name, project)
+                result.makers[name] = made_by(name, project)
     except OSError as exc:
         raise OutputError(f"Cannot use the scratch folder {scratch or tempfile.gettempdir()}: {exc}.",
                           hint="Set TMPDIR to a writable folder with room for one run.") from None

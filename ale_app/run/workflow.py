@@ -22,7 +22,7 @@ from ale_app.outputs import swap as S
 from ale_app.errors import AleAppError, InputDataError, InterruptedRun, ServiceUnavailable
 from ale_app.process.executor import Executor
 from ale_app.result import AnalysisResult, RunRecord
-from ale_app.run.steps import STEPS, Step, StepContext
+from ale_app.run.steps import Step, StepContext, step_title, steps_of
 from ale_app.spec.models import AnalysisSpec
 
 LGR = logging.getLogger("ale_app")
@@ -79,17 +79,6 @@ class _Timer:
         self.seconds[name] = took
         self.current = None
         LGR.info("%s done in %.1f s", what, took)
-
-
-#: The writing steps (the registry's), in words for a failure report.
-WRITE_STEP_TITLES = {"inputs": "input", "write": "writing", "figures": "figure", "report": "report"}
-
-
-def step_title(name: str) -> str:
-    """A step's name in words ("the jackknife step failed")."""
-    if name in WRITE_STEP_TITLES:
-        return WRITE_STEP_TITLES[name]
-    return next((s.title for s in STEPS if s.name == name), name)
 
 
 def validate(spec: AnalysisSpec, spec_dir: Path):
@@ -395,7 +384,8 @@ def _remove_if_empty(folder: Path, keep: str) -> None:
 
 
 def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = None) -> AnalysisResult:
-    """Run every declared step (:data:`ale_app.run.steps.STEPS`) on ``result``, in order.
+    """Run every declared step of one group and of the run (:func:`ale_app.run.steps.steps_of`)
+    on ``result``, in order.
 
     Fills ``result`` step by step (so that, if a step fails, the earlier ones are there),
     records each step's status in ``result.step_status`` and returns it. No file is read or
@@ -403,14 +393,14 @@ def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = 
     """
     timer = timer or _Timer(options.on_step)
     context = StepContext(executor=options.executor())
-    for step in STEPS:
+    for step in steps_of("group", "run"):
         result = run_step(step, result, context, timer)
     return result
 
 
 def run_step(step: Step, result: AnalysisResult, context: StepContext, timer: _Timer) -> AnalysisResult:
     """``result`` after ``step``: run, or skipped with its reason recorded."""
-    reason = step.skip(result)
+    reason = step.why_not(result)
     if reason is not None:
         result.step_status[step.name] = f"skipped: {reason}"
         return result

@@ -1,9 +1,8 @@
-"""The declared steps of a contrast (a version-2 spec): each group's own analysis, then the
-difference of the two groups, its clusters and their jackknife, and the conjunction.
-
-Each group runs the single-group steps (:data:`ale_app.run.steps.STEPS`, the release of its
-MA maps apart: the contrast needs them) on its own version-1 spec. The steps here compute;
-none reads or writes a file.
+"""The steps of a contrast between two groups: the difference (descriptive), the ALE
+subtraction or the balanced contrast (inferential), the difference's jackknife and the
+conjunction. Each works on the contrast's :class:`~ale_app.result.ContrastResult`, after
+both groups' own steps (:mod:`ale_app.run.main_effect`); the table that orders them is
+:data:`ale_app.run.steps.STEPS`. None reads or writes a file.
 """
 
 from __future__ import annotations
@@ -11,12 +10,11 @@ from __future__ import annotations
 import logging
 
 from ale_app.result import ContrastResult
-from ale_app.run.steps import STEPS, Step, StepContext, _cluster_label_values, _plural, made_by, progress_bar
+from ale_app.run.main_effect import cluster_label_values
+from ale_app.run.progress import progress_bar
+from ale_app.run.step import StepContext, plural
 
 LGR = logging.getLogger("ale_app")
-
-#: The group steps: every single-group step but the release of the MA maps.
-GROUP_STEPS = tuple(s for s in STEPS if s.name != "release")
 
 
 def _label_table(result: ContrastResult) -> None:
@@ -29,7 +27,7 @@ def _label_table(result: ContrastResult) -> None:
         cc.table = labelled.rename(columns={"ale": "ale_difference"})
 
 
-def _difference(result: ContrastResult, _ctx: StepContext) -> None:
+def difference(result: ContrastResult, _ctx: StepContext) -> None:
     from ale_app.stats import contrast as C
 
     first, second = result.first, result.second
@@ -40,15 +38,15 @@ def _difference(result: ContrastResult, _ctx: StepContext) -> None:
         result.names)
     _label_table(result)
     LGR.info("%s of the difference above the display threshold %.6f",
-             _plural(len(result.contrast_clusters.labels), "descriptive cluster"), result.diff_threshold)
+             plural(len(result.contrast_clusters.labels), "descriptive cluster"), result.diff_threshold)
 
 
 def _fwe_mask(group):
     """In-mask booleans: where the group's own main effect passed cluster-level FWE."""
-    return _cluster_label_values(group.fit, group.fwe_clusters.label_img) > 0
+    return cluster_label_values(group.fit, group.fwe_clusters.label_img) > 0
 
 
-def _subtraction(result: ContrastResult, ctx: StepContext) -> None:
+def subtraction(result: ContrastResult, ctx: StepContext) -> None:
     from ale_app.stats import contrast as C
     from ale_app.stats.subtraction import fit_subtraction
 
@@ -66,10 +64,10 @@ def _subtraction(result: ContrastResult, ctx: StepContext) -> None:
         result.names, masks)
     _label_table(result)
     LGR.info("%s of the difference passed cluster-level FWE at alpha %g",
-             _plural(len(result.contrast_clusters.labels), "cluster"), inf.fwe_alpha)
+             plural(len(result.contrast_clusters.labels), "cluster"), inf.fwe_alpha)
 
 
-def _balanced(result: ContrastResult, ctx: StepContext) -> None:
+def balanced(result: ContrastResult, ctx: StepContext) -> None:
     from ale_app.stats import contrast as C
     from ale_app.stats.balanced import fit_balanced
 
@@ -88,10 +86,10 @@ def _balanced(result: ContrastResult, ctx: StepContext) -> None:
         res.diff_values, res.p_values, result.masker, inf.fwe_alpha, bal.null_iterations, result.names, masks)
     _label_table(result)
     LGR.info("%s of the balanced difference passed (alpha %g against the null extremes)",
-             _plural(len(result.contrast_clusters.labels), "cluster"), inf.fwe_alpha)
+             plural(len(result.contrast_clusters.labels), "cluster"), inf.fwe_alpha)
 
 
-def _describe_balanced(r, c) -> str:
+def describe_balanced(r, c) -> str:
     bal, n1, n2 = r.spec.contrast.balanced, len(r.first.evidence.ids), len(r.second.evidence.ids)
     target = bal.target_n or min(n1, n2)
     return (f"Balanced contrast {r.names[0]} - {r.names[1]} ({n1} vs {n2} experiments, subsamples of {target}): "
@@ -99,22 +97,24 @@ def _describe_balanced(r, c) -> str:
             f"{bal.null_iterations} null draws, seed {r.spec.inference.seed}, on {c.executor.describe()}")
 
 
-def _only_method(method: str):
-    def skip(spec) -> str | None:
-        if spec.mode != "inferential":
-            return f"{spec.mode} mode"
-        return None if spec.contrast.method == method else f"contrast.method {spec.contrast.method}"
+def only_method(method: str):
+    """The spec skip of an inferential contrast method's step: it runs in inferential mode
+    with ``contrast.method`` ``method``."""
+    def skip(mode: str, contrast) -> str | None:
+        if mode != "inferential":
+            return f"{mode} mode"
+        return None if contrast.method == method else f"contrast.method {contrast.method}"
     return skip
 
 
-def _contrast_jackknife(result: ContrastResult, _ctx: StepContext) -> None:
+def contrast_jackknife(result: ContrastResult, _ctx: StepContext) -> None:
     import pandas as pd
 
     from ale_app.stats import contrast as C
     from ale_app.stats.fwe_clusters import focus_counts
 
     cc = result.contrast_clusters
-    label_values = _cluster_label_values(result.first.fit, cc.label_img)
+    label_values = cluster_label_values(result.first.fit, cc.label_img)
     first, second = result.first, result.second
     tables, counts = [], []
     for group_name, group, other, sign, tail in ((result.names[0], first, second, 1.0, "positive"),
@@ -132,7 +132,7 @@ def _contrast_jackknife(result: ContrastResult, _ctx: StepContext) -> None:
     result.contrast_focus_counts = pd.concat(counts, ignore_index=True).reindex(columns=columns + ["total"])
 
 
-def _skip_contrast_jackknife(result: ContrastResult) -> str | None:
+def skip_contrast_jackknife(result: ContrastResult) -> str | None:
     if not result.spec.jackknife.enabled:
         return "disabled"
     if not result.contrast_clusters.labels:
@@ -140,7 +140,7 @@ def _skip_contrast_jackknife(result: ContrastResult) -> str | None:
     return None
 
 
-def _conjunction(result: ContrastResult, _ctx: StepContext) -> None:
+def conjunction(result: ContrastResult, _ctx: StepContext) -> None:
     from ale_app.stats import contrast as C
 
     first, second = result.first, result.second
@@ -159,74 +159,8 @@ def _conjunction(result: ContrastResult, _ctx: StepContext) -> None:
         clusters.table = L.label_cluster_table(clusters.table, clusters.label_img, result.spec.labels.atlas)
 
 
-def _release(result: ContrastResult, _ctx: StepContext) -> None:
-    for group in result.groups.values():
-        group.fit.ma = None
-
-
-def _only(mode: str):
-    def skip(spec) -> str | None:
-        return None if spec.mode == mode else f"{spec.mode} mode"
+def only_mode(mode: str):
+    """The spec skip of a step that runs in ``mode`` alone."""
+    def skip(spec_mode: str, _contrast) -> str | None:
+        return None if spec_mode == mode else f"{spec_mode} mode"
     return skip
-
-
-#: Why a step does not run, from the spec alone (the steps whose running the spec decides).
-SPEC_SKIPS = {"difference": _only("descriptive"), "subtraction": _only_method("subtraction"),
-              "balanced": _only_method("balanced")}
-
-
-#: The contrast's own steps, after every group's :data:`GROUP_STEPS`.
-CONTRAST_STEPS: tuple[Step, ...] = (
-    Step("difference", "difference", needs=("groups",), computes=("diff_values", "diff_threshold", "contrast_clusters"),
-         run=_difference, skip=lambda r: SPEC_SKIPS["difference"](r.spec), report_section="contrast",
-         describe=lambda r, _c: f"Comparing {r.names[0]} with {r.names[1]} (descriptive difference)"),
-    Step("subtraction", "ALE subtraction", needs=("groups",),
-         computes=("subtraction", "diff_values", "contrast_clusters"), run=_subtraction,
-         skip=lambda r: SPEC_SKIPS["subtraction"](r.spec),
-         report_section="contrast",
-         describe=lambda r, c: (f"ALE subtraction {r.names[0]} - {r.names[1]}: {r.spec.inference.n_iterations} "
-                                f"permutations, seed {r.spec.inference.seed}, on "
-                                f"{c.executor.for_gil_free_code().describe()}")),
-    Step("balanced", "balanced contrast", needs=("groups",),
-         computes=("balanced", "diff_values", "contrast_clusters"), run=_balanced,
-         skip=lambda r: SPEC_SKIPS["balanced"](r.spec), report_section="contrast", describe=_describe_balanced),
-    Step("contrast-jackknife", "contrast jackknife", needs=("contrast_clusters",),
-         computes=("contrast_jackknife", "contrast_focus_counts"), run=_contrast_jackknife,
-         skip=_skip_contrast_jackknife, report_section="contrast",
-         describe=lambda r, _c: f"Jackknife of {_plural(len(r.contrast_clusters.labels), 'contrast cluster')}"),
-    Step("conjunction", "conjunction", needs=("groups",), computes=("conjunction_values", "conjunction_clusters"),
-         run=_conjunction, skip=lambda r: None if r.spec.contrast.conjunction else "not asked for",
-         report_section="conjunction", describe=lambda _r, _c: "Conjunction (minimum statistic)"),
-    Step("release", "memory release", needs=("groups",), computes=(), run=_release),
-)
-
-
-def contrast_made_by(file_name: str, spec) -> str:
-    """The step whose results the written file ``file_name`` of a contrast run (version-2
-    ``spec``) shows, in words, as :func:`ale_app.run.steps.made_by` says it for one group: a
-    group's file is named by its single-group step and the group (``"jackknife step of group
-    a"``), a contrast file by the last contrast step that computes what its registry entry
-    needs, else by the registry step that writes it."""
-    from ale_app.outputs.contrast_registry import contrast_registry, group_prefix
-    from ale_app.outputs.registry import PROVENANCE
-
-    folder, _, base = file_name.rpartition("/")
-    for group in spec.contrast.groups:
-        prefix = group_prefix(group)
-        if base.startswith(prefix):
-            own = f"{folder}/{base[len(prefix):]}" if folder else base[len(prefix):]
-            maker = made_by(own)
-            if maker != "unknown":
-                return f"{maker} step of group {group}"
-    for entry in contrast_registry(spec):
-        if file_name in entry.file_names():
-            makers = [s for s in CONTRAST_STEPS if set(s.computes) & set(entry.needs)
-                      and not (s.name in SPEC_SKIPS and SPEC_SKIPS[s.name](spec))]
-            if makers:
-                return f"{makers[-1].title} step"
-            return f"{_WRITING_WORDS[entry.step]} step"
-    return "provenance step" if file_name == PROVENANCE else "unknown step"
-
-
-#: The registry's writing steps in words, for contrast files no compute step feeds.
-_WRITING_WORDS = {"start": "start", "data": "input", "figures": "figure", "report": "report"}
