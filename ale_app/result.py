@@ -1,6 +1,6 @@
 """The one object a run computes: everything the writers, the report and provenance need.
 
-:func:`ale_app.run.workflow.compute` fills an :class:`AnalysisResult` step by step; the writers
+:func:`ale_app.run.pipeline.compute` fills an :class:`AnalysisResult` step by step; the writers
 in :mod:`ale_app.outputs.registry` read it and nothing else. When a step fails, the fields of the
 steps finished before it are set and the later ones are None, so a report can still say
 what was finished.

@@ -66,7 +66,8 @@ def analysis(out: Path):
     """The analysis's fit and FWE clusters' peaks (in-mask indices), through ale-app's own steps."""
     from ale_app.result import AnalysisResult
     from ale_app.run import workflow as W
-    from ale_app.run.steps import STEPS, StepContext  # noqa: F401 (STEPS: the group steps are read by name)
+    from ale_app.run.steps import STEPS, StepContext
+    from ale_app.run.validate import validate_group
     from ale_app.spec.load import load_spec
     from ale_app.stats import failsafe as F
 
@@ -74,7 +75,7 @@ def analysis(out: Path):
     spec_path.write_text(SPEC)
     spec, spec_dir, _ = load_spec(str(spec_path))
     options = W.RunOptions(n_jobs=2)
-    result = AnalysisResult(spec=spec, evidence=W.validate(spec, spec_dir), record=None, timings={})
+    result = AnalysisResult(spec=spec, evidence=validate_group(spec, spec_dir), record=None, timings={})
     context, timer = StepContext(executor=options.executor()), W._Timer(None)
     for step in STEPS:
         if step.name in ("ale", "inference", "fwe-clusters"):

@@ -316,8 +316,8 @@ def test_output_folder_holding_the_input_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("layout", ["beside a file input", "beside a folder input with a longer name"])
 def test_output_folder_next_to_the_input_is_fine(tmp_path, monkeypatch, capsys, layout):
     """Beside the input is not inside it: the command line gets past the nesting check and
-    starts the run (stopped there: ``workflow.run`` records its call), writing nothing."""
-    from ale_app.run import workflow
+    starts the run (stopped there: ``pipeline.run`` records its call), writing nothing."""
+    from ale_app.run import pipeline
 
     if layout == "beside a file input":  # data/experiments.tsv and data/spec.yaml; out in data/
         spec = write_input(tmp_path / "data")
@@ -330,7 +330,7 @@ def test_output_folder_next_to_the_input_is_fine(tmp_path, monkeypatch, capsys, 
         out = tmp_path / "studyset-derivatives"
     before = snapshot(tmp_path)
     started = []
-    monkeypatch.setattr(workflow, "run", lambda spec, spec_dir, text, output_dir, options:
+    monkeypatch.setattr(pipeline, "run", lambda project, spec_dir, text, output_dir, options:
                         started.append((spec_dir, output_dir)))
 
     code = main([str(spec), str(out), "--n-jobs", "1"])

@@ -3,7 +3,7 @@
 The workflow runs :data:`ale_app.run.steps.STEPS` in order (each group's steps, each
 contrast's, then the run's); the registry builds each output from the result fields it
 declares, for one group and for a contrast's groups and contrast; ``--verify`` names the step
-behind every file; a run from Python (``workflow.run`` or ``main([...])``)
+behind every file; a run from Python (``pipeline.run`` or ``main([...])``)
 leaves the garbage collector and the root logging handlers as it found them; the executor
 runs items in order on every kind and never forks while other threads run.
 """
@@ -179,10 +179,12 @@ def test_a_failure_is_named_by_the_step_that_failed():
 
 
 def _small_run(small_spec, tmp_path, **options):
+    from ale_app.run.pipeline import run
     from ale_app.spec.load import load_spec
+    from ale_app.spec.project import to_project
 
     spec, spec_dir, text = load_spec(str(small_spec))
-    return W.run(spec, spec_dir, text, tmp_path / "out", W.RunOptions(**options))
+    return run(to_project(spec), spec_dir, text, tmp_path / "out", W.RunOptions(**options))
 
 
 def test_the_workflow_records_each_steps_status(small_spec, tmp_path):

@@ -114,7 +114,7 @@ def test_an_interrupted_verify_removes_its_scratch_and_says_to_verify_again(tmp_
     import time
 
     from ale_app.errors import InterruptedRun
-    from ale_app.run import workflow
+    from ale_app.run import pipeline
 
     out = _fake_archive(tmp_path)
     scratch_root = tmp_path / "tmp"
@@ -122,7 +122,7 @@ def test_an_interrupted_verify_removes_its_scratch_and_says_to_verify_again(tmp_
     monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
     seen = []
 
-    def interrupted_run(spec, spec_dir, spec_text, output_dir, options):
+    def interrupted_run(project, spec_dir, spec_text, output_dir, options):
         output_dir.mkdir(parents=True)
         (output_dir / "half-written.nii.gz").write_bytes(b"x" * 1000)
         seen.extend(scratch_root.iterdir())
@@ -133,7 +133,7 @@ def test_an_interrupted_verify_removes_its_scratch_and_says_to_verify_again(tmp_
             if not swallowed:
                 raise
 
-    monkeypatch.setattr(workflow, "run", interrupted_run)
+    monkeypatch.setattr(pipeline, "run", interrupted_run)
     code = main(["--verify", str(out), "--n-jobs", "1", "-q"])
     err = capsys.readouterr().err
     assert code == ExitCode.INTERRUPTED == 75, err

@@ -236,3 +236,55 @@ def provenance_record(
                         "Format": i.get("format"), "Encoding": i.get("encoding")} for i in inputs],
         "Outputs": dict(sorted(outputs.items())),
     }
+
+
+#: The file :func:`write_provenance` writes, last of a run.
+FILE_NAME = "provenance.json"
+
+
+def write_provenance(result, out) -> dict[str, str]:
+    """Write ``provenance.json`` into the locked folder ``out`` (an
+    :class:`~ale_app.outputs.folder.OutputFolder`), last, from the digests of every file
+    written; return them.
+
+    ``result`` is one group's :class:`~ale_app.result.AnalysisResult`, or a
+    :class:`~ale_app.result.ContrastResult` holding two groups: then each group's seconds per
+    step are keyed ``<group>:<step>``, the contrast is described, and the input format and
+    space conversions are given per group.
+    """
+    from ale_app.digests import sha256_bytes
+
+    rec = result.record
+    groups = getattr(result, "groups", None)
+    parts = list(groups.values()) if groups else [result]
+    outputs = dict(out.digests)
+    timings = dict(result.timings)
+    for name, group in (groups or {}).items():
+        timings.update({f"{name}:{k}": v for k, v in group.timings.items()})
+    record = provenance_record(
+        rec.argv, rec.started, sha256_bytes(rec.spec_text.encode("utf-8")),
+        [f for part in parts for f in part.evidence.input_files], outputs, rec.n_jobs, rec.backend, timings,
+        spec_folder=rec.spec_dir, output_dir=out.destination, random_seed=result.random_seed)
+    spec = result.spec
+    record["Mode"] = spec.mode
+    if not groups:
+        ev = result.evidence
+        record["JackknifeMethod"] = spec.jackknife.method if spec.jackknife.enabled else None
+        record["InputFormat"] = ev.source["format"]
+        record["InputSpaceConversions"] = ev.conversions
+        out.write_json(FILE_NAME, record)
+        return outputs
+    record["Contrast"] = {"Groups": list(result.names), "Conjunction": spec.contrast.conjunction,
+                          "Method": spec.contrast.method}
+    if result.balanced is not None:
+        bal = result.balanced
+        record["Contrast"]["Balanced"] = {
+            "Procedure": "NiMARE's BalancedALESubtraction(null_method='random-foci'), computed by ale-app's engine",
+            "TargetN": bal.target_n, "Subsamples": bal.n_subsamples, "SubsamplesUsed": list(bal.n_subsamples_used),
+            "DifferenceIterations": bal.difference_iterations, "NullIterations": bal.n_iterations,
+            "MaskCoverage": bal.mask_coverage, "Seeds": {"FirstGroupAndDifferences": bal.seed,
+                                                        "SecondGroup": bal.seed + 1}}
+    record["InputFormat"] = {n: g.evidence.source["format"] for n, g in groups.items()}
+    record["InputSpaceConversions"] = {n: g.evidence.conversions for n, g in groups.items()}
+    out.write_json(FILE_NAME, record)
+    return outputs

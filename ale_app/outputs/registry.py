@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ale_app import __version__
-from ale_app.digests import sha256_bytes
 from ale_app.outputs import folder as D
+from ale_app.outputs import provenance as P
 from ale_app.result import AnalysisResult
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ FAILSAFE_TABLE = "desc-failsafe_table.tsv"
 FAILSAFE_TESTS = "desc-failsafetests_table.tsv"
 DATASET_DESCRIPTION = "dataset_description.json"
 SPEC_JSON = "spec.json"
-PROVENANCE = "provenance.json"
+PROVENANCE = P.FILE_NAME
 REPORT = "report.html"
 CITATION = "CITATION.md"
 BIDSIGNORE = ".bidsignore"
@@ -872,25 +872,6 @@ def write_failure_report(result: AnalysisResult, out: D.OutputFolder,
     for entry in registry:
         if entry.name in (REPORT, CITATION):
             write_entry(entry, result, out)
-
-
-def write_provenance(result: AnalysisResult, out: D.OutputFolder) -> dict[str, str]:
-    """Write ``provenance.json`` last, from the digests of every file written; return them."""
-    from ale_app.outputs import provenance as P
-
-    rec, ev = result.record, result.evidence
-    outputs = dict(out.digests)
-    record = P.provenance_record(
-        rec.argv, rec.started, sha256_bytes(rec.spec_text.encode("utf-8")), ev.input_files, outputs,
-        rec.n_jobs, rec.backend, result.timings, spec_folder=rec.spec_dir, output_dir=out.destination,
-        random_seed=result.random_seed,
-    )
-    record["Mode"] = result.spec.mode
-    record["JackknifeMethod"] = result.spec.jackknife.method if result.spec.jackknife.enabled else None
-    record["InputFormat"] = ev.source["format"]
-    record["InputSpaceConversions"] = ev.conversions
-    out.write_json(PROVENANCE, record)
-    return outputs
 
 
 def started_now() -> datetime:

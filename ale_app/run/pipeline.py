@@ -1,55 +1,146 @@
-"""The one entry to a run: a project (:mod:`ale_app.spec.project`) is read, costed and run here.
+"""The one pipeline: a project (:mod:`ale_app.spec.project`) is read, costed, computed and
+written here, whatever its analyses.
 
 The command line and ``--verify`` turn a spec into its project once
-(:func:`~ale_app.spec.project.to_project`) and call these functions; nothing here or
-below reads the spec version. The project's shape picks the implementation: ``single`` (one
-group, version 1's files) runs through :mod:`ale_app.run.workflow`, ``pair`` (two groups
-and their contrast, version 2's files) through :mod:`ale_app.run.contrast_workflow`. Issue
-34 merges the two into one set of steps over groups and contrasts behind these functions.
+(:func:`~ale_app.spec.project.to_project`) and call :func:`run`; nothing here or below
+reads the spec version. A run reads and checks every group's input
+(:func:`ale_app.run.validate.validate`), then takes the declared steps
+(:data:`ale_app.run.steps.STEPS`): each group's own steps, each contrast's, then the run's;
+then the registry of the project (:func:`ale_app.outputs.registry.registry_for`) writes every
+file and :func:`ale_app.outputs.provenance.write_provenance` writes ``provenance.json`` last,
+with the folder rules of :func:`ale_app.run.workflow.run_in_folder`.
+
+The project's shape picks only which result holds the groups (one group's
+:class:`~ale_app.result.AnalysisResult` alone, or a
+:class:`~ale_app.result.ContrastResult` holding both groups') and so which files and page a
+run writes: version 1's or version 2's, byte for byte as before.
 """
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from pathlib import Path
 
+from ale_app.outputs import registry as O
+from ale_app.outputs.provenance import write_provenance
+from ale_app.result import AnalysisResult, ContrastResult
 from ale_app.run import workflow
-from ale_app.run.workflow import RunOptions
+from ale_app.run.steps import StepContext, step_title, steps_of
+from ale_app.run.validate import validate
+from ale_app.run.workflow import RunOptions, _Timer, run_step
 from ale_app.spec.project import Project
 
-__all__ = ["estimate_cost", "run", "validate"]
+LGR = logging.getLogger("ale_app")
+
+__all__ = ["compute", "estimate_cost", "run", "validate"]
 
 
-def _shape(project: Project) -> str:
+def _groups_result(project: Project) -> bool:
+    """Whether the run's result holds its groups (two groups and a contrast) rather than
+    being its one group's."""
     if project.shape not in ("single", "pair"):
         raise NotImplementedError(f"a project of shape {project.shape!r} has no pipeline yet")
-    return project.shape
-
-
-def validate(project: Project, spec_dir: Path) -> dict:
-    """Read and check every group's input; each group's
-    :class:`~ale_app.inputs.evidence.Evidence` by name, in the project's group order.
-    Every problem found is raised as one :class:`~ale_app.errors.InputDataError`."""
-    if _shape(project) == "single":
-        (name,) = project.groups
-        return {name: workflow.validate(project.source, spec_dir)}
-    from ale_app.run.contrast_workflow import validate_contrast
-
-    return validate_contrast(project.source, spec_dir)
+    return project.shape != "single"
 
 
 def estimate_cost(project: Project, evidence: dict, n_jobs: int, executor_kind: str):
     """The run's estimated peak memory and seconds per step (:func:`workflow.estimate_cost`)
     from each group's ``evidence``."""
     return workflow.estimate_cost(project.source, list(evidence.values()), n_jobs, executor_kind,
-                                  contrast=_shape(project) != "single")
+                                  contrast=_groups_result(project))
+
+
+class _GroupTimer(_Timer):
+    """A timer whose log lines name the group, its seconds kept in the group's timings."""
+
+    def __init__(self, group: str, on_step=None, seconds: dict | None = None):
+        super().__init__(on_step)
+        self.group = group
+        if seconds is not None:
+            self.seconds = seconds
+
+    @contextmanager
+    def step(self, name: str, what: str):
+        with super().step(name, f"[{self.group}] {what}"):
+            yield
+
+
+def compute(result, options: RunOptions, timer: _Timer | None = None):
+    """Run every declared step on ``result``, in order: each group's own steps, then the
+    contrast's, then the run's (:func:`ale_app.run.steps.steps_of`).
+
+    Fills ``result`` step by step (so that, if a step fails, the earlier ones are there),
+    records each step's status in its ``step_status`` and returns it. No file is read or
+    written here. A failing group step is named with its group (``"a: jackknife"``).
+    """
+    timer = timer or _Timer(options.on_step)
+    context = StepContext(executor=options.executor())
+    if isinstance(result, AnalysisResult):  # one group: the result is the group's own
+        for step in steps_of("group", "run"):
+            run_step(step, result, context, timer)
+        return result
+    for name, group in result.groups.items():
+        timer.current = f"group {name}"
+        group_timer = _GroupTimer(name, options.on_step, group.timings)
+        for step in steps_of("group"):
+            try:
+                run_step(step, group, context, group_timer)
+            except BaseException:
+                timer.current = f"{name}: {step_title(step.name)}"
+                raise
+        timer.current = None
+    for step in steps_of("contrast", "run"):
+        run_step(step, result, context, timer)
+    return result
 
 
 def run(project: Project, spec_dir: Path, spec_text: str, output_dir: Path, options: RunOptions):
-    """Run every analysis of ``project`` and write every derivative into ``output_dir``, with
-    the folder rules of :func:`ale_app.run.workflow.run_in_folder` (checked and locked first,
-    files complete or absent, ``provenance.json`` last). Returns the run's result."""
-    if _shape(project) == "single":
-        return workflow.run(project.source, spec_dir, spec_text, output_dir, options)
-    from ale_app.run.contrast_workflow import run_contrast
+    """Run every analysis of ``project``: read the inputs, compute the result, write every
+    derivative into ``output_dir``.
 
-    return run_contrast(project.source, spec_dir, spec_text, output_dir, options)
+    Parameters
+    ----------
+    project : Project
+        The validated spec's project (:func:`~ale_app.spec.project.to_project`).
+    spec_dir : Path
+        Folder a relative input path is resolved against.
+    spec_text : str
+        The spec as read (its digest goes into provenance).
+    output_dir : Path
+        The derivatives folder.
+    options : RunOptions
+        Jobs, backend, overwrite, the command line.
+
+    Returns
+    -------
+    AnalysisResult or ContrastResult
+        Everything the run computed; ``timings`` holds the seconds per step.
+
+    Notes
+    -----
+    The output folder is checked and locked before anything is computed. If a step after
+    that fails (other than by an interruption), ``report.html`` is still written from the
+    results finished before it, naming the step.
+    """
+    timer = _Timer(options.on_step)
+    record = workflow.run_record(spec_dir, spec_text, options)
+    holds_groups = _groups_result(project)
+
+    def make_result(evidence: dict):
+        for name, ev in evidence.items():
+            LGR.info("%s%d analyses, %d studies, %d foci", f"group {name}: " if holds_groups else "", len(ev.ids),
+                     len(ev.study_ids), len(ev.coordinates))
+        workflow.check_memory(project.source, list(evidence.values()), options, contrast=holds_groups)
+        if not holds_groups:
+            ((name, ev),) = evidence.items()
+            return AnalysisResult(spec=project.groups[name], evidence=ev, record=record, timings=timer.seconds)
+        groups = {name: AnalysisResult(spec=project.groups[name], evidence=ev, record=record)
+                  for name, ev in evidence.items()}
+        return ContrastResult(spec=project.source, groups=groups, record=record, timings=timer.seconds)
+
+    what = "Reading and checking the groups' inputs" if holds_groups else "Reading and checking the input"
+    return workflow.run_in_folder(
+        output_dir, options, timer, O.registry_for(project), O.owned_names(project),
+        read=lambda: validate(project, spec_dir), what=what, make_result=make_result,
+        compute=lambda result: compute(result, options, timer), provenance=write_provenance)

@@ -1,9 +1,9 @@
-"""Run the analysis: read the input, compute the result, write it.
+"""What every run shares around its steps: the execution options, the timer, one step's run
+(:func:`run_step`), the cost estimate, and the folder routine (:func:`run_in_folder`: lock,
+check, read, compute, write, provenance last, all-or-nothing ``--overwrite``).
 
-``result = compute(...)`` fills one :class:`~ale_app.result.AnalysisResult` from pure
-compute steps; ``write(result, folder)`` hands it to the registry of outputs
-(:mod:`ale_app.outputs.registry`). Knows nothing of argparse: :func:`run` takes one validated spec
-and the execution options.
+The pipeline (:mod:`ale_app.run.pipeline`) calls these for every project. Knows nothing of
+argparse.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from ale_app.outputs import folder as D
 from ale_app.outputs import provenance as P
 from ale_app.outputs import registry as O
 from ale_app.outputs import swap as S
-from ale_app.errors import AleAppError, InputDataError, InterruptedRun, ServiceUnavailable
+from ale_app.errors import AleAppError, InterruptedRun, ServiceUnavailable
 from ale_app.process.executor import Executor
 from ale_app.result import AnalysisResult, RunRecord
-from ale_app.run.steps import Step, StepContext, step_title, steps_of
-from ale_app.spec.models import AnalysisSpec
+from ale_app.run.steps import Step, StepContext, step_title
 
 LGR = logging.getLogger("ale_app")
 
@@ -79,132 +78,6 @@ class _Timer:
         self.seconds[name] = took
         self.current = None
         LGR.info("%s done in %.1f s", what, took)
-
-
-def validate(spec: AnalysisSpec, spec_dir: Path):
-    """Read and check the input data, and that the declared mode may run on it; return the
-    :class:`~ale_app.inputs.evidence.Evidence`."""
-    from ale_app.inputs.evidence import load_evidence
-
-    evidence = load_evidence(spec.input, spec_dir, spec.ale)
-    check_mode(spec, len(evidence.ids))
-    return evidence
-
-
-def min_experiments_hint(minimum: int, per_group: bool = False) -> str:
-    """What to do below ``inference.min_experiments``: the descriptive mode, or a lower setting
-    that the review protocol justifies (Eickhoff et al. 2016 recommend 17-20 experiments)."""
-    groups = " per group" if per_group else ""
-    return ("ALE's voxelwise inference is not reliable on so few experiments: Eickhoff et al. (2016) recommend "
-            f"at least 17-20 experiments{groups}. Declare 'mode: descriptive' in the spec for a descriptive "
-            "analysis of this evidence base, or, if the review protocol justifies inference on fewer, lower "
-            f"inference.min_experiments (now {minimum}) in the spec and say why in the methods.")
-
-
-def check_mode(spec: AnalysisSpec, n_experiments: int) -> None:
-    """Refuse ``mode: inferential`` below ``inference.min_experiments`` (before computing anything)."""
-    minimum = spec.inference.min_experiments
-    if spec.mode == "inferential" and n_experiments < minimum:
-        raise InputDataError(
-            f"mode: inferential needs at least {minimum} experiments (inference.min_experiments); the input "
-            f"has {n_experiments}.",
-            hint=min_experiments_hint(minimum),
-        )
-    check_robustness(spec, n_experiments)
-
-
-def check_robustness(spec: AnalysisSpec, n_experiments: int, group: str | None = None) -> None:
-    """Refuse robustness settings this evidence base cannot meet (before computing anything):
-    a stability ``subset_size`` above the number of experiments, and fail-safe bounds that
-    round to one number of noise experiments. ``group`` names the group in the message."""
-    from math import comb
-
-    robustness = spec.robustness if spec.mode == "inferential" else None
-    if robustness is None:
-        return
-    whose = f"group {group!r}" if group is not None else "the input"
-    stability = robustness.stability
-    if stability.enabled:
-        size = n_experiments - 1 if stability.subset_size is None else stability.subset_size
-        if not 0 < size <= n_experiments:
-            given = "null (all but one)" if stability.subset_size is None else stability.subset_size
-            raise InputDataError(
-                f"robustness.stability.subset_size is {given}, but {whose} has {_experiments(n_experiments)}: "
-                f"the largest allowed value is {n_experiments}.",
-                hint=f"Give a subset_size between 1 and {n_experiments}, or null (all but one).")
-        if stability.n_subsets is None and size != n_experiments - 1 and comb(n_experiments, size) > 1000:
-            raise InputDataError(
-                f"robustness.stability.n_subsets is null (every distinct subset), but {whose}'s {n_experiments} "
-                f"experiments have {comb(n_experiments, size):,} distinct subsets of {size}.",
-                hint="Give n_subsets (for example 1000, NiMARE's cap) to draw that many at random.")
-    check_failsafe_bounds(robustness.failsafe, n_experiments, whose)
-
-
-def _experiments(n: int) -> str:
-    return f"{n} experiment" + ("" if n == 1 else "s")
-
-
-def check_failsafe_bounds(failsafe, n_experiments: int, whose: str = "the input") -> None:
-    """Refuse fail-safe multiples whose bounds, ``ceil(multiple x k)`` noise experiments
-    (:func:`ale_app.stats.failsafe.bounds`), are equal for these ``k`` experiments."""
-    import math
-
-    if not failsafe.enabled:
-        return
-    k = n_experiments
-    lower, upper = math.ceil(failsafe.lower_multiple * k), math.ceil(failsafe.upper_multiple * k)
-    if lower < upper:
-        return
-    largest = math.floor((upper - 1) / k * 10_000) / 10_000
-    raise InputDataError(
-        f"robustness.failsafe.lower_multiple ({failsafe.lower_multiple:g}) and upper_multiple "
-        f"({failsafe.upper_multiple:g}) give the same bound for the {_experiments(k)} of {whose}: "
-        f"ceil(multiple x {k}) = {upper} noise experiments for both, so there is nothing to search; with "
-        f"upper_multiple {failsafe.upper_multiple:g} the largest allowed lower_multiple is {largest:g}.",
-        hint=f"Give a lower_multiple of at most {largest:g}, or a larger upper_multiple (Acar et al. 2018 use "
-        "2 and 10).")
-
-
-def run(spec: AnalysisSpec, spec_dir: Path, spec_text: str, output_dir: Path, options: RunOptions) -> AnalysisResult:
-    """Run the whole ALE workflow: read the input, compute the result, write every derivative.
-
-    Parameters
-    ----------
-    spec : AnalysisSpec
-        The validated spec.
-    spec_dir : Path
-        Folder a relative input path is resolved against.
-    spec_text : str
-        The spec as read (its digest goes into provenance).
-    output_dir : Path
-        The derivatives folder.
-    options : RunOptions
-        Jobs, backend, overwrite, the command line.
-
-    Returns
-    -------
-    AnalysisResult
-        Everything the run computed; ``timings`` holds the seconds per step.
-
-    Notes
-    -----
-    The output folder is checked and locked before anything is computed. If a step after
-    that fails (other than by an interruption), ``report.html`` is still written from the
-    results finished before it, naming the step.
-    """
-    timer = _Timer(options.on_step)
-    record = run_record(spec_dir, spec_text, options)
-
-    def make_result(evidence) -> AnalysisResult:
-        LGR.info("%d analyses, %d studies, %d foci", len(evidence.ids), len(evidence.study_ids),
-                 len(evidence.coordinates))
-        check_memory(spec, [evidence], options)
-        return AnalysisResult(spec=spec, evidence=evidence, record=record, timings=timer.seconds)
-
-    return run_in_folder(output_dir, options, timer, O.REGISTRY, O.owned_names(),
-                         read=lambda: validate(spec, spec_dir), what="Reading and checking the input",
-                         make_result=make_result, compute=lambda r: compute(r, options, timer),
-                         provenance=O.write_provenance)
 
 
 def estimate_cost(spec, evidence: list, n_jobs: int, executor_kind: str, contrast: bool = False):
@@ -381,21 +254,6 @@ def _remove_if_empty(folder: Path, keep: str) -> None:
             folder.rmdir()
     except OSError:
         pass
-
-
-def compute(result: AnalysisResult, options: RunOptions, timer: _Timer | None = None) -> AnalysisResult:
-    """Run every declared step of one group and of the run (:func:`ale_app.run.steps.steps_of`)
-    on ``result``, in order.
-
-    Fills ``result`` step by step (so that, if a step fails, the earlier ones are there),
-    records each step's status in ``result.step_status`` and returns it. No file is read or
-    written here.
-    """
-    timer = timer or _Timer(options.on_step)
-    context = StepContext(executor=options.executor())
-    for step in steps_of("group", "run"):
-        result = run_step(step, result, context, timer)
-    return result
 
 
 def run_step(step: Step, result: AnalysisResult, context: StepContext, timer: _Timer) -> AnalysisResult:

@@ -1,0 +1,192 @@
+"""Reading and checking a run's inputs before anything is computed: each group's evidence,
+the declared mode and robustness settings against it, and two groups' fitness for a
+contrast. Every problem is an :class:`~ale_app.errors.InputDataError` (exit 65) raised before
+the output folder is touched by a computation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ale_app.errors import InputDataError
+from ale_app.spec.models import AnalysisSpec
+from ale_app.spec.project import Project
+from ale_app.spec.v2 import AnalysisSpecV2, group_input, group_spec
+
+__all__ = ["balanced_problems", "check_failsafe_bounds", "check_mode", "check_robustness", "min_experiments_hint",
+           "validate", "validate_group", "validate_pair"]
+
+
+def validate(project: Project, spec_dir: Path) -> dict:
+    """Read and check every group's input; each group's
+    :class:`~ale_app.inputs.evidence.Evidence` by name, in the project's group order.
+    Every problem found is raised as one :class:`~ale_app.errors.InputDataError`."""
+    if project.shape == "single":
+        (name,) = project.groups
+        return {name: validate_group(project.groups[name], spec_dir)}
+    if project.shape == "pair":
+        return validate_pair(project.source, spec_dir)
+    raise NotImplementedError(f"a project of shape {project.shape!r} has no pipeline yet")
+
+
+def validate_group(spec: AnalysisSpec, spec_dir: Path):
+    """Read and check the input data, and that the declared mode may run on it; return the
+    :class:`~ale_app.inputs.evidence.Evidence`."""
+    from ale_app.inputs.evidence import load_evidence
+
+    evidence = load_evidence(spec.input, spec_dir, spec.ale)
+    check_mode(spec, len(evidence.ids))
+    return evidence
+
+
+def min_experiments_hint(minimum: int, per_group: bool = False) -> str:
+    """What to do below ``inference.min_experiments``: the descriptive mode, or a lower setting
+    that the review protocol justifies (Eickhoff et al. 2016 recommend 17-20 experiments)."""
+    groups = " per group" if per_group else ""
+    return ("ALE's voxelwise inference is not reliable on so few experiments: Eickhoff et al. (2016) recommend "
+            f"at least 17-20 experiments{groups}. Declare 'mode: descriptive' in the spec for a descriptive "
+            "analysis of this evidence base, or, if the review protocol justifies inference on fewer, lower "
+            f"inference.min_experiments (now {minimum}) in the spec and say why in the methods.")
+
+
+def check_mode(spec: AnalysisSpec, n_experiments: int) -> None:
+    """Refuse ``mode: inferential`` below ``inference.min_experiments`` (before computing anything)."""
+    minimum = spec.inference.min_experiments
+    if spec.mode == "inferential" and n_experiments < minimum:
+        raise InputDataError(
+            f"mode: inferential needs at least {minimum} experiments (inference.min_experiments); the input "
+            f"has {n_experiments}.",
+            hint=min_experiments_hint(minimum),
+        )
+    check_robustness(spec, n_experiments)
+
+
+def check_robustness(spec: AnalysisSpec, n_experiments: int, group: str | None = None) -> None:
+    """Refuse robustness settings this evidence base cannot meet (before computing anything):
+    a stability ``subset_size`` above the number of experiments, and fail-safe bounds that
+    round to one number of noise experiments. ``group`` names the group in the message."""
+    from math import comb
+
+    robustness = spec.robustness if spec.mode == "inferential" else None
+    if robustness is None:
+        return
+    whose = f"group {group!r}" if group is not None else "the input"
+    stability = robustness.stability
+    if stability.enabled:
+        size = n_experiments - 1 if stability.subset_size is None else stability.subset_size
+        if not 0 < size <= n_experiments:
+            given = "null (all but one)" if stability.subset_size is None else stability.subset_size
+            raise InputDataError(
+                f"robustness.stability.subset_size is {given}, but {whose} has {_experiments(n_experiments)}: "
+                f"the largest allowed value is {n_experiments}.",
+                hint=f"Give a subset_size between 1 and {n_experiments}, or null (all but one).")
+        if stability.n_subsets is None and size != n_experiments - 1 and comb(n_experiments, size) > 1000:
+            raise InputDataError(
+                f"robustness.stability.n_subsets is null (every distinct subset), but {whose}'s {n_experiments} "
+                f"experiments have {comb(n_experiments, size):,} distinct subsets of {size}.",
+                hint="Give n_subsets (for example 1000, NiMARE's cap) to draw that many at random.")
+    check_failsafe_bounds(robustness.failsafe, n_experiments, whose)
+
+
+def _experiments(n: int) -> str:
+    return f"{n} experiment" + ("" if n == 1 else "s")
+
+
+def check_failsafe_bounds(failsafe, n_experiments: int, whose: str = "the input") -> None:
+    """Refuse fail-safe multiples whose bounds, ``ceil(multiple x k)`` noise experiments
+    (:func:`ale_app.stats.failsafe.bounds`), are equal for these ``k`` experiments."""
+    import math
+
+    if not failsafe.enabled:
+        return
+    k = n_experiments
+    lower, upper = math.ceil(failsafe.lower_multiple * k), math.ceil(failsafe.upper_multiple * k)
+    if lower < upper:
+        return
+    largest = math.floor((upper - 1) / k * 10_000) / 10_000
+    raise InputDataError(
+        f"robustness.failsafe.lower_multiple ({failsafe.lower_multiple:g}) and upper_multiple "
+        f"({failsafe.upper_multiple:g}) give the same bound for the {_experiments(k)} of {whose}: "
+        f"ceil(multiple x {k}) = {upper} noise experiments for both, so there is nothing to search; with "
+        f"upper_multiple {failsafe.upper_multiple:g} the largest allowed lower_multiple is {largest:g}.",
+        hint=f"Give a lower_multiple of at most {largest:g}, or a larger upper_multiple (Acar et al. 2018 use "
+        "2 and 10).")
+
+
+def validate_pair(spec: AnalysisSpecV2, spec_dir: Path) -> dict:
+    """Read and check every group's input; return each group's
+    :class:`~ale_app.inputs.evidence.Evidence`, first group first.
+
+    Every problem of every group is collected into one :class:`InputDataError`: a group's
+    input problems, a group below ``inference.min_experiments`` in inferential mode, and the
+    same experiment in both groups.
+    """
+    from ale_app.inputs.evidence import load_evidence
+
+    evidence, problems = {}, []
+    for name in spec.contrast.groups:
+        try:
+            own_file = spec.groups[name].path is not None
+            evidence[name] = load_evidence(group_input(spec, name), spec_dir, spec.ale, field=f"groups.{name}",
+                                           file_field=f"groups.{name}" if own_file else "input")
+        except InputDataError as exc:
+            problems.append(f"group {name!r}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+    if len(evidence) == 2:
+        a, b = spec.contrast.groups
+        shared = [i for i in evidence[a].ids if i in set(evidence[b].ids)]
+        same_source = evidence[a].source["sha256"] == evidence[b].source["sha256"]
+        if shared and same_source:
+            shown = ", ".join(shared[:10]) + (f" and {len(shared) - 10} more" if len(shared) > 10 else "")
+            problems.append(f"{len(shared)} experiment(s) are in both groups {a!r} and {b!r}: {shown}. A contrast "
+                            "compares two disjoint sets of experiments")
+        elif not same_source:
+            dup = _same_foci(evidence[a], evidence[b])
+            if dup:
+                problems.append(f"{len(dup)} experiment(s) of {a!r} have exactly the foci of an experiment of {b!r} "
+                                f"(the same experiment in both groups?): " + ", ".join(f"{x} = {y}" for x, y in dup[:10]))
+    if spec.mode == "inferential":
+        minimum = spec.inference.min_experiments
+        for name, ev in evidence.items():
+            if len(ev.ids) < minimum:
+                problems.append(
+                    f"mode: inferential needs at least {minimum} experiments per group (inference.min_experiments); "
+                    f"group {name!r} has {len(ev.ids)}")
+            else:
+                try:
+                    check_robustness(group_spec(spec, name), len(ev.ids), group=name)
+                except InputDataError as exc:
+                    problems.append(f"{exc.message} {exc.hint or ''}".strip())
+        if len(evidence) == 2 and spec.contrast.method == "balanced":
+            problems.extend(balanced_problems(spec, {name: len(ev.ids) for name, ev in evidence.items()}))
+    if problems:
+        raise InputDataError(
+            "The groups cannot be compared:\n" + "\n".join(f"  - {p}" for p in problems),
+            hint="Fix every problem listed. " + min_experiments_hint(spec.inference.min_experiments, per_group=True)
+            if any("min_experiments" in p for p in problems) else "Fix every problem listed.")
+    return evidence
+
+
+def balanced_problems(spec: AnalysisSpecV2, sizes: dict[str, int]) -> list[str]:
+    """A ``contrast.balanced.target_n`` above the smaller group's number of experiments
+    (``sizes``: experiments per group), as a problem naming that group and the largest value."""
+    target = spec.contrast.balanced.target_n
+    smaller = min(sizes, key=lambda name: sizes[name])
+    largest = sizes[smaller]
+    if target is None or target <= largest:
+        return []
+    return [f"contrast.balanced.target_n is {target}, but the smaller group {smaller!r} has {largest} "
+            f"experiment{'' if largest == 1 else 's'}: the largest allowed value is {largest}. Give a target_n between 1 and {largest}, "
+            "or null (the smaller group's size)"]
+
+
+def _same_foci(ev1, ev2) -> list[tuple[str, str]]:
+    """Pairs of experiments (one per group) whose foci are identical, to 0.01 mm."""
+    def keys(ev):
+        out = {}
+        for aid, frame in ev.coordinates.groupby("analysis_id", sort=False):
+            out[aid] = tuple(sorted(map(tuple, frame[["x", "y", "z"]].round(2).to_numpy().tolist())))
+        return out
+
+    k1, k2 = keys(ev1), keys(ev2)
+    by_foci = {v: k for k, v in k2.items()}
+    return [(a, by_foci[v]) for a, v in k1.items() if v in by_foci]
