@@ -146,3 +146,109 @@ def test_the_spec_version_check_sees_each_form(tmp_path):
     path.write_text("a = spec.spec_version\nb = getattr(spec, 'spec_version', 1)\nc = dict(spec_version=2)\n"
                     "spec_version = 3\n", encoding="utf-8")
     assert sorted(spec_version_reads(path, "m")) == ["m:1", "m:2", "m:3", "m:4"]
+
+
+#: The one module that may touch NiMARE's private names (README, ale_app/stats/__init__.py).
+NIMARE_ADAPTER = "ale_app.stats.nimare_adapter"
+
+
+def _private(name: str) -> bool:
+    """An underscore name that is not a dunder (``nimare.__version__`` is public)."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def nimare_private_uses(path: Path, module: str) -> list[str]:
+    """Every place in ``path`` that imports a private NiMARE name or reads a private attribute
+    of something imported from NiMARE, as ``module:line name``.
+
+    Seen: ``from nimare... import _x`` (and a private module on the way, ``nimare._m`` or
+    ``from nimare._m import x``), attribute chains such as ``nimare.utils._x`` or
+    ``U._x`` where ``U`` was bound by an import from NiMARE (at module level or inside a
+    function; ``import nimare.utils as U``, ``from nimare import utils as U``, ``from
+    nimare.meta.cbma.ale import ALE``), and ``getattr``/``setattr``/``hasattr``/``delattr``
+    of such a name with a private string. Not seen: private attributes of objects NiMARE's
+    code returns (``estimator._fit``), which no source reading can type.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    bound: set[str] = set()  # local names that are NiMARE modules or NiMARE objects
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] != "nimare":
+                    continue
+                bound.add(alias.asname or parts[0])
+                found += [f"{module}:{node.lineno} {alias.name}" for p in parts if _private(p)][:1]
+        elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "nimare":
+            private_module = any(_private(p) for p in node.module.split("."))
+            for alias in node.names:
+                bound.add(alias.asname or alias.name)
+                if private_module or _private(alias.name):
+                    found.append(f"{module}:{node.lineno} {node.module}.{alias.name}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            chain, root = [node.attr], node.value
+            while isinstance(root, ast.Attribute):
+                chain.append(root.attr)
+                root = root.value
+            # Each private link of a chain reports itself (ast.walk visits the inner links too).
+            if isinstance(root, ast.Name) and root.id in bound and _private(node.attr):
+                found.append(f"{module}:{node.lineno} {'.'.join([root.id, *reversed(chain)])}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) >= 2
+              and isinstance(node.args[0], ast.Name) and node.args[0].id in bound
+              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+              and _private(node.args[1].value)):
+            found.append(f"{module}:{node.lineno} {node.func.id}({node.args[0].id}, {node.args[1].value!r})")
+    return found
+
+
+def test_nimare_internals_are_touched_in_the_adapter_alone():
+    """Issue 35: a private NiMARE name (``_round2``, ``_RESAMPLED_GM_PRIOR_CACHE``, ...) is
+    imported or read in ``ale_app/stats/nimare_adapter.py`` only; the other modules call the
+    adapter's named functions."""
+    found = [u for path in all_modules() if module_name(path) != NIMARE_ADAPTER
+             for u in nimare_private_uses(path, module_name(path))]
+    assert found == [], "NiMARE's private names used outside the adapter:\n" + "\n".join(found)
+
+
+def test_the_nimare_check_sees_each_form(tmp_path):
+    """The check above fails on each form, at module level and inside functions, and lets
+    public names, dunders and other libraries' private names pass."""
+    path = tmp_path / "fake.py"
+    path.write_text(
+        "import nimare\n"                                            # 1
+        "import numpy as np\n"                                       # 2
+        "from nimare.utils import _round2, get_template\n"           # 3
+        "from nimare import utils as U\n"                            # 4
+        "\n"                                                         # 5
+        "v = nimare.__version__\n"                                   # 6
+        "t = get_template\n"                                         # 7
+        "e = np._NoValue\n"                                          # 8
+        "\n"                                                         # 9
+        "\n"                                                         # 10
+        "def f(masker):\n"                                           # 11
+        "    from nimare.meta.utils import _get_mask_flat_to_masked as g\n"  # 12
+        "    import nimare.meta.cbma.null_utils as NU\n"             # 13
+        "    from nimare.meta.cbma.ale import ALE\n"                 # 14
+        "    cache = U._RESAMPLED_GM_PRIOR_CACHE\n"                  # 15
+        "    x = nimare.utils._mask_coverage_to_mask(masker)\n"      # 16
+        "    y = NU._ale_approximate_z_from_ma\n"                    # 17
+        "    z = ALE._compute_summarystat\n"                         # 18
+        "    w = getattr(U, '_round2')\n"                            # 19
+        "    from nimare._version import get_versions\n"             # 20
+        "    import nimare._version\n"                               # 21
+        "    return ALE.fit, masker._private, g\n",                  # 22
+        encoding="utf-8")
+    assert sorted(nimare_private_uses(path, "m"), key=lambda s: int(s.split()[0][2:])) == [
+        "m:3 nimare.utils._round2",
+        "m:12 nimare.meta.utils._get_mask_flat_to_masked",
+        "m:15 U._RESAMPLED_GM_PRIOR_CACHE",
+        "m:16 nimare.utils._mask_coverage_to_mask",
+        "m:17 NU._ale_approximate_z_from_ma",
+        "m:18 ALE._compute_summarystat",
+        "m:19 getattr(U, '_round2')",
+        "m:20 nimare._version.get_versions",
+        "m:21 nimare._version",
+    ]

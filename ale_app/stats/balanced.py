@@ -145,9 +145,9 @@ class BalancedResult:
 
 
 def _study_metadata(estimator):
-    from nimare.meta.cbma.ale import _study_metadata_from_coordinates
+    from ale_app.stats import nimare_adapter as NA
 
-    return _study_metadata_from_coordinates(estimator.inputs_["coordinates"])
+    return NA.study_metadata_from_coordinates(estimator.inputs_["coordinates"])
 
 
 def _prior(masker, mask_coverage):
@@ -155,13 +155,12 @@ def _prior(masker, mask_coverage):
     indicator, and its voxels (ijk). The in-mask indicator is the image at the mask's voxels
     in C order, which is what NiMARE's ``masker.transform`` of it gives, without nilearn's
     round trip (and its ``gc.collect``)."""
-    from nimare.utils import _mask_coverage_to_mask
-
+    from ale_app.stats import nimare_adapter as NA
     from ale_app.stats.gm_prior import seed_nimare_cache
 
     if mask_coverage == "gm":
         seed_nimare_cache(masker)  # the shipped prior (equal to NiMARE's): nothing is resampled
-    prior_img = np.asarray(_mask_coverage_to_mask(masker, mask_coverage=mask_coverage, gm_threshold=0.1))
+    prior_img = np.asarray(NA.mask_coverage_to_mask(masker, mask_coverage=mask_coverage, gm_threshold=0.1))
     mask_arr = np.asanyarray(masker.mask_img.dataobj).astype(bool)
     prior_masked = (prior_img.astype(np.int8)[mask_arr] != 0)
     sample_space = np.vstack(np.where(prior_img)).T.astype(np.int32, copy=False)
@@ -174,12 +173,14 @@ _KERNELS: dict = {}
 def _kernel_support(mask_img, sample_size: int):
     """NiMARE's sparse ALE kernel of a sample size (``get_ale_kernel``), kept for reuse:
     NiMARE's ``compute_ale_ma`` rebuilds it at every call."""
-    from nimare.meta.utils import _kernel_to_sparse_support, get_ale_kernel
+    from nimare.meta.utils import get_ale_kernel
+
+    from ale_app.stats import nimare_adapter as NA
 
     key = (mask_img.shape, tuple(np.asarray(mask_img.affine).ravel()), int(sample_size))
     if key not in _KERNELS:
         _, kernel = get_ale_kernel(mask_img, sample_size=int(sample_size))
-        _KERNELS[key] = _kernel_to_sparse_support(kernel)
+        _KERNELS[key] = NA.kernel_to_sparse_support(kernel)
     return _KERNELS[key]
 
 
@@ -188,17 +189,18 @@ def _random_ma(mask_img, sample_sizes, num_foci, sample_space, focus_idx):
     step by step, kernels kept) with its random focus indices drawn already (``focus_idx``:
     one array per experiment, as its ``rng.randint`` calls return them)."""
     import scipy.sparse as sp
-    from nimare.meta.utils import _convolve_ale_kernel_to_masked_cols, _get_mask_flat_to_masked
+
+    from ale_app.stats import nimare_adapter as NA
 
     shape = np.array(mask_img.shape, dtype=np.int32)
-    flat_to_masked = _get_mask_flat_to_masked(mask_img)
+    flat_to_masked = NA.get_mask_flat_to_masked(mask_img)
     n_voxels = int(flat_to_masked.max()) + 1 if flat_to_masked.size else 0
     indptr, cols_parts, vals_parts = [0], [], []
     for nsub, foci in zip(sample_sizes, focus_idx):
         offsets, kernel_values = _kernel_support(mask_img, nsub)
         ijks = sample_space[foci, :].astype(np.int32, copy=False)
-        cols, vals = _convolve_ale_kernel_to_masked_cols(offsets, kernel_values, ijks, shape, flat_to_masked,
-                                                         shape[1] * shape[2], shape[2])
+        cols, vals = NA.convolve_ale_kernel_to_masked_cols(offsets, kernel_values, ijks, shape, flat_to_masked,
+                                                           shape[1] * shape[2], shape[2])
         if cols.size:
             order = np.argsort(cols, kind="mergesort")
             cols, vals = cols[order], vals[order]
@@ -245,7 +247,7 @@ class _DrawSetup:
 
     @classmethod
     def build(cls, mask_img, sample_sizes):
-        from nimare.meta.utils import _get_mask_flat_to_masked
+        from ale_app.stats import nimare_adapter as NA
 
         sizes = sorted({int(s) for s in sample_sizes})
         offs, vals, starts = [], [], [0]
@@ -255,7 +257,7 @@ class _DrawSetup:
             vals.append(np.asarray(v, dtype=np.float32))
             starts.append(starts[-1] + len(v))
         kval = np.ascontiguousarray(np.concatenate(vals))
-        flat_to_masked = np.ascontiguousarray(_get_mask_flat_to_masked(mask_img), dtype=np.int32)
+        flat_to_masked = np.ascontiguousarray(NA.get_mask_flat_to_masked(mask_img), dtype=np.int32)
         koff = np.ascontiguousarray(np.concatenate(offs))
         _, ny, nz = mask_img.shape
         kbox = np.array([np.r_[o.min(axis=0), o.max(axis=0)] for o in offs], dtype=np.int64)
@@ -313,10 +315,12 @@ class _Draws:
 
 def _histogram_bins(estimator, row_max):
     """NiMARE's ``ALE._determine_histogram_bins`` from the rows' maxima (float32)."""
+    from ale_app.stats import nimare_adapter as NA
+
     inv = 100000
     step = 1 / inv
     max_ma = np.ceil(row_max * inv) / inv
-    max_poss_ale = estimator._compute_summarystat(max_ma)
+    max_poss_ale = NA.compute_summarystat(estimator, max_ma)
     return np.round(np.arange(0, max_poss_ale + (1.5 * step), step), 5)
 
 
@@ -383,8 +387,7 @@ class _NullClusters:
 
     def largest(self, sample_space, sample_sizes, num_foci, foci, voxel_p) -> int | None:
         """The draw's largest cluster (voxels), or None when this shortcut does not apply."""
-        from nimare.utils import _round2
-
+        from ale_app.stats import nimare_adapter as NA
         from ale_app.stats.balanced_kernels import _compiled
 
         k = _compiled()
@@ -414,7 +417,7 @@ class _NullClusters:
         stat = (1.0 - np.exp(sums)).astype(np.float32)
         pos = stat > 0
         touched, stat = touched[pos], stat[pos]
-        bins = _round2(stat * inv_step)
+        bins = NA.round2(stat * inv_step)
         bins[bins >= n_bins] = n_bins - 1
         sig = touched[passing[bins]]
         if sig.size == 0:
@@ -431,8 +434,7 @@ def _null_cluster_block(estimator, mask_arr, voxel_p, sample_space, draws, setup
     """Largest approximate-z cluster of each null draw ``(sample_sizes, num_foci, foci)``:
     through :class:`_NullClusters` when ``setup`` is given, else (and where it does not
     apply) NiMARE's own functions."""
-    from nimare.meta.cbma.null_utils import _ale_approximate_z_from_ma
-    from nimare.meta.cbma.utils import _threshold_z_clusters
+    from ale_app.stats import nimare_adapter as NA
 
     out = np.zeros(len(draws), dtype=np.int32)
     fast = None
@@ -446,9 +448,9 @@ def _null_cluster_block(estimator, mask_arr, voxel_p, sample_space, draws, setup
                 out[i] = size
                 continue
         ma = _random_ma(estimator.masker.mask_img, sizes, nfoci, sample_space, foci)
-        _, z = _ale_approximate_z_from_ma(estimator, ma)
-        _, out[i] = _threshold_z_clusters(z, estimator.masker, voxel_thresh=voxel_p,
-                                          cluster_size_threshold=None, mask_arr=mask_arr)
+        _, z = NA.ale_approximate_z_from_ma(estimator, ma)
+        _, out[i] = NA.threshold_z_clusters(z, estimator.masker, voxel_thresh=voxel_p,
+                                            cluster_size_threshold=None, mask_arr=mask_arr)
     return out
 
 
@@ -456,9 +458,7 @@ def _subsample_block(estimator, mask_arr, voxel_p, ma, samples, cluster_threshol
     """How many of ``samples`` put each voxel in a cluster above ``cluster_threshold``:
     through :class:`ale_app.stats.balanced_subsamples._SubsampleMaps` with ``fast``, else
     (and where it does not apply) NiMARE's own functions."""
-    from nimare.meta.cbma.null_utils import _ale_approximate_z_from_ma
-    from nimare.meta.cbma.utils import _threshold_z_clusters
-
+    from ale_app.stats import nimare_adapter as NA
     from ale_app.stats.balanced_subsamples import _SubsampleMaps
 
     count = np.zeros(ma.shape[1], dtype=np.float32)
@@ -466,9 +466,9 @@ def _subsample_block(estimator, mask_arr, voxel_p, ma, samples, cluster_threshol
     for sample in samples:
         if maps is not None and maps.add(sample, voxel_p, cluster_threshold, count):
             continue
-        _, z = _ale_approximate_z_from_ma(estimator, ma[sample, :])
-        z, _ = _threshold_z_clusters(z, estimator.masker, voxel_thresh=voxel_p,
-                                     cluster_size_threshold=cluster_threshold, mask_arr=mask_arr)
+        _, z = NA.ale_approximate_z_from_ma(estimator, ma[sample, :])
+        z, _ = NA.threshold_z_clusters(z, estimator.masker, voxel_thresh=voxel_p,
+                                       cluster_size_threshold=cluster_threshold, mask_arr=mask_arr)
         count += (z > 0).astype(np.float32, copy=False)
     return count
 

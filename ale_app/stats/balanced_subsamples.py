@@ -35,8 +35,7 @@ class _SubsampleMaps:
     def add(self, sample, voxel_p, cluster_threshold, count) -> bool:
         """``count += 1`` at the sample's voxels in kept clusters; False (nothing done)
         where this shortcut does not apply."""
-        from nimare.utils import _round2
-
+        from ale_app.stats import nimare_adapter as NA
         from ale_app.stats.balanced_kernels import _compiled
 
         k = _compiled("subsamples")
@@ -69,7 +68,7 @@ class _SubsampleMaps:
             touched, sums = touched[keep], sums[keep]
         stat = (1.0 - np.exp(sums)).astype(np.float32)
         touched, stat = touched[stat > 0], stat[stat > 0]
-        bins = _round2(stat * inv_step)
+        bins = NA.round2(stat * inv_step)
         bins[bins >= n_bins] = n_bins - 1
         sig = touched[passing[bins]]
         flat = self.masked_to_flat[sig]

@@ -7,7 +7,8 @@ the analysis mask where nilearn's MNI152 grey-matter template, resampled to the 
 (``nimare.utils._RESAMPLED_GM_PRIOR_CACHE``, about a second of scipy spline work that holds the
 GIL). ale-app always analyses on one template (MNI152 2 mm), so it ships the result,
 ``data/gm-prior-thr10_mni152-2mm.npy.gz`` (the boolean volume, bit-packed), and puts it into
-NiMARE's own cache before a step that needs it: NiMARE's code and ale-app's then read the very
+NiMARE's own cache (reached through :func:`ale_app.stats.nimare_adapter.resampled_gm_prior_cache`)
+before a step that needs it: NiMARE's code and ale-app's then read the very
 same array, and nothing is resampled.
 
 The file is made by :func:`write` (``python -m ale_app.stats.gm_prior``) from NiMARE's own
@@ -64,9 +65,9 @@ def seed_nimare_cache(masker, threshold: float = THRESHOLD) -> bool:
     """Put the shipped prior into NiMARE's cache when ``masker`` is the template it was made
     for; True when NiMARE now has it (shipped or already computed), False otherwise (NiMARE
     will resample as usual)."""
-    from nimare import utils as nimare_utils
+    from ale_app.stats import nimare_adapter as NA
 
-    cache = nimare_utils._RESAMPLED_GM_PRIOR_CACHE  # private
+    cache = NA.resampled_gm_prior_cache()
     key = nimare_key(masker, threshold)
     if key in cache:
         return True

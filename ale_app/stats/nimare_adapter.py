@@ -8,7 +8,12 @@ one step calls two private methods here. The inferential mode needs NiMARE's ana
 (p and z, and p turned into ALE) of the MA maps ale-app already built, and its Monte Carlo
 loop must draw NiMARE's random foci from NiMARE's random stream, place NiMARE's kernels and
 turn null maxima into FWE p as NiMARE does; those private pieces are the functions after
-:func:`sparse_ma_maps`. NiMARE is pinned exactly (``nimare==0.22.1``);
+:func:`sparse_ma_maps`. The balanced contrast (ale_app.stats.balanced and
+balanced_subsamples) reproduces ``BalancedALESubtraction`` from NiMARE's private helpers, and
+ale_app.stats.gm_prior puts the shipped grey-matter prior into NiMARE's private cache; those
+pieces are the last two sections. No other ale-app module imports a private NiMARE name or
+reads a private NiMARE attribute (``tests/test_layers.py`` holds the code to it).
+NiMARE is pinned exactly (``nimare==0.22.1``);
 ``tests/test_nimare_adapter.py`` turns every DeprecationWarning and FutureWarning raised
 here into an error, so a NiMARE release that is about to change them is noticed at once.
 """
@@ -311,3 +316,99 @@ def full_data_z(estimator, ma):
         return np.asarray(z).astype(np.float32, copy=False)
 
     return z_of
+
+
+# --------------------------------------------------------------------------- balanced ALE subtraction
+# The private pieces of ``BalancedALESubtraction`` (its study metadata, null-space prior, sparse
+# kernels and random-foci MA maps, the approximate null z and cluster threshold of each draw)
+# that ale_app.stats.balanced and ale_app.stats.balanced_subsamples reproduce or call. Each
+# forwards its arguments to NiMARE's function unchanged and returns what it returns.
+
+
+def study_metadata_from_coordinates(coordinates):
+    """Per-experiment sample sizes and focus counts of an ALE coordinates table
+    (``inputs_["coordinates"]``), in NiMARE's study order: ``_study_metadata_from_coordinates``."""
+    from nimare.meta.cbma.ale import _study_metadata_from_coordinates  # private
+
+    return _study_metadata_from_coordinates(coordinates)
+
+
+def mask_coverage_to_mask(masker, mask_coverage: str = "brain", gm_threshold: float = 0.1):
+    """The 3-D boolean image of the voxels random foci are drawn from (``mask_coverage``
+    ``gm`` or ``brain``): ``_mask_coverage_to_mask``. For ``gm`` it reads NiMARE's
+    resampled-prior cache (:func:`resampled_gm_prior_cache`) and fills it if empty."""
+    from nimare.utils import _mask_coverage_to_mask  # private
+
+    return _mask_coverage_to_mask(masker, mask_coverage=mask_coverage, gm_threshold=gm_threshold)
+
+
+def kernel_to_sparse_support(kernel):
+    """A dense ALE kernel (``get_ale_kernel``'s) as its sparse support, (offsets from the
+    centre, values): ``_kernel_to_sparse_support``."""
+    from nimare.meta.utils import _kernel_to_sparse_support  # private
+
+    return _kernel_to_sparse_support(kernel)
+
+
+def get_mask_flat_to_masked(mask_img):
+    """Per voxel of the flattened (C order) volume, its in-mask index, -1 outside the mask:
+    ``_get_mask_flat_to_masked``."""
+    from nimare.meta.utils import _get_mask_flat_to_masked  # private
+
+    return _get_mask_flat_to_masked(mask_img)
+
+
+def convolve_ale_kernel_to_masked_cols(offsets, kernel_values, peaks, shape, mask_flat_to_masked,
+                                       flat_stride_x, flat_stride_y):
+    """A sparse ALE kernel placed at each of ``peaks`` (ijk), its in-mask entries as (in-mask
+    columns, values), one entry per focus and voxel: ``_convolve_ale_kernel_to_masked_cols``
+    (NiMARE's ``compute_ale_ma`` step)."""
+    from nimare.meta.utils import _convolve_ale_kernel_to_masked_cols  # private
+
+    return _convolve_ale_kernel_to_masked_cols(offsets, kernel_values, peaks, shape, mask_flat_to_masked,
+                                               flat_stride_x, flat_stride_y)
+
+
+def round2(values):
+    """NiMARE's rounding of ALE values (in histogram steps) to integer bins, X.5 away from
+    zero: ``_round2``."""
+    from nimare.utils import _round2  # private
+
+    return _round2(values)
+
+
+def compute_summarystat(estimator, data):
+    """The ALE values of MA values ``data`` (``1 - prod(1 - MA)``), as the ALE estimator
+    computes them: ``ALE._compute_summarystat``."""
+    return estimator._compute_summarystat(data)  # private
+
+
+def ale_approximate_z_from_ma(estimator, ma_maps):
+    """The ALE values and approximate-null z of an MA collection (a fresh analytic null of
+    its own): ``null_utils._ale_approximate_z_from_ma``; returns (stat, z)."""
+    from nimare.meta.cbma.null_utils import _ale_approximate_z_from_ma  # private
+
+    return _ale_approximate_z_from_ma(estimator, ma_maps)
+
+
+def threshold_z_clusters(z_values, masker, voxel_thresh, cluster_size_threshold=None, mask_arr=None):
+    """The z map cluster-thresholded at ``voxel_thresh`` (p) and ``cluster_size_threshold``
+    (voxels; None keeps every cluster), and the size of its largest cluster before the size
+    filter: ``cbma.utils._threshold_z_clusters``; returns (z, largest size)."""
+    from nimare.meta.cbma.utils import _threshold_z_clusters  # private
+
+    return _threshold_z_clusters(z_values, masker, voxel_thresh=voxel_thresh,
+                                 cluster_size_threshold=cluster_size_threshold, mask_arr=mask_arr)
+
+
+# --------------------------------------------------------------------------- grey-matter prior
+
+
+def resampled_gm_prior_cache() -> dict:
+    """NiMARE's process-wide cache of the resampled grey-matter prior
+    (``nimare.utils._RESAMPLED_GM_PRIOR_CACHE``), itself, not a copy: a key
+    (mask shape, affine as a flat tuple, threshold) maps to the boolean volume, and what
+    ale_app.stats.gm_prior puts in is what NiMARE's ``mask_coverage="gm"`` code reads."""
+    from nimare import utils as nimare_utils
+
+    return nimare_utils._RESAMPLED_GM_PRIOR_CACHE  # private
