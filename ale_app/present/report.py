@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ale_app import __version__
+from ale_app.constants import MIN_ITERATIONS
 from ale_app.present.markdown import markdown_escape, markdown_text
 
 FORBIDDEN_PHRASES = (
@@ -110,8 +111,6 @@ DESCRIPTIVE_PREFIX = "D"
 FWE_PREFIX = "F"
 #: At most this many clusters are named per sentence (the tables list them all).
 NAMED = 8
-#: Below this many Monte Carlo iterations the paragraph says the FWE p-values are coarse.
-MIN_ITERATIONS = 5000
 
 #: The rule :func:`cluster_dependence` applies, as the paragraph and the methods state it.
 DEPENDENCE_RULE = (

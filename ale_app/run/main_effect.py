@@ -95,7 +95,7 @@ def not_inferential(result: AnalysisResult) -> str | None:
 def montecarlo(result: AnalysisResult, ctx: StepContext) -> None:
     from ale_app.stats.montecarlo import montecarlo_fwe
 
-    from ale_app.present.report import MIN_ITERATIONS
+    from ale_app.constants import MIN_ITERATIONS
 
     inf = result.spec.inference
     if inf.n_iterations < MIN_ITERATIONS:
