@@ -34,12 +34,17 @@ CONTRAST_FIELDS = {f.name for f in dataclasses.fields(ContrastResult)}
 # --------------------------------------------------------------------------- declarations
 
 
-def test_each_step_needs_only_what_an_earlier_step_computed():
-    computed = {"spec", "evidence", "record"}  # what a run starts from
-    for step in S.steps_of("group", "run"):
+@pytest.mark.parametrize("scopes, start, fields", [
+    (("group", "run"), {"spec", "evidence", "record"}, "group"),  # one group's run starts from its evidence
+    (("contrast", "run"), {"spec", "groups", "record"}, "contrast"),  # a contrast's: the groups ran first
+])
+def test_each_step_needs_only_what_an_earlier_step_computed(scopes, start, fields):
+    allowed = RESULT_FIELDS if fields == "group" else CONTRAST_FIELDS
+    computed = set(start)
+    for step in S.steps_of(*scopes):
         missing = set(step.needs) - computed
-        assert not missing, f"step {step.name!r} needs {missing}, which no earlier step computes"
-        assert set(step.computes) <= RESULT_FIELDS, f"step {step.name!r} computes fields AnalysisResult lacks"
+        assert not missing, f"{fields} step {step.name!r} needs {missing}, which no earlier step computes"
+        assert set(step.computes) <= allowed, f"step {step.name!r} computes fields its result lacks"
         computed |= set(step.computes)
 
 
@@ -81,15 +86,6 @@ groups:
 contrast: {{groups: [a, b], method: {method}, conjunction: true}}
 """
     return parse_spec(text, "spec.yaml")
-
-
-def test_each_contrast_step_needs_only_what_an_earlier_step_computed():
-    computed = {"spec", "groups", "record"}  # what a contrast run starts from: the groups ran first
-    for step in S.steps_of("contrast", "run"):
-        missing = set(step.needs) - computed
-        assert not missing, f"contrast step {step.name!r} needs {missing}, which no earlier step computes"
-        assert set(step.computes) <= CONTRAST_FIELDS, f"step {step.name!r} computes fields ContrastResult lacks"
-        computed |= set(step.computes)
 
 
 def test_each_group_step_computes_fields_a_group_result_has():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from ale_app.result import ContrastResult
-from ale_app.run.main_effect import cluster_label_values
+from ale_app.run.main_effect import cluster_label_values, skip_jackknife_of
 from ale_app.run.progress import progress_bar
 from ale_app.run.step import StepContext, plural
 
@@ -132,12 +132,7 @@ def contrast_jackknife(result: ContrastResult, _ctx: StepContext) -> None:
     result.contrast_focus_counts = pd.concat(counts, ignore_index=True).reindex(columns=columns + ["total"])
 
 
-def skip_contrast_jackknife(result: ContrastResult) -> str | None:
-    if not result.spec.jackknife.enabled:
-        return "disabled"
-    if not result.contrast_clusters.labels:
-        return "no clusters"
-    return None
+skip_contrast_jackknife = skip_jackknife_of("contrast_clusters")
 
 
 def conjunction(result: ContrastResult, _ctx: StepContext) -> None:

@@ -70,12 +70,19 @@ def jackknife(result: AnalysisResult, ctx: StepContext) -> None:
                 executor=ctx.executor, progress=advance)
 
 
-def skip_jackknife(result: AnalysisResult) -> str | None:
-    if not result.spec.jackknife.enabled:
-        return "disabled"
-    if not result.clusters.labels:
-        return "no clusters"
-    return None
+def skip_jackknife_of(clusters: str):
+    """The skip of a jackknife over the result's field ``clusters``: off in the spec, or no
+    cluster to leave experiments out of."""
+    def skip(result) -> str | None:
+        if not result.spec.jackknife.enabled:
+            return "disabled"
+        if not getattr(result, clusters).labels:
+            return "no clusters"
+        return None
+    return skip
+
+
+skip_jackknife = skip_jackknife_of("clusters")
 
 
 def describe_jackknife(result: AnalysisResult, ctx: StepContext) -> str:
