@@ -19,6 +19,7 @@ def test_shipped_prior_equals_nimare_s_and_seeds_its_cache():
     from nimare import utils as U
 
     from ale_app.stats import gm_prior as G
+    from ale_app.stats import nimare_adapter as NA
 
     masker = _template_masker()
     U._RESAMPLED_GM_PRIOR_CACHE.clear()
@@ -29,7 +30,7 @@ def test_shipped_prior_equals_nimare_s_and_seeds_its_cache():
     mask = np.asanyarray(masker.mask_img.dataobj) > 0
     assert np.array_equal(mask & shipped, nimare_gm) and 0 < nimare_gm.sum() < mask.sum()
     U._RESAMPLED_GM_PRIOR_CACHE.clear()
-    assert G.seed_nimare_cache(masker)
+    assert NA.seed_nimare_cache(masker)
     assert U._RESAMPLED_GM_PRIOR_CACHE[key] is shipped
     assert np.array_equal(U._mask_coverage_to_null_ijk(masker, mask_coverage="gm"), nimare_ijk)
     U._RESAMPLED_GM_PRIOR_CACHE.clear()
@@ -40,6 +41,7 @@ def test_a_mask_the_prior_was_not_made_for_is_left_to_nimare():
     from nimare import utils as U
 
     from ale_app.stats import gm_prior as G
+    from ale_app.stats import nimare_adapter as NA
 
     template = _template_masker().mask_img
     affine = template.affine.copy()
@@ -47,5 +49,5 @@ def test_a_mask_the_prior_was_not_made_for_is_left_to_nimare():
     shifted = nib.Nifti1Image(np.asanyarray(template.dataobj).astype(np.uint8), affine)
     masker = NiftiMasker(shifted).fit()
     U._RESAMPLED_GM_PRIOR_CACHE.clear()
-    assert not G.seed_nimare_cache(masker)
+    assert not NA.seed_nimare_cache(masker)
     assert G.nimare_key(masker) not in U._RESAMPLED_GM_PRIOR_CACHE

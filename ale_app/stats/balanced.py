@@ -156,10 +156,9 @@ def _prior(masker, mask_coverage):
     in C order, which is what NiMARE's ``masker.transform`` of it gives, without nilearn's
     round trip (and its ``gc.collect``)."""
     from ale_app.stats import nimare_adapter as NA
-    from ale_app.stats.gm_prior import seed_nimare_cache
 
     if mask_coverage == "gm":
-        seed_nimare_cache(masker)  # the shipped prior (equal to NiMARE's): nothing is resampled
+        NA.seed_nimare_cache(masker)  # the shipped prior (equal to NiMARE's): nothing is resampled
     prior_img = np.asarray(NA.mask_coverage_to_mask(masker, mask_coverage=mask_coverage, gm_threshold=0.1))
     mask_arr = np.asanyarray(masker.mask_img.dataobj).astype(bool)
     prior_masked = (prior_img.astype(np.int8)[mask_arr] != 0)

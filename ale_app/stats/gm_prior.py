@@ -6,8 +6,8 @@ the analysis mask where nilearn's MNI152 grey-matter template, resampled to the 
 (continuous interpolation), exceeds 0.1. NiMARE computes that resampling once per process
 (``nimare.utils._RESAMPLED_GM_PRIOR_CACHE``, about a second of scipy spline work that holds the
 GIL). ale-app always analyses on one template (MNI152 2 mm), so it ships the result,
-``data/gm-prior-thr10_mni152-2mm.npy.gz`` (the boolean volume, bit-packed), and puts it into
-NiMARE's own cache (reached through :func:`ale_app.stats.nimare_adapter.resampled_gm_prior_cache`)
+``data/gm-prior-thr10_mni152-2mm.npy.gz`` (the boolean volume, bit-packed), and
+:func:`ale_app.stats.nimare_adapter.seed_nimare_cache` puts it into NiMARE's own cache
 before a step that needs it: NiMARE's code and ale-app's then read the very
 same array, and nothing is resampled.
 
@@ -59,23 +59,6 @@ def shipped() -> tuple[tuple, np.ndarray] | None:
     volume = np.unpackbits(packed, count=int(np.prod(shape))).astype(bool).reshape(shape)
     key = (shape, tuple(float(v) for v in meta["affine"]), float(meta["threshold"]))
     return key, volume
-
-
-def seed_nimare_cache(masker, threshold: float = THRESHOLD) -> bool:
-    """Put the shipped prior into NiMARE's cache when ``masker`` is the template it was made
-    for; True when NiMARE now has it (shipped or already computed), False otherwise (NiMARE
-    will resample as usual)."""
-    from ale_app.stats import nimare_adapter as NA
-
-    cache = NA.resampled_gm_prior_cache()
-    key = nimare_key(masker, threshold)
-    if key in cache:
-        return True
-    found = shipped()
-    if found is None or found[0] != key:
-        return False
-    cache[key] = found[1]
-    return True
 
 
 def write(masker=None) -> Path:

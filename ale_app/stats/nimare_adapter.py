@@ -10,7 +10,7 @@ loop must draw NiMARE's random foci from NiMARE's random stream, place NiMARE's 
 turn null maxima into FWE p as NiMARE does; those private pieces are the functions after
 :func:`sparse_ma_maps`. The balanced contrast (ale_app.stats.balanced and
 balanced_subsamples) reproduces ``BalancedALESubtraction`` from NiMARE's private helpers, and
-ale_app.stats.gm_prior puts the shipped grey-matter prior into NiMARE's private cache; those
+the shipped grey-matter prior (ale_app.stats.gm_prior) goes into NiMARE's private cache; those
 pieces are the last two sections. No other ale-app module imports a private NiMARE name or
 reads a private NiMARE attribute (``tests/test_layers.py`` holds the code to it).
 NiMARE is pinned exactly (``nimare==0.22.1``);
@@ -271,8 +271,6 @@ def null_space_ijk(estimator, mask_coverage: str) -> np.ndarray:
     from nimare.utils import _mask_coverage_to_null_ijk  # private
 
     if mask_coverage == "gm":
-        from ale_app.stats.gm_prior import seed_nimare_cache
-
         seed_nimare_cache(estimator.masker)  # the shipped prior: NiMARE resamples nothing
     return _mask_coverage_to_null_ijk(estimator.masker, mask_coverage=mask_coverage).astype(np.int32)
 
@@ -412,3 +410,21 @@ def resampled_gm_prior_cache() -> dict:
     from nimare import utils as nimare_utils
 
     return nimare_utils._RESAMPLED_GM_PRIOR_CACHE  # private
+
+
+def seed_nimare_cache(masker, threshold: float | None = None) -> bool:
+    """Put ale-app's shipped grey-matter prior (:mod:`ale_app.stats.gm_prior`) into NiMARE's
+    cache (:func:`resampled_gm_prior_cache`) when ``masker`` is the template it was made for;
+    True when NiMARE now has it (shipped or already computed), False otherwise (NiMARE will
+    resample as usual)."""
+    from ale_app.stats import gm_prior
+
+    cache = resampled_gm_prior_cache()
+    key = gm_prior.nimare_key(masker, gm_prior.THRESHOLD if threshold is None else threshold)
+    if key in cache:
+        return True
+    found = gm_prior.shipped()
+    if found is None or found[0] != key:
+        return False
+    cache[key] = found[1]
+    return True
