@@ -8,7 +8,6 @@ strip (``figures.titles: false``). Text from the data is never parsed as mathtex
 
 from __future__ import annotations
 
-import textwrap
 
 import nibabel as nib
 import math
@@ -16,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ale_app.present.figures import TITLE_HEIGHT, _add_title, _colorbar, _split_figure, _vmax
+from ale_app.present.figures import TITLE_HEIGHT, WRAP_CHARS, _add_title, _colorbar, _split_figure, _vmax, wrap_label
 
 #: Colours of numbered clusters (Okabe-Ito, told apart with the common colour-vision
 #: deficiencies); beyond them clusters cycle through the same colours, but their numbers
@@ -30,14 +29,6 @@ HEATMAP_ALL_UP_TO = 40
 HEATMAP_TOP = 30
 #: At most this many clusters (columns) in the heatmap; the rest are in the tables.
 HEATMAP_MAX_CLUSTERS = 40
-#: Experiment names wrap at this many characters (never cut).
-WRAP_CHARS = 34
-
-
-def wrap_label(text: str, width: int = WRAP_CHARS) -> str:
-    """``text`` on lines of at most ``width`` characters, broken at spaces where it can be
-    (an id without spaces is broken inside); nothing is left out."""
-    return "\n".join(textwrap.wrap(str(text), width, break_long_words=True, break_on_hyphens=True)) or str(text)
 
 
 def _peak_rows(table: pd.DataFrame) -> pd.DataFrame:

@@ -28,11 +28,22 @@ from __future__ import annotations
 
 import colorsys
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
 
 GOLDEN = (math.sqrt(5) - 1) / 2
+
+
+#: Experiment names wrap at this many characters (never cut).
+WRAP_CHARS = 34
+
+
+def wrap_label(text: str, width: int = WRAP_CHARS) -> str:
+    """``text`` on lines of at most ``width`` characters, broken at spaces where it can be
+    (an id without spaces is broken inside); nothing is left out."""
+    return "\n".join(textwrap.wrap(str(text), width, break_long_words=True, break_on_hyphens=True)) or str(text)
 
 
 def study_colors(n: int) -> list[str]:
@@ -333,7 +344,7 @@ def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, domi
     it are red. Up to :data:`JACKKNIFE_ALL_UP_TO` experiments every one has a bar; beyond,
     the :data:`JACKKNIFE_TOP` largest do and a line under them summarises the rest. Ids
     are wrapped onto lines of
-    :data:`ale_app.present.cluster_figures.WRAP_CHARS` characters, never cut; beyond
+    :data:`WRAP_CHARS` characters, never cut; beyond
     :data:`JACKKNIFE_ALL_UP_TO` experiments they are numbered by rank.
     """
     import matplotlib.pyplot as plt
@@ -347,7 +358,6 @@ def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, domi
     k = jackknife_rows_shown(n, int(dominant.sum()))
     shown, rest = means[:k], means[k:]
     ids = [str(i) for i in ranked["id"].iloc[:k]]
-    from ale_app.present.cluster_figures import wrap_label
 
     numbered = n > JACKKNIFE_ALL_UP_TO
     labels = [wrap_label(f"{r}. {i}" if numbered else i) for r, i in zip(ranked["rank"].iloc[:k], ids)]
