@@ -23,6 +23,7 @@ from test_subtraction import _fits, _generated_groups  # noqa: E402
 
 from ale_app.process.executor import Executor  # noqa: E402
 from ale_app.stats import balanced as B  # noqa: E402
+from ale_app.stats import balanced_draws as D  # noqa: E402
 from ale_app.stats import balanced_subsamples as BS  # noqa: E402
 
 TOL = 1e-6
@@ -180,7 +181,7 @@ def test_compiled_null_cluster_draws_equal_nimare_functions(groups_6_9):
     mask_arr = np.asanyarray(est.masker.mask_img.dataobj).astype(bool)
     rng = np.random.RandomState(1)
     draws = [(sizes, num_foci, B._draw_foci(rng, space.shape[0], num_foci)) for _ in range(6)]
-    setup = B._DrawSetup.build(est.masker.mask_img, sizes)
+    setup = D.DrawSetup.build(est.masker.mask_img, sizes)
     compiled = B._null_cluster_block(est, mask_arr, 0.01, space, draws, setup)
     reference = B._null_cluster_block(est, mask_arr, 0.01, space, draws, None)
     assert np.array_equal(compiled, reference), (compiled, reference)
@@ -230,7 +231,7 @@ def test_compiled_histogram_equals_nimares(groups_6_9):
     est = B._approximate_estimator(fit1)
     sizes, num_foci = B._study_metadata(est)
     _, _, space = B._prior(fit1.masker, "gm")
-    setup = B._DrawSetup.build(est.masker.mask_img, sizes)
+    setup = D.DrawSetup.build(est.masker.mask_img, sizes)
     fast = B._NullClusters(est, setup, setup.capacity(sizes, num_foci), len(num_foci))
     rng = np.random.RandomState(3)
     for _ in range(3):
@@ -271,7 +272,7 @@ def test_subsampled_null_draws_equal_the_sparse_path(groups_6_9, target_n, exact
     _, _, (fit1, fit2) = groups_6_9
     meta1, meta2 = B._study_metadata(fit1.estimator), B._study_metadata(fit2.estimator)
     _, prior, space = B._prior(fit1.masker, "gm")
-    setup = B._DrawSetup.build(fit1.masker.mask_img, np.concatenate([meta1[0], meta2[0]]))
+    setup = D.DrawSetup.build(fit1.masker.mask_img, np.concatenate([meta1[0], meta2[0]]))
     sub = BS._SubsampledNull(setup, meta1, meta2, prior)
     if not expansion:
         sub.EXPANSION_ROWS = 0

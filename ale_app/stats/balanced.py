@@ -58,6 +58,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ale_app.process.executor import Executor
+from ale_app.stats.balanced_draws import DrawSetup, Draws, histogram_bins, kernel_support, passing_bins
 
 #: NiMARE's names of the maps (``MetaResult.maps``) and nulls this module reproduces.
 NIMARE_MAP_NAMES = {
@@ -166,23 +167,6 @@ def _prior(masker, mask_coverage):
     return prior_img, prior_masked, sample_space
 
 
-_KERNELS: dict = {}
-
-
-def _kernel_support(mask_img, sample_size: int):
-    """NiMARE's sparse ALE kernel of a sample size (``get_ale_kernel``), kept for reuse:
-    NiMARE's ``compute_ale_ma`` rebuilds it at every call."""
-    from nimare.meta.utils import get_ale_kernel
-
-    from ale_app.stats import nimare_adapter as NA
-
-    key = (mask_img.shape, tuple(np.asarray(mask_img.affine).ravel()), int(sample_size))
-    if key not in _KERNELS:
-        _, kernel = get_ale_kernel(mask_img, sample_size=int(sample_size))
-        _KERNELS[key] = NA.kernel_to_sparse_support(kernel)
-    return _KERNELS[key]
-
-
 def _random_ma(mask_img, sample_sizes, num_foci, sample_space, focus_idx):
     """NiMARE's ``_random_ale_ma_from_metadata`` (its ``compute_ale_ma(..., use_dict=True)``
     step by step, kernels kept) with its random focus indices drawn already (``focus_idx``:
@@ -196,7 +180,7 @@ def _random_ma(mask_img, sample_sizes, num_foci, sample_space, focus_idx):
     n_voxels = int(flat_to_masked.max()) + 1 if flat_to_masked.size else 0
     indptr, cols_parts, vals_parts = [0], [], []
     for nsub, foci in zip(sample_sizes, focus_idx):
-        offsets, kernel_values = _kernel_support(mask_img, nsub)
+        offsets, kernel_values = kernel_support(mask_img, nsub)
         ijks = sample_space[foci, :].astype(np.int32, copy=False)
         cols, vals = NA.convolve_ale_kernel_to_masked_cols(offsets, kernel_values, ijks, shape, flat_to_masked,
                                                            shape[1] * shape[2], shape[2])
@@ -224,126 +208,6 @@ def _draw_foci(rng, n_space, num_foci):
 # --------------------------------------------------------------------------- probabilistic maps
 
 
-@dataclass
-class _DrawSetup:
-    """What the compiled random-foci draws (:mod:`ale_app.stats.balanced_kernels`) read:
-    NiMARE's sparse kernels of every sample size (offsets, float32 values and numpy's float32
-    ``log1p(-value)`` as float64, as NiMARE's ``np.log1p`` on the MA values and its
-    ``bincount`` weights give them), the grid, and the masked <-> flat voxel maps."""
-
-    koff: np.ndarray
-    kflat: np.ndarray
-    kbox: np.ndarray
-    kval: np.ndarray
-    klog: np.ndarray
-    kstart: np.ndarray
-    kernel_of: dict
-    support: dict
-    flat_to_masked: np.ndarray
-    masked_to_flat: np.ndarray
-    shape: tuple
-    n_mask: int
-
-    @classmethod
-    def build(cls, mask_img, sample_sizes):
-        from ale_app.stats import nimare_adapter as NA
-
-        sizes = sorted({int(s) for s in sample_sizes})
-        offs, vals, starts = [], [], [0]
-        for s in sizes:
-            o, v = _kernel_support(mask_img, s)
-            offs.append(np.asarray(o, dtype=np.int64))
-            vals.append(np.asarray(v, dtype=np.float32))
-            starts.append(starts[-1] + len(v))
-        kval = np.ascontiguousarray(np.concatenate(vals))
-        flat_to_masked = np.ascontiguousarray(NA.get_mask_flat_to_masked(mask_img), dtype=np.int32)
-        koff = np.ascontiguousarray(np.concatenate(offs))
-        _, ny, nz = mask_img.shape
-        kbox = np.array([np.r_[o.min(axis=0), o.max(axis=0)] for o in offs], dtype=np.int64)
-        return cls(koff=koff, kflat=(koff[:, 0] * (ny * nz) + koff[:, 1] * nz + koff[:, 2]).astype(np.int64),
-                   kbox=kbox, kval=kval,
-                   klog=np.log1p(-kval).astype(np.float64), kstart=np.array(starts, dtype=np.int64),
-                   kernel_of={s: i for i, s in enumerate(sizes)},
-                   support={s: starts[i + 1] - starts[i] for i, s in enumerate(sizes)},
-                   flat_to_masked=flat_to_masked, masked_to_flat=np.flatnonzero(flat_to_masked >= 0),
-                   shape=tuple(int(x) for x in mask_img.shape), n_mask=int((flat_to_masked >= 0).sum()))
-
-    def capacity(self, sample_sizes, num_foci) -> int:
-        """An upper bound of the MA entries of experiments with these sizes and foci."""
-        return int(sum(int(nf) * self.support[int(s)] for s, nf in zip(sample_sizes, num_foci)))
-
-
-class _Draws:
-    """Per-thread scratch arrays for :func:`_ma_rows` draws of one setup."""
-
-    def __init__(self, setup: _DrawSetup, capacity: int, n_rows: int):
-        self.setup = setup
-        self.best = np.zeros(setup.n_mask, dtype=np.float32)
-        self.best_e = np.zeros(setup.n_mask, dtype=np.int32)
-        self.vox = np.empty(max(1, capacity), dtype=np.int64)
-        self.ent = np.empty(max(1, capacity), dtype=np.int64)
-        self.ptr = np.zeros(n_rows + 1, dtype=np.int64)
-        self.row_max = np.zeros(n_rows, dtype=np.float32)
-
-    def ma_rows(self, sample_space, sample_sizes, num_foci, foci) -> int:
-        """The draw's MA rows (as NiMARE's ``_random_ale_ma_from_metadata``); returns the
-        number of entries in ``vox``/``ent`` (rows ``ptr``)."""
-        from ale_app.stats.balanced_kernels import _compiled
-
-        st = self.setup
-        ijk = sample_space[np.concatenate(foci)].astype(np.int64) if len(foci) else np.zeros((0, 3), np.int64)
-        exp_ptr = np.concatenate(([0], np.cumsum(np.asarray(num_foci, dtype=np.int64))))
-        exp_kernel = np.array([st.kernel_of[int(s)] for s in sample_sizes], dtype=np.int64)
-        n_rows = len(num_foci)
-        if self.ptr.shape[0] != n_rows + 1:
-            self.ptr = np.zeros(n_rows + 1, dtype=np.int64)
-            self.row_max = np.zeros(n_rows, dtype=np.float32)
-        need = st.capacity(sample_sizes, num_foci)
-        if need > self.vox.shape[0]:
-            self.vox = np.empty(need, dtype=np.int64)
-            self.ent = np.empty(need, dtype=np.int64)
-        nx, ny, nz = st.shape
-        n = _compiled()["_ma_rows"](np.ascontiguousarray(ijk), exp_ptr, exp_kernel, st.koff, st.kflat, st.kbox,
-                                    st.kval, st.kstart,
-                                    st.flat_to_masked, nx, ny, nz, self.best, self.best_e, self.vox, self.ent,
-                                    self.ptr, self.row_max)
-        if n < 0:
-            raise RuntimeError("the MA buffer was too short (a bug in its bound)")
-        return int(n)
-
-
-def _histogram_bins(estimator, row_max):
-    """NiMARE's ``ALE._determine_histogram_bins`` from the rows' maxima (float32)."""
-    from ale_app.stats import nimare_adapter as NA
-
-    inv = 100000
-    step = 1 / inv
-    max_ma = np.ceil(row_max * inv) / inv
-    max_poss_ale = NA.compute_summarystat(estimator, max_ma)
-    return np.round(np.arange(0, max_poss_ale + (1.5 * step), step), 5)
-
-
-def _passing_bins(hist, voxel_p):
-    """Per histogram bin, whether a voxel whose ALE falls in it passes NiMARE's
-    ``_threshold_z_clusters`` (z from ``nullhist_to_p`` and ``p_to_z``, as float32, above
-    ``norm.ppf(1 - voxel_p)``), and whether a voxel with ALE 0 (p = 1) would."""
-    from nimare.transforms import p_to_z
-    from scipy.stats import norm
-
-    weights = hist[:, None]
-    null = weights / np.sum(weights, axis=0)
-    null = np.cumsum(null[::-1, :], axis=0)[::-1, :]
-    null /= np.max(null, axis=0)
-    null = np.squeeze(null)
-    smallest = np.min(null[null != 0])
-    p = np.maximum(smallest, np.minimum(null, 1.0))
-    z_crit = norm.ppf(1 - voxel_p)
-    passing = p_to_z(p, tail="one").astype(np.float32) > z_crit
-    p_zero = np.maximum(smallest, np.minimum(np.ones(1), 1.0))
-    zero_passes = bool((p_to_z(p_zero, tail="one").astype(np.float32) > z_crit)[0])
-    return passing, zero_passes
-
-
 class _NullClusters:
     """The largest approximate-null z cluster of random-foci draws, computed as NiMARE's
     ``_ale_approximate_z_from_ma`` and ``_threshold_z_clusters`` compute it, without their
@@ -353,9 +217,9 @@ class _NullClusters:
     bin get their exact ALE (numpy's ``1 - exp``, NiMARE's ``_round2`` bin), and the passing
     ones are labelled (faces connectivity) for the largest cluster."""
 
-    def __init__(self, estimator, setup: _DrawSetup, capacity: int, n_rows: int):
+    def __init__(self, estimator, setup: DrawSetup, capacity: int, n_rows: int):
         self.estimator = estimator
-        self.draws = _Draws(setup, capacity, n_rows)
+        self.draws = Draws(setup, capacity, n_rows)
         self.sums = np.zeros(setup.n_mask, dtype=np.float64)
         self.touched = np.empty(setup.n_mask, dtype=np.int64)
         self.label = np.zeros(int(np.prod(setup.shape)), dtype=np.int64)
@@ -375,7 +239,7 @@ class _NullClusters:
 
         d = self.draws
         st = d.setup
-        hist_bins = _histogram_bins(self.estimator, d.row_max)
+        hist_bins = histogram_bins(self.estimator, d.row_max)
         bin_centers = hist_bins.astype(np.float64, copy=False)
         n_bins = int(bin_centers.shape[0])
         inv_step = 1 / (bin_centers[1] - bin_centers[0])
@@ -396,7 +260,7 @@ class _NullClusters:
         hist_bins, hist = self.histogram(n)
         n_bins = int(hist_bins.shape[0])
         inv_step = 1 / (hist_bins[1] - hist_bins[0])
-        passing, zero_passes = _passing_bins(hist, voxel_p)
+        passing, zero_passes = passing_bins(hist, voxel_p)
         if zero_passes:
             return None
         n_t = k["_log_sums"](d.vox, d.ent, n, st.klog, self.sums, self.touched)
@@ -504,7 +368,7 @@ def probabilistic_map(fit, target_n: int, seed: int, *, n_subsamples: int, n_ite
     sizes_null = np.zeros(n_iterations, dtype=np.int32)
     at = 0
     # The compiled draws release the GIL: threads, not worker processes, run them.
-    setup = _DrawSetup.build(estimator.masker.mask_img, sample_sizes) if fast else None
+    setup = DrawSetup.build(estimator.masker.mask_img, sample_sizes) if fast else None
     null_ex = executor.for_gil_free_code() if fast else executor
     for block in null_ex.map(_null_cluster_block, ((estimator, mask_arr, voxel_p, sample_space, b, setup)
                                                     for b in _blocks(draws, n_blocks))):
@@ -654,7 +518,7 @@ def _null_block(start, mask_img, prior_masked, sample_space, meta1, meta2, draws
             k = _compiled("whole")
             if fast is None:
                 cap = max(setup.capacity(*meta1), setup.capacity(*meta2))
-                fast = (_Draws(setup, cap, len(meta1[1])), np.ones(setup.n_mask), np.ones(setup.n_mask),
+                fast = (Draws(setup, cap, len(meta1[1])), np.ones(setup.n_mask), np.ones(setup.n_mask),
                         np.zeros(setup.n_mask, dtype=np.bool_), np.empty(setup.n_mask, dtype=np.int64),
                         np.ascontiguousarray(prior_masked, dtype=np.bool_))
             d, q1, q2, seen, touched, prior = fast
@@ -776,7 +640,7 @@ def fit_balanced(fit1, fit2, *, target_n: int | None = None, n_subsamples: int =
                               _draw_pairs(rng, n1, n2, target_n, difference_iterations, whole1, whole2)))
             yield s, mask_img, prior_masked, sample_space, meta1, meta2, draws, setup
 
-    setup = _DrawSetup.build(mask_img, np.concatenate([meta1[0], meta2[0]])) if fast else None
+    setup = DrawSetup.build(mask_img, np.concatenate([meta1[0], meta2[0]])) if fast else None
     min_null = np.zeros(n_iterations, dtype=np.float32)
     max_null = np.zeros(n_iterations, dtype=np.float32)
     null_progress = stage("null")

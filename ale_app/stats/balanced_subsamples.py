@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ale_app.stats.balanced import _Draws, _DrawSetup, _histogram_bins, _passing_bins
+from ale_app.stats.balanced_draws import Draws, DrawSetup, histogram_bins, passing_bins
 
 
 class _SubsampleMaps:
@@ -45,7 +45,7 @@ class _SubsampleMaps:
         ent = np.repeat(starts - ptr[:-1], lens) + np.arange(ptr[-1], dtype=np.int64)
         vox = self.ma.indices[ent].astype(np.int64)
         row_max = np.array([self.kval[s : s + n].max() if n else 0.0 for s, n in zip(starts, lens)], dtype=np.float32)
-        hist_bins = _histogram_bins(self.estimator, row_max)
+        hist_bins = histogram_bins(self.estimator, row_max)
         bin_centers = hist_bins.astype(np.float64, copy=False)
         n_bins = int(bin_centers.shape[0])
         inv_step = 1 / (bin_centers[1] - bin_centers[0])
@@ -54,7 +54,7 @@ class _SubsampleMaps:
             self.buffers = (*(np.zeros(size) for _ in range(4)), np.zeros(size, dtype=np.int64))
         k["_approximate_histogram"](self.kval, ent, ptr, self.ma.shape[1], inv_step, n_bins, bin_centers,
                                     *self.buffers)
-        passing, zero_passes = _passing_bins(self.buffers[0][:n_bins].copy(), voxel_p)
+        passing, zero_passes = passing_bins(self.buffers[0][:n_bins].copy(), voxel_p)
         if zero_passes:
             return False
         n_t = k["_log_sums"](vox, ent, ent.shape[0], self.klog, self.sums, self.touched)
@@ -95,11 +95,11 @@ class _SubsampledNull:
 
     EXPANSION_ROWS = 64
 
-    def __init__(self, setup: _DrawSetup, meta1, meta2, prior_masked):
+    def __init__(self, setup: DrawSetup, meta1, meta2, prior_masked):
         n = setup.n_mask
         cap = max(setup.capacity(*meta1), setup.capacity(*meta2))
         self.setup = setup
-        self.draws = (_Draws(setup, cap, len(meta1[1])), _Draws(setup, cap, len(meta2[1])))
+        self.draws = (Draws(setup, cap, len(meta1[1])), Draws(setup, cap, len(meta2[1])))
         self.q = (np.ones(n), np.ones(n))
         self.cnt = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
         self.a = (np.zeros(n), np.zeros(n))

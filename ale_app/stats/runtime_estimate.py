@@ -13,7 +13,6 @@ Companion of :mod:`ale_app.stats.footprint` (the peak memory).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 #: Above this many seconds the run logs its estimate before computing.
