@@ -224,10 +224,11 @@ def _flush_stdout(code: int) -> int:
 
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     from ale_app.spec import load as SL
-    from ale_app.spec import models as S
 
     if args.print_schema:
-        _print(S.schema_text(), end="")
+        from ale_app.spec.schema import schema_text
+
+        _print(schema_text(), end="")
         return 0
     if args.print_descriptor:
         from ale_app.outputs.descriptor import descriptor_text

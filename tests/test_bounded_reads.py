@@ -305,7 +305,7 @@ def test_problem_collection_is_linear_in_the_number_of_problems(monkeypatch):
     lookup compared each with every earlier one: n(n-1)/2 comparisons); duplicates still
     collapse to one."""
     from ale_app.inputs import checks as C
-    from ale_app.inputs.readers import Problem
+    from ale_app.inputs.readers.base import Problem
 
     compared = []
     real_eq = Problem.__eq__
@@ -325,7 +325,7 @@ def test_problem_collection_is_linear_in_the_number_of_problems(monkeypatch):
 
 
 def test_a_reader_stops_after_enough_problems(tmp_path):
-    from ale_app.inputs.readers import STOP_AFTER_PROBLEMS
+    from ale_app.inputs.readers.base import STOP_AFTER_PROBLEMS
     from ale_app.inputs.readers.sleuth import read_sleuth
 
     _decimal_comma_sleuth(tmp_path / "foci.txt", n_experiments=50, foci_each=100)

@@ -14,7 +14,7 @@ import yaml
 from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
 from ale_app.spec import load as SL
-from ale_app.spec import models as S
+from ale_app.spec.schema import build_json_schema
 from ale_app.cli import main
 
 from conftest import ale_app_command, offline
@@ -179,7 +179,7 @@ def _console_script(*args: str) -> subprocess.CompletedProcess:
 
 def test_print_schema_list_examples_version():
     proc = _console_script("--print-schema")
-    assert json.loads(proc.stdout) == S.build_json_schema()
+    assert json.loads(proc.stdout) == build_json_schema()
     proc = _console_script("--list-examples")
     assert "example:pain-qualitative" in proc.stdout.split()
     proc = _console_script("--version")

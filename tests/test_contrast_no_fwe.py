@@ -9,7 +9,6 @@ import logging
 import re
 import warnings
 from html import unescape
-from pathlib import Path
 from types import SimpleNamespace
 
 import nibabel as nib

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ale_app.process import executor, runtime
+from ale_app.process import executor
 from conftest import ale_app_command, offline, write_small_spec
 
 pytestmark = pytest.mark.skipif(not executor.can_fork(), reason="forked workers are used on Linux only")
@@ -167,7 +167,7 @@ def test_exit_process_runs_atexit_handlers_and_flushes_before_exiting():
 
 
 def test_console_script_prints_everything_and_keeps_its_exit_code(tmp_path):
-    from ale_app.spec.models import schema_text
+    from ale_app.spec.schema import schema_text
 
     cmd, env = offline([*ale_app_command(), "--print-schema"])
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)

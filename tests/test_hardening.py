@@ -9,7 +9,6 @@ outside it.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import signal
 import subprocess
@@ -24,7 +23,6 @@ import pytest
 
 from conftest import ale_app_command, offline, write_small_spec
 
-from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
 
 FAST_SPEC = """\

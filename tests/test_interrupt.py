@@ -14,7 +14,6 @@ import pytest
 
 from conftest import EXAMPLE, ale_app_command, offline
 
-from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
 
 

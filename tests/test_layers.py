@@ -252,3 +252,58 @@ def test_the_nimare_check_sees_each_form(tmp_path):
         "m:20 nimare._version.get_versions",
         "m:21 nimare._version",
     ]
+
+
+def import_cycles(paths: list[Path]) -> list[list[str]]:
+    """The import circles among the modules at ``paths`` (each a sorted list of modules that
+    import one another, directly or through each other; imports inside functions count)."""
+    modules = {module_name(p): p for p in paths}
+    graph = {m: {t for _, t in imported_modules(p, m) if t in modules and t != m} for m, p in modules.items()}
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(cycles)
+
+
+def test_no_import_circles():
+    """No two ale-app modules import each other, directly or through others (issue 35): a
+    module's pieces that another needs move below both."""
+    cycles = import_cycles(all_modules())
+    assert cycles == [], "import circles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_circle_check_sees_a_circle(tmp_path):
+    pkg = tmp_path / "ale_app" / "stats"
+    pkg.mkdir(parents=True)
+    (pkg / "a.py").write_text("from ale_app.stats import b\n", encoding="utf-8")
+    (pkg / "b.py").write_text("def f():\n    from ale_app.stats.a import x\n", encoding="utf-8")
+    (pkg / "c.py").write_text("import ale_app.stats.a\n", encoding="utf-8")
+    global PACKAGE
+    saved, PACKAGE = PACKAGE, tmp_path / "ale_app"
+    try:
+        assert import_cycles(sorted(pkg.glob("*.py"))) == [["ale_app.stats.a", "ale_app.stats.b"]]
+    finally:
+        PACKAGE = saved

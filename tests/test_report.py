@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import require, skip_or_fail
 
 from ale_app.present import figures as F
 from ale_app.present import report as R

@@ -18,6 +18,7 @@ import pytest
 
 from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
+from ale_app.outputs.registries import known_output_names
 from ale_app.outputs import provenance as P
 from ale_app.cli import main
 
@@ -308,7 +309,7 @@ def test_full_disk_ends_with_73_and_leaves_complete_files(small_spec, small_refe
     assert code == 73 and "Cannot write" in err and "Traceback" not in err
     written = folder_files(out)
     assert O.DATASET_DESCRIPTION in written and O.PROVENANCE not in written
-    assert not [n for n in written if D.is_temp_name(n, O.known_output_names())]
+    assert not [n for n in written if D.is_temp_name(n, known_output_names())]
     assert differences(out, small_reference, allow_missing=True) == []
 
 
@@ -359,7 +360,7 @@ def test_killed_runs_leave_complete_files_and_a_rerun_completes(small_spec, smal
             if not completed:
                 assert "re-run the same command" in capsys.readouterr().err
         files = folder_files(out)
-        temps = [n for n in files if D.is_temp_name(n, O.known_output_names())]
+        temps = [n for n in files if D.is_temp_name(n, known_output_names())]
         if sig == "KILL" and phase == "before-rename":
             assert len(temps) == 1, (hook, temps)  # a SIGKILL cannot clean up; the re-run does
         else:
@@ -374,7 +375,7 @@ def test_killed_runs_leave_complete_files_and_a_rerun_completes(small_spec, smal
         args.append("--overwrite")
     assert main(args) == 0
     assert differences(out, small_reference) == []
-    assert not [n for n in folder_files(out) if D.is_temp_name(n, O.known_output_names())]
+    assert not [n for n in folder_files(out) if D.is_temp_name(n, known_output_names())]
 
 
 # --------------------------------------------------------------------------- no network

@@ -4,7 +4,6 @@ value, with a hint; nothing is computed and nothing written."""
 
 from __future__ import annotations
 
-import pytest
 import yaml
 
 from ale_app.cli import main

@@ -14,8 +14,6 @@ import dataclasses
 import gc
 import logging
 import os
-import threading
-import time
 
 import pytest
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ale_app.constants import MAX_SAMPLE_SIZE
 from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE as MIN_RECOMMENDED_EXPERIMENTS
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import Problem, plural
+from ale_app.inputs.readers.base import Problem, plural
 
 if TYPE_CHECKING:
     import numpy as np

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ale_app.files import INPUT_LIMIT, RefusedFile, sha256_regular
 from ale_app.errors import InputDataError, MissingInputError, SpecError
-from ale_app.inputs.readers import plural
+from ale_app.inputs.readers.base import plural
 from ale_app.inputs.studies import RULE_WORDS
 from ale_app.spec.models import ALESpec, InputSpec
 
@@ -352,7 +352,7 @@ def sha256_path(path: Path) -> str:
 
 
 def _input_digest(path: Path) -> str:
-    from ale_app.inputs.readers import refused_input
+    from ale_app.inputs.readers.base import refused_input
 
     try:
         return sha256_path(path)
@@ -431,7 +431,8 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec, fiel
 
 def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input", file_field="input") -> Evidence:
     from ale_app.inputs import checks as C
-    from ale_app.inputs.readers import normalize_space, read_input
+    from ale_app.inputs.readers import read_input
+    from ale_app.inputs.readers.base import normalize_space
 
     label = path_label(input_spec.path)
     mapping = None if input_spec.columns is None else input_spec.columns.model_dump()
@@ -614,7 +615,7 @@ def _check_prefixed_spaces(grouping, coords: pd.DataFrame, where: dict, problems
     the other way round): NiMARE's Sleuth reader kept the file's first space for the pasted
     experiments, so their foci may be in the wrong space; that is a problem, not a warning."""
     from ale_app.inputs.checks import name_list
-    from ale_app.inputs.readers import normalize_space
+    from ale_app.inputs.readers.base import normalize_space
 
     wrong = {}
     for aid, (label, _study) in grouping.prefixed.items():

@@ -17,19 +17,11 @@ import pandas as pd
 
 from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
-from ale_app.outputs.registry import SPACE, Output, Sidecar
+from ale_app.outputs.names import contrast_names, group_prefix, prefixed
+from ale_app.outputs.registry import Output, Sidecar
 
 #: Single-group files that a contrast run writes once for the whole run, not per group.
 RUN_FILES = {O.DATASET_DESCRIPTION, O.BIDSIGNORE, O.REPORT, O.CITATION, O.SPEC_JSON, O.RERUN_SCRIPT}
-
-
-def group_prefix(name: str) -> str:
-    return f"group-{name}_"
-
-
-def _prefixed(name: str, prefix: str) -> str:
-    folder, _, base = name.rpartition("/")
-    return f"{folder}/{prefix}{base}" if folder else f"{prefix}{base}"
 
 
 def _lower_first(text: str) -> str:
@@ -53,53 +45,12 @@ def _group_entry(entry: Output, group: str) -> Output:
         return Sidecar(side.description, sources, side.parameters, {**side.extra, "Group": group})
 
     caption = None if entry.caption is None else f"{group}: {_lower_first(entry.caption)}"
-    return replace(entry, name=_prefixed(entry.name, prefix), build=build,
+    return replace(entry, name=prefixed(entry.name, prefix), build=build,
                    sidecar=None if entry.sidecar is None else group_sidecar, caption=caption,
                    section=None if entry.section is None else f"group-{group}", needs=("groups",))
 
 
 # --------------------------------------------------------------------------- contrast files
-
-
-def _label(spec) -> str:
-    return spec.contrast_label
-
-
-def contrast_names(spec) -> dict[str, str]:
-    """The contrast's file names for ``spec``."""
-    c = f"contrast-{_label(spec)}_"
-    return {
-        "diff": f"{c}{SPACE}_stat-aledifference_statmap.nii.gz",
-        "z": f"{c}{SPACE}_stat-z_statmap.nii.gz",
-        "p": f"{c}{SPACE}_stat-p_statmap.nii.gz",
-        "logp_voxel": f"{c}{SPACE}_stat-logp_desc-voxelFWE_statmap.nii.gz",
-        "logp_size": f"{c}{SPACE}_stat-logp_desc-clusterFWE_statmap.nii.gz",
-        "logp_mass": f"{c}{SPACE}_stat-logp_desc-clustermassFWE_statmap.nii.gz",
-        "z_directional": f"{c}{SPACE}_stat-z_desc-directional_statmap.nii.gz",
-        "null": f"{c}desc-permnull_table.tsv",
-        "cluster_map": f"{c}{SPACE}_desc-clusters_dseg.nii.gz",
-        "cluster_table": f"{c}desc-clusters_table.tsv",
-        "jackknife": f"{c}desc-jackknife_table.tsv",
-        "focus_counts": f"{c}desc-focuscounts_table.tsv",
-        "conjunction": f"{c}{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz",
-        "conjunction_table": f"{c}desc-conjunction_table.tsv",
-        "fig_coordinates": "figures/desc-groups_glassbrain",
-        "fig_diff": f"figures/{c}stat-aledifference_glassbrain",
-        "fig_z": f"figures/{c}stat-z_desc-clusterFWE_glassbrain",
-        "fig_conjunction": f"figures/{c}desc-conjunction_glassbrain",
-        "coordinates": "coordinates.tsv",
-        "balanced_z": f"{c}{SPACE}_stat-z_desc-balanced_statmap.nii.gz",
-        "balanced_p": f"{c}{SPACE}_stat-p_desc-balanced_statmap.nii.gz",
-        "balanced_logp": f"{c}{SPACE}_stat-logp_desc-balanced_statmap.nii.gz",
-        "balanced_null": f"{c}desc-balancednull_table.tsv",
-        "balanced_prob1": f"{c}{SPACE}_stat-prob_desc-balanced{_cap(spec.first)}_statmap.nii.gz",
-        "balanced_prob2": f"{c}{SPACE}_stat-prob_desc-balanced{_cap(spec.second)}_statmap.nii.gz",
-        "balanced_conjunction": f"{c}{SPACE}_stat-prob_desc-balancedConjunction_statmap.nii.gz",
-    }
-
-
-def _cap(name: str) -> str:
-    return name[:1].upper() + name[1:]
 
 
 def _image(result, values):

@@ -180,7 +180,9 @@ def _groups(parser: argparse.ArgumentParser, ids: set[str]) -> list[dict[str, An
 
 
 def _output_files() -> list[dict[str, Any]]:
-    known = O.known_output_names()
+    from ale_app.outputs.registries import known_output_names
+
+    known = known_output_names()
     outputs = []
     for index, (ident, name, title, description) in enumerate(MAIN_OUTPUTS):
         if name not in known:

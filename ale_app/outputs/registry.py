@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ale_app import __version__
 from ale_app.outputs import folder as D
+from ale_app.outputs.names import SPACE
 from ale_app.outputs import provenance as P
 from ale_app.result import AnalysisResult
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 LGR = logging.getLogger("ale_app")
 
-SPACE = "space-MNI152NLin6Asym_res-2"
 STATMAP = f"{SPACE}_stat-ale_statmap.nii.gz"
 CLUSTER_MAP = f"{SPACE}_desc-clusters_dseg.nii.gz"
 CLUSTER_TABLE = "desc-clusters_table.tsv"
@@ -717,32 +717,6 @@ REGISTRY: tuple[Output, ...] = (
     Output(CITATION, "text", "report", _citation),
     Output(SPEC_JSON, "json", "report", spec_record),
 )
-
-def registry_for(project=None) -> tuple[Output, ...]:
-    """The registry of a run of ``project`` (:class:`~ale_app.spec.project.Project`):
-    :data:`REGISTRY` for one group (shape ``single``), the contrast registry of its groups
-    for two groups and their contrast (shape ``pair``)."""
-    if project is not None and project.shape == "pair":
-        from ale_app.outputs.contrast_registry import contrast_registry
-
-        return contrast_registry(project.source)
-    return REGISTRY
-
-
-def known_output_names(project=None) -> set[str]:
-    """Every file name an ale-app run can write (relative to OUTPUT_DIR, ``/``-separated);
-    with a ``project``, the names of its groups and contrasts too."""
-    names = {n for entry in REGISTRY for n in entry.file_names()}
-    if project is not None:
-        names |= {n for entry in registry_for(project) for n in entry.file_names()}
-    return names | {PROVENANCE}
-
-
-def owned_names(project=None) -> D.OwnedNames:
-    """What the output folder needs to know of ale-app's names to tell its files from others'."""
-    return D.OwnedNames(known=frozenset(known_output_names(project)), marker=DATASET_DESCRIPTION,
-                        completion=PROVENANCE)
-
 
 def figure_entries(section: str | None = None, registry: tuple[Output, ...] = REGISTRY) -> list[Output]:
     """The figure entries, in registry order, optionally of one report section."""

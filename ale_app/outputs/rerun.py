@@ -178,7 +178,7 @@ def script_settings(result) -> dict:
     """Everything the re-run script needs, for a one-group or a two-group result."""
     groups = getattr(result, "groups", None)
     if groups:  # a contrast result
-        from ale_app.outputs.contrast_registry import contrast_names, group_prefix
+        from ale_app.outputs.names import contrast_names, group_prefix
 
         spec = result.spec
         settings = {"groups": [group_settings(g, name, group_prefix(name)) for name, g in groups.items()]}

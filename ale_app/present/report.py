@@ -208,7 +208,7 @@ def kernel_methods_text(ale_spec, sample_sizes: dict) -> str:
 def evidence_methods_text(ev, outside_fov_policy: str) -> str:
     """What was done to the coordinates before ALE: conversions, spaces assumed, foci kept
     outside the field of view or the brain mask, contrasts not pooled."""
-    from ale_app.inputs.readers import normalize_space
+    from ale_app.inputs.readers.base import normalize_space
 
     parts = []
     for c in ev.conversions:

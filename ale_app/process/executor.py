@@ -18,7 +18,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from ale_app.errors import UsageError
 from ale_app.process.runtime import HANDLED_SIGNALS, deferred_signals
 
 LGR = logging.getLogger("ale_app")

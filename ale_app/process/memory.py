@@ -15,7 +15,6 @@ Reads only; never fails (an unreadable file means no limit from it).
 from __future__ import annotations
 
 import errno
-import os
 import resource
 from dataclasses import dataclass
 from pathlib import Path

@@ -6,7 +6,7 @@ The command line and ``--verify`` turn a spec into its project once
 reads the spec version. A run reads and checks every group's input
 (:func:`ale_app.run.validate.validate`), then takes the declared steps
 (:data:`ale_app.run.steps.STEPS`): each group's own steps, each contrast's, then the run's;
-then the registry of the project (:func:`ale_app.outputs.registry.registry_for`) writes every
+then the registry of the project (:func:`ale_app.outputs.registries.registry_for`) writes every
 file and :func:`ale_app.outputs.provenance.write_provenance` writes ``provenance.json`` last,
 with the folder rules of :func:`ale_app.run.workflow.run_in_folder`.
 
@@ -22,7 +22,7 @@ import logging
 from contextlib import contextmanager
 from pathlib import Path
 
-from ale_app.outputs import registry as O
+from ale_app.outputs.registries import owned_names, registry_for
 from ale_app.outputs.provenance import write_provenance
 from ale_app.result import AnalysisResult, ContrastResult
 from ale_app.run import workflow
@@ -141,6 +141,6 @@ def run(project: Project, spec_dir: Path, spec_text: str, output_dir: Path, opti
 
     what = "Reading and checking the groups' inputs" if holds_groups else "Reading and checking the input"
     return workflow.run_in_folder(
-        output_dir, options, timer, O.registry_for(project), O.owned_names(project),
+        output_dir, options, timer, registry_for(project), owned_names(project),
         read=lambda: validate(project, spec_dir), what=what, make_result=make_result,
         compute=lambda result: compute(result, options, timer), provenance=write_provenance)

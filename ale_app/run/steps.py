@@ -106,12 +106,13 @@ def made_by(file_name: str, project=None) -> str:
     contrast, a group's file is named by its group step and the group (``"jackknife step of
     group a"``), a contrast file by the contrast steps the spec lets run.
     """
-    from ale_app.outputs.registry import PROVENANCE, REGISTRY, registry_for
+    from ale_app.outputs.registries import registry_for
+    from ale_app.outputs.registry import PROVENANCE, REGISTRY
 
     if project is None or project.shape == "single":
         registry, steps, contrast = REGISTRY, steps_of("group"), None
     else:
-        from ale_app.outputs.contrast_registry import group_prefix
+        from ale_app.outputs.names import group_prefix
 
         folder, _, base = file_name.rpartition("/")
         for group in project.groups:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
+from ale_app.outputs.registries import known_output_names
 from ale_app.outputs import swap as S
 from ale_app.outputs import provenance as P
 from ale_app.run import scratch as T
@@ -159,7 +160,7 @@ def check_records(output_dir: Path, provenance: dict, project=None) -> list[tupl
             found.append((name, f"unreadable ({exc.strerror or exc})"))
             continue
         found.append((name, "as recorded" if same else "differs from its recorded digest"))
-    for name in sorted(O.known_output_names(project) - set(recorded) - {O.PROVENANCE}):
+    for name in sorted(known_output_names(project) - set(recorded) - {O.PROVENANCE}):
         if (output_dir / name).exists():
             found.append((name, "extra (not recorded)"))
     return found

@@ -7,7 +7,6 @@ generated from these models by ``ale-app --print-schema`` and a test keeps the t
 
 from __future__ import annotations
 
-import json
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _package_version
 from typing import Annotated, Any, Literal
@@ -872,26 +871,3 @@ def omit_unset_input_keys(record: dict[str, Any] | None, version: int) -> None:
         for key in LATER_SELECT_KEYS[version]:
             if select.get(key, 0) is None:
                 del select[key]
-
-
-def build_json_schema() -> dict[str, Any]:
-    """Return the JSON Schema of every spec version (what ``schemas/`` holds): version 1
-    (:class:`AnalysisSpec`) or version 2 (:class:`ale_app.spec.v2.AnalysisSpecV2`), told apart
-    by ``spec_version``."""
-    from typing import Annotated, Union
-
-    from pydantic import TypeAdapter
-
-    from ale_app.spec.v2 import AnalysisSpecV2
-
-    either = Annotated[Union[AnalysisSpec, AnalysisSpecV2], Field(discriminator="spec_version")]
-    schema = TypeAdapter(either).json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            "title": "ale-app analysis spec",
-            "description": "An ale-app analysis spec: version 1 (one input) or version 2 (named groups and a "
-                           "contrast), told apart by spec_version.", **schema}
-
-
-def schema_text() -> str:
-    """Return the JSON Schema as the exact text committed in ``schemas/``."""
-    return json.dumps(build_json_schema(), indent=2, sort_keys=False) + "\n"

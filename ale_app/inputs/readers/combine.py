@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import (TABLE_FORMATS, AnalysisColumns, Problem, ReadResult, detect_format,
-                                    read_input)
+from ale_app.inputs.readers import detect_format, read_input
+from ale_app.inputs.readers.base import TABLE_FORMATS, AnalysisColumns, Problem, ReadResult
 
 #: The format of joined files that are not all of one format (in messages and records each
 #: file keeps its own).

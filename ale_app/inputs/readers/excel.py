@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ale_app.errors import AleAppError, InputDataError
-from ale_app.inputs.readers import ReadResult, check_input_file, refuse_workbook
+from ale_app.inputs.readers.base import ReadResult, check_input_file, refuse_workbook
 from ale_app.inputs.readers.workbook_limits import check_workbook_limits, damaged_part
 from ale_app.inputs.readers.table import TableSource, read_rows
 

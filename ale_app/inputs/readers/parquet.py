@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import AnalysisColumns, ReadResult, check_input_file, value_text
+from ale_app.inputs.readers.base import AnalysisColumns, ReadResult, check_input_file, value_text
 
 REQUIRED_TABLES = ("studies.parquet", "analyses.parquet", "coordinates.parquet")
 #: The tables whose columns describe analyses, in the order a column is looked up.

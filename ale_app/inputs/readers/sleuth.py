@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import (NUMBER_HINT, STOP_AFTER_PROBLEMS, Experiment, Problem, ReadResult,
+from ale_app.inputs.readers.base import (NUMBER_HINT, STOP_AFTER_PROBLEMS, Experiment, Problem, ReadResult,
                                     normalize_space, plural, read_number, read_text, result_from_experiments)
 
 _REFERENCE = re.compile(r"^reference\s*=\s*(.*)$", re.IGNORECASE)

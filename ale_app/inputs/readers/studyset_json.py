@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import AnalysisColumns, ReadResult, read_bytes, refuse_binary, value_text
+from ale_app.inputs.readers.base import AnalysisColumns, ReadResult, read_bytes, refuse_binary, value_text
 
 
 def load_json(path: Path) -> Any:

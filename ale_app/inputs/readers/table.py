@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers import (NUMBER_HINT, STOP_AFTER_PROBLEMS, AnalysisColumns, Experiment, Problem,
+from ale_app.inputs.readers.base import (NUMBER_HINT, STOP_AFTER_PROBLEMS, AnalysisColumns, Experiment, Problem,
                                     ReadResult, first_text_line,
                                     normalize_space, plural, read_number, read_text, refuse_workbook,
                                     result_from_experiments)

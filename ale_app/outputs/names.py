@@ -1,0 +1,56 @@
+"""The names of a run's files that more than one part of ale-app composes: the template
+space every image is in, a group's prefix (``group-<name>_``) and a contrast's files
+(``contrast-<label>_...``). The registry, the re-run script and ``--verify`` take them from
+here.
+"""
+
+from __future__ import annotations
+
+#: The template space and resolution of every image a run writes (a BIDS entity pair).
+SPACE = "space-MNI152NLin6Asym_res-2"
+
+
+def group_prefix(name: str) -> str:
+    return f"group-{name}_"
+
+
+def prefixed(name: str, prefix: str) -> str:
+    folder, _, base = name.rpartition("/")
+    return f"{folder}/{prefix}{base}" if folder else f"{prefix}{base}"
+
+
+def contrast_names(spec) -> dict[str, str]:
+    """The contrast's file names for ``spec``."""
+    c = f"contrast-{spec.contrast_label}_"
+    return {
+        "diff": f"{c}{SPACE}_stat-aledifference_statmap.nii.gz",
+        "z": f"{c}{SPACE}_stat-z_statmap.nii.gz",
+        "p": f"{c}{SPACE}_stat-p_statmap.nii.gz",
+        "logp_voxel": f"{c}{SPACE}_stat-logp_desc-voxelFWE_statmap.nii.gz",
+        "logp_size": f"{c}{SPACE}_stat-logp_desc-clusterFWE_statmap.nii.gz",
+        "logp_mass": f"{c}{SPACE}_stat-logp_desc-clustermassFWE_statmap.nii.gz",
+        "z_directional": f"{c}{SPACE}_stat-z_desc-directional_statmap.nii.gz",
+        "null": f"{c}desc-permnull_table.tsv",
+        "cluster_map": f"{c}{SPACE}_desc-clusters_dseg.nii.gz",
+        "cluster_table": f"{c}desc-clusters_table.tsv",
+        "jackknife": f"{c}desc-jackknife_table.tsv",
+        "focus_counts": f"{c}desc-focuscounts_table.tsv",
+        "conjunction": f"{c}{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz",
+        "conjunction_table": f"{c}desc-conjunction_table.tsv",
+        "fig_coordinates": "figures/desc-groups_glassbrain",
+        "fig_diff": f"figures/{c}stat-aledifference_glassbrain",
+        "fig_z": f"figures/{c}stat-z_desc-clusterFWE_glassbrain",
+        "fig_conjunction": f"figures/{c}desc-conjunction_glassbrain",
+        "coordinates": "coordinates.tsv",
+        "balanced_z": f"{c}{SPACE}_stat-z_desc-balanced_statmap.nii.gz",
+        "balanced_p": f"{c}{SPACE}_stat-p_desc-balanced_statmap.nii.gz",
+        "balanced_logp": f"{c}{SPACE}_stat-logp_desc-balanced_statmap.nii.gz",
+        "balanced_null": f"{c}desc-balancednull_table.tsv",
+        "balanced_prob1": f"{c}{SPACE}_stat-prob_desc-balanced{cap(spec.first)}_statmap.nii.gz",
+        "balanced_prob2": f"{c}{SPACE}_stat-prob_desc-balanced{cap(spec.second)}_statmap.nii.gz",
+        "balanced_conjunction": f"{c}{SPACE}_stat-prob_desc-balancedConjunction_statmap.nii.gz",
+    }
+
+
+def cap(name: str) -> str:
+    return name[:1].upper() + name[1:]
