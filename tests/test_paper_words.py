@@ -292,8 +292,8 @@ def test_cluster_names_on_a_glass_brain_do_not_overlap(brain):
     mask, affine = brain
     labels = np.zeros(mask.shape, dtype=np.int16)
     peaks = [(40, 60, 40), (42, 60, 40), (20, 40, 30)]
-    for k, (i, j, l) in enumerate(peaks, start=1):
-        labels[i - 1:i + 1, j - 1:j + 2, l - 1:l + 2] = k
+    for k, (i, j, m) in enumerate(peaks, start=1):
+        labels[i - 1:i + 1, j - 1:j + 2, m - 1:m + 2] = k
     xyz = nib.affines.apply_affine(affine, np.array(peaks))
     table = pd.DataFrame({"cluster_id": [1, 2, 3], "peak": ["main"] * 3, "x": xyz[:, 0], "y": xyz[:, 1],
                           "z": xyz[:, 2]})

@@ -223,8 +223,8 @@ def nimads(folder: Path) -> str:
 
 def test_nimads_analysis_and_study_metadata(tmp_path):
     name = nimads(tmp_path)
-    ids = lambda column, *values: load(group({"path": name}, {"column": column, "values": list(values)}),
-                                       tmp_path).ids
+    def ids(column, *values):
+        return load(group({"path": name}, {"column": column, "values": list(values)}), tmp_path).ids
     assert ids("task", "n-back") == ["s1-a", "s2-a", "s3-a"]
     assert ids("site", "Leeds", "Oslo") == ["s1-a", "s1-b", "s2-a"]  # the analysis's own key wins
     assert ids("year", "2010", "2012") == ["s1-a", "s1-b", "s2-a", "s2-b"]

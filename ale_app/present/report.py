@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ale_app import __version__
-from ale_app.constants import MIN_ITERATIONS
+from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE, MIN_ITERATIONS
 from ale_app.present.markdown import markdown_escape, markdown_text
 
 FORBIDDEN_PHRASES = (
@@ -32,7 +32,6 @@ FORBIDDEN_PHRASES = (
     "corrected",
 )
 
-from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE
 
 #: A cluster "rests on" one experiment when leaving that experiment out removes at least this
 #: share of the cluster's value (its ALE, or a contrast's difference; mean over its voxels).
