@@ -18,10 +18,16 @@ if TYPE_CHECKING:  # the steps import these when they run, not at start-up
     import pandas as pd
 
     from ale_app.inputs.evidence import Evidence
+    import numpy as np
+
+    from ale_app.spec.v2 import AnalysisSpecV2
     from ale_app.stats.ale import ALEFit, Clusters, Peak
+    from ale_app.stats.balanced import BalancedResult
+    from ale_app.stats.contrast import ContrastClusters
     from ale_app.stats.failsafe import FailsafeResult
     from ale_app.stats.montecarlo import InferenceResult
     from ale_app.stats.stability import StabilityResult
+    from ale_app.stats.subtraction import SubtractionResult
 
 
 @dataclass
@@ -191,18 +197,18 @@ class ContrastResult:
         As :class:`AnalysisResult`.
     """
 
-    spec: Any
+    spec: AnalysisSpecV2
     groups: dict[str, AnalysisResult]
     record: RunRecord
-    diff_values: Any = None
+    diff_values: np.ndarray | None = None
     diff_threshold: float | None = None
-    subtraction: Any = None
-    balanced: Any = None
-    contrast_clusters: Any = None
-    contrast_jackknife: Any = None
-    contrast_focus_counts: Any = None
-    conjunction_values: Any = None
-    conjunction_clusters: Any = None
+    subtraction: SubtractionResult | None = None
+    balanced: BalancedResult | None = None
+    contrast_clusters: ContrastClusters | None = None
+    contrast_jackknife: pd.DataFrame | None = None
+    contrast_focus_counts: pd.DataFrame | None = None
+    conjunction_values: np.ndarray | None = None
+    conjunction_clusters: Clusters | None = None
     timings: dict[str, float] = field(default_factory=dict)
     step_status: dict[str, str] = field(default_factory=dict)
     failed_step: str | None = None

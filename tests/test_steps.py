@@ -315,3 +315,10 @@ def test_no_fork_while_other_threads_run():
     # With another thread alive, nothing is forked: the caller does the items itself.
     assert out["with_another_thread"] == {}
     assert out["after_join"] == {"1": 1, "2": 2}
+
+
+def test_result_fields_are_typed():
+    """Every field of a run's result names its type (issue 35: the contrast's were ``Any``)."""
+    untyped = [f"{cls.__name__}.{f.name}" for cls in (AnalysisResult, ContrastResult)
+               for f in dataclasses.fields(cls) if "Any" in str(f.type)]
+    assert untyped == []
