@@ -610,7 +610,7 @@ def test_readme_sidecar_and_methods_state_the_same_definition():
     import pandas as pd
 
     from ale_app.outputs.registry import failsafe_info
-    from ale_app.present.report import _robustness_methods
+    from ale_app.present.report import robustness_methods
     from ale_app.stats.failsafe import DEFINITION, SEARCH
 
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
@@ -623,7 +623,7 @@ def test_readme_sidecar_and_methods_state_the_same_definition():
     info = failsafe_info(result)
     assert info["Definition"] == DEFINITION and info["TestsPerCluster"] == 80 and SEARCH in info["Method"]
     assert "e0208177" in info["Method"]
-    methods = _robustness_methods({"failsafe": {**vars(fs), "lower": 50, "upper": 250}})
+    methods = robustness_methods({"failsafe": {**vars(fs), "lower": 50, "upper": 250}})
     assert DEFINITION in methods and "80 tests per cluster" in methods and "Acar et al., 2018" in methods
     assert "200 Monte Carlo iterations" in methods and "(50 and 250 noise experiments" in methods
 

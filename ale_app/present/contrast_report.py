@@ -19,22 +19,22 @@ from ale_app.present.figures import studies_coloured
 from ale_app.present.markdown import markdown_escape, markdown_text
 from ale_app.present.report import (
     experiment_key_html,
-    _STYLE,
     FWE_PREFIX,
+    NAMED,
     RESTS_ON,
-    _cluster_html,
-    _dl,
-    _img_tag,
-    _robustness_facts,
-    _robustness_methods,
-    _with_robustness,
+    closing_html,
+    cluster_html,
+    failure_html,
+    img_tag,
+    robustness_facts,
+    robustness_methods,
+    with_robustness,
     evidence_names,
     references_for,
+    page_html,
     report_inputs,
 )
 
-#: At most this many such clusters are named in the paragraph (the table lists them all).
-NAMED = 8
 #: Contrast clusters are named C1, C2, ... (single-group runs use D1 and F1).
 PREFIX = "C"
 
@@ -353,7 +353,7 @@ def group_robustness_methods(result) -> str:
     """The stability and fail-safe N sentences of the groups' own FWE clusters (empty when
     neither ran): said once, with each group's subsets and bounds, when the groups ran the
     same parts with the same settings; else group by group."""
-    facts = {name: _robustness_facts(g) for name, g in result.groups.items()}
+    facts = {name: robustness_facts(g) for name, g in result.groups.items()}
     ran = {name: f for name, f in facts.items() if f}
     if not ran:
         return ""
@@ -372,8 +372,8 @@ def group_robustness_methods(result) -> str:
                                  for name, f in ran.items())
             robust_at = " or ".join(f"{f['failsafe']['lower']} ({name})" for name, f in ran.items())
         return (" Robustness of each group's own FWE clusters:"
-                + _robustness_methods(first, subsets=subsets, bounds=bounds, robust_at=robust_at))
-    return "".join(f" Robustness of group {name}'s own FWE clusters:{_robustness_methods(f)}"
+                + robustness_methods(first, subsets=subsets, bounds=bounds, robust_at=robust_at))
+    return "".join(f" Robustness of group {name}'s own FWE clusters:{robustness_methods(f)}"
                    for name, f in ran.items())
 
 
@@ -429,7 +429,7 @@ def _contrast_table_html(table: pd.DataFrame, names, n_iterations: int | None = 
                                       "ale_difference": "ale_difference"})
     shown["tail"] = shown["tail"].map({"positive": f"{names[0]} > {names[1]}", "negative": f"{names[1]} > {names[0]}"})
     shown["ale_difference"] = shown["ale_difference"].map(lambda v: f"{float(v):+.5f}")
-    return _cluster_html(shown.rename(columns=_CONTRAST_COLUMNS), PREFIX, None, n_iterations)
+    return cluster_html(shown.rename(columns=_CONTRAST_COLUMNS), PREFIX, None, n_iterations)
 
 
 def _group_fwe_html(name: str, r) -> list[str]:
@@ -452,9 +452,9 @@ def _group_fwe_html(name: str, r) -> list[str]:
              + html.escape("; ".join(sources)) + ".</p>",
              fwe_cluster_summary_html(summary, r.inference["n_iterations"]),
              "<p>Clusters that passed cluster-level FWE:</p>"
-             + _cluster_html(_with_robustness(r.fwe_table, r.robustness), FWE_PREFIX)]
+             + cluster_html(with_robustness(r.fwe_table, r.robustness), FWE_PREFIX)]
     if rb:
-        parts.append(f"<p>{html.escape(_robustness_methods(r.robustness).strip())}</p>")
+        parts.append(f"<p>{html.escape(robustness_methods(r.robustness).strip())}</p>")
     return parts
 
 
@@ -476,9 +476,7 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
         intro = (f"<p>A descriptive ALE contrast made by ale-app {html.escape(__version__)}. Every threshold in this "
                  "report is for display only; nothing here is a statistical test.</p>")
     parts = [f"<h1>{title}</h1>", intro]
-    if result.failed_step:
-        parts.append(f'<p class="fail">The run stopped during the <b>{html.escape(result.failed_step)}</b> step; '
-                     "the results below are those finished before it.</p>")
+    parts.extend(failure_html(result.failed_step))
     parts.append(f"<h2>Interpretation</h2><p>{html.escape(interpretation(result))}</p>")
     groups = []
     for name, g in result.groups.items():
@@ -494,7 +492,7 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
         groups.append(row)
     parts.append("<h2>Groups</h2>" + _table_html(pd.DataFrame(groups)))
     parts.append(f"<h2>Contrast: {html.escape(a)} minus {html.escape(b)}</h2>")
-    parts.extend(_img_tag(path, cap) for cap, path in figures.get("contrast", []))
+    parts.extend(img_tag(path, cap) for cap, path in figures.get("contrast", []))
     if result.balanced is not None:
         bal = result.balanced
         parts.append("<h3>Balanced contrast: what ran</h3>" + _table_html(pd.DataFrame([{
@@ -528,19 +526,19 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
                      + _table_html(result.contrast_jackknife) + "</details>")
     if result.conjunction_clusters is not None:
         parts.append("<h2>Conjunction</h2>")
-        parts.extend(_img_tag(path, cap) for cap, path in figures.get("conjunction", []))
+        parts.extend(img_tag(path, cap) for cap, path in figures.get("conjunction", []))
         if len(result.conjunction_clusters.table):
-            parts.append(_cluster_html(result.conjunction_clusters.table))
+            parts.append(cluster_html(result.conjunction_clusters.table))
         else:
             parts.append(f"<p>{html.escape(_no_conjunction_words(result))}</p>")
     inputs = group_inputs(result)
     for name, g in result.groups.items():
         parts.append(f"<h2>Group {html.escape(name)}</h2>")
-        parts.extend(_img_tag(path, cap) for cap, path in figures.get(f"group-{name}", []))
+        parts.extend(img_tag(path, cap) for cap, path in figures.get(f"group-{name}", []))
         if result.inferential and g.fwe_clusters is not None and len(g.fwe_clusters.table):
             parts.extend(_group_fwe_html(name, inputs[name]))
         elif g.clusters is not None and len(g.clusters.table):
-            parts.append("<p>Descriptive clusters (display-only threshold):</p>" + _cluster_html(g.clusters.table))
+            parts.append("<p>Descriptive clusters (display-only threshold):</p>" + cluster_html(g.clusters.table))
         parts.append(f"<h3>Experiments of group {html.escape(name)} and their ids</h3>"
                      + experiment_key_html(experiment_key(g.evidence), name,
                                            coloured_by_study=studies_coloured(len(g.evidence.study_ids))))
@@ -548,13 +546,5 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
     from ale_app.present.reviewer import contrast_reporting_checklist_html
 
     parts.append("<h2>Reporting checklist (Müller et al., 2018)</h2>" + contrast_reporting_checklist_html(result, inputs))
-    parts.append("<h2>References</h2><ul>" + "".join(f"<li>{html.escape(text)}</li>"
-                                                     for text, _ in _references(result).values()) + "</ul>")
-    parts.append("<h2>Software</h2>" + _dl(result.record.versions))
-    if digests:
-        parts.append("<h2>File digests (SHA-256)</h2>" + _dl(dict(sorted(digests.items())))
-                     .replace("<dd>", "<dd><code>").replace("</dd>", "</code></dd>"))
-    body = "\n".join(parts)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{title}</title><style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+    parts.extend(closing_html([text for text, _ in _references(result).values()], result.record.versions, digests))
+    return page_html(title, parts)

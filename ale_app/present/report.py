@@ -304,12 +304,12 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
         kernel_methods=kernel_methods_text(spec.ale, ev.sample_sizes),
         evidence_methods=evidence_methods_text(ev, spec.input.outside_field_of_view),
         experiments=experiment_key(ev),
-        robustness=_robustness_facts(result),
+        robustness=robustness_facts(result),
         names=tuple(dict.fromkeys([*evidence_names(ev), spec.title or ""])),
     )
 
 
-def _robustness_facts(result) -> dict | None:
+def robustness_facts(result) -> dict | None:
     """Stability and fail-safe N as the report states them (None when neither ran)."""
     st, fs = getattr(result, "stability", None), getattr(result, "failsafe", None)
     if st is None and fs is None:
@@ -329,7 +329,7 @@ def _robustness_facts(result) -> dict | None:
     return facts
 
 
-def _with_robustness(table: pd.DataFrame, robustness: dict | None) -> pd.DataFrame:
+def with_robustness(table: pd.DataFrame, robustness: dict | None) -> pd.DataFrame:
     """The FWE cluster table with stability and fail-safe N on each cluster's main-peak row."""
     from ale_app.present.reviewer import failsafe_words
 
@@ -348,9 +348,9 @@ def _with_robustness(table: pd.DataFrame, robustness: dict | None) -> pd.DataFra
     return table
 
 
-def _robustness_methods(rb: dict | None, subsets: str | None = None, bounds: str | None = None,
+def robustness_methods(rb: dict | None, subsets: str | None = None, bounds: str | None = None,
                         robust_at: str | None = None) -> str:
-    """The methods sentences of stability and fail-safe N (``rb``: :func:`_robustness_facts`);
+    """The methods sentences of stability and fail-safe N (``rb``: :func:`robustness_facts`);
     ``subsets``, ``bounds`` and ``robust_at`` replace the numbers that depend on the number of
     experiments (a contrast states both groups' at once)."""
     if not rb:
@@ -653,7 +653,7 @@ def methods_text(r: ReportInputs) -> str:
         "threshold that is not statistical; it also defines the descriptive clusters (D1, D2 ...), the "
         "face-connected voxels above that value spanning at least "
         f"{r.cluster_threshold_mm3:g} mm3, and so every jackknife number. {jk} {DEPENDENCE_RULE}"
-        f"{_labels_sentence(r)}{_inference_methods(r)}{_robustness_methods(r.robustness)} Figures were made with nilearn "
+        f"{_labels_sentence(r)}{_inference_methods(r)}{robustness_methods(r.robustness)} Figures were made with nilearn "
         f"{v.get('nilearn', '?')}."
     )
 
@@ -789,7 +789,7 @@ def citation_markdown(r: ReportInputs) -> str:
 # --------------------------------------------------------------------------- HTML
 
 
-_STYLE = """
+STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;max-width:64em;
 margin:auto;padding:1em 2em;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
@@ -805,14 +805,14 @@ td.text,th.text{text-align:left}td.nowrap{white-space:nowrap}
 """
 
 
-def _img_tag(path: Path, caption: str) -> str:
+def img_tag(path: Path, caption: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
     cap = html.escape(caption)
     return f'<figure><img alt="{cap}" src="data:{mime};base64,{data}"/><figcaption>{cap}</figcaption></figure>'
 
 
-def _dl(items: dict[str, str]) -> str:
+def dl(items: dict[str, str]) -> str:
     rows = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in items.items())
     return f"<dl>{rows}</dl>"
 
@@ -826,7 +826,7 @@ CLUSTER_COLUMNS = {"cluster_id": "Cluster", "peak": "Peak", "x": "x (mm)", "y": 
                    "stability": "Stability (share of subsets)", "failsafe_n": "Fail-safe N"}
 
 
-def _cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] | None = None,
+def cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] | None = None,
                   n_iterations: int | None = None) -> str:
     """The cluster table with readable headings; sub-peak rows leave the volume empty.
     ``prefix`` names the clusters (D1, F1); ``dependence`` (:func:`cluster_dependence`) adds
@@ -1001,7 +1001,7 @@ def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
              f"<p>The clusters that passed cluster-level FWE (alpha {f['alpha']:g}, cluster-forming p &lt; "
              f"{f['voxel_p']:g}, {f['n_iterations']:,} Monte Carlo iterations, seed {f['seed']}), as the "
              "Interpretation above reports them: their maps, table, jackknife and foci.</p>"]
-    parts.extend(_img_tag(path, cap) for cap, path in figures.get("inference", []))
+    parts.extend(img_tag(path, cap) for cap, path in figures.get("inference", []))
     if r.fwe_table is not None and len(r.fwe_table):
         from ale_app.present.reviewer import fwe_cluster_summary, fwe_cluster_summary_html
 
@@ -1018,10 +1018,10 @@ def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
                         if r.robustness and "failsafe" in r.robustness else "") + ".</p>")
         parts.append(fwe_cluster_summary_html(summary, f["n_iterations"]))
         parts.append("<h3>Clusters that passed cluster-level FWE (F)</h3>")
-        parts.append(_cluster_html(_with_robustness(r.fwe_table, r.robustness), FWE_PREFIX,
+        parts.append(cluster_html(with_robustness(r.fwe_table, r.robustness), FWE_PREFIX,
                                    cluster_dependence(r.fwe_jackknife, FWE_PREFIX), r.inference["n_iterations"]))
         if r.robustness:
-            parts.append(f"<p>{html.escape(_robustness_methods(r.robustness).strip())} Tables: desc-stability_table.tsv, "
+            parts.append(f"<p>{html.escape(robustness_methods(r.robustness).strip())} Tables: desc-stability_table.tsv, "
                          "desc-failsafe_table.tsv; map: space-MNI152NLin6Asym_res-2_desc-stability_statmap.nii.gz."
                          "</p>")
     if r.fwe_jackknife is not None and len(r.fwe_jackknife):
@@ -1031,7 +1031,7 @@ def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
         parts.append(_jackknife_html(r, "desc-fwejackknife_table.tsv", r.fwe_jackknife, FWE_PREFIX))
     if r.fwe_focus_counts is not None and len(r.fwe_focus_counts) and r.inference["n_clusters"]:
         parts.append("<h3>Foci per FWE cluster</h3>" + _focus_counts_html(r.fwe_focus_counts))
-    parts.append("<h3>Inferential maps written</h3>" + _dl(
+    parts.append("<h3>Inferential maps written</h3>" + dl(
         {f"space-MNI152NLin6Asym_res-2_{name}.nii.gz": what for name, what in INFERENTIAL_MAPS}))
     return parts
 
@@ -1052,16 +1052,14 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
         intro = (f"<p>A descriptive ALE analysis made by ale-app {html.escape(__version__)}. Every threshold in "
                  "this report is for display only; nothing here is a statistical test.</p>")
     parts = [f"<h1>{title}</h1>", intro]
-    if r.failed_step:
-        parts.append(f'<p class="fail">The run stopped during the <b>{html.escape(r.failed_step)}</b> step; '
-                     "the results below are those finished before it.</p>")
+    parts.extend(failure_html(r.failed_step))
     parts.append("<h2>Interpretation</h2>")
     parts.append(f"<p>{html.escape(interpretation(r))}</p>")
     if r.inference is not None:
         parts.extend(_inference_html(r, figures))
     if r.spec_summary:
-        parts.append("<h2>Analysis</h2>" + _dl(r.spec_summary))
-    parts.append("<h2>Evidence base</h2>" + _dl({
+        parts.append("<h2>Analysis</h2>" + dl(r.spec_summary))
+    parts.append("<h2>Evidence base</h2>" + dl({
         "Experiments": r.n_experiments, "Studies": r.n_studies, "Foci": r.n_foci, **r.evidence}))
     from ale_app.present.figures import studies_coloured
 
@@ -1069,7 +1067,7 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
         coloured = bool(r.study_colors) and studies_coloured(len(r.study_colors))
         parts.append("<h3>Experiments and their ids</h3>" + experiment_key_html(r.experiments,
                                                                                  coloured_by_study=coloured))
-    parts.extend(_img_tag(path, cap) for cap, path in figures.get("evidence", []))
+    parts.extend(img_tag(path, cap) for cap, path in figures.get("evidence", []))
 
     if r.study_colors and studies_coloured(len(r.study_colors)) and not figures.get("evidence"):
         # The coordinate figure's legend is the key; when that figure was not drawn, the key is
@@ -1085,33 +1083,51 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
             peak["Display threshold (not statistical)"] = (
                 f"{r.threshold:.5f} = {r.threshold_percentile:g}th percentile of nonzero in-brain ALE values; "
                 "it also defines the descriptive clusters and every jackknife number")
-        parts.append(_dl(peak))
-        parts.extend(_img_tag(path, cap) for cap, path in figures.get("ale", []))
+        parts.append(dl(peak))
+        parts.extend(img_tag(path, cap) for cap, path in figures.get("ale", []))
     if r.cluster_table is not None:
         parts.append(f"<h2>Descriptive clusters (D){descriptive}</h2>")
-        parts.append(_cluster_html(r.cluster_table, DESCRIPTIVE_PREFIX,
+        parts.append(cluster_html(r.cluster_table, DESCRIPTIVE_PREFIX,
                                    cluster_dependence(r.jackknife, DESCRIPTIVE_PREFIX)))
         parts.append(f"<p>{html.escape(DEPENDENCE_RULE)}</p>")
-        parts.extend(_img_tag(path, cap) for cap, path in figures.get("clusters", []))
+        parts.extend(img_tag(path, cap) for cap, path in figures.get("clusters", []))
     if r.jackknife is not None:
         parts.append("<h2>Jackknife contributions</h2><p>Rows: the experiment left out. Columns: descriptive "
                      "clusters. Each cell is the mean drop in ALE over the cluster's voxels when that experiment is "
                      "removed (0 = none, 1 = the cluster disappears); darker cells are larger (shaded relative to the "
                      "largest value in the table).</p>")
         parts.append(_jackknife_html(r, jackknife_href))
-        parts.extend(_img_tag(path, cap) for cap, path in figures.get("jackknife", []))
+        parts.extend(img_tag(path, cap) for cap, path in figures.get("jackknife", []))
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(r))}</p>")
     from ale_app.present.reviewer import reporting_checklist_html
 
     parts.append("<h2>Reporting checklist (Müller et al., 2018)</h2>" + reporting_checklist_html(r))
-    parts.append("<h2>References</h2><ul>" + "".join(f"<li>{html.escape(text)}</li>"
-                                                     for text, _ in references_for(r.robustness).values()) + "</ul>")
-    parts.append("<h2>Software</h2>" + _dl(r.versions))
-    if r.digests:
-        parts.append("<h2>File digests (SHA-256)</h2>"
-                     + _dl({k: v for k, v in sorted(r.digests.items())}).replace("<dd>", "<dd><code>")
-                     .replace("</dd>", "</code></dd>"))
+    parts.extend(closing_html([text for text, _ in references_for(r.robustness).values()], r.versions, r.digests))
+    return page_html(title, parts)
+
+
+def failure_html(failed_step: str | None) -> list[str]:
+    """The line a page opens with when a step failed: which one, and that the results shown
+    are those finished before it."""
+    if not failed_step:
+        return []
+    return [f'<p class="fail">The run stopped during the <b>{html.escape(failed_step)}</b> step; '
+            "the results below are those finished before it.</p>"]
+
+
+def closing_html(references: list[str], versions: dict, digests: dict[str, str] | None) -> list[str]:
+    """The end of every page: the references, the software versions and each file's SHA-256."""
+    parts = ["<h2>References</h2><ul>" + "".join(f"<li>{html.escape(text)}</li>" for text in references) + "</ul>",
+             "<h2>Software</h2>" + dl(versions)]
+    if digests:
+        parts.append("<h2>File digests (SHA-256)</h2>" + dl(dict(sorted(digests.items())))
+                     .replace("<dd>", "<dd><code>").replace("</dd>", "</code></dd>"))
+    return parts
+
+
+def page_html(title: str, parts: list[str]) -> str:
+    """The self-contained page around ``parts`` (``title`` already escaped)."""
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{title}</title><style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+            f"<title>{title}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
