@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI container test (see ../CONTAINERS notes in the README, "Container images"):
+# CI container test (see docs/running.md, "Container images", and docs/development.md, "How CI checks the images"):
 #   1. build the Dockerfile with buildah (chroot isolation) on a Debian bookworm base made
 #      with debootstrap, no image registry needed;
 #   2. run the image's ENTRYPOINT on the examples as UID 4242 (no passwd entry, no writable

@@ -12,8 +12,8 @@ from enum import IntEnum
 class ExitCode(IntEnum):
     """Every exit code of ``ale-app`` (the BIDS-App execution spec's, from sysexits.h).
 
-    The command line's ``--help``, the README's table and the errors below all read this
-    one list (a test keeps the README equal to it).
+    The command line's ``--help``, the table in docs/cli.md and the errors below all read this
+    one list (a test keeps docs/cli.md equal to it).
     """
 
     SUCCESS = 0
@@ -30,7 +30,7 @@ class ExitCode(IntEnum):
 
     @property
     def meaning(self) -> str:
-        """What the code means, in the words of the README's table."""
+        """What the code means, in the words of the table in docs/cli.md."""
         return EXIT_CODE_MEANINGS[self]
 
 

@@ -45,8 +45,8 @@ def test_descriptor_describes_the_parser_and_the_outputs():
     descriptor = json.loads(DESCRIPTOR.read_text())
     assert descriptor["tool-version"] == __version__
     assert descriptor["container-image"] == {"type": "docker", "image": f"ale-app:{__version__}"}
-    # The image the README builds and runs.
-    readme = (REPO / "README.md").read_text()
+    # The image docs/running.md builds and runs.
+    readme = (REPO / "docs" / "running.md").read_text()
     assert f"docker build -t ale-app:{__version__} " in readme
     assert f" ale-app:{__version__} /data/spec.yaml /data/out" in readme
     # Every argument of the parser is an input, or is left out for a stated reason.

@@ -173,7 +173,7 @@ def test_usage_errors(capsys):
 
 
 def _console_script(*args: str) -> subprocess.CompletedProcess:
-    cmd, env = offline([*ale_app_command(), *args])  # no network, as the README promises
+    cmd, env = offline([*ale_app_command(), *args])  # no network, as docs/outputs.md promises
     return subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, timeout=120)
 
 
@@ -212,7 +212,7 @@ def test_validate_only_writes_nothing(tmp_path, capsys):
 
 
 def test_readme_quotes_the_example_paragraph(run_jobs1):
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "outputs.md").read_text()
     quoted = readme.split("On the example it reads:", 1)[1].split("\n\n", 2)[1]
     quoted = " ".join(line.lstrip("> ").strip() for line in quoted.splitlines())
     citation = (run_jobs1 / "CITATION.md").read_text()
@@ -221,13 +221,13 @@ def test_readme_quotes_the_example_paragraph(run_jobs1):
 
 
 def test_readme_exit_code_table_is_the_enum():
-    """The README's table, the --help epilog and the errors all come from one ExitCode enum."""
+    """The table in docs/cli.md, the --help epilog and the errors all come from one ExitCode enum."""
     import re
 
     from ale_app.cli import build_parser
     from ale_app.errors import ExitCode, exit_code_summary
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
     block = readme.split("<!-- exit-codes:")[1].split("<!-- /exit-codes -->")[0]
     rows = dict(re.findall(r"^\| (\d+) \| (.+) \|$", block, flags=re.M))
     assert rows == {str(int(c)): c.meaning for c in ExitCode}

@@ -2,7 +2,7 @@
 
 A cluster reported by every experiment must withstand more noise experiments than one reported
 by three, and survive every test under both seeds; each cluster's staircase places its tests by
-the rules the README states; the same seed must give the same noise and the same table. The
+the rules docs/methods.md states; the same seed must give the same noise and the same table. The
 fail-safe N is the 50% point of a logistic regression of survival over every test, each test
 its own draw: the table must be what an independent fit of the tests table gives, recover a
 known 50% point, and its 95% interval must cover it about 95% of the time, whatever the
@@ -84,7 +84,7 @@ def test_a_cluster_of_every_experiment_withstands_more_noise_than_one_of_three(b
 
 
 def _staircase_by_hand(outcomes: list[bool], lower: int, k: int, upper: int, min_step: int) -> list[int]:
-    """The numbers one cluster's staircase tests, written out from the README's words: start at
+    """The numbers one cluster's staircase tests, written out from docs/methods.md's words: start at
     the lower bound with a step of k; up after a survival, down after a failure; halve the step
     (not below the smallest step) when the direction reverses; stay within 0 and the upper bound."""
     m, step, last, placed = lower, k, None, []
@@ -492,7 +492,7 @@ def _thresholds(c, m, t):
 def test_the_reported_fail_safe_n_is_the_definition_on_the_tests_table(monkeypatch):
     """The table follows from the tests table: each cluster's value, by an independent fit of
     every test (the other cluster's tests included); the counts and bounds; and each staircase
-    placed its tests by the README's rules from its own cluster's outcomes."""
+    placed its tests by docs/methods.md's rules from its own cluster's outcomes."""
     result = _fake_search(monkeypatch, _thresholds, tests_per_cluster=12)
     ev, table = result.evaluations, result.table.set_index("cluster_id")
     assert ev["test"].tolist() == list(range(1, 25)) and ev["asked_by"].tolist() == [1, 2] * 12
@@ -603,7 +603,7 @@ def test_the_noise_of_a_base_without_sample_sizes_keeps_the_one_sample_size():
 
 
 def test_readme_sidecar_and_methods_state_the_same_definition():
-    """The definition and the placement of the tests are one text each: the README's, the
+    """The definition and the placement of the tests are one text each: docs/methods.md's, the
     fail-safe table's sidecar's and the methods text's, word for word."""
     from types import SimpleNamespace as NS
 
@@ -613,8 +613,8 @@ def test_readme_sidecar_and_methods_state_the_same_definition():
     from ale_app.present.report import robustness_methods
     from ale_app.stats.failsafe import DEFINITION, SEARCH
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    readme = " ".join(text.replace("\n> ", "\n").split())  # the README quotes it as a block
+    text = (Path(__file__).resolve().parents[1] / "docs" / "methods.md").read_text(encoding="utf-8")
+    readme = " ".join(text.replace("\n> ", "\n").split())  # docs/methods.md quotes it as a block
     assert DEFINITION in readme and SEARCH in readme
     assert "Acar et al. 2018" in readme and "e0208177" in readme
     fs = NS(n_experiments=25, lower=50, upper=250, step=2, tests_per_cluster=80, n_iterations=200,

@@ -127,7 +127,7 @@ def test_latin1_sleuth_is_read_recorded_and_equal_to_nimare_on_utf8(tmp_path, ca
     assert sidecar["FociOutsideFieldOfView"] == [
         {"analysis_id": "Ibáñez 2014-émotion", "study_id": "Ibáñez 2014", "x": -95.0, "y": -20.0, "z": 10.0}]
     assert len(ours.coordinates) == 4 == len(_nimare_studyset(tmp_path / "utf8.txt").coordinates)
-    # ... and in provenance's record of the input, as the README says.
+    # ... and in provenance's record of the input, as docs/inputs.md says.
     (record,) = json.loads((out / "provenance.json").read_text())["InputFiles"]
     assert record["Encoding"] == "cp1252" and record["Path"] == "latin1.txt"
 

@@ -148,7 +148,7 @@ def test_the_spec_version_check_sees_each_form(tmp_path):
     assert sorted(spec_version_reads(path, "m")) == ["m:1", "m:2", "m:3", "m:4"]
 
 
-#: The one module that may touch NiMARE's private names (README, ale_app/stats/__init__.py).
+#: The one module that may touch NiMARE's private names (docs/development.md, ale_app/stats/__init__.py).
 NIMARE_ADAPTER = "ale_app.stats.nimare_adapter"
 
 

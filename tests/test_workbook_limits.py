@@ -375,7 +375,7 @@ print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 def test_the_readme_states_the_limits():
-    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+    readme = " ".join((Path(__file__).resolve().parents[1] / "docs" / "inputs.md").read_text(encoding="utf-8").split())
     assert ("512 MiB decompressed in all; a sheet (or the shared strings) at most 256 MiB, 8,000,000 XML tags (about "
             "2,000,000 cells) and no run of 256 KiB without a tag (longer than a cell holds); a part openpyxl reads "
             "whole (styles, workbook, relationships, a chart sheet's drawings) at most 64 MiB and 500,000 tags, and "

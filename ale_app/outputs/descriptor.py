@@ -11,7 +11,7 @@
 - its output files from the outputs registry (:mod:`ale_app.outputs.registry`): the main
   files of a run, each a path template in OUTPUT_DIR.
 
-It also names the container image the README's ``docker run`` uses, the exit codes, and the
+It also names the container image docs/running.md's ``docker run`` uses, the exit codes, and the
 README's example run as a Boutiques test (``boutiques/example-invocation.json`` is its
 invocation).
 """
@@ -30,7 +30,7 @@ SCHEMA_VERSION = "0.5"
 #: The committed descriptor and example invocation, relative to the repository.
 DESCRIPTOR_PATH = "boutiques/ale-app.json"
 INVOCATION_PATH = "boutiques/example-invocation.json"
-#: The image the README's ``docker build`` / ``docker run`` name.
+#: The image docs/running.md's ``docker build`` / ``docker run`` name.
 CONTAINER_IMAGE = f"ale-app:{__version__}"
 
 #: Parser arguments that are not inputs of a run on a platform, and why.
@@ -109,7 +109,7 @@ N_ALWAYS = 6
 SUGGESTED_RESOURCES = {
     # Measured for the bundled examples on a 2-core machine: example:pain-qualitative 10 s
     # wall, peak RSS 0.5 GB, 7 MB of outputs; example:pain-inferential 33-41 s; 906 analyses
-    # of example:nback-flanker-906 27 s, 1.25 GB (README). Disk: the image (0.87 GB) and the
+    # of example:nback-flanker-906 27 s, 1.25 GB (docs/benchmarks.md). Disk: the image (0.87 GB) and the
     # outputs. Larger specs (more experiments, iterations or permutations) need more time.
     "cpu-cores": 2,
     "ram": 2,

@@ -656,7 +656,7 @@ class FailsafeSpec(_StrictModel):
         Tests per FWE cluster, each its own draw of noise experiments and of the Monte Carlo null
         (test t: spawn keys (0x4653, t) and (0x4653, t, 0x4D43) of the run's seed); every
         cluster's value is read off all tests. Measured with ``benchmarks/failsafe_seeds.py``
-        (see the README, "Fail-safe N").
+        (see docs/benchmarks.md, "Fail-safe N: how many tests").
     """
 
     enabled: Bool = Field(default=False, description="Compute each FWE cluster's fail-safe N (off unless asked "
@@ -693,7 +693,8 @@ class FailsafeSpec(_StrictModel):
         "Monte Carlo null from the run's seed (test t: spawn keys (0x4653, t) and (0x4653, t, 0x4D43)); each "
         "cluster's fail-safe N is the 50% point of a logistic regression of its survival over all tests. "
         "Default 80 (480 tests in about 7 minutes on one core for 25 experiments with 6 FWE clusters); "
-        "README, 'Fail-safe N', gives how much the values move between seeds (benchmarks/failsafe_seeds.py).")
+        "docs/benchmarks.md, 'Fail-safe N: how many tests', gives how much the values move between seeds "
+        "(benchmarks/failsafe_seeds.py).")
 
     @model_validator(mode="before")
     @classmethod
@@ -701,7 +702,7 @@ class FailsafeSpec(_StrictModel):
         if isinstance(data, dict) and "repeats" in data:
             raise ValueError(
                 "robustness.failsafe.repeats was replaced by tests_per_cluster: every test now draws its own "
-                "noise experiments and the fail-safe N is read off all tests (see the README, 'Fail-safe N'); "
+                "noise experiments and the fail-safe N is read off all tests (see docs/methods.md, 'Fail-safe N'); "
                 "remove 'repeats' (and set tests_per_cluster to change the number of tests)")
         return data
 

@@ -36,7 +36,7 @@ and the Python port in SkeideLab/meta_semantics (``code/nb06_fsn.py``, Enge et a
   turn, so the tests gather near each cluster's 50% point (:func:`staircase_step`); every test
   records every cluster's survival, and all of them enter every cluster's regression.
   How much the values move between seeds is measured with ``benchmarks/failsafe_seeds.py``
-  (README, "Fail-safe N").
+  (docs/benchmarks.md, "Fail-safe N: how many tests").
 - Every test is in the evaluations table, from which the table can be recomputed.
 """
 
@@ -59,7 +59,7 @@ FAILSAFE_STREAM = 0x4653  # "FS"
 #: Tests per FWE cluster by default (``robustness.failsafe.tests_per_cluster``), with
 #: :data:`DEFAULT_ITERATIONS` Monte Carlo iterations each. Measured with
 #: ``benchmarks/failsafe_pooled.py`` and ``benchmarks/failsafe_seeds.py`` on the first 25
-#: n-back/flanker analyses (6 FWE clusters, README "Fail-safe N").
+#: n-back/flanker analyses (6 FWE clusters, docs/benchmarks.md "Fail-safe N: how many tests").
 DEFAULT_TESTS_PER_CLUSTER = 80
 #: Monte Carlo iterations of each test by default: fewer iterations over more tests measured
 #: steadier than 1,000 over fewer at the same cost (the regression averages each test's error).
@@ -70,7 +70,7 @@ RIDGE = 1e-3
 #: The normal quantile of the two-sided 95% interval.
 Z95 = 1.959963984540054
 
-#: What a cluster's fail-safe N is, as the README, the table's sidecar and the methods say it.
+#: What a cluster's fail-safe N is, as docs/methods.md, the table's sidecar and the methods say it.
 DEFINITION = (
     "A cluster's fail-safe N is the number of added noise experiments at which it survives cluster-level FWE in "
     "half of the noise draws: the 50% point of a logistic regression of its survival (its peak voxel lies in a "
@@ -80,7 +80,7 @@ DEFINITION = (
     "at the upper bound (10k); a cluster that survived every test has the upper bound as its value, one that "
     "survived none 0, and one whose survival did not fall as noise was added has no value.")
 
-#: How the tests are placed, as the README and the sidecar say it.
+#: How the tests are placed, as docs/methods.md and the sidecar say it.
 SEARCH = (
     "The tests are placed by one up-down staircase per cluster, the clusters taken in turn: each starts at the "
     "lower bound with a step of k noise experiments, moves up after its cluster survived and down after it "

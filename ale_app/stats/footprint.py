@@ -1,7 +1,7 @@
 """An estimate of a run's peak memory, from its size alone (no computation, no IO).
 
 The parts that grow with the evidence base and the settings, each an upper-leaning
-estimate measured on ale-app's own runs (README, "Memory"):
+estimate measured on ale-app's own runs (docs/running.md, "Memory"):
 
 - the libraries, the template and the run's fixed arrays (:data:`BASE_RESIDENT`);
 - the experiments' modelled-activation maps: NiMARE's ALE and its analytic null hold them

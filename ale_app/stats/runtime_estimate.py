@@ -60,7 +60,7 @@ STABILITY_PER_SUBSET_EXPERIMENT = 2e-4
 #: Balanced contrast: loading its kernels (measured 11.2 s in all for 50 subsamples, 50
 #: differences and 50 null draws of 10 vs 11 experiments on 2 workers, most of it this); per
 #: worker, one subsample of a probabilistic map per experiment in it, one null draw of a
-#: probabilistic map (README, "Balanced contrast": about 25 s for 2 x 1,000 on one core), one
+#: probabilistic map (docs/benchmarks.md, "Balanced contrast": about 25 s for 2 x 1,000 on one core), one
 #: null draw's random MA maps per experiment of both groups, and one balanced difference per
 #: experiment of the pair (27 to 35 ms per null draw of 1,000 differences of 10 + 10).
 BALANCED_SECONDS = 8.0
