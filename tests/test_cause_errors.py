@@ -232,7 +232,7 @@ def test_study_rule_is_recorded_only_when_set():
 
 
 def test_clean_input_keeps_its_studies_and_the_methods_state_a_rule(tmp_path):
-    from ale_app.present.report import evidence_methods_text
+    from ale_app.present.report_view import evidence_methods_text
 
     clean = ("// Reference=MNI\n// Smith 2010: faces\n// Subjects=12\n" + foci(3)
              + "\n// Lee 2014: words\n// Subjects=20\n" + foci(3, 1))

@@ -167,7 +167,7 @@ def test_contrast_jackknife_equals_refits(descriptive_run):
 
 
 def test_report_words_follow_the_tables(descriptive_run):
-    from ale_app.present.report import FORBIDDEN_PHRASES
+    from ale_app.present.report_words import FORBIDDEN_PHRASES
 
     _, out = descriptive_run
     report = (out / "report.html").read_text()

@@ -519,7 +519,7 @@ def _fig_clusters(result: AnalysisResult, _out: D.OutputFolder | None = None):
 
 def _fig_dependence(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import cluster_figures as C
-    from ale_app.present.report import RESTS_ON
+    from ale_app.present.report_words import RESTS_ON
 
     return None if result.jackknife is None else C.plot_dependence(
         result.jackknife, "D", RESTS_ON, _title(result, "Jackknife per descriptive cluster: share removed by each experiment"))
@@ -559,7 +559,7 @@ def _fig_fwe_clusters(result: AnalysisResult, _out: D.OutputFolder | None = None
 
 def _fig_fwe_dependence(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import cluster_figures as C
-    from ale_app.present.report import RESTS_ON
+    from ale_app.present.report_words import RESTS_ON
 
     return None if result.fwe_jackknife is None else C.plot_dependence(
         result.fwe_jackknife, "F", RESTS_ON, _title(result, "Jackknife per FWE cluster: share removed by each experiment"))
@@ -600,17 +600,19 @@ def spec_record(result: AnalysisResult, _out: D.OutputFolder | None = None) -> d
 
 
 def _report(result: AnalysisResult, out: D.OutputFolder) -> str:
-    from ale_app.present import report as R
+    from ale_app.present.report import report_html
+    from ale_app.present.report_view import report_inputs
 
     figures = {section: _figure_files(out.root, section)
                for section in ("evidence", "ale", "clusters", "jackknife", "inference")}
-    return R.report_html(R.report_inputs(result, out.digests), figures)
+    return report_html(report_inputs(result, out.digests), figures)
 
 
 def _citation(result: AnalysisResult, out: D.OutputFolder) -> str:
-    from ale_app.present import report as R
+    from ale_app.present.report_view import report_inputs
+    from ale_app.present.report_words import citation_markdown
 
-    return R.citation_markdown(R.report_inputs(result, out.digests))
+    return citation_markdown(report_inputs(result, out.digests))
 
 
 def _sleuth(result: AnalysisResult, _out: D.OutputFolder | None = None) -> str:

@@ -17,23 +17,10 @@ from ale_app import __version__
 from ale_app.inputs.evidence import experiment_key
 from ale_app.present.figures import studies_coloured
 from ale_app.present.markdown import markdown_escape, markdown_text
-from ale_app.present.report import (
-    experiment_key_html,
-    FWE_PREFIX,
-    NAMED,
-    RESTS_ON,
-    closing_html,
-    cluster_html,
-    failure_html,
-    img_tag,
-    robustness_facts,
-    robustness_methods,
-    with_robustness,
-    evidence_names,
-    references_for,
-    page_html,
-    report_inputs,
-)
+from ale_app.present.html_parts import (FWE_PREFIX, closing_html, cluster_html, experiment_key_html, failure_html,
+                                        img_tag, page_html)
+from ale_app.present.report_view import evidence_names, report_inputs, robustness_facts, with_robustness
+from ale_app.present.report_words import NAMED, RESTS_ON, references_for, robustness_methods
 
 #: Contrast clusters are named C1, C2, ... (single-group runs use D1 and F1).
 PREFIX = "C"
