@@ -130,9 +130,10 @@ def test_figures_drawn_on_forked_workers_are_the_in_process_bytes(tmp_path, clos
 
 def test_a_figure_whose_worker_failed_is_drawn_in_the_run(tmp_path, closed_form_small, monkeypatch):
     from ale_app.outputs import registry as O
+    from ale_app.outputs import writing as W
     from ale_app.cli import main
 
-    run_pid, real_draw, drawn_here = os.getpid(), O._draw, []
+    run_pid, real_draw, drawn_here = os.getpid(), W.draw, []
 
     def draw_fails_in_workers(name, result, registry=O.REGISTRY):
         if os.getpid() != run_pid:
@@ -140,11 +141,11 @@ def test_a_figure_whose_worker_failed_is_drawn_in_the_run(tmp_path, closed_form_
         drawn_here.append(name)
         return real_draw(name, result, registry)
 
-    monkeypatch.setattr(O, "_draw", draw_fails_in_workers)
+    monkeypatch.setattr(W, "draw", draw_fails_in_workers)
     assert main([str(closed_form_small), str(tmp_path / "two"), "--n-jobs", "2", "-q"]) == 0
     written = sorted({f"figures/{Path(n).stem}" for n in _figures(tmp_path / "two")})
     assert len(written) >= 4 and sorted(drawn_here) == written
-    monkeypatch.setattr(O, "_draw", real_draw)
+    monkeypatch.setattr(W, "draw", real_draw)
     assert main([str(closed_form_small), str(tmp_path / "one"), "--n-jobs", "1", "-q"]) == 0
     assert _figures(tmp_path / "two") == _figures(tmp_path / "one")
 

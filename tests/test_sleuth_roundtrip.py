@@ -144,6 +144,7 @@ def test_a_name_the_export_cannot_carry_is_refused_with_the_reason(caplog):
     from types import SimpleNamespace
 
     from ale_app.outputs import registry as O
+    from ale_app.outputs.sidecars import sleuth_sidecar
 
     ev = _evidence([("Ann 2010: B", "c", 12, [(-40.0, -20.0, 40.0)]), ("Lee 2014", "x: y", 14, [(1.0, 2.0, 3.0)]),
                     ("a;b", "c", 9, [(4.0, 5.0, 6.0)]), ("Kim 2012", "faces", 20, [(7.0, 8.0, 9.0)])])
@@ -156,7 +157,7 @@ def test_a_name_the_export_cannot_carry_is_refused_with_the_reason(caplog):
     assert ours == ["ale-app unexported name 1-analysis_1", "Lee 2014-x: y", "ale-app unexported name 3-analysis_1",
                     "Kim 2012-faces"]
     assert sorted(theirs) == sorted(ours)
-    side = O._sleuth_sidecar(result).parameters
+    side = sleuth_sidecar(result).parameters
     assert [item["Id"] for item in side["NamesNotExported"]] == ["Ann 2010: B-c", "a;b-c"]
     assert "reads back as 'Ann 2010-B: c'" in side["NamesNotExported"][0]["Why"]
     assert "reads back as 'a-b: c'" in side["NamesNotExported"][1]["Why"]
@@ -164,4 +165,4 @@ def test_a_name_the_export_cannot_carry_is_refused_with_the_reason(caplog):
     assert len(warned) == 2 and "'Ann 2010: B-c'" in warned[0] and "'ale-app unexported name 1-analysis_1'" in warned[0]
     # Nothing to refuse: the sidecar is as before.
     plain = _evidence([("Kim 2012", "faces", 20, [(7.0, 8.0, 9.0)])])
-    assert "NamesNotExported" not in O._sleuth_sidecar(SimpleNamespace(evidence=plain, spec=result.spec)).parameters
+    assert "NamesNotExported" not in sleuth_sidecar(SimpleNamespace(evidence=plain, spec=result.spec)).parameters

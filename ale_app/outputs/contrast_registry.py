@@ -17,8 +17,11 @@ import pandas as pd
 
 from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
+from ale_app.outputs import sidecars as SC
+from ale_app.outputs.entries import ready
+from ale_app.outputs.group_figures import figure_title
 from ale_app.outputs.names import contrast_names, group_prefix, prefixed
-from ale_app.outputs.registry import Output, Sidecar
+from ale_app.outputs.entries import Output, Sidecar
 
 #: Single-group files that a contrast run writes once for the whole run, not per group.
 RUN_FILES = {O.DATASET_DESCRIPTION, O.BIDSIGNORE, O.REPORT, O.CITATION, O.SPEC_JSON, O.RERUN_SCRIPT}
@@ -34,7 +37,7 @@ def _group_entry(entry: Output, group: str) -> Output:
 
     def build(result, out):
         own = result.groups.get(group) if result.groups else None
-        if own is None or not O._ready(entry, own):
+        if own is None or not ready(entry, own):
             return None
         return entry.build(own, out)
 
@@ -131,10 +134,10 @@ def _coordinates_sidecar(result) -> Sidecar:
     return Sidecar(
         "Every focus that entered the analysis, in the target space (mm), with its group.",
         [f["path"] for g in result.groups.values() for f in g.evidence.input_files],
-        {"Groups": {name: {"InputFormat": g.evidence.source["format"], "Selection": O.selection(g),
+        {"Groups": {name: {"InputFormat": g.evidence.source["format"], "Selection": SC.selection(g),
                            "SpaceConversions": g.evidence.conversions, "InputWarnings": g.evidence.warnings}
                     for name, g in result.groups.items()}},
-        {"Columns": {"group": "The group (spec 'groups')", **O.COORDINATE_COLUMNS}},
+        {"Columns": {"group": "The group (spec 'groups')", **SC.COORDINATE_COLUMNS}},
     )
 
 
@@ -187,7 +190,7 @@ def _cluster_table_sidecar(result) -> Sidecar:
     return Sidecar("Clusters of the ALE difference, per direction" + (
         " that passed cluster-level FWE." if result.inferential else " above the display-only threshold."),
         [f"bids::{n['diff']}", f"bids::{n['cluster_map']}"], _ale_params(result),
-        {**contrast_info(result), "Labels": O.atlas_info(result.first), "Columns": cols})
+        {**contrast_info(result), "Labels": SC.atlas_info(result.first), "Columns": cols})
 
 
 def _jackknife_sidecar(result) -> Sidecar:
@@ -221,7 +224,7 @@ def _fig_coordinates(result, _out=None):
     from ale_app.present import figures as F
 
     return F.plot_group_coordinates(_coordinates(result), list(result.names),
-                                    O._title(result, "All reported coordinates, by group"))
+                                    figure_title(result, "All reported coordinates, by group"))
 
 
 def _fig_diff(result, _out=None):
@@ -232,10 +235,10 @@ def _fig_diff(result, _out=None):
     a, b = result.names
     if result.inferential:
         return F.plot_difference(_image(result, result.diff_values), 0.0, [a, b],
-                                 O._title(result, f"ALE difference, {a} minus {b} (unthresholded)"),
+                                 figure_title(result, f"ALE difference, {a} minus {b} (unthresholded)"),
                                  "the raw difference of the two groups' ALE maps; see the z map for the test")
     return F.plot_difference(_image(result, result.diff_values), result.diff_threshold, [a, b],
-                             O._title(result, f"ALE difference, {a} minus {b}"),
+                             figure_title(result, f"ALE difference, {a} minus {b}"),
                              f"drawn above the display-only threshold |difference| > {result.diff_threshold:.4g} "
                              "(not a statistical threshold)")
 
@@ -250,7 +253,7 @@ def _fig_z(result, _out=None):
     a, b = result.names
     label_values = np.rint(result.masker.transform(cc.label_img)).ravel()
     z = np.where(label_values > 0, sub.z_values, 0)
-    return F.plot_difference(_image(result, z), 0.0, [a, b], O._title(result, f"ALE subtraction {a} vs {b}: clusters that "
+    return F.plot_difference(_image(result, z), 0.0, [a, b], figure_title(result, f"ALE subtraction {a} vs {b}: clusters that "
                              "passed cluster-level FWE"), f"z of the permutation test inside the {len(cc.labels)} "
                              f"cluster(s) with FWE p < {result.spec.inference.fwe_alpha:g}", label="z")
 
@@ -264,7 +267,7 @@ def _fig_conjunction(result, _out=None):
     basis = ("where both groups' clusters passed cluster-level FWE" if result.inferential
              else "where both groups are above their display-only thresholds (description)")
     return F.plot_conjunction(_image(result, result.conjunction_values), [a, b], result.spec.display.cmap,
-                              O._title(result, f"Conjunction of {a} and {b}"), f"min(ALE {a}, ALE {b}) {basis}")
+                              figure_title(result, f"Conjunction of {a} and {b}"), f"min(ALE {a}, ALE {b}) {basis}")
 
 
 def _report(result, out: D.OutputFolder) -> str:
@@ -272,7 +275,7 @@ def _report(result, out: D.OutputFolder) -> str:
 
     registry = contrast_registry(result.spec)
     sections = sorted({e.section for e in registry if e.kind == "figure" and e.section})
-    figures = {s: O._figure_files(out.root, s, registry) for s in sections}
+    figures = {s: O.figure_files(out.root, s, registry) for s in sections}
     return R.contrast_report_html(result, out.digests, figures)
 
 

@@ -54,3 +54,50 @@ def contrast_names(spec) -> dict[str, str]:
 
 def cap(name: str) -> str:
     return name[:1].upper() + name[1:]
+
+
+# The files of a single group's run (the registry's names; a group of a contrast run
+# carries them behind its prefix).
+STATMAP = f"{SPACE}_stat-ale_statmap.nii.gz"
+CLUSTER_MAP = f"{SPACE}_desc-clusters_dseg.nii.gz"
+CLUSTER_TABLE = "desc-clusters_table.tsv"
+JACKKNIFE_TABLE = "desc-jackknife_table.tsv"
+COORDINATES = "coordinates.tsv"
+FIG_COORDINATES = "figures/desc-coordinates_glassbrain"
+FIG_OVERLAY = "figures/stat-ale_desc-overlay_glassbrain"
+FIG_PEAK = "figures/stat-ale_desc-peak_orthoview"
+FIG_JACKKNIFE = "figures/desc-jackknife_barplot"
+FIG_CLUSTERS = "figures/desc-clusters_glassbrain"
+FIG_DEPENDENCE = "figures/desc-jackknife_heatmap"
+# Inferential mode only.
+FIG_FWE = "figures/stat-ale_desc-fweclusters_glassbrain"
+FIG_FWE_PEAKS = "figures/stat-ale_desc-fwepeaks_orthoview"
+FIG_FWE_CLUSTERS = "figures/desc-fweclusters_glassbrain"
+FIG_FWE_DEPENDENCE = "figures/desc-fwejackknife_heatmap"
+FIG_Z = "figures/stat-z_glassbrain"
+# Inferential mode only.
+STAT_Z = f"{SPACE}_stat-z_statmap.nii.gz"
+STAT_P = f"{SPACE}_stat-p_statmap.nii.gz"
+LOGP_CLUSTER_FWE = f"{SPACE}_stat-logp_desc-clusterFWE_statmap.nii.gz"
+LOGP_VOXEL_FWE = f"{SPACE}_stat-logp_desc-voxelFWE_statmap.nii.gz"
+FWE_CLUSTER_MAP = f"{SPACE}_desc-fweclusters_dseg.nii.gz"
+FWE_CLUSTER_TABLE = "desc-fweclusters_table.tsv"
+FWE_JACKKNIFE_TABLE = "desc-fwejackknife_table.tsv"
+FWE_FOCUS_COUNTS = "desc-fwefocuscounts_table.tsv"
+MCNULL_TABLE = "desc-mcnull_table.tsv"
+# Inferential mode, robustness (each when asked for).
+STABILITY_MAP = f"{SPACE}_desc-stability_statmap.nii.gz"
+STABILITY_TABLE = "desc-stability_table.tsv"
+STABILITY_NULL = "desc-stabilitynull_table.tsv"
+FAILSAFE_TABLE = "desc-failsafe_table.tsv"
+FAILSAFE_TESTS = "desc-failsafetests_table.tsv"
+DATASET_DESCRIPTION = "dataset_description.json"
+SPEC_JSON = "spec.json"
+PROVENANCE = "provenance.json"
+REPORT = "report.html"
+CITATION = "CITATION.md"
+BIDSIGNORE = ".bidsignore"
+# Re-run elsewhere: the evidence base as Sleuth text and a NiMARE script (ale_app.outputs.rerun).
+SLEUTH = "desc-sleuth_coordinates.txt"
+RERUN_SCRIPT = "code/nimare_rerun.py"
+FIGURE_FORMATS = ("png", "svg")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ale_app import CODE_URL, __version__
+from ale_app.outputs.names import PROVENANCE
 from ale_app.process.cpus import available_cpus
 
 BIDS_VERSION = "1.10.0"
@@ -239,7 +240,7 @@ def provenance_record(
 
 
 #: The file :func:`write_provenance` writes, last of a run.
-FILE_NAME = "provenance.json"
+FILE_NAME = PROVENANCE
 
 
 def write_provenance(result, out) -> dict[str, str]:

@@ -6,8 +6,9 @@ groups and their contrast, chosen by the project's shape alone.
 from __future__ import annotations
 
 from ale_app.outputs import folder as D
-from ale_app.outputs.contrast_registry import contrast_registry
-from ale_app.outputs.registry import DATASET_DESCRIPTION, PROVENANCE, REGISTRY, Output
+from ale_app.outputs.entries import Output
+from ale_app.outputs.names import DATASET_DESCRIPTION, PROVENANCE
+from ale_app.outputs.registry import REGISTRY
 
 __all__ = ["known_output_names", "owned_names", "registry_for"]
 
@@ -17,6 +18,8 @@ def registry_for(project=None) -> tuple[Output, ...]:
     :data:`REGISTRY` for one group (shape ``single``), the contrast registry of its groups
     for two groups and their contrast (shape ``pair``)."""
     if project is not None and project.shape == "pair":
+        from ale_app.outputs.contrast_registry import contrast_registry  # pandas: imported when a run needs it
+
         return contrast_registry(project.source)
     return REGISTRY
 

@@ -107,7 +107,8 @@ def made_by(file_name: str, project=None) -> str:
     group a"``), a contrast file by the contrast steps the spec lets run.
     """
     from ale_app.outputs.registries import registry_for
-    from ale_app.outputs.registry import PROVENANCE, REGISTRY
+    from ale_app.outputs.names import PROVENANCE
+    from ale_app.outputs.registry import REGISTRY
 
     if project is None or project.shape == "single":
         registry, steps, contrast = REGISTRY, steps_of("group"), None

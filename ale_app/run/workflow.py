@@ -19,6 +19,7 @@ from ale_app.outputs import folder as D
 from ale_app.outputs import provenance as P
 from ale_app.outputs import registry as O
 from ale_app.outputs import swap as S
+from ale_app.outputs import writing as W
 from ale_app.errors import AleAppError, InterruptedRun, ServiceUnavailable
 from ale_app.process.executor import Executor
 from ale_app.result import AnalysisResult, RunRecord
@@ -174,7 +175,7 @@ def _write_in_place(out_root: Path, folder: D.FolderState, names: D.OwnedNames, 
     out = D.OutputFolder(out_root, completion=names.completion)
     D.start_writing(out, folder, names)
     # First, so that an interrupted run is recognisable as ale-app's and can be completed.
-    O.write_step("start", result, out, registry)
+    W.write_step("start", result, out, registry)
     try:
         compute(result)
         write(result, out, options.executor(), timer, registry)
@@ -186,7 +187,7 @@ def _write_in_place(out_root: Path, folder: D.FolderState, names: D.OwnedNames, 
         if failed is not None:
             result.failed_step = step_title(failed)
             try:
-                O.write_failure_report(result, out, registry)
+                W.write_failure_report(result, out, registry)
                 LGR.warning("The %s step failed; report.html describes what was finished.", failed)
             except Exception:  # noqa: BLE001 - the original error is the one to report
                 LGR.debug("could not write the failure report", exc_info=True)
@@ -218,7 +219,7 @@ def _replace_run(out_root: Path, folder: D.FolderState, names: D.OwnedNames, res
     S.start_staging(out_root)
     out = D.OutputFolder(out_root, staging=D.STAGING)
     try:
-        O.write_step("start", result, out, registry)
+        W.write_step("start", result, out, registry)
         compute(result)
         write(result, out, options.executor(), timer, registry)
         outputs = provenance(result, out)
@@ -282,8 +283,8 @@ def write(result: AnalysisResult, out: D.OutputFolder, executor: Executor | None
     (provenance apart: :func:`run` writes it last); ``executor`` draws the figures."""
     timer = timer or _Timer()
     with timer.step("write", "Writing derivatives"):
-        O.write_step("data", result, out, registry)
+        W.write_step("data", result, out, registry)
     with timer.step("figures", "Drawing figures"):
-        O.write_figures(result, out, executor, settle=timer.on_step, registry=registry)
+        W.write_figures(result, out, executor, settle=timer.on_step, registry=registry)
     with timer.step("report", "Writing the report"):
-        O.write_step("report", result, out, registry)
+        W.write_step("report", result, out, registry)
