@@ -112,10 +112,10 @@ class PeakMemory:
 
 def _balanced_groups(case: str):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from test_subtraction import _generated_groups, _pain_groups
+    from helpers.studysets import generated_groups, pain_groups
 
     n1, n2 = CASES[case][1]
-    return _pain_groups(n1, n2) if case == "pain" else _generated_groups(n1, n2, first_case=3)
+    return pain_groups(n1, n2) if case == "pain" else generated_groups(n1, n2, first_case=3)
 
 
 def _ours_balanced(s1, s2, sizes, n_jobs: int, target_n=None):

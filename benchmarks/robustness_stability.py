@@ -54,7 +54,7 @@ def _quiet():
 
 def _dataset(n_experiments: int):
     sys.path.insert(0, str(ROOT / "tests"))
-    from test_stability import planted_dataset
+    from helpers.studysets import planted_dataset
 
     return planted_dataset(n_experiments=n_experiments, seed=7)
 

@@ -1,6 +1,8 @@
 """Shared fixtures: the Agg backend, figures closed after each test, no network, the
 example analysis run once per session through the real command line, and its refit
-variant run with one and two jobs.
+variant run with one and two jobs; and a prefix that runs a command as another user with no
+network (:func:`as_user_prefix`, for tests/test_hardening_readonly.py and
+tests/test_kernel_cache.py). More helpers the test modules share are in tests/helpers/.
 
 ``pytest -m "not slow"`` leaves out the tests marked ``slow`` (each takes a minute or more
 on a 2-core machine); plain ``pytest``, which CI runs, runs them all. In CI (``CI=true``)
@@ -24,6 +26,9 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+
+# The helpers the test modules share (tests/helpers/) keep pytest's assertion messages.
+pytest.register_assert_rewrite("helpers")
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = "example:pain-qualitative"
@@ -128,6 +133,25 @@ def offline(cmd: list[str], env: dict | None = None) -> tuple[list[str], dict]:
     env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(OFFLINE_SITE), env.get("PYTHONPATH")) if p)
     return [*prefix, *cmd], env
+
+
+#: The user :func:`as_user_prefix` runs a command as.
+OTHER_UID = 4242
+
+
+@pytest.fixture()
+def as_user_prefix() -> list[str]:
+    """``unshare -n setpriv --reuid=4242 ...``: another user, no network. Skipped where that
+    cannot be made (not root, no setpriv, no network namespace); with CI=true, failed."""
+    if os.geteuid() != 0:
+        skip_or_fail("needs root to run ale-app as another user (uid 4242)", "run the tests as root")
+    setpriv, unshare = shutil.which("setpriv"), shutil.which("unshare")
+    if setpriv is None or unshare is None:
+        skip_or_fail("setpriv and unshare (util-linux) are needed", "install util-linux")
+    probe = subprocess.run([unshare, "-n", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        skip_or_fail(f"'unshare -n true' failed: {probe.stderr.strip()}", "give the tests CAP_SYS_ADMIN")
+    return [unshare, "-n", setpriv, f"--reuid={OTHER_UID}", f"--regid={OTHER_UID}", "--clear-groups"]
 
 
 def _runs_the_cli(argv: list[str]) -> bool:

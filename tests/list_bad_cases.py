@@ -9,15 +9,12 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+from helpers.bad_cases import CASES, write_case_spec
 
-from test_bad_inputs import CASES, write_case_spec  # noqa: E402
-
-from ale_app.cli import main  # noqa: E402
+from ale_app.cli import main
 
 
 def run_case(case: dict) -> tuple[int, str]:

@@ -3,31 +3,13 @@ line: its exit code, a fragment of its one message, a hint, no traceback, nothin
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ale_app.cli import main
 
-BAD = Path(__file__).parent / "data" / "bad"
-CASES = yaml.safe_load((BAD / "cases.yaml").read_text())
-
-
-def write_case_spec(case: dict, folder: Path) -> Path:
-    """Write the case's spec into ``folder``, next to a copy of its data file."""
-    spec = {"spec_version": 1, "title": case["name"], "jackknife": {"enabled": False},
-            "figures": {"formats": ["png"]}}
-    spec.update({k: v for k, v in case.items() if k not in ("name", "code", "message")})
-    source = BAD / spec["input"]["path"]
-    if source.is_dir():
-        shutil.copytree(source, folder / source.name)
-    elif source.is_file():
-        shutil.copy(source, folder / source.name)
-    out = folder / "spec.yaml"
-    out.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return out
+from helpers.bad_cases import BAD, CASES, write_case_spec
 
 
 def test_corpus_is_large_and_every_data_file_is_used():

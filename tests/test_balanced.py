@@ -9,42 +9,20 @@ The results must not depend on the executor.
 
 from __future__ import annotations
 
-import logging
 import math
-import sys
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_subtraction import _fits, _generated_groups  # noqa: E402
+from helpers.oracles import nimare_balanced
+from helpers.studysets import fit_groups, generated_groups
 
-from ale_app.process.executor import Executor  # noqa: E402
-from ale_app.stats import balanced as B  # noqa: E402
-from ale_app.stats import balanced_draws as D  # noqa: E402
-from ale_app.stats import balanced_subsamples as BS  # noqa: E402
+from ale_app.process.executor import Executor
+from ale_app.stats import balanced as B
+from ale_app.stats import balanced_draws as D
+from ale_app.stats import balanced_subsamples as BS
 
 TOL = 1e-6
-
-
-def _nimare_balanced(s1, s2, seed, n_subsamples, difference_iterations, n_iterations, target_n=None,
-                     voxel_p=0.001, alpha=0.05, mask_coverage="gm"):
-    from nimare.meta.cbma.ale import BalancedALESubtraction
-
-    logging.disable(logging.INFO)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            est = BalancedALESubtraction(target_n=target_n, n_subsamples=n_subsamples,
-                                         difference_iterations=difference_iterations, n_iters=n_iterations,
-                                         voxel_thresh=voxel_p, alpha=alpha, mask_coverage=mask_coverage,
-                                         random_state=seed)
-            result = est.fit(s1, s2)
-    finally:
-        logging.disable(logging.NOTSET)
-    return est, result
 
 
 def assert_equal_to_nimare(ours: B.BalancedResult, est, result, tol=TOL):
@@ -62,8 +40,8 @@ def assert_equal_to_nimare(ours: B.BalancedResult, est, result, tol=TOL):
 
 @pytest.fixture(scope="module")
 def groups_6_9():
-    s1, s2 = _generated_groups(6, 9, first_case=3)
-    return s1, s2, _fits(s1, s2)
+    s1, s2 = generated_groups(6, 9, first_case=3)
+    return s1, s2, fit_groups(s1, s2)
 
 
 SIZES = dict(n_subsamples=4, difference_iterations=6, n_iterations=5)
@@ -73,7 +51,7 @@ def test_6_vs_9_equals_nimare(groups_6_9):
     """Unequal groups (subsamples of 6): every map and null against NiMARE's, both ways of
     multiplying the whole first group."""
     s1, s2, (fit1, fit2) = groups_6_9
-    est, result = _nimare_balanced(s1, s2, 7, **SIZES)
+    est, result = nimare_balanced(s1, s2, 7, **SIZES)
     exact = B.fit_balanced(fit1, fit2, seed=7, exact_order=True, **SIZES)
     assert_equal_to_nimare(exact, est, result, tol=0.0)  # the same float32 operations
     fast = B.fit_balanced(fit1, fit2, seed=7, **SIZES)
@@ -89,7 +67,7 @@ def test_target_n_and_brain_coverage_equal_nimare(groups_6_9):
     """A target_n below both sizes (both groups subsampled), the whole-brain coverage."""
     s1, s2, (fit1, fit2) = groups_6_9
     kw = dict(n_subsamples=3, difference_iterations=4, n_iterations=4, target_n=4, mask_coverage="brain")
-    est, result = _nimare_balanced(s1, s2, 11, **kw)
+    est, result = nimare_balanced(s1, s2, 11, **kw)
     ours = B.fit_balanced(fit1, fit2, seed=11, **kw)
     assert_equal_to_nimare(ours, est, result, tol=0.0)
 
@@ -98,10 +76,10 @@ def test_target_n_and_brain_coverage_equal_nimare(groups_6_9):
 def test_equal_groups_many_differences_within_tolerance():
     """5 vs 5 (every subsample is the whole group, multiplied once here) with enough
     differences for float32 accumulation to drift: still within 1e-6 of NiMARE."""
-    s1, s2 = _generated_groups(5, 5, first_case=12)
-    fit1, fit2 = _fits(s1, s2)
+    s1, s2 = generated_groups(5, 5, first_case=12)
+    fit1, fit2 = fit_groups(s1, s2)
     kw = dict(n_subsamples=2, difference_iterations=150, n_iterations=3)
-    est, result = _nimare_balanced(s1, s2, 5, **kw)
+    est, result = nimare_balanced(s1, s2, 5, **kw)
     ours = B.fit_balanced(fit1, fit2, seed=5, **kw)
     assert_equal_to_nimare(ours, est, result)
 
@@ -192,14 +170,14 @@ def test_compiled_draws_equal_nimare_functions_whole_groups():
     """5 vs 5 (every subsample the whole group): the compiled path of the probabilistic maps'
     null and of the balanced null (extreme differences only) gives the same bits as the
     path through NiMARE's own functions, and stays within 1e-6 of NiMARE's estimator."""
-    s1, s2 = _generated_groups(5, 5, first_case=12)
-    fit1, fit2 = _fits(s1, s2)
+    s1, s2 = generated_groups(5, 5, first_case=12)
+    fit1, fit2 = fit_groups(s1, s2)
     kw = dict(n_subsamples=2, difference_iterations=7, n_iterations=4, voxel_p=0.01)
     compiled = B.fit_balanced(fit1, fit2, seed=9, **kw)
     reference = B.fit_balanced(fit1, fit2, seed=9, fast=False, **kw)
     _all_equal(compiled, reference)
     assert (compiled.null["max_diff"] > 0).all() and (compiled.null["min_diff"] < 0).all()
-    est, result = _nimare_balanced(s1, s2, 9, 2, 7, 4, voxel_p=0.01)
+    est, result = nimare_balanced(s1, s2, 9, 2, 7, 4, voxel_p=0.01)
     assert_equal_to_nimare(compiled, est, result)
 
 
@@ -302,10 +280,10 @@ def test_repeated_subsamples_equal_nimare():
     """6 vs 7 (subsamples of 6 of 7: only 7 distinct, each drawn many times): every map and
     null against NiMARE's, bit for bit with every subsample in drawn order, within 1e-6
     with the first group multiplied once."""
-    s1, s2 = _generated_groups(6, 7, first_case=20)
-    fit1, fit2 = _fits(s1, s2)
+    s1, s2 = generated_groups(6, 7, first_case=20)
+    fit1, fit2 = fit_groups(s1, s2)
     kw = dict(n_subsamples=4, difference_iterations=40, n_iterations=5)
-    est, result = _nimare_balanced(s1, s2, 13, **kw)
+    est, result = nimare_balanced(s1, s2, 13, **kw)
     exact = B.fit_balanced(fit1, fit2, seed=13, exact_order=True, **kw)
     assert_equal_to_nimare(exact, est, result, tol=0.0)
     assert_equal_to_nimare(B.fit_balanced(fit1, fit2, seed=13, **kw), est, result)

@@ -14,11 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_balanced import _nimare_balanced  # noqa: E402
-from test_subtraction import _pain_groups  # noqa: E402
+from helpers.oracles import nimare_balanced
+from helpers.studysets import pain_groups
 
-from ale_app.cli import main  # noqa: E402
+from ale_app.cli import main
 
 SPACE = "space-MNI152NLin6Asym_res-2"
 C = "contrast-earlyMinusLate_"
@@ -49,9 +48,9 @@ def balanced_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_balanced_maps_and_null_equal_nimare(balanced_run):
-    s1, s2 = _pain_groups(10, 11)
-    est, result = _nimare_balanced(s1, s2, SEED, SIZES["subsamples"], SIZES["difference_iterations"],
-                                   SIZES["null_iterations"], alpha=ALPHA)
+    s1, s2 = pain_groups(10, 11)
+    est, result = nimare_balanced(s1, s2, SEED, SIZES["subsamples"], SIZES["difference_iterations"],
+                                  SIZES["null_iterations"], alpha=ALPHA)
     masker = est.masker
     files = {
         f"{C}{SPACE}_stat-aledifference_statmap.nii.gz": "stat_desc-balancedGroup1MinusGroup2",

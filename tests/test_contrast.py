@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -21,8 +20,6 @@ import pytest
 import yaml
 
 from ale_app.cli import main
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SPACE = "space-MNI152NLin6Asym_res-2"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -14,10 +13,10 @@ import pandas as pd
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_subtraction import _nimare, _nimare_directional, _pain_groups  # noqa: E402
+from helpers.oracles import nimare_subtraction, nimare_subtraction_directional
+from helpers.studysets import pain_groups
 
-from ale_app.cli import main  # noqa: E402
+from ale_app.cli import main
 
 SPACE = "space-MNI152NLin6Asym_res-2"
 C = "contrast-earlyMinusLate_"
@@ -47,8 +46,8 @@ def inferential_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def nimare_result():
-    s1, s2 = _pain_groups(10, 11)
-    estimator, corrected = _nimare(s1, s2, N_ITER, SEED)
+    s1, s2 = pain_groups(10, 11)
+    estimator, corrected = nimare_subtraction(s1, s2, N_ITER, SEED)
     return s1, s2, estimator, corrected
 
 
@@ -101,7 +100,7 @@ def test_directional_reading_equals_nimare_with_the_groups_fwe_clusters(inferent
     # The pain halves have FWE clusters in both groups (the conjunction test below reads them);
     # without any there would be nothing to compare, so that fails rather than skips.
     assert masks[0].any() and masks[1].any(), "a group has no cluster that passed FWE"
-    directional = _nimare_directional(s1, s2, N_ITER, SEED, masks[0], masks[1])
+    directional = nimare_subtraction_directional(s1, s2, N_ITER, SEED, masks[0], masks[1])
     ours = _masked(out / f"{C}{SPACE}_stat-z_desc-directional_statmap.nii.gz", masker)
     theirs = np.asarray(directional.get_map("z_desc-group1MinusGroup2", return_type="array"), dtype=np.float64)
     assert np.max(np.abs(ours - theirs)) <= 1e-6

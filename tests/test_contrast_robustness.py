@@ -9,19 +9,17 @@ of Müller et al. (2018) whose values are the run's."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_failsafe import _words_by_hand  # noqa: E402
-from test_inferential import _html_rows  # noqa: E402
+from helpers.reports import failsafe_words_by_hand, fifty_by_hand, html_rows
+from helpers.runs import rerun_differences, run_rerun_script
 
-from ale_app.cli import main  # noqa: E402
-from ale_app.spec.v2 import AnalysisSpecV2, group_spec  # noqa: E402
+from ale_app.cli import main
+from ale_app.spec.v2 import AnalysisSpecV2, group_spec
 
 SEED = 5
 INFERENCE = {"min_experiments": 10, "n_iterations": 200, "seed": SEED}
@@ -139,17 +137,17 @@ def test_contrast_report_shows_each_groups_robustness_and_the_checklist(runs):
         if not len(main_rows):
             assert f"Each FWE cluster of group {name} in one row" not in page
             continue
-        rows = _html_rows(page, f"<h3>Each FWE cluster of group {name} in one row</h3>")
+        rows = html_rows(page, f"<h3>Each FWE cluster of group {name} in one row</h3>")
         assert len(rows) == len(main_rows)
         for row, cluster in zip(rows, main_rows.itertuples()):
             cid = int(cluster.cluster_id)
             assert row[0] == f"F{cid}" and row[1] == str(int(cluster.size_mm3)) and row[3] == cluster.region
             assert row[-2] == f"{stability.loc[cid, 'stability']:.2f}"
             fs = failsafe.loc[cid]
-            assert row[-1] == _words_by_hand(fs)
+            assert row[-1] == failsafe_words_by_hand(fs)
             checked += 1
     assert checked >= 2
-    checklist = {item: value for _, item, value in _html_rows(page, "<h2>Reporting checklist")}
+    checklist = {item: value for _, item, value in html_rows(page, "<h2>Reporting checklist")}
     n = {g: len(pd.read_csv(both / f"group-{g}_desc-fweclusters_table.tsv", sep="\t").query("peak == 'main'"))
          for g in ("early", "late")}
     assert checklist["Clusters that passed"] == (f"early: {n['early']}; late: {n['late']}" if n["early"] != n["late"]
@@ -180,8 +178,6 @@ def test_failsafe_table_is_what_the_tests_table_gives_by_the_definition(runs):
     """Each cluster's value, interval, counts and bounds are what every test of the tests table
     gives under the definition (an independent fit, scipy's minimiser), for every cluster of
     both groups; every test of a group is its own, numbered in order, placed in turn."""
-    from test_failsafe import _fifty_by_hand
-
     both, _ = runs
     for name, k in (("early", 10), ("late", 11)):
         table = pd.read_csv(both / f"group-{name}_desc-failsafe_table.tsv", sep="\t")
@@ -196,7 +192,7 @@ def test_failsafe_table_is_what_the_tests_table_gives_by_the_definition(runs):
             elif not survived.any():
                 assert row.failsafe_n == 0
             else:
-                assert row.failsafe_n == pytest.approx(min(max(_fifty_by_hand(tests["n_noise"], survived), 0), 10 * k),
+                assert row.failsafe_n == pytest.approx(min(max(fifty_by_hand(tests["n_noise"], survived), 0), 10 * k),
                                                        rel=1e-4, abs=1e-6) or pd.isna(row.failsafe_n)
             assert row.passes_lower == (row.failsafe_n >= 2 * k) and row.passes_upper == (row.failsafe_n >= 10 * k)
 
@@ -256,19 +252,17 @@ def test_rerun_script_reruns_each_groups_stability_with_nimare(runs):
     """code/nimare_rerun.py re-runs NiMARE's ResampledStability with each group's subsets and
     seed: both groups' stability maps equal to ale-app's (and, with --skip-stability, not
     re-run); the checklist says the fail-safe N is not re-run."""
-    from test_rerun import _differences, _run_script
-
     both, alone = runs
-    proc = _run_script(both, "--skip-jackknife")
+    proc = run_rerun_script(both, "--skip-jackknife")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    diffs = _differences(proc.stdout)
+    diffs = rerun_differences(proc.stdout)
     for prefix in ("group-early_", "group-late_"):
         assert diffs[f"{prefix}space-MNI152NLin6Asym_res-2_desc-stability_statmap.nii.gz"] == 0.0, proc.stdout
-    skipped = _run_script(alone, "--skip-jackknife", "--skip-stability")
+    skipped = run_rerun_script(alone, "--skip-jackknife", "--skip-stability")
     assert skipped.returncode == 0 and "_statmap.nii.gz: max" in skipped.stdout
     assert "desc-stability_statmap" not in skipped.stdout
-    checklist = {item: value for _, item, value in _html_rows((both / "report.html").read_text(),
-                                                               "<h2>Reporting checklist")}
+    checklist = {item: value for _, item, value in html_rows((both / "report.html").read_text(),
+                                                              "<h2>Reporting checklist")}
     assert ("re-runs the analysis with NiMARE alone (the subsampling stability too, not the fail-safe N, which "
             "NiMARE does not have)") in checklist["Data and re-run"]
 

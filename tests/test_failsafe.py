@@ -12,16 +12,15 @@ command line.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ale_app.cli import main
+from helpers.reports import failsafe_words_by_hand, fifty_by_hand, html_rows
+from helpers.studysets import planted_dataset
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_stability import planted_dataset  # noqa: E402
+from ale_app.cli import main
 
 STEP = 4
 ITERATIONS = 50
@@ -324,31 +323,15 @@ def test_a_run_with_both_parts_writes_their_tables_and_report_columns(tmp_path, 
     assert "Fail-safe N" in report and "Stability (share of subsets)" in report
     assert "Acar et al., 2018" in (out / "CITATION.md").read_text()
     # The reviewer's one row per FWE cluster carries both numbers as the tables hold them.
-    from test_inferential import _html_rows
-
-    rows = _html_rows(report, "<h3>Each FWE cluster in one row</h3>")
+    rows = html_rows(report, "<h3>Each FWE cluster in one row</h3>")
     assert [r[0] for r in rows] == [f"F{c}" for c in stability["cluster_id"]]
     for row, st, (_, fs) in zip(rows, stability.itertuples(), failsafe.iterrows()):
         assert row[-2] == f"{st.stability:.2f}"
-        assert row[-1] == _words_by_hand(fs)
-    checklist = {item: value for _, item, value in _html_rows(report, "<h2>Reporting checklist")}
+        assert row[-1] == failsafe_words_by_hand(fs)
+    checklist = {item: value for _, item, value in html_rows(report, "<h2>Reporting checklist")}
     assert "subsampling stability (4 subsets of 18 experiments)" in checklist["Contributions"]
     assert ("fail-safe N (Acar et al. 2018; 2 tests per cluster, each its own noise draw, staircases from 11 noise "
             "experiments, at most 42, smallest step 8)") in checklist["Contributions"]
-
-
-def _words_by_hand(fs) -> str:
-    """What the report's one-row table must say of a row of the fail-safe table."""
-    if fs["tests_survived"] == fs["tests"]:
-        return f"\u2265 {fs['failsafe_n']:g} (survived all {fs['tests']} tests, up to the upper bound)"
-    if fs["tests_survived"] == 0:
-        return f"0 (survived none of {fs['tests']} tests)"
-    if np.isnan(fs["failsafe_n"]):
-        return (f"no value (survived {fs['tests_survived']} of {fs['tests']} tests; survival did not fall as "
-                "noise was added)")
-    if fs["passes_upper"]:
-        return f"\u2265 {fs['failsafe_n']:g} (survives the upper bound in {100 * fs['survival_at_upper']:.0f}% of draws)"
-    return f"{fs['failsafe_n']:.1f} (95% CI {fs['ci_low']:.1f} to {fs['ci_high']:.1f})"
 
 
 @pytest.mark.parametrize("body, words", [
@@ -379,24 +362,6 @@ def test_with_no_noise_the_rebuilt_evidence_base_gives_the_same_ale(small_fit):
 # --------------------------------------------------------------------------- the definition and the tests
 
 
-def _fifty_by_hand(m, survived) -> float:
-    """The 50% point written out independently of the module: scipy's minimiser on the penalised
-    logistic loss of survival on standardised log(1 + m) (the module uses Newton's method)."""
-    from scipy.optimize import minimize
-
-    x = np.log1p(np.asarray(m, float))
-    y = np.asarray(survived, float)
-    mu, sc = x.mean(), x.std()
-    z = (x - mu) / sc
-
-    def loss(p):
-        return np.sum(np.logaddexp(0, p[0] + p[1] * z) - y * (p[0] + p[1] * z)) + 1e-3 * p[1] ** 2
-
-    a, b = minimize(loss, [0.0, -1.0], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12,
-                                                                      "maxiter": 20_000}).x
-    return float(np.expm1(mu - a / b * sc))
-
-
 def test_the_fail_safe_n_does_not_assume_monotone_survival():
     """The issue's case: a cluster fails at 25, 43 and 46 and survives at 50 and 51. Its value is
     where its survival crosses one half over every test, not the largest number at which it
@@ -406,7 +371,7 @@ def test_the_fail_safe_n_does_not_assume_monotone_survival():
     m = [10, 25, 43, 46, 50, 51, 80, 100, 5, 30]
     survived = [True, False, False, False, True, True, False, False, True, True]
     fit = half_survival(m, survived, 50, 250)
-    assert fit["failsafe_n"] == pytest.approx(_fifty_by_hand(m, survived), rel=1e-5)
+    assert fit["failsafe_n"] == pytest.approx(fifty_by_hand(m, survived), rel=1e-5)
     assert 10 < fit["failsafe_n"] < 51 and fit["ci_low"] < fit["failsafe_n"] < fit["ci_high"]
     assert 0 < fit["survival_at_upper"] < fit["survival_at_lower"] < 1
     # Every test survived: the upper bound; none: 0; survival rising with noise: no value.
@@ -505,7 +470,7 @@ def test_the_reported_fail_safe_n_is_the_definition_on_the_tests_table(monkeypat
         assert row["passes_lower"] == (row["failsafe_n"] >= FAKE_LOWER)
         assert row["passes_upper"] == (row["failsafe_n"] >= FAKE_UPPER)
     # Cluster 1's outcomes separate at 20: its value lies between its last survival and first failure.
-    assert table.loc[1, "failsafe_n"] == pytest.approx(_fifty_by_hand(ev["n_noise"], ev["survives_1"]), rel=1e-5)
+    assert table.loc[1, "failsafe_n"] == pytest.approx(fifty_by_hand(ev["n_noise"], ev["survives_1"]), rel=1e-5)
     assert 20 <= table.loc[1, "failsafe_n"] <= ev.loc[ev.n_noise > 20, "n_noise"].min()
     assert table.loc[1, "robust"] == (table.loc[1, "ci_low"] >= FAKE_LOWER)
     # Cluster 2 failed only where cluster 1's staircase went (14 or 15), if it did at all.

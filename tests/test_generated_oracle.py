@@ -19,20 +19,17 @@ import gc
 import json
 import os
 import re
-import sys
 import warnings
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import generate  # noqa: E402
+import generate
 
-from ale_app.outputs import folder as D  # noqa: E402
-from ale_app.outputs import registry as O  # noqa: E402
+from ale_app.outputs import folder as D
+from ale_app.outputs import registry as O
 
 N_CASES = int(os.environ.get("ALE_APP_ORACLE_CASES", "40"))
 N_SLOW = int(os.environ.get("ALE_APP_ORACLE_SLOW_CASES", "3"))

@@ -20,28 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OFFLINE_SITE, skip_or_fail
-from test_hardening_signals import fast_spec
+from conftest import OFFLINE_SITE, OTHER_UID
+from helpers.runs import fast_spec
 
 import ale_app
 from ale_app.process import runtime
-
-UID = 4242
-
-
-@pytest.fixture()
-def as_user_prefix() -> list[str]:
-    """``unshare -n setpriv --reuid=4242 ...``: another user, no network. Skipped where that
-    cannot be made (not root, no setpriv, no network namespace); with CI=true, failed."""
-    if os.geteuid() != 0:
-        skip_or_fail("needs root to run ale-app as another user (uid 4242)", "run the tests as root")
-    setpriv, unshare = shutil.which("setpriv"), shutil.which("unshare")
-    if setpriv is None or unshare is None:
-        skip_or_fail("setpriv and unshare (util-linux) are needed", "install util-linux")
-    probe = subprocess.run([unshare, "-n", "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        skip_or_fail(f"'unshare -n true' failed: {probe.stderr.strip()}", "give the tests CAP_SYS_ADMIN")
-    return [unshare, "-n", setpriv, f"--reuid={UID}", f"--regid={UID}", "--clear-groups"]
 
 
 def _world_readable(path: Path) -> None:
@@ -84,14 +67,14 @@ def test_runs_as_any_user_on_a_read_only_install_without_home(as_user_prefix):
         _world_readable(base / "spec")
         outputs = base / "outputs"
         outputs.mkdir()
-        os.chown(outputs, UID, UID)
+        os.chown(outputs, OTHER_UID, OTHER_UID)
         out = outputs / "deriv"
 
         # The conditions hold: uid 4242, no network but loopback, the install not writable
         # (root-owned 0755), no HOME to write to.
         probe = _as_user(as_user_prefix, ["-c", PROBE, str(install / "ale_app")], install)
         assert probe.returncode == 0, probe.stderr
-        assert probe.stdout.splitlines() == [f"{UID} ['lo']", "PermissionError", "FileNotFoundError"]
+        assert probe.stdout.splitlines() == [f"{OTHER_UID} ['lo']", "PermissionError", "FileNotFoundError"]
 
         check = _as_user(as_user_prefix, ["-m", "ale_app", str(spec), "--validate-only"], install)
         assert check.returncode == 0, check.stderr
@@ -102,7 +85,7 @@ def test_runs_as_any_user_on_a_read_only_install_without_home(as_user_prefix):
         assert "Traceback" not in run.stderr
         record = json.loads((out / "provenance.json").read_text())
         assert all((out / name).is_file() for name in record["Outputs"])
-        assert all(os.stat(p).st_uid == UID for p in out.rglob("*"))
+        assert all(os.stat(p).st_uid == OTHER_UID for p in out.rglob("*"))
         assert not any(p for p in install.rglob("*") if p.name == "__pycache__"), "the install was written"
     finally:
         shutil.rmtree(base, ignore_errors=True)

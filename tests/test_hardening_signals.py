@@ -21,26 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ale_app_command, offline, write_small_spec
+from conftest import ale_app_command, offline
+from helpers.runs import fast_spec
 
 from ale_app.outputs import registry as O
-
-FAST_SPEC = """\
-spec_version: 1
-title: Small example for the signal tests
-input:
-  path: studyset.json
-  select:
-    first: 3
-ale:
-  kernel_fwhm: 10
-jackknife:
-  method: closed-form
-  cluster_threshold_mm3: 200
-figures:
-  formats: [png]
-  dpi: 50
-"""
 
 #: (event the delay counts from, largest delay in seconds, how many runs)
 MOMENTS = [
@@ -50,12 +34,6 @@ MOMENTS = [
     (O.REPORT, 0.5, 4),  # the last writes: spec.json, provenance.json, and after
 ]
 SEED = 20260413
-
-
-def fast_spec(folder: Path) -> Path:
-    spec = write_small_spec(folder)
-    spec.write_text(FAST_SPEC)
-    return spec
 
 
 def _sha256(path: Path) -> str:

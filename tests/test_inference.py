@@ -6,24 +6,19 @@ every map must agree within 1e-6, and the results must not depend on ``n_jobs``.
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 
 import numpy as np
 import pytest
 
+from helpers.oracles import assert_montecarlo_equals_nimare, nimare_montecarlo
+from helpers.studysets import pain_studyset
+
 from ale_app.process.executor import Executor
 from ale_app.stats import montecarlo as I
 
 TOL = 1e-6
-
-
-def _pain_studyset():
-    from nimare.nimads import Studyset
-    from nimare.utils import get_resource_path
-
-    return Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"), target="mni152_2mm")
 
 
 def _generated_dataset(n_experiments=30, seed=12345):
@@ -46,35 +41,6 @@ def _generated_dataset(n_experiments=30, seed=12345):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Dataset(data, target="mni152_2mm")
-
-
-def _nimare(studyset, n_iterations, seed, voxel_p=0.001, **kernel):
-    from nimare.correct import FWECorrector
-
-    _, result = I.fit_ale_estimator(studyset, seed=seed, **kernel)
-    logging.disable(logging.INFO)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            corrected = FWECorrector(method="montecarlo", voxel_thresh=voxel_p, n_iters=n_iterations,
-                                     n_cores=1).transform(result)
-    finally:
-        logging.disable(logging.NOTSET)
-    return corrected
-
-
-def _assert_equal_to_nimare(ours: I.InferenceResult, corrected):
-    nulls = corrected.estimator.null_distributions_
-    for column, key in I.NIMARE_NULL_KEYS.items():
-        diff = np.abs(ours.null[column].to_numpy(dtype=float) - np.asarray(nulls[key], dtype=float))
-        assert diff.max() <= TOL, (column, diff.max(), np.flatnonzero(diff > TOL)[:10])
-    for name, key in I.NIMARE_MAP_NAMES.items():
-        theirs = np.asarray(corrected.get_map(key, return_type="array"), dtype=float)
-        mine = np.asarray(getattr(ours, name + "_values"), dtype=float)
-        assert mine.shape == theirs.shape
-        assert np.abs(mine - theirs).max() <= TOL, (name, np.abs(mine - theirs).max())
-    assert ours.cluster_forming_threshold == pytest.approx(
-        corrected.estimator._p_to_summarystat(ours.voxel_p), abs=0)
 
 
 def _assert_consistent(ours: I.InferenceResult):
@@ -105,9 +71,9 @@ def test_draws_match_nimare_single_call():
 @pytest.mark.slow
 def test_pain_21_equals_nimare():
     """All 21 pain analyses, 200 iterations: nulls and maps equal NiMARE's; n_jobs 1 == 2."""
-    studyset = _pain_studyset()
+    studyset = pain_studyset()
     ours = I.montecarlo_fwe(studyset, n_iterations=200, seed=11)
-    _assert_equal_to_nimare(ours, _nimare(studyset, 200, 11))
+    assert_montecarlo_equals_nimare(ours, nimare_montecarlo(studyset, 200, 11))
     _assert_consistent(ours)
     assert len(ours.clusters) > 0
     parallel = I.montecarlo_fwe(studyset, n_iterations=200, seed=11, executor=Executor.from_options(2))
@@ -120,7 +86,7 @@ def test_generated_30_equals_nimare():
     """A seeded 30-experiment dataset with varied sample sizes: equal to NiMARE; jobs agree."""
     dataset = _generated_dataset()
     ours = I.montecarlo_fwe(dataset, n_iterations=150, seed=5, executor=Executor("threads", 2))
-    _assert_equal_to_nimare(ours, _nimare(dataset, 150, 5))
+    assert_montecarlo_equals_nimare(ours, nimare_montecarlo(dataset, 150, 5))
     _assert_consistent(ours)
     serial = I.montecarlo_fwe(dataset, n_iterations=150, seed=5)
     assert ours.null.equals(serial.null)
@@ -129,10 +95,10 @@ def test_generated_30_equals_nimare():
 @pytest.mark.slow
 def test_pain_fixed_kernel_and_other_threshold_equal_nimare():
     """A fixed FWHM kernel and a p < 0.01 cluster-forming threshold, 300 iterations."""
-    studyset = _pain_studyset()
+    studyset = pain_studyset()
     ours = I.montecarlo_fwe(studyset, kernel_fwhm=10.0, voxel_p=0.01, n_iterations=300, seed=2,
                             executor=Executor.from_options(2))
-    _assert_equal_to_nimare(ours, _nimare(studyset, 300, 2, voxel_p=0.01, kernel_fwhm=10.0))
+    assert_montecarlo_equals_nimare(ours, nimare_montecarlo(studyset, 300, 2, voxel_p=0.01, kernel_fwhm=10.0))
     _assert_consistent(ours)
 
 
@@ -140,7 +106,7 @@ def test_pain_fixed_kernel_and_other_threshold_equal_nimare():
 def test_generated_30_sample_size_override_equals_nimare():
     dataset = _generated_dataset(seed=99)
     ours = I.montecarlo_fwe(dataset, sample_size=20, n_iterations=300, seed=0, executor=Executor.from_options(2))
-    _assert_equal_to_nimare(ours, _nimare(dataset, 300, 0, sample_size=20))
+    assert_montecarlo_equals_nimare(ours, nimare_montecarlo(dataset, 300, 0, sample_size=20))
     _assert_consistent(ours)
 
 
@@ -176,7 +142,7 @@ def test_truncation_never_changes_the_null():
     equals a plain numpy computation of the full ALE maps of the first iterations."""
     from scipy import ndimage
 
-    studyset = _pain_studyset()
+    studyset = pain_studyset()
     tables = []
     for band in (1e-4, 0.1, 0.9):
         plan, idx = _plan_and_draws(studyset, 40, 3, band)
@@ -219,7 +185,7 @@ def test_dask_scheduler_gives_the_same_null():
     from conftest import require
 
     distributed = require("distributed", "the dask backend; pip install 'ale-app[dask]'")
-    plan, idx = _plan_and_draws(_pain_studyset(), 60, 2, I.TRUNCATION_BAND)
+    plan, idx = _plan_and_draws(pain_studyset(), 60, 2, I.TRUNCATION_BAND)
     serial = I.run_null(plan, idx)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
         on_dask = I.run_null(plan, idx, Executor("dask", 2, lc.scheduler_address), block_size=15)

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.reports import html_rows
+
 from ale_app.outputs import registry as O
 from ale_app.cli import main
 
@@ -144,23 +146,13 @@ def test_sidecars_provenance_and_words(run_1):
     assert "voxelwise inference would not be reliable" not in citation
 
 
-def _html_rows(page: str, after: str) -> list[list[str]]:
-    """The body rows of the first table after ``after`` in a report, as unescaped cell texts."""
-    import html as H
-    import re
-
-    table = page.split(after, 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
-    return [[H.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
-            for tr in re.findall(r"<tr>(.*?)</tr>", table)]
-
-
 def test_reviewer_row_and_checklist_match_the_tables(run_1):
     """Each FWE cluster's one-row summary in the report says what the written tables hold: the
     cluster table's volume, peak and region, the number of experiments with foci in it and
     their counts (most first), and the largest share of the FWE jackknife with its experiment;
     the Müller et al. (2018) checklist states the spec's and the evidence's values."""
     page = (run_1 / O.REPORT).read_text()
-    rows = _html_rows(page, "<h3>Each FWE cluster in one row</h3>")
+    rows = html_rows(page, "<h3>Each FWE cluster in one row</h3>")
     table = pd.read_csv(run_1 / O.FWE_CLUSTER_TABLE, sep="\t")
     main_rows = table[table["peak"] == "main"]
     counts = pd.read_csv(run_1 / O.FWE_FOCUS_COUNTS, sep="\t")
@@ -180,7 +172,7 @@ def test_reviewer_row_and_checklist_match_the_tables(run_1):
             assert row[6].endswith(f"and {len(with_foci) - 5} more")
         top = jackknife.loc[jackknife[column].idxmax()]
         assert row[7] == f"{top[column]:.2f} ({top['id']})"
-    checklist = {item: value for _, item, value in _html_rows(page, "<h2>Reporting checklist")}
+    checklist = {item: value for _, item, value in html_rows(page, "<h2>Reporting checklist")}
     assert len(counts) == n_experiments
     assert checklist["Experiments"].startswith(f"{n_experiments} experiments")
     assert checklist["Foci"] == f"{len(coordinates):,}"

@@ -27,7 +27,6 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from test_hardening_readonly import as_user_prefix  # noqa: F401 - a fixture
 
 from ale_app.process import numba_cache
 
@@ -118,7 +117,7 @@ def test_first_run_compiles_with_one_line_and_the_second_loads(tmp_path):
     assert all(hits >= 1 and misses == 0 for hits, misses in stats.values()), stats
 
 
-def test_a_read_only_bundle_seeds_an_empty_cache(bundle, as_user_prefix):  # noqa: F811
+def test_a_read_only_bundle_seeds_an_empty_cache(bundle, as_user_prefix):
     manifest = json.loads((bundle / numba_cache.MANIFEST).read_text())
     assert any(folder.startswith("stats_") for folder in manifest["folders"])
     assert any(folder.startswith("cbma_") for folder in manifest["folders"])  # NiMARE's analytic null

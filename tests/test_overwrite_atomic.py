@@ -21,8 +21,7 @@ from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
 
 from conftest import SMALL_SPEC, skip_or_fail, write_small_spec
-from test_reproducibility import (_fork_main, differences, folder_files, folder_with_events, kill_hook,
-                                  stable_provenance)
+from helpers.runs import differences, folder_files, folder_with_events, fork_main, kill_hook, stable_provenance
 
 #: Files in OUTPUT_DIR that are not ale-app's; every run must leave them as they are.
 USER_FILES = {"notes.txt": b"my notes", "figures/mine.png": b"not ale-app's", "code/analysis.R": b"# mine\n"}
@@ -267,7 +266,7 @@ def test_sigkill_at_every_moment_of_an_overwrite_leaves_a_or_b(small_spec, small
         what = f"KILL {k}:{phase}"
         users = make_run_a(small_reference, out)
         before = outside_snapshot(tmp_path, out)
-        pid = _fork_main(args(spec_b, out, "--overwrite"), kill_hook(k, "KILL", phase))
+        pid = fork_main(args(spec_b, out, "--overwrite"), kill_hook(k, "KILL", phase))
         _, status = os.waitpid(pid, 0)
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, what
         assert outside_snapshot(tmp_path, out) == before, what
@@ -308,7 +307,7 @@ def test_verify_completes_an_overwrite_killed_mid_swap(small_reference, spec_b, 
     out = tmp_path / "out"
     users = make_run_a(small_reference, out)
     n_old = len(folder_files(small_reference))
-    pid = _fork_main(args(spec_b, out, "--overwrite"), kill_hook(n_old + 3, "KILL", "swap"))
+    pid = fork_main(args(spec_b, out, "--overwrite"), kill_hook(n_old + 3, "KILL", "swap"))
     os.waitpid(pid, 0)
     assert (out / D.JOURNAL).exists() and not (out / O.PROVENANCE).exists()
     assert main(["--verify", str(out), "--n-jobs", "1", "-q"]) == 0

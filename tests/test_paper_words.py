@@ -13,7 +13,6 @@ import html
 import json
 import math
 import re
-import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -21,13 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import generate  # noqa: E402
-from conftest import assert_drawn_png  # noqa: E402
+import generate
+from conftest import assert_drawn_png
 
-from ale_app.cli import main  # noqa: E402
-from ale_app.outputs import registry as O  # noqa: E402
-from ale_app.present import report_words as W  # noqa: E402
+from ale_app.cli import main
+from ale_app.outputs import registry as O
+from ale_app.present import report_words as W
 
 
 @pytest.fixture(scope="module")

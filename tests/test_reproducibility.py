@@ -23,34 +23,7 @@ from ale_app.outputs import provenance as P
 from ale_app.cli import main
 
 from conftest import NetworkBlocked, offline, write_small_spec
-
-
-def folder_files(folder: Path) -> dict[str, Path]:
-    """Every file in ``folder`` (relative ``/`` names), the lock file apart."""
-    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != D.LOCK}
-
-
-def stable_provenance(path: Path) -> dict:
-    """``provenance.json`` without the fields that record when, where and how a run ran."""
-    record = json.loads(path.read_text())
-    return {k: v for k, v in record.items() if k not in P.VOLATILE_FIELDS}
-
-
-def differences(folder: Path, reference: Path, allow_missing: bool = False) -> list[str]:
-    """Names of files that are not byte-identical between the folders (provenance.json
-    compared without its volatile fields); missing files count unless ``allow_missing``."""
-    ours, theirs = folder_files(folder), folder_files(reference)
-    found = [] if allow_missing else [f"missing {n}" for n in sorted(set(theirs) - set(ours))]
-    for name, path in ours.items():
-        if name not in theirs:
-            found.append(f"extra {name}")
-        elif name == O.PROVENANCE:
-            if stable_provenance(path) != stable_provenance(theirs[name]):
-                found.append(name)
-        elif path.read_bytes() != theirs[name].read_bytes():
-            found.append(name)
-    return found
+from helpers.runs import differences, folder_files, folder_with_events, fork_main, kill_hook
 
 
 # --------------------------------------------------------------------------- byte identity
@@ -236,48 +209,10 @@ def test_foreign_folder_keeps_no_lock_file(small_spec, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["report.html"]
 
 
-def kill_hook(k: int, sig: str, phase: str):
-    """An output folder's ``events`` callable that sends this process ``SIG<sig>`` at the
-    ``phase`` (``before-rename`` or ``after-rename``) of its ``k``-th file write."""
-    signum = int(getattr(signal, "SIG" + sig))
-
-    def hook(n_write: int, at: str) -> None:
-        if n_write == k and at == phase:
-            os.kill(os.getpid(), signum)
-
-    return hook
-
-
-def folder_with_events(hook):
-    """An :class:`OutputFolder` whose ``events`` is ``hook`` (the workflow makes its folder
-    through ``D.OutputFolder``, so patching that name hands the run this one)."""
-
-    class Folder(D.OutputFolder):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs, events=hook)
-
-    return Folder
-
-
-def _fork_main(args: list[str], hook=None) -> int:
-    """Run ``main(args)`` in a forked child (no re-import), with ``hook`` as the output
-    folder's events; return its pid."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 1
-        try:
-            if hook is not None:
-                D.OutputFolder = folder_with_events(hook)
-            code = main(args)
-        finally:
-            os._exit(code)
-    return pid
-
-
 @pytest.mark.slow
 def test_two_concurrent_runs_one_refused(small_spec, small_reference, tmp_path, capsys):
     out = tmp_path / "out"
-    pid = _fork_main([str(small_spec), str(out), "--n-jobs", "1", "-q"])
+    pid = fork_main([str(small_spec), str(out), "--n-jobs", "1", "-q"])
     # The first file is written under the lock, which the run then holds until it ends.
     deadline = time.monotonic() + 600
     while not (out / O.DATASET_DESCRIPTION).exists():
@@ -347,7 +282,7 @@ def test_killed_runs_leave_complete_files_and_a_rerun_completes(small_spec, smal
             args.append("--overwrite")
         hook = f"{k}:{sig}:{phase}"
         if sig == "KILL":
-            pid = _fork_main(args, kill_hook(k, sig, phase))
+            pid = fork_main(args, kill_hook(k, sig, phase))
             _, status = os.waitpid(pid, 0)
             assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, hook
         else:

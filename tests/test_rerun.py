@@ -9,8 +9,6 @@ script runs as a user would run it, in a subprocess with no network.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -19,27 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import generate  # noqa: E402
-from conftest import offline  # noqa: E402
+import generate
+from helpers.runs import rerun_differences, run_rerun_script
 
-from ale_app.cli import main  # noqa: E402
-from ale_app.inputs.readers.sleuth import read_sleuth  # noqa: E402
-from ale_app.outputs import registry as O  # noqa: E402
-
-
-def _run_script(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd, env = offline([sys.executable, str(out / O.RERUN_SCRIPT), *extra])
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-
-
-def _differences(stdout: str) -> dict[str, float]:
-    found = {}
-    for line in stdout.splitlines():
-        if ": max |NiMARE - ale-app| = " in line:
-            name, value = line.split(": max |NiMARE - ale-app| = ")
-            found[name] = float(value)
-    return found
+from ale_app.cli import main
+from ale_app.inputs.readers.sleuth import read_sleuth
+from ale_app.outputs import registry as O
 
 
 def _talairach_sleuth(folder: Path, rng) -> Path:
@@ -109,9 +92,9 @@ def test_nimare_reads_the_sleuth_export(talairach_run):
 
 
 def test_script_rerun_equals_the_descriptive_run(talairach_run):
-    proc = _run_script(talairach_run)
+    proc = run_rerun_script(talairach_run)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    diffs = _differences(proc.stdout)
+    diffs = rerun_differences(proc.stdout)
     assert set(diffs) == {O.STATMAP, O.JACKKNIFE_TABLE}
     assert max(diffs.values()) <= 1e-6
     assert "equal" in proc.stdout.splitlines()[-1]
@@ -127,9 +110,9 @@ def test_script_says_when_a_map_differs(talairach_run, tmp_path):
     data = np.asarray(img.dataobj).copy()
     data[tuple(np.argwhere(data > 0)[0])] += 0.01
     nib.Nifti1Image(data, img.affine, img.header).to_filename(copy / O.STATMAP)
-    proc = _run_script(copy, "--skip-jackknife")
+    proc = run_rerun_script(copy, "--skip-jackknife")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert _differences(proc.stdout)[O.STATMAP] == pytest.approx(0.01, rel=1e-3)
+    assert rerun_differences(proc.stdout)[O.STATMAP] == pytest.approx(0.01, rel=1e-3)
     assert "DIFFERENT" in proc.stdout
 
 
@@ -154,9 +137,9 @@ def test_script_rerun_equals_an_inferential_run(tmp_path):
     spec = generate.write_case(case, tmp_path)
     out = tmp_path / "out"
     assert main([str(spec), str(out), "-q", "--n-jobs", "1"]) == 0
-    proc = _run_script(out)
+    proc = run_rerun_script(out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    diffs = _differences(proc.stdout)
+    diffs = rerun_differences(proc.stdout)
     assert {O.STAT_Z, O.STAT_P, O.LOGP_CLUSTER_FWE, O.LOGP_VOXEL_FWE, O.STATMAP} <= set(diffs)
     assert max(diffs.values()) <= 1e-6
 
@@ -175,9 +158,9 @@ def test_script_rerun_equals_an_inferential_contrast(tmp_path):
     out = tmp_path / "out"
     assert main([str(tmp_path / "spec.yaml"), str(out), "-q", "--n-jobs", "1"]) == 0
     assert (out / f"group-hot_{O.SLEUTH}").is_file() and (out / f"group-cold_{O.SLEUTH}").is_file()
-    proc = _run_script(out, "--skip-jackknife")
+    proc = run_rerun_script(out, "--skip-jackknife")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    diffs = _differences(proc.stdout)
+    diffs = rerun_differences(proc.stdout)
     assert any(name.startswith("contrast-hotMinusCold_") and "clusterFWE" in name for name in diffs)
     assert len([n for n in diffs if n.startswith("contrast-")]) == 6
     assert max(diffs.values()) <= 1e-6
@@ -202,6 +185,6 @@ def test_script_compares_only_in_the_order_ale_app_fitted(talairach_run, tmp_pat
     (copy / O.RERUN_SCRIPT).write_text(head + 'SETTINGS = json.loads(r"""\n' + json.dumps(settings) + "\n"
                                        + '""")' + rest.split('""")', 1)[1])
     assert (copy / O.RERUN_SCRIPT).read_text() != script
-    proc = _run_script(copy, "--skip-jackknife")
+    proc = run_rerun_script(copy, "--skip-jackknife")
     assert proc.returncode != 0
     assert "NiMARE orders these experiments differently from the run" in proc.stderr

@@ -22,6 +22,8 @@ from ale_app.process.executor import Executor
 from ale_app.stats import montecarlo as I
 
 from conftest import ale_app_command, offline
+from helpers.oracles import assert_montecarlo_equals_nimare, nimare_montecarlo
+from helpers.studysets import pain_studyset
 
 GIB = 1024**3
 
@@ -218,9 +220,7 @@ def test_chunked_montecarlo_equals_nimare_and_unchunked():
     """The pain example's Monte Carlo FWE with the draws in chunks of 7 iterations: the null
     and every map equal NiMARE's FWECorrector (run here, same seed), and the unchunked run's
     null bit for bit, on one thread and on two."""
-    from test_inference import _assert_equal_to_nimare, _nimare, _pain_studyset
-
-    studyset = _pain_studyset()
+    studyset = pain_studyset()
     n_iterations = 30
     ours = I.montecarlo_fwe(studyset, n_iterations=n_iterations, seed=3)
     small = 4 * 7 * ours.n_foci
@@ -229,7 +229,7 @@ def test_chunked_montecarlo_equals_nimare_and_unchunked():
                                executor=Executor("threads", 2))
     assert chunked.null.equals(ours.null) and threads.null.equals(ours.null)
     assert np.array_equal(chunked.logp_cluster_size_fwe_values, ours.logp_cluster_size_fwe_values)
-    _assert_equal_to_nimare(chunked, _nimare(studyset, n_iterations, 3))
+    assert_montecarlo_equals_nimare(chunked, nimare_montecarlo(studyset, n_iterations, 3))
 
 
 # --------------------------------------------------------------------------- memory

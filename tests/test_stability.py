@@ -13,34 +13,11 @@ import warnings
 import numpy as np
 import pytest
 
+from helpers.studysets import planted_dataset
+
 from ale_app.process.executor import Executor
 
 TOL = 0.0  # equal: the same float32 shares of the same subsets
-
-
-def planted_dataset(n_experiments=20, seed=7, planted=((40, -20, 50, None),), n_random=(3, 8)):
-    """A seeded dataset: each experiment has a few foci at random in the brain, plus, for each
-    planted centre ``(x, y, z, k)``, a focus within 4 mm of it in the first ``k`` experiments
-    (all when k is None)."""
-    from nimare.dataset import Dataset
-    from nimare.utils import get_template
-
-    rng = np.random.default_rng(seed)
-    mask = get_template("mni152_2mm", mask="brain")
-    ijk = np.argwhere(np.asanyarray(mask.dataobj) > 0)
-    data = {}
-    for e in range(n_experiments):
-        xyz = ijk[rng.integers(0, len(ijk), int(rng.integers(*n_random)))] @ mask.affine[:3, :3].T + mask.affine[:3, 3]
-        extra = [np.array(c[:3]) + rng.uniform(-4, 4, 3) for c in planted if c[3] is None or e < c[3]]
-        if extra:
-            xyz = np.vstack([xyz, np.array(extra)])
-        data[f"study{e:02d}"] = {"contrasts": {"1": {
-            "coords": {"space": "MNI", "x": xyz[:, 0].tolist(), "y": xyz[:, 1].tolist(), "z": xyz[:, 2].tolist()},
-            "metadata": {"sample_sizes": [int(rng.integers(8, 41))]},
-        }}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Dataset(data, target="mni152_2mm")
 
 
 def nimare_stability(dataset, *, subset_size, n_subsets, n_iterations, seed, voxel_p=0.001, alpha=0.05,

@@ -64,8 +64,8 @@ READER_CASES = ["sleuth unknown reference", "sleuth one experiment", "select.fir
 
 @pytest.mark.parametrize("name", READER_CASES)
 def test_reader_problems_before_heavy_imports(name, tmp_path):
-    from test_bad_inputs import CASES as BAD_CASES
-    from test_bad_inputs import write_case_spec
+    from helpers.bad_cases import CASES as BAD_CASES
+    from helpers.bad_cases import write_case_spec
 
     case = next(c for c in BAD_CASES if c["name"] == name)
     spec = write_case_spec(case, tmp_path)

@@ -9,121 +9,18 @@ depend on the executor or the block size. The streaming quantile is checked agai
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import generate  # noqa: E402
+from helpers.oracles import nimare_subtraction, nimare_subtraction_directional
+from helpers.studysets import fit_groups, generated_groups, pain_groups
 
-from ale_app.process.executor import Executor  # noqa: E402
-from ale_app.spec.models import ALESpec  # noqa: E402
-from ale_app.stats import subtraction as S  # noqa: E402
-from ale_app.stats.ale import fit_ale  # noqa: E402
+from ale_app.process.executor import Executor
+from ale_app.stats import subtraction as S
 
 TOL = 1e-6
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def _pain_groups(n1=10, n2=11):
-    from nimare.nimads import Studyset
-    from nimare.utils import get_resource_path
-
-    studyset = Studyset(os.path.join(get_resource_path(), "nidm_pain_studyset.json"), target="mni152_2mm")
-    ids = list(studyset.ids)
-    return studyset.slice(ids[:n1]), studyset.slice(ids[n1 : n1 + n2])
-
-
-def _generated_group(first_case: int, n: int, tag: str):
-    """``n`` experiments from the seeded generator's cases ``first_case``, ``first_case + 1``,
-    ... (their kinds vary: clustered, scattered, ties, foci outside the mask, Talairach
-    tables), as a NIMADS studyset with the template's space."""
-    from nimare.nimads import Studyset
-
-    mask, affine = generate.template_mask()
-    studies: dict[str, dict] = {}
-    count, index = 0, first_case
-    while count < n:
-        case = generate.make_case(index, mask, affine)
-        index += 1
-        analyses: dict[tuple, dict] = {}
-        for r in case.rows:
-            key = (r["study_id"], r["analysis_id"])
-            if key not in analyses:
-                if count == n:
-                    continue
-                count += 1
-                sid = f"{tag}-{case.index}-{r['study_id']}"
-                study = studies.setdefault(sid, {"id": sid, "name": sid, "analyses": []})
-                analyses[key] = {"id": f"{sid}-{r['analysis_id']}", "name": r["analysis_id"], "points": [],
-                                 "metadata": {"sample_sizes": [r["sample_size"]]}}
-                study["analyses"].append(analyses[key])
-            analyses[key]["points"].append({"space": r["space"], "coordinates": [r["x"], r["y"], r["z"]]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Studyset({"id": tag, "name": tag, "studies": list(studies.values())}, target="mni152_2mm")
-
-
-def _generated_groups(n1: int, n2: int, first_case: int):
-    return _generated_group(first_case, n1, "a"), _generated_group(first_case + 50, n2, "b")
-
-
-def _fits(s1, s2, kernel_fwhm=None, sample_size=None):
-    spec = ALESpec(kernel_fwhm=kernel_fwhm, sample_size=sample_size)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit_ale(s1, spec), fit_ale(s2, spec)
-
-
-def _kernel_kwargs(kernel_fwhm=None, sample_size=None):
-    kwargs = {}
-    if kernel_fwhm is not None:
-        kwargs["kernel__fwhm"] = kernel_fwhm
-    if sample_size is not None:
-        kwargs["kernel__sample_size"] = sample_size
-    return kwargs
-
-
-def _nimare(s1, s2, n_iterations, seed, voxel_p=0.001, **kernel):
-    """NiMARE's ALESubtraction + FWECorrector(montecarlo); returns (estimator, corrected)."""
-    from nimare.correct import FWECorrector
-    from nimare.meta.cbma.ale import ALESubtraction
-
-    logging.disable(logging.INFO)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            estimator = ALESubtraction(n_iters=n_iterations, random_state=seed, **_kernel_kwargs(**kernel))
-            result = estimator.fit(s1, s2)
-            corrected = FWECorrector(method="montecarlo", voxel_thresh=voxel_p,
-                                     n_iters=n_iterations).transform(result)
-    finally:
-        logging.disable(logging.NOTSET)
-    return estimator, corrected
-
-
-def _nimare_directional(s1, s2, n_iterations, seed, mask1, mask2, **kernel):
-    """NiMARE's ALESubtraction fitted with inference maps (GingerALE's directional reading)."""
-    from nimare.meta.cbma.ale import ALESubtraction
-
-    logging.disable(logging.INFO)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            estimator = ALESubtraction(n_iters=n_iterations, random_state=seed, **_kernel_kwargs(**kernel))
-            return estimator.fit(
-                s1, s2,
-                inference_map1=None if mask1 is None else mask1.astype(np.float32),
-                inference_map2=None if mask2 is None else mask2.astype(np.float32))
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 # --------------------------------------------------------------------------- checks
@@ -222,7 +119,7 @@ def test_permutation_threshold_and_maxima_equal_full_array():
 
     from ale_app.stats import nimare_adapter as NA
 
-    fit1, fit2 = _fits(*_generated_groups(3, 4, first_case=0))
+    fit1, fit2 = fit_groups(*generated_groups(3, 4, first_case=0))
     n_iterations, seed = 24, 5
     diff = fit1.stat_values - fit2.stat_values
     seeds = NA.subtraction_iteration_seeds(seed, n_iterations)
@@ -254,21 +151,21 @@ def test_generated_3_vs_4_equals_nimare():
     """3 vs 4 generated experiments (ties, scattered foci), 40 permutations: every map and
     null equals NiMARE's; the directional reading equals NiMARE's fit with inference maps;
     the MA maps are ALESubtraction's."""
-    s1, s2 = _generated_groups(3, 4, first_case=0)
-    fit1, fit2 = _fits(s1, s2)
+    s1, s2 = generated_groups(3, 4, first_case=0)
+    fit1, fit2 = fit_groups(s1, s2)
     mask1, mask2 = _convergence_masks(fit1, fit2)
     ours = S.fit_subtraction(fit1, fit2, n_iterations=40, seed=7, inference_mask1=mask1, inference_mask2=mask2)
-    estimator, corrected = _nimare(s1, s2, 40, 7)
+    estimator, corrected = nimare_subtraction(s1, s2, 40, 7)
     _assert_ma_maps_equal_nimare(fit1, fit2, estimator)
     _assert_equal_to_nimare(ours, corrected)
-    _assert_directional_equal(ours, _nimare_directional(s1, s2, 40, 7, mask1, mask2))
+    _assert_directional_equal(ours, nimare_subtraction_directional(s1, s2, 40, 7, mask1, mask2))
     assert ours.n1 == 3 and ours.n2 == 4 and len(ours.null) == 40
 
 
 def test_executors_and_blocks_agree():
     """Serial, threads and processes, with different block sizes: the same result, bit for
     bit; progress counts every permutation once."""
-    fit1, fit2 = _fits(*_generated_groups(6, 5, first_case=8))
+    fit1, fit2 = fit_groups(*generated_groups(6, 5, first_case=8))
     mask1, _ = _convergence_masks(fit1, fit2)
     done = []
     serial = S.fit_subtraction(fit1, fit2, n_iterations=45, seed=1, inference_mask1=mask1, progress=done.append)
@@ -293,7 +190,7 @@ def _assert_same(a: S.SubtractionResult, b: S.SubtractionResult):
 
 
 def test_rejects_bad_inputs():
-    fit1, fit2 = _fits(*_generated_groups(3, 4, first_case=0))
+    fit1, fit2 = fit_groups(*generated_groups(3, 4, first_case=0))
     with pytest.raises(ValueError):
         S.fit_subtraction(fit1, fit2, n_iterations=0)
     with pytest.raises(ValueError):
@@ -306,7 +203,7 @@ def test_rejects_bad_inputs():
 def test_two_empty_inference_masks_give_an_empty_directional_reading():
     """Neither group converges anywhere on its own: the directional reading is p 1 and z 0 at
     every voxel (NiMARE's fit refuses this case), and every other map is the fit without masks."""
-    fit1, fit2 = _fits(*_generated_groups(3, 4, first_case=0))
+    fit1, fit2 = fit_groups(*generated_groups(3, 4, first_case=0))
     empty = np.zeros(fit1.stat_values.size, bool)
     plain = S.fit_subtraction(fit1, fit2, n_iterations=5, seed=2)
     masked = S.fit_subtraction(fit1, fit2, n_iterations=5, seed=2, inference_mask1=empty, inference_mask2=empty)
@@ -319,10 +216,10 @@ def test_two_empty_inference_masks_give_an_empty_directional_reading():
 @pytest.mark.slow
 def test_pain_10_vs_11_equals_nimare():
     """NiMARE's bundled pain studyset, its first 10 vs next 11 analyses, 200 permutations."""
-    s1, s2 = _pain_groups()
-    fit1, fit2 = _fits(s1, s2)
+    s1, s2 = pain_groups()
+    fit1, fit2 = fit_groups(s1, s2)
     ours = S.fit_subtraction(fit1, fit2, n_iterations=200, seed=11, executor=Executor("threads", 2))
-    estimator, corrected = _nimare(s1, s2, 200, 11)
+    estimator, corrected = nimare_subtraction(s1, s2, 200, 11)
     _assert_ma_maps_equal_nimare(fit1, fit2, estimator)
     _assert_equal_to_nimare(ours, corrected)
     assert (ours.null["max_cluster_size_voxels"] > 0).all()
@@ -332,13 +229,13 @@ def test_pain_10_vs_11_equals_nimare():
 def test_pain_directional_equals_nimare():
     """The directional reading on the pain split, each group's inference map its top 30 %
     of ALE values, one mask alone and both, 150 permutations."""
-    s1, s2 = _pain_groups()
-    fit1, fit2 = _fits(s1, s2)
+    s1, s2 = pain_groups()
+    fit1, fit2 = fit_groups(s1, s2)
     mask1, mask2 = _convergence_masks(fit1, fit2, fraction=0.3)
     for m1, m2 in ((mask1, mask2), (mask1, None), (None, mask2)):
         ours = S.fit_subtraction(fit1, fit2, n_iterations=150, seed=4, inference_mask1=m1, inference_mask2=m2,
                                  executor=Executor("threads", 2))
-        _assert_directional_equal(ours, _nimare_directional(s1, s2, 150, 4, m1, m2))
+        _assert_directional_equal(ours, nimare_subtraction_directional(s1, s2, 150, 4, m1, m2))
 
 
 @pytest.mark.slow
@@ -348,11 +245,11 @@ def test_pain_directional_equals_nimare():
     (9, 12, 40, {"sample_size": 15}, 0.001, 100),
 ])
 def test_generated_equal_nimare(n1, n2, first_case, kernel, voxel_p, n_iterations):
-    s1, s2 = _generated_groups(n1, n2, first_case=first_case)
-    fit1, fit2 = _fits(s1, s2, **kernel)
+    s1, s2 = generated_groups(n1, n2, first_case=first_case)
+    fit1, fit2 = fit_groups(s1, s2, **kernel)
     ours = S.fit_subtraction(fit1, fit2, n_iterations=n_iterations, seed=first_case, voxel_p=voxel_p,
                              executor=Executor("threads", 2))
-    estimator, corrected = _nimare(s1, s2, n_iterations, first_case, voxel_p=voxel_p, **kernel)
+    estimator, corrected = nimare_subtraction(s1, s2, n_iterations, first_case, voxel_p=voxel_p, **kernel)
     _assert_ma_maps_equal_nimare(fit1, fit2, estimator)
     _assert_equal_to_nimare(ours, corrected)
 
@@ -363,7 +260,7 @@ def test_dask_scheduler_gives_the_same_result():
     from conftest import require
 
     distributed = require("distributed", "the dask backend; pip install 'ale-app[dask]'")
-    fit1, fit2 = _fits(*_generated_groups(6, 5, first_case=8))
+    fit1, fit2 = fit_groups(*generated_groups(6, 5, first_case=8))
     serial = S.fit_subtraction(fit1, fit2, n_iterations=40, seed=2)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
         on_dask = S.fit_subtraction(fit1, fit2, n_iterations=40, seed=2, block_size=9,
@@ -379,7 +276,7 @@ def test_adapter_matches_nimare_and_raises_no_deprecation():
 
     from ale_app.stats import nimare_adapter as NA
 
-    fit1, fit2 = _fits(*_generated_groups(3, 4, first_case=0))
+    fit1, fit2 = fit_groups(*generated_groups(3, 4, first_case=0))
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         warnings.simplefilter("error", FutureWarning)
@@ -400,7 +297,7 @@ def test_plan_of_unsorted_csr_is_the_same():
     entry per row is added in row order either way)."""
     import scipy.sparse as sp
 
-    fit1, fit2 = _fits(*_generated_groups(3, 4, first_case=0))
+    fit1, fit2 = fit_groups(*generated_groups(3, 4, first_case=0))
     diff = fit1.stat_values - fit2.stat_values
     rng = np.random.default_rng(0)
 

@@ -29,7 +29,7 @@ from ale_app.inputs.readers import workbook_limits as L
 from ale_app.inputs.readers.workbook_limits import check_workbook_limits
 
 from conftest import ale_app_command, offline
-from test_user_tables import HEADER, IDS, MAPPING, run, write_xlsx
+from helpers.tables import HEADER, IDS, MAPPING, run, write_xlsx
 
 MiB = 1 << 20
 #: Generous: every refusal here takes well under a second; the bound only catches a slow path.
