@@ -2,10 +2,10 @@
 
 Every spec version means a project: a version-1 spec one group and no contrast, a
 version-2 spec two groups and one contrast. :func:`to_project` is where that is read, and
-the one place outside the spec models that reads ``spec_version``; the run, the outputs and
-the report are meant to read the :class:`Project` alone (issue 34 moves them onto it one
-piece at a time; today :mod:`ale_app.run.workflow` and :mod:`ale_app.run.contrast_workflow`
-still take the version-1 and version-2 specs).
+the one place outside the spec models that reads ``spec_version``; the run
+(:mod:`ale_app.run.pipeline`), the registry's choice and ``--verify`` read the
+:class:`Project`. Shapes ``single`` and ``pair`` run today; the writers below the pipeline
+still take the version-1 or version-2 spec the project holds (``source``).
 
 A version-1 spec's one group keeps the spec exactly as written (its title above all: the
 report, ``CITATION.md`` and ``dataset_description.json`` carry it), so a version-1 run and
