@@ -1,9 +1,11 @@
 """The one object a run computes: everything the writers, the report and provenance need.
 
-:func:`ale_app.run.pipeline.compute` fills an :class:`AnalysisResult` step by step; the writers
-in :mod:`ale_app.outputs.registry` read it and nothing else. When a step fails, the fields of the
-steps finished before it are set and the later ones are None, so a report can still say
-what was finished.
+:func:`ale_app.run.pipeline.compute` fills a :class:`ProjectResult` step by step: each group's
+own analysis (an :class:`AnalysisResult`), then each contrast (a :class:`ContrastResult`, which
+reads the two groups' parts); the registry of the project
+(:func:`ale_app.outputs.registries.registry_for`) reads it and nothing else. When a step fails,
+the fields of the steps finished before it are set and the later ones are None, so a report
+can still say what was finished.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ if TYPE_CHECKING:  # the steps import these when they run, not at start-up
     from ale_app.inputs.evidence import Evidence
     import numpy as np
 
+    from ale_app.spec.project import Project
     from ale_app.spec.v2 import AnalysisSpecV2
     from ale_app.stats.ale import ALEFit, Clusters, Peak
     from ale_app.stats.balanced import BalancedResult
@@ -239,3 +242,75 @@ class ContrastResult:
     @property
     def masker(self):
         return self.first.fit.masker
+
+
+@dataclass
+class ProjectResult:
+    """What a run of a project (:class:`~ale_app.spec.project.Project`) computed: each group's
+    own analysis and each contrast, whatever the spec's version.
+
+    Attributes
+    ----------
+    project : ale_app.spec.project.Project
+        The analyses the run computes.
+    record : RunRecord
+        The command, the spec's text and folder, the execution options.
+    groups : dict of str to AnalysisResult
+        Each group's own analysis (its ``spec`` is the group's version-1 spec), in run order.
+    contrasts : dict of str to ContrastResult
+        Each contrast by its label; a contrast's ``groups`` are the same objects as here (a
+        group is computed once, whichever contrasts read it).
+    timings : dict
+        Seconds of the run's own steps (reading the inputs, writing, figures, the report).
+    step_status : dict
+        The status of the run's own steps (see :attr:`AnalysisResult.step_status`).
+    """
+
+    project: Project
+    record: RunRecord
+    groups: dict[str, AnalysisResult]
+    contrasts: dict[str, ContrastResult] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    step_status: dict[str, str] = field(default_factory=dict)
+    _failed_step: str | None = None
+
+    @property
+    def spec(self):
+        """The spec as written (the figures' formats and resolution are read from it)."""
+        return self.project.source
+
+    @property
+    def shape(self) -> str:
+        return self.project.shape
+
+    @property
+    def inferential(self) -> bool:
+        return self.project.inferential
+
+    @property
+    def random_seed(self) -> int | None:
+        """The seed of every random draw; None in descriptive mode (nothing is random)."""
+        return self.spec.inference.seed if self.inferential else None
+
+    @property
+    def page(self) -> AnalysisResult | ContrastResult | ProjectResult:
+        """What the run's own files (the report, ``CITATION.md``, ``spec.json``) describe:
+        the one group's analysis (shape ``single``), the one contrast (shape ``pair``), or
+        the whole project."""
+        if self.shape == "single":
+            return next(iter(self.groups.values()))
+        if self.shape == "pair":
+            return next(iter(self.contrasts.values()))
+        return self
+
+    @property
+    def failed_step(self) -> str | None:
+        """The step that failed, when the report describes an unfinished run."""
+        return self._failed_step
+
+    @failed_step.setter
+    def failed_step(self, title: str | None) -> None:
+        self._failed_step = title
+        page = self.page
+        if page is not self:
+            page.failed_step = title

@@ -55,6 +55,10 @@ class Output:
         The result fields it is built from (the steps of :mod:`ale_app.run.steps` compute
         them); it is written only when they are all set, so a failure report writes what
         the finished steps made.
+    part : callable, optional
+        ``part(result)`` is the part of a project's result the entry is built from (a
+        group's :class:`~ale_app.result.AnalysisResult`, a contrast's
+        :class:`~ale_app.result.ContrastResult`); without it, the result itself.
     """
 
     name: str
@@ -66,6 +70,11 @@ class Output:
     section: str | None = None
     draw_cost: float = 1.0
     needs: tuple[str, ...] = ()
+    part: Callable[[Any], Any] | None = None
+
+    def of(self, result):
+        """The part of ``result`` this entry is built from (None when the run has no such part)."""
+        return result if self.part is None else self.part(result)
 
     def file_names(self) -> list[str]:
         """Every file name this entry can write (figures in each format, the sidecar)."""
@@ -74,8 +83,29 @@ class Output:
         return [self.name] + ([D.sidecar_name(self.name)] if self.sidecar else [])
 
 
+@dataclass(frozen=True)
+class GroupPart:
+    """The part of a project's result that is group ``name``'s own analysis."""
+
+    name: str
+
+    def __call__(self, result):
+        return result.groups.get(self.name)
+
+
+@dataclass(frozen=True)
+class ContrastPart:
+    """The part of a project's result that is the contrast labelled ``label``."""
+
+    label: str
+
+    def __call__(self, result):
+        return result.contrasts.get(self.label)
+
+
 def ready(entry: Output, result) -> bool:
     """Whether every result field ``entry`` is built from is set (a failed step leaves later ones None)."""
-    return all(getattr(result, attr) is not None for attr in entry.needs)
+    part = entry.of(result)
+    return part is not None and all(getattr(part, attr) is not None for attr in entry.needs)
 
 

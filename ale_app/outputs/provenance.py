@@ -248,44 +248,72 @@ def write_provenance(result, out) -> dict[str, str]:
     :class:`~ale_app.outputs.folder.OutputFolder`), last, from the digests of every file
     written; return them.
 
-    ``result`` is one group's :class:`~ale_app.result.AnalysisResult`, or a
-    :class:`~ale_app.result.ContrastResult` holding two groups: then each group's seconds per
-    step are keyed ``<group>:<step>``, the contrast is described, and the input format and
-    space conversions are given per group.
+    ``result`` is the run's :class:`~ale_app.result.ProjectResult`. With one group (shape
+    ``single``) the record is version 1's. Otherwise each group's seconds per step are keyed
+    ``<group>:<step>`` and its input format and space conversions are given per group; the
+    one contrast of shape ``pair`` is ``Contrast``, the contrasts of a project ``Contrasts``
+    (their steps' seconds keyed ``<label>:<step>``).
     """
     from ale_app.digests import sha256_bytes
 
     rec = result.record
-    groups = getattr(result, "groups", None)
-    parts = list(groups.values()) if groups else [result]
+    groups = result.groups
     outputs = dict(out.digests)
     timings = dict(result.timings)
-    for name, group in (groups or {}).items():
-        timings.update({f"{name}:{k}": v for k, v in group.timings.items()})
+    if result.shape != "single":
+        for name, group in groups.items():
+            timings.update({f"{name}:{k}": v for k, v in group.timings.items()})
+    if result.shape == "project":
+        for label, contrast in result.contrasts.items():
+            timings.update({f"{label}:{k}": v for k, v in contrast.timings.items()})
     record = provenance_record(
         rec.argv, rec.started, sha256_bytes(rec.spec_text.encode("utf-8")),
-        [f for part in parts for f in part.evidence.input_files], outputs, rec.n_jobs, rec.backend, timings,
+        _input_files(groups.values(), once=result.shape == "project"), outputs, rec.n_jobs, rec.backend, timings,
         spec_folder=rec.spec_dir, output_dir=out.destination, random_seed=result.random_seed)
     spec = result.spec
     record["Mode"] = spec.mode
-    if not groups:
-        ev = result.evidence
+    if result.shape == "single":
+        (part,) = groups.values()
+        ev = part.evidence
         record["JackknifeMethod"] = spec.jackknife.method if spec.jackknife.enabled else None
         record["InputFormat"] = ev.source["format"]
         record["InputSpaceConversions"] = ev.conversions
         out.write_json(FILE_NAME, record)
         return outputs
-    record["Contrast"] = {"Groups": list(result.names), "Conjunction": spec.contrast.conjunction,
-                          "Method": spec.contrast.method}
-    if result.balanced is not None:
-        bal = result.balanced
-        record["Contrast"]["Balanced"] = {
+    described = [_contrast_record(c) for c in result.contrasts.values()]
+    if result.shape == "pair":
+        record["Contrast"] = described[0]
+    else:
+        record["Contrasts"] = [{"Label": label, **d} for label, d in zip(result.contrasts, described)]
+    record["InputFormat"] = {n: g.evidence.source["format"] for n, g in groups.items()}
+    record["InputSpaceConversions"] = {n: g.evidence.conversions for n, g in groups.items()}
+    out.write_json(FILE_NAME, record)
+    return outputs
+
+
+def _input_files(groups, once: bool) -> list[dict]:
+    """Every group's input files in run order; with ``once``, a file several groups read is
+    listed once (a version-2 run lists it per group, as it always has)."""
+    files = [f for group in groups for f in group.evidence.input_files]
+    if not once:
+        return files
+    seen: dict[tuple, dict] = {}
+    for f in files:
+        seen.setdefault((f["path"], f["sha256"]), f)
+    return list(seen.values())
+
+
+def _contrast_record(contrast) -> dict[str, Any]:
+    """What provenance says of one contrast (a :class:`~ale_app.result.ContrastResult`)."""
+    spec = contrast.spec
+    described: dict[str, Any] = {"Groups": list(contrast.names), "Conjunction": spec.contrast.conjunction,
+                                 "Method": spec.contrast.method}
+    if contrast.balanced is not None:
+        bal = contrast.balanced
+        described["Balanced"] = {
             "Procedure": "NiMARE's BalancedALESubtraction(null_method='random-foci'), computed by ale-app's engine",
             "TargetN": bal.target_n, "Subsamples": bal.n_subsamples, "SubsamplesUsed": list(bal.n_subsamples_used),
             "DifferenceIterations": bal.difference_iterations, "NullIterations": bal.n_iterations,
             "MaskCoverage": bal.mask_coverage, "Seeds": {"FirstGroupAndDifferences": bal.seed,
                                                         "SecondGroup": bal.seed + 1}}
-    record["InputFormat"] = {n: g.evidence.source["format"] for n, g in groups.items()}
-    record["InputSpaceConversions"] = {n: g.evidence.conversions for n, g in groups.items()}
-    out.write_json(FILE_NAME, record)
-    return outputs
+    return described

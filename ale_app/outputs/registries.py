@@ -5,8 +5,10 @@ groups and their contrast, chosen by the project's shape alone.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ale_app.outputs import folder as D
-from ale_app.outputs.entries import Output
+from ale_app.outputs.entries import ContrastPart, GroupPart, Output
 from ale_app.outputs.names import DATASET_DESCRIPTION, PROVENANCE
 from ale_app.outputs.registry import REGISTRY
 
@@ -14,14 +16,23 @@ __all__ = ["known_output_names", "owned_names", "registry_for"]
 
 
 def registry_for(project=None) -> tuple[Output, ...]:
-    """The registry of a run of ``project`` (:class:`~ale_app.spec.project.Project`):
-    :data:`REGISTRY` for one group (shape ``single``), the contrast registry of its groups
-    for two groups and their contrast (shape ``pair``)."""
-    if project is not None and project.shape == "pair":
-        from ale_app.outputs.contrast_registry import contrast_registry  # pandas: imported when a run needs it
+    """The registry of a run of ``project`` (:class:`~ale_app.spec.project.Project`), its
+    entries built from the run's :class:`~ale_app.result.ProjectResult`: :data:`REGISTRY`
+    of the one group (shape ``single``), the contrast registry of the one contrast (shape
+    ``pair``), or every group's files, every contrast's and the project's own (shape
+    ``project``). Without a project, :data:`REGISTRY` itself (built from a group's result)."""
+    if project is None:
+        return REGISTRY
+    if project.shape == "single":
+        (group,) = project.groups
+        return tuple(replace(entry, part=GroupPart(group)) for entry in REGISTRY)
+    from ale_app.outputs import contrast_registry as C  # pandas: imported when a run needs it
 
-        return contrast_registry(project.source)
-    return REGISTRY
+    if project.shape == "pair":
+        (plan,) = project.contrasts
+        return tuple(replace(entry, part=ContrastPart(plan.label))
+                     for entry in C.contrast_registry(project.contrast_spec(plan)))
+    return C.project_registry(project)
 
 
 def known_output_names(project=None) -> set[str]:

@@ -22,6 +22,7 @@ def write_entry(entry: Output, result: AnalysisResult, out: D.OutputFolder) -> b
     """Build one entry from ``result`` and write it (and its sidecar); False if not produced."""
     if not ready(entry, result):
         return False
+    result = entry.of(result)
     content = entry.build(result, out)
     if content is None:
         return False
@@ -79,6 +80,7 @@ def draw(name: str, result: AnalysisResult, registry: tuple[Output, ...] = REGIS
     entry = next(e for e in registry if e.name == name)
     if not ready(entry, result):
         return None
+    result = entry.of(result)
     fig = entry.build(result, None)
     return None if fig is None else render_figure(fig, result.spec.figures.formats, result.spec.figures.dpi)
 

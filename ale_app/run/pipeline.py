@@ -10,10 +10,10 @@ then the registry of the project (:func:`ale_app.outputs.registries.registry_for
 file and :func:`ale_app.outputs.provenance.write_provenance` writes ``provenance.json`` last,
 with the folder rules of :func:`ale_app.run.workflow.run_in_folder`.
 
-The project's shape picks only which result holds the groups (one group's
-:class:`~ale_app.result.AnalysisResult` alone, or a
-:class:`~ale_app.result.ContrastResult` holding both groups') and so which files and page a
-run writes: version 1's or version 2's, byte for byte as before.
+Every run computes one :class:`~ale_app.result.ProjectResult`: each group's part, then each
+contrast's (reading the groups' parts). The project's shape picks only which run-level files
+and page the registry writes: version 1's (one group), version 2's (two groups and their
+contrast), byte for byte as before, or the project's.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ale_app.outputs.registries import owned_names, registry_for
 from ale_app.outputs.provenance import write_provenance
-from ale_app.result import AnalysisResult, ContrastResult
+from ale_app.result import AnalysisResult, ContrastResult, ProjectResult
 from ale_app.run import workflow
 from ale_app.run.steps import StepContext, step_title, steps_of
 from ale_app.run.validate import validate
@@ -36,19 +36,11 @@ LGR = logging.getLogger("ale_app")
 __all__ = ["compute", "estimate_cost", "run", "validate"]
 
 
-def _groups_result(project: Project) -> bool:
-    """Whether the run's result holds its groups (two groups and a contrast) rather than
-    being its one group's."""
-    if project.shape not in ("single", "pair"):
-        raise NotImplementedError(f"a project of shape {project.shape!r} has no pipeline yet")
-    return project.shape != "single"
-
-
 def estimate_cost(project: Project, evidence: dict, n_jobs: int, executor_kind: str):
     """The run's estimated peak memory and seconds per step (:func:`workflow.estimate_cost`)
     from each group's ``evidence``."""
     return workflow.estimate_cost(project.source, list(evidence.values()), n_jobs, executor_kind,
-                                  contrast=_groups_result(project))
+                                  contrast=project.shape != "single")
 
 
 class _GroupTimer(_Timer):
@@ -66,33 +58,57 @@ class _GroupTimer(_Timer):
             yield
 
 
-def compute(result, options: RunOptions, timer: _Timer | None = None):
-    """Run every declared step on ``result``, in order: each group's own steps, then the
+def compute(result: ProjectResult, options: RunOptions, timer: _Timer | None = None) -> ProjectResult:
+    """Run every declared step on ``result``, in order: each group's own steps, then each
     contrast's, then the run's (:func:`ale_app.run.steps.steps_of`).
 
     Fills ``result`` step by step (so that, if a step fails, the earlier ones are there),
-    records each step's status in its ``step_status`` and returns it. No file is read or
-    written here. A failing group step is named with its group (``"a: jackknife"``).
+    records each step's status in its part's ``step_status`` and returns it. No file is read
+    or written here. When the run has several groups, a group's log lines and a failing
+    group step are named with the group (``"a: jackknife"``), a contrast's with its label
+    when the project has several contrasts.
     """
     timer = timer or _Timer(options.on_step)
     context = StepContext(executor=options.executor())
-    if isinstance(result, AnalysisResult):  # one group: the result is the group's own
-        for step in steps_of("group", "run"):
-            run_step(step, result, context, timer)
-        return result
+    named = result.shape != "single"
     for name, group in result.groups.items():
-        timer.current = f"group {name}"
-        group_timer = _GroupTimer(name, options.on_step, group.timings)
+        group_timer = _GroupTimer(name, options.on_step, group.timings) if named else timer
         for step in steps_of("group"):
             try:
                 run_step(step, group, context, group_timer)
             except BaseException:
-                timer.current = f"{name}: {step_title(step.name)}"
+                if named:
+                    timer.current = f"{name}: {step_title(step.name)}"
                 raise
-        timer.current = None
-    for step in steps_of("contrast", "run"):
+    for label, contrast in result.contrasts.items():
+        contrast_timer = _GroupTimer(label, options.on_step, contrast.timings) if result.shape == "project" else timer
+        for step in steps_of("contrast"):
+            try:
+                run_step(step, contrast, context, contrast_timer)
+            except BaseException:
+                if contrast_timer is not timer:
+                    timer.current = f"{label}: {step_title(step.name)}"
+                raise
+    for step in steps_of("run"):
         run_step(step, result, context, timer)
     return result
+
+
+def _project_result(project: Project, record, evidence: dict, timer: _Timer) -> ProjectResult:
+    """The empty result of ``project``: each group's part from its ``evidence``, each
+    contrast's reading its two groups' parts. The run's seconds are kept where the run's
+    own files read them: in the one group's part (shape ``single``), the one contrast's
+    (``pair``), or the project's."""
+    shape = project.shape
+    groups = {name: AnalysisResult(spec=project.groups[name], evidence=ev, record=record,
+                                   **({"timings": timer.seconds} if shape == "single" else {}))
+              for name, ev in evidence.items()}
+    contrasts = {plan.label: ContrastResult(spec=project.contrast_spec(plan),
+                                            groups={g: groups[g] for g in plan.groups}, record=record,
+                                            **({"timings": timer.seconds} if shape == "pair" else {}))
+                 for plan in project.contrasts}
+    return ProjectResult(project=project, record=record, groups=groups, contrasts=contrasts,
+                         timings=timer.seconds)
 
 
 def run(project: Project, spec_dir: Path, spec_text: str, output_dir: Path, options: RunOptions):
@@ -114,8 +130,8 @@ def run(project: Project, spec_dir: Path, spec_text: str, output_dir: Path, opti
 
     Returns
     -------
-    AnalysisResult or ContrastResult
-        Everything the run computed; ``timings`` holds the seconds per step.
+    ProjectResult
+        Everything the run computed: each group's part, each contrast's, the seconds per step.
 
     Notes
     -----
@@ -125,19 +141,14 @@ def run(project: Project, spec_dir: Path, spec_text: str, output_dir: Path, opti
     """
     timer = _Timer(options.on_step)
     record = workflow.run_record(spec_dir, spec_text, options)
-    holds_groups = _groups_result(project)
+    holds_groups = project.shape != "single"
 
-    def make_result(evidence: dict):
+    def make_result(evidence: dict) -> ProjectResult:
         for name, ev in evidence.items():
             LGR.info("%s%d analyses, %d studies, %d foci", f"group {name}: " if holds_groups else "", len(ev.ids),
                      len(ev.study_ids), len(ev.coordinates))
         workflow.check_memory(project.source, list(evidence.values()), options, contrast=holds_groups)
-        if not holds_groups:
-            ((name, ev),) = evidence.items()
-            return AnalysisResult(spec=project.groups[name], evidence=ev, record=record, timings=timer.seconds)
-        groups = {name: AnalysisResult(spec=project.groups[name], evidence=ev, record=record)
-                  for name, ev in evidence.items()}
-        return ContrastResult(spec=project.source, groups=groups, record=record, timings=timer.seconds)
+        return _project_result(project, record, evidence, timer)
 
     what = "Reading and checking the groups' inputs" if holds_groups else "Reading and checking the input"
     return workflow.run_in_folder(

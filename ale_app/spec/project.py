@@ -99,6 +99,13 @@ class Project:
         """The spec as run, for ``spec.json`` (the source's own record, unchanged)."""
         return self.source.record()
 
+    def contrast_spec(self, plan: ContrastPlan) -> AnalysisSpecV2:
+        """The version-2 spec of ``plan`` alone (its two groups, its contrast and every shared
+        section): what the contrast's steps and files read."""
+        if self.source.spec_version == 2:
+            return self.source
+        return pair_spec(self.source, plan)
+
     def readers(self, group: str) -> tuple[ContrastPlan, ...]:
         """The contrasts that read ``group``'s analysis, in run order."""
         return tuple(c for c in self.contrasts if group in c.groups)
