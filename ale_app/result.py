@@ -284,6 +284,11 @@ class ProjectResult:
         return self.project.shape
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """The groups, in run order."""
+        return tuple(self.groups)
+
+    @property
     def inferential(self) -> bool:
         return self.project.inferential
 

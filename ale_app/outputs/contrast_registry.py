@@ -20,7 +20,7 @@ from ale_app.outputs import registry as O
 from ale_app.outputs import sidecars as SC
 from ale_app.outputs.entries import ready
 from ale_app.outputs.group_figures import figure_title
-from ale_app.outputs.names import contrast_names, group_prefix, prefixed
+from ale_app.outputs.names import FIG_GROUPS, contrast_names, group_prefix, prefixed
 from ale_app.outputs.entries import Output, Sidecar
 
 #: Single-group files that a contrast run writes once for the whole run, not per group.
@@ -412,6 +412,70 @@ def contrast_registry(spec) -> tuple[Output, ...]:
         Output(O.RERUN_SCRIPT, "text", "report", _rerun_script, needs=("groups", "diff_values")),
         Output(O.REPORT, "text", "report", _report),
         Output(O.CITATION, "text", "report", _citation),
+        Output(O.SPEC_JSON, "json", "report", _spec_record),
+    ]
+    return tuple(entries)
+
+
+# --------------------------------------------------------------------------- a project
+
+
+def _project_report(result, out: D.OutputFolder) -> str:
+    from ale_app.present import project_report as R
+
+    registry = project_registry(result.project)
+    sections = sorted({e.section for e in registry if e.kind == "figure" and e.section})
+    figures = {s: O.figure_files(out.root, s, registry) for s in sections}
+    return R.project_report_html(result, out.digests, figures)
+
+
+def _project_citation(result, _out: D.OutputFolder) -> str:
+    from ale_app.present import project_report as R
+
+    return R.project_citation(result)
+
+
+def _project_dataset_description(result, _out=None) -> dict:
+    from ale_app.outputs import provenance as P
+
+    first = next(iter(result.groups.values()))
+    desc = P.dataset_description(result.spec.title, first.evidence.input_files)
+    desc["SourceDatasets"] = [
+        {"URL": f["path"], "Group": name, "SHA-256": f["sha256"]}
+        for name, g in result.groups.items() for f in g.evidence.input_files]
+    if not result.spec.title:
+        desc["Name"] = f"ale-app {result.spec.mode} project of {len(result.groups)} group(s)"
+    return desc
+
+
+def project_registry(project) -> tuple[Output, ...]:
+    """Every file a run of a project of any other shape than one group or one pair writes:
+    the run's own files, every group's (under its label), every contrast's (under its label;
+    built from the contrast's part of the :class:`~ale_app.result.ProjectResult`)."""
+    from ale_app.outputs.entries import ContrastPart
+
+    entries: list[Output] = [
+        Output(O.DATASET_DESCRIPTION, "json", "start", _project_dataset_description, needs=("groups",)),
+        Output(O.BIDSIGNORE, "text", "start", _bidsignore_text),
+        Output(O.COORDINATES, "tsv", "data", _coordinates, _coordinates_sidecar, needs=("groups",)),
+    ]
+    for group in project.groups:
+        for entry in O.REGISTRY:
+            if entry.name in RUN_FILES or entry.name == O.COORDINATES:
+                continue
+            entries.append(_group_entry(entry, group))
+    for plan in project.contrasts:
+        own = f"contrast-{plan.label}_"
+        for entry in contrast_registry(project.contrast_spec(plan)):
+            if own not in entry.name:
+                continue  # the run's files, each group's, the figure of every group's foci: once for the run
+            section = None if entry.section is None else f"{entry.section}-{plan.label}"
+            entries.append(replace(entry, part=ContrastPart(plan.label), section=section))
+    entries += [
+        Output(FIG_GROUPS, "figure", "figures", _fig_coordinates,
+               caption="All reported coordinates, coloured by group", section="project", needs=("groups",)),
+        Output(O.REPORT, "text", "report", _project_report),
+        Output(O.CITATION, "text", "report", _project_citation),
         Output(O.SPEC_JSON, "json", "report", _spec_record),
     ]
     return tuple(entries)

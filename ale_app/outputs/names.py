@@ -19,6 +19,10 @@ def prefixed(name: str, prefix: str) -> str:
     return f"{folder}/{prefix}{base}" if folder else f"{prefix}{base}"
 
 
+#: The figure of every group's foci, coloured by group (a run of several groups).
+FIG_GROUPS = "figures/desc-groups_glassbrain"
+
+
 def contrast_names(spec) -> dict[str, str]:
     """The contrast's file names for ``spec``."""
     c = f"contrast-{spec.contrast_label}_"
@@ -37,7 +41,7 @@ def contrast_names(spec) -> dict[str, str]:
         "focus_counts": f"{c}desc-focuscounts_table.tsv",
         "conjunction": f"{c}{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz",
         "conjunction_table": f"{c}desc-conjunction_table.tsv",
-        "fig_coordinates": "figures/desc-groups_glassbrain",
+        "fig_coordinates": FIG_GROUPS,
         "fig_diff": f"figures/{c}stat-aledifference_glassbrain",
         "fig_z": f"figures/{c}stat-z_desc-clusterFWE_glassbrain",
         "fig_conjunction": f"figures/{c}desc-conjunction_glassbrain",

@@ -364,7 +364,7 @@ def group_robustness_methods(result) -> str:
                    for name, f in ran.items())
 
 
-def _references(result) -> dict:
+def contrast_references(result) -> dict:
     """The references of a contrast run: the single-group ones, those of the robustness parts
     that ran in either group (and of the balanced contrast), and the contrast's own."""
     ran = {part for g in result.groups.values() for part in ("stability", "failsafe")
@@ -374,7 +374,7 @@ def _references(result) -> dict:
 
 def contrast_citation(result) -> str:
     """``CITATION.md`` of a contrast run."""
-    refs = _references(result)
+    refs = contrast_references(result)
     software = ", ".join(f"{k} {v}" for k, v in result.record.versions.items()
                          if k in ("ale-app", "nimare", "nilearn", "nibabel", "numpy", "python"))
     names = [*result.groups, result.spec.title or ""]
@@ -445,40 +445,14 @@ def _group_fwe_html(name: str, r) -> list[str]:
     return parts
 
 
-def contrast_report_html(result, digests: dict[str, str], figures: dict[str, list[tuple[str, Path]]]) -> str:
-    """The self-contained report page of a contrast run."""
+def contrast_section(result, figures: dict[str, list[tuple[str, Path]]], heading: str = "h2") -> list[str]:
+    """The contrast's part of a page: its figures, what ran, its cluster table, the dependence
+    on single experiments and the conjunction (``figures`` by section: ``contrast``,
+    ``conjunction``)."""
     a, b = result.names
     spec = result.spec
-    title = html.escape(spec.title or f"ale-app contrast: {a} vs {b}")
-    if result.inferential and spec.contrast.method == "balanced":
-        intro = (f"<p>An ALE contrast made by ale-app {html.escape(__version__)}, in the inferential mode the spec "
-                 "declared before the run: a balanced contrast (equal-sized random subsamples of both groups, "
-                 "NiMARE's BalancedALESubtraction procedure), each group's own inference, and their "
-                 "conjunction.</p>")
-    elif result.inferential:
-        intro = (f"<p>An ALE contrast made by ale-app {html.escape(__version__)}, in the inferential mode the spec "
-                 "declared before the run: the ALE subtraction with permutation FWE inference, each group's own "
-                 "inference, and their conjunction.</p>")
-    else:
-        intro = (f"<p>A descriptive ALE contrast made by ale-app {html.escape(__version__)}. Every threshold in this "
-                 "report is for display only; nothing here is a statistical test.</p>")
-    parts = [f"<h1>{title}</h1>", intro]
-    parts.extend(failure_html(result.failed_step))
-    parts.append(f"<h2>Interpretation</h2><p>{html.escape(interpretation(result))}</p>")
-    groups = []
-    for name, g in result.groups.items():
-        ev = g.evidence
-        row = {"Group": name, "Experiments": len(ev.ids), "Studies": len(ev.study_ids), "Foci": len(ev.coordinates),
-               "Source": ", ".join(f["path"] for f in ev.input_files)}
-        if g.fit is not None:
-            row["Peak ALE"] = f"{g.peak.value:.5f}"
-        if result.inferential and g.fwe_clusters is not None:
-            row["Clusters that passed FWE"] = len(g.fwe_clusters.labels)
-        elif g.clusters is not None:
-            row["Descriptive clusters"] = len(g.clusters.labels)
-        groups.append(row)
-    parts.append("<h2>Groups</h2>" + _table_html(pd.DataFrame(groups)))
-    parts.append(f"<h2>Contrast: {html.escape(a)} minus {html.escape(b)}</h2>")
+    parts: list[str] = []
+    parts.append(f"<{heading}>Contrast: {html.escape(a)} minus {html.escape(b)}</{heading}>")
     parts.extend(img_tag(path, cap) for cap, path in figures.get("contrast", []))
     if result.balanced is not None:
         bal = result.balanced
@@ -512,26 +486,70 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
         parts.append("<details><summary>Every experiment's contribution</summary>"
                      + _table_html(result.contrast_jackknife) + "</details>")
     if result.conjunction_clusters is not None:
-        parts.append("<h2>Conjunction</h2>")
+        parts.append(f"<{heading}>Conjunction</{heading}>")
         parts.extend(img_tag(path, cap) for cap, path in figures.get("conjunction", []))
         if len(result.conjunction_clusters.table):
             parts.append(cluster_html(result.conjunction_clusters.table))
         else:
             parts.append(f"<p>{html.escape(_no_conjunction_words(result))}</p>")
+    return parts
+
+
+def group_section(name: str, g, inputs, inferential: bool, figures: list[tuple[str, Path]]) -> list[str]:
+    """One group's part of a page: its figures, its clusters (FWE or descriptive) and its
+    experiments' key (``inputs``: the group's :class:`~ale_app.present.report_view.ReportInputs`)."""
+    parts = [f"<h2>Group {html.escape(name)}</h2>"]
+    parts.extend(img_tag(path, cap) for cap, path in figures)
+    if inferential and g.fwe_clusters is not None and len(g.fwe_clusters.table):
+        parts.extend(_group_fwe_html(name, inputs))
+    elif g.clusters is not None and len(g.clusters.table):
+        parts.append("<p>Descriptive clusters (display-only threshold):</p>" + cluster_html(g.clusters.table))
+    parts.append(f"<h3>Experiments of group {html.escape(name)} and their ids</h3>"
+                 + experiment_key_html(experiment_key(g.evidence), name,
+                                       coloured_by_study=studies_coloured(len(g.evidence.study_ids))))
+    return parts
+
+
+def contrast_report_html(result, digests: dict[str, str], figures: dict[str, list[tuple[str, Path]]]) -> str:
+    """The self-contained report page of a contrast run."""
+    a, b = result.names
+    spec = result.spec
+    title = html.escape(spec.title or f"ale-app contrast: {a} vs {b}")
+    if result.inferential and spec.contrast.method == "balanced":
+        intro = (f"<p>An ALE contrast made by ale-app {html.escape(__version__)}, in the inferential mode the spec "
+                 "declared before the run: a balanced contrast (equal-sized random subsamples of both groups, "
+                 "NiMARE's BalancedALESubtraction procedure), each group's own inference, and their "
+                 "conjunction.</p>")
+    elif result.inferential:
+        intro = (f"<p>An ALE contrast made by ale-app {html.escape(__version__)}, in the inferential mode the spec "
+                 "declared before the run: the ALE subtraction with permutation FWE inference, each group's own "
+                 "inference, and their conjunction.</p>")
+    else:
+        intro = (f"<p>A descriptive ALE contrast made by ale-app {html.escape(__version__)}. Every threshold in this "
+                 "report is for display only; nothing here is a statistical test.</p>")
+    parts = [f"<h1>{title}</h1>", intro]
+    parts.extend(failure_html(result.failed_step))
+    parts.append(f"<h2>Interpretation</h2><p>{html.escape(interpretation(result))}</p>")
+    groups = []
+    for name, g in result.groups.items():
+        ev = g.evidence
+        row = {"Group": name, "Experiments": len(ev.ids), "Studies": len(ev.study_ids), "Foci": len(ev.coordinates),
+               "Source": ", ".join(f["path"] for f in ev.input_files)}
+        if g.fit is not None:
+            row["Peak ALE"] = f"{g.peak.value:.5f}"
+        if result.inferential and g.fwe_clusters is not None:
+            row["Clusters that passed FWE"] = len(g.fwe_clusters.labels)
+        elif g.clusters is not None:
+            row["Descriptive clusters"] = len(g.clusters.labels)
+        groups.append(row)
+    parts.append("<h2>Groups</h2>" + _table_html(pd.DataFrame(groups)))
+    parts.extend(contrast_section(result, figures))
     inputs = group_inputs(result)
     for name, g in result.groups.items():
-        parts.append(f"<h2>Group {html.escape(name)}</h2>")
-        parts.extend(img_tag(path, cap) for cap, path in figures.get(f"group-{name}", []))
-        if result.inferential and g.fwe_clusters is not None and len(g.fwe_clusters.table):
-            parts.extend(_group_fwe_html(name, inputs[name]))
-        elif g.clusters is not None and len(g.clusters.table):
-            parts.append("<p>Descriptive clusters (display-only threshold):</p>" + cluster_html(g.clusters.table))
-        parts.append(f"<h3>Experiments of group {html.escape(name)} and their ids</h3>"
-                     + experiment_key_html(experiment_key(g.evidence), name,
-                                           coloured_by_study=studies_coloured(len(g.evidence.study_ids))))
+        parts.extend(group_section(name, g, inputs[name], result.inferential, figures.get(f"group-{name}", [])))
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(result))}</p>")
     from ale_app.present.reviewer import contrast_reporting_checklist_html
 
     parts.append("<h2>Reporting checklist (Müller et al., 2018)</h2>" + contrast_reporting_checklist_html(result, inputs))
-    parts.extend(closing_html([text for text, _ in _references(result).values()], result.record.versions, digests))
+    parts.extend(closing_html([text for text, _ in contrast_references(result).values()], result.record.versions, digests))
     return page_html(title, parts)

@@ -439,8 +439,16 @@ def difference_cmap():
     return LinearSegmentedColormap.from_list("ale_app_difference", [GROUP_COLORS[1], "#f7f7f7", GROUP_COLORS[0]])
 
 
+def group_colors(n: int) -> list[str]:
+    """One colour per group: :data:`GROUP_COLORS` for the first two (a contrast's colours),
+    then Okabe and Ito's colour-blind-safe palette for a project's others."""
+    more = ["#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+    palette = list(GROUP_COLORS) + [c for c in more if c.lower() not in {g.lower() for g in GROUP_COLORS}]
+    return [palette[i % len(palette)] for i in range(n)]
+
+
 def plot_group_coordinates(coordinates: pd.DataFrame, groups: list[str], title: str):
-    """Both groups' foci on one glass brain, one colour per group, with a two-entry legend.
+    """Every group's foci on one glass brain, one colour per group, with a legend entry each.
 
     ``coordinates`` has a ``group`` column naming each focus's group."""
     from matplotlib.lines import Line2D
@@ -450,7 +458,7 @@ def plot_group_coordinates(coordinates: pd.DataFrame, groups: list[str], title: 
     fig, bottom, top = _split_figure(2, legend=True)
     display = plot_glass_brain(None, display_mode="ortho", figure=fig, axes=[0, bottom, 1, top - bottom])
     style = foci_style(n_foci, over_map=False)
-    colors = dict(zip(groups, GROUP_COLORS))
+    colors = dict(zip(groups, group_colors(len(groups))))
     for group in groups:
         own = coordinates[coordinates["group"] == group]
         if len(own):
@@ -459,7 +467,8 @@ def plot_group_coordinates(coordinates: pd.DataFrame, groups: list[str], title: 
     handles = [Line2D([], [], marker="o", linestyle="", markersize=7, markerfacecolor=colors[g],
                       markeredgecolor="black", markeredgewidth=0.4,
                       label=f"{g} ({int(counts.get(g, 0))} foci)") for g in groups]
-    legend = fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False, fontsize=9)
+    legend = fig.legend(handles=handles, loc="lower center", ncol=min(max(len(groups), 2), 4), frameon=False,
+                        fontsize=9)
     for text in legend.get_texts():
         text.set_parse_math(False)
     _add_title(fig, title, f"{n_foci} foci, coloured by group")

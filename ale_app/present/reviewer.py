@@ -210,10 +210,10 @@ def _rule_number(rule: str) -> int:
     return int(rule.split(":", 1)[0])
 
 
-def contrast_reporting_checklist(result, inputs: dict) -> list[tuple[str, str, str]]:
-    """The checklist of a contrast run: each group's items (:func:`reporting_checklist` of
-    its report view in ``inputs``, by group name), one row per item, the groups' values
-    joined when they differ, then the contrast's own test and clusters."""
+def merged_group_items(inputs: dict) -> list[tuple[str, str, str]]:
+    """Each group's checklist items (:func:`reporting_checklist` of its report view in
+    ``inputs``, by group name), one row per item, the groups' values joined when they differ;
+    rule 10 apart (said once for the run)."""
     rows: dict[tuple[str, str], dict[str, str]] = {}
     for name, r in inputs.items():
         for rule, item, value in reporting_checklist(r):
@@ -231,34 +231,62 @@ def contrast_reporting_checklist(result, inputs: dict) -> list[tuple[str, str, s
             value = "; ".join(f"{name}: {values[name].rstrip('.')}" if name in values else f"{name}: not recorded"
                               for name in inputs)
         items.append((rule, item, value))
+    return items
+
+
+def contrast_test_words(result) -> str:
+    """What a contrast (a :class:`~ale_app.result.ContrastResult`) tested, in one line."""
     spec, (a, b) = result.spec, result.names
     if result.inferential and result.balanced is not None:
         bal = result.balanced
-        test = (f"balanced contrast {a} - {b} (subsamples of {bal.target_n}; {bal.n_subsamples:,} subsamples per "
+        return (f"balanced contrast {a} - {b} (subsamples of {bal.target_n}; {bal.n_subsamples:,} subsamples per "
                 f"group, {bal.difference_iterations:,} differences, {bal.n_iterations:,} null draws; seeds {bal.seed} "
                 f"and {bal.seed + 1}), alpha {spec.inference.fwe_alpha:g} against the null extremes")
-    elif result.inferential:
+    if result.inferential:
         inf = spec.inference
-        test = (f"ALE subtraction {a} - {b}: {inf.n_iterations:,} permutations of the group labels, seed {inf.seed}, "
+        return (f"ALE subtraction {a} - {b}: {inf.n_iterations:,} permutations of the group labels, seed {inf.seed}, "
                 f"cluster-level FWE alpha {inf.fwe_alpha:g}, cluster-forming p < {inf.voxel_p:g}")
-    else:
-        test = (f"none: a descriptive difference {a} - {b} ({spec.display.threshold_percentile:g}th percentile display "
-                "threshold, not a test)")
+    return (f"none: a descriptive difference {a} - {b} ({spec.display.threshold_percentile:g}th percentile display "
+            "threshold, not a test)")
+
+
+def project_checklist(contrasts: dict, inputs: dict, rerun: bool = True) -> list[tuple[str, str, str]]:
+    """The checklist of a run: every group's items (:func:`merged_group_items`), then each
+    contrast's own test and clusters (``contrasts``: label to
+    :class:`~ale_app.result.ContrastResult`), then the run's data and re-run."""
+    items = merged_group_items(inputs)
+    named = len(contrasts) > 1
+    contrast_rows, diagnostics = [], []
+    for label, result in contrasts.items():
+        which = f" ({label})" if named else ""
+        contrast_rows.append(("8: appropriate threshold", f"Contrast test{which}", contrast_test_words(result)))
+        cc = result.contrast_clusters
+        if cc is not None:
+            contrast_rows.append(("8: appropriate threshold", f"Contrast clusters{which}", f"{len(cc.labels):,}"))
+        if result.contrast_jackknife is not None:
+            diagnostics.append(("9: diagnostics", f"Contrast contributions{which}",
+                                "leave-one-out share of each contrast cluster's difference, per experiment of the "
+                                "group it favours"))
     position = next((i for i, (rule, _, _) in enumerate(items) if _rule_number(rule) > 8), len(items))
-    contrast_rows = [("8: appropriate threshold", "Contrast test", test)]
-    cc = result.contrast_clusters
-    if cc is not None:
-        contrast_rows.append(("8: appropriate threshold", "Contrast clusters", f"{len(cc.labels):,}"))
     items[position:position] = contrast_rows
-    if result.contrast_jackknife is not None:
-        items.append(("9: diagnostics", "Contrast contributions",
-                      "leave-one-out share of each contrast cluster's difference, per experiment of the group it "
-                      "favours"))
+    items.extend(diagnostics)
     parts = {part for r in inputs.values() for part in (r.robustness or {})}
+    every = "both groups" if len(inputs) == 2 else "every group"
+    again = rerun_words(parts) if rerun else "no NiMARE re-run script is written for a project of several analyses"
     items.append(("10: transparency", "Data and re-run",
-                  "coordinates.tsv with every focus of both groups as it ran; " + rerun_words(parts)
+                  f"coordinates.tsv with every focus of {every} as it ran; " + again
                   + "; provenance.json records every setting and file digest"))
     return items
+
+
+def contrast_reporting_checklist(result, inputs: dict) -> list[tuple[str, str, str]]:
+    """The checklist of a contrast run: each group's items, one row per item, the groups'
+    values joined when they differ, then the contrast's own test and clusters."""
+    return project_checklist({"": result}, inputs)
+
+
+def project_checklist_html(contrasts: dict, inputs: dict, rerun: bool = True) -> str:
+    return _checklist_html(project_checklist(contrasts, inputs, rerun))
 
 
 def contrast_reporting_checklist_html(result, inputs: dict) -> str:

@@ -102,34 +102,47 @@ def made_by(file_name: str, project=None) -> str:
     names it beside a file that differs): the last declared step that computes what the
     file's registry entry needs, else the registry step that writes it; ``"jackknife step"``.
 
-    With a ``project`` (:class:`~ale_app.spec.project.Project`) of two groups and their
-    contrast, a group's file is named by its group step and the group (``"jackknife step of
-    group a"``), a contrast file by the contrast steps the spec lets run.
+    With a ``project`` (:class:`~ale_app.spec.project.Project`) of several groups, a group's
+    file is named by its group step and the group (``"jackknife step of group a"``), a
+    contrast file by the contrast steps the spec lets run (and, in a project of several
+    contrasts, the contrast: ``"ALE subtraction step of contrast aMinusB"``).
     """
     from ale_app.outputs.registries import registry_for
     from ale_app.outputs.names import PROVENANCE
     from ale_app.outputs.registry import REGISTRY
 
     if project is None or project.shape == "single":
-        registry, steps, contrast = REGISTRY, steps_of("group"), None
-    else:
-        from ale_app.outputs.names import group_prefix
+        return _made_by(file_name, REGISTRY, steps_of("group"), None, None) or (
+            "provenance step" if file_name == PROVENANCE else "unknown step")
+    from ale_app.outputs.contrast_registry import contrast_registry
+    from ale_app.outputs.names import group_prefix
 
-        folder, _, base = file_name.rpartition("/")
-        for group in project.groups:
-            prefix = group_prefix(group)
-            if base.startswith(prefix):
-                maker = made_by(f"{folder}/{base[len(prefix):]}" if folder else base[len(prefix):])
-                if maker != "unknown step":
-                    return f"{maker} of group {group}"
-        (plan,) = project.contrasts
-        registry, steps, contrast = registry_for(project), steps_of("contrast"), plan.spec
+    folder, _, base = file_name.rpartition("/")
+    for group in project.groups:
+        prefix = group_prefix(group)
+        if base.startswith(prefix):
+            maker = made_by(f"{folder}/{base[len(prefix):]}" if folder else base[len(prefix):])
+            if maker != "unknown step":
+                return f"{maker} of group {group}"
+    for plan in project.contrasts:
+        if project.shape == "project" and f"contrast-{plan.label}_" not in file_name:
+            continue
+        maker = _made_by(file_name, contrast_registry(project.contrast_spec(plan)), steps_of("contrast"),
+                         project.mode, plan.spec)
+        if maker is not None:
+            return maker if project.shape == "pair" else f"{maker} of contrast {plan.label}"
+    maker = _made_by(file_name, registry_for(project), (), None, None)
+    return maker or ("provenance step" if file_name == PROVENANCE else "unknown step")
+
+
+def _made_by(file_name: str, registry, steps, mode, contrast) -> str | None:
+    """The step (in words) of the entry of ``registry`` that writes ``file_name``, else None."""
     for entry in registry:
         if file_name in entry.file_names():
             makers = [s for s in steps if set(s.computes) & set(entry.needs)
-                      and (s.spec_skip is None or s.spec_skip(project.mode, contrast) is None)]
+                      and (s.spec_skip is None or s.spec_skip(mode, contrast) is None)]
             return f"{makers[-1].title if makers else WRITING_TITLES[entry.step]} step"
-    return "provenance step" if file_name == PROVENANCE else "unknown step"
+    return None
 
 
 def step_named(name: str) -> Step:

@@ -24,9 +24,9 @@ def validate(project: Project, spec_dir: Path) -> dict:
     if project.shape == "single":
         (name,) = project.groups
         return {name: validate_group(project.groups[name], spec_dir)}
-    if project.shape == "pair":
-        return validate_pair(project.source, spec_dir)
-    raise NotImplementedError(f"a project of shape {project.shape!r} has no pipeline yet")
+    return validate_groups(project.source, list(project.groups),
+                           [(plan.groups, project.contrast_spec(plan), "" if project.shape == "pair" else
+                             f"contrast {plan.label!r}: ") for plan in project.contrasts], spec_dir)
 
 
 def validate_group(spec: AnalysisSpec, spec_dir: Path):
@@ -114,36 +114,34 @@ def check_failsafe_bounds(failsafe, n_experiments: int, whose: str = "the input"
 
 
 def validate_pair(spec: AnalysisSpecV2, spec_dir: Path) -> dict:
-    """Read and check every group's input; return each group's
-    :class:`~ale_app.inputs.evidence.Evidence`, first group first.
+    """Read and check both groups of the version-2 ``spec``; each group's
+    :class:`~ale_app.inputs.evidence.Evidence`, first group first (see :func:`validate_groups`)."""
+    return validate_groups(spec, list(spec.contrast.groups), [(tuple(spec.contrast.groups), spec, "")], spec_dir)
+
+
+def validate_groups(spec, names: list[str], contrasts: list[tuple[tuple[str, str], AnalysisSpecV2, str]],
+                    spec_dir: Path) -> dict:
+    """Read and check the groups ``names`` of a version-2 or version-3 ``spec`` and their
+    ``contrasts`` (each: its two groups, its version-2 spec and the words that name it in a
+    problem); return each group's :class:`~ale_app.inputs.evidence.Evidence` by name.
 
     Every problem of every group is collected into one :class:`InputDataError`: a group's
-    input problems, a group below ``inference.min_experiments`` in inferential mode, and the
-    same experiment in both groups.
+    input problems, a group below ``inference.min_experiments`` in inferential mode, the
+    same experiment in both groups of a contrast, a balanced contrast's target_n.
     """
     from ale_app.inputs.evidence import load_evidence
 
     evidence, problems = {}, []
-    for name in spec.contrast.groups:
+    for name in names:
         try:
             own_file = spec.groups[name].path is not None
             evidence[name] = load_evidence(group_input(spec, name), spec_dir, spec.ale, field=f"groups.{name}",
                                            file_field=f"groups.{name}" if own_file else "input")
         except InputDataError as exc:
             problems.append(f"group {name!r}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
-    if len(evidence) == 2:
-        a, b = spec.contrast.groups
-        shared = [i for i in evidence[a].ids if i in set(evidence[b].ids)]
-        same_source = evidence[a].source["sha256"] == evidence[b].source["sha256"]
-        if shared and same_source:
-            shown = ", ".join(shared[:10]) + (f" and {len(shared) - 10} more" if len(shared) > 10 else "")
-            problems.append(f"{len(shared)} experiment(s) are in both groups {a!r} and {b!r}: {shown}. A contrast "
-                            "compares two disjoint sets of experiments")
-        elif not same_source:
-            dup = _same_foci(evidence[a], evidence[b])
-            if dup:
-                problems.append(f"{len(dup)} experiment(s) of {a!r} have exactly the foci of an experiment of {b!r} "
-                                f"(the same experiment in both groups?): " + ", ".join(f"{x} = {y}" for x, y in dup[:10]))
+    for (a, b), _pair, named in contrasts:
+        if a in evidence and b in evidence:
+            problems.extend(named + p for p in _overlap(a, b, evidence[a], evidence[b]))
     if spec.mode == "inferential":
         minimum = spec.inference.min_experiments
         for name, ev in evidence.items():
@@ -156,14 +154,32 @@ def validate_pair(spec: AnalysisSpecV2, spec_dir: Path) -> dict:
                     check_robustness(group_spec(spec, name), len(ev.ids), group=name)
                 except InputDataError as exc:
                     problems.append(f"{exc.message} {exc.hint or ''}".strip())
-        if len(evidence) == 2 and spec.contrast.method == "balanced":
-            problems.extend(balanced_problems(spec, {name: len(ev.ids) for name, ev in evidence.items()}))
+        for (a, b), pair, named in contrasts:
+            if a in evidence and b in evidence and pair.contrast.method == "balanced":
+                problems.extend(named + p for p in balanced_problems(pair, {g: len(evidence[g].ids) for g in (a, b)}))
     if problems:
         raise InputDataError(
             "The groups cannot be compared:\n" + "\n".join(f"  - {p}" for p in problems),
             hint="Fix every problem listed. " + min_experiments_hint(spec.inference.min_experiments, per_group=True)
             if any("min_experiments" in p for p in problems) else "Fix every problem listed.")
     return evidence
+
+
+def _overlap(a: str, b: str, ev_a, ev_b) -> list[str]:
+    """The experiments of groups ``a`` and ``b`` that are the same (a contrast compares two
+    disjoint sets)."""
+    shared = [i for i in ev_a.ids if i in set(ev_b.ids)]
+    same_source = ev_a.source["sha256"] == ev_b.source["sha256"]
+    if shared and same_source:
+        shown = ", ".join(shared[:10]) + (f" and {len(shared) - 10} more" if len(shared) > 10 else "")
+        return [f"{len(shared)} experiment(s) are in both groups {a!r} and {b!r}: {shown}. A contrast "
+                "compares two disjoint sets of experiments"]
+    if not same_source:
+        dup = _same_foci(ev_a, ev_b)
+        if dup:
+            return [f"{len(dup)} experiment(s) of {a!r} have exactly the foci of an experiment of {b!r} "
+                    f"(the same experiment in both groups?): " + ", ".join(f"{x} = {y}" for x, y in dup[:10])]
+    return []
 
 
 def balanced_problems(spec: AnalysisSpecV2, sizes: dict[str, int]) -> list[str]:

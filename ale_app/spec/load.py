@@ -318,14 +318,17 @@ def parse_spec(text: str, origin: str) -> AnalysisSpec | AnalysisSpecV2:
 
 
 def spec_model(data: dict) -> type:
-    """The model of the spec version ``data`` declares (version 1 unless it says 2).
+    """The model of the spec version ``data`` declares (version 1 unless it says 2 or 3).
 
     A version-1 spec that names groups or a contrast is refused with the version it needs.
     """
     from ale_app.spec.v2 import AnalysisSpecV2
+    from ale_app.spec.v3 import AnalysisSpecV3
 
     if data.get("spec_version") == 2:
         return AnalysisSpecV2
+    if data.get("spec_version") == 3:
+        return AnalysisSpecV3
     if data.get("spec_version", 1) == 1 and ("groups" in data or "contrast" in data):
         raise SpecError(
             "The spec names 'groups' or a 'contrast', which need spec_version: 2 (version 1 has one 'input').",

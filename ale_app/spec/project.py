@@ -1,7 +1,7 @@
 """A run's analyses in one form: the project (named groups and the contrasts between them).
 
 Every spec version means a project: a version-1 spec one group and no contrast, a
-version-2 spec two groups and one contrast. :func:`to_project` is where that is read, and
+version-2 spec two groups and one contrast, a version-3 spec its groups and contrasts. :func:`to_project` is where that is read, and
 the one place outside the spec models that reads ``spec_version``; the run
 (:mod:`ale_app.run.pipeline`), the registry's choice and ``--verify`` read the
 :class:`Project`. Shapes ``single`` and ``pair`` run today; the writers below the pipeline
@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from ale_app.spec.models import AnalysisSpec
 from ale_app.spec.v2 import AnalysisSpecV2, ContrastSpec, contrast_label, group_spec
+from ale_app.spec.v3 import AnalysisSpecV3, pair_spec
 
 __all__ = ["ContrastPlan", "Project", "SINGLE_GROUP", "Shape", "to_project"]
 
@@ -104,14 +105,14 @@ class Project:
         section): what the contrast's steps and files read."""
         if self.source.spec_version == 2:
             return self.source
-        return pair_spec(self.source, plan)
+        return pair_spec(self.source, plan.spec, plan.label)
 
     def readers(self, group: str) -> tuple[ContrastPlan, ...]:
         """The contrasts that read ``group``'s analysis, in run order."""
         return tuple(c for c in self.contrasts if group in c.groups)
 
 
-def to_project(spec: AnalysisSpec | AnalysisSpecV2) -> Project:
+def to_project(spec: AnalysisSpec | AnalysisSpecV2 | AnalysisSpecV3) -> Project:
     """The project a validated spec means (any spec version)."""
     if spec.spec_version == 1:
         return Project(source=spec, groups={SINGLE_GROUP: spec})
@@ -120,4 +121,8 @@ def to_project(spec: AnalysisSpec | AnalysisSpecV2) -> Project:
         plan = ContrastPlan(label=contrast_label(first, second), first=first, second=second, spec=spec.contrast)
         return Project(source=spec, groups={name: group_spec(spec, name) for name in (first, second)},
                        contrasts=(plan,))
+    if spec.spec_version == 3:
+        plans = tuple(ContrastPlan(label=c.label, first=c.groups[0], second=c.groups[1], spec=c)
+                      for c in spec.contrasts)
+        return Project(source=spec, groups={name: group_spec(spec, name) for name in spec.groups}, contrasts=plans)
     raise ValueError(f"spec_version {spec.spec_version!r} has no project form")

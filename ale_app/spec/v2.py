@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from ale_app.spec.models import (
     Int,
@@ -235,54 +235,18 @@ class AnalysisSpecV2(_StrictModel):
     robustness: RobustnessSpec | None = Field(
         default=None, description="As in version 1, for each group's own FWE clusters: subsampling stability and "
         "fail-safe N; inferential mode only, each part off unless asked for. Left out of spec.json when absent.")
+    #: The contrast's label when a project names it (:func:`pair_spec`); None: ``<first>Minus<Second>``.
+    _label: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> AnalysisSpecV2:
-        problems = []
-        for name, group in self.groups.items():
-            if not GROUP_NAME.match(name) or len(name) > MAX_GROUP_NAME:
-                problems.append(f"group name {name!r} must be 1 to {MAX_GROUP_NAME} letters and digits "
-                                "(it becomes a BIDS label)")
-            if group.path is None:
-                if self.input is None:
-                    problems.append(f"group {name!r} gives no 'path' and the spec has no shared 'input' to "
-                                    "select from")
-                own = [k for k in ("format", "columns", "sheet", "outside_field_of_view")
-                       if getattr(group, k) is not None]
-                if own:
-                    problems.append(f"group {name!r}: {' and '.join(map(repr, own))} go with 'path' "
-                                    "(or in the shared 'input')")
-        same_file: dict[str, list[str]] = {}
-        for name in self.groups:
-            same_file.setdefault(name.casefold(), []).append(name)
-        for names in same_file.values():
-            if len(names) > 1:
-                problems.append(f"group names {_names(names)} differ only in case: their files (group-{names[0]}_..., "
-                                f"group-{names[1]}_...) would be the same files on macOS and Windows (and Docker "
-                                "Desktop mounts), whose file names ignore case; rename one")
-        unknown = [g for g in self.contrast.groups if g not in self.groups]
-        if unknown:
-            problems.append(f"contrast.groups names {', '.join(map(repr, unknown))}, not among the groups "
-                            f"({_names(list(self.groups))})")
-        if self.contrast.method == "balanced":
-            if self.mode != "inferential":
-                problems.append("contrast.method 'balanced' is an inferential test: set mode: inferential "
-                                "(or drop contrast.method)")
-            if self.inference.seed >= 2**32 - 1:
-                problems.append("contrast.method 'balanced' seeds the second group with inference.seed + 1: "
-                                f"inference.seed must be below {2**32 - 1}")
-            if self.contrast.balanced.null_iterations * self.inference.fwe_alpha <= 2:
-                problems.append("contrast.balanced.null_iterations must be more than 2/inference.fwe_alpha "
-                                "(no balanced p can be below 1/null_iterations)")
+        problems = group_problems(self)
+        problems += contrast_problems(self, self.contrast)
         unused = [g for g in self.groups if g not in self.contrast.groups]
         if unused:
             problems.append(f"group(s) {_names(unused)} are not in contrast.groups (one contrast "
                             "per spec; remove them or compare them in another spec)")
-        if problems:
-            shown = problems[:MAX_LISTED]
-            more = [f"and {len(problems) - MAX_LISTED} more problems of the groups"] if len(problems) > MAX_LISTED \
-                else []
-            raise ValueError("; ".join(shown + more))
+        raise_problems(problems)
         if self.mode == "inferential":
             check_inference_can_pass(self.inference, contrast=True)
         check_robustness_can_run(self.mode, self.robustness, self.inference)
@@ -301,20 +265,83 @@ class AnalysisSpecV2(_StrictModel):
     @property
     def contrast_label(self) -> str:
         """The contrast as a BIDS label, e.g. ``olderMinusYounger``."""
-        return contrast_label(self.first, self.second)
+        return self._label or contrast_label(self.first, self.second)
 
     def record(self) -> dict[str, Any]:
         """The spec as run, defaults filled in, for ``spec.json`` (as version 1 records: the
         unread ``mode`` and ``inference`` are left out in descriptive mode, and the keys
         :func:`~ale_app.spec.models.omit_unset_input_keys` leaves out when unset)."""
-        exclude = {"mode", "inference"} if self.mode == "descriptive" else set()
-        if self.robustness is None:
-            exclude.add("robustness")
-        record = self.model_dump(mode="json", exclude=exclude)
-        omit_unset_input_keys(record.get("input"), version=1)
-        for group in record["groups"].values():
-            omit_unset_input_keys(group, version=2)
-        return record
+        return record_of(self)
+
+
+def group_problems(spec) -> list[str]:
+    """What is wrong with the groups of a version-2 or version-3 ``spec`` (names, inputs)."""
+    problems = []
+    for name, group in spec.groups.items():
+        if not GROUP_NAME.match(name) or len(name) > MAX_GROUP_NAME:
+            problems.append(f"group name {name!r} must be 1 to {MAX_GROUP_NAME} letters and digits "
+                            "(it becomes a BIDS label)")
+        if group.path is None:
+            if spec.input is None:
+                problems.append(f"group {name!r} gives no 'path' and the spec has no shared 'input' to "
+                                "select from")
+            own = [k for k in ("format", "columns", "sheet", "outside_field_of_view")
+                   if getattr(group, k) is not None]
+            if own:
+                problems.append(f"group {name!r}: {' and '.join(map(repr, own))} go with 'path' "
+                                "(or in the shared 'input')")
+    same_file: dict[str, list[str]] = {}
+    for name in spec.groups:
+        same_file.setdefault(name.casefold(), []).append(name)
+    for names in same_file.values():
+        if len(names) > 1:
+            problems.append(f"group names {_names(names)} differ only in case: their files (group-{names[0]}_..., "
+                            f"group-{names[1]}_...) would be the same files on macOS and Windows (and Docker "
+                            "Desktop mounts), whose file names ignore case; rename one")
+    return problems
+
+
+def contrast_problems(spec, contrast: ContrastSpec, where: str = "contrast") -> list[str]:
+    """What is wrong with ``contrast`` of ``spec`` (unknown groups, the balanced method's
+    settings); ``where`` names it in the messages."""
+    problems = []
+    unknown = [g for g in contrast.groups if g not in spec.groups]
+    if unknown:
+        problems.append(f"{where}.groups names {', '.join(map(repr, unknown))}, not among the groups "
+                        f"({_names(list(spec.groups))})")
+    if contrast.method == "balanced":
+        if spec.mode != "inferential":
+            problems.append(f"{where}.method 'balanced' is an inferential test: set mode: inferential "
+                            f"(or drop {where}.method)")
+        if spec.inference.seed >= 2**32 - 1:
+            problems.append(f"{where}.method 'balanced' seeds the second group with inference.seed + 1: "
+                            f"inference.seed must be below {2**32 - 1}")
+        if contrast.balanced.null_iterations * spec.inference.fwe_alpha <= 2:
+            problems.append(f"{where}.balanced.null_iterations must be more than 2/inference.fwe_alpha "
+                            "(no balanced p can be below 1/null_iterations)")
+    return problems
+
+
+def raise_problems(problems: list[str]) -> None:
+    """Refuse a spec with ``problems`` (at most :data:`MAX_LISTED` of them listed)."""
+    if problems:
+        shown = problems[:MAX_LISTED]
+        more = [f"and {len(problems) - MAX_LISTED} more problems of the groups"] if len(problems) > MAX_LISTED \
+            else []
+        raise ValueError("; ".join(shown + more))
+
+
+def record_of(spec) -> dict[str, Any]:
+    """``spec.json``'s record of a version-2 or version-3 ``spec`` (see
+    :meth:`AnalysisSpecV2.record`)."""
+    exclude = {"mode", "inference"} if spec.mode == "descriptive" else set()
+    if spec.robustness is None:
+        exclude.add("robustness")
+    record = spec.model_dump(mode="json", exclude=exclude)
+    omit_unset_input_keys(record.get("input"), version=1)
+    for group in record["groups"].values():
+        omit_unset_input_keys(group, version=2)
+    return record
 
 
 #: The sections every group shares with the spec.
