@@ -57,7 +57,7 @@ def summary_rows(result) -> list[dict]:
         else:
             found = f"{len(cc.labels)} {'passed FWE' if inferential else 'descriptive'}"
             main = cc.table[cc.table["peak"] == "main"] if len(cc.table) else cc.table
-            largest = (f"ALE difference {float(main['ale_difference'].abs().max()):.5f}" if len(main) else "")
+            largest = (f"|ALE difference| {float(main['ale_difference'].abs().max()):.5f}" if len(main) else "")
         if c.conjunction_clusters is not None:
             found += f"; conjunction {len(c.conjunction_clusters.labels)}"
         rows.append({"anchor": f"contrast-{label}", "Analysis": f"Contrast {a} minus {b}" + (

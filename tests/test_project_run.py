@@ -1,0 +1,160 @@
+"""A project (spec_version 3): three groups selected from one table and two contrasts, in one
+run. Each group's maps and tables equal a version-1 run of that group alone, each contrast's
+files equal a version-2 run of the pair, the page lists every analysis with a link to its
+section, and the spec's rules (overlap, clashing labels) are refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from ale_app.cli import main
+from ale_app.outputs.names import SPACE
+
+GROUPS = {"go": (30, 6), "stop": (35, 5), "flank": (60, 6)}
+SHARED = {"figures": {"formats": ["png"], "dpi": 50}}
+
+
+def _table(folder: Path) -> Path:
+    from nimare.utils import get_template
+
+    from generate import make_case
+
+    img = get_template("mni152_2mm", mask="brain")
+    mask, affine = np.asarray(img.dataobj) > 0, img.affine
+    frames = []
+    for task, (index, n) in GROUPS.items():
+        own, i = [], index
+        while sum(f.groupby(["study_id", "analysis_id"]).ngroups for f in own) < n:
+            t = pd.DataFrame(make_case(i, mask, affine).rows)
+            t["study_id"] = f"{task}{i}_" + t["study_id"].astype(str)
+            own.append(t)
+            i += 1
+        table = pd.concat(own, ignore_index=True)
+        table["task"] = task
+        frames.append(table)
+    path = folder / "all.tsv"
+    pd.concat(frames, ignore_index=True).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def _select(task: str) -> dict:
+    return {"select": {"where": {"column": "group", "values": [task]}}}
+
+
+INPUT = {"path": "all.tsv", "columns": {"group": "task"}}
+
+
+def _write(folder: Path, name: str, data: dict) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _project(**extra) -> dict:
+    return {"spec_version": 3, "title": "Three tasks", "input": INPUT,
+            "groups": {task: _select(task) for task in GROUPS},
+            "contrasts": [{"groups": ["go", "stop"]}, {"groups": ["go", "flank"], "conjunction": False}],
+            **SHARED, **extra}
+
+
+@pytest.fixture(scope="module")
+def project_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("project")
+    _table(folder)
+    out = folder / "out"
+    assert main([str(_write(folder, "project", _project())), str(out), "--n-jobs", "2", "-q"]) == 0
+    return folder, out
+
+
+def test_a_project_writes_every_groups_and_every_contrasts_files(project_run):
+    _, out = project_run
+    for task in GROUPS:
+        assert (out / f"group-{task}_{SPACE}_stat-ale_statmap.nii.gz").is_file(), task
+        assert (out / f"figures/group-{task}_desc-coordinates_glassbrain.png").is_file(), task
+    for label in ("goMinusStop", "goMinusFlank"):
+        assert (out / f"contrast-{label}_{SPACE}_stat-aledifference_statmap.nii.gz").is_file(), label
+    # The conjunction was asked for in the first contrast only.
+    assert (out / f"contrast-goMinusStop_{SPACE}_stat-ale_desc-conjunction_statmap.nii.gz").is_file()
+    assert not list(out.glob("contrast-goMinusFlank_*conjunction*"))
+    coords = pd.read_csv(out / "coordinates.tsv", sep="\t")
+    assert sorted(coords["group"].unique()) == sorted(GROUPS)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert [c["Label"] for c in prov["Contrasts"]] == ["goMinusStop", "goMinusFlank"]
+    assert len(prov["InputFiles"]) == 1  # the shared table, listed once
+    assert {k.split(":")[0] for k in prov["StepSeconds"] if ":" in k} == {*GROUPS, "goMinusStop", "goMinusFlank"}
+    assert json.loads((out / "spec.json").read_text())["spec_version"] == 3
+
+
+def test_the_project_page_lists_every_analysis_with_a_link_to_its_section(project_run):
+    _, out = project_run
+    page = (out / "report.html").read_text()
+    for anchor in ("group-go", "group-stop", "group-flank", "contrast-goMinusStop", "contrast-goMinusFlank"):
+        assert f'href="#{anchor}"' in page and f'id="{anchor}"' in page, anchor
+    summary = page[page.index("<h2>Analyses</h2>"):page.index("</table>", page.index("<h2>Analyses</h2>"))]
+    for task in GROUPS:
+        n = len(pd.read_csv(out / f"group-{task}_desc-clusters_table.tsv", sep="\t").query("peak == 'main'"))
+        assert f">Group {task}</a></td><td>main effect</td>" in summary
+        assert f"<td>{n} descriptive</td>" in summary
+    # The second contrast ran no conjunction; the page does not claim the re-run script it did not write.
+    assert "no NiMARE re-run script is written for a project" in page
+    assert not (out / "code").exists()
+    assert "## Methods" in (out / "CITATION.md").read_text()
+
+
+def test_a_contrast_file_is_named_by_its_step_and_contrast(project_run):
+    from ale_app.run.steps import made_by
+    from ale_app.spec.load import load_spec
+    from ale_app.spec.project import to_project
+
+    folder, _ = project_run
+    spec, _, _ = load_spec(str(folder / "project.yaml"))
+    project = to_project(spec)
+    assert made_by(f"contrast-goMinusFlank_{SPACE}_stat-aledifference_statmap.nii.gz", project) == \
+        "difference step of contrast goMinusFlank"
+    assert made_by(f"group-stop_{SPACE}_stat-ale_statmap.nii.gz", project) == "ALE fit step of group stop"
+    assert made_by("report.html", project) == "report step"
+
+
+@pytest.mark.slow
+def test_each_group_equals_its_own_run_and_each_contrast_its_pairs_run(project_run):
+    folder, out = project_run
+    for task in ("go", "stop"):
+        alone = folder / f"alone-{task}"
+        spec = _write(folder, f"alone-{task}", {"spec_version": 1, "input": {**INPUT, **_select(task)}, **SHARED})
+        assert main([str(spec), str(alone), "--n-jobs", "2", "-q"]) == 0
+        for name in (f"{SPACE}_stat-ale_statmap.nii.gz", f"{SPACE}_desc-clusters_dseg.nii.gz",
+                     "desc-clusters_table.tsv", "desc-jackknife_table.tsv"):
+            assert (out / f"group-{task}_{name}").read_bytes() == (alone / name).read_bytes(), (task, name)
+    pair = folder / "pair"
+    spec = _write(folder, "pair", {"spec_version": 2, "title": "Three tasks", "input": INPUT,
+                                   "groups": {"go": _select("go"), "flank": _select("flank")},
+                                   "contrast": {"groups": ["go", "flank"], "conjunction": False}, **SHARED})
+    assert main([str(spec), str(pair), "--n-jobs", "2", "-q"]) == 0
+    theirs = sorted(p.name for p in pair.glob("contrast-*") if not p.name.endswith(".json"))
+    assert theirs
+    for name in theirs:
+        assert (out / name).read_bytes() == (pair / name).read_bytes(), name
+
+
+def test_overlapping_groups_and_clashing_labels_are_refused(tmp_path, capsys):
+    _table(tmp_path)
+    overlap = _project(groups={"all": {}, "go": _select("go"), "stop": _select("stop")},
+                       contrasts=[{"groups": ["all", "go"]}, {"groups": ["go", "stop"]}])
+    assert main([str(_write(tmp_path, "overlap", overlap)), str(tmp_path / "o1"), "-q"]) == 65
+    err = capsys.readouterr().err
+    assert "contrast 'allMinusGo': 6 experiment(s) are in both groups 'all' and 'go'" in err
+    assert "goMinusStop" not in err  # the disjoint pair is fine
+    assert not (tmp_path / "o1").exists() or not any((tmp_path / "o1").iterdir())
+    twice = _project(contrasts=[{"groups": ["go", "stop"]}, {"groups": ["go", "stop"], "conjunction": False}])
+    assert main([str(_write(tmp_path, "twice", twice)), str(tmp_path / "o2"), "-q"]) != 0
+    assert "give each a different 'name'" in capsys.readouterr().err
+    named = _project(contrasts=[{"groups": ["go", "stop"]},
+                                {"groups": ["go", "stop"], "conjunction": False, "name": "goVsStopPlain"}])
+    assert main([str(_write(tmp_path, "named", named)), "--validate-only"]) == 0
