@@ -57,7 +57,7 @@ group = _Group(ptr=np.array([0, 2, 3, 5], dtype=np.int64), col=np.array([0, 1, 1
 _mean_difference(group, group, 3, _draw_pairs(np.random.RandomState(0), 3, 3, 2, 4, False, False))
 stats = {}
 for module in (mc_kernels, subtraction_kernels):
-    for name, d in module._COMPILED.items():
+    for name, d in module.KERNELS.compiled().items():
         stats[name] = [sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values())]
 print(json.dumps(stats))
 """

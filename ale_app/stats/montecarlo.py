@@ -46,7 +46,7 @@ import pandas as pd
 
 from ale_app.process.executor import Executor
 # The compiled Monte Carlo loop (numba), in a module of its own.
-from ale_app.stats.mc_kernels import _compiled, _numba_cache_usable, _run_block  # noqa: F401
+from ale_app.stats.mc_kernels import _compiled, _run_block
 # NiMARE's own ALE fit, the oracle the tests and benchmarks compare with (re-exported here).
 from ale_app.stats.nimare_adapter import fit_ale_estimator  # noqa: F401
 
