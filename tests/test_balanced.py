@@ -19,7 +19,10 @@ from helpers.studysets import fit_groups, generated_groups
 
 from ale_app.process.executor import Executor
 from ale_app.stats import balanced as B
+from ale_app.stats import balanced_differences as BDiff
 from ale_app.stats import balanced_draws as D
+from ale_app.stats import balanced_probabilistic as BP
+from ale_app.stats import balanced_random_foci as BR
 from ale_app.stats import balanced_subsamples as BS
 
 TOL = 1e-6
@@ -153,15 +156,15 @@ def test_compiled_null_cluster_draws_equal_nimare_functions(groups_6_9):
     draw, the largest cluster that NiMARE's ``_ale_approximate_z_from_ma`` and
     ``_threshold_z_clusters`` give on NiMARE-built MA maps (``setup=None``)."""
     _, _, (fit1, _) = groups_6_9
-    est = B._approximate_estimator(fit1)
-    sizes, num_foci = B._study_metadata(est)
-    _, _, space = B._prior(fit1.masker, "gm")
+    est = BP._approximate_estimator(fit1)
+    sizes, num_foci = BR.study_metadata(est)
+    _, _, space = BR.prior_mask(fit1.masker, "gm")
     mask_arr = np.asanyarray(est.masker.mask_img.dataobj).astype(bool)
     rng = np.random.RandomState(1)
-    draws = [(sizes, num_foci, B._draw_foci(rng, space.shape[0], num_foci)) for _ in range(6)]
+    draws = [(sizes, num_foci, BR.draw_foci(rng, space.shape[0], num_foci)) for _ in range(6)]
     setup = D.DrawSetup.build(est.masker.mask_img, sizes)
-    compiled = B._null_cluster_block(est, mask_arr, 0.01, space, draws, setup)
-    reference = B._null_cluster_block(est, mask_arr, 0.01, space, draws, None)
+    compiled = BP._null_cluster_block(est, mask_arr, 0.01, space, draws, setup)
+    reference = BP._null_cluster_block(est, mask_arr, 0.01, space, draws, None)
     assert np.array_equal(compiled, reference), (compiled, reference)
     assert (reference > 0).all()  # clusters were found and compared, not only zeros
 
@@ -187,7 +190,7 @@ def test_replayed_permutations_equal_numpys(n1, n2, target_n):
     leaves the generator where the calls leave it (the next draws agree)."""
     ours, theirs = np.random.RandomState(5), np.random.RandomState(5)
     whole1, whole2 = target_n == n1, target_n == n2
-    idx1, idx2, *_ = B._draw_pairs(ours, n1, n2, target_n, 300, whole1, whole2)
+    idx1, idx2, *_ = BDiff.draw_pairs(ours, n1, n2, target_n, 300, whole1, whole2)
     for d in range(300):
         a, b = theirs.permutation(n1), theirs.permutation(n2)
         if not whole1:
@@ -206,17 +209,17 @@ def test_compiled_histogram_equals_nimares(groups_6_9):
     from nimare.meta.cbma.null_utils import _csr_row_max
 
     _, _, (fit1, _) = groups_6_9
-    est = B._approximate_estimator(fit1)
-    sizes, num_foci = B._study_metadata(est)
-    _, _, space = B._prior(fit1.masker, "gm")
+    est = BP._approximate_estimator(fit1)
+    sizes, num_foci = BR.study_metadata(est)
+    _, _, space = BR.prior_mask(fit1.masker, "gm")
     setup = D.DrawSetup.build(est.masker.mask_img, sizes)
-    fast = B._NullClusters(est, setup, setup.capacity(sizes, num_foci), len(num_foci))
+    fast = BP._NullClusters(est, setup, setup.capacity(sizes, num_foci), len(num_foci))
     rng = np.random.RandomState(3)
     for _ in range(3):
-        foci = B._draw_foci(rng, space.shape[0], num_foci)
+        foci = BR.draw_foci(rng, space.shape[0], num_foci)
         bins, hist = fast.histogram(fast.draws.ma_rows(space, sizes, num_foci, foci))
-        ma = B._random_ma(est.masker.mask_img, sizes, num_foci, space, foci)
-        ref = B._approximate_estimator(fit1)
+        ma = BR.random_ma(est.masker.mask_img, sizes, num_foci, space, foci)
+        ref = BP._approximate_estimator(fit1)
         ref.null_distributions_ = {}
         ref._study_max_ma_values = _csr_row_max(ma).astype(np.float32)
         ref._compute_summarystat_est(ma)
@@ -231,10 +234,10 @@ def _sparse_means(fit, meta1, meta2, space, prior, foci1, foci2, pairs):
     """The mean balanced difference at every reached prior voxel through the sparse path
     (NiMARE's MA maps, every pair's float32 products), keyed by masked voxel."""
     mask_img = fit.masker.mask_img
-    ma1 = B._restrict(B._random_ma(mask_img, *meta1, space, foci1), prior)
-    ma2 = B._restrict(B._random_ma(mask_img, *meta2, space, foci2), prior)
-    reached, (g1, g2) = B._compact([ma1, ma2], int(prior.sum()))
-    return np.flatnonzero(prior)[reached], B._mean_difference(g1, g2, reached.size, pairs)
+    ma1 = BDiff.restrict(BR.random_ma(mask_img, *meta1, space, foci1), prior)
+    ma2 = BDiff.restrict(BR.random_ma(mask_img, *meta2, space, foci2), prior)
+    reached, (g1, g2) = BDiff.compact([ma1, ma2], int(prior.sum()))
+    return np.flatnonzero(prior)[reached], BDiff.mean_difference(g1, g2, reached.size, pairs)
 
 
 @pytest.mark.parametrize("target_n, exact_order, expansion", [(6, False, True), (4, False, True), (6, True, True),
@@ -248,8 +251,8 @@ def test_subsampled_null_draws_equal_the_sparse_path(groups_6_9, target_n, exact
     bound of the float64 mean the kernels form, the extremes are the sparse path's bits, and
     only a few voxels needed the exact computation."""
     _, _, (fit1, fit2) = groups_6_9
-    meta1, meta2 = B._study_metadata(fit1.estimator), B._study_metadata(fit2.estimator)
-    _, prior, space = B._prior(fit1.masker, "gm")
+    meta1, meta2 = BR.study_metadata(fit1.estimator), BR.study_metadata(fit2.estimator)
+    _, prior, space = BR.prior_mask(fit1.masker, "gm")
     setup = D.DrawSetup.build(fit1.masker.mask_img, np.concatenate([meta1[0], meta2[0]]))
     sub = BS._SubsampledNull(setup, meta1, meta2, prior)
     if not expansion:
@@ -257,9 +260,9 @@ def test_subsampled_null_draws_equal_the_sparse_path(groups_6_9, target_n, exact
     rng = np.random.RandomState(target_n)
     whole1, whole2 = not exact_order and target_n == 6, False
     for _ in range(3):
-        foci1 = B._draw_foci(rng, space.shape[0], meta1[1])
-        foci2 = B._draw_foci(rng, space.shape[0], meta2[1])
-        pairs = B._draw_pairs(rng, 6, 9, target_n, 200, whole1, whole2)
+        foci1 = BR.draw_foci(rng, space.shape[0], meta1[1])
+        foci2 = BR.draw_foci(rng, space.shape[0], meta2[1])
+        pairs = BDiff.draw_pairs(rng, 6, 9, target_n, 200, whole1, whole2)
         lo, hi = sub.extremes(space, meta1, meta2, foci1, foci2, pairs)
         voxels, exact = _sparse_means(fit1, meta1, meta2, space, prior, foci1, foci2, pairs)
         n_t = sub.n_reached
@@ -299,14 +302,14 @@ def test_compiled_subsample_maps_equal_nimare_functions(groups_6_9):
     from nimare.meta.cbma.utils import generate_subset_schedule
 
     _, _, (_, fit2) = groups_6_9
-    est = B._approximate_estimator(fit2)
+    est = BP._approximate_estimator(fit2)
     mask_arr = np.asanyarray(est.masker.mask_img.dataobj).astype(bool)
     ma = fit2.ma.tocsr()
     samples = generate_subset_schedule(9, 6, n_samples=6, random_state=3, exhaustive_limit=10000)
     kept = []
     for threshold in (0.0, 40.0, 1e9):
-        compiled = B._subsample_block(est, mask_arr, 0.01, ma, samples, threshold, True)
-        reference = B._subsample_block(est, mask_arr, 0.01, ma, samples, threshold, False)
+        compiled = BP._subsample_block(est, mask_arr, 0.01, ma, samples, threshold, True)
+        reference = BP._subsample_block(est, mask_arr, 0.01, ma, samples, threshold, False)
         assert np.array_equal(compiled, reference), threshold
         kept.append(int((reference > 0).sum()))
     assert kept[0] > kept[1] > kept[2] == 0, kept  # the thresholds drop some clusters, then all

@@ -17,6 +17,8 @@ from helpers.studysets import pain_studyset
 
 from ale_app.process.executor import Executor
 from ale_app.stats import montecarlo as I
+from ale_app.stats import montecarlo_draws
+from ale_app.stats import montecarlo_plan
 
 TOL = 1e-6
 
@@ -64,8 +66,8 @@ def test_draws_match_nimare_single_call():
     from nimare.meta.cbma.ale import ALE
 
     estimator = ALE(random_state=7)
-    whole = estimator._get_rng(I.RNG_STREAM).choice(228483, size=(57, 211))
-    assert np.array_equal(I.draw_null_indices(estimator, 57, 228483, 211), whole)
+    whole = estimator._get_rng(montecarlo_draws.RNG_STREAM).choice(228483, size=(57, 211))
+    assert np.array_equal(montecarlo_draws.draw_null_indices(estimator, 57, 228483, 211), whole)
 
 
 @pytest.mark.slow
@@ -120,9 +122,9 @@ def test_numba_cache_dir_unwritable(tmp_path):
     blocker.write_text("not a folder")
     code = (
         "import numpy as np\n"
-        "from ale_app.stats import montecarlo as I\n"
-        "assert not I._numba_cache_usable()\n"
-        "out = I._compiled()['log1p_neg'](np.array([0.5], dtype=np.float32))\n"
+        "from ale_app.stats import kernel_compile, mc_kernels\n"
+        "assert not kernel_compile.numba_cache_usable()\n"
+        "out = mc_kernels.KERNELS.compiled()['log1p_neg'](np.array([0.5], dtype=np.float32))\n"
         "assert abs(out[0] - np.log(0.5)) < 1e-12\n"
     )
     env = {**os.environ, "NUMBA_CACHE_DIR": str(blocker / "cache")}
@@ -133,7 +135,7 @@ def test_numba_cache_dir_unwritable(tmp_path):
 def _plan_and_draws(studyset, n_iterations, seed, band, **kernel):
     estimator, _ = I.fit_ale_estimator(studyset, seed=seed, **kernel)
     plan = I.build_plan(estimator, I.cluster_forming_threshold(estimator, 0.001), band=band)
-    return plan, I.draw_null_indices(estimator, plan.n_foci, plan.null_ijk.shape[0], n_iterations)
+    return plan, montecarlo_draws.draw_null_indices(estimator, plan.n_foci, plan.null_ijk.shape[0], n_iterations)
 
 
 def test_truncation_never_changes_the_null():
@@ -185,7 +187,7 @@ def test_dask_scheduler_gives_the_same_null():
     from conftest import require
 
     distributed = require("distributed", "the dask backend; pip install 'ale-app[dask]'")
-    plan, idx = _plan_and_draws(pain_studyset(), 60, 2, I.TRUNCATION_BAND)
+    plan, idx = _plan_and_draws(pain_studyset(), 60, 2, montecarlo_plan.TRUNCATION_BAND)
     serial = I.run_null(plan, idx)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
         on_dask = I.run_null(plan, idx, Executor("dask", 2, lc.scheduler_address), block_size=15)

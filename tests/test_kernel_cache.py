@@ -51,13 +51,13 @@ montecarlo_fwe(fit=first, n_iterations=2, seed=0)
 fit_subtraction(first, second, n_iterations=2, seed=0)
 # The balanced contrast's kernel, on two groups of three tiny sparse MA rows.
 import numpy as np
-from ale_app.stats.balanced import _Group, _draw_pairs, _mean_difference
-group = _Group(ptr=np.array([0, 2, 3, 5], dtype=np.int64), col=np.array([0, 1, 1, 0, 2], dtype=np.int32),
+from ale_app.stats.balanced_differences import Group, draw_pairs, mean_difference
+group = Group(ptr=np.array([0, 2, 3, 5], dtype=np.int64), col=np.array([0, 1, 1, 0, 2], dtype=np.int32),
                one_minus=np.full(5, 0.9, dtype=np.float32))
-_mean_difference(group, group, 3, _draw_pairs(np.random.RandomState(0), 3, 3, 2, 4, False, False))
+mean_difference(group, group, 3, draw_pairs(np.random.RandomState(0), 3, 3, 2, 4, False, False))
 stats = {}
 for module in (mc_kernels, subtraction_kernels):
-    for name, d in module._COMPILED.items():
+    for name, d in module.KERNELS.compiled().items():
         stats[name] = [sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values())]
 print(json.dumps(stats))
 """

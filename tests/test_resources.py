@@ -20,6 +20,7 @@ import pytest
 from ale_app.errors import ExitCode
 from ale_app.process.executor import Executor
 from ale_app.stats import montecarlo as I
+from ale_app.stats import montecarlo_draws
 
 from conftest import ale_app_command, offline
 from helpers.oracles import assert_montecarlo_equals_nimare, nimare_montecarlo
@@ -206,8 +207,8 @@ def test_chunked_draws_equal_nimare_single_call(chunk):
     from nimare.meta.cbma.ale import ALE
 
     estimator = ALE(random_state=7)
-    whole = estimator._get_rng(I.RNG_STREAM).choice(228483, size=(57, 211))
-    draws = I.NullDraws(estimator, 57, 228483, 211, max_bytes=4 * 57 * chunk)
+    whole = estimator._get_rng(montecarlo_draws.RNG_STREAM).choice(228483, size=(57, 211))
+    draws = montecarlo_draws.NullDraws(estimator, 57, 228483, 211, max_bytes=4 * 57 * chunk)
     assert draws.chunk == chunk
     parts = list(draws)
     assert [s for s, _ in parts] == list(range(0, 211, chunk))

@@ -19,6 +19,7 @@ from helpers.studysets import fit_groups, generated_groups, pain_groups
 
 from ale_app.process.executor import Executor
 from ale_app.stats import subtraction as S
+from ale_app.stats import subtraction_quantile
 
 TOL = 1e-6
 
@@ -95,15 +96,15 @@ def test_streaming_quantile_equals_numpy():
             values = np.round(values * 8).astype(np.float32) / np.float32(8)  # many ties
         for q in (1 - 0.001, 1 - 0.01, 0.95, 0.5, 1.0, 0.0, 1 - 1e-7):
             expected = np.quantile(values, q)
-            k = S.quantile_rank(n, q)[0]
-            top = S._TopK(k)
+            k = subtraction_quantile.quantile_rank(n, q)[0]
+            top = subtraction_quantile.TopK(k)
             for chunk in np.array_split(rng.permutation(values), int(rng.integers(1, 20))):
                 chunk = chunk[chunk > 0]  # as the permutation pass hands them: above a bound >= 0
                 top.add(np.zeros(chunk.size, np.int32), np.zeros(chunk.size, np.int32), chunk)
                 if rng.random() < 0.5:
                     top.prune()
             kept = top.arrays()[2]
-            got = S.quantile_from_top(kept, n, q)
+            got = subtraction_quantile.quantile_from_top(kept, n, q)
             assert got.dtype == expected.dtype == np.float32
             assert got == expected, (trial, n, q, got, expected)
             # Nothing dropped is above the bounds used, and those never pass the quantile.
@@ -135,7 +136,7 @@ def test_permutation_threshold_and_maxima_equal_full_array():
         plan, _ = S.build_plan(fit1.ma, fit2.ma, diff, n_iterations, voxel_p)
         got_max, _, _, candidates, max_bound = S.run_permutations(plan, seeds, block_size=3)
         assert np.array_equal(got_max, max_abs)
-        threshold = S.quantile_from_top(np.abs(candidates[2]), full.size, 1 - voxel_p)
+        threshold = subtraction_quantile.quantile_from_top(np.abs(candidates[2]), full.size, 1 - voxel_p)
         assert threshold == np.quantile(np.abs(full), 1 - voxel_p)
         assert max_bound <= threshold
         # Every value above the threshold is among the candidates, with its iteration.

@@ -16,16 +16,16 @@ For a balanced null draw, :func:`_whole_products` multiplies each group's ``1 - 
 as numpy's ``1.0 - ma`` on float32 values) per prior voxel in float64 in experiment order, as
 :func:`ale_app.stats.subtraction_kernels._whole_product` does on the sparse rows.
 
-The functions are plain Python until :func:`_compiled` compiles them.
+The functions are plain Python until a set of :data:`SETS` compiles them; the clusters are
+labelled by :mod:`ale_app.stats.cluster_kernels`.
 """
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-from ale_app.stats.mc_kernels import _largest_cluster, _numba_cache_usable
+from ale_app.stats.cluster_kernels import CLUSTER_FUNCTIONS, clusters_above, largest_cluster
+from ale_app.stats.kernel_compile import KernelSet
 
 
 def _ma_rows(ijk, exp_ptr, exp_kernel, koff, kflat, kbox, kval, kstart, flat_to_masked, nx, ny, nz, best,
@@ -456,57 +456,6 @@ def _candidate_means(om1, om2, q1, q2, cand, n_c, idx1, idx2, n_pairs, whole1, w
         out[j] = s / np.float32(n_pairs)
 
 
-def _clusters_above(vox, label, ny, nz, min_size, keep):
-    """``keep[p]``: voxel ``vox[p]`` (sorted, C order) is in a face-connected cluster of
-    more than ``min_size`` voxels (NiMARE's ``_threshold_z_clusters`` keeps such clusters;
-    ``ndimage.label``'s default structure). ``label`` is an all-zero scratch volume and is
-    left all zero."""
-    n_sup = vox.shape[0]
-    parent = np.arange(n_sup)
-    for p in range(n_sup):
-        label[vox[p]] = p + 1
-    stride_i = ny * nz
-    for p in range(n_sup):
-        v = vox[p]
-        for q in range(3):
-            if q == 0:
-                if v % nz == 0:
-                    continue
-                nb = v - 1
-            elif q == 1:
-                if (v // nz) % ny == 0:
-                    continue
-                nb = v - nz
-            else:
-                if v // stride_i == 0:
-                    continue
-                nb = v - stride_i
-            lq = label[nb]
-            if lq == 0:
-                continue
-            ra = p
-            while parent[ra] != ra:
-                ra = parent[ra]
-            rb = lq - 1
-            while parent[rb] != rb:
-                rb = parent[rb]
-            if ra != rb:
-                if ra < rb:
-                    parent[rb] = ra
-                else:
-                    parent[ra] = rb
-    sizes = np.zeros(n_sup, dtype=np.int64)
-    for p in range(n_sup):
-        r = p
-        while parent[r] != r:
-            r = parent[r]
-        parent[p] = r
-        sizes[r] += 1
-        label[vox[p]] = 0
-    for p in range(n_sup):
-        keep[p] = sizes[parent[p]] > min_size
-
-
 def _repeated_mean(c, n_pairs):
     """``c`` added ``n_pairs`` times in float32 from 0, divided by ``n_pairs`` (float32), as
     :func:`ale_app.stats.subtraction_kernels._balanced_mean` averages the equal differences
@@ -561,52 +510,32 @@ def _permutations(raw, n1, n2, n_pairs, keep1, keep2, out1, out2):
     return used
 
 
-_COMPILED: dict = {}
-_COMPILING = threading.Lock()
+def _kernel_set(what: str, seconds: int, kernels: dict) -> KernelSet:
+    return KernelSet(what, seconds, globals(), kernels=kernels,
+                     helpers=(_nearest_bin, _study_histogram, *CLUSTER_FUNCTIONS))
+
+
+def _named(*functions) -> dict:
+    return {fn.__name__: fn for fn in functions}
+
 
 #: The kernel sets, each compiled (and announced) at its first use: a run that never uses one
 #: (a partial-group run never takes the whole-group null) neither compiles nor announces it.
+#: The cluster kernels keep the names their callers (and ``ale-app --precompile``) use.
 SETS = {
-    "draws": ("the balanced contrast's random-foci draw kernels", 3),
-    "whole": ("the balanced contrast's whole-group null kernels", 1),
-    "replay": ("the balanced contrast's subsample replay kernel", 1),
-    "subsampled": ("the balanced contrast's subsampled-group null kernels", 2),
-    "subsamples": ("the balanced contrast's subsample map kernels", 3),
+    "draws": _kernel_set("balanced contrast's random-foci draw kernels", 3,
+                         {**_named(_ma_rows, _log_sums, _approximate_histogram), "_largest_cluster": largest_cluster}),
+    "whole": _kernel_set("balanced contrast's whole-group null kernels", 1,
+                         _named(_whole_products, _difference_range, _repeated_mean)),
+    "replay": _kernel_set("balanced contrast's subsample replay kernel", 1, _named(_permutations)),
+    "subsampled": _kernel_set("balanced contrast's subsampled-group null kernels", 2,
+                              _named(_group_products, _pattern_means, _joint_fractions, _expansion_means,
+                                     _extreme_candidates, _rows_at, _candidate_means)),
+    "subsamples": _kernel_set("balanced contrast's subsample map kernels", 3,
+                              {**_named(_log_sums, _approximate_histogram), "_clusters_above": clusters_above}),
 }
 
 
-def _members(which: str):
-    return {"draws": (_ma_rows, _log_sums, _approximate_histogram, _largest_cluster),
-            "whole": (_whole_products, _difference_range, _repeated_mean),
-            "replay": (_permutations,),
-            "subsampled": (_group_products, _pattern_means, _joint_fractions, _expansion_means, _extreme_candidates,
-                           _rows_at, _candidate_means),
-            "subsamples": (_log_sums, _approximate_histogram, _clusters_above)}[which]
-
-
 def _compiled(which: str = "draws"):
-    """The compiled kernels of one set of :data:`SETS`, built on first use (cached on disk
-    where that is writable), as :func:`ale_app.stats.mc_kernels._compiled` builds its own."""
-    if which not in _COMPILED:
-        with _COMPILING:
-            if which not in _COMPILED:
-                _compile(which)
-    return _COMPILED[which]
-
-
-def _compile(which: str):
-    from ale_app.process import numba_cache
-
-    jit = numba_cache.jit_maker(_numba_cache_usable())
-    g = dict(globals())
-
-    def jit_here(fn):
-        return jit(type(fn)(fn.__code__, g, fn.__name__))
-
-    g["_nearest_bin"] = jit_here(_nearest_bin)
-    g["_study_histogram"] = jit_here(_study_histogram)
-    g["_largest_cluster"] = jit_here(_largest_cluster)
-    compiled = {fn.__name__: jit_here(fn) for fn in _members(which)}
-    what, seconds = SETS[which]
-    numba_cache.announce_compile(list(compiled.values()), what, seconds)
-    _COMPILED[which] = compiled
+    """The compiled kernels of one set of :data:`SETS`, built on first use."""
+    return SETS[which].compiled()

@@ -16,7 +16,7 @@ from ale_app.stats.balanced_draws import Draws, DrawSetup, histogram_bins, passi
 class _SubsampleMaps:
     """A subsample's voxels in clusters above the cluster-size threshold, as NiMARE's
     ``_ale_approximate_z_from_ma`` and ``_threshold_z_clusters`` find them, through the
-    compiled pieces of :class:`ale_app.stats.balanced._NullClusters` on the group's own MA rows (taken in the
+    compiled pieces of :class:`ale_app.stats.balanced_probabilistic._NullClusters` on the group's own MA rows (taken in the
     subsample's order): NiMARE's histogram, the per-voxel log-sums, z per histogram bin, and
     the passing voxels labelled (faces connectivity) to keep the clusters above it."""
 

@@ -7,7 +7,7 @@ estimate measured on ale-app's own runs (docs/running.md, "Memory"):
 - the experiments' modelled-activation maps: NiMARE's ALE and its analytic null hold them
   as one dense float32 row per experiment over the brain mask (:data:`MA_BYTES_PER_EXPERIMENT`);
 - the inferential Monte Carlo: the drawn foci (int32, foci x iterations, drawn in chunks of
-  at most :data:`ale_app.stats.montecarlo.DRAW_CHUNK_BYTES`), each thread's volume buffers,
+  at most :data:`ale_app.stats.montecarlo_draws.DRAW_CHUNK_BYTES`), each thread's volume buffers,
   and the null table (a few copies of one row per iteration);
 - the refit jackknife: each worker refits ALE on all but one experiment, and a worker
   process also holds its own copy of the libraries;
@@ -73,7 +73,7 @@ class Footprint:
 
 
 def _draw_bytes(n_foci: int, n_iterations: int) -> float:
-    from ale_app.stats.montecarlo import DRAW_CHUNK_BYTES
+    from ale_app.stats.montecarlo_draws import DRAW_CHUNK_BYTES
 
     whole = 4.0 * n_foci * n_iterations
     # Chunked: the chunk the workers take blocks from while the next one is drawn. Plus

@@ -3,20 +3,20 @@ foci's kernels as ``log1p(-MA)`` per experiment, bounds every voxel with truncat
 computes the exact ALE only where the bound cannot rule a voxel out, and labels the
 suprathreshold voxels (faces connectivity) for the largest cluster's size and mass.
 
-The functions are plain Python until :func:`_compiled` compiles them with numba (``nogil``:
+The functions are plain Python until :data:`KERNELS` compiles them with numba (``nogil``:
 threads run them in parallel), each one calling the compiled versions of the others; they
-share this module so that numba's on-disk cache keys them together. The numbers are
+share this module so that numba's on-disk cache keys them together. The clusters are labelled
+by :mod:`ale_app.stats.cluster_kernels`. The numbers are
 explained in :mod:`ale_app.stats.montecarlo`, which plans the work and hands blocks of
 iterations to :func:`_run_block`.
 """
 
 from __future__ import annotations
 
-import os
-
-import threading
-
 import numpy as np
+
+from ale_app.stats.cluster_kernels import CLUSTER_FUNCTIONS, largest_cluster
+from ale_app.stats.kernel_compile import KernelSet
 
 
 # --------------------------------------------------------------------------- compiled core
@@ -326,127 +326,27 @@ def _run_iterations(
             order = np.argsort(supra[:n_sup])
             vox = supra[:n_sup][order]
             vals = supra_val[:n_sup][order]
-            size, mass = _largest_cluster(vox, vals, label, ny, nz, threshold)
+            size, mass = largest_cluster(vox, vals, label, ny, nz, threshold)
             out_size[t] = np.float32(size)
             out_mass[t] = np.float32(mass)
     return out_max, out_size, out_mass
 
 
-def _largest_cluster(vox, vals, label, ny, nz, threshold):
-    """Largest size and mass of the face-connected clusters of ``vox`` (sorted, C order).
-
-    Union-find over the voxels in C order; masses are summed in C order, as ``ndimage.sum``
-    does. ``label`` is an all-zero scratch volume and is left all zero.
-    """
-    n_sup = vox.shape[0]
-    parent = np.arange(n_sup)
-    for p in range(n_sup):
-        label[vox[p]] = p + 1
-    stride_i = ny * nz
-    for p in range(n_sup):
-        v = vox[p]
-        kk = v % nz
-        jj = (v // nz) % ny
-        ii = v // stride_i
-        for q in range(3):
-            if q == 0:
-                if kk == 0:
-                    continue
-                nb = v - 1
-            elif q == 1:
-                if jj == 0:
-                    continue
-                nb = v - nz
-            else:
-                if ii == 0:
-                    continue
-                nb = v - stride_i
-            lq = label[nb]
-            if lq == 0:
-                continue
-            ra = p
-            while parent[ra] != ra:
-                ra = parent[ra]
-            rb = lq - 1
-            while parent[rb] != rb:
-                rb = parent[rb]
-            if ra != rb:
-                if ra < rb:
-                    parent[rb] = ra
-                else:
-                    parent[ra] = rb
-    sizes = np.zeros(n_sup, dtype=np.int64)
-    masses = np.zeros(n_sup, dtype=np.float64)
-    for p in range(n_sup):
-        r = p
-        while parent[r] != r:
-            r = parent[r]
-        parent[p] = r
-        sizes[r] += 1
-        masses[r] += np.float64(vals[p]) - threshold
-        label[vox[p]] = 0
-    best_size = 0
-    best_mass = 0.0
-    for p in range(n_sup):
-        if parent[p] == p:
-            if sizes[p] > best_size:
-                best_size = sizes[p]
-            if masses[p] > best_mass:
-                best_mass = masses[p]
-    return best_size, best_mass
-
-
-_COMPILED: dict = {}
-_COMPILING = threading.Lock()
-
-
-def _numba_cache_usable() -> bool:
-    """Whether numba can write its cache (``NUMBA_CACHE_DIR`` or next to this file)."""
-    target = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(os.path.dirname(__file__), "__pycache__")
-    try:
-        os.makedirs(target, exist_ok=True)
-    except OSError:
-        return False
-    return os.access(target, os.W_OK)
-
-
 #: Roughly how long compiling these kernels takes (two cores, numba 0.68), for the log line.
 COMPILE_SECONDS = 10
 
+#: The kernels, compiled on first use; each calls the compiled versions of the others.
+KERNELS = KernelSet(
+    "Monte Carlo kernels", COMPILE_SECONDS, globals(),
+    kernels={"run": _run_iterations, "log1p_neg": _log1p_neg},
+    helpers=(_tile_add, _tile_lists, _exact_logsum, _append, _exact_at, _row_min, *CLUSTER_FUNCTIONS),
+    options={"_row_min": {"fastmath": {"nnan", "nsz", "reassoc"}}},
+)
+
 
 def _compiled():
-    """The compiled kernels, built on first use (cached on disk where that is writable).
-
-    numba compiles them at their first call, or loads them from its cache; before that, the
-    precompiled copy an image or a read-only install carries is copied into numba's cache
-    (:func:`ale_app.process.numba_cache.seed_from_bundle`), and when they must be compiled
-    one INFO line says so (:func:`ale_app.process.numba_cache.announce_compile`).
-    """
-    if not _COMPILED:
-        with _COMPILING:
-            if not _COMPILED:
-                _compile()
-    return _COMPILED
-
-
-def _compile():
-    """Build the dispatchers into :data:`_COMPILED` (numba compiles each at its first call)."""
-    from ale_app.process import numba_cache
-
-    jit = numba_cache.jit_maker(_numba_cache_usable())
-
-    # Each compiled function calls the compiled versions of the ones it names (``g``).
-    g = dict(globals())
-
-    def jit_here(fn, **options):
-        return jit(type(fn)(fn.__code__, g, fn.__name__), **options)
-
-    for fn in (_tile_add, _tile_lists, _exact_logsum, _append, _largest_cluster, _exact_at):
-        g[fn.__name__] = jit_here(fn)
-    g["_row_min"] = jit_here(_row_min, fastmath={"nnan", "nsz", "reassoc"})
-    compiled = {"run": jit_here(_run_iterations), "log1p_neg": jit(_log1p_neg)}
-    numba_cache.announce_compile(list(compiled.values()), "Monte Carlo kernels", COMPILE_SECONDS)
-    _COMPILED.update(compiled)
+    """The compiled kernels (:data:`KERNELS`), built on first use."""
+    return KERNELS.compiled()
 
 
 def _run_block(idx_block, plan_arrays):

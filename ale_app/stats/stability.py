@@ -143,7 +143,7 @@ def null_cluster_sizes(estimator, threshold: float, subset_size: int, n_iteratio
     """The largest suprathreshold cluster of each of ``n_iterations`` null draws, as
     ``ResampledStability`` draws them (``RandomState(seed)``, its order of calls)."""
     from ale_app.stats import nimare_adapter as NA
-    from ale_app.stats.montecarlo import plan_from_kernels
+    from ale_app.stats.montecarlo_plan import plan_from_kernels
 
     sample_sizes, num_foci, space, supports, group_kernel = NA.stability_null_inputs(estimator, null_space)
     n = len(num_foci)

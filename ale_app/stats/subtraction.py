@@ -41,11 +41,15 @@ How, and why it is exact:
 
 Every iteration's numbers depend on its own permutation only, so the results are the same
 for any executor and block size.
+
+This module holds the result and the entry point; the plan is
+:mod:`ale_app.stats.subtraction_plan`, the permutations and the cluster null
+:mod:`ale_app.stats.subtraction_null` (compiled core :mod:`ale_app.stats.subtraction_kernels`),
+the threshold's order statistics :mod:`ale_app.stats.subtraction_quantile`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -53,7 +57,9 @@ import numpy as np
 import pandas as pd
 
 from ale_app.process.executor import Executor
-from ale_app.stats.subtraction_kernels import _compiled
+from ale_app.stats.subtraction_null import cluster_null, run_permutations
+from ale_app.stats.subtraction_plan import build_plan
+from ale_app.stats.subtraction_quantile import quantile_from_top
 
 #: NiMARE's names of the null distributions :attr:`SubtractionResult.null` and
 #: :attr:`SubtractionResult.cluster_forming_threshold` reproduce.
@@ -62,9 +68,6 @@ NIMARE_NULL_KEYS = {
     "max_cluster_size_voxels": "values_desc-size_level-cluster_corr-fwe_method-montecarlo",
     "max_cluster_mass": "values_desc-mass_level-cluster_corr-fwe_method-montecarlo",
 }
-#: Voxels per tile of the log-sum pass (its four float64 sums, 256 KiB, stay in cache; a
-#: voxel's offset in its tile fits in 16 bits).
-TILE = 8192
 NIMARE_THRESHOLD_KEY = "summary_stat_thresh_level-voxel_corr-fwe_method-montecarlo"
 _FWE = "_corr-FWE_method-montecarlo"
 #: NiMARE's names (in the corrected ``MetaResult.maps``) of the maps the result holds.
@@ -155,257 +158,6 @@ class SubtractionResult:
     masker: Any = None
     ids1: list = field(default_factory=list)
     ids2: list = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------- the plan
-
-
-@dataclass
-class SubtractionPlan:
-    """What every permutation needs, fixed for the run (plain arrays, cheap to pickle)."""
-
-    tile_ptr: np.ndarray  # (n1 + n2, n_tiles + 1) int64: each pooled row's entries per tile
-    off: np.ndarray  # uint16: each entry's voxel, as its offset in its tile of reached voxels
-    w: np.ndarray  # float32: each entry's log1p(-MA), as numpy computes it (NiMARE's weights)
-    obs: np.ndarray  # (n_reached,) float64: the observed difference at the reached voxels
-    n1: int
-    n_voxels: int  # in-mask voxels
-    k: int  # how many of the largest |differences| the threshold needs
-
-    @property
-    def n_total(self) -> int:
-        return self.tile_ptr.shape[0]
-
-    @property
-    def n_reached(self) -> int:
-        return self.obs.shape[0]
-
-
-def _log1p_neg(data: np.ndarray) -> np.ndarray:
-    """``np.log1p(-data)`` on a fresh contiguous float32 array: NiMARE's bincount weights
-    (float32; bincount adds them as float64)."""
-    return np.log1p(-np.ascontiguousarray(data, dtype=np.float32))
-
-
-def build_plan(ma1, ma2, diff_values: np.ndarray, n_iterations: int, voxel_p: float) -> tuple[SubtractionPlan, np.ndarray]:
-    """The plan of a subtraction of ``ma1`` minus ``ma2`` (CSR, experiments x in-mask voxels).
-
-    Returns the plan and ``reached``: the in-mask voxels some experiment reaches (the plan's
-    positions index it).
-    """
-    import scipy.sparse as sp
-
-    ma1 = sp.csr_matrix(ma1)
-    ma2 = sp.csr_matrix(ma2)
-    if ma1.shape[1] != ma2.shape[1]:
-        raise ValueError("the two groups' MA maps have different numbers of voxels")
-    n_voxels = ma1.shape[1]
-    reached = np.union1d(ma1.indices, ma2.indices).astype(np.int64)
-    where = np.full(n_voxels, -1, dtype=np.int64)
-    where[reached] = np.arange(reached.size)
-    indptr = np.concatenate([ma1.indptr.astype(np.int64), ma1.indptr[-1] + ma2.indptr[1:].astype(np.int64)])
-    # Each row's entries in voxel order (so in NiMARE's canonical CSR; sorted here
-    # otherwise: a voxel's one entry per row is added in row order either way).
-    pos = where[np.concatenate([ma1.indices, ma2.indices])].astype(np.int32)
-    order = None
-    if not (ma1.has_canonical_format and ma2.has_canonical_format):
-        row_of = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
-        order = np.lexsort((pos, row_of))
-        pos = pos[order]
-        if np.any((np.diff(pos) == 0) & (np.diff(row_of) == 0)):
-            raise ValueError("an MA map holds a voxel twice")
-    n_tiles = max(1, -(-reached.size // TILE))
-    bounds = np.arange(n_tiles + 1, dtype=np.int64) * TILE
-    tile_ptr = np.empty((indptr.size - 1, n_tiles + 1), dtype=np.int64)
-    for r in range(indptr.size - 1):
-        tile_ptr[r] = indptr[r] + np.searchsorted(pos[indptr[r]:indptr[r + 1]], bounds)
-    off = (pos % TILE).astype(np.uint16)
-    # The weights per group, as NiMARE's bincount takes them (numpy's float32 log1p).
-    w = np.concatenate([_log1p_neg(ma1.data), _log1p_neg(ma2.data)])
-    if order is not None:
-        w = w[order]
-    obs = np.asarray(diff_values, dtype=np.float32)[reached].astype(np.float64)
-    plan = SubtractionPlan(tile_ptr=tile_ptr, off=off, w=np.ascontiguousarray(w),
-                           obs=np.ascontiguousarray(obs), n1=int(ma1.shape[0]), n_voxels=int(n_voxels),
-                           k=quantile_rank(int(n_iterations) * int(n_voxels), 1 - voxel_p)[0])
-    return plan, reached
-
-
-# --------------------------------------------------------------------------- the quantile
-
-
-def quantile_rank(n: int, q: float) -> tuple[int, float, bool]:
-    """Where ``np.quantile(a, q)`` (linear) reads an array ``a`` of ``n`` values.
-
-    Returns ``(k, gamma, top)``: it interpolates, with weight ``gamma``, from the ``k``-th
-    largest value to the next larger one (the ``k - 1``-th largest); ``top`` when it takes
-    the largest value alone. As numpy computes them: ``(n - 1) * q`` in float64.
-    """
-    virtual = (n - 1) * q
-    previous = math.floor(virtual)
-    gamma = virtual - previous
-    if virtual >= n - 1:
-        return 1, float(gamma), True
-    if virtual < 0:
-        previous = 0
-    return int(n - previous), float(gamma), False
-
-
-def quantile_from_top(top_values: np.ndarray, n: int, q: float) -> np.float32:
-    """``np.quantile(a, q)`` of float32 ``a`` (``n`` values, none negative) from its largest
-    values only: ``top_values`` must hold every value of ``a`` above some bound and at least
-    ``k`` values at or above it (:func:`quantile_rank`), or all of ``a``'s positive values
-    (the rest then being 0)."""
-    k, gamma, top = quantile_rank(n, q)
-    values = np.asarray(top_values, dtype=np.float32)
-
-    def kth_largest(r):  # r-th largest, 1-based; zeros beyond the kept values
-        if r > values.size:
-            return np.float32(0.0)
-        return values[np.argpartition(values, values.size - r)[values.size - r]]
-
-    if top:
-        largest = kth_largest(1)
-        lower = upper = largest
-    else:
-        lower = kth_largest(k)
-        upper = kth_largest(k - 1)
-    # numpy's own interpolation between the two order statistics, with numpy's weight: the
-    # quantile ``gamma`` of the two values is exactly that (virtual index 1 * gamma).
-    return np.quantile(np.array([lower, upper], dtype=np.float32), gamma)
-
-
-class _TopK:
-    """The largest (at least ``k``) values seen, with their iteration and position.
-
-    ``bound`` never exceeds the ``k``-th largest value seen (so it is a lower bound of the
-    final one); every value above it is kept, and once pruned, at least ``k`` kept values
-    are at or above it.
-    """
-
-    def __init__(self, k: int, bound: float = 0.0):
-        self.k = int(k)
-        self.bound = float(bound)
-        self.max_bound = float(bound)
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.n = 0
-        self.limit = max(2 * self.k, 1 << 16)
-
-    def add(self, it: np.ndarray, pos: np.ndarray, val: np.ndarray) -> None:
-        keep = np.abs(val) > self.bound
-        if not keep.all():
-            it, pos, val = it[keep], pos[keep], val[keep]
-        if val.size:
-            self.parts.append((it, pos, val))
-            self.n += val.size
-        if self.n > self.limit:
-            self.prune()
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if not self.parts:
-            return (np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32))
-        if len(self.parts) > 1:
-            self.parts = [tuple(np.concatenate(c) for c in zip(*self.parts))]
-        return self.parts[0]
-
-    def prune(self) -> None:
-        it, pos, val = self.arrays()
-        mag = np.abs(val)
-        if mag.size > self.k:
-            kth = float(np.partition(mag, mag.size - self.k)[mag.size - self.k])
-            if kth > self.bound:
-                self.bound = kth
-                self.max_bound = max(self.max_bound, kth)
-                keep = mag >= kth
-                it, pos, val = it[keep], pos[keep], val[keep]
-                self.parts = [(it, pos, val)]
-                self.n = val.size
-        self.limit = max(2 * self.n, 2 * self.k, 1 << 16)
-
-
-# --------------------------------------------------------------------------- the permutations
-
-
-def _run_block(start: int, seeds: list, plan: SubtractionPlan, bound: float):
-    """Permutations ``start .. start + len(seeds) - 1``: their largest ``|difference|``, the
-    tail counts at the reached voxels, and the candidate values above ``bound``."""
-    from ale_app.stats.nimare_adapter import subtraction_permutation
-
-    kernels = _compiled()
-    log_sums, compare = kernels["_log_sums"], kernels["_compare"]
-    n_reached = plan.n_reached
-    acc = np.empty(4 * TILE, dtype=np.float64)
-    lab = np.empty((2, n_reached), dtype=np.float64)
-    upper = np.zeros(n_reached, dtype=np.uint32)
-    lower = np.zeros(n_reached, dtype=np.uint32)
-    max_abs = np.empty(len(seeds), dtype=np.float32)
-    cand_pos = np.empty(n_reached, dtype=np.int32)
-    cand_val = np.empty(n_reached, dtype=np.float32)
-    top = _TopK(plan.k, bound)
-    for i, seed in enumerate(seeds):
-        perm = subtraction_permutation(plan.n_total, plan.n1, seed).astype(np.int64)
-        log_sums(perm, plan.n1, plan.tile_ptr, plan.off, plan.w, acc, lab)
-        np.exp(lab, out=lab)  # numpy's exp, as NiMARE's 1 - np.exp(log_sums)
-        mx, n_cand = compare(lab, plan.obs, upper, lower, top.bound, cand_pos, cand_val)
-        max_abs[i] = np.float32(mx)
-        if n_cand:
-            top.add(np.full(n_cand, start + i, dtype=np.int32), cand_pos[:n_cand].copy(), cand_val[:n_cand].copy())
-    it, pos, val = top.arrays()
-    return start, max_abs, upper, lower, it, pos, val, top.max_bound
-
-
-def run_permutations(plan: SubtractionPlan, seeds: list, executor: Executor | None = None,
-                     block_size: int | None = None, progress: Callable[[int], None] | None = None):
-    """All permutations, in blocks handed to ``executor`` (serial when None; the compiled
-    loop and numpy's exp release the GIL, so threads run blocks in parallel).
-
-    Returns the float32 largest ``|difference|`` per iteration, the tail counts at the
-    reached voxels, the kept candidates ``(iteration, position, value)`` and the largest
-    bound any block dropped values at.
-    """
-    executor = (executor or Executor()).for_gil_free_code()
-    n_iterations = len(seeds)
-    if block_size is None:
-        block_size = max(1, min(500, -(-n_iterations // max(1, 4 * executor.n_jobs))))
-    top = _TopK(plan.k)
-    max_abs = np.empty(n_iterations, dtype=np.float32)
-    upper = np.zeros(plan.n_reached, dtype=np.uint32)
-    lower = np.zeros(plan.n_reached, dtype=np.uint32)
-    max_bound = 0.0
-
-    def blocks():
-        for s in range(0, n_iterations, block_size):
-            # The bound so far (read when the block is handed out) only saves memory.
-            yield s, list(seeds[s : s + block_size]), plan, top.bound
-
-    for start, block_max, block_upper, block_lower, it, pos, val, block_bound in executor.map(
-            _run_block, blocks(), n_tasks=-(-n_iterations // block_size)):
-        max_abs[start : start + block_max.shape[0]] = block_max
-        upper += block_upper
-        lower += block_lower
-        max_bound = max(max_bound, block_bound)
-        top.add(it, pos, val)
-        if progress is not None:
-            progress(int(block_max.shape[0]))
-    top.prune()
-    max_bound = max(max_bound, top.max_bound)
-    it, pos, val = top.arrays()
-    return max_abs, upper, lower, (it, pos, val), max_bound
-
-
-def cluster_null(candidates, threshold: np.float32, n_iterations: int, flat_index: np.ndarray,
-                 shape: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Per iteration, the largest cluster size and mass of ``|difference| > threshold``
-    (float32), from the kept candidates (positions mapped to flat volume indices by
-    ``flat_index``)."""
-    it, pos, val = candidates
-    above = np.abs(val) > threshold
-    it, vox, val = it[above], flat_index[pos[above]], val[above]
-    order = np.lexsort((vox, it))
-    it, vox, val = it[order], np.ascontiguousarray(vox[order], dtype=np.int64), np.ascontiguousarray(val[order])
-    starts = np.searchsorted(it, np.arange(n_iterations + 1)).astype(np.int64)
-    label = np.zeros(int(np.prod(shape)), dtype=np.int64)
-    return _compiled()["_cluster_null"](starts, vox, val, np.float32(threshold), label, int(shape[1]), int(shape[2]))
 
 
 # --------------------------------------------------------------------------- entry point

@@ -9,19 +9,18 @@ the differences must be bit-identical). :func:`_compare` then forms the differen
 the tails, takes the largest ``|difference|`` and lists the float32 values above a lower
 bound of the cluster-forming threshold. :func:`_cluster_null` labels, per iteration, the
 kept voxels above the final threshold (faces connectivity, two-tailed) with
-:func:`ale_app.stats.mc_kernels._largest_cluster`.
+:func:`ale_app.stats.cluster_kernels.largest_cluster`.
 
-The functions are plain Python until :func:`_compiled` compiles them; the numbers are
+The functions are plain Python until :data:`KERNELS` compiles them; the numbers are
 explained in :mod:`ale_app.stats.subtraction`.
 """
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-from ale_app.stats.mc_kernels import _largest_cluster, _numba_cache_usable
+from ale_app.stats.cluster_kernels import CLUSTER_FUNCTIONS, largest_cluster
+from ale_app.stats.kernel_compile import KernelSet
 
 
 def _log_sums(perm, n1, tile_ptr, off, w, acc, lab):
@@ -118,11 +117,11 @@ def _cluster_null(starts, vox, vals, threshold, label, ny, nz):
         best_size = 0
         best_mass = 0.0
         if i_pos > 0:
-            size, mass = _largest_cluster(pos_vox, pos_mass, label, ny, nz, 0.0)
+            size, mass = largest_cluster(pos_vox, pos_mass, label, ny, nz, 0.0)
             best_size = max(best_size, size)
             best_mass = max(best_mass, mass)
         if i_neg > 0:
-            size, mass = _largest_cluster(neg_vox, neg_mass, label, ny, nz, 0.0)
+            size, mass = largest_cluster(neg_vox, neg_mass, label, ny, nz, 0.0)
             best_size = max(best_size, size)
             best_mass = max(best_mass, mass)
         out_size[t] = np.float32(best_size)
@@ -210,39 +209,17 @@ def _balanced_mean(ptr1, col1, om1, ptr2, col2, om2, idx1, idx2, n_pairs, whole1
         diff[v] = diff[v] / den
 
 
-_COMPILED: dict = {}
-_COMPILING = threading.Lock()
-
-
 #: Roughly how long compiling these kernels takes (two cores, numba 0.68), for the log line.
 COMPILE_SECONDS = 2
 
+#: The kernels, compiled on first use.
+KERNELS = KernelSet(
+    "ALE subtraction's permutation kernels", COMPILE_SECONDS, globals(),
+    kernels={fn.__name__: fn for fn in (_log_sums, _compare, _cluster_null, _balanced_mean)},
+    helpers=(_group_product, _whole_product, *CLUSTER_FUNCTIONS),
+)
+
 
 def _compiled():
-    """The compiled kernels, built on first use (cached on disk where that is writable), as
-    :func:`ale_app.stats.mc_kernels._compiled` builds its own: the precompiled copy of an
-    image or a read-only install is used where it fits, and a compile is announced."""
-    if not _COMPILED:
-        with _COMPILING:
-            if not _COMPILED:
-                _compile()
-    return _COMPILED
-
-
-def _compile():
-    """Build the dispatchers into :data:`_COMPILED` (numba compiles each at its first call)."""
-    from ale_app.process import numba_cache
-
-    jit = numba_cache.jit_maker(_numba_cache_usable())
-    g = dict(globals())
-
-    def jit_here(fn):
-        return jit(type(fn)(fn.__code__, g, fn.__name__))
-
-    g["_largest_cluster"] = jit_here(_largest_cluster)
-    g["_group_product"] = jit_here(_group_product)
-    g["_whole_product"] = jit_here(_whole_product)
-    compiled = {fn.__name__: jit_here(fn) for fn in (_log_sums, _compare, _cluster_null, _balanced_mean)}
-    numba_cache.announce_compile(list(compiled.values()), "ALE subtraction's permutation kernels",
-                                 COMPILE_SECONDS)
-    _COMPILED.update(compiled)
+    """The compiled kernels (:data:`KERNELS`), built on first use."""
+    return KERNELS.compiled()
