@@ -90,7 +90,7 @@ def sha256_path(path: Path) -> str:
 def input_digest(path: Path) -> str:
     """SHA-256 of an input (:func:`sha256_path`); an input the bounded opener now refuses (replaced by
     a pipe or a device since it was read) is exit 65."""
-    from ale_app.inputs.readers.base import refused_input
+    from ale_app.inputs.readers.input_file import refused_input
 
     try:
         return sha256_path(path)
