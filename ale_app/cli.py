@@ -319,7 +319,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _check_not_nested(args: argparse.Namespace, project, spec_dir: Path) -> None:
     """Refuse OUTPUT_DIR inside an input folder, or an input (or the spec) inside OUTPUT_DIR."""
-    from ale_app.outputs.folder import check_not_nested, check_output_path
+    from ale_app.outputs.output_dir import check_not_nested, check_output_path
     from ale_app.inputs.paths import input_paths, resolve_input_path
     from ale_app.spec.load import EXAMPLE_PREFIX
 

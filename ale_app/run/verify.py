@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ale_app.outputs import folder as D
+from ale_app.outputs.lock import lock_output_dir
 from ale_app.outputs import registry as O
 from ale_app.outputs.registries import known_output_names
 from ale_app.outputs import swap as S
@@ -179,7 +179,7 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
     T.remove_stale_scratch()  # those of a --verify killed (SIGKILL) before it could remove its own
     if S.pending_swap(output_dir):
         # A killed --overwrite: completed (or undone) first, as any run on the folder would.
-        with D.lock_output_dir(output_dir, O.DATASET_DESCRIPTION):
+        with lock_output_dir(output_dir, O.DATASET_DESCRIPTION):
             S.recover_output_dir(output_dir)
     provenance = _read_record(output_dir, O.PROVENANCE)
     spec, spec_text = rebuild_spec(_read_record(output_dir, O.SPEC_JSON))

@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ale_app.constants import MAX_SAMPLE_SIZE
-from ale_app.spec.fields import MAX_CLUSTER_MM3, MAX_KERNEL_FWHM_MM, Bool, Float, OptionalFloat, OptionalInt, StrictModel
+from ale_app.spec.fields import (MAX_CLUSTER_MM3, MAX_KERNEL_FWHM_MM, Bool, Float, OptionalFloat, OptionalInt,
+                                 StrictModel)
 
 
 class ALESpec(StrictModel):
