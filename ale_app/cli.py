@@ -263,7 +263,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
     project = to_project(spec)
     if args.validate_only:
-        from ale_app.inputs.evidence import summary_lines
+        from ale_app.inputs.evidence_summary import summary_lines
 
         groups = pipeline.validate(project, spec_dir)
         if project.shape == "single":
@@ -319,8 +319,8 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _check_not_nested(args: argparse.Namespace, project, spec_dir: Path) -> None:
     """Refuse OUTPUT_DIR inside an input folder, or an input (or the spec) inside OUTPUT_DIR."""
-    from ale_app.outputs.folder import check_not_nested, check_output_path
-    from ale_app.inputs.evidence import input_paths, resolve_input_path
+    from ale_app.outputs.output_dir import check_not_nested, check_output_path
+    from ale_app.inputs.paths import input_paths, resolve_input_path
     from ale_app.spec.load import EXAMPLE_PREFIX
 
     check_output_path(Path(args.output_dir))

@@ -350,7 +350,7 @@ def _spec_for_validation(tmp_path) -> Path:
 
 def _noisy_summary(monkeypatch):
     """Make the summary step emit a library-style warning twice, as nilearn or NiMARE would."""
-    from ale_app.inputs import evidence as inputs
+    from ale_app.inputs import evidence_summary as inputs
 
     real = inputs.summary_lines
 

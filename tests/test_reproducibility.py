@@ -82,7 +82,7 @@ def test_provenance_and_dataset_description(run_jobs1):
     assert record["RandomSeed"] is None
     from ale_app.spec.load import example_path
     from ale_app.digests import sha256_file
-    from ale_app.inputs.evidence import resolve_input_path
+    from ale_app.inputs.paths import resolve_input_path
 
     assert record["SpecSHA256"] == D.sha256_bytes(example_path("pain-qualitative").read_bytes())
     (entry,) = record["InputFiles"]

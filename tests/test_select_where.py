@@ -12,7 +12,7 @@ import pytest
 from ale_app.errors import InputDataError
 from ale_app.inputs.evidence import load_evidence
 from ale_app.inputs.readers import read_input
-from ale_app.inputs.readers.base import value_text
+from ale_app.inputs.readers.analysis_columns import value_text
 from ale_app.spec.models import ALESpec, InputSpec
 from ale_app.spec.v2 import AnalysisSpecV2, group_input
 

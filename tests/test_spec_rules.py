@@ -292,14 +292,14 @@ def test_nimare_paths_stay_inside_nimares_resources(name, tmp_path, capsys):
 
 
 def test_nimare_path_through_a_link_out_of_the_resources_is_refused(tmp_path, capsys, monkeypatch):
-    from ale_app.inputs import evidence
+    from ale_app.inputs import paths
 
     resources = tmp_path / "resources"
     resources.mkdir()
     outside = tmp_path / "secret.tsv"
     outside.write_text("study_id\tx\n")
     (resources / "link.tsv").symlink_to(outside)
-    monkeypatch.setattr(evidence, "nimare_resource_dir", lambda: resources)
+    monkeypatch.setattr(paths, "nimare_resource_dir", lambda: resources)
     spec = _spec(tmp_path, "", input_path="'nimare:link.tsv'")
     code, err = _run(spec, capsys)
     assert code == 65, err

@@ -2,16 +2,16 @@
 
 One entry point, :func:`load_evidence`, reads every supported format (see
 :mod:`ale_app.inputs.readers`) into a NiMARE studyset in the target space, applies
-``input.select`` in file order (a version-2 group's ``select`` may also keep analyses by
-the value of a column, ``where``), and runs the checks of :mod:`ale_app.inputs.checks`
-before any computation. New formats join as a reader in :mod:`ale_app.inputs.readers` that
-returns a NIMADS dictionary and the analysis ids in file order.
+``input.select`` in file order (:mod:`ale_app.inputs.selection`; a version-2 group's ``select``
+may also keep analyses by the value of a column, ``where``), and runs the checks of
+:mod:`ale_app.inputs.checks` before any computation, one named step after another. New formats
+join as a reader in :mod:`ale_app.inputs.readers` that returns a NIMADS dictionary and the
+analysis ids in file order. Where the input files are: :mod:`ale_app.inputs.paths`; the
+evidence in words: :mod:`ale_app.inputs.evidence_summary`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import logging
 from contextlib import contextmanager
 import warnings
@@ -19,18 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ale_app.files import INPUT_LIMIT, RefusedFile, sha256_regular
-from ale_app.errors import InputDataError, MissingInputError, SpecError
+from ale_app.errors import InputDataError
+from ale_app.inputs.ignored_columns import ignored_columns, ignored_hint, ignored_note, likely_roles
+from ale_app.inputs.paths import input_digest, input_paths, path_label, resolve_input_path
 from ale_app.inputs.readers.base import plural
-from ale_app.inputs.studies import RULE_WORDS
+from ale_app.inputs.selection import select_ids
 from ale_app.spec.models import ALESpec, InputSpec
 
 if TYPE_CHECKING:
     import pandas as pd
 
 LGR = logging.getLogger(__name__)
-
-NIMARE_PREFIX = "nimare:"
 
 
 @dataclass
@@ -120,246 +119,6 @@ def _no_foci() -> pd.DataFrame:
     return pd.DataFrame(columns=["analysis_id", "study_id", "x", "y", "z"])
 
 
-
-def nimare_resource_dir() -> Path:
-    """NiMARE's resource folder, as ``nimare.utils.get_resource_path()`` gives it, found
-    without importing NiMARE (its import takes seconds, and a missing input or a refused
-    output folder should be reported before that)."""
-    found = importlib.util.find_spec("nimare")
-    if found is None or found.origin is None:
-        raise MissingInputError("NiMARE is not installed, so 'nimare:' inputs cannot be found.",
-                                hint="Install ale-app with its dependencies (pip install ale-app).")
-    return Path(found.origin).parent / "resources"
-
-
-def resolve_input_path(path: str, spec_dir: Path) -> Path:
-    """Resolve ``input.path``: ``nimare:NAME`` from NiMARE's resources, else spec-relative.
-
-    ``nimare:NAME`` stays inside NiMARE's resource folder: a name that leads out of it (``..``,
-    an absolute path, a link to elsewhere) is refused (exit 65).
-    """
-    if path.startswith(NIMARE_PREFIX):
-        name = path[len(NIMARE_PREFIX) :]
-        folder = nimare_resource_dir()
-        resolved = folder / name
-        inside = (not Path(name).is_absolute() and ".." not in Path(name).parts and name.strip()
-                  and resolved.resolve().is_relative_to(folder.resolve()))
-        if not inside:
-            raise SpecError(
-                f"The input path {path[:200]!r} leads outside NiMARE's bundled resources ({folder}).",
-                hint="'nimare:NAME' names a file or folder of NiMARE's resources, e.g. "
-                "'nimare:nidm_pain_studyset.json'; give any other file as a path relative to the spec's folder.",
-            )
-    else:
-        resolved = Path(path)
-        if not resolved.is_absolute():
-            resolved = spec_dir / resolved
-    try:
-        resolved.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise MissingInputError(
-            f"The input file {path!r} does not exist (looked for {resolved}).",
-            hint="input.path is relative to the spec's folder; 'nimare:NAME' names a file "
-            "bundled with NiMARE.",
-        ) from None
-    except OSError as exc:  # a folder on the way this user cannot enter, a name too long, a link loop
-        raise MissingInputError(
-            f"The input file {path[:300]!r} cannot be reached ({str(resolved)[:300]}): {exc.strerror}.",
-            hint="Check that every folder on its path can be entered by this user ('ls -ld' each one; "
-            "'chmod a+x' a folder to let others through it) and that each name is at most 255 bytes.",
-        ) from None
-    return resolved
-
-
-# --------------------------------------------------------------------------- selection
-
-
-#: At most this many columns or values are listed in a ``select.where`` message.
-MAX_LISTED = 20
-#: Format names in messages.
-FORMAT_NAMES = {"sleuth": "Sleuth", "tsv": "TSV/CSV", "xlsx": "Excel", "nimads": "NIMADS",
-                "nimare-json": "NiMARE JSON"}
-
-
-def _select_ids(read, input_spec: InputSpec, label: str = "", field: str = "input") -> list[str]:
-    """The selected analysis ids, in file order (``field`` names the spec field in messages):
-    ``first``, ``ids`` or ``where``, then without those of ``exclude``."""
-    select = input_spec.select
-    if select is None:
-        return list(read.ids)
-    kept = _select_kept(read, select, label, field)
-    if select.exclude is None:
-        return kept
-    exclude = _as_read(select.exclude, read.ids)
-    known = set(read.ids)
-    unknown = [i for i in exclude if i not in known]
-    if unknown:
-        raise InputDataError(
-            f"{field}.select.exclude names analyses that are not in the input: {_listed(_shown(unknown), MAX_LISTED)}.",
-            hint=f"Ids are '<study id>-<analysis id>' as in the input, e.g. {_example_ids(read.ids)}; "
-            "'ale-app SPEC OUT --validate-only' lists them.",
-        )
-    chosen = set(kept)
-    outside = [i for i in exclude if i not in chosen]
-    if outside:
-        how = next(k for k in ("first", "ids", "where") if getattr(select, k) is not None)
-        raise InputDataError(
-            f"{field}.select.exclude names analyses that {field}.select.{how} does not keep, so excluding "
-            f"them changes nothing: {_listed(_shown(outside), MAX_LISTED)}.",
-            hint=f"Remove them from {field}.select.exclude, or check the ids.",
-        )
-    excluded = set(exclude)
-    return [i for i in kept if i not in excluded]
-
-
-def _as_read(ids: list[str], read_ids: list[str]) -> list[str]:
-    """The spec's ids as the input spells them: an id written in another Unicode form of the
-    same letters (an accent as one character or as a combining mark) is the input's id."""
-    from ale_app.inputs.checks import same_name
-
-    spelling: dict[str, str] = {}
-    for i in read_ids:
-        spelling.setdefault(same_name(i), i)
-    return [spelling.get(same_name(i), i) for i in ids]
-
-
-def _shown(ids: list[str]) -> list[str]:
-    """Ids quoted for a message, each cut to 200 characters."""
-    return [repr(i[:200]) + ("..." if len(i) > 200 else "") for i in ids[:MAX_LISTED]] + ids[MAX_LISTED:]
-
-
-def _example_ids(ids: list[str]) -> str:
-    return ", ".join(i[:200] for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
-
-
-def _select_kept(read, select, label: str, field: str) -> list[str]:
-    """What ``first``, ``ids`` or ``where`` keeps (all analyses when none is given)."""
-    all_ids = read.ids
-    if select.where is not None:
-        return _select_where(read, select.where, label, f"{field}.select.where")
-    if select.first is None and select.ids is None:
-        return list(all_ids)
-    if select.first is not None:
-        if select.first > len(all_ids):
-            raise InputDataError(
-                f"{field}.select.first is {select.first}, but the input has only "
-                f"{len(all_ids)} analyses.",
-                hint=f"Use a number from 2 to {len(all_ids)}, or remove {field}.select.",
-            )
-        return list(all_ids[: select.first])
-    known = set(all_ids)
-    ids = _as_read(select.ids, all_ids)
-    unknown = [i for i in ids if i not in known]
-    if unknown:
-        shown = _example_ids(all_ids)
-        raise InputDataError(
-            f"{field}.select.ids names analyses that are not in the input: {_listed(_shown(unknown), MAX_LISTED)}.",
-            hint=f"Ids are '<study id>-<analysis id>' as in the input, e.g. {shown}.",
-        )
-    wanted = set(ids)
-    return [i for i in all_ids if i in wanted]
-
-
-def _listed(items: list[str], limit: int = MAX_LISTED) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f", ... and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def _select_where(read, where, label: str, field: str) -> list[str]:
-    """The analyses whose column ``where.column`` holds one of ``where.values``, in file order."""
-    import difflib
-
-    columns = read.columns
-    if columns is None:
-        raise InputDataError(
-            f"{field} selects by column {where.column!r}, but {label} is a "
-            f"{FORMAT_NAMES.get(read.format, read.format)} file, which "
-            "has no columns that describe analyses.",
-            hint=f"Select by ids ({field[:-len('.where')]}.ids), or give each group its own file.",
-        )
-    names = columns.names
-    column = columns.resolve(where.column) or where.column
-    if column not in names:
-        near = difflib.get_close_matches(where.column, names, n=3)
-        guess = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
-        # Plain names first: a studyset's annotations flatten nested records into many
-        # columns ('Extractor.groups[0].age_mean') that are seldom the one meant.
-        shown = sorted(names, key=lambda n: ("[" in n, "." in n))
-        has = (f"its {plural(len(names), 'column')} {'is' if len(names) == 1 else 'are'} "
-               f"{_listed([repr(n) for n in shown])}" if names else "it has no columns that describe analyses")
-        raise InputDataError(
-            f"{field}.column is {where.column!r}, but {label} has no such column{guess}; {has}.",
-            hint=_where_hint(read.format),
-        )
-    shown_column = repr(where.column) if column == where.column else f"{where.column!r} ({column!r})"
-    varies = columns.varying(column)
-    if varies:
-        raise InputDataError(
-            f"{field}.column {shown_column} of {label} differs within one analysis ({varies}), so it "
-            "cannot select analyses.",
-            hint="Give every row of one analysis the same value in the column, or select by another column.",
-        )
-    values = columns.column(column)
-    held = [values.get(i) for i in read.ids]
-    counts: dict[str, int] = {}
-    for text in held:
-        if text is not None:
-            counts[text] = counts.get(text, 0) + 1
-    missing = [v for v in where.values if v not in counts]
-    if missing:
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        listed = [f"{v!r} ({n})" for v, n in ranked]
-        empty = sum(1 for text in held if text is None)
-        none = f"; {plural(empty, 'analysis', 'analyses')} {'has' if empty == 1 else 'have'} no value" if empty else ""
-        holds = f"holds {_listed(listed)}" if listed else "holds no value"
-        raise InputDataError(
-            f"{field}.values {_listed(_shown(missing), MAX_LISTED)} "
-            f"{'matches' if len(missing) == 1 else 'match'} no analysis in {label}; column "
-            f"{shown_column} {holds}{none}.",
-            hint="Values are compared as text, exactly (case and spaces count).",
-        )
-    wanted = set(where.values)
-    return [i for i, text in zip(read.ids, held) if text in wanted]
-
-
-_TABLE_WHERE_HINT = ("Every column of a table but the coordinates (x, y, z, or those input.columns maps) describes "
-                     "analyses, including the study, analysis, space and sample size columns: name one as it is "
-                     "written in the header, or 'group' for the column input.columns.group maps.")
-
-
-def _where_hint(fmt: str) -> str:
-    return {
-        "tsv": _TABLE_WHERE_HINT,
-        "xlsx": _TABLE_WHERE_HINT,
-        "parquet": "The columns of the studyset's annotations.parquet and metadata.parquet describe analyses.",
-        "nimads": "The keys of an analysis's (or its study's) 'metadata' with a text, number or true/false "
-                  "value describe analyses.",
-        "nimare-json": "The keys of a contrast's (or its study's) 'metadata' with a text, number or "
-                       "true/false value describe analyses.",
-    }.get(fmt, "Name a column of the input.")
-
-
-def sha256_path(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files (sorted names and their digests), hashed
-    through the bounded opener: :class:`ale_app.files.RefusedFile` for a pipe, a device or a
-    file above the input limit (a folder's other entries than regular files are skipped)."""
-    if not path.is_dir():
-        return sha256_regular(path, INPUT_LIMIT)
-    digest = hashlib.sha256()
-    for child in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(f"{child.relative_to(path).as_posix()}\0{sha256_regular(child, INPUT_LIMIT)}\n".encode())
-    return digest.hexdigest()
-
-
-def _input_digest(path: Path) -> str:
-    from ale_app.inputs.readers.base import refused_input
-
-    try:
-        return sha256_path(path)
-    except RefusedFile as exc:  # replaced by a pipe or a device since it was read
-        raise refused_input(path, exc) from None
-
-
 def _raw_studyset(read, label: str):
     from nimare.studyset import Studyset
 
@@ -430,136 +189,40 @@ def load_evidence(input_spec: InputSpec, spec_dir: Path, ale_spec: ALESpec, fiel
 
 
 def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input", file_field="input") -> Evidence:
+    """The steps of :func:`load_evidence`, in order; each adds what it finds to ``problems``,
+    which are raised together where a later step could not run without them fixed."""
     from ale_app.inputs import checks as C
-    from ale_app.inputs.readers import read_input
-    from ale_app.inputs.readers.base import normalize_space
 
     label = path_label(input_spec.path)
-    mapping = None if input_spec.columns is None else input_spec.columns.model_dump()
     names = input_paths(input_spec.path)
-    if isinstance(input_spec.path, str):
-        read = read_input(path[0], input_spec.format, columns=mapping, sheet=input_spec.sheet, field=file_field)
-        reads = [read]
-    else:
-        from ale_app.inputs.readers.combine import read_files
-
-        read, reads = read_files(path, names, input_spec.format, columns=mapping, sheet=input_spec.sheet,
-                                 field=file_field)
+    read, reads = _read_files(input_spec, path, names, file_field)
     LGR.info("Read %s as %s: %d analyses", label, read.format, len(read.ids))
-    notes = []
-    if read.sheet_note:
-        notes.append(f"read {read.sheet_note}")
-        LGR.info("Read %s", read.sheet_note)
-    ignored = _ignored_columns(read, input_spec)
-    likely = _likely_roles(ignored, read, file_field)
-    if ignored:
-        notes.append(_ignored_note(ignored, label, file_field))
-        LGR.log(logging.WARNING if likely else logging.INFO, "%s",
-                notes[-1] + (f"; {_ignored_hint(likely, lead=False)}" if likely else ""))
-    for name, one in zip(names, reads):
-        if one.encoding not in (None, "utf-8"):
-            LGR.warning("%s is not UTF-8; read as %s", name, one.encoding)
+    notes, ignored, likely = _note_reading(read, reads, names, input_spec, label, file_field)
     problems.extend(read.problems, read.stopped)
     if read.structural:
         problems.raise_if_any()
+    ids = _select_checked(read, input_spec, problems, label, field)
 
-    entries = read.entries or [(i, None, None, read.where.get(i, "")) for i in read.ids]
-    bad_ids = C.check_ids(entries, problems, read.contents if read.entries else None)
-    if bad_ids and read.format not in ("sleuth", "tsv"):
-        problems.raise_if_any()  # NiMARE cannot build a studyset with colliding ids
-    ids = _select_ids(read, input_spec, label, field)
-    if len(ids) < 2:
-        if len(problems):
-            problems.raise_if_any()
-        raise InputDataError(
-            f"The selection from {label} has {plural(len(ids), 'experiment')}; ALE needs at least 2.",
-            hint=f"Add experiments to the input, or select more with {field}.select.",
-        )
     # Everything above needs no heavy library; from here on, NiMARE builds the studyset.
-    import numpy as np
-    import pandas as pd
-
-    raw = _raw_studyset(read, label).slice(ids)
-    # NiMARE logs foci it cannot convert; ale-app counts them in its own warning below.
-    layout_log = logging.getLogger("nimare.studyset.layout")
-    with warnings.catch_warnings(), _quiet(layout_log):
-        warnings.simplefilter("ignore")
-        studyset = raw.with_context(space=ale_spec.template)
-        raw_coords = raw.coordinates
-        coords = studyset.coordinates
-
-    coords = coords.rename(columns={"id": "analysis_id"})
-    coords = coords.assign(raw_space=raw_coords["space"].astype(str).to_numpy())
-    coords = coords[["analysis_id", "study_id", "x", "y", "z", "space", "raw_space"]].astype(
-        {"analysis_id": object, "study_id": object, "space": object}
-    )
-    # File order of analyses, then the order NiMARE keeps foci in within one analysis.
-    order = {aid: i for i, aid in enumerate(ids)}
-    coords = coords.assign(_o=coords["analysis_id"].map(order)).sort_values("_o", kind="stable")
-    coords = coords.drop(columns="_o").reset_index(drop=True)
+    studyset, coords = _build_studyset(read, ids, ale_spec.template, label)
     focus_lines = _focus_lines_of(coords, read.focus_lines)
-
     C.check_foci_present(ids, coords, read.where, problems, label, skip=read.broken, select=input_spec.select,
                          field=field)
     finite = C.check_finite(coords, read.where, problems, label)
-
-    from ale_app.inputs import studies as S
-
-    input_study = dict(zip(coords["analysis_id"], coords["study_id"]))
-    grouping = S.group_studies(ids, input_study, input_spec.study_rule)
-    _check_prefixed_spaces(grouping, coords, read.where, problems)
-    analysis_names = {aid: analysis for aid, _study, analysis, _where in reversed(read.entries)
-                      if analysis is not None}
-
-    spaces = C.classify_spaces(coords["raw_space"])
-    kinds = {s: normalize_space(s) for s in spaces}
-    unconverted = {s: n for s, n in spaces.items() if kinds[s] is None}
-    converted = coords.loc[coords["raw_space"].map(kinds) == "TAL"]
-    conversions = _conversions(converted, names if len(reads) > 1 else None, reads)
-    coords = coords.drop(columns="raw_space")
-
-    from nimare.utils import get_template
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        template = get_template(ale_spec.template, mask="brain")
+    grouping, input_study = _group_studies(ids, coords, read, input_spec.study_rule, problems)
+    coords, spaces, unconverted, conversions = _convert_spaces(coords, names, reads)
     keep = input_spec.outside_field_of_view == "keep"
-    outside_fov, outside_mask, fov_warnings = C.check_field_of_view(
-        coords.loc[finite], template, label, problems, keep_outside=keep, focus_lines=focus_lines)
-
-    sizes = pd.Series(studyset.sample_sizes(), index=[str(i) for i in studyset.ids], dtype=float)
-    sample_sizes = {i: (None if np.isnan(sizes[i]) else float(sizes[i])) for i in ids}
-    needed = ale_spec.sample_size is None and ale_spec.kernel_fwhm is None
-    C.check_sample_sizes(sample_sizes, needed, read.where, problems, label, skip=read.broken)
-    try:
-        problems.raise_if_any()
-    except InputDataError as exc:
-        if likely and "sample_size" in likely[0] and "no sample size" in exc.message:
-            # The column that probably holds the missing sample sizes was ignored: say how to map it.
-            exc.hint = (exc.hint + "\n      " if exc.hint else "") + _ignored_hint(likely)
-        raise
+    outside_fov, outside_mask, fov_warnings = _check_field_of_view(
+        coords.loc[finite], ale_spec.template, label, problems, keep, focus_lines)
+    sample_sizes = _sample_sizes(studyset, ids, ale_spec, read, problems, label)
+    _raise_collected(problems, likely)
 
     study_of = {} if grouping.is_identity else grouping.study_of
-    found_warnings = list(read.notes) + fov_warnings + C.find_warnings(
-        ids, coords, outside_mask, unconverted, outside_fov if keep else None,
-        study_of=study_of, sample_sizes=sample_sizes, analysis_names=analysis_names
-    ) + S.grouping_warnings(grouping, input_study, read.where)
+    found_warnings = _find_warnings(read, fov_warnings, ids, coords, outside_mask, unconverted,
+                                    outside_fov if keep else None, study_of, sample_sizes, grouping, input_study)
     for text in found_warnings:
         LGR.warning(text)
-    files = []
-    for name, where, one in zip(names, path, reads):
-        entry = {"path": name, "resolved": str(where.resolve()), "sha256": _input_digest(where), "format": one.format}
-        if one.encoding is not None:
-            entry["encoding"] = one.encoding
-        if one.sheet is not None:
-            entry["sheet"] = one.sheet
-        files.append(entry)
-    if isinstance(input_spec.path, str):
-        source = files[0]
-    else:  # each key a list, one value per file, in the spec's order
-        source = {key: [f[key] for f in files] for key in ("path", "resolved", "sha256", "format")}
-    if ignored:
-        source["ignored_columns"] = ignored
+    files, source = _file_records(names, path, reads, input_spec, ignored)
     return Evidence(
         studyset=studyset,
         ids=ids,
@@ -579,14 +242,189 @@ def _load_checked(input_spec, spec_dir, ale_spec, path, problems, field="input",
     )
 
 
-def input_paths(path: str | list[str]) -> list[str]:
-    """The files of ``input.path`` (one, or the list), as the spec names them."""
-    return [path] if isinstance(path, str) else list(path)
+def _read_files(input_spec: InputSpec, path: list[Path], names: list[str], file_field: str) -> tuple:
+    """``(read, reads)``: what the reader(s) found, as one result, and each file's own (one
+    file, or a list read as one evidence base)."""
+    from ale_app.inputs.readers import read_input
+
+    mapping = None if input_spec.columns is None else input_spec.columns.model_dump()
+    if isinstance(input_spec.path, str):
+        read = read_input(path[0], input_spec.format, columns=mapping, sheet=input_spec.sheet, field=file_field)
+        return read, [read]
+    from ale_app.inputs.readers.combine import read_files
+
+    return read_files(path, names, input_spec.format, columns=mapping, sheet=input_spec.sheet, field=file_field)
 
 
-def path_label(path: str | list[str]) -> str:
-    """``input.path`` in messages: ``'faces.txt'``, or ``'mni.txt' + 'tal.txt'`` for a list."""
-    return " + ".join(repr(p) for p in input_paths(path))
+def _note_reading(read, reads: list, names: list[str], input_spec: InputSpec, label: str,
+                  file_field: str) -> tuple[list[str], list[str], tuple]:
+    """``(notes, ignored, likely)``: what the reading did that is worth saying (the sheet read,
+    the columns ignored), the ignored columns, and the roles they likely hold; each logged, with
+    the files that are not UTF-8."""
+    notes = []
+    if read.sheet_note:
+        notes.append(f"read {read.sheet_note}")
+        LGR.info("Read %s", read.sheet_note)
+    ignored = ignored_columns(read, input_spec)
+    likely = likely_roles(ignored, read, file_field)
+    if ignored:
+        notes.append(ignored_note(ignored, label, file_field))
+        LGR.log(logging.WARNING if likely else logging.INFO, "%s",
+                notes[-1] + (f"; {ignored_hint(likely, lead=False)}" if likely else ""))
+    for name, one in zip(names, reads):
+        if one.encoding not in (None, "utf-8"):
+            LGR.warning("%s is not UTF-8; read as %s", name, one.encoding)
+    return notes, ignored, likely
+
+
+def _select_checked(read, input_spec: InputSpec, problems, label: str, field: str) -> list[str]:
+    """The selected ids, after the checks of the ids read (stopping where NiMARE could not build
+    a studyset); at least 2."""
+    from ale_app.inputs import checks as C
+
+    entries = read.entries or [(i, None, None, read.where.get(i, "")) for i in read.ids]
+    bad_ids = C.check_ids(entries, problems, read.contents if read.entries else None)
+    if bad_ids and read.format not in ("sleuth", "tsv"):
+        problems.raise_if_any()  # NiMARE cannot build a studyset with colliding ids
+    ids = select_ids(read, input_spec, label, field)
+    if len(ids) < 2:
+        if len(problems):
+            problems.raise_if_any()
+        raise InputDataError(
+            f"The selection from {label} has {plural(len(ids), 'experiment')}; ALE needs at least 2.",
+            hint=f"Add experiments to the input, or select more with {field}.select.",
+        )
+    return ids
+
+
+def _build_studyset(read, ids: list[str], template: str, label: str) -> tuple[Any, pd.DataFrame]:
+    """``(studyset, coords)``: NiMARE's studyset of the selected analyses in the ``template``
+    space, and its foci (``analysis_id, study_id, x, y, z, space, raw_space``, the last the
+    space the input recorded), analyses in file order, foci in the order NiMARE keeps them."""
+    raw = _raw_studyset(read, label).slice(ids)
+    # NiMARE logs foci it cannot convert; ale-app counts them in its own warning below.
+    layout_log = logging.getLogger("nimare.studyset.layout")
+    with warnings.catch_warnings(), _quiet(layout_log):
+        warnings.simplefilter("ignore")
+        studyset = raw.with_context(space=template)
+        raw_coords = raw.coordinates
+        coords = studyset.coordinates
+
+    coords = coords.rename(columns={"id": "analysis_id"})
+    coords = coords.assign(raw_space=raw_coords["space"].astype(str).to_numpy())
+    coords = coords[["analysis_id", "study_id", "x", "y", "z", "space", "raw_space"]].astype(
+        {"analysis_id": object, "study_id": object, "space": object}
+    )
+    # File order of analyses, then the order NiMARE keeps foci in within one analysis.
+    order = {aid: i for i, aid in enumerate(ids)}
+    coords = coords.assign(_o=coords["analysis_id"].map(order)).sort_values("_o", kind="stable")
+    return studyset, coords.drop(columns="_o").reset_index(drop=True)
+
+
+def _group_studies(ids: list[str], coords: pd.DataFrame, read, study_rule: str, problems) -> tuple:
+    """``(grouping, input_study)``: the studies under ``study_rule``, and each analysis's study
+    as the input gives it; a prefixed study id whose foci are in another space is a problem."""
+    from ale_app.inputs import studies as S
+
+    input_study = dict(zip(coords["analysis_id"], coords["study_id"]))
+    grouping = S.group_studies(ids, input_study, study_rule)
+    _check_prefixed_spaces(grouping, coords, read.where, problems)
+    return grouping, input_study
+
+
+def _convert_spaces(coords: pd.DataFrame, names: list[str], reads: list) -> tuple:
+    """``(coords, spaces, unconverted, conversions)``: the foci without ``raw_space``, the foci
+    per recorded space, those of spaces NiMARE does not know, and the Talairach-to-MNI
+    conversions applied."""
+    from ale_app.inputs import checks as C
+    from ale_app.inputs.readers.base import normalize_space
+
+    spaces = C.classify_spaces(coords["raw_space"])
+    kinds = {s: normalize_space(s) for s in spaces}
+    unconverted = {s: n for s, n in spaces.items() if kinds[s] is None}
+    converted = coords.loc[coords["raw_space"].map(kinds) == "TAL"]
+    conversions = _conversions(converted, names if len(reads) > 1 else None, reads)
+    return coords.drop(columns="raw_space"), spaces, unconverted, conversions
+
+
+def _check_field_of_view(coords: pd.DataFrame, template_name: str, label: str, problems, keep: bool,
+                         focus_lines: dict[int, int]) -> tuple:
+    """``(outside_fov, outside_mask, warnings)`` of the finite foci ``coords`` against the
+    template's box and brain mask (:func:`ale_app.inputs.checks.check_field_of_view`)."""
+    from nimare.utils import get_template
+
+    from ale_app.inputs import checks as C
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        template = get_template(template_name, mask="brain")
+    return C.check_field_of_view(coords, template, label, problems, keep_outside=keep, focus_lines=focus_lines)
+
+
+def _sample_sizes(studyset, ids: list[str], ale_spec: ALESpec, read, problems, label: str) -> dict:
+    """Analysis id -> its sample size from the data (None where it has none), checked where the
+    kernels need them (neither ``ale.sample_size`` nor ``ale.kernel_fwhm`` given)."""
+    import numpy as np
+    import pandas as pd
+
+    from ale_app.inputs import checks as C
+
+    sizes = pd.Series(studyset.sample_sizes(), index=[str(i) for i in studyset.ids], dtype=float)
+    sample_sizes = {i: (None if np.isnan(sizes[i]) else float(sizes[i])) for i in ids}
+    needed = ale_spec.sample_size is None and ale_spec.kernel_fwhm is None
+    C.check_sample_sizes(sample_sizes, needed, read.where, problems, label, skip=read.broken)
+    return sample_sizes
+
+
+def _raise_collected(problems, likely: tuple) -> None:
+    """Raise the problems collected so far, if any; when sample sizes are missing and an ignored
+    column probably holds them, the hint says how to map it."""
+    try:
+        problems.raise_if_any()
+    except InputDataError as exc:
+        if likely and "sample_size" in likely[0] and "no sample size" in exc.message:
+            # The column that probably holds the missing sample sizes was ignored: say how to map it.
+            exc.hint = (exc.hint + "\n      " if exc.hint else "") + ignored_hint(likely)
+        raise
+
+
+def _find_warnings(read, fov_warnings: list[str], ids: list[str], coords: pd.DataFrame, outside_mask: pd.DataFrame, unconverted: dict,
+                   kept_outside: pd.DataFrame | None, study_of: dict[str, str], sample_sizes: dict,
+                   grouping, input_study: dict[str, str]) -> list[str]:
+    """What does not stop the analysis: the reader's notes, the foci outside the field of view
+    (``fov_warnings``), then the checks' and the study grouping's warnings
+    (:func:`ale_app.inputs.checks.find_warnings`)."""
+    from ale_app.inputs import checks as C
+    from ale_app.inputs import studies as S
+
+    analysis_names = {aid: analysis for aid, _study, analysis, _where in reversed(read.entries)
+                      if analysis is not None}
+    return list(read.notes) + fov_warnings + C.find_warnings(
+        ids, coords, outside_mask, unconverted, kept_outside,
+        study_of=study_of, sample_sizes=sample_sizes, analysis_names=analysis_names
+    ) + S.grouping_warnings(grouping, input_study, read.where)
+
+
+def _file_records(names: list[str], path: list[Path], reads: list, input_spec: InputSpec,
+                  ignored: list[str]) -> tuple[list[dict], dict]:
+    """``(files, source)``: one record per input file (path, resolved, sha256, format, and
+    encoding and sheet where known), and :attr:`Evidence.source` (the one record, or each key a
+    list over the files, with the ignored columns)."""
+    files = []
+    for name, where, one in zip(names, path, reads):
+        entry = {"path": name, "resolved": str(where.resolve()), "sha256": input_digest(where), "format": one.format}
+        if one.encoding is not None:
+            entry["encoding"] = one.encoding
+        if one.sheet is not None:
+            entry["sheet"] = one.sheet
+        files.append(entry)
+    if isinstance(input_spec.path, str):
+        source = files[0]
+    else:  # each key a list, one value per file, in the spec's order
+        source = {key: [f[key] for f in files] for key in ("path", "resolved", "sha256", "format")}
+    if ignored:
+        source["ignored_columns"] = ignored
+    return files, source
 
 
 def _conversions(converted: pd.DataFrame, names: list[str] | None, reads: list) -> list[dict]:
@@ -634,52 +472,6 @@ def _check_prefixed_spaces(grouping, coords: pd.DataFrame, where: dict, problems
             "file declares), and remove the 'Reference=...' prefix from the study ids.")
 
 
-def _ignored_columns(read, input_spec: InputSpec) -> list[str]:
-    """A table's columns that nothing reads: not a role, not the group column, not the
-    column ``select.where`` selects by."""
-    if read.table_columns is None:
-        return []
-    used = set()
-    if read.columns is not None:
-        used.update(read.columns.aliases.values())
-        where = getattr(input_spec.select, "where", None)
-        if where is not None:
-            used.add(read.columns.resolve(where.column) or where.column)
-    return [c for c in read.table_columns if c not in used]
-
-
-def _ignored_note(ignored: list[str], label: str, field: str) -> str:
-    return (f"{plural(len(ignored), 'column')} of {label} {'is' if len(ignored) == 1 else 'are'} not read and "
-            f"{'was' if len(ignored) == 1 else 'were'} ignored: {_listed([repr(c) for c in ignored])} "
-            f"({field}.columns maps a column to what ale-app reads; select.where can select by one)")
-
-
-def _likely_roles(ignored: list[str], read, field: str) -> tuple[dict[str, str], str]:
-    """Ignored columns that often hold a role the table has no column for (``'Subjects'``
-    for the sample size), as ``({role: header}, field)``; empty when there is none."""
-    from ale_app.inputs.readers.table import likely_role
-
-    found: dict[str, str] = {}
-    for name in ignored:
-        role = likely_role(name)
-        if role in ROLE_NOUNS and role not in found and role not in (read.table_roles or ()):
-            found[role] = name
-    return (found, field) if found else ()
-
-
-def _ignored_hint(likely: tuple[dict[str, str], str], lead: bool = True) -> str:
-    found, field = likely
-    pairs = ", ".join(f"{role}: {name}" for role, name in found.items())
-    said = (f"The table's {' and '.join(map(repr, found.values()))} {'was' if len(found) == 1 else 'were'} "
-            "ignored; ") if lead else ""
-    return (f"{said}if {'it holds' if len(found) == 1 else 'they hold'} the "
-            f"{' and the '.join(ROLE_NOUNS[r] for r in found)}, map {'it' if len(found) == 1 else 'them'}: "
-            f"{field}.columns: {{{pairs}}}.")
-
-
-ROLE_NOUNS = {"sample_size": "number of subjects", "analysis": "analysis (contrast) names"}
-
-
 def _focus_lines_of(coords: pd.DataFrame, lines: dict[str, list[int]]) -> dict[int, int]:
     """Row of ``coords`` -> file line, where the reader knows it and NiMARE kept every focus."""
     found: dict[int, int] = {}
@@ -688,140 +480,3 @@ def _focus_lines_of(coords: pd.DataFrame, lines: dict[str, list[int]]) -> dict[i
         if known is not None and len(known) == len(rows):
             found.update(zip(rows, known))
     return found
-
-
-def _focus_lines(foci: pd.DataFrame, limit: int = 20) -> list[str]:
-    lines = [f"  {r.analysis_id}: ({r.x:g}, {r.y:g}, {r.z:g})" for r in foci.head(limit).itertuples()]
-    if len(foci) > limit:
-        lines.append(f"  ... and {len(foci) - limit} more (all are listed in coordinates.json)")
-    return lines
-
-
-def _first_author(authors: str) -> str:
-    """The first of ``authors`` as the input writes it (``;``-separated lists, or one name),
-    followed by "et al." when there are more."""
-    names = [a.strip() for a in str(authors).split(";") if a.strip()]
-    if not names:
-        return ""
-    return names[0] + (" et al." if len(names) > 1 else "")
-
-
-def experiment_key(evidence: Evidence) -> pd.DataFrame:
-    """Every experiment under the one id the tables and figures name it by, with what the
-    input says of it.
-
-    Columns: ``id`` (``<study id>-<analysis id>``, as in every table and figure),
-    ``study_id`` (the start of ``id``; the coordinate figure colours by it), and, only
-    where the input holds more than the ids, ``authors`` (first author as written),
-    ``study`` (the study's name or title), ``analysis`` (the analysis's name) and
-    ``published`` (journal and year); then ``subjects`` and ``foci``. File order.
-    """
-    import pandas as pd
-
-    info: dict[str, dict[str, str]] = {}
-    for study in getattr(evidence.studyset, "studies", []) or []:
-        published = " ".join(str(v) for v in (study.publication, study.year) if v not in (None, ""))
-        for analysis in study.analyses:
-            info[f"{study.id}-{analysis.id}"] = {
-                "authors": _first_author(study.authors) if study.authors else "",
-                "study": "" if study.name in (None, "", study.id) else str(study.name),
-                "analysis": "" if analysis.name in (None, "", analysis.id) else str(analysis.name),
-                "published": published,
-            }
-    foci = evidence.coordinates.groupby("analysis_id", sort=False).size()
-    by_study = evidence.coordinates_by_study()
-    study_of = dict(zip(by_study["analysis_id"], by_study["study_id"]))
-    rows = []
-    for aid in evidence.ids:
-        row = {"id": aid, "study_id": study_of.get(aid, "")}
-        row.update(info.get(aid, {}))
-        size = evidence.sample_sizes.get(aid)
-        row["subjects"] = "" if size is None else f"{size:g}"
-        row["foci"] = int(foci.get(aid, 0))
-        rows.append(row)
-    key = pd.DataFrame(rows)
-    optional = ["authors", "study", "analysis", "published"]
-    for column in optional:
-        if column not in key.columns:
-            key[column] = ""
-    key = key.fillna("")
-    keep = [c for c in optional if (key[c] != "").any()]
-    return key[["id", "study_id", *keep, "subjects", "foci"]]
-
-
-def subjects_text(evidence: Evidence) -> str | None:
-    """The sum of the sample sizes, and how many experiments have none; None when none has one."""
-    sizes = [n for n in evidence.sample_sizes.values() if n is not None]
-    if not sizes:
-        return None
-    unknown = len(evidence.sample_sizes) - len(sizes)
-    return f"{sum(sizes):g}" + (f" ({plural(unknown, 'experiment')} without a sample size)" if unknown else "")
-
-
-def spaces_text(evidence: Evidence) -> str:
-    """Foci per space as recorded in the input."""
-    return ", ".join(f"{k} {plural(v, 'focus', 'foci')}" for k, v in evidence.spaces.items()) or "n/a"
-
-
-def conversion_text(conversion: dict) -> str:
-    """One recorded space conversion in words."""
-    c = conversion
-    of = f" of {c['File']}" if "File" in c else ""
-    return (f"{plural(c['Foci'], 'focus', 'foci')} in {plural(len(c['Analyses']), 'experiment')}{of} {c['From']} -> "
-            f"{c['To']} with {c['Transform']} ({c['Method']})")
-
-
-def input_text(evidence: Evidence) -> str:
-    """The input file(s) and format(s) in words: ``faces.txt (sleuth)``."""
-    return ", ".join(f"{f['path']} ({f['format']})" for f in evidence.input_files)
-
-
-#: ``--validate-only`` lists every id read up to this many; beyond, the first IDS_SHOWN.
-MAX_IDS_LISTED = 60
-IDS_SHOWN = 30
-
-
-def summary_lines(evidence: Evidence, field: str = "input") -> list[str]:
-    """The ``--validate-only`` summary: notes on the reading, experiments, foci, subjects,
-    spaces, conversions, foci outside the mask, warnings (the report's evidence section says
-    the same), then the ids read, in file order, marking those the selection leaves out (all
-    of them up to :data:`MAX_IDS_LISTED`, else the first :data:`IDS_SHOWN` and a count)."""
-    lines = [
-        *(f"input: {f['path']} (format {f['format']}, sha256 {f['sha256']})" for f in evidence.input_files),
-        *(f"note: {n}" for n in evidence.notes),
-        f"experiments: {len(evidence.ids)}; studies: {len(evidence.study_ids)}; "
-        f"foci: {len(evidence.coordinates)}",
-        f"studies by: {evidence.study_rule} ({RULE_WORDS[evidence.study_rule]})",
-        f"subjects: {subjects_text(evidence) or 'unknown (no sample sizes)'}",
-        f"spaces: {spaces_text(evidence)}",
-    ]
-    if evidence.conversions:
-        lines += [f"conversion: {conversion_text(c)}" for c in evidence.conversions]
-    else:
-        lines.append("conversions: none")
-    if len(evidence.outside_fov):
-        lines.append(f"foci outside the field of view (kept): {len(evidence.outside_fov)}")
-        lines += _focus_lines(evidence.outside_fov)
-    lines.append(f"foci outside the brain mask (kept): {len(evidence.outside_mask)}")
-    lines += _focus_lines(evidence.outside_mask)
-    lines.append(f"warnings: {len(evidence.warnings)}")
-    lines += [f"  - {w}" for w in evidence.warnings]
-    return lines + id_lines(evidence, field)
-
-
-def id_lines(evidence: Evidence, field: str = "input") -> list[str]:
-    """The ids read, in file order; ``x`` marks those ``select`` leaves out."""
-    read = evidence.read_ids or evidence.ids
-    kept = set(evidence.ids)
-    left_out = len(read) - len(evidence.ids)
-    how = "all selected" if not left_out else (
-        f"{len(evidence.ids)} selected; x marks the {left_out} {field}.select leaves out")
-    lines = [f"ids read: {len(read)} in file order ({how}):"]
-    shown = read if len(read) <= MAX_IDS_LISTED else read[:IDS_SHOWN]
-    lines += [f"  {'x' if left_out and i not in kept else ' '} {i}" if left_out else f"  {i}" for i in shown]
-    if len(shown) < len(read):
-        rest = read[len(shown):]
-        out = sum(1 for i in rest if i not in kept)
-        lines.append(f"  ... and {len(rest)} more" + (f" ({out} of them left out)" if left_out else "")
-                     + f"; the last is {rest[-1]}")
-    return lines

@@ -39,6 +39,8 @@ from pathlib import Path
 from ale_app.errors import OutputError
 from ale_app.files import RECORD_LIMIT, read_regular_text
 from ale_app.outputs import folder as D
+from ale_app.outputs.folder_state import inspect_output_dir
+from ale_app.outputs.links import link_error, open_output_subdir, refuse_link_at, split_output_name
 
 LGR = logging.getLogger("ale_app")
 
@@ -61,7 +63,7 @@ def start_staging(root: Path) -> None:
     :func:`recover_output_dir` under the lock)."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        D.refuse_link_at(fd, STAGING, Path(root) / STAGING)
+        refuse_link_at(fd, STAGING, Path(root) / STAGING)
         os.mkdir(STAGING, 0o755, dir_fd=fd)
     except OSError as exc:
         raise OutputError(f"Cannot create {Path(root) / STAGING}: {exc.strerror or exc}.",
@@ -93,7 +95,7 @@ def swap_in(out: D.OutputFolder, names: D.OwnedNames) -> None:
     ``events(0, "swap-end")`` once the journal is removed.
     """
     root = out.destination
-    old = D.inspect_output_dir(root, True, names).own
+    old = inspect_output_dir(root, True, names).own
     new = sorted(out.digests, key=lambda n: (n == names.completion, n))
     journal = {"Old": sorted(old, key=lambda n: (n != names.completion, n)), "New": new,
                "Completion": names.completion}
@@ -161,7 +163,7 @@ def recover_output_dir(root: Path) -> str | None:
     for name in (JOURNAL, _JOURNAL_TMP, STAGING, PREVIOUS):
         fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            D.refuse_link_at(fd, name, root / name)
+            refuse_link_at(fd, name, root / name)
         finally:
             os.close(fd)
     outcome = "discarded"
@@ -216,13 +218,13 @@ def _roll_back(root: Path, journal: dict) -> None:
 
 
 def _parts(prefix: str, name: str) -> list[str]:
-    return ([prefix] if prefix else []) + D._split_output_name(name)
+    return ([prefix] if prefix else []) + split_output_name(name)
 
 
 def _exists(root: Path, parts: list[str]) -> bool:
     parts = [p for part in parts for p in part.split("/")]
     try:
-        fd = D.open_output_subdir(root, parts[:-1], create=False)
+        fd = open_output_subdir(root, parts[:-1], create=False)
     except (FileNotFoundError, NotADirectoryError):
         return False
     try:
@@ -238,12 +240,12 @@ def _move(root: Path, name: str, src: str, dst: str) -> None:
     """Rename ``root/src/name`` to ``root/dst/name`` (``""`` is ``root`` itself), following no link."""
     *src_dirs, base = _parts(src, name)
     *dst_dirs, _ = _parts(dst, name)
-    src_fd = D.open_output_subdir(root, src_dirs, create=False)
+    src_fd = open_output_subdir(root, src_dirs, create=False)
     try:
-        dst_fd = D.open_output_subdir(root, dst_dirs, create=True)
+        dst_fd = open_output_subdir(root, dst_dirs, create=True)
         try:
-            D.refuse_link_at(src_fd, base, root / "/".join(src_dirs + [base]))
-            D.refuse_link_at(dst_fd, base, root / "/".join(dst_dirs + [base]))
+            refuse_link_at(src_fd, base, root / "/".join(src_dirs + [base]))
+            refuse_link_at(dst_fd, base, root / "/".join(dst_dirs + [base]))
             os.rename(base, base, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
         finally:
             os.close(dst_fd)
@@ -260,7 +262,7 @@ def _remove_tree(root: Path, name: str) -> None:
         except FileNotFoundError:
             return
         if stat.S_ISLNK(info.st_mode):
-            raise D.link_error(root / name)
+            raise link_error(root / name)
         if stat.S_ISDIR(info.st_mode):
             shutil.rmtree(name, dir_fd=fd)
         else:
@@ -277,7 +279,7 @@ def _write_journal(root: Path, journal: dict) -> None:
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for name in (JOURNAL, _JOURNAL_TMP):
-            D.refuse_link_at(fd, name, root / name)
+            refuse_link_at(fd, name, root / name)
         tmp = os.open(_JOURNAL_TMP, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
                       0o644, dir_fd=fd)
         with os.fdopen(tmp, "wb") as fh:
@@ -299,7 +301,7 @@ def _read_journal(root: Path) -> dict:
             if not isinstance(journal.get(key), list) or not all(isinstance(n, str) for n in journal[key]):
                 raise ValueError(key)
             for name in journal[key]:
-                D._split_output_name(name)
+                split_output_name(name)
     except (OSError, ValueError) as exc:
         raise OutputError(f"Cannot read {root / JOURNAL}, the record of an interrupted --overwrite: {exc}.",
                           hint=f"ale-app writes that file; if it was edited, move {root / PREVIOUS} "

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ale_app import __version__
-from ale_app.inputs.evidence import experiment_key
+from ale_app.inputs.evidence_summary import experiment_key
 from ale_app.present.figures import studies_coloured
 from ale_app.present.markdown import markdown_escape, markdown_text
 from ale_app.present.html_parts import (FWE_PREFIX, closing_html, cluster_html, experiment_key_html, failure_html,

@@ -129,7 +129,7 @@ def colour_key_html(study_colors: dict[str, str]) -> str:
             f'<p style="font-size:.8em">{swatches}</p></details>')
 
 
-#: Headings of the experiment key's columns (see :func:`ale_app.inputs.evidence.experiment_key`).
+#: Headings of the experiment key's columns (see :func:`ale_app.inputs.evidence_summary.experiment_key`).
 KEY_HEADINGS = {"id": "Experiment id", "study_id": "Study id", "authors": "First author", "study": "Study",
                 "analysis": "Analysis", "published": "Published in", "subjects": "Subjects", "foci": "Foci"}
 

@@ -143,7 +143,7 @@ def fmt_xyz(xyz) -> str:
 def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs:
     """The report's view of an :class:`~ale_app.result.AnalysisResult`: every number is read
     from the objects the tables and maps are written from, never recounted."""
-    from ale_app.inputs.evidence import experiment_key, input_text
+    from ale_app.inputs.evidence_summary import experiment_key, input_text
     from ale_app.present.figures import study_color_map
 
     spec, ev, fit = result.spec, result.evidence, result.fit
@@ -251,7 +251,7 @@ def _atlas_title(atlas: str) -> str:
 def evidence_summary(evidence) -> dict[str, str]:
     """The evidence base in words for the report (the ``--validate-only`` summary's facts):
     subjects, spaces, conversions, foci outside the mask or field of view, warnings."""
-    from ale_app.inputs.evidence import conversion_text, spaces_text, subjects_text
+    from ale_app.inputs.evidence_summary import conversion_text, spaces_text, subjects_text
 
     summary = {}
     subjects = subjects_text(evidence)

@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ale_app.outputs import folder as D
+from ale_app.outputs.lock import lock_output_dir
 from ale_app.outputs import registry as O
 from ale_app.outputs.registries import known_output_names
 from ale_app.outputs import swap as S
@@ -122,7 +122,7 @@ def rebuild_spec(spec_record: dict):
 def _spec_folder(spec_record: dict, output_dir: Path, paths: list[str]) -> Path:
     """The folder relative inputs are read from: the recorded one, else the one at the same
     place relative to OUTPUT_DIR (an archive moved as a whole), whichever has every input."""
-    from ale_app.inputs.evidence import resolve_input_path
+    from ale_app.inputs.paths import resolve_input_path
 
     candidates = []
     if spec_record.get("Folder"):
@@ -169,7 +169,7 @@ def check_records(output_dir: Path, provenance: dict, project=None) -> list[tupl
 def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
            on_step=None) -> Verification:
     """Check the recorded inputs, re-run the analysis in a scratch folder and compare."""
-    from ale_app.inputs.evidence import resolve_input_path, sha256_path
+    from ale_app.inputs.paths import resolve_input_path, sha256_path
     from ale_app.run.pipeline import run
     from ale_app.run.steps import made_by
     from ale_app.run.workflow import RunOptions
@@ -179,7 +179,7 @@ def verify(output_dir: Path, n_jobs: int, backend: str, argv: list[str],
     T.remove_stale_scratch()  # those of a --verify killed (SIGKILL) before it could remove its own
     if S.pending_swap(output_dir):
         # A killed --overwrite: completed (or undone) first, as any run on the folder would.
-        with D.lock_output_dir(output_dir, O.DATASET_DESCRIPTION):
+        with lock_output_dir(output_dir, O.DATASET_DESCRIPTION):
             S.recover_output_dir(output_dir)
     provenance = _read_record(output_dir, O.PROVENANCE)
     spec, spec_text = rebuild_spec(_read_record(output_dir, O.SPEC_JSON))

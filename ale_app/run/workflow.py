@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 from ale_app.outputs import folder as D
+from ale_app.outputs.folder_state import FolderState, inspect_output_dir, remove_stale_outputs, start_writing
+from ale_app.outputs.lock import lock_output_dir
+from ale_app.outputs.output_dir import prepare_output_dir
 from ale_app.outputs import provenance as P
 from ale_app.outputs import registry as O
 from ale_app.outputs import swap as S
@@ -149,11 +152,11 @@ def run_in_folder(output_dir: Path, options: RunOptions, timer: _Timer, registry
     failure or interruption before that leaves the earlier run as it was.
     """
     created = not Path(output_dir).exists()
-    out_root = D.prepare_output_dir(output_dir)
-    with D.lock_output_dir(out_root, names.marker):
+    out_root = prepare_output_dir(output_dir)
+    with lock_output_dir(out_root, names.marker):
         try:
             S.recover_output_dir(out_root)
-            folder = D.inspect_output_dir(out_root, options.overwrite, names)
+            folder = inspect_output_dir(out_root, options.overwrite, names)
             with timer.step("inputs", what):
                 inputs = read()
         except BaseException:
@@ -169,11 +172,11 @@ def run_in_folder(output_dir: Path, options: RunOptions, timer: _Timer, registry
     return result
 
 
-def _write_in_place(out_root: Path, folder: D.FolderState, names: D.OwnedNames, result, options: RunOptions,
+def _write_in_place(out_root: Path, folder: FolderState, names: D.OwnedNames, result, options: RunOptions,
                     timer: _Timer, registry, compute: Callable, provenance: Callable) -> dict[str, str]:
     """Write a run straight into a new or unfinished folder (a re-run completes it)."""
     out = D.OutputFolder(out_root, completion=names.completion)
-    D.start_writing(out, folder, names)
+    start_writing(out, folder, names)
     # First, so that an interrupted run is recognisable as ale-app's and can be completed.
     W.write_step("start", result, out, registry)
     try:
@@ -192,14 +195,14 @@ def _write_in_place(out_root: Path, folder: D.FolderState, names: D.OwnedNames, 
             except Exception:  # noqa: BLE001 - the original error is the one to report
                 LGR.debug("could not write the failure report", exc_info=True)
         raise
-    stale = D.remove_stale_outputs(out, folder, names)
+    stale = remove_stale_outputs(out, folder, names)
     if stale:
         LGR.info("Removed %d file(s) of the earlier run that this run does not write: %s",
                  len(stale), ", ".join(stale))
     return provenance(result, out)
 
 
-def _replace_run(out_root: Path, folder: D.FolderState, names: D.OwnedNames, result, options: RunOptions,
+def _replace_run(out_root: Path, folder: FolderState, names: D.OwnedNames, result, options: RunOptions,
                  timer: _Timer, registry, compute: Callable, provenance: Callable) -> dict[str, str]:
     """``--overwrite`` of a finished run: all or nothing.
 

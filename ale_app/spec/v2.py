@@ -40,11 +40,11 @@ from ale_app.spec.models import (
     SelectSpec,
     WhereSpec,
     Bool,
-    _StrictModel,
     check_inference_can_pass,
     check_robustness_can_run,
     omit_unset_input_keys,
 )
+from ale_app.spec.fields import StrictModel as _StrictModel
 
 __all__ = ["AnalysisSpecV2", "ContrastSpec", "GroupSelectSpec", "GroupSpec", "WhereSpec", "group_input",
            "contrast_label", "group_spec"]

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from ale_app.spec.fields import StrictModel
 from ale_app.spec.models import (
     MAX_TITLE_LENGTH,
     ALESpec,
@@ -31,7 +32,6 @@ from ale_app.spec.models import (
     LabelsSpec,
     ReportSpec,
     RobustnessSpec,
-    _StrictModel,
     check_inference_can_pass,
     check_robustness_can_run,
 )
@@ -74,7 +74,7 @@ class ProjectContrastSpec(ContrastSpec):
         return self.name or contrast_label(*self.groups)
 
 
-class AnalysisSpecV3(_StrictModel):
+class AnalysisSpecV3(StrictModel):
     """An ale-app analysis spec, version 3: a project of named groups and the contrasts between them.
 
     Attributes

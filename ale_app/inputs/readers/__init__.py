@@ -5,7 +5,7 @@ Every reader returns a :class:`~ale_app.inputs.readers.base.ReadResult`: a NIMAD
 order, and where each analysis is in the file, so that the shared checks in
 :mod:`ale_app.inputs.evidence` can name it. :func:`read_input` picks the reader (``format:
 auto`` decides by extension and content); what the readers share is in
-:mod:`ale_app.inputs.readers.base`.
+:mod:`ale_app.inputs.readers.base` and the modules it names.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers.base import (TABLE_FORMATS, ReadResult, check_input_file, first_text_line, read_text,
-                                         refuse_workbook, workbook_kind)
+from ale_app.inputs.readers.base import TABLE_FORMATS, ReadResult
+from ale_app.inputs.readers.input_file import (check_input_file, first_text_line, read_text, refuse_workbook,
+                                               workbook_kind)
 
 __all__ = ["detect_format", "read_input"]
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ale_app.errors import InputDataError
 from ale_app.inputs.readers import detect_format, read_input
-from ale_app.inputs.readers.base import TABLE_FORMATS, AnalysisColumns, Problem, ReadResult
+from ale_app.inputs.readers.analysis_columns import AnalysisColumns
+from ale_app.inputs.readers.base import TABLE_FORMATS, Problem, ReadResult
 
 #: The format of joined files that are not all of one format (in messages and records each
 #: file keeps its own).

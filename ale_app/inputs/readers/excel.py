@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ale_app.errors import AleAppError, InputDataError
-from ale_app.inputs.readers.base import ReadResult, check_input_file, refuse_workbook
+from ale_app.inputs.readers.base import ReadResult
+from ale_app.inputs.readers.input_file import check_input_file, refuse_workbook
 from ale_app.inputs.readers.workbook_limits import check_workbook_limits, damaged_part
 from ale_app.inputs.readers.table import TableSource, read_rows
 

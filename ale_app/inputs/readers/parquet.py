@@ -12,7 +12,9 @@ import warnings
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers.base import AnalysisColumns, ReadResult, check_input_file, value_text
+from ale_app.inputs.readers.analysis_columns import AnalysisColumns, value_text
+from ale_app.inputs.readers.base import ReadResult
+from ale_app.inputs.readers.input_file import check_input_file
 
 REQUIRED_TABLES = ("studies.parquet", "analyses.parquet", "coordinates.parquet")
 #: The tables whose columns describe analyses, in the order a column is looked up.

@@ -17,8 +17,10 @@ import re
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers.base import (NUMBER_HINT, STOP_AFTER_PROBLEMS, Experiment, Problem, ReadResult,
-                                    normalize_space, plural, read_number, read_text, result_from_experiments)
+from ale_app.inputs.readers.base import STOP_AFTER_PROBLEMS, Problem, ReadResult, normalize_space, plural
+from ale_app.inputs.readers.experiments import Experiment, result_from_experiments
+from ale_app.inputs.readers.input_file import read_text
+from ale_app.inputs.readers.numbers import NUMBER_HINT, read_number
 
 _REFERENCE = re.compile(r"^reference\s*=\s*(.*)$", re.IGNORECASE)
 _SUBJECTS = re.compile(r"^subjects\s*=\s*(.*)$", re.IGNORECASE)

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers.base import AnalysisColumns, ReadResult, read_bytes, refuse_binary, value_text
+from ale_app.inputs.readers.analysis_columns import AnalysisColumns, value_text
+from ale_app.inputs.readers.base import ReadResult
+from ale_app.inputs.readers.input_file import read_bytes, refuse_binary
 
 
 def load_json(path: Path) -> Any:

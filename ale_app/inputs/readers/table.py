@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ale_app.errors import InputDataError
-from ale_app.inputs.readers.base import (NUMBER_HINT, STOP_AFTER_PROBLEMS, AnalysisColumns, Experiment, Problem,
-                                    ReadResult, first_text_line,
-                                    normalize_space, plural, read_number, read_text, refuse_workbook,
-                                    result_from_experiments)
+from ale_app.inputs.readers.analysis_columns import AnalysisColumns
+from ale_app.inputs.readers.base import STOP_AFTER_PROBLEMS, Problem, ReadResult, normalize_space, plural
+from ale_app.inputs.readers.experiments import Experiment, result_from_experiments
+from ale_app.inputs.readers.input_file import first_text_line, read_text, refuse_workbook
+from ale_app.inputs.readers.numbers import NUMBER_HINT, read_number
 
 #: Role -> the header it has without a mapping (as ``ColumnsSpec``; no spec import here).
 ROLES = {"study": "study_id", "analysis": "analysis_id", "x": "x", "y": "y", "z": "z", "space": "space",

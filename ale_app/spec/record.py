@@ -1,0 +1,28 @@
+"""What ``spec.json`` records of an input: the keys added after specs were first archived
+are left out when unset, so that an archived analysis re-runs to the same bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Keys added to ``input`` and ``select`` after specs were first archived: left out of
+#: ``spec.json`` when unset, so that an archived analysis re-runs to the same bytes.
+LATER_INPUT_KEYS = ("columns", "sheet")
+LATER_SELECT_KEYS = {1: ("where", "exclude"), 2: ("exclude",)}
+
+
+def omit_unset_input_keys(record: dict[str, Any] | None, version: int) -> None:
+    """Drop the unset later keys of one recorded ``input`` (or group) in place, and
+    ``study_rule`` when it is the default (``study-id``)."""
+    if not record:
+        return
+    for key in LATER_INPUT_KEYS:
+        if record.get(key, 0) is None:
+            del record[key]
+    if record.get("study_rule") == "study-id":
+        del record["study_rule"]
+    select = record.get("select")
+    if select:
+        for key in LATER_SELECT_KEYS[version]:
+            if select.get(key, 0) is None:
+                del select[key]
