@@ -72,6 +72,8 @@ def _stability_null(result: AnalysisResult, _out=None):
 
 
 def _dataset_description(result: AnalysisResult, _out: D.OutputFolder | None = None) -> dict:
+    """``dataset_description.json``: the BIDS derivative's description (GeneratedBy ale-app; each input file
+    in SourceDatasets with its SHA-256)."""
     from ale_app.outputs import provenance as P
 
     return P.dataset_description(result.spec.title, result.evidence.input_files)
@@ -96,6 +98,7 @@ def spec_record(result: AnalysisResult, _out: D.OutputFolder | None = None) -> d
 
 
 def _report(result: AnalysisResult, out: D.OutputFolder) -> str:
+    """``report.html``: one self-contained page with every table, figure and the interpretation paragraph."""
     from ale_app.present.report import report_html
     from ale_app.present.report_view import report_inputs
 
@@ -105,6 +108,7 @@ def _report(result: AnalysisResult, out: D.OutputFolder) -> str:
 
 
 def _citation(result: AnalysisResult, out: D.OutputFolder) -> str:
+    """``CITATION.md``: the methods text, the interpretation, the software and the references (with BibTeX)."""
     from ale_app.present.report_view import report_inputs
     from ale_app.present.report_words import citation_markdown
 
@@ -122,6 +126,8 @@ def _sleuth(result: AnalysisResult, _out: D.OutputFolder | None = None) -> str:
 
 
 def _rerun_script(result: AnalysisResult, _out: D.OutputFolder | None = None) -> str:
+    """``code/nimare_rerun.py``: a self-contained script that re-runs the analysis with NiMARE alone and
+    compares its maps with this run's."""
     from ale_app.outputs.rerun import nimare_script
 
     return nimare_script(result)
