@@ -158,3 +158,31 @@ def test_overlapping_groups_and_clashing_labels_are_refused(tmp_path, capsys):
     named = _project(contrasts=[{"groups": ["go", "stop"]},
                                 {"groups": ["go", "stop"], "conjunction": False, "name": "goVsStopPlain"}])
     assert main([str(_write(tmp_path, "named", named)), "--validate-only"]) == 0
+
+
+def test_groups_selecting_from_one_shared_input_parse_it_once(tmp_path, monkeypatch):
+    from ale_app.inputs import readers
+    from ale_app.run.validate import validate
+    from ale_app.spec.load import load_spec
+    from ale_app.spec.project import to_project
+
+    _table(tmp_path)
+    spec, spec_dir, _ = load_spec(str(_write(tmp_path, "project", _project())))
+    project = to_project(spec)
+    separately = {name: validate(to_project(_one_group(spec, name)), spec_dir) for name in GROUPS}
+    calls = []
+    read_input = readers.read_input
+    monkeypatch.setattr(readers, "read_input", lambda *a, **k: calls.append(a[0]) or read_input(*a, **k))
+    together = validate(project, spec_dir)
+    assert len(calls) == 1  # three groups, one file, one parse
+    for name in GROUPS:
+        (alone,) = separately[name].values()
+        ours = together[name]
+        assert ours.ids == alone.ids and ours.warnings == alone.warnings and ours.source == alone.source
+        assert ours.coordinates.equals(alone.coordinates)
+
+
+def _one_group(spec, name):
+    from ale_app.spec.v2 import group_spec
+
+    return group_spec(spec, name)

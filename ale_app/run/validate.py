@@ -129,16 +129,17 @@ def validate_groups(spec, names: list[str], contrasts: list[tuple[tuple[str, str
     input problems, a group below ``inference.min_experiments`` in inferential mode, the
     same experiment in both groups of a contrast, a balanced contrast's target_n.
     """
-    from ale_app.inputs.evidence import load_evidence
+    from ale_app.inputs.evidence import load_evidence, shared_reads
 
     evidence, problems = {}, []
-    for name in names:
-        try:
-            own_file = spec.groups[name].path is not None
-            evidence[name] = load_evidence(group_input(spec, name), spec_dir, spec.ale, field=f"groups.{name}",
-                                           file_field=f"groups.{name}" if own_file else "input")
-        except InputDataError as exc:
-            problems.append(f"group {name!r}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+    with shared_reads():  # groups selecting from one shared input parse it once
+        for name in names:
+            try:
+                own_file = spec.groups[name].path is not None
+                evidence[name] = load_evidence(group_input(spec, name), spec_dir, spec.ale, field=f"groups.{name}",
+                                               file_field=f"groups.{name}" if own_file else "input")
+            except InputDataError as exc:
+                problems.append(f"group {name!r}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
     for (a, b), _pair, named in contrasts:
         if a in evidence and b in evidence:
             problems.extend(named + p for p in _overlap(a, b, evidence[a], evidence[b]))
