@@ -7,61 +7,15 @@ section, and the spec's rules (overlap, clashing labels) are refused before anyt
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from ale_app.cli import main
 from ale_app.outputs.names import SPACE
 
-GROUPS = {"go": (30, 6), "stop": (35, 5), "flank": (60, 6)}
-SHARED = {"figures": {"formats": ["png"], "dpi": 50}}
-
-
-def _table(folder: Path) -> Path:
-    from nimare.utils import get_template
-
-    from generate import make_case
-
-    img = get_template("mni152_2mm", mask="brain")
-    mask, affine = np.asarray(img.dataobj) > 0, img.affine
-    frames = []
-    for task, (index, n) in GROUPS.items():
-        own, i = [], index
-        while sum(f.groupby(["study_id", "analysis_id"]).ngroups for f in own) < n:
-            t = pd.DataFrame(make_case(i, mask, affine).rows)
-            t["study_id"] = f"{task}{i}_" + t["study_id"].astype(str)
-            own.append(t)
-            i += 1
-        table = pd.concat(own, ignore_index=True)
-        table["task"] = task
-        frames.append(table)
-    path = folder / "all.tsv"
-    pd.concat(frames, ignore_index=True).to_csv(path, sep="\t", index=False)
-    return path
-
-
-def _select(task: str) -> dict:
-    return {"select": {"where": {"column": "group", "values": [task]}}}
-
-
-INPUT = {"path": "all.tsv", "columns": {"group": "task"}}
-
-
-def _write(folder: Path, name: str, data: dict) -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def _project(**extra) -> dict:
-    return {"spec_version": 3, "title": "Three tasks", "input": INPUT,
-            "groups": {task: _select(task) for task in GROUPS},
-            "contrasts": [{"groups": ["go", "stop"]}, {"groups": ["go", "flank"], "conjunction": False}],
-            **SHARED, **extra}
+from helpers.projects import GROUPS, INPUT, SHARED, project_spec as _project, select as _select
+from helpers.projects import write_spec as _write, write_table as _table
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,10 @@ LOCK = ".ale-app.lock"
 STAGING = ".ale-app-staging"
 PREVIOUS = ".ale-app-previous"
 JOURNAL = ".ale-app-swap.json"
-INTERNAL_NAMES = (STAGING, PREVIOUS, JOURNAL, JOURNAL + ".tmp")
+#: A run keeps each finished analysis here until it is complete, for a resumed run
+#: (:mod:`ale_app.run.resume`).
+WORK = ".ale-app-work"
+INTERNAL_NAMES = (STAGING, PREVIOUS, JOURNAL, JOURNAL + ".tmp", WORK)
 #: The hint of an error that ends an ``--overwrite`` before its swap.
 KEPT_HINT = "The earlier run in the output folder is unchanged; re-run the same command to replace it."
 

@@ -22,11 +22,13 @@ import logging
 from contextlib import contextmanager
 from pathlib import Path
 
+from ale_app.outputs.folder import STAGING
 from ale_app.outputs.registries import owned_names, registry_for
 from ale_app.outputs.provenance import write_provenance
 from ale_app.result import AnalysisResult, ContrastResult, ProjectResult
 from ale_app.run import workflow
-from ale_app.run.steps import StepContext, step_title, steps_of
+from ale_app.run.resume import UnitStore, kept_fields
+from ale_app.run.steps import StepContext, step_named, step_title, steps_of
 from ale_app.run.validate import validate
 from ale_app.run.workflow import RunOptions, _Timer, run_step
 from ale_app.spec.project import Project
@@ -58,40 +60,81 @@ class _GroupTimer(_Timer):
             yield
 
 
-def compute(result: ProjectResult, options: RunOptions, timer: _Timer | None = None) -> ProjectResult:
+def compute(result: ProjectResult, options: RunOptions, timer: _Timer | None = None,
+            store: UnitStore | None = None) -> ProjectResult:
     """Run every declared step on ``result``, in order: each group's own steps, then each
     contrast's, then the run's (:func:`ale_app.run.steps.steps_of`).
 
     Fills ``result`` step by step (so that, if a step fails, the earlier ones are there),
-    records each step's status in its part's ``step_status`` and returns it. No file is read
-    or written here. When the run has several groups, a group's log lines and a failing
-    group step are named with the group (``"a: jackknife"``), a contrast's with its label
-    when the project has several contrasts.
+    records each step's status in its part's ``step_status`` and returns it. When the run has
+    several groups, a group's log lines and a failing group step are named with the group
+    (``"a: jackknife"``), a contrast's with its label when the project has several contrasts.
+
+    With a ``store`` (:class:`~ale_app.run.resume.UnitStore`), each finished group and
+    contrast is kept in the output folder's work area, and one an interrupted run of the same
+    spec finished is reused rather than computed; nothing else is read or written here.
     """
     timer = timer or _Timer(options.on_step)
     context = StepContext(executor=options.executor())
     named = result.shape != "single"
+    group_steps, contrast_steps = steps_of("group"), steps_of("contrast")
+    keys: dict[str, str] = {}
+    refit: set[str] = set()  # reused groups whose MA maps a contrast computed here needs
     for name, group in result.groups.items():
         group_timer = _GroupTimer(name, options.on_step, group.timings) if named else timer
-        for step in steps_of("group"):
+        if store is not None:
+            keys[name] = store.group_key(group)
+            if _reuse(store, f"group-{name}", keys[name], group, f"group {name}" if named else "the analysis"):
+                refit.add(name)
+                continue
+        for step in group_steps:
             try:
                 run_step(step, group, context, group_timer)
             except BaseException:
                 if named:
                     timer.current = f"{name}: {step_title(step.name)}"
                 raise
+        if store is not None:
+            store.save(f"group-{name}", keys[name], kept_fields(group, _computes(group_steps)))
     for label, contrast in result.contrasts.items():
         contrast_timer = _GroupTimer(label, options.on_step, contrast.timings) if result.shape == "project" else timer
-        for step in steps_of("contrast"):
+        if store is not None:
+            key = store.contrast_key(label, contrast, [keys[g] for g in contrast.names])
+            if _reuse(store, f"contrast-{label}", key, contrast, f"contrast {label}"):
+                continue
+        for name in refit & set(contrast.names):  # its MA maps were not kept: fit it again (same numbers)
+            LGR.info("Fitting group %s's ALE again for contrast %s (a resumed run keeps no MA maps)", name, label)
+            step_named("ale").run(result.groups[name], context)
+            refit.discard(name)
+        for step in contrast_steps:
             try:
                 run_step(step, contrast, context, contrast_timer)
             except BaseException:
                 if contrast_timer is not timer:
                     timer.current = f"{label}: {step_title(step.name)}"
                 raise
+        if store is not None:
+            store.save(f"contrast-{label}", key, kept_fields(contrast, _computes(contrast_steps)))
     for step in steps_of("run"):
         run_step(step, result, context, timer)
     return result
+
+
+def _computes(steps) -> tuple[str, ...]:
+    """Every result field the ``steps`` compute."""
+    return tuple(dict.fromkeys(field for step in steps for field in step.computes))
+
+
+def _reuse(store: UnitStore, unit: str, key: str, part, what: str) -> bool:
+    """Fill ``part`` from the store's record of ``unit`` when it matches ``key``."""
+    fields = store.load(unit, key)
+    if fields is None:
+        return False
+    for field, value in fields.items():
+        setattr(part, field, value)
+    LGR.info("Reusing %s, finished by an interrupted run of this spec (its inputs and settings are the same)",
+             what)
+    return True
 
 
 def _project_result(project: Project, record, evidence: dict, timer: _Timer) -> ProjectResult:
@@ -150,8 +193,22 @@ def run(project: Project, spec_dir: Path, spec_text: str, output_dir: Path, opti
         workflow.check_memory(project.source, list(evidence.values()), options, contrast=holds_groups)
         return _project_result(project, record, evidence, timer)
 
+    store = UnitStore(Path(output_dir))
+
+    def compute_here(result: ProjectResult) -> ProjectResult:
+        # An --overwrite of a finished run computes into its staging folder: all or nothing,
+        # nothing kept for a resumed run in the earlier run's folder.
+        staging = (Path(output_dir) / STAGING).exists()
+        return compute(result, options, timer, store=None if staging else store)
+
+    def provenance(result: ProjectResult, out) -> dict[str, str]:
+        if store.reused:
+            LGR.info("Reused %d finished analyses of the interrupted run: %s", len(store.reused), ", ".join(store.reused))
+        store.clear()  # the run is complete: nothing is left to resume
+        return write_provenance(result, out)
+
     what = "Reading and checking the groups' inputs" if holds_groups else "Reading and checking the input"
     return workflow.run_in_folder(
         output_dir, options, timer, registry_for(project), owned_names(project),
         read=lambda: validate(project, spec_dir), what=what, make_result=make_result,
-        compute=lambda result: compute(result, options, timer), provenance=write_provenance)
+        compute=compute_here, provenance=provenance)
