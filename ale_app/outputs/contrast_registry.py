@@ -270,13 +270,16 @@ def _fig_conjunction(result, _out=None):
                               figure_title(result, f"Conjunction of {a} and {b}"), f"min(ALE {a}, ALE {b}) {basis}")
 
 
+def figures_by_section(registry: tuple[Output, ...], out: D.OutputFolder) -> dict:
+    """(caption, file) of every figure in the folder, by its report section."""
+    sections = sorted({e.section for e in registry if e.kind == "figure" and e.section})
+    return {s: O.figure_files(out.root, s, registry) for s in sections}
+
+
 def _report(result, out: D.OutputFolder) -> str:
     from ale_app.present import contrast_report as R
 
-    registry = contrast_registry(result.spec)
-    sections = sorted({e.section for e in registry if e.kind == "figure" and e.section})
-    figures = {s: O.figure_files(out.root, s, registry) for s in sections}
-    return R.contrast_report_html(result, out.digests, figures)
+    return R.contrast_report_html(result, out.digests, figures_by_section(contrast_registry(result.spec), out))
 
 
 def _citation(result, _out: D.OutputFolder) -> str:
@@ -295,14 +298,19 @@ def _spec_record(result, _out=None) -> dict:
 
 
 def _dataset_description(result, _out=None) -> dict:
+    """``dataset_description.json`` of a run of several groups: a contrast's (its two groups)
+    or a project's (every group)."""
     from ale_app.outputs import provenance as P
 
-    desc = P.dataset_description(result.spec.title, result.first.evidence.input_files)
+    first = next(iter(result.groups.values()))
+    desc = P.dataset_description(result.spec.title, first.evidence.input_files)
     desc["SourceDatasets"] = [
         {"URL": f["path"], "Group": name, "SHA-256": f["sha256"]}
         for name, g in result.groups.items() for f in g.evidence.input_files]
     if not result.spec.title:
-        desc["Name"] = f"ale-app {result.spec.mode} contrast {result.names[0]} vs {result.names[1]}"
+        desc["Name"] = (f"ale-app {result.spec.mode} project of {len(result.groups)} groups"
+                        if hasattr(result, "contrasts") else
+                        f"ale-app {result.spec.mode} contrast {result.names[0]} vs {result.names[1]}")
     return desc
 
 
@@ -423,29 +431,13 @@ def contrast_registry(spec) -> tuple[Output, ...]:
 def _project_report(result, out: D.OutputFolder) -> str:
     from ale_app.present import project_report as R
 
-    registry = project_registry(result.project)
-    sections = sorted({e.section for e in registry if e.kind == "figure" and e.section})
-    figures = {s: O.figure_files(out.root, s, registry) for s in sections}
-    return R.project_report_html(result, out.digests, figures)
+    return R.project_report_html(result, out.digests, figures_by_section(project_registry(result.project), out))
 
 
 def _project_citation(result, _out: D.OutputFolder) -> str:
     from ale_app.present import project_report as R
 
     return R.project_citation(result)
-
-
-def _project_dataset_description(result, _out=None) -> dict:
-    from ale_app.outputs import provenance as P
-
-    first = next(iter(result.groups.values()))
-    desc = P.dataset_description(result.spec.title, first.evidence.input_files)
-    desc["SourceDatasets"] = [
-        {"URL": f["path"], "Group": name, "SHA-256": f["sha256"]}
-        for name, g in result.groups.items() for f in g.evidence.input_files]
-    if not result.spec.title:
-        desc["Name"] = f"ale-app {result.spec.mode} project of {len(result.groups)} group(s)"
-    return desc
 
 
 def project_registry(project) -> tuple[Output, ...]:
@@ -455,7 +447,7 @@ def project_registry(project) -> tuple[Output, ...]:
     from ale_app.outputs.entries import ContrastPart
 
     entries: list[Output] = [
-        Output(O.DATASET_DESCRIPTION, "json", "start", _project_dataset_description, needs=("groups",)),
+        Output(O.DATASET_DESCRIPTION, "json", "start", _dataset_description, needs=("groups",)),
         Output(O.BIDSIGNORE, "text", "start", _bidsignore_text),
         Output(O.COORDINATES, "tsv", "data", _coordinates, _coordinates_sidecar, needs=("groups",)),
     ]
