@@ -288,7 +288,9 @@ def _citation(result, _out: D.OutputFolder) -> str:
     return R.contrast_citation(result)
 
 
-def _spec_record(result, _out=None) -> dict:
+def spec_record(result, _out=None) -> dict:
+    """``spec.json`` of a run of several groups (or of a version-3 spec): the spec as written,
+    and each group's input as read (SHA-256, format, space conversions)."""
     record = result.spec.record()
     record["recorded_inputs"] = {
         name: dict(zip(O.RECORDED_INPUT_KEYS, (g.evidence.source["sha256"], g.evidence.source["format"],
@@ -420,7 +422,7 @@ def contrast_registry(spec) -> tuple[Output, ...]:
         Output(O.RERUN_SCRIPT, "text", "report", _rerun_script, needs=("groups", "diff_values")),
         Output(O.REPORT, "text", "report", _report),
         Output(O.CITATION, "text", "report", _citation),
-        Output(O.SPEC_JSON, "json", "report", _spec_record),
+        Output(O.SPEC_JSON, "json", "report", spec_record),
     ]
     return tuple(entries)
 
@@ -468,6 +470,6 @@ def project_registry(project) -> tuple[Output, ...]:
                caption="All reported coordinates, coloured by group", section="project", needs=("groups",)),
         Output(O.REPORT, "text", "report", _project_report),
         Output(O.CITATION, "text", "report", _project_citation),
-        Output(O.SPEC_JSON, "json", "report", _spec_record),
+        Output(O.SPEC_JSON, "json", "report", spec_record),
     ]
     return tuple(entries)

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from ale_app.outputs import folder as D
 from ale_app.outputs.entries import ContrastPart, GroupPart, Output
-from ale_app.outputs.names import DATASET_DESCRIPTION, PROVENANCE
+from ale_app.outputs.names import DATASET_DESCRIPTION, PROVENANCE, SPEC_JSON
 from ale_app.outputs.registry import REGISTRY
 
 __all__ = ["known_output_names", "owned_names", "registry_for"]
@@ -23,16 +23,26 @@ def registry_for(project=None) -> tuple[Output, ...]:
     ``project``). Without a project, :data:`REGISTRY` itself (built from a group's result)."""
     if project is None:
         return REGISTRY
+    if project.shape == "project":
+        from ale_app.outputs import contrast_registry as C  # pandas: imported when a run needs it
+
+        return C.project_registry(project)
     if project.shape == "single":
         (group,) = project.groups
-        return tuple(replace(entry, part=GroupPart(group)) for entry in REGISTRY)
-    from ale_app.outputs import contrast_registry as C  # pandas: imported when a run needs it
+        entries = tuple(replace(entry, part=GroupPart(group)) for entry in REGISTRY)
+    else:
+        from ale_app.outputs import contrast_registry as C
 
-    if project.shape == "pair":
         (plan,) = project.contrasts
-        return tuple(replace(entry, part=ContrastPart(plan.label))
-                     for entry in C.contrast_registry(project.contrast_spec(plan)))
-    return C.project_registry(project)
+        entries = tuple(replace(entry, part=ContrastPart(plan.label))
+                        for entry in C.contrast_registry(project.contrast_spec(plan)))
+    if project.source.spec_version < 3:
+        return entries
+    # A version-3 spec of one group or one pair writes version 1's or 2's files, but records
+    # the spec as written.
+    from ale_app.outputs.contrast_registry import spec_record
+
+    return tuple(replace(e, build=spec_record, part=None) if e.name == SPEC_JSON else e for e in entries)
 
 
 def known_output_names(project=None) -> set[str]:
