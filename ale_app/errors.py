@@ -96,6 +96,8 @@ class InputDataError(AleAppError):
     """The input data cannot be used as it is (exit 65)."""
 
     exit_code = ExitCode.INVALID_DATA
+    #: True when the message already lists every problem found (set by ale_app.inputs.checks).
+    collected: bool = False
 
 
 class MissingInputError(AleAppError):

@@ -133,17 +133,18 @@ def check_ids(entries: list[tuple[str, str | None, str | None, str]], problems: 
     experiments that share a name (rename one). Returns the ids with a problem.
     """
     bad: set[str] = set()
-    first: dict[str, tuple[str | None, str | None, str]] = {}
-    content_of: dict[str, tuple | None] = {}
+    first: dict[str | None, tuple[str | None, str | None, str, str]] = {}
+    content_of: dict[str | None, tuple | None] = {}
     contents = list(contents or [])
     contents += [None] * (len(entries) - len(contents))
     for (aid, study, analysis, where), content in zip(entries, contents):
         parts = [("study", study), ("analysis", analysis)] if study is not None else [("id", aid)]
         for what, value in parts:
-            controls = _control_characters(value or "")
+            name = value or ""
+            controls = _control_characters(name)
             if controls:
                 bad.add(aid)
-                problems.add(f"the {what} name {value[:200]!r} of experiment {aid[:200]!r} contains a control "
+                problems.add(f"the {what} name {name[:200]!r} of experiment {aid[:200]!r} contains a control "
                              f"character ({', '.join(controls)}).",
                              "Names may not contain tabs, line breaks, bidirectional controls (which show "
                              "text in another order than it is stored) or other control characters, which "
@@ -208,7 +209,8 @@ def _both(first: str, second: str) -> str:
 
 
 def check_foci_present(ids: list[str], coords: pd.DataFrame, where: dict, problems: Problems,
-                       label: str, skip: set[str] = frozenset(), select=None, field: str = "input") -> None:
+                       label: str, skip: set[str] | frozenset[str] = frozenset(), select=None,
+                       field: str = "input") -> None:
     """A selected analysis without foci (not counting analyses whose rows were unreadable);
     the hint gives the ``select`` entry that leaves them out (``select`` is the spec's
     selection, ``field`` the spec field it belongs to)."""
@@ -341,7 +343,7 @@ def check_field_of_view(coords: pd.DataFrame, template, label: str, problems: Pr
 
 
 def check_sample_sizes(sample_sizes: dict, needed: bool, where: dict, problems: Problems, label: str,
-                       skip: set[str] = frozenset()) -> None:
+                       skip: set[str] | frozenset[str] = frozenset()) -> None:
     """Non-positive sample sizes, and missing ones when they are needed (``skip``: analyses
     whose sample size could not be read, already a problem)."""
     nonpositive = [i for i, n in sample_sizes.items() if n is not None and not n > 0]

@@ -30,7 +30,7 @@ def ignored_note(ignored: list[str], label: str, field: str) -> str:
             f"({field}.columns maps a column to what ale-app reads; select.where can select by one)")
 
 
-def likely_roles(ignored: list[str], read, field: str) -> tuple[dict[str, str], str]:
+def likely_roles(ignored: list[str], read, field: str) -> tuple[dict[str, str], str] | tuple[()]:
     """Ignored columns that often hold a role the table has no column for (``'Subjects'``
     for the sample size), as ``({role: header}, field)``; empty when there is none."""
     from ale_app.inputs.readers.table import likely_role

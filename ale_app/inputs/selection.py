@@ -52,7 +52,7 @@ def _as_read(ids: list[str], read_ids: list[str]) -> list[str]:
     same letters (an accent as one character or as a combining mark) is the input's id."""
     from ale_app.inputs.checks import same_name
 
-    spelling: dict[str, str] = {}
+    spelling: dict[str | None, str] = {}
     for i in read_ids:
         spelling.setdefault(same_name(i), i)
     return [spelling.get(same_name(i), i) for i in ids]

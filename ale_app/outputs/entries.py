@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ale_app.outputs import folder as D
-from ale_app.result import AnalysisResult
 from ale_app.outputs.names import FIGURE_FORMATS
 
 
@@ -64,8 +63,10 @@ class Output:
     name: str
     kind: str
     step: str
-    build: Callable[[AnalysisResult, Any], Any]
-    sidecar: Callable[[AnalysisResult], Sidecar] | None = None
+    # Any: the entry's part of the result, an AnalysisResult or a ContrastResult (see part); the
+    # fields it reads are those in needs, set when it is built.
+    build: Callable[[Any, Any], Any]
+    sidecar: Callable[[Any], Sidecar] | None = None
     caption: str | None = None
     section: str | None = None
     draw_cost: float = 1.0

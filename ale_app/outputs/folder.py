@@ -74,7 +74,7 @@ def is_temp_name(name: str, known) -> bool:
     """Whether ``name`` is a temporary file an ale-app write of one of ``known`` leaves if killed."""
     folder, _, base = name.rpartition("/")
     match = _TEMP_RE.match(base)
-    return bool(match) and f"{folder}/{match['name']}".lstrip("/") in known
+    return match is not None and f"{folder}/{match['name']}".lstrip("/") in known
 
 
 def sidecar_name(name: str) -> str:
@@ -145,12 +145,13 @@ class OutputFolder:
             dir_fd = open_output_subdir(self.destination, self._prefix + folders, create=True)
             try:
                 refuse_link_at(dir_fd, base, target)
-                tmp = f".{base}.{secrets.token_hex(6)}.tmp"
+                temp = f".{base}.{secrets.token_hex(6)}.tmp"
+                tmp: str | None = temp  # what to remove on failure: None once it is not ours
                 try:
                     # Inside the try: a signal that arrives while the file is being created is
                     # raised where os.open returns, after the file exists, and must remove it.
                     try:
-                        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                                      0o644, dir_fd=dir_fd)
                     except FileExistsError:  # not ours (48 random bits): leave it
                         tmp = None
@@ -163,7 +164,7 @@ class OutputFolder:
                     self._event(n_write, "before-rename")
                     with runtime.deferred_signals(completes_run=name == self.completion):
                         refuse_link_at(dir_fd, base, target)
-                        os.replace(tmp, base, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                        os.replace(temp, base, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
                 except BaseException:
                     if tmp is not None:
                         try:

@@ -28,6 +28,7 @@ def fig_overlay(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import figures as F
 
     ev, display = result.evidence, result.spec.display
+    assert result.fit is not None  # the fit step ran
     return F.plot_overlay(result.fit.stat_img, ev.coordinates_by_study(), ev.study_ids, F.study_color_map(ev.study_ids),
                           display.glass_brain_threshold, display.cmap,
                           figure_title(result, "Raw ALE statistic with the reported coordinates"))
@@ -36,6 +37,7 @@ def fig_overlay(result: AnalysisResult, _out: D.OutputFolder | None = None):
 def fig_peak(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import figures as F
 
+    assert result.fit is not None and result.peak is not None and result.threshold is not None  # the fit ran
     return F.plot_peak_orthoview(result.fit.stat_img, result.peak.xyz, result.threshold, result.spec.display.cmap,
                                  figure_title(result, f"ALE statistic above the display-only threshold {result.threshold:.4f}"))
 
@@ -53,6 +55,7 @@ def fig_clusters(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import cluster_figures as C
 
     clusters = result.clusters
+    assert clusters is not None  # the clusters step ran
     if not clusters.labels:
         return None
     return C.plot_cluster_map(clusters.label_img, clusters.table, "D", figure_title(
@@ -73,8 +76,10 @@ def fig_fwe(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import cluster_figures as C
 
     c, inf = result.fwe_clusters, result.spec.inference
+    assert c is not None  # the FWE clusters step ran
     if not c.labels:
         return None
+    assert result.fit is not None
     return C.plot_fwe_glass(result.fit.stat_img, c.label_img, c.table, result.spec.display.cmap, figure_title(
         result, "Clusters that passed cluster-level FWE (F1, F2 ...), ALE values"),
         f"cluster-forming p < {inf.voxel_p:g}, FWE alpha {inf.fwe_alpha:g}, {inf.n_iterations:,} Monte Carlo "
@@ -85,8 +90,10 @@ def fig_fwe_peaks(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import cluster_figures as C
 
     c = result.fwe_clusters
+    assert c is not None  # the FWE clusters step ran
     if not c.labels:
         return None
+    assert result.fit is not None
     return C.plot_fwe_peaks(result.fit.stat_img, c.label_img, c.table, result.spec.display.cmap,
                             figure_title(result, "Clusters that passed cluster-level FWE, cut at each peak"))
 
@@ -95,6 +102,7 @@ def fig_fwe_clusters(result: AnalysisResult, _out: D.OutputFolder | None = None)
     from ale_app.present import cluster_figures as C
 
     c = result.fwe_clusters
+    assert c is not None  # the FWE clusters step ran
     if not c.labels:
         return None
     return C.plot_cluster_map(c.label_img, c.table, "F", figure_title(result, "FWE clusters F1, F2 ..., numbered"),
@@ -115,5 +123,6 @@ def fig_z(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import cluster_figures as C
 
     p = result.spec.inference.voxel_p
+    assert result.inference is not None  # the Monte Carlo step ran
     return C.plot_z_map(result.inference.z_img, float(norm.isf(p)), p,
                         figure_title(result, "Uncorrected voxel-level z (analytic null)"))

@@ -61,12 +61,14 @@ def _coordinates(result: AnalysisResult, _out: D.OutputFolder | None = None):
 def _stability_image(result: AnalysisResult, _out=None):
     from ale_app.stats.ale import values_to_image
 
+    assert result.stability is not None and result.fit is not None  # needs=("fit", "stability")
     return values_to_image(result.stability.frequency_values, result.fit.masker)
 
 
 def _stability_null(result: AnalysisResult, _out=None):
     import pandas as pd
 
+    assert result.stability is not None  # needs=("stability",)
     sizes = result.stability.null_cluster_sizes
     return pd.DataFrame({"iteration": range(len(sizes)), "max_cluster_size_voxels": sizes})
 
@@ -226,6 +228,7 @@ def figure_files(root: Path, section: str, registry: tuple[Output, ...] = REGIST
         for fmt in FIGURE_FORMATS:
             path = root / f"{entry.name}.{fmt}"
             if path.is_file():
+                assert entry.caption is not None  # every figure entry has its caption
                 found.append((entry.caption, path))
                 break
     return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import Any
 
 from ale_app import __version__
 
@@ -128,7 +129,7 @@ def sleuth_text(evidence, sample_size_override: int | None = None) -> str:
 def sleuth_parameters(evidence, sample_size_override: int | None) -> dict:
     """What the Sleuth export's sidecar says of how it was written."""
     missing = [aid for aid in evidence.ids if evidence.sample_sizes.get(aid) is None]
-    parameters = {
+    parameters: dict[str, Any] = {
         "Format": "Sleuth text (GingerALE)", "Reference": "MNI",
         "CoordinatesAs": "in the target space, after any space conversion (as in coordinates.tsv)",
         "SubjectsFrom": ("ale.sample_size (the spec overrides the data)" if sample_size_override is not None
@@ -181,7 +182,8 @@ def script_settings(result) -> dict:
         from ale_app.outputs.names import contrast_names, group_prefix
 
         spec = result.spec
-        settings = {"groups": [group_settings(g, name, group_prefix(name)) for name, g in groups.items()]}
+        settings: dict[str, Any] = {
+            "groups": [group_settings(g, name, group_prefix(name)) for name, g in groups.items()]}
         names = contrast_names(spec)
         contrast = {"first": spec.first, "second": spec.second, "files": names, "subtraction": None}
         if getattr(result, "subtraction", None) is not None:

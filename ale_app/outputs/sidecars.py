@@ -35,12 +35,14 @@ def threshold_info(result: AnalysisResult) -> dict[str, Any]:
 
 def ale_parameters(result: AnalysisResult) -> dict[str, Any]:
     """How the ALE map was made."""
+    assert result.fit is not None  # the fit step ran
     return {"Estimator": "nimare.meta.cbma.ale.ALE", "Kernel": result.fit.kernel,
             "Template": result.spec.ale.template}
 
 
 def cluster_parameters(result: AnalysisResult) -> dict[str, Any]:
     """How the descriptive clusters were formed."""
+    assert result.clusters is not None  # the clusters step ran
     return {"ClusterThresholdMM3": result.spec.jackknife.cluster_threshold_mm3,
             "ClusterMinVoxels": result.clusters.min_voxels, "Connectivity": "faces (6-neighbour)",
             "Numbering": "by descending peak ALE value"}
@@ -66,6 +68,7 @@ def coordinates_sidecar(result: AnalysisResult) -> Sidecar:
 
 
 def statmap_sidecar(result: AnalysisResult) -> Sidecar:
+    assert result.peak is not None  # the fit step ran
     return Sidecar(
         "Raw ALE statistic (convergence value; not z, not p). Unthresholded.", [f"bids::{COORDINATES}"],
         ale_parameters(result),
@@ -117,6 +120,7 @@ def jackknife_sidecar(result: AnalysisResult) -> Sidecar:
 def inference_info(result: AnalysisResult) -> dict[str, Any]:
     """What every inferential output says about the test that made it."""
     inf, spec = result.inference, result.spec.inference
+    assert inf is not None  # the Monte Carlo step ran
     return {
         "Inferential": True,
         "Method": "ALE cluster-level family-wise error from a Monte Carlo null (NiMARE's "
@@ -205,6 +209,7 @@ def mcnull_sidecar(result: AnalysisResult) -> Sidecar:
 def stability_info(result: AnalysisResult) -> dict[str, Any]:
     """What every stability output says about the resampling that made it."""
     st = result.stability
+    assert st is not None  # the stability step ran
     return {
         "Inferential": True,
         "Method": "Subsampling stability, equal to NiMARE's diagnostics.ResampledStability (resampling_policy "
@@ -251,6 +256,7 @@ def failsafe_info(result: AnalysisResult) -> dict[str, Any]:
     from ale_app.stats.failsafe import DEFINITION, SEARCH
 
     fs, spec = result.failsafe, result.spec.inference
+    assert fs is not None  # the fail-safe N step ran
     return {
         "Inferential": True,
         "Method": "Fail-safe N (Acar et al. 2018, PLoS ONE 13:e0208177): each test adds m noise experiments, each "

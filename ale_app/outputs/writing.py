@@ -5,7 +5,7 @@ several jobs, the slowest first; the bytes are the same wherever a figure is dra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ale_app import __version__
 from ale_app.outputs import folder as D
@@ -53,7 +53,7 @@ def write_step(step: str, result: AnalysisResult, out: D.OutputFolder,
             write_entry(entry, result, out)
 
 
-def render_figure(fig, formats: list[str], dpi: int) -> dict[str, bytes]:
+def render_figure(fig, formats: Sequence[str], dpi: int) -> dict[str, bytes]:
     """A matplotlib figure's bytes in each format, with no date or software stamp; closes it."""
     import io
 

@@ -224,7 +224,7 @@ def _vmax(stat_img) -> float:
     return top if top > 0 else 1.0
 
 
-def plot_coordinates(coordinates: pd.DataFrame, study_ids: list[str], colors: dict[str, str], title: str):
+def plot_coordinates(coordinates: pd.DataFrame, study_ids: list[str], colors: dict[str, str], title: str | None):
     """All foci on a glass brain, coloured by study, with a legend, up to
     :data:`MAX_STUDY_COLOURS` studies; beyond, in one translucent colour (density shows where
     foci pile up), since more colours could not be told apart.
@@ -257,7 +257,7 @@ def studies_coloured(n_studies: int) -> bool:
 
 
 def plot_overlay(stat_img, coordinates: pd.DataFrame, study_ids: list[str], colors: dict[str, str],
-                 glass_threshold: float, cmap: str, title: str):
+                 glass_threshold: float, cmap: str, title: str | None):
     """The unthresholded ALE map on a glass brain, with every focus on top.
 
     A few foci of a few studies (:func:`foci_coloured_by_study_over_map`) keep their study
@@ -285,7 +285,7 @@ def plot_overlay(stat_img, coordinates: pd.DataFrame, study_ids: list[str], colo
     return fig
 
 
-def plot_peak_orthoview(stat_img, peak_xyz, threshold: float, cmap: str, title: str):
+def plot_peak_orthoview(stat_img, peak_xyz, threshold: float, cmap: str, title: str | None):
     """The display-thresholded ALE map, cut through the peak; the colour bar greys out the
     values below the threshold."""
     import matplotlib.pyplot as plt

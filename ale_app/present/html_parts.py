@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -44,7 +45,7 @@ def img_tag(path: Path, caption: str) -> str:
     return f'<figure><img alt="{cap}" src="data:{mime};base64,{data}"/><figcaption>{cap}</figcaption></figure>'
 
 
-def dl(items: dict[str, str]) -> str:
+def dl(items: Mapping[str, object]) -> str:
     rows = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in items.items())
     return f"<dl>{rows}</dl>"
 
@@ -67,7 +68,7 @@ def cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] |
     table = table.copy()
     if dependence:
         by = {d["cluster"]: d for d in dependence}
-        words = []
+        words: list[str | None] = []
         for row in table.itertuples():
             d = by.get(f"{prefix}{row.cluster_id}") if row.peak == "main" else None
             if d is None:

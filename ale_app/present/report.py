@@ -28,6 +28,7 @@ def _jackknife_html(r: ReportInputs, table_href: str, table: pd.DataFrame | None
     from ale_app.present.figures import dominance_cutoff, jackknife_rows_shown, sort_jackknife
 
     table = r.jackknife if table is None else table
+    assert table is not None  # the report shows a jackknife only where one was run
     ranked = sort_jackknife(table)
     means = ranked["mean"].to_numpy(dtype=float)
     cutoff = dominance_cutoff(means, r.dominance_ratio, r.dominance_min)
@@ -93,6 +94,7 @@ INFERENTIAL_MAPS = (
 
 def _inference_html(r: ReportInputs, figures: dict) -> list[str]:
     # The test's sentences lead the Interpretation above; here, what they rest on.
+    assert r.inference is not None  # called in inferential mode only
     f = r.inference
     parts = ["<h2>Inference: cluster-level FWE</h2>",
              f"<p>The clusters that passed cluster-level FWE (alpha {f['alpha']:g}, cluster-forming p &lt; "

@@ -272,6 +272,7 @@ def inference_caveats(r: ReportInputs) -> list[str]:
     """The sentences the evidence calls for before any cluster is named: too few experiments
     (below :data:`MIN_EXPERIMENTS_FOR_INFERENCE`) and too few iterations (below
     :data:`MIN_ITERATIONS`)."""
+    assert r.inference is not None  # inferential mode only
     f = r.inference
     out = []
     if r.n_experiments < MIN_EXPERIMENTS_FOR_INFERENCE:
@@ -293,6 +294,7 @@ def inference_text(r: ReportInputs) -> str:
     """The inferential paragraph (inferential mode): what was tested, at which level, what
     passed, which clusters are borderline and which rest on one or two experiments.
     Inferential words are used only for clusters that passed."""
+    assert r.inference is not None  # inferential mode only
     f = r.inference
     n_it = f["n_iterations"]
     parts = [
@@ -332,8 +334,8 @@ def inference_text(r: ReportInputs) -> str:
         means = r.fwe_jackknife.set_index("id")["mean"].astype(float)
         dominant = dominant_analyses(r.fwe_jackknife, r.dominance_ratio, r.dominance_min)
         if dominant:
-            named = ", ".join(f"{d} (mean {means[d]:.2f})" for d in dominant)
-            parts.append(f"On average over these clusters, a leave-one-out jackknife shows that they lean on {named}: "
+            leans = ", ".join(f"{d} (mean {means[d]:.2f})" for d in dominant)
+            parts.append(f"On average over these clusters, a leave-one-out jackknife shows that they lean on {leans}: "
                          "leaving it out lowers their ALE values the most, so the finding depends on it.")
         else:
             parts.append("On average over these clusters, a leave-one-out jackknife finds no single experiment that "

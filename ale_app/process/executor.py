@@ -108,6 +108,7 @@ class Executor:
         if self.kind == "dask":
             from ale_app.process.dask_cluster import map_on_dask
 
+            assert self.scheduler is not None  # from_options gives the dask kind its scheduler
             yield from map_on_dask(self.scheduler, self.wait, self.n_jobs, func, args)
             return
         jobs = (delayed(func)(*a) for a in args)

@@ -151,7 +151,7 @@ def check_fits(footprint, room: Headroom | None = None) -> None:
 _MAP_FAILURES = ("failed to map segment", "cannot allocate memory", "out of memory")
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
+def is_out_of_memory(exc: BaseException | None) -> bool:
     """Whether ``exc`` (or what caused it) is memory running out: a ``MemoryError``, an
     ``ENOMEM``, a shared library that could not be mapped, or numba's compiler (llvmlite)
     failing to load under an address-space limit."""

@@ -28,6 +28,7 @@ import types
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 LGR = logging.getLogger("ale_app")
 
@@ -70,7 +71,8 @@ def cache_folder(source_file: str) -> str | None:
     from numba.core.caching import CacheImpl
 
     probe = types.SimpleNamespace(__code__=types.SimpleNamespace(co_firstlineno=0))
-    for locator_class in CacheImpl._locator_classes:
+    locator_classes: list[Any] = CacheImpl._locator_classes  # numba's private list, of several classes
+    for locator_class in locator_classes:
         try:
             locator = locator_class.from_function(probe, source_file)
         except (OSError, RuntimeError, AttributeError):
@@ -155,7 +157,7 @@ def jit_maker(cache: bool):
 def is_cached_here(dispatcher) -> bool:
     """Whether numba's cache holds ``dispatcher`` compiled for this CPU, numba, Python and
     source (for at least one signature): numba will then load it, not compile it."""
-    cache = getattr(dispatcher, "_cache", None)
+    cache: Any = getattr(dispatcher, "_cache", None)  # None (no cache) raises below, as a changed numba would
     try:
         index = cache._cache_file._load_index()
         wanted = cache._index_key(None, dispatcher.targetctx.codegen())[1:]

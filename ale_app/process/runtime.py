@@ -66,7 +66,7 @@ def install_signal_handlers() -> dict:
     handlers for :func:`restore_signal_handlers`."""
     _STATE.reset()
     _STATE.active = True
-    previous = {"unraisablehook": sys.unraisablehook}
+    previous: dict = {"unraisablehook": sys.unraisablehook}
     sys.unraisablehook = _unraisable_hook
     for signum in HANDLED_SIGNALS:
         previous[signum] = signal.signal(signum, _handle_signal)
@@ -221,12 +221,14 @@ def guard_standard_streams() -> list[str]:
         closed.append(name)
     _CLOSED_STREAMS.clear()
     _CLOSED_STREAMS.update(closed)
+    # /dev/null, for the process; typeshed calls sys.__stdout__ and the others Final, but the
+    # process's own streams are what is replaced here (hence the type: ignore).
     if "stdout" in closed or sys.stdout is None:
-        sys.stdout = sys.__stdout__ = open(1, "w", closefd=False)  # noqa: SIM115 - /dev/null, for the process
+        sys.stdout = sys.__stdout__ = open(1, "w", closefd=False)  # type: ignore[misc]  # noqa: SIM115
     if "stderr" in closed or sys.stderr is None:
-        sys.stderr = sys.__stderr__ = open(2, "w", closefd=False)  # noqa: SIM115 - /dev/null, for the process
+        sys.stderr = sys.__stderr__ = open(2, "w", closefd=False)  # type: ignore[misc]  # noqa: SIM115
     if "stdin" in closed or sys.stdin is None:
-        sys.stdin = sys.__stdin__ = open(0, closefd=False)  # noqa: SIM115
+        sys.stdin = sys.__stdin__ = open(0, closefd=False)  # type: ignore[misc]  # noqa: SIM115
     return closed
 
 
@@ -260,7 +262,9 @@ CACHE_VARIABLES = {
 
 
 def _writable_dir(path: str | None) -> bool:
-    return bool(path) and os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
+    if not path:
+        return False
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
 
 
 def _private_cache_root() -> Path:

@@ -21,6 +21,7 @@ def _label_table(result: ContrastResult) -> None:
     from ale_app.stats import labels as L
 
     cc = result.contrast_clusters
+    assert cc is not None  # the difference or inferential contrast step ran
     if len(cc.table):
         table = cc.table.rename(columns={"ale_difference": "ale"})
         labelled = L.label_cluster_table(table, cc.label_img, result.spec.labels.atlas)
@@ -31,6 +32,7 @@ def difference(result: ContrastResult, _ctx: StepContext) -> None:
     from ale_app.stats import contrast as C
 
     first, second = result.first, result.second
+    assert first.fit is not None and second.fit is not None  # both groups' fit steps ran
     result.diff_values = C.difference_values(first.fit.stat_values, second.fit.stat_values)
     result.diff_threshold = C.difference_threshold(result.diff_values, result.spec.display.threshold_percentile)
     result.contrast_clusters = C.descriptive_clusters(
@@ -114,12 +116,14 @@ def contrast_jackknife(result: ContrastResult, _ctx: StepContext) -> None:
     from ale_app.stats.fwe_clusters import focus_counts
 
     cc = result.contrast_clusters
+    assert cc is not None  # the contrast's clusters step ran
     label_values = cluster_label_values(result.first.fit, cc.label_img)
     first, second = result.first, result.second
     tables, counts = [], []
     for group_name, group, other, sign, tail in ((result.names[0], first, second, 1.0, "positive"),
                                                   (result.names[1], second, first, -1.0, "negative")):
         labels = [k for k in cc.labels if cc.tail_of(k) == tail]
+        assert group.fit is not None and other.fit is not None  # both groups' fit steps ran
         table = C.contrast_jackknife(group.fit.ma, group.fit.ids, group.fit.stat_values, other.fit.stat_values,
                                      sign, label_values, labels, group.evidence.ids)
         table.insert(1, "group", group_name)
@@ -139,6 +143,7 @@ def conjunction(result: ContrastResult, _ctx: StepContext) -> None:
     from ale_app.stats import contrast as C
 
     first, second = result.first, result.second
+    assert first.fit is not None and second.fit is not None  # both groups' fit steps ran
     if result.inferential:
         in1, in2 = _fwe_mask(first), _fwe_mask(second)
     else:

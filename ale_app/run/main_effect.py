@@ -34,6 +34,7 @@ def fit_ale(result: AnalysisResult, _ctx: StepContext) -> None:
 def find_clusters(result: AnalysisResult, _ctx: StepContext) -> None:
     from ale_app.stats import ale as A
 
+    assert result.fit is not None and result.threshold is not None  # the fit step ran
     result.clusters = A.find_clusters(result.fit.stat_img, result.threshold,
                                       result.spec.jackknife.cluster_threshold_mm3)
     LGR.info("%s of at least %d voxels", plural(len(result.clusters.labels), "descriptive cluster"),
@@ -44,6 +45,7 @@ def label(result: AnalysisResult, _ctx: StepContext) -> None:
     from ale_app.stats import labels as L
 
     atlas = result.spec.labels.atlas
+    assert result.peak is not None and result.clusters is not None  # the fit and clusters steps ran
     result.peak_label = L.label_points([result.peak.xyz], atlas)[0]
     clusters = result.clusters
     clusters.table = L.label_cluster_table(clusters.table, clusters.label_img, atlas)
@@ -59,6 +61,7 @@ def jackknife(result: AnalysisResult, ctx: StepContext) -> None:
     from ale_app.stats.jackknife import closed_form_contributions, refit_contributions
 
     spec, evidence, fit, clusters = result.spec, result.evidence, result.fit, result.clusters
+    assert fit is not None and clusters is not None  # the fit and clusters steps ran
     label_values = cluster_label_values(fit, clusters.label_img)
     with progress_bar(len(fit.ids), "jackknife") as advance:
         if spec.jackknife.method == "closed-form":
@@ -86,6 +89,7 @@ skip_jackknife = skip_jackknife_of("clusters")
 
 
 def describe_jackknife(result: AnalysisResult, ctx: StepContext) -> str:
+    assert result.fit is not None  # the fit step ran
     method, n = result.spec.jackknife.method, len(result.fit.ids)
     if method == "refit":
         return f"Jackknife (refit): {n} leave-one-out refits on {ctx.executor.describe()}"
@@ -122,6 +126,7 @@ def fwe_clusters(result: AnalysisResult, _ctx: StepContext) -> None:
     from ale_app.stats.jackknife import closed_form_contributions
 
     spec, evidence, fit = result.spec, result.evidence, result.fit
+    assert fit is not None  # the fit step ran
     clusters = fwe_clusters(result.inference, fit.stat_img)
     clusters.table = L.label_cluster_table(clusters.table, clusters.label_img, spec.labels.atlas)
     result.fwe_clusters = clusters
@@ -145,8 +150,10 @@ def skip_robustness(part: str):
         robustness = result.spec.robustness
         if robustness is None or not getattr(robustness, part).enabled:
             return "not asked for"
-        if part == "failsafe" and not result.fwe_clusters.labels:
-            return "no FWE cluster"
+        if part == "failsafe":
+            assert result.fwe_clusters is not None  # the FWE clusters step ran
+            if not result.fwe_clusters.labels:
+                return "no FWE cluster"
         return None
     return skip
 
@@ -156,6 +163,8 @@ def stability(result: AnalysisResult, ctx: StepContext) -> None:
 
     from ale_app.stats.stability import resampled_stability, resolve_subset_size
 
+    # the fit and FWE clusters steps ran, and the spec asks for robustness (skip_robustness)
+    assert result.spec.robustness is not None and result.fit is not None and result.fwe_clusters is not None
     spec, inf = result.spec.robustness.stability, result.spec.inference
     n = len(result.fit.ids)
     size = resolve_subset_size(spec.subset_size, n)
@@ -186,6 +195,7 @@ def _n_choose(n: int, k: int) -> int:
 
 
 def describe_stability(result: AnalysisResult, ctx: StepContext) -> str:
+    assert result.spec.robustness is not None and result.fit is not None  # as for stability()
     spec, inf = result.spec.robustness.stability, result.spec.inference
     size = spec.subset_size or len(result.fit.ids) - 1
     return (f"Subsampling stability: subsets of {size} experiments, {inf.n_iterations} null draws, seed {inf.seed}, "
@@ -195,6 +205,8 @@ def describe_stability(result: AnalysisResult, ctx: StepContext) -> str:
 def failsafe(result: AnalysisResult, ctx: StepContext) -> None:
     from ale_app.stats.failsafe import failsafe_n
 
+    # the fit and FWE clusters steps ran, and the spec asks for robustness (skip_robustness)
+    assert result.spec.robustness is not None and result.fit is not None and result.fwe_clusters is not None
     spec, inf = result.spec.robustness.failsafe, result.spec.inference
     total = len(result.fwe_clusters.labels) * spec.tests_per_cluster
 
@@ -217,6 +229,8 @@ def failsafe(result: AnalysisResult, ctx: StepContext) -> None:
 def describe_failsafe(result: AnalysisResult, _ctx: StepContext) -> str:
     from ale_app.stats.failsafe import bounds
 
+    # the fit and FWE clusters steps ran, and the spec asks for robustness (skip_robustness)
+    assert result.spec.robustness is not None and result.fit is not None and result.fwe_clusters is not None
     spec = result.spec.robustness.failsafe
     lower, upper = bounds(len(result.fit.ids), spec.lower_multiple, spec.upper_multiple)
     n = len(result.fwe_clusters.labels)

@@ -101,7 +101,7 @@ def _source_files() -> dict[str, str]:
     """Each loaded module's numba cache subfolder name -> that module's source file."""
     from numba.core.caching import _CacheLocator
 
-    found = {}
+    found: dict[str, str] = {}
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if path and path.endswith(".py") and os.path.isfile(path):

@@ -166,7 +166,7 @@ def remove_stale_scratch(root: Path | None = None) -> list[Path]:
     root = Path(tempfile.gettempdir() if root is None else root)
     uid = os.getuid()
     me = _identity()
-    removed = []
+    removed: list[Path] = []
     try:
         entries = [e for e in os.scandir(root) if e.name.startswith(PREFIX)]
     except OSError as exc:

@@ -16,7 +16,7 @@ import stat
 import typing
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -25,6 +25,9 @@ from ale_app.errors import MissingInputError, SpecError, UsageError
 from ale_app.files import RECORD_LIMIT, RefusedFile, read_regular_text
 from ale_app.spec.models import AnalysisSpec
 from ale_app.spec.v2 import AnalysisSpecV2
+
+if TYPE_CHECKING:
+    from ale_app.spec.v3 import AnalysisSpecV3
 
 EXAMPLE_PREFIX = "example:"
 #: Deepest nesting of lists and mappings a spec may have (the real spec needs 3).
@@ -295,7 +298,7 @@ def _load_yaml(text: str, origin: str) -> Any:
         ) from None
 
 
-def parse_spec(text: str, origin: str) -> AnalysisSpec | AnalysisSpecV2:
+def parse_spec(text: str, origin: str) -> AnalysisSpec | AnalysisSpecV2 | AnalysisSpecV3:
     """Parse and validate spec ``text``; ``origin`` names it in messages.
 
     A ``.json`` origin is read as strict JSON, anything else as YAML (which JSON also is).
@@ -317,7 +320,7 @@ def parse_spec(text: str, origin: str) -> AnalysisSpec | AnalysisSpecV2:
         raise _format_validation_error(exc, text, origin, model) from None
 
 
-def spec_model(data: dict) -> type:
+def spec_model(data: dict) -> type[AnalysisSpec] | type[AnalysisSpecV2] | type[AnalysisSpecV3]:
     """The model of the spec version ``data`` declares (version 1 unless it says 2 or 3).
 
     A version-1 spec that names groups or a contrast is refused with the version it needs.
@@ -380,7 +383,7 @@ def read_spec_text(path: Path) -> str:
         ) from None
 
 
-def load_spec(source: str) -> tuple[AnalysisSpec, Path, str]:
+def load_spec(source: str) -> tuple[AnalysisSpec | AnalysisSpecV2 | AnalysisSpecV3, Path, str]:
     """Load a spec from a path or ``example:NAME``.
 
     Returns

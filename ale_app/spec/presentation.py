@@ -13,6 +13,13 @@ from ale_app.spec.atlases import ATLAS_NAMES, DEFAULT_ATLAS
 from ale_app.spec.colormap_names import BUILTIN_COLORMAPS, MATPLOTLIB_VERSION
 from ale_app.spec.fields import MAX_DOMINANCE_RATIO, Bool, Float, Int, StrictModel
 
+FigureFormat = Literal["png", "svg"]
+
+
+def _every_format() -> list[FigureFormat]:
+    """The default of ``figures.formats``: both."""
+    return ["png", "svg"]
+
 
 def _installed_version(name: str) -> str | None:
     try:
@@ -87,8 +94,8 @@ class FiguresSpec(StrictModel):
         paper gives its own caption; the report's captions stay).
     """
 
-    formats: list[Literal["png", "svg"]] = Field(
-        default_factory=lambda: ["png", "svg"],
+    formats: list[FigureFormat] = Field(
+        default_factory=_every_format,
         min_length=1,
         description="File formats written for every figure.",
     )

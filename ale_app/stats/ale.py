@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import nibabel as nib
 import numpy as np
@@ -212,8 +212,10 @@ def find_peak(stat_img: nib.Nifti1Image) -> Peak:
     """Return the largest ALE value and its voxel and mm coordinates (first in C order on ties)."""
     data = np.asanyarray(stat_img.dataobj)
     flat = int(np.nanargmax(data))
-    ijk = tuple(int(v) for v in np.unravel_index(flat, data.shape))
-    xyz = tuple(float(v) for v in nib.affines.apply_affine(stat_img.affine, ijk))
+    # three of each: the map is 3D
+    ijk = cast("tuple[int, int, int]", tuple(int(v) for v in np.unravel_index(flat, data.shape)))
+    xyz = cast("tuple[float, float, float]",
+               tuple(float(v) for v in nib.affines.apply_affine(stat_img.affine, ijk)))
     return Peak(value=float(data[ijk]), ijk=ijk, xyz=xyz)
 
 

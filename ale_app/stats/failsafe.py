@@ -116,7 +116,7 @@ class FailsafeResult:
     n_iterations: int
     seed: int
     noise_space: str
-    seconds: dict = None
+    seconds: dict | None = None
     noise_counts: str = "independent"
     tests_per_cluster: int = DEFAULT_TESTS_PER_CLUSTER
 
@@ -263,7 +263,7 @@ def half_survival(m, survived, lower: int, upper: int) -> dict:
         return {"failsafe_n": nan, "ci_low": nan, "ci_high": nan, **shares}
     z50 = -a / b
     gradient = np.array([-1.0 / b, a / b ** 2])
-    se = float(math.sqrt(max(0.0, gradient @ np.linalg.solve(info, gradient))))
+    se = float(math.sqrt(max(0.0, float(gradient @ np.linalg.solve(info, gradient)))))
 
     def count(z):
         return float(min(max(math.expm1(mu + sc * z), 0.0), upper))

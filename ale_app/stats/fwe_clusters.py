@@ -151,7 +151,8 @@ def fwe_clusters(inference, stat_img: nib.Nifti1Image) -> Clusters:
     if labels != sorted(int(v) for v in by_id.index):
         raise RuntimeError("the FWE cluster table and label image name different clusters")
     table = cluster_peaks(stat_img, label_data)
-    extra = {c: [None] * len(table) for c in ("size_voxels", "mass", "p_fwe", "p_fwe_se")}
+    extra: dict[str, list[int | float | None]] = {
+        c: [None] * len(table) for c in ("size_voxels", "mass", "p_fwe", "p_fwe_se")}
     for row, (cluster_id, peak) in enumerate(zip(table["cluster_id"], table["peak"])):
         if peak != "main":
             continue

@@ -27,6 +27,7 @@ import gzip
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -161,8 +162,8 @@ def _maxprob(path: Path, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """
     import nibabel as nib
 
-    img = nib.load(path)
-    proxy = img.dataobj
+    img = cast("nib.Nifti1Image", nib.load(path))  # the atlases are NIfTI-1 files
+    proxy = cast("nib.arrayproxy.ArrayProxy", img.dataobj)  # its dtype, order and offset are read
     shape = img.shape
     dtype = np.dtype(proxy.dtype)
     slope, inter = img.header.get_slope_inter()
@@ -212,7 +213,7 @@ def _shipped_maxprob(atlas: str, path: Path) -> tuple[np.ndarray, np.ndarray] | 
         data = np.load(io.BytesIO(gzip.decompress(_maxprob_file(atlas).read_bytes())), allow_pickle=False)
     except (OSError, KeyError, ValueError):
         return None
-    img = nib.load(path)
+    img = cast("nib.Nifti1Image", nib.load(path))  # the atlases are NIfTI-1 files
     if data.shape != img.shape[:3]:
         return None
     return data.astype(np.int32), img.affine
@@ -247,7 +248,7 @@ def _load_volume(atlas: str) -> _LabelVolume:
         data, affine = _shipped_maxprob(atlas, path) or _maxprob(path, PROBABILITY_THRESHOLD)
         names = {k + 1: _pretty(n) for k, n in raw_names.items()}  # volume k is region k
     else:
-        img = nib.load(path)
+        img = cast("nib.Nifti1Image", nib.load(path))  # the atlases are NIfTI-1 files
         data = np.asarray(img.dataobj).astype(np.int32)
         affine = img.affine
         names = {k: _pretty(n) for k, n in raw_names.items() if k != 0 and not _is_background(n)}
@@ -273,15 +274,15 @@ def _locate(atlas: _Atlas, xyz, max_distance_mm: float) -> PointLabel:
     ((layer, value),) = atlas.region_at(xyz[None, :])
     if value:
         return PointLabel(layer.names[value], layer.sources[value], 0.0)
-    best = (None, 0, np.inf)
+    best: tuple[_LabelVolume | None, int, float] = (None, 0, np.inf)
     for layer in atlas.layers:  # the nearest region of any layer; the earlier layer on ties
         value, dist = layer.nearest(xyz, max_distance_mm)
         if value and dist < best[2]:
             best = (layer, value, dist)
-    layer, value, dist = best
-    if layer is None:
+    nearest, value, dist = best
+    if nearest is None:
         return PointLabel(None, atlas.short)
-    return PointLabel(layer.names[value], layer.sources[value], round(dist, 1))
+    return PointLabel(nearest.names[value], nearest.sources[value], round(dist, 1))
 
 
 def locate_points(xyz_list, atlas: str = DEFAULT_ATLAS, max_distance_mm: float = MAX_DISTANCE_MM) -> list[PointLabel]:
@@ -357,7 +358,7 @@ def label_cluster_table(table, label_img, atlas: str = DEFAULT_ATLAS, top: int =
         out["composition"] = []
         return out
     out["region"] = label_points(out[["x", "y", "z"]].to_numpy(float), atlas)
-    compositions = []
+    compositions: list[str | None] = []
     for cluster_id, peak in zip(out["cluster_id"], out["peak"]):
         if peak != "main":
             compositions.append(None)

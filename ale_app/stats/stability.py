@@ -296,7 +296,7 @@ def resampled_stability(fit, *, subset_size: int | None = None, n_subsets: int |
                                                     cluster_size_threshold) for c in chunks)):
         for support in supports:
             counts[support] += 1
-            if ids:
+            if ids and labels is not None:  # ids come from labels
                 for c in np.unique(labels[support]):
                     if c > 0:
                         survived[position[int(c)]] += 1
@@ -306,6 +306,7 @@ def resampled_stability(fit, *, subset_size: int | None = None, n_subsets: int |
     frequency = (running / len(subsets)).astype(np.float32)
     rows = []
     for k, c in enumerate(ids):
+        assert labels is not None  # ids come from labels
         inside = labels == c
         values = fit.stat_values[inside]
         peak = np.flatnonzero(inside)[int(np.argmax(values))]

@@ -82,7 +82,8 @@ class TopK:
         if not self.parts:
             return (np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32))
         if len(self.parts) > 1:
-            self.parts = [tuple(np.concatenate(c) for c in zip(*self.parts))]
+            it, pos, val = (np.concatenate(c) for c in zip(*self.parts))
+            self.parts = [(it, pos, val)]
         return self.parts[0]
 
     def prune(self) -> None:

@@ -76,7 +76,8 @@ class ReadResult:
         experiment entered twice from two experiments that share a name; empty when the
         reader does not know them.
     focus_lines : dict
-        Analysis id -> the file line of each focus, in the order of its points.
+        Analysis id -> the file line of each focus, in the order of its points (for files
+        read together, each as text naming the file too).
     broken : set of str
         Analyses with a row or header that could not be read (already a problem).
     problems : list of Problem
@@ -111,7 +112,7 @@ class ReadResult:
     where: dict[str, str] = field(default_factory=dict)
     entries: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
     contents: list[tuple | None] = field(default_factory=list)
-    focus_lines: dict[str, list[int]] = field(default_factory=dict)
+    focus_lines: dict[str, list[int] | list[str]] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
     structural: bool = False

@@ -73,30 +73,30 @@ def join_reads(reads: list[ReadResult], names: list[str]) -> ReadResult:
             joined["analyses"] += [a for a in study.get("analyses") or [] if str(a.get("id")) not in known]
     source = {"id": "ale-app-input", "name": " + ".join(names), "studies": list(studies.values())}
 
-    joined = ReadResult(source=source, ids=[], format=_format(reads))
+    combined = ReadResult(source=source, ids=[], format=_format(reads))
     for read, name in zip(reads, names):
-        joined.ids += [i for i in read.ids if i not in joined.where]
+        combined.ids += [i for i in read.ids if i not in combined.where]
         for aid, place in read.where.items():
-            joined.where.setdefault(aid, _in(place, name))
-        joined.entries += [(aid, study, analysis, _in(place, name)) for aid, study, analysis, place in read.entries]
-        joined.contents += list(read.contents) + [None] * (len(read.entries) - len(read.contents))
+            combined.where.setdefault(aid, _in(place, name))
+        combined.entries += [(aid, study, analysis, _in(place, name)) for aid, study, analysis, place in read.entries]
+        combined.contents += list(read.contents) + [None] * (len(read.entries) - len(read.contents))
         for aid, lines in read.focus_lines.items():
-            joined.focus_lines.setdefault(aid, [_in(str(n), name) for n in lines])
-        joined.broken |= read.broken
-        joined.problems += [Problem(_in(p.where, name), p.text, p.hint) for p in read.problems]
-        joined.structural |= read.structural
-        joined.notes += [f"{name}: {note}" for note in read.notes]
-        if read.stopped and joined.stopped is None:
-            joined.stopped = _in(read.stopped, name)
+            combined.focus_lines.setdefault(aid, [_in(str(n), name) for n in lines])
+        combined.broken |= read.broken
+        combined.problems += [Problem(_in(p.where, name), p.text, p.hint) for p in read.problems]
+        combined.structural |= read.structural
+        combined.notes += [f"{name}: {note}" for note in read.notes]
+        if read.stopped and combined.stopped is None:
+            combined.stopped = _in(read.stopped, name)
         if read.sheet_note:
-            joined.sheet_note = "; ".join(filter(None, (joined.sheet_note, f"{read.sheet_note} of {name!r}")))
-    joined.ids = list(dict.fromkeys(joined.ids))
-    joined.columns = _join_columns([r.columns for r in reads])
+            combined.sheet_note = "; ".join(filter(None, (combined.sheet_note, f"{read.sheet_note} of {name!r}")))
+    combined.ids = list(dict.fromkeys(combined.ids))
+    combined.columns = _join_columns([r.columns for r in reads])
     tables = [r.table_columns for r in reads if r.table_columns is not None]
-    joined.table_columns = list(dict.fromkeys(c for t in tables for c in t)) if tables else None
+    combined.table_columns = list(dict.fromkeys(c for t in tables for c in t)) if tables else None
     roles = [r.table_roles for r in reads if r.table_roles is not None]
-    joined.table_roles = list(dict.fromkeys(c for t in roles for c in t)) if roles else None
-    return joined
+    combined.table_roles = list(dict.fromkeys(c for t in roles for c in t)) if roles else None
+    return combined
 
 
 def _format(reads: list[ReadResult]) -> str:

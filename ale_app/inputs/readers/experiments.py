@@ -18,7 +18,7 @@ class Experiment:
     space: str | None
     line: int
     points: list[tuple[float, float, float]] = field(default_factory=list)
-    point_spaces: list[str] = field(default_factory=list)
+    point_spaces: list[str | None] = field(default_factory=list)
     point_lines: list[int] = field(default_factory=list)
     broken: bool = False
 

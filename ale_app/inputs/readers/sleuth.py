@@ -106,6 +106,7 @@ class _Unnamed:
         n = len(self.empty)
         shown = ", ".join(str(k) for k in self.empty[:MAX_LINES])
         more = f" and {n - MAX_LINES} more" if n > MAX_LINES else ""
+        assert self.empty_problem is not None  # start() made it with the first empty name line
         self.empty_problem.where = f"line{'s' if n > 1 else ''} {shown}{more}"
         self.empty_problem.text = (
             f"{plural(n, 'experiment name line')} {'is' if n == 1 else 'are'} empty ('//' with no "
@@ -268,7 +269,7 @@ def parse_sleuth(text_lines: list[str], reader: _Reader) -> list[Experiment]:
                                    "would silently replace the first.")
                         subjects_bad = True
                     elif not subjects_bad:
-                        subjects, subjects_line = number, lineno
+                        subjects, subjects_line = int(number), lineno  # already an int (whole=True)
                 subjects_seen = True
                 continue
             if not body:

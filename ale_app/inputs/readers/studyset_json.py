@@ -65,7 +65,7 @@ def read_json_studyset(path: Path, fmt: str) -> ReadResult:
 def _read_nimads(path: Path, data: dict) -> ReadResult:
     ids: list[str] = []
     where: dict[str, str] = {}
-    entries = []
+    entries: list[tuple[str, str | None, str | None, str]] = []
     for i_study, study in enumerate(data["studies"]):
         if not isinstance(study, dict) or "id" not in study:
             raise InputDataError(
@@ -111,7 +111,7 @@ def _read_nimare_json(path: Path, data: dict) -> ReadResult:
             f"NiMARE could not read {str(path)!r} as a NiMARE JSON dataset: {exc}",
             hint="Every contrast needs 'coords' with 'space', 'x', 'y' and 'z' lists.",
         ) from None
-    entries = [(f"{sid}-{cid}", str(sid), str(cid), f"study {sid!r}")
+    entries: list[tuple[str, str | None, str | None, str]] = [(f"{sid}-{cid}", str(sid), str(cid), f"study {sid!r}")
                for sid, study in data.items() for cid in study["contrasts"]]
     def load():
         pairs = [(f"{sid}-{cid}", study, contrast) for sid, study in data.items()

@@ -156,7 +156,7 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
     rows = iter(rows)  # read as far as needed: a reader stops after STOP_AFTER_PROBLEMS problems
     header_number, header_row = next(((n, row) for n, row in rows if any(cell.strip() for cell in row)),
                                      (None, None))
-    if header_row is None:
+    if header_row is None or header_number is None:  # both or neither
         raise InputDataError(f"{source.label} has no rows with a value.",
                              hint="Check input.path (and input.sheet for a workbook).")
     header = [h.strip() for h in header_row]
@@ -335,7 +335,7 @@ def _header_columns(header: list[str], number: int, source: TableSource,
                       not in col.values()]
             if likely:
                 suggestions[role] = likely[0]
-        text = f"the table has no column(s) {', '.join(ROLES[r] for r in missing)}"
+        text = f"the table has no column(s) {', '.join(str(ROLES[r]) for r in missing)}"
         if suggestions:
             which = " and ".join(map(repr, suggestions.values()))
             pairs = ", ".join(f"{role}: {name}" for role, name in suggestions.items())
