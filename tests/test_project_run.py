@@ -140,3 +140,27 @@ def _one_group(spec, name):
     from ale_app.spec.v2 import group_spec
 
     return group_spec(spec, name)
+
+
+def test_a_version_3_spec_of_one_group_or_one_pair_records_itself(tmp_path):
+    from ale_app.outputs.contrast_registry import spec_record
+    from ale_app.outputs.names import SPEC_JSON
+    from ale_app.outputs.registries import registry_for
+    from ale_app.spec.load import load_spec
+    from ale_app.spec.project import to_project
+
+    _table(tmp_path)
+    pair = _project(groups={"go": _select("go"), "stop": _select("stop")}, contrasts=[{"groups": ["go", "stop"]}])
+    single = _project(groups={"go": _select("go")}, contrasts=[])
+    for name, data, shape in (("pair", pair, "pair"), ("single", single, "single")):
+        spec, _, _ = load_spec(str(_write(tmp_path, name, data)))
+        project = to_project(spec)
+        assert project.shape == shape
+        (entry,) = [e for e in registry_for(project) if e.name == SPEC_JSON]
+        assert entry.build is spec_record and entry.part is None  # the project's own record, spec_version 3
+    # Versions 1 and 2 keep their part's record (their spec as written).
+    spec, _, _ = load_spec(str(_write(tmp_path, "v2", {"spec_version": 2, "input": INPUT,
+                                                          "groups": {"go": _select("go"), "stop": _select("stop")},
+                                                          "contrast": {"groups": ["go", "stop"]}})))
+    (entry,) = [e for e in registry_for(to_project(spec)) if e.name == SPEC_JSON]
+    assert entry.part is not None

@@ -71,7 +71,7 @@ def dataset_description(title: str, sources: list[dict[str, str]]) -> dict[str, 
     ``SourceDatasets`` names each input file as the spec gave it, with its SHA-256 (no
     absolute path: the file must be identical wherever the analysis is re-run).
     """
-    generated = {"Name": "ale-app", "Version": __version__, "CodeURL": CODE_URL}
+    generated: dict[str, Any] = {"Name": "ale-app", "Version": __version__, "CodeURL": CODE_URL}
     container = container_info()
     if container:
         generated["Container"] = container

@@ -36,7 +36,7 @@ def registry_for(project=None) -> tuple[Output, ...]:
         (plan,) = project.contrasts
         entries = tuple(replace(entry, part=ContrastPart(plan.label))
                         for entry in C.contrast_registry(project.contrast_spec(plan)))
-    if project.source.spec_version < 3:
+    if project.named_by_its_part:
         return entries
     # A version-3 spec of one group or one pair writes version 1's or 2's files, but records
     # the spec as written.

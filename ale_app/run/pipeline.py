@@ -144,11 +144,11 @@ def _project_result(project: Project, record, evidence: dict, timer: _Timer) -> 
     (``pair``), or the project's."""
     shape = project.shape
     groups = {name: AnalysisResult(spec=project.groups[name], evidence=ev, record=record,
-                                   **({"timings": timer.seconds} if shape == "single" else {}))
+                                   timings=timer.seconds if shape == "single" else {})
               for name, ev in evidence.items()}
     contrasts = {plan.label: ContrastResult(spec=project.contrast_spec(plan),
                                             groups={g: groups[g] for g in plan.groups}, record=record,
-                                            **({"timings": timer.seconds} if shape == "pair" else {}))
+                                            timings=timer.seconds if shape == "pair" else {})
                  for plan in project.contrasts}
     return ProjectResult(project=project, record=record, groups=groups, contrasts=contrasts,
                          timings=timer.seconds)

@@ -127,12 +127,12 @@ def made_by(file_name: str, project=None) -> str:
     for plan in project.contrasts:
         if project.shape == "project" and f"contrast-{plan.label}_" not in file_name:
             continue
-        maker = _made_by(file_name, contrast_registry(project.contrast_spec(plan)), steps_of("contrast"),
+        found = _made_by(file_name, contrast_registry(project.contrast_spec(plan)), steps_of("contrast"),
                          project.mode, plan.spec)
-        if maker is not None:
-            return maker if project.shape == "pair" else f"{maker} of contrast {plan.label}"
-    maker = _made_by(file_name, registry_for(project), (), None, None)
-    return maker or ("provenance step" if file_name == PROVENANCE else "unknown step")
+        if found is not None:
+            return found if project.shape == "pair" else f"{found} of contrast {plan.label}"
+    found = _made_by(file_name, registry_for(project), (), None, None)
+    return found or ("provenance step" if file_name == PROVENANCE else "unknown step")
 
 
 def _made_by(file_name: str, registry, steps, mode, contrast) -> str | None:

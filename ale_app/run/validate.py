@@ -116,7 +116,8 @@ def check_failsafe_bounds(failsafe, n_experiments: int, whose: str = "the input"
 def validate_pair(spec: AnalysisSpecV2, spec_dir: Path) -> dict:
     """Read and check both groups of the version-2 ``spec``; each group's
     :class:`~ale_app.inputs.evidence.Evidence`, first group first (see :func:`validate_groups`)."""
-    return validate_groups(spec, list(spec.contrast.groups), [(tuple(spec.contrast.groups), spec, "")], spec_dir)
+    first, second = spec.contrast.groups
+    return validate_groups(spec, [first, second], [((first, second), spec, "")], spec_dir)
 
 
 def validate_groups(spec, names: list[str], contrasts: list[tuple[tuple[str, str], AnalysisSpecV2, str]],

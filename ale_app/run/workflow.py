@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ale_app.outputs import folder as D
 from ale_app.outputs.folder_state import FolderState, inspect_output_dir, remove_stale_outputs, start_writing
@@ -260,8 +260,10 @@ def _remove_if_empty(folder: Path, keep: str) -> None:
         pass
 
 
-def run_step(step: Step, result: AnalysisResult, context: StepContext, timer: _Timer) -> AnalysisResult:
-    """``result`` after ``step``: run, or skipped with its reason recorded."""
+def run_step(step: Step, result: Any, context: StepContext, timer: _Timer) -> Any:
+    """``result`` (the part of the run's :class:`~ale_app.result.ProjectResult` the step's
+    scope names: a group's, a contrast's, or the whole) after ``step``: run, or skipped with
+    its reason recorded."""
     reason = step.why_not(result)
     if reason is not None:
         result.step_status[step.name] = f"skipped: {reason}"

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from ale_app.spec.models import AnalysisSpec
 from ale_app.spec.v2 import AnalysisSpecV2, ContrastSpec, contrast_label, group_spec
-from ale_app.spec.v3 import AnalysisSpecV3, pair_spec
+from ale_app.spec.v3 import AnalysisSpecV3, ProjectContrastSpec, pair_spec
 
 __all__ = ["ContrastPlan", "Project", "SINGLE_GROUP", "Shape", "to_project"]
 
@@ -100,11 +100,19 @@ class Project:
         """The spec as run, for ``spec.json`` (the source's own record, unchanged)."""
         return self.source.record()
 
+    @property
+    def named_by_its_part(self) -> bool:
+        """Whether the part a run of shape ``single`` or ``pair`` describes (its one group's
+        spec, its one contrast's) is the spec as written: true of versions 1 and 2, not of a
+        version-3 spec, whose ``spec.json`` then records the project."""
+        return self.source.spec_version < 3
+
     def contrast_spec(self, plan: ContrastPlan) -> AnalysisSpecV2:
         """The version-2 spec of ``plan`` alone (its two groups, its contrast and every shared
         section): what the contrast's steps and files read."""
         if self.source.spec_version == 2:
             return self.source
+        assert isinstance(plan.spec, ProjectContrastSpec)  # a version-3 spec's contrasts
         return pair_spec(self.source, plan.spec, plan.label)
 
     def readers(self, group: str) -> tuple[ContrastPlan, ...]:

@@ -354,7 +354,7 @@ def contrast_label(first: str, second: str) -> str:
     return f"{first}Minus{second[:1].upper()}{second[1:]}"
 
 
-def group_input(spec: AnalysisSpecV2, name: str) -> InputSpec:
+def group_input(spec: AnalysisSpecV2 | Any, name: str) -> InputSpec:
     """The version-1 ``input`` of group ``name`` (its own file, or the shared input)."""
     group = spec.groups[name]
     if group.path is not None:
@@ -371,8 +371,9 @@ def group_input(spec: AnalysisSpecV2, name: str) -> InputSpec:
     return InputSpec.model_validate({**base, "select": group.select})
 
 
-def group_spec(spec: AnalysisSpecV2, name: str) -> AnalysisSpec:
-    """The version-1 spec of group ``name``: its input and every shared section."""
+def group_spec(spec: AnalysisSpecV2 | Any, name: str) -> AnalysisSpec:
+    """The version-1 spec of group ``name`` of a version-2 (or version-3) spec: its input
+    and every shared section."""
     data = {key: getattr(spec, key) for key in SHARED_SECTIONS}
     data = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in data.items()}
     data["title"] = f"{spec.title} ({name})" if spec.title else name

@@ -138,9 +138,9 @@ class AnalysisSpecV3(StrictModel):
             if contrast.name is not None and not CONTRAST_NAME.match(contrast.name):
                 problems.append(f"{where}.name {contrast.name!r} must be letters and digits (it becomes a BIDS label)")
             labels.setdefault(contrast.label.casefold(), []).append(where)
-        for label, where in labels.items():
-            if len(where) > 1:
-                problems.append(f"{' and '.join(where)} would write the same files (contrast-{label}_...): give "
+        for label, places in labels.items():
+            if len(places) > 1:
+                problems.append(f"{' and '.join(places)} would write the same files (contrast-{label}_...): give "
                                 "each a different 'name'")
         raise_problems(problems)
         if self.mode == "inferential":
