@@ -130,7 +130,8 @@ def validate_groups(spec, names: list[str], contrasts: list[tuple[tuple[str, str
     input problems, a group below ``inference.min_experiments`` in inferential mode, the
     same experiment in both groups of a contrast, a balanced contrast's target_n.
     """
-    from ale_app.inputs.evidence import load_evidence, shared_reads
+    from ale_app.inputs.evidence import load_evidence
+    from ale_app.inputs.reading import shared_reads
 
     evidence, problems = {}, []
     with shared_reads():  # groups selecting from one shared input parse it once
