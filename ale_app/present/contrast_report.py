@@ -10,56 +10,17 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ale_app import __version__
-from ale_app.inputs.evidence_summary import experiment_key
-from ale_app.present.figures import studies_coloured
 from ale_app.present.markdown import markdown_escape, markdown_text
-from ale_app.present.html_parts import (FWE_PREFIX, closing_html, cluster_html, experiment_key_html, failure_html,
-                                        img_tag, page_html)
-from ale_app.present.report_view import evidence_names, report_inputs, robustness_facts, with_robustness
-from ale_app.present.report_words import NAMED, RESTS_ON, references_for, robustness_methods
-
-#: Contrast clusters are named C1, C2, ... (single-group runs use D1 and F1).
-PREFIX = "C"
-
-CONTRAST_REFERENCES = {
-    "laird2005": (
-        "Laird, A. R., Fox, P. M., Price, C. J., Glahn, D. C., Uecker, A. M., Lancaster, J. L., et al. (2005). "
-        "ALE meta-analysis: controlling the false discovery rate and performing statistical contrasts. Human "
-        "Brain Mapping, 25(1), 155-164. doi:10.1002/hbm.20136",
-        "@article{laird2005,\n  author = {Laird, Angela R. and Fox, P. Mickle and Price, Cathy J. and Glahn, "
-        "David C. and Uecker, Angela M. and Lancaster, Jack L. and others},\n  title = {ALE meta-analysis: "
-        "controlling the false discovery rate and performing statistical contrasts},\n  journal = {Human Brain "
-        "Mapping},\n  volume = {25},\n  number = {1},\n  pages = {155--164},\n  year = {2005},\n"
-        "  doi = {10.1002/hbm.20136}\n}",
-    ),
-    "nichols2005": (
-        "Nichols, T., Brett, M., Andersson, J., Wager, T., & Poline, J.-B. (2005). Valid conjunction inference "
-        "with the minimum statistic. NeuroImage, 25(3), 653-660. doi:10.1016/j.neuroimage.2004.12.005",
-        "@article{nichols2005,\n  author = {Nichols, Thomas and Brett, Matthew and Andersson, Jesper and Wager, "
-        "Tor and Poline, Jean-Baptiste},\n  title = {Valid conjunction inference with the minimum statistic},\n"
-        "  journal = {NeuroImage},\n  volume = {25},\n  number = {3},\n  pages = {653--660},\n  year = {2005},\n"
-        "  doi = {10.1016/j.neuroimage.2004.12.005}\n}",
-    ),
-}
-
-
-def _no_conjunction_words(result) -> str:
-    """What the conjunction section says when no region reaches the cluster size: whether any
-    voxel lies in both groups at all (then the figure shows those voxels) or none does (then
-    no figure is drawn)."""
-    where = ("in both groups' own clusters that passed cluster-level FWE" if result.inferential
-             else "above both groups' display-only thresholds")
-    n_voxels = int(np.count_nonzero(np.asarray(result.conjunction_values) > 0))
-    size = _mm3(result.spec.jackknife.cluster_threshold_mm3)
-    if not n_voxels:
-        return f"No voxel lies {where}: the two groups do not overlap."
-    return (f"{_plural(n_voxels, 'voxel')} {'lies' if n_voxels == 1 else 'lie'} {where}, in no connected region "
-            f"of at least {size}; the figure shows {'it' if n_voxels == 1 else 'them'}.")
-
+from ale_app.present.html_parts import (closing_html, failure_html,
+                                        page_html)
+from ale_app.present.report_view import evidence_names, report_inputs, robustness_facts
+from ale_app.present.references import CONTRAST_REFERENCES, references_for
+from ale_app.present.report_words import NAMED, RESTS_ON, robustness_methods
+from ale_app.present.contrast_sections import (PREFIX, cluster_dependence, contrast_section, group_section, mm3,
+                                               plural, table_html)
 
 def _subsamples_words(bal, a: str, b: str) -> str:
     """How many distinct subsamples each group's probabilistic map used, and why that many."""
@@ -76,15 +37,6 @@ def _subsamples_words(bal, a: str, b: str) -> str:
     return "; ".join(words)
 
 
-def _mm3(volume: float) -> str:
-    """A volume as the spec gave it, digits grouped (10,000,000 mm3, not 1e+07 mm3)."""
-    return f"{volume:,.0f} mm3" if float(volume).is_integer() else f"{volume:,} mm3"
-
-
-def _plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
-
-
 def _p_text(p: float, n_iterations: int, draws: str = "permutations") -> str:
     """A permutation p as its numbers allow: at the floor 1/n it is an inequality."""
     floor = 1.0 / n_iterations
@@ -93,29 +45,10 @@ def _p_text(p: float, n_iterations: int, draws: str = "permutations") -> str:
     return f"p = {p:.3g}"
 
 
-def cluster_dependence(result) -> list[dict]:
-    """Per contrast cluster: its largest leave-one-out contribution and whose it is, and
-    whether the cluster rests on one experiment (contribution at least :data:`RESTS_ON`)."""
-    jk, cc = result.contrast_jackknife, result.contrast_clusters
-    if jk is None or cc is None:
-        return []
-    out = []
-    for label in cc.labels:
-        column = f"cluster_{label}"
-        values = jk[["id", "group", column]].dropna()
-        values = values[values["group"] == (result.names[0] if cc.tail_of(label) == "positive" else result.names[1])]
-        if not len(values):
-            continue
-        top = values.loc[values[column].astype(float).idxmax()]
-        out.append({"cluster": label, "tail": cc.tail_of(label), "top_id": str(top["id"]),
-                    "top": float(top[column]), "rests_on_one": float(top[column]) >= RESTS_ON})
-    return out
-
-
 def _group_line(name: str, group) -> str:
     ev = group.evidence
-    return (f"{name} ({_plural(len(ev.ids), 'experiment')}, {_plural(len(ev.coordinates), 'focus', 'foci')}, "
-            f"{_plural(len(ev.study_ids), 'study', 'studies')})")
+    return (f"{name} ({plural(len(ev.ids), 'experiment')}, {plural(len(ev.coordinates), 'focus', 'foci')}, "
+            f"{plural(len(ev.study_ids), 'study', 'studies')})")
 
 
 def _kernel_text(result) -> str:
@@ -140,7 +73,7 @@ def _conversions_text(result) -> str:
         n = sum(int(c.get("Foci", 0)) for c in g.evidence.conversions)
         files = [c["File"] for c in g.evidence.conversions if "File" in c]
         if n:
-            parts.append(f"{_plural(n, 'focus', 'foci')} of {name}" + (f" in {', '.join(files)}" if files else ""))
+            parts.append(f"{plural(n, 'focus', 'foci')} of {name}" + (f" in {', '.join(files)}" if files else ""))
     if not parts:
         return ""
     return (" Talairach coordinates (" + ", ".join(parts) + ") were converted to MNI with the Lancaster et al. "
@@ -164,7 +97,7 @@ def interpretation(result) -> str:
             f"{bal.difference_iterations:,} balanced differences, {bal.n_iterations:,} random-foci null draws, "
             f"seed {inf.seed}, alpha {inf.fwe_alpha:g}), "
             + ("no cluster of the balanced difference passed." if n_pos + n_neg == 0 else
-               f"{_plural(n_pos, 'cluster')} where {a} converged more than {b} and {_plural(n_neg, 'cluster')} "
+               f"{plural(n_pos, 'cluster')} where {a} converged more than {b} and {plural(n_neg, 'cluster')} "
                f"where {b} converged more than {a} passed (their balanced difference beyond the null's extremes)."))
         table = cc.table[cc.table["peak"] == "main"]
         for _, row in table.iterrows():
@@ -178,7 +111,7 @@ def interpretation(result) -> str:
             f"In the ALE subtraction ({inf.n_iterations:,} permutations of the group labels, seed {inf.seed}, "
             f"cluster-forming p < {inf.voxel_p:g}, cluster-level FWE alpha {inf.fwe_alpha:g}), "
             + ("no cluster of the difference passed cluster-level FWE." if n_pos + n_neg == 0 else
-               f"{_plural(n_pos, 'cluster')} where {a} converged more than {b} and {_plural(n_neg, 'cluster')} "
+               f"{plural(n_pos, 'cluster')} where {a} converged more than {b} and {plural(n_neg, 'cluster')} "
                f"where {b} converged more than {a} passed cluster-level FWE."))
         table = cc.table[cc.table["peak"] == "main"]
         for _, row in table.iterrows():
@@ -203,8 +136,8 @@ def interpretation(result) -> str:
         text.append(
             f"The ALE difference ({a} minus {b}) was inspected descriptively: above a display-only threshold "
             f"(|difference| > {result.diff_threshold:.4g}, the {result.spec.display.threshold_percentile:g}th "
-            f"percentile of the nonzero absolute differences), {_plural(n_pos, 'cluster')} showed a higher ALE in "
-            f"{a} and {_plural(n_neg, 'cluster')} a higher ALE in {b}. This threshold is not statistical; these "
+            f"percentile of the nonzero absolute differences), {plural(n_pos, 'cluster')} showed a higher ALE in "
+            f"{a} and {plural(n_neg, 'cluster')} a higher ALE in {b}. This threshold is not statistical; these "
             "clusters describe where the two maps differ most, not where the groups differ in the population.")
     dependence = cluster_dependence(result)
     if dependence:
@@ -217,7 +150,7 @@ def interpretation(result) -> str:
                 named += " (a share above 1: without that experiment the difference reverses)"
             verb = "rests" if len(resting) == 1 else "rest"
             text.append(
-                f"{len(resting)} of the {_plural(len(dependence), 'contrast cluster')} {verb} on a single "
+                f"{len(resting)} of the {plural(len(dependence), 'contrast cluster')} {verb} on a single "
                 f"experiment (leaving it out removes at least {RESTS_ON:.0%} of the cluster's difference): {named}.")
         else:
             worst = max(dependence, key=lambda d: d["top"])
@@ -227,14 +160,14 @@ def interpretation(result) -> str:
                 f"{worst['top_id']} in cluster {PREFIX}{worst['cluster']}).")
     if result.conjunction_clusters is not None:
         k = len(result.conjunction_clusters.labels)
-        size = f" of at least {_mm3(result.spec.jackknife.cluster_threshold_mm3)}"
+        size = f" of at least {mm3(result.spec.jackknife.cluster_threshold_mm3)}"
         if result.inferential:
-            text.append(f"Both groups' own clusters that passed cluster-level FWE overlap in {_plural(k, 'region')}{size} "
+            text.append(f"Both groups' own clusters that passed cluster-level FWE overlap in {plural(k, 'region')}{size} "
                         "(conjunction, minimum statistic)." if k else "The two groups' own clusters that passed "
                         f"cluster-level FWE do not overlap in any region{size} (conjunction).")
         else:
             text.append(f"Both groups' ALE maps lie above their own display-only thresholds together in "
-                        f"{_plural(k, 'region')}{size} (a descriptive conjunction)." if k else f"No region{size} lies above both "
+                        f"{plural(k, 'region')}{size} (a descriptive conjunction)." if k else f"No region{size} lies above both "
                         "groups' display-only thresholds (descriptive conjunction).")
     return " ".join(text)
 
@@ -388,128 +321,6 @@ def contrast_citation(result) -> str:
             + "\n\n## BibTeX\n\n```bibtex\n" + "\n\n".join(b for _, b in refs.values()) + "\n```\n")
 
 
-_CONTRAST_COLUMNS = {"tail": "Direction", "ale_difference": "ALE difference",
-                     "favoured_group_converges": "Share where the favoured group converges"}
-
-
-def _table_html(table: pd.DataFrame, digits: int = 3) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
-    rows = []
-    for _, row in table.iterrows():
-        cells = []
-        for v in row:
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
-                cells.append("<td></td>")
-            elif isinstance(v, (float, np.floating)):
-                cells.append(f"<td>{float(v):.{digits}f}</td>")
-            else:
-                cells.append(f"<td>{html.escape(str(v))}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
-
-
-def _contrast_table_html(table: pd.DataFrame, names, n_iterations: int | None = None, balanced: bool = False) -> str:
-    # The cluster volume by region is in the TSV; the page keeps the region of each peak.
-    shown = table.drop(columns=["composition"], errors="ignore")
-    if balanced:  # the p against the balanced null's extremes, and its binomial SE over the null draws
-        shown = shown.rename(columns={"p_fwe": "Balanced p (null extremes)", "p_fwe_se": "Balanced p SE",
-                                      "ale_difference": "ale_difference"})
-    shown["tail"] = shown["tail"].map({"positive": f"{names[0]} > {names[1]}", "negative": f"{names[1]} > {names[0]}"})
-    shown["ale_difference"] = shown["ale_difference"].map(lambda v: f"{float(v):+.5f}")
-    return cluster_html(shown.rename(columns=_CONTRAST_COLUMNS), PREFIX, None, n_iterations)
-
-
-def _group_fwe_html(name: str, r) -> list[str]:
-    """A group's own FWE clusters: the one-row summary (with stability and fail-safe N when
-    they ran), the cluster table, and what the robustness numbers mean."""
-    from ale_app.present.reviewer import fwe_cluster_summary, fwe_cluster_summary_html
-
-    prefix = f"group-{name}_"
-    summary = fwe_cluster_summary(r.fwe_table, r.fwe_focus_counts, r.fwe_jackknife, r.n_experiments, r.robustness)
-    rb = r.robustness or {}
-    sources = [f"the foci per cluster ({prefix}desc-fwefocuscounts_table.tsv)",
-               f"the jackknife over the FWE clusters ({prefix}desc-fwejackknife_table.tsv)"]
-    if "stability" in rb:
-        sources.append(f"the share of the stability subsets in which the cluster survives ({prefix}desc-stability_table.tsv)")
-    if "failsafe" in rb:
-        sources.append("its fail-safe N, the number of noise experiments it survives in half of the noise draws, "
-                       f"with its 95% interval ({prefix}desc-failsafe_table.tsv)")
-    parts = [f"<h3>Each FWE cluster of group {html.escape(name)} in one row</h3><p>Volume, peak, region and FWE p "
-             f"from the group's FWE cluster table ({prefix}desc-fweclusters_table.tsv); "
-             + html.escape("; ".join(sources)) + ".</p>",
-             fwe_cluster_summary_html(summary, r.inference["n_iterations"]),
-             "<p>Clusters that passed cluster-level FWE:</p>"
-             + cluster_html(with_robustness(r.fwe_table, r.robustness), FWE_PREFIX)]
-    if rb:
-        parts.append(f"<p>{html.escape(robustness_methods(r.robustness).strip())}</p>")
-    return parts
-
-
-def contrast_section(result, figures: dict[str, list[tuple[str, Path]]], heading: str = "h2") -> list[str]:
-    """The contrast's part of a page: its figures, what ran, its cluster table, the dependence
-    on single experiments and the conjunction (``figures`` by section: ``contrast``,
-    ``conjunction``)."""
-    a, b = result.names
-    spec = result.spec
-    parts: list[str] = []
-    parts.append(f"<{heading}>Contrast: {html.escape(a)} minus {html.escape(b)}</{heading}>")
-    parts.extend(img_tag(path, cap) for cap, path in figures.get("contrast", []))
-    if result.balanced is not None:
-        bal = result.balanced
-        parts.append("<h3>Balanced contrast: what ran</h3>" + _table_html(pd.DataFrame([{
-            "Method": "balanced (NiMARE's BalancedALESubtraction, random-foci null)",
-            "Experiments": f"{bal.n1} vs {bal.n2}", "Subsample size": bal.target_n,
-            "Subsamples per group (used)": f"{bal.n_subsamples:,} ({bal.n_subsamples_used[0]:,}, "
-                                           f"{bal.n_subsamples_used[1]:,})",
-            "Balanced differences": f"{bal.difference_iterations:,}", "Null draws": f"{bal.n_iterations:,}",
-            "Seed": f"{bal.seed} (second group {bal.seed + 1})", "Mask coverage": bal.mask_coverage,
-            "Null band": f"{bal.low_threshold:.4g} to {bal.high_threshold:.4g}"}])))
-    cc = result.contrast_clusters
-    if cc is not None:
-        if len(cc.table):
-            n_null = (None if not result.inferential else result.balanced.n_iterations
-                      if result.balanced is not None else spec.inference.n_iterations)
-            parts.append(_contrast_table_html(cc.table, (a, b), n_null, balanced=result.balanced is not None))
-        else:
-            parts.append("<p>No contrast cluster.</p>")
-    if result.contrast_jackknife is not None:
-        dep = cluster_dependence(result)
-        parts.append("<h3>Dependence on single experiments</h3><p>For each contrast cluster, the share of its "
-                     "difference that disappears when one experiment of the group it favours is left out; a "
-                     f"cluster rests on one experiment when that share reaches {RESTS_ON:.0%}; a share above 1 means the "
-                     "difference reverses without that experiment.</p>")
-        if dep:
-            parts.append(_table_html(pd.DataFrame([{
-                "Cluster": f"{PREFIX}{d['cluster']}", "Direction": f"{a} > {b}" if d["tail"] == "positive" else f"{b} > {a}",
-                "Largest share": d["top"], "Experiment": d["top_id"],
-                "Rests on one experiment": "yes" if d["rests_on_one"] else "no"} for d in dep])))
-        parts.append("<details><summary>Every experiment's contribution</summary>"
-                     + _table_html(result.contrast_jackknife) + "</details>")
-    if result.conjunction_clusters is not None:
-        parts.append(f"<{heading}>Conjunction</{heading}>")
-        parts.extend(img_tag(path, cap) for cap, path in figures.get("conjunction", []))
-        if len(result.conjunction_clusters.table):
-            parts.append(cluster_html(result.conjunction_clusters.table))
-        else:
-            parts.append(f"<p>{html.escape(_no_conjunction_words(result))}</p>")
-    return parts
-
-
-def group_section(name: str, g, inputs, inferential: bool, figures: list[tuple[str, Path]]) -> list[str]:
-    """One group's part of a page: its figures, its clusters (FWE or descriptive) and its
-    experiments' key (``inputs``: the group's :class:`~ale_app.present.report_view.ReportInputs`)."""
-    parts = [f"<h2>Group {html.escape(name)}</h2>"]
-    parts.extend(img_tag(path, cap) for cap, path in figures)
-    if inferential and g.fwe_clusters is not None and len(g.fwe_clusters.table):
-        parts.extend(_group_fwe_html(name, inputs))
-    elif g.clusters is not None and len(g.clusters.table):
-        parts.append("<p>Descriptive clusters (display-only threshold):</p>" + cluster_html(g.clusters.table))
-    parts.append(f"<h3>Experiments of group {html.escape(name)} and their ids</h3>"
-                 + experiment_key_html(experiment_key(g.evidence), name,
-                                       coloured_by_study=studies_coloured(len(g.evidence.study_ids))))
-    return parts
-
-
 def contrast_report_html(result, digests: dict[str, str], figures: dict[str, list[tuple[str, Path]]]) -> str:
     """The self-contained report page of a contrast run."""
     a, b = result.names
@@ -542,7 +353,7 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
         elif g.clusters is not None:
             row["Descriptive clusters"] = len(g.clusters.labels)
         groups.append(row)
-    parts.append("<h2>Groups</h2>" + _table_html(pd.DataFrame(groups)))
+    parts.append("<h2>Groups</h2>" + table_html(pd.DataFrame(groups)))
     parts.extend(contrast_section(result, figures))
     inputs = group_inputs(result)
     for name, g in result.groups.items():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ale_app import __version__
 from ale_app.present import contrast_report as CR
+from ale_app.present import contrast_sections as CS
 from ale_app.present import report_words as RW
 from ale_app.present.html_parts import closing_html, failure_html, img_tag, page_html
 from ale_app.present.markdown import markdown_escape, markdown_text
@@ -127,12 +128,12 @@ def project_report_html(result, digests: dict[str, str], figures: dict[str, list
                      f"{html.escape(a)} minus {html.escape(b)}</h2>")
         if c.contrast_clusters is not None:
             parts.append(f"<p>{html.escape(CR.interpretation(c))}</p>")
-        parts.extend(CR.contrast_section(c, {"contrast": figures.get(f"contrast-{label}", []),
+        parts.extend(CS.contrast_section(c, {"contrast": figures.get(f"contrast-{label}", []),
                                              "conjunction": figures.get(f"conjunction-{label}", [])}, heading="h3"))
         parts.append("</section>")
     for name, g in result.groups.items():
         parts.append(f'<section id="group-{html.escape(name)}">')
-        parts.extend(CR.group_section(name, g, inputs[name], result.inferential, figures.get(f"group-{name}", [])))
+        parts.extend(CS.group_section(name, g, inputs[name], result.inferential, figures.get(f"group-{name}", [])))
         parts.append("</section>")
     parts.append(f"<h2>Methods</h2><p>{html.escape(methods_text(result, inputs))}</p>")
     parts.append("<h2>Reporting checklist (Müller et al., 2018)</h2>"
