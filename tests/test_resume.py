@@ -100,3 +100,25 @@ def test_a_linked_work_area_is_neither_read_nor_written(tmp_path):
     assert store.load("group-a", "k") is None
     store.clear()
     assert not os.path.lexists(root / WORK) and elsewhere.is_dir()
+
+
+def test_a_record_that_cannot_be_written_leaves_nothing_half_written(tmp_path, monkeypatch, caplog):
+    import builtins
+
+    store = UnitStore(tmp_path)
+    real_open = builtins.open
+
+    def full_disk(path, *args, **kwargs):
+        if str(path).endswith(".pkl.tmp"):
+            handle = real_open(path, *args, **kwargs)
+            handle.write(b"partial")
+            handle.close()
+            raise OSError(28, "No space left on device")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", full_disk)
+    store.save("group-a", "k", {"step_status": {}})
+    monkeypatch.setattr(builtins, "open", real_open)
+    assert list((tmp_path / WORK).iterdir()) == []  # no temporary file, no record
+    assert "Could not keep the finished group-a" in caplog.text
+    assert store.load("group-a", "k") is None

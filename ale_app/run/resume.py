@@ -96,9 +96,11 @@ class UnitStore:
         """Keep what ``unit`` computed under ``key`` (a failure to keep it only costs a re-run)."""
         if not self._usable():
             return
+        tmp = None
         try:
             self.dir.mkdir(exist_ok=True)
             data = pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
+            (self.dir / f"{unit}.json").unlink(missing_ok=True)  # an earlier record is not this one's
             for name, content in ((f"{unit}.pkl", data),
                                   (f"{unit}.json", _canonical({"key": key, "sha256": sha256_bytes(data)}))):
                 tmp = self.dir / f".{name}.tmp"
@@ -107,7 +109,13 @@ class UnitStore:
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp, self.dir / name)
-        except OSError as exc:
+                tmp = None
+        except OSError as exc:  # a full disk, a file-size limit: the record is left out, not half-written
+            if tmp is not None:
+                try:
+                    tmp.unlink(missing_ok=True)
+                except OSError:
+                    pass
             LGR.warning("Could not keep the finished %s for a resumed run (%s); the run goes on.", unit,
                         exc.strerror or exc)
 

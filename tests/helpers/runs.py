@@ -21,9 +21,10 @@ from ale_app.outputs import registry as O
 
 
 def folder_files(folder: Path) -> dict[str, Path]:
-    """Every file in ``folder`` (relative ``/`` names), the lock file apart."""
+    """Every file in ``folder`` (relative ``/`` names), the lock file and the work area a
+    resumed run reads (``.ale-app-work``, left by an unfinished run on purpose) apart."""
     return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != D.LOCK}
+            if p.is_file() and p.name != D.LOCK and p.relative_to(folder).parts[0] != D.WORK}
 
 
 def stable_provenance(path: Path) -> dict:
