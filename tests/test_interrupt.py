@@ -14,6 +14,7 @@ import pytest
 
 from conftest import EXAMPLE, ale_app_command, offline
 
+from ale_app.outputs.folder import WORK
 from ale_app.outputs import registry as O
 
 
@@ -22,7 +23,9 @@ def _sha256(path: Path) -> str:
 
 
 def _files(root: Path) -> dict[str, Path]:
-    return {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
+    """Every file below ``root``, the work area an unfinished run keeps for its re-run apart."""
+    return {p.relative_to(root).as_posix(): p for p in root.rglob("*")
+            if p.is_file() and p.relative_to(root).parts[0] != WORK}
 
 
 @pytest.mark.slow
@@ -61,6 +64,9 @@ def test_sigterm_mid_run_leaves_only_complete_files_and_rerun_completes(tmp_path
 
     rerun = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert rerun.returncode == 0, rerun.stderr
+    # Stopped while writing: the analysis had finished, and the re-run reuses it.
+    assert "Reusing the analysis, finished by an interrupted run" in rerun.stderr
+    assert not (out / WORK).exists()
     completed = _files(out)
     assert set(completed) == set(reference)
     for name in completed:
