@@ -3,7 +3,7 @@
 :func:`ale_app.run.pipeline.compute` fills a :class:`ProjectResult` step by step: each group's
 own analysis (an :class:`AnalysisResult`), then each contrast (a :class:`ContrastResult`, which
 reads the two groups' parts); the registry of the project
-(:func:`ale_app.outputs.registries.registry_for`) reads it and nothing else. When a step fails,
+(:func:`ale_app.outputs.registry.registry_for`) reads it and nothing else. When a step fails,
 the fields of the steps finished before it are set and the later ones are None, so a report
 can still say what was finished.
 """

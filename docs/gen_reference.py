@@ -5,7 +5,7 @@
 - ``docs/reference/spec.md`` from the JSON Schema (``schemas/ale-app-spec.schema.json``, itself
   generated from the pydantic models);
 - ``docs/reference/outputs.md`` from the output registries (:data:`ale_app.outputs.registry.REGISTRY`,
-  a contrast run's :func:`ale_app.outputs.registries.registry_for`): each file's name, the step
+  a contrast run's :func:`ale_app.outputs.registry.registry_for`): each file's name, the step
   that writes it and its description (a figure's caption, a sidecar's ``Description``, or the
   docstring of the function that builds the file).
 
@@ -242,9 +242,9 @@ def _outputs_table(entries) -> list[str]:
 
 def outputs_page() -> str:
     from ale_app.outputs import provenance
-    from ale_app.outputs.contrast_registry import RUN_FILES
+    from ale_app.outputs.registry import RUN_FILES
     from ale_app.outputs.names import PROVENANCE
-    from ale_app.outputs.registries import registry_for
+    from ale_app.outputs.registry import registry_for
     from ale_app.outputs.registry import REGISTRY
     from ale_app.spec.load import load_spec
     from ale_app.spec.project import to_project
@@ -253,7 +253,7 @@ def outputs_page() -> str:
     names = {entry.name for entry in REGISTRY}
     contrast_only = [e for e in registry_for(to_project(spec)) if e.name not in names
                      and not e.name.startswith("group-") and not e.name.startswith("figures/group-")]
-    lines = [HEADER.format(source="ale_app/outputs/registry.py (REGISTRY) and the contrast registry"),
+    lines = [HEADER.format(source="ale_app/outputs/registry.py (REGISTRY and registry_for)"),
              "# Outputs reference\n\n",
              "Every file a run can write, from the output registry (`ale_app/outputs/registry.py`), in the order "
              "the registry lists them. A file is written when the run computed everything it is made from (a "

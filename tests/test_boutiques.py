@@ -40,7 +40,7 @@ def test_print_descriptor_prints_the_committed_file(capsys):
 
 def test_descriptor_describes_the_parser_and_the_outputs():
     from ale_app import __version__
-    from ale_app.outputs.contrast_registry import RUN_FILES
+    from ale_app.outputs.registry import RUN_FILES
 
     descriptor = json.loads(DESCRIPTOR.read_text())
     assert descriptor["tool-version"] == __version__
@@ -60,7 +60,7 @@ def test_descriptor_describes_the_parser_and_the_outputs():
             assert entry.get("value-choices") == (list(action.choices) if action.choices else None)
     assert [i for i, e in inputs.items() if not e["optional"]] == ["spec", "output_dir"]
     # Every output is a file of the registry; the required ones are those every run writes.
-    from ale_app.outputs.registries import known_output_names
+    from ale_app.outputs.registry import known_output_names
 
     names = known_output_names()
     required = set()

@@ -143,9 +143,9 @@ def _one_group(spec, name):
 
 
 def test_a_version_3_spec_of_one_group_or_one_pair_records_itself(tmp_path):
-    from ale_app.outputs.contrast_registry import spec_record
+    from ale_app.outputs.run_outputs import spec_record
     from ale_app.outputs.names import SPEC_JSON
-    from ale_app.outputs.registries import registry_for
+    from ale_app.outputs.registry import registry_for
     from ale_app.spec.load import load_spec
     from ale_app.spec.project import to_project
 

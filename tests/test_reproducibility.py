@@ -18,7 +18,7 @@ import pytest
 
 from ale_app.outputs import folder as D
 from ale_app.outputs import registry as O
-from ale_app.outputs.registries import known_output_names
+from ale_app.outputs.registry import known_output_names
 from ale_app.outputs import provenance as P
 from ale_app.cli import main
 

@@ -180,7 +180,7 @@ def _groups(parser: argparse.ArgumentParser, ids: set[str]) -> list[dict[str, An
 
 
 def _output_files() -> list[dict[str, Any]]:
-    from ale_app.outputs.registries import known_output_names
+    from ale_app.outputs.registry import known_output_names
 
     known = known_output_names()
     outputs = []

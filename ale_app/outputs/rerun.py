@@ -2,8 +2,8 @@
 format) and a self-contained Python script that re-runs the analysis with NiMARE alone and
 compares its maps with ale-app's.
 
-Both are written by every run (:mod:`ale_app.outputs.registry` and, for two groups,
-:mod:`ale_app.outputs.contrast_registry`). The script reads the run's ``coordinates.tsv``
+Both are written by every run of one group or one contrast (:mod:`ale_app.outputs.group_outputs`,
+:mod:`ale_app.outputs.run_outputs`). The script reads the run's ``coordinates.tsv``
 (the foci in the target space, after any space conversion) and carries everything else it
 needs (the order of the experiments, their sample sizes and the settings that ran) in one
 JSON literal, so it depends on nothing of ale-app.

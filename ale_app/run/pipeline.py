@@ -6,7 +6,7 @@ The command line and ``--verify`` turn a spec into its project once
 reads the spec version. A run reads and checks every group's input
 (:func:`ale_app.run.validate.validate`), then takes the declared steps
 (:data:`ale_app.run.steps.STEPS`): each group's own steps, each contrast's, then the run's;
-then the registry of the project (:func:`ale_app.outputs.registries.registry_for`) writes every
+then the registry of the project (:func:`ale_app.outputs.registry.registry_for`) writes every
 file and :func:`ale_app.outputs.provenance.write_provenance` writes ``provenance.json`` last,
 with the folder rules of :func:`ale_app.run.workflow.run_in_folder`.
 
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ale_app.outputs.folder import STAGING
-from ale_app.outputs.registries import owned_names, registry_for
+from ale_app.outputs.registry import owned_names, registry_for
 from ale_app.outputs.provenance import write_provenance
 from ale_app.result import AnalysisResult, ContrastResult, ProjectResult
 from ale_app.run import workflow

@@ -107,42 +107,31 @@ def made_by(file_name: str, project=None) -> str:
     contrast file by the contrast steps the spec lets run (and, in a project of several
     contrasts, the contrast: ``"ALE subtraction step of contrast aMinusB"``).
     """
-    from ale_app.outputs.registries import registry_for
+    from ale_app.outputs.entries import ContrastPart, GroupPart
     from ale_app.outputs.names import PROVENANCE
-    from ale_app.outputs.registry import REGISTRY
+    from ale_app.outputs.registry import registry_for
 
-    if project is None or project.shape == "single":
-        return _made_by(file_name, REGISTRY, steps_of("group"), None, None) or (
-            "provenance step" if file_name == PROVENANCE else "unknown step")
-    from ale_app.outputs.contrast_registry import contrast_registry
-    from ale_app.outputs.names import group_prefix
-
-    folder, _, base = file_name.rpartition("/")
-    for group in project.groups:
-        prefix = group_prefix(group)
-        if base.startswith(prefix):
-            maker = made_by(f"{folder}/{base[len(prefix):]}" if folder else base[len(prefix):])
-            if maker != "unknown step":
-                return f"{maker} of group {group}"
-    for plan in project.contrasts:
-        if project.shape == "project" and f"contrast-{plan.label}_" not in file_name:
+    shape = "single" if project is None else project.shape
+    for entry in registry_for(project):
+        if file_name not in entry.file_names():
             continue
-        found = _made_by(file_name, contrast_registry(project.contrast_spec(plan)), steps_of("contrast"),
-                         project.mode, plan.spec)
-        if found is not None:
-            return found if project.shape == "pair" else f"{found} of contrast {plan.label}"
-    found = _made_by(file_name, registry_for(project), (), None, None)
-    return found or ("provenance step" if file_name == PROVENANCE else "unknown step")
+        part = entry.part
+        if isinstance(part, GroupPart):
+            found = _step_of(entry, steps_of("group"), None, None)
+            return found if shape == "single" else f"{found} of group {part.name}"
+        if isinstance(part, ContrastPart):
+            plan = next(p for p in project.contrasts if p.label == part.label)
+            found = _step_of(entry, steps_of("contrast"), project.mode, plan.spec)
+            return found if shape == "pair" else f"{found} of contrast {part.label}"
+        return _step_of(entry, steps_of("group") if project is None else (), None, None)
+    return "provenance step" if file_name == PROVENANCE else "unknown step"
 
 
-def _made_by(file_name: str, registry, steps, mode, contrast) -> str | None:
-    """The step (in words) of the entry of ``registry`` that writes ``file_name``, else None."""
-    for entry in registry:
-        if file_name in entry.file_names():
-            makers = [s for s in steps if set(s.computes) & set(entry.needs)
-                      and (s.spec_skip is None or s.spec_skip(mode, contrast) is None)]
-            return f"{makers[-1].title if makers else WRITING_TITLES[entry.step]} step"
-    return None
+def _step_of(entry, steps, mode, contrast) -> str:
+    """The step (in words) that computes what ``entry`` needs, else the registry step that writes it."""
+    makers = [s for s in steps if set(s.computes) & set(entry.needs)
+              and (s.spec_skip is None or s.spec_skip(mode, contrast) is None)]
+    return f"{makers[-1].title if makers else WRITING_TITLES[entry.step]} step"
 
 
 def step_named(name: str) -> Step:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ale_app.outputs.lock import lock_output_dir
 from ale_app.outputs import registry as O
-from ale_app.outputs.registries import known_output_names
+from ale_app.outputs.registry import known_output_names
 from ale_app.outputs import swap as S
 from ale_app.outputs import provenance as P
 from ale_app.run import scratch as T

@@ -1,59 +1,23 @@
-"""The registry of a contrast run (a version-2 spec): each group's files, the contrast's, the
-conjunction's, and the files every run writes.
+"""The files of one contrast between two groups: the ALE difference, the subtraction's or the
+balanced contrast's maps and tables, the conjunction and their figures, each an
+:class:`~ale_app.outputs.entries.Output` built from the contrast's
+:class:`~ale_app.result.ContrastResult` and named under its label
+(``contrast-<label>_...``, :func:`ale_app.outputs.names.contrast_names`).
 
-Each group's files are the single-group entries of :data:`ale_app.outputs.registry.REGISTRY`
-built from that group's result, under the group's label (``group-<name>_...``; sidecars
-name their sources under the same label). The contrast's files carry the contrast label
-(``contrast-<first>Minus<Second>_...``).
+The groups' own files are in :mod:`ale_app.outputs.group_outputs`, the run's in
+:mod:`ale_app.outputs.run_outputs`; :mod:`ale_app.outputs.registry` puts them together.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from ale_app.outputs import folder as D
-from ale_app.outputs import registry as O
 from ale_app.outputs import sidecars as SC
-from ale_app.outputs.entries import ready
-from ale_app.outputs.group_figures import figure_title
-from ale_app.outputs.names import FIG_GROUPS, contrast_names, group_prefix, prefixed
 from ale_app.outputs.entries import Output, Sidecar
-
-#: Single-group files that a contrast run writes once for the whole run, not per group.
-RUN_FILES = {O.DATASET_DESCRIPTION, O.BIDSIGNORE, O.REPORT, O.CITATION, O.SPEC_JSON, O.RERUN_SCRIPT}
-
-
-def _lower_first(text: str) -> str:
-    """``text`` with its first letter in lower case, unless it begins an acronym (ALE, FWE)."""
-    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
-
-
-def _group_entry(entry: Output, group: str) -> Output:
-    prefix = group_prefix(group)
-
-    def build(result, out):
-        own = result.groups.get(group) if result.groups else None
-        if own is None or not ready(entry, own):
-            return None
-        return entry.build(own, out)
-
-    def group_sidecar(result):
-        side = entry.sidecar(result.groups[group])
-        sources = [s.replace("bids::", f"bids::{prefix}", 1) if s.startswith("bids::") else s
-                   for s in side.sources]
-        return Sidecar(side.description, sources, side.parameters, {**side.extra, "Group": group})
-
-    caption = None if entry.caption is None else f"{group}: {_lower_first(entry.caption)}"
-    return replace(entry, name=prefixed(entry.name, prefix), build=build,
-                   sidecar=None if entry.sidecar is None else group_sidecar, caption=caption,
-                   section=None if entry.section is None else f"group-{group}", needs=("groups",))
-
-
-# --------------------------------------------------------------------------- contrast files
+from ale_app.outputs.group_figures import figure_title
+from ale_app.outputs.names import FWE_CLUSTER_MAP, STATMAP, contrast_names, group_prefix
 
 
 def _image(result, values):
@@ -121,26 +85,6 @@ def _sidecar(description: str, sources: list[str]):
     return make
 
 
-def _coordinates(result, _out=None) -> pd.DataFrame:
-    frames = []
-    for name, group in result.groups.items():
-        table = O.coordinates_table(group.evidence)
-        table.insert(0, "group", name)
-        frames.append(table)
-    return pd.concat(frames, ignore_index=True)
-
-
-def _coordinates_sidecar(result) -> Sidecar:
-    return Sidecar(
-        "Every focus that entered the analysis, in the target space (mm), with its group.",
-        [f["path"] for g in result.groups.values() for f in g.evidence.input_files],
-        {"Groups": {name: {"InputFormat": g.evidence.source["format"], "Selection": SC.selection(g),
-                           "SpaceConversions": g.evidence.conversions, "InputWarnings": g.evidence.warnings}
-                    for name, g in result.groups.items()}},
-        {"Columns": {"group": "The group (spec 'groups')", **SC.COORDINATE_COLUMNS}},
-    )
-
-
 def _sub(attr: str):
     return lambda r, _o: None if r.subtraction is None else _image(r, getattr(r.subtraction, attr))
 
@@ -155,7 +99,7 @@ def _balanced_null(r, _o):
 
 def _diff_sidecar(a: str, b: str):
     plain = _sidecar(f"ALE difference: ALE of {a} minus ALE of {b} (raw values; not z, not p). Unthresholded.",
-                     [f"bids::{group_prefix(a)}{O.STATMAP}", f"bids::{group_prefix(b)}{O.STATMAP}"])
+                     [f"bids::{group_prefix(a)}{STATMAP}", f"bids::{group_prefix(b)}{STATMAP}"])
     balanced = _sidecar(
         f"Balanced ALE difference: the mean, over balanced pairs, of the ALE of target_n random experiments of "
         f"{a} minus that of target_n random experiments of {b} (0 outside the mask coverage). Unthresholded.",
@@ -216,15 +160,8 @@ def _conjunction_sidecar(result) -> Sidecar:
              "both groups' ALE above their own display-only thresholds (description, not a test)")
     return Sidecar(
         f"Conjunction (minimum statistic, Nichols et al. 2005): min(ALE {spec.first}, ALE {spec.second}) where "
-        f"{basis}; 0 elsewhere.", [f"bids::{group_prefix(g)}{O.STATMAP}" for g in result.names],
+        f"{basis}; 0 elsewhere.", [f"bids::{group_prefix(g)}{STATMAP}" for g in result.names],
         _ale_params(result), {**contrast_info(result), "ConjunctionOf": basis})
-
-
-def _fig_coordinates(result, _out=None):
-    from ale_app.present import figures as F
-
-    return F.plot_group_coordinates(_coordinates(result), list(result.names),
-                                    figure_title(result, "All reported coordinates, by group"))
 
 
 def _fig_diff(result, _out=None):
@@ -270,79 +207,12 @@ def _fig_conjunction(result, _out=None):
                               figure_title(result, f"Conjunction of {a} and {b}"), f"min(ALE {a}, ALE {b}) {basis}")
 
 
-def figures_by_section(registry: tuple[Output, ...], out: D.OutputFolder) -> dict:
-    """(caption, file) of every figure in the folder, by its report section."""
-    sections = sorted({e.section for e in registry if e.kind == "figure" and e.section})
-    return {s: O.figure_files(out.root, s, registry) for s in sections}
-
-
-def _report(result, out: D.OutputFolder) -> str:
-    from ale_app.present import contrast_report as R
-
-    return R.contrast_report_html(result, out.digests, figures_by_section(contrast_registry(result.spec), out))
-
-
-def _citation(result, _out: D.OutputFolder) -> str:
-    from ale_app.present import contrast_report as R
-
-    return R.contrast_citation(result)
-
-
-def spec_record(result, _out=None) -> dict:
-    """``spec.json`` of a run of several groups (or of a version-3 spec): the spec as written,
-    and each group's input as read (SHA-256, format, space conversions)."""
-    record = result.spec.record()
-    record["recorded_inputs"] = {
-        name: dict(zip(O.RECORDED_INPUT_KEYS, (g.evidence.source["sha256"], g.evidence.source["format"],
-                                               g.evidence.conversions)))
-        for name, g in result.groups.items()}
-    return record
-
-
-def _dataset_description(result, _out=None) -> dict:
-    """``dataset_description.json`` of a run of several groups: a contrast's (its two groups)
-    or a project's (every group)."""
-    from ale_app.outputs import provenance as P
-
-    first = next(iter(result.groups.values()))
-    desc = P.dataset_description(result.spec.title, first.evidence.input_files)
-    desc["SourceDatasets"] = [
-        {"URL": f["path"], "Group": name, "SHA-256": f["sha256"]}
-        for name, g in result.groups.items() for f in g.evidence.input_files]
-    if not result.spec.title:
-        desc["Name"] = (f"ale-app {result.spec.mode} project of {len(result.groups)} groups"
-                        if hasattr(result, "contrasts") else
-                        f"ale-app {result.spec.mode} contrast {result.names[0]} vs {result.names[1]}")
-    return desc
-
-
-def _rerun_script(result, _out=None) -> str:
-    from ale_app.outputs.rerun import nimare_script
-
-    return nimare_script(result)
-
-
-def _bidsignore_text(result=None, _out=None) -> str:
-    """``.bidsignore`` of a contrast run: the single-group list, and the group and contrast
-    labels BIDS has no entity for."""
-    return O.bidsignore_text(result, _out).rstrip("\n") + "\ngroup-*\ncontrast-*\nfigures/group-*\n"
-
-
-def contrast_registry(spec) -> tuple[Output, ...]:
-    """Every file a run of the version-2 ``spec`` can write."""
+def contrast_outputs(spec) -> tuple[Output, ...]:
+    """Every file of the contrast of the version-2 ``spec`` (its pair of groups and contrast),
+    in the order a run writes them."""
     n = contrast_names(spec)
     a, b = spec.first, spec.second
-    entries: list[Output] = [
-        Output(O.DATASET_DESCRIPTION, "json", "start", _dataset_description, needs=("groups",)),
-        Output(O.BIDSIGNORE, "text", "start", _bidsignore_text),
-        Output(n["coordinates"], "tsv", "data", _coordinates, _coordinates_sidecar, needs=("groups",)),
-    ]
-    for group in spec.contrast.groups:
-        for entry in O.REGISTRY:
-            if entry.name in RUN_FILES or entry.name == O.COORDINATES:
-                continue
-            entries.append(_group_entry(entry, group))
-    entries += [
+    return (
         Output(n["diff"], "nifti", "data", lambda r, _o: _image(r, r.diff_values), _diff_sidecar(a, b),
                needs=("diff_values",)),
         Output(n["balanced_z"], "nifti", "data", _bal("z_values"), _sidecar(
@@ -390,8 +260,8 @@ def contrast_registry(spec) -> tuple[Output, ...]:
             "converges on its own (positive where the first group's clusters passed FWE, negative where the "
             "second's did), as NiMARE's ALESubtraction.fit(inference_map1=, inference_map2=); 0 elsewhere, and so 0 "
             "everywhere on the side of a group without such a cluster.",
-            [f"bids::{n['diff']}", f"bids::{group_prefix(a)}{O.FWE_CLUSTER_MAP}",
-             f"bids::{group_prefix(b)}{O.FWE_CLUSTER_MAP}"]), needs=("subtraction",)),
+            [f"bids::{n['diff']}", f"bids::{group_prefix(a)}{FWE_CLUSTER_MAP}",
+             f"bids::{group_prefix(b)}{FWE_CLUSTER_MAP}"]), needs=("subtraction",)),
         Output(n["null"], "tsv", "data", _null, _sidecar(
             "The permutation null: per permutation, the largest |ALE difference|, the largest cluster (voxels) "
             "and the largest cluster mass (NiMARE's values_level-voxel_corr-fwe_method-montecarlo, "
@@ -410,8 +280,6 @@ def contrast_registry(spec) -> tuple[Output, ...]:
                _conjunction_sidecar, needs=("conjunction_values",)),
         Output(n["conjunction_table"], "tsv", "data", lambda r, _o: r.conjunction_clusters.table,
                _conjunction_sidecar, needs=("conjunction_clusters",)),
-        Output(n["fig_coordinates"], "figure", "figures", _fig_coordinates,
-               caption="All reported coordinates, coloured by group", section="contrast", needs=("groups",)),
         Output(n["fig_z"], "figure", "figures", _fig_z,
                caption="ALE subtraction: the clusters that passed cluster-level FWE (z)", section="contrast",
                needs=("subtraction", "contrast_clusters")),
@@ -419,57 +287,4 @@ def contrast_registry(spec) -> tuple[Output, ...]:
                caption="ALE difference (first group minus second)", section="contrast", needs=("diff_values",)),
         Output(n["fig_conjunction"], "figure", "figures", _fig_conjunction,
                caption="Conjunction (minimum statistic)", section="conjunction", needs=("conjunction_values",)),
-        Output(O.RERUN_SCRIPT, "text", "report", _rerun_script, needs=("groups", "diff_values")),
-        Output(O.REPORT, "text", "report", _report),
-        Output(O.CITATION, "text", "report", _citation),
-        Output(O.SPEC_JSON, "json", "report", spec_record),
-    ]
-    return tuple(entries)
-
-
-# --------------------------------------------------------------------------- a project
-
-
-def _project_report(result, out: D.OutputFolder) -> str:
-    from ale_app.present import project_report as R
-
-    return R.project_report_html(result, out.digests, figures_by_section(project_registry(result.project), out))
-
-
-def _project_citation(result, _out: D.OutputFolder) -> str:
-    from ale_app.present import project_report as R
-
-    return R.project_citation(result)
-
-
-def project_registry(project) -> tuple[Output, ...]:
-    """Every file a run of a project of any other shape than one group or one pair writes:
-    the run's own files, every group's (under its label), every contrast's (under its label;
-    built from the contrast's part of the :class:`~ale_app.result.ProjectResult`)."""
-    from ale_app.outputs.entries import ContrastPart
-
-    entries: list[Output] = [
-        Output(O.DATASET_DESCRIPTION, "json", "start", _dataset_description, needs=("groups",)),
-        Output(O.BIDSIGNORE, "text", "start", _bidsignore_text),
-        Output(O.COORDINATES, "tsv", "data", _coordinates, _coordinates_sidecar, needs=("groups",)),
-    ]
-    for group in project.groups:
-        for entry in O.REGISTRY:
-            if entry.name in RUN_FILES or entry.name == O.COORDINATES:
-                continue
-            entries.append(_group_entry(entry, group))
-    for plan in project.contrasts:
-        own = f"contrast-{plan.label}_"
-        for entry in contrast_registry(project.contrast_spec(plan)):
-            if own not in entry.name:
-                continue  # the run's files, each group's, the figure of every group's foci: once for the run
-            section = None if entry.section is None else f"{entry.section}-{plan.label}"
-            entries.append(replace(entry, part=ContrastPart(plan.label), section=section))
-    entries += [
-        Output(FIG_GROUPS, "figure", "figures", _fig_coordinates,
-               caption="All reported coordinates, coloured by group", section="project", needs=("groups",)),
-        Output(O.REPORT, "text", "report", _project_report),
-        Output(O.CITATION, "text", "report", _project_citation),
-        Output(O.SPEC_JSON, "json", "report", spec_record),
-    ]
-    return tuple(entries)
+    )
