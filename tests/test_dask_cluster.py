@@ -381,3 +381,23 @@ def test_inferential_dask_run_equals_the_local_run(ns, scheduler, two_workers, t
     assert proc.returncode == 0, proc.stderr
     assert f"40 iterations, seed 0, on 2 jobs on the dask scheduler at {scheduler}" in proc.stderr
     assert _digests(tmp_path / "dask") == _digests(tmp_path / "local")
+
+
+@pytest.mark.slow
+def test_a_projects_groups_run_side_by_side_on_dask_and_equal_the_local_run(ns, scheduler, two_workers, tmp_path):
+    """A project of three groups and two contrasts: each group's own analysis goes to the
+    cluster as one task, and every file equals the project run with one local job."""
+    from ale_app.cli import main
+    from helpers.projects import project_spec, write_spec, write_table
+
+    write_table(tmp_path)
+    spec = write_spec(tmp_path, "project", project_spec())
+    assert main([str(spec), str(tmp_path / "local"), "--n-jobs", "1", "-q"]) == 0
+    proc, _ = ns.run_cli([str(spec), str(tmp_path / "dask"), "--parallel-backend", "dask",
+                          "--dask-scheduler", scheduler, "--n-jobs", "2"])
+    assert proc.returncode == 0, proc.stderr
+    assert "Sending the 3 groups (go, stop, flank) to the dask cluster" in proc.stderr
+    for task in ("go", "stop", "flank"):
+        assert f"[{task}] group analysis done on the dask cluster" in proc.stderr
+    _no_python_internals(proc.stderr)
+    assert _digests(tmp_path / "dask") == _digests(tmp_path / "local")

@@ -80,13 +80,21 @@ def compute(result: ProjectResult, options: RunOptions, timer: _Timer | None = N
     group_steps, contrast_steps = steps_of("group"), steps_of("contrast")
     keys: dict[str, str] = {}
     refit: set[str] = set()  # reused groups whose MA maps a contrast computed here needs
+    pending = []
     for name, group in result.groups.items():
-        group_timer = _GroupTimer(name, options.on_step, group.timings) if named else timer
         if store is not None:
             keys[name] = store.group_key(group)
             if _reuse(store, f"group-{name}", keys[name], group, f"group {name}" if named else "the analysis"):
                 refit.add(name)
                 continue
+        pending.append(name)
+    if context.executor.kind == "dask" and len(pending) > 1:
+        _groups_on_dask(result, pending, context, timer, store, keys)
+        refit |= set(pending)  # a unit brings back no MA maps
+        pending = []
+    for name in pending:
+        group = result.groups[name]
+        group_timer = _GroupTimer(name, options.on_step, group.timings) if named else timer
         for step in group_steps:
             try:
                 run_step(step, group, context, group_timer)
@@ -118,6 +126,30 @@ def compute(result: ProjectResult, options: RunOptions, timer: _Timer | None = N
     for step in steps_of("run"):
         run_step(step, result, context, timer)
     return result
+
+
+def _groups_on_dask(result: ProjectResult, names: list[str], context: StepContext, timer: _Timer,
+                    store: UnitStore | None, keys: dict[str, str]) -> None:
+    """Each group of ``names`` as one task on the dask cluster (:mod:`ale_app.run.units`): the
+    groups' own analyses run side by side; each is filled in (and kept for a resumed run) as
+    it comes back, in order; a group step's error is raised here, naming the group's step."""
+    from ale_app.run.units import run_group_unit
+
+    LGR.info("Sending the %d groups (%s) to the dask cluster, each group's own analysis as one task",
+             len(names), ", ".join(names))
+    units = context.executor.map(run_group_unit, [(result.groups[name],) for name in names], n_tasks=len(names))
+    for name, unit in zip(names, units):
+        group = result.groups[name]
+        for field, value in unit.fields.items():
+            setattr(group, field, value)
+        group.timings.update(unit.seconds)
+        if unit.error is not None:
+            assert unit.failed_step is not None  # a unit names the step its error came from
+            timer.current = f"{name}: {step_title(unit.failed_step)}"
+            raise unit.error
+        LGR.info("[%s] group analysis done on the dask cluster in %.1f s", name, sum(unit.seconds.values()))
+        if store is not None:
+            store.save(f"group-{name}", keys[name], unit.fields)
 
 
 def _computes(steps) -> tuple[str, ...]:
