@@ -56,9 +56,10 @@ def test_the_project_page_lists_every_analysis_with_a_link_to_its_section(projec
         n = len(pd.read_csv(out / f"group-{task}_desc-clusters_table.tsv", sep="\t").query("peak == 'main'"))
         assert f">Group {task}</a></td><td>main effect</td>" in summary
         assert f"<td>{n} descriptive</td>" in summary
-    # The second contrast ran no conjunction; the page does not claim the re-run script it did not write.
-    assert "no NiMARE re-run script is written for a project" in page
-    assert not (out / "code").exists()
+    # One NiMARE re-run script per contrast (every group here is in a contrast), and the page names them.
+    assert sorted(p.name for p in (out / "code").iterdir()) == [
+        "contrast-goMinusFlank_nimare_rerun.py", "contrast-goMinusStop_nimare_rerun.py"]
+    assert "a NiMARE re-run script for each contrast and each group no contrast reads" in page
     assert "## Methods" in (out / "CITATION.md").read_text()
 
 
@@ -164,3 +165,34 @@ def test_a_version_3_spec_of_one_group_or_one_pair_records_itself(tmp_path):
                                                           "contrast": {"groups": ["go", "stop"]}})))
     (entry,) = [e for e in registry_for(to_project(spec)) if e.name == SPEC_JSON]
     assert entry.part is not None
+
+
+def test_a_group_no_contrast_reads_gets_its_own_re_run_script(tmp_path):
+    from ale_app.outputs.entries import GroupPart
+    from ale_app.outputs.registry import registry_for
+    from ale_app.spec.load import load_spec
+    from ale_app.spec.project import to_project
+
+    _table(tmp_path)
+    spec, _, _ = load_spec(str(_write(tmp_path, "one", _project(contrasts=[{"groups": ["go", "stop"]}]))))
+    scripts = {e.name: e.part for e in registry_for(to_project(spec)) if e.name.startswith("code/")}
+    assert set(scripts) == {"code/contrast-goMinusStop_nimare_rerun.py", "code/group-flank_nimare_rerun.py"}
+    assert scripts["code/group-flank_nimare_rerun.py"] == GroupPart("flank")
+
+
+@pytest.mark.slow
+def test_the_projects_re_run_script_finds_nimare_equal(project_run):
+    """The contrast's script, run on the project's folder, re-runs both groups and the
+    difference with NiMARE alone and finds them equal."""
+    import subprocess
+    import sys
+
+    from conftest import offline
+
+    _, out = project_run
+    cmd, env = offline([sys.executable, str(out / "code" / "contrast-goMinusFlank_nimare_rerun.py"),
+                        "--skip-stability"])
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "contrast-goMinusFlank_space-MNI152NLin6Asym_res-2_stat-aledifference_statmap.nii.gz: max |NiMARE" in proc.stdout
+    assert proc.stdout.rstrip().endswith(": equal")

@@ -72,7 +72,8 @@ def registry_for(project=None) -> tuple[Output, ...]:
                 section = entry.section if shape == "pair" or entry.section is None else f"{entry.section}-{plan.label}"
                 body.append(replace(entry, part=ContrastPart(plan.label), section=section))
     figures = tuple(e for e in body if e.kind == "figure")
-    return tuple(body) + run_end(shape, figures, part, record_as_written=not project.named_by_its_part)
+    return tuple(body) + run_end(shape, figures, part, record_as_written=not project.named_by_its_part,
+                                  project=project)
 
 
 def figure_entries(section: str | None = None, registry: tuple[Output, ...] = REGISTRY) -> list[Output]:

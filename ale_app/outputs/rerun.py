@@ -175,8 +175,9 @@ def group_settings(result, name: str | None = None, prefix: str = "") -> dict:
     return settings
 
 
-def script_settings(result) -> dict:
-    """Everything the re-run script needs, for a one-group or a two-group result."""
+def script_settings(result, name: str | None = None) -> dict:
+    """Everything the re-run script needs, for a one-group or a two-group result (``name``:
+    the group's name in a run of several groups, whose files carry it)."""
     groups = getattr(result, "groups", None)
     if groups:  # a contrast result
         from ale_app.outputs.names import contrast_names, group_prefix
@@ -195,6 +196,10 @@ def script_settings(result) -> dict:
             "difference_iterations": bal.difference_iterations, "n_iterations": bal.n_iterations,
             "voxel_p": bal.voxel_p, "alpha": bal.alpha, "mask_coverage": bal.mask_coverage, "seed": bal.seed}
         settings["contrast"] = contrast
+    elif name is not None:
+        from ale_app.outputs.names import group_prefix
+
+        settings = {"groups": [group_settings(result, name, group_prefix(name))], "contrast": None}
     else:
         settings = {"groups": [group_settings(result)], "contrast": None}
     settings["ale_app_version"] = __version__
@@ -203,9 +208,10 @@ def script_settings(result) -> dict:
     return settings
 
 
-def nimare_script(result) -> str:
-    """The self-contained re-run script of ``result`` (see the module docstring)."""
-    settings = json.dumps(script_settings(result), indent=1, sort_keys=True)
+def nimare_script(result, name: str | None = None) -> str:
+    """The self-contained re-run script of ``result`` (see the module docstring); ``name``: the
+    group's name, for one group's script in a run of several groups."""
+    settings = json.dumps(script_settings(result, name), indent=1, sort_keys=True)
     return _SCRIPT.replace("@SETTINGS@", settings).replace("@VERSION@", __version__).replace(
         "@NIMARE@", NIMARE_VERSION)
 

@@ -21,7 +21,8 @@ from ale_app.outputs.entries import ContrastPart, GroupPart, Output, Sidecar
 from ale_app.outputs.group_figures import figure_title
 from ale_app.outputs.group_outputs import coordinates_table
 from ale_app.outputs.names import (BIDSIGNORE, CITATION, COORDINATES, DATASET_DESCRIPTION, FIG_GROUPS, FIGURE_FORMATS,
-                                   PROVENANCE, REPORT, RERUN_SCRIPT, SPEC_JSON)
+                                   PROVENANCE, REPORT, RERUN_SCRIPT, SPEC_JSON, group_prefix,
+                                   prefixed)
 from ale_app.outputs.sidecars import coordinates_sidecar
 from ale_app.result import AnalysisResult
 
@@ -241,11 +242,35 @@ def groups_figure(shape: str, part=None) -> Output:
                   section="contrast" if shape == "pair" else "project", needs=("groups",), part=part)
 
 
-def run_end(shape: str, figures, part=None, record_as_written: bool = False) -> tuple[Output, ...]:
+def project_scripts(project) -> tuple[Output, ...]:
+    """A project's NiMARE re-run scripts: one per contrast (its two groups and the contrast,
+    ``code/contrast-<label>_nimare_rerun.py``) and one per group no contrast reads
+    (``code/group-<name>_nimare_rerun.py``), each version 2's or version 1's script naming the
+    project's files."""
+    def group_script(name: str):
+        def build(result, _out=None) -> str:
+            from ale_app.outputs.rerun import nimare_script
+
+            return nimare_script(result, name)
+        return build
+
+    compared = {g for plan in project.contrasts for g in plan.groups}
+    scripts = [Output(prefixed(RERUN_SCRIPT, f"contrast-{plan.label}_"), "text", "report", _rerun_script,
+                      needs=("groups", "diff_values"), part=ContrastPart(plan.label))
+               for plan in project.contrasts]
+    scripts += [Output(prefixed(RERUN_SCRIPT, group_prefix(name)), "text", "report", group_script(name),
+                       needs=("evidence", "fit"), part=GroupPart(name))
+                for name in project.groups if name not in compared]
+    return tuple(scripts)
+
+
+def run_end(shape: str, figures, part=None, record_as_written: bool = False,
+            project=None) -> tuple[Output, ...]:
     """The run's files written after everything else: the re-run script, the report and
     citation (whose figures are ``figures``, the run's figure entries) and ``spec.json``
     (``record_as_written``: the spec as the user wrote it, for a version-3 spec of one group or
-    one pair, which writes version 1's or 2's files)."""
+    one pair, which writes version 1's or 2's files); a ``project`` of another shape writes a
+    re-run script per contrast and per group no contrast reads."""
     entries: tuple[Output, ...]
     if shape == "single":
         entries = (Output(RERUN_SCRIPT, "text", "report", _rerun_script, needs=("evidence", "fit")),
@@ -258,8 +283,9 @@ def run_end(shape: str, figures, part=None, record_as_written: bool = False) -> 
                    Output(CITATION, "text", "report", _pair_citation),
                    Output(SPEC_JSON, "json", "report", spec_record))
     else:
-        entries = (Output(REPORT, "text", "report", _project_report(figures)),
+        entries = (*project_scripts(project),
+                   Output(REPORT, "text", "report", _project_report(figures)),
                    Output(CITATION, "text", "report", _project_citation),
                    Output(SPEC_JSON, "json", "report", spec_record))
     return tuple(replace(e, part=None, build=spec_record) if record_as_written and e.name == SPEC_JSON
-                 else replace(e, part=part) for e in entries)
+                 else e if e.part is not None else replace(e, part=part) for e in entries)

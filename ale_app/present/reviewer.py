@@ -272,7 +272,9 @@ def project_checklist(contrasts: dict, inputs: dict, rerun: bool = True) -> list
     items.extend(diagnostics)
     parts = {part for r in inputs.values() for part in (r.robustness or {})}
     every = "both groups" if len(inputs) == 2 else "every group"
-    again = rerun_words(parts) if rerun else "no NiMARE re-run script is written for a project of several analyses"
+    again = rerun_words(parts) if rerun else ("a NiMARE re-run script for each contrast and each group no "
+                                                 "contrast reads (code/contrast-<label>_nimare_rerun.py, "
+                                                 "code/group-<name>_nimare_rerun.py)")
     items.append(("10: transparency", "Data and re-run",
                   f"coordinates.tsv with every focus of {every} as it ran; " + again
                   + "; provenance.json records every setting and file digest"))
