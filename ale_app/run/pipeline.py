@@ -22,7 +22,6 @@ import logging
 from contextlib import contextmanager
 from pathlib import Path
 
-from ale_app.outputs.folder import STAGING
 from ale_app.outputs.registry import owned_names, registry_for
 from ale_app.outputs.provenance import write_provenance
 from ale_app.result import AnalysisResult, ContrastResult, ProjectResult
@@ -227,11 +226,10 @@ def run(project: Project, spec_dir: Path, spec_text: str, output_dir: Path, opti
 
     store = UnitStore(Path(output_dir))
 
-    def compute_here(result: ProjectResult) -> ProjectResult:
-        # An --overwrite of a finished run computes into its staging folder: all or nothing,
+    def compute_here(result: ProjectResult, out) -> ProjectResult:
+        # An --overwrite of a finished run writes into its staging folder: all or nothing,
         # nothing kept for a resumed run in the earlier run's folder.
-        staging = (Path(output_dir) / STAGING).exists()
-        return compute(result, options, timer, store=None if staging else store)
+        return compute(result, options, timer, store=None if out.staging else store)
 
     def provenance(result: ProjectResult, out) -> dict[str, str]:
         if store.reused:

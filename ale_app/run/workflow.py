@@ -141,7 +141,9 @@ def run_in_folder(output_dir: Path, options: RunOptions, timer: _Timer, registry
     The output folder is locked first, and what a killed ``--overwrite`` left in it is
     completed or removed (:func:`ale_app.outputs.swap.recover_output_dir`); then the folder
     is checked (a refused folder costs no input reading); ``read()`` reads and checks the
-    inputs, ``make_result`` turns them into the result, ``compute(result)`` runs the steps;
+    inputs, ``make_result`` turns them into the result, ``compute(result, out)`` runs the steps
+    (``out``: the :class:`~ale_app.outputs.folder.OutputFolder` the run writes, its staging folder for an
+    ``--overwrite`` of a finished run);
     the registry's entries are then written step by step, and ``provenance(result, folder)``
     last.
 
@@ -180,7 +182,7 @@ def _write_in_place(out_root: Path, folder: FolderState, names: D.OwnedNames, re
     # First, so that an interrupted run is recognisable as ale-app's and can be completed.
     W.write_step("start", result, out, registry)
     try:
-        compute(result)
+        compute(result, out)
         write(result, out, options.executor(), timer, registry)
     except (InterruptedRun, KeyboardInterrupt):
         raise
@@ -223,7 +225,7 @@ def _replace_run(out_root: Path, folder: FolderState, names: D.OwnedNames, resul
     out = D.OutputFolder(out_root, staging=D.STAGING)
     try:
         W.write_step("start", result, out, registry)
-        compute(result)
+        compute(result, out)
         write(result, out, options.executor(), timer, registry)
         outputs = provenance(result, out)
         with runtime.deferred_signals(completes_run=True):
