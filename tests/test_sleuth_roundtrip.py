@@ -143,7 +143,7 @@ def test_a_name_the_export_cannot_carry_is_refused_with_the_reason(caplog):
     import logging
     from types import SimpleNamespace
 
-    from ale_app.outputs import registry as O
+    from ale_app.outputs import group_outputs as O
     from ale_app.outputs.sidecars import sleuth_sidecar
 
     ev = _evidence([("Ann 2010: B", "c", 12, [(-40.0, -20.0, 40.0)]), ("Lee 2014", "x: y", 14, [(1.0, 2.0, 3.0)]),

@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
-
 from ale_app.outputs import folder as D
 from ale_app.outputs import sidecars as SC
 from ale_app.outputs.entries import ContrastPart, GroupPart, Output, Sidecar
@@ -117,7 +115,9 @@ def _rerun_script(result: AnalysisResult, _out: D.OutputFolder | None = None) ->
 # --------------------------------------------------------------------------- several groups
 
 
-def _groups_coordinates(result, _out=None) -> pd.DataFrame:
+def _groups_coordinates(result, _out=None):
+    import pandas as pd
+
     frames = []
     for name, group in result.groups.items():
         table = coordinates_table(group.evidence)
