@@ -117,6 +117,8 @@ def test_first_run_compiles_with_one_line_and_the_second_loads(tmp_path):
     assert all(hits >= 1 and misses == 0 for hits, misses in stats.values()), stats
 
 
+# Slow tier: its bundle fixture (a whole --precompile) is built there anyway for the other-CPU test.
+@pytest.mark.slow
 def test_a_read_only_bundle_seeds_an_empty_cache(bundle, as_user_prefix):
     manifest = json.loads((bundle / numba_cache.MANIFEST).read_text())
     assert any(folder.startswith("stats_") for folder in manifest["folders"])
