@@ -104,6 +104,11 @@ class ReadResult:
         Where the reader stopped reading (``"line 412 of 1638401"``) after
         :data:`STOP_AFTER_PROBLEMS` problems (then ``structural`` is set too); None when it
         read the whole file.
+    tags : dict or None
+        For JALE's experiment workbook (format ``jale``): analysis id -> its tags (lower
+        case), for ``select.tags``; None for formats without tags.
+    tag_columns : list of str or None
+        For JALE's experiment workbook: the headers of its tag columns.
     """
 
     source: Any
@@ -124,6 +129,8 @@ class ReadResult:
     sheet: str | None = None
     sheet_note: str | None = None
     stopped: str | None = None
+    tags: dict[str, frozenset[str]] | None = None
+    tag_columns: list[str] | None = None
 
     @property
     def attributes(self) -> dict[str, dict[str, str]]:
