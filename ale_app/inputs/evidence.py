@@ -386,7 +386,10 @@ def _find_warnings(read, fov_warnings: list[str], ids: list[str], coords: pd.Dat
 
     analysis_names = {aid: analysis for aid, _study, analysis, _where in reversed(read.entries)
                       if analysis is not None}
-    return list(read.notes) + fov_warnings + C.find_warnings(
+    from ale_app.inputs.readers.jale_workbook import shared_subjects_warning
+
+    shared = shared_subjects_warning(read.shared_subjects, ids)
+    return list(read.notes) + ([shared] if shared else []) + fov_warnings + C.find_warnings(
         ids, coords, outside_mask, unconverted, kept_outside,
         study_of=study_of, sample_sizes=sample_sizes, analysis_names=analysis_names
     ) + S.grouping_warnings(grouping, input_study, read.where)

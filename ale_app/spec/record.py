@@ -23,6 +23,8 @@ def omit_unset_input_keys(record: dict[str, Any] | None, version: int) -> None:
         del record["study_rule"]
     if record.get("pool_experiments") is False:
         del record["pool_experiments"]
+    if "robustness" in record and record["robustness"] is None:  # a version-3 group without its own
+        del record["robustness"]
     select = record.get("select")
     if select:
         for key in LATER_SELECT_KEYS[version]:

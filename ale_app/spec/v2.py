@@ -378,4 +378,7 @@ def group_spec(spec: AnalysisSpecV2 | Any, name: str) -> AnalysisSpec:
     data = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in data.items()}
     data["title"] = f"{spec.title} ({name})" if spec.title else name
     data["input"] = group_input(spec, name)
+    own = getattr(spec.groups[name], "robustness", None)  # a version-3 group's own robustness
+    if own is not None:
+        data["robustness"] = own.model_dump()
     return AnalysisSpec.model_validate({"spec_version": 1, **data})

@@ -109,6 +109,9 @@ class ReadResult:
         case), for ``select.tags``; None for formats without tags.
     tag_columns : list of str or None
         For JALE's experiment workbook: the headers of its tag columns.
+    shared_subjects : dict
+        Study -> its experiments, for studies read as several experiments that share subjects
+        (one JALE article with two tag sets, a table's study with two group values).
     """
 
     source: Any
@@ -131,6 +134,7 @@ class ReadResult:
     stopped: str | None = None
     tags: dict[str, frozenset[str]] | None = None
     tag_columns: list[str] | None = None
+    shared_subjects: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def attributes(self) -> dict[str, dict[str, str]]:

@@ -17,7 +17,9 @@ Two layouts, told apart as JALE tells them:
 
 With ``pool_experiments`` an article's rows are one experiment whatever their tags (JALE's
 ``pool_experiments``, Turkeltaub et al. 2012); its tags are those of its first row, as JALE
-keeps them. An article that holds several experiments is named in a note either way.
+keeps them. An article that holds several experiments is named either way: in a note when
+pooled, else in :attr:`ReadResult.shared_subjects` (the selection's warning names those
+whose experiments it keeps, :func:`shared_subjects_warning`).
 
 The rows then go through the table reader (:func:`ale_app.inputs.readers.table.read_rows`),
 with the same checks and messages as any table; the experiment's tags are a ``tags`` column
@@ -29,12 +31,13 @@ Experiment ids are ``<article>-<tags joined by _>`` (``study_49-inhibition_low``
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ale_app.errors import InputDataError
 from ale_app.inputs.readers.base import ReadResult, plural
 from ale_app.inputs.readers.table import TableSource, read_rows
 
-__all__ = ["read_jale_workbook", "TAG_SEPARATOR"]
+__all__ = ["read_jale_workbook", "shared_subjects_warning", "TAG_SEPARATOR"]
 
 #: JALE's six positional columns, as the table reader's usual headers.
 POSITIONAL = ("study_id", "sample_size", "x", "y", "z", "space")
@@ -44,7 +47,7 @@ TAG_SEPARATOR = ";"
 MAX_NAMED = 20
 
 
-def _rows(path: Path, sheet: str | None, field: str) -> tuple[list[tuple[int, list[str]]], TableSource, object]:
+def _rows(path: Path, sheet: str | None, field: str) -> tuple[list[tuple[int, list[str]]], TableSource, Any]:
     """The file's rows as text, its :class:`TableSource` and (a workbook) its sheet record."""
     from ale_app.inputs.readers.input_file import workbook_kind
 
@@ -124,18 +127,11 @@ def read_jale_workbook(path: Path, sheet: str | None = None, pool_experiments: b
     table = [(header_number, [*POSITIONAL, "analysis_id", "tags"])]
     table += [(number, [*cells, analysis_of(key), TAG_SEPARATOR.join(tags_of[key])])
               for (number, cells), key in zip(out, key_of_row)]
-    columns = {"study": "study_id", "analysis": "analysis_id", "sample_size": "sample_size"}
+    columns: dict[str, str | None] = {"study": "study_id", "analysis": "analysis_id", "sample_size": "sample_size"}
     result = read_rows(table, source, columns, None, strict_width=False, notes=notes)
     if several and not pool_experiments:
-        named = [f"{a} ({len(sets)} experiments: "
-                 f"{', '.join(repr(a + '-' + analysis_of((a, t))) for t in _in_order(sets, key_of_row, a))})"
-                 for a, sets in list(several.items())[:MAX_NAMED]]
-        more = f" and {len(several) - MAX_NAMED} more" if len(several) > MAX_NAMED else ""
-        result.notes.append(
-            f"{plural(len(several), 'article')} of {source.label} {'holds' if len(several) == 1 else 'hold'} "
-            f"more than one experiment, one per tag set (JALE's rule); the experiments of one article share "
-            f"subjects: {'; '.join(named)}{more}. If they are not independent, set pool_experiments (JALE's "
-            "config) or input.pool_experiments to pool each article into one experiment (Turkeltaub et al. 2012)")
+        result.shared_subjects = {a: [f"{a}-{analysis_of((a, t))}" for t in _in_order(sets, key_of_row, a)]
+                                  for a, sets in several.items()}
     if several and pool_experiments:
         result.notes.append(
             f"pool_experiments: {plural(len(several), 'article')} with rows of several tag sets "
@@ -152,3 +148,19 @@ def read_jale_workbook(path: Path, sheet: str | None = None, pool_experiments: b
 def _in_order(sets: set[tuple[str, ...]], keys: list[tuple], article: str) -> list[tuple[str, ...]]:
     """The tag sets of ``article`` in file order of their first row."""
     return [k[1] for k in dict.fromkeys(keys) if k[0] == article and k[1] in sets]
+
+
+def shared_subjects_warning(shared: dict[str, list[str]], ids: list[str]) -> str | None:
+    """The warning naming the articles of which ``ids`` (a selection) keeps more than one
+    experiment (they share subjects); None when there are none."""
+    kept = set(ids)
+    named = {a: [i for i in aids if i in kept] for a, aids in shared.items()}
+    named = {a: aids for a, aids in named.items() if len(aids) > 1}
+    if not named:
+        return None
+    shown = [f"{a} ({', '.join(map(repr, aids))})" for a, aids in list(named.items())[:MAX_NAMED]]
+    more = f" and {len(named) - MAX_NAMED} more" if len(named) > MAX_NAMED else ""
+    return (f"{plural(len(named), 'article')} {'holds' if len(named) == 1 else 'hold'} more than one experiment, "
+            f"one per tag set (JALE's rule), and these experiments share subjects: {'; '.join(shown)}{more}. If "
+            "they are not independent, set pool_experiments (JALE's config.yml, or input.pool_experiments) to pool "
+            "each article into one experiment (Turkeltaub et al. 2012).")
