@@ -186,13 +186,13 @@ def jale_spec(data: dict, folder: Path, origin: str):
 
     values = _flat(data)
     project = data.get("project") or {}
-    names = {key: project.get(key) for key in ("experiment_info", "analysis_info")}
-    missing = [k for k, v in names.items() if not isinstance(v, str) or not v]
-    names = {k: str(v) for k, v in names.items()}
+    given_names = {key: project.get(key) for key in ("experiment_info", "analysis_info")}
+    missing = [k for k, v in given_names.items() if not isinstance(v, str) or not v]
     if missing:
         raise SpecError(f"The JALE config {origin} names no {' and no '.join('project.' + k for k in missing)}.",
                         hint="A JALE config.yml names its workbooks: project: {analysis_info: analysis_info.xlsx, "
                         "experiment_info: experiment_info.xlsx}.")
+    names = {k: str(v) for k, v in given_names.items()}
     given = {**JALE_DEFAULTS, **{k: v for k, v in values.items() if k in JALE_DEFAULTS}}
     applied, not_applied, settings = _settings(given, values)
     rows = read_analysis_rows(folder / names["analysis_info"])
