@@ -313,6 +313,8 @@ def _rows(rows: list[tuple[int, list[str]]], given: dict, sheet: str):
             refused.append((number, "MA clustering (Cluster) is not built in ale-app"))
             continue
         if kind in ("P", "B"):
+            if kind == "B":
+                second_rows.add(index + 1)  # its second row is refused with it, not on its own
             refused.append((number, f"{kind} needs its N ({kind}25 for subsets of 25 experiments)"
                             + ("; JALE itself skips P without N" if kind == "P" else
                                "; JALE's own default N depends on the groups' sizes, write it out")))
