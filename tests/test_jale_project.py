@@ -116,6 +116,7 @@ def test_groups_select_the_experiments_of_their_rows(tmp_path):
     # Both experiments of 'Dual' in one group: the warning names the article and its experiments.
     shared = [w for w in chosen["allTasks"].warnings if "share subjects" in w]
     assert len(shared) == 1 and "Dual ('Dual-task_low', 'Dual-task_high')" in shared[0]
+    assert shared[0].startswith("1 study holds more than one experiment, one per tag set or group value")
     assert not any("share subjects" in w for w in chosen["lowOnly"].warnings)
 
 
@@ -260,3 +261,51 @@ def test_jale_itself_reads_the_example_as_ale_app_does():
                            str(JALE_PYTHON)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "every row agrees" in done.stdout
+
+
+# ----------------------------------------------------------------------------- ale-app's own tables
+
+TABLE = """study_id,x,y,z,space,sample_size,Diagnosis
+Smith,-40,20,10,MNI,16,patients
+Smith,38,22,8,MNI,16,patients
+Smith,-30,-60,40,MNI,16,controls
+Lee,0,40,20,MNI,12,patients
+Lee,2,42,22,MNI,12,patients
+Kim,10,-50,30,MNI,9,controls
+"""
+
+
+def read_own_table(tmp_path, pool=False, table=TABLE, columns=None):
+    from ale_app.spec.models import ALESpec, InputSpec
+
+    (tmp_path / "t.csv").write_text(table, encoding="utf-8")
+    spec = InputSpec(path="t.csv", columns=columns or {"group": "Diagnosis"}, pool_experiments=pool)
+    return load_evidence(spec, tmp_path, ALESpec())
+
+
+def test_a_study_whose_rows_differ_by_the_group_column_is_two_experiments(tmp_path):
+    evidence = read_own_table(tmp_path)
+    assert evidence.ids == ["Smith-patients", "Smith-controls", "Lee-analysis_1", "Kim-analysis_1"]
+    assert evidence.sample_sizes == {"Smith-patients": 16, "Smith-controls": 16, "Lee-analysis_1": 12,
+                                     "Kim-analysis_1": 9}
+    counts = evidence.coordinates.groupby("analysis_id", sort=False).size().to_dict()
+    assert counts == {"Smith-patients": 2, "Smith-controls": 1, "Lee-analysis_1": 2, "Kim-analysis_1": 1}
+    shared = [w for w in evidence.warnings if "share subjects" in w]
+    assert len(shared) == 1 and "Smith ('Smith-patients', 'Smith-controls')" in shared[0]
+
+
+def test_pool_experiments_keeps_one_experiment_per_study_and_says_so(tmp_path):
+    evidence = read_own_table(tmp_path, pool=True)
+    assert evidence.ids == ["Smith-analysis_1", "Lee-analysis_1", "Kim-analysis_1"]
+    assert (evidence.coordinates["analysis_id"] == "Smith-analysis_1").sum() == 3
+    assert not any("share subjects" in w for w in evidence.warnings)
+    assert any("input.pool_experiments: 1 study" in w and "'Smith'" in w for w in evidence.warnings)
+
+
+def test_a_group_that_differs_within_a_named_analysis_is_said(tmp_path):
+    table = "study_id,analysis_id,x,y,z,space,sample_size,Diagnosis\n" + "\n".join(
+        f"{line.split(',', 1)[0]},a1,{line.split(',', 1)[1]}" for line in TABLE.splitlines()[1:]) + "\n"
+    evidence = read_own_table(tmp_path, table=table)
+    assert evidence.ids == ["Smith-a1", "Lee-a1", "Kim-a1"]
+    assert any("the group column 'Diagnosis'" in w and "differs within one analysis" in w
+               and "'Smith-a1'" in w for w in evidence.warnings)

@@ -128,11 +128,11 @@ def read_input(path: Path, fmt: str, columns: dict[str, str | None] | None = Non
                                  hint=f"Remove {field}.sheet, or give an Excel workbook (.xlsx).")
         from ale_app.inputs.readers.table import read_table
 
-        return read_table(path, columns=columns, field=field)
+        return read_table(path, columns=columns, field=field, pool_experiments=pool_experiments)
     if fmt == "xlsx":
         from ale_app.inputs.readers.excel import read_workbook
 
-        return read_workbook(path, columns=columns, sheet=sheet, field=field)
+        return read_workbook(path, columns=columns, sheet=sheet, field=field, pool_experiments=pool_experiments)
     from ale_app.inputs.readers.studyset_json import read_json_studyset
 
     return read_json_studyset(path, fmt)

@@ -48,10 +48,11 @@ def cell_text(value: Any) -> str:
 
 
 def read_workbook(path: Path, columns: dict[str, str | None] | None = None, sheet: str | None = None,
-                  field: str = "input") -> ReadResult:
+                  field: str = "input", pool_experiments: bool = False) -> ReadResult:
     """Read one sheet of an ``.xlsx`` workbook as a coordinate table (see the module)."""
     sheet_rows = read_sheet_rows(path, sheet, field)
-    result = read_rows(sheet_rows.rows, sheet_rows.source, columns, None, strict_width=False)
+    result = read_rows(sheet_rows.rows, sheet_rows.source, columns, None, strict_width=False,
+                       pool_experiments=pool_experiments)
     sheet_rows.describe(result, path, sheet, field)
     return result
 

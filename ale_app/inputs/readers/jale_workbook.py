@@ -160,7 +160,8 @@ def shared_subjects_warning(shared: dict[str, list[str]], ids: list[str]) -> str
         return None
     shown = [f"{a} ({', '.join(map(repr, aids))})" for a, aids in list(named.items())[:MAX_NAMED]]
     more = f" and {len(named) - MAX_NAMED} more" if len(named) > MAX_NAMED else ""
-    return (f"{plural(len(named), 'article')} {'holds' if len(named) == 1 else 'hold'} more than one experiment, "
-            f"one per tag set (JALE's rule), and these experiments share subjects: {'; '.join(shown)}{more}. If "
-            "they are not independent, set pool_experiments (JALE's config.yml, or input.pool_experiments) to pool "
-            "each article into one experiment (Turkeltaub et al. 2012).")
+    return (f"{plural(len(named), 'study', 'studies')} {'holds' if len(named) == 1 else 'hold'} more than one "
+            "experiment, one per tag set or group value (JALE's rule: one article with two tag sets is two "
+            f"experiments), and these experiments share subjects: {'; '.join(shown)}{more}. If they are not "
+            "independent, set pool_experiments (JALE's config.yml, or input.pool_experiments) to pool each study "
+            "into one experiment (Turkeltaub et al. 2012).")
