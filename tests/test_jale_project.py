@@ -174,6 +174,10 @@ def test_config_values_are_applied_and_recorded(tmp_path, caplog):
     assert record["jale"]["not_applied"]["parameters.my_own_key"] == "not a key of JALE 0.2.10's config"
     assert record["jale"]["applied"]["parameters.monte_carlo_iterations"].startswith("inference.n_iterations = 500")
     assert record["input"]["pool_experiments"] is True
+    assert record["jale"]["config"] == "config.yml"
+    from ale_app.digests import sha256_file
+
+    assert record["jale"]["analysis_info_sha256"] == sha256_file(tmp_path / "analysis_info.xlsx")
     assert "robustness" not in record["groups"]["all"]
 
 

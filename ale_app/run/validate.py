@@ -211,7 +211,7 @@ def _same_foci(ev1, ev2) -> list[tuple[str, str]]:
     return [(a, by_foci[v]) for a, v in k1.items() if v in by_foci]
 
 
-def analysis_lines(project: Project, evidence: dict) -> list[str]:
+def analysis_lines(project: Project, evidence: dict, spec: str = "") -> list[str]:
     """``--validate-only``'s list of a JALE project's analyses (none for a spec written as one):
     every row of its analysis sheet, what it runs as, and its group's experiments and subjects
     (``evidence``: each group's :class:`~ale_app.inputs.evidence.Evidence` by name); then the
@@ -219,7 +219,7 @@ def analysis_lines(project: Project, evidence: dict) -> list[str]:
     origin = getattr(project.source, "jale", None)
     if origin is None:
         return []
-    lines = [f"JALE project {origin.config}: {len(origin.rows)} row(s) of {origin.analysis_info}, "
+    lines = [f"JALE project {spec}: {len(origin.rows)} row(s) of {origin.analysis_info}, "
              f"experiments from {origin.experiment_info}:"]
     for row in origin.rows:
         what = f"row {row.row} {row.type.strip() or '-'} {row.name} ({' '.join(row.conditions)})"
@@ -239,4 +239,4 @@ def header_lines(spec: str, project: Project, evidence: dict) -> list[str]:
     contrasts, then a JALE project's analyses (:func:`analysis_lines`)."""
     said = "; ".join(f"contrast {c.label}: {c.first} minus {c.second}" for c in project.contrasts)
     first = f"spec: {spec} (valid)" if project.shape == "single" else f"spec: {spec} (valid; {said})"
-    return [first, *analysis_lines(project, evidence)]
+    return [first, *analysis_lines(project, evidence, spec)]

@@ -38,6 +38,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ale_app.digests import sha256_file
 from ale_app.errors import MissingInputError, SpecError
 from ale_app.spec.jale_record import JaleOriginSpec, JaleRowSpec
 
@@ -222,8 +223,10 @@ def jale_spec(data: dict, folder: Path, origin: str):
         "groups": groups,
         "contrasts": contrasts,
         **settings,
-        "jale": JaleOriginSpec(config=origin, experiment_info=names["experiment_info"],
-                               analysis_info=names["analysis_info"], parameters=values, applied=applied,
+        "jale": JaleOriginSpec(config=Path(origin).name, experiment_info=names["experiment_info"],
+                               analysis_info=names["analysis_info"],
+                               analysis_info_sha256=sha256_file(folder / names["analysis_info"]),
+                               parameters=values, applied=applied,
                                not_applied=not_applied, rows=records).model_dump(),
     }
     return AnalysisSpecV3.model_validate(spec)

@@ -49,9 +49,11 @@ class JaleOriginSpec(StrictModel):
     Attributes
     ----------
     config : str
-        The project's ``config.yml``, as given on the command line.
+        The project's config file's name (``config.yml``).
     experiment_info, analysis_info : str
         The workbooks the config names (relative to its folder).
+    analysis_info_sha256 : str
+        The SHA-256 of the analysis workbook as read (the experiment workbook's is the input's).
     parameters : dict
         Every value of ``config.yml`` as read, by its dotted key (``parameters.pool_experiments``).
     applied : dict
@@ -63,9 +65,10 @@ class JaleOriginSpec(StrictModel):
         Every row of the analysis sheet, in order, with what it runs as.
     """
 
-    config: str = Field(description="The project's config.yml as given.")
+    config: str = Field(description="The project's config file's name (config.yml).")
     experiment_info: str = Field(description="The experiment workbook the config names.")
     analysis_info: str = Field(description="The analysis workbook the config names.")
+    analysis_info_sha256: str = Field(default="", description="SHA-256 of the analysis workbook as read.")
     parameters: dict[str, ConfigValue] = Field(default_factory=dict, description=(
         "Every config.yml value as read, by dotted key."))
     applied: dict[str, str] = Field(default_factory=dict, description=(
