@@ -47,7 +47,7 @@ def test_both_layouts_give_the_same_experiments(tmp_path, first_row_only):
         assert [tuple(p["coordinates"]) for p in analysis["points"]] == [tuple(map(float, f)) for f in foci]
         assert analysis["metadata"] == {"sample_sizes": [subjects]}
         assert read.tags[aid] == frozenset(tags)
-    filled = [n for n in read.notes if "filled down" in n]
+    filled = [n for n in read.reading_notes if "filled down" in n]
     if first_row_only:  # 14 foci in 5 experiments: 9 rows took the first row's article
         assert len(filled) == 1 and "9 rows took the article" in filled[0]
     else:
@@ -63,7 +63,7 @@ def test_pool_experiments_makes_one_experiment_per_article(tmp_path):
     assert len(dual) == 1 and len(dual[0]["points"]) == 5 and dual[0]["metadata"] == {"sample_sizes": [18]}
     assert read.tags["Dual-pooled"] == frozenset({"task", "low"})  # the first row's tags, as JALE keeps them
     assert read.shared_subjects == {}
-    assert any("pooled into one experiment" in n and "Dual" in n for n in read.notes)
+    assert any("pooled into one experiment" in n and "Dual" in n for n in read.reading_notes)
 
 
 def test_the_old_table_reading_refused_the_second_layout_and_the_jale_format_reads_it(tmp_path):
@@ -303,7 +303,7 @@ def test_pool_experiments_keeps_one_experiment_per_study_and_says_so(tmp_path):
     assert evidence.ids == ["Smith-analysis_1", "Lee-analysis_1", "Kim-analysis_1"]
     assert (evidence.coordinates["analysis_id"] == "Smith-analysis_1").sum() == 3
     assert not any("share subjects" in w for w in evidence.warnings)
-    assert any("input.pool_experiments: 1 study" in w and "'Smith'" in w for w in evidence.warnings)
+    assert any("input.pool_experiments: 1 study" in n and "'Smith'" in n for n in evidence.notes)
 
 
 def test_a_group_that_differs_within_a_named_analysis_is_said(tmp_path):

@@ -252,6 +252,9 @@ def _note_reading(read, reads: list, names: list[str], input_spec: InputSpec, la
     if read.sheet_note:
         notes.append(f"read {read.sheet_note}")
         LGR.info("Read %s", read.sheet_note)
+    for note in read.reading_notes:
+        notes.append(note)
+        LGR.info("%s", note[:1].upper() + note[1:])
     ignored = ignored_columns(read, input_spec)
     likely = likely_roles(ignored, read, file_field)
     if ignored:

@@ -109,6 +109,9 @@ class ReadResult:
         case), for ``select.tags``; None for formats without tags.
     tag_columns : list of str or None
         For JALE's experiment workbook: the headers of its tag columns.
+    reading_notes : list of str
+        What the reading did that is worth saying but no warning (JALE's second layout filled
+        down, experiments pooled as asked): logged and listed as notes.
     shared_subjects : dict
         Study -> its experiments, for studies read as several experiments that share subjects
         (one JALE article with two tag sets, a table's study with two group values).
@@ -135,6 +138,7 @@ class ReadResult:
     tags: dict[str, frozenset[str]] | None = None
     tag_columns: list[str] | None = None
     shared_subjects: dict[str, list[str]] = field(default_factory=dict)
+    reading_notes: list[str] = field(default_factory=list)
 
     @property
     def attributes(self) -> dict[str, dict[str, str]]:

@@ -13,7 +13,7 @@ Two layouts, told apart as JALE tells them:
   tag sets is two experiments, which share subjects);
 - the article (with its subjects, space and tags) only on each experiment's first row, as
   soon as one row has no article: the rows below take them from the experiment's first row
-  (filled down; said in a note).
+  (filled down; said in a note, logged).
 
 With ``pool_experiments`` an article's rows are one experiment whatever their tags (JALE's
 ``pool_experiments``, Turkeltaub et al. 2012); its tags are those of its first row, as JALE
@@ -128,12 +128,13 @@ def read_jale_workbook(path: Path, sheet: str | None = None, pool_experiments: b
     table += [(number, [*cells, analysis_of(key), TAG_SEPARATOR.join(tags_of[key])])
               for (number, cells), key in zip(out, key_of_row)]
     columns: dict[str, str | None] = {"study": "study_id", "analysis": "analysis_id", "sample_size": "sample_size"}
-    result = read_rows(table, source, columns, None, strict_width=False, notes=notes)
+    result = read_rows(table, source, columns, None, strict_width=False)
+    result.reading_notes.extend(notes)
     if several and not pool_experiments:
         result.shared_subjects = {a: [f"{a}-{analysis_of((a, t))}" for t in _in_order(sets, key_of_row, a)]
                                   for a, sets in several.items()}
     if several and pool_experiments:
-        result.notes.append(
+        result.reading_notes.append(
             f"pool_experiments: {plural(len(several), 'article')} with rows of several tag sets "
             f"{'is' if len(several) == 1 else 'are'} pooled into one experiment each, with the tags of its first "
             f"row (as JALE keeps them): {', '.join(list(several)[:MAX_NAMED])}")

@@ -325,7 +325,7 @@ def _note_group_split(result: ReadResult, split: dict[str, list[str]], pooled: d
     if group is None:
         return
     if pooled:
-        result.notes.append(
+        result.reading_notes.append(
             f"input.pool_experiments: {plural(len(pooled), 'study', 'studies')} of {source.label} whose rows "
             f"differ by the group column {group!r} {'is' if len(pooled) == 1 else 'are'} one experiment each "
             f"(Turkeltaub et al. 2012): {', '.join(map(repr, list(pooled)[:20]))}")
