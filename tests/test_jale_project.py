@@ -313,3 +313,38 @@ def test_a_group_that_differs_within_a_named_analysis_is_said(tmp_path):
     assert evidence.ids == ["Smith-a1", "Lee-a1", "Kim-a1"]
     assert any("the group column 'Diagnosis'" in w and "differs within one analysis" in w
                and "'Smith-a1'" in w for w in evidence.warnings)
+
+
+@pytest.mark.slow
+def test_a_generated_jale_project_runs_every_row(tmp_path):
+    """``ale-app config.yml OUT`` on a generated project (JALE's second layout, 40 experiments):
+    an M row, a P<N> row and a C row run; stability only for the P row's group; spec.json
+    records the project."""
+    import json
+
+    from helpers.jale_projects import generated_experiment_rows, small_config
+
+    rows = [["M", "everything", "+task"], ["P15", "high_cv", "+high"], ["C", "low", "+low"], [None, "high", "+high"]]
+    config = write_project(tmp_path / "project", rows, config=small_config(),
+                           experiments=generated_experiment_rows())
+    out = tmp_path / "out"
+    cmd, env = offline([sys.executable, "-m", "ale_app", str(config), str(out), "--n-jobs", "2", "-q"])
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr
+    names = {p.name for p in out.iterdir()}
+    assert {n for n in names if "stability_statmap.nii.gz" in n} == {
+        "group-highCv_space-MNI152NLin6Asym_res-2_desc-stability_statmap.nii.gz"}
+    assert "contrast-lowMinusHigh_space-MNI152NLin6Asym_res-2_stat-aledifference_statmap.nii.gz" in names
+    assert "contrast-lowMinusHigh_space-MNI152NLin6Asym_res-2_stat-ale_desc-conjunction_statmap.nii.gz" in names
+    recorded = json.loads((out / "spec.json").read_text())
+    assert list(recorded["groups"]) == ["everything", "highCv", "low", "high"]
+    assert recorded["groups"]["highCv"]["robustness"]["stability"]["subset_size"] == 15
+    assert "robustness" not in recorded["groups"]["everything"]
+    assert recorded["inference"]["n_iterations"] == 30
+    assert [r["runs_as"].split(":")[0] for r in recorded["jale"]["rows"]] == [
+        "group everything", "group highCv", "contrast lowMinusHigh", "second group of row 3's contrast"]
+    # Every experiment of a group left out once, in file order: the rows' selections, filled down.
+    for group, first, count in (("everything", "paper_0-task_high", 40), ("low", "paper_1-task_low", 20),
+                                ("high", "paper_0-task_high", 20)):
+        lines = (out / f"group-{group}_desc-jackknife_table.tsv").read_text().splitlines()
+        assert len(lines) == count + 1 and lines[1].split("\t")[0] == first

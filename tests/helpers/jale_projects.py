@@ -71,3 +71,29 @@ def write_project(folder: Path, analyses: list[list], first_row_only: bool = Fal
     path = folder / "config.yml"
     path.write_text(yaml.safe_dump(CONFIG if config is None else config, sort_keys=False), encoding="utf-8")
     return path
+
+
+def generated_experiment_rows(n_experiments: int = 40, seed: int = 3) -> list[list]:
+    """A seeded experiment sheet in JALE's second layout: ``n_experiments`` articles of 5 foci
+    near a few centres, alternately tagged ``low`` and ``high`` (``task`` on all), 10-25
+    subjects each; large enough for inferential groups (17 experiments or more)."""
+    import random
+
+    rng = random.Random(seed)
+    centres = [(-40, 20, 10), (38, 22, 8), (0, -50, 30), (-30, -60, 40), (20, -80, 0)]
+    rows: list[list] = [["Articles", "Subjects", "x", "y", "z", "Space", "Task", "Level"]]
+    for i in range(n_experiments):
+        level = "low" if i % 2 else "high"
+        subjects = rng.randint(10, 25)
+        for j in range(5):
+            x, y, z = (v + rng.randint(-6, 6) for v in rng.choice(centres[:4] if level == "low" else centres[1:]))
+            rows.append([f"paper_{i}", subjects, x, y, z, "MNI", "task", level] if j == 0 else
+                        [None, None, x, y, z, None, None, None])
+    return rows
+
+
+def small_config(iterations: int = 30, subsamples: int = 20) -> dict:
+    """JALE's config with few iterations (a test's run), cutoff prediction off."""
+    parameters = dict(CONFIG["parameters"], tfce_enabled=False, monte_carlo_iterations=iterations,
+                      subsample_n=subsamples, difference_iterations=10)
+    return {"project": CONFIG["project"], "parameters": parameters}
