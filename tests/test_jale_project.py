@@ -71,14 +71,16 @@ def test_the_old_table_reading_refused_the_second_layout_and_the_jale_format_rea
     JALE format fills them down."""
     from ale_app.errors import InputDataError
 
-    write_project(tmp_path, M_ROWS, first_row_only=True)
-    with pytest.raises(InputDataError):
-        from ale_app.inputs.evidence import load_evidence as load
-        from ale_app.spec.models import ALESpec, InputSpec
+    from ale_app.spec.models import ALESpec, InputSpec
 
-        load(InputSpec(path="experiment_info.xlsx", format="xlsx",
-                       columns={"study": "Articles", "sample_size": "Subjects", "space": "Space"}),
-             tmp_path, ALESpec())
+    write_project(tmp_path, M_ROWS, first_row_only=True)
+    with pytest.raises(InputDataError) as caught:
+        load_evidence(InputSpec(path="experiment_info.xlsx", format="xlsx",
+                                columns={"study": "Articles", "sample_size": "Subjects", "space": "Space"}),
+                      tmp_path, ALESpec())
+    # One problem for the 9 rows without an article (not one line each), and what to do.
+    assert caught.value.message.endswith("rows 3, 4, 6, 8, 10, 11, 13, 14, 15: Articles is empty on 9 rows.")
+    assert "read the workbook with format: jale, which fills it down" in caught.value.hint
     assert read_input(tmp_path / "experiment_info.xlsx", "jale").ids == IDS
 
 

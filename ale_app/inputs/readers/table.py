@@ -194,6 +194,8 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
             experiments[key].broken = True
 
     stopped = None
+    no_study: list[int] = []  # rows without a study, said in one problem after the loop
+    named_before = False  # a row with a study came before them (the study given on first rows only?)
     for lineno, row in rows:
         if len(problems) >= STOP_AFTER_PROBLEMS:
             stopped = f"{unit} {lineno}"
@@ -213,8 +215,9 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
         cell = {role: row[i].strip() for role, i in col.items()}
         study = cell["study"]
         if not study:
-            problem(lineno, f"{study_name} is empty.", "Every row names its study.")
+            no_study.append(lineno)
             continue
+        named_before = True
         analysis = cell.get("analysis") or DEFAULT_ANALYSIS
         if study in split:  # a study whose rows differ by the group column: one experiment per value
             analysis = row[group_index].strip() or DEFAULT_ANALYSIS  # type: ignore[index]
@@ -272,6 +275,8 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
             exp.broken = True
             continue
         exp.add_point((xyz[0], xyz[1], xyz[2]), lineno, space)
+    if no_study:
+        _no_study_problem(problems, no_study, study_name, unit, named_before and bool(no_study[0] > header_number + 1))
     if not experiments and not problems:
         raise InputDataError(f"{source.label} has a header but no coordinate rows.",
                              hint="Add one row per focus.")
@@ -292,6 +297,22 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
     result.table_roles = list(col) + (["group"] if group is not None else [])
     _note_group_split(result, split, several if pool_experiments else {}, group, source, "analysis" in col, varying)
     return result
+
+
+def _no_study_problem(problems: list[Problem], rows: list[int], study_name: str, unit: str,
+                      continued: bool) -> None:
+    """One problem for every row without a study (not one per row: a workbook that gives the
+    study only on each experiment's first row has hundreds), with what to do about JALE's
+    layout when the rows follow rows that name one."""
+    shown = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+    where = f"{unit} {rows[0]}" if len(rows) == 1 else f"{unit}s {shown}"
+    text = f"{study_name} is empty." if len(rows) == 1 else f"{study_name} is empty on {len(rows)} {unit}s."
+    hint = "Every row names its study."
+    if continued:
+        hint += (" If the study (and its subjects) is written only on each experiment's first row, as in JALE's "
+                 "second layout, read the workbook with format: jale, which fills it down (docs/jale.md), or fill "
+                 "the column in.")
+    problems.append(Problem(where, text, hint))
 
 
 def _split_studies(rows: Iterable[tuple[int, list[str]]], col: dict[str, int], group_index: int | None,
