@@ -350,3 +350,13 @@ def test_a_generated_jale_project_runs_every_row(tmp_path):
                                 ("high", "paper_0-task_high", 20)):
         lines = (out / f"group-{group}_desc-jackknife_table.tsv").read_text().splitlines()
         assert len(lines) == count + 1 and lines[1].split("\t")[0] == first
+
+
+def test_a_missing_analysis_workbook_is_exit_66_naming_it(tmp_path):
+    from ale_app.errors import MissingInputError
+
+    config = write_project(tmp_path, [["M", "all", "+task"]])
+    (tmp_path / "analysis_info.xlsx").unlink()
+    with pytest.raises(MissingInputError) as caught:
+        load_spec(str(config))
+    assert "analysis_info.xlsx" in caught.value.message and caught.value.exit_code == 66

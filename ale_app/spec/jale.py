@@ -33,13 +33,15 @@ calls it.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import re
 from pathlib import Path
 from typing import Any
 
-from ale_app.digests import sha256_file
+from ale_app.digests import sha256_bytes
 from ale_app.errors import MissingInputError, SpecError
+from ale_app.files import RECORD_LIMIT, RefusedFile, read_regular
 from ale_app.spec.jale_record import JaleOriginSpec, JaleRowSpec
 
 __all__ = ["is_jale_config", "jale_spec"]
@@ -101,20 +103,31 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def read_analysis_rows(path: Path) -> list[tuple[int, list[str]]]:
+def read_analysis_rows(path: Path) -> tuple[list[tuple[int, list[str]]], str]:
     """The non-empty rows of JALE's analysis sheet (``.xlsx`` or ``.csv``, no header) as
-    ``(row number, cells as text)``, in order."""
-    if not path.is_file():
-        raise MissingInputError(f"The JALE analysis sheet {str(path)!r} (project.analysis_info) does not exist.",
-                                hint="Check project.analysis_info in config.yml (relative to its folder).")
+    ``(row number, cells as text)``, in order, and the file's SHA-256. The file is read once,
+    as a regular file of at most :data:`~ale_app.files.RECORD_LIMIT` bytes."""
+    try:
+        data = read_regular(path, RECORD_LIMIT)
+    except RefusedFile as exc:
+        raise SpecError(f"The JALE analysis sheet {str(path)!r} is {exc.reason}.",
+                        hint="Give project.analysis_info as a regular .xlsx or .csv file.") from None
+    except OSError:
+        raise MissingInputError(f"The JALE analysis sheet {str(path)!r} (project.analysis_info) does not exist or "
+                                "cannot be read.",
+                                hint="Check project.analysis_info in config.yml (relative to its folder).") from None
     if path.suffix.lower() == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            raw = [(i, row) for i, row in enumerate(csv.reader(handle), start=1)]
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise SpecError(f"The JALE analysis sheet {str(path)!r} is not UTF-8 text.",
+                            hint="Save it as UTF-8 CSV, or as .xlsx.") from None
+        raw = [(i, row) for i, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)]
     else:
         from openpyxl import load_workbook
 
         try:
-            book = load_workbook(path, read_only=True, data_only=True, keep_links=False)
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
         except Exception as exc:  # not a workbook, damaged: said with the file
             raise SpecError(f"The JALE analysis sheet {str(path)!r} cannot be read as an Excel workbook: "
                             f"{type(exc).__name__}: {str(exc)[:200]}",
@@ -126,7 +139,7 @@ def read_analysis_rows(path: Path) -> list[tuple[int, list[str]]]:
                    enumerate(sheet.iter_rows(values_only=True), start=1)]
         finally:
             book.close()
-    return [(i, row) for i, row in raw if any(c.strip() for c in row)]
+    return [(i, row) for i, row in raw if any(c.strip() for c in row)], sha256_bytes(data)
 
 
 def _group_name(name: str, taken: set[str], row: int) -> str:
@@ -196,7 +209,7 @@ def jale_spec(data: dict, folder: Path, origin: str):
     names = {k: str(v) for k, v in given_names.items()}
     given = {**JALE_DEFAULTS, **{k: v for k, v in values.items() if k in JALE_DEFAULTS}}
     applied, not_applied, settings = _settings(given, values)
-    rows = read_analysis_rows(folder / names["analysis_info"])
+    rows, digest = read_analysis_rows(folder / names["analysis_info"])
     groups, contrasts, records, refused = _rows(rows, given, names["analysis_info"])
     if refused:
         raise SpecError(
@@ -225,7 +238,7 @@ def jale_spec(data: dict, folder: Path, origin: str):
         **settings,
         "jale": JaleOriginSpec(config=Path(origin).name, experiment_info=names["experiment_info"],
                                analysis_info=names["analysis_info"],
-                               analysis_info_sha256=sha256_file(folder / names["analysis_info"]),
+                               analysis_info_sha256=digest,
                                parameters=values, applied=applied,
                                not_applied=not_applied, rows=records).model_dump(),
     }
