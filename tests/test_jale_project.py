@@ -352,6 +352,15 @@ def test_a_generated_jale_project_runs_every_row(tmp_path):
         assert len(lines) == count + 1 and lines[1].split("\t")[0] == first
 
 
+def test_a_contrast_under_tfce_correction_is_refused(tmp_path):
+    config = dict(CONFIG, parameters=dict(CONFIG["parameters"], contrast_correction_method="tfce"))
+    path = write_project(tmp_path, [["C", "low", "+low"], [None, "high", "+high"]], config=config)
+    with pytest.raises(SpecError) as caught:
+        load_spec(str(path))
+    assert "row 1: contrast_correction_method is 'tfce'" in caught.value.message
+    assert "row 2" not in caught.value.message
+
+
 def test_a_missing_analysis_workbook_is_exit_66_naming_it(tmp_path):
     from ale_app.errors import MissingInputError
 

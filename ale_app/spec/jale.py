@@ -21,7 +21,8 @@ group's ``select.tags`` (:class:`~ale_app.spec.input.TagRuleSpec`). A row of the
 and rule as an earlier one is the same group. A type written with surrounding spaces
 (JALE's own example writes ``"C "``, which JALE 0.2.10 skips) is read as meant, with a
 warning. A row ale-app cannot run (an ROI mask ``$mask.nii``, MA clustering ``Cluster``, a
-``P`` or ``B`` without N, an unknown type, a rule that selects nothing) is refused before
+``P`` or ``B`` without N, an unknown type, a rule that selects nothing, a ``C`` row under
+``contrast_correction_method: tfce``) is refused before
 anything runs, every such row named with its reason. ``config.yml`` values become the
 spec's settings; those ale-app does not apply, and keys JALE does not know, are listed in
 one warning and recorded (``jale`` in ``spec.json``).
@@ -341,6 +342,11 @@ def _rows(rows: list[tuple[int, list[str]]], given: dict, sheet: str):
             if label is not None:
                 runs_as.setdefault(number, []).append(
                     f"group {label}: main effect" + (f" and stability on subsets of {stability}" if stability else ""))
+            continue
+        if kind == "C" and str(given["parameters.contrast_correction_method"]).lower() == "tfce":
+            second_rows.add(index + 1)
+            refused.append((number, "contrast_correction_method is 'tfce' in config.yml, and ale-app computes no "
+                            "TFCE; set it to 'cFWE' (ale-app's subtraction reports cluster- and voxel-level FWE)"))
             continue
         if index + 1 >= len(rows):
             refused.append((number, f"a {kind} row compares it with the next row, and there is none"))
