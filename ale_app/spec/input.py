@@ -79,7 +79,7 @@ class TagRuleSpec(StrictModel):
 
 class SelectSpec(StrictModel):
     """Which analyses of the input enter the meta-analysis: at most one of ``first``,
-    ``ids`` and ``where``, and, after it, ``exclude``.
+    ``ids``, ``where`` and ``tags``, and, after it, ``exclude``.
 
     Attributes
     ----------
@@ -117,8 +117,8 @@ class SelectSpec(StrictModel):
         default=None,
         min_length=1,
         max_length=MAX_ANALYSES,
-        description="Leave out the analyses with these ids (as the input names them) from what 'first', 'ids' "
-        "or 'where' keeps, or from all analyses when none of them is given.",
+        description="Leave out the analyses with these ids (as the input names them) from what 'first', 'ids', "
+        "'where' or 'tags' keeps, or from all analyses when none of them is given.",
     )
 
     @model_validator(mode="after")
@@ -301,7 +301,7 @@ class InputSpec(StrictModel):
     )
     select: SelectSpec | None = Field(
         default=None,
-        description="Which analyses to keep (at most one of 'first', 'ids' and 'where', then 'exclude'); "
+        description="Which analyses to keep (at most one of 'first', 'ids', 'where' and 'tags', then 'exclude'); "
         "null keeps all.",
     )
     outside_field_of_view: Literal["error", "keep"] = Field(

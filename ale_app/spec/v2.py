@@ -98,7 +98,7 @@ class GroupSpec(_StrictModel):
     sheet: str | None = Field(default=None, min_length=1, description=(
         "The sheet of the group's Excel workbook to read (as input.sheet); only with 'path'."))
     select: SelectSpec | None = Field(default=None, description=(
-        "Which analyses form the group (at most one of 'first', 'ids', 'where', then 'exclude'); null keeps "
+        "Which analyses form the group (at most one of 'first', 'ids', 'where', 'tags', then 'exclude'); null keeps "
         "all."))
     outside_field_of_view: Literal["error", "keep"] | None = Field(
         default=None, description="As input.outside_field_of_view; only with 'path'.")
