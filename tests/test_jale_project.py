@@ -352,6 +352,13 @@ def test_a_generated_jale_project_runs_every_row(tmp_path):
         assert len(lines) == count + 1 and lines[1].split("\t")[0] == first
 
 
+def test_config_values_of_the_wrong_type_are_refused_naming_them(tmp_path):
+    config = dict(CONFIG, parameters=dict(CONFIG["parameters"], pool_experiments="False", subsample_n=2.5))
+    with pytest.raises(SpecError) as caught:
+        load_spec(str(write_project(tmp_path, [["M", "all", "+task"]], config=config)))
+    assert "parameters.pool_experiments: 'False'; parameters.subsample_n: 2.5" in caught.value.message
+
+
 def test_a_contrast_under_tfce_correction_is_refused(tmp_path):
     config = dict(CONFIG, parameters=dict(CONFIG["parameters"], contrast_correction_method="tfce"))
     path = write_project(tmp_path, [["C", "low", "+low"], [None, "high", "+high"]], config=config)

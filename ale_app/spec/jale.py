@@ -209,6 +209,7 @@ def jale_spec(data: dict, folder: Path, origin: str):
                         "experiment_info: experiment_info.xlsx}.")
     names = {k: str(v) for k, v in given_names.items()}
     given = {**JALE_DEFAULTS, **{k: v for k, v in values.items() if k in JALE_DEFAULTS}}
+    _check_types(given, origin)
     applied, not_applied, settings = _settings(given, values)
     rows, digest = read_analysis_rows(folder / names["analysis_info"])
     groups, contrasts, records, refused = _rows(rows, given, names["analysis_info"])
@@ -244,6 +245,28 @@ def jale_spec(data: dict, folder: Path, origin: str):
                                not_applied=not_applied, rows=records).model_dump(),
     }
     return AnalysisSpecV3.model_validate(spec)
+
+
+def _check_types(given: dict, origin: str) -> None:
+    """Refuse config values of another type than JALE's (``True``/``False``, a number, a whole
+    number, text), naming every such key, as JALE's own schema refuses them."""
+    wrong = []
+    for key, default in JALE_DEFAULTS.items():
+        value = given[key]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+        else:
+            ok = isinstance(value, str) and value in ("cFWE", "vFWE", "tfce")
+        if not ok:
+            wrong.append(f"{key}: {value!r}")
+    if wrong:
+        raise SpecError(f"The JALE config {origin} has values JALE 0.2.10 does not accept: {'; '.join(wrong)}.",
+                        hint="Switches are True or False, iterations whole numbers of at least 1, thresholds numbers "
+                        "from 0 to 1, contrast_correction_method one of cFWE, vFWE, tfce (as JALE's example config).")
 
 
 def _settings(given: dict, values: dict) -> tuple[dict[str, str], dict[str, str], dict]:
