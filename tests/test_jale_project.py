@@ -352,6 +352,24 @@ def test_a_generated_jale_project_runs_every_row(tmp_path):
         assert len(lines) == count + 1 and lines[1].split("\t")[0] == first
 
 
+def test_a_group_too_small_for_inference_names_the_rows_to_change(tmp_path):
+    from ale_app.errors import InputDataError
+    from ale_app.run.pipeline import validate
+
+    spec, folder, _ = load_spec(str(write_project(tmp_path, [["M", "all", "+task"]])))
+    with pytest.raises(InputDataError) as caught:
+        validate(to_project(spec), folder)
+    assert "needs at least 17 experiments" in caught.value.message and "has 5" in caught.value.message
+    assert "remove those rows from analysis_info.xlsx or widen their tags" in caught.value.hint
+    assert "mode: descriptive" not in caught.value.hint  # a JALE project has no spec to edit
+    # Several groups: each one named, the same hint.
+    spec, folder, _ = load_spec(str(write_project(tmp_path / "two", [["M", "low", "+low"], ["M", "high", "+high"]])))
+    with pytest.raises(InputDataError) as caught:
+        validate(to_project(spec), folder)
+    assert "group 'low' has 2" in caught.value.message and "group 'high' has 3" in caught.value.message
+    assert "remove those rows from analysis_info.xlsx" in caught.value.hint
+
+
 def test_config_values_of_the_wrong_type_are_refused_naming_them(tmp_path):
     config = dict(CONFIG, parameters=dict(CONFIG["parameters"], pool_experiments="False", subsample_n=2.5))
     with pytest.raises(SpecError) as caught:

@@ -23,7 +23,12 @@ def validate(project: Project, spec_dir: Path) -> dict:
     Every problem found is raised as one :class:`~ale_app.errors.InputDataError`."""
     if project.shape == "single":
         (name,) = project.groups
-        return {name: validate_group(project.groups[name], spec_dir)}
+        try:
+            return {name: validate_group(project.groups[name], spec_dir)}
+        except InputDataError as exc:
+            if getattr(project.source, "jale", None) is not None and "min_experiments" in exc.message:
+                exc.hint = _few_hint(project.source)  # a JALE project has no spec to edit
+            raise
     return validate_groups(project.source, list(project.groups),
                            [(plan.groups, project.contrast_spec(plan), "" if project.shape == "pair" else
                              f"contrast {plan.label!r}: ") for plan in project.contrasts], spec_dir)
@@ -163,9 +168,19 @@ def validate_groups(spec, names: list[str], contrasts: list[tuple[tuple[str, str
     if problems:
         raise InputDataError(
             "The groups cannot be compared:\n" + "\n".join(f"  - {p}" for p in problems),
-            hint="Fix every problem listed. " + min_experiments_hint(spec.inference.min_experiments, per_group=True)
+            hint="Fix every problem listed. " + _few_hint(spec)
             if any("min_experiments" in p for p in problems) else "Fix every problem listed.")
     return evidence
+
+
+def _few_hint(spec) -> str:
+    """What to do about groups below ``inference.min_experiments``: in a spec, its mode or that
+    setting; in a JALE project (which has neither), the rows of its analysis sheet."""
+    if getattr(spec, "jale", None) is not None:
+        return (f"A JALE project runs every row inferentially, as JALE does, and ale-app refuses inference on fewer "
+                f"than {spec.inference.min_experiments} experiments per group (Eickhoff et al. 2016 recommend at "
+                f"least 17-20): remove those rows from {spec.jale.analysis_info} or widen their tags.")
+    return min_experiments_hint(spec.inference.min_experiments, per_group=True)
 
 
 def _overlap(a: str, b: str, ev_a, ev_b) -> list[str]:
