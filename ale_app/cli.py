@@ -264,15 +264,15 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     project = to_project(spec)
     if args.validate_only:
         from ale_app.inputs.evidence_summary import summary_lines
+        from ale_app.run.validate import header_lines
 
         groups = pipeline.validate(project, spec_dir)
+        for line in header_lines(args.spec, project, groups):
+            _print(line)
         if project.shape == "single":
-            _print(f"spec: {args.spec} (valid)")
             for line in summary_lines(*groups.values()):
                 _print(line)
         else:
-            said = "; ".join(f"contrast {c.first} minus {c.second}" for c in project.contrasts)
-            _print(f"spec: {args.spec} (valid; {said})")
             for name, evidence in groups.items():
                 _print(f"group {name}:")
                 for line in summary_lines(evidence, field=f"groups.{name}"):

@@ -252,6 +252,9 @@ def _note_reading(read, reads: list, names: list[str], input_spec: InputSpec, la
     if read.sheet_note:
         notes.append(f"read {read.sheet_note}")
         LGR.info("Read %s", read.sheet_note)
+    for note in read.reading_notes:
+        notes.append(note)
+        LGR.info("%s", note[:1].upper() + note[1:])
     ignored = ignored_columns(read, input_spec)
     likely = likely_roles(ignored, read, file_field)
     if ignored:
@@ -386,7 +389,10 @@ def _find_warnings(read, fov_warnings: list[str], ids: list[str], coords: pd.Dat
 
     analysis_names = {aid: analysis for aid, _study, analysis, _where in reversed(read.entries)
                       if analysis is not None}
-    return list(read.notes) + fov_warnings + C.find_warnings(
+    from ale_app.inputs.readers.jale_workbook import shared_subjects_warning
+
+    shared = shared_subjects_warning(read.shared_subjects, ids)
+    return list(read.notes) + ([shared] if shared else []) + fov_warnings + C.find_warnings(
         ids, coords, outside_mask, unconverted, kept_outside,
         study_of=study_of, sample_sizes=sample_sizes, analysis_names=analysis_names
     ) + S.grouping_warnings(grouping, input_study, read.where)

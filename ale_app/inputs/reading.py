@@ -37,7 +37,8 @@ def _read_key(input_spec: InputSpec, path: list[Path], file_field: str) -> tuple
     file replaced in between is read again), format, columns, sheet and the spec field named."""
     files = tuple((str(p), *(lambda st: (st.st_ino, st.st_size, st.st_mtime_ns))(os.stat(p))) for p in path)
     columns = None if input_spec.columns is None else tuple(sorted(input_spec.columns.model_dump().items()))
-    return files, input_spec.format, columns, input_spec.sheet, file_field, isinstance(input_spec.path, str)
+    return (files, input_spec.format, columns, input_spec.sheet, file_field, isinstance(input_spec.path, str),
+            input_spec.pool_experiments)
 
 
 def read_files_once(input_spec: InputSpec, path: list[Path], names: list[str], file_field: str) -> tuple:
@@ -59,7 +60,8 @@ def _read_files_now(input_spec: InputSpec, path: list[Path], names: list[str], f
 
     mapping = None if input_spec.columns is None else input_spec.columns.model_dump()
     if isinstance(input_spec.path, str):
-        read = read_input(path[0], input_spec.format, columns=mapping, sheet=input_spec.sheet, field=file_field)
+        read = read_input(path[0], input_spec.format, columns=mapping, sheet=input_spec.sheet, field=file_field,
+                          pool_experiments=input_spec.pool_experiments)
         return read, [read]
     from ale_app.inputs.readers.combine import read_files
 

@@ -13,7 +13,7 @@ from ale_app.spec.models import InputSpec
 MAX_LISTED = 20
 #: Format names in messages.
 FORMAT_NAMES = {"sleuth": "Sleuth", "tsv": "TSV/CSV", "xlsx": "Excel", "nimads": "NIMADS",
-                "nimare-json": "NiMARE JSON"}
+                "nimare-json": "NiMARE JSON", "jale": "JALE experiment"}
 
 
 def select_ids(read, input_spec: InputSpec, label: str = "", field: str = "input") -> list[str]:
@@ -37,7 +37,7 @@ def select_ids(read, input_spec: InputSpec, label: str = "", field: str = "input
     chosen = set(kept)
     outside = [i for i in exclude if i not in chosen]
     if outside:
-        how = next(k for k in ("first", "ids", "where") if getattr(select, k) is not None)
+        how = next(k for k in ("first", "ids", "where", "tags") if getattr(select, k) is not None)
         raise InputDataError(
             f"{field}.select.exclude names analyses that {field}.select.{how} does not keep, so excluding "
             f"them changes nothing: {listed(_shown(outside), MAX_LISTED)}.",
@@ -72,6 +72,8 @@ def _select_kept(read, select, label: str, field: str) -> list[str]:
     all_ids = read.ids
     if select.where is not None:
         return _select_where(read, select.where, label, f"{field}.select.where")
+    if select.tags is not None:
+        return select_tags(read, select.tags, label, f"{field}.select.tags")
     if select.first is None and select.ids is None:
         return list(all_ids)
     if select.first is not None:
@@ -173,3 +175,28 @@ def _where_hint(fmt: str) -> str:
         "nimare-json": "The keys of a contrast's (or its study's) 'metadata' with a text, number or "
                        "true/false value describe analyses.",
     }.get(fmt, "Name a column of the input.")
+
+
+def select_tags(read, rule, label: str, field: str) -> list[str]:
+    """The analyses whose tags meet ``rule`` (a :class:`~ale_app.spec.input.TagRuleSpec`), in
+    file order; a tag that no analysis holds is refused (as JALE refuses it), naming the tags
+    the input holds."""
+    if read.tags is None:
+        raise InputDataError(
+            f"{field} selects by tags, but {label} is a {FORMAT_NAMES.get(read.format, read.format)} file, which "
+            "has no tags.",
+            hint="Tags are the tag columns of JALE's experiment workbook (format 'jale'); select by a column "
+            f"({field[:-len('.tags')]}.where) in other inputs.")
+    counts: dict[str, int] = {}
+    for aid in read.ids:
+        for tag in read.tags.get(aid, ()):
+            counts[tag] = counts.get(tag, 0) + 1
+    unknown = [t for t in rule.named() if t not in counts]
+    if unknown:
+        held = [f"{t!r} ({n})" for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        raise InputDataError(
+            f"{field} names {plural(len(unknown), 'tag')} that no experiment of {label} has: "
+            f"{listed([repr(t) for t in unknown])}; its experiments' tags are {listed(held) or 'none'}.",
+            hint="Tags are compared in lower case, without surrounding spaces; check the spelling against the "
+            "tag columns.")
+    return [aid for aid in read.ids if rule.keeps(read.tags.get(aid, frozenset()))]

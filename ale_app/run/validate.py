@@ -13,7 +13,7 @@ from ale_app.spec.models import AnalysisSpec
 from ale_app.spec.project import Project
 from ale_app.spec.v2 import AnalysisSpecV2, group_input, group_spec
 
-__all__ = ["balanced_problems", "check_failsafe_bounds", "check_mode", "check_robustness", "min_experiments_hint",
+__all__ = ["analysis_lines", "header_lines", "balanced_problems", "check_failsafe_bounds", "check_mode", "check_robustness", "min_experiments_hint",
            "validate", "validate_group", "validate_pair"]
 
 
@@ -23,7 +23,12 @@ def validate(project: Project, spec_dir: Path) -> dict:
     Every problem found is raised as one :class:`~ale_app.errors.InputDataError`."""
     if project.shape == "single":
         (name,) = project.groups
-        return {name: validate_group(project.groups[name], spec_dir)}
+        try:
+            return {name: validate_group(project.groups[name], spec_dir)}
+        except InputDataError as exc:
+            if getattr(project.source, "jale", None) is not None and "min_experiments" in exc.message:
+                exc.hint = _few_hint(project.source)  # a JALE project has no spec to edit
+            raise
     return validate_groups(project.source, list(project.groups),
                            [(plan.groups, project.contrast_spec(plan), "" if project.shape == "pair" else
                              f"contrast {plan.label!r}: ") for plan in project.contrasts], spec_dir)
@@ -163,9 +168,19 @@ def validate_groups(spec, names: list[str], contrasts: list[tuple[tuple[str, str
     if problems:
         raise InputDataError(
             "The groups cannot be compared:\n" + "\n".join(f"  - {p}" for p in problems),
-            hint="Fix every problem listed. " + min_experiments_hint(spec.inference.min_experiments, per_group=True)
+            hint="Fix every problem listed. " + _few_hint(spec)
             if any("min_experiments" in p for p in problems) else "Fix every problem listed.")
     return evidence
+
+
+def _few_hint(spec) -> str:
+    """What to do about groups below ``inference.min_experiments``: in a spec, its mode or that
+    setting; in a JALE project (which has neither), the rows of its analysis sheet."""
+    if getattr(spec, "jale", None) is not None:
+        return (f"A JALE project runs every row inferentially, as JALE does, and ale-app refuses inference on fewer "
+                f"than {spec.inference.min_experiments} experiments per group (Eickhoff et al. 2016 recommend at "
+                f"least 17-20): remove those rows from {spec.jale.analysis_info} or widen their tags.")
+    return min_experiments_hint(spec.inference.min_experiments, per_group=True)
 
 
 def _overlap(a: str, b: str, ev_a, ev_b) -> list[str]:
@@ -209,3 +224,34 @@ def _same_foci(ev1, ev2) -> list[tuple[str, str]]:
     k1, k2 = keys(ev1), keys(ev2)
     by_foci = {v: k for k, v in k2.items()}
     return [(a, by_foci[v]) for a, v in k1.items() if v in by_foci]
+
+
+def analysis_lines(project: Project, evidence: dict, spec: str = "") -> list[str]:
+    """``--validate-only``'s list of a JALE project's analyses (none for a spec written as one):
+    every row of its analysis sheet, what it runs as, and its group's experiments and subjects
+    (``evidence``: each group's :class:`~ale_app.inputs.evidence.Evidence` by name); then the
+    config values ale-app applied and those it does not."""
+    origin = getattr(project.source, "jale", None)
+    if origin is None:
+        return []
+    lines = [f"JALE project {spec}: {len(origin.rows)} row(s) of {origin.analysis_info}, "
+             f"experiments from {origin.experiment_info}:"]
+    for row in origin.rows:
+        what = f"row {row.row} {row.type.strip() or '-'} {row.name} ({' '.join(row.conditions)})"
+        ev = evidence.get(row.group) if row.group else None
+        counted = ""
+        if ev is not None:
+            sizes = [s for s in ev.sample_sizes.values() if s is not None]
+            counted = f"; {len(ev.ids)} experiments, {int(sum(sizes)):,} subjects"
+        lines.append(f"  {what}: {row.runs_as}{counted}")
+    lines.append("config applied: " + "; ".join(f"{k} -> {v}" for k, v in origin.applied.items()))
+    lines.append("config not applied: " + "; ".join(f"{k} ({v})" for k, v in origin.not_applied.items()))
+    return lines
+
+
+def header_lines(spec: str, project: Project, evidence: dict) -> list[str]:
+    """The first lines of ``--validate-only``'s summary: the spec (``spec`` as given) and its
+    contrasts, then a JALE project's analyses (:func:`analysis_lines`)."""
+    said = "; ".join(f"contrast {c.label}: {c.first} minus {c.second}" for c in project.contrasts)
+    first = f"spec: {spec} (valid)" if project.shape == "single" else f"spec: {spec} (valid; {said})"
+    return [first, *analysis_lines(project, evidence, spec)]

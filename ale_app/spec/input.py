@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from ale_app.spec.fields import MAX_ANALYSES, OptionalInt, StrictModel, given_text
+from ale_app.spec.fields import MAX_ANALYSES, Bool, OptionalInt, StrictModel, given_text
 
 
 class WhereSpec(StrictModel):
@@ -33,9 +33,53 @@ class WhereSpec(StrictModel):
                               "(compared as text, exactly).")
 
 
+class TagRuleSpec(StrictModel):
+    """Keep the analyses whose tags (a JALE workbook's tag columns) meet every part given:
+    JALE's ``+tag`` (AND), ``?`` (OR of the tags before it) and ``-tag`` (NOT).
+
+    Attributes
+    ----------
+    all : list of str, default=[]
+        Tags an analysis must all have (JALE's ``+tag`` after the last ``?``).
+    any : list of str, default=[]
+        Tags of which an analysis must have at least one (JALE's ``+tag`` rows joined by ``?``).
+    none : list of str, default=[]
+        Tags an analysis must not have (JALE's ``-tag``).
+
+    Tags are compared as JALE compares them: lower case, without surrounding spaces. Every
+    tag named must be held by some analysis of the input.
+    """
+
+    all: list[str] = Field(default_factory=list, max_length=100, description=(
+        "Tags an analysis must all have (JALE's +tag, logical AND); compared in lower case."))
+    any: list[str] = Field(default_factory=list, max_length=100, description=(
+        "Tags of which an analysis must have at least one (JALE's +tag rows joined by '?', logical OR)."))
+    none: list[str] = Field(default_factory=list, max_length=100, description=(
+        "Tags an analysis must not have (JALE's -tag, logical NOT)."))
+
+    @model_validator(mode="after")
+    def _some_tag(self) -> TagRuleSpec:
+        if not (self.all or self.any or self.none):
+            raise ValueError("name at least one tag in 'all', 'any' or 'none'")
+        if any(not t.strip() for t in (*self.all, *self.any, *self.none)):
+            raise ValueError("a tag is empty")
+        return self
+
+    def keeps(self, tags: frozenset[str] | set[str] | tuple[str, ...]) -> bool:
+        """Whether an analysis with ``tags`` (lower case) is kept."""
+        held = {t.strip().lower() for t in tags}
+        return (all(t.strip().lower() in held for t in self.all)
+                and (not self.any or any(t.strip().lower() in held for t in self.any))
+                and not any(t.strip().lower() in held for t in self.none))
+
+    def named(self) -> list[str]:
+        """Every tag the rule names, lower case, once each, in the order given."""
+        return list(dict.fromkeys(t.strip().lower() for t in (*self.all, *self.any, *self.none)))
+
+
 class SelectSpec(StrictModel):
     """Which analyses of the input enter the meta-analysis: at most one of ``first``,
-    ``ids`` and ``where``, and, after it, ``exclude``.
+    ``ids``, ``where`` and ``tags``, and, after it, ``exclude``.
 
     Attributes
     ----------
@@ -45,6 +89,8 @@ class SelectSpec(StrictModel):
         Analyses by id, as the input names them (at least 2).
     where : WhereSpec or None, default=None
         Analyses by the value of a column (e.g. a group or tag column of a table).
+    tags : TagRuleSpec or None, default=None
+        Analyses by their tags (a JALE workbook's tag columns): all of, any of, none of.
     exclude : list of str or None, default=None
         Analyses by id to leave out of what the rest of the selection keeps (of every
         analysis when nothing else is given).
@@ -64,21 +110,24 @@ class SelectSpec(StrictModel):
     )
     where: WhereSpec | None = Field(default=None, description="Keep the analyses whose column holds one of the "
                                     "given values, e.g. {column: task, values: [n-back]}.")
+    tags: TagRuleSpec | None = Field(default=None, description="Keep the analyses whose tags (the tag columns "
+                                     "of a JALE workbook, format 'jale') meet the rule, e.g. {all: [inhibition], "
+                                     "none: [high]}.")
     exclude: list[str] | None = Field(
         default=None,
         min_length=1,
         max_length=MAX_ANALYSES,
-        description="Leave out the analyses with these ids (as the input names them) from what 'first', 'ids' "
-        "or 'where' keeps, or from all analyses when none of them is given.",
+        description="Leave out the analyses with these ids (as the input names them) from what 'first', 'ids', "
+        "'where' or 'tags' keeps, or from all analyses when none of them is given.",
     )
 
     @model_validator(mode="after")
     def _one_way(self) -> SelectSpec:
-        given = [k for k in ("first", "ids", "where") if getattr(self, k) is not None]
+        given = [k for k in ("first", "ids", "where", "tags") if getattr(self, k) is not None]
         if len(given) > 1:
             if given == ["first", "ids"]:
                 raise ValueError("give at most one of 'first' and 'ids'")
-            raise ValueError(f"give at most one of 'first', 'ids' and 'where' (got {' and '.join(given)})")
+            raise ValueError(f"give at most one of 'first', 'ids', 'where' and 'tags' (got {' and '.join(given)})")
         for name in ("ids", "exclude"):
             listed = getattr(self, name)
             if listed is not None and len(set(listed)) != len(listed):
@@ -138,7 +187,7 @@ class ColumnsSpec(StrictModel):
         return {role: getattr(self, role) or default for role, default in COLUMN_ROLES.items()}
 
 
-InputFormat = Literal["auto", "nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet"]
+InputFormat = Literal["auto", "nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet", "jale"]
 
 #: At most this many files in one ``path`` list.
 MAX_INPUT_FILES = 1000
@@ -190,11 +239,14 @@ class InputSpec(StrictModel):
         ``nimare:NAME`` names a resource bundled with NiMARE (``nimare.utils.get_resource_path()``).
         A list of files is read as one evidence base, each file in its own space and format
         (not parquet folders); the same experiment in two files is refused, naming both.
-    format : {"auto", "nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet"}, default="auto"
+    format : {"auto", "nimads", "nimare-json", "sleuth", "tsv", "xlsx", "parquet", "jale"}, default="auto"
         The input's format (of every file of a list); ``auto`` decides, file by file, from the
         extension and the content (a folder is a parquet studyset; ``.tsv``/``.csv`` a table;
         ``.xlsx`` an Excel workbook; ``.json`` NIMADS or NiMARE JSON by shape; a text file whose
-        first line starts with ``//`` Sleuth).
+        first line starts with ``//`` Sleuth). ``jale`` (never chosen by ``auto``) is JALE's
+        ``experiment_info`` workbook (``.xlsx`` or ``.csv``): article, subjects, x, y, z and space
+        in its first six columns whatever their headers, tag columns after them; the article may
+        be given on every row or only on each experiment's first row (then filled down).
     columns : ColumnsSpec or None, default=None
         For a table (TSV, CSV, Excel): which of its headers holds each column ale-app reads;
         None reads the usual headers (``study_id``, ``analysis_id``, ``x``, ``y``, ``z``,
@@ -215,6 +267,11 @@ class InputSpec(StrictModel):
         the year), its author-year start (``author-year``; repeats written without a colon
         are one study), or none (``each-experiment``). Placeholder study names (``null, .``)
         never group experiments. The rule is stated in the summary and the report.
+    pool_experiments : bool, default=False
+        Rows of one study that differ by their tags (format ``jale``) or by the ``group``
+        column (a table without an analysis column) are separate experiments that share
+        subjects (JALE's rule), named in a warning; ``true`` pools them into one experiment per
+        study (Turkeltaub et al. 2012; JALE's ``pool_experiments``).
     """
 
     path: InputPath = Field(description=PATH_DESCRIPTION)
@@ -224,8 +281,10 @@ class InputSpec(StrictModel):
             "Input format: 'sleuth' (GingerALE text), 'tsv' (a .tsv or .csv table with columns "
             "study_id, analysis_id, x, y, z, space, sample_size, or those 'columns' maps), 'xlsx' (the "
             "same table in an Excel workbook), 'nimads' (NIMADS studyset JSON), 'nimare-json' (NiMARE "
-            "dataset JSON), 'parquet' (NiMARE parquet studyset folder). 'auto' decides from the "
-            "extension and the content."
+            "dataset JSON), 'parquet' (NiMARE parquet studyset folder), 'jale' (JALE's experiment_info "
+            "workbook: article, subjects, x, y, z, space in the first six columns, then tag columns; the article "
+            "on every row or only on each experiment's first row). 'auto' decides from the extension and the "
+            "content (never 'jale')."
         ),
     )
     columns: ColumnsSpec | None = Field(
@@ -242,7 +301,7 @@ class InputSpec(StrictModel):
     )
     select: SelectSpec | None = Field(
         default=None,
-        description="Which analyses to keep (at most one of 'first', 'ids' and 'where', then 'exclude'); "
+        description="Which analyses to keep (at most one of 'first', 'ids', 'where' and 'tags', then 'exclude'); "
         "null keeps all.",
     )
     outside_field_of_view: Literal["error", "keep"] = Field(
@@ -265,4 +324,12 @@ class InputSpec(StrictModel):
             "group experiments. Left out of spec.json when it is the default."
         ),
     )
-
+    pool_experiments: Bool = Field(
+        default=False,
+        description=(
+            "Rows of one study that differ by their tags (format 'jale') or by the group column (a table without "
+            "an analysis column) are separate experiments sharing subjects (JALE's rule), named in a warning; "
+            "true pools them into one experiment per study (Turkeltaub et al. 2012; JALE's pool_experiments). "
+            "Left out of spec.json when false."
+        ),
+    )

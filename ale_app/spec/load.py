@@ -302,7 +302,9 @@ def parse_spec(text: str, origin: str) -> AnalysisSpec | AnalysisSpecV2 | Analys
     """Parse and validate spec ``text``; ``origin`` names it in messages.
 
     A ``.json`` origin is read as strict JSON, anything else as YAML (which JSON also is).
-    Keys given twice and nesting deeper than :data:`MAX_SPEC_DEPTH` are refused.
+    Keys given twice and nesting deeper than :data:`MAX_SPEC_DEPTH` are refused. A JALE
+    project's ``config.yml`` (:func:`ale_app.spec.jale.is_jale_config`) is read with its
+    workbooks into a version-3 spec (:func:`ale_app.spec.jale.jale_spec`).
     """
     if origin.lower().endswith(".json"):
         data = _load_json(text, origin)
@@ -313,6 +315,15 @@ def parse_spec(text: str, origin: str) -> AnalysisSpec | AnalysisSpecV2 | Analys
             f"The spec must be a mapping of keys to values ({origin}), not {type(data).__name__}.",
             hint="Start from 'ale-app --print-schema' or examples/pain-qualitative.yaml.",
         )
+    from ale_app.spec.jale import is_jale_config
+
+    if is_jale_config(data):  # a JALE project's config.yml: the project as a version-3 spec
+        from ale_app.spec.jale import jale_spec
+
+        try:
+            return jale_spec(data, Path(origin).resolve().parent, origin)
+        except ValidationError as exc:
+            raise _format_validation_error(exc, "", origin, spec_model({"spec_version": 3})) from None
     model = spec_model(data)
     try:
         return model.model_validate(data)

@@ -98,7 +98,7 @@ class GroupSpec(_StrictModel):
     sheet: str | None = Field(default=None, min_length=1, description=(
         "The sheet of the group's Excel workbook to read (as input.sheet); only with 'path'."))
     select: SelectSpec | None = Field(default=None, description=(
-        "Which analyses form the group (at most one of 'first', 'ids', 'where', then 'exclude'); null keeps "
+        "Which analyses form the group (at most one of 'first', 'ids', 'where', 'tags', then 'exclude'); null keeps "
         "all."))
     outside_field_of_view: Literal["error", "keep"] | None = Field(
         default=None, description="As input.outside_field_of_view; only with 'path'.")
@@ -378,4 +378,7 @@ def group_spec(spec: AnalysisSpecV2 | Any, name: str) -> AnalysisSpec:
     data = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in data.items()}
     data["title"] = f"{spec.title} ({name})" if spec.title else name
     data["input"] = group_input(spec, name)
+    own = getattr(spec.groups[name], "robustness", None)  # a version-3 group's own robustness
+    if own is not None:
+        data["robustness"] = own.model_dump()
     return AnalysisSpec.model_validate({"spec_version": 1, **data})

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from ale_app.spec.fields import StrictModel
+from ale_app.spec.jale_record import JaleOriginSpec
 from ale_app.spec.models import (
     MAX_TITLE_LENGTH,
     ALESpec,
@@ -47,7 +48,7 @@ from ale_app.spec.v2 import (
     record_of,
 )
 
-__all__ = ["AnalysisSpecV3", "ProjectContrastSpec", "pair_spec"]
+__all__ = ["AnalysisSpecV3", "ProjectContrastSpec", "ProjectGroupSpec", "pair_spec"]
 
 #: A contrast's name becomes a BIDS label (``contrast-<name>_...``).
 CONTRAST_NAME = re.compile(r"^[A-Za-z0-9]+$")
@@ -74,6 +75,21 @@ class ProjectContrastSpec(ContrastSpec):
         return self.name or contrast_label(*self.groups)
 
 
+class ProjectGroupSpec(GroupSpec):
+    """One group of a project: version 2's group, with its own robustness if it asks for it.
+
+    Attributes
+    ----------
+    robustness : RobustnessSpec or None, default=None
+        This group's robustness in place of the spec's ``robustness`` (a JALE ``P<N>`` row:
+        subsampling stability with subsets of N for this group only); inferential mode only.
+    """
+
+    robustness: RobustnessSpec | None = Field(default=None, description=(
+        "This group's own robustness (stability, fail-safe N) in place of the spec's 'robustness', e.g. a JALE "
+        "P<N> row's subsampling stability; inferential mode only. Left out of spec.json when absent."))
+
+
 class AnalysisSpecV3(StrictModel):
     """An ale-app analysis spec, version 3: a project of named groups and the contrasts between them.
 
@@ -93,6 +109,9 @@ class AnalysisSpecV3(StrictModel):
         Zero or more contrasts, each between two of the groups.
     ale, display, jackknife, figures, report, labels, inference, robustness
         As in version 2, for every group and contrast.
+    jale : JaleOriginSpec or None, default=None
+        The JALE project the spec was read from (:mod:`ale_app.spec.jale`): its config values,
+        what each became, and every row of its analysis sheet; None for a spec written as one.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True,
@@ -110,7 +129,7 @@ class AnalysisSpecV3(StrictModel):
     )
     input: InputSpec | None = Field(default=None, description=(
         "A shared input the groups select from (groups that give no 'path')."))
-    groups: dict[str, GroupSpec] = Field(min_length=1, description=(
+    groups: dict[str, ProjectGroupSpec] = Field(min_length=1, description=(
         "One or more groups by name, each analysed on its own; a name is letters and digits only (it becomes a "
         "BIDS label), unique regardless of case. {} is the whole shared input."))
     contrasts: list[ProjectContrastSpec] = Field(default_factory=list, description=(
@@ -127,6 +146,10 @@ class AnalysisSpecV3(StrictModel):
     robustness: RobustnessSpec | None = Field(
         default=None, description="As in version 2, for each group's own FWE clusters; inferential mode only. "
         "Left out of spec.json when absent.")
+    jale: JaleOriginSpec | None = Field(default=None, description=(
+        "The JALE project (config.yml, analysis and experiment workbooks) this spec was read from: its config "
+        "values, what each became, and every analysis row with what it runs as. Written by ale-app when the SPEC "
+        "is a JALE config.yml; left out of spec.json when absent."))
 
     @model_validator(mode="after")
     def _consistent(self) -> AnalysisSpecV3:
@@ -146,11 +169,17 @@ class AnalysisSpecV3(StrictModel):
         if self.mode == "inferential":
             check_inference_can_pass(self.inference, contrast=bool(self.contrasts))
         check_robustness_can_run(self.mode, self.robustness, self.inference)
+        for group in self.groups.values():
+            check_robustness_can_run(self.mode, group.robustness, self.inference)
         return self
 
     def record(self) -> dict[str, Any]:
-        """The spec as run, for ``spec.json`` (as version 2 records it)."""
-        return record_of(self)
+        """The spec as run, for ``spec.json`` (as version 2 records it; ``jale`` only when read
+        from a JALE project)."""
+        record = record_of(self)
+        if record.get("jale", 0) is None:
+            del record["jale"]
+        return record
 
 
 def pair_spec(spec: AnalysisSpecV3, contrast: ProjectContrastSpec, label: str) -> AnalysisSpecV2:
@@ -158,7 +187,7 @@ def pair_spec(spec: AnalysisSpecV3, contrast: ProjectContrastSpec, label: str) -
     (named ``label`` in file names) and every shared section."""
     data: dict[str, Any] = {key: getattr(spec, key) for key in (*SHARED_SECTIONS, "input")}
     data = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in data.items()}
-    data["groups"] = {g: spec.groups[g].model_dump() for g in contrast.groups}
+    data["groups"] = {g: spec.groups[g].model_dump(exclude={"robustness"}) for g in contrast.groups}
     data["contrast"] = contrast.model_dump(exclude={"name"})
     pair = AnalysisSpecV2.model_validate({"spec_version": 2, **data})
     pair._label = label

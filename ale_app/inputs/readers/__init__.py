@@ -69,18 +69,31 @@ def detect_format(path: Path) -> str:
 
 
 def read_input(path: Path, fmt: str, columns: dict[str, str | None] | None = None, sheet: str | None = None,
-               field: str = "input") -> ReadResult:
+               field: str = "input", pool_experiments: bool = False) -> ReadResult:
     """Read ``path`` as ``fmt`` (``auto`` detects it) into a :class:`ReadResult`.
 
     For a table (TSV, CSV, Excel), ``columns`` maps roles (``study``, ``x``, ...) to its
     headers (the spec's ``columns``), and ``sheet`` names the workbook's sheet to read (the
     first when None); other formats refuse them. ``field`` is the spec field of the input,
-    for messages.
+    for messages. ``pool_experiments`` is ``input.pool_experiments`` (JALE's workbook, and a
+    table's group column).
     """
     if not path.is_dir():
         check_input_file(path)  # a pipe, a device or a file above the limit: exit 65 before anything else
     if fmt == "auto":
         fmt = detect_format(path)
+    if fmt == "jale":
+        if columns:
+            raise InputDataError(
+                f"{field}.columns is given, but {str(path)!r} is read as JALE's experiment table (format 'jale'), "
+                "whose first six columns are the article, subjects, x, y, z and space by position.",
+                hint=f"Remove {field}.columns, or read the file as a table (format 'xlsx' or 'tsv').")
+        if path.is_dir():
+            raise InputDataError(f"The input path {str(path)!r} is a folder, but input.format is 'jale'.",
+                                 hint="Point input.path at JALE's experiment_info workbook.")
+        from ale_app.inputs.readers.jale_workbook import read_jale_workbook
+
+        return read_jale_workbook(path, sheet=sheet, pool_experiments=pool_experiments, field=field)
     if fmt not in TABLE_FORMATS:
         given = [name for name, value in (("columns", columns), ("sheet", sheet)) if value]
         if given:
@@ -115,11 +128,11 @@ def read_input(path: Path, fmt: str, columns: dict[str, str | None] | None = Non
                                  hint=f"Remove {field}.sheet, or give an Excel workbook (.xlsx).")
         from ale_app.inputs.readers.table import read_table
 
-        return read_table(path, columns=columns, field=field)
+        return read_table(path, columns=columns, field=field, pool_experiments=pool_experiments)
     if fmt == "xlsx":
         from ale_app.inputs.readers.excel import read_workbook
 
-        return read_workbook(path, columns=columns, sheet=sheet, field=field)
+        return read_workbook(path, columns=columns, sheet=sheet, field=field, pool_experiments=pool_experiments)
     from ale_app.inputs.readers.studyset_json import read_json_studyset
 
     return read_json_studyset(path, fmt)

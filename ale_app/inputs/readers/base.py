@@ -104,6 +104,17 @@ class ReadResult:
         Where the reader stopped reading (``"line 412 of 1638401"``) after
         :data:`STOP_AFTER_PROBLEMS` problems (then ``structural`` is set too); None when it
         read the whole file.
+    tags : dict or None
+        For JALE's experiment workbook (format ``jale``): analysis id -> its tags (lower
+        case), for ``select.tags``; None for formats without tags.
+    tag_columns : list of str or None
+        For JALE's experiment workbook: the headers of its tag columns.
+    reading_notes : list of str
+        What the reading did that is worth saying but no warning (JALE's second layout filled
+        down, experiments pooled as asked): logged and listed as notes.
+    shared_subjects : dict
+        Study -> its experiments, for studies read as several experiments that share subjects
+        (one JALE article with two tag sets, a table's study with two group values).
     """
 
     source: Any
@@ -124,6 +135,10 @@ class ReadResult:
     sheet: str | None = None
     sheet_note: str | None = None
     stopped: str | None = None
+    tags: dict[str, frozenset[str]] | None = None
+    tag_columns: list[str] | None = None
+    shared_subjects: dict[str, list[str]] = field(default_factory=dict)
+    reading_notes: list[str] = field(default_factory=list)
 
     @property
     def attributes(self) -> dict[str, dict[str, str]]:

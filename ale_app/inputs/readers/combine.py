@@ -31,6 +31,10 @@ def read_files(paths: list[Path], names: list[str], fmt: str, columns: dict[str,
     are tables (refused when none is).
     """
     formats = [fmt if fmt != "auto" else detect_format(path) for path in paths]
+    if "jale" in formats:
+        raise InputDataError(
+            f"{field}.path lists files read as JALE's experiment table (format 'jale'); JALE's workbook is read "
+            "alone.", hint=f"Give the one experiment_info workbook as {field}.path.")
     if "parquet" in formats:
         name = names[formats.index("parquet")]
         raise InputDataError(

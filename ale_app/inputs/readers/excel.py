@@ -15,6 +15,7 @@ light, maintained reader of them is worth a dependency.
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,43 @@ def cell_text(value: Any) -> str:
 
 
 def read_workbook(path: Path, columns: dict[str, str | None] | None = None, sheet: str | None = None,
-                  field: str = "input") -> ReadResult:
+                  field: str = "input", pool_experiments: bool = False) -> ReadResult:
     """Read one sheet of an ``.xlsx`` workbook as a coordinate table (see the module)."""
+    sheet_rows = read_sheet_rows(path, sheet, field)
+    result = read_rows(sheet_rows.rows, sheet_rows.source, columns, None, strict_width=False,
+                       pool_experiments=pool_experiments)
+    sheet_rows.describe(result, path, sheet, field)
+    return result
+
+
+@dataclass
+class SheetRows:
+    """One sheet's rows as text (``(row number, cells)``), where they came from, and which
+    sheet was read and why."""
+
+    rows: list[tuple[int, list[str]]]
+    source: TableSource
+    chosen: str
+    note: str
+    state: str
+    #: The workbook's visible sheets.
+    names: list[str]
+
+    def describe(self, result: ReadResult, path: Path, sheet: str | None, field: str) -> None:
+        """Record on ``result`` the sheet read, and note a hidden first sheet."""
+        result.sheet = self.chosen
+        result.sheet_note = self.note
+        if self.state != "visible" and sheet is None:
+            others = self.names
+            result.notes.append(
+                f"the workbook {str(path)!r}'s first sheet, {self.chosen!r}, which was read, is "
+                f"{'very hidden' if self.state == 'veryHidden' else 'hidden'} in Excel: its rows are analysed "
+                f"although the workbook does not show them (visible sheets: {', '.join(map(repr, others)) or 'none'}); "
+                f"name the sheet to read with {field}.sheet")
+
+
+def read_sheet_rows(path: Path, sheet: str | None = None, field: str = "input", fmt: str = "xlsx") -> SheetRows:
+    """The rows of one sheet of an ``.xlsx`` workbook as text, checked as the module says."""
     check_input_file(path)
     refuse_workbook(path, "xlsx", field)
     from openpyxl import load_workbook
@@ -113,19 +149,9 @@ def read_workbook(path: Path, columns: dict[str, str | None] | None = None, shee
     finally:
         book.close()
     layout = f"sheet {chosen!r}" if sheet is not None or len(names) == 1 else note
-    source = TableSource(path, "xlsx", "row", layout, lambda i: get_column_letter(i + 1), field)
+    source = TableSource(path, fmt, "row", layout, lambda i: get_column_letter(i + 1), field)
     if not any(any(cell.strip() for cell in row) for _, row in rows):
         raise InputDataError(f"Sheet {chosen!r} of the workbook {label} is empty.",
                              hint=f"Name the sheet that holds the coordinates with {field}.sheet."
                              if len(names) > 1 else "Check input.path.")
-    result = read_rows(rows, source, columns, None, strict_width=False)
-    result.sheet = chosen
-    result.sheet_note = note
-    if state != "visible" and sheet is None:
-        others = [n for n in names if states[n] == "visible"]
-        result.notes.append(
-            f"the workbook {label}'s first sheet, {chosen!r}, which was read, is "
-            f"{'very hidden' if state == 'veryHidden' else 'hidden'} in Excel: its rows are analysed although "
-            f"the workbook does not show them (visible sheets: {', '.join(map(repr, others)) or 'none'}); name "
-            f"the sheet to read with {field}.sheet")
-    return result
+    return SheetRows(rows, source, chosen, note, state, [n for n in names if states[n] == "visible"])

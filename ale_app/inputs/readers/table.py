@@ -122,7 +122,8 @@ def _text_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
-def read_table(path: Path, columns: dict[str, str | None] | None = None, field: str = "input") -> ReadResult:
+def read_table(path: Path, columns: dict[str, str | None] | None = None, field: str = "input",
+               pool_experiments: bool = False) -> ReadResult:
     """Read a TSV/CSV coordinate table into a NIMADS studyset.
 
     ``columns`` maps roles (``study``, ``analysis``, ``x``, ``y``, ``z``, ``space``,
@@ -143,15 +144,22 @@ def read_table(path: Path, columns: dict[str, str | None] | None = None, field: 
         )
     sep = "tab" if delimiter == "\t" else "comma"
     source = TableSource(path, "tsv", "line", f"read as {sep}-separated", lambda i: str(i + 1), field)
-    return read_rows(_text_rows(text, delimiter), source, columns, encoding, strict_width=True)
+    return read_rows(_text_rows(text, delimiter), source, columns, encoding, strict_width=True,
+                     pool_experiments=pool_experiments)
 
 
 def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, columns: dict[str, str | None] | None,
-              encoding: str | None, strict_width: bool, notes: list[str] | None = None) -> ReadResult:
+              encoding: str | None, strict_width: bool, notes: list[str] | None = None,
+              pool_experiments: bool = False) -> ReadResult:
     """Read a table's rows (each ``(line or row number, cells as text)``) into a :class:`ReadResult`.
 
     The first row with a value is the header. ``strict_width`` (text tables) refuses a row
     with another number of fields than the header; a spreadsheet's rows are padded.
+
+    A table without an analysis column whose ``columns.group`` column differs within one
+    study is read as one experiment per group value of that study (``<study>-<group value>``;
+    they share subjects, which a warning says, as JALE's rule for tags), unless
+    ``pool_experiments``, which keeps one experiment per study and says so in a note.
     """
     rows = iter(rows)  # read as far as needed: a reader stops after STOP_AFTER_PROBLEMS problems
     header_number, header_row = next(((n, row) for n, row in rows if any(cell.strip() for cell in row)),
@@ -167,7 +175,9 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
     width = len(header)
     names = {role: header[i] for role, i in col.items()}
     group = names.pop("group", None)
-    col.pop("group", None)
+    group_index = col.pop("group", None)
+    rows, several = _split_studies(rows, col, group_index, [h.casefold() for h in header])
+    split = {} if pool_experiments else several
     study_name, size_name = names["study"], names.get("sample_size", "sample_size")
     keys = [h.casefold() for h in header]
     seen_values: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
@@ -184,6 +194,8 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
             experiments[key].broken = True
 
     stopped = None
+    no_study: list[int] = []  # rows without a study, said in one problem after the loop
+    named_before = False  # a row with a study came before them (the study given on first rows only?)
     for lineno, row in rows:
         if len(problems) >= STOP_AFTER_PROBLEMS:
             stopped = f"{unit} {lineno}"
@@ -203,9 +215,12 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
         cell = {role: row[i].strip() for role, i in col.items()}
         study = cell["study"]
         if not study:
-            problem(lineno, f"{study_name} is empty.", "Every row names its study.")
+            no_study.append(lineno)
             continue
+        named_before = True
         analysis = cell.get("analysis") or DEFAULT_ANALYSIS
+        if study in split:  # a study whose rows differ by the group column: one experiment per value
+            analysis = row[group_index].strip() or DEFAULT_ANALYSIS  # type: ignore[index]
         key = (study, analysis)
         _note_columns(row, described, lineno, unit, key, seen_values, varying)
         xyz = []
@@ -260,6 +275,8 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
             exp.broken = True
             continue
         exp.add_point((xyz[0], xyz[1], xyz[2]), lineno, space)
+    if no_study:
+        _no_study_problem(problems, no_study, study_name, unit, named_before and bool(no_study[0] > header_number + 1))
     if not experiments and not problems:
         raise InputDataError(f"{source.label} has a header but no coordinate rows.",
                              hint="Add one row per focus.")
@@ -278,7 +295,66 @@ def read_rows(rows: Iterable[tuple[int, list[str]]], source: TableSource, column
                                      names=list(dict.fromkeys(name for _, name in described)), aliases=aliases)
     result.table_columns = extra_names
     result.table_roles = list(col) + (["group"] if group is not None else [])
+    _note_group_split(result, split, several if pool_experiments else {}, group, source, "analysis" in col, varying)
     return result
+
+
+def _no_study_problem(problems: list[Problem], rows: list[int], study_name: str, unit: str,
+                      continued: bool) -> None:
+    """One problem for every row without a study (not one per row: a workbook that gives the
+    study only on each experiment's first row has hundreds), with what to do about JALE's
+    layout when the rows follow rows that name one."""
+    shown = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+    where = f"{unit} {rows[0]}" if len(rows) == 1 else f"{unit}s {shown}"
+    text = f"{study_name} is empty." if len(rows) == 1 else f"{study_name} is empty on {len(rows)} {unit}s."
+    hint = "Every row names its study."
+    if continued:
+        hint += (" If the study (and its subjects) is written only on each experiment's first row, as in JALE's "
+                 "second layout, read the workbook with format: jale, which fills it down (docs/jale.md), or fill "
+                 "the column in.")
+    problems.append(Problem(where, text, hint))
+
+
+def _split_studies(rows: Iterable[tuple[int, list[str]]], col: dict[str, int], group_index: int | None,
+                   keys: list[str]) -> tuple[Iterable[tuple[int, list[str]]], dict[str, list[str]]]:
+    """``(rows, split)``: the rows (read on as given), and, for a table without an analysis
+    column but with a group column, study -> its group values in file order, for the studies
+    whose rows hold more than one (read ahead; empty otherwise)."""
+    if group_index is None or "analysis" in col:
+        return rows, {}
+    body = list(rows)
+    seen: dict[str, dict[str, None]] = {}
+    for _, row in body:
+        if len(row) <= max(group_index, col["study"]) or not any(c.strip() for c in row):
+            continue
+        if row[0].lstrip().startswith("#") or [c.strip().casefold() for c in row] == keys:
+            continue
+        study = row[col["study"]].strip()
+        if study:
+            seen.setdefault(study, {})[row[group_index].strip()] = None
+    return body, {study: list(values) for study, values in seen.items() if len(values) > 1}
+
+
+def _note_group_split(result: ReadResult, split: dict[str, list[str]], pooled: dict[str, list[str]],
+                      group: str | None, source: TableSource, with_analysis: bool, varying: dict[str, str]) -> None:
+    """Say what the group column did to the experiments: the studies split by it (they share
+    subjects: :attr:`ReadResult.shared_subjects`), those pooled despite it, and a group value
+    that differs within an analysis the analysis column names (one experiment, as declared)."""
+    if split:
+        result.shared_subjects = {study: [f"{study}-{v or DEFAULT_ANALYSIS}" for v in values]
+                                  for study, values in split.items()}
+    if group is None:
+        return
+    if pooled:
+        result.reading_notes.append(
+            f"input.pool_experiments: {plural(len(pooled), 'study', 'studies')} of {source.label} whose rows "
+            f"differ by the group column {group!r} {'is' if len(pooled) == 1 else 'are'} one experiment each "
+            f"(Turkeltaub et al. 2012): {', '.join(map(repr, list(pooled)[:20]))}")
+    elif with_analysis and group in varying:
+        result.notes.append(
+            f"the group column {group!r} of {source.label} differs within one analysis ({varying[group]}); its rows "
+            "are one experiment, as the analysis column says, and the group column cannot select it")
+
 
 
 def _header_columns(header: list[str], number: int, source: TableSource,
