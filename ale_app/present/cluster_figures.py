@@ -15,7 +15,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from ale_app.present.figures import TITLE_HEIGHT, WRAP_CHARS, _add_title, _colorbar, _split_figure, _vmax, wrap_label
+from ale_app.present.figure_parts import (TITLE_HEIGHT, WRAP_CHARS, add_title, colorbar, image_vmax, split_figure,
+                                        wrap_label)
+from ale_app.present.nilearn_speed import with_fast_nilearn
 
 #: Colours of numbered clusters (Okabe-Ito, told apart with the common colour-vision
 #: deficiencies); beyond them clusters cycle through the same colours, but their numbers
@@ -78,6 +80,7 @@ def _label_peaks(display, peaks: pd.DataFrame, prefix: str) -> None:
                     bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
 
+@with_fast_nilearn
 def plot_cluster_map(label_img: nib.Nifti1Image, table: pd.DataFrame, prefix: str, title: str | None,
                      note: str | None = None):
     """The numbered clusters of ``label_img`` on a glass brain, one colour per cluster and its
@@ -87,7 +90,7 @@ def plot_cluster_map(label_img: nib.Nifti1Image, table: pd.DataFrame, prefix: st
 
     labels = np.asarray(label_img.dataobj).astype(np.int32)
     k = int(labels.max()) if labels.size else 0
-    fig, bottom, top = _split_figure(0, legend=False)
+    fig, bottom, top = split_figure(0, legend=False)
     colours = [CLUSTER_COLORS[i % len(CLUSTER_COLORS)] for i in range(max(k, 1))]
     img = nib.Nifti1Image(labels.astype(np.float32), label_img.affine)
     display = plot_glass_brain(img, display_mode="ortho", figure=fig, axes=[0, bottom, 1, top - bottom],
@@ -95,7 +98,7 @@ def plot_cluster_map(label_img: nib.Nifti1Image, table: pd.DataFrame, prefix: st
                                vmin=0.5, vmax=max(k, 1) + 0.5, symmetric_cbar=False, resampling_interpolation="nearest")
     _label_peaks(display, _peak_rows(table), prefix)
     if title is not None:
-        _add_title(fig, title, note)
+        add_title(fig, title, note)
     return fig
 
 
@@ -106,25 +109,27 @@ def masked_image(stat_img: nib.Nifti1Image, label_img: nib.Nifti1Image) -> nib.N
     return nib.Nifti1Image(np.where(inside, data, 0).astype(np.float32), stat_img.affine)
 
 
+@with_fast_nilearn
 def plot_fwe_glass(stat_img, label_img, table: pd.DataFrame, cmap: str, title: str | None, note: str | None):
     """The ALE values of the clusters that passed cluster-level FWE (nothing else drawn), on a
     glass brain, each cluster's name at its peak."""
     from nilearn.plotting import plot_glass_brain
 
-    fig, bottom, top = _split_figure(0, legend=False)
+    fig, bottom, top = split_figure(0, legend=False)
     shown = masked_image(stat_img, label_img)
-    vmax = _vmax(stat_img)
+    vmax = image_vmax(stat_img)
     display = plot_glass_brain(shown, display_mode="ortho", figure=fig, axes=[0, bottom, 0.92, top - bottom],
                                colorbar=False, cmap=cmap, plot_abs=False, symmetric_cbar=False, threshold=1e-12,
                                vmin=0.0, vmax=vmax)
     _label_peaks(display, _peak_rows(table), "F")
     h = top - bottom
-    _colorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], cmap, vmax)
+    colorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], cmap, vmax)
     if title is not None:
-        _add_title(fig, title, note)
+        add_title(fig, title, note)
     return fig
 
 
+@with_fast_nilearn
 def plot_fwe_peaks(stat_img, label_img, table: pd.DataFrame, cmap: str, title: str | None):
     """The FWE clusters' ALE cut at each FWE peak, one row per cluster (the first
     :data:`MAX_PEAK_ROWS`), on the MNI152 template."""
@@ -138,7 +143,7 @@ def plot_fwe_peaks(stat_img, label_img, table: pd.DataFrame, cmap: str, title: s
     height = head + n * row_h
     fig = plt.figure(figsize=(9, height))
     shown = masked_image(stat_img, label_img)
-    vmax = _vmax(stat_img)
+    vmax = image_vmax(stat_img)
     usable = 1 - head / height
     for i, row in enumerate(peaks.itertuples()):
         bottom = usable - (i + 1) * row_h / height
@@ -147,28 +152,29 @@ def plot_fwe_peaks(stat_img, label_img, table: pd.DataFrame, cmap: str, title: s
                       colorbar=False, vmin=0.0, vmax=vmax, annotate=True)
         fig.text(0.005, bottom + 0.5 * row_h / height, f"F{row.cluster_id}\n{row.x:.0f}, {row.y:.0f}, {row.z:.0f}",
                  fontsize=8, fontweight="bold", va="center", ha="left", parse_math=False)
-    _colorbar(fig, [0.935, 0.1 * usable, 0.015, 0.8 * usable], cmap, vmax)
+    colorbar(fig, [0.935, 0.1 * usable, 0.015, 0.8 * usable], cmap, vmax)
     if title is not None:
         more = len(_peak_rows(table)) - len(peaks)
-        _add_title(fig, title, "cut at each FWE cluster's peak (x, y, z in mm, MNI); only voxels of FWE clusters drawn"
+        add_title(fig, title, "cut at each FWE cluster's peak (x, y, z in mm, MNI); only voxels of FWE clusters drawn"
                    + (f"; {more} more clusters in the table" if more > 0 else ""))
     return fig
 
 
+@with_fast_nilearn
 def plot_z_map(z_img, z_threshold: float, voxel_p: float, title: str | None):
     """The uncorrected voxel-level z map on a glass brain, drawn above the z of the
     cluster-forming p (voxels that form clusters; not FWE-corrected)."""
     from nilearn.plotting import plot_glass_brain
 
-    fig, bottom, top = _split_figure(0, legend=False)
-    vmax = _vmax(z_img)
+    fig, bottom, top = split_figure(0, legend=False)
+    vmax = image_vmax(z_img)
     plot_glass_brain(z_img, display_mode="ortho", figure=fig, axes=[0, bottom, 0.92, top - bottom], colorbar=False,
                      cmap="viridis", plot_abs=False, symmetric_cbar=False, threshold=z_threshold, vmin=0.0, vmax=vmax)
     h = top - bottom
-    _colorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], "viridis", vmax, label="z (uncorrected)",
+    colorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], "viridis", vmax, label="z (uncorrected)",
               threshold=z_threshold)
     if title is not None:
-        _add_title(fig, title, f"drawn above z = {z_threshold:.2f} (uncorrected p < {voxel_p:g}, the cluster-forming "
+        add_title(fig, title, f"drawn above z = {z_threshold:.2f} (uncorrected p < {voxel_p:g}, the cluster-forming "
                    "threshold); not FWE-corrected")
     return fig
 
