@@ -14,8 +14,9 @@ Each figure's design follows from its data, not one design for every size:
   translucent points, smaller and fainter again beyond :data:`MANY_FOCI` (rasterised in
   SVG), so the brain and the pattern stay visible;
 - the overlay keeps study colours only for a few foci of a few studies
-  (:func:`foci_coloured_by_study_over_map`); otherwise its foci are small dark points and
-  the ALE map stays readable under them; its colour bar runs from 0 with distinct ticks
+  (:func:`foci_coloured_by_study_over_map`), in a dark ring on a white halo; otherwise its foci are small
+  light points in a dark ring, visible on the map's darkest and brightest colours, and the
+  ALE map stays readable under them; its colour bar runs from 0 with distinct ticks
   and the label "ALE";
 - the study legend sits under the coordinate figure up to :data:`MAX_LEGEND_STUDIES`
   studies; beyond, the figure says the key is in the report;
@@ -30,8 +31,8 @@ import pandas as pd
 
 from ale_app.present.figure_parts import (MAX_LEGEND_STUDIES, TITLE_HEIGHT, WRAP_CHARS, add_title,
                                         colorbar, image_vmax, legend_layout, split_figure, tick_labels, wrap_label)
-from ale_app.present.foci import (FEW_FOCI, MANY_FOCI, OVERLAY_FEW_FOCI, STUDY_PALETTE, add_foci, foci_style,
-                                  study_color_map, study_colors)
+from ale_app.present.foci import (FEW_FOCI, MANY_FOCI, OVERLAY_FEW_FOCI, OVERLAY_FILL, STUDY_PALETTE, STUDY_HALO,
+                                  add_foci, foci_style, study_color_map, study_colors)
 from ale_app.present.group_figures import (GROUP_COLORS, difference_cmap, group_colors, plot_conjunction,
                                            plot_difference, plot_group_coordinates)
 from ale_app.present.jackknife_figure import (JACKKNIFE_ALL_UP_TO, JACKKNIFE_TOP, dominance_cutoff,
@@ -85,8 +86,11 @@ def foci_coloured_by_study_over_map(n_foci: int, n_studies: int) -> bool:
     return n_foci <= OVERLAY_FEW_FOCI and n_studies <= MAX_OVERLAY_STUDY_COLOURS
 
 
-def _foci_note(n_foci: int, n_studies: int, style: dict, coloured: bool) -> str:
+def _foci_note(n_foci: int, n_studies: int, style: dict, coloured: bool, over_map: bool = False) -> str:
     what = f"{n_foci} {'focus' if n_foci == 1 else 'foci'} from {n_studies} {'study' if n_studies == 1 else 'studies'}"
+    if over_map:
+        how = "coloured by study, in a dark ring on a white halo" if coloured else "as white points in a dark ring"
+        return f"{what}, {how}" + (" (translucent where many overlap)" if style["alpha"] < 1 else "")
     how = "coloured by study" if coloured else "in one colour"
     if style["alpha"] < 1:
         how += ", drawn as small translucent points (darker where many overlap)"
@@ -132,8 +136,9 @@ def plot_overlay(stat_img, coordinates: pd.DataFrame, study_ids: list[str], colo
     """The unthresholded ALE map on a glass brain, with every focus on top.
 
     A few foci of a few studies (:func:`foci_coloured_by_study_over_map`) keep their study
-    colours (the key is the coordinate figure's); more are drawn as small translucent
-    dark points, so the map under them stays readable. The colour bar runs from 0 to the
+    colours in a dark ring on a white halo (the key is the coordinate figure's); more are drawn as small
+    white points in a dark ring, so that they show on every colour of the map and the map under
+    them stays readable. The colour bar runs from 0 to the
     map's maximum, labelled "ALE"."""
     from nilearn.plotting import plot_glass_brain
 
@@ -145,11 +150,15 @@ def plot_overlay(stat_img, coordinates: pd.DataFrame, study_ids: list[str], colo
                                threshold=glass_threshold, vmin=0.0, vmax=vmax)
     coloured = foci_coloured_by_study_over_map(n_foci, n_studies)
     style = foci_style(n_foci, over_map=True)
-    marker_colors = [colors[s] for s in coordinates["study_id"]] if coloured else "#1a1a1a"
-    add_foci(display, coordinates, marker_colors, style)
+    if coloured:  # each study's colour in a dark ring on a light halo
+        add_foci(display, coordinates, STUDY_HALO, {**style, "s": style["s"] * 2.2, "linewidths": 0.0,
+                                                     "edgecolors": "none"})
+        add_foci(display, coordinates, [colors[s] for s in coordinates["study_id"]], style)
+    else:  # a light fill in a dark ring (foci_style)
+        add_foci(display, coordinates, OVERLAY_FILL, style)
     h = top - bottom
     colorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], cmap, vmax)
-    note = _foci_note(n_foci, n_studies, style, coloured)
+    note = _foci_note(n_foci, n_studies, style, coloured, over_map=True)
     if coloured:
         note += " (key: the coordinate figure)"
     add_title(fig, title, f"{note}; map drawn above {glass_threshold:g}")

@@ -11,8 +11,8 @@ repeating.
 
 Markers (:func:`foci_style`): up to :data:`FEW_FOCI` large outlined dots; beyond, small
 translucent points, smaller and fainter again beyond :data:`MANY_FOCI` (rasterised in SVG).
-Over a map every marker keeps an edge of the other brightness, so no focus vanishes in the
-map's colours.
+Over a map every marker is two-toned (a light fill in a dark ring, or a study's colour in a dark
+ring on a light halo), so no focus vanishes in the map's darkest or brightest colours.
 """
 
 from __future__ import annotations
@@ -40,14 +40,18 @@ OVERLAY_FEW_FOCI = 150
 
 
 def study_colors(n: int) -> list[str]:
-    """Return ``n`` distinct hex colours, perceptually spread, never repeating."""
+    """Return ``n`` distinct hex colours, never repeating: the fixed palette for the first
+    :data:`STUDY_PALETTE` studies, golden-angle hues beyond."""
+    if n <= len(STUDY_PALETTE):
+        return list(STUDY_PALETTE[:n])
     levels = [(0.42, 0.85), (0.62, 0.75), (0.32, 0.95)]  # (lightness, saturation)
-    colors = []
-    for i in range(n):
+    colors = list(STUDY_PALETTE)
+    for i in range(n - len(STUDY_PALETTE)):
         hue = (0.58 + i * GOLDEN) % 1.0
         light, sat = levels[(i // 7) % len(levels)] if n > 7 else levels[0]
         r, g, b = colorsys.hls_to_rgb(hue, light, sat)
-        colors.append(f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}")
+        colour = f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+        colors.append(colour if colour not in colors else f"#{(int(colour[1:], 16) ^ 1):06x}")
     return colors
 
 
@@ -56,23 +60,33 @@ def study_color_map(study_ids: list[str]) -> dict[str, str]:
     return dict(zip(study_ids, study_colors(len(study_ids))))
 
 
+#: Over a map every focus is two-toned: a light fill inside a dark ring (or, coloured by
+#: study, its colour in a dark ring on a light halo), so that one of them stands out on any
+#: colour of the map, the darkest and the brightest alike.
+OVERLAY_FILL, OVERLAY_RING, STUDY_HALO = "white", "#1a1a1a", "white"
+
+
 def foci_style(n_foci: int, over_map: bool) -> dict:
     """How to draw ``n_foci`` markers: large outlined dots for a few, small translucent
     points for many (so that neither the brain outline nor the ALE map under them disappears).
+    Over a map, every tier keeps a ring of at least 0.5 pt (:data:`OVERLAY_RING` around
+    :data:`OVERLAY_FILL`), so no focus vanishes in the map's darkest or brightest colours.
 
     The tiers depend only on the number of foci, so a figure's design follows from its data.
     """
-    if over_map and n_foci <= OVERLAY_FEW_FOCI:
-        return {"s": 14, "alpha": 1.0, "linewidths": 0.4, "edgecolors": "black"}
-    if over_map and n_foci <= FEW_FOCI:
-        return {"s": 7, "alpha": 0.75, "linewidths": 0.3, "edgecolors": "white"}
+    if over_map:
+        if n_foci <= OVERLAY_FEW_FOCI:
+            return {"s": 14, "alpha": 1.0, "linewidths": 0.6, "edgecolors": OVERLAY_RING}
+        if n_foci <= FEW_FOCI:
+            return {"s": 9, "alpha": 0.9, "linewidths": 0.5, "edgecolors": OVERLAY_RING}
+        if n_foci <= MANY_FOCI:
+            return {"s": 5, "alpha": 0.75, "linewidths": 0.5, "edgecolors": OVERLAY_RING}
+        return {"s": 3, "alpha": 0.5, "linewidths": 0.5, "edgecolors": OVERLAY_RING}
     if n_foci <= FEW_FOCI:
         return {"s": 22, "alpha": 1.0, "linewidths": 0.4, "edgecolors": "black"}
     if n_foci <= MANY_FOCI:
-        return {"s": 5 if over_map else 9, "alpha": 0.6 if over_map else 0.8, "linewidths": 0.0,
-                "edgecolors": "none"}
-    return {"s": 1.5 if over_map else 3, "alpha": 0.25 if over_map else 0.45, "linewidths": 0.0,
-            "edgecolors": "none"}
+        return {"s": 9, "alpha": 0.8, "linewidths": 0.0, "edgecolors": "none"}
+    return {"s": 3, "alpha": 0.45, "linewidths": 0.0, "edgecolors": "none"}
 
 
 def add_foci(display, coordinates: pd.DataFrame, colors, style: dict) -> None:

@@ -62,7 +62,7 @@ def plot_group_coordinates(coordinates: pd.DataFrame, groups: list[str], title: 
     return fig
 
 
-def _divergingcolorbar(fig, rect, cmap, vmax: float, label: str, threshold: float | None = None):
+def _diverging_colorbar(fig, rect, cmap, vmax: float, label: str, threshold: float | None = None):
     from matplotlib.colorbar import ColorbarBase
     from matplotlib.colors import Normalize
     from matplotlib.ticker import MaxNLocator
@@ -81,21 +81,29 @@ def _divergingcolorbar(fig, rect, cmap, vmax: float, label: str, threshold: floa
 
 @with_fast_nilearn
 def plot_difference(diff_img, threshold: float, groups: list[str], title: str, subtitle: str,
-                    label: str = "ALE difference"):
+                    label: str = "ALE difference", clusters: pd.DataFrame | None = None, prefix: str = "C"):
     """A signed map (first group minus second) on a glass brain, diverging colours, drawn above
-    ``threshold`` in absolute value (greyed on the colour bar)."""
+    ``threshold`` in absolute value (greyed on the colour bar).
+
+    With ``clusters`` (a cluster table: ``cluster_id``, ``peak``, ``x``, ``y``, ``z``), each
+    cluster's name (``prefix`` + its number, as in the table) is written at its peak in every
+    view, with the cluster maps' collision check."""
     from nilearn.plotting import plot_glass_brain
+
+    from ale_app.present.cluster_figures import label_peaks
 
     fig, bottom, top = split_figure(0, legend=False)
     data = np.asarray(diff_img.dataobj, dtype=float)
     vmax = float(np.nanmax(np.abs(data))) if data.size else 0.0
     vmax = vmax if vmax > 0 else 1.0
     cmap = difference_cmap()
-    plot_glass_brain(diff_img, display_mode="lyrz", figure=fig, axes=[0, bottom, 0.92, top - bottom],
-                     colorbar=False, cmap=cmap, plot_abs=False, symmetric_cbar=True,
-                     threshold=threshold, vmin=-vmax, vmax=vmax)
+    display = plot_glass_brain(diff_img, display_mode="lyrz", figure=fig, axes=[0, bottom, 0.92, top - bottom],
+                               colorbar=False, cmap=cmap, plot_abs=False, symmetric_cbar=True,
+                               threshold=threshold, vmin=-vmax, vmax=vmax)
+    if clusters is not None and len(clusters):
+        label_peaks(display, clusters[clusters["peak"] == "main"].sort_values("cluster_id", kind="stable"), prefix)
     h = top - bottom
-    _divergingcolorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], cmap, vmax,
+    _diverging_colorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], cmap, vmax,
                         f"{label}\n(blue: {groups[0]} > {groups[1]}; orange: {groups[1]} > {groups[0]})", threshold)
     add_title(fig, title, subtitle)
     return fig

@@ -1,5 +1,6 @@
 """The jackknife bar plot: each left-out experiment's mean contribution, sorted, on an axis
-scaled to the data, with the dominance rule marked (and the helpers the report shares with it).
+scaled to the data, with the dominance rule marked and its legend under the axis, outside the bars and the footnote
+(and the helpers the report shares with it).
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ def plot_jackknife_means(table: pd.DataFrame, dominance_ratio: float = 2.0, domi
     ax.barh(y, shown, height=0.75, color=np.where(dominant[:k], "#c0392b", "#f58518"))
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color="#c0392b", label="meets the dominance rule (dashed line)"),
-                       Patch(color="#f58518", label="below it")], loc="lower right", fontsize=8, frameon=False)
+    # The legend sits under the axis, outside the bars and the footnote under them.
+    fig.legend(handles=[Patch(color="#c0392b", label="meets the dominance rule (dashed line)"),
+                        Patch(color="#f58518", label="below it")], loc="outside lower center", ncol=2, fontsize=8,
+               frameon=False)
     ax.set_yticks(y, labels, fontsize=fontsize, parse_math=False)
     ax.set_ylim(k - 0.4 + (1.3 if len(rest) else 0.0), -0.6)
 
