@@ -186,3 +186,60 @@ def test_contrast_z_figure_names_its_clusters_as_in_their_table():
     views = _name_boxes(fig, {"C1"})
     assert len(views) >= 3  # the peak (x = 2) is named in the right, coronal and axial views
     assert all(len(boxes) == 1 for boxes in views.values())
+
+
+def test_fast_nilearn_leaves_nilearn_as_it_found_it():
+    """The glass brain outline and the template are swapped only inside the block."""
+    from nilearn.plotting.displays import _axes
+    from nilearn.plotting.image.utils import _MNI152Template
+
+    from ale_app.present.nilearn_speed import fast_nilearn
+
+    before = (_axes.plot_brain_schematics, _MNI152Template.__dict__.get("data"))
+    with fast_nilearn():
+        assert _axes.plot_brain_schematics is not before[0]
+    assert (_axes.plot_brain_schematics, _MNI152Template.__dict__.get("data")) == before
+
+
+def test_glass_brain_outline_is_nilearns_pixel_for_pixel():
+    """One artist per view draws the same pixels as nilearn's one patch per stroke."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from nilearn.plotting import plot_glass_brain
+    from PIL import Image
+
+    from ale_app.present.nilearn_speed import fast_nilearn
+
+    def pixels(fast: bool):
+        fig = plt.figure(figsize=(6, 2.5))
+        if fast:
+            with fast_nilearn():
+                plot_glass_brain(None, display_mode="lyrz", figure=fig)
+        else:
+            plot_glass_brain(None, display_mode="lyrz", figure=fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        plt.close(fig)
+        return np.asarray(Image.open(buf))
+
+    assert np.array_equal(pixels(False), pixels(True))
+
+
+def test_png_canvas_writes_matplotlibs_pixels_as_rgb():
+    """ale-app's PNG writer (RGB, zlib level 3) decodes to the pixels of matplotlib's own PNG."""
+    import io
+
+    from PIL import Image
+
+    from ale_app.outputs.writing import render_figure
+
+    fig = F.plot_jackknife_means(pd.DataFrame({"id": ["a", "b"], "cluster_1": [0.1, 0.3], "mean": [0.1, 0.3]}))
+    ours = Image.open(io.BytesIO(render_figure(fig, ["png"], 100)["png"]))
+    fig = F.plot_jackknife_means(pd.DataFrame({"id": ["a", "b"], "cluster_1": [0.1, 0.3], "mean": [0.1, 0.3]}))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", facecolor="white", metadata={"Software": None})
+    theirs = Image.open(buf)
+    assert ours.mode == "RGB" and theirs.mode == "RGBA"
+    assert np.array_equal(np.asarray(ours), np.asarray(theirs)[..., :3])
+    assert (np.asarray(theirs)[..., 3] == 255).all()

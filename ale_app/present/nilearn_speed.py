@@ -10,10 +10,11 @@ figure and that do not depend on the figure:
   process and adds its strokes as one :class:`~matplotlib.collections.PatchCollection`: the
   same paths, colours, widths, joins, caps and order, so a PNG's pixels are the same (an SVG
   groups the strokes in one element instead of one each);
-- the MNI152 template behind slices: nilearn loads it, reorders it and fills its mask's holes
-  once per process, and again for every copy of it that a slice display makes.
-  :func:`prepare` loads it once; while :func:`fast_nilearn` is active its copies share the
-  loaded arrays. Called before the figure workers are forked, every worker starts with it.
+- the MNI152 template behind slices: nilearn loads it (resampling its 1 mm file to 2 mm,
+  about 0.7 s), reorders it and fills its mask's holes once per process, and again for copies
+  of it that a slice display makes. Once it is loaded, copies made while :func:`fast_nilearn`
+  is active share the loaded arrays; and since each figure worker draws a batch of figures
+  (:func:`ale_app.outputs.writing.figure_batches`), a worker loads it at most once.
 
 :func:`fast_nilearn` installs both for the duration of a ``with`` block and restores nilearn
 as it found it afterwards (a library call leaves the interpreter as it found it).
@@ -25,7 +26,7 @@ import contextlib
 import functools
 import json
 
-__all__ = ["fast_nilearn", "prepare"]
+__all__ = ["fast_nilearn", "with_fast_nilearn"]
 
 #: The template attributes nilearn's ``_MNI152Template.load`` fills.
 _TEMPLATE_FIELDS = ("data", "_affine", "vmax", "_shape")
@@ -69,16 +70,6 @@ def _draw_schematics(ax, direction, **kwargs):
     return bounds
 
 
-def prepare() -> None:
-    """Load what every figure shares (the template, the glass brain's strokes) in this process,
-    so that processes forked from it start with them."""
-    from nilearn.plotting.image.utils import MNI152TEMPLATE
-
-    MNI152TEMPLATE.load()
-    for direction in "xyzlr":
-        _strokes(direction)
-
-
 @contextlib.contextmanager
 def fast_nilearn():
     """Within the block, glass brains draw their outline as one artist per view and copies of
@@ -86,7 +77,7 @@ def fast_nilearn():
     from nilearn.plotting.displays import _axes
     from nilearn.plotting.image.utils import MNI152TEMPLATE, _MNI152Template
 
-    # Once the template is loaded (by prepare or an earlier slice), its copies share it.
+    # Once the template is loaded (by an earlier slice of this process), its copies share it.
     loaded = ({name: getattr(MNI152TEMPLATE, name) for name in _TEMPLATE_FIELDS}
               if MNI152TEMPLATE.__dict__.get("data") is not None else {})
     saved_template = {name: _MNI152Template.__dict__.get(name) for name in _TEMPLATE_FIELDS}
