@@ -243,3 +243,15 @@ def test_png_canvas_writes_matplotlibs_pixels_as_rgb():
     assert ours.mode == "RGB" and theirs.mode == "RGBA"
     assert np.array_equal(np.asarray(ours), np.asarray(theirs)[..., :3])
     assert (np.asarray(theirs)[..., 3] == 255).all()
+
+
+def test_slices_are_drawn_in_one_batch_and_other_figures_alone():
+    """One worker loads the MNI152 template for every slice figure; the rest are shared out."""
+    from types import SimpleNamespace
+
+    from ale_app.outputs.writing import figure_batches
+
+    entries = [SimpleNamespace(name=n, draw_cost=c) for n, c in
+               [("glass-a", 1.0), ("peak", 2.5), ("glass-b", 1.0), ("fwepeaks", 3.0), ("bars", 1.0)]]
+    assert figure_batches(entries) == [("fwepeaks", "peak"), ("glass-a",), ("glass-b",), ("bars",)]
+    assert figure_batches(entries[:1]) == [("glass-a",)]

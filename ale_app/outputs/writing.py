@@ -1,6 +1,7 @@
 """Writing a registry into the locked output folder: every entry of a step, its sidecar with
 the file's digest, and the figures (drawn at the same time on forked workers where there are
-several jobs, the slowest first; the bytes are the same wherever a figure is drawn).
+several jobs, the slowest first, the slices in one batch; the bytes are the same wherever a
+figure is drawn).
 """
 
 from __future__ import annotations
@@ -94,15 +95,18 @@ def draw_batch(names: tuple[str, ...], result: AnalysisResult,
     return {name: draw(name, result, registry) for name in names}
 
 
-def figure_batches(entries: Sequence[Output], n_workers: int) -> list[tuple[str, ...]]:
-    """The figure entries in ``n_workers`` batches of about equal drawing cost, the
-    slowest first in each (longest processing time first). A worker drawing a batch loads
-    what figures share (the template behind slices, nilearn's glass brain outline) once,
-    where a worker per figure would load it for each."""
-    batches: list[list[Output]] = [[] for _ in range(max(1, min(n_workers, len(entries))))]
-    for entry in sorted(entries, key=lambda e: -e.draw_cost):
-        min(batches, key=lambda b: sum(e.draw_cost for e in b)).append(entry)
-    return [tuple(e.name for e in batch) for batch in batches if batch]
+def figure_batches(entries: Sequence[Output]) -> list[tuple[str, ...]]:
+    """The figure entries as the figure workers take them, the costliest first: the slices
+    (entries with a ``draw_cost`` above 1: nilearn loads and resamples the MNI152 template
+    for them, about 0.7 s per process) in one batch, so that one worker loads the template
+    once for all of them; every other figure alone, so that the workers share them out as
+    they finish."""
+    slices = tuple(e.name for e in sorted(entries, key=lambda e: -e.draw_cost) if e.draw_cost > 1)
+    singles = [(e.name,) for e in sorted(entries, key=lambda e: -e.draw_cost) if e.draw_cost <= 1]
+    cost = sum(e.draw_cost for e in entries if e.draw_cost > 1)
+    batches = [(cost, slices)] if slices else []
+    batches += [(1.0, single) for single in singles]
+    return [names for _cost, names in sorted(batches, key=lambda b: -b[0])]
 
 
 def write_figures(result: AnalysisResult, out: D.OutputFolder, executor: Executor | None = None,
@@ -110,8 +114,8 @@ def write_figures(result: AnalysisResult, out: D.OutputFolder, executor: Executo
     """Draw every figure entry and write them in registry order.
 
     With an ``executor`` of more than one job (on Linux), the figures are drawn at the same
-    time in processes forked from this one, the slowest first
-    (:meth:`~ale_app.process.executor.Executor.map_forked`): a fork starts with NiMARE,
+    time in processes forked from this one, the slowest first, the slices in one batch
+    (:func:`figure_batches`, :meth:`~ale_app.process.executor.Executor.map_forked`): a fork starts with NiMARE,
     nilearn, matplotlib and the result already loaded, where a spawned worker would import
     them again (seconds each, more than drawing the four figures takes). Each figure's bytes
     are the same wherever it is drawn; a figure whose worker failed is drawn again here.
@@ -128,7 +132,7 @@ def write_figures(result: AnalysisResult, out: D.OutputFolder, executor: Executo
     entries = [e for e in figure_entries(None, registry) if ready(e, result)]
     rendered: dict = {}
     if executor is not None and executor.n_jobs > 1 and len(entries) > 1:
-        batches = figure_batches(entries, executor.n_jobs)
+        batches = figure_batches(entries)
         for batch in executor.map_forked(lambda names: draw_batch(names, result, registry), batches).values():
             if batch is not FAILED:
                 rendered.update(batch)
