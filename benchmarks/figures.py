@@ -15,10 +15,15 @@ Prints, each from fresh processes on this machine:
 and ``os.getloadavg()`` before and after: other processes on a shared machine slow both
 sides of every ratio, and the figures share less reliably (drawing is CPU-bound).
 
+``--per-figure SPEC`` prints instead each figure's CPU seconds (``time.process_time``, which
+other processes' load does not inflate), building and rendering apart, from one in-process run
+of SPEC with ``--n-jobs 1``: the measure to compare two versions of the code on a busy machine.
+
 Usage::
 
     python benchmarks/figures.py                      # 3 pairs, both inferential runs
     python benchmarks/figures.py --pairs 5 --iterations 10000
+    python benchmarks/figures.py --per-figure ale_app/examples/pain-inferential.yaml
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -38,6 +44,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import end_to_end as E  # noqa: E402 - the walkthrough pairing, reused
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "ale_app" / "examples"
+
+#: Run in a child process: ale-app's main in-process with --n-jobs 1, each figure timed.
+PER_FIGURE = r'''
+import sys, time
+import ale_app.outputs.writing as W
+from ale_app.cli import main
+render_figure, draw, last, total = W.render_figure, W.draw, {}, [0.0, 0.0]
+def timed_render(fig, formats, dpi):
+    start = time.process_time()
+    try:
+        return render_figure(fig, formats, dpi)
+    finally:
+        last["render"] = time.process_time() - start
+def timed_draw(name, result, registry=W.REGISTRY):
+    last["render"] = 0.0
+    start = time.process_time()
+    drawn = draw(name, result, registry)
+    spent = time.process_time() - start
+    build = spent - last["render"]
+    total[0] += build
+    total[1] += last["render"]
+    print(f"  {name.split('/')[-1]:62s} cpu build {build:5.2f} s  render {last['render']:5.2f} s", flush=True)
+    return drawn
+W.render_figure, W.draw = timed_render, timed_draw
+code = main([sys.argv[1], sys.argv[2], "--n-jobs", "1", "-q"])
+print(f"exit {code}; figures cpu: build {total[0]:.2f} s + render {total[1]:.2f} s = {sum(total):.2f} s")
+'''
 
 
 def load() -> str:
@@ -83,7 +116,14 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=500, help="permutations of the contrast")
     parser.add_argument("--per-group", type=int, default=25)
     parser.add_argument("--skip-example", action="store_true")
+    parser.add_argument("--per-figure", metavar="SPEC", help="print each figure's CPU seconds for SPEC instead")
     args = parser.parse_args()
+
+    if args.per_figure:
+        with tempfile.TemporaryDirectory(prefix="ale-app-bench-figures-") as work:
+            print(f"{args.per_figure}: CPU seconds per figure (--n-jobs 1); {load()}", flush=True)
+            subprocess.run([sys.executable, "-c", PER_FIGURE, args.per_figure, str(Path(work) / "out")], check=True)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="ale-app-bench-figures-"))
     print(f"machine: {platform.machine()}, {len(os.sched_getaffinity(0))} CPUs usable, "
