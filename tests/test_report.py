@@ -170,9 +170,9 @@ def test_overlay_colour_bar_is_labelled_with_distinct_ticks():
 
 
 def test_tick_labels_use_the_fewest_decimals_that_tell_ticks_apart():
-    assert F._tick_labels([0.0, 0.01, 0.02]) == ["0", "0.01", "0.02"]
-    assert F._tick_labels([0.0, 0.005, 0.01, 0.015]) == ["0", "0.005", "0.010", "0.015"]
-    assert F._tick_labels([0.0, 0.5, 1.0]) == ["0", "0.5", "1.0"]
+    assert F.tick_labels([0.0, 0.01, 0.02]) == ["0", "0.01", "0.02"]
+    assert F.tick_labels([0.0, 0.005, 0.01, 0.015]) == ["0", "0.005", "0.010", "0.015"]
+    assert F.tick_labels([0.0, 0.5, 1.0]) == ["0", "0.5", "1.0"]
 
 
 def test_foci_are_drawn_smaller_and_fainter_as_they_grow():

@@ -90,7 +90,7 @@ def test_defaults_are_filled():
     spec = SL.parse_spec("spec_version: 1\ninput: {path: x.json}\n", "min.yaml")
     assert spec.display.threshold_percentile == 95
     assert spec.jackknife.cluster_threshold_mm3 == 500
-    assert spec.figures.formats == ["png", "svg"]
+    assert spec.figures.formats == ["png"]  # SVG only when asked (issue 39)
 
 
 def test_python_tag_is_refused_not_executed(tmp_path):

@@ -1,6 +1,7 @@
 """Writing a registry into the locked output folder: every entry of a step, its sidecar with
 the file's digest, and the figures (drawn at the same time on forked workers where there are
-several jobs, the slowest first; the bytes are the same wherever a figure is drawn).
+several jobs, the slowest first, the slices in one batch; the bytes are the same wherever a
+figure is drawn).
 """
 
 from __future__ import annotations
@@ -67,8 +68,11 @@ def render_figure(fig, formats: Sequence[str], dpi: int) -> dict[str, bytes]:
             meta = {"Date": None} if fmt == "svg" else {"Software": None}
             # SVG keeps its text as text (editable, searchable); the fixed hash salt keeps the
             # bytes the same on every run.
+            # PNG through ale-app's canvas: Agg's pixels, written faster (ale_app.present.png_canvas).
+            backend = "module://ale_app.present.png_canvas" if fmt == "png" else None
             with matplotlib.rc_context({"svg.hashsalt": "ale-app", "svg.fonttype": "none"}):
-                fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta, bbox_inches="tight", facecolor="white")
+                fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta, bbox_inches="tight", facecolor="white",
+                            backend=backend)
             rendered[fmt] = buf.getvalue()
     finally:
         plt.close(fig)
@@ -85,13 +89,33 @@ def draw(name: str, result: AnalysisResult, registry: tuple[Output, ...] = REGIS
     return None if fig is None else render_figure(fig, result.spec.figures.formats, result.spec.figures.dpi)
 
 
+def draw_batch(names: tuple[str, ...], result: AnalysisResult,
+               registry: tuple[Output, ...] = REGISTRY) -> dict[str, dict[str, bytes] | None]:
+    """:func:`draw` each of ``names`` in turn (one worker's share of the figures)."""
+    return {name: draw(name, result, registry) for name in names}
+
+
+def figure_batches(entries: Sequence[Output]) -> list[tuple[str, ...]]:
+    """The figure entries as the figure workers take them, the costliest first: the slices
+    (entries with a ``draw_cost`` above 1: nilearn loads and resamples the MNI152 template
+    for them, about 0.7 s per process) in one batch, so that one worker loads the template
+    once for all of them; every other figure alone, so that the workers share them out as
+    they finish."""
+    slices = tuple(e.name for e in sorted(entries, key=lambda e: -e.draw_cost) if e.draw_cost > 1)
+    singles = [(e.name,) for e in sorted(entries, key=lambda e: -e.draw_cost) if e.draw_cost <= 1]
+    cost = sum(e.draw_cost for e in entries if e.draw_cost > 1)
+    batches = [(cost, slices)] if slices else []
+    batches += [(1.0, single) for single in singles]
+    return [names for _cost, names in sorted(batches, key=lambda b: -b[0])]
+
+
 def write_figures(result: AnalysisResult, out: D.OutputFolder, executor: Executor | None = None,
                   settle: Callable[[], None] | None = None, registry: tuple[Output, ...] = REGISTRY) -> None:
     """Draw every figure entry and write them in registry order.
 
     With an ``executor`` of more than one job (on Linux), the figures are drawn at the same
-    time in processes forked from this one, the slowest first
-    (:meth:`~ale_app.process.executor.Executor.map_forked`): a fork starts with NiMARE,
+    time in processes forked from this one, the slowest first, the slices in one batch
+    (:func:`figure_batches`, :meth:`~ale_app.process.executor.Executor.map_forked`): a fork starts with NiMARE,
     nilearn, matplotlib and the result already loaded, where a spawned worker would import
     them again (seconds each, more than drawing the four figures takes). Each figure's bytes
     are the same wherever it is drawn; a figure whose worker failed is drawn again here.
@@ -107,9 +131,11 @@ def write_figures(result: AnalysisResult, out: D.OutputFolder, executor: Executo
         settle()
     entries = [e for e in figure_entries(None, registry) if ready(e, result)]
     rendered: dict = {}
-    if executor is not None:
-        slowest_first = sorted(entries, key=lambda e: -e.draw_cost)
-        rendered = executor.map_forked(lambda name: draw(name, result, registry), [e.name for e in slowest_first])
+    if executor is not None and executor.n_jobs > 1 and len(entries) > 1:
+        batches = figure_batches(entries)
+        for batch in executor.map_forked(lambda names: draw_batch(names, result, registry), batches).values():
+            if batch is not FAILED:
+                rendered.update(batch)
     for entry in entries:
         drawn = rendered.get(entry.name, FAILED)
         if drawn is FAILED:

@@ -15,7 +15,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from ale_app.present.figures import TITLE_HEIGHT, WRAP_CHARS, _add_title, _colorbar, _split_figure, _vmax, wrap_label
+from ale_app.present.figure_parts import (TITLE_HEIGHT, WRAP_CHARS, add_title, colorbar, image_vmax, split_figure,
+                                        wrap_label)
+from ale_app.present.nilearn_speed import with_fast_nilearn
 
 #: Colours of numbered clusters (Okabe-Ito, told apart with the common colour-vision
 #: deficiencies); beyond them clusters cycle through the same colours, but their numbers
@@ -35,49 +37,58 @@ def _peak_rows(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["peak"] == "main"].sort_values("cluster_id", kind="stable")
 
 
-#: Size of a cluster name's box, in points per character and for its padding (font size 7).
-_LABEL_PT_PER_CHAR, _LABEL_PT_PAD, _LABEL_PT_HEIGHT = 5.0, 6.0, 11.0
+#: Display pixels kept free between two cluster names' boxes.
+_LABEL_GAP_PX = 1.5
 
 
-def _free_spot(u: float, v: float, w: float, h: float, placed: list[tuple[float, float, float]]):
-    """The position nearest ``(u, v)`` (moving up or down in steps of ``h``) where a box of
-    ``w`` x ``h`` overlaps none of the ``placed`` boxes (centre u, centre v, width)."""
-    for step in range(0, 16):
-        for dv in ((0.0,) if step == 0 else (step * h, -step * h)):
-            if all(abs(u - pu) >= (w + pw) / 2 or abs(v + dv - pv) >= h for pu, pv, pw in placed):
-                return u, v + dv
-    return u, v
+def _free_offset(box, placed: list, step: float) -> float:
+    """The vertical shift (display pixels; 0, then up or down in steps of ``step``) nearest
+    0 at which ``box`` overlaps none of the ``placed`` boxes."""
+    for k in range(0, 40):
+        for dv in ((0.0,) if k == 0 else (k * step, -k * step)):
+            moved = box.translated(0.0, dv)
+            if not any(moved.overlaps(other) for other in placed):
+                return dv
+    return 0.0
 
 
-def _label_peaks(display, peaks: pd.DataFrame, prefix: str) -> None:
-    """Write each cluster's name beside its peak in every view of a glass brain; a name that
-    would cover another is moved up or down and tied to its peak by a thin line."""
+def label_peaks(display, peaks: pd.DataFrame, prefix: str) -> None:
+    """Write each cluster's name (``prefix`` + number, as in its table) beside its peak in
+    every view of a glass brain.
+
+    The collision check is made on the names' real boxes: each name is drawn, its box
+    (text and padding) measured by the renderer with the view's final aspect, and a name
+    whose box would overlap any box already placed in that view is moved up or down to the
+    nearest free place and tied to its peak by a thin line."""
+    from matplotlib.transforms import Bbox
     from nilearn.plotting.displays._axes import coords_3d_to_2d
 
     for direction, axes in display.axes.items():
         ax = axes.ax
-        # Data units (mm) per point in this view, to size the names' boxes.
-        one_pt = ax.figure.dpi / 72.0  # pixels
-        (x0, y0), (x1, y1) = ax.transData.inverted().transform([(0.0, 0.0), (one_pt, one_pt)])
-        per_pt_u, per_pt_v = abs(x1 - x0), abs(y1 - y0)
-        placed: list[tuple[float, float, float]] = []
+        ax.apply_aspect()  # the view's final box: names are measured where they will be drawn
+        renderer = ax.figure.canvas.get_renderer()
+        placed: list[Bbox] = []
         for row in peaks.itertuples():
             xyz = np.array([[row.x, row.y, row.z]], dtype=float)
             if direction in "lr" and ((direction == "r" and row.x < 0) or (direction == "l" and row.x > 0)):
                 continue
             (u, v), = coords_3d_to_2d(xyz, direction)
-            name = f"{prefix}{row.cluster_id}"
-            w = (_LABEL_PT_PER_CHAR * len(name) + _LABEL_PT_PAD) * per_pt_u
-            h = _LABEL_PT_HEIGHT * per_pt_v
-            lu, lv = _free_spot(u, v, w, h, placed)
-            placed.append((lu, lv, w))
-            if (lu, lv) != (u, v):
+            text = ax.text(u, v, f"{prefix}{row.cluster_id}", fontsize=7, fontweight="bold", ha="center",
+                           va="center", color="black", zorder=2000, parse_math=False,
+                           bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
+                                 "alpha": 0.8})
+            text.update_bbox_position_size(renderer)
+            box = text.get_bbox_patch().get_window_extent(renderer).padded(_LABEL_GAP_PX)
+            dv = _free_offset(box, placed, box.height / 2)
+            placed.append(box.translated(0.0, dv))
+            if dv:
+                x_px, y_px = ax.transData.transform((u, v))
+                lu, lv = ax.transData.inverted().transform((x_px, y_px + dv))
+                text.set_position((lu, lv))
                 ax.plot([u, lu], [v, lv], color="black", linewidth=0.6, zorder=1999)
-            ax.text(lu, lv, name, fontsize=7, fontweight="bold", ha="center", va="center",
-                    color="black", zorder=2000, parse_math=False,
-                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
 
+@with_fast_nilearn
 def plot_cluster_map(label_img: nib.Nifti1Image, table: pd.DataFrame, prefix: str, title: str | None,
                      note: str | None = None):
     """The numbered clusters of ``label_img`` on a glass brain, one colour per cluster and its
@@ -87,15 +98,15 @@ def plot_cluster_map(label_img: nib.Nifti1Image, table: pd.DataFrame, prefix: st
 
     labels = np.asarray(label_img.dataobj).astype(np.int32)
     k = int(labels.max()) if labels.size else 0
-    fig, bottom, top = _split_figure(0, legend=False)
+    fig, bottom, top = split_figure(0, legend=False)
     colours = [CLUSTER_COLORS[i % len(CLUSTER_COLORS)] for i in range(max(k, 1))]
     img = nib.Nifti1Image(labels.astype(np.float32), label_img.affine)
     display = plot_glass_brain(img, display_mode="ortho", figure=fig, axes=[0, bottom, 1, top - bottom],
                                colorbar=False, cmap=ListedColormap(colours), plot_abs=False, threshold=0.5,
                                vmin=0.5, vmax=max(k, 1) + 0.5, symmetric_cbar=False, resampling_interpolation="nearest")
-    _label_peaks(display, _peak_rows(table), prefix)
+    label_peaks(display, _peak_rows(table), prefix)
     if title is not None:
-        _add_title(fig, title, note)
+        add_title(fig, title, note)
     return fig
 
 
@@ -106,25 +117,27 @@ def masked_image(stat_img: nib.Nifti1Image, label_img: nib.Nifti1Image) -> nib.N
     return nib.Nifti1Image(np.where(inside, data, 0).astype(np.float32), stat_img.affine)
 
 
+@with_fast_nilearn
 def plot_fwe_glass(stat_img, label_img, table: pd.DataFrame, cmap: str, title: str | None, note: str | None):
     """The ALE values of the clusters that passed cluster-level FWE (nothing else drawn), on a
     glass brain, each cluster's name at its peak."""
     from nilearn.plotting import plot_glass_brain
 
-    fig, bottom, top = _split_figure(0, legend=False)
+    fig, bottom, top = split_figure(0, legend=False)
     shown = masked_image(stat_img, label_img)
-    vmax = _vmax(stat_img)
+    vmax = image_vmax(stat_img)
     display = plot_glass_brain(shown, display_mode="ortho", figure=fig, axes=[0, bottom, 0.92, top - bottom],
                                colorbar=False, cmap=cmap, plot_abs=False, symmetric_cbar=False, threshold=1e-12,
                                vmin=0.0, vmax=vmax)
-    _label_peaks(display, _peak_rows(table), "F")
+    label_peaks(display, _peak_rows(table), "F")
     h = top - bottom
-    _colorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], cmap, vmax)
+    colorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], cmap, vmax)
     if title is not None:
-        _add_title(fig, title, note)
+        add_title(fig, title, note)
     return fig
 
 
+@with_fast_nilearn
 def plot_fwe_peaks(stat_img, label_img, table: pd.DataFrame, cmap: str, title: str | None):
     """The FWE clusters' ALE cut at each FWE peak, one row per cluster (the first
     :data:`MAX_PEAK_ROWS`), on the MNI152 template."""
@@ -138,7 +151,7 @@ def plot_fwe_peaks(stat_img, label_img, table: pd.DataFrame, cmap: str, title: s
     height = head + n * row_h
     fig = plt.figure(figsize=(9, height))
     shown = masked_image(stat_img, label_img)
-    vmax = _vmax(stat_img)
+    vmax = image_vmax(stat_img)
     usable = 1 - head / height
     for i, row in enumerate(peaks.itertuples()):
         bottom = usable - (i + 1) * row_h / height
@@ -147,28 +160,29 @@ def plot_fwe_peaks(stat_img, label_img, table: pd.DataFrame, cmap: str, title: s
                       colorbar=False, vmin=0.0, vmax=vmax, annotate=True)
         fig.text(0.005, bottom + 0.5 * row_h / height, f"F{row.cluster_id}\n{row.x:.0f}, {row.y:.0f}, {row.z:.0f}",
                  fontsize=8, fontweight="bold", va="center", ha="left", parse_math=False)
-    _colorbar(fig, [0.935, 0.1 * usable, 0.015, 0.8 * usable], cmap, vmax)
+    colorbar(fig, [0.935, 0.1 * usable, 0.015, 0.8 * usable], cmap, vmax)
     if title is not None:
         more = len(_peak_rows(table)) - len(peaks)
-        _add_title(fig, title, "cut at each FWE cluster's peak (x, y, z in mm, MNI); only voxels of FWE clusters drawn"
+        add_title(fig, title, "cut at each FWE cluster's peak (x, y, z in mm, MNI); only voxels of FWE clusters drawn"
                    + (f"; {more} more clusters in the table" if more > 0 else ""))
     return fig
 
 
+@with_fast_nilearn
 def plot_z_map(z_img, z_threshold: float, voxel_p: float, title: str | None):
     """The uncorrected voxel-level z map on a glass brain, drawn above the z of the
     cluster-forming p (voxels that form clusters; not FWE-corrected)."""
     from nilearn.plotting import plot_glass_brain
 
-    fig, bottom, top = _split_figure(0, legend=False)
-    vmax = _vmax(z_img)
+    fig, bottom, top = split_figure(0, legend=False)
+    vmax = image_vmax(z_img)
     plot_glass_brain(z_img, display_mode="ortho", figure=fig, axes=[0, bottom, 0.92, top - bottom], colorbar=False,
                      cmap="viridis", plot_abs=False, symmetric_cbar=False, threshold=z_threshold, vmin=0.0, vmax=vmax)
     h = top - bottom
-    _colorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], "viridis", vmax, label="z (uncorrected)",
+    colorbar(fig, [0.935, bottom + 0.12 * h, 0.015, 0.76 * h], "viridis", vmax, label="z (uncorrected)",
               threshold=z_threshold)
     if title is not None:
-        _add_title(fig, title, f"drawn above z = {z_threshold:.2f} (uncorrected p < {voxel_p:g}, the cluster-forming "
+        add_title(fig, title, f"drawn above z = {z_threshold:.2f} (uncorrected p < {voxel_p:g}, the cluster-forming "
                    "threshold); not FWE-corrected")
     return fig
 

@@ -16,9 +16,9 @@ from ale_app.spec.fields import MAX_DOMINANCE_RATIO, Bool, Float, Int, StrictMod
 FigureFormat = Literal["png", "svg"]
 
 
-def _every_format() -> list[FigureFormat]:
-    """The default of ``figures.formats``: both."""
-    return ["png", "svg"]
+def _png_only() -> list[FigureFormat]:
+    """The default of ``figures.formats``: PNG only (SVG when asked: it takes as long again)."""
+    return ["png"]
 
 
 def _installed_version(name: str) -> str | None:
@@ -85,8 +85,8 @@ class FiguresSpec(StrictModel):
 
     Attributes
     ----------
-    formats : list of {"png", "svg"}, default=["png", "svg"]
-        File formats written for every figure.
+    formats : list of {"png", "svg"}, default=["png"]
+        File formats written for every figure; add "svg" for vector files with real text.
     dpi : int, default=300
         Resolution of raster figures (300 dpi is what journals ask for).
     titles : bool, default=True
@@ -95,9 +95,10 @@ class FiguresSpec(StrictModel):
     """
 
     formats: list[FigureFormat] = Field(
-        default_factory=_every_format,
+        default_factory=_png_only,
         min_length=1,
-        description="File formats written for every figure.",
+        description="File formats written for every figure: PNG by default; add 'svg' for vector files with "
+        "real text (drawing takes about as long again).",
     )
     dpi: Int = Field(default=300, ge=50, le=1200, description="Resolution of PNG figures (50 to 1200 dpi).")
     titles: Bool = Field(
