@@ -192,7 +192,8 @@ def _fig_z(result, _out=None):
     z = np.where(label_values > 0, sub.z_values, 0)
     return F.plot_difference(_image(result, z), 0.0, [a, b], figure_title(result, f"ALE subtraction {a} vs {b}: clusters that "
                              "passed cluster-level FWE"), f"z of the permutation test inside the {len(cc.labels)} "
-                             f"cluster(s) with FWE p < {result.spec.inference.fwe_alpha:g}", label="z")
+                             f"cluster(s) with FWE p < {result.spec.inference.fwe_alpha:g}", label="z",
+                             clusters=cc.table)
 
 
 def _fig_conjunction(result, _out=None):
