@@ -164,7 +164,7 @@ def test_contrast_jackknife_equals_refits(descriptive_run):
 
 
 def test_report_words_follow_the_tables(descriptive_run):
-    from ale_app.present.report_words import FORBIDDEN_PHRASES
+    from ale_app.present.interpretation_words import FORBIDDEN_PHRASES
 
     _, out = descriptive_run
     report = (out / "report.html").read_text()
@@ -191,7 +191,7 @@ def test_report_words_follow_the_tables(descriptive_run):
     if resting:
         total = len(main_rows)
         assert f"{len(resting)} of the {total} contrast cluster{'' if total == 1 else 's'} rest" in para
-        from ale_app.present.contrast_report import NAMED
+        from ale_app.present.dependence import NAMED
 
         for k in resting[:NAMED]:
             assert f"cluster C{k} on " in para

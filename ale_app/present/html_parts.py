@@ -1,6 +1,6 @@
 """The report's HTML pieces: the inline style, embedded figures, definition lists, cluster
 tables, the experiment key, the failure line, the page's closing and the self-contained page
-around it. Nothing here chooses words about the results (:mod:`ale_app.present.report_words`)
+around it. Nothing here chooses words about the results (:mod:`ale_app.present.interpretation_words`)
 or reads a result (:mod:`ale_app.present.report_view`).
 """
 
@@ -15,11 +15,15 @@ import pandas as pd
 
 
 #: Cluster ids in words, figures and tables: D1, D2 ... (descriptive), F1, F2 ... (passed
-#: cluster-level FWE). The files keep the numbers of their label maps (1, 2 ...).
+#: cluster-level FWE), C1, C2 ... (a contrast's). The files keep the numbers of their label
+#: maps (1, 2 ...).
 DESCRIPTIVE_PREFIX = "D"
 
 
 FWE_PREFIX = "F"
+
+
+CONTRAST_PREFIX = "C"
 
 
 STYLE = """

@@ -3,7 +3,10 @@ parts and the balanced contrast (JALE, Acar et al. 2018), and a contrast's own."
 
 from __future__ import annotations
 
-__all__ = ["CONTRAST_REFERENCES", "REFERENCES", "ROBUSTNESS_REFERENCES", "references_for"]
+from ale_app.present.phrases import standalone_groups
+
+__all__ = ["CONTRAST_REFERENCES", "REFERENCES", "ROBUSTNESS_REFERENCES", "contrast_references",
+           "project_references", "references_for"]
 
 REFERENCES = {
     "turkeltaub2002": (
@@ -139,3 +142,23 @@ CONTRAST_REFERENCES = {
         "  doi = {10.1016/j.neuroimage.2004.12.005}\n}",
     ),
 }
+
+
+def contrast_references(result) -> dict:
+    """The references of a contrast run: the single-group ones, those of the robustness parts
+    that ran in either group (and of the balanced contrast), and the contrast's own."""
+    ran = {part for g in result.groups.values() for part in ("stability", "failsafe")
+           if getattr(g, part, None) is not None}
+    return {**references_for(dict.fromkeys(ran), balanced=result.balanced is not None), **CONTRAST_REFERENCES}
+
+
+def project_references(result, inputs: dict) -> dict:
+    """The references of every analysis that ran, each once."""
+    refs: dict = {}
+    for c in result.contrasts.values():
+        refs.update(contrast_references(c))
+    for name in standalone_groups(result):
+        refs.update(references_for(inputs[name].robustness))
+    if not refs:
+        refs.update(references_for())
+    return refs
