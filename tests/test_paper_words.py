@@ -184,9 +184,11 @@ def test_p_at_the_floor_reads_as_an_inequality_with_the_caveats(floor_run):
         segment = re.split(r"; F\d+ at |\. ", text[text.index(f"F{row.cluster_id} at "):])[0]
         assert segment.endswith("FWE-corrected p \u2264 0.005 (the smallest p 200 iterations can give)"), segment
     assert "p = 0.0050" not in text
-    assert "fewer than the 17 that Eickhoff et al. (2016) found ALE needs" in text
-    assert "lowered to 5" in text
-    assert "Only 200 Monte Carlo iterations were run, fewer than 5,000" in text
+    assert "below the 17 to 20 that Eickhoff et al. (2016) recommend" in text
+    assert "only 200 Monte Carlo iterations (fewer than 5,000)" in text
+    methods = (floor_run / "CITATION.md").read_text().split("## Methods\n\n", 1)[1].split("\n\n", 1)[0]
+    assert "fewer than the 17 to 20 experiments that Eickhoff et al. (2016) recommend" in methods
+    assert "lowered to 5" in methods and "Only 200 Monte Carlo iterations were run" in methods
     # The paragraph opens with the test; the description comes after it.
     assert text.startswith("Inference was declared") and text.index("Beside that test") > text.index("F1 at")
 

@@ -39,6 +39,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weig
 code{font-size:.85em;word-break:break-all}
 .wide{overflow-x:auto}table.jackknife td:nth-child(2),table.jackknife th:nth-child(2){text-align:left}tr.dominant td{color:#a01010;font-weight:600}tr.rest td{text-align:left;color:#555}
 td.text,th.text{text-align:left}td.nowrap{white-space:nowrap}
+th,td.text{overflow-wrap:anywhere}
 """
 
 
@@ -103,6 +104,9 @@ def cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] |
                 text = f"{float(v):.0f}"
             elif c == "FWE p (cluster size)" and floor and float(v) <= floor * (1 + 1e-6):
                 text = f"\u2264 {floor:.2g}"
+            elif c == "Monte Carlo SE" and floor and _at_floor(row.get("FWE p (cluster size)"), floor):
+                # No standard error means anything at the floor: p is only known to be at most 1/n.
+                text = f"none: p \u2264 1/{n_iterations:,}"
             elif c in ("FWE p (cluster size)", "Monte Carlo SE", "Mass", "Balanced p (null extremes)",
                        "Balanced p SE"):
                 text = f"{float(v):.4g}"
@@ -113,6 +117,11 @@ def cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] |
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             "</div>")
+
+
+def _at_floor(p, floor: float) -> bool:
+    """Whether a p (maybe missing) is at the Monte Carlo floor 1/n."""
+    return p is not None and not pd.isna(p) and float(p) <= floor * (1 + 1e-6)
 
 
 #: Cluster-table columns of words, not numbers: read left-aligned ("sub-a" on one line).

@@ -9,8 +9,10 @@ from __future__ import annotations
 from ale_app import __version__
 from ale_app.constants import MIN_EXPERIMENTS_FOR_INFERENCE
 from ale_app.present.dependence import DEPENDENCE_RULE, RESTS_ON
+from ale_app.present.caveats import (EICKHOFF_2016_RECOMMENDS, assumed_spaces, few_experiments_caveat,
+                                     iterations_caveat, spaces_caveat, unequal_sizes_caveat)
 from ale_app.present.phrases import group_line, plural, standalone_groups
-from ale_app.present.report_view import ReportInputs, robustness_facts
+from ale_app.present.report_view import ReportInputs, kernel_fwhm_mm, robustness_facts
 
 
 def robustness_methods(rb: dict | None, subsets: str | None = None, bounds: str | None = None,
@@ -63,8 +65,11 @@ def _inference_methods(r: ReportInputs) -> str:
             f"clusters kept when their FWE p was below {f['alpha']:g}; the null equals NiMARE's "
             "FWECorrector(method='montecarlo') draw for draw. FWE p-values are Monte Carlo estimates, at least "
             f"1/{f['n_iterations']:,} (NiMARE's floor), with standard error sqrt(p (1 - p) / iterations). "
-            f"Inference requires at least {f.get('min_experiments', MIN_EXPERIMENTS_FOR_INFERENCE)} experiments "
-            f"(inference.min_experiments; Eickhoff et al., 2016, recommend {MIN_EXPERIMENTS_FOR_INFERENCE}).")
+            f"The run allowed inference from {f.get('min_experiments', MIN_EXPERIMENTS_FOR_INFERENCE)} experiments; "
+            f"Eickhoff et al. (2016) recommend at least {EICKHOFF_2016_RECOMMENDS[0]} to "
+            f"{EICKHOFF_2016_RECOMMENDS[1]}." + "".join(
+                " " + c for c in (few_experiments_caveat({"": r.n_experiments}, f.get("min_experiments"), True),
+                                  iterations_caveat(f["n_iterations"])) if c))
 
 
 def _labels_sentence(r: ReportInputs) -> str:
@@ -127,10 +132,10 @@ def _subsamples_words(bal, a: str, b: str) -> str:
 def _groups_kernel_text(result) -> str:
     spec = result.spec.ale
     if spec.kernel_fwhm is not None:
-        return f"one kernel FWHM of {spec.kernel_fwhm:g} mm for every experiment (ale.kernel_fwhm)"
+        return f"one kernel FWHM of {spec.kernel_fwhm:g} mm for every experiment, not derived from sample sizes"
     if spec.sample_size is not None:
-        return (f"one sample size of {spec.sample_size} for every experiment (ale.sample_size), giving each "
-                "kernel's FWHM by Eickhoff et al. (2009)")
+        return (f"one assumed sample size of {spec.sample_size} subjects for every experiment, giving each "
+                f"kernel a FWHM of {kernel_fwhm_mm(spec.sample_size):.2f} mm by Eickhoff et al. (2009)")
     parts = []
     for name, g in result.groups.items():
         sizes = [v for v in g.evidence.sample_sizes.values() if v is not None]
@@ -156,14 +161,27 @@ def _groups_conversions_text(result) -> str:
 def contrast_methods_text(result) -> str:
     """The methods paragraph, with the values that ran."""
     v = result.record.versions
+    return _contrast_base(result) + contrast_test_methods(result) + f" Figures were made with nilearn {v.get('nilearn', '?')}."
+
+
+def _contrast_base(result) -> str:
+    """The contrast's opening: its two groups, the space, the software and the kernels."""
+    v = result.record.versions
     a, b = result.names
-    spec = result.spec
-    base = (
+    return (
         f"Two groups were compared with activation likelihood estimation (ALE; Turkeltaub et al., 2002; "
         f"Eickhoff et al., 2009, 2012; modified procedure of Turkeltaub et al., 2012): {group_line(a, result.first)} "
         f"and {group_line(b, result.second)}, in MNI152 space (FSL's MNI152NLin6Asym template and brain mask at "
         f"2 mm), with NiMARE {v.get('nimare', '?')} (Salo et al., 2023) run by ale-app {__version__}. Gaussian "
         f"kernel widths came from {_groups_kernel_text(result)}.{_groups_conversions_text(result)}")
+
+
+def contrast_test_methods(result) -> str:
+    """What a contrast ran, its dependence rule, its groups' robustness, its caveats and its
+    conjunction (its groups are described elsewhere)."""
+    a, b = result.names
+    a, b = result.names
+    spec = result.spec
     if result.inferential and result.balanced is not None:
         inf, bal = spec.inference, result.balanced
         body = (
@@ -193,15 +211,16 @@ def contrast_methods_text(result) -> str:
         body = (
             f" Each group's own ALE was tested as in a single-group analysis (cluster-level FWE from "
             f"{inf.n_iterations:,} Monte Carlo iterations, cluster-forming p < {inf.voxel_p:g}, alpha "
-            f"{inf.fwe_alpha:g}, seed {inf.seed}; at least {inf.min_experiments} experiments per group, Eickhoff "
-            f"et al., 2016). The difference of the two ALE maps ({a} minus {b}) was tested with the ALE "
-            f"subtraction of Laird et al. (2005) and Eickhoff et al. (2012) as NiMARE implements it: the "
-            f"experiments of both groups were pooled and randomly reassigned to groups of the original sizes "
-            f"{inf.n_iterations:,} times (seed {inf.seed}); the two-sided voxelwise permutation p, and voxel- and "
-            f"cluster-level family-wise error from the largest |difference| and the largest cluster of each "
-            f"permutation, with a cluster-forming threshold at the {1 - inf.voxel_p:g} quantile of all permuted "
-            f"|differences|{thr}, faces connectivity. Contrast clusters are those with a cluster-size FWE p "
-            f"below {inf.fwe_alpha:g}, tested over the whole brain mask (NiMARE's reading). For the GingerALE-"
+            f"{inf.fwe_alpha:g}, seed {inf.seed}). The difference of the two ALE maps ({a} minus {b}) was tested "
+            f"with the ALE subtraction of Laird et al. (2005) and Eickhoff et al. (2012) as NiMARE implements it: "
+            f"the experiments of both groups were pooled and randomly reassigned to groups of the original sizes "
+            f"{inf.n_iterations:,} times (seed {inf.seed}). Each voxel's two-sided permutation p is the share of "
+            f"permuted differences at least as large in absolute value as the observed one. Clusters were formed "
+            f"not at a voxelwise p but where the absolute difference exceeds the {1 - inf.voxel_p:g} quantile of "
+            f"the absolute differences of every voxel in every permutation{thr}, as face-connected voxels; "
+            f"voxel- and cluster-level family-wise error p-values come from the largest absolute difference and "
+            f"the largest such cluster of each permutation. Contrast clusters are those with a cluster-size FWE "
+            f"p below {inf.fwe_alpha:g}, tested over the whole brain mask (NiMARE's reading). For the GingerALE-"
             f"style reading, each cluster's table row gives the share of its voxels where the group it favours "
             f"converges on its own, and a directional map tests each direction only there (nowhere for a group "
             f"without such a cluster).")
@@ -216,11 +235,12 @@ def contrast_methods_text(result) -> str:
              f"the group it favours out (the mean over the cluster's voxels of 1 - difference without it / "
              f"difference); a cluster rests on one experiment when that removes at least {RESTS_ON:.0%} of it.")
     body += group_robustness_methods(result)
+    body += "".join(" " + c for c in contrast_caveats(result) if c)
     if spec.contrast.conjunction:
         body += (" The conjunction is the voxelwise minimum of the two groups' ALE (minimum statistic, Nichols et "
                  "al., 2005) where both groups " + ("passed cluster-level FWE." if result.inferential else
                                                     "lie above their own display-only thresholds (a description)."))
-    return base + body + f" Figures were made with nilearn {v.get('nilearn', '?')}."
+    return body
 
 
 #: The robustness facts that follow a group's number of experiments (stated per group).
@@ -257,9 +277,44 @@ def group_robustness_methods(result) -> str:
 
 
 def project_methods_text(result, inputs: dict) -> str:
-    """Every analysis's methods: each contrast's (which describe its two groups), then each
-    group that no contrast reads."""
-    parts = [f"Contrast {label} ({c.names[0]} minus {c.names[1]}). {contrast_methods_text(c)}"
-             for label, c in result.contrasts.items()]
+    """Every analysis's methods, each group once: the groups the contrasts read (however many
+    contrasts read each), then each contrast's test, then each group that no contrast reads."""
+    from types import SimpleNamespace
+
+    parts = []
+    if result.contrasts:
+        first = next(iter(result.contrasts.values()))
+        read = {name: result.groups[name] for name in result.groups
+                if any(name in c.names for c in result.contrasts.values())}
+        shared = SimpleNamespace(spec=first.spec, groups=read)
+        v = result.record.versions
+        parts.append(
+            f"Activation likelihood estimation (ALE; Turkeltaub et al., 2002; Eickhoff et al., 2009, 2012; modified "
+            f"procedure of Turkeltaub et al., 2012) was computed for {plural(len(read), 'group')} compared below, each "
+            f"described once: " + ", ".join(group_line(name, g) for name, g in read.items())
+            + f"; in MNI152 space (FSL's MNI152NLin6Asym template and brain mask at 2 mm), with NiMARE "
+            f"{v.get('nimare', '?')} (Salo et al., 2023) run by ale-app {__version__}. Gaussian kernel widths came "
+            f"from {_groups_kernel_text(shared)}.{_groups_conversions_text(shared)}")
+        parts += [f"Contrast {label} ({c.names[0]} minus {c.names[1]}).{contrast_test_methods(c)}"
+                  for label, c in result.contrasts.items()]
+        parts.append(f"Figures were made with nilearn {v.get('nilearn', '?')}.")
     parts += [f"Group {name}. {group_methods_text(inputs[name])}" for name in standalone_groups(result)]
     return " ".join(parts)
+
+
+def contrast_caveats(result) -> list[str]:
+    """The caveats of a contrast, as its methods and its interpretation both state them: groups
+    below the recommended size, too few iterations or permutations, spaces assumed, and a raw
+    difference between groups of unequal size."""
+    a, b = result.names
+    n1, n2 = len(result.first.evidence.ids), len(result.second.evidence.ids)
+    spec = result.spec
+    out = [few_experiments_caveat({a: n1, b: n2}, spec.inference.min_experiments if result.inferential else None,
+                                  result.inferential)]
+    if result.inferential:
+        n = result.balanced.n_iterations if result.balanced is not None else spec.inference.n_iterations
+        out.append(iterations_caveat(n, "null draws" if result.balanced is not None else "permutations"))
+    out.append(spaces_caveat({name: assumed_spaces(g.evidence) for name, g in result.groups.items()}))
+    if result.balanced is None:
+        out.append(unequal_sizes_caveat(a, n1, b, n2))
+    return [c for c in out if c]

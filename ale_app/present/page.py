@@ -19,10 +19,11 @@ from ale_app import __version__
 from ale_app.present.dependence import DEPENDENCE_RULE, cluster_dependence
 from ale_app.present.html_parts import (DESCRIPTIVE_PREFIX, closing_html, cluster_html, colour_key_html, dl,
                                         experiment_key_html, failure_html, img_tag, page_html)
+from ale_app.present.detail_words import contrast_details, group_details
 from ale_app.present.interpretation_words import contrast_interpretation, group_interpretation, project_interpretation
 from ale_app.present.markdown import markdown_escape, markdown_text
 from ale_app.present.methods_words import contrast_methods_text, group_methods_text, project_methods_text
-from ale_app.present.references import contrast_references, project_references, references_for
+from ale_app.present.references import cited_references, contrast_references, project_references, references_for
 from ale_app.present.report_view import ReportInputs, evidence_names, fmt_xyz, report_inputs
 from ale_app.present.reviewer import project_checklist_html
 from ale_app.present.sections import (contrast_section, group_section, inference_html, jackknife_html, summary_html,
@@ -48,6 +49,7 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
     parts.extend(failure_html(r.failed_step))
     parts.append("<h2>Interpretation</h2>")
     parts.append(f"<p>{html.escape(group_interpretation(r))}</p>")
+    parts.extend(_details_html(group_details(r)))
     if r.inference is not None:
         parts.extend(inference_html(r, figures))
     if r.spec_summary:
@@ -95,20 +97,22 @@ def report_html(r: ReportInputs, figures: dict[str, list[tuple[str, Path]]],
     from ale_app.present.reviewer import reporting_checklist_html
 
     parts.append("<h2>Reporting checklist (Müller et al., 2018)</h2>" + reporting_checklist_html(r))
-    parts.extend(closing_html([text for text, _ in references_for(r.robustness).values()], r.versions, r.digests))
+    parts.extend(closing_html(_cited(references_for(r.robustness), parts), r.versions, r.digests))
     return page_html(title, parts)
 
 
 def citation_markdown(r: ReportInputs) -> str:
     """``CITATION.md``: methods, interpretation, software, references and BibTeX."""
-    references = references_for(r.robustness)
+    text = f"{group_methods_text(r)} {group_interpretation(r)} {group_details(r)}"
+    references = cited_references(references_for(r.robustness), text)
     refs = "\n".join(f"- {text}" for text, _ in references.values())
     bib = "\n\n".join(b for _, b in references.values())
     software = ", ".join(f"{k} {v}" for k, v in r.versions.items() if k in ("ale-app", "nimare", "nilearn",
                                                                               "nibabel", "numpy", "python"))
     return (
         f"# {markdown_escape(r.title or 'ale-app analysis')}\n\n## Methods\n\n{markdown_text(group_methods_text(r), r.names)}"
-        f"\n\n## Interpretation\n\n{markdown_text(group_interpretation(r), r.names)}\n\n## Software\n\n{software}.\n\n"
+        f"\n\n## Interpretation\n\n{markdown_text(group_interpretation(r), r.names)}"
+        f"{_details_markdown(group_details(r), r.names)}\n\n## Software\n\n{software}.\n\n"
         f"## References\n\n{refs}\n\n## BibTeX\n\n```bibtex\n{bib}\n```\n"
     )
 
@@ -120,7 +124,8 @@ def group_inputs(result) -> dict:
 
 def contrast_citation(result) -> str:
     """``CITATION.md`` of a contrast run."""
-    refs = contrast_references(result)
+    text = f"{contrast_methods_text(result)} {contrast_interpretation(result)} {contrast_details(result)}"
+    refs = cited_references(contrast_references(result), text)
     software = ", ".join(f"{k} {v}" for k, v in result.record.versions.items()
                          if k in ("ale-app", "nimare", "nilearn", "nibabel", "numpy", "python"))
     names = [*result.groups, result.spec.title or ""]
@@ -128,7 +133,8 @@ def contrast_citation(result) -> str:
         names += evidence_names(group.evidence)
     return (f"# {markdown_escape(result.spec.title or 'ale-app contrast')}\n\n## Methods\n\n"
             f"{markdown_text(contrast_methods_text(result), names)}\n\n"
-            f"## Interpretation\n\n{markdown_text(contrast_interpretation(result), names)}\n\n## Software\n\n{software}.\n\n"
+            f"## Interpretation\n\n{markdown_text(contrast_interpretation(result), names)}"
+            f"{_details_markdown(contrast_details(result), names)}\n\n## Software\n\n{software}.\n\n"
             "## References\n\n"
             + "\n".join(f"- {t}" for t, _ in refs.values())
             + "\n\n## BibTeX\n\n```bibtex\n" + "\n\n".join(b for _, b in refs.values()) + "\n```\n")
@@ -154,6 +160,7 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
     parts = [f"<h1>{title}</h1>", intro]
     parts.extend(failure_html(result.failed_step))
     parts.append(f"<h2>Interpretation</h2><p>{html.escape(contrast_interpretation(result))}</p>")
+    parts.extend(_details_html(contrast_details(result)))
     groups = []
     for name, g in result.groups.items():
         ev = g.evidence
@@ -175,7 +182,7 @@ def contrast_report_html(result, digests: dict[str, str], figures: dict[str, lis
     from ale_app.present.reviewer import contrast_reporting_checklist_html
 
     parts.append("<h2>Reporting checklist (Müller et al., 2018)</h2>" + contrast_reporting_checklist_html(result, inputs))
-    parts.extend(closing_html([text for text, _ in contrast_references(result).values()], result.record.versions, digests))
+    parts.extend(closing_html(_cited(contrast_references(result), parts), result.record.versions, digests))
     return page_html(title, parts)
 
 
@@ -215,15 +222,15 @@ def project_report_html(result, digests: dict[str, str], figures: dict[str, list
     parts.append(f"<h2>Methods</h2><p>{html.escape(project_methods_text(result, inputs))}</p>")
     parts.append("<h2>Reporting checklist (Müller et al., 2018)</h2>"
                  + project_checklist_html(result.contrasts, inputs, rerun=False))
-    parts.extend(closing_html([text for text, _ in project_references(result, inputs).values()], result.record.versions,
-                              digests))
+    parts.extend(closing_html(_cited(project_references(result, inputs), parts), result.record.versions, digests))
     return page_html(title, parts)
 
 
 def project_citation(result) -> str:
     """``CITATION.md`` of a project: the methods and interpretation of every analysis."""
     inputs = {name: report_inputs(g) for name, g in result.groups.items()}
-    refs = project_references(result, inputs)
+    refs = cited_references(project_references(result, inputs),
+                            f"{project_methods_text(result, inputs)} {project_interpretation(result, inputs)}")
     software = ", ".join(f"{k} {v}" for k, v in result.record.versions.items()
                          if k in ("ale-app", "nimare", "nilearn", "nibabel", "numpy", "python"))
     names = [*result.groups, *result.contrasts, result.spec.title or ""]
@@ -234,3 +241,17 @@ def project_citation(result) -> str:
             f"## Interpretation\n\n{markdown_text(project_interpretation(result, inputs), names)}\n\n## Software\n\n"
             f"{software}.\n\n## References\n\n" + "\n".join(f"- {t}" for t, _ in refs.values())
             + "\n\n## BibTeX\n\n```bibtex\n" + "\n\n".join(b for _, b in refs.values()) + "\n```\n")
+
+
+def _details_html(details: str) -> list[str]:
+    """The interpretation's details, below the short paragraph (nothing when there are none)."""
+    return [f"<h3>In detail</h3><p>{html.escape(details)}</p>"] if details else []
+
+
+def _details_markdown(details: str, names) -> str:
+    return f"\n\n### In detail\n\n{markdown_text(details, names)}" if details else ""
+
+
+def _cited(refs: dict, parts: list[str]) -> list[str]:
+    """The texts of the references the page's words cite."""
+    return [text for text, _ in cited_references(refs, html.unescape(" ".join(parts))).values()]
