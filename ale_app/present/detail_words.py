@@ -244,3 +244,12 @@ def empty_directional_words(result) -> list[str]:
         return [f"{empty[0]} has no cluster of its own that passed cluster-level FWE, so the directional reading "
                 f"of {empty[0]} > {other} is empty: that direction is tested nowhere."]
     return []
+
+
+def project_details(result, inputs: dict) -> str:
+    """Each contrast's details, then those of each group that no contrast reads."""
+    from ale_app.present.phrases import standalone_groups
+
+    parts = [f"Contrast {label}: {d}" for label, c in result.contrasts.items() if (d := contrast_details(c))]
+    parts += [f"Group {name}: {d}" for name in standalone_groups(result) if (d := group_details(inputs[name]))]
+    return " ".join(parts)

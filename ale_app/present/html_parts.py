@@ -27,7 +27,7 @@ CONTRAST_PREFIX = "C"
 
 
 STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;max-width:64em;
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;max-width:76em;
 margin:auto;padding:1em 2em;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 img{max-width:100%;height:auto}figure{margin:1em 0}figcaption{font-size:.9em;color:#555}
@@ -39,7 +39,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weig
 code{font-size:.85em;word-break:break-all}
 .wide{overflow-x:auto}table.jackknife td:nth-child(2),table.jackknife th:nth-child(2){text-align:left}tr.dominant td{color:#a01010;font-weight:600}tr.rest td{text-align:left;color:#555}
 td.text,th.text{text-align:left}td.nowrap{white-space:nowrap}
-th,td.text{overflow-wrap:anywhere}
+td.text{overflow-wrap:anywhere}
 """
 
 

@@ -19,7 +19,7 @@ from ale_app import __version__
 from ale_app.present.dependence import DEPENDENCE_RULE, cluster_dependence
 from ale_app.present.html_parts import (DESCRIPTIVE_PREFIX, closing_html, cluster_html, colour_key_html, dl,
                                         experiment_key_html, failure_html, img_tag, page_html)
-from ale_app.present.detail_words import contrast_details, group_details
+from ale_app.present.detail_words import contrast_details, group_details, project_details
 from ale_app.present.interpretation_words import contrast_interpretation, group_interpretation, project_interpretation
 from ale_app.present.markdown import markdown_escape, markdown_text
 from ale_app.present.methods_words import contrast_methods_text, group_methods_text, project_methods_text
@@ -212,6 +212,9 @@ def project_report_html(result, digests: dict[str, str], figures: dict[str, list
                      f"{html.escape(a)} minus {html.escape(b)}</h2>")
         if c.contrast_clusters is not None:
             parts.append(f"<p>{html.escape(contrast_interpretation(c))}</p>")
+            details = contrast_details(c)
+            if details:
+                parts.append(f"<p>In detail: {html.escape(details)}</p>")
         parts.extend(contrast_section(c, {"contrast": figures.get(f"contrast-{label}", []),
                                              "conjunction": figures.get(f"conjunction-{label}", [])}, heading="h3"))
         parts.append("</section>")
@@ -238,7 +241,8 @@ def project_citation(result) -> str:
         names += evidence_names(group.evidence)
     return (f"# {markdown_escape(result.spec.title or 'ale-app project')}\n\n## Methods\n\n"
             f"{markdown_text(project_methods_text(result, inputs), names)}\n\n"
-            f"## Interpretation\n\n{markdown_text(project_interpretation(result, inputs), names)}\n\n## Software\n\n"
+            f"## Interpretation\n\n{markdown_text(project_interpretation(result, inputs), names)}"
+            f"{_details_markdown(project_details(result, inputs), names)}\n\n## Software\n\n"
             f"{software}.\n\n## References\n\n" + "\n".join(f"- {t}" for t, _ in refs.values())
             + "\n\n## BibTeX\n\n```bibtex\n" + "\n\n".join(b for _, b in refs.values()) + "\n```\n")
 
