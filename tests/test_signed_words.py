@@ -139,6 +139,9 @@ def test_no_standard_error_at_the_p_floor():
                           "p_fwe": [0.0001, 0.0069], "p_fwe_se": [9.9995e-05, 0.00083]})
     page = cluster_html(table, "F", None, 10_000)
     assert "9.999e-05" not in page and "none: p \u2264 1/10,000" in page and "0.00083" in page
+    balanced = table.rename(columns={"p_fwe": "Balanced p (null extremes)", "p_fwe_se": "Balanced p SE"})
+    page = cluster_html(balanced, "C", None, 10_000)
+    assert "9.999e-05" not in page and "none: p \u2264 1/10,000" in page and "\u2264 0.0001" in page
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")

@@ -102,9 +102,9 @@ def cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] |
                 text = f"{float(v):.5f}"
             elif c in ("x (mm)", "y (mm)", "z (mm)"):
                 text = f"{float(v):.0f}"
-            elif c == "FWE p (cluster size)" and floor and float(v) <= floor * (1 + 1e-6):
+            elif c in _P_OF_SE.values() and floor and float(v) <= floor * (1 + 1e-6):
                 text = f"\u2264 {floor:.2g}"
-            elif c == "Monte Carlo SE" and floor and _at_floor(row.get("FWE p (cluster size)"), floor):
+            elif c in _P_OF_SE and floor and _at_floor(row.get(_P_OF_SE[c]), floor):
                 # No standard error means anything at the floor: p is only known to be at most 1/n.
                 text = f"none: p \u2264 1/{n_iterations:,}"
             elif c in ("FWE p (cluster size)", "Monte Carlo SE", "Mass", "Balanced p (null extremes)",
@@ -117,6 +117,10 @@ def cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] |
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             "</div>")
+
+
+#: The standard error columns of the cluster tables, each with the p it belongs to.
+_P_OF_SE = {"Monte Carlo SE": "FWE p (cluster size)", "Balanced p SE": "Balanced p (null extremes)"}
 
 
 def _at_floor(p, floor: float) -> bool:
