@@ -244,7 +244,9 @@ def test_clean_input_keeps_its_studies_and_the_methods_state_a_rule(tmp_path):
     ev = load_evidence(InputSpec(path="placeholder.txt", study_rule="author-year"), tmp_path, ALESpec())
     assert ev.study_ids == ["null, .-pain in fibromyalgia", "null, .-working memory in schizophrenia",
                             "Kim et al. 2012"]
-    assert "grouped into 3 studies by input.study_rule 'author-year'" in evidence_methods_text(ev, "error")
+    words = evidence_methods_text(ev, "error")
+    # The rule in words, not its spec key (issue 39: no spec keys in the methods' prose).
+    assert "grouped into 3 studies (the author-year start of the study id" in words and "study_rule" not in words
 
 
 # ------------------------------------------------------------------ opposite contrasts

@@ -67,7 +67,7 @@ def test_jackknife_table_shape(run_jobs1):
 
 
 def test_report_has_no_inferential_language(run_jobs1):
-    from ale_app.present.report_words import FORBIDDEN_PHRASES
+    from ale_app.present.interpretation_words import FORBIDDEN_PHRASES
 
     for name in ("report.html", "CITATION.md"):
         # Embedded figures are base64 data, not words: leave them out of the scan.

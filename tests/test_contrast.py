@@ -164,7 +164,7 @@ def test_contrast_jackknife_equals_refits(descriptive_run):
 
 
 def test_report_words_follow_the_tables(descriptive_run):
-    from ale_app.present.report_words import FORBIDDEN_PHRASES
+    from ale_app.present.interpretation_words import FORBIDDEN_PHRASES
 
     _, out = descriptive_run
     report = (out / "report.html").read_text()
@@ -178,7 +178,10 @@ def test_report_words_follow_the_tables(descriptive_run):
     main_rows = table[table["peak"] == "main"]
     n_pos = int((main_rows["tail"] == "positive").sum())
     n_neg = int((main_rows["tail"] == "negative").sum())
-    para = re.search(r"<h2>Interpretation</h2><p>(.*?)</p>", report, re.S).group(1)
+    short = re.search(r"<h2>Interpretation</h2><p>(.*?)</p>", report, re.S).group(1)
+    assert len(short.split()) <= 170, short  # a paragraph a paper can paste (issue 39)
+    details = re.search(r"<h3>In detail</h3><p>(.*?)</p>", report, re.S)
+    para = short + " " + (details.group(1) if details else "")
     word = lambda n: f"{n} cluster{'' if n == 1 else 's'}"  # noqa: E731
     assert f"{word(n_pos)} showed a higher ALE in first" in para
     assert f"{word(n_neg)} a higher ALE in second" in para
@@ -191,7 +194,7 @@ def test_report_words_follow_the_tables(descriptive_run):
     if resting:
         total = len(main_rows)
         assert f"{len(resting)} of the {total} contrast cluster{'' if total == 1 else 's'} rest" in para
-        from ale_app.present.contrast_report import NAMED
+        from ale_app.present.dependence import NAMED
 
         for k in resting[:NAMED]:
             assert f"cluster C{k} on " in para

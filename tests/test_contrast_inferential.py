@@ -3,6 +3,7 @@ NiMARE's ALESubtraction + FWECorrector run in the test on the same two groups an
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 
 from helpers.oracles import nimare_subtraction, nimare_subtraction_directional
 from helpers.studysets import pain_groups
+from helpers.words import misquoted, spec_keys, word_count
 
 from ale_app.cli import main
 
@@ -117,7 +119,9 @@ def test_clusters_and_words_follow_the_maps(inferential_run):
     assert np.array_equal(labels > 0, passing & (diff != 0))
     main_rows = table[table["peak"] == "main"]
     report = (out / "report.html").read_text()
-    para = re.search(r"<h2>Interpretation</h2><p>(.*?)</p>", report, re.S).group(1)
+    short = re.search(r"<h2>Interpretation</h2><p>(.*?)</p>", report, re.S).group(1)
+    details = re.search(r"<h3>In detail</h3><p>(.*?)</p>", report, re.S)
+    para = short + " " + (details.group(1) if details else "")
     n_pos = int((main_rows["tail"] == "positive").sum())
     n_neg = int((main_rows["tail"] == "negative").sum())
     if n_pos + n_neg == 0:
@@ -133,11 +137,37 @@ def test_clusters_and_words_follow_the_maps(inferential_run):
             assert f"p \u2264 {1 / N_ITER:.2g}" in para
         else:
             assert f"p = {row['p_fwe']:.3g}" in para
-    assert f"Only {N_ITER} permutations were run" in para
     methods = re.search(r"<h2>Methods</h2><p>(.*?)</p>", report, re.S).group(1)
+    assert f"Only {N_ITER} permutations were run" in methods and f"only {N_ITER} permutations" in short
     assert f"{N_ITER} times (seed {SEED})" in methods and "Laird et al. (2005)" in methods
     citation = (out / "CITATION.md").read_text()
     assert "Laird, A. R." in citation and "Nichols, T." in citation and "Eickhoff, S. B., Nichols" in citation
+
+
+def test_words_a_reviewer_signs(inferential_run):
+    """Issue 39: the subtraction's cluster-forming rule as what it is, sentences with verbs,
+    groups below 17 said in the methods and the paragraph with the paper quoted right, only the
+    references used, no spec keys, a short paragraph and p stored as a clean float."""
+    out = inferential_run
+    report = html.unescape((out / "report.html").read_text())
+    short = re.search(r"<h2>Interpretation</h2><p>(.*?)</p>", report, re.S).group(1)
+    methods = re.search(r"<h2>Methods</h2><p>(.*?)</p>", report, re.S).group(1)
+    assert word_count(short) <= 170, short
+    assert "cluster-forming p <" not in short and "quantile of all permuted absolute differences" in short
+    assert "; the two-sided voxelwise permutation p, and" not in methods
+    assert "Clusters were formed not at a voxelwise p but where the absolute difference exceeds the 0.999 quantile" \
+        in methods
+    below = "below the 17 to 20"
+    assert f"Both groups (early: 10, late: 11 experiments) are {below} experiments" in methods and below in short
+    assert "favours the larger group (late)" in short and "favour the larger group (late over early)" in methods
+    citation = (out / "CITATION.md").read_text()
+    prose = citation.split("## Software")[0]
+    assert misquoted(prose) == [] and spec_keys(prose) == []
+    assert "Lancaster et al. (2007)" not in citation and "Tordesillas" not in citation  # nothing was converted
+    table = pd.read_csv(out / f"{C}desc-clusters_table.tsv", sep="\t", dtype=str)
+    for value in table["p_fwe"].dropna():
+        if value != "n/a":  # a permutation p is k / n and reads so: 0.03, not 0.0299999993
+            assert float(value) * N_ITER == pytest.approx(round(float(value) * N_ITER), abs=1e-9), value
 
 
 def test_each_group_has_its_own_inference(inferential_run):

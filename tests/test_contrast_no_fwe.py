@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from ale_app.cli import main
-from ale_app.present.contrast_report import _empty_directional_words
+from ale_app.present.interpretation_words import empty_directional_words
 
 SPACE = "space-MNI152NLin6Asym_res-2"
 C = "contrast-aMinusB_"
@@ -126,7 +126,7 @@ def test_the_words_name_the_empty_side(empty_side):
 
     result = SimpleNamespace(names=("pat", "con"), first=group(0 if empty_side == "first" else 2),
                              second=group(0 if empty_side == "second" else 1))
-    words = " ".join(_empty_directional_words(result))
+    words = " ".join(empty_directional_words(result))
     if empty_side == "neither":
         assert words == ""
     elif empty_side == "first":

@@ -224,7 +224,7 @@ def test_groups_with_different_robustness_are_described_one_by_one():
     ``early`` has no FWE cluster to test), each group gets its own sentences."""
     from types import SimpleNamespace as NS
 
-    from ale_app.present.contrast_report import group_robustness_methods
+    from ale_app.present.methods_words import group_robustness_methods
 
     def stability(n):
         return NS(clusters=pd.DataFrame(), subset_size=n - 1, n_subsets=n, n_iterations=100, null_space="gm",

@@ -575,7 +575,7 @@ def test_readme_sidecar_and_methods_state_the_same_definition():
     import pandas as pd
 
     from ale_app.outputs.sidecars import failsafe_info
-    from ale_app.present.report_words import robustness_methods
+    from ale_app.present.methods_words import robustness_methods
     from ale_app.stats.failsafe import DEFINITION, SEARCH
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "methods.md").read_text(encoding="utf-8")

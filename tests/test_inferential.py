@@ -137,7 +137,7 @@ def test_sidecars_provenance_and_words(run_1):
     citation = (run_1 / O.CITATION).read_text()
     report = (run_1 / O.REPORT).read_text()
     for text in (citation, report):
-        assert "mode: inferential" in text and f"{ITERATIONS:,} Monte Carlo iterations" in text
+        assert "Inference was declared before the run" in text and f"{ITERATIONS:,} Monte Carlo iterations" in text
         assert f"seed {SEED}" in text
         assert f"{n} cluster{'s' if n != 1 else ''} showed significant convergence" in text
         assert "No cluster passed cluster-level FWE" not in text

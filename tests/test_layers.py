@@ -307,3 +307,38 @@ def test_the_circle_check_sees_a_circle(tmp_path):
         assert import_cycles(sorted(pkg.glob("*.py"))) == [["ale_app.stats.a", "ale_app.stats.b"]]
     finally:
         PACKAGE = saved
+
+
+#: Words that name a kind of analysis: a module ``<kind>_<name>.py`` beside ``<name>.py`` in the
+#: same wing is a second copy of one concern for that kind (one pipeline, issue 34).
+ANALYSIS_KINDS = ("contrast", "project", "pair", "single", "group")
+
+
+def shadow_modules(paths) -> list[str]:
+    """``<kind>_<name>.py`` beside ``<name>.py`` (or beside another kind's ``<kind2>_<name>.py``)."""
+    found = []
+    by_folder: dict[Path, set[str]] = {}
+    for path in paths:
+        by_folder.setdefault(path.parent, set()).add(path.stem)
+    for folder, stems in by_folder.items():
+        for stem in sorted(stems):
+            kind, _, rest = stem.partition("_")
+            if kind not in ANALYSIS_KINDS or not rest:
+                continue
+            if rest in stems:
+                found.append(f"{folder.name}/{stem}.py beside {folder.name}/{rest}.py")
+    return found
+
+
+def test_one_pipeline_has_no_module_copied_per_analysis_kind():
+    """No ``contrast_report.py`` beside ``report.py``: a new kind of analysis adds its step,
+    its stats, its registry entries and a report section, not a parallel module."""
+    found = shadow_modules(all_modules())
+    assert found == [], "modules copied per kind of analysis:\n" + "\n".join(found)
+
+
+def test_the_shadow_check_sees_a_copy(tmp_path):
+    for name in ("report.py", "contrast_report.py", "group_outputs.py", "contrast_outputs.py"):
+        (tmp_path / name).write_text("")
+    assert shadow_modules(sorted(tmp_path.glob("*.py"))) == [f"{tmp_path.name}/contrast_report.py beside "
+                                                              f"{tmp_path.name}/report.py"]

@@ -25,7 +25,8 @@ from conftest import assert_drawn_png
 
 from ale_app.cli import main
 from ale_app.outputs import registry as O
-from ale_app.present import report_words as W
+from ale_app.present import dependence as D
+from ale_app.present import interpretation_words as W
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +85,14 @@ def test_paragraph_names_every_cluster_that_rests_on_one_experiment(carried):
         top, second = order.iloc[0], order.iloc[1]
         who = jk.loc[order.index[0], "id"]
         name = f"D{column.split('_')[1]}"
-        if top >= W.RESTS_ON:
+        if top >= D.RESTS_ON:
             one.append(name)
             assert f"{name}: {who} {top:.2f}" in text
-        elif top + second >= W.RESTS_ON:
+        elif top + second >= D.RESTS_ON:
             two.append(name)
     assert one, "the generated base should have a cluster that rests on one experiment"
     assert any(jk.loc[jk[c].astype(float).idxmax(), "id"] == "study05-c1" for c in columns
-               if jk[c].max() >= W.RESTS_ON)
+               if jk[c].max() >= D.RESTS_ON)
     k = len(columns)
     assert f"{len(one)} of the {k} descriptive clusters rest{'s' if len(one) == 1 else ''} on one experiment" in text
     if two:
@@ -101,7 +102,7 @@ def test_paragraph_names_every_cluster_that_rests_on_one_experiment(carried):
     # The report's cluster table says the same per cluster, and the heatmap was drawn.
     page = (carried / O.REPORT).read_text()
     assert page.count("one: study05-c1") == sum(
-        1 for c in columns if jk.loc[jk[c].astype(float).idxmax(), "id"] == "study05-c1" and jk[c].max() >= W.RESTS_ON)
+        1 for c in columns if jk.loc[jk[c].astype(float).idxmax(), "id"] == "study05-c1" and jk[c].max() >= D.RESTS_ON)
     assert_drawn_png(carried / f"{O.FIG_DEPENDENCE}.png")
     for phrase in W.FORBIDDEN_PHRASES:
         assert phrase not in text.lower(), phrase
@@ -183,9 +184,11 @@ def test_p_at_the_floor_reads_as_an_inequality_with_the_caveats(floor_run):
         segment = re.split(r"; F\d+ at |\. ", text[text.index(f"F{row.cluster_id} at "):])[0]
         assert segment.endswith("FWE-corrected p \u2264 0.005 (the smallest p 200 iterations can give)"), segment
     assert "p = 0.0050" not in text
-    assert "fewer than the 17 that Eickhoff et al. (2016) found ALE needs" in text
-    assert "lowered to 5" in text
-    assert "Only 200 Monte Carlo iterations were run, fewer than 5,000" in text
+    assert "below the 17 to 20 that Eickhoff et al. (2016) recommend" in text
+    assert "only 200 Monte Carlo iterations (fewer than 5,000)" in text
+    methods = (floor_run / "CITATION.md").read_text().split("## Methods\n\n", 1)[1].split("\n\n", 1)[0]
+    assert "fewer than the 17 to 20 experiments that Eickhoff et al. (2016) recommend" in methods
+    assert "lowered to 5" in methods and "Only 200 Monte Carlo iterations were run" in methods
     # The paragraph opens with the test; the description comes after it.
     assert text.startswith("Inference was declared") and text.index("Beside that test") > text.index("F1 at")
 

@@ -63,6 +63,20 @@ def test_the_project_page_lists_every_analysis_with_a_link_to_its_section(projec
     assert "## Methods" in (out / "CITATION.md").read_text()
 
 
+
+def test_the_methods_describe_a_group_two_contrasts_share_once(project_run):
+    """Issue 34 item 6: group go, read by both contrasts, is described once in the methods."""
+    _, out = project_run
+    methods = (out / "CITATION.md").read_text().split("## Methods\n\n", 1)[1].split("\n\n## ", 1)[0]
+    for task in GROUPS:
+        coords = pd.read_csv(out / "coordinates.tsv", sep="\t")
+        n = coords.loc[coords["group"] == task, "analysis_id"].nunique()
+        assert methods.count(f"{task} ({n} experiments") == 1, task
+    assert methods.count("Activation likelihood estimation (ALE;") == 1
+    assert methods.count("Contrast goMinusStop (go minus stop).") == 1
+    assert methods.count("Contrast goMinusFlank (go minus flank).") == 1
+
+
 def test_a_contrast_file_is_named_by_its_step_and_contrast(project_run):
     from ale_app.run.steps import made_by
     from ale_app.spec.load import load_spec

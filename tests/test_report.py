@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 
+from ale_app.present import detail_words as DW
 from ale_app.present import figures as F
-from ale_app.present import report as R
+from ale_app.present import interpretation_words as W
+from ale_app.present import page as R
 from ale_app.present import report_view as V
-from ale_app.present import report_words as W
 
 BASELINES = Path(__file__).parent / "baseline"
 
@@ -33,6 +34,11 @@ def _inputs(jackknife: pd.DataFrame | None, n_experiments: int = 8) -> V.ReportI
     )
 
 
+def _paragraph(r: V.ReportInputs) -> str:
+    """The short interpretation and its details, as CITATION.md's Interpretation holds them."""
+    return W.group_interpretation(r) + " " + DW.group_details(r)
+
+
 def _jackknife(means: list[float]) -> pd.DataFrame:
     ids = [f"study-{i}" for i in range(len(means))]
     return pd.DataFrame({"id": ids, "cluster_1": means, "cluster_2": means, "mean": means})
@@ -46,25 +52,25 @@ def _assert_descriptive(text: str):
 
 def test_paragraph_names_the_dominant_analysis_and_no_other():
     table = _jackknife([0.05, 0.06, 0.40, 0.07, 0.30 * 0.5, 0.05, 0.08, 0.04])
-    text = W.interpretation(_inputs(table))
+    text = _paragraph(_inputs(table))
     lean = next(sentence for sentence in text.split(". ") if "leans on" in sentence)
     assert "the pattern leans on study-2 (mean 0.40)" in lean
     for other in ["study-0", "study-1", "study-3", "study-4", "study-5", "study-6", "study-7"]:
         assert other not in lean
     assert "No single experiment dominates" not in text
-    assert "would not be reliable at this size" in text
+    assert "no voxelwise test was run" in text
     _assert_descriptive(text)
 
 
 def test_paragraph_without_a_dominant_analysis():
     # 0.2 is >= 2 x the median but below dominance_min; 0.3 would pass the minimum but not the ratio.
-    text = W.interpretation(_inputs(_jackknife([0.05, 0.06, 0.20, 0.07, 0.05, 0.05, 0.08, 0.04])))
+    text = _paragraph(_inputs(_jackknife([0.05, 0.06, 0.20, 0.07, 0.05, 0.05, 0.08, 0.04])))
     assert "No single experiment dominates the descriptive clusters, on average or in any one cluster." in text
     assert "leans on" not in text and "none of the 2 descriptive clusters rests on one or two" in text
     _assert_descriptive(text)
     # No mean meets the dominance rule, but each cluster rests on two experiments (0.3 + 0.3):
     # the paragraph says so and does not claim that no experiment dominates.
-    text = W.interpretation(_inputs(_jackknife([0.3, 0.2, 0.25, 0.22, 0.3, 0.28])))
+    text = _paragraph(_inputs(_jackknife([0.3, 0.2, 0.25, 0.22, 0.3, 0.28])))
     assert "No single experiment dominates" not in text and "leans on" not in text
     assert "the average hides single clusters" in text
     assert "2 of the 2 descriptive clusters rest on two (D1: study-0 0.30 + study-4 0.30; D2: study-0 0.30 + study-4 0.30)" in text
@@ -72,26 +78,27 @@ def test_paragraph_without_a_dominant_analysis():
 
 
 def test_paragraph_at_twenty_experiments_omits_the_size_warning():
-    text = W.interpretation(_inputs(_jackknife([0.05] * 20), n_experiments=20))
-    assert "would not be reliable" not in text
+    text = _paragraph(_inputs(_jackknife([0.05] * 20), n_experiments=20))
+    assert "no voxelwise test" not in text
     assert "20 experiments" in text
 
 
 def test_paragraph_states_small_contributions_with_a_digit_that_tells():
     # At hundreds of experiments each one's contribution is a few ten-thousandths: "0.00" says nothing.
     means = [0.0004] * 5 + [0.0002, 0.0003, 0.0155]
-    text = W.interpretation(_inputs(_jackknife(means)))
+    text = _paragraph(_inputs(_jackknife(means)))
     assert "ranged from 0.0002 to 0.0155 (median 0.0004)." in text
-    text = W.interpretation(_inputs(_jackknife([0.05, 0.06, 0.07, 0.35])))
+    text = _paragraph(_inputs(_jackknife([0.05, 0.06, 0.07, 0.35])))
     assert "ranged from 0.05 to 0.35 (median 0.07)." in text  # two decimals where they tell
 
 
 def test_methods_and_citation_are_descriptive_and_complete():
     r = _inputs(_jackknife([0.05, 0.06, 0.40]))
-    text = W.citation_markdown(r)
+    text = R.citation_markdown(r)
+    assert "lancaster2007" not in text  # nothing was converted, so Lancaster et al. (2007) is not cited
     _assert_descriptive(text)
     for needle in ("Eickhoff", "Turkeltaub", "NiMARE 0.22.1", "nilearn 0.13.1", "@article{eickhoff2009",
-                   "@article{turkeltaub2012", "@article{lancaster2007", "@article{eickhoff2016",
+                   "@article{turkeltaub2012", "@article{eickhoff2016",
                    "threshold that is not statistical", "rests on one experiment", "```bibtex"):
         assert needle in text, needle
 

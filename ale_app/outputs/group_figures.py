@@ -66,7 +66,7 @@ def fig_clusters(result: AnalysisResult, _out: D.OutputFolder | None = None):
 
 def fig_dependence(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import cluster_figures as C
-    from ale_app.present.report_words import RESTS_ON
+    from ale_app.present.dependence import RESTS_ON
 
     return None if result.jackknife is None else C.plot_dependence(
         result.jackknife, "D", RESTS_ON, figure_title(result, "Jackknife per descriptive cluster: share removed by each experiment"))
@@ -111,7 +111,7 @@ def fig_fwe_clusters(result: AnalysisResult, _out: D.OutputFolder | None = None)
 
 def fig_fwe_dependence(result: AnalysisResult, _out: D.OutputFolder | None = None):
     from ale_app.present import cluster_figures as C
-    from ale_app.present.report_words import RESTS_ON
+    from ale_app.present.dependence import RESTS_ON
 
     return None if result.fwe_jackknife is None else C.plot_dependence(
         result.fwe_jackknife, "F", RESTS_ON, figure_title(result, "Jackknife per FWE cluster: share removed by each experiment"))

@@ -84,26 +84,6 @@ def group_spec_record(result: AnalysisResult, _out: D.OutputFolder | None = None
     return record
 
 
-def _group_report(figures):
-    def build(result: AnalysisResult, out: D.OutputFolder) -> str:
-        """``report.html``: one self-contained page with every table, figure and the interpretation paragraph."""
-        from ale_app.present.report import report_html
-        from ale_app.present.report_view import report_inputs
-
-        found = {section: figure_files(out.root, section, figures)
-                 for section in ("evidence", "ale", "clusters", "jackknife", "inference")}
-        return report_html(report_inputs(result, out.digests), found)
-    return build
-
-
-def _group_citation(result: AnalysisResult, out: D.OutputFolder) -> str:
-    """``CITATION.md``: the methods text, the interpretation, the software and the references (with BibTeX)."""
-    from ale_app.present.report_view import report_inputs
-    from ale_app.present.report_words import citation_markdown
-
-    return citation_markdown(report_inputs(result, out.digests))
-
-
 def _rerun_script(result: AnalysisResult, _out: D.OutputFolder | None = None) -> str:
     """``code/nimare_rerun.py``: a self-contained script that re-runs the analysis with NiMARE alone and
     compares its maps with this run's."""
@@ -144,20 +124,6 @@ def _fig_groups(result, _out=None):
                                     figure_title(result, "All reported coordinates, by group"))
 
 
-def _pair_report(figures):
-    def build(result, out: D.OutputFolder) -> str:
-        from ale_app.present import contrast_report as R
-
-        return R.contrast_report_html(result, out.digests, figures_by_section(figures, out))
-    return build
-
-
-def _pair_citation(result, _out: D.OutputFolder) -> str:
-    from ale_app.present import contrast_report as R
-
-    return R.contrast_citation(result)
-
-
 def spec_record(result, _out=None) -> dict:
     """``spec.json`` of a run of several groups (or of a version-3 spec): the spec as written,
     and each group's input as read (SHA-256, format, space conversions)."""
@@ -192,18 +158,39 @@ def _groups_bidsignore_text(result=None, _out=None) -> str:
     return bidsignore_text(result, _out).rstrip("\n") + "\ngroup-*\ncontrast-*\nfigures/group-*\n"
 
 
-def _project_report(figures):
-    def build(result, out: D.OutputFolder) -> str:
-        from ale_app.present import project_report as R
+# --------------------------------------------------------------------------- the page
 
-        return R.project_report_html(result, out.digests, figures_by_section(figures, out))
+
+def _page(shape: str, figures):
+    """``report.html``: one self-contained page with every table, figure and the
+    interpretation, of the run's shape (:mod:`ale_app.present.page`); ``figures``: the run's
+    figure entries."""
+    def build(result, out: D.OutputFolder) -> str:
+        from ale_app.present import page
+
+        found = figures_by_section(figures, out)
+        if shape == "single":
+            from ale_app.present.report_view import report_inputs
+
+            return page.report_html(report_inputs(result, out.digests), found)
+        if shape == "pair":
+            return page.contrast_report_html(result, out.digests, found)
+        return page.project_report_html(result, out.digests, found)
     return build
 
 
-def _project_citation(result, _out: D.OutputFolder) -> str:
-    from ale_app.present import project_report as R
+def _citation(shape: str):
+    """``CITATION.md``: the methods text, the interpretation, the software and the references
+    (with BibTeX), of the run's shape."""
+    def build(result, out: D.OutputFolder) -> str:
+        from ale_app.present import page
 
-    return R.project_citation(result)
+        if shape == "single":
+            from ale_app.present.report_view import report_inputs
+
+            return page.citation_markdown(report_inputs(result, out.digests))
+        return page.contrast_citation(result) if shape == "pair" else page.project_citation(result)
+    return build
 
 
 # --------------------------------------------------------------------------- the run's files
@@ -274,18 +261,18 @@ def run_end(shape: str, figures, part=None, record_as_written: bool = False,
     entries: tuple[Output, ...]
     if shape == "single":
         entries = (Output(RERUN_SCRIPT, "text", "report", _rerun_script, needs=("evidence", "fit")),
-                   Output(REPORT, "text", "report", _group_report(figures)),
-                   Output(CITATION, "text", "report", _group_citation),
+                   Output(REPORT, "text", "report", _page(shape, figures)),
+                   Output(CITATION, "text", "report", _citation(shape)),
                    Output(SPEC_JSON, "json", "report", group_spec_record))
     elif shape == "pair":
         entries = (Output(RERUN_SCRIPT, "text", "report", _rerun_script, needs=("groups", "diff_values")),
-                   Output(REPORT, "text", "report", _pair_report(figures)),
-                   Output(CITATION, "text", "report", _pair_citation),
+                   Output(REPORT, "text", "report", _page(shape, figures)),
+                   Output(CITATION, "text", "report", _citation(shape)),
                    Output(SPEC_JSON, "json", "report", spec_record))
     else:
         entries = (*project_scripts(project),
-                   Output(REPORT, "text", "report", _project_report(figures)),
-                   Output(CITATION, "text", "report", _project_citation),
+                   Output(REPORT, "text", "report", _page(shape, figures)),
+                   Output(CITATION, "text", "report", _citation(shape)),
                    Output(SPEC_JSON, "json", "report", spec_record))
     return tuple(replace(e, part=None, build=spec_record) if record_as_written and e.name == SPEC_JSON
                  else e if e.part is not None else replace(e, part=part) for e in entries)

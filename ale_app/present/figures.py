@@ -2,7 +2,7 @@
 
 The figures of one group's foci and ALE map live here; the jackknife bar plot in
 :mod:`ale_app.present.jackknife_figure`, the figures of two groups in
-:mod:`ale_app.present.group_figures`, cluster maps in :mod:`ale_app.present.cluster_figures`,
+:mod:`ale_app.present.comparison_figures`, cluster maps in :mod:`ale_app.present.cluster_figures`,
 study colours and markers in :mod:`ale_app.present.foci`, the shared pieces in
 :mod:`ale_app.present.figure_parts` (their public names are imported here too, where callers
 have always found them). Glass brains and slices are drawn inside
@@ -33,7 +33,7 @@ from ale_app.present.figure_parts import (MAX_LEGEND_STUDIES, TITLE_HEIGHT, WRAP
                                         colorbar, image_vmax, legend_layout, split_figure, tick_labels, wrap_label)
 from ale_app.present.foci import (FEW_FOCI, MANY_FOCI, OVERLAY_FEW_FOCI, OVERLAY_FILL, STUDY_PALETTE, STUDY_HALO,
                                   add_foci, foci_style, study_color_map, study_colors)
-from ale_app.present.group_figures import (GROUP_COLORS, difference_cmap, group_colors, plot_conjunction,
+from ale_app.present.comparison_figures import (GROUP_COLORS, difference_cmap, group_colors, plot_conjunction,
                                            plot_difference, plot_group_coordinates)
 from ale_app.present.jackknife_figure import (JACKKNIFE_ALL_UP_TO, JACKKNIFE_TOP, dominance_cutoff,
                                               jackknife_rows_shown, plot_jackknife_means, sort_jackknife)

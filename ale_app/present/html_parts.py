@@ -1,6 +1,6 @@
 """The report's HTML pieces: the inline style, embedded figures, definition lists, cluster
 tables, the experiment key, the failure line, the page's closing and the self-contained page
-around it. Nothing here chooses words about the results (:mod:`ale_app.present.report_words`)
+around it. Nothing here chooses words about the results (:mod:`ale_app.present.interpretation_words`)
 or reads a result (:mod:`ale_app.present.report_view`).
 """
 
@@ -15,15 +15,19 @@ import pandas as pd
 
 
 #: Cluster ids in words, figures and tables: D1, D2 ... (descriptive), F1, F2 ... (passed
-#: cluster-level FWE). The files keep the numbers of their label maps (1, 2 ...).
+#: cluster-level FWE), C1, C2 ... (a contrast's). The files keep the numbers of their label
+#: maps (1, 2 ...).
 DESCRIPTIVE_PREFIX = "D"
 
 
 FWE_PREFIX = "F"
 
 
+CONTRAST_PREFIX = "C"
+
+
 STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;max-width:64em;
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;max-width:76em;
 margin:auto;padding:1em 2em;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 img{max-width:100%;height:auto}figure{margin:1em 0}figcaption{font-size:.9em;color:#555}
@@ -35,6 +39,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weig
 code{font-size:.85em;word-break:break-all}
 .wide{overflow-x:auto}table.jackknife td:nth-child(2),table.jackknife th:nth-child(2){text-align:left}tr.dominant td{color:#a01010;font-weight:600}tr.rest td{text-align:left;color:#555}
 td.text,th.text{text-align:left}td.nowrap{white-space:nowrap}
+td.text{overflow-wrap:anywhere}
 """
 
 
@@ -97,8 +102,11 @@ def cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] |
                 text = f"{float(v):.5f}"
             elif c in ("x (mm)", "y (mm)", "z (mm)"):
                 text = f"{float(v):.0f}"
-            elif c == "FWE p (cluster size)" and floor and float(v) <= floor * (1 + 1e-6):
+            elif c in _P_OF_SE.values() and floor and float(v) <= floor * (1 + 1e-6):
                 text = f"\u2264 {floor:.2g}"
+            elif c in _P_OF_SE and floor and _at_floor(row.get(_P_OF_SE[c]), floor):
+                # No standard error means anything at the floor: p is only known to be at most 1/n.
+                text = f"none: p \u2264 1/{n_iterations:,}"
             elif c in ("FWE p (cluster size)", "Monte Carlo SE", "Mass", "Balanced p (null extremes)",
                        "Balanced p SE"):
                 text = f"{float(v):.4g}"
@@ -109,6 +117,15 @@ def cluster_html(table: pd.DataFrame, prefix: str = "", dependence: list[dict] |
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             "</div>")
+
+
+#: The standard error columns of the cluster tables, each with the p it belongs to.
+_P_OF_SE = {"Monte Carlo SE": "FWE p (cluster size)", "Balanced p SE": "Balanced p (null extremes)"}
+
+
+def _at_floor(p, floor: float) -> bool:
+    """Whether a p (maybe missing) is at the Monte Carlo floor 1/n."""
+    return p is not None and not pd.isna(p) and float(p) <= floor * (1 + 1e-6)
 
 
 #: Cluster-table columns of words, not numbers: read left-aligned ("sub-a" on one line).

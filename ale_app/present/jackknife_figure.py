@@ -19,7 +19,7 @@ JACKKNIFE_ALL_UP_TO = 60
 JACKKNIFE_TOP = 30
 def dominance_cutoff(means, ratio: float, minimum: float) -> float:
     """The smallest mean contribution that counts as dominant: ``max(ratio x median, minimum)``
-    (the rule of :func:`ale_app.present.report.dominant_analyses`)."""
+    (the rule of :func:`ale_app.present.dependence.dominant_analyses`)."""
     means = np.asarray(means, dtype=float)
     return max(ratio * float(np.median(means)), float(minimum)) if means.size else float(minimum)
 

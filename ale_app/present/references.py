@@ -3,7 +3,10 @@ parts and the balanced contrast (JALE, Acar et al. 2018), and a contrast's own."
 
 from __future__ import annotations
 
-__all__ = ["CONTRAST_REFERENCES", "REFERENCES", "ROBUSTNESS_REFERENCES", "references_for"]
+from ale_app.present.phrases import standalone_groups
+
+__all__ = ["CITED_AS", "CONTRAST_REFERENCES", "REFERENCES", "ROBUSTNESS_REFERENCES", "cited_references",
+           "contrast_references", "project_references", "references_for"]
 
 REFERENCES = {
     "turkeltaub2002": (
@@ -139,3 +142,50 @@ CONTRAST_REFERENCES = {
         "  doi = {10.1016/j.neuroimage.2004.12.005}\n}",
     ),
 }
+
+
+def contrast_references(result) -> dict:
+    """The references of a contrast run: the single-group ones, those of the robustness parts
+    that ran in either group (and of the balanced contrast), and the contrast's own."""
+    ran = {part for g in result.groups.values() for part in ("stability", "failsafe")
+           if getattr(g, part, None) is not None}
+    return {**references_for(dict.fromkeys(ran), balanced=result.balanced is not None), **CONTRAST_REFERENCES}
+
+
+def project_references(result, inputs: dict) -> dict:
+    """The references of every analysis that ran, each once."""
+    refs: dict = {}
+    for c in result.contrasts.values():
+        refs.update(contrast_references(c))
+    for name in standalone_groups(result):
+        refs.update(references_for(inputs[name].robustness))
+    if not refs:
+        refs.update(references_for())
+    return refs
+
+
+#: How the words cite each reference in the text ("Lancaster et al. (2007)", "Eickhoff et al.,
+#: 2009, 2012", "as in JALE"): a reference is listed only where its text cites it.
+CITED_AS = {
+    "turkeltaub2002": r"Turkeltaub et al\.,? \(?2002",
+    "eickhoff2009": r"Eickhoff et al\.,? \(?2009",
+    "eickhoff2012": r"Eickhoff et al\.,? (?:\(?2009, )?\(?2012",
+    "turkeltaub2012": r"Turkeltaub et al\.,? \(?2012",
+    "eickhoff2016": r"Eickhoff et al\.,? \(?2016",
+    "lancaster2007": r"Lancaster et al\.,? \(?2007",
+    "notter2019": r"Notter et al\.,? \(?2019",
+    "salo2023": r"Salo et al\.,? \(?2023",
+    "jale": r"\bJALE\b",
+    "acar2018": r"Acar et al\.,? \(?2018",
+    "laird2005": r"Laird et al\.,? \(?2005",
+    "nichols2005": r"Nichols et al\.,? \(?2005",
+}
+
+
+def cited_references(refs: dict, text: str) -> dict:
+    """The references of ``refs`` that ``text`` (the words a page or ``CITATION.md`` writes)
+    cites, in their order: a reference nothing cites (Lancaster et al. 2007 where no focus was
+    converted) is not listed."""
+    import re
+
+    return {key: ref for key, ref in refs.items() if key not in CITED_AS or re.search(CITED_AS[key], text)}

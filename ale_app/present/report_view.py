@@ -53,6 +53,8 @@ class ReportInputs:
     experiments: pd.DataFrame | None = None
     robustness: dict | None = None
     names: tuple[str, ...] = ()
+    fwe_in_descriptive: dict[int, list[int]] | None = None
+    assumed_spaces: dict[str, int] = field(default_factory=dict)
 
 
 def evidence_names(ev) -> list[str]:
@@ -83,10 +85,10 @@ def kernel_methods_text(ale_spec, sample_sizes: dict) -> str:
     """The kernel that ran, in numbers: FWHM in mm and the sample sizes it came from."""
     if ale_spec.kernel_fwhm is not None:
         return (f"Every experiment was modelled with one Gaussian kernel of {ale_spec.kernel_fwhm:g} mm FWHM "
-                "(ale.kernel_fwhm), not derived from sample sizes.")
+                "not derived from sample sizes.")
     if ale_spec.sample_size is not None:
         return (f"Every experiment was modelled with a Gaussian kernel of {kernel_fwhm_mm(ale_spec.sample_size):.2f} mm "
-                f"FWHM, from one assumed sample size of {ale_spec.sample_size} subjects (ale.sample_size) by the "
+                f"FWHM, from one assumed sample size of {ale_spec.sample_size} subjects by the "
                 "formula of Eickhoff et al. (2009); the experiments' own sample sizes were not used.")
     sizes = np.array([n for n in sample_sizes.values() if n is not None], dtype=float)
     if not sizes.size:
@@ -113,8 +115,8 @@ def evidence_methods_text(ev, outside_fov_policy: str) -> str:
             parts.append(f"{n:,} foci of space '{space}', which cannot be converted, were used as MNI coordinates "
                          "without conversion (an assumption)")
     if len(ev.outside_fov):
-        parts.append(f"{len(ev.outside_fov):,} foci outside the template's field of view were kept "
-                     f"(input.outside_field_of_view: {outside_fov_policy}), as NiMARE keeps them")
+        parts.append(f"{len(ev.outside_fov):,} foci outside the template's field of view were kept, as NiMARE "
+                     "keeps them")
     if len(ev.outside_mask):
         parts.append(f"{len(ev.outside_mask):,} foci inside the template's box but outside its brain mask were kept")
     by_study = ev.coordinates_by_study()
@@ -122,8 +124,7 @@ def evidence_methods_text(ev, outside_fov_policy: str) -> str:
         from ale_app.inputs.studies import RULE_WORDS
 
         rule = ev.study_rule
-        parts.append(f"experiments were grouped into {len(ev.study_ids):,} studies by input.study_rule "
-                     f"'{rule}' ({RULE_WORDS[rule]}), with any placeholder study name (such as 'null, .') "
+        parts.append(f"experiments were grouped into {len(ev.study_ids):,} studies ({RULE_WORDS[rule]}), with any placeholder study name (such as 'null, .') "
                      "counted as a study of its own and any stray 'Reference=' prefix of a study id left out")
     per_study = by_study.groupby("study_id")["analysis_id"].nunique()
     several = int((per_study > 1).sum())
@@ -179,7 +180,31 @@ def report_inputs(result, digests: dict[str, str] | None = None) -> ReportInputs
         experiments=experiment_key(ev),
         robustness=robustness_facts(result),
         names=tuple(dict.fromkeys([*evidence_names(ev), spec.title or ""])),
+        fwe_in_descriptive=fwe_in_descriptive(result),
+        assumed_spaces=_assumed_spaces(ev),
     )
+
+
+def fwe_in_descriptive(result) -> dict[int, list[int]] | None:
+    """Which descriptive clusters (D) each cluster that passed cluster-level FWE (F) overlaps,
+    read from the two label maps: F label -> the D labels sharing a voxel with it, largest
+    overlap first (None when either map is missing)."""
+    if result.fwe_clusters is None or result.clusters is None:
+        return None
+    fwe = np.asarray(result.fwe_clusters.label_img.dataobj)
+    desc = np.asarray(result.clusters.label_img.dataobj)
+    out = {}
+    for label in result.fwe_clusters.labels:
+        inside = desc[fwe == int(label)]
+        found, counts = np.unique(inside[inside > 0], return_counts=True)
+        out[int(label)] = [int(d) for d in found[np.argsort(-counts, kind="stable")]]
+    return out
+
+
+def _assumed_spaces(ev) -> dict[str, int]:
+    from ale_app.present.caveats import assumed_spaces
+
+    return assumed_spaces(ev)
 
 
 def robustness_facts(result) -> dict | None:

@@ -175,7 +175,9 @@ def inferential_clusters(diff_values: np.ndarray, p_cluster_values: np.ndarray, 
             if peak != "main":
                 continue
             inside = labels3d == int(cid)
-            pv = float(p3d[inside].max())
+            # The p map went through float32: store the shortest decimal that float32 value stands for
+            # (0.03, not 0.0299999993), a permutation p's exact value k / n when n has few digits.
+            pv = float(str(np.float32(p3d[inside].max())))
             extra["size_voxels"][row] = int(inside.sum())
             extra["p_fwe"][row] = pv
             extra["p_fwe_se"][row] = math.sqrt(pv * (1 - pv) / n_iterations)

@@ -20,7 +20,10 @@ here into an error, so a NiMARE release that is about to change them is noticed 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
+import re
 import warnings
 
 import numpy as np
@@ -38,6 +41,33 @@ def make_ale_estimator(kernel_fwhm: float | None = None, sample_size: int | None
     return ALE(**kwargs)
 
 
+#: NiMARE's warning when a studyset has no sample sizes; irrelevant where the spec gives one
+#: sample size for every experiment (the kernel then never reads them).
+_MISSING_SAMPLE_SIZES = re.compile(r"Metadata field\(s\) 'sample_sizes'(, 'sample_size')? not found")
+
+
+class _DropMissingSampleSizes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _MISSING_SAMPLE_SIZES.match(record.getMessage())
+
+
+@contextlib.contextmanager
+def _quiet_when_sample_size_set(estimator):
+    """While NiMARE prepares inputs or MA maps for ``estimator``: drop its "Metadata field(s)
+    'sample_sizes' not found" warning when the kernel has one sample size of its own (the
+    spec's ``ale.sample_size``); any other warning passes. The logger is left as found."""
+    if getattr(estimator.kernel_transformer, "sample_size", None) is None:
+        yield
+        return
+    nimare_logger = logging.getLogger("nimare.utils")
+    quiet = _DropMissingSampleSizes()
+    nimare_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        nimare_logger.removeFilter(quiet)
+
+
 def prepare_ale_inputs(estimator, studyset) -> tuple[pd.DataFrame, list[str]]:
     """Run the input preparation ``ALE.fit`` runs before fitting, on ``studyset``.
 
@@ -47,14 +77,16 @@ def prepare_ale_inputs(estimator, studyset) -> tuple[pd.DataFrame, list[str]]:
     from nimare.studyset import normalize_collection
 
     dataset = normalize_collection(studyset)
-    estimator._collect_inputs(dataset, drop_invalid=True)  # private: see the module docstring
-    estimator._preprocess_input(dataset)  # private: see the module docstring
+    with _quiet_when_sample_size_set(estimator):
+        estimator._collect_inputs(dataset, drop_invalid=True)  # private: see the module docstring
+        estimator._preprocess_input(dataset)  # private: see the module docstring
     return estimator.inputs_["coordinates"], [str(i) for i in estimator.inputs_["id"]]
 
 
 def sparse_ma_maps(estimator, coordinates: pd.DataFrame):
     """MA maps (experiments x in-mask voxels, sparse) of ``coordinates``, NiMARE's public kernel API."""
-    return estimator.kernel_transformer.transform(coordinates, masker=estimator.masker, return_type="sparse")
+    with _quiet_when_sample_size_set(estimator):
+        return estimator.kernel_transformer.transform(coordinates, masker=estimator.masker, return_type="sparse")
 
 
 def fit_ale_estimator(studyset, kernel_fwhm: float | None = None, sample_size: int | None = None,
