@@ -228,7 +228,7 @@ def test_validate_only_summarises_each_group(descriptive_run, capsys):
     folder, _ = descriptive_run
     assert main([str(folder / "contrast.yaml"), "--validate-only"]) == 0
     out = capsys.readouterr().out
-    assert "contrast first minus second" in out and "group first:" in out and "group second:" in out
+    assert "contrast firstMinusSecond: first minus second" in out and "group first:" in out and "group second:" in out
     assert "nothing written" in out
 
 
